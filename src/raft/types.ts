@@ -1,0 +1,216 @@
+// The Raft core's public vocabulary. The core is a pure, synchronous state machine: these types
+// are everything that crosses its boundary (see ../../../shared/DESIGN.md, "The Raft core").
+
+/** A replica's id as written in `dLegerPeers` (`n0`, `n1`, ...). */
+export type NodeId = string;
+
+/** No node (no vote cast, no leader known). */
+export const NONE: NodeId = '';
+
+export enum EntryType {
+  /** An application command (for raftmq: an encoded broker command). */
+  Normal = 0,
+  /** The empty entry a new leader appends at the start of its term (Raft 5.4.2, 8). */
+  NoOp = 1,
+}
+
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  /** The body. The core never copies or inspects it; the same Buffer travels to storage and peers. */
+  readonly data: Uint8Array;
+}
+
+export enum MessageType {
+  PreVote = 'PreVote',
+  PreVoteResp = 'PreVoteResp',
+  Vote = 'Vote',
+  VoteResp = 'VoteResp',
+  Append = 'Append',
+  AppendResp = 'AppendResp',
+  Heartbeat = 'Heartbeat',
+  HeartbeatResp = 'HeartbeatResp',
+  TimeoutNow = 'TimeoutNow',
+}
+
+export interface Message {
+  readonly type: MessageType;
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** Sender's term; for PreVote (and its response) the term the sender would campaign in. */
+  readonly term: number;
+  /** Append: index of the entry before `entries` (prevIndex). Vote/PreVote: candidate's last index.
+   *  AppendResp: on success the follower's new last matching index; on reject the rejected prevIndex. */
+  readonly index: number;
+  /** Append: term of `index` (prevTerm). Vote/PreVote: candidate's last log term. */
+  readonly logTerm: number;
+  /** Append/Heartbeat: leader's commit index. */
+  readonly commit: number;
+  readonly entries: readonly Entry[];
+  /** VoteResp/PreVoteResp: vote refused. AppendResp: log did not match at `index`. */
+  readonly reject: boolean;
+  /** AppendResp reject: the follower's hint for fast back-off (its last index, or the first index
+   *  of the conflicting term). */
+  readonly rejectHint: number;
+  /** AppendResp reject: the term of the follower's entry at `rejectHint` (0 if none). */
+  readonly rejectTerm: number;
+  /** Vote/PreVote sent because of a leadership transfer: voters ignore their leader lease. */
+  readonly transfer: boolean;
+}
+
+export enum Role {
+  Follower = 'Follower',
+  PreCandidate = 'PreCandidate',
+  Candidate = 'Candidate',
+  Leader = 'Leader',
+}
+
+/** What must survive a crash. term and vote must be durable before acting on them. */
+export interface HardState {
+  readonly term: number;
+  readonly vote: NodeId;
+  /** Durable commit is optional: a restarted node may recover it as 0 and relearn it. */
+  readonly commit: number;
+}
+
+/** Volatile state the driver reports (logs, `status`, role pass-through to MASTER/SLAVE). */
+export interface SoftState {
+  readonly role: Role;
+  readonly leaderId: NodeId;
+  readonly term: number;
+}
+
+/**
+ * One batch of work for the driver. The ordering rule is in the field names:
+ *  1. `messages` may be sent at once (the leader's appends go out while its own write is in flight).
+ *  2. persist `hardState` (when present; synced if `mustSync`) and `entries` (if `entries[0].index`
+ *     is at or below the stored last index, the stored suffix from there is truncated first).
+ *  3. only then send `persistedMessages` (votes, append acknowledgements: they promise durability).
+ *  4. apply `committedEntries` in order (always already persisted locally).
+ *  5. call `advance(ready)`.
+ */
+export interface Ready {
+  readonly softState: SoftState | null;
+  readonly hardState: HardState | null;
+  readonly mustSync: boolean;
+  readonly entries: readonly Entry[];
+  readonly messages: readonly Message[];
+  readonly persistedMessages: readonly Message[];
+  readonly committedEntries: readonly Entry[];
+}
+
+/** Read-only view of the durable log the core starts from (etcd's Storage, hashicorp's LogStore). */
+export interface Storage {
+  initialHardState(): HardState;
+  /** Index of the first entry available (1 for a log never compacted). */
+  firstIndex(): number;
+  /** Index of the last durable entry (firstIndex() - 1 when empty). */
+  lastIndex(): number;
+  /** Term of the entry at `index`; `index` may be firstIndex() - 1 (the compaction point, term
+   *  known) and 0 (term 0). Throws CompactedError below that. */
+  term(index: number): number;
+  /** Entries [lo, hi), at least one if lo < hi, stopping before `maxBytes` of data is exceeded. */
+  entries(lo: number, hi: number, maxBytes: number): Entry[];
+}
+
+export interface RaftConfig {
+  readonly id: NodeId;
+  /** Every voting member, including `id`. */
+  readonly peers: readonly NodeId[];
+  /** Election timeout is randomized in [electionTicks, 2 * electionTicks). */
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Seed of this node's PRNG (randomized timeouts). */
+  readonly seed: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  /** A leader hands leadership to this node once it is caught up (DLedger preferredLeaderId). */
+  readonly preferredLeader: NodeId;
+  /** Limits. Every one is checked. */
+  readonly maxEntriesPerMessage: number;
+  readonly maxBytesPerMessage: number;
+  readonly maxInflightPerFollower: number;
+  readonly maxUncommittedBytes: number;
+  /** A leadership transfer that has not finished after this many ticks is abandoned. */
+  readonly transferTimeoutTicks: number;
+  /** After the leader is reported unreachable, campaign within [1, fastElectionTicksMax] ticks
+   *  (randomized: several followers that notice at once should not split the vote). */
+  readonly fastElectionTicksMax: number;
+  /** Test-only fault injection, so the simulation can prove its checkers fire. Never set in production. */
+  readonly testBugs?: ReadonlySet<TestBug>;
+}
+
+export type TestBug =
+  /** Commit entries of earlier terms by counting replicas (violates Raft 5.4.2). */
+  | 'commit-old-term-by-counting'
+  /** Grant votes without checking the candidate's log is up to date (violates 5.4.1). */
+  | 'vote-for-stale-log';
+
+export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'peers' | 'seed'> = {
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  preVote: true,
+  checkQuorum: true,
+  preferredLeader: NONE,
+  maxEntriesPerMessage: 4096,
+  maxBytesPerMessage: 4 * 1024 * 1024,
+  maxInflightPerFollower: 256,
+  maxUncommittedBytes: 256 * 1024 * 1024,
+  transferTimeoutTicks: 20,
+  fastElectionTicksMax: 3,
+};
+
+/** Why a proposal was refused. Stable codes; the broker maps NOT_LEADER to NOT_MASTER. */
+export type ProposeRefusal =
+  | { readonly ok: false; readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId }
+  | { readonly ok: false; readonly code: 'TRANSFERRING'; readonly leaderHint: NodeId }
+  | { readonly ok: false; readonly code: 'UNCOMMITTED_LIMIT'; readonly leaderHint: NodeId };
+
+/** Accepted: the entries got indexes [firstIndex, lastIndex] in `term`. The proposal succeeded iff
+ *  a committed entry at lastIndex later has this term (another term there means it was lost). */
+export type ProposeResult =
+  | { readonly ok: true; readonly term: number; readonly firstIndex: number; readonly lastIndex: number }
+  | ProposeRefusal;
+
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: 'Probe' | 'Replicate';
+  readonly inflight: number;
+  readonly recentActive: boolean;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId;
+  readonly leaderId: NodeId;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  /** Leader only: one entry per other peer. */
+  readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
+  readonly transferee: NodeId;
+}
+
+/**
+ * The core's driver-facing API (etcd's RawNode). Implemented by `RaftNode` in raw-node.ts.
+ * Nothing here does I/O, reads a clock or awaits.
+ */
+export interface RaftNodeApi {
+  tick(): void;
+  step(message: Message): void;
+  /** Proposes application commands (bodies are not copied). */
+  propose(data: readonly Uint8Array[]): ProposeResult;
+  /** Starts a leadership transfer (leader only; ignored elsewhere). Returns false if refused. */
+  transferLeadership(to: NodeId): boolean;
+  /** The transport lost its connection to `peer` (reset or refused). If it is our leader, the
+   *  follower forgets it and campaigns after a short randomized delay instead of a full timeout. */
+  reportUnreachable(peer: NodeId): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(ready: Ready): void;
+  status(): RaftStatus;
+}
