@@ -1,0 +1,6 @@
+// Public API of the Raft core.
+export * from './types.ts';
+export { MemoryStorage } from './memory-storage.ts';
+export { RaftNode } from './raw-node.ts';
+export { CompactedError, UnavailableError, RaftError } from './errors.ts';
+export { AssertionError } from './assert.ts';

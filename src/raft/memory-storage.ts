@@ -1,0 +1,107 @@
+// The reference Storage: the durable log kept in memory. Used by tests and the simulation.
+// The core only reads it (Storage); the driver writes it with append/setHardState after a Ready.
+
+import { assert } from './assert.ts';
+import { CompactedError, UnavailableError } from './errors.ts';
+import type { Entry, HardState, Storage } from './types.ts';
+import { NONE } from './types.ts';
+
+export class MemoryStorage implements Storage {
+  private hardState: HardState = { term: 0, vote: NONE, commit: 0 };
+  /** Entries [offset, offset + ents.length). */
+  private ents: Entry[] = [];
+  /** Index of ents[0]; the compaction point is offset - 1. */
+  private offset = 1;
+  /** Term of the entry at offset - 1 (0 for a log never compacted). */
+  private compactedTerm = 0;
+
+  initialHardState(): HardState {
+    return this.hardState;
+  }
+
+  firstIndex(): number {
+    return this.offset;
+  }
+
+  lastIndex(): number {
+    return this.offset + this.ents.length - 1;
+  }
+
+  term(index: number): number {
+    if (index === this.offset - 1) return this.compactedTerm;
+    if (index < this.offset) {
+      if (index === 0) return 0;
+      throw new CompactedError(index, this.offset);
+    }
+    const last = this.lastIndex();
+    if (index > last) throw new UnavailableError(index, last);
+    return this.ents[index - this.offset].term;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    if (lo < this.offset) throw new CompactedError(lo, this.offset);
+    const last = this.lastIndex();
+    if (hi > last + 1) throw new UnavailableError(hi - 1, last);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i < hi; i++) {
+      const e = this.ents[i - this.offset];
+      bytes += e.data.byteLength;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  // ---- mutators (driver side) ----
+
+  setHardState(hs: HardState): void {
+    this.hardState = hs;
+  }
+
+  /** Appends `entries` (contiguous). If entries[0].index <= lastIndex, the stored suffix from
+   *  there is truncated first. Entries below the first index are ignored (already compacted). */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0].index;
+    const last = this.lastIndex();
+    assert(first <= last + 1, `MemoryStorage.append: gap (first ${first}, last ${last})`);
+    let from = 0;
+    if (first < this.offset) {
+      from = this.offset - first;
+      if (from >= entries.length) return;
+    }
+    // Truncate a conflicting (or overlapping) suffix.
+    const keep = entries[from].index - this.offset;
+    if (keep < this.ents.length) this.ents.length = keep;
+    for (let i = from; i < entries.length; i++) {
+      const e = entries[i];
+      assert(e.index === this.offset + this.ents.length, `MemoryStorage.append: not contiguous at ${e.index}`);
+      this.ents.push(e);
+    }
+  }
+
+  /** Discards entries up to and including `index` (retention / after a snapshot). */
+  compact(index: number): void {
+    if (index < this.offset) return;
+    assert(index <= this.lastIndex(), `MemoryStorage.compact: ${index} > last ${this.lastIndex()}`);
+    this.compactedTerm = this.ents[index - this.offset].term;
+    this.ents = this.ents.slice(index + 1 - this.offset);
+    this.offset = index + 1;
+  }
+
+  /** An independent copy (entry objects are shared: they are immutable). */
+  clone(): MemoryStorage {
+    const c = new MemoryStorage();
+    c.hardState = this.hardState;
+    c.ents = this.ents.slice();
+    c.offset = this.offset;
+    c.compactedTerm = this.compactedTerm;
+    return c;
+  }
+
+  /** All stored entries (a copy of the array; for checkers). */
+  allEntries(): Entry[] {
+    return this.ents.slice();
+  }
+}
