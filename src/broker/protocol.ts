@@ -1,0 +1,139 @@
+// The wire protocol between clients and brokers, and between replicas. One framing for both:
+// a 4-byte big-endian length, then one msgpackr-encoded frame object. Bodies stay raw bytes.
+import type { Message as RaftMessage } from '../raft/types.ts';
+
+/** Largest frame either side accepts (length prefix excluded). */
+export const FRAME_BYTES_MAX = 16 * 1024 * 1024;
+/** Largest message body a producer may send (RocketMQ's maxMessageSize is 4 MiB). */
+export const MESSAGE_BODY_BYTES_MAX = 4 * 1024 * 1024;
+/** Most messages in one send request. */
+export const SEND_BATCH_COUNT_MAX = 1024;
+/** Most messages one pull returns. */
+export const PULL_COUNT_MAX = 1024;
+/** Longest long-poll a pull may ask for. */
+export const PULL_WAIT_MS_MAX = 30_000;
+
+/** Stable error codes; the same on the wire and in the client's typed errors. */
+export type ErrorCode =
+  | 'NOT_MASTER'
+  | 'TIMEOUT'
+  | 'TOPIC_NOT_FOUND'
+  | 'MESSAGE_TOO_LARGE'
+  | 'BAD_REQUEST'
+  | 'NO_QUORUM'
+  | 'STORE_CORRUPT'
+  | 'DISK_FULL'
+  | 'SHUTTING_DOWN'
+  | 'CONNECTION_LOST'
+  | 'OVERLOADED'
+  | 'INTERNAL';
+
+export interface MessageInput {
+  readonly keys?: string;
+  readonly tags?: string;
+  readonly properties?: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+}
+
+/** A stored message as a consumer sees it. */
+export interface StoredMessage {
+  readonly topic: string;
+  readonly queueId: number;
+  readonly queueOffset: number;
+  /** Raft log index of the batch entry that carried it. */
+  readonly logIndex: number;
+  /** Unique id: broker name, log index and position in the batch, as hex. Stable across retries of reads. */
+  readonly msgId: string;
+  readonly storeTimestamp: number;
+  readonly keys: string;
+  readonly tags: string;
+  readonly properties: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  /** How many times it was redelivered through the retry queue (0 for the first delivery). */
+  readonly reconsumeTimes: number;
+}
+
+export interface SendResultItem {
+  readonly msgId: string;
+  readonly queueId: number;
+  readonly queueOffset: number;
+  readonly logIndex: number;
+}
+
+// ---- client -> broker requests (every one carries `id`, echoed in the response) ----------
+export type Request =
+  | { type: 'send'; id: number; topic: string; queueId: number; messages: MessageInput[] }
+  | {
+      type: 'pull';
+      id: number;
+      topic: string;
+      queueId: number;
+      offset: number;
+      maxCount: number;
+      maxBytes: number;
+      /** Long poll: wait up to this long for a message at `offset` (0 = answer at once). */
+      waitMs: number;
+    }
+  | { type: 'commitOffset'; id: number; group: string; topic: string; queueId: number; offset: number }
+  | { type: 'queryOffset'; id: number; group: string; topic: string; queueId: number }
+  | { type: 'createTopic'; id: number; topic: string; queues: number }
+  | { type: 'route'; id: number; topic: string }
+  | { type: 'status'; id: number }
+  | { type: 'transferLeader'; id: number; to: string };
+
+export interface ReplicaInfo {
+  readonly nodeId: string;
+  /** host:port of the replica's client listener. */
+  readonly addr: string;
+  readonly role: 'MASTER' | 'SLAVE';
+  readonly brokerId: number;
+}
+
+export interface NodeStatus {
+  readonly nodeId: string;
+  readonly brokerName: string;
+  readonly role: 'MASTER' | 'SLAVE';
+  readonly raftRole: string;
+  readonly brokerId: number;
+  readonly term: number;
+  readonly leaderId: string;
+  readonly leaderAddr: string;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly pid: number;
+  readonly addr: string;
+}
+
+export type Response =
+  | { type: 'sendResult'; id: number; results: SendResultItem[] }
+  | { type: 'pullResult'; id: number; messages: StoredMessage[]; nextOffset: number; minOffset: number; maxOffset: number }
+  | { type: 'ok'; id: number }
+  | { type: 'offset'; id: number; offset: number }
+  | { type: 'route'; id: number; topic: string; queues: number; master: ReplicaInfo | null; replicas: ReplicaInfo[] }
+  | { type: 'status'; id: number; status: NodeStatus }
+  | {
+      type: 'error';
+      id: number;
+      code: ErrorCode;
+      message: string;
+      /** NOT_MASTER: where to go instead (empty when no master is known). */
+      masterId?: string;
+      masterAddr?: string;
+    };
+
+// ---- replica <-> replica ---------------------------------------------------------------
+/** First frame on a peer connection: who is calling, so the receiver can route replies. */
+export interface PeerHello {
+  type: 'hello';
+  id: 0;
+  group: string;
+  nodeId: string;
+}
+/** All Raft messages for one peer produced in one turn of the driver loop: one frame. */
+export interface PeerRaft {
+  type: 'raft';
+  id: 0;
+  msgs: RaftMessage[];
+}
+export type PeerFrame = PeerHello | PeerRaft;

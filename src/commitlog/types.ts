@@ -1,0 +1,73 @@
+// The commitlog's public contract: what the replica driver and the broker rely on.
+// Implementation: commit-log.ts (segments + index), meta-store.ts (LevelDB), raft-storage.ts.
+
+export type FlushDiskType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
+
+export interface LogRecord {
+  readonly index: number;
+  readonly term: number;
+  /** Raft entry type (0 normal, 1 no-op); stored in the header so recovery needs no body decode. */
+  readonly type: number;
+  readonly data: Uint8Array;
+}
+
+export interface CommitLogOptions {
+  readonly dir: string;
+  /** Default 1 GiB; small in tests. */
+  readonly segmentBytes?: number;
+  readonly flushDiskType?: FlushDiskType;
+  /** ASYNC_FLUSH: flush at least this often (default 500). */
+  readonly flushIntervalMs?: number;
+  /** ASYNC_FLUSH: flush early once this many bytes are unflushed (default 4 MiB). */
+  readonly flushLeastBytes?: number;
+  /** Recent entries kept in memory for reads without a syscall (default 64 MiB). */
+  readonly cacheBytes?: number;
+  /** Receives warnings such as "cut a torn tail". Default: none. */
+  readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+}
+
+export interface CommitLog {
+  /** 1 for a new log; after deleteBefore, the first retained index. */
+  firstIndex(): number;
+  /** firstIndex() - 1 when empty. */
+  lastIndex(): number;
+  /** Index up to which entries are durable (fdatasync done). */
+  flushedIndex(): number;
+  /** Term of `index`, from memory. 0 for index 0; throws for an index outside the log (except
+   *  firstIndex() - 1 after retention, whose term is remembered). */
+  termAt(index: number): number;
+  /**
+   * Appends a batch with consecutive indexes starting at lastIndex() + 1. The promise resolves
+   * when the batch counts as written: under SYNC_FLUSH after fdatasync (concurrent appends share
+   * one: group commit), under ASYNC_FLUSH once in the page cache.
+   */
+  append(records: readonly LogRecord[]): Promise<void>;
+  /** Synchronous read of records [fromIndex, ...) up to maxBytes of data (at least one record
+   *  if fromIndex <= lastIndex()). Recent records come from memory. */
+  read(fromIndex: number, maxBytes: number): LogRecord[];
+  /** Removes every record after `index` (Raft conflict). Never below the flushed commit point
+   *  the caller knows is committed: that is the caller's invariant, asserted by the driver. */
+  truncateAfter(index: number): Promise<void>;
+  /** Retention: drops whole segments that end before `index`. */
+  deleteBefore(index: number): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Small durable metadata, in LevelDB. Every write is synced before the promise resolves. */
+export interface MetaStore {
+  getHardState(): { term: number; vote: string; commit: number };
+  /** term and vote must be durable before the node acts on them (votes, term changes). */
+  setHardState(hs: { term: number; vote: string; commit: number }): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Stable error codes of the commitlog. */
+export type CommitLogErrorCode =
+  | 'STORE_LOCKED'
+  | 'STORE_CORRUPT'
+  | 'DISK_FULL'
+  | 'STORE_CLOSED'
+  | 'INVALID_ARGUMENT';
