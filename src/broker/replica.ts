@@ -1,0 +1,398 @@
+// The replica driver: the only async loop around the pure Raft core.
+//
+// One turn = everything that arrived since the last turn (ticks, peer messages, proposals) is fed
+// to the core, then one Ready is handled as a batch: the leader's appends go out at once, the
+// entries are written with one commitlog append (one fdatasync under SYNC_FLUSH: group commit)
+// and the hard state with one synced LevelDB write, in parallel; only then the messages that
+// promise durability go out; committed entries are applied and their proposers answered.
+// While a turn awaits its I/O, new input piles up and becomes the next turn's batch.
+import type { CommitLog, MetaStore } from '../commitlog/types.ts';
+import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
+import { NONE, Role } from '../raft/types.ts';
+import type { ErrorCode } from './protocol.ts';
+
+/** What the driver needs from the state machine (implemented by BrokerStateMachine). */
+export interface ReplicatedStateMachine {
+  readonly appliedIndex: number;
+  /** Applies one committed entry; the return value goes to the entry's proposer, if waiting. */
+  apply(entry: Entry): unknown;
+  /** Makes the applied state durable; a restart resumes after it. */
+  checkpoint(): Promise<void>;
+}
+
+/** Sends Raft messages to peers; one call per peer per turn becomes one frame. */
+export interface PeerSender {
+  send(to: NodeId, messages: Message[]): void;
+}
+
+export interface ReplicaLogger {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
+export class ProposalError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly leaderId: NodeId = NONE,
+  ) {
+    super(message);
+    this.name = 'ProposalError';
+  }
+}
+
+export interface ReplicaOptions {
+  readonly nodeId: NodeId;
+  readonly raft: RaftNodeApi;
+  readonly log: CommitLog;
+  readonly meta: MetaStore;
+  readonly stateMachine: ReplicatedStateMachine;
+  readonly peers: PeerSender;
+  readonly logger: ReplicaLogger;
+  readonly tickMs: number;
+  /** A proposal not committed within this long is answered with TIMEOUT (the entry may still commit). */
+  readonly proposalTimeoutMs: number;
+  readonly checkpointIntervalMs: number;
+  /** Most proposals waiting for commit; beyond it new proposals get OVERLOADED. */
+  readonly pendingProposalsMax: number;
+  /** Most peer messages queued for the next turn; beyond it they are dropped (Raft tolerates loss). */
+  readonly inboxMessagesMax: number;
+  /** Called when the replica cannot go on (the disk failed): the process should exit. */
+  readonly onFatal: (err: Error) => void;
+}
+
+interface Waiter {
+  readonly term: number;
+  readonly deadlineMs: number;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (err: ProposalError) => void;
+}
+
+interface PendingProposal {
+  readonly data: Uint8Array;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (err: ProposalError) => void;
+}
+
+export type ReplicaEvent =
+  | { kind: 'role'; soft: SoftState }
+  | { kind: 'applied'; index: number };
+
+export class Replica {
+  private readonly opts: ReplicaOptions;
+  private readonly raft: RaftNodeApi;
+  private inbox: Message[] = [];
+  private proposals: PendingProposal[] = [];
+  private pendingTicks = 0;
+  private unreachable = new Set<NodeId>();
+  private transferTo: NodeId = NONE;
+  private readonly waiters = new Map<number, Waiter>();
+  private turnRunning = false;
+  private turnScheduled = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private lastCheckpointMs = 0;
+  private checkpointing = false;
+  private stopped = false;
+  private fatal: Error | null = null;
+  private soft: SoftState = { role: Role.Follower, leaderId: NONE, term: 0 };
+  /** Set once this leader has applied an entry of its own term (its no-op): it is "leader ready". */
+  private leaderReadyTerm = -1;
+  private readonly listeners: Array<(e: ReplicaEvent) => void> = [];
+  private turnDone: Array<() => void> = [];
+  /** Counters for status and benchmarks. */
+  readonly stats = { turns: 0, entriesPersisted: 0, entriesApplied: 0, droppedInbound: 0 };
+
+  constructor(opts: ReplicaOptions) {
+    this.opts = opts;
+    this.raft = opts.raft;
+    const st = this.raft.status();
+    this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
+  }
+
+  start(): void {
+    this.ticker = setInterval(() => {
+      this.pendingTicks++;
+      this.schedule();
+    }, this.opts.tickMs);
+    this.schedule();
+  }
+
+  on(listener: (e: ReplicaEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get role(): SoftState {
+    return this.soft;
+  }
+
+  /** True on the leader once an entry of its term is applied: reads and role answers are current. */
+  get leaderReady(): boolean {
+    return this.soft.role === Role.Leader && this.leaderReadyTerm === this.soft.term;
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  /** Peer messages from the transport. */
+  receive(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    const room = this.opts.inboxMessagesMax - this.inbox.length;
+    if (messages.length > room) {
+      this.stats.droppedInbound += messages.length - Math.max(0, room);
+      for (let i = 0; i < room; i++) this.inbox.push(messages[i]);
+    } else {
+      for (const m of messages) this.inbox.push(m);
+    }
+    this.schedule();
+  }
+
+  /** The transport lost its connection to `peer`. */
+  peerDown(peer: NodeId): void {
+    if (this.stopped) return;
+    this.unreachable.add(peer);
+    this.schedule();
+  }
+
+  /** Proposes one command; resolves with the state machine's result once it is committed and applied. */
+  propose(data: Uint8Array): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
+    if (this.fatal) return Promise.reject(new ProposalError('INTERNAL', `replica failed: ${this.fatal.message}`));
+    if (this.soft.role !== Role.Leader) {
+      return Promise.reject(new ProposalError('NOT_MASTER', 'this replica is not the master', this.soft.leaderId));
+    }
+    if (this.waiters.size + this.proposals.length >= this.opts.pendingProposalsMax) {
+      return Promise.reject(new ProposalError('OVERLOADED', `more than ${this.opts.pendingProposalsMax} proposals waiting`));
+    }
+    return new Promise((resolve, reject) => {
+      this.proposals.push({ data, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.transferTo = to;
+    this.schedule();
+  }
+
+  /** Resolves after the next complete turn (tests and graceful stop use it). */
+  nextTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      this.turnDone.push(resolve);
+      this.schedule();
+    });
+  }
+
+  /** Stops the loop: no new input; waits for the running turn, checkpoints, flushes. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    while (this.turnRunning) await new Promise((r) => setImmediate(r));
+    for (const p of this.proposals) p.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
+    this.proposals = [];
+    for (const [, w] of this.waiters) w.reject(new ProposalError('SHUTTING_DOWN', 'replica stopped before the entry committed'));
+    this.waiters.clear();
+    if (!this.fatal) {
+      await this.opts.stateMachine.checkpoint();
+      await this.opts.log.flush();
+    }
+  }
+
+  private schedule(): void {
+    if (this.turnScheduled || this.turnRunning || this.stopped) return;
+    this.turnScheduled = true;
+    // setImmediate, not a microtask: let every socket read of this event-loop turn arrive first.
+    setImmediate(() => {
+      this.turnScheduled = false;
+      void this.runTurns();
+    });
+  }
+
+  private async runTurns(): Promise<void> {
+    if (this.turnRunning || this.fatal) return;
+    this.turnRunning = true;
+    try {
+      while (!this.fatal && this.feedCore()) {
+        if (this.raft.hasReady()) await this.handleReady(this.raft.ready());
+        this.stats.turns++;
+        await this.maybeCheckpoint();
+        if (this.stopped) break;
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      this.turnRunning = false;
+    }
+    const done = this.turnDone;
+    this.turnDone = [];
+    for (const d of done) d();
+    if (!this.fatal && (this.inbox.length || this.proposals.length || this.pendingTicks)) this.schedule();
+  }
+
+  /** Feeds everything that arrived to the core. Returns whether a turn has work to do. */
+  private feedCore(): boolean {
+    const raft = this.raft;
+    let fed = false;
+    if (this.pendingTicks > 0) {
+      // A stalled loop must not turn into a burst of elections: cap ticks per turn.
+      const ticks = Math.min(this.pendingTicks, 5);
+      this.pendingTicks = 0;
+      for (let i = 0; i < ticks; i++) raft.tick();
+      this.expireWaiters();
+      fed = true;
+    }
+    if (this.unreachable.size) {
+      for (const p of this.unreachable) raft.reportUnreachable(p);
+      this.unreachable.clear();
+      fed = true;
+    }
+    if (this.inbox.length) {
+      const inbox = this.inbox;
+      this.inbox = [];
+      for (const m of inbox) raft.step(m);
+      fed = true;
+    }
+    if (this.transferTo !== NONE) {
+      raft.transferLeadership(this.transferTo);
+      this.transferTo = NONE;
+      fed = true;
+    }
+    if (this.proposals.length) {
+      this.proposeAll();
+      fed = true;
+    }
+    return fed || raft.hasReady();
+  }
+
+  /** All proposals of this turn go to the core in one call: one contiguous range of indexes. */
+  private proposeAll(): void {
+    const batch = this.proposals;
+    this.proposals = [];
+    const result = this.raft.propose(batch.map((p) => p.data));
+    if (!result.ok) {
+      const code: ErrorCode = result.code === 'UNCOMMITTED_LIMIT' ? 'OVERLOADED' : 'NOT_MASTER';
+      const err = new ProposalError(code, `proposal refused: ${result.code}`, result.leaderHint);
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    const deadlineMs = Date.now() + this.opts.proposalTimeoutMs;
+    for (let i = 0; i < batch.length; i++) {
+      const index = result.firstIndex + i;
+      // A waiter left at this index from an older term lost its entry: the log there is ours now.
+      const stale = this.waiters.get(index);
+      if (stale) stale.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed'));
+      this.waiters.set(index, { term: result.term, deadlineMs, resolve: batch[i].resolve, reject: batch[i].reject });
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const { meta } = this.opts;
+    if (rd.softState) this.onSoftState(rd.softState);
+    this.sendAll(rd.messages);
+
+    const writes: Promise<void>[] = [];
+    if (rd.hardState && rd.mustSync) writes.push(meta.setHardState(rd.hardState));
+    if (rd.entries.length) writes.push(this.persistEntries(rd.entries));
+    if (writes.length) await Promise.all(writes);
+    this.stats.entriesPersisted += rd.entries.length;
+
+    this.sendAll(rd.persistedMessages);
+    if (rd.committedEntries.length) this.applyAll(rd.committedEntries);
+    this.raft.advance(rd);
+  }
+
+  private async persistEntries(entries: readonly Entry[]): Promise<void> {
+    const { log } = this.opts;
+    const first = entries[0].index;
+    if (first <= log.lastIndex()) {
+      // Raft conflict: the leader overwrites our uncommitted suffix. Never below what we applied.
+      if (first <= this.opts.stateMachine.appliedIndex) {
+        throw new Error(`refusing to truncate at ${first}: entries up to ${this.opts.stateMachine.appliedIndex} are applied`);
+      }
+      await log.truncateAfter(first - 1);
+    }
+    await log.append(entries);
+  }
+
+  private sendAll(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    if (messages.length === 1) {
+      this.opts.peers.send(messages[0].to, [messages[0]]);
+      return;
+    }
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      const list = byPeer.get(m.to);
+      if (list) list.push(m);
+      else byPeer.set(m.to, [m]);
+    }
+    for (const [to, list] of byPeer) this.opts.peers.send(to, list);
+  }
+
+  private applyAll(entries: readonly Entry[]): void {
+    const sm = this.opts.stateMachine;
+    for (const e of entries) {
+      // After a restart the core may hand out entries the checkpoint already covers.
+      if (e.index <= sm.appliedIndex) continue;
+      const result = sm.apply(e);
+      this.stats.entriesApplied++;
+      if (this.soft.role === Role.Leader && e.term === this.soft.term) this.leaderReadyTerm = e.term;
+      const w = this.waiters.get(e.index);
+      if (w) {
+        this.waiters.delete(e.index);
+        if (w.term === e.term) w.resolve(result);
+        else w.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed', this.soft.leaderId));
+      }
+    }
+    const last = entries[entries.length - 1].index;
+    for (const l of this.listeners) l({ kind: 'applied', index: last });
+  }
+
+  private onSoftState(soft: SoftState): void {
+    const before = this.soft;
+    this.soft = soft;
+    if (before.role !== soft.role || before.leaderId !== soft.leaderId) {
+      this.opts.logger.info(
+        { role: soft.role, term: soft.term, leaderId: soft.leaderId, previousRole: before.role },
+        soft.role === Role.Leader ? 'became leader (MASTER)' : `role ${soft.role} (SLAVE), leader ${soft.leaderId || 'unknown'}`,
+      );
+      for (const l of this.listeners) l({ kind: 'role', soft });
+    }
+  }
+
+  private expireWaiters(): void {
+    if (this.waiters.size === 0) return;
+    const now = Date.now();
+    for (const [index, w] of this.waiters) {
+      if (w.deadlineMs <= now) {
+        this.waiters.delete(index);
+        w.reject(new ProposalError('TIMEOUT', 'not committed in time (the entry may still commit)', this.soft.leaderId));
+      }
+    }
+  }
+
+  private async maybeCheckpoint(): Promise<void> {
+    const now = Date.now();
+    if (this.checkpointing || now - this.lastCheckpointMs < this.opts.checkpointIntervalMs) return;
+    this.checkpointing = true;
+    try {
+      this.lastCheckpointMs = now;
+      await this.opts.stateMachine.checkpoint();
+    } finally {
+      this.checkpointing = false;
+    }
+  }
+
+  private fail(err: Error): void {
+    this.fatal = err;
+    this.opts.logger.error({ err: err.message, code: (err as { code?: string }).code }, 'replica failed; stopping');
+    for (const p of this.proposals) p.reject(new ProposalError('INTERNAL', err.message));
+    this.proposals = [];
+    for (const [, w] of this.waiters) w.reject(new ProposalError('INTERNAL', err.message));
+    this.waiters.clear();
+    if (this.ticker) clearInterval(this.ticker);
+    this.opts.onFatal(err);
+  }
+}
