@@ -1,31 +1,123 @@
-// RaftNode: the driver-facing API (etcd's RawNode). Skeleton; the real core follows.
+// RaftNode: the driver-facing API (etcd's RawNode). Wraps the core state machine and packages
+// its output into Ready batches that respect the persistence ordering rule (see types.ts).
+//
+// Contract: ready() and advance(ready) alternate; hasReady() is false while a Ready is out.
 
-import type { Message, NodeId, ProposeResult, RaftConfig, RaftNodeApi, RaftStatus, Ready, Storage } from './types.ts';
-import { NONE, Role } from './types.ts';
+import { assert } from './assert.ts';
+import { Raft } from './core.ts';
+import type { Entry, HardState, Message, NodeId, ProposeResult, RaftConfig, RaftNodeApi, RaftStatus, Ready, SoftState, Storage } from './types.ts';
+
+const EMPTY_MESSAGES: readonly Message[] = Object.freeze([] as Message[]);
+const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([] as Entry[]);
 
 export class RaftNode implements RaftNodeApi {
-  constructor(
-    private readonly config: RaftConfig,
-    private readonly storage: Storage,
-  ) {}
-  tick(): void {}
-  step(_message: Message): void {}
-  propose(_data: readonly Uint8Array[]): ProposeResult {
-    return { ok: false, code: 'NOT_LEADER', leaderHint: NONE };
+  private readonly raft: Raft;
+  private prevSoftState: SoftState;
+  private prevHardState: HardState;
+  private readyOutstanding = false;
+
+  constructor(config: RaftConfig, storage: Storage) {
+    this.raft = new Raft(config, storage);
+    this.prevSoftState = this.raft.softState();
+    this.prevHardState = storage.initialHardState();
   }
-  transferLeadership(_to: NodeId): boolean {
-    return false;
+
+  get id(): NodeId {
+    return this.raft.id;
   }
-  reportUnreachable(_peer: NodeId): void {}
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  step(message: Message): void {
+    // Messages addressed elsewhere are dropped (a misrouted frame is an operating error).
+    if (message.to !== this.raft.id) return;
+    this.raft.step(message);
+  }
+
+  propose(data: readonly Uint8Array[]): ProposeResult {
+    return this.raft.propose(data);
+  }
+
+  transferLeadership(to: NodeId): boolean {
+    return this.raft.transferLeadership(to);
+  }
+
+  reportUnreachable(peer: NodeId): void {
+    this.raft.reportUnreachable(peer);
+  }
+
+  /** Campaigns now (tests and tools; the normal path is the election timeout). */
+  campaign(): void {
+    this.raft.hup(false);
+  }
+
   hasReady(): boolean {
-    return false;
+    if (this.readyOutstanding) return false;
+    const r = this.raft;
+    if (r.pendingBcast || r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
+    if (r.log.unstable.hasNextEntries() || r.log.hasNextCommittedEntries()) return true;
+    const soft = this.prevSoftState;
+    if (soft.role !== r.role || soft.leaderId !== r.lead || soft.term !== r.term) return true;
+    const hard = this.prevHardState;
+    return hard.term !== r.term || hard.vote !== r.vote || hard.commit !== r.log.committed;
   }
+
   ready(): Ready {
-    return { softState: null, hardState: null, mustSync: false, entries: [], messages: [], persistedMessages: [], committedEntries: [] };
+    assert(!this.readyOutstanding, 'RaftNode.ready: the previous Ready has not been advanced');
+    const r = this.raft;
+    r.flushPending();
+    this.readyOutstanding = true;
+
+    let softState: SoftState | null = null;
+    const soft = this.prevSoftState;
+    if (soft.role !== r.role || soft.leaderId !== r.lead || soft.term !== r.term) {
+      softState = r.softState();
+      this.prevSoftState = softState;
+    }
+    let hardState: HardState | null = null;
+    let mustSync = false;
+    const hard = this.prevHardState;
+    if (hard.term !== r.term || hard.vote !== r.vote || hard.commit !== r.log.committed) {
+      mustSync = hard.term !== r.term || hard.vote !== r.vote;
+      hardState = { term: r.term, vote: r.vote, commit: r.log.committed };
+      this.prevHardState = hardState;
+    }
+    const unstable = r.log.unstable;
+    let entries = EMPTY_ENTRIES;
+    if (unstable.hasNextEntries()) {
+      entries = unstable.nextEntries();
+      unstable.acceptInProgress();
+      mustSync = true;
+    }
+    const messages = r.msgs.length > 0 ? r.msgs : EMPTY_MESSAGES;
+    if (r.msgs.length > 0) r.msgs = [];
+    const persistedMessages = r.msgsAfterAppend.length > 0 ? r.msgsAfterAppend : EMPTY_MESSAGES;
+    if (r.msgsAfterAppend.length > 0) r.msgsAfterAppend = [];
+    const committedEntries = r.log.hasNextCommittedEntries()
+      ? r.log.nextCommittedEntries(r.config.maxBytesPerMessage)
+      : EMPTY_ENTRIES;
+    return { softState, hardState, mustSync, entries, messages, persistedMessages, committedEntries };
   }
-  advance(_ready: Ready): void {}
+
+  advance(ready: Ready): void {
+    assert(this.readyOutstanding, 'RaftNode.advance: no Ready is outstanding');
+    this.readyOutstanding = false;
+    const r = this.raft;
+    if (ready.entries.length > 0) {
+      const last = ready.entries[ready.entries.length - 1];
+      r.onPersisted(last.index, last.term);
+    }
+    const applied = ready.committedEntries;
+    if (applied.length > 0) {
+      let bytes = 0;
+      for (let i = 0; i < applied.length; i++) bytes += applied[i].data.byteLength;
+      r.onApplied(applied[applied.length - 1].index, bytes);
+    }
+  }
+
   status(): RaftStatus {
-    const hs = this.storage.initialHardState();
-    return { id: this.config.id, role: Role.Follower, term: hs.term, vote: hs.vote, leaderId: NONE, commit: hs.commit, applied: 0, lastIndex: this.storage.lastIndex(), progress: {}, transferee: NONE };
+    return this.raft.status();
   }
 }

@@ -137,6 +137,9 @@ export interface RaftConfig {
   /** After the leader is reported unreachable, campaign within [1, fastElectionTicksMax] ticks
    *  (randomized: several followers that notice at once should not split the vote). */
   readonly fastElectionTicksMax: number;
+  /** Index the driver's state machine has already applied (its checkpoint); committed entries
+   *  are handed out from applied + 1 after a restart. Optional, default 0. */
+  readonly applied?: number;
   /** Test-only fault injection, so the simulation can prove its checkers fire. Never set in production. */
   readonly testBugs?: ReadonlySet<TestBug>;
 }

@@ -1,0 +1,681 @@
+// The Raft state machine (etcd's raft.go): roles, elections, replication, commit. No I/O: inputs
+// are tick/step/propose, outputs accumulate in `msgs` (send now), `msgsAfterAppend` (send after
+// the next Ready's hard state and entries are persisted) and the log's unstable part.
+
+import { assert } from './assert.ts';
+import { RaftLog } from './log.ts';
+import { Prng } from './prng.ts';
+import { Progress, ProgressState } from './progress.ts';
+import { VoteResult, committedIndex, majority, voteResult } from './quorum.ts';
+import type { Entry, Message, NodeId, ProposeResult, RaftConfig, RaftStatus, SoftState, Storage } from './types.ts';
+import { EntryType, MessageType, NONE, Role } from './types.ts';
+
+type MutableMessage = { -readonly [K in keyof Message]: Message[K] };
+
+const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([] as Entry[]);
+const EMPTY_DATA = new Uint8Array(0);
+
+export function validateConfig(c: RaftConfig): void {
+  const check = (ok: boolean, what: string) => {
+    if (!ok) throw new TypeError(`RaftConfig: ${what}`);
+  };
+  check(typeof c.id === 'string' && c.id !== NONE, 'id must be a non-empty string');
+  check(new Set(c.peers).size === c.peers.length, 'peers must be unique');
+  check(Number.isInteger(c.heartbeatTicks) && c.heartbeatTicks >= 1, 'heartbeatTicks must be >= 1');
+  check(Number.isInteger(c.electionTicks) && c.electionTicks > c.heartbeatTicks, 'electionTicks must exceed heartbeatTicks');
+  check(Number.isInteger(c.maxEntriesPerMessage) && c.maxEntriesPerMessage >= 1, 'maxEntriesPerMessage must be >= 1');
+  check(c.maxBytesPerMessage >= 1, 'maxBytesPerMessage must be >= 1');
+  check(Number.isInteger(c.maxInflightPerFollower) && c.maxInflightPerFollower >= 1, 'maxInflightPerFollower must be >= 1');
+  check(c.maxUncommittedBytes >= 1, 'maxUncommittedBytes must be >= 1');
+  check(Number.isInteger(c.transferTimeoutTicks) && c.transferTimeoutTicks >= 1, 'transferTimeoutTicks must be >= 1');
+  check(Number.isInteger(c.fastElectionTicksMax) && c.fastElectionTicksMax >= 0, 'fastElectionTicksMax must be >= 0');
+  check(c.preferredLeader === NONE || c.peers.includes(c.preferredLeader), 'preferredLeader must be a peer');
+}
+
+export class Raft {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  /** Every voter, including this node. */
+  readonly peers: readonly NodeId[];
+  /** Whether this node is a voter and may campaign. */
+  readonly promotable: boolean;
+  private readonly prng: Prng;
+  private readonly bugCommitOldTerm: boolean;
+  private readonly bugVoteForStaleLog: boolean;
+
+  term = 0;
+  vote: NodeId = NONE;
+  lead: NodeId = NONE;
+  role = Role.Follower;
+  readonly log: RaftLog;
+
+  /** Progress of every voter (this node's own `match` is its persisted last index). */
+  readonly prs = new Map<NodeId, Progress>();
+  /** prs in `peers` order, and scratch space for the commit computation. */
+  private readonly voterProgress: Progress[] = [];
+  private readonly matchBuffer: number[];
+  private readonly matchScratch: number[];
+  private readonly votes = new Map<NodeId, boolean>();
+
+  /** Messages that may be sent at once. */
+  msgs: Message[] = [];
+  /** Messages to send only after the next Ready's hard state and entries are persisted. */
+  msgsAfterAppend: Message[] = [];
+
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+
+  leadTransferee: NodeId = NONE;
+  transferElapsed = 0;
+  /** Ticks before the leader tries again to hand over to the preferred leader. */
+  private preferredCooldownTicks = 0;
+
+  /** Leader: data bytes proposed in this term and not yet applied. */
+  uncommittedBytes = 0;
+
+  /** Fast election after the leader was reported unreachable: ticks until the next campaign
+   *  (0: none scheduled), and ticks left in which failed campaigns are retried quickly. */
+  fastElectionDelayTicks = 0;
+  fastElectionWindowTicks = 0;
+
+  /** Leader: appends (new entries or a new commit index) to broadcast before the next Ready. */
+  pendingBcast = false;
+
+  constructor(config: RaftConfig, storage: Storage) {
+    validateConfig(config);
+    this.id = config.id;
+    this.config = config;
+    this.peers = config.peers.slice();
+    this.promotable = this.peers.includes(this.id);
+    this.prng = new Prng(config.seed);
+    this.bugCommitOldTerm = config.testBugs?.has('commit-old-term-by-counting') ?? false;
+    this.bugVoteForStaleLog = config.testBugs?.has('vote-for-stale-log') ?? false;
+    const hs = storage.initialHardState();
+    this.log = new RaftLog(storage, hs.commit, config.applied ?? 0);
+    for (const peer of this.peers) {
+      const pr = new Progress(0, this.log.lastIndex() + 1, config.maxInflightPerFollower);
+      this.prs.set(peer, pr);
+      this.voterProgress.push(pr);
+    }
+    this.matchBuffer = new Array<number>(this.peers.length).fill(0);
+    this.matchScratch = new Array<number>(this.peers.length).fill(0);
+    this.becomeFollower(hs.term, NONE);
+    this.vote = hs.vote;
+  }
+
+  // ---------------------------------------------------------------- state transitions
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.abortLeaderTransfer();
+    this.votes.clear();
+    const last = this.log.lastIndex();
+    for (const [peer, pr] of this.prs) {
+      pr.reset(peer === this.id ? this.log.persistedLastIndex() : 0, last + 1);
+    }
+    this.uncommittedBytes = 0;
+    this.pendingBcast = false;
+  }
+
+  becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.role = Role.Follower;
+    this.setLeader(lead);
+  }
+
+  becomePreCandidate(): void {
+    assert(this.role !== Role.Leader, 'becomePreCandidate: a leader cannot become a pre-candidate');
+    // Pre-vote changes neither term nor vote (Raft thesis 9.6).
+    this.role = Role.PreCandidate;
+    this.votes.clear();
+    this.lead = NONE;
+  }
+
+  becomeCandidate(): void {
+    assert(this.role !== Role.Leader, 'becomeCandidate: a leader cannot become a candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = Role.Candidate;
+  }
+
+  becomeLeader(): void {
+    assert(this.role === Role.Candidate, `becomeLeader: only a candidate can become leader (is ${this.role})`);
+    this.reset(this.term);
+    this.role = Role.Leader;
+    this.lead = this.id;
+    this.clearFastElection();
+    const self = this.prs.get(this.id);
+    if (self !== undefined) {
+      self.becomeReplicate();
+      self.recentActive = true;
+    }
+    // Raft 5.4.2 / 8: an entry of the new term lets the leader commit everything before it.
+    const noOp: Entry = { index: this.log.lastIndex() + 1, term: this.term, type: EntryType.NoOp, data: EMPTY_DATA };
+    this.log.append([noOp]);
+    this.pendingBcast = true;
+  }
+
+  private setLeader(lead: NodeId): void {
+    this.lead = lead;
+    if (lead !== NONE) this.clearFastElection();
+  }
+
+  private clearFastElection(): void {
+    this.fastElectionDelayTicks = 0;
+    this.fastElectionWindowTicks = 0;
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.config.electionTicks + this.prng.intBelow(this.config.electionTicks);
+  }
+
+  softState(): SoftState {
+    return { role: this.role, leaderId: this.lead, term: this.term };
+  }
+
+  // ---------------------------------------------------------------- ticks
+
+  tick(): void {
+    if (this.role === Role.Leader) this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.fastElectionWindowTicks > 0) {
+      if (this.lead !== NONE) {
+        this.clearFastElection();
+      } else {
+        this.fastElectionWindowTicks--;
+        if (this.fastElectionDelayTicks > 0 && --this.fastElectionDelayTicks === 0) {
+          this.electionElapsed = 0;
+          this.hup(false);
+          if (this.role !== Role.Leader && this.fastElectionWindowTicks > 0) {
+            // Retried if this campaign has not produced a leader by then.
+            const max = this.config.fastElectionTicksMax;
+            this.fastElectionDelayTicks = this.prng.intBetween(max, 2 * max);
+          }
+        }
+        if (this.fastElectionWindowTicks === 0) this.fastElectionDelayTicks = 0;
+      }
+    }
+    if (this.promotable && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTicks) {
+      this.electionElapsed = 0;
+      const self = this.prs.get(this.id);
+      if (self !== undefined) self.recentActive = true;
+      if (this.config.checkQuorum && !this.quorumActive()) {
+        // Not heard from a majority for an election timeout: maybe partitioned away.
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
+      for (const [peer, pr] of this.prs) if (peer !== this.id) pr.recentActive = false;
+    }
+    if (this.leadTransferee !== NONE) {
+      if (++this.transferElapsed >= this.config.transferTimeoutTicks) {
+        if (this.leadTransferee === this.config.preferredLeader) this.preferredCooldownTicks = 2 * this.config.electionTicks;
+        this.abortLeaderTransfer();
+      }
+    }
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+    }
+    if (this.preferredCooldownTicks > 0) this.preferredCooldownTicks--;
+    else this.maybeTransferToPreferred();
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const pr of this.voterProgress) if (pr.recentActive) active++;
+    return active >= majority(this.peers.length);
+  }
+
+  private maybeTransferToPreferred(): void {
+    const preferred = this.config.preferredLeader;
+    if (preferred === NONE || preferred === this.id || this.leadTransferee !== NONE) return;
+    const pr = this.prs.get(preferred);
+    if (pr === undefined || !pr.recentActive || pr.match !== this.log.lastIndex()) return;
+    this.transferLeadership(preferred);
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  /** Starts an election (through a pre-vote unless `transfer`). */
+  hup(transfer: boolean): void {
+    if (this.role === Role.Leader || !this.promotable) return;
+    if (this.config.preVote && !transfer) this.campaign(true, false);
+    else this.campaign(false, transfer);
+  }
+
+  private campaign(pre: boolean, transfer: boolean): void {
+    let voteTerm: number;
+    if (pre) {
+      this.becomePreCandidate();
+      voteTerm = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+    }
+    if (this.poll(this.id, true) === VoteResult.Won) {
+      // A single-voter configuration.
+      if (pre) this.campaign(false, transfer);
+      else this.becomeLeader();
+      return;
+    }
+    const lastIndex = this.log.lastIndex();
+    const lastTerm = this.log.lastTerm();
+    const type = pre ? MessageType.PreVote : MessageType.Vote;
+    for (const peer of this.peers) {
+      if (peer === this.id) continue;
+      const m = this.newMessage(type, peer);
+      m.term = voteTerm;
+      m.index = lastIndex;
+      m.logTerm = lastTerm;
+      m.transfer = transfer;
+      // A real vote request goes out only after our own term and vote are durable.
+      if (pre) this.msgs.push(m);
+      else this.msgsAfterAppend.push(m);
+    }
+  }
+
+  private poll(from: NodeId, granted: boolean): VoteResult {
+    if (this.prs.has(from) && !this.votes.has(from)) this.votes.set(from, granted);
+    let grantedCount = 0;
+    let rejectedCount = 0;
+    for (const v of this.votes.values()) {
+      if (v) grantedCount++;
+      else rejectedCount++;
+    }
+    return voteResult(this.peers.length, grantedCount, rejectedCount);
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const pre = m.type === MessageType.PreVote;
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NONE && this.lead === NONE) ||
+      (pre && m.term > this.term);
+    const upToDate = this.bugVoteForStaleLog || this.log.isUpToDate(m.index, m.logTerm);
+    const resp = this.newMessage(pre ? MessageType.PreVoteResp : MessageType.VoteResp, m.from);
+    if (canVote && upToDate) {
+      resp.term = m.term;
+      if (!pre) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+        // Give this candidate time to win before a fast election of our own.
+        if (this.fastElectionDelayTicks > 0) {
+          const max = this.config.fastElectionTicksMax;
+          this.fastElectionDelayTicks = this.prng.intBetween(max, 2 * max);
+        }
+      }
+    } else {
+      resp.reject = true;
+    }
+    // A vote is a promise: it leaves only once the vote is durable. A pre-vote promises nothing.
+    if (pre) this.msgs.push(resp);
+    else this.msgsAfterAppend.push(resp);
+  }
+
+  // ---------------------------------------------------------------- step
+
+  step(m: Message): void {
+    if (m.term > this.term) {
+      if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+        const inLease = this.config.checkQuorum && this.lead !== NONE && this.electionElapsed < this.config.electionTicks;
+        // Leader lease: we heard from a live leader recently, so this candidate is disruptive.
+        if (inLease && !m.transfer) return;
+      }
+      if (m.type === MessageType.PreVote) {
+        // Never change our term for a pre-vote.
+      } else if (m.type === MessageType.PreVoteResp && !m.reject) {
+        // Granted pre-votes carry the future term; we take it when the real campaign starts.
+      } else if (m.type === MessageType.Append || m.type === MessageType.Heartbeat) {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NONE);
+      }
+    } else if (m.term < this.term) {
+      if ((this.config.checkQuorum || this.config.preVote) && (m.type === MessageType.Append || m.type === MessageType.Heartbeat)) {
+        // A stale leader (maybe isolated while we moved on): tell it our term so it steps down.
+        this.msgs.push(this.newMessage(MessageType.AppendResp, m.from));
+      } else if (m.type === MessageType.PreVote) {
+        const resp = this.newMessage(MessageType.PreVoteResp, m.from);
+        resp.reject = true;
+        this.msgs.push(resp);
+      }
+      return;
+    }
+
+    if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case Role.Leader:
+        this.stepLeader(m);
+        break;
+      case Role.Candidate:
+      case Role.PreCandidate:
+        this.stepCandidate(m);
+        break;
+      case Role.Follower:
+        this.stepFollower(m);
+        break;
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    const pr = this.prs.get(m.from);
+    if (pr === undefined || m.from === this.id) return;
+    switch (m.type) {
+      case MessageType.AppendResp:
+        pr.recentActive = true;
+        this.handleAppendResp(m, pr);
+        break;
+      case MessageType.HeartbeatResp:
+        pr.recentActive = true;
+        pr.probeSent = false;
+        if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
+        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+        break;
+      default:
+        // Append/Heartbeat from another leader of our term cannot happen; TimeoutNow is for followers.
+        break;
+    }
+  }
+
+  private handleAppendResp(m: Message, pr: Progress): void {
+    if (m.reject) {
+      let nextProbeIndex = m.rejectHint;
+      if (m.rejectTerm > 0) nextProbeIndex = this.log.findConflictByTerm(m.rejectHint, m.rejectTerm).index;
+      if (pr.maybeDecrTo(m.index, nextProbeIndex)) {
+        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+        this.sendAppend(m.from, true);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
+      if (pr.state === ProgressState.Probe) pr.becomeReplicate();
+      else pr.inflights.freeLE(m.index);
+      if (this.maybeCommit()) this.pendingBcast = true;
+      else if (wasPaused) this.sendAppend(m.from, true);
+      // Pipelining: fill the window.
+      while (this.sendAppend(m.from, false)) {
+        // each call sends one batch
+      }
+      if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case MessageType.Append:
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        break;
+      case MessageType.Heartbeat:
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        break;
+      case MessageType.PreVoteResp:
+      case MessageType.VoteResp: {
+        const pre = this.role === Role.PreCandidate;
+        if (pre !== (m.type === MessageType.PreVoteResp)) return;
+        if (m.term !== (pre ? this.term + 1 : this.term)) return;
+        const result = this.poll(m.from, !m.reject);
+        if (result === VoteResult.Won) {
+          if (pre) this.campaign(false, false);
+          else this.becomeLeader();
+        } else if (result === VoteResult.Lost) {
+          this.becomeFollower(this.term, NONE);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.Append:
+        this.electionElapsed = 0;
+        this.setLeader(m.from);
+        this.handleAppend(m);
+        break;
+      case MessageType.Heartbeat:
+        this.electionElapsed = 0;
+        this.setLeader(m.from);
+        this.handleHeartbeat(m);
+        break;
+      case MessageType.TimeoutNow:
+        // Leadership transfer: campaign at once, skipping pre-vote; voters ignore their lease.
+        this.hup(true);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private handleAppend(m: Message): void {
+    const resp = this.newMessage(MessageType.AppendResp, m.from);
+    if (m.index < this.log.committed) {
+      resp.index = this.log.committed;
+      this.msgsAfterAppend.push(resp);
+      return;
+    }
+    const lastNewIndex = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNewIndex >= 0) {
+      resp.index = lastNewIndex;
+      // Acknowledges durability: only after the entries are persisted.
+      this.msgsAfterAppend.push(resp);
+      return;
+    }
+    // Fast back-off: the highest index at or below the probe whose term is <= the leader's
+    // prevTerm; everything after it in the leader's log up to prevTerm cannot match.
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    resp.index = m.index;
+    resp.reject = true;
+    resp.rejectHint = hint.index;
+    resp.rejectTerm = hint.term;
+    this.msgs.push(resp);
+  }
+
+  private handleHeartbeat(m: Message): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.msgs.push(this.newMessage(MessageType.HeartbeatResp, m.from));
+  }
+
+  // ---------------------------------------------------------------- replication
+
+  /** Leader: commit the majority-th highest match if it is of the current term (5.4.2). */
+  maybeCommit(): boolean {
+    const progress = this.voterProgress;
+    const matches = this.matchBuffer;
+    for (let i = 0; i < progress.length; i++) matches[i] = progress[i].match;
+    const index = committedIndex(matches, this.matchScratch);
+    return this.log.maybeCommit(index, this.term, this.bugCommitOldTerm);
+  }
+
+  /** Leader: sends one append to `to` if its progress allows. Returns whether one was sent. */
+  sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.prs.get(to);
+    if (pr === undefined || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    // Snapshots are not implemented: a follower behind the compaction point cannot be served.
+    if (prevIndex < this.log.firstIndex() - 1) return false;
+    const lastIndex = this.log.lastIndex();
+    let entries = EMPTY_ENTRIES;
+    if (pr.next <= lastIndex) {
+      const hi = Math.min(lastIndex + 1, pr.next + this.config.maxEntriesPerMessage);
+      entries = this.log.slice(pr.next, hi, this.config.maxBytesPerMessage);
+    }
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const m = this.newMessage(MessageType.Append, to);
+    m.index = prevIndex;
+    m.logTerm = this.log.term(prevIndex);
+    m.entries = entries;
+    m.commit = this.log.committed;
+    this.msgs.push(m);
+    pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : 0);
+    return true;
+  }
+
+  bcastAppend(): void {
+    for (const peer of this.peers) if (peer !== this.id) this.sendAppend(peer, true);
+  }
+
+  private bcastHeartbeat(): void {
+    const committed = this.log.committed;
+    for (const peer of this.peers) {
+      if (peer === this.id) continue;
+      const pr = this.prs.get(peer)!;
+      const m = this.newMessage(MessageType.Heartbeat, peer);
+      // The follower may lack entries up to our commit index: never tell it more than it has.
+      m.commit = Math.min(pr.match, committed);
+      this.msgs.push(m);
+    }
+  }
+
+  /** Flushes deferred broadcasts; called before building a Ready. */
+  flushPending(): void {
+    if (this.pendingBcast) {
+      this.pendingBcast = false;
+      if (this.role === Role.Leader) this.bcastAppend();
+    }
+  }
+
+  // ---------------------------------------------------------------- proposals and transfer
+
+  propose(data: readonly Uint8Array[]): ProposeResult {
+    if (data.length === 0) throw new TypeError('propose: no entries');
+    if (this.role !== Role.Leader) return { ok: false, code: 'NOT_LEADER', leaderHint: this.lead };
+    if (this.leadTransferee !== NONE) return { ok: false, code: 'TRANSFERRING', leaderHint: this.id };
+    let bytes = 0;
+    for (let i = 0; i < data.length; i++) bytes += data[i].byteLength;
+    // One proposal may exceed the limit on its own (else it could never go through).
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedBytes) {
+      return { ok: false, code: 'UNCOMMITTED_LIMIT', leaderHint: this.id };
+    }
+    const firstIndex = this.log.lastIndex() + 1;
+    const term = this.term;
+    const entries = new Array<Entry>(data.length);
+    for (let i = 0; i < data.length; i++) {
+      entries[i] = { index: firstIndex + i, term, type: EntryType.Normal, data: data[i] };
+    }
+    this.log.append(entries);
+    this.uncommittedBytes += bytes;
+    this.pendingBcast = true;
+    return { ok: true, term, firstIndex, lastIndex: firstIndex + data.length - 1 };
+  }
+
+  transferLeadership(to: NodeId): boolean {
+    if (this.role !== Role.Leader || to === this.id || !this.prs.has(to)) return false;
+    if (this.leadTransferee === to) return true;
+    this.abortLeaderTransfer();
+    this.leadTransferee = to;
+    this.transferElapsed = 0;
+    const pr = this.prs.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to, true);
+    return true;
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.msgs.push(this.newMessage(MessageType.TimeoutNow, to));
+  }
+
+  private abortLeaderTransfer(): void {
+    this.leadTransferee = NONE;
+    this.transferElapsed = 0;
+  }
+
+  reportUnreachable(peer: NodeId): void {
+    if (this.role === Role.Leader) {
+      const pr = this.prs.get(peer);
+      if (pr !== undefined && peer !== this.id && pr.state === ProgressState.Replicate) pr.becomeProbe();
+      return;
+    }
+    if (peer === NONE || peer !== this.lead) return;
+    // Our leader is gone (its connection was reset): forget it, so we stop honouring its lease,
+    // and campaign after a short randomized delay rather than a full election timeout.
+    this.lead = NONE;
+    if (!this.promotable || this.config.fastElectionTicksMax === 0) return;
+    this.fastElectionWindowTicks = this.config.electionTicks;
+    this.fastElectionDelayTicks = this.prng.intBetween(1, this.config.fastElectionTicksMax);
+  }
+
+  // ---------------------------------------------------------------- persistence feedback
+
+  /** The driver persisted entries up to (index, term). */
+  onPersisted(index: number, term: number): void {
+    if (!this.log.unstable.stableTo(index, term)) return;
+    if (this.role !== Role.Leader) return;
+    const self = this.prs.get(this.id);
+    if (self !== undefined && self.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) {
+      this.pendingBcast = true;
+    }
+  }
+
+  /** The driver applied committed entries up to `index` (carrying `bytes` of data). */
+  onApplied(index: number, bytes: number): void {
+    this.log.appliedTo(index);
+    if (this.role === Role.Leader) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private newMessage(type: MessageType, to: NodeId): MutableMessage {
+    return {
+      type,
+      from: this.id,
+      to,
+      term: this.term,
+      index: 0,
+      logTerm: 0,
+      commit: 0,
+      entries: EMPTY_ENTRIES,
+      reject: false,
+      rejectHint: 0,
+      rejectTerm: 0,
+      transfer: false,
+    };
+  }
+
+  status(): RaftStatus {
+    const progress: Record<NodeId, ReturnType<Progress['toStatus']>> = {};
+    if (this.role === Role.Leader) {
+      for (const [peer, pr] of this.prs) if (peer !== this.id) progress[peer] = pr.toStatus();
+    }
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leaderId: this.lead,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      progress,
+      transferee: this.leadTransferee,
+    };
+  }
+}

@@ -1,0 +1,165 @@
+// The leader's view of one follower (etcd's tracker.Progress) and its in-flight append window.
+
+import { assert } from './assert.ts';
+import type { ProgressStatus } from './types.ts';
+
+/**
+ * A bounded ring of the last indexes of appends sent but not yet acknowledged, in increasing
+ * order. Freed from the front when acknowledgements arrive.
+ */
+export class Inflights {
+  private readonly buffer: number[];
+  private start = 0;
+  private countValue = 0;
+
+  constructor(readonly countMax: number) {
+    assert(countMax > 0, 'Inflights: countMax must be positive');
+    this.buffer = new Array<number>(countMax).fill(0);
+  }
+
+  get count(): number {
+    return this.countValue;
+  }
+
+  full(): boolean {
+    return this.countValue === this.countMax;
+  }
+
+  /** Records an append whose last entry is `index`. */
+  add(index: number): void {
+    assert(!this.full(), 'Inflights.add: window is full');
+    if (this.countValue > 0) {
+      const lastIndex = this.buffer[(this.start + this.countValue - 1) % this.countMax];
+      assert(index > lastIndex, `Inflights.add: ${index} not above ${lastIndex}`);
+    }
+    this.buffer[(this.start + this.countValue) % this.countMax] = index;
+    this.countValue++;
+  }
+
+  /** Frees every in-flight append whose last index is <= `index`. */
+  freeLE(index: number): void {
+    while (this.countValue > 0 && this.buffer[this.start] <= index) {
+      this.start = (this.start + 1) % this.countMax;
+      this.countValue--;
+    }
+    if (this.countValue === 0) this.start = 0;
+  }
+
+  /** Frees the oldest in-flight append (a heartbeat response proves the follower is alive). */
+  freeFirstOne(): void {
+    if (this.countValue === 0) return;
+    this.freeLE(this.buffer[this.start]);
+  }
+
+  reset(): void {
+    this.start = 0;
+    this.countValue = 0;
+  }
+}
+
+export enum ProgressState {
+  /** One append at a time until the leader learns where the follower's log matches. */
+  Probe = 'Probe',
+  /** Appends are pipelined: next advances optimistically, bounded by the inflight window. */
+  Replicate = 'Replicate',
+}
+
+export class Progress {
+  /** Highest index known to match the leader's log. */
+  match: number;
+  /** Next index to send. Invariant: match < next. */
+  next: number;
+  state = ProgressState.Probe;
+  /** Probe state: an append was sent and not answered; no more until a response or heartbeat. */
+  probeSent = false;
+  /** Heard from within the current check-quorum period. */
+  recentActive = false;
+  readonly inflights: Inflights;
+
+  constructor(match: number, next: number, inflightCountMax: number) {
+    assert(match < next, `Progress: match ${match} must be below next ${next}`);
+    this.match = match;
+    this.next = next;
+    this.inflights = new Inflights(inflightCountMax);
+  }
+
+  /** Back to a fresh Probe state at (match, next) (a new term). */
+  reset(match: number, next: number): void {
+    assert(match < next, `Progress.reset: match ${match} must be below next ${next}`);
+    this.match = match;
+    this.next = next;
+    this.state = ProgressState.Probe;
+    this.probeSent = false;
+    this.recentActive = false;
+    this.inflights.reset();
+  }
+
+  becomeProbe(): void {
+    this.state = ProgressState.Probe;
+    this.next = this.match + 1;
+    this.probeSent = false;
+    this.inflights.reset();
+  }
+
+  becomeReplicate(): void {
+    this.state = ProgressState.Replicate;
+    this.next = this.match + 1;
+    this.probeSent = false;
+    this.inflights.reset();
+  }
+
+  /** The follower acknowledged up to `index`. Returns false if that was old news. */
+  maybeUpdate(index: number): boolean {
+    let updated = false;
+    if (this.match < index) {
+      this.match = index;
+      updated = true;
+      this.probeSent = false;
+    }
+    if (this.next < index + 1) this.next = index + 1;
+    return updated;
+  }
+
+  /**
+   * The follower rejected an append at prevIndex `rejected`; `matchHint` is the highest index
+   * that may still match. Returns false if the rejection is stale (ignored).
+   */
+  maybeDecrTo(rejected: number, matchHint: number): boolean {
+    if (this.state === ProgressState.Replicate) {
+      if (rejected <= this.match) return false;
+      this.next = this.match + 1;
+      return true;
+    }
+    if (this.next - 1 !== rejected) return false;
+    this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
+    this.probeSent = false;
+    return true;
+  }
+
+  /** Whether sending another append to this follower must wait. */
+  isPaused(): boolean {
+    return this.state === ProgressState.Probe ? this.probeSent : this.inflights.full();
+  }
+
+  /** An append carrying `entryCount` entries up to `lastIndex` was sent. */
+  sentEntries(entryCount: number, lastIndex: number): void {
+    if (this.state === ProgressState.Replicate) {
+      if (entryCount > 0) {
+        this.next = lastIndex + 1;
+        this.inflights.add(lastIndex);
+      }
+    } else {
+      this.probeSent = true;
+    }
+  }
+
+  toStatus(): ProgressStatus {
+    return {
+      match: this.match,
+      next: this.next,
+      state: this.state,
+      inflight: this.inflights.count,
+      recentActive: this.recentActive,
+    };
+  }
+}

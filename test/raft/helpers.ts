@@ -1,0 +1,175 @@
+// A tiny in-memory network of RaftNodes for tests (etcd's `network`): synchronous delivery,
+// with cut/isolate/drop/recover. Each node persists to its own MemoryStorage before sending
+// persistedMessages, exactly as a real driver must.
+
+import { MemoryStorage } from '../../src/raft/memory-storage.ts';
+import { RaftNode } from '../../src/raft/raw-node.ts';
+import type { Entry, Message, NodeId, RaftConfig, Ready } from '../../src/raft/types.ts';
+import { DEFAULT_RAFT_CONFIG, MessageType, Role } from '../../src/raft/types.ts';
+
+export interface TestNode {
+  readonly id: NodeId;
+  node: RaftNode;
+  storage: MemoryStorage;
+  config: RaftConfig;
+  /** Every committed entry handed out, in order. */
+  applied: Entry[];
+  /** Every Ready handed out (for ordering checks). */
+  readies: Ready[];
+}
+
+export function ids(n: number): NodeId[] {
+  return Array.from({ length: n }, (_, i) => `n${i}`);
+}
+
+export function makeConfig(id: NodeId, peers: readonly NodeId[], overrides: Partial<RaftConfig> = {}): RaftConfig {
+  return { ...DEFAULT_RAFT_CONFIG, id, peers, seed: 1 + peers.indexOf(id) * 7919, ...overrides };
+}
+
+export function bytes(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+export function text(e: Entry): string {
+  return new TextDecoder().decode(e.data);
+}
+
+export class Network {
+  readonly nodes = new Map<NodeId, TestNode>();
+  private readonly cuts = new Set<string>();
+  private readonly dropTypes = new Set<MessageType>();
+  /** Extra filter: return false to drop a message. */
+  filter: ((m: Message) => boolean) | null = null;
+  /** Every message delivered (after filtering). */
+  delivered: Message[] = [];
+  keepReadies = false;
+
+  constructor(peerIds: readonly NodeId[], overrides: Partial<RaftConfig> | ((id: NodeId) => Partial<RaftConfig>) = {}) {
+    for (const id of peerIds) {
+      const o = typeof overrides === 'function' ? overrides(id) : overrides;
+      const config = makeConfig(id, peerIds, o);
+      const storage = new MemoryStorage();
+      this.nodes.set(id, { id, node: new RaftNode(config, storage), storage, config, applied: [], readies: [] });
+    }
+  }
+
+  get(id: NodeId): TestNode {
+    const n = this.nodes.get(id);
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  node(id: NodeId): RaftNode {
+    return this.get(id).node;
+  }
+
+  cut(a: NodeId, b: NodeId): void {
+    this.cuts.add(`${a}>${b}`);
+    this.cuts.add(`${b}>${a}`);
+  }
+
+  isolate(a: NodeId): void {
+    for (const id of this.nodes.keys()) if (id !== a) this.cut(a, id);
+  }
+
+  drop(type: MessageType): void {
+    this.dropTypes.add(type);
+  }
+
+  recover(): void {
+    this.cuts.clear();
+    this.dropTypes.clear();
+    this.filter = null;
+  }
+
+  /** Restarts a node from its storage (volatile state lost). */
+  restart(id: NodeId, overrides: Partial<RaftConfig> = {}): void {
+    const n = this.get(id);
+    n.config = { ...n.config, ...overrides };
+    n.node = new RaftNode(n.config, n.storage);
+    n.applied = [];
+  }
+
+  private passes(m: Message): boolean {
+    if (!this.nodes.has(m.to)) return false;
+    if (this.cuts.has(`${m.from}>${m.to}`)) return false;
+    if (this.dropTypes.has(m.type)) return false;
+    if (this.filter !== null && !this.filter(m)) return false;
+    return true;
+  }
+
+  /** Handles one Ready of `n` the way a correct driver does; returns its outgoing messages. */
+  processReady(n: TestNode): Message[] {
+    const rd = n.node.ready();
+    if (this.keepReadies) n.readies.push(rd);
+    const out: Message[] = [...rd.messages];
+    if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
+    n.storage.append(rd.entries);
+    for (const m of rd.persistedMessages) out.push(m);
+    for (const e of rd.committedEntries) n.applied.push(e);
+    n.node.advance(rd);
+    return out;
+  }
+
+  /** Runs readies and delivers messages until nothing is left to do. */
+  stabilize(roundsMax = 10_000): void {
+    for (let round = 0; round < roundsMax; round++) {
+      let busy = false;
+      for (const n of this.nodes.values()) {
+        if (!n.node.hasReady()) continue;
+        busy = true;
+        for (const m of this.processReady(n)) this.send(m);
+      }
+      if (!busy) return;
+    }
+    throw new Error('network did not stabilize');
+  }
+
+  /** Delivers one message (if it passes the filters). */
+  send(m: Message): void {
+    if (!this.passes(m)) return;
+    this.delivered.push(m);
+    this.get(m.to).node.step(m);
+  }
+
+  tick(id: NodeId, count = 1): void {
+    for (let i = 0; i < count; i++) {
+      this.node(id).tick();
+      this.stabilize();
+    }
+  }
+
+  tickAll(count = 1): void {
+    for (let i = 0; i < count; i++) {
+      for (const n of this.nodes.values()) n.node.tick();
+      this.stabilize();
+    }
+  }
+
+  campaign(id: NodeId): void {
+    this.node(id).campaign();
+    this.stabilize();
+  }
+
+  propose(id: NodeId, ...data: string[]) {
+    const r = this.node(id).propose(data.map(bytes));
+    this.stabilize();
+    return r;
+  }
+
+  leaders(): NodeId[] {
+    const out: NodeId[] = [];
+    for (const n of this.nodes.values()) if (n.node.status().role === Role.Leader) out.push(n.id);
+    return out;
+  }
+
+  /** Ticks everyone until some node is leader (or throws). */
+  electLeader(ticksMax = 200): NodeId {
+    for (let i = 0; i < ticksMax; i++) {
+      const l = this.leaders();
+      if (l.length === 1) return l[0];
+      this.tickAll();
+    }
+    throw new Error('no leader elected');
+  }
+}
