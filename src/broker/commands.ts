@@ -1,0 +1,327 @@
+// Broker commands: the payload of every normal Raft log entry, and the checks a command passes
+// before it is proposed. Apply (state-machine.ts) trusts what passed these checks.
+//
+// Wire layout of an entry's data (compact; bodies stay raw bytes inside msgpack `bin`):
+//   byte 0   COMMAND_VERSION
+//   byte 1   kind code (CommandKindCode)
+//   byte 2.. msgpack array with the fields of the kind (absent for noop)
+//     sendBatch     [topic, queueId, storeTimestamp, autoCreateQueues, [message...]]
+//                   message = [body, keys?, tags?, properties?] (trailing absent fields dropped,
+//                   properties as a flat [k0, v0, k1, v1, ...] array so key order is kept and
+//                   no key can reach an object prototype)
+//     createTopic   [topic, queues]
+//     commitOffsets [[group, topic, queueId, offset]...]
+import { Packr } from 'msgpackr';
+import { BrokerError, CommandDecodeError } from './errors.ts';
+import type { MessageInput } from './protocol.ts';
+import { MESSAGE_BODY_BYTES_MAX, SEND_BATCH_COUNT_MAX } from './protocol.ts';
+
+export const COMMAND_VERSION = 1;
+
+/** RocketMQ's topic rule (TopicValidator): letters, digits, `%`, `|`, `_`, `-`. */
+export const TOPIC_NAME_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+export const TOPIC_NAME_LENGTH_MAX = 127;
+/** Consumer group names follow the topic character rule; RocketMQ allows 255 characters. */
+export const GROUP_NAME_LENGTH_MAX = 255;
+/** Queues per topic. */
+export const TOPIC_QUEUE_COUNT_MAX = 1024;
+/** `keys` of one message, UTF-8 bytes. */
+export const MESSAGE_KEYS_BYTES_MAX = 1024;
+/** `tags` of one message, UTF-8 bytes. */
+export const MESSAGE_TAGS_BYTES_MAX = 255;
+/** User properties of one message. */
+export const MESSAGE_PROPERTY_COUNT_MAX = 64;
+/** All property names and values of one message, UTF-8 bytes (RocketMQ: Short.MAX_VALUE). */
+export const MESSAGE_PROPERTIES_BYTES_MAX = 32_767;
+/** Bodies plus keys, tags and properties of one send batch. Keeps one log entry well below
+ *  FRAME_BYTES_MAX (16 MiB), so it always fits one Raft append frame. */
+export const SEND_BATCH_BYTES_MAX = 2 * MESSAGE_BODY_BYTES_MAX;
+/** Offset commits in one commitOffsets entry (the driver batches commits of many clients). */
+export const COMMIT_OFFSETS_COUNT_MAX = 1024;
+
+export interface SendBatchCommand {
+  readonly kind: 'sendBatch';
+  readonly topic: string;
+  readonly queueId: number;
+  /** Milliseconds since the epoch, set by the leader when proposing, so apply stays deterministic. */
+  readonly storeTimestamp: number;
+  /** When the topic is unknown at apply: create it with this many queues (0: refuse with
+   *  TOPIC_NOT_FOUND). Decided by the proposer from its autoCreateTopicEnable, so apply does not
+   *  depend on any replica's local configuration. */
+  readonly autoCreateQueues: number;
+  readonly messages: readonly MessageInput[];
+}
+
+export interface CreateTopicCommand {
+  readonly kind: 'createTopic';
+  readonly topic: string;
+  readonly queues: number;
+}
+
+export interface CommitOffsetEntry {
+  readonly group: string;
+  readonly topic: string;
+  readonly queueId: number;
+  readonly offset: number;
+}
+
+export interface CommitOffsetsCommand {
+  readonly kind: 'commitOffsets';
+  readonly entries: readonly CommitOffsetEntry[];
+}
+
+export interface NoopCommand {
+  readonly kind: 'noop';
+}
+
+export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | NoopCommand;
+export type CommandKind = BrokerCommand['kind'];
+
+const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3 };
+const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets'];
+const HEADER_BYTES = 2;
+
+// useRecords: false keeps the encoding plain msgpack (no msgpackr record extension), so the bytes
+// depend only on the values. Binary fields decode as views into the entry's bytes (no copy).
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+// ---- encode --------------------------------------------------------------------------------
+
+export function encodeCommand(cmd: BrokerCommand): Uint8Array {
+  const code = KIND_CODE[cmd.kind];
+  if (cmd.kind === 'noop') return Uint8Array.of(COMMAND_VERSION, code);
+  let fields: unknown[];
+  switch (cmd.kind) {
+    case 'sendBatch':
+      fields = [cmd.topic, cmd.queueId, cmd.storeTimestamp, cmd.autoCreateQueues, cmd.messages.map(packMessage)];
+      break;
+    case 'createTopic':
+      fields = [cmd.topic, cmd.queues];
+      break;
+    case 'commitOffsets':
+      fields = [cmd.entries.map((e) => [e.group, e.topic, e.queueId, e.offset])];
+      break;
+  }
+  const body = packr.pack(fields);
+  const out = new Uint8Array(HEADER_BYTES + body.length);
+  out[0] = COMMAND_VERSION;
+  out[1] = code;
+  out.set(body, HEADER_BYTES);
+  return out;
+}
+
+function packMessage(m: MessageInput): unknown[] {
+  const props = m.properties === undefined ? undefined : Object.entries(m.properties).flat();
+  const out: unknown[] = [m.body, m.keys ?? null, m.tags ?? null, props ?? null];
+  while (out.length > 1 && out[out.length - 1] === null) out.pop();
+  return out;
+}
+
+// ---- decode --------------------------------------------------------------------------------
+
+/** The command kind of an entry's data, without decoding the rest. Throws CommandDecodeError. */
+export function commandKindOf(data: Uint8Array): CommandKind {
+  if (data.length < HEADER_BYTES) throw new CommandDecodeError(`command of ${data.length} bytes is shorter than its header`);
+  if (data[0] !== COMMAND_VERSION) throw new CommandDecodeError(`unknown command version ${data[0]}`);
+  const kind = KIND_BY_CODE[data[1]];
+  if (kind === undefined) throw new CommandDecodeError(`unknown command kind ${data[1]}`);
+  return kind;
+}
+
+/** Decodes an entry's data. Checks the shape (types, integer fields), not the semantic limits
+ *  (validateCommand does those). Throws CommandDecodeError on anything else. */
+export function decodeCommand(data: Uint8Array): BrokerCommand {
+  const kind = commandKindOf(data);
+  if (kind === 'noop') {
+    if (data.length !== HEADER_BYTES) throw new CommandDecodeError('noop command carries a body');
+    return { kind: 'noop' };
+  }
+  let fields: unknown;
+  try {
+    fields = packr.unpack(data.subarray(HEADER_BYTES));
+  } catch (err) {
+    throw new CommandDecodeError(`${kind} command is not valid msgpack: ${(err as Error).message}`, { cause: err });
+  }
+  switch (kind) {
+    case 'sendBatch': {
+      const f = tuple(fields, 5, 5, kind);
+      const messages = array(f[4], 'messages').map(unpackMessage);
+      return {
+        kind,
+        topic: str(f[0], 'topic'),
+        queueId: uint(f[1], 'queueId'),
+        storeTimestamp: uint(f[2], 'storeTimestamp'),
+        autoCreateQueues: uint(f[3], 'autoCreateQueues'),
+        messages,
+      };
+    }
+    case 'createTopic': {
+      const f = tuple(fields, 2, 2, kind);
+      return { kind, topic: str(f[0], 'topic'), queues: uint(f[1], 'queues') };
+    }
+    case 'commitOffsets': {
+      const f = tuple(fields, 1, 1, kind);
+      const entries = array(f[0], 'entries').map((e): CommitOffsetEntry => {
+        const x = tuple(e, 4, 4, 'offset entry');
+        return { group: str(x[0], 'group'), topic: str(x[1], 'topic'), queueId: uint(x[2], 'queueId'), offset: uint(x[3], 'offset') };
+      });
+      return { kind, entries };
+    }
+  }
+}
+
+function unpackMessage(raw: unknown): MessageInput {
+  const f = tuple(raw, 1, 4, 'message');
+  const body = f[0];
+  if (!(body instanceof Uint8Array)) throw new CommandDecodeError('message body is not binary');
+  const m: { body: Uint8Array; keys?: string; tags?: string; properties?: Record<string, string> } = { body };
+  if (f.length > 1 && f[1] !== null) m.keys = str(f[1], 'keys');
+  if (f.length > 2 && f[2] !== null) m.tags = str(f[2], 'tags');
+  if (f.length > 3 && f[3] !== null) {
+    const flat = array(f[3], 'properties');
+    if (flat.length % 2 !== 0) throw new CommandDecodeError('properties array has an odd length');
+    const pairs: [string, string][] = [];
+    for (let i = 0; i < flat.length; i += 2) pairs.push([str(flat[i], 'property name'), str(flat[i + 1], 'property value')]);
+    m.properties = Object.fromEntries(pairs);
+  }
+  return m;
+}
+
+function tuple(v: unknown, min: number, max: number, what: string): unknown[] {
+  if (!Array.isArray(v) || v.length < min || v.length > max) throw new CommandDecodeError(`${what} is not an array of ${min}..${max} fields`);
+  return v;
+}
+function array(v: unknown, what: string): unknown[] {
+  if (!Array.isArray(v)) throw new CommandDecodeError(`${what} is not an array`);
+  return v;
+}
+function str(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new CommandDecodeError(`${what} is not a string`);
+  return v;
+}
+function uint(v: unknown, what: string): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new CommandDecodeError(`${what} is not a non-negative integer`);
+  return v as number;
+}
+
+// ---- validation before proposing (operating errors: BrokerError with a wire code) -----------
+
+function badRequest(message: string): BrokerError {
+  return new BrokerError('BAD_REQUEST', message);
+}
+
+export function validateTopicName(topic: unknown): asserts topic is string {
+  if (typeof topic !== 'string' || topic.length === 0) throw badRequest('topic must be a non-empty string');
+  if (topic.length > TOPIC_NAME_LENGTH_MAX) throw badRequest(`topic is ${topic.length} characters, more than ${TOPIC_NAME_LENGTH_MAX}`);
+  if (!TOPIC_NAME_PATTERN.test(topic)) throw badRequest(`topic "${topic}" has characters outside [%|a-zA-Z0-9_-]`);
+}
+
+export function validateGroupName(group: unknown): asserts group is string {
+  if (typeof group !== 'string' || group.length === 0) throw badRequest('group must be a non-empty string');
+  if (group.length > GROUP_NAME_LENGTH_MAX) throw badRequest(`group is ${group.length} characters, more than ${GROUP_NAME_LENGTH_MAX}`);
+  if (!TOPIC_NAME_PATTERN.test(group)) throw badRequest(`group "${group}" has characters outside [%|a-zA-Z0-9_-]`);
+}
+
+export function validateQueueCount(queues: unknown): asserts queues is number {
+  if (!Number.isInteger(queues) || (queues as number) < 1 || (queues as number) > TOPIC_QUEUE_COUNT_MAX) {
+    throw badRequest(`queue count must be an integer in 1..${TOPIC_QUEUE_COUNT_MAX}, got ${String(queues)}`);
+  }
+}
+
+/** queueId is an integer in [0, queues). */
+export function validateQueueId(queueId: unknown, queues: number): asserts queueId is number {
+  if (!Number.isInteger(queueId) || (queueId as number) < 0 || (queueId as number) >= queues) {
+    throw badRequest(`queueId must be an integer in 0..${queues - 1}, got ${String(queueId)}`);
+  }
+}
+
+export function validateOffset(offset: unknown): asserts offset is number {
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw badRequest(`offset must be a non-negative integer, got ${String(offset)}`);
+}
+
+/** Checks a send batch's messages. Returns the batch's byte size (bodies + metadata).
+ *  Errors: BAD_REQUEST (shape, counts), MESSAGE_TOO_LARGE (a body or the whole batch). */
+export function validateMessages(messages: unknown): number {
+  if (!Array.isArray(messages) || messages.length === 0) throw badRequest('messages must be a non-empty array');
+  if (messages.length > SEND_BATCH_COUNT_MAX) throw badRequest(`a send carries ${messages.length} messages, more than ${SEND_BATCH_COUNT_MAX}`);
+  let batchBytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    batchBytes += validateMessage(messages[i], i);
+    if (batchBytes > SEND_BATCH_BYTES_MAX) {
+      throw new BrokerError('MESSAGE_TOO_LARGE', `send batch is more than ${SEND_BATCH_BYTES_MAX} bytes at message ${i}`);
+    }
+  }
+  return batchBytes;
+}
+
+function validateMessage(m: unknown, i: number): number {
+  if (typeof m !== 'object' || m === null) throw badRequest(`message ${i} is not an object`);
+  const { body, keys, tags, properties } = m as Record<string, unknown>;
+  if (!(body instanceof Uint8Array)) throw badRequest(`message ${i}: body must be binary`);
+  if (body.length === 0) throw badRequest(`message ${i}: body is empty`);
+  if (body.length > MESSAGE_BODY_BYTES_MAX) {
+    throw new BrokerError('MESSAGE_TOO_LARGE', `message ${i}: body is ${body.length} bytes, more than ${MESSAGE_BODY_BYTES_MAX}`);
+  }
+  let bytes = body.length;
+  if (keys !== undefined) bytes += boundedString(keys, MESSAGE_KEYS_BYTES_MAX, `message ${i}: keys`);
+  if (tags !== undefined) bytes += boundedString(tags, MESSAGE_TAGS_BYTES_MAX, `message ${i}: tags`);
+  if (properties !== undefined) {
+    if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
+      throw badRequest(`message ${i}: properties must be an object of strings`);
+    }
+    const entries = Object.entries(properties);
+    if (entries.length > MESSAGE_PROPERTY_COUNT_MAX) {
+      throw badRequest(`message ${i}: ${entries.length} properties, more than ${MESSAGE_PROPERTY_COUNT_MAX}`);
+    }
+    let propBytes = 0;
+    for (const [k, v] of entries) {
+      if (k.length === 0) throw badRequest(`message ${i}: a property name is empty`);
+      if (typeof v !== 'string') throw badRequest(`message ${i}: property "${k}" is not a string`);
+      propBytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+    }
+    if (propBytes > MESSAGE_PROPERTIES_BYTES_MAX) {
+      throw badRequest(`message ${i}: properties are ${propBytes} bytes, more than ${MESSAGE_PROPERTIES_BYTES_MAX}`);
+    }
+    bytes += propBytes;
+  }
+  return bytes;
+}
+
+function boundedString(v: unknown, bytesMax: number, what: string): number {
+  if (typeof v !== 'string') throw badRequest(`${what} must be a string`);
+  const bytes = Buffer.byteLength(v);
+  if (bytes > bytesMax) throw badRequest(`${what} is ${bytes} bytes, more than ${bytesMax}`);
+  return bytes;
+}
+
+/** Stateless checks of a whole command (no topic lookup: the state machine's check* methods add
+ *  those). Throws BrokerError. */
+export function validateCommand(cmd: BrokerCommand): void {
+  switch (cmd.kind) {
+    case 'noop':
+      return;
+    case 'sendBatch':
+      validateTopicName(cmd.topic);
+      validateQueueId(cmd.queueId, TOPIC_QUEUE_COUNT_MAX);
+      if (!Number.isSafeInteger(cmd.storeTimestamp) || cmd.storeTimestamp < 0) throw badRequest('storeTimestamp must be a non-negative integer');
+      if (cmd.autoCreateQueues !== 0) validateQueueCount(cmd.autoCreateQueues);
+      validateMessages(cmd.messages);
+      return;
+    case 'createTopic':
+      validateTopicName(cmd.topic);
+      validateQueueCount(cmd.queues);
+      return;
+    case 'commitOffsets':
+      if (!Array.isArray(cmd.entries) || cmd.entries.length === 0) throw badRequest('commitOffsets needs at least one entry');
+      if (cmd.entries.length > COMMIT_OFFSETS_COUNT_MAX) {
+        throw badRequest(`commitOffsets carries ${cmd.entries.length} entries, more than ${COMMIT_OFFSETS_COUNT_MAX}`);
+      }
+      for (const e of cmd.entries) {
+        validateGroupName(e.group);
+        validateTopicName(e.topic);
+        validateQueueId(e.queueId, TOPIC_QUEUE_COUNT_MAX);
+        validateOffset(e.offset);
+      }
+      return;
+  }
+}

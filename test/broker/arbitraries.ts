@@ -1,0 +1,49 @@
+// fast-check generators of broker commands shared by the broker tests.
+import fc from 'fast-check';
+import type { BrokerCommand, CommitOffsetEntry } from '../../src/broker/commands.ts';
+import type { MessageInput } from '../../src/broker/protocol.ts';
+
+export const TOPICS = ['TopicA', 'TopicB', '%RETRY%g1', 'T-c'];
+export const GROUPS = ['g1', 'g2'];
+
+export function arbMessage(): fc.Arbitrary<MessageInput> {
+  return fc.record(
+    {
+      body: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+      keys: fc.string({ maxLength: 10 }),
+      tags: fc.stringMatching(/^[a-z]{0,6}$/),
+      properties: fc.dictionary(fc.stringMatching(/^[A-Za-z_]{1,8}$/), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+    },
+    { requiredKeys: ['body'] },
+  );
+}
+
+export function arbOffsetEntry(): fc.Arbitrary<CommitOffsetEntry> {
+  return fc.record({
+    group: fc.constantFrom(...GROUPS),
+    topic: fc.constantFrom(...TOPICS),
+    queueId: fc.integer({ min: 0, max: 5 }),
+    offset: fc.nat({ max: 1_000_000 }),
+  });
+}
+
+/** Valid commands over a small set of topics, so sequences hit the same queues often. Some
+ *  target queues or topics that will not exist: apply must reject those deterministically. */
+export function arbCommand(): fc.Arbitrary<BrokerCommand> {
+  return fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('sendBatch' as const),
+        topic: fc.constantFrom(...TOPICS),
+        queueId: fc.integer({ min: 0, max: 5 }),
+        storeTimestamp: fc.nat({ max: 2 ** 42 }),
+        autoCreateQueues: fc.constantFrom(0, 2, 4),
+        messages: fc.array(arbMessage(), { minLength: 1, maxLength: 6 }),
+      }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('createTopic' as const), topic: fc.constantFrom(...TOPICS), queues: fc.integer({ min: 1, max: 8 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('commitOffsets' as const), entries: fc.array(arbOffsetEntry(), { minLength: 1, maxLength: 4 }) }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'noop' as const }) },
+  );
+}
