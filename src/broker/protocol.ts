@@ -129,6 +129,8 @@ export interface PeerHello {
   id: 0;
   group: string;
   nodeId: string;
+  /** host:port of the caller's client listener: lets replicas answer NOT_MASTER with an address. */
+  clientAddr: string;
 }
 /** All Raft messages for one peer produced in one turn of the driver loop: one frame. */
 export interface PeerRaft {

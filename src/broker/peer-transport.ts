@@ -1,0 +1,131 @@
+// Replica <-> replica transport over src/net. Each replica dials every peer (outbound: used to
+// send) and accepts every peer (inbound: used to receive). A peer whose connection resets or
+// refuses is reported to the driver at once: that, not a timeout, is how a follower learns its
+// leader process died, and what makes failover take tens of milliseconds.
+import { Connection, listen, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
+import type { Message, NodeId } from '../raft/types.ts';
+import type { PeerHello, PeerRaft } from './protocol.ts';
+import type { PeerSender } from './replica.ts';
+
+export interface PeerAddress {
+  readonly id: NodeId;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface PeerTransportOptions {
+  readonly group: string;
+  readonly self: PeerAddress;
+  readonly peers: readonly PeerAddress[];
+  /** Our client listener, announced in the hello. */
+  readonly clientAddr: string;
+  readonly log: LogFn;
+  readonly onMessages: (messages: Message[]) => void;
+  readonly onPeerDown: (peer: NodeId, reason: string) => void;
+  /** A peer announced its client address (for NOT_MASTER hints). */
+  readonly onPeerClientAddr: (peer: NodeId, addr: string) => void;
+}
+
+const PEER_FRAME_TYPES: ReadonlySet<string> = new Set(['hello', 'raft']);
+/** Outbound reconnects: quick first retry so a restarted peer is back within tens of ms. */
+const PEER_BACKOFF_MS_MIN = 20;
+const PEER_BACKOFF_MS_MAX = 500;
+/** Frames queued for a peer that is down are dropped beyond this (Raft resends what matters). */
+const PEER_SEND_QUEUE_BYTES_MAX = 64 * 1024 * 1024;
+
+export class PeerTransport implements PeerSender {
+  private readonly opts: PeerTransportOptions;
+  private readonly outbound = new Map<NodeId, Connection>();
+  private readonly peerIds: ReadonlySet<NodeId>;
+  private server: Server | null = null;
+  private closed = false;
+  readonly stats = { framesSent: 0, framesDropped: 0, framesReceived: 0, badFrames: 0 };
+
+  constructor(opts: PeerTransportOptions) {
+    this.opts = opts;
+    this.peerIds = new Set(opts.peers.map((p) => p.id));
+  }
+
+  async start(): Promise<void> {
+    const { self, log } = this.opts;
+    this.server = await listen(
+      { host: self.host, port: self.port, log, frameTypes: PEER_FRAME_TYPES, connPendingBytesMax: PEER_SEND_QUEUE_BYTES_MAX },
+      (frame, conn) => this.onInbound(frame, conn),
+    );
+    for (const peer of this.opts.peers) {
+      const conn = new Connection({
+        host: peer.host,
+        port: peer.port,
+        reconnect: 'auto',
+        backoffMsMin: PEER_BACKOFF_MS_MIN,
+        backoffMsMax: PEER_BACKOFF_MS_MAX,
+        sendQueueBytesMax: PEER_SEND_QUEUE_BYTES_MAX,
+        hello: (): PeerHello => ({ type: 'hello', id: 0, group: this.opts.group, nodeId: self.id, clientAddr: this.opts.clientAddr }),
+        onDown: (reason) => {
+          if (!this.closed) this.opts.onPeerDown(peer.id, `outbound: ${reason}`);
+        },
+      });
+      this.outbound.set(peer.id, conn);
+      conn.connect().catch(() => {
+        // reconnect: 'auto' keeps trying; onDown already told the driver
+      });
+    }
+  }
+
+  send(to: NodeId, messages: Message[]): void {
+    const conn = this.outbound.get(to);
+    if (conn === undefined) return;
+    const frame: PeerRaft = { type: 'raft', id: 0, msgs: messages };
+    if (conn.send(frame)) this.stats.framesSent++;
+    else this.stats.framesDropped++;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.outbound.values()].map((c) => c.close()));
+    this.outbound.clear();
+    await this.server?.close();
+  }
+
+  private onInbound(frame: Frame, conn: ServerConnection): void {
+    if (frame.type === 'hello') {
+      const hello = frame as unknown as PeerHello;
+      if (hello.group !== this.opts.group || !this.peerIds.has(hello.nodeId)) {
+        this.stats.badFrames++;
+        conn.close(`hello from ${String(hello.nodeId)} of group ${String(hello.group)}: not a peer of ${this.opts.group}`);
+        return;
+      }
+      conn.context = hello.nodeId;
+      if (typeof hello.clientAddr === 'string') this.opts.onPeerClientAddr(hello.nodeId, hello.clientAddr);
+      conn.onClose((reason) => {
+        if (!this.closed) this.opts.onPeerDown(hello.nodeId, `inbound: ${reason}`);
+      });
+      return;
+    }
+    const from = conn.context as NodeId | undefined;
+    if (from === undefined) {
+      this.stats.badFrames++;
+      conn.close('raft frame before hello');
+      return;
+    }
+    const msgs = (frame as unknown as PeerRaft).msgs;
+    if (!Array.isArray(msgs)) {
+      this.stats.badFrames++;
+      conn.close('raft frame without msgs');
+      return;
+    }
+    const self = this.opts.self.id;
+    const accepted: Message[] = [];
+    for (const m of msgs) {
+      // A peer speaks only for itself and only to us; anything else is a bug or an intruder.
+      if (m === null || typeof m !== 'object' || m.from !== from || m.to !== self || typeof m.term !== 'number') {
+        this.stats.badFrames++;
+        conn.close(`raft message not from ${from} to ${self}`);
+        return;
+      }
+      accepted.push(m);
+    }
+    this.stats.framesReceived++;
+    this.opts.onMessages(accepted);
+  }
+}

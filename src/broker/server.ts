@@ -1,0 +1,315 @@
+// The client-facing server of one replica: turns requests into proposals (writes, on the master)
+// or reads of applied state (pulls, on any replica), and answers with the protocol's frames.
+import { listen, type Frame, type LogFn, type Server, type ServerConnection, errorResponse, RaftmqError } from '../net/index.ts';
+import { Role, NONE, type NodeId } from '../raft/types.ts';
+import { encodeCommand, type CommitOffsetEntry } from './commands.ts';
+import { BrokerError } from './errors.ts';
+import type { NodeStatus, ReplicaInfo, Request, Response, SendResultItem } from './protocol.ts';
+import { PULL_WAIT_MS_MAX } from './protocol.ts';
+import { ProposalError, type Replica } from './replica.ts';
+import { brokerIdOf, brokerRoleOf } from './role.ts';
+import type { ApplyResult, BrokerStateMachine } from './state-machine.ts';
+
+const REQUEST_TYPES: ReadonlySet<string> = new Set([
+  'send',
+  'pull',
+  'commitOffset',
+  'queryOffset',
+  'createTopic',
+  'route',
+  'status',
+  'transferLeader',
+]);
+/** Long-polling pulls parked at once on one replica; more are answered empty at once. */
+const PARKED_PULLS_MAX = 10_000;
+/** Offset commits gathered into one log entry. */
+const OFFSET_COMMITS_PER_ENTRY_MAX = 1024;
+
+export interface BrokerServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Advertised host:port of this listener. */
+  readonly advertisedAddr: string;
+  readonly nodeId: NodeId;
+  readonly peers: readonly NodeId[];
+  readonly brokerName: string;
+  readonly autoCreateTopicEnable: boolean;
+  readonly defaultTopicQueueNums: number;
+  readonly replica: Replica;
+  readonly stateMachine: BrokerStateMachine;
+  readonly log: LogFn;
+  /** Client address of each replica, learned from peers' hellos. */
+  readonly clientAddrOf: (id: NodeId) => string;
+}
+
+interface ParkedPull {
+  readonly conn: ServerConnection;
+  readonly req: Extract<Request, { type: 'pull' }>;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingCommit {
+  readonly entry: CommitOffsetEntry;
+  readonly conn: ServerConnection;
+  readonly id: number;
+}
+
+export class BrokerServer {
+  private readonly opts: BrokerServerOptions;
+  private server: Server | null = null;
+  /** Parked pulls by "topic\0queueId". */
+  private readonly parked = new Map<string, Set<ParkedPull>>();
+  private parkedCount = 0;
+  private pendingCommits: PendingCommit[] = [];
+  private commitFlushScheduled = false;
+  private stopping = false;
+
+  constructor(opts: BrokerServerOptions) {
+    this.opts = opts;
+    opts.stateMachine.onApplied((e) => this.wakePulls(e.topic, e.queueId));
+  }
+
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    this.server = await listen(
+      { host: this.opts.host, port: this.opts.port, log: this.opts.log, frameTypes: REQUEST_TYPES },
+      (frame, conn) => this.handle(frame as unknown as Request, conn),
+    );
+  }
+
+  /** Stops taking requests (answers SHUTTING_DOWN), then closes the listener. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    for (const set of this.parked.values()) for (const p of set) this.answerPull(p);
+    await this.server?.close();
+  }
+
+  private reply(conn: ServerConnection, resp: Response): void {
+    conn.send(resp);
+  }
+
+  private fail(conn: ServerConnection, id: number, err: unknown): void {
+    conn.send(errorResponse(id, this.toRaftmqError(err)));
+  }
+
+  private toRaftmqError(err: unknown): unknown {
+    if (err instanceof ProposalError) {
+      if (err.code === 'NOT_MASTER') return this.notMaster(err.leaderId);
+      return new RaftmqError(err.code, err.message);
+    }
+    if (err instanceof BrokerError) return new RaftmqError(err.code, err.message);
+    return err;
+  }
+
+  private notMaster(leaderId: NodeId): RaftmqError {
+    const known = leaderId !== NONE && leaderId !== this.opts.nodeId;
+    const addr = known ? this.opts.clientAddrOf(leaderId) : '';
+    return new RaftmqError(
+      known ? 'NOT_MASTER' : 'NO_QUORUM',
+      known ? `${this.opts.nodeId} is a slave; the master is ${leaderId}` : `${this.opts.nodeId} is a slave and no master is elected now`,
+      known ? { masterId: leaderId, ...(addr ? { masterAddr: addr } : {}) } : {},
+    );
+  }
+
+  private handle(req: Request, conn: ServerConnection): void {
+    if (this.stopping) {
+      this.fail(conn, req.id, new RaftmqError('SHUTTING_DOWN', `${this.opts.nodeId} is shutting down`));
+      return;
+    }
+    try {
+      switch (req.type) {
+        case 'send':
+          return this.handleSend(req, conn);
+        case 'pull':
+          return this.handlePull(req, conn);
+        case 'commitOffset':
+          return this.handleCommitOffset(req, conn);
+        case 'queryOffset':
+          return this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) });
+        case 'createTopic':
+          return this.handleCreateTopic(req, conn);
+        case 'route':
+          return this.handleRoute(req, conn);
+        case 'status':
+          return this.reply(conn, { type: 'status', id: req.id, status: this.status() });
+        case 'transferLeader':
+          return this.handleTransfer(req, conn);
+        default:
+          throw new RaftmqError('BAD_REQUEST', `unknown request type ${String((req as Frame).type)}`);
+      }
+    } catch (err) {
+      this.fail(conn, req.id, err);
+    }
+  }
+
+  private requireMaster(): void {
+    const role = this.opts.replica.role;
+    if (role.role !== Role.Leader) throw this.notMaster(role.leaderId);
+  }
+
+  private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection): void {
+    this.requireMaster();
+    if (typeof req.topic !== 'string' || !Array.isArray(req.messages)) throw new RaftmqError('BAD_REQUEST', 'send needs a topic and messages');
+    const cmd = this.opts.stateMachine.prepareSend(req.topic, req.queueId, req.messages, Date.now());
+    this.opts.replica.propose(encodeCommand(cmd)).then(
+      (result) => {
+        const r = result as ApplyResult;
+        if (r.type === 'sendResult') this.reply(conn, { type: 'sendResult', id: req.id, results: r.results as SendResultItem[] });
+        else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
+        else this.fail(conn, req.id, new RaftmqError('INTERNAL', `unexpected apply result ${r.type}`));
+      },
+      (err) => this.fail(conn, req.id, err),
+    );
+  }
+
+  private handleCreateTopic(req: Extract<Request, { type: 'createTopic' }>, conn: ServerConnection): void {
+    this.requireMaster();
+    const cmd = this.opts.stateMachine.prepareCreateTopic(req.topic, req.queues);
+    this.opts.replica.propose(encodeCommand(cmd)).then(
+      (result) => {
+        const r = result as ApplyResult;
+        if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
+        else this.reply(conn, { type: 'ok', id: req.id });
+      },
+      (err) => this.fail(conn, req.id, err),
+    );
+  }
+
+  private handleCommitOffset(req: Extract<Request, { type: 'commitOffset' }>, conn: ServerConnection): void {
+    this.requireMaster();
+    const entry = this.opts.stateMachine.prepareCommitOffset(req.group, req.topic, req.queueId, req.offset);
+    this.pendingCommits.push({ entry, conn, id: req.id });
+    if (this.pendingCommits.length >= OFFSET_COMMITS_PER_ENTRY_MAX) this.flushCommits();
+    else if (!this.commitFlushScheduled) {
+      this.commitFlushScheduled = true;
+      setImmediate(() => this.flushCommits());
+    }
+  }
+
+  /** All offset commits of one event-loop turn become one log entry. */
+  private flushCommits(): void {
+    this.commitFlushScheduled = false;
+    const batch = this.pendingCommits;
+    this.pendingCommits = [];
+    if (batch.length === 0) return;
+    const data = encodeCommand({ kind: 'commitOffsets', entries: batch.map((c) => c.entry) });
+    this.opts.replica.propose(data).then(
+      (result) => {
+        const r = result as ApplyResult;
+        const rejected = new Set(r.type === 'offsetsCommitted' ? r.rejected : []);
+        batch.forEach((c, i) => {
+          if (r.type === 'error') this.fail(c.conn, c.id, new RaftmqError(r.code, r.message));
+          else if (rejected.has(i)) this.fail(c.conn, c.id, new RaftmqError('BAD_REQUEST', 'offset commit rejected (unknown queue or offset table full)'));
+          else this.reply(c.conn, { type: 'ok', id: c.id });
+        });
+      },
+      (err) => {
+        for (const c of batch) this.fail(c.conn, c.id, err);
+      },
+    );
+  }
+
+  private handlePull(req: Extract<Request, { type: 'pull' }>, conn: ServerConnection): void {
+    const sm = this.opts.stateMachine;
+    const result = sm.pull(req.topic, req.queueId, req.offset, req.maxCount, req.maxBytes);
+    const waitMs = Math.min(Math.max(0, Number(req.waitMs) || 0), PULL_WAIT_MS_MAX);
+    if (result.messages.length > 0 || waitMs === 0 || this.parkedCount >= PARKED_PULLS_MAX || req.offset < result.maxOffset) {
+      this.reply(conn, { type: 'pullResult', id: req.id, ...result });
+      return;
+    }
+    const key = `${req.topic}\0${req.queueId}`;
+    const parked: ParkedPull = { conn, req, timer: setTimeout(() => this.answerPull(parked), waitMs) };
+    let set = this.parked.get(key);
+    if (!set) this.parked.set(key, (set = new Set()));
+    set.add(parked);
+    this.parkedCount++;
+    conn.onClose(() => this.unpark(parked));
+  }
+
+  private unpark(p: ParkedPull): boolean {
+    const key = `${p.req.topic}\0${p.req.queueId}`;
+    const set = this.parked.get(key);
+    if (!set || !set.delete(p)) return false;
+    if (set.size === 0) this.parked.delete(key);
+    this.parkedCount--;
+    clearTimeout(p.timer);
+    return true;
+  }
+
+  private answerPull(p: ParkedPull): void {
+    if (!this.unpark(p) || p.conn.closed) return;
+    try {
+      const { req } = p;
+      const result = this.opts.stateMachine.pull(req.topic, req.queueId, req.offset, req.maxCount, req.maxBytes);
+      this.reply(p.conn, { type: 'pullResult', id: req.id, ...result });
+    } catch (err) {
+      this.fail(p.conn, p.req.id, err);
+    }
+  }
+
+  private wakePulls(topic: string, queueId: number): void {
+    const set = this.parked.get(`${topic}\0${queueId}`);
+    if (!set) return;
+    for (const p of [...set]) this.answerPull(p);
+  }
+
+  private handleRoute(req: Extract<Request, { type: 'route' }>, conn: ServerConnection): void {
+    const sm = this.opts.stateMachine;
+    const queues = sm.topicQueueCount(req.topic);
+    if (queues === undefined && !this.opts.autoCreateTopicEnable) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${req.topic} does not exist`);
+    const replicas = this.replicas();
+    this.reply(conn, {
+      type: 'route',
+      id: req.id,
+      topic: req.topic,
+      queues: queues ?? this.opts.defaultTopicQueueNums,
+      master: replicas.find((r) => r.role === 'MASTER') ?? null,
+      replicas,
+    });
+  }
+
+  private replicas(): ReplicaInfo[] {
+    const { peers, nodeId } = this.opts;
+    const role = this.opts.replica.role;
+    return peers.map((id) => {
+      const isLeader = role.leaderId === id;
+      const raftRole = isLeader ? Role.Leader : Role.Follower;
+      return {
+        nodeId: id,
+        addr: id === nodeId ? this.opts.advertisedAddr : this.opts.clientAddrOf(id),
+        role: brokerRoleOf(raftRole),
+        brokerId: brokerIdOf(raftRole, id, peers),
+      };
+    });
+  }
+
+  private handleTransfer(req: Extract<Request, { type: 'transferLeader' }>, conn: ServerConnection): void {
+    this.requireMaster();
+    if (!this.opts.peers.includes(req.to)) throw new RaftmqError('BAD_REQUEST', `${String(req.to)} is not a replica of this group`);
+    this.opts.replica.transferLeadership(req.to);
+    this.reply(conn, { type: 'ok', id: req.id });
+  }
+
+  status(): NodeStatus {
+    const st = this.opts.replica.status();
+    const { nodeId, peers } = this.opts;
+    return {
+      nodeId,
+      brokerName: this.opts.brokerName,
+      role: brokerRoleOf(st.role),
+      raftRole: st.role,
+      brokerId: brokerIdOf(st.role, nodeId, peers),
+      term: st.term,
+      leaderId: st.leaderId,
+      leaderAddr: st.leaderId === NONE ? '' : st.leaderId === nodeId ? this.opts.advertisedAddr : this.opts.clientAddrOf(st.leaderId),
+      commitIndex: st.commit,
+      appliedIndex: this.opts.stateMachine.appliedIndex,
+      lastIndex: st.lastIndex,
+      pid: process.pid,
+      addr: this.opts.advertisedAddr,
+    };
+  }
+}
