@@ -5,7 +5,7 @@
 import { MemoryStorage } from '../../src/raft/memory-storage.ts';
 import { RaftNode } from '../../src/raft/raw-node.ts';
 import type { Entry, Message, NodeId, RaftConfig, Ready } from '../../src/raft/types.ts';
-import { DEFAULT_RAFT_CONFIG, MessageType, Role } from '../../src/raft/types.ts';
+import { DEFAULT_RAFT_CONFIG, EntryType, MessageType, Role } from '../../src/raft/types.ts';
 
 export interface TestNode {
   readonly id: NodeId;
@@ -40,6 +40,8 @@ export class Network {
   private readonly dropTypes = new Set<MessageType>();
   /** Extra filter: return false to drop a message. */
   filter: ((m: Message) => boolean) | null = null;
+  /** Rewrites a message in flight (after filtering). */
+  rewrite: ((m: Message) => Message) | null = null;
   /** Every message delivered (after filtering). */
   delivered: Message[] = [];
   keepReadies = false;
@@ -80,6 +82,7 @@ export class Network {
     this.cuts.clear();
     this.dropTypes.clear();
     this.filter = null;
+    this.rewrite = null;
   }
 
   /** Restarts a node from its storage (volatile state lost). */
@@ -128,6 +131,7 @@ export class Network {
   /** Delivers one message (if it passes the filters). */
   send(m: Message): void {
     if (!this.passes(m)) return;
+    if (this.rewrite !== null) m = this.rewrite(m);
     this.delivered.push(m);
     this.get(m.to).node.step(m);
   }
@@ -172,4 +176,28 @@ export class Network {
     }
     throw new Error('no leader elected');
   }
+}
+
+/** A message with defaults for the fields a test does not care about. */
+export function msg(m: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
+  return { index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, ...m };
+}
+
+/** A lone RaftNode (no network) with its storage. */
+export function lone(id: NodeId, peers: readonly NodeId[], overrides: Partial<RaftConfig> = {}, storage = new MemoryStorage()) {
+  const node = new RaftNode(makeConfig(id, peers, overrides), storage);
+  return { node, storage };
+}
+
+/** Handles a Ready like a driver (persist, then advance) and returns it. */
+export function drain(node: RaftNode, storage: MemoryStorage): Ready {
+  const rd = node.ready();
+  if (rd.hardState !== null) storage.setHardState(rd.hardState);
+  storage.append(rd.entries);
+  node.advance(rd);
+  return rd;
+}
+
+export function entry(index: number, term: number, data = ''): Entry {
+  return { index, term, type: EntryType.Normal, data: bytes(data) };
 }
