@@ -17,7 +17,7 @@ export interface ReplicatedStateMachine {
   /** Applies one committed entry; the return value goes to the entry's proposer, if waiting. */
   apply(entry: Entry): unknown;
   /** Makes the applied state durable; a restart resumes after it. */
-  checkpoint(): Promise<void>;
+  checkpoint(): Promise<unknown>;
 }
 
 /** Sends Raft messages to peers; one call per peer per turn becomes one frame. */
@@ -129,6 +129,11 @@ export class Replica {
   /** True on the leader once an entry of its term is applied: reads and role answers are current. */
   get leaderReady(): boolean {
     return this.soft.role === Role.Leader && this.leaderReadyTerm === this.soft.term;
+  }
+
+  /** Proposals not yet answered (queued for the core or waiting for commit). */
+  get pendingProposals(): number {
+    return this.waiters.size + this.proposals.length;
   }
 
   status(): RaftStatus {

@@ -1,0 +1,93 @@
+// A small, strict flag parser for the raftmq CLI: every flag is declared, unknown flags and bad
+// values are one clear line, and the declarations double as the --help text.
+
+export interface FlagSpec {
+  readonly name: string;
+  readonly kind: 'string' | 'int' | 'bool';
+  readonly help: string;
+  readonly default?: string | number | boolean;
+  readonly required?: boolean;
+  readonly min?: number;
+  readonly max?: number;
+  readonly choices?: readonly string[];
+}
+
+export interface CommandSpec {
+  readonly usage: string;
+  readonly summary: string;
+  readonly flags: readonly FlagSpec[];
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type FlagValues = Record<string, string | number | boolean | undefined>;
+
+export function helpText(spec: CommandSpec): string {
+  const lines = [`usage: ${spec.usage}`, '', spec.summary, '', 'options:'];
+  for (const f of spec.flags) {
+    const arg = f.kind === 'bool' ? '' : f.kind === 'int' ? ' N' : ' VALUE';
+    const def = f.default !== undefined && f.kind !== 'bool' ? ` (default ${String(f.default)})` : '';
+    const req = f.required ? ' (required)' : '';
+    lines.push(`  --${f.name}${arg}`.padEnd(28) + `${f.help}${def}${req}`);
+  }
+  lines.push('  --help'.padEnd(28) + 'show this help');
+  return lines.join('\n');
+}
+
+/** Parses `--name value`, `--name=value` and bare `--flag` booleans. Returns null for --help. */
+export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValues | null {
+  const byName = new Map(spec.flags.map((f) => [f.name, f]));
+  const out: FlagValues = {};
+  for (const f of spec.flags) if (f.default !== undefined) out[f.name] = f.default;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') return null;
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (see --help)`);
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    const f = byName.get(name);
+    if (!f) throw new UsageError(`unknown option --${name} (see --help)`);
+    if (f.kind === 'bool') {
+      if (eq > 0) throw new UsageError(`--${name} takes no value`);
+      out[name] = true;
+      continue;
+    }
+    let raw: string | undefined;
+    if (eq > 0) raw = arg.slice(eq + 1);
+    else {
+      raw = argv[++i];
+      if (raw === undefined || raw.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+    }
+    out[name] = convert(f, raw);
+  }
+  for (const f of spec.flags) {
+    if (f.required && out[f.name] === undefined) throw new UsageError(`--${f.name} is required (see --help)`);
+  }
+  return out;
+}
+
+function convert(f: FlagSpec, raw: string): string | number {
+  if (f.kind === 'int') {
+    if (!/^-?\d+$/.test(raw)) throw new UsageError(`--${f.name} must be an integer, got "${raw}"`);
+    const n = Number(raw);
+    if ((f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) {
+      throw new UsageError(`--${f.name} must be in ${f.min ?? '-inf'}..${f.max ?? 'inf'}, got ${n}`);
+    }
+    return n;
+  }
+  if (f.choices && !f.choices.includes(raw)) throw new UsageError(`--${f.name} must be one of ${f.choices.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
+/** "h:p,h:p" -> ["h:p", ...], each checked. */
+export function parseServers(value: string): string[] {
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new UsageError('--servers needs at least one host:port');
+  for (const s of list) {
+    const m = /^(.+):(\d{1,5})$/.exec(s);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--servers: "${s}" is not host:port`);
+  }
+  return list;
+}
