@@ -1,0 +1,41 @@
+// A fake Raft log for state machine tests: entries live in an array; readEntry reads it.
+import type { BrokerCommand } from '../../src/broker/commands.ts';
+import { encodeCommand } from '../../src/broker/commands.ts';
+import type { ApplyEntry, ApplyResult, BrokerStateMachineOptions } from '../../src/broker/state-machine.ts';
+import { BrokerStateMachine } from '../../src/broker/state-machine.ts';
+
+export class FakeLog {
+  readonly entries: ApplyEntry[] = [];
+  reads = 0;
+  readonly readEntry = (logIndex: number): Uint8Array | undefined => {
+    this.reads++;
+    return this.entries[logIndex - 1]?.data;
+  };
+  append(cmd: BrokerCommand | 'raft-noop', term = 1): ApplyEntry {
+    const index = this.entries.length + 1;
+    const entry: ApplyEntry =
+      cmd === 'raft-noop' ? { index, term, type: 1, data: new Uint8Array(0) } : { index, term, type: 0, data: encodeCommand(cmd) };
+    this.entries.push(entry);
+    return entry;
+  }
+  options(extra: Partial<BrokerStateMachineOptions> = {}): BrokerStateMachineOptions {
+    return { brokerName: 'broker-a', readEntry: this.readEntry, ...extra };
+  }
+}
+
+/** A log plus an in-memory state machine that applies every appended entry at once. */
+export class Harness {
+  readonly log = new FakeLog();
+  readonly sm: BrokerStateMachine;
+  constructor(extra: Partial<BrokerStateMachineOptions> = {}) {
+    this.sm = new BrokerStateMachine(this.log.options(extra));
+  }
+  /** Appends and applies (commit = apply at once). */
+  run(cmd: BrokerCommand | 'raft-noop', term = 1): ApplyResult {
+    return this.sm.apply(this.log.append(cmd, term));
+  }
+  send(topic: string, queueId: number, bodies: string[], storeTimestamp = 1000): ApplyResult {
+    const cmd = this.sm.prepareSend(topic, queueId, bodies.map((b) => ({ body: Buffer.from(b) })), storeTimestamp);
+    return this.run(cmd);
+  }
+}
