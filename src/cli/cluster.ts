@@ -1,0 +1,140 @@
+// raftmq cluster: a local broker group of child processes with generated configs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeConfig, renderConfig } from '../broker/config.ts';
+import type { NodeStatus } from '../broker/protocol.ts';
+import { Connection } from '../net/index.ts';
+import { helpText, parseFlags, UsageError, type CommandSpec } from './args.ts';
+
+const SPEC: CommandSpec = {
+  usage: 'raftmq cluster [--nodes 3|5] [--dir DIR] [--base-port P]',
+  summary:
+    'Runs a local broker group: one `raftmq node` child process per replica, each with a generated\n' +
+    'broker.conf under DIR/<id>/. Client ports are P, P+1, ...; Raft peer ports P+30000, P+30001, ....\n' +
+    'Prints each node, then the master once elected and every master change. Ctrl-C stops them all\n' +
+    'gracefully. Node logs: DIR/<id>/logs/broker.log.',
+  flags: [
+    { name: 'nodes', kind: 'int', help: 'replicas in the group', default: 3, min: 1, max: 7 },
+    { name: 'dir', kind: 'string', help: 'data directory (one sub-directory per node)', default: './data' },
+    { name: 'base-port', kind: 'int', help: 'first client port', default: 10911, min: 1024, max: 35000 },
+    { name: 'flush', kind: 'string', help: 'flushDiskType', default: 'SYNC_FLUSH', choices: ['SYNC_FLUSH', 'ASYNC_FLUSH'] },
+    { name: 'host', kind: 'string', help: 'address to listen on', default: '127.0.0.1' },
+  ],
+};
+
+/** How long children get to stop gracefully before SIGKILL. */
+const STOP_GRACE_MS = 10_000;
+const STATUS_POLL_MS = 100;
+const PEER_PORT_OFFSET = 30_000;
+
+const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
+
+interface Child {
+  readonly id: string;
+  readonly clientAddr: string;
+  readonly confPath: string;
+  proc: ChildProcess;
+  exited: boolean;
+}
+
+/** Writes DIR/<id>/broker.conf for every node; returns their paths. */
+export function writeClusterConfigs(opts: { nodes: number; dir: string; basePort: number; host: string; flush: string; extra?: Record<string, string> }): { id: string; confPath: string; clientAddr: string }[] {
+  const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i}`);
+  const peers = ids.map((id, i) => `${id}-${opts.host}:${opts.basePort + PEER_PORT_OFFSET + i}`).join(';');
+  return ids.map((id, i) => {
+    const nodeDir = path.resolve(opts.dir, id);
+    fs.mkdirSync(nodeDir, { recursive: true });
+    const config = makeConfig({
+      dLegerPeers: peers,
+      dLegerSelfId: id,
+      listenPort: String(opts.basePort + i),
+      brokerIP1: opts.host,
+      storePathRootDir: nodeDir,
+      flushDiskType: opts.flush,
+      ...opts.extra,
+    });
+    const confPath = path.join(nodeDir, 'broker.conf');
+    fs.writeFileSync(confPath, renderConfig(config));
+    return { id, confPath, clientAddr: `${opts.host}:${opts.basePort + i}` };
+  });
+}
+
+/** Starts `raftmq node --config conf` as a child in its own process group. */
+export function spawnNode(confPath: string, stdio: 'ignore' | 'inherit' = 'ignore'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, 'node', '--config', confPath], {
+    stdio: ['ignore', 'ignore', stdio],
+    detached: true,
+  });
+}
+
+export async function queryStatus(addr: string, timeoutMs = 300): Promise<NodeStatus | null> {
+  const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
+  const conn = new Connection({ host, port, reconnect: 'lazy', requestTimeoutMs: timeoutMs, connectTimeoutMs: timeoutMs });
+  try {
+    const resp = await conn.request<{ type: 'status'; id: number; status: NodeStatus }>({ type: 'status' });
+    return resp.status;
+  } catch {
+    return null;
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const flags = parseFlags(SPEC, argv);
+  if (flags === null) {
+    console.log(helpText(SPEC));
+    return 0;
+  }
+  const nodes = Number(flags.nodes);
+  if (nodes % 2 === 0) throw new UsageError(`--nodes should be odd (3 or 5): ${nodes} replicas tolerate no more failures than ${nodes - 1}`);
+  const dir = String(flags.dir);
+  const specs = writeClusterConfigs({ nodes, dir, basePort: Number(flags['base-port']), host: String(flags.host), flush: String(flags.flush) });
+  const children: Child[] = specs.map((s) => ({ ...s, proc: spawnNode(s.confPath, 'ignore'), exited: false }));
+  for (const c of children) {
+    console.log(`${c.id} client=${c.clientAddr} pid=${c.proc.pid} conf=${c.confPath}`);
+    c.proc.on('exit', (code, signal) => {
+      c.exited = true;
+      if (!stopping) console.log(`${c.id} exited (${signal ?? `code ${code}`}); restart it with: raftmq node --config ${c.confPath}`);
+    });
+  }
+
+  let stopping = false;
+  let lastMaster = '';
+  const poll = setInterval(() => {
+    void (async () => {
+      const statuses = await Promise.all(children.filter((c) => !c.exited).map((c) => queryStatus(c.clientAddr)));
+      const master = statuses.find((s) => s?.role === 'MASTER');
+      const key = master ? `${master.nodeId}@${master.term}` : '';
+      if (!stopping && master && key !== lastMaster) {
+        lastMaster = key;
+        console.log(`master: ${master.nodeId} at ${master.addr} (term ${master.term})`);
+      }
+    })();
+  }, STATUS_POLL_MS);
+
+  return await new Promise<number>((resolve) => {
+    const stopAll = (): void => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(poll);
+      console.log('stopping all nodes...');
+      for (const c of children) if (!c.exited) c.proc.kill('SIGTERM');
+      const killer = setTimeout(() => {
+        for (const c of children) if (!c.exited) c.proc.kill('SIGKILL');
+      }, STOP_GRACE_MS);
+      const check = setInterval(() => {
+        if (children.every((c) => c.exited)) {
+          clearInterval(check);
+          clearTimeout(killer);
+          console.log('all nodes stopped');
+          resolve(0);
+        }
+      }, 20);
+    };
+    process.on('SIGINT', stopAll);
+    process.on('SIGTERM', stopAll);
+  });
+}

@@ -1,0 +1,136 @@
+// Starts real `raftmq node` processes on 127.0.0.1 for multi-process tests, and stops them by PID.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { makeConfig, renderConfig } from '../../src/broker/config.ts';
+import type { NodeStatus } from '../../src/broker/protocol.ts';
+import { queryStatus, spawnNode } from '../../src/cli/cluster.ts';
+
+export interface LaunchedNode {
+  readonly id: string;
+  readonly clientAddr: string;
+  readonly confPath: string;
+  readonly dir: string;
+  proc: ChildProcess | null;
+}
+
+/** Free TCP ports on 127.0.0.1 (bound then released; the kernel will not hand them out again soon). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = net.createServer();
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    servers.push(s);
+    ports.push((s.address() as net.AddressInfo).port);
+  }
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export class LocalCluster {
+  readonly nodes: LaunchedNode[];
+  readonly root: string;
+
+  private constructor(root: string, nodes: LaunchedNode[]) {
+    this.root = root;
+    this.nodes = nodes;
+  }
+
+  static async create(opts: { nodes: number; extra?: Record<string, string>; stderr?: boolean }): Promise<LocalCluster> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-cluster-'));
+    const ports = await freePorts(opts.nodes * 2);
+    const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i}`);
+    const peers = ids.map((id, i) => `${id}-127.0.0.1:${ports[opts.nodes + i]}`).join(';');
+    const clientPeers = ids.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
+    const nodes = ids.map((id, i) => {
+      const dir = path.join(root, id);
+      fs.mkdirSync(dir, { recursive: true });
+      const config = makeConfig({
+        dLegerPeers: peers,
+        clientPeers,
+        dLegerSelfId: id,
+        listenPort: String(ports[i]),
+        storePathRootDir: dir,
+        mappedFileSizeCommitLog: String(64 * 1024 * 1024),
+        ...opts.extra,
+      });
+      const confPath = path.join(dir, 'broker.conf');
+      fs.writeFileSync(confPath, renderConfig(config));
+      return { id, clientAddr: `127.0.0.1:${ports[i]}`, confPath, dir, proc: null };
+    });
+    const cluster = new LocalCluster(root, nodes);
+    for (const n of nodes) cluster.start(n.id, opts.stderr);
+    return cluster;
+  }
+
+  node(id: string): LaunchedNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  get servers(): string[] {
+    return this.nodes.map((n) => n.clientAddr);
+  }
+
+  start(id: string, stderr = false): void {
+    const n = this.node(id);
+    if (n.proc && n.proc.exitCode === null && n.proc.signalCode === null) throw new Error(`${id} is running`);
+    const proc = spawnNode(n.confPath, stderr ? 'inherit' : 'ignore');
+    n.proc = proc;
+  }
+
+  /** Sends `signal` to the node's process (by PID). */
+  signal(id: string, signal: NodeJS.Signals): void {
+    const p = this.node(id).proc;
+    if (p?.pid !== undefined) process.kill(p.pid, signal);
+  }
+
+  /** SIGKILL and wait for the exit. */
+  async kill(id: string): Promise<void> {
+    const p = this.node(id).proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    this.signal(id, 'SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM (graceful) and wait for the exit; returns the exit code. */
+  async stop(id: string): Promise<number | null> {
+    const p = this.node(id).proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    this.signal(id, 'SIGTERM');
+    return await exited;
+  }
+
+  running(id: string): boolean {
+    const p = this.node(id).proc;
+    return !!p && p.exitCode === null && p.signalCode === null;
+  }
+
+  async statuses(): Promise<(NodeStatus | null)[]> {
+    return Promise.all(this.nodes.map((n) => (this.running(n.id) ? queryStatus(n.clientAddr, 500) : Promise.resolve(null))));
+  }
+
+  /** Waits until one running node says it is MASTER (and the others agree or are unreachable). */
+  async waitForMaster(timeoutMs = 10_000, exclude?: string): Promise<NodeStatus> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const sts = await this.statuses();
+      const master = sts.find((s) => s?.role === 'MASTER' && s.nodeId !== exclude);
+      if (master) return master;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no master within ${timeoutMs} ms`);
+  }
+
+  /** Kills every process (SIGKILL) and removes the data. */
+  async destroy(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n.id)));
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
