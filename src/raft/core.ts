@@ -312,7 +312,16 @@ export class Raft {
       this.vote === m.from ||
       (this.vote === NONE && this.lead === NONE) ||
       (pre && m.term > this.term);
-    const upToDate = this.bugVoteForStaleLog || this.log.isUpToDate(m.index, m.logTerm);
+    let upToDate = this.bugVoteForStaleLog || this.log.isUpToDate(m.index, m.logTerm);
+    if (
+      pre && upToDate && this.role === Role.PreCandidate && m.term === this.term + 1 &&
+      m.index === this.log.lastIndex() && m.logTerm === this.log.lastTerm() && m.from > this.id
+    ) {
+      // Two pre-candidates with equal logs (e.g. both noticed the leader die at once): only the
+      // lower id collects pre-votes from the other, so they do not split the real vote. Pre-vote
+      // is advisory, so refusing costs at most a retry.
+      upToDate = false;
+    }
     const resp = this.newMessage(pre ? MessageType.PreVoteResp : MessageType.VoteResp, m.from);
     if (canVote && upToDate) {
       resp.term = m.term;
@@ -539,8 +548,16 @@ export class Raft {
     return true;
   }
 
+  /** Leader: sends every follower what it lacks (filling the pipeline of those in Replicate),
+   *  or at least an empty append carrying the commit index. */
   bcastAppend(): void {
-    for (const peer of this.peers) if (peer !== this.id) this.sendAppend(peer, true);
+    for (const peer of this.peers) {
+      if (peer === this.id || !this.sendAppend(peer, true)) continue;
+      const pr = this.prs.get(peer)!;
+      while (pr.state === ProgressState.Replicate && this.sendAppend(peer, false)) {
+        // each call sends one batch
+      }
+    }
   }
 
   private bcastHeartbeat(): void {
@@ -619,7 +636,9 @@ export class Raft {
     // and campaign after a short randomized delay rather than a full election timeout.
     this.lead = NONE;
     if (!this.promotable || this.config.fastElectionTicksMax === 0) return;
-    this.fastElectionWindowTicks = this.config.electionTicks;
+    // Retry window: about an election timeout, so that a last retry comes after the leases of
+    // peers that have not noticed yet (they heard from the leader when we did) have expired.
+    this.fastElectionWindowTicks = this.config.electionTicks + 2 * this.config.fastElectionTicksMax;
     this.fastElectionDelayTicks = this.prng.intBetween(1, this.config.fastElectionTicksMax);
   }
 
