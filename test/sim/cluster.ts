@@ -1,0 +1,735 @@
+// A deterministic simulated cluster: N real Raft cores, each with a MemoryStorage as its disk,
+// a seeded network, slow disks and crashes. Everything random comes from one seeded Prng, so a
+// seed (plus the schedule of operations) replays a run exactly.
+//
+// The driver model follows src/broker/replica.ts (one serialized loop per replica):
+//   turn: feed the core (capped ticks, unreachable reports, every queued message, a transfer,
+//   proposals) -> ready() -> send `messages` at once -> persist (takes 1..fsyncStepsMax steps,
+//   "fsync in flight"; the node takes no input meanwhile, its inbox fills) -> send
+//   `persistedMessages` -> apply `committedEntries` -> advance().
+// A crash loses the in-flight write (or, with tornWrites, keeps part of it: the hard state and
+// the entries are separate writes, and entries survive as a prefix), a hard state written
+// without mustSync may be lost, and the node restarts as a new core over its MemoryStorage.
+
+import { MemoryStorage } from '../../src/raft/memory-storage.ts';
+import { RaftNode } from '../../src/raft/raw-node.ts';
+import type {
+  HardState,
+  Message,
+  NodeId,
+  RaftConfig,
+  RaftNodeApi,
+  RaftStatus,
+  Ready,
+  Storage,
+  TestBug,
+} from '../../src/raft/types.ts';
+import { DEFAULT_RAFT_CONFIG, MessageType, NONE, Role } from '../../src/raft/types.ts';
+import { SafetyChecker, dataKey } from './checkers.ts';
+import type { Observation, Violation } from './checkers.ts';
+import { Prng } from './prng.ts';
+
+export type NodeFactory = (config: RaftConfig, storage: Storage) => RaftNodeApi;
+
+export interface ClusterOptions {
+  readonly nodes: number;
+  readonly seed: number;
+  /** Overrides of DEFAULT_RAFT_CONFIG for every node. */
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'peers' | 'seed'>>;
+  readonly testBugs?: ReadonlySet<TestBug>;
+  /** A write takes 1..fsyncStepsMax steps; 0 makes persistence instant. */
+  readonly fsyncStepsMax?: number;
+  /** A crash during a write may keep the hard state and/or a prefix of the entries. */
+  readonly tornWrites?: boolean;
+  /** Ticks fed to the core per turn at most (replica.ts caps a stalled loop at 5). */
+  readonly ticksPerTurnMax?: number;
+  readonly factory?: NodeFactory;
+  /** Lines of trace kept for a failure report. */
+  readonly traceLines?: number;
+}
+
+interface Write {
+  readonly ready: Ready;
+  stepsLeft: number;
+}
+
+interface Proposal {
+  readonly id: number;
+  readonly node: NodeId;
+  readonly term: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly data: readonly Uint8Array[];
+  outcome: 'pending' | 'committed' | 'lost';
+}
+
+class SimNode {
+  core: RaftNodeApi | null = null;
+  readonly storage = new MemoryStorage();
+  /** The last hard state written with mustSync (what a crash cannot take away). */
+  syncedHardState: HardState = { term: 0, vote: NONE, commit: 0 };
+  write: Write | null = null;
+  inbox: Message[] = [];
+  pendingTicks = 0;
+  unreachable: NodeId[] = [];
+  transferTo: NodeId = NONE;
+  proposals: Uint8Array[][] = [];
+  /** This incarnation's accepted proposals by last index, to recognise acknowledgements. */
+  waiting = new Map<number, Proposal>();
+  role: Role = Role.Follower;
+  term = 0;
+  leaderId: NodeId = NONE;
+  incarnation = 0;
+  constructor(readonly id: NodeId) {}
+  get alive(): boolean {
+    return this.core !== null;
+  }
+}
+
+interface Packet {
+  readonly msg: Message;
+  readonly deliverAt: number;
+}
+
+export interface ClusterStats {
+  proposed: number;
+  refused: number;
+  acked: number;
+  delivered: number;
+  dropped: number;
+  crashes: number;
+}
+
+export class SimCluster {
+  readonly prng: Prng;
+  readonly checker = new SafetyChecker();
+  readonly nodes: SimNode[] = [];
+  readonly ids: NodeId[] = [];
+  violation: Violation | null = null;
+  /** Logical time: one step per operation (and per drain round while settling). */
+  now = 0;
+  readonly stats: ClusterStats = { proposed: 0, refused: 0, acked: 0, delivered: 0, dropped: 0, crashes: 0 };
+  readonly proposals: Proposal[] = [];
+
+  private packets: Packet[] = [];
+  /** Cut directed links "from>to". */
+  private readonly cut = new Set<string>();
+  private dropRate = 0;
+  private dupRate = 0;
+  private delayMax = 0;
+  private readonly fsyncStepsMax: number;
+  private readonly tornWrites: boolean;
+  private readonly ticksPerTurnMax: number;
+  private readonly factory: NodeFactory;
+  private readonly baseConfig: Omit<RaftConfig, 'id' | 'seed'>;
+  private readonly trace: string[] = [];
+  private readonly traceLines: number;
+  private nextProposalId = 1;
+
+  constructor(opts: ClusterOptions) {
+    this.prng = new Prng(opts.seed);
+    this.fsyncStepsMax = opts.fsyncStepsMax ?? 3;
+    this.tornWrites = opts.tornWrites ?? false;
+    this.ticksPerTurnMax = opts.ticksPerTurnMax ?? 5;
+    this.factory = opts.factory ?? ((config, storage) => new RaftNode(config, storage));
+    this.traceLines = opts.traceLines ?? 60;
+    for (let i = 0; i < opts.nodes; i++) this.ids.push(`n${i}`);
+    this.baseConfig = {
+      ...DEFAULT_RAFT_CONFIG,
+      ...opts.raft,
+      peers: this.ids,
+      ...(opts.testBugs ? { testBugs: opts.testBugs } : {}),
+    };
+    for (const id of this.ids) this.nodes.push(new SimNode(id));
+    for (let i = 0; i < this.nodes.length; i++) this.restart(i);
+  }
+
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  get electionTicks(): number {
+    return this.baseConfig.electionTicks;
+  }
+
+  // ---------------------------------------------------------------- trace and observations
+
+  note(line: string): void {
+    this.trace.push(`[${this.now}] ${line}`);
+    if (this.trace.length > this.traceLines * 2 && this.traceLines > 0) this.trace.splice(0, this.trace.length - this.traceLines);
+  }
+
+  lastTrace(lines = 30): string[] {
+    return this.trace.slice(-lines);
+  }
+
+  private observe(o: Observation): void {
+    if (this.violation) return;
+    const v = this.checker.observe(o);
+    if (v) this.failWith(v);
+  }
+
+  failWith(v: Violation): void {
+    if (this.violation) return;
+    this.violation = v;
+    this.note(`VIOLATION ${v.invariant}: ${v.message}`);
+  }
+
+  // ---------------------------------------------------------------- time and disks
+
+  /** Advances logical time by one step: writes progress, finished ones complete. */
+  stepClock(): void {
+    this.now++;
+    for (const n of this.nodes) {
+      if (n.write && --n.write.stepsLeft <= 0) {
+        this.completeWrite(n);
+        this.pump(n);
+      }
+    }
+  }
+
+  get busyWrites(): number {
+    let c = 0;
+    for (const n of this.nodes) if (n.write) c++;
+    return c;
+  }
+
+  // ---------------------------------------------------------------- the driver
+
+  /** Runs turns of the node's loop until it is idle or waiting on its disk. */
+  private pump(n: SimNode): void {
+    try {
+      while (n.core && !n.write && !this.violation) {
+        const core = n.core;
+        if (n.pendingTicks > 0) {
+          const ticks = Math.min(n.pendingTicks, this.ticksPerTurnMax);
+          n.pendingTicks = 0;
+          for (let i = 0; i < ticks; i++) core.tick();
+        }
+        if (n.unreachable.length) {
+          const peers = n.unreachable;
+          n.unreachable = [];
+          for (const p of peers) core.reportUnreachable(p);
+        }
+        if (n.inbox.length) {
+          const inbox = n.inbox;
+          n.inbox = [];
+          for (const m of inbox) core.step(m);
+        }
+        if (n.transferTo !== NONE) {
+          const to = n.transferTo;
+          n.transferTo = NONE;
+          const ok = core.transferLeadership(to);
+          this.note(`${n.id} transferLeadership(${to}) -> ${ok}`);
+        }
+        if (n.proposals.length) {
+          const batches = n.proposals;
+          n.proposals = [];
+          for (const b of batches) this.proposeNow(n, core, b);
+          if (this.violation) return;
+        }
+        if (!core.hasReady()) return;
+        this.handleReady(n, core.ready());
+      }
+    } catch (err) {
+      const e = err as Error;
+      this.failWith({
+        invariant: 'core-threw',
+        message: `${n.id}: ${e.name}: ${e.message}\n${(e.stack ?? '').split('\n').slice(1, 6).join('\n')}`,
+      });
+    }
+  }
+
+  private handleReady(n: SimNode, rd: Ready): void {
+    if (rd.softState) {
+      const s = rd.softState;
+      if (s.role !== n.role || s.term !== n.term || s.leaderId !== n.leaderId) {
+        this.note(`${n.id} ${s.role} term ${s.term} leader ${s.leaderId || '-'}`);
+      }
+      n.role = s.role;
+      n.leaderId = s.leaderId;
+      n.term = Math.max(n.term, s.term);
+      this.observe({ k: 'role', node: n.id, term: s.term, role: s.role });
+    }
+    if (rd.entries.length) this.observe({ k: 'log', node: n.id, entries: rd.entries });
+    if (rd.hardState) {
+      n.term = Math.max(n.term, rd.hardState.term);
+      this.observe({ k: 'commit', node: n.id, term: rd.hardState.term, commit: rd.hardState.commit });
+    }
+    this.sendAll(n, rd.messages);
+    const hasWrite = rd.hardState !== null || rd.entries.length > 0;
+    if (!hasWrite || this.fsyncStepsMax === 0) {
+      n.write = { ready: rd, stepsLeft: 0 };
+      this.completeWrite(n);
+    } else {
+      n.write = { ready: rd, stepsLeft: this.prng.range(1, this.fsyncStepsMax) };
+    }
+  }
+
+  private completeWrite(n: SimNode): void {
+    const w = n.write;
+    const core = n.core;
+    if (!w || !core || this.violation) return;
+    const rd = w.ready;
+    try {
+      if (rd.hardState) {
+        n.storage.setHardState(rd.hardState);
+        if (rd.mustSync) n.syncedHardState = rd.hardState;
+      }
+      n.storage.append(rd.entries);
+      this.sendAll(n, rd.persistedMessages);
+      for (const e of rd.committedEntries) {
+        if (e.index > n.storage.lastIndex() || n.storage.term(e.index) !== e.term) {
+          this.failWith({
+            invariant: 'driver-contract',
+            message: `${n.id} was asked to apply ${e.index}@${e.term} which is not in its durable log (last ${n.storage.lastIndex()})`,
+          });
+          return;
+        }
+      }
+      if (rd.committedEntries.length) {
+        this.observe({ k: 'apply', node: n.id, entries: rd.committedEntries });
+        for (const e of rd.committedEntries) {
+          const p = n.waiting.get(e.index);
+          if (p === undefined) continue;
+          n.waiting.delete(e.index);
+          if (p.term === e.term) {
+            this.stats.acked++;
+            this.observe({ k: 'ack', node: n.id, term: n.term, proposal: p });
+          }
+        }
+      }
+      n.write = null;
+      core.advance(rd);
+    } catch (err) {
+      n.write = null;
+      const e = err as Error;
+      this.failWith({
+        invariant: 'core-threw',
+        message: `${n.id} (completing a write): ${e.name}: ${e.message}\n${(e.stack ?? '').split('\n').slice(1, 6).join('\n')}`,
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- the network
+
+  private sendAll(n: SimNode, msgs: readonly Message[]): void {
+    for (const m of msgs) {
+      if (m.from !== n.id || m.to === n.id || !this.ids.includes(m.to)) {
+        this.failWith({ invariant: 'driver-contract', message: `${n.id} emitted a message from ${m.from} to ${m.to}` });
+        return;
+      }
+      switch (m.type) {
+        case MessageType.Append:
+        case MessageType.Heartbeat:
+        case MessageType.TimeoutNow:
+          this.observe({ k: 'leaderMsg', node: n.id, term: m.term });
+          break;
+        case MessageType.VoteResp:
+          if (!m.reject) this.observe({ k: 'vote', voter: n.id, term: m.term, candidate: m.to });
+          break;
+        default:
+          break;
+      }
+      this.send(m);
+    }
+  }
+
+  private send(m: Message): void {
+    if (this.cut.has(`${m.from}>${m.to}`) || (this.dropRate > 0 && this.prng.chance(this.dropRate))) {
+      this.stats.dropped++;
+      return;
+    }
+    this.packets.push({ msg: m, deliverAt: this.now + (this.delayMax > 0 ? this.prng.range(0, this.delayMax) : 0) });
+    if (this.dupRate > 0 && this.prng.chance(this.dupRate)) {
+      this.packets.push({ msg: m, deliverAt: this.now + this.prng.range(0, this.delayMax + 2) });
+    }
+  }
+
+  get inFlight(): number {
+    return this.packets.length;
+  }
+
+  /** Delivers up to `max` messages that are due, picked at random (so they are reordered). */
+  deliver(max: number): void {
+    const due: number[] = [];
+    for (let i = 0; i < this.packets.length; i++) if (this.packets[i].deliverAt <= this.now) due.push(i);
+    // Partial Fisher-Yates: the first `count` of `due` become a random sample in random order.
+    const count = Math.min(max, due.length);
+    for (let i = 0; i < count; i++) {
+      const j = i + this.prng.int(due.length - i);
+      const t = due[i];
+      due[i] = due[j];
+      due[j] = t;
+    }
+    const chosen = due.slice(0, count);
+    const picked = chosen.map((i) => this.packets[i]);
+    const remove = new Set(chosen);
+    this.packets = this.packets.filter((_, i) => !remove.has(i));
+    const touched = new Set<SimNode>();
+    for (const p of picked) {
+      const m = p.msg;
+      const to = this.nodes[this.ids.indexOf(m.to)];
+      if (!to.alive || this.cut.has(`${m.from}>${m.to}`)) {
+        this.stats.dropped++;
+        continue;
+      }
+      to.inbox.push(m);
+      this.stats.delivered++;
+      touched.add(to);
+    }
+    for (const n of touched) this.pump(n);
+  }
+
+  deliverAll(): void {
+    this.deliver(Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Drops `count` random messages in flight. */
+  dropSome(count: number): void {
+    for (let i = 0; i < count && this.packets.length; i++) {
+      this.packets.splice(this.prng.int(this.packets.length), 1);
+      this.stats.dropped++;
+    }
+  }
+
+  /** Duplicates `count` random messages in flight (the copy may arrive later). */
+  duplicateSome(count: number): void {
+    for (let i = 0; i < count && this.packets.length; i++) {
+      const p = this.packets[this.prng.int(this.packets.length)];
+      this.packets.push({ msg: p.msg, deliverAt: this.now + this.prng.range(0, this.delayMax + 3) });
+    }
+  }
+
+  setNetwork(dropRate: number, dupRate: number, delayMax: number): void {
+    this.dropRate = dropRate;
+    this.dupRate = dupRate;
+    this.delayMax = delayMax;
+    this.note(`network drop ${dropRate} dup ${dupRate} delay ${delayMax}`);
+  }
+
+  private cutBoth(a: number, b: number): void {
+    this.cut.add(`${this.ids[a]}>${this.ids[b]}`);
+    this.cut.add(`${this.ids[b]}>${this.ids[a]}`);
+  }
+
+  /** Symmetric: node `i` can neither send nor receive. Replaces the current partition. */
+  isolate(i: number): void {
+    this.cut.clear();
+    for (let j = 0; j < this.size; j++) if (j !== i) this.cutBoth(i, j);
+    this.note(`partition: isolate ${this.ids[i]}`);
+  }
+
+  /** Symmetric split into the nodes whose bit is set in `mask` and the others. */
+  split(mask: number): void {
+    this.cut.clear();
+    for (let a = 0; a < this.size; a++) {
+      for (let b = a + 1; b < this.size; b++) {
+        if (((mask >> a) & 1) !== ((mask >> b) & 1)) this.cutBoth(a, b);
+      }
+    }
+    this.note(`partition: split mask ${mask.toString(2)}`);
+  }
+
+  /** Asymmetric: messages from `from` to `to` are lost (added to the current partition). */
+  oneWay(from: number, to: number): void {
+    if (from === to) return;
+    this.cut.add(`${this.ids[from]}>${this.ids[to]}`);
+    this.note(`partition: one-way ${this.ids[from]} -/-> ${this.ids[to]}`);
+  }
+
+  /** Partial connectivity: with 5 nodes each sees only its two ring neighbours (majorities
+   *  ring); with 3 nodes, node `i` is a bridge between the other two, which cannot talk. */
+  ring(i: number): void {
+    this.cut.clear();
+    const n = this.size;
+    if (n === 3) {
+      this.cutBoth((i + 1) % 3, (i + 2) % 3);
+      this.note(`partition: bridge through ${this.ids[i % 3]}`);
+      return;
+    }
+    for (let a = 0; a < n; a++) {
+      for (let b = a + 1; b < n; b++) {
+        const d = b - a;
+        if (d !== 1 && d !== n - 1) this.cutBoth(a, b);
+      }
+    }
+    this.note('partition: majorities ring');
+  }
+
+  heal(): void {
+    this.cut.clear();
+    this.note('partition healed');
+  }
+
+  // ---------------------------------------------------------------- nodes
+
+  tick(i: number): void {
+    const n = this.nodes[i];
+    if (!n.alive) return;
+    n.pendingTicks++;
+    this.pump(n);
+  }
+
+  tickAll(): void {
+    for (let i = 0; i < this.size; i++) this.tick(i);
+  }
+
+  crash(i: number): void {
+    const n = this.nodes[i];
+    if (!n.alive) return;
+    const w = n.write;
+    let torn = '';
+    if (w && this.tornWrites && this.prng.chance(0.5)) {
+      const rd = w.ready;
+      if (rd.hardState && this.prng.chance(0.5)) {
+        n.storage.setHardState(rd.hardState);
+        if (rd.mustSync) n.syncedHardState = rd.hardState;
+        torn += ' hard state kept';
+      }
+      const keep = this.prng.int(rd.entries.length + 1);
+      if (keep > 0) {
+        n.storage.append(rd.entries.slice(0, keep));
+        torn += ` ${keep}/${rd.entries.length} entries kept`;
+      }
+    }
+    const stored = n.storage.initialHardState();
+    if (stored !== n.syncedHardState && this.prng.chance(0.5)) {
+      n.storage.setHardState(n.syncedHardState);
+      torn += ' unsynced hard state lost';
+    }
+    n.core = null;
+    n.write = null;
+    n.inbox = [];
+    n.pendingTicks = 0;
+    n.unreachable = [];
+    n.transferTo = NONE;
+    n.proposals = [];
+    n.waiting = new Map();
+    n.role = Role.Follower;
+    n.leaderId = NONE;
+    this.stats.crashes++;
+    this.note(`${n.id} CRASH${w ? ' (write in flight)' : ''}${torn}`);
+    this.observe({ k: 'crash', node: n.id });
+  }
+
+  restart(i: number): void {
+    const n = this.nodes[i];
+    if (n.alive) return;
+    const config: RaftConfig = { ...this.baseConfig, id: n.id, seed: this.prng.u32() };
+    try {
+      n.core = this.factory(config, n.storage);
+    } catch (err) {
+      const e = err as Error;
+      this.failWith({ invariant: 'core-threw', message: `${n.id} (restart): ${e.name}: ${e.message}` });
+      return;
+    }
+    n.incarnation++;
+    const hs = n.storage.initialHardState();
+    n.syncedHardState = hs;
+    n.term = hs.term;
+    n.role = Role.Follower;
+    n.leaderId = NONE;
+    const st = n.core.status();
+    if (n.incarnation > 1) this.note(`${n.id} RESTART term ${hs.term} last ${n.storage.lastIndex()} commit ${st.commit}`);
+    this.observe({
+      k: 'restart',
+      node: n.id,
+      log: n.storage.allEntries(),
+      term: hs.term,
+      durableCommit: hs.commit,
+      commit: st.commit,
+      applied: st.applied,
+    });
+    this.pump(n);
+  }
+
+  restartAll(): void {
+    for (let i = 0; i < this.size; i++) this.restart(i);
+  }
+
+  /** The core's status (null while the node is down). */
+  status(i: number): RaftStatus | null {
+    return this.nodes[i].core?.status() ?? null;
+  }
+
+  isAlive(i: number): boolean {
+    return this.nodes[i].alive;
+  }
+
+  /** Nodes whose driver last saw them as leader. */
+  believedLeaders(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) if (this.nodes[i].alive && this.nodes[i].role === Role.Leader) out.push(i);
+    return out;
+  }
+
+  /** Queues a client proposal of `count` entries at node `i` (taken at its next turn). */
+  propose(i: number, count: number): void {
+    const n = this.nodes[i];
+    if (!n.alive || count < 1) return;
+    const batch: Uint8Array[] = [];
+    for (let k = 0; k < count; k++) {
+      const b = Buffer.alloc(8);
+      b.writeUInt32BE(this.nextProposalId++, 0);
+      b.writeUInt32BE(i, 4);
+      batch.push(b);
+    }
+    n.proposals.push(batch);
+    this.pump(n);
+  }
+
+  private proposeNow(n: SimNode, core: RaftNodeApi, data: Uint8Array[]): void {
+    const st = core.status();
+    const r = core.propose(data);
+    if (!r.ok) {
+      this.stats.refused++;
+      this.note(`${n.id} propose x${data.length} -> ${r.code}`);
+      if (st.role !== Role.Leader && r.code !== 'NOT_LEADER') {
+        this.failWith({ invariant: 'driver-contract', message: `${n.id} (${st.role}) refused a proposal with ${r.code}, not NOT_LEADER` });
+      }
+      return;
+    }
+    if (st.role !== Role.Leader || r.term !== st.term || r.lastIndex - r.firstIndex + 1 !== data.length) {
+      this.failWith({
+        invariant: 'driver-contract',
+        message: `${n.id} (${st.role}, term ${st.term}) accepted ${data.length} entries as ${JSON.stringify(r)}`,
+      });
+      return;
+    }
+    this.stats.proposed++;
+    const p: Proposal = { id: this.proposals.length, node: n.id, term: r.term, firstIndex: r.firstIndex, lastIndex: r.lastIndex, data, outcome: 'pending' };
+    this.proposals.push(p);
+    n.waiting.set(r.lastIndex, p);
+    this.note(`${n.id} propose x${data.length} -> [${r.firstIndex}, ${r.lastIndex}]@${r.term}`);
+    this.observe({ k: 'leaderMsg', node: n.id, term: r.term });
+  }
+
+  transfer(i: number, to: number): void {
+    const n = this.nodes[i];
+    if (!n.alive) return;
+    n.transferTo = this.ids[to];
+    this.pump(n);
+  }
+
+  reportUnreachable(i: number, peer: number): void {
+    const n = this.nodes[i];
+    if (!n.alive || i === peer) return;
+    n.unreachable.push(this.ids[peer]);
+    this.note(`${n.id} reportUnreachable(${this.ids[peer]})`);
+    this.pump(n);
+  }
+
+  /** Whether the link from `a` to `b` is cut or `b` is down (what a transport would notice). */
+  linkDown(a: number, b: number): boolean {
+    return !this.nodes[b].alive || this.cut.has(`${this.ids[a]}>${this.ids[b]}`);
+  }
+
+  // ---------------------------------------------------------------- liveness
+
+  /**
+   * Heals every fault (partitions, loss, duplication, delay, crashed nodes) and runs until one
+   * leader is known to every node, a barrier entry it proposed is applied everywhere, and every
+   * accepted proposal is resolved (committed or provably lost). Returns the ticks it took, or
+   * records a 'liveness' violation after `ticksMax`.
+   */
+  settle(ticksMax: number): number {
+    this.heal();
+    this.setNetwork(0, 0, 0);
+    this.restartAll();
+    let barrier: Proposal | null = null;
+    let barrierLeader = -1;
+    for (let t = 0; t < ticksMax && !this.violation; t++) {
+      this.tickAll();
+      for (let k = 0; k < 64 && (this.packets.length > 0 || this.busyWrites > 0) && !this.violation; k++) {
+        this.stepClock();
+        this.deliverAll();
+      }
+      if (this.violation) return t;
+      const leader = this.stableLeader();
+      if (leader < 0) continue;
+      if (barrier === null || barrierLeader !== leader || this.lostByCommit(barrier)) {
+        const before = this.proposals.length;
+        this.propose(leader, 1);
+        barrier = this.proposals.length > before ? this.proposals[this.proposals.length - 1] : null;
+        barrierLeader = leader;
+        continue;
+      }
+      let done = true;
+      for (const n of this.nodes) {
+        if (n.core!.status().applied < barrier.lastIndex) done = false;
+      }
+      if (!done || this.checker.committedKey(barrier.lastIndex) === undefined) continue;
+      this.resolveProposals(barrier);
+      return t;
+    }
+    if (!this.violation) {
+      const states = this.nodes.map((n) => {
+        const s = n.core?.status();
+        return s ? `${n.id}:${s.role}@${s.term} leader=${s.leaderId || '-'} commit=${s.commit} applied=${s.applied} last=${s.lastIndex}` : `${n.id}:down`;
+      });
+      this.failWith({
+        invariant: 'liveness',
+        message: `no leader committed a barrier entry within ${ticksMax} ticks after healing: ${states.join('; ')}`,
+      });
+    }
+    return ticksMax;
+  }
+
+  /** The one leader every node agrees on (same term), or -1. */
+  private stableLeader(): number {
+    let leader = -1;
+    let term = -1;
+    for (let i = 0; i < this.size; i++) {
+      const s = this.nodes[i].core!.status();
+      if (s.role === Role.Leader) {
+        if (leader >= 0) return -1;
+        leader = i;
+        term = s.term;
+      }
+    }
+    if (leader < 0) return -1;
+    for (const n of this.nodes) {
+      const s = n.core!.status();
+      if (s.leaderId !== this.ids[leader] || s.term !== term) return -1;
+    }
+    return leader;
+  }
+
+  private lostByCommit(p: Proposal): boolean {
+    const key = this.checker.committedKey(p.lastIndex);
+    return key !== undefined && !key.startsWith(`${p.term}/`);
+  }
+
+  /** After the barrier is applied everywhere every accepted proposal has an outcome. */
+  private resolveProposals(barrier: Proposal): void {
+    for (const p of this.proposals) {
+      const key = this.checker.committedKey(p.lastIndex);
+      if (key !== undefined) {
+        if (!key.startsWith(`${p.term}/`)) {
+          p.outcome = 'lost';
+          continue;
+        }
+        for (let j = 0; j < p.data.length; j++) {
+          const want = `${p.term}/0/${dataKey(p.data[j])}`;
+          const got = this.checker.committedKey(p.firstIndex + j);
+          if (got !== want) {
+            this.failWith({ invariant: 'acked-durable', message: `proposal ${p.id} entry ${p.firstIndex + j}: committed ${got}, proposed ${want}` });
+            return;
+          }
+        }
+        p.outcome = 'committed';
+      } else if (p.lastIndex > barrier.lastIndex && p.term < barrier.term) {
+        // Every future leader holds the barrier, and terms only grow along a log: an entry of an
+        // older term can never follow it, so this proposal can never commit.
+        p.outcome = 'lost';
+      } else {
+        this.failWith({
+          invariant: 'liveness',
+          message: `proposal ${p.id} [${p.firstIndex}, ${p.lastIndex}]@${p.term} unresolved after the barrier ${barrier.lastIndex}@${barrier.term} committed`,
+        });
+        return;
+      }
+    }
+  }
+}
