@@ -1,0 +1,331 @@
+// broker.conf: RocketMQ-style `key=value` configuration, with RocketMQ/DLedger names where they
+// exist. Every key has a documented default (or is required); values are validated at start and
+// a bad one is reported in ONE line naming the key and what is expected.
+import { readFile } from 'node:fs/promises';
+import type { FlushDiskType } from '../commitlog/types.ts';
+import { TOPIC_QUEUE_COUNT_MAX } from './commands.ts';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'BAD_CONFIG' as const;
+  /** The key at fault ('' for a line that is not key=value). */
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super(message);
+    this.key = key;
+  }
+}
+
+export interface PeerAddress {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface BrokerConfig {
+  readonly brokerClusterName: string;
+  readonly brokerName: string;
+  readonly dLegerGroup: string;
+  /** Raft peers in dLegerPeers order (that order also gives the slaves' brokerIds). */
+  readonly dLegerPeers: readonly PeerAddress[];
+  readonly dLegerSelfId: string;
+  /** Client listener of every peer, same ids and order as dLegerPeers (for routes and
+   *  NOT_MASTER redirects). */
+  readonly clientPeers: readonly PeerAddress[];
+  readonly listenPort: number;
+  readonly brokerIP1: string;
+  readonly storePathRootDir: string;
+  readonly flushDiskType: FlushDiskType;
+  readonly flushIntervalMs: number;
+  /** '' when none. */
+  readonly preferredLeaderId: string;
+  readonly autoCreateTopicEnable: boolean;
+  readonly defaultTopicQueueNums: number;
+  readonly mappedFileSizeCommitLog: number;
+  readonly tickMs: number;
+  readonly electionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly sendTimeoutMs: number;
+  readonly checkpointIntervalMs: number;
+}
+
+export type ConfigKey = keyof BrokerConfig;
+
+export interface ConfigKeyInfo {
+  readonly key: ConfigKey;
+  /** As written in broker.conf; '(required)' when there is none. */
+  readonly default: string;
+  readonly description: string;
+}
+
+/** Most replicas in one group. */
+export const PEER_COUNT_MAX = 7;
+const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,127}$/;
+const PEER_ID_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
+const HOST_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]{1,253})$/;
+const REQUIRED = '(required)';
+
+/** Every key, in the order renderConfig writes them. README and `--help` print this table. */
+export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
+  { key: 'brokerClusterName', default: 'DefaultCluster', description: 'Cluster this broker group belongs to.' },
+  { key: 'brokerName', default: 'broker-a', description: 'Name of the broker group (all its replicas share it); part of every msgId.' },
+  { key: 'dLegerGroup', default: '(= brokerName)', description: 'Raft group name; peers of another group are refused.' },
+  { key: 'dLegerPeers', default: REQUIRED, description: 'Raft peers: id-host:port separated by ";" (e.g. n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913), 1..7, ids unique.' },
+  { key: 'dLegerSelfId', default: REQUIRED, description: 'This replica: one of the dLegerPeers ids.' },
+  { key: 'clientPeers', default: '(derived)', description: 'Client listener of every peer, same format and ids as dLegerPeers; by default each peer\'s Raft host with its Raft port shifted by listenPort minus this replica\'s Raft port.' },
+  { key: 'listenPort', default: '10911', description: 'Client (producer/consumer) TCP port.' },
+  { key: 'brokerIP1', default: '127.0.0.1', description: 'Host advertised to clients for this replica.' },
+  { key: 'storePathRootDir', default: './store', description: 'Data directory (commitlog segments, state checkpoints, metadata).' },
+  { key: 'flushDiskType', default: 'SYNC_FLUSH', description: 'SYNC_FLUSH: fsync (group commit) before a write counts; ASYNC_FLUSH: flush every flushIntervalMs.' },
+  { key: 'flushIntervalMs', default: '500', description: 'ASYNC_FLUSH: flush the commitlog at least this often (1..60000).' },
+  { key: 'preferredLeaderId', default: '', description: 'A peer id the leader hands leadership to once it is caught up; empty for none.' },
+  { key: 'autoCreateTopicEnable', default: 'true', description: 'A send to an unknown topic creates it (with defaultTopicQueueNums queues).' },
+  { key: 'defaultTopicQueueNums', default: '4', description: `Queues of an auto-created topic (1..${TOPIC_QUEUE_COUNT_MAX}).` },
+  { key: 'mappedFileSizeCommitLog', default: String(1024 ** 3), description: 'Commitlog segment file size in bytes (1 MiB..4 GiB).' },
+  { key: 'tickMs', default: '10', description: 'Raft logical clock tick (1..1000 ms).' },
+  { key: 'electionTimeoutMs', default: '500', description: 'Raft election timeout, randomized in [t, 2t); at least 2 x heartbeatIntervalMs.' },
+  { key: 'heartbeatIntervalMs', default: '100', description: 'Leader heartbeat interval; at least tickMs.' },
+  { key: 'sendTimeoutMs', default: '3000', description: 'How long a send or other write waits to commit before answering TIMEOUT (1..600000).' },
+  { key: 'checkpointIntervalMs', default: '1000', description: 'How often the broker state is checkpointed, bounding the log replay at restart (10..600000).' },
+];
+
+/** RocketMQ keys that a DLedger-mode broker.conf often carries and that mean nothing here (roles
+ *  come from Raft; there is no NameServer; retention is not configured yet). Accepted and
+ *  ignored, so a RocketMQ config needs no edit. */
+export const IGNORED_ROCKETMQ_KEYS: readonly string[] = ['enableDLegerCommitLog', 'brokerId', 'brokerRole', 'namesrvAddr', 'deleteWhen', 'fileReservedTime'];
+
+const KNOWN = new Set<string>(CONFIG_KEYS.map((k) => k.key));
+
+/** Parses broker.conf text. `source` names the file in error messages. Throws ConfigError. */
+export function parseConfig(text: string, source = 'broker.conf'): BrokerConfig {
+  const values: Partial<Record<ConfigKey, string>> = {};
+  const seen = new Set<string>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new ConfigError('', `${source} line ${i + 1}: expected key=value, got "${clip(line)}"`);
+    const key = line.slice(0, eq).trim();
+    const value = line.slice(eq + 1).trim();
+    if (seen.has(key)) throw new ConfigError(key, `${source}: ${key} is set twice (line ${i + 1})`);
+    seen.add(key);
+    if (IGNORED_ROCKETMQ_KEYS.includes(key)) continue;
+    if (!KNOWN.has(key)) {
+      const hint = suggestKey(key);
+      throw new ConfigError(key, `${source}: unknown key "${clip(key)}" (line ${i + 1})${hint === undefined ? '' : `; did you mean ${hint}?`}`);
+    }
+    values[key as ConfigKey] = value;
+  }
+  return makeConfig(values, source);
+}
+
+/** Reads and parses a broker.conf file. */
+export async function loadConfig(path: string): Promise<BrokerConfig> {
+  return parseConfig(await readFile(path, 'utf8'), path);
+}
+
+/** Builds a validated config from raw string values (as they would appear in broker.conf);
+ *  missing keys take their defaults. The local cluster launcher can use it directly. */
+export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 'broker.conf'): BrokerConfig {
+  const err = (key: ConfigKey, message: string): ConfigError => new ConfigError(key, `${source}: ${message}`);
+  const raw = (key: ConfigKey): string | undefined => {
+    const v = values[key];
+    return v === undefined ? undefined : v.trim();
+  };
+  const required = (key: ConfigKey, expected: string): string => {
+    const v = raw(key);
+    if (v === undefined || v === '') throw err(key, `${key} is missing; expected ${expected}`);
+    return v;
+  };
+  const withDefault = (key: ConfigKey): string => {
+    const v = raw(key);
+    if (v !== undefined) return v;
+    return CONFIG_KEYS.find((k) => k.key === key)!.default;
+  };
+  const name = (key: ConfigKey, v: string): string => {
+    if (!NAME_PATTERN.test(v)) throw err(key, `${key} "${clip(v)}" is not a valid name; expected 1..127 characters of [A-Za-z0-9_.-]`);
+    return v;
+  };
+  const int = (key: ConfigKey, min: number, max: number): number => {
+    const v = withDefault(key);
+    const n = /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN;
+    if (!(n >= min && n <= max)) throw err(key, `${key} "${clip(v)}" is not valid; expected an integer in ${min}..${max}`);
+    return n;
+  };
+  const bool = (key: ConfigKey): boolean => {
+    const v = withDefault(key).toLowerCase();
+    if (v !== 'true' && v !== 'false') throw err(key, `${key} "${clip(withDefault(key))}" is not valid; expected true or false`);
+    return v === 'true';
+  };
+
+  const brokerClusterName = name('brokerClusterName', withDefault('brokerClusterName'));
+  const brokerName = name('brokerName', withDefault('brokerName'));
+  const dLegerGroup = name('dLegerGroup', raw('dLegerGroup') ?? brokerName);
+
+  const peersText = required('dLegerPeers', 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913)');
+  const dLegerPeers = parsePeers(peersText, 'dLegerPeers', err);
+  const ids = dLegerPeers.map((p) => p.id);
+  const dLegerSelfId = required('dLegerSelfId', `one of the dLegerPeers ids (${ids.join(', ')})`);
+  if (!ids.includes(dLegerSelfId)) throw err('dLegerSelfId', `dLegerSelfId "${clip(dLegerSelfId)}" is not one of dLegerPeers (${ids.join(', ')})`);
+  const self = dLegerPeers.find((p) => p.id === dLegerSelfId)!;
+
+  const listenPort = int('listenPort', 1, 65535);
+  const brokerIP1 = withDefault('brokerIP1');
+  if (!HOST_PATTERN.test(brokerIP1)) throw err('brokerIP1', `brokerIP1 "${clip(brokerIP1)}" is not a host; expected an IP address or host name`);
+  if (listenPort === self.port) {
+    throw err('listenPort', `listenPort ${listenPort} is also this replica's dLegerPeers port; expected a different port`);
+  }
+
+  let clientPeers: PeerAddress[];
+  const clientText = raw('clientPeers');
+  if (clientText === undefined || clientText === '') {
+    const shift = listenPort - self.port;
+    clientPeers = dLegerPeers.map((p) => {
+      if (p.id === self.id) return { id: p.id, host: brokerIP1, port: listenPort };
+      const port = p.port + shift;
+      if (port < 1 || port > 65535) {
+        throw err('clientPeers', `clientPeers cannot be derived for ${p.id} (port ${p.port} shifted by ${shift} is ${port}); expected clientPeers set explicitly`);
+      }
+      return { id: p.id, host: p.host, port };
+    });
+  } else {
+    const listed = parsePeers(clientText, 'clientPeers', err);
+    const byId = new Map(listed.map((p) => [p.id, p]));
+    if (listed.length !== dLegerPeers.length || ids.some((id) => !byId.has(id))) {
+      throw err('clientPeers', `clientPeers lists ${listed.map((p) => p.id).join(', ')}; expected exactly the dLegerPeers ids (${ids.join(', ')})`);
+    }
+    clientPeers = ids.map((id) => byId.get(id)!);
+    const mine = byId.get(self.id)!;
+    if (mine.port !== listenPort) throw err('clientPeers', `clientPeers gives ${self.id} port ${mine.port} but listenPort is ${listenPort}; expected them to agree`);
+  }
+
+  const storePathRootDir = withDefault('storePathRootDir');
+  if (storePathRootDir === '' || storePathRootDir.includes('\0')) throw err('storePathRootDir', 'storePathRootDir is empty; expected a directory path');
+
+  const flushText = withDefault('flushDiskType');
+  if (flushText !== 'SYNC_FLUSH' && flushText !== 'ASYNC_FLUSH') {
+    throw err('flushDiskType', `flushDiskType "${clip(flushText)}" is not valid; expected SYNC_FLUSH or ASYNC_FLUSH`);
+  }
+  const flushIntervalMs = int('flushIntervalMs', 1, 60_000);
+
+  const preferredLeaderId = raw('preferredLeaderId') ?? '';
+  if (preferredLeaderId !== '' && !ids.includes(preferredLeaderId)) {
+    throw err('preferredLeaderId', `preferredLeaderId "${clip(preferredLeaderId)}" is not one of dLegerPeers (${ids.join(', ')}); expected a peer id or empty`);
+  }
+
+  const autoCreateTopicEnable = bool('autoCreateTopicEnable');
+  const defaultTopicQueueNums = int('defaultTopicQueueNums', 1, TOPIC_QUEUE_COUNT_MAX);
+  const mappedFileSizeCommitLog = int('mappedFileSizeCommitLog', 1024 ** 2, 4 * 1024 ** 3);
+  const tickMs = int('tickMs', 1, 1000);
+  const heartbeatIntervalMs = int('heartbeatIntervalMs', 1, 60_000);
+  if (heartbeatIntervalMs < tickMs) throw err('heartbeatIntervalMs', `heartbeatIntervalMs ${heartbeatIntervalMs} is below tickMs ${tickMs}; expected at least one tick`);
+  const electionTimeoutMs = int('electionTimeoutMs', 2, 600_000);
+  if (electionTimeoutMs < 2 * heartbeatIntervalMs) {
+    throw err('electionTimeoutMs', `electionTimeoutMs ${electionTimeoutMs} is below 2 x heartbeatIntervalMs (${2 * heartbeatIntervalMs}); expected a larger value`);
+  }
+  const sendTimeoutMs = int('sendTimeoutMs', 1, 600_000);
+  const checkpointIntervalMs = int('checkpointIntervalMs', 10, 600_000);
+
+  return {
+    brokerClusterName,
+    brokerName,
+    dLegerGroup,
+    dLegerPeers,
+    dLegerSelfId,
+    clientPeers,
+    listenPort,
+    brokerIP1,
+    storePathRootDir,
+    flushDiskType: flushText,
+    flushIntervalMs,
+    preferredLeaderId,
+    autoCreateTopicEnable,
+    defaultTopicQueueNums,
+    mappedFileSizeCommitLog,
+    tickMs,
+    electionTimeoutMs,
+    heartbeatIntervalMs,
+    sendTimeoutMs,
+    checkpointIntervalMs,
+  };
+}
+
+function parsePeers(text: string, key: ConfigKey, err: (key: ConfigKey, message: string) => ConfigError): PeerAddress[] {
+  const expected = 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:40911;n1-127.0.0.1:40912)';
+  const parts = text.split(';').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw err(key, `${key} is empty; expected ${expected}`);
+  if (parts.length > PEER_COUNT_MAX) throw err(key, `${key} lists ${parts.length} peers; expected 1..${PEER_COUNT_MAX}`);
+  const peers: PeerAddress[] = [];
+  for (const part of parts) {
+    const dash = part.indexOf('-');
+    const colon = part.lastIndexOf(':');
+    const id = dash > 0 ? part.slice(0, dash) : '';
+    const host = dash > 0 && colon > dash ? part.slice(dash + 1, colon) : '';
+    const portText = colon > dash && dash > 0 ? part.slice(colon + 1) : '';
+    if (!PEER_ID_PATTERN.test(id) || !HOST_PATTERN.test(host) || !/^\d{1,5}$/.test(portText)) {
+      throw err(key, `${key} entry "${clip(part)}" is not valid; expected ${expected}, ids of [A-Za-z0-9_]`);
+    }
+    const port = Number(portText);
+    if (port < 1 || port > 65535) throw err(key, `${key} entry "${clip(part)}" has port ${port}; expected a port in 1..65535`);
+    if (peers.some((p) => p.id === id)) throw err(key, `${key} lists id "${id}" twice; expected unique ids`);
+    if (peers.some((p) => p.host === host && p.port === port)) throw err(key, `${key} lists ${host}:${port} twice; expected one address per peer`);
+    peers.push({ id, host, port });
+  }
+  return peers;
+}
+
+/** Renders a config as broker.conf text that parseConfig reads back to an equal config. */
+export function renderConfig(cfg: BrokerConfig): string {
+  const peers = (ps: readonly PeerAddress[]): string => ps.map((p) => `${p.id}-${p.host}:${p.port}`).join(';');
+  const lines = ['# raftmq broker.conf (key=value; # comments). Generated by renderConfig.'];
+  for (const { key, description } of CONFIG_KEYS) {
+    const v = cfg[key];
+    const text = key === 'dLegerPeers' || key === 'clientPeers' ? peers(v as readonly PeerAddress[]) : String(v);
+    lines.push(`# ${description}`, `${key}=${text}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The Raft timing of a config in ticks (the core counts ticks, not milliseconds). */
+export function raftTicksOf(cfg: BrokerConfig): { electionTicks: number; heartbeatTicks: number } {
+  const heartbeatTicks = Math.max(1, Math.round(cfg.heartbeatIntervalMs / cfg.tickMs));
+  const electionTicks = Math.max(2 * heartbeatTicks, Math.round(cfg.electionTimeoutMs / cfg.tickMs));
+  return { electionTicks, heartbeatTicks };
+}
+
+/** This replica's entry in dLegerPeers. */
+export function selfPeer(cfg: BrokerConfig): PeerAddress {
+  return cfg.dLegerPeers.find((p) => p.id === cfg.dLegerSelfId)!;
+}
+
+function clip(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** A known key within edit distance 2 of `key` (or equal ignoring case). */
+function suggestKey(key: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of KNOWN) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(k, key, bestDistance);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) >= cap) return cap;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}

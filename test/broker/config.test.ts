@@ -1,0 +1,147 @@
+import t from 'tap';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CONFIG_KEYS, ConfigError, loadConfig, makeConfig, parseConfig, raftTicksOf, renderConfig, selfPeer } from '../../src/broker/config.ts';
+
+const PEERS = 'n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913';
+const MINIMAL = `dLegerPeers=${PEERS}\ndLegerSelfId=n1\n`;
+
+t.test('a minimal broker.conf takes every documented default', async (t) => {
+  const cfg = parseConfig(MINIMAL);
+  t.same(cfg, {
+    brokerClusterName: 'DefaultCluster',
+    brokerName: 'broker-a',
+    dLegerGroup: 'broker-a',
+    dLegerPeers: [
+      { id: 'n0', host: '127.0.0.1', port: 40911 },
+      { id: 'n1', host: '127.0.0.1', port: 40912 },
+      { id: 'n2', host: '127.0.0.1', port: 40913 },
+    ],
+    dLegerSelfId: 'n1',
+    clientPeers: [
+      { id: 'n0', host: '127.0.0.1', port: 10910 },
+      { id: 'n1', host: '127.0.0.1', port: 10911 },
+      { id: 'n2', host: '127.0.0.1', port: 10912 },
+    ],
+    listenPort: 10911,
+    brokerIP1: '127.0.0.1',
+    storePathRootDir: './store',
+    flushDiskType: 'SYNC_FLUSH',
+    flushIntervalMs: 500,
+    preferredLeaderId: '',
+    autoCreateTopicEnable: true,
+    defaultTopicQueueNums: 4,
+    mappedFileSizeCommitLog: 1024 ** 3,
+    tickMs: 10,
+    electionTimeoutMs: 500,
+    heartbeatIntervalMs: 100,
+    sendTimeoutMs: 3000,
+    checkpointIntervalMs: 1000,
+  });
+  t.same(selfPeer(cfg), { id: 'n1', host: '127.0.0.1', port: 40912 });
+  t.same(raftTicksOf(cfg), { electionTicks: 50, heartbeatTicks: 10 });
+  t.equal(CONFIG_KEYS.length, Object.keys(cfg).length, 'every config field is documented');
+  for (const k of CONFIG_KEYS) t.ok(k.description.length > 10 && k.default !== undefined, k.key);
+});
+
+t.test('comments, blank lines, whitespace and RocketMQ keys that mean nothing here are accepted', async (t) => {
+  const text = [
+    '# a RocketMQ DLedger broker.conf',
+    '',
+    '  brokerClusterName = RaftCluster  ',
+    'brokerName=RaftNode00',
+    '! java properties comment',
+    'enableDLegerCommitLog=true',
+    'brokerRole=ASYNC_MASTER',
+    `dLegerPeers = ${PEERS};`,
+    'dLegerSelfId=n0',
+    'dLegerGroup=RaftNode00',
+    'listenPort=30911',
+    'flushDiskType=ASYNC_FLUSH',
+    'autoCreateTopicEnable=FALSE',
+    'preferredLeaderId=n2',
+    'clientPeers=n0-127.0.0.1:30911;n1-10.0.0.2:30921;n2-host-c:30931',
+    '\r',
+  ].join('\r\n');
+  const cfg = parseConfig(text);
+  t.equal(cfg.brokerClusterName, 'RaftCluster');
+  t.equal(cfg.brokerName, 'RaftNode00');
+  t.equal(cfg.flushDiskType, 'ASYNC_FLUSH');
+  t.equal(cfg.autoCreateTopicEnable, false);
+  t.equal(cfg.preferredLeaderId, 'n2');
+  t.equal(cfg.dLegerPeers.length, 3);
+  t.same(cfg.clientPeers.map((p) => `${p.id}@${p.host}:${p.port}`), ['n0@127.0.0.1:30911', 'n1@10.0.0.2:30921', 'n2@host-c:30931']);
+});
+
+t.test('renderConfig writes a file that parses back to the same config', async (t) => {
+  for (const text of [MINIMAL, `${MINIMAL}preferredLeaderId=n2\nflushDiskType=ASYNC_FLUSH\nbrokerIP1=[::1]\nstorePathRootDir=/tmp/x y\n`]) {
+    const cfg = parseConfig(text);
+    t.same(parseConfig(renderConfig(cfg)), cfg);
+  }
+  const single = makeConfig({ dLegerPeers: 'n0-localhost:5000', dLegerSelfId: 'n0', listenPort: '5001' });
+  t.same(parseConfig(renderConfig(single)), single, 'one peer is allowed');
+});
+
+t.test('loadConfig names the file in its errors', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'raftmq-conf-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'b.conf');
+  await writeFile(file, MINIMAL);
+  t.equal((await loadConfig(file)).dLegerSelfId, 'n1');
+  await writeFile(file, 'dLegerPeers=n0-h:1\n');
+  await t.rejects(loadConfig(file), { name: 'ConfigError', key: 'dLegerSelfId', message: `${file}: dLegerSelfId is missing; expected one of the dLegerPeers ids (n0)` });
+});
+
+t.test('each bad value is one line that names its key', async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ['', 'dLegerPeers', /^broker\.conf: dLegerPeers is missing; expected id-host:port/],
+    [`dLegerPeers=${PEERS}`, 'dLegerSelfId', /dLegerSelfId is missing/],
+    [`${MINIMAL}dLegerSelfId=n9`, 'dLegerSelfId', /set twice/],
+    [`dLegerPeers=${PEERS}\ndLegerSelfId=n9`, 'dLegerSelfId', /^broker\.conf: dLegerSelfId "n9" is not one of dLegerPeers \(n0, n1, n2\)$/],
+    ['dLegerPeers=n0-127.0.0.1:40911;n0-127.0.0.1:40912\ndLegerSelfId=n0', 'dLegerPeers', /lists id "n0" twice/],
+    ['dLegerPeers=n0-127.0.0.1:40911;n1-127.0.0.1:40911\ndLegerSelfId=n0', 'dLegerPeers', /127\.0\.0\.1:40911 twice/],
+    ['dLegerPeers=n0-127.0.0.1:70000\ndLegerSelfId=n0', 'dLegerPeers', /port 70000; expected a port in 1\.\.65535/],
+    ['dLegerPeers=n0-127.0.0.1:0\ndLegerSelfId=n0', 'dLegerPeers', /port 0/],
+    ['dLegerPeers=127.0.0.1:40911\ndLegerSelfId=n0', 'dLegerPeers', /entry "127\.0\.0\.1:40911" is not valid/],
+    ['dLegerPeers=n0-127.0.0.1\ndLegerSelfId=n0', 'dLegerPeers', /is not valid/],
+    [`dLegerPeers=${Array.from({ length: 8 }, (_, i) => `n${i}-h:${4000 + i}`).join(';')}\ndLegerSelfId=n0`, 'dLegerPeers', /lists 8 peers; expected 1\.\.7/],
+    [`${MINIMAL}listenPort=abc`, 'listenPort', /^broker\.conf: listenPort "abc" is not valid; expected an integer in 1\.\.65535$/],
+    [`${MINIMAL}listenPort=65536`, 'listenPort', /listenPort "65536"/],
+    [`${MINIMAL}listenPort=40912`, 'listenPort', /also this replica's dLegerPeers port/],
+    [`${MINIMAL}flushDiskType=sync`, 'flushDiskType', /expected SYNC_FLUSH or ASYNC_FLUSH/],
+    [`${MINIMAL}flushIntervalMs=0`, 'flushIntervalMs', /flushIntervalMs "0"/],
+    [`${MINIMAL}preferredLeaderId=n7`, 'preferredLeaderId', /preferredLeaderId "n7" is not one of dLegerPeers/],
+    [`${MINIMAL}autoCreateTopicEnable=yes`, 'autoCreateTopicEnable', /expected true or false/],
+    [`${MINIMAL}defaultTopicQueueNums=0`, 'defaultTopicQueueNums', /expected an integer in 1\.\.1024/],
+    [`${MINIMAL}defaultTopicQueueNums=2000`, 'defaultTopicQueueNums', /1\.\.1024/],
+    [`${MINIMAL}mappedFileSizeCommitLog=1000`, 'mappedFileSizeCommitLog', /mappedFileSizeCommitLog "1000"/],
+    [`${MINIMAL}tickMs=-5`, 'tickMs', /tickMs "-5"/],
+    [`${MINIMAL}heartbeatIntervalMs=5`, 'heartbeatIntervalMs', /below tickMs/],
+    [`${MINIMAL}electionTimeoutMs=150`, 'electionTimeoutMs', /below 2 x heartbeatIntervalMs/],
+    [`${MINIMAL}sendTimeoutMs=1.5`, 'sendTimeoutMs', /sendTimeoutMs "1\.5"/],
+    [`${MINIMAL}checkpointIntervalMs=`, 'checkpointIntervalMs', /checkpointIntervalMs ""/],
+    [`${MINIMAL}brokerName=has space`, 'brokerName', /brokerName "has space" is not a valid name/],
+    [`${MINIMAL}brokerIP1=a b`, 'brokerIP1', /brokerIP1 "a b" is not a host/],
+    [`${MINIMAL}storePathRootDir=`, 'storePathRootDir', /storePathRootDir is empty/],
+    [`${MINIMAL}clientPeers=n0-h:1;n1-h:2`, 'clientPeers', /expected exactly the dLegerPeers ids/],
+    [`${MINIMAL}clientPeers=n0-h:1;n1-h:2;n2-h:3`, 'clientPeers', /but listenPort is 10911/],
+    ['dLegerPeers=n0-h:100;n1-h:40000\ndLegerSelfId=n1\nlistenPort=100', 'clientPeers', /cannot be derived for n0/],
+    [`${MINIMAL}listenPrt=10911`, 'listenPrt', /^broker\.conf: unknown key "listenPrt" \(line 3\); did you mean listenPort\?$/],
+    [`${MINIMAL}storepathrootdir=/x`, 'storepathrootdir', /did you mean storePathRootDir\?/],
+    [`${MINIMAL}somethingElse=1`, 'somethingElse', /^broker\.conf: unknown key "somethingElse" \(line 3\)$/],
+    [`${MINIMAL}just some words`, '', /^broker\.conf line 3: expected key=value, got "just some words"$/],
+  ];
+  for (const [text, key, message] of cases) {
+    try {
+      parseConfig(text);
+      t.fail(`accepted: ${JSON.stringify(text)}`);
+    } catch (err) {
+      t.ok(err instanceof ConfigError, `${key}: a ConfigError`);
+      if (!(err instanceof ConfigError)) continue;
+      t.equal(err.key, key, `${key}: names the key`);
+      t.match(err.message, message, `${key}: ${err.message}`);
+      t.notOk(err.message.includes('\n'), `${key}: one line`);
+    }
+  }
+});
