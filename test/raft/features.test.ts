@@ -27,6 +27,13 @@ t.test('9.6: prevote does not disrupt a leader with a quorum', async (t) => {
   t.equal(withPreVote.n2Term, 1, 'a pre-candidate does not increase its term');
   t.same(withPreVote.leader, ['n0'], 'the leader keeps its job');
   t.same(withPreVote.terms, [1, 1, 1]);
+  // A node that campaigns while the others hear from a live leader gets no pre-votes.
+  const net = new Network(P3);
+  net.campaign('n0');
+  net.tickAll(2);
+  net.campaign('n2');
+  t.same(net.leaders(), ['n0'], 'a pre-candidate cannot win against a leader lease');
+  t.same(terms(net), [1, 1, 1]);
   const without = run(false);
   t.ok(without.n2Term > 1, 'without pre-vote the isolated node inflates its term');
   t.ok(without.terms[0] > 1, 'and disrupts the leader when it returns');
