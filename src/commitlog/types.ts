@@ -24,6 +24,30 @@ export interface CommitLogOptions {
   readonly cacheBytes?: number;
   /** Receives warnings such as "cut a torn tail". Default: none. */
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+  /** Index entries per index file (default 1 Mi entries = 32 MiB files); small in tests. */
+  readonly indexEntriesPerFile?: number;
+  /** Test-only fault injection (never set in production): see DiskFaults. */
+  readonly faults?: DiskFaults;
+}
+
+/** Test-only: a mutable budget of bytes the store may still write. A write that does not fit is
+ *  written up to the budget (a torn write) and then fails with ENOSPC, as a full disk does.
+ *  Raise `bytesLeft` again to "free space". Setting `failDatasync` makes the next fdatasync fail
+ *  with EIO. */
+export interface DiskFaults {
+  bytesLeft: number;
+  failDatasync?: boolean;
+}
+
+/** Counters for benchmarks and tests. */
+export interface CommitLogStats {
+  readonly appendCalls: number;
+  readonly recordsAppended: number;
+  readonly bytesWritten: number;
+  readonly writeCalls: number;
+  /** Group commits: rounds of fdatasync (data + index [+ checkpoint] in parallel). */
+  readonly flushRounds: number;
+  readonly fdatasyncCalls: number;
 }
 
 export interface CommitLog {
@@ -70,4 +94,9 @@ export type CommitLogErrorCode =
   | 'STORE_CORRUPT'
   | 'DISK_FULL'
   | 'STORE_CLOSED'
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  /** The index is below firstIndex() - 1 (removed by retention). */
+  | 'COMPACTED'
+  /** An I/O error other than a full disk (EIO, a failed fdatasync): the store refuses writes
+   *  from then on (the page cache state is unknown after a failed fdatasync); reads still work. */
+  | 'IO_ERROR';

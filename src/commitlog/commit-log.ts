@@ -1,0 +1,1417 @@
+// The commitlog: segment files + index files + a checkpoint, in one directory.
+//
+//   <dir>/LOCK                       pid of the process that has the store open (lock.ts)
+//   <dir>/checkpoint                 flushed position, retention point (checkpoint.ts)
+//   <dir>/data/<20-digit position>   segments: records (record.ts), append-only; a segment is named
+//                                    by the physical position of its first byte; a record never
+//                                    spans two segments: one that does not fit starts the next
+//                                    segment at start + segmentBytes (the rest is simply unwritten)
+//   <dir>/index/<20-digit index>     32-byte entries (record.ts), file k holds indexes
+//                                    [1 + k * perFile, (k + 1) * perFile]
+//
+// Life of an append (append -> pump -> flush):
+//  1. accept (synchronous, in append): check, encode into one Buffer per batch (per segment), give
+//     positions, update lastIndex, term runs and the cache. lastIndex() counts accepted records.
+//  2. write (the pump, once per event-loop turn): one positional writev of every batch accepted
+//     in the turn into the segment, one into the index file. A batch that needs a new segment
+//     waits until everything before it is fdatasync'd (so a segment only exists once the one
+//     before it is complete and durable: recovery can treat any bad byte in a non-last segment as
+//     corruption).
+//  3. flush (the flush loop): one round = fdatasync of every file written since the last round,
+//     in parallel, on libuv's thread pool. While a round runs, new batches are written and wait
+//     for the next round: group commit. After a round the checkpoint's flushedPos is written.
+//
+// Durability per flushDiskType:
+//  - SYNC_FLUSH: append resolves after the round that covers it: an acknowledged record survives
+//    a process crash and a power cut.
+//  - ASYNC_FLUSH: append resolves after the write (page cache). A process crash (kill -9) loses
+//    nothing acknowledged; an OS crash or power cut loses what was acknowledged after the start of
+//    the last completed round: at most about flushIntervalMs (500 ms) plus one fdatasync, or
+//    flushLeastBytes (4 MiB) of writes, whichever comes first.
+//
+// Recovery and the corruption rule (see recover()): the last segment is re-verified from its start
+// (every record: header CRC, body CRC, position, consecutive index, non-decreasing term). A record
+// that fails at or after the checkpoint's flushedPos (never acknowledged under SYNC_FLUSH) is a
+// torn tail: it and everything after it are cut, with a warning. A record that fails before
+// flushedPos, or anywhere in an earlier segment, is STORE_CORRUPT (file + byte offset): the store
+// does not open. Reads verify every record they take from disk too.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Checkpoint } from './checkpoint.ts';
+import { CommitLogError, assert, writeError } from './errors.ts';
+import { DiskIo } from './io.ts';
+import { acquireLock, type StoreLock } from './lock.ts';
+import {
+  INDEX_ENTRY_SIZE,
+  RECORD_BODY_BYTES_MAX,
+  RECORD_HEADER_SIZE,
+  bodyMatches,
+  decodeHeader,
+  decodeIndexEntry,
+  encodeIndexEntry,
+  encodeRecord,
+  padName,
+  type IndexEntry,
+} from './record.ts';
+import type { CommitLog, CommitLogOptions, CommitLogStats, FlushDiskType, LogRecord } from './types.ts';
+
+export const SEGMENT_BYTES_DEFAULT = 1024 * 1024 * 1024;
+export const INDEX_ENTRIES_PER_FILE_DEFAULT = 1024 * 1024;
+export const FLUSH_INTERVAL_MS_DEFAULT = 500;
+export const FLUSH_LEAST_BYTES_DEFAULT = 4 * 1024 * 1024;
+export const CACHE_BYTES_DEFAULT = 64 * 1024 * 1024;
+
+/** Limits (TigerStyle: everything has one). */
+const SEGMENT_BYTES_MIN = 4096;
+const SEGMENT_BYTES_MAX = 2 ** 40;
+const APPEND_RECORDS_MAX = 65536;
+const READ_RECORDS_MAX = 65536;
+const READ_INDEX_ENTRIES_MAX = 4096;
+const READ_RANGE_BYTES_MAX = 64 * 1024 * 1024;
+const SCAN_WINDOW_BYTES = 8 * 1024 * 1024;
+const CACHE_RECORD_OVERHEAD_BYTES = 64;
+const NAME_RE = /^\d{20}$/;
+
+interface Segment {
+  readonly start: number;
+  readonly path: string;
+  fd: number;
+  /** Bytes in the file (written ones: the file's length). */
+  size: number;
+  /** Index of the first record; 0 while unknown (recovery of a torn first record). */
+  firstIndex: number;
+}
+
+interface IndexFile {
+  readonly start: number;
+  readonly path: string;
+  fd: number;
+  size: number;
+}
+
+/** One batch (or the part of it in one segment), encoded, accepted but not yet written. */
+interface Chunk {
+  readonly segStart: number;
+  readonly data: Buffer;
+  readonly index: Buffer;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly endPos: number;
+}
+
+interface Waiter {
+  readonly index: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+type LifecycleState = 'opening' | 'open' | 'closing' | 'closed';
+
+export class FileCommitLog implements CommitLog {
+  private readonly dataDir: string;
+  private readonly indexDir: string;
+  private readonly segmentBytes: number;
+  private readonly indexPerFile: number;
+  private readonly mode: FlushDiskType;
+  private readonly flushIntervalMs: number;
+  private readonly flushLeastBytes: number;
+  private readonly cacheBytesMax: number;
+  private readonly io: DiskIo;
+  private readonly logFn: NonNullable<CommitLogOptions['log']>;
+
+  private state: LifecycleState = 'opening';
+  private lock: StoreLock | null = null;
+  private checkpoint: Checkpoint | null = null;
+  private segments: Segment[] = [];
+  private readonly indexFiles = new Map<number, IndexFile>();
+
+  // Indexes. Invariant: first - 1 <= flushed <= written <= last.
+  private first = 1;
+  private last = 0;
+  private written = 0;
+  private flushed = 0;
+  private prevTerm = 0;
+  // Physical positions. Invariant: flushedPos <= writtenPos <= acceptPos.
+  private acceptSegStart = 0;
+  private acceptPos = 0;
+  private writtenPos = 0;
+  private flushedPos = 0;
+
+  /** Term runs: runTerms[k] is the term of [runStarts[k], runStarts[k + 1]). */
+  private runStarts: number[] = [];
+  private runTerms: number[] = [];
+
+  /** Recent records [cacheStart, last]; always holds every record not yet written. */
+  private cache: LogRecord[] = [];
+  private cacheHead = 0;
+  private cacheStart = 1;
+  private cacheBytes = 0;
+
+  private pending: Chunk[] = [];
+  private pendingHead = 0;
+  private appendWaiters: Waiter[] = [];
+  private appendWaitersHead = 0;
+  private flushWaiters: Waiter[] = [];
+  private readonly dirtyFds = new Set<number>();
+  private readonly dirtyDirs = new Set<string>();
+  private fdsToClose: number[] = [];
+
+  private pumpScheduled = false;
+  private pumping = false;
+  private flushing = false;
+  private flushAgain = false;
+  private flushIdleWaiters: (() => void)[] = [];
+  /** truncateAfter in progress: appends are refused (the caller serializes them). */
+  private truncating = false;
+  private opChain: Promise<void> = Promise.resolve();
+  private closePromise: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** Set after a failed fdatasync or an I/O error: writes are refused from then on. */
+  private failed: CommitLogError | null = null;
+
+  private appendCalls = 0;
+  private recordsAppended = 0;
+  private flushRounds = 0;
+
+  private constructor(private readonly dir: string, options: CommitLogOptions) {
+    this.dataDir = path.join(dir, 'data');
+    this.indexDir = path.join(dir, 'index');
+    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+    this.indexPerFile = options.indexEntriesPerFile ?? INDEX_ENTRIES_PER_FILE_DEFAULT;
+    this.mode = options.flushDiskType ?? 'SYNC_FLUSH';
+    this.flushIntervalMs = options.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT;
+    this.flushLeastBytes = options.flushLeastBytes ?? FLUSH_LEAST_BYTES_DEFAULT;
+    this.cacheBytesMax = options.cacheBytes ?? CACHE_BYTES_DEFAULT;
+    this.io = new DiskIo(options.faults);
+    this.logFn = options.log ?? (() => {});
+  }
+
+  static async open(options: CommitLogOptions): Promise<FileCommitLog> {
+    if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
+      throw new CommitLogError('INVALID_ARGUMENT', 'openCommitLog: options.dir must be a non-empty string');
+    }
+    checkInt('segmentBytes', options.segmentBytes, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
+    checkInt('indexEntriesPerFile', options.indexEntriesPerFile, 16, 2 ** 26);
+    checkInt('flushIntervalMs', options.flushIntervalMs, 1, 3_600_000);
+    checkInt('flushLeastBytes', options.flushLeastBytes, 1, 2 ** 40);
+    checkInt('cacheBytes', options.cacheBytes, 0, 2 ** 40);
+    if (options.flushDiskType !== undefined && options.flushDiskType !== 'SYNC_FLUSH' && options.flushDiskType !== 'ASYNC_FLUSH') {
+      throw new CommitLogError('INVALID_ARGUMENT', `flushDiskType must be SYNC_FLUSH or ASYNC_FLUSH, not ${String(options.flushDiskType)}`);
+    }
+    const dir = path.resolve(options.dir);
+    const log = new FileCommitLog(dir, options);
+    fs.mkdirSync(log.dataDir, { recursive: true });
+    fs.mkdirSync(log.indexDir, { recursive: true });
+    log.lock = acquireLock(dir, (msg, fields) => log.logFn('warn', msg, fields));
+    try {
+      log.checkpoint = Checkpoint.open(dir).checkpoint;
+      log.recover();
+      await log.syncAfterRecovery();
+    } catch (err) {
+      log.closeAllFiles();
+      log.lock.release();
+      log.state = 'closed';
+      throw err;
+    }
+    log.state = 'open';
+    if (log.mode === 'ASYNC_FLUSH') {
+      log.timer = setInterval(() => {
+        if (log.written > log.flushed) log.requestFlush();
+      }, log.flushIntervalMs);
+      log.timer.unref();
+    }
+    return log;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  firstIndex(): number {
+    return this.first;
+  }
+
+  lastIndex(): number {
+    return this.last;
+  }
+
+  flushedIndex(): number {
+    return this.flushed;
+  }
+
+  stats(): CommitLogStats {
+    return {
+      appendCalls: this.appendCalls,
+      recordsAppended: this.recordsAppended,
+      bytesWritten: this.io.bytesWritten,
+      writeCalls: this.io.writeCalls,
+      flushRounds: this.flushRounds,
+      fdatasyncCalls: this.io.fdatasyncCalls,
+    };
+  }
+
+  termAt(index: number): number {
+    this.checkReadable();
+    if (!Number.isSafeInteger(index) || index < 0) {
+      throw new CommitLogError('INVALID_ARGUMENT', `termAt: index must be a non-negative integer, not ${index}`);
+    }
+    if (index === 0) return 0;
+    if (index === this.first - 1) return this.prevTerm;
+    if (index < this.first) {
+      throw new CommitLogError('COMPACTED', `termAt(${index}): below the first index ${this.first}`);
+    }
+    if (index > this.last) {
+      throw new CommitLogError('INVALID_ARGUMENT', `termAt(${index}): beyond the last index ${this.last}`);
+    }
+    return this.runTerms[this.runOf(index)];
+  }
+
+  append(records: readonly LogRecord[]): Promise<void> {
+    const refusal = this.checkWritable('append');
+    if (refusal !== null) return Promise.reject(refusal);
+    if (this.truncating) {
+      return Promise.reject(new CommitLogError('INVALID_ARGUMENT', 'append while truncateAfter is in progress'));
+    }
+    if (!Array.isArray(records)) {
+      return Promise.reject(new CommitLogError('INVALID_ARGUMENT', 'append: records must be an array'));
+    }
+    if (records.length === 0) return Promise.resolve();
+    if (records.length > APPEND_RECORDS_MAX) {
+      return Promise.reject(
+        new CommitLogError('INVALID_ARGUMENT', `append: ${records.length} records in one batch (max ${APPEND_RECORDS_MAX})`),
+      );
+    }
+    let term = this.lastTerm();
+    for (let k = 0; k < records.length; k++) {
+      const r = records[k];
+      const problem = this.recordProblem(r, this.last + 1 + k, term);
+      if (problem !== null) return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `append: ${problem}`));
+      term = r.term;
+    }
+    this.accept(records);
+    this.appendCalls++;
+    this.recordsAppended += records.length;
+    const index = this.last;
+    return new Promise<void>((resolve, reject) => {
+      this.appendWaiters.push({ index, resolve, reject });
+      this.kickPump();
+    });
+  }
+
+  read(fromIndex: number, maxBytes: number): LogRecord[] {
+    this.checkReadable();
+    if (!Number.isSafeInteger(fromIndex) || fromIndex < 1) {
+      throw new CommitLogError('INVALID_ARGUMENT', `read: fromIndex must be a positive integer, not ${fromIndex}`);
+    }
+    if (typeof maxBytes !== 'number' || Number.isNaN(maxBytes) || maxBytes < 0) {
+      throw new CommitLogError('INVALID_ARGUMENT', `read: maxBytes must be a non-negative number, not ${maxBytes}`);
+    }
+    if (fromIndex < this.first) {
+      throw new CommitLogError('COMPACTED', `read(${fromIndex}): below the first index ${this.first}`);
+    }
+    const out: LogRecord[] = [];
+    let bytes = 0;
+    let index = fromIndex;
+    while (index <= this.last && out.length < READ_RECORDS_MAX) {
+      if (index >= this.cacheStart) {
+        const r = this.cache[this.cacheHead + index - this.cacheStart];
+        if (out.length > 0 && bytes + r.data.byteLength > maxBytes) break;
+        out.push(r);
+        bytes += r.data.byteLength;
+        index++;
+        continue;
+      }
+      const got = this.readFromDisk(index, this.cacheStart - 1, maxBytes - bytes, out);
+      index += got.count;
+      bytes += got.bytes;
+      if (got.full) break;
+    }
+    return out;
+  }
+
+  truncateAfter(index: number): Promise<void> {
+    const refusal = this.checkWritable('truncateAfter');
+    if (refusal !== null) return Promise.reject(refusal);
+    if (!Number.isSafeInteger(index) || index < 0) {
+      return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `truncateAfter: bad index ${index}`));
+    }
+    if (index < this.first - 1) {
+      return Promise.reject(
+        new CommitLogError('COMPACTED', `truncateAfter(${index}): below the retention point ${this.first - 1}`),
+      );
+    }
+    return this.exclusive(() => this.truncateAfterNow(index));
+  }
+
+  deleteBefore(index: number): Promise<void> {
+    const refusal = this.checkWritable('deleteBefore');
+    if (refusal !== null) return Promise.reject(refusal);
+    if (!Number.isSafeInteger(index) || index < 0) {
+      return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `deleteBefore: bad index ${index}`));
+    }
+    return this.exclusive(() => this.deleteBeforeNow(index));
+  }
+
+  flush(): Promise<void> {
+    const refusal = this.checkWritable('flush');
+    if (refusal !== null) return Promise.reject(refusal);
+    return this.flushAll();
+  }
+
+  close(): Promise<void> {
+    if (this.closePromise === null) this.closePromise = this.closeNow();
+    return this.closePromise;
+  }
+
+  // ---------------------------------------------------------------- accept and write
+
+  private recordProblem(r: LogRecord, index: number, prevTerm: number): string | null {
+    if (r === null || typeof r !== 'object') return `record for index ${index} is not an object`;
+    if (r.index !== index) return `record index ${r.index}, expected ${index} (indexes are consecutive from lastIndex() + 1)`;
+    if (!Number.isSafeInteger(r.term) || r.term < prevTerm) {
+      return `record ${index}: term ${r.term} is not an integer >= the previous term ${prevTerm}`;
+    }
+    if (!Number.isInteger(r.type) || r.type < 0 || r.type > 255) return `record ${index}: type ${r.type} is not a u8`;
+    if (!(r.data instanceof Uint8Array)) return `record ${index}: data is not a Uint8Array`;
+    const bodyMax = Math.min(RECORD_BODY_BYTES_MAX, this.segmentBytes - RECORD_HEADER_SIZE);
+    if (r.data.byteLength > bodyMax) {
+      return `record ${index} of ${r.data.byteLength} bytes does not fit in a segment of ${this.segmentBytes} bytes (largest body ${bodyMax})`;
+    }
+    return null;
+  }
+
+  /** Encodes the batch, gives it positions and makes it visible (lastIndex, read, termAt). */
+  private accept(records: readonly LogRecord[]): void {
+    let k = 0;
+    while (k < records.length) {
+      const segStart = this.acceptSegStart;
+      const segEnd = segStart + this.segmentBytes;
+      let bytes = 0;
+      let j = k;
+      while (j < records.length) {
+        const size = RECORD_HEADER_SIZE + records[j].data.byteLength;
+        if (this.acceptPos + bytes + size > segEnd) break;
+        bytes += size;
+        j++;
+      }
+      if (j === k) {
+        // Roll: the next record starts the next segment.
+        assert(this.acceptPos > segStart || this.segmentBytes < RECORD_HEADER_SIZE + records[k].data.byteLength,
+          'a record that fits in an empty segment must not roll');
+        this.acceptSegStart = Math.max(segEnd, this.acceptPos);
+        this.acceptPos = this.acceptSegStart;
+        continue;
+      }
+      const data = Buffer.allocUnsafe(bytes);
+      const index = Buffer.allocUnsafe((j - k) * INDEX_ENTRY_SIZE);
+      let off = 0;
+      for (let m = k; m < j; m++) {
+        const r = records[m];
+        const pos = this.acceptPos + off;
+        const size = encodeRecord(data, off, r.index, r.term, r.type, r.data, pos);
+        encodeIndexEntry(index, (m - k) * INDEX_ENTRY_SIZE, r.index, pos, r.term, size, r.type);
+        off += size;
+      }
+      assert(off === bytes, 'encoded size matches the planned size');
+      this.acceptPos += bytes;
+      this.pending.push({
+        segStart,
+        data,
+        index,
+        firstIndex: records[k].index,
+        lastIndex: records[j - 1].index,
+        endPos: this.acceptPos,
+      });
+      k = j;
+    }
+    for (const r of records) {
+      if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== r.term) {
+        this.runStarts.push(r.index);
+        this.runTerms.push(r.term);
+      }
+      this.cache.push(r);
+      this.cacheBytes += r.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
+    }
+    this.last = records[records.length - 1].index;
+  }
+
+  private kickPump(): void {
+    if (this.pumpScheduled || this.pumping) return;
+    this.pumpScheduled = true;
+    setImmediate(() => void this.runPump());
+  }
+
+  /** Writes every accepted chunk: one writev per segment and one per index file per turn. */
+  private async runPump(): Promise<void> {
+    this.pumpScheduled = false;
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.pendingHead < this.pending.length && this.failed === null) {
+        const first = this.pending[this.pendingHead];
+        let seg: Segment | undefined = this.segments[this.segments.length - 1];
+        if (seg === undefined || seg.start !== first.segStart) {
+          if (seg !== undefined) {
+            assert(first.segStart > seg.start, 'segments only move forward');
+            // Roll: the current segment must be complete and durable before the next one exists.
+            try {
+              await this.waitFlushed(this.written);
+            } catch {
+              break; // the store failed; waiters were rejected
+            }
+            if (this.pending[this.pendingHead] !== first) continue;
+          }
+          try {
+            seg = this.createSegment(first.segStart, first.firstIndex);
+          } catch (err) {
+            this.writeFailed(writeError(err, `creating a segment in ${this.dataDir}`));
+            break;
+          }
+        }
+        const bufs: Buffer[] = [];
+        let j = this.pendingHead;
+        while (j < this.pending.length && this.pending[j].segStart === seg.start) bufs.push(this.pending[j++].data);
+        const sizeBefore = seg.size;
+        if (sizeBefore === 0) seg.firstIndex = first.firstIndex;
+        const indexUndo: { file: IndexFile; size: number }[] = [];
+        try {
+          seg.size += this.io.writevAt(seg.fd, bufs, sizeBefore);
+          this.dirtyFds.add(seg.fd);
+          this.writeIndex(this.pendingHead, j, indexUndo);
+        } catch (err) {
+          this.undoWrite(seg, sizeBefore, indexUndo);
+          this.writeFailed(writeError(err, `appending to ${seg.path}`));
+          break;
+        }
+        const lastChunk = this.pending[j - 1];
+        this.written = lastChunk.lastIndex;
+        this.writtenPos = lastChunk.endPos;
+        assert(this.writtenPos === seg.start + seg.size, 'written position matches the segment size');
+        for (let m = this.pendingHead; m < j; m++) (this.pending as (Chunk | undefined)[])[m] = undefined;
+        this.pendingHead = j;
+        this.afterWrite();
+      }
+      if (this.pendingHead >= this.pending.length) {
+        this.pending = [];
+        this.pendingHead = 0;
+      }
+    } finally {
+      this.pumping = false;
+      if (this.pendingHead < this.pending.length && this.failed === null) this.kickPump();
+    }
+  }
+
+  private writeIndex(from: number, to: number, undo: { file: IndexFile; size: number }[]): void {
+    let bufs: Buffer[] = [];
+    let fileStart = -1;
+    let groupFirst = 0;
+    const flushGroup = (): void => {
+      if (bufs.length === 0) return;
+      const file = this.indexFile(fileStart, true);
+      assert(file.size === (groupFirst - fileStart) * INDEX_ENTRY_SIZE, `index file ${file.path} has the expected size`);
+      undo.push({ file, size: file.size });
+      file.size += this.io.writevAt(file.fd, bufs, file.size);
+      this.dirtyFds.add(file.fd);
+      bufs = [];
+    };
+    for (let m = from; m < to; m++) {
+      const chunk = this.pending[m];
+      let index = chunk.firstIndex;
+      let off = 0;
+      while (index <= chunk.lastIndex) {
+        const start = this.indexFileStart(index);
+        const count = Math.min(chunk.lastIndex - index + 1, start + this.indexPerFile - index);
+        if (start !== fileStart) {
+          flushGroup();
+          fileStart = start;
+          groupFirst = index;
+        }
+        bufs.push(chunk.index.subarray(off, off + count * INDEX_ENTRY_SIZE));
+        index += count;
+        off += count * INDEX_ENTRY_SIZE;
+      }
+    }
+    flushGroup();
+  }
+
+  /** A failed write leaves no half record: cut the files back to their sizes before it. */
+  private undoWrite(seg: Segment, size: number, indexUndo: { file: IndexFile; size: number }[]): void {
+    try {
+      fs.ftruncateSync(seg.fd, size);
+      seg.size = size;
+      for (const u of indexUndo) {
+        fs.ftruncateSync(u.file.fd, u.size);
+        u.file.size = u.size;
+      }
+    } catch (err) {
+      this.fail(new CommitLogError('IO_ERROR', `could not cut a failed write back in ${seg.path}`, { cause: err }));
+    }
+  }
+
+  /** Rolls back every accepted, unwritten record and rejects its append. */
+  private writeFailed(err: CommitLogError): void {
+    this.logFn('error', 'commitlog write failed; unwritten appends rejected', { code: err.code, message: err.message });
+    this.pending = [];
+    this.pendingHead = 0;
+    // A segment created for the failed write holds nothing: remove it.
+    const seg = this.segments[this.segments.length - 1];
+    if (seg !== undefined && seg.size === 0 && this.segments.length > 1) {
+      this.segments.pop();
+      this.closeFd(seg.fd);
+      fs.rmSync(seg.path, { force: true });
+    }
+    const cur = this.segments[this.segments.length - 1];
+    this.acceptSegStart = cur === undefined ? 0 : cur.start;
+    this.acceptPos = this.writtenPos;
+    assert(cur === undefined ? this.writtenPos === 0 : this.writtenPos === cur.start + cur.size, 'rollback position');
+    this.cutMemoryAfter(this.written);
+    this.rejectWaiters(err, this.written);
+    if (err.code !== 'DISK_FULL') this.fail(err);
+  }
+
+  private afterWrite(): void {
+    if (this.mode === 'SYNC_FLUSH') {
+      this.requestFlush();
+    } else {
+      this.resolveAppendWaiters(this.written);
+      if (this.flushWaiters.length > 0 || this.writtenPos - this.flushedPos >= this.flushLeastBytes) this.requestFlush();
+    }
+    this.evictCache();
+  }
+
+  private createSegment(start: number, firstIndex: number): Segment {
+    const file = path.join(this.dataDir, padName(start));
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+    const seg: Segment = { start, path: file, fd, size: 0, firstIndex };
+    this.segments.push(seg);
+    this.dirtyDirs.add(this.dataDir);
+    return seg;
+  }
+
+  private indexFileStart(index: number): number {
+    return 1 + Math.floor((index - 1) / this.indexPerFile) * this.indexPerFile;
+  }
+
+  private indexFile(start: number, create: boolean): IndexFile {
+    let f = this.indexFiles.get(start);
+    if (f === undefined) {
+      assert(create, `index file ${start} exists`);
+      const file = path.join(this.indexDir, padName(start));
+      const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+      f = { start, path: file, fd, size: fs.fstatSync(fd).size };
+      this.indexFiles.set(start, f);
+      this.dirtyDirs.add(this.indexDir);
+    }
+    return f;
+  }
+
+  // ---------------------------------------------------------------- flush
+
+  private requestFlush(): void {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    void this.flushLoop();
+  }
+
+  /** Rounds of fdatasync until nothing written is unflushed (SYNC) or nobody waits (ASYNC). */
+  private async flushLoop(): Promise<void> {
+    this.flushing = true;
+    try {
+      for (;;) {
+        this.flushAgain = false;
+        if (this.failed !== null) break;
+        const targetIndex = this.written;
+        const targetPos = this.writtenPos;
+        if (targetIndex > this.flushed || this.dirtyDirs.size > 0) {
+          const fds = [...this.dirtyFds];
+          const dirs = [...this.dirtyDirs];
+          this.dirtyFds.clear();
+          this.dirtyDirs.clear();
+          try {
+            await Promise.all([...fds.map((fd) => this.io.fdatasync(fd)), ...dirs.map((d) => this.io.fsyncDir(d))]);
+          } catch (err) {
+            this.fail(new CommitLogError('IO_ERROR', `fdatasync failed in ${this.dir}; the store refuses writes now`, { cause: err }));
+            break;
+          }
+          this.flushRounds++;
+          assert(targetIndex >= this.flushed || this.truncating, 'flushed index only moves forward');
+          this.flushed = targetIndex;
+          this.flushedPos = targetPos;
+          this.writeCheckpoint();
+          this.closeDeferredFds();
+        }
+        if (this.mode === 'SYNC_FLUSH') this.resolveAppendWaiters(this.flushed);
+        this.resolveFlushWaiters();
+        const more = this.mode === 'SYNC_FLUSH' ? this.written > this.flushed : this.flushAgain && this.written > this.flushed;
+        if (!more) break;
+      }
+    } finally {
+      this.flushing = false;
+      this.closeDeferredFds();
+      const idle = this.flushIdleWaiters;
+      this.flushIdleWaiters = [];
+      for (const f of idle) f();
+    }
+  }
+
+  private writeCheckpoint(): void {
+    const cp = this.checkpoint;
+    assert(cp !== null, 'checkpoint open');
+    cp.write({ flushedPos: this.flushedPos, firstIndex: this.first, prevTerm: this.prevTerm });
+    this.dirtyFds.add(cp.fd); // made durable by the next round (or close); a lagging flushedPos is safe
+  }
+
+  /** Resolves once everything accepted up to `index` is written and fdatasync'd. */
+  private waitFlushed(index: number): Promise<void> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    if (index <= this.flushed) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.flushWaiters.push({ index, resolve, reject });
+      this.kickPump();
+      if (index <= this.written) this.requestFlush();
+    });
+  }
+
+  private flushAll(): Promise<void> {
+    return this.waitFlushed(this.last);
+  }
+
+  private flushIdle(): Promise<void> {
+    if (!this.flushing) return Promise.resolve();
+    return new Promise<void>((resolve) => this.flushIdleWaiters.push(resolve));
+  }
+
+  private resolveAppendWaiters(upTo: number): void {
+    const ws = this.appendWaiters;
+    let h = this.appendWaitersHead;
+    while (h < ws.length && ws[h].index <= upTo) ws[h++].resolve();
+    if (h === ws.length) {
+      this.appendWaiters = [];
+      this.appendWaitersHead = 0;
+    } else if (h > 1024 && h * 2 > ws.length) {
+      this.appendWaiters = ws.slice(h);
+      this.appendWaitersHead = 0;
+    } else {
+      this.appendWaitersHead = h;
+    }
+  }
+
+  private resolveFlushWaiters(): void {
+    if (this.flushWaiters.length === 0) return;
+    const keep: Waiter[] = [];
+    for (const w of this.flushWaiters) {
+      if (w.index <= this.flushed) w.resolve();
+      else keep.push(w);
+    }
+    this.flushWaiters = keep;
+  }
+
+  /** Rejects appends above `above` (all of them if -1) and flush waits that cannot be met. */
+  private rejectWaiters(err: Error, above: number): void {
+    const ws = this.appendWaiters;
+    const keep: Waiter[] = [];
+    for (let h = this.appendWaitersHead; h < ws.length; h++) {
+      if (ws[h].index > above) ws[h].reject(err);
+      else keep.push(ws[h]);
+    }
+    this.appendWaiters = keep;
+    this.appendWaitersHead = 0;
+    const fws = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of fws) {
+      if (w.index > above) w.reject(err);
+      else this.flushWaiters.push(w);
+    }
+  }
+
+  private fail(err: CommitLogError): void {
+    if (this.failed === null) {
+      this.failed = err;
+      this.logFn('error', 'commitlog failed; writes are refused from now on, reads still work', {
+        code: err.code,
+        message: err.message,
+      });
+    }
+    this.rejectWaiters(this.failed, -1);
+  }
+
+  // ---------------------------------------------------------------- truncate, retention, close
+
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.opChain.then(fn);
+    this.opChain = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  private async truncateAfterNow(index: number): Promise<void> {
+    if (index >= this.last) return;
+    if (index < this.first - 1) throw new CommitLogError('COMPACTED', `truncateAfter(${index}): below ${this.first - 1}`);
+    this.truncating = true;
+    try {
+      await this.flushAll();
+      await this.flushIdle();
+      const failed = this.checkWritable('truncateAfter');
+      if (failed !== null) throw failed;
+      assert(this.pendingHead === this.pending.length && this.written === this.last && this.flushed === this.last,
+        'truncateAfter runs with everything written and flushed');
+      const cutIndex = index + 1;
+      const cutPos = this.readIndexEntry(cutIndex).position;
+      let k = this.segmentIndexAt(cutPos);
+      assert(k >= 0, `segment of position ${cutPos}`);
+      const dropWhole = cutPos === this.segments[k].start && k > 0;
+      const keep = dropWhole ? k - 1 : k;
+      const newEnd = dropWhole ? this.segments[keep].start + this.segments[keep].size : cutPos;
+      // The checkpoint first: flushedPos must never be above the data (recovery would call it corrupt).
+      this.flushedPos = newEnd;
+      this.writtenPos = newEnd;
+      this.writeCheckpoint();
+      await this.io.fsync(this.checkpointFd());
+      for (let s = this.segments.length - 1; s > keep; s--) {
+        const seg = this.segments[s];
+        this.closeFd(seg.fd);
+        fs.rmSync(seg.path, { force: true });
+      }
+      this.segments.length = keep + 1;
+      const cur = this.segments[keep];
+      if (!dropWhole) {
+        fs.ftruncateSync(cur.fd, cutPos - cur.start);
+        cur.size = cutPos - cur.start;
+      }
+      k = keep;
+      const idxStart = this.indexFileStart(cutIndex);
+      for (const [start, f] of [...this.indexFiles]) {
+        if (start > idxStart) {
+          this.closeFd(f.fd);
+          fs.rmSync(f.path, { force: true });
+          this.indexFiles.delete(start);
+        }
+      }
+      const idxFile = this.indexFiles.get(idxStart);
+      if (idxFile !== undefined) {
+        fs.ftruncateSync(idxFile.fd, (cutIndex - idxStart) * INDEX_ENTRY_SIZE);
+        idxFile.size = (cutIndex - idxStart) * INDEX_ENTRY_SIZE;
+      }
+      const syncs = [this.io.fsync(cur.fd), this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
+      if (idxFile !== undefined) syncs.push(this.io.fsync(idxFile.fd));
+      await Promise.all(syncs);
+      this.acceptSegStart = cur.start;
+      this.acceptPos = newEnd;
+      this.cutMemoryAfter(index);
+      this.written = index;
+      this.flushed = index;
+      this.resolveFlushWaiters();
+      for (const w of this.flushWaiters) w.resolve(); // everything that exists is flushed
+      this.flushWaiters = [];
+    } catch (err) {
+      if (err instanceof CommitLogError) throw err;
+      const e = writeError(err, `truncating ${this.dir} after ${index}`);
+      this.fail(e);
+      throw e;
+    } finally {
+      this.truncating = false;
+    }
+  }
+
+  /** Drops records above `index` from memory: last, term runs, cache. */
+  private cutMemoryAfter(index: number): void {
+    this.last = index;
+    while (this.runStarts.length > 0 && this.runStarts[this.runStarts.length - 1] > index) {
+      this.runStarts.pop();
+      this.runTerms.pop();
+    }
+    while (this.cacheStart + (this.cache.length - this.cacheHead) - 1 > index && this.cache.length > this.cacheHead) {
+      const r = this.cache.pop() as LogRecord;
+      this.cacheBytes -= r.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
+    }
+    if (this.cache.length === this.cacheHead) {
+      this.cache = [];
+      this.cacheHead = 0;
+      this.cacheStart = index + 1;
+      this.cacheBytes = 0;
+    }
+  }
+
+  private async deleteBeforeNow(index: number): Promise<void> {
+    // Whole segments only, never the last one: segment s goes if every record in it is < index.
+    let k = 0;
+    while (k + 1 < this.segments.length && this.segments[k + 1].firstIndex <= index) k++;
+    if (k === 0) return;
+    const newFirst = this.segments[k].firstIndex;
+    assert(newFirst > this.first && newFirst <= this.written, 'retention keeps written records only');
+    // Memory first (reads below newFirst are refused from now on), then the durable retention
+    // point, then the files: a crash in between is finished by the next open.
+    const prevTerm = this.termAt(newFirst - 1);
+    this.first = newFirst;
+    this.prevTerm = prevTerm;
+    const r = this.runOf(newFirst);
+    this.runStarts = this.runStarts.slice(r);
+    this.runTerms = this.runTerms.slice(r);
+    this.runStarts[0] = newFirst;
+    while (this.cacheStart < newFirst && this.cacheHead < this.cache.length) {
+      const rec = this.cache[this.cacheHead++];
+      this.cacheBytes -= rec.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
+      this.cacheStart++;
+    }
+    if (this.cacheStart < newFirst) this.cacheStart = newFirst;
+    this.compactCache();
+    this.writeCheckpoint();
+    await this.io.fsync(this.checkpointFd());
+    const gone = this.segments.splice(0, k);
+    for (const seg of gone) {
+      this.closeFdLater(seg.fd);
+      fs.rmSync(seg.path, { force: true });
+    }
+    for (const [start, f] of [...this.indexFiles]) {
+      if (start + this.indexPerFile - 1 < newFirst) {
+        this.closeFdLater(f.fd);
+        fs.rmSync(f.path, { force: true });
+        this.indexFiles.delete(start);
+      }
+    }
+    await Promise.all([this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)]);
+    this.logFn('info', 'retention removed segments', { segments: gone.length, firstIndex: newFirst });
+  }
+
+  private async closeNow(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    await this.opChain;
+    if (this.failed === null) {
+      try {
+        await this.flushAll();
+      } catch {
+        // failed: reported to the waiters already
+      }
+    }
+    await this.flushIdle();
+    if (this.timer !== null) clearInterval(this.timer);
+    if (this.failed === null) {
+      try {
+        this.writeCheckpoint();
+        await this.io.fsync(this.checkpointFd());
+      } catch (err) {
+        this.logFn('error', 'could not write the checkpoint on close', { error: String(err) });
+      }
+    }
+    this.rejectWaiters(new CommitLogError('STORE_CLOSED', `store ${this.dir} is closed`), -1);
+    this.closeAllFiles();
+    this.lock?.release();
+    this.state = 'closed';
+  }
+
+  private closeAllFiles(): void {
+    for (const seg of this.segments) closeQuietly(seg.fd);
+    for (const f of this.indexFiles.values()) closeQuietly(f.fd);
+    for (const fd of this.fdsToClose) closeQuietly(fd);
+    this.fdsToClose = [];
+    if (this.checkpoint !== null) closeQuietly(this.checkpoint.fd);
+    this.segments = [];
+    this.indexFiles.clear();
+    this.dirtyFds.clear();
+  }
+
+  private closeFd(fd: number): void {
+    this.dirtyFds.delete(fd);
+    if (this.flushing) this.fdsToClose.push(fd);
+    else closeQuietly(fd);
+  }
+
+  private closeFdLater(fd: number): void {
+    this.closeFd(fd);
+  }
+
+  private closeDeferredFds(): void {
+    if (this.fdsToClose.length === 0 || this.flushing) return;
+    for (const fd of this.fdsToClose) closeQuietly(fd);
+    this.fdsToClose = [];
+  }
+
+  private checkpointFd(): number {
+    assert(this.checkpoint !== null, 'checkpoint open');
+    return this.checkpoint.fd;
+  }
+
+  // ---------------------------------------------------------------- read
+
+  /** Reads records [index, upTo] from disk into `out`, stopping when `budget` data bytes would be
+   *  exceeded (full = true) or at a segment / index file / range limit. */
+  private readFromDisk(
+    index: number,
+    upTo: number,
+    budget: number,
+    out: LogRecord[],
+  ): { count: number; bytes: number; full: boolean } {
+    assert(index <= upTo && upTo <= this.written, 'disk reads cover written records only');
+    const fileStart = this.indexFileStart(index);
+    const n = Math.min(upTo - index + 1, READ_INDEX_ENTRIES_MAX, fileStart + this.indexPerFile - index, READ_RECORDS_MAX - out.length);
+    const ibuf = this.readIndexBytes(index, n);
+    const first = this.decodeIndexAt(ibuf, 0, index, fileStart);
+    const s = this.segmentIndexAt(first.position);
+    if (s < 0) throw this.corrupt(this.indexPathOf(fileStart), (index - fileStart) * INDEX_ENTRY_SIZE, `points at position ${first.position} outside every segment`);
+    const seg = this.segments[s];
+    const entries: IndexEntry[] = [];
+    let end = first.position;
+    let bytes = 0;
+    let full = false;
+    for (let m = 0; m < n; m++) {
+      const e = m === 0 ? first : this.decodeIndexAt(ibuf, m * INDEX_ENTRY_SIZE, index + m, fileStart);
+      if (e.position !== end) break; // the next segment
+      const body = e.totalSize - RECORD_HEADER_SIZE;
+      if ((out.length > 0 || m > 0) && bytes + body > budget) {
+        full = true;
+        break;
+      }
+      if (m > 0 && end + e.totalSize - first.position > READ_RANGE_BYTES_MAX) break;
+      entries.push(e);
+      bytes += body;
+      end += e.totalSize;
+    }
+    const off = first.position - seg.start;
+    const len = end - first.position;
+    if (off + len > seg.size) {
+      throw this.corrupt(seg.path, off, `index says ${len} bytes of records from here, the file has ${seg.size - off}`);
+    }
+    const buf = Buffer.allocUnsafe(len);
+    const got = fs.readSync(seg.fd, buf, 0, len, off);
+    if (got !== len) throw this.corrupt(seg.path, off + got, `short read (${got} of ${len} bytes)`);
+    let p = 0;
+    for (let m = 0; m < entries.length; m++) {
+      const e = entries[m];
+      const h = decodeHeader(buf, p);
+      const where = off + p;
+      if (typeof h === 'string') throw this.corrupt(seg.path, where, h);
+      if (h.index !== index + m || h.term !== e.term || h.totalSize !== e.totalSize || h.position !== e.position || h.type !== e.type) {
+        throw this.corrupt(seg.path, where, `record header (index ${h.index}, term ${h.term}) does not match the index entry of ${index + m}`);
+      }
+      if (!bodyMatches(buf, p, h)) throw this.corrupt(seg.path, where, `body CRC mismatch in record ${index + m}`);
+      out.push({ index: h.index, term: h.term, type: h.type, data: buf.subarray(p + RECORD_HEADER_SIZE, p + h.totalSize) });
+      p += h.totalSize;
+    }
+    return { count: entries.length, bytes, full };
+  }
+
+  private readIndexBytes(index: number, count: number): Buffer {
+    const fileStart = this.indexFileStart(index);
+    const f = this.indexFiles.get(fileStart);
+    const off = (index - fileStart) * INDEX_ENTRY_SIZE;
+    if (f === undefined) throw this.corrupt(this.indexPathOf(fileStart), off, 'index file missing');
+    const len = count * INDEX_ENTRY_SIZE;
+    const buf = Buffer.allocUnsafe(len);
+    const got = off + len <= f.size ? fs.readSync(f.fd, buf, 0, len, off) : -1;
+    if (got !== len) throw this.corrupt(f.path, off, `index file too short (${f.size} bytes) for index ${index + count - 1}`);
+    return buf;
+  }
+
+  private readIndexEntry(index: number): IndexEntry {
+    const buf = this.readIndexBytes(index, 1);
+    return this.decodeIndexAt(buf, 0, index, this.indexFileStart(index));
+  }
+
+  private decodeIndexAt(buf: Buffer, off: number, index: number, fileStart: number): IndexEntry {
+    const e = decodeIndexEntry(buf, off, index);
+    if (typeof e === 'string') {
+      throw this.corrupt(this.indexPathOf(fileStart), (index - fileStart) * INDEX_ENTRY_SIZE, `${e} (index ${index})`);
+    }
+    return e;
+  }
+
+  private indexPathOf(fileStart: number): string {
+    return path.join(this.indexDir, padName(fileStart));
+  }
+
+  /** Position in this.segments of the segment holding `position`, or -1. */
+  private segmentIndexAt(position: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid].start <= position) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found < 0) return -1;
+    const seg = this.segments[found];
+    return position <= seg.start + seg.size ? found : -1;
+  }
+
+  private runOf(index: number): number {
+    let lo = 0;
+    let hi = this.runStarts.length - 1;
+    assert(hi >= 0 && this.runStarts[0] <= index, `a term run covers index ${index}`);
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.runStarts[mid] <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private lastTerm(): number {
+    return this.runTerms.length === 0 ? this.prevTerm : this.runTerms[this.runTerms.length - 1];
+  }
+
+  private evictCache(): void {
+    while (this.cacheBytes > this.cacheBytesMax && this.cacheStart <= this.written && this.cacheHead < this.cache.length) {
+      const r = this.cache[this.cacheHead];
+      (this.cache as (LogRecord | undefined)[])[this.cacheHead] = undefined;
+      this.cacheHead++;
+      this.cacheStart++;
+      this.cacheBytes -= r.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
+    }
+    this.compactCache();
+  }
+
+  private compactCache(): void {
+    if (this.cacheHead > 4096 && this.cacheHead * 2 > this.cache.length) {
+      this.cache = this.cache.slice(this.cacheHead);
+      this.cacheHead = 0;
+    }
+  }
+
+  private corrupt(file: string, offset: number, reason: string): CommitLogError {
+    return new CommitLogError('STORE_CORRUPT', `corrupt store: ${file} at byte offset ${offset}: ${reason}`);
+  }
+
+  private checkReadable(): void {
+    if (this.state !== 'open' && this.state !== 'closing') {
+      throw new CommitLogError('STORE_CLOSED', `store ${this.dir} is ${this.state}`);
+    }
+  }
+
+  private checkWritable(op: string): CommitLogError | null {
+    if (this.state !== 'open') return new CommitLogError('STORE_CLOSED', `${op}: store ${this.dir} is ${this.state}`);
+    if (this.failed !== null) {
+      return new CommitLogError(this.failed.code, `${op}: store ${this.dir} failed earlier: ${this.failed.message}`, {
+        cause: this.failed,
+      });
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * Rebuilds the in-memory state from the files, verifying the last segment (or everything, when
+   * the index is incomplete) record by record. The corruption rule:
+   *  - a bad record in a segment that is not the last one: STORE_CORRUPT (a segment is complete
+   *    and fdatasync'd before the next one gets its first byte);
+   *  - a bad record in the last segment at a position below the checkpoint's flushedPos (it was
+   *    fdatasync'd): STORE_CORRUPT;
+   *  - a bad record at or after flushedPos (never acknowledged under SYNC_FLUSH: a torn or zeroed
+   *    tail after a crash): cut there, with a warning;
+   *  - data ending below flushedPos (flushed bytes missing): STORE_CORRUPT.
+   * flushedPos may lag (its slot is not synced by every round), so a bad byte in the last
+   * moments of flushed data before a power cut can be cut as a torn tail rather than reported.
+   */
+  private recover(): void {
+    const cp = this.checkpoint;
+    assert(cp !== null, 'checkpoint open');
+    const cpState = cp.state;
+    this.first = cpState.firstIndex;
+    this.prevTerm = cpState.prevTerm;
+    const flushedPos = cpState.flushedPos;
+
+    for (const name of fs.readdirSync(this.indexDir).sort()) {
+      if (!NAME_RE.test(name)) continue;
+      const start = Number(name);
+      if ((start - 1) % this.indexPerFile !== 0) {
+        throw new CommitLogError('INVALID_ARGUMENT', `index file ${name} does not match indexEntriesPerFile ${this.indexPerFile}; open the store with the value it was created with`);
+      }
+      const file = path.join(this.indexDir, name);
+      const fd = fs.openSync(file, 'r+');
+      this.indexFiles.set(start, { start, path: file, fd, size: fs.fstatSync(fd).size });
+    }
+    for (const name of fs.readdirSync(this.dataDir).sort()) {
+      if (!NAME_RE.test(name)) continue;
+      const file = path.join(this.dataDir, name);
+      const fd = fs.openSync(file, 'r+');
+      this.segments.push({ start: Number(name), path: file, fd, size: fs.fstatSync(fd).size, firstIndex: 0 });
+    }
+    // Trailing empty segments (created, nothing written before a crash, or left by a cut).
+    while (this.segments.length > 1 && this.segments[this.segments.length - 1].size === 0) this.dropLastSegment();
+    const header = Buffer.alloc(RECORD_HEADER_SIZE);
+    const firstHeaderProblem = (seg: Segment): string | null => {
+      if (seg.size < RECORD_HEADER_SIZE) return seg.size === 0 ? 'empty segment' : 'first record header cut short';
+      fs.readSync(seg.fd, header, 0, RECORD_HEADER_SIZE, 0);
+      const h = decodeHeader(header, 0);
+      if (typeof h === 'string') return h;
+      if (h.position !== seg.start) return `first record claims position ${h.position}`;
+      seg.firstIndex = h.index;
+      return null;
+    };
+    for (let s = 0; s < this.segments.length; s++) {
+      const seg = this.segments[s];
+      const problem = firstHeaderProblem(seg);
+      if (problem === null) continue;
+      const isLast = s === this.segments.length - 1;
+      if (!isLast) throw this.corrupt(seg.path, 0, problem);
+      if (s > 0) {
+        // The last segment's very first record is bad: cut the whole segment if never flushed.
+        if (seg.start < flushedPos) throw this.corrupt(seg.path, 0, problem);
+        this.logFn('warn', 'cut a torn tail: the last segment has no valid first record', { file: seg.path, bytesCut: seg.size, reason: problem });
+        this.dropLastSegment();
+      }
+    }
+    // Finish an interrupted retention (the checkpoint moved, the files were not all removed yet).
+    while (this.segments.length >= 2 && this.segments[1].firstIndex !== 0 && this.segments[1].firstIndex <= this.first) {
+      this.logFn('info', 'removing a segment below the retention point', { file: this.segments[0].path });
+      const seg = this.segments.shift() as Segment;
+      closeQuietly(seg.fd);
+      fs.rmSync(seg.path, { force: true });
+    }
+    const s0 = this.segments[0];
+    if (s0 !== undefined && s0.firstIndex !== 0 && s0.firstIndex !== this.first) {
+      throw this.corrupt(s0.path, 0, `the first record has index ${s0.firstIndex} but the log starts at ${this.first}`);
+    }
+    for (const [start, f] of [...this.indexFiles]) {
+      if (start + this.indexPerFile - 1 < this.first) {
+        closeQuietly(f.fd);
+        fs.rmSync(f.path, { force: true });
+        this.indexFiles.delete(start);
+      }
+    }
+
+    // Where to start verifying: the last segment, if the index holds everything before it.
+    let scanFrom = Math.max(0, this.segments.length - 1);
+    let expect = this.first;
+    let prevTerm = this.prevTerm;
+    if (scanFrom > 0) {
+      const seg = this.segments[scanFrom];
+      try {
+        const e = this.readIndexEntry(seg.firstIndex - 1);
+        const prevSeg = this.segments[scanFrom - 1];
+        if (e.position < prevSeg.start || e.position + e.totalSize > prevSeg.start + prevSeg.size) {
+          throw this.corrupt(this.indexPathOf(this.indexFileStart(seg.firstIndex - 1)), 0, 'entry outside the previous segment');
+        }
+        this.verifyRecordAt(prevSeg, e, seg.firstIndex - 1);
+        this.runsFromIndex(this.first, seg.firstIndex - 1);
+        expect = seg.firstIndex;
+        prevTerm = e.term;
+      } catch (err) {
+        if (!(err instanceof CommitLogError) || err.code !== 'STORE_CORRUPT') throw err;
+        this.logFn('warn', 'the index is incomplete; rebuilding it from the first segment', { reason: err.message });
+        scanFrom = 0;
+        this.runStarts = [];
+        this.runTerms = [];
+      }
+    }
+    for (let s = scanFrom; s < this.segments.length; s++) {
+      const r = this.scanSegment(this.segments[s], expect, prevTerm, s === this.segments.length - 1, flushedPos);
+      expect = r.nextIndex;
+      prevTerm = r.lastTerm;
+    }
+    this.last = expect - 1;
+    if (this.last < this.first - 1) throw new CommitLogError('STORE_CORRUPT', `store ${this.dir}: log ends at ${this.last} below the retention point ${this.first}`);
+    // Index entries after the last record are stale.
+    const cutStart = this.indexFileStart(this.last + 1);
+    for (const [start, f] of [...this.indexFiles]) {
+      if (start > cutStart) {
+        closeQuietly(f.fd);
+        fs.rmSync(f.path, { force: true });
+        this.indexFiles.delete(start);
+      } else if (start === cutStart && f.size > (this.last + 1 - start) * INDEX_ENTRY_SIZE) {
+        f.size = (this.last + 1 - start) * INDEX_ENTRY_SIZE;
+        fs.ftruncateSync(f.fd, f.size);
+      }
+    }
+    const cur = this.segments[this.segments.length - 1];
+    const end = cur === undefined ? 0 : cur.start + cur.size;
+    if (end < flushedPos) {
+      throw this.corrupt(cur === undefined ? this.dataDir : cur.path, cur === undefined ? 0 : cur.size,
+        `data ends at position ${end} but ${flushedPos} bytes were flushed (flushed data missing)`);
+    }
+    this.acceptSegStart = cur === undefined ? 0 : cur.start;
+    this.acceptPos = this.writtenPos = this.flushedPos = end;
+    this.written = this.flushed = this.last;
+    this.cacheStart = this.last + 1;
+  }
+
+  private dropLastSegment(): void {
+    const seg = this.segments.pop() as Segment;
+    closeQuietly(seg.fd);
+    fs.rmSync(seg.path, { force: true });
+  }
+
+  private verifyRecordAt(seg: Segment, e: IndexEntry, index: number): void {
+    const off = e.position - seg.start;
+    const buf = Buffer.allocUnsafe(e.totalSize);
+    if (fs.readSync(seg.fd, buf, 0, e.totalSize, off) !== e.totalSize) throw this.corrupt(seg.path, off, 'short record');
+    const h = decodeHeader(buf, 0);
+    if (typeof h === 'string') throw this.corrupt(seg.path, off, h);
+    if (h.index !== index || h.term !== e.term || h.position !== e.position || !bodyMatches(buf, 0, h)) {
+      throw this.corrupt(seg.path, off, `record does not match the index entry of ${index}`);
+    }
+  }
+
+  /** Term runs of [lo, hi] from the index: binary searches for the term changes. */
+  private runsFromIndex(lo: number, hi: number): void {
+    let index = lo;
+    let prev = this.prevTerm;
+    while (index <= hi) {
+      const t = this.readIndexEntry(index).term;
+      if (t < prev) throw this.corrupt(this.indexPathOf(this.indexFileStart(index)), 0, `term goes down at index ${index}`);
+      this.runStarts.push(index);
+      this.runTerms.push(t);
+      prev = t;
+      let a = index;
+      let b = hi + 1; // term(a) === t; b is hi + 1 or an index whose term > t
+      while (b - a > 1) {
+        const m = Math.floor((a + b) / 2);
+        const tm = this.readIndexEntry(m).term;
+        if (tm < t) throw this.corrupt(this.indexPathOf(this.indexFileStart(m)), 0, `term goes down at index ${m}`);
+        if (tm > t) b = m;
+        else a = m;
+      }
+      index = b;
+    }
+  }
+
+  /** Verifies every record of `seg`, applies the torn-tail rule, and rewrites index entries that
+   *  differ from what the records say. */
+  private scanSegment(
+    seg: Segment,
+    firstExpected: number,
+    firstPrevTerm: number,
+    isLast: boolean,
+    flushedPos: number,
+  ): { nextIndex: number; lastTerm: number } {
+    let expect = firstExpected;
+    let prevTerm = firstPrevTerm;
+    let win = Buffer.allocUnsafe(Math.min(SCAN_WINDOW_BYTES, Math.max(seg.size, RECORD_HEADER_SIZE)));
+    let winStart = 0;
+    let winLen = 0;
+    const load = (from: number, need: number): void => {
+      if (from >= winStart && from + need <= winStart + winLen) return;
+      if (need > win.length) win = Buffer.allocUnsafe(need);
+      winStart = from;
+      winLen = fs.readSync(seg.fd, win, 0, Math.min(win.length, seg.size - from), from);
+    };
+    const entries: Buffer[] = [];
+    let pendingEntries = Buffer.allocUnsafe(64 * 1024);
+    let pendingCount = 0;
+    const startIndex = firstExpected;
+    let off = 0;
+    let failure: string | null = null;
+    while (off < seg.size) {
+      if (off + RECORD_HEADER_SIZE > seg.size) {
+        failure = 'record header cut short at the end of the file';
+        break;
+      }
+      load(off, RECORD_HEADER_SIZE);
+      const h = decodeHeader(win, off - winStart);
+      if (typeof h === 'string') {
+        failure = h;
+        break;
+      }
+      if (h.position !== seg.start + off) {
+        failure = `record claims position ${h.position}`;
+        break;
+      }
+      if (h.index !== expect) {
+        failure = `record has index ${h.index}, expected ${expect}`;
+        break;
+      }
+      if (h.term < prevTerm) {
+        failure = `record ${h.index} has term ${h.term} below the previous term ${prevTerm}`;
+        break;
+      }
+      if (off + h.totalSize > seg.size) {
+        failure = `record ${h.index} cut short (${h.totalSize} bytes, ${seg.size - off} in the file)`;
+        break;
+      }
+      load(off, h.totalSize);
+      if (!bodyMatches(win, off - winStart, h)) {
+        failure = `body CRC mismatch in record ${h.index}`;
+        break;
+      }
+      if ((pendingCount + 1) * INDEX_ENTRY_SIZE > pendingEntries.length) {
+        entries.push(pendingEntries.subarray(0, pendingCount * INDEX_ENTRY_SIZE));
+        pendingEntries = Buffer.allocUnsafe(pendingEntries.length * 2);
+        pendingCount = 0;
+      }
+      encodeIndexEntry(pendingEntries, pendingCount * INDEX_ENTRY_SIZE, h.index, h.position, h.term, h.totalSize, h.type);
+      pendingCount++;
+      if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== h.term) {
+        this.runStarts.push(h.index);
+        this.runTerms.push(h.term);
+      }
+      prevTerm = h.term;
+      expect++;
+      off += h.totalSize;
+    }
+    if (failure !== null) {
+      const position = seg.start + off;
+      if (!isLast || position < flushedPos) {
+        throw this.corrupt(seg.path, off, `${failure} (flushed up to position ${flushedPos}; not a torn tail)`);
+      }
+      this.logFn('warn', 'cut a torn tail', { file: seg.path, offset: off, bytesCut: seg.size - off, reason: failure });
+      fs.ftruncateSync(seg.fd, off);
+      seg.size = off;
+    }
+    entries.push(pendingEntries.subarray(0, pendingCount * INDEX_ENTRY_SIZE));
+    if (seg.size > 0) seg.firstIndex = firstExpected;
+    this.syncIndexRange(startIndex, Buffer.concat(entries));
+    return { nextIndex: expect, lastTerm: prevTerm };
+  }
+
+  /** Makes the index files hold `entries` for [fromIndex, ...): rewrites only what differs. */
+  private syncIndexRange(fromIndex: number, entries: Buffer): void {
+    let index = fromIndex;
+    let off = 0;
+    while (off < entries.length) {
+      const start = this.indexFileStart(index);
+      const count = Math.min((entries.length - off) / INDEX_ENTRY_SIZE, start + this.indexPerFile - index);
+      const piece = entries.subarray(off, off + count * INDEX_ENTRY_SIZE);
+      const f = this.indexFile(start, true);
+      const at = (index - start) * INDEX_ENTRY_SIZE;
+      const existing = Buffer.alloc(piece.length);
+      const got = at < f.size ? fs.readSync(f.fd, existing, 0, Math.min(piece.length, f.size - at), at) : 0;
+      if (got !== piece.length || !existing.equals(piece)) {
+        if (f.size >= at + INDEX_ENTRY_SIZE || got > 0) {
+          this.logFn('warn', 'rewriting index entries that do not match the records', { file: f.path, fromIndex: index });
+        }
+        fs.writeSync(f.fd, piece, 0, piece.length, at);
+        f.size = Math.max(f.size, at + piece.length);
+        this.dirtyFds.add(f.fd);
+      }
+      index += count;
+      off += piece.length;
+    }
+  }
+
+  private async syncAfterRecovery(): Promise<void> {
+    const cur = this.segments[this.segments.length - 1];
+    const syncs: Promise<void>[] = [this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
+    if (cur !== undefined) syncs.push(this.io.fdatasync(cur.fd));
+    for (const fd of this.dirtyFds) syncs.push(this.io.fdatasync(fd));
+    const idx = this.indexFiles.get(this.indexFileStart(Math.max(1, this.last)));
+    if (idx !== undefined) syncs.push(this.io.fdatasync(idx.fd));
+    await Promise.all(syncs);
+    this.dirtyFds.clear();
+    this.writeCheckpoint();
+    this.dirtyFds.clear();
+    await this.io.fsync(this.checkpointFd());
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function checkInt(name: string, v: number | undefined, min: number, max: number): void {
+  if (v === undefined) return;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new CommitLogError('INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], not ${v}`);
+  }
+}

@@ -1,0 +1,32 @@
+// Operating errors of the commitlog: a stable `code` (see CommitLogErrorCode), a human message, a
+// cause. Programmer errors (a broken invariant) are asserts instead: they crash the process.
+import type { CommitLogErrorCode } from './types.ts';
+
+export class CommitLogError extends Error {
+  override readonly name = 'CommitLogError';
+  readonly code: CommitLogErrorCode;
+  constructor(code: CommitLogErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export class CommitLogAssertionError extends Error {
+  override readonly name = 'CommitLogAssertionError';
+}
+
+/** Always-on assertion (TigerStyle): invariants are checked in production too. */
+export function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new CommitLogAssertionError(msg);
+}
+
+/** Maps an fs error of a write path to a CommitLogError (ENOSPC/EDQUOT -> DISK_FULL). */
+export function writeError(err: unknown, what: string): CommitLogError {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new CommitLogError('DISK_FULL', `disk full while ${what}`, { cause: err });
+  }
+  return new CommitLogError('IO_ERROR', `I/O error while ${what}: ${String((err as Error)?.message ?? err)}`, {
+    cause: err,
+  });
+}

@@ -1,0 +1,29 @@
+// The commitlog's public API.
+import { FileCommitLog } from './commit-log.ts';
+import { LevelMetaStore } from './meta-store.ts';
+import type { CommitLogOptions } from './types.ts';
+
+export type {
+  CommitLog,
+  CommitLogErrorCode,
+  CommitLogOptions,
+  CommitLogStats,
+  DiskFaults,
+  FlushDiskType,
+  LogRecord,
+  MetaStore,
+} from './types.ts';
+export { CommitLogError } from './errors.ts';
+export { FileCommitLog } from './commit-log.ts';
+export { LevelMetaStore } from './meta-store.ts';
+export { CommitLogRaftStorage } from './raft-storage.ts';
+
+/** Opens (creating if needed) the commitlog in options.dir, recovering it after a crash. */
+export function openCommitLog(options: CommitLogOptions): Promise<FileCommitLog> {
+  return FileCommitLog.open(options);
+}
+
+/** Opens (creating if needed) the LevelDB meta store in `dir`. */
+export function openMetaStore(dir: string): Promise<LevelMetaStore> {
+  return LevelMetaStore.open(dir);
+}

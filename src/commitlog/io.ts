@@ -1,0 +1,90 @@
+// The few file operations the commitlog makes, in one place so tests can inject a full disk or a
+// failing fdatasync (DiskFaults). Writes are positional and synchronous (page cache); fdatasync and
+// fsync run on libuv's thread pool and never block the event loop.
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import type { DiskFaults } from './types.ts';
+
+const fdatasyncCb = promisify(fs.fdatasync);
+const fsyncCb = promisify(fs.fsync);
+
+export class DiskIo {
+  fdatasyncCalls = 0;
+  writeCalls = 0;
+  bytesWritten = 0;
+
+  constructor(private readonly faults: DiskFaults | undefined) {}
+
+  /** Writes all of `bufs` at `position`, looping on short writes. With a fault budget, a write that
+   *  does not fit is written partly (a torn write) and then fails with ENOSPC. */
+  writevAt(fd: number, bufs: readonly Buffer[], position: number): number {
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    let list: Buffer[] = bufs as Buffer[];
+    let fail = false;
+    if (this.faults !== undefined && this.faults.bytesLeft < total) {
+      list = clip(list, Math.max(0, this.faults.bytesLeft));
+      fail = true;
+    }
+    let done = 0;
+    let pos = position;
+    while (list.length > 0) {
+      const n = list.length === 1 ? fs.writeSync(fd, list[0], 0, list[0].length, pos) : fs.writevSync(fd, list, pos);
+      this.writeCalls++;
+      this.bytesWritten += n;
+      done += n;
+      pos += n;
+      list = skip(list, n);
+    }
+    if (this.faults !== undefined) this.faults.bytesLeft -= done;
+    if (fail) throw errno('ENOSPC', 'no space left on device, write');
+    return done;
+  }
+
+  async fdatasync(fd: number): Promise<void> {
+    this.fdatasyncCalls++;
+    if (this.faults?.failDatasync) {
+      this.faults.failDatasync = false;
+      throw errno('EIO', 'i/o error, fdatasync');
+    }
+    await fdatasyncCb(fd);
+  }
+
+  async fsync(fd: number): Promise<void> {
+    await fsyncCb(fd);
+  }
+
+  /** Makes file creations, renames and unlinks in `dir` durable. */
+  async fsyncDir(dir: string): Promise<void> {
+    const h = await fs.promises.open(dir, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  }
+}
+
+function clip(bufs: Buffer[], bytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of bufs) {
+    if (bytes <= 0) break;
+    out.push(b.length <= bytes ? b : b.subarray(0, bytes));
+    bytes -= b.length;
+  }
+  return out;
+}
+
+function skip(bufs: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < bufs.length && n >= bufs[i].length) n -= bufs[i++].length;
+  const rest = bufs.slice(i);
+  if (n > 0) rest[0] = rest[0].subarray(n);
+  return rest.filter((b) => b.length > 0);
+}
+
+function errno(code: string, msg: string): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error(`${code}: ${msg}`);
+  e.code = code;
+  return e;
+}

@@ -1,0 +1,138 @@
+// On-disk formats: the data record (header + body) and the fixed-width index entry.
+//
+// Data record, big-endian, 48-byte header then the body:
+//   0 magic u32 | 4 totalSize u32 (header + body) | 8 index u64 | 16 term u64 | 24 position u64
+//   (physical offset of the record, = segment start + offset in file) | 32 type u8 | 33..39 zero |
+//   40 bodyCrc u32 (zlib.crc32 of the body) | 44 headerCrc u32 (crc32 of bytes 0..43)
+// Index entry, 32 bytes, slot (index - fileStartIndex) * 32 of the index file:
+//   0 position u64 | 8 term u64 | 16 totalSize u32 | 20 type u8 | 21..23 zero |
+//   24 index mod 2^32 u32 | 28 crc32 of bytes 0..27
+// u64 fields hold safe integers (< 2^53), written as two u32 halves.
+import { crc32 } from 'node:zlib';
+import { assert } from './errors.ts';
+
+export const RECORD_MAGIC = 0x524d5131; // "RMQ1"
+export const RECORD_HEADER_SIZE = 48;
+export const INDEX_ENTRY_SIZE = 32;
+/** A body larger than this is refused (Buffer and u32 size field limits). */
+export const RECORD_BODY_BYTES_MAX = 0x7fff_0000;
+const TWO_32 = 0x1_0000_0000;
+
+export function writeU64(buf: Buffer, off: number, v: number): void {
+  assert(Number.isSafeInteger(v) && v >= 0, `u64 field out of range: ${v}`);
+  buf.writeUInt32BE(Math.floor(v / TWO_32), off);
+  buf.writeUInt32BE(v >>> 0, off + 4);
+}
+
+export function readU64(buf: Buffer, off: number): number {
+  return buf.readUInt32BE(off) * TWO_32 + buf.readUInt32BE(off + 4);
+}
+
+/** Writes one record (header + body) at `off`; returns its total size. */
+export function encodeRecord(
+  buf: Buffer,
+  off: number,
+  index: number,
+  term: number,
+  type: number,
+  data: Uint8Array,
+  position: number,
+): number {
+  const totalSize = RECORD_HEADER_SIZE + data.byteLength;
+  buf.writeUInt32BE(RECORD_MAGIC, off);
+  buf.writeUInt32BE(totalSize, off + 4);
+  writeU64(buf, off + 8, index);
+  writeU64(buf, off + 16, term);
+  writeU64(buf, off + 24, position);
+  buf.writeUInt32BE(type << 24, off + 32); // type u8 then three zero bytes
+  buf.writeUInt32BE(0, off + 36);
+  buf.writeUInt32BE(crc32(data), off + 40);
+  buf.writeUInt32BE(crc32(buf.subarray(off, off + 44)), off + 44);
+  buf.set(data, off + RECORD_HEADER_SIZE);
+  return totalSize;
+}
+
+export interface RecordHeader {
+  readonly totalSize: number;
+  readonly index: number;
+  readonly term: number;
+  readonly position: number;
+  readonly type: number;
+  readonly bodyCrc: number;
+}
+
+/** Decodes and checks a header (magic, header CRC, padding). Returns a reason string if bad. */
+export function decodeHeader(buf: Buffer, off: number): RecordHeader | string {
+  assert(off + RECORD_HEADER_SIZE <= buf.length, 'decodeHeader: header outside the buffer');
+  const magic = buf.readUInt32BE(off);
+  if (magic !== RECORD_MAGIC) {
+    return magic === 0 && isZero(buf, off, off + RECORD_HEADER_SIZE) ? 'zeroed header' : `bad magic 0x${magic.toString(16)}`;
+  }
+  if (crc32(buf.subarray(off, off + 44)) !== buf.readUInt32BE(off + 44)) return 'header CRC mismatch';
+  if ((buf.readUInt32BE(off + 32) & 0x00ff_ffff) !== 0 || buf.readUInt32BE(off + 36) !== 0) {
+    return 'non-zero reserved header bytes';
+  }
+  const totalSize = buf.readUInt32BE(off + 4);
+  if (totalSize < RECORD_HEADER_SIZE) return `total size ${totalSize} below header size`;
+  return {
+    totalSize,
+    index: readU64(buf, off + 8),
+    term: readU64(buf, off + 16),
+    position: readU64(buf, off + 24),
+    type: buf.readUInt8(off + 32),
+    bodyCrc: buf.readUInt32BE(off + 40),
+  };
+}
+
+/** Checks the body CRC of a record whose header was decoded at `off`. */
+export function bodyMatches(buf: Buffer, off: number, h: RecordHeader): boolean {
+  return crc32(buf.subarray(off + RECORD_HEADER_SIZE, off + h.totalSize)) === h.bodyCrc;
+}
+
+function isZero(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+export interface IndexEntry {
+  readonly position: number;
+  readonly term: number;
+  readonly totalSize: number;
+  readonly type: number;
+}
+
+export function encodeIndexEntry(
+  buf: Buffer,
+  off: number,
+  index: number,
+  position: number,
+  term: number,
+  totalSize: number,
+  type: number,
+): void {
+  writeU64(buf, off, position);
+  writeU64(buf, off + 8, term);
+  buf.writeUInt32BE(totalSize, off + 16);
+  buf.writeUInt32BE(type << 24, off + 20);
+  buf.writeUInt32BE(index % TWO_32, off + 24);
+  buf.writeUInt32BE(crc32(buf.subarray(off, off + 28)), off + 28);
+}
+
+/** Decodes the index entry of `index` at `off`; returns a reason string if it fails its checks. */
+export function decodeIndexEntry(buf: Buffer, off: number, index: number): IndexEntry | string {
+  if (crc32(buf.subarray(off, off + 28)) !== buf.readUInt32BE(off + 28)) return 'index entry CRC mismatch';
+  if (buf.readUInt32BE(off + 24) !== index % TWO_32) return `index entry holds another index`;
+  const totalSize = buf.readUInt32BE(off + 16);
+  if (totalSize < RECORD_HEADER_SIZE) return 'index entry size below header size';
+  return {
+    position: readU64(buf, off),
+    term: readU64(buf, off + 8),
+    totalSize,
+    type: buf.readUInt8(off + 20),
+  };
+}
+
+export function padName(n: number): string {
+  assert(Number.isSafeInteger(n) && n >= 0, `bad file name number ${n}`);
+  return String(n).padStart(20, '0');
+}
