@@ -125,7 +125,13 @@ export function figure8Arb(): fc.Arbitrary<Figure8Schedule> {
 }
 
 /** Plays the phases of `seed` (then heals and checks liveness as the main simulation does). */
-export function runFigure8Seed(seed: number, testBugs?: ReadonlySet<TestBug>): ScenarioResult & { schedule: Figure8Schedule } {
+export interface Figure8Result extends ScenarioResult {
+  readonly schedule: Figure8Schedule;
+  readonly elections: number;
+  readonly committed: number;
+}
+
+export function runFigure8Seed(seed: number, testBugs?: ReadonlySet<TestBug>): Figure8Result {
   const schedule = fc.sample(figure8Arb(), { seed, numRuns: 1 })[0];
   const c = new SimCluster({
     nodes: 3,
@@ -165,5 +171,12 @@ export function runFigure8Seed(seed: number, testBugs?: ReadonlySet<TestBug>): S
     }
   }
   if (!c.violation) c.settle(50 * 10);
-  return { violation: c.violation, completed: true, trace: c.lastTrace(40), schedule };
+  return {
+    violation: c.violation,
+    completed: true,
+    trace: c.lastTrace(40),
+    schedule,
+    elections: c.checker.elections,
+    committed: c.checker.committedIndex(),
+  };
 }

@@ -94,11 +94,11 @@ function opArb(profile: Profile): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: fc.record({ t: fc.constant('split' as const), mask: fc.integer({ min: 1, max: 30 }) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('oneWay' as const), from: node, to: node }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('ring' as const), node }) },
-    { weight: 5, arbitrary: fc.constant({ t: 'heal' as const }) },
+    { weight: 8, arbitrary: fc.constant({ t: 'heal' as const }) },
     { weight: crashy ? 8 : 2, arbitrary: fc.record({ t: fc.constant('crash' as const), node }) },
     { weight: crashy ? 10 : 6, arbitrary: fc.record({ t: fc.constant('restart' as const), node }) },
     {
-      weight: 25,
+      weight: 35,
       arbitrary: fc.record({
         t: fc.constant('propose' as const),
         node: fc.oneof({ weight: 4, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: node }),

@@ -1,0 +1,191 @@
+// npm run sim -- --runs N [--seed S] [--nodes 3|5] [--steps N] [--bug NAME] ...
+// Runs randomized fault schedules against simulated clusters of real Raft cores (see
+// test/sim/). Progress goes to stderr; the first failing seed is printed with its replay
+// command and the tail of its trace; stdout ends with exactly one JSON line.
+
+import type { TestBug } from '../src/raft/types.ts';
+import { runFigure8Seed } from '../test/sim/figure8.ts';
+import { replayCommand, runSeed } from '../test/sim/schedule.ts';
+import type { Profile, ScheduleOptions } from '../test/sim/schedule.ts';
+
+const BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log'];
+const PROFILES = ['default', 'crashy', 'figure8'] as const;
+
+const HELP = `usage: npm run sim -- [options]
+
+Runs deterministic simulations of 3- or 5-node Raft clusters under randomized faults (message
+loss, delay, duplication, reordering, partitions, crashes that lose unsynced writes, restarts,
+proposals, leadership transfers, unreachable reports), checks the safety invariants after every
+step and liveness after healing. Run r uses seed S + r; a seed replays its run exactly.
+
+options:
+  --runs N          number of schedules (default 100)
+  --seed S          seed of the first run (default: derived from the clock, printed)
+  --nodes 3|5       cluster size (default: random per run)
+  --steps N         operations per schedule (default 300)
+  --bug NAME        build the cores with a test bug: ${BUGS.join(', ')}
+  --profile P       default | crashy (more crashes, leader faults) | figure8 (scripted phases,
+                    3 nodes; --steps and --nodes do not apply)
+  --prevote on|off  fix pre-vote (default: random per run)
+  --torn on|off     torn writes on crash (default: random per run)
+  --quiet           no progress lines
+  --help            this text
+
+output: progress on stderr; the last line on stdout is
+  {"runs":N,"steps":N,"violations":N,"firstFailingSeed":S|null,"elections":N,"committed":N}
+exit status: 0 no violation, 1 violations found, 2 bad arguments.`;
+
+function usageError(msg: string): never {
+  process.stderr.write(`sim: ${msg} (see --help)\n`);
+  process.exit(2);
+}
+
+function intArg(name: string, v: string | undefined, min: number, max: number): number {
+  if (v === undefined) usageError(`${name} needs a value`);
+  if (!/^\d+$/.test(v)) usageError(`${name} must be an integer, got '${v}'`);
+  const n = Number(v);
+  if (n < min || n > max) usageError(`${name} must be in [${min}, ${max}], got ${n}`);
+  return n;
+}
+
+function onOff(name: string, v: string | undefined): boolean {
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  usageError(`${name} must be on or off, got '${v ?? ''}'`);
+}
+
+interface Args {
+  runs: number;
+  seed: number;
+  seedGiven: boolean;
+  nodes?: number;
+  steps: number;
+  bug?: TestBug;
+  profile: (typeof PROFILES)[number];
+  preVote?: boolean;
+  torn?: boolean;
+  quiet: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = { runs: 100, seed: 0, seedGiven: false, steps: 300, profile: 'default', quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    switch (k) {
+      case '--help':
+      case '-h':
+        process.stdout.write(`${HELP}\n`);
+        process.exit(0);
+      // falls through (exit never returns)
+      case '--runs':
+        a.runs = intArg(k, v, 1, 10_000_000);
+        i++;
+        break;
+      case '--seed':
+        a.seed = intArg(k, v, 0, 2 ** 31 - 1);
+        a.seedGiven = true;
+        i++;
+        break;
+      case '--nodes':
+        a.nodes = intArg(k, v, 3, 5);
+        if (a.nodes !== 3 && a.nodes !== 5) usageError(`--nodes must be 3 or 5, got ${a.nodes}`);
+        i++;
+        break;
+      case '--steps':
+        a.steps = intArg(k, v, 1, 1_000_000);
+        i++;
+        break;
+      case '--bug':
+        if (!BUGS.includes(v as TestBug)) usageError(`--bug must be one of ${BUGS.join(', ')}, got '${v ?? ''}'`);
+        a.bug = v as TestBug;
+        i++;
+        break;
+      case '--profile':
+        if (!PROFILES.includes(v as Args['profile'])) usageError(`--profile must be one of ${PROFILES.join(', ')}, got '${v ?? ''}'`);
+        a.profile = v as Args['profile'];
+        i++;
+        break;
+      case '--prevote':
+        a.preVote = onOff(k, v);
+        i++;
+        break;
+      case '--torn':
+        a.torn = onOff(k, v);
+        i++;
+        break;
+      case '--quiet':
+        a.quiet = true;
+        break;
+      default:
+        usageError(`unknown argument '${k}'`);
+    }
+  }
+  if (!a.seedGiven) a.seed = Date.now() % 1_000_000_000;
+  return a;
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  const sched: ScheduleOptions = {
+    steps: args.steps,
+    ...(args.nodes !== undefined ? { nodes: args.nodes } : {}),
+    ...(args.profile !== 'figure8' ? { profile: args.profile as Profile } : {}),
+    ...(args.preVote !== undefined ? { preVote: args.preVote } : {}),
+    ...(args.torn !== undefined ? { tornWrites: args.torn } : {}),
+  };
+  const bugs = args.bug ? new Set<TestBug>([args.bug]) : undefined;
+  const log = (s: string): void => {
+    if (!args.quiet) process.stderr.write(`${s}\n`);
+  };
+  log(`sim: ${args.runs} runs from seed ${args.seed}, profile ${args.profile}${args.bug ? `, bug ${args.bug}` : ''}`);
+
+  let steps = 0;
+  let violations = 0;
+  let firstFailingSeed: number | null = null;
+  let elections = 0;
+  let committed = 0;
+  const started = Date.now();
+  let lastProgress = started;
+  for (let r = 0; r < args.runs; r++) {
+    const seed = args.seed + r;
+    let violation;
+    let trace: readonly string[];
+    let replay: string;
+    if (args.profile === 'figure8') {
+      const res = runFigure8Seed(seed, bugs);
+      violation = res.violation;
+      trace = res.trace;
+      steps += res.schedule.phases.length;
+      elections += res.elections;
+      committed += res.committed;
+      replay = `npm run sim -- --profile figure8 --runs 1 --seed ${seed}${args.bug ? ` --bug ${args.bug}` : ''}`;
+    } else {
+      const res = runSeed(seed, sched, bugs ? { testBugs: bugs } : {});
+      violation = res.violation;
+      trace = res.trace;
+      steps += res.steps;
+      elections += res.elections;
+      committed += res.committed;
+      replay = replayCommand(seed, sched, args.bug);
+    }
+    if (violation) {
+      violations++;
+      if (firstFailingSeed === null) {
+        firstFailingSeed = seed;
+        process.stderr.write(`\nVIOLATION in seed ${seed}: ${violation.invariant}: ${violation.message}\n`);
+        process.stderr.write(`replay: ${replay}\nlast steps:\n${trace.map((l) => `  ${l}`).join('\n')}\n\n`);
+      }
+    }
+    const now = Date.now();
+    if (now - lastProgress >= 3000) {
+      lastProgress = now;
+      log(`sim: ${r + 1}/${args.runs} runs, ${steps} steps, ${violations} violations, ${((now - started) / 1000).toFixed(1)} s`);
+    }
+  }
+  log(`sim: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  process.stdout.write(`${JSON.stringify({ runs: args.runs, steps, violations, firstFailingSeed, elections, committed })}\n`);
+  process.exitCode = violations > 0 ? 1 : 0;
+}
+
+main();
