@@ -1,0 +1,165 @@
+// Framing shared by clients, the broker server and replica peers: a 4-byte big-endian length,
+// then one msgpackr-encoded frame object `{type: string, id: number, ...}`. Byte fields
+// (Uint8Array / Buffer) travel as msgpack `bin` and decode as Buffers that are views of the
+// received bytes (no copy) when a frame arrives inside one socket chunk.
+import { Packr } from 'msgpackr';
+import { FRAME_BYTES_MAX } from '../broker/protocol.ts';
+import { FrameError } from './errors.ts';
+
+/** Bytes of the length prefix. */
+export const FRAME_HEADER_BYTES = 4;
+
+/** The minimal shape every frame has on the wire. */
+export interface Frame {
+  readonly type: string;
+  readonly id: number;
+}
+
+// Plain maps, no record extensions: robust against any peer, and decodes to plain objects.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+/** msgpackr-encodes `frame` (no length prefix). The result is never overwritten by later packs. */
+export function packFrame(frame: object): Buffer {
+  return packr.pack(frame);
+}
+
+/** Length prefix for a packed frame of `bytes` bytes. */
+export function frameHeader(bytes: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(bytes, 0);
+  return header;
+}
+
+/** Encodes `frame` into one Buffer: length prefix + msgpackr body. Throws FrameError
+ *  ('oversized') if the encoded frame exceeds `frameBytesMax`. */
+export function encodeFrame(frame: object, frameBytesMax: number = FRAME_BYTES_MAX): Buffer {
+  const packed = packFrame(frame);
+  checkEncodedSize(packed.length, frameBytesMax);
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + packed.length);
+  out.writeUInt32BE(packed.length, 0);
+  packed.copy(out, FRAME_HEADER_BYTES);
+  return out;
+}
+
+export function checkEncodedSize(bytes: number, frameBytesMax: number): void {
+  if (bytes > frameBytesMax) {
+    throw new FrameError('oversized', `frame of ${bytes} bytes exceeds the limit of ${frameBytesMax} bytes`);
+  }
+}
+
+/** Unpacks one frame body (without the length prefix) and checks its shape. */
+export function decodeFrameBody(bytes: Buffer): Frame {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (err) {
+    throw new FrameError('malformed', `frame is not valid msgpack: ${(err as Error)?.message ?? String(err)}`, err);
+  }
+  if (!isFrameShape(value)) {
+    throw new FrameError('malformed', 'frame is not an object with a string `type` and a numeric `id`');
+  }
+  return value;
+}
+
+function isFrameShape(value: unknown): value is Frame {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Buffer.isBuffer(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const v = value as { type?: unknown; id?: unknown };
+  return typeof v.type === 'string' && typeof v.id === 'number' && Number.isFinite(v.id);
+}
+
+export interface FrameDecoderOptions {
+  /** Largest accepted frame (length prefix excluded). */
+  readonly frameBytesMax?: number;
+}
+
+/**
+ * Incremental decoder: `push()` arbitrary socket chunks, get complete frames back.
+ * Buffers a list of chunks (no repeated concatenation): each byte is copied at most once,
+ * and only when a frame spans chunks. An oversized length prefix is refused as soon as the
+ * 4 header bytes are in, before any of its body is buffered. After an error the decoder is
+ * poisoned (the stream has lost framing): further pushes throw the same error.
+ */
+export class FrameDecoder {
+  readonly frameBytesMax: number;
+  private readonly chunks: Buffer[] = [];
+  /** Read position inside chunks[0]. */
+  private offset = 0;
+  /** Unconsumed bytes over all chunks. */
+  private bytesBuffered = 0;
+  /** Body length of the frame being assembled, or -1 while waiting for a header. */
+  private bodyBytes = -1;
+  private failure: FrameError | null = null;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX;
+  }
+
+  /** Bytes held waiting for the rest of a frame (bounded by frameBytesMax + one chunk). */
+  get pendingBytes(): number {
+    return this.bytesBuffered;
+  }
+
+  /** Adds a chunk; returns every frame completed by it, in order. Throws FrameError. */
+  push(chunk: Buffer): Frame[] {
+    if (this.failure) throw this.failure;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.bytesBuffered += chunk.length;
+    }
+    const frames: Frame[] = [];
+    try {
+      for (;;) {
+        if (this.bodyBytes < 0) {
+          if (this.bytesBuffered < FRAME_HEADER_BYTES) break;
+          const length = this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
+          if (length > this.frameBytesMax) {
+            throw new FrameError('oversized', `frame length ${length} exceeds the limit of ${this.frameBytesMax} bytes`);
+          }
+          this.bodyBytes = length;
+        }
+        if (this.bytesBuffered < this.bodyBytes) break;
+        const body = this.take(this.bodyBytes);
+        this.bodyBytes = -1;
+        frames.push(decodeFrameBody(body));
+      }
+    } catch (err) {
+      this.failure = err instanceof FrameError ? err : new FrameError('malformed', String(err), err);
+      this.chunks.length = 0;
+      this.bytesBuffered = 0;
+      throw this.failure;
+    }
+    return frames;
+  }
+
+  /** Removes `n` buffered bytes (n <= bytesBuffered): a view when they sit in one chunk. */
+  private take(n: number): Buffer {
+    const first = this.chunks[0];
+    if (n === 0) return Buffer.alloc(0);
+    if (first !== undefined && first.length - this.offset >= n) {
+      const out = first.subarray(this.offset, this.offset + n);
+      this.advance(n);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const count = Math.min(n - filled, chunk.length - this.offset);
+      chunk.copy(out, filled, this.offset, this.offset + count);
+      filled += count;
+      this.advance(count);
+    }
+    return out;
+  }
+
+  private advance(n: number): void {
+    this.offset += n;
+    this.bytesBuffered -= n;
+    if (this.offset === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
+  }
+}

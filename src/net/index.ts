@@ -1,0 +1,7 @@
+// The net layer: framing, coalesced writes, client connections and the frame server.
+export * from './errors.ts';
+export * from './frame-codec.ts';
+export * from './frame-writer.ts';
+export * from './connection.ts';
+export * from './server.ts';
+export * from './util.ts';

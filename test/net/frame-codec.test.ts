@@ -1,0 +1,126 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { FrameDecoder, encodeFrame, FRAME_HEADER_BYTES } from '../../src/net/frame-codec.ts';
+import { FrameError } from '../../src/net/errors.ts';
+
+const bytesArb = fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u));
+const valueArb = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.boolean(),
+  bytesArb,
+  fc.dictionary(fc.string().filter((k) => k !== '__proto__'), fc.string(), { maxKeys: 3 }),
+);
+const frameArb = fc.record({
+  type: fc.string({ minLength: 1, maxLength: 12 }),
+  id: fc.nat(),
+  body: bytesArb,
+  extra: fc.array(valueArb, { maxLength: 4 }),
+});
+
+/** Splits `buf` at the given (sorted, deduplicated) cut points. */
+function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(buf.subarray(prev, p));
+    prev = p;
+  }
+  out.push(buf.subarray(prev));
+  return out;
+}
+
+t.test('frames split at arbitrary chunk boundaries decode to the same frames', async (t) => {
+  fc.assert(
+    fc.property(fc.array(frameArb, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, cuts) => {
+      const wire = Buffer.concat(frames.map((f) => encodeFrame(f)));
+      const decoder = new FrameDecoder();
+      const got = splitAt(wire, cuts).flatMap((c) => decoder.push(c));
+      t.same(got, frames);
+      for (const f of got) if (!Buffer.isBuffer((f as unknown as { body: unknown }).body)) return false;
+      return decoder.pendingBytes === 0;
+    }),
+    { numRuns: 300 },
+  );
+});
+
+t.test('a body inside one chunk decodes as a view of that chunk (no copy)', async (t) => {
+  const body = Buffer.alloc(1000, 7);
+  const wire = encodeFrame({ type: 'send', id: 1, body });
+  const [frame] = new FrameDecoder().push(wire) as unknown as [{ body: Buffer }];
+  t.ok(Buffer.isBuffer(frame.body));
+  t.equal(frame.body.buffer, wire.buffer, 'shares the chunk memory');
+  t.ok(frame.body.equals(body));
+});
+
+t.test('an oversized length is refused from its header, before its body is buffered', async (t) => {
+  const decoder = new FrameDecoder({ frameBytesMax: 1024 });
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(1025);
+  t.throws(() => decoder.push(header), { name: 'FrameError', reason: 'oversized', code: 'BAD_REQUEST' });
+  t.equal(decoder.pendingBytes, 0);
+  t.throws(() => decoder.push(Buffer.alloc(10)), FrameError, 'poisoned after an error');
+  t.throws(() => encodeFrame({ type: 'x', id: 1, body: Buffer.alloc(2000) }, 1024), FrameError);
+});
+
+t.test('non-frame msgpack values and garbage are malformed', async (t) => {
+  const bad = [
+    Buffer.from([0xc1]), // never-used byte
+    Buffer.from([0x93, 1]), // truncated array
+    Buffer.from([0x01, 0x02]), // trailing bytes
+    Buffer.from([0xd4, 0x05, 0x01]), // unknown extension
+    Buffer.from([0x2a]), // a number, not an object
+    Buffer.from([0x81, 0xa4, 0x74, 0x79, 0x70, 0x65, 0x01]), // {type: 1}
+    Buffer.alloc(0),
+  ];
+  for (const body of bad) {
+    const header = Buffer.alloc(FRAME_HEADER_BYTES);
+    header.writeUInt32BE(body.length);
+    t.throws(
+      () => new FrameDecoder().push(Buffer.concat([header, body])),
+      { name: 'FrameError', reason: 'malformed', code: 'BAD_REQUEST' },
+      body.toString('hex'),
+    );
+  }
+});
+
+t.test('arbitrary garbage either decodes to well-formed frames or throws FrameError, never anything else', async () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 10 }),
+      fc.option(fc.tuple(frameArb, fc.nat()), { nil: undefined }),
+      (chunks, prefix) => {
+        const decoder = new FrameDecoder({ frameBytesMax: 4096 });
+        const all: Buffer[] = chunks.map((c) => Buffer.from(c));
+        if (prefix) {
+          const enc = encodeFrame(prefix[0]);
+          all.unshift(enc.subarray(0, prefix[1] % (enc.length + 1))); // truncated valid frame
+        }
+        try {
+          for (const c of all) {
+            for (const f of decoder.push(c)) {
+              if (typeof f.type !== 'string' || typeof f.id !== 'number') return false;
+            }
+          }
+        } catch (err) {
+          return err instanceof FrameError;
+        }
+        return decoder.pendingBytes <= 4096 + 64 + 4;
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+t.test('many small chunks of one big frame decode in linear time', async (t) => {
+  const body = Buffer.alloc(4 * 1024 * 1024, 1);
+  const wire: Buffer = encodeFrame({ type: 'send', id: 9, body });
+  const decoder = new FrameDecoder();
+  const started = performance.now();
+  let frames = 0;
+  for (let i = 0; i < wire.length; i += 1024) frames += decoder.push(wire.subarray(i, i + 1024)).length;
+  t.equal(frames, 1);
+  t.ok(performance.now() - started < 2000, 'no quadratic concatenation');
+});
