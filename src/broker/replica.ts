@@ -384,6 +384,8 @@ export class Replica {
     this.checkpointing = true;
     try {
       this.lastCheckpointMs = now;
+      // The checkpoint must never run ahead of what is on disk (ASYNC_FLUSH): flush the log first.
+      await this.opts.log.flush();
       await this.opts.stateMachine.checkpoint();
     } finally {
       this.checkpointing = false;
