@@ -1,0 +1,41 @@
+// raftmq status: one line per replica (or --json: one JSON array).
+import { Admin } from '../client/index.ts';
+import { helpText, parseFlags, parseServers, type CommandSpec } from './args.ts';
+
+const SPEC: CommandSpec = {
+  usage: 'raftmq status --servers H:P[,H:P...] [--json]',
+  summary: 'Asks every listed replica for its state: node id, role (MASTER/SLAVE), Raft term, leader,\ncommit / applied / last log index and pid. An unreachable replica is shown as down.',
+  flags: [
+    { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
+    { name: 'json', kind: 'bool', help: 'print one JSON array instead of a table' },
+  ],
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const flags = parseFlags(SPEC, argv);
+  if (flags === null) {
+    console.log(helpText(SPEC));
+    return 0;
+  }
+  const servers = parseServers(String(flags.servers));
+  const admin = new Admin({ servers });
+  try {
+    const results = await Promise.all(servers.map((s) => admin.status(s).then((st) => ({ server: s, st }), (err: Error) => ({ server: s, err }))));
+    if (flags.json) {
+      console.log(JSON.stringify(results.map((r) => ('st' in r ? r.st : { addr: r.server, down: true, error: r.err.message }))));
+    } else {
+      console.log(['node', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid'].map((h) => h.padEnd(10)).join(''));
+      for (const r of results) {
+        if ('st' in r) {
+          const s = r.st;
+          console.log([s.nodeId, s.addr, s.role, s.term, s.leaderId || '-', s.commitIndex, s.appliedIndex, s.lastIndex, s.pid].map((v) => String(v).padEnd(10)).join(''));
+        } else {
+          console.log(`${'?'.padEnd(10)}${r.server.padEnd(10)}down (${r.err.message})`);
+        }
+      }
+    }
+    return results.some((r) => 'st' in r) ? 0 : 1;
+  } finally {
+    await admin.close();
+  }
+}
