@@ -58,7 +58,8 @@ export type Observation =
   | { readonly k: 'apply'; readonly node: NodeId; readonly entries: readonly Entry[] }
   | { readonly k: 'crash'; readonly node: NodeId }
   /** The node restarted from its durable state: `log` (from index 1), the durable term, the
-   *  durable commit, and the commit/applied indexes the new core starts from. */
+   *  durable commit (what the driver knows committed: HardState.commit or its applied
+   *  checkpoint, whichever is higher), and the commit/applied indexes the new core starts from. */
   | {
       readonly k: 'restart';
       readonly node: NodeId;

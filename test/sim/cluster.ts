@@ -41,6 +41,9 @@ export interface ClusterOptions {
   readonly fsyncStepsMax?: number;
   /** A crash during a write may keep the hard state and/or a prefix of the entries. */
   readonly tornWrites?: boolean;
+  /** The state machine checkpoints its applied index now and then and restarts from it
+   *  (default true). */
+  readonly checkpoints?: boolean;
   /** Ticks fed to the core per turn at most (replica.ts caps a stalled loop at 5). */
   readonly ticksPerTurnMax?: number;
   readonly factory?: NodeFactory;
@@ -80,6 +83,9 @@ class SimNode {
   term = 0;
   leaderId: NodeId = NONE;
   incarnation = 0;
+  /** The state machine's durable applied index (replica.ts checkpoints it now and then); the
+   *  core restarts with it as RaftConfig.applied. */
+  checkpoint = 0;
   constructor(readonly id: NodeId) {}
   get alive(): boolean {
     return this.core !== null;
@@ -119,6 +125,7 @@ export class SimCluster {
   private delayMax = 0;
   private readonly fsyncStepsMax: number;
   private readonly tornWrites: boolean;
+  private readonly checkpoints: boolean;
   private readonly ticksPerTurnMax: number;
   private readonly factory: NodeFactory;
   private readonly baseConfig: Omit<RaftConfig, 'id' | 'seed'>;
@@ -130,6 +137,7 @@ export class SimCluster {
     this.prng = new Prng(opts.seed);
     this.fsyncStepsMax = opts.fsyncStepsMax ?? 3;
     this.tornWrites = opts.tornWrites ?? false;
+    this.checkpoints = opts.checkpoints ?? true;
     this.ticksPerTurnMax = opts.ticksPerTurnMax ?? 5;
     this.factory = opts.factory ?? ((config, storage) => new RaftNode(config, storage));
     this.traceLines = opts.traceLines ?? 60;
@@ -289,6 +297,7 @@ export class SimCluster {
       }
       if (rd.committedEntries.length) {
         this.observe({ k: 'apply', node: n.id, entries: rd.committedEntries });
+        if (this.checkpoints && this.prng.chance(0.2)) n.checkpoint = rd.committedEntries[rd.committedEntries.length - 1].index;
         for (const e of rd.committedEntries) {
           const p = n.waiting.get(e.index);
           if (p === undefined) continue;
@@ -516,7 +525,7 @@ export class SimCluster {
   restart(i: number): void {
     const n = this.nodes[i];
     if (n.alive) return;
-    const config: RaftConfig = { ...this.baseConfig, id: n.id, seed: this.prng.u32() };
+    const config: RaftConfig = { ...this.baseConfig, id: n.id, seed: this.prng.u32(), applied: n.checkpoint };
     try {
       n.core = this.factory(config, n.storage);
     } catch (err) {
@@ -537,7 +546,8 @@ export class SimCluster {
       node: n.id,
       log: n.storage.allEntries(),
       term: hs.term,
-      durableCommit: hs.commit,
+      // Applied entries were committed: a checkpoint above the durable commit is knowledge too.
+      durableCommit: Math.max(hs.commit, n.checkpoint),
       commit: st.commit,
       applied: st.applied,
     });

@@ -8,8 +8,9 @@ import { replayCommand, runSeed } from './schedule.ts';
 import type { ScheduleOptions } from './schedule.ts';
 
 const BASE_SEED = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : 20260101;
-const RUNS_PER_SIZE = Number(process.env.SIM_RUNS ?? 250);
+const RUNS_PER_SIZE = Number(process.env.SIM_RUNS ?? 500);
 const STEPS = 300;
+const LONG_RUNS = Number(process.env.SIM_LONG_RUNS ?? 40);
 
 for (const nodes of [3, 5]) {
   t.test(`${RUNS_PER_SIZE} schedules of ${STEPS} steps on ${nodes} nodes keep every invariant`, async (t) => {
@@ -43,8 +44,8 @@ for (const nodes of [3, 5]) {
   });
 }
 
-t.test('a long schedule (2000 steps) on 5 nodes with torn writes keeps every invariant', async (t) => {
-  for (let r = 0; r < 10; r++) {
+t.test(`${LONG_RUNS} long schedules (2000 steps) on 5 nodes with torn writes keep every invariant`, async (t) => {
+  for (let r = 0; r < LONG_RUNS; r++) {
     const seed = BASE_SEED + 7_000_000 + r;
     const sched: ScheduleOptions = { steps: 2000, nodes: 5, tornWrites: true };
     const res = runSeed(seed, sched);
@@ -53,5 +54,5 @@ t.test('a long schedule (2000 steps) on 5 nodes with torn writes keeps every inv
       return;
     }
   }
-  t.pass('10 long schedules');
+  t.pass(`${LONG_RUNS} long schedules`);
 });
