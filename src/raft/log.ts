@@ -17,8 +17,11 @@ export class RaftLog {
     this.unstable = new Unstable(storage.lastIndex() + 1);
     const first = storage.firstIndex();
     this.applied = Math.max(applied, first - 1);
-    this.committed = Math.max(committed, this.applied);
-    assert(this.committed <= this.lastIndex(), `RaftLog: commit ${this.committed} above last index ${this.lastIndex()}`);
+    // A durable commit index may run ahead of the durable entries (the hard state and the entries
+    // of one Ready are separate writes, and a crash can land between them). Commit is only a
+    // hint here: clamp it; the leader tells us again. What was applied must be in the log.
+    assert(this.applied <= this.lastIndex(), `RaftLog: applied ${this.applied} above last index ${this.lastIndex()}`);
+    this.committed = Math.min(Math.max(committed, this.applied), this.lastIndex());
   }
 
   firstIndex(): number {
