@@ -26,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     const deadline = Date.now() + Number(flags['timeout-ms']);
     while (Date.now() < deadline) {
       const all = await admin.statusAll(servers);
-      const master = all.find((s) => s?.role === 'MASTER');
+      const master = all.map((r) => r.status).find((s) => s?.role === 'MASTER');
       if (master?.nodeId === to) {
         console.log(`master: ${to} at ${master.addr} (term ${master.term})`);
         return 0;

@@ -1,0 +1,192 @@
+// Multi-process tests: real `raftmq node` processes on 127.0.0.1, killed and restarted by PID.
+import t from 'tap';
+import { Connection } from '../../src/net/index.ts';
+import { Producer, PullConsumer } from '../../src/client/index.ts';
+import type { StoredMessage } from '../../src/broker/protocol.ts';
+import { LocalCluster } from '../helpers/launcher.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sends `count` distinct messages with `inflight` concurrent senders; returns the acked bodies. */
+async function sendLoad(producer: Producer, topic: string, count: number, inflight: number, opts: { prefix: string; onAck?: (n: number) => void; stopEarly?: () => boolean }) {
+  const acked = new Set<string>();
+  const failures: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count && !opts.stopEarly?.()) {
+      const body = `${opts.prefix}-${next++}`;
+      try {
+        await producer.send(topic, { body: Buffer.from(body) });
+        acked.add(body);
+        opts.onAck?.(acked.size);
+      } catch (err) {
+        failures.push(`${body}: ${(err as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: inflight }, worker));
+  return { acked, failures };
+}
+
+/** Every message of every queue of `topic` on one replica, in queue order. */
+async function readAll(addr: string, topic: string, queues: number): Promise<StoredMessage[][]> {
+  const [host, port] = addr.split(':');
+  const conn = new Connection({ host, port: Number(port), reconnect: 'lazy' });
+  try {
+    const out: StoredMessage[][] = [];
+    for (let q = 0; q < queues; q++) {
+      const list: StoredMessage[] = [];
+      for (;;) {
+        const r = await conn.request<{ type: 'pullResult'; id: number; messages: StoredMessage[]; nextOffset: number; maxOffset: number }>({
+          type: 'pull', topic, queueId: q, offset: list.length, maxCount: 1024, maxBytes: 4 << 20, waitMs: 0,
+        } as never);
+        list.push(...r.messages);
+        if (r.messages.length === 0 || list.length >= r.maxOffset) break;
+      }
+      out.push(list);
+    }
+    return out;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Waits until every running replica has applied at least `index`. */
+async function waitApplied(cluster: LocalCluster, index: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const sts = (await cluster.statuses()).filter((s, i) => cluster.running(cluster.nodes[i].id));
+    if (sts.every((s) => s !== null && s.appliedIndex >= index)) return;
+    await sleep(20);
+  }
+  throw new Error(`replicas did not apply ${index} within ${timeoutMs} ms`);
+}
+
+const bodyText = (m: StoredMessage) => Buffer.from(m.body).toString('utf8');
+
+t.test('3 nodes: 10,000 messages at 64 in flight; every replica applies the same entries in order; a slave serves them all', async (t) => {
+  const cluster = await LocalCluster.create({ nodes: 3 });
+  t.teardown(() => cluster.destroy());
+  const master = await cluster.waitForMaster();
+  const producer = new Producer({ servers: cluster.servers });
+  t.teardown(() => producer.close());
+  const { acked, failures } = await sendLoad(producer, 'orders', 10_000, 64, { prefix: 'm' });
+  t.same(failures, [], 'no send failed');
+  t.equal(acked.size, 10_000, 'all 10,000 acknowledged');
+  const st = (await cluster.statuses()).find((s) => s?.nodeId === master.nodeId)!;
+  await waitApplied(cluster, st.commitIndex);
+  const views = await Promise.all(cluster.servers.map((s) => readAll(s, 'orders', 4)));
+  const fingerprint = (v: StoredMessage[][]) => v.map((q) => q.map((m) => `${m.msgId}:${m.logIndex}:${m.queueOffset}:${bodyText(m)}`).join(','));
+  t.same(fingerprint(views[1]), fingerprint(views[0]), 'replica 1 holds exactly what replica 0 holds');
+  t.same(fingerprint(views[2]), fingerprint(views[0]), 'replica 2 holds exactly what replica 0 holds');
+  const slave = cluster.nodes.find((n) => n.id !== master.nodeId)!;
+  const consumer = new PullConsumer({ servers: [slave.clientAddr], group: 'g1', readFrom: 'slave' });
+  t.teardown(() => consumer.close());
+  const seen = new Set<string>();
+  for await (const m of consumer.messages('orders', { fromBeginning: true, idleTimeoutMs: 1000 })) {
+    seen.add(bodyText(m));
+    if (seen.size === acked.size) break;
+  }
+  t.equal(seen.size, 10_000, 'the consumer on a slave read every message');
+});
+
+t.test('SIGKILL of the master under load: a new master within 300 ms, no acknowledged message lost, the old master catches up', async (t) => {
+  const cluster = await LocalCluster.create({ nodes: 3 });
+  t.teardown(() => cluster.destroy());
+  const master = await cluster.waitForMaster();
+  const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 3000 });
+  t.teardown(() => producer.close());
+  let killedAt = 0;
+  let newMasterMs = -1;
+  const load = sendLoad(producer, 'kills', 6000, 32, {
+    prefix: 'k',
+    onAck: (n) => {
+      if (n === 2000 && killedAt === 0) {
+        killedAt = Date.now();
+        void cluster.kill(master.nodeId);
+      }
+    },
+  });
+  while (killedAt === 0) await sleep(5);
+  const next = await cluster.waitForMaster(5000, master.nodeId);
+  newMasterMs = Date.now() - killedAt;
+  t.comment(`new master ${next.nodeId} after ${newMasterMs} ms`);
+  t.ok(newMasterMs <= 300, `a new master within 300 ms (took ${newMasterMs} ms)`);
+  const { acked, failures } = await load;
+  t.same(failures, [], 'every send succeeded through the client retries');
+  cluster.start(master.nodeId);
+  const st = (await cluster.statuses()).find((s) => s?.nodeId === next.nodeId)!;
+  await waitApplied(cluster, st.commitIndex, 15_000);
+  for (const addr of cluster.servers) {
+    const stored = new Set((await readAll(addr, 'kills', 4)).flat().map(bodyText));
+    const lost = [...acked].filter((b) => !stored.has(b));
+    t.same(lost, [], `no acknowledged message is missing on ${addr}`);
+  }
+});
+
+t.test('5 nodes: 2 killed keep taking writes; 3 killed refuse writes with a clear error; one back recovers', async (t) => {
+  const cluster = await LocalCluster.create({ nodes: 5 });
+  t.teardown(() => cluster.destroy());
+  const master = await cluster.waitForMaster();
+  const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 2000 });
+  t.teardown(() => producer.close());
+  const others = cluster.nodes.map((n) => n.id).filter((id) => id !== master.nodeId);
+  await cluster.kill(others[0]);
+  await cluster.kill(others[1]);
+  const two = await sendLoad(producer, 'five', 200, 8, { prefix: 'a' });
+  t.same(two.failures, [], 'writes go on with 2 of 5 down');
+  await cluster.kill(others[2]);
+  const started = Date.now();
+  const err = await producer.send('five', { body: Buffer.from('no quorum') }).then(() => null, (e: Error & { code?: string }) => e);
+  const tookMs = Date.now() - started;
+  t.ok(err, 'a write with 3 of 5 down fails');
+  t.ok(err && ['TIMEOUT', 'NO_QUORUM', 'NOT_MASTER'].includes(String(err.code)), `with a typed error (${err?.code}: ${err?.message})`);
+  t.ok(tookMs < 2000 * 3 + 2000, `and does not hang past the timeouts (${tookMs} ms)`);
+  cluster.start(others[2]);
+  await cluster.waitForMaster(10_000);
+  const back = await sendLoad(producer, 'five', 50, 4, { prefix: 'b' });
+  t.same(back.failures, [], 'writes resume once a majority is back');
+});
+
+t.test('an old master cut off by SIGSTOP cannot acknowledge a write', async (t) => {
+  const cluster = await LocalCluster.create({ nodes: 3 });
+  t.teardown(() => cluster.destroy());
+  const master = await cluster.waitForMaster();
+  const [host, port] = master.addr.split(':');
+  const conn = new Connection({ host, port: Number(port), reconnect: 'lazy', requestTimeoutMs: 8000 });
+  t.teardown(() => conn.close());
+  await conn.request({ type: 'status' });
+  cluster.signal(master.nodeId, 'SIGSTOP');
+  // Sent while it is stopped: it sits in the old master's socket until SIGCONT.
+  const stale = conn.request({ type: 'send', topic: 'stale', queueId: 0, messages: [{ body: Buffer.from('from the past') }] } as never).then(
+    () => 'acknowledged',
+    (e: Error & { code?: string }) => String(e.code),
+  );
+  const next = await cluster.waitForMaster(5000, master.nodeId);
+  t.not(next.nodeId, master.nodeId, `${next.nodeId} took over`);
+  cluster.signal(master.nodeId, 'SIGCONT');
+  const outcome = await stale;
+  t.not(outcome, 'acknowledged', `the old master refused or timed out (${outcome})`);
+  const views = await readAll(next.addr, 'stale', 4).catch(() => [] as StoredMessage[][]);
+  t.equal(views.flat().length, 0, 'and the message is not in the log of the new master');
+});
+
+t.test('graceful stop of the master hands leadership over with no failed send', async (t) => {
+  const cluster = await LocalCluster.create({ nodes: 3 });
+  t.teardown(() => cluster.destroy());
+  const master = await cluster.waitForMaster();
+  const producer = new Producer({ servers: cluster.servers });
+  t.teardown(() => producer.close());
+  let stopped: Promise<number | null> | null = null;
+  const { acked, failures } = await sendLoad(producer, 'graceful', 3000, 16, {
+    prefix: 'g',
+    onAck: (n) => {
+      if (n === 1000 && !stopped) stopped = cluster.stop(master.nodeId);
+    },
+  });
+  t.equal(await stopped, 0, 'the old master exited 0');
+  t.same(failures, [], 'no send failed');
+  t.equal(acked.size, 3000);
+  const next = await cluster.waitForMaster(5000, master.nodeId);
+  t.not(next.nodeId, master.nodeId, 'another replica is master');
+});
