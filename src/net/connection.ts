@@ -11,7 +11,8 @@
 //   exponential backoff with jitter (`backoffMsMin` doubling to `backoffMsMax`); a request made
 //   while waiting for the next attempt waits for it. After a connection that was up drops, the
 //   first attempt comes after ~backoffMsMin.
-// - When a connect attempt fails, every request waiting for it fails with CONNECTION_LOST;
+// - When a connect attempt fails, every request waiting for it fails with CONNECTION_LOST (so
+//   does a request whose timeout expires while the connection is still down);
 //   when an established connection drops, every pending request fails with CONNECTION_LOST.
 //   A request that was written may or may not have been executed (unknown outcome).
 // - `onDown(reason)` fires synchronously from the socket's close: on every failed attempt
@@ -19,7 +20,7 @@
 //   `onUp()` fires when a connection is established (after the `hello` frame is queued).
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import { FRAME_BYTES_MAX } from '../broker/protocol.ts';
+import { FRAME_BYTES_MAX, type ErrorCode } from '../broker/protocol.ts';
 import { RaftmqError, errorFromResponse, type ErrorResponse } from './errors.ts';
 import { FrameDecoder, type Frame } from './frame-codec.ts';
 import { FrameWriter, SEND_QUEUE_BYTES_MAX, type FrameWriterStats } from './frame-writer.ts';
@@ -131,6 +132,7 @@ export class Connection {
   private retryTimer: NodeJS.Timeout | null = null;
   private upWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private closedPromise: Promise<void> | null = null;
+  private lastDownReason = '';
 
   constructor(private readonly options: ConnectionOptions) {
     this.host = options.host;
@@ -203,7 +205,11 @@ export class Connection {
       }
       if (this.waiting.length >= this.opts.waitingMax) {
         this.settle(req);
-        reject(new RaftmqError('OVERLOADED', `${this.waiting.length} requests already waiting on ${this.addr}`));
+        reject(
+          new RaftmqError('OVERLOADED', `${this.waiting.length} requests already waiting on ${this.addr}`, {
+            requestSent: false,
+          }),
+        );
         return;
       }
       this.waiting.push(req);
@@ -229,7 +235,7 @@ export class Connection {
     this._state = 'closed';
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.failAll(this.closedError());
+    this.failAll('CONNECTION_LOST', `connection to ${this.addr} is closed`);
     const socket = this.socket;
     this.socket = null;
     this.writer?.detach();
@@ -245,7 +251,7 @@ export class Connection {
   // ---- internals ----------------------------------------------------------------------
 
   private closedError(): RaftmqError {
-    return new RaftmqError('CONNECTION_LOST', `connection to ${this.addr} is closed`);
+    return new RaftmqError('CONNECTION_LOST', `connection to ${this.addr} is closed`, { requestSent: false });
   }
 
   private ensureConnecting(): void {
@@ -324,8 +330,8 @@ export class Connection {
           Date.now() + backoffMs(this.failureCount, this.opts.backoffMsMin, this.opts.backoffMsMax);
         this.failureCount++;
       }
-      const err = new RaftmqError('CONNECTION_LOST', reason, lastError ? { cause: lastError } : {});
-      this.failAll(err);
+      this.lastDownReason = reason;
+      this.failAll('CONNECTION_LOST', reason, lastError);
       this.options.onDown?.(reason, lastError);
       if (this.opts.reconnect === 'auto' && this._state === 'idle') this.ensureConnecting();
     });
@@ -363,7 +369,7 @@ export class Connection {
     }
     if (!queued) {
       this.settle(req);
-      req.reject(new RaftmqError('OVERLOADED', `send queue to ${this.addr} is full`));
+      req.reject(new RaftmqError('OVERLOADED', `send queue to ${this.addr} is full`, { requestSent: false }));
       return;
     }
     req.sent = true;
@@ -374,10 +380,22 @@ export class Connection {
     req.timer = null;
     if (req.sent) this.inFlight.delete(req.id);
     else this.waiting = this.waiting.filter((r) => r !== req);
+    if (!req.sent && this._state !== 'up') {
+      // It never left: the connection stayed down for the whole timeout.
+      req.reject(
+        new RaftmqError(
+          'CONNECTION_LOST',
+          `no connection to ${this.addr} within ${timeoutMs} ms${this.lastDownReason ? ` (${this.lastDownReason})` : ''}`,
+          { requestSent: false },
+        ),
+      );
+      return;
+    }
     req.reject(
       new RaftmqError(
         'TIMEOUT',
         `request ${req.id} to ${this.addr} timed out after ${timeoutMs} ms (${req.sent ? 'outcome unknown' : 'not sent'})`,
+        { requestSent: req.sent },
       ),
     );
   }
@@ -387,13 +405,16 @@ export class Connection {
     req.timer = null;
   }
 
-  private failAll(err: RaftmqError): void {
+  /** Rejects every request: those on the wire with an unknown outcome, the rest as not sent. */
+  private failAll(code: ErrorCode, reason: string, cause?: Error): void {
+    const sentErr = new RaftmqError(code, reason, { requestSent: true, ...(cause ? { cause } : {}) });
+    const err = new RaftmqError(code, reason, { requestSent: false, ...(cause ? { cause } : {}) });
     const all = [...this.inFlight.values(), ...this.waiting];
     this.inFlight.clear();
     this.waiting = [];
     for (const req of all) {
       this.settle(req);
-      req.reject(err);
+      req.reject(req.sent ? sentErr : err);
     }
     const waiters = this.upWaiters;
     this.upWaiters = [];

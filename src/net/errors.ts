@@ -8,6 +8,9 @@ export interface RaftmqErrorOptions {
   readonly masterId?: string;
   /** NOT_MASTER: the master's client address (host:port), when known. */
   readonly masterAddr?: string;
+  /** Transport errors: false when the request is known never to have left this process
+   *  (connect refused, still queued), so a retry cannot duplicate it. */
+  readonly requestSent?: boolean;
 }
 
 export class RaftmqError extends Error {
@@ -15,10 +18,12 @@ export class RaftmqError extends Error {
   readonly code: ErrorCode;
   readonly masterId?: string;
   readonly masterAddr?: string;
+  readonly requestSent?: boolean;
 
   constructor(code: ErrorCode, message: string, options: RaftmqErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    if (options.requestSent !== undefined) this.requestSent = options.requestSent;
     if (options.masterId) this.masterId = options.masterId;
     if (options.masterAddr) this.masterAddr = options.masterAddr;
   }

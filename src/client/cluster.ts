@@ -1,0 +1,255 @@
+// What producer, consumer and admin share: one lazy connection per server address, master
+// discovery, a route cache, and the retry loop for requests that must reach the master.
+//
+// Retry policy (RocketMQ's retryTimesWhenSendFailed): up to `tries` attempts in total, never
+// past the call's deadline. An attempt counts when the request reached a broker (or may have);
+// finding no master yet, or a refused connect before the request left, only costs time. NOT_MASTER with an address hint goes straight to that address
+// (bounded by HINT_FOLLOWS_MAX, not counted as a try). TIMEOUT, CONNECTION_LOST, NO_QUORUM,
+// SHUTTING_DOWN, OVERLOADED and NOT_MASTER without a hint forget the master, back off briefly
+// and try again, asking the other servers first. Any other error is final. A retried request
+// whose first try timed out or lost its connection after leaving may have been executed:
+// sends are at-least-once.
+import type { NodeStatus } from '../broker/protocol.ts';
+import { Connection } from '../net/connection.ts';
+import { RaftmqError, isRetryable } from '../net/errors.ts';
+import { backoffMs, delay, parseAddr } from '../net/util.ts';
+import type { RequestInput, RequestType, ResponseFor, RouteResponse } from './types.ts';
+
+/** NOT_MASTER hints followed in one call before they count as failures. */
+export const HINT_FOLLOWS_MAX = 3;
+/** Routes are refreshed after this long even without errors (RocketMQ clients: 30 s). */
+export const ROUTE_REFRESH_MS = 30_000;
+export const RETRY_BACKOFF_MS_MIN = 20;
+export const RETRY_BACKOFF_MS_MAX = 500;
+/** Cap for one discovery probe (status) so a dead server does not eat the whole deadline. */
+export const DISCOVERY_TIMEOUT_MS_MAX = 1000;
+
+export interface ClusterOptions {
+  /** host:port of the replicas' client listeners; any subset works, one is enough. */
+  readonly servers: readonly string[];
+  /** Default timeout of one request. */
+  readonly requestTimeoutMs?: number;
+  /** Connection knobs passed through (tests shorten backoff). */
+  readonly connectTimeoutMs?: number;
+  readonly backoffMsMin?: number;
+  readonly backoffMsMax?: number;
+}
+
+export interface CallOptions {
+  /** Attempts in total (1 = no retry). */
+  readonly tries: number;
+  /** Absolute time (Date.now()) after which no new attempt starts. */
+  readonly deadline: number;
+  /** Timeout of each attempt; capped by the time left before the deadline. */
+  readonly timeoutMs?: number;
+}
+
+interface CachedRoute {
+  readonly route: RouteResponse;
+  readonly fetchedAt: number;
+}
+
+export class ClusterClient {
+  readonly servers: readonly string[];
+  private readonly connections = new Map<string, Connection>();
+  private readonly routes = new Map<string, CachedRoute>();
+  private readonly routesInFlight = new Map<string, Promise<RouteResponse>>();
+  private masterAddr: string | null = null;
+  /** Addresses that failed lately: asked last during discovery. */
+  private readonly suspects = new Set<string>();
+  private nextServer = 0;
+  private closed = false;
+  readonly requestTimeoutMs: number;
+
+  constructor(private readonly options: ClusterOptions) {
+    if (!Array.isArray(options.servers) || options.servers.length === 0) {
+      throw new TypeError('servers must list at least one host:port');
+    }
+    for (const s of options.servers) parseAddr(s);
+    this.servers = [...options.servers];
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+  }
+
+  /** The master's address as last learned (null when unknown). */
+  get master(): string | null {
+    return this.masterAddr;
+  }
+
+  connection(addr: string): Connection {
+    if (this.closed) throw new RaftmqError('CONNECTION_LOST', 'client is closed');
+    let conn = this.connections.get(addr);
+    if (!conn) {
+      const { host, port } = parseAddr(addr);
+      conn = new Connection({
+        host,
+        port,
+        requestTimeoutMs: this.requestTimeoutMs,
+        ...(this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
+        ...(this.options.backoffMsMin !== undefined ? { backoffMsMin: this.options.backoffMsMin } : {}),
+        ...(this.options.backoffMsMax !== undefined ? { backoffMsMax: this.options.backoffMsMax } : {}),
+      });
+      this.connections.set(addr, conn);
+    }
+    return conn;
+  }
+
+  /** One request to one address, typed by request type. */
+  request<T extends RequestType>(addr: string, frame: RequestInput<T>, timeoutMs?: number): Promise<ResponseFor<T>> {
+    return this.connection(addr).request<ResponseFor<T>>(
+      frame as unknown as Parameters<Connection['request']>[0],
+      { timeoutMs: timeoutMs ?? this.requestTimeoutMs },
+    );
+  }
+
+  /** Servers in the order to try them: rotating start, recently failed ones last. */
+  serverOrder(): string[] {
+    const start = this.nextServer++ % this.servers.length;
+    const rotated = [...this.servers.slice(start), ...this.servers.slice(0, start)];
+    return [...rotated.filter((s) => !this.suspects.has(s)), ...rotated.filter((s) => this.suspects.has(s))];
+  }
+
+  markSuspect(addr: string): void {
+    this.suspects.add(addr);
+    if (this.masterAddr === addr) this.masterAddr = null;
+  }
+
+  markHealthy(addr: string): void {
+    this.suspects.delete(addr);
+  }
+
+  /** One node's status. */
+  status(addr: string, timeoutMs?: number): Promise<NodeStatus> {
+    return this.request<'status'>(addr, { type: 'status' }, timeoutMs).then((r) => r.status);
+  }
+
+  /** Finds the master by asking servers for their status. Throws the last error seen (or
+   *  NOT_MASTER when every server answered but none knows a master). */
+  async discoverMaster(deadline: number): Promise<string> {
+    if (this.masterAddr) return this.masterAddr;
+    let lastErr: unknown = new RaftmqError('NOT_MASTER', 'no server knows a master');
+    for (const addr of this.serverOrder()) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        const status = await this.status(addr, Math.min(left, DISCOVERY_TIMEOUT_MS_MAX, this.requestTimeoutMs));
+        this.markHealthy(addr);
+        if (status.role === 'MASTER') return (this.masterAddr = addr);
+        if (status.leaderAddr) return (this.masterAddr = status.leaderAddr);
+        lastErr = new RaftmqError('NOT_MASTER', `${addr} knows no master (raft role ${status.raftRole})`);
+      } catch (err) {
+        this.markSuspect(addr);
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Sends `frame` to the master with the retry policy above. */
+  async callMaster<T extends RequestType>(frame: RequestInput<T>, call: CallOptions): Promise<ResponseFor<T>> {
+    let lastErr: unknown = new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
+    let tries = 0;
+    let pauses = 0;
+    let hintFollows = 0;
+    while (tries < call.tries && Date.now() < call.deadline) {
+      let addr: string | null = null;
+      try {
+        addr = await this.discoverMaster(call.deadline);
+        const timeoutMs = Math.min(call.timeoutMs ?? this.requestTimeoutMs, Math.max(1, call.deadline - Date.now()));
+        const resp = await this.request(addr, frame, timeoutMs);
+        this.markHealthy(addr);
+        return resp;
+      } catch (err) {
+        lastErr = err;
+        if (!isRetryable(err)) throw err;
+        const e = err as RaftmqError;
+        if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr && hintFollows < HINT_FOLLOWS_MAX) {
+          hintFollows++;
+          this.masterAddr = e.masterAddr;
+          continue; // follow the hint at once; not counted as a try
+        }
+        if (addr) this.markSuspect(addr);
+        this.masterAddr = null;
+        // A try is a request that reached (or may have reached) a broker. No master known yet,
+        // or a connection refused before the request left, costs time but no try.
+        if (addr !== null && e.requestSent !== false) tries++;
+        if (tries >= call.tries) break;
+        const pause = Math.min(backoffMs(pauses++, RETRY_BACKOFF_MS_MIN, RETRY_BACKOFF_MS_MAX), call.deadline - Date.now());
+        if (pause > 0) await delay(pause);
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Sends `frame` to the first server that answers (servers in serverOrder, or `prefer` first). */
+  async callAny<T extends RequestType>(
+    frame: RequestInput<T>,
+    call: CallOptions & { readonly prefer?: readonly string[] },
+  ): Promise<ResponseFor<T>> {
+    let lastErr: unknown = new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
+    const order = [...new Set([...(call.prefer ?? []), ...this.serverOrder()])];
+    for (let attempt = 0; attempt < call.tries; attempt++) {
+      const addr = order[attempt % order.length]!;
+      const left = call.deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        const resp = await this.request(addr, frame, Math.min(call.timeoutMs ?? this.requestTimeoutMs, left));
+        this.markHealthy(addr);
+        return resp;
+      } catch (err) {
+        lastErr = err;
+        if (!isRetryable(err)) throw err;
+        this.markSuspect(addr);
+        if (attempt + 1 < call.tries && attempt + 1 >= order.length) {
+          const pause = Math.min(backoffMs(attempt, RETRY_BACKOFF_MS_MIN, RETRY_BACKOFF_MS_MAX), call.deadline - Date.now());
+          if (pause > 0) await delay(pause);
+        }
+      }
+    }
+    throw lastErr;
+  }
+
+  /** The topic's route, cached for ROUTE_REFRESH_MS; asked from the master when known. */
+  async route(topic: string, call: CallOptions, refresh = false): Promise<RouteResponse> {
+    const cached = this.routes.get(topic);
+    if (cached && !refresh && Date.now() - cached.fetchedAt < ROUTE_REFRESH_MS) return cached.route;
+    // Concurrent first sends share one route request.
+    const inFlight = this.routesInFlight.get(topic);
+    if (inFlight) return inFlight;
+    const promise = this.callAny<'route'>({ type: 'route', topic }, { ...call, prefer: this.masterAddr ? [this.masterAddr] : [] })
+      .then((route) => {
+        this.routes.set(topic, { route, fetchedAt: Date.now() });
+        if (route.master?.addr && !this.masterAddr) this.masterAddr = route.master.addr;
+        return route;
+      })
+      .finally(() => this.routesInFlight.delete(topic));
+    this.routesInFlight.set(topic, promise);
+    return promise;
+  }
+
+  /** Cached route without a request (undefined if none or stale). */
+  cachedRoute(topic: string): RouteResponse | undefined {
+    const cached = this.routes.get(topic);
+    return cached && Date.now() - cached.fetchedAt < ROUTE_REFRESH_MS ? cached.route : undefined;
+  }
+
+  invalidateRoute(topic: string): void {
+    this.routes.delete(topic);
+  }
+
+  /** Total socket writes and requests over all connections (for tests and benchmarks). */
+  stats(): { writes: number; requests: number } {
+    let writes = 0;
+    let requests = 0;
+    for (const c of this.connections.values()) {
+      writes += c.stats.writes;
+      requests += c.stats.requests;
+    }
+    return { writes, requests };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.connections.values()].map((c) => c.close()));
+    this.connections.clear();
+  }
+}

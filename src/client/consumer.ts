@@ -1,0 +1,268 @@
+// The pull consumer: explicit pulls from any replica, offsets kept by the broker per group,
+// and an async iterator over every queue of a topic that long-polls and commits offsets.
+//
+// At-least-once: the iterator treats a message as processed when the caller asks for the next
+// one (or leaves the loop after it); processed offsets are committed every commitIntervalMs
+// and when the iteration ends. A crash replays what was processed after the last commit.
+import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type StoredMessage } from '../broker/protocol.ts';
+import { RaftmqError, isRetryable } from '../net/errors.ts';
+import { backoffMs, delay } from '../net/util.ts';
+import { ClusterClient, type ClusterOptions } from './cluster.ts';
+import type { PullResponse } from './types.ts';
+
+export type ReadFrom = 'master' | 'slave' | 'any';
+
+export const PULL_COUNT_DEFAULT = 32;
+export const PULL_BYTES_DEFAULT = 4 * 1024 * 1024;
+/** Long-poll wait of the iterator's pulls. */
+export const ITERATOR_WAIT_MS_DEFAULT = 1000;
+export const COMMIT_INTERVAL_MS_DEFAULT = 5000;
+/** Messages the iterator holds before its pullers wait for the caller. */
+const ITERATOR_BUFFER_COUNT_MAX = 4096;
+/** Retries of one pull over the replicas before giving up. */
+const PULL_TRIES = 3;
+
+export interface PullConsumerOptions extends ClusterOptions {
+  /** Consumer group whose offsets are committed and queried. */
+  readonly group: string;
+  /** Where pulls go: the master, a slave (falling back to the master), or any replica (default). */
+  readonly readFrom?: ReadFrom;
+}
+
+export interface PullOptions {
+  readonly maxCount?: number;
+  readonly maxBytes?: number;
+  /** Long poll: how long the broker may wait for a message at `offset` (0: answer at once). */
+  readonly waitMs?: number;
+}
+
+export interface MessagesOptions {
+  /** Without a committed offset: start at the oldest message (else at the end). */
+  readonly fromBeginning?: boolean;
+  /** End the iteration after this long without a message (default: never). */
+  readonly idleTimeoutMs?: number;
+  readonly maxCount?: number;
+  readonly waitMs?: number;
+  readonly commitIntervalMs?: number;
+}
+
+export class PullConsumer {
+  readonly group: string;
+  private readonly cluster: ClusterClient;
+  private readonly readFrom: ReadFrom;
+  private readonly stopHooks = new Set<() => Promise<void>>();
+  private closed = false;
+
+  constructor(options: PullConsumerOptions) {
+    if (typeof options.group !== 'string' || options.group.length === 0) throw new TypeError('group must be a non-empty string');
+    this.group = options.group;
+    this.readFrom = options.readFrom ?? 'any';
+    this.cluster = new ClusterClient(options);
+  }
+
+  /** Pulls up to maxCount committed messages of one queue from `offset`. */
+  async pull(topic: string, queueId: number, offset: number, options: PullOptions = {}): Promise<PullResponse> {
+    const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), PULL_WAIT_MS_MAX);
+    const frame = {
+      type: 'pull' as const,
+      topic,
+      queueId,
+      offset,
+      maxCount: Math.min(options.maxCount ?? PULL_COUNT_DEFAULT, PULL_COUNT_MAX),
+      maxBytes: options.maxBytes ?? PULL_BYTES_DEFAULT,
+      waitMs,
+    };
+    const timeoutMs = waitMs + this.cluster.requestTimeoutMs;
+    const deadline = Date.now() + timeoutMs * PULL_TRIES;
+    if (this.readFrom === 'master') {
+      return this.cluster.callMaster<'pull'>(frame, { tries: PULL_TRIES, deadline, timeoutMs });
+    }
+    return this.cluster.callAny<'pull'>(frame, { tries: PULL_TRIES, deadline, timeoutMs, prefer: this.preferred() });
+  }
+
+  /** Stores the group's next offset for a queue (on the master, following NOT_MASTER). */
+  async commitOffset(topic: string, queueId: number, offset: number): Promise<void> {
+    await this.cluster.callMaster<'commitOffset'>(
+      { type: 'commitOffset', group: this.group, topic, queueId, offset },
+      { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 2 },
+    );
+  }
+
+  /** The group's committed offset for a queue; negative when none was committed. */
+  async queryOffset(topic: string, queueId: number): Promise<number> {
+    const resp = await this.cluster.callMaster<'queryOffset'>(
+      { type: 'queryOffset', group: this.group, topic, queueId },
+      { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 2 },
+    );
+    return resp.offset;
+  }
+
+  /**
+   * Every message of every queue of `topic`, long-polling for more. Ends when the caller
+   * breaks out, after `idleTimeoutMs` without a message, or at close(); commits on the way out.
+   */
+  async *messages(topic: string, options: MessagesOptions = {}): AsyncGenerator<StoredMessage, void, undefined> {
+    if (this.closed) throw new RaftmqError('CONNECTION_LOST', 'consumer is closed');
+    const route = await this.cluster.route(topic, { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 3 });
+    const queues = route.queues;
+    const maxCount = options.maxCount ?? PULL_COUNT_DEFAULT;
+    const waitMs = options.waitMs ?? ITERATOR_WAIT_MS_DEFAULT;
+    const commitIntervalMs = options.commitIntervalMs ?? COMMIT_INTERVAL_MS_DEFAULT;
+    const channel = new Channel<StoredMessage>(ITERATOR_BUFFER_COUNT_MAX);
+    /** Next offset to commit per queue (processed messages + 1), and what was committed. */
+    const processed = new Map<number, number>();
+    const committed = new Map<number, number>();
+    let stopped = false;
+
+    const commitAll = async () => {
+      for (const [queueId, offset] of processed) {
+        if (committed.get(queueId) === offset) continue;
+        try {
+          await this.commitOffset(topic, queueId, offset);
+          committed.set(queueId, offset);
+        } catch {
+          // kept in `processed`; the next round retries (at-least-once)
+        }
+      }
+    };
+
+    const startOffset = async (queueId: number): Promise<number> => {
+      const stored = await this.queryOffset(topic, queueId);
+      if (stored >= 0) return stored;
+      if (options.fromBeginning) return 0;
+      const probe = await this.pull(topic, queueId, 0, { maxCount: 1, waitMs: 0 });
+      return probe.maxOffset;
+    };
+
+    const puller = async (queueId: number) => {
+      let offset = -1;
+      let failures = 0;
+      while (!stopped) {
+        try {
+          if (offset < 0) offset = await startOffset(queueId);
+          const resp = await this.pull(topic, queueId, offset, { maxCount, waitMs });
+          failures = 0;
+          if (stopped) return;
+          if (resp.messages.length > 0) await channel.put(resp.messages);
+          offset = resp.nextOffset;
+        } catch (err) {
+          if (stopped || this.closed) return;
+          if (!isRetryable(err) && !(err instanceof RaftmqError && err.code === 'TOPIC_NOT_FOUND')) {
+            channel.fail(err);
+            return;
+          }
+          await delay(backoffMs(failures++, 50, 2000));
+        }
+      }
+    };
+
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      channel.close();
+    };
+    const stopAndCommit = async () => {
+      await stop();
+      await commitAll();
+    };
+    this.stopHooks.add(stopAndCommit);
+    for (let q = 0; q < queues; q++) void puller(q);
+    const commitTimer = setInterval(() => void commitAll(), commitIntervalMs);
+    try {
+      for (;;) {
+        const msg = await channel.take(options.idleTimeoutMs);
+        if (msg === undefined) return;
+        yield msg;
+        // The caller asked for the next one: this one is processed.
+        processed.set(msg.queueId, Math.max(processed.get(msg.queueId) ?? 0, msg.queueOffset + 1));
+      }
+    } finally {
+      clearInterval(commitTimer);
+      this.stopHooks.delete(stopAndCommit);
+      await stop();
+      if (!this.closed) await commitAll();
+    }
+  }
+
+  /** Ends running iterators, commits what they processed, closes every connection. */
+  async close(): Promise<void> {
+    await Promise.all([...this.stopHooks].map((stop) => stop()));
+    this.closed = true;
+    await this.cluster.close();
+  }
+
+  private preferred(): string[] {
+    const master = this.cluster.master;
+    if (this.readFrom === 'slave' && master) {
+      return [...this.cluster.servers.filter((s) => s !== master), master];
+    }
+    return [];
+  }
+}
+
+/** A bounded FIFO between the pullers and the iterator. */
+class Channel<T> {
+  private items: T[] = [];
+  private head = 0;
+  private closed = false;
+  private failure: unknown = null;
+  private taker: ((v: void) => void) | null = null;
+  private putters: Array<() => void> = [];
+
+  constructor(private readonly countMax: number) {}
+
+  private get size(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Adds items; resolves once there is room again (backpressure for the pullers). */
+  async put(items: readonly T[]): Promise<void> {
+    if (this.closed) return;
+    this.items.push(...items);
+    this.wake();
+    while (!this.closed && this.size > this.countMax) await new Promise<void>((r) => this.putters.push(r));
+  }
+
+  /** Next item; undefined when closed or idle for `idleMs`. Throws a puller's fatal error. */
+  async take(idleMs?: number): Promise<T | undefined> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.size > 0) {
+        const item = this.items[this.head++]!;
+        if (this.head > 1024 && this.head * 2 > this.items.length) {
+          this.items = this.items.slice(this.head);
+          this.head = 0;
+        }
+        if (this.size <= this.countMax) for (const p of this.putters.splice(0)) p();
+        return item;
+      }
+      if (this.closed) return undefined;
+      const woke = await new Promise<boolean>((resolve) => {
+        const timer = idleMs === undefined ? null : setTimeout(() => resolve(false), idleMs);
+        this.taker = () => {
+          if (timer) clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      this.taker = null;
+      if (!woke) return undefined;
+    }
+  }
+
+  fail(err: unknown): void {
+    this.failure = err;
+    this.wake();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake();
+    for (const p of this.putters.splice(0)) p();
+  }
+
+  private wake(): void {
+    const taker = this.taker;
+    this.taker = null;
+    taker?.();
+  }
+}

@@ -1,0 +1,197 @@
+// The producer: sync sends with RocketMQ's retry semantics, per-key queue affinity, round
+// robin otherwise, and coalescing of concurrent sends into batched `send` requests.
+//
+// Delivery is at-least-once: a try that times out or loses its connection after the request
+// left may have been stored, and the retry stores it again. Consumers must be idempotent
+// (msgId differs between the copies; use your own keys to deduplicate).
+//
+// Ordering: messages with the same `keys` go to the same queue (FNV-1a hash of the keys string
+// modulo the queue count; it changes if the topic's queue count changes). Sends awaited one
+// after another keep their order; concurrent sends to one queue are stored in call order when
+// they share a batch, but a retried batch can land after a later one.
+import {
+  MESSAGE_BODY_BYTES_MAX,
+  SEND_BATCH_COUNT_MAX,
+  type MessageInput,
+  type SendResultItem,
+} from '../broker/protocol.ts';
+import { RaftmqError } from '../net/errors.ts';
+import { ClusterClient, type ClusterOptions } from './cluster.ts';
+
+export const SEND_TIMEOUT_MS_DEFAULT = 3000;
+export const RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT = 2;
+/** Bytes of message bodies in one coalesced send request (a larger message goes alone). */
+export const SEND_BATCH_BYTES_MAX = 4 * 1024 * 1024;
+
+export interface ProducerOptions extends ClusterOptions {
+  /** Overall deadline of one send, retries included. Each try gets `requestTimeoutMs` if set,
+   *  else an equal share: sendTimeoutMs / (1 + retryTimesWhenSendFailed). */
+  readonly sendTimeoutMs?: number;
+  /** Retries after the first try (RocketMQ's default 2: 3 tries in total). */
+  readonly retryTimesWhenSendFailed?: number;
+  /** Coalesce sends to one topic+queue made in the same event-loop turn into one request
+   *  (default true). Each caller still gets its own result or error. */
+  readonly batchSends?: boolean;
+  readonly batchCountMax?: number;
+  readonly batchBytesMax?: number;
+}
+
+export interface SendOptions {
+  /** Send to this queue; otherwise by key hash when `keys` is set, else round robin. */
+  readonly queueId?: number;
+  /** Overrides sendTimeoutMs for this call. */
+  readonly timeoutMs?: number;
+}
+
+interface PendingSend {
+  readonly message: MessageInput;
+  readonly resolve: (r: SendResultItem) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Batch {
+  readonly topic: string;
+  readonly queueId: number;
+  readonly sends: PendingSend[];
+  bytes: number;
+  deadline: number;
+}
+
+export class Producer {
+  private readonly cluster: ClusterClient;
+  private readonly sendTimeoutMs: number;
+  private readonly tries: number;
+  private readonly tryTimeoutMs: number;
+  private readonly batchSends: boolean;
+  private readonly batchCountMax: number;
+  private readonly batchBytesMax: number;
+  private readonly roundRobin = new Map<string, number>();
+  private readonly openBatches = new Map<string, Batch>();
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(options: ProducerOptions) {
+    this.cluster = new ClusterClient(options);
+    this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS_DEFAULT;
+    const retries = options.retryTimesWhenSendFailed ?? RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT;
+    if (!Number.isInteger(retries) || retries < 0) throw new TypeError('retryTimesWhenSendFailed must be an integer >= 0');
+    this.tries = 1 + retries;
+    this.tryTimeoutMs = options.requestTimeoutMs ?? Math.max(1, Math.ceil(this.sendTimeoutMs / this.tries));
+    this.batchSends = options.batchSends ?? true;
+    this.batchCountMax = Math.min(options.batchCountMax ?? SEND_BATCH_COUNT_MAX, SEND_BATCH_COUNT_MAX);
+    this.batchBytesMax = options.batchBytesMax ?? SEND_BATCH_BYTES_MAX;
+  }
+
+  /** Socket writes and requests so far (to observe coalescing). */
+  get stats(): { writes: number; requests: number } {
+    return this.cluster.stats();
+  }
+
+  /** Sends one message and resolves with where it was stored. Rejects with a RaftmqError. */
+  async send(topic: string, message: MessageInput, options: SendOptions = {}): Promise<SendResultItem> {
+    if (this.closed) throw new RaftmqError('CONNECTION_LOST', 'producer is closed');
+    if (typeof topic !== 'string' || topic.length === 0) throw new TypeError('topic must be a non-empty string');
+    if (!(message?.body instanceof Uint8Array)) throw new TypeError('message.body must be a Uint8Array or Buffer');
+    if (message.body.length > MESSAGE_BODY_BYTES_MAX) {
+      throw new RaftmqError(
+        'MESSAGE_TOO_LARGE',
+        `message body of ${message.body.length} bytes exceeds ${MESSAGE_BODY_BYTES_MAX} bytes`,
+      );
+    }
+    const deadline = Date.now() + (options.timeoutMs ?? this.sendTimeoutMs);
+    const queueId = options.queueId ?? (await this.chooseQueue(topic, message, deadline));
+    if (!Number.isInteger(queueId) || queueId < 0) throw new TypeError(`bad queueId ${queueId}`);
+    return new Promise<SendResultItem>((resolve, reject) => {
+      const pending: PendingSend = { message, resolve, reject };
+      if (!this.batchSends) {
+        this.dispatch({ topic, queueId, sends: [pending], bytes: message.body.length, deadline });
+        return;
+      }
+      this.addToBatch(topic, queueId, pending, deadline);
+    });
+  }
+
+  /** Fails sends not yet answered with CONNECTION_LOST and closes every connection. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.flushBatches();
+    await this.cluster.close();
+  }
+
+  // ---- internals ----------------------------------------------------------------------
+
+  private async chooseQueue(topic: string, message: MessageInput, deadline: number): Promise<number> {
+    const route =
+      this.cluster.cachedRoute(topic) ?? (await this.cluster.route(topic, { tries: this.tries, deadline, timeoutMs: this.tryTimeoutMs }));
+    if (!(route.queues > 0)) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${topic} has no queues`);
+    if (message.keys) return keyHash(message.keys) % route.queues;
+    const next = this.roundRobin.get(topic) ?? 0;
+    this.roundRobin.set(topic, (next + 1) % route.queues);
+    return next % route.queues;
+  }
+
+  private addToBatch(topic: string, queueId: number, pending: PendingSend, deadline: number): void {
+    const key = `${queueId}\u0000${topic}`;
+    let batch = this.openBatches.get(key);
+    const bytes = pending.message.body.length;
+    if (batch && (batch.sends.length >= this.batchCountMax || batch.bytes + bytes > this.batchBytesMax)) {
+      this.openBatches.delete(key);
+      this.dispatch(batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { topic, queueId, sends: [], bytes: 0, deadline };
+      this.openBatches.set(key, batch);
+    }
+    batch.sends.push(pending);
+    batch.bytes += bytes;
+    batch.deadline = Math.min(batch.deadline, deadline);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushBatches());
+    }
+  }
+
+  private flushBatches(): void {
+    this.flushScheduled = false;
+    const batches = [...this.openBatches.values()];
+    this.openBatches.clear();
+    for (const batch of batches) this.dispatch(batch);
+  }
+
+  private dispatch(batch: Batch): void {
+    const messages = batch.sends.map((s) => s.message);
+    this.cluster
+      .callMaster<'send'>(
+        { type: 'send', topic: batch.topic, queueId: batch.queueId, messages },
+        { tries: this.tries, deadline: batch.deadline, timeoutMs: this.tryTimeoutMs },
+      )
+      .then(
+        (resp) => {
+          if (!Array.isArray(resp.results) || resp.results.length !== batch.sends.length) {
+            const err = new RaftmqError(
+              'INTERNAL',
+              `broker answered ${resp.results?.length} results for ${batch.sends.length} messages`,
+            );
+            for (const s of batch.sends) s.reject(err);
+            return;
+          }
+          batch.sends.forEach((s, i) => s.resolve(resp.results[i]!));
+        },
+        (err: unknown) => {
+          this.cluster.invalidateRoute(batch.topic);
+          for (const s of batch.sends) s.reject(err);
+        },
+      );
+  }
+}
+
+/** FNV-1a (32-bit) of the UTF-16 code units: stable across processes and versions. */
+export function keyHash(keys: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < keys.length; i++) {
+    h ^= keys.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

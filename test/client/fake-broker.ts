@@ -1,0 +1,170 @@
+// A small in-memory broker built on src/net's server, with hooks to script failures.
+import { listen, type Server, type ServerConnection } from '../../src/net/server.ts';
+import type { Frame } from '../../src/net/frame-codec.ts';
+import type { MessageInput, NodeStatus, StoredMessage } from '../../src/broker/protocol.ts';
+
+export type AnyFrame = Frame & Record<string, any>;
+/** Returns true when it answered (or deliberately did not answer) the frame itself. */
+export type Hook = (frame: AnyFrame, conn: ServerConnection, broker: FakeBroker) => boolean;
+
+export class FakeBroker {
+  role: 'MASTER' | 'SLAVE' = 'MASTER';
+  /** The master's address, for NOT_MASTER hints and status (empty: unknown). */
+  masterAddr = '';
+  hook: Hook | null = null;
+  readonly requests: AnyFrame[] = [];
+  readonly topics = new Map<string, StoredMessage[][]>();
+  readonly offsets = new Map<string, number>();
+  private waiters: Array<() => void> = [];
+
+  private constructor(
+    readonly server: Server,
+    readonly nodeId: string,
+  ) {}
+
+  static async start(nodeId = 'n0'): Promise<FakeBroker> {
+    let broker: FakeBroker | null = null;
+    const server = await listen({ host: '127.0.0.1', port: 0 }, (frame, conn) => broker!.handle(frame as AnyFrame, conn));
+    broker = new FakeBroker(server, nodeId);
+    return broker;
+  }
+
+  get addr(): string {
+    return this.server.addr;
+  }
+
+  count(type: string): number {
+    return this.requests.filter((r) => r.type === type).length;
+  }
+
+  createTopic(topic: string, queues: number): void {
+    this.topics.set(topic, Array.from({ length: queues }, () => []));
+  }
+
+  /** Appends messages to a queue directly (as if another producer sent them). */
+  store(topic: string, queueId: number, messages: MessageInput[]): StoredMessage[] {
+    const queue = this.topics.get(topic)![queueId]!;
+    const out = messages.map((m) => {
+      const stored: StoredMessage = {
+        topic,
+        queueId,
+        queueOffset: queue.length,
+        logIndex: 0,
+        msgId: `${this.nodeId}-${topic}-${queueId}-${queue.length}`,
+        storeTimestamp: Date.now(),
+        keys: m.keys ?? '',
+        tags: m.tags ?? '',
+        properties: m.properties ?? {},
+        body: m.body,
+        reconsumeTimes: 0,
+      };
+      queue.push(stored);
+      return stored;
+    });
+    for (const w of this.waiters.splice(0)) w();
+    return out;
+  }
+
+  close(): Promise<void> {
+    for (const w of this.waiters.splice(0)) w();
+    return this.server.close();
+  }
+
+  private status(): NodeStatus {
+    return {
+      nodeId: this.nodeId,
+      brokerName: 'b',
+      role: this.role,
+      raftRole: this.role === 'MASTER' ? 'leader' : 'follower',
+      brokerId: this.role === 'MASTER' ? 0 : 1,
+      term: 1,
+      leaderId: '',
+      leaderAddr: this.role === 'MASTER' ? this.addr : this.masterAddr,
+      commitIndex: 0,
+      appliedIndex: 0,
+      lastIndex: 0,
+      pid: process.pid,
+      addr: this.addr,
+    };
+  }
+
+  private handle(frame: AnyFrame, conn: ServerConnection): void {
+    this.dispatch(frame, conn);
+  }
+
+  private dispatch(frame: AnyFrame, conn: ServerConnection): unknown {
+    this.requests.push(frame);
+    if (this.hook?.(frame, conn, this)) return;
+    const reply = (r: object) => conn.send({ id: frame.id, ...r });
+    const notMaster = () =>
+      reply({ type: 'error', code: 'NOT_MASTER', message: 'not master', masterAddr: this.masterAddr, masterId: '' });
+    const queues = this.topics.get(frame.topic);
+    switch (frame.type) {
+      case 'status':
+        return reply({ type: 'status', status: this.status() });
+      case 'route':
+        if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
+        return reply({
+          type: 'route',
+          topic: frame.topic,
+          queues: queues.length,
+          master: null,
+          replicas: [],
+        });
+      case 'send':
+        if (this.role !== 'MASTER') return notMaster();
+        if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
+        return reply({
+          type: 'sendResult',
+          results: this.store(frame.topic, frame.queueId, frame.messages).map((m) => ({
+            msgId: m.msgId,
+            queueId: m.queueId,
+            queueOffset: m.queueOffset,
+            logIndex: m.logIndex,
+          })),
+        });
+      case 'pull': {
+        if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
+        const answer = () => {
+          const queue = queues[frame.queueId]!;
+          const messages = queue.slice(frame.offset, frame.offset + frame.maxCount);
+          reply({
+            type: 'pullResult',
+            messages,
+            nextOffset: frame.offset + messages.length,
+            minOffset: 0,
+            maxOffset: queue.length,
+          });
+        };
+        if (queues[frame.queueId]!.length > frame.offset || frame.waitMs === 0) return answer();
+        // long poll
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          answer();
+        };
+        const timer = setTimeout(finish, frame.waitMs);
+        this.waiters.push(finish);
+        return;
+      }
+      case 'commitOffset':
+        if (this.role !== 'MASTER') return notMaster();
+        this.offsets.set(`${frame.group}/${frame.topic}/${frame.queueId}`, frame.offset);
+        return reply({ type: 'ok' });
+      case 'queryOffset':
+        if (this.role !== 'MASTER') return notMaster();
+        return reply({ type: 'offset', offset: this.offsets.get(`${frame.group}/${frame.topic}/${frame.queueId}`) ?? -1 });
+      case 'createTopic':
+        if (this.role !== 'MASTER') return notMaster();
+        this.createTopic(frame.topic, frame.queues);
+        return reply({ type: 'ok' });
+      case 'transferLeader':
+        if (this.role !== 'MASTER') return notMaster();
+        return reply({ type: 'ok' });
+      default:
+        return reply({ type: 'error', code: 'BAD_REQUEST', message: `unknown type ${frame.type}` });
+    }
+  }
+}

@@ -1,0 +1,182 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import { FakeBroker } from './fake-broker.ts';
+import { Producer, RaftmqError, keyHash } from '../../src/client/index.ts';
+import { MESSAGE_BODY_BYTES_MAX } from '../../src/broker/protocol.ts';
+
+const body = (s: string) => Buffer.from(s);
+
+async function brokers(n: number, t: Test): Promise<FakeBroker[]> {
+  const list = await Promise.all(Array.from({ length: n }, (_, i) => FakeBroker.start(`n${i}`)));
+  for (const b of list) {
+    b.createTopic('orders', 4);
+    t.teardown(() => b.close());
+  }
+  return list;
+}
+
+t.test('a send answered NOT_MASTER follows the hint to the master at once', async (t) => {
+  const [stale, master] = await brokers(2, t);
+  // `stale` still believes it is master (status says so) but refuses writes with a hint.
+  stale!.hook = (frame, conn, b) => {
+    if (frame.type !== 'send') return false;
+    conn.send({ type: 'error', id: frame.id, code: 'NOT_MASTER', message: 'moved', masterAddr: master!.addr });
+    void b;
+    return true;
+  };
+  const producer = new Producer({ servers: [stale!.addr, master!.addr] });
+  t.teardown(() => producer.close());
+  const started = Date.now();
+  const result = await producer.send('orders', { body: body('a') }, { queueId: 1 });
+  t.match(result, { queueId: 1, queueOffset: 0 });
+  t.equal(stale!.count('send'), 1);
+  t.equal(master!.count('send'), 1);
+  t.ok(Date.now() - started < 200, 'no backoff before following a hint');
+  await producer.send('orders', { body: body('b') }, { queueId: 1 });
+  t.equal(stale!.count('send'), 1, 'the master is remembered');
+});
+
+t.test('a slave that knows the master sends the producer there through discovery', async (t) => {
+  const [slave, master] = await brokers(2, t);
+  slave!.role = 'SLAVE';
+  slave!.masterAddr = master!.addr;
+  const producer = new Producer({ servers: [slave!.addr] });
+  t.teardown(() => producer.close());
+  await producer.send('orders', { body: body('a') });
+  t.equal(slave!.count('send'), 0);
+  t.equal(master!.count('send'), 1);
+});
+
+t.test('CONNECTION_LOST is retried up to 3 tries in total, then fails with a typed error', async (t) => {
+  const [master] = await brokers(1, t);
+  master!.hook = (frame, conn) => {
+    if (frame.type !== 'send') return false;
+    conn.destroy('drop');
+    return true;
+  };
+  const producer = new Producer({ servers: [master!.addr], sendTimeoutMs: 3000 });
+  t.teardown(() => producer.close());
+  const err = await producer.send('orders', { body: body('x') }).catch((e: unknown) => e);
+  t.ok(err instanceof RaftmqError);
+  t.match(err, { code: 'CONNECTION_LOST', requestSent: true });
+  t.equal(master!.count('send'), 3);
+});
+
+t.test('TIMEOUT is retried (each try gets its share of sendTimeoutMs), then fails', async (t) => {
+  const [master] = await brokers(1, t);
+  master!.hook = (frame) => frame.type === 'send'; // never answers
+  const producer = new Producer({ servers: [master!.addr], sendTimeoutMs: 600 });
+  t.teardown(() => producer.close());
+  const started = Date.now();
+  await t.rejects(producer.send('orders', { body: body('x') }), { code: 'TIMEOUT' });
+  t.equal(master!.count('send'), 3);
+  t.ok(Date.now() - started < 900, 'never past the overall deadline (plus one try)');
+});
+
+t.test('NO_QUORUM is retried with backoff and the send succeeds when the group recovers', async (t) => {
+  const [master] = await brokers(1, t);
+  let refusals = 2;
+  master!.hook = (frame, conn) => {
+    if (frame.type !== 'send' || refusals === 0) return false;
+    refusals--;
+    conn.send({ type: 'error', id: frame.id, code: 'NO_QUORUM', message: 'no quorum' });
+    return true;
+  };
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  t.match(await producer.send('orders', { body: body('x') }, { queueId: 0 }), { queueOffset: 0 });
+  t.equal(master!.count('send'), 3);
+});
+
+t.test('MESSAGE_TOO_LARGE and BAD_REQUEST are not retried', async (t) => {
+  const [master] = await brokers(1, t);
+  let code = 'MESSAGE_TOO_LARGE';
+  master!.hook = (frame, conn) => {
+    if (frame.type !== 'send') return false;
+    conn.send({ type: 'error', id: frame.id, code, message: 'no' });
+    return true;
+  };
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  await t.rejects(producer.send('orders', { body: body('x') }), { code: 'MESSAGE_TOO_LARGE' });
+  t.equal(master!.count('send'), 1);
+  code = 'BAD_REQUEST';
+  await t.rejects(producer.send('orders', { body: body('x') }), { code: 'BAD_REQUEST' });
+  t.equal(master!.count('send'), 2);
+  await t.rejects(producer.send('orders', { body: Buffer.alloc(MESSAGE_BODY_BYTES_MAX + 1) }), {
+    code: 'MESSAGE_TOO_LARGE',
+  });
+  t.equal(master!.count('send'), 2, 'an oversized body is refused before any request');
+});
+
+t.test('every server down: the send fails with CONNECTION_LOST within its deadline', async (t) => {
+  const [a] = await brokers(1, t);
+  const addr = a!.addr;
+  await a!.close();
+  const producer = new Producer({ servers: [addr], sendTimeoutMs: 300 });
+  t.teardown(() => producer.close());
+  const started = Date.now();
+  await t.rejects(producer.send('orders', { body: body('x') }, { queueId: 0 }), { code: 'CONNECTION_LOST' });
+  t.ok(Date.now() - started < 600);
+});
+
+t.test('the same key always goes to the same queue', async (t) => {
+  const [master] = await brokers(1, t);
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  const queuesOf = async (keys: string) =>
+    new Set(
+      await Promise.all(
+        Array.from({ length: 10 }, () => producer.send('orders', { body: body(keys), keys }).then((r) => r.queueId)),
+      ),
+    );
+  for (const key of ['order-1', 'order-2', 'order-3', 'user:42']) {
+    const qs = await queuesOf(key);
+    t.equal(qs.size, 1, `${key} -> one queue`);
+    t.equal([...qs][0], keyHash(key) % 4);
+  }
+  t.equal(keyHash('order-1'), keyHash('order-1'));
+  t.equal(keyHash(''), 0x811c9dc5, 'FNV-1a offset basis: stable across versions');
+  const spread = new Set(Array.from({ length: 100 }, (_, i) => keyHash(`k${i}`) % 4));
+  t.equal(spread.size, 4, 'different keys spread over all queues');
+});
+
+t.test('without key or queueId, sends go round robin over every queue', async (t) => {
+  const [master] = await brokers(1, t);
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  const queueIds: number[] = [];
+  for (let i = 0; i < 8; i++) queueIds.push((await producer.send('orders', { body: body(`m${i}`) })).queueId);
+  t.same([...queueIds].sort(), [0, 0, 1, 1, 2, 2, 3, 3]);
+  t.equal(master!.count('route'), 1, 'the route is cached');
+});
+
+t.test('256 concurrent sends share one connection and coalesce into few requests and writes', async (t) => {
+  const [master] = await brokers(1, t);
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  await producer.send('orders', { body: body('warm') }, { queueId: 0 }); // connect, discover
+  const before = { ...producer.stats };
+  const sendsBefore = master!.count('send');
+  const results = await Promise.all(
+    Array.from({ length: 256 }, (_, i) => producer.send('orders', { body: body(`m${i}`) })),
+  );
+  const sendRequests = master!.count('send') - sendsBefore;
+  t.ok(sendRequests <= 4, `256 messages in ${sendRequests} send requests (one per queue)`);
+  t.ok(producer.stats.writes - before.writes <= 2, `in ${producer.stats.writes - before.writes} socket writes`);
+  const ids = new Set(results.map((r) => `${r.queueId}/${r.queueOffset}`));
+  t.equal(ids.size, 256, 'each caller got its own result');
+  const stored = master!.topics.get('orders')!.flat().map((m) => Buffer.from(m.body).toString());
+  for (let i = 0; i < 256; i++) t.ok(stored.includes(`m${i}`) || t.fail(`m${i} missing`));
+});
+
+t.test('with batching off, every send is its own request but writes still coalesce', async (t) => {
+  const [master] = await brokers(1, t);
+  const producer = new Producer({ servers: [master!.addr], batchSends: false });
+  t.teardown(() => producer.close());
+  await producer.send('orders', { body: body('warm') }, { queueId: 0 });
+  const w0 = producer.stats.writes;
+  await Promise.all(Array.from({ length: 100 }, (_, i) => producer.send('orders', { body: body(`m${i}`) })));
+  t.equal(master!.count('send'), 101);
+  t.ok(producer.stats.writes - w0 <= 2, `100 requests in ${producer.stats.writes - w0} writes`);
+});
