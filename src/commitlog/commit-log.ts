@@ -161,7 +161,9 @@ export class FileCommitLog implements CommitLog {
   private flushing = false;
   private flushAgain = false;
   private flushIdleWaiters: (() => void)[] = [];
-  /** truncateAfter in progress: appends are refused (the caller serializes them). */
+  /** truncateAfter called and not done: appends are refused (the caller serializes them). */
+  private truncatesPending = 0;
+  /** truncateAfter is cutting the files: the flush loop must not move flushed forward. */
   private truncating = false;
   private opChain: Promise<void> = Promise.resolve();
   private closePromise: Promise<void> | null = null;
@@ -267,7 +269,7 @@ export class FileCommitLog implements CommitLog {
   append(records: readonly LogRecord[]): Promise<void> {
     const refusal = this.checkWritable('append');
     if (refusal !== null) return Promise.reject(refusal);
-    if (this.truncating) {
+    if (this.truncatesPending > 0) {
       return Promise.reject(new CommitLogError('INVALID_ARGUMENT', 'append while truncateAfter is in progress'));
     }
     if (!Array.isArray(records)) {
@@ -338,7 +340,11 @@ export class FileCommitLog implements CommitLog {
         new CommitLogError('COMPACTED', `truncateAfter(${index}): below the retention point ${this.first - 1}`),
       );
     }
-    return this.exclusive(() => this.truncateAfterNow(index));
+    // From this call until it is done, appends are refused (they would race the cut).
+    this.truncatesPending++;
+    return this.exclusive(() => this.truncateAfterNow(index)).finally(() => {
+      this.truncatesPending--;
+    });
   }
 
   deleteBefore(index: number): Promise<void> {
@@ -359,6 +365,32 @@ export class FileCommitLog implements CommitLog {
   close(): Promise<void> {
     if (this.closePromise === null) this.closePromise = this.closeNow();
     return this.closePromise;
+  }
+
+  /**
+   * Test-only: "crash" at a quiet moment. Waits for the pump and the flush loop to settle, then
+   * closes every file and releases the lock WITHOUT flushing or writing the checkpoint, as a
+   * process that dies would. Returns what a crash test needs to tear the unflushed tail.
+   */
+  async crashForTest(): Promise<{ flushedPos: number; flushedIndex: number; lastSegmentPath: string | null; lastSegmentStart: number }> {
+    while (this.pumping || this.pumpScheduled || this.flushing) {
+      await this.flushIdle();
+      await new Promise((r) => setImmediate(r));
+    }
+    if (this.timer !== null) clearInterval(this.timer);
+    const seg = this.segments[this.segments.length - 1];
+    const info = {
+      flushedPos: this.flushedPos,
+      flushedIndex: this.flushed,
+      lastSegmentPath: seg === undefined ? null : seg.path,
+      lastSegmentStart: seg === undefined ? 0 : seg.start,
+    };
+    this.state = 'closed';
+    this.closePromise = Promise.resolve();
+    this.rejectWaiters(new CommitLogError('STORE_CLOSED', 'crashed (test)'), -1);
+    this.closeAllFiles();
+    this.lock?.release();
+    return info;
   }
 
   // ---------------------------------------------------------------- accept and write
@@ -958,7 +990,7 @@ export class FileCommitLog implements CommitLog {
     let full = false;
     for (let m = 0; m < n; m++) {
       const e = m === 0 ? first : this.decodeIndexAt(ibuf, m * INDEX_ENTRY_SIZE, index + m, fileStart);
-      if (e.position !== end) break; // the next segment
+      if (e.position !== end || end + e.totalSize > seg.start + seg.size) break; // the next segment
       const body = e.totalSize - RECORD_HEADER_SIZE;
       if ((out.length > 0 || m > 0) && bytes + body > budget) {
         full = true;
@@ -1207,6 +1239,8 @@ export class FileCommitLog implements CommitLog {
       expect = r.nextIndex;
       prevTerm = r.lastTerm;
     }
+    // A last segment cut to nothing goes: the next append continues the previous one.
+    while (this.segments.length > 1 && this.segments[this.segments.length - 1].size === 0) this.dropLastSegment();
     this.last = expect - 1;
     if (this.last < this.first - 1) throw new CommitLogError('STORE_CORRUPT', `store ${this.dir}: log ends at ${this.last} below the retention point ${this.first}`);
     // Index entries after the last record are stale.

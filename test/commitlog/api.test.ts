@@ -1,0 +1,147 @@
+// The CommitLog contract: argument checks, flush policies, group commit, segments, retention.
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { openCommitLog } from '../../src/commitlog/index.ts';
+import { dataFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
+
+t.test('a new log is empty with firstIndex 1 and term 0 at index 0', async (t) => {
+  const dir = tempDir('api-new');
+  t.teardown(() => removeDir(dir));
+  const log = await openCommitLog({ dir });
+  t.equal(log.firstIndex(), 1);
+  t.equal(log.lastIndex(), 0);
+  t.equal(log.flushedIndex(), 0);
+  t.equal(log.termAt(0), 0);
+  t.same(log.read(1, 100), []);
+  t.throws(() => log.termAt(1), { code: 'INVALID_ARGUMENT' });
+  await log.close();
+});
+
+t.test('bad arguments are refused with INVALID_ARGUMENT and change nothing', async (t) => {
+  const dir = tempDir('api-args');
+  t.teardown(() => removeDir(dir));
+  const log = await openCommitLog({ dir, segmentBytes: 4096 });
+  await log.append(recordsFrom(1, 3, 2, () => 10));
+  await t.rejects(log.append(recordsFrom(5, 1, 2, () => 10)), { code: 'INVALID_ARGUMENT', message: /expected 4/ });
+  await t.rejects(log.append(recordsFrom(4, 1, 1, () => 10)), { code: 'INVALID_ARGUMENT', message: /term 1/ });
+  await t.rejects(log.append(recordsFrom(4, 1, 2, () => 4096)), { code: 'INVALID_ARGUMENT', message: /does not fit in a segment of 4096 bytes/ });
+  await t.rejects(log.append([{ index: 4, term: 2, type: 300, data: Buffer.alloc(1) }]), { code: 'INVALID_ARGUMENT' });
+  t.equal(log.lastIndex(), 3);
+  await log.append(recordsFrom(4, 1, 2, () => 4096 - 48));
+  t.equal(log.read(4, 0)[0].data.byteLength, 4048, 'the largest record fits exactly');
+  t.throws(() => log.read(0, 10), { code: 'INVALID_ARGUMENT' });
+  t.throws(() => log.read(1, -1), { code: 'INVALID_ARGUMENT' });
+  t.throws(() => log.termAt(5), { code: 'INVALID_ARGUMENT' });
+  await log.close();
+  await t.rejects(log.append(recordsFrom(5, 1, 2, () => 1)), { code: 'STORE_CLOSED' });
+  t.throws(() => log.read(1, 1), { code: 'STORE_CLOSED' });
+  await t.rejects(openCommitLog({ dir, segmentBytes: 10 }), { code: 'INVALID_ARGUMENT' });
+});
+
+t.test('SYNC_FLUSH: an append resolves only once fdatasync covers it; concurrent appends share fdatasyncs', async (t) => {
+  const dir = tempDir('api-sync');
+  t.teardown(() => removeDir(dir));
+  const log = await openCommitLog({ dir });
+  const appends: Promise<void>[] = [];
+  let violations = 0;
+  for (let i = 1; i <= 500; i++) {
+    appends.push(
+      log.append(recordsFrom(i, 1, 1, () => 100)).then(() => {
+        if (log.flushedIndex() < i) violations++;
+      }),
+    );
+  }
+  t.equal(log.lastIndex(), 500, 'lastIndex counts accepted appends at once');
+  await Promise.all(appends);
+  t.equal(violations, 0, 'no append resolved before it was flushed');
+  const s = log.stats();
+  t.ok(s.flushRounds <= 5, `500 concurrent appends took ${s.flushRounds} flush rounds (group commit)`);
+  t.ok(s.writeCalls <= 10, `and ${s.writeCalls} write calls`);
+  await log.close();
+});
+
+t.test('ASYNC_FLUSH: appends resolve after the write; flush by interval, by bytes, and on flush()', async (t) => {
+  const dir = tempDir('api-async');
+  t.teardown(() => removeDir(dir));
+  let log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000 });
+  await log.append(recordsFrom(1, 10, 1, () => 100));
+  t.equal(log.flushedIndex(), 0, 'resolved before any fdatasync');
+  await log.flush();
+  t.equal(log.flushedIndex(), 10);
+  await log.close();
+
+  log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 20 });
+  await log.append(recordsFrom(11, 10, 1, () => 100));
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(log.flushedIndex(), 20, 'flushed by the interval');
+  await log.close();
+
+  log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, flushLeastBytes: 1000 });
+  await log.append(recordsFrom(21, 10, 1, () => 100));
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(log.flushedIndex(), 30, 'flushed once flushLeastBytes were unflushed');
+  await log.close();
+});
+
+t.test('segments are named by their 20-digit start offset and no record spans two', async (t) => {
+  const dir = tempDir('api-seg');
+  t.teardown(() => removeDir(dir));
+  const log = await openCommitLog({ dir, segmentBytes: 4096 });
+  await log.append(recordsFrom(1, 100, 1, (i) => 50 + ((i * 37) % 400)));
+  const files = dataFiles(dir);
+  t.ok(files.length > 5);
+  files.forEach((f, k) => {
+    t.equal(path.basename(f), String(k * 4096).padStart(20, '0'));
+    t.ok(fs.statSync(f).size <= 4096);
+  });
+  await log.close();
+});
+
+t.test('truncateAfter removes the suffix durably; new entries replace it', async (t) => {
+  const dir = tempDir('api-trunc');
+  t.teardown(() => removeDir(dir));
+  let log = await openCommitLog({ dir, segmentBytes: 4096 });
+  await log.append(recordsFrom(1, 50, 1, () => 200));
+  const p = log.truncateAfter(20);
+  await t.rejects(log.append(recordsFrom(51, 1, 1, () => 1)), { code: 'INVALID_ARGUMENT', message: /truncateAfter is in progress/ });
+  await p;
+  t.equal(log.lastIndex(), 20);
+  t.equal(log.flushedIndex(), 20);
+  await log.append(recordsFrom(21, 5, 3, () => 10, 9));
+  t.equal(log.termAt(21), 3);
+  t.equal(log.termAt(20), 1);
+  await log.close();
+  log = await openCommitLog({ dir, segmentBytes: 4096 });
+  t.equal(log.lastIndex(), 25);
+  t.same(Buffer.from(log.read(21, 0)[0].data), recordsFrom(21, 1, 3, () => 10, 9)[0].data);
+  await log.truncateAfter(0);
+  t.equal(log.lastIndex(), 0);
+  await log.append(recordsFrom(1, 1, 4, () => 10));
+  await log.close();
+});
+
+t.test('deleteBefore drops whole segments and remembers the term before the first index', async (t) => {
+  const dir = tempDir('api-retention');
+  t.teardown(() => removeDir(dir));
+  let log = await openCommitLog({ dir, segmentBytes: 4096 });
+  for (let i = 1; i <= 100; i += 10) await log.append(recordsFrom(i, 10, i, () => 200));
+  const segsBefore = dataFiles(dir).length;
+  await log.deleteBefore(55);
+  const first = log.firstIndex();
+  t.ok(first > 1 && first <= 55, `first index ${first}`);
+  t.ok(dataFiles(dir).length < segsBefore);
+  t.equal(log.termAt(first - 1), Math.floor((first - 2) / 10) * 10 + 1);
+  t.throws(() => log.read(first - 1, 1), { code: 'COMPACTED' });
+  t.throws(() => log.termAt(first - 2), { code: 'COMPACTED' });
+  await t.rejects(log.truncateAfter(first - 2), { code: 'COMPACTED' });
+  await log.deleteBefore(1_000_000);
+  t.equal(dataFiles(dir).length, 1, 'the last segment is always kept');
+  const first2 = log.firstIndex();
+  await log.close();
+  log = await openCommitLog({ dir, segmentBytes: 4096 });
+  t.equal(log.firstIndex(), first2);
+  t.equal(log.termAt(first2 - 1), Math.floor((first2 - 2) / 10) * 10 + 1);
+  t.equal(log.read(first2, Infinity).length, 100 - first2 + 1);
+  await log.close();
+});

@@ -1,0 +1,56 @@
+// A full disk: the writer gets DISK_FULL, no half record stays, the store stays readable and
+// writable once there is space again. A failed fdatasync makes the store refuse writes (IO_ERROR).
+import fs from 'node:fs';
+import t from 'tap';
+import { openCommitLog } from '../../src/commitlog/index.ts';
+import type { DiskFaults } from '../../src/commitlog/types.ts';
+import { collectLog, dataFiles, indexFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
+
+function sizes(dir: string): number[] {
+  return [...dataFiles(dir), ...indexFiles(dir)].map((f) => fs.statSync(f).size);
+}
+
+for (const budget of ['in the data write', 'in the index write'] as const) {
+  t.test(`ENOSPC ${budget} gives DISK_FULL, leaves no half record, and the store stays usable`, async (t) => {
+    const dir = tempDir('full');
+    t.teardown(() => removeDir(dir));
+    const faults: DiskFaults = { bytesLeft: Infinity };
+    const { lines, log: logFn } = collectLog();
+    const log = await openCommitLog({ dir, faults, cacheBytes: 0, log: logFn });
+    await log.append(recordsFrom(1, 10, 1, () => 300));
+    const before = sizes(dir);
+    // 5 records of 348 bytes = 1740 data bytes, then 160 index bytes.
+    faults.bytesLeft = budget === 'in the data write' ? 1000 : 1740 + 40;
+    const concurrent = [log.append(recordsFrom(11, 5, 1, () => 300)), log.append(recordsFrom(16, 1, 1, () => 300))];
+    const results = await Promise.allSettled(concurrent);
+    for (const r of results) t.match(r, { status: 'rejected', reason: { code: 'DISK_FULL' } });
+    t.equal(log.lastIndex(), 10, 'the failed appends are gone');
+    t.same(sizes(dir), before, 'the partial write was cut back');
+    t.equal(log.read(1, Infinity).length, 10, 'what was written before still reads');
+    t.ok(lines.some((l) => l.level === 'error' && l.msg.includes('write failed')));
+    faults.bytesLeft = Infinity;
+    await log.append(recordsFrom(11, 3, 2, () => 300));
+    t.equal(log.lastIndex(), 13, 'appends work again once there is space');
+    await log.close();
+    const again = await openCommitLog({ dir });
+    t.equal(again.lastIndex(), 13);
+    t.equal(again.read(1, Infinity).length, 13);
+    await again.close();
+  });
+}
+
+t.test('a failed fdatasync makes the store refuse writes with IO_ERROR; reads still work', async (t) => {
+  const dir = tempDir('eio');
+  t.teardown(() => removeDir(dir));
+  const faults: DiskFaults = { bytesLeft: Infinity };
+  const log = await openCommitLog({ dir, faults, log: () => {} });
+  await log.append(recordsFrom(1, 5, 1, () => 10));
+  faults.failDatasync = true;
+  await t.rejects(log.append(recordsFrom(6, 1, 1, () => 10)), { code: 'IO_ERROR' });
+  await t.rejects(log.append(recordsFrom(7, 1, 1, () => 10)), { code: 'IO_ERROR' });
+  t.equal(log.read(1, Infinity).length >= 5, true);
+  await log.close();
+  const again = await openCommitLog({ dir });
+  t.ok(again.lastIndex() >= 5);
+  await again.close();
+});

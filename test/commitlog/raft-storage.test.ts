@@ -1,0 +1,32 @@
+import path from 'node:path';
+import t from 'tap';
+import { CommitLogRaftStorage, openCommitLog, openMetaStore } from '../../src/commitlog/index.ts';
+import { recordsFrom, removeDir, tempDir } from './helpers.ts';
+
+t.test('the Raft Storage view reads entries, terms and the hard state from the commitlog', async (t) => {
+  const dir = tempDir('raft-storage');
+  t.teardown(() => removeDir(dir));
+  const log = await openCommitLog({ dir: path.join(dir, 'log'), segmentBytes: 4096, cacheBytes: 0 });
+  const meta = await openMetaStore(path.join(dir, 'meta'));
+  await meta.setHardState({ term: 3, vote: 'n1', commit: 5 });
+  await log.append(recordsFrom(1, 20, 1, () => 100));
+  await log.append(recordsFrom(21, 20, 3, () => 100));
+  const s = new CommitLogRaftStorage(log, meta);
+  t.same(s.initialHardState(), { term: 3, vote: 'n1', commit: 5 });
+  t.equal(s.firstIndex(), 1);
+  t.equal(s.lastIndex(), 40);
+  t.equal(s.term(0), 0);
+  t.equal(s.term(20), 1);
+  t.equal(s.term(21), 3);
+  t.same(s.entries(5, 10, Infinity).map((e) => e.index), [5, 6, 7, 8, 9]);
+  t.same(s.entries(5, 10, 250).map((e) => e.index), [5, 6], 'stops before maxBytes is exceeded');
+  t.same(s.entries(5, 10, 0).map((e) => e.index), [5], 'at least one entry');
+  t.same(s.entries(5, 5, 0), []);
+  t.equal(s.entries(1, 41, Infinity).length, 40, 'across segments');
+  t.throws(() => s.entries(1, 42, 10), { code: 'INVALID_ARGUMENT' });
+  await log.deleteBefore(30);
+  t.throws(() => s.entries(1, 5, 10), { code: 'COMPACTED' });
+  t.throws(() => s.term(s.firstIndex() - 2), { code: 'COMPACTED' });
+  await log.close();
+  await meta.close();
+});
