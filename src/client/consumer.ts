@@ -2,8 +2,9 @@
 // and an async iterator over every queue of a topic that long-polls and commits offsets.
 //
 // At-least-once: the iterator treats a message as processed when the caller asks for the next
-// one (or leaves the loop after it); processed offsets are committed every commitIntervalMs
-// and when the iteration ends. A crash replays what was processed after the last commit.
+// one. The message in hand when the loop is left (break, throw, return) is not committed and
+// comes again to the next iterator of the group. Processed offsets are committed every
+// commitIntervalMs and when the iteration ends. A crash replays what came after the last commit.
 import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type StoredMessage } from '../broker/protocol.ts';
 import { RaftmqError, isRetryable } from '../net/errors.ts';
 import { backoffMs, delay } from '../net/util.ts';

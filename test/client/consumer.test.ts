@@ -1,0 +1,127 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import { FakeBroker } from './fake-broker.ts';
+import { Admin, PullConsumer, type StoredMessage } from '../../src/client/index.ts';
+
+const text = (m: StoredMessage) => Buffer.from(m.body).toString();
+
+async function cluster(t: Test): Promise<{ master: FakeBroker; slave: FakeBroker }> {
+  const master = await FakeBroker.start('n0');
+  const slave = await FakeBroker.start('n1');
+  t.teardown(() => master.close());
+  t.teardown(() => slave.close());
+  slave.role = 'SLAVE';
+  slave.masterAddr = master.addr;
+  for (const b of [master, slave]) b.createTopic('orders', 2);
+  return { master, slave };
+}
+
+/** Stores the same messages on both fakes (as replication would). */
+function storeBoth(brokers: FakeBroker[], queueId: number, bodies: string[]): void {
+  for (const b of brokers) b.store('orders', queueId, bodies.map((s) => ({ body: Buffer.from(s) })));
+}
+
+t.test('pull reads from a slave when asked; commitOffset goes to the master through NOT_MASTER', async (t) => {
+  const { master, slave } = await cluster(t);
+  storeBoth([master, slave], 0, ['a', 'b', 'c']);
+  const consumer = new PullConsumer({ servers: [slave.addr], group: 'g', readFrom: 'slave' });
+  t.teardown(() => consumer.close());
+  const r = await consumer.pull('orders', 0, 1, { maxCount: 10 });
+  t.same(r.messages.map(text), ['b', 'c']);
+  t.equal(r.nextOffset, 3);
+  t.equal(slave.count('pull'), 1);
+  t.equal(master.count('pull'), 0);
+  await consumer.commitOffset('orders', 0, 3);
+  t.equal(master.offsets.get('g/orders/0'), 3);
+  t.equal(await consumer.queryOffset('orders', 0), 3);
+  t.equal(await consumer.queryOffset('orders', 1), -1, 'none committed');
+});
+
+t.test('the iterator long-polls every queue and commits what was processed', async (t) => {
+  const { master } = await cluster(t);
+  storeBoth([master], 0, ['q0-0', 'q0-1']);
+  const consumer = new PullConsumer({ servers: [master.addr], group: 'g' });
+  t.teardown(() => consumer.close());
+  const got: string[] = [];
+  setTimeout(() => storeBoth([master], 1, ['q1-0']), 100); // arrives during a long poll
+  for await (const m of consumer.messages('orders', { fromBeginning: true, waitMs: 5000, commitIntervalMs: 50 })) {
+    got.push(text(m));
+    if (got.length === 3) break;
+  }
+  t.same(got.sort(), ['q0-0', 'q0-1', 'q1-0']);
+  t.ok(
+    master.requests.some((r) => r.type === 'pull' && r.waitMs > 0 && r.queueId === 1),
+    'queue 1 was long-polled',
+  );
+  t.equal(master.offsets.get('g/orders/0'), 2, 'queue 0 committed past both messages');
+  t.equal(
+    master.offsets.get('g/orders/1'),
+    undefined,
+    'the message in hand at break is not committed (at-least-once: it is redelivered)',
+  );
+});
+
+t.test('the iterator resumes at the committed offset and ends after idleTimeoutMs', async (t) => {
+  const { master } = await cluster(t);
+  storeBoth([master], 0, ['a', 'b', 'c', 'd']);
+  master.offsets.set('g/orders/0', 2);
+  const consumer = new PullConsumer({ servers: [master.addr], group: 'g' });
+  t.teardown(() => consumer.close());
+  const got: string[] = [];
+  const started = Date.now();
+  for await (const m of consumer.messages('orders', { fromBeginning: true, idleTimeoutMs: 150, waitMs: 50 })) {
+    got.push(text(m));
+  }
+  t.same(got, ['c', 'd']);
+  t.ok(Date.now() - started < 1000);
+  t.equal(master.offsets.get('g/orders/0'), 4, 'committed at the end');
+});
+
+t.test('without a committed offset and fromBeginning false, the iterator starts at the end', async (t) => {
+  const { master } = await cluster(t);
+  storeBoth([master], 0, ['old']);
+  const consumer = new PullConsumer({ servers: [master.addr], group: 'g' });
+  t.teardown(() => consumer.close());
+  setTimeout(() => storeBoth([master], 0, ['new']), 100);
+  const got: string[] = [];
+  for await (const m of consumer.messages('orders', { idleTimeoutMs: 400, waitMs: 1000 })) got.push(text(m));
+  t.same(got, ['new']);
+});
+
+t.test('periodic commits happen while iterating; close() commits and ends the iteration', async (t) => {
+  const { master } = await cluster(t);
+  storeBoth([master], 0, ['a', 'b']);
+  const consumer = new PullConsumer({ servers: [master.addr], group: 'g' });
+  const seen: string[] = [];
+  const loop = (async () => {
+    for await (const m of consumer.messages('orders', { fromBeginning: true, commitIntervalMs: 30, waitMs: 2000 })) {
+      seen.push(text(m));
+    }
+  })();
+  while (master.offsets.get('g/orders/0') !== 2) await new Promise((r) => setTimeout(r, 10));
+  t.pass('offset 2 committed by the periodic commit');
+  await consumer.close();
+  await loop;
+  t.same(seen, ['a', 'b']);
+});
+
+t.test('admin: statusAll reports unreachable nodes, createTopic and route go to the master', async (t) => {
+  const { master, slave } = await cluster(t);
+  const dead = await FakeBroker.start('n2');
+  const deadAddr = dead.addr;
+  await dead.close();
+  const admin = new Admin({ servers: [slave.addr] });
+  t.teardown(() => admin.close());
+  const all = await admin.statusAll([master.addr, slave.addr, deadAddr]);
+  t.match(all, [
+    { addr: master.addr, status: { role: 'MASTER' }, error: null },
+    { addr: slave.addr, status: { role: 'SLAVE' }, error: null },
+    { addr: deadAddr, status: null, error: { code: 'CONNECTION_LOST' } },
+  ]);
+  await admin.createTopic('fresh', 3);
+  t.equal(master.topics.get('fresh')?.length, 3);
+  t.equal(slave.count('createTopic'), 0, 'discovery found the master via the slave');
+  t.match(await admin.route('orders'), { type: 'route', queues: 2 });
+  await admin.transferLeader('n1');
+  t.equal(master.count('transferLeader'), 1);
+});
