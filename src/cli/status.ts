@@ -24,13 +24,15 @@ export async function run(argv: string[]): Promise<number> {
     if (flags.json) {
       console.log(JSON.stringify(results.map((r) => ('st' in r ? r.st : { addr: r.server, down: true, error: r.err.message }))));
     } else {
-      console.log(['node', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid'].map((h) => h.padEnd(10)).join(''));
+      const widths = [8, 22, 8, 6, 8, 10, 10, 10, 8];
+      const row = (cells: unknown[]) => cells.map((v, i) => String(v).padEnd(widths[i])).join('').trimEnd();
+      console.log(row(['node', 'addr', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'pid']));
       for (const r of results) {
         if ('st' in r) {
           const s = r.st;
-          console.log([s.nodeId, s.addr, s.role, s.term, s.leaderId || '-', s.commitIndex, s.appliedIndex, s.lastIndex, s.pid].map((v) => String(v).padEnd(10)).join(''));
+          console.log(row([s.nodeId, s.addr, s.role, s.term, s.leaderId || '-', s.commitIndex, s.appliedIndex, s.lastIndex, s.pid]));
         } else {
-          console.log(`${'?'.padEnd(10)}${r.server.padEnd(10)}down (${r.err.message})`);
+          console.log(row(['?', r.server, `down (${r.err.message})`]));
         }
       }
     }
