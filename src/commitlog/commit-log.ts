@@ -51,6 +51,7 @@ import {
   encodeIndexEntry,
   encodeRecord,
   padName,
+  viewOf,
   type IndexEntry,
 } from './record.ts';
 import type { CommitLog, CommitLogOptions, CommitLogStats, FlushDiskType, LogRecord } from './types.ts';
@@ -434,12 +435,14 @@ export class FileCommitLog implements CommitLog {
       }
       const data = Buffer.allocUnsafe(bytes);
       const index = Buffer.allocUnsafe((j - k) * INDEX_ENTRY_SIZE);
+      const dataView = viewOf(data);
+      const indexView = viewOf(index);
       let off = 0;
       for (let m = k; m < j; m++) {
         const r = records[m];
         const pos = this.acceptPos + off;
-        const size = encodeRecord(data, off, r.index, r.term, r.type, r.data, pos);
-        encodeIndexEntry(index, (m - k) * INDEX_ENTRY_SIZE, r.index, pos, r.term, size, r.type);
+        const size = encodeRecord(data, dataView, off, r.index, r.term, r.type, r.data, pos);
+        encodeIndexEntry(index, indexView, (m - k) * INDEX_ENTRY_SIZE, r.index, pos, r.term, size, r.type);
         off += size;
       }
       assert(off === bytes, 'encoded size matches the planned size');
@@ -468,7 +471,7 @@ export class FileCommitLog implements CommitLog {
   private kickPump(): void {
     if (this.pumpScheduled || this.pumping) return;
     this.pumpScheduled = true;
-    setImmediate(() => void this.runPump());
+    queueMicrotask(() => void this.runPump());
   }
 
   /** Writes every accepted chunk: one writev per segment and one per index file per turn. */
@@ -1329,6 +1332,7 @@ export class FileCommitLog implements CommitLog {
     };
     const entries: Buffer[] = [];
     let pendingEntries = Buffer.allocUnsafe(64 * 1024);
+    let pendingView = viewOf(pendingEntries);
     let pendingCount = 0;
     const startIndex = firstExpected;
     let off = 0;
@@ -1368,9 +1372,10 @@ export class FileCommitLog implements CommitLog {
       if ((pendingCount + 1) * INDEX_ENTRY_SIZE > pendingEntries.length) {
         entries.push(pendingEntries.subarray(0, pendingCount * INDEX_ENTRY_SIZE));
         pendingEntries = Buffer.allocUnsafe(pendingEntries.length * 2);
+        pendingView = viewOf(pendingEntries);
         pendingCount = 0;
       }
-      encodeIndexEntry(pendingEntries, pendingCount * INDEX_ENTRY_SIZE, h.index, h.position, h.term, h.totalSize, h.type);
+      encodeIndexEntry(pendingEntries, pendingView, pendingCount * INDEX_ENTRY_SIZE, h.index, h.position, h.term, h.totalSize, h.type);
       pendingCount++;
       if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== h.term) {
         this.runStarts.push(h.index);
