@@ -17,9 +17,11 @@
 //     waits until everything before it is fdatasync'd (so a segment only exists once the one
 //     before it is complete and durable: recovery can treat any bad byte in a non-last segment as
 //     corruption).
-//  3. flush (the flush loop): one round = fdatasync of every file written since the last round,
-//     in parallel, on libuv's thread pool. While a round runs, new batches are written and wait
-//     for the next round: group commit. After a round the checkpoint's flushedPos is written.
+//  3. flush (the flush loop): one round = fdatasync of the segment(s) written since the last
+//     round, on libuv's thread pool. While a round runs, new batches are written and wait for the
+//     next round: group commit. After a round the checkpoint's flushedPos is written. Index and
+//     checkpoint files are synced lazily (at a roll, on close, at most once a second otherwise):
+//     recovery rebuilds the last segment's index entries from its records anyway.
 //
 // Durability per flushDiskType:
 //  - SYNC_FLUSH: append resolves after the round that covers it: an acknowledged record survives
@@ -72,6 +74,7 @@ const READ_RANGE_BYTES_MAX = 64 * 1024 * 1024;
 const SCAN_WINDOW_BYTES = 8 * 1024 * 1024;
 const CACHE_RECORD_OVERHEAD_BYTES = 64;
 const NAME_RE = /^\d{20}$/;
+const LAZY_SYNC_INTERVAL_MS = 1000;
 
 interface Segment {
   readonly start: number;
@@ -153,7 +156,15 @@ export class FileCommitLog implements CommitLog {
   private appendWaiters: Waiter[] = [];
   private appendWaitersHead = 0;
   private flushWaiters: Waiter[] = [];
+  /** Segment fds written since the last round: every round fdatasyncs them. */
   private readonly dirtyFds = new Set<number>();
+  /** Index and checkpoint fds written since they were last synced. Recovery rebuilds the index of
+   *  the last segment and a lagging checkpoint is safe, so these are synced only at a roll (the
+   *  index of a finished segment must be durable), on close, and at most every
+   *  LAZY_SYNC_INTERVAL_MS by a round: one fdatasync per group commit instead of three. */
+  private readonly lazyFds = new Set<number>();
+  private lazySyncedAtMs = 0;
+  private lazySyncing = 0;
   private readonly dirtyDirs = new Set<string>();
   private fdsToClose: number[] = [];
 
@@ -471,7 +482,9 @@ export class FileCommitLog implements CommitLog {
   private kickPump(): void {
     if (this.pumpScheduled || this.pumping) return;
     this.pumpScheduled = true;
-    queueMicrotask(() => void this.runPump());
+    // setImmediate, not a microtask: every append of this turn joins the write, and a loop of
+    // awaited appends still yields to I/O (fdatasync completions, the flush timer).
+    setImmediate(() => void this.runPump());
   }
 
   /** Writes every accepted chunk: one writev per segment and one per index file per turn. */
@@ -489,6 +502,7 @@ export class FileCommitLog implements CommitLog {
             // Roll: the current segment must be complete and durable before the next one exists.
             try {
               await this.waitFlushed(this.written);
+              await this.syncLazy();
             } catch {
               break; // the store failed; waiters were rejected
             }
@@ -544,7 +558,7 @@ export class FileCommitLog implements CommitLog {
       assert(file.size === (groupFirst - fileStart) * INDEX_ENTRY_SIZE, `index file ${file.path} has the expected size`);
       undo.push({ file, size: file.size });
       file.size += this.io.writevAt(file.fd, bufs, file.size);
-      this.dirtyFds.add(file.fd);
+      this.lazyFds.add(file.fd);
       bufs = [];
     };
     for (let m = from; m < to; m++) {
@@ -661,6 +675,12 @@ export class FileCommitLog implements CommitLog {
           const fds = [...this.dirtyFds];
           const dirs = [...this.dirtyDirs];
           this.dirtyFds.clear();
+          const now = performance.now();
+          if (this.lazyFds.size > 0 && now - this.lazySyncedAtMs >= LAZY_SYNC_INTERVAL_MS) {
+            fds.push(...this.lazyFds);
+            this.lazyFds.clear();
+            this.lazySyncedAtMs = now;
+          }
           this.dirtyDirs.clear();
           try {
             await Promise.all([...fds.map((fd) => this.io.fdatasync(fd)), ...dirs.map((d) => this.io.fsyncDir(d))]);
@@ -693,7 +713,7 @@ export class FileCommitLog implements CommitLog {
     const cp = this.checkpoint;
     assert(cp !== null, 'checkpoint open');
     cp.write({ flushedPos: this.flushedPos, firstIndex: this.first, prevTerm: this.prevTerm });
-    this.dirtyFds.add(cp.fd); // made durable by the next round (or close); a lagging flushedPos is safe
+    this.lazyFds.add(cp.fd); // made durable later (a lagging flushedPos is safe)
   }
 
   /** Resolves once everything accepted up to `index` is written and fdatasync'd. */
@@ -705,6 +725,24 @@ export class FileCommitLog implements CommitLog {
       this.kickPump();
       if (index <= this.written) this.requestFlush();
     });
+  }
+
+  /** fdatasyncs the index and checkpoint files written since their last sync. */
+  private async syncLazy(): Promise<void> {
+    const fds = [...this.lazyFds];
+    this.lazyFds.clear();
+    this.lazySyncedAtMs = performance.now();
+    this.lazySyncing++;
+    try {
+      await Promise.all(fds.map((fd) => this.io.fdatasync(fd)));
+    } catch (err) {
+      const e = new CommitLogError('IO_ERROR', `fdatasync failed in ${this.dir}; the store refuses writes now`, { cause: err });
+      this.fail(e);
+      throw e;
+    } finally {
+      this.lazySyncing--;
+      this.closeDeferredFds();
+    }
   }
 
   private flushAll(): Promise<void> {
@@ -917,6 +955,7 @@ export class FileCommitLog implements CommitLog {
     if (this.failed === null) {
       try {
         await this.flushAll();
+        await this.syncLazy();
       } catch {
         // failed: reported to the waiters already
       }
@@ -946,11 +985,13 @@ export class FileCommitLog implements CommitLog {
     this.segments = [];
     this.indexFiles.clear();
     this.dirtyFds.clear();
+    this.lazyFds.clear();
   }
 
   private closeFd(fd: number): void {
     this.dirtyFds.delete(fd);
-    if (this.flushing) this.fdsToClose.push(fd);
+    this.lazyFds.delete(fd);
+    if (this.flushing || this.lazySyncing > 0) this.fdsToClose.push(fd);
     else closeQuietly(fd);
   }
 
@@ -959,7 +1000,7 @@ export class FileCommitLog implements CommitLog {
   }
 
   private closeDeferredFds(): void {
-    if (this.fdsToClose.length === 0 || this.flushing) return;
+    if (this.fdsToClose.length === 0 || this.flushing || this.lazySyncing > 0) return;
     for (const fd of this.fdsToClose) closeQuietly(fd);
     this.fdsToClose = [];
   }
@@ -1418,7 +1459,7 @@ export class FileCommitLog implements CommitLog {
         }
         fs.writeSync(f.fd, piece, 0, piece.length, at);
         f.size = Math.max(f.size, at + piece.length);
-        this.dirtyFds.add(f.fd);
+        this.lazyFds.add(f.fd);
       }
       index += count;
       off += piece.length;
@@ -1429,13 +1470,13 @@ export class FileCommitLog implements CommitLog {
     const cur = this.segments[this.segments.length - 1];
     const syncs: Promise<void>[] = [this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
     if (cur !== undefined) syncs.push(this.io.fdatasync(cur.fd));
-    for (const fd of this.dirtyFds) syncs.push(this.io.fdatasync(fd));
+    for (const fd of this.lazyFds) syncs.push(this.io.fdatasync(fd));
     const idx = this.indexFiles.get(this.indexFileStart(Math.max(1, this.last)));
     if (idx !== undefined) syncs.push(this.io.fdatasync(idx.fd));
     await Promise.all(syncs);
-    this.dirtyFds.clear();
+    this.lazyFds.clear();
     this.writeCheckpoint();
-    this.dirtyFds.clear();
+    this.lazyFds.clear();
     await this.io.fsync(this.checkpointFd());
   }
 }
