@@ -101,6 +101,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     brokerName: config.brokerName,
     autoCreateTopicEnable: config.autoCreateTopicEnable,
     defaultTopicQueueNums: config.defaultTopicQueueNums,
+    sendTimeoutMs: config.sendTimeoutMs,
     replica,
     stateMachine: sm,
     log: logFn,

@@ -99,6 +99,7 @@ export class Replica {
   /** Set once this leader has applied an entry of its own term (its no-op): it is "leader ready". */
   private leaderReadyTerm = -1;
   private readonly listeners: Array<(e: ReplicaEvent) => void> = [];
+  private readyWaiters: Array<(ready: boolean) => void> = [];
   private turnDone: Array<() => void> = [];
   /** Counters for status and benchmarks. */
   readonly stats = { turns: 0, entriesPersisted: 0, entriesApplied: 0, droppedInbound: 0 };
@@ -129,6 +130,31 @@ export class Replica {
   /** True on the leader once an entry of its term is applied: reads and role answers are current. */
   get leaderReady(): boolean {
     return this.soft.role === Role.Leader && this.leaderReadyTerm === this.soft.term;
+  }
+
+  /** Resolves true once this leader is ready (see leaderReady), false if it stops being leader
+   *  first or `timeoutMs` passes. */
+  whenLeaderReady(timeoutMs: number): Promise<boolean> {
+    if (this.leaderReady) return Promise.resolve(true);
+    if (this.soft.role !== Role.Leader || this.readyWaiters.length >= this.opts.pendingProposalsMax) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.readyWaiters.indexOf(waiter);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      const waiter = (ready: boolean) => {
+        clearTimeout(timer);
+        resolve(ready);
+      };
+      this.readyWaiters.push(waiter);
+    });
+  }
+
+  private settleReadyWaiters(ready: boolean): void {
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w(ready);
   }
 
   /** Proposals not yet answered (queued for the core or waiting for commit). */
@@ -343,7 +369,10 @@ export class Replica {
       if (e.index <= sm.appliedIndex) continue;
       const result = sm.apply(e);
       this.stats.entriesApplied++;
-      if (this.soft.role === Role.Leader && e.term === this.soft.term) this.leaderReadyTerm = e.term;
+      if (this.soft.role === Role.Leader && e.term === this.soft.term && this.leaderReadyTerm !== e.term) {
+        this.leaderReadyTerm = e.term;
+        this.settleReadyWaiters(true);
+      }
       const w = this.waiters.get(e.index);
       if (w) {
         this.waiters.delete(e.index);
@@ -358,6 +387,7 @@ export class Replica {
   private onSoftState(soft: SoftState): void {
     const before = this.soft;
     this.soft = soft;
+    if (before.role === Role.Leader && (soft.role !== Role.Leader || soft.term !== before.term)) this.settleReadyWaiters(false);
     if (before.role !== soft.role || before.leaderId !== soft.leaderId) {
       this.opts.logger.info(
         { role: soft.role, term: soft.term, leaderId: soft.leaderId, previousRole: before.role },

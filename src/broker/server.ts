@@ -35,6 +35,8 @@ export interface BrokerServerOptions {
   readonly brokerName: string;
   readonly autoCreateTopicEnable: boolean;
   readonly defaultTopicQueueNums: number;
+  /** How long a write may wait for a just-elected master to become ready. */
+  readonly sendTimeoutMs: number;
   readonly replica: Replica;
   readonly stateMachine: BrokerStateMachine;
   readonly log: LogFn;
@@ -122,15 +124,15 @@ export class BrokerServer {
     try {
       switch (req.type) {
         case 'send':
-          return this.handleSend(req, conn);
+          return this.whenMasterReady(req, conn, () => this.handleSend(req, conn));
         case 'pull':
           return this.handlePull(req, conn);
         case 'commitOffset':
-          return this.handleCommitOffset(req, conn);
+          return this.whenMasterReady(req, conn, () => this.handleCommitOffset(req, conn));
         case 'queryOffset':
           return this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) });
         case 'createTopic':
-          return this.handleCreateTopic(req, conn);
+          return this.whenMasterReady(req, conn, () => this.handleCreateTopic(req, conn));
         case 'route':
           return this.handleRoute(req, conn);
         case 'status':
@@ -148,6 +150,29 @@ export class BrokerServer {
   private requireMaster(): void {
     const role = this.opts.replica.role;
     if (role.role !== Role.Leader) throw this.notMaster(role.leaderId);
+  }
+
+  /**
+   * Runs a write on the master. A new master takes writes only once its no-op is committed and
+   * applied (until then its applied state, topics and queue counts, may lag what earlier terms
+   * committed), so a write that arrives earlier waits for that point, bounded by the send timeout.
+   */
+  private whenMasterReady(req: Request, conn: ServerConnection, write: () => void): void {
+    this.requireMaster();
+    const replica = this.opts.replica;
+    if (replica.leaderReady) return write();
+    replica.whenLeaderReady(this.opts.sendTimeoutMs).then((ready) => {
+      if (conn.closed) return;
+      try {
+        if (!ready) {
+          this.requireMaster();
+          throw new RaftmqError('TIMEOUT', `${this.opts.nodeId} was elected master but did not become ready in time`);
+        }
+        write();
+      } catch (err) {
+        this.fail(conn, req.id, err);
+      }
+    });
   }
 
   private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection): void {

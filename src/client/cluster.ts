@@ -15,6 +15,11 @@ import { RaftmqError, isRetryable } from '../net/errors.ts';
 import { backoffMs, delay, parseAddr } from '../net/util.ts';
 import type { RequestInput, RequestType, ResponseFor, RouteResponse } from './types.ts';
 
+/** A connection-level failure: the broker said nothing. */
+function isConnectFailure(err: unknown): boolean {
+  return err instanceof RaftmqError && err.code === 'CONNECTION_LOST';
+}
+
 /** NOT_MASTER hints followed in one call before they count as failures. */
 export const HINT_FOLLOWS_MAX = 3;
 /** Routes are refreshed after this long even without errors (RocketMQ clients: 30 s). */
@@ -146,7 +151,7 @@ export class ClusterClient {
 
   /** Sends `frame` to the master with the retry policy above. */
   async callMaster<T extends RequestType>(frame: RequestInput<T>, call: CallOptions): Promise<ResponseFor<T>> {
-    let lastErr: unknown = new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
+    let lastErr: unknown = null;
     let tries = 0;
     let pauses = 0;
     let hintFollows = 0;
@@ -159,7 +164,9 @@ export class ClusterClient {
         this.markHealthy(addr);
         return resp;
       } catch (err) {
-        lastErr = err;
+        // When every try fails, report what a live broker said (NO_QUORUM, TIMEOUT...) rather
+        // than a later refused connect to a dead one: it tells the user what is wrong.
+        if (lastErr === null || !isConnectFailure(err) || isConnectFailure(lastErr)) lastErr = err;
         if (!isRetryable(err)) throw err;
         const e = err as RaftmqError;
         if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr && hintFollows < HINT_FOLLOWS_MAX) {
@@ -177,7 +184,7 @@ export class ClusterClient {
         if (pause > 0) await delay(pause);
       }
     }
-    throw lastErr;
+    throw lastErr ?? new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
   }
 
   /** Sends `frame` to the first server that answers (servers in serverOrder, or `prefer` first). */
