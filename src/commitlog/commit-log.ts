@@ -384,7 +384,14 @@ export class FileCommitLog implements CommitLog {
    * closes every file and releases the lock WITHOUT flushing or writing the checkpoint, as a
    * process that dies would. Returns what a crash test needs to tear the unflushed tail.
    */
-  async crashForTest(): Promise<{ flushedPos: number; flushedIndex: number; lastSegmentPath: string | null; lastSegmentStart: number }> {
+  async crashForTest(): Promise<{
+    flushedPos: number;
+    flushedIndex: number;
+    lastSegmentPath: string | null;
+    lastSegmentStart: number;
+    /** Index entries from here on may be unsynced (the last segment's). */
+    lastSegmentFirstIndex: number;
+  }> {
     while (this.pumping || this.pumpScheduled || this.flushing) {
       await this.flushIdle();
       await new Promise((r) => setImmediate(r));
@@ -396,6 +403,7 @@ export class FileCommitLog implements CommitLog {
       flushedIndex: this.flushed,
       lastSegmentPath: seg === undefined ? null : seg.path,
       lastSegmentStart: seg === undefined ? 0 : seg.start,
+      lastSegmentFirstIndex: seg === undefined || seg.firstIndex === 0 ? this.first : seg.firstIndex,
     };
     this.state = 'closed';
     this.closePromise = Promise.resolve();

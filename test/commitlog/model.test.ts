@@ -226,7 +226,8 @@ class CrashCmd implements fc.AsyncCommand<Model, Real> {
     }
     const dir = r.opts.dir;
     const perFile = r.opts.indexEntriesPerFile as number;
-    const tornFrom = info.flushedIndex + 1;
+    // Index entries are synced lazily: any entry of the last segment may be lost or torn.
+    const tornFrom = info.lastSegmentFirstIndex + Math.floor(this.indexFrac * (info.flushedIndex + 2 - info.lastSegmentFirstIndex));
     for (const f of indexFiles(dir)) {
       const start = Number(path.basename(f));
       const size = fs.statSync(f).size;
