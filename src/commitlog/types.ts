@@ -45,7 +45,7 @@ export interface CommitLogStats {
   readonly recordsAppended: number;
   readonly bytesWritten: number;
   readonly writeCalls: number;
-  /** Group commits: rounds of fdatasync (data + index [+ checkpoint] in parallel). */
+  /** Group commits: rounds of fdatasync (the segment; index + checkpoint at most once a second). */
   readonly flushRounds: number;
   readonly fdatasyncCalls: number;
 }
