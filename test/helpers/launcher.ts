@@ -118,14 +118,21 @@ export class LocalCluster {
 
   /** Waits until one running node says it is MASTER (and the others agree or are unreachable). */
   async waitForMaster(timeoutMs = 10_000, exclude?: string): Promise<NodeStatus> {
+    // Each node is polled on its own, so a stopped (SIGSTOP) node's slow answer does not delay
+    // noticing the new master: the time measured is the failover's, not the poll's.
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const sts = await this.statuses();
-      const master = sts.find((s) => s?.role === 'MASTER' && s.nodeId !== exclude);
-      if (master) return master;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no master within ${timeoutMs} ms`);
+    let found: NodeStatus | null = null;
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        while (found === null && Date.now() < deadline) {
+          const st = this.running(n.id) && n.id !== exclude ? await queryStatus(n.clientAddr, 200) : null;
+          if (st?.role === 'MASTER' && found === null) found = st;
+          else await new Promise((r) => setTimeout(r, 10));
+        }
+      }),
+    );
+    if (found === null) throw new Error(`no master within ${timeoutMs} ms`);
+    return found;
   }
 
   /** Kills every process (SIGKILL) and removes the data. */
