@@ -39,7 +39,6 @@ export class PeerTransport implements PeerSender {
   private readonly peerIds: ReadonlySet<NodeId>;
   private server: Server | null = null;
   private closed = false;
-  readonly stats = { framesSent: 0, framesDropped: 0, framesReceived: 0, badFrames: 0 };
 
   constructor(opts: PeerTransportOptions) {
     this.opts = opts;
@@ -76,8 +75,8 @@ export class PeerTransport implements PeerSender {
     const conn = this.outbound.get(to);
     if (conn === undefined) return;
     const frame: PeerRaft = { type: 'raft', id: 0, msgs: messages };
-    if (conn.send(frame)) this.stats.framesSent++;
-    else this.stats.framesDropped++;
+    // A frame for a peer that is down is dropped (false): Raft resends what matters.
+    conn.send(frame);
   }
 
   async close(): Promise<void> {
@@ -91,7 +90,6 @@ export class PeerTransport implements PeerSender {
     if (frame.type === 'hello') {
       const hello = frame as unknown as PeerHello;
       if (hello.group !== this.opts.group || !this.peerIds.has(hello.nodeId)) {
-        this.stats.badFrames++;
         conn.close(`hello from ${String(hello.nodeId)} of group ${String(hello.group)}: not a peer of ${this.opts.group}`);
         return;
       }
@@ -104,13 +102,11 @@ export class PeerTransport implements PeerSender {
     }
     const from = conn.context as NodeId | undefined;
     if (from === undefined) {
-      this.stats.badFrames++;
       conn.close('raft frame before hello');
       return;
     }
     const msgs = (frame as unknown as PeerRaft).msgs;
     if (!Array.isArray(msgs)) {
-      this.stats.badFrames++;
       conn.close('raft frame without msgs');
       return;
     }
@@ -119,13 +115,11 @@ export class PeerTransport implements PeerSender {
     for (const m of msgs) {
       // A peer speaks only for itself and only to us; anything else is a bug or an intruder.
       if (m === null || typeof m !== 'object' || m.from !== from || m.to !== self || typeof m.term !== 'number') {
-        this.stats.badFrames++;
         conn.close(`raft message not from ${from} to ${self}`);
         return;
       }
       accepted.push(m);
     }
-    this.stats.framesReceived++;
     this.opts.onMessages(accepted);
   }
 }

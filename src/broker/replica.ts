@@ -75,10 +75,6 @@ interface PendingProposal {
   readonly reject: (err: ProposalError) => void;
 }
 
-export type ReplicaEvent =
-  | { kind: 'role'; soft: SoftState }
-  | { kind: 'applied'; index: number };
-
 export class Replica {
   private readonly opts: ReplicaOptions;
   private readonly raft: RaftNodeApi;
@@ -98,11 +94,7 @@ export class Replica {
   private soft: SoftState = { role: Role.Follower, leaderId: NONE, term: 0 };
   /** Set once this leader has applied an entry of its own term (its no-op): it is "leader ready". */
   private leaderReadyTerm = -1;
-  private readonly listeners: Array<(e: ReplicaEvent) => void> = [];
   private readyWaiters: Array<(ready: boolean) => void> = [];
-  private turnDone: Array<() => void> = [];
-  /** Counters for status and benchmarks. */
-  readonly stats = { turns: 0, entriesPersisted: 0, entriesApplied: 0, droppedInbound: 0 };
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
@@ -117,10 +109,6 @@ export class Replica {
       this.schedule();
     }, this.opts.tickMs);
     this.schedule();
-  }
-
-  on(listener: (e: ReplicaEvent) => void): void {
-    this.listeners.push(listener);
   }
 
   get role(): SoftState {
@@ -171,7 +159,6 @@ export class Replica {
     if (this.stopped) return;
     const room = this.opts.inboxMessagesMax - this.inbox.length;
     if (messages.length > room) {
-      this.stats.droppedInbound += messages.length - Math.max(0, room);
       for (let i = 0; i < room; i++) this.inbox.push(messages[i]);
     } else {
       for (const m of messages) this.inbox.push(m);
@@ -207,14 +194,6 @@ export class Replica {
     this.schedule();
   }
 
-  /** Resolves after the next complete turn (tests and graceful stop use it). */
-  nextTurn(): Promise<void> {
-    return new Promise((resolve) => {
-      this.turnDone.push(resolve);
-      this.schedule();
-    });
-  }
-
   /** Stops the loop: no new input; waits for the running turn, checkpoints, flushes. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -247,7 +226,6 @@ export class Replica {
     try {
       while (!this.fatal && this.feedCore()) {
         if (this.raft.hasReady()) await this.handleReady(this.raft.ready());
-        this.stats.turns++;
         await this.maybeCheckpoint();
         if (this.stopped) break;
       }
@@ -256,9 +234,6 @@ export class Replica {
     } finally {
       this.turnRunning = false;
     }
-    const done = this.turnDone;
-    this.turnDone = [];
-    for (const d of done) d();
     if (!this.fatal && (this.inbox.length || this.proposals.length || this.pendingTicks)) this.schedule();
   }
 
@@ -308,12 +283,15 @@ export class Replica {
       for (const p of batch) p.reject(err);
       return;
     }
-    const deadlineMs = Date.now() + this.opts.proposalTimeoutMs;
+    const deadlineMs = performance.now() + this.opts.proposalTimeoutMs;
     for (let i = 0; i < batch.length; i++) {
       const index = result.firstIndex + i;
       // A waiter left at this index from an older term lost its entry: the log there is ours now.
       const stale = this.waiters.get(index);
-      if (stale) stale.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed'));
+      if (stale) {
+        this.waiters.delete(index); // re-inserted below, at the end: the Map stays in deadline order
+        stale.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed'));
+      }
       this.waiters.set(index, { term: result.term, deadlineMs, resolve: batch[i].resolve, reject: batch[i].reject });
     }
   }
@@ -327,7 +305,6 @@ export class Replica {
     if (rd.hardState && rd.mustSync) writes.push(meta.setHardState(rd.hardState));
     if (rd.entries.length) writes.push(this.persistEntries(rd.entries));
     if (writes.length) await Promise.all(writes);
-    this.stats.entriesPersisted += rd.entries.length;
 
     this.sendAll(rd.persistedMessages);
     if (rd.committedEntries.length) this.applyAll(rd.committedEntries);
@@ -368,7 +345,6 @@ export class Replica {
       // After a restart the core may hand out entries the checkpoint already covers.
       if (e.index <= sm.appliedIndex) continue;
       const result = sm.apply(e);
-      this.stats.entriesApplied++;
       if (this.soft.role === Role.Leader && e.term === this.soft.term && this.leaderReadyTerm !== e.term) {
         this.leaderReadyTerm = e.term;
         this.settleReadyWaiters(true);
@@ -380,8 +356,6 @@ export class Replica {
         else w.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed', this.soft.leaderId));
       }
     }
-    const last = entries[entries.length - 1].index;
-    for (const l of this.listeners) l({ kind: 'applied', index: last });
   }
 
   private onSoftState(soft: SoftState): void {
@@ -393,18 +367,18 @@ export class Replica {
         { role: soft.role, term: soft.term, leaderId: soft.leaderId, previousRole: before.role },
         soft.role === Role.Leader ? 'became leader (MASTER)' : `role ${soft.role} (SLAVE), leader ${soft.leaderId || 'unknown'}`,
       );
-      for (const l of this.listeners) l({ kind: 'role', soft });
     }
   }
 
   private expireWaiters(): void {
     if (this.waiters.size === 0) return;
-    const now = Date.now();
+    // Waiters are inserted in deadline order (one timeout for all, a monotonic clock), so only
+    // the head can expire.
+    const now = performance.now();
     for (const [index, w] of this.waiters) {
-      if (w.deadlineMs <= now) {
-        this.waiters.delete(index);
-        w.reject(new ProposalError('TIMEOUT', 'not committed in time (the entry may still commit)', this.soft.leaderId));
-      }
+      if (w.deadlineMs > now) break;
+      this.waiters.delete(index);
+      w.reject(new ProposalError('TIMEOUT', 'not committed in time (the entry may still commit)', this.soft.leaderId));
     }
   }
 

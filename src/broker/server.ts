@@ -176,7 +176,7 @@ export class BrokerServer {
   }
 
   private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection): void {
-    this.requireMaster();
+    // Only called through whenMasterReady, which checked that we are a ready master.
     if (typeof req.topic !== 'string' || !Array.isArray(req.messages)) throw new RaftmqError('BAD_REQUEST', 'send needs a topic and messages');
     const cmd = this.opts.stateMachine.prepareSend(req.topic, req.queueId, req.messages, Date.now());
     this.opts.replica.propose(encodeCommand(cmd)).then(
@@ -191,7 +191,7 @@ export class BrokerServer {
   }
 
   private handleCreateTopic(req: Extract<Request, { type: 'createTopic' }>, conn: ServerConnection): void {
-    this.requireMaster();
+    // Only called through whenMasterReady, which checked that we are a ready master.
     const cmd = this.opts.stateMachine.prepareCreateTopic(req.topic, req.queues);
     this.opts.replica.propose(encodeCommand(cmd)).then(
       (result) => {
@@ -204,7 +204,7 @@ export class BrokerServer {
   }
 
   private handleCommitOffset(req: Extract<Request, { type: 'commitOffset' }>, conn: ServerConnection): void {
-    this.requireMaster();
+    // Only called through whenMasterReady, which checked that we are a ready master.
     const entry = this.opts.stateMachine.prepareCommitOffset(req.group, req.topic, req.queueId, req.offset);
     this.pendingCommits.push({ entry, conn, id: req.id });
     if (this.pendingCommits.length >= OFFSET_COMMITS_PER_ENTRY_MAX) this.flushCommits();
