@@ -81,6 +81,13 @@ function convert(f: FlagSpec, raw: string): string | number {
   return raw;
 }
 
+/** parseFlags, printing the help (and returning null) for --help. */
+export function parseFlagsOrHelp(spec: CommandSpec, argv: readonly string[]): FlagValues | null {
+  const flags = parseFlags(spec, argv);
+  if (flags === null) console.log(helpText(spec));
+  return flags;
+}
+
 /** "h:p,h:p" -> ["h:p", ...], each checked. */
 export function parseServers(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);

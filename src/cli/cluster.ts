@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { makeConfig, renderConfig } from '../broker/config.ts';
 import type { NodeStatus } from '../broker/protocol.ts';
 import { Connection } from '../net/index.ts';
-import { helpText, parseFlags, UsageError, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec } from './args.ts';
 
 const SPEC: CommandSpec = {
   usage: 'raftmq cluster [--nodes 3|5] [--dir DIR] [--base-port P]',
@@ -83,11 +83,8 @@ export async function queryStatus(addr: string, timeoutMs = 300): Promise<NodeSt
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const flags = parseFlags(SPEC, argv);
-  if (flags === null) {
-    console.log(helpText(SPEC));
-    return 0;
-  }
+  const flags = parseFlagsOrHelp(SPEC, argv);
+  if (flags === null) return 0;
   const nodes = Number(flags.nodes);
   if (nodes % 2 === 0) throw new UsageError(`--nodes should be odd (3 or 5): ${nodes} replicas tolerate no more failures than ${nodes - 1}`);
   const dir = String(flags.dir);

@@ -1,6 +1,6 @@
 // raftmq consume: read a topic's messages (all queues), from the group's offsets or the beginning.
 import { PullConsumer } from '../client/index.ts';
-import { helpText, parseFlags, parseServers, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, parseServers, type CommandSpec } from './args.ts';
 
 const SPEC: CommandSpec = {
   usage: 'raftmq consume --servers H:P[,...] --topic T [--group G] [--from-beginning] [--count N] [--idle-timeout-ms MS] [--json]',
@@ -21,11 +21,8 @@ const SPEC: CommandSpec = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const flags = parseFlags(SPEC, argv);
-  if (flags === null) {
-    console.log(helpText(SPEC));
-    return 0;
-  }
+  const flags = parseFlagsOrHelp(SPEC, argv);
+  if (flags === null) return 0;
   const consumer = new PullConsumer({ servers: parseServers(String(flags.servers)), group: String(flags.group) });
   const limit = flags.count === undefined ? Infinity : Number(flags.count);
   let seen = 0;

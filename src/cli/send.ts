@@ -1,6 +1,6 @@
 // raftmq send: one message, or a load run with --count (ends with one JSON line).
 import { Producer } from '../client/index.ts';
-import { helpText, parseFlags, parseServers, UsageError, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, parseServers, UsageError, type CommandSpec } from './args.ts';
 
 const SPEC: CommandSpec = {
   usage: 'raftmq send --servers H:P[,...] --topic T [--key K] (--body TEXT | --count N [--size BYTES] [--inflight K])',
@@ -22,11 +22,8 @@ const SPEC: CommandSpec = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const flags = parseFlags(SPEC, argv);
-  if (flags === null) {
-    console.log(helpText(SPEC));
-    return 0;
-  }
+  const flags = parseFlagsOrHelp(SPEC, argv);
+  if (flags === null) return 0;
   if ((flags.body === undefined) === (flags.count === undefined)) throw new UsageError('give exactly one of --body or --count');
   const producer = new Producer({ servers: parseServers(String(flags.servers)) });
   const topic = String(flags.topic);

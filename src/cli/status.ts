@@ -1,6 +1,6 @@
 // raftmq status: one line per replica (or --json: one JSON array).
 import { Admin } from '../client/index.ts';
-import { helpText, parseFlags, parseServers, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, parseServers, type CommandSpec } from './args.ts';
 
 const SPEC: CommandSpec = {
   usage: 'raftmq status --servers H:P[,H:P...] [--json]',
@@ -12,11 +12,8 @@ const SPEC: CommandSpec = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const flags = parseFlags(SPEC, argv);
-  if (flags === null) {
-    console.log(helpText(SPEC));
-    return 0;
-  }
+  const flags = parseFlagsOrHelp(SPEC, argv);
+  if (flags === null) return 0;
   const servers = parseServers(String(flags.servers));
   const admin = new Admin({ servers });
   try {

@@ -1,6 +1,6 @@
 // raftmq topic create: create a topic (or grow its queue count) through the master.
 import { Admin } from '../client/index.ts';
-import { helpText, parseFlags, parseServers, UsageError, type CommandSpec } from './args.ts';
+import { helpText, parseFlagsOrHelp, parseServers, UsageError, type CommandSpec } from './args.ts';
 
 const SPEC: CommandSpec = {
   usage: 'raftmq topic create --servers H:P[,...] --topic T --queues N',
@@ -19,11 +19,8 @@ export async function run(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   if (sub !== 'create') throw new UsageError(`unknown topic command "${sub}" (only "create")`);
-  const flags = parseFlags(SPEC, rest);
-  if (flags === null) {
-    console.log(helpText(SPEC));
-    return 0;
-  }
+  const flags = parseFlagsOrHelp(SPEC, rest);
+  if (flags === null) return 0;
   const admin = new Admin({ servers: parseServers(String(flags.servers)) });
   try {
     await admin.createTopic(String(flags.topic), Number(flags.queues));

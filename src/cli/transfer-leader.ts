@@ -1,6 +1,6 @@
 // raftmq transfer-leader: hand the master role to another replica.
 import { Admin } from '../client/index.ts';
-import { helpText, parseFlags, parseServers, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, parseServers, type CommandSpec } from './args.ts';
 
 const SPEC: CommandSpec = {
   usage: 'raftmq transfer-leader --servers H:P[,...] --to ID',
@@ -13,11 +13,8 @@ const SPEC: CommandSpec = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const flags = parseFlags(SPEC, argv);
-  if (flags === null) {
-    console.log(helpText(SPEC));
-    return 0;
-  }
+  const flags = parseFlagsOrHelp(SPEC, argv);
+  if (flags === null) return 0;
   const servers = parseServers(String(flags.servers));
   const to = String(flags.to);
   const admin = new Admin({ servers });
