@@ -1,0 +1,199 @@
+// npm run bench: throughput, latency and cost of a local raftmq broker group, measured with
+// raftmq's own client from separate load processes. See --help; the pieces are in scripts/bench/.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { helpText, parseFlags, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
+import { markdownReport, medianFigures, type CompareCell } from './bench/report.ts';
+import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType } from './bench/run.ts';
+import { svgChart } from './bench/svg-chart.ts';
+
+const FLUSH_TYPES: readonly FlushType[] = ['SYNC_FLUSH', 'ASYNC_FLUSH'];
+const MATRIX = { nodes: [3, 5], size: [128, 1024], inflight: [1, 64, 256], flush: FLUSH_TYPES } as const;
+
+// Defaults are applied below, not in the spec, so that --compare can tell a given axis flag
+// (which narrows the matrix to that value) from an absent one.
+const SPEC: CommandSpec = {
+  usage:
+    'npm run bench -- [--nodes 3|5] [--size BYTES] [--inflight K] [--producers P] [--duration S] [--warmup S]\n' +
+    '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]]',
+  summary:
+    'Starts a fresh local broker group (temp dir, 127.0.0.1) per run, waits for a master, creates the\n' +
+    'topic, warms up, then drives it for --duration seconds from P load processes: K independent\n' +
+    'send() calls in flight, each awaiting its own ack. Progress on stderr every second, one line per\n' +
+    'run on stderr, and one JSON line on stdout with the medians over the runs:\n' +
+    '  {"nodes","size","inflight","flush","msgsPerSec","mbPerSec","p50Ms","p99Ms","p999Ms",\n' +
+    '   "serverCpuSecPer100k","clientCpuSecPer100k","serverRssMiB"}\n' +
+    'Latency: each send from call to ack. CPU: utime+stime from /proc/<pid>/stat over the measured\n' +
+    'window, all replicas (server) or all load processes (client). RSS: the largest replica\'s VmRSS\n' +
+    'at the end. --compare runs the matrix (3 and 5 nodes; 128 B and 1 KiB; 1, 64 and 256 in flight;\n' +
+    'both flush types), one JSON line per cell on stdout, and writes DIR/bench.md and DIR/bench.svg;\n' +
+    'an axis flag given with --compare narrows the matrix to that value.\n' +
+    'Exit status 1 when a send failed or a run broke (the JSON is still printed), 2 for bad flags.',
+  flags: [
+    { name: 'nodes', kind: 'int', help: 'replicas in the group (default 3)', min: 1, max: 7 },
+    { name: 'size', kind: 'int', help: 'message body bytes (default 1024)', min: 1, max: 4 * 1024 * 1024 },
+    { name: 'inflight', kind: 'int', help: 'sends in flight, each awaiting its ack (default 256)', min: 1, max: 65536 },
+    { name: 'flush', kind: 'string', help: 'flushDiskType of the replicas (default SYNC_FLUSH)', choices: FLUSH_TYPES },
+    { name: 'producers', kind: 'int', help: 'load processes (one Producer each) sharing the in-flight sends', default: 1, min: 1, max: 64 },
+    { name: 'duration', kind: 'int', help: 'measured seconds per run (default 10; 5 per cell with --compare)', min: 1, max: 86_400 },
+    { name: 'warmup', kind: 'int', help: 'unmeasured seconds of load before the window', default: 3, min: 0, max: 3600 },
+    { name: 'runs', kind: 'int', help: 'runs, each on a fresh group; figures are medians (default 3; 1 per cell with --compare)', min: 1, max: 100 },
+    { name: 'queues', kind: 'int', help: 'queues of the bench topic (sends round-robin over them)', default: 4, min: 1, max: 1024 },
+    { name: 'compare', kind: 'bool', help: 'run the matrix and write bench.md and bench.svg' },
+    { name: 'out', kind: 'string', help: 'output directory of --compare', default: './bench-out' },
+  ],
+};
+
+const say = (line: string): void => void process.stderr.write(`${line}\n`);
+
+interface RunSummary {
+  readonly figures: BenchFigures;
+  readonly failedSends: number;
+  readonly note: string;
+}
+
+/** --runs runs of one configuration; the medians, or throws when a run broke. */
+async function runConfig(opts: BenchOptions, runs: number, label: string): Promise<RunSummary> {
+  const figures: BenchFigures[] = [];
+  let failedSends = 0;
+  const notes: string[] = [];
+  for (let r = 1; r <= runs; r++) {
+    const runLabel = `${label}run ${r}/${runs}`;
+    const res = await runOnce(opts, runLabel, say);
+    figures.push(res.figures);
+    failedSends += res.failed;
+    const extra = { acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, clientCpuPercent: res.clientCpuPercent };
+    say(`${runLabel}: ${JSON.stringify({ ...res.figures, ...extra })}`);
+    say(`${runLabel}: RSS MiB per replica (start of window -> end, max): ${res.rss.map((x) => `${x.id} ${x.firstMiB} -> ${x.lastMiB} (max ${x.maxMiB})`).join(', ')}`);
+    if (res.failed > 0) {
+      say(`${runLabel}: WARNING ${res.failed} sends failed (first: ${res.firstError}); the figures count only acked sends`);
+      notes.push(`${res.failed} failed: ${res.firstError}`);
+    }
+    if (res.cutShort) {
+      say(`${runLabel}: WARNING window cut short: ${res.cutShort}`);
+      notes.push(`cut short: ${res.cutShort}`);
+    }
+  }
+  return { figures: medianFigures(figures), failedSends, note: notes.join('; ') };
+}
+
+function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs: number } {
+  const nodes = Number(flags.nodes ?? 3);
+  if (nodes % 2 === 0) throw new UsageError(`--nodes should be odd (3 or 5), got ${nodes}`);
+  const inflight = Number(flags.inflight ?? 256);
+  const producers = Number(flags.producers);
+  if (producers > inflight) throw new UsageError(`--producers (${producers}) must not exceed --inflight (${inflight}): each producer needs a send in flight`);
+  return {
+    nodes,
+    size: Number(flags.size ?? 1024),
+    inflight,
+    producers,
+    durationSec: Number(flags.duration ?? (compare ? 5 : 10)),
+    warmupSec: Number(flags.warmup),
+    flush: (flags.flush ?? 'SYNC_FLUSH') as FlushType,
+    queues: Number(flags.queues),
+    runs: Number(flags.runs ?? (compare ? 1 : 3)),
+  };
+}
+
+async function single(flags: FlagValues): Promise<number> {
+  const { runs, ...opts } = optionsFrom(flags, false);
+  say(`bench: ${JSON.stringify(opts)}, ${runs} run(s)`);
+  const summary = await runConfig(opts, runs, '');
+  console.log(JSON.stringify(summary.figures));
+  return summary.failedSends > 0 ? 1 : 0;
+}
+
+function context(durationSec: number, warmupSec: number, runs: number, producers: number) {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    if (dirty) commit += ' (with uncommitted changes)';
+  } catch {
+    // not a git checkout
+  }
+  const cpus = os.cpus();
+  const machine = `${cpus.length} x ${cpus[0]?.model.trim() ?? 'unknown CPU'}, Linux ${os.release()}, Node ${process.version}`;
+  return { date: new Date().toISOString(), machine, commit, durationSec, warmupSec, runs, producers };
+}
+
+async function compare(flags: FlagValues): Promise<number> {
+  const { runs, ...base } = optionsFrom({ ...flags, inflight: flags.inflight ?? Math.max(...MATRIX.inflight) }, true);
+  const axis = <T,>(given: unknown, all: readonly T[]): readonly T[] => (given === undefined ? all : [given as T]);
+  const cellsToRun: BenchOptions[] = [];
+  for (const nodes of axis(flags.nodes, MATRIX.nodes))
+    for (const size of axis(flags.size, MATRIX.size))
+      for (const inflight of axis(flags.inflight, MATRIX.inflight))
+        for (const flush of axis(flags.flush, MATRIX.flush)) {
+          if (base.producers > inflight) continue; // a cell needs a send in flight per producer
+          cellsToRun.push({ ...base, nodes, size, inflight, flush });
+        }
+  if (cellsToRun.length === 0) throw new UsageError(`no cell of the matrix has at least --producers (${base.producers}) in flight`);
+  const outDir = path.resolve(String(flags.out));
+  fs.mkdirSync(outDir, { recursive: true });
+  const ctx = context(base.durationSec, base.warmupSec, runs, base.producers);
+  say(`bench --compare: ${cellsToRun.length} cells, ${base.warmupSec} s warmup + ${base.durationSec} s each, ${runs} run(s) per cell, output in ${outDir}`);
+  const done: CompareCell[] = [];
+  let status = 0;
+  for (const [i, cell] of cellsToRun.entries()) {
+    const label = `cell ${i + 1}/${cellsToRun.length} (${cell.nodes} nodes, ${cell.size} B, ${cell.inflight} in flight, ${cell.flush}) `;
+    say(`${label}starting`);
+    let result: CompareCell;
+    try {
+      const s = await runConfig(cell, runs, label);
+      result = { nodes: cell.nodes, size: cell.size, inflight: cell.inflight, flush: cell.flush, figures: s.figures, failedSends: s.failedSends, note: s.note };
+      console.log(JSON.stringify(s.figures));
+      if (s.failedSends > 0) status = 1;
+    } catch (err) {
+      say(`${label}FAILED: ${(err as Error).message}`);
+      result = { nodes: cell.nodes, size: cell.size, inflight: cell.inflight, flush: cell.flush, figures: null, failedSends: 0, note: (err as Error).message };
+      status = 1;
+    }
+    done.push(result);
+    say(`${label}done: ${result.figures ? `${result.figures.msgsPerSec} msgs/s, p99 ${result.figures.p99Ms} ms` : 'failed'}`);
+    // Rewritten after every cell, so an interrupted matrix still leaves what it measured.
+    fs.writeFileSync(path.join(outDir, 'bench.md'), markdownReport(done, ctx));
+    fs.writeFileSync(path.join(outDir, 'bench.svg'), svgChart(done));
+  }
+  say(`bench --compare: wrote ${path.join(outDir, 'bench.md')} and ${path.join(outDir, 'bench.svg')}`);
+  return status;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let flags: FlagValues | null;
+  try {
+    flags = parseFlags(SPEC, argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      say(`bench: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (flags === null) {
+    console.log(helpText(SPEC));
+    return 0;
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      say(`bench: ${signal}, stopping the servers and load processes`);
+      killAllNow();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+  try {
+    return flags.compare ? await compare(flags) : await single(flags);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      say(`bench: ${err.message}`);
+      return 2;
+    }
+    say(`bench: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,66 @@
+// CPU and memory of a process from the kernel's own accounting (/proc, Linux only): what the
+// process really cost, threads included (libuv's fsync pool, GC helpers), not a client's guess.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+let ticksPerSecond: number | undefined;
+
+/** USER_HZ, the unit of utime/stime in /proc/<pid>/stat (`getconf CLK_TCK`, 100 almost always). */
+export function clockTicksPerSecond(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+      ticksPerSecond = Number.isInteger(n) && n > 0 ? n : 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU seconds the process has used so far; null when it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) is in parentheses and may itself hold spaces or ')': the fixed
+  // fields start after the last ')'. There, index 0 is field 3 (state); utime, stime are 14, 15.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
+  return (utime + stime) / clockTicksPerSecond();
+}
+
+/** Resident memory (VmRSS) in MiB; null when the process is gone. */
+export function rssMiB(pid: number): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(text);
+  return m ? Number(m[1]) / 1024 : null;
+}
+
+/** Bytes an unprivileged writer can still put on the file system holding `dir`. */
+export function freeDiskBytes(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/** Sum of cpuSeconds over `pids`; throws naming a pid that is gone (a crashed replica must not
+ *  silently lower the figure). */
+export function totalCpuSeconds(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    const s = cpuSeconds(pid);
+    if (s === null) throw new Error(`process ${pid} is gone (cannot read /proc/${pid}/stat)`);
+    sum += s;
+  }
+  return sum;
+}

@@ -1,0 +1,233 @@
+// One benchmark run: a fresh local broker group, warmup, a measured window, teardown.
+import fs from 'node:fs';
+import { Admin } from '../../src/client/index.ts';
+import { LocalCluster } from '../../test/helpers/launcher.ts';
+import { Histogram } from './histogram.ts';
+import { LoadChild, splitInflight } from './load-children.ts';
+import { freeDiskBytes, rssMiB, totalCpuSeconds } from './proc-stats.ts';
+
+export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
+
+export interface BenchOptions {
+  readonly nodes: number;
+  readonly size: number;
+  readonly inflight: number;
+  readonly producers: number;
+  readonly durationSec: number;
+  readonly warmupSec: number;
+  readonly flush: FlushType;
+  readonly queues: number;
+}
+
+/** The headline figures of one run (or the medians of several): the stdout JSON line. */
+export interface BenchFigures {
+  readonly nodes: number;
+  readonly size: number;
+  readonly inflight: number;
+  readonly flush: FlushType;
+  readonly msgsPerSec: number;
+  readonly mbPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly serverCpuSecPer100k: number;
+  readonly clientCpuSecPer100k: number;
+  readonly serverRssMiB: number;
+}
+
+export interface ReplicaRss {
+  readonly id: string;
+  readonly firstMiB: number;
+  readonly lastMiB: number;
+  readonly maxMiB: number;
+}
+
+/** One run: the figures and what goes with them on stderr. */
+export interface RunResult {
+  readonly figures: BenchFigures;
+  readonly acked: number;
+  readonly failed: number;
+  readonly firstError: string;
+  readonly windowSec: number;
+  readonly serverCpuPercent: number;
+  readonly clientCpuPercent: number;
+  readonly rss: readonly ReplicaRss[];
+  /** Why the window ended before --duration ('' when it did not). */
+  readonly cutShort: string;
+}
+
+const TOPIC = 'bench';
+/** The product's default segment size (the test launcher's 64 MiB would roll 16x as often). */
+const SEGMENT_BYTES = String(1024 ** 3);
+/** Stop measuring when the disk holding the data gets this full (nothing deletes old segments). */
+const DISK_RESERVE_BYTES = 2 * 1024 ** 3;
+const MB = 1e6;
+
+/** Everything a run has started, so an interrupt can stop it synchronously (see killAllNow). */
+const live = { clusters: new Set<LocalCluster>(), children: new Set<LoadChild>() };
+
+/** SIGKILLs every server and load process by PID and removes the data directories. */
+export function killAllNow(): void {
+  for (const c of live.children) c.kill();
+  for (const cluster of live.clusters) {
+    for (const n of cluster.nodes) {
+      const pid = n.proc?.pid;
+      if (pid !== undefined && n.proc?.exitCode === null && n.proc.signalCode === null) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    fs.rmSync(cluster.root, { recursive: true, force: true });
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const round = (x: number, digits: number): number => Number(x.toFixed(digits));
+/** Latencies keep three significant digits (0.412 ms, 12.3 ms, 104 ms). */
+const roundMs = (x: number): number => (Number.isFinite(x) ? Number(x.toPrecision(3)) : x);
+
+export async function runOnce(opts: BenchOptions, label: string, say: (line: string) => void): Promise<RunResult> {
+  const cluster = await LocalCluster.create({
+    nodes: opts.nodes,
+    extra: { flushDiskType: opts.flush, mappedFileSizeCommitLog: SEGMENT_BYTES },
+  });
+  live.clusters.add(cluster);
+  const children: LoadChild[] = [];
+  let stopped = false;
+  try {
+    const master = await cluster.waitForMaster(20_000);
+    const admin = new Admin({ servers: cluster.servers });
+    try {
+      await admin.createTopic(TOPIC, opts.queues);
+    } finally {
+      await admin.close();
+    }
+    const serverPids = cluster.nodes.map((n) => n.proc!.pid!);
+    say(`${label}: ${opts.nodes} nodes up (master ${master.nodeId}), pids ${serverPids.join(' ')}, data in ${cluster.root}`);
+
+    for (const [i, inflight] of splitInflight(opts.inflight, opts.producers).entries()) {
+      const child = new LoadChild(`load child ${i}`, { servers: cluster.servers, topic: TOPIC, size: opts.size, inflight });
+      live.children.add(child);
+      children.push(child);
+    }
+    await Promise.all(children.map((c) => c.ready(30_000)));
+    const clientPids = children.map((c) => c.pid);
+
+    // Progress once a second, in warmup and in the window alike.
+    let phaseHist = new Histogram();
+    let lastCpu = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
+    const tick = async (phase: string, second: number, of: number): Promise<{ serverPct: number; rss: number[] }> => {
+      const reports = await Promise.all(children.map((c) => c.poll(2000)));
+      const now = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
+      const sec = (now.t - lastCpu.t) / 1000;
+      const serverPct = ((now.server - lastCpu.server) / sec) * 100;
+      const clientPct = ((now.client - lastCpu.client) / sec) * 100;
+      lastCpu = now;
+      let acked = 0;
+      let failed = 0;
+      for (const r of reports) {
+        if (r === null) continue;
+        acked += r.acked;
+        failed += r.failed;
+        phaseHist.merge(r.hist);
+      }
+      const rss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
+      say(
+        `${label} ${phase} ${String(second).padStart(3)}/${of} s: ${Math.round(acked / sec)} msgs/s` +
+          `${failed > 0 ? ` (${failed} failed)` : ''}, p99 so far ${roundMs(phaseHist.percentile(0.99))} ms,` +
+          ` server CPU ${Math.round(serverPct)}%, client CPU ${Math.round(clientPct)}%, RSS MiB ${rss.map((x) => Math.round(x)).join('/')}` +
+          `${reports.includes(null) ? ' (a child did not answer the poll)' : ''}`,
+      );
+      return { serverPct, rss };
+    };
+
+    const warmupStart = performance.now();
+    for (let s = 1; s <= opts.warmupSec; s++) {
+      await sleep(warmupStart + s * 1000 - performance.now());
+      await tick('warmup', s, opts.warmupSec);
+    }
+
+    // The window: server and client CPU read from /proc right at its two ends.
+    phaseHist = new Histogram();
+    const start = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
+    for (const c of children) c.measure();
+    lastCpu = start;
+    const rssFirst = serverPids.map((pid) => rssMiB(pid) ?? NaN);
+    const rssMax = [...rssFirst];
+    let rssLast = rssFirst;
+    let cutShort = '';
+    for (let s = 1; s <= opts.durationSec; s++) {
+      await sleep(start.t + s * 1000 - performance.now());
+      const { rss } = await tick('measure', s, opts.durationSec);
+      rssLast = rss;
+      rss.forEach((x, i) => (rssMax[i] = Math.max(rssMax[i], x)));
+      const dead = cluster.nodes.find((n) => !cluster.running(n.id));
+      if (dead) throw new Error(`replica ${dead.id} exited during the run`);
+      const free = freeDiskBytes(cluster.root);
+      if (free < DISK_RESERVE_BYTES) {
+        cutShort = `disk nearly full (${(free / 1024 ** 3).toFixed(1)} GiB left) after ${s} s`;
+        break;
+      }
+    }
+    const end = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
+    const results = await Promise.all(children.map((c) => c.stop(10_000)));
+    stopped = true;
+    const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
+    rssLast = finalRss;
+    finalRss.forEach((x, i) => (rssMax[i] = Math.max(rssMax[i], x)));
+
+    const hist = new Histogram();
+    let acked = 0;
+    let failed = 0;
+    let msgsPerSec = 0;
+    let firstError = '';
+    for (const r of results) {
+      hist.merge(r.hist);
+      acked += r.acked;
+      failed += r.failed;
+      // Each child's own count over its own window; the windows differ by an IPC hop.
+      msgsPerSec += r.seconds > 0 ? r.acked / r.seconds : 0;
+      firstError ||= r.firstError;
+    }
+    const windowSec = (end.t - start.t) / 1000;
+    const serverCpu = end.server - start.server;
+    const clientCpu = end.client - start.client;
+    // CPU per message: CPU of the window over the messages of the same window.
+    const msgsInWindow = msgsPerSec * windowSec;
+    const per100k = (cpu: number): number => (msgsInWindow > 0 ? round((cpu / msgsInWindow) * 100_000, 3) : NaN);
+    const figures: BenchFigures = {
+      nodes: opts.nodes,
+      size: opts.size,
+      inflight: opts.inflight,
+      flush: opts.flush,
+      msgsPerSec: Math.round(msgsPerSec),
+      mbPerSec: round((msgsPerSec * opts.size) / MB, 2),
+      p50Ms: roundMs(hist.percentile(0.5)),
+      p99Ms: roundMs(hist.percentile(0.99)),
+      p999Ms: roundMs(hist.percentile(0.999)),
+      serverCpuSecPer100k: per100k(serverCpu),
+      clientCpuSecPer100k: per100k(clientCpu),
+      serverRssMiB: round(Math.max(...finalRss), 1),
+    };
+    return {
+      figures,
+      acked,
+      failed,
+      firstError,
+      windowSec: round(windowSec, 3),
+      serverCpuPercent: Math.round((serverCpu / windowSec) * 100),
+      clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
+      rss: cluster.nodes.map((n, i) => ({ id: n.id, firstMiB: round(rssFirst[i], 1), lastMiB: round(rssLast[i], 1), maxMiB: round(rssMax[i], 1) })),
+      cutShort,
+    };
+  } finally {
+    // Stopped children drain their sends in flight and leave; after a failure, no waiting.
+    await Promise.all(children.map((c) => c.end(stopped ? 5000 : 0)));
+    for (const c of children) live.children.delete(c);
+    await cluster.destroy();
+    live.clusters.delete(cluster);
+  }
+}
