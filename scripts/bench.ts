@@ -64,9 +64,10 @@ async function runConfig(opts: BenchOptions, runs: number, label: string): Promi
     const res = await runOnce(opts, runLabel, say);
     figures.push(res.figures);
     failedSends += res.failed;
-    const extra = { acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, clientCpuPercent: res.clientCpuPercent };
+    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, clientCpuPercent: res.clientCpuPercent };
     say(`${runLabel}: ${JSON.stringify({ ...res.figures, ...extra })}`);
-    say(`${runLabel}: RSS MiB per replica (start of window -> end, max): ${res.rss.map((x) => `${x.id} ${x.firstMiB} -> ${x.lastMiB} (max ${x.maxMiB})`).join(', ')}`);
+    const rss = res.rss.map((x) => `${x.id} ${x.firstMiB} -> ${x.lastMiB} (max ${x.maxMiB}, trend ${x.trendMiBPerMin >= 0 ? '+' : ''}${x.trendMiBPerMin} MiB/min)`);
+    say(`${runLabel}: RSS MiB per replica over the window (first -> last sample): ${rss.join(', ')}`);
     if (res.failed > 0) {
       say(`${runLabel}: WARNING ${res.failed} sends failed (first: ${res.firstError}); the figures count only acked sends`);
       notes.push(`${res.failed} failed: ${res.firstError}`);

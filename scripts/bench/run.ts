@@ -5,6 +5,7 @@ import { LocalCluster } from '../../test/helpers/launcher.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
 import { freeDiskBytes, rssMiB, totalCpuSeconds } from './proc-stats.ts';
+import { RssSeries } from './rss-series.ts';
 
 export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
 
@@ -40,11 +41,15 @@ export interface ReplicaRss {
   readonly firstMiB: number;
   readonly lastMiB: number;
   readonly maxMiB: number;
+  /** Least-squares growth over the window's once-a-second samples. */
+  readonly trendMiBPerMin: number;
 }
 
 /** One run: the figures and what goes with them on stderr. */
 export interface RunResult {
   readonly figures: BenchFigures;
+  /** Mean latency: by Little's law, inflight ~ msgsPerSec x meanMs / 1000 (a self-check). */
+  readonly meanMs: number;
   readonly acked: number;
   readonly failed: number;
   readonly firstError: string;
@@ -155,15 +160,16 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     const start = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
     for (const c of children) c.measure();
     lastCpu = start;
-    const rssFirst = serverPids.map((pid) => rssMiB(pid) ?? NaN);
-    const rssMax = [...rssFirst];
-    let rssLast = rssFirst;
+    const rssSeries = serverPids.map((pid) => {
+      const series = new RssSeries();
+      series.add(0, rssMiB(pid) ?? NaN);
+      return series;
+    });
     let cutShort = '';
     for (let s = 1; s <= opts.durationSec; s++) {
       await sleep(start.t + s * 1000 - performance.now());
       const { rss } = await tick('measure', s, opts.durationSec);
-      rssLast = rss;
-      rss.forEach((x, i) => (rssMax[i] = Math.max(rssMax[i], x)));
+      rss.forEach((x, i) => rssSeries[i].add((performance.now() - start.t) / 1000, x));
       const dead = cluster.nodes.find((n) => !cluster.running(n.id));
       if (dead) throw new Error(`replica ${dead.id} exited during the run`);
       const free = freeDiskBytes(cluster.root);
@@ -176,8 +182,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     const results = await Promise.all(children.map((c) => c.stop(10_000)));
     stopped = true;
     const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
-    rssLast = finalRss;
-    finalRss.forEach((x, i) => (rssMax[i] = Math.max(rssMax[i], x)));
+    finalRss.forEach((x, i) => rssSeries[i].add((performance.now() - start.t) / 1000, x));
 
     const hist = new Histogram();
     let acked = 0;
@@ -214,13 +219,17 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     };
     return {
       figures,
+      meanMs: roundMs(hist.meanMs),
       acked,
       failed,
       firstError,
       windowSec: round(windowSec, 3),
       serverCpuPercent: Math.round((serverCpu / windowSec) * 100),
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
-      rss: cluster.nodes.map((n, i) => ({ id: n.id, firstMiB: round(rssFirst[i], 1), lastMiB: round(rssLast[i], 1), maxMiB: round(rssMax[i], 1) })),
+      rss: cluster.nodes.map((n, i) => {
+        const r = rssSeries[i];
+        return { id: n.id, firstMiB: round(r.first, 1), lastMiB: round(r.last, 1), maxMiB: round(r.max, 1), trendMiBPerMin: round(r.slopeMiBPerMin, 1) };
+      }),
       cutShort,
     };
   } finally {
