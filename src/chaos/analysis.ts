@@ -1,0 +1,40 @@
+// The runner's side of the checker and the report (checker.ts, report.ts, summary.ts are their own
+// modules): one place that calls them, so the runner does not depend on their internals.
+// The report module is loaded when present; without it a plain page links the findings.
+import type { HistoryEvent, ReplicaDump } from './history.ts';
+import { checkHistory, type CheckResult } from './checker.ts';
+import { summaryLine } from './summary.ts';
+
+export interface RunMeta {
+  readonly nodes: number;
+  readonly durationS: number;
+  readonly seed: number;
+  readonly faults: readonly string[];
+  readonly skipped: readonly { readonly fault: string; readonly reason: string }[];
+  readonly startedAt: string;
+  readonly namespaces: boolean;
+  readonly delayMode: string;
+}
+
+export function check(events: readonly HistoryEvent[], dumps: readonly ReplicaDump[]): CheckResult {
+  return checkHistory(events, dumps);
+}
+
+export function summarize(result: CheckResult, meta: RunMeta): string {
+  return summaryLine(result, { nodes: meta.nodes, durationS: meta.durationS });
+}
+
+type RenderReport = (events: readonly HistoryEvent[], result: CheckResult, meta: RunMeta) => string;
+
+export async function renderHtml(events: readonly HistoryEvent[], result: CheckResult, meta: RunMeta): Promise<string> {
+  // A variable specifier keeps this file compiling while report.ts is not there yet.
+  const reportModule = './report.ts';
+  try {
+    const mod = (await import(reportModule)) as { renderReport?: RenderReport };
+    if (typeof mod.renderReport === 'function') return mod.renderReport(events, result, meta);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+  }
+  const esc = (s: string) => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+  return `<!doctype html><meta charset="utf-8"><title>raftmq chaos</title><h1>raftmq chaos run</h1><p>report.ts not available; findings:</p><pre>${esc(JSON.stringify({ meta, result }, null, 2))}</pre>`;
+}

@@ -1,0 +1,314 @@
+// The nemesis: injects one fault at a time and heals it, as OpenChaos cycles do (run normally for
+// `interval`, inject, hold, heal, repeat). Which fault comes next is drawn from the list with a
+// seeded PRNG, so a seed replays the same sequence of choices (not the same timings).
+//
+// Process faults signal replica processes by PID; network faults set firewall rules in the
+// replicas' namespaces (net.ts) or switch the delay relays. Every fault writes a 'start' event
+// when injected and an 'end' event when healed.
+import { Prng } from '../raft/prng.ts';
+import { delay } from '../net/util.ts';
+import type { Monitor } from './monitor.ts';
+import type { NetLab } from './net.ts';
+import type { ChaosNodes } from './nodes.ts';
+import type { HistoryRecorder } from './recorder.ts';
+
+export const PROCESS_FAULTS = ['leader-kill', 'random-kill', 'minor-kill', 'major-kill', 'leader-suspend', 'random-suspend'] as const;
+export const NETWORK_FAULTS = ['random-partition', 'leader-partition', 'partition-majorities-ring', 'bridge', 'random-loss', 'random-delay'] as const;
+export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
+/** Faults that only make sense with 5 (or more) replicas, as Jepsen defines them. */
+const FIVE_NODE_FAULTS: ReadonlySet<string> = new Set(['partition-majorities-ring', 'bridge']);
+
+export const LOSS_PERCENT = 20;
+export const DELAY_MS = 100;
+export const DELAY_JITTER_MS = 50;
+/** How long a leader fault waits for a master to aim at. */
+const MASTER_WAIT_MS = 5000;
+
+export function faultsValidFor(nodes: number): string[] {
+  return ALL_FAULTS.filter((f) => nodes >= 5 || !FIVE_NODE_FAULTS.has(f));
+}
+
+export function isNetworkFault(name: string): boolean {
+  return (NETWORK_FAULTS as readonly string[]).includes(name);
+}
+
+/** Why `fault` cannot run with these means, or null when it can. */
+export function unavailableReason(fault: string, means: { nodes: number; lab: NetLab | null; labProblem: string; relays: boolean }): string | null {
+  if (!ALL_FAULTS.includes(fault)) return `unknown fault (known: ${ALL_FAULTS.join(', ')})`;
+  if (FIVE_NODE_FAULTS.has(fault) && means.nodes < 5) return 'needs 5 nodes';
+  if (fault === 'random-delay') {
+    if (means.lab?.netem || means.relays) return null;
+    return `no sch_netem in this kernel and no delay relays${means.lab ? '' : `; ${means.labProblem}`}`;
+  }
+  if (isNetworkFault(fault) && !means.lab) return `needs network namespaces: ${means.labProblem}`;
+  return null;
+}
+
+interface ActiveFault {
+  readonly name: string;
+  readonly faultId: number;
+  readonly detail: string;
+  heal(): Promise<void>;
+}
+
+export interface NemesisOptions {
+  readonly faults: readonly string[];
+  readonly nodes: ChaosNodes;
+  readonly lab: NetLab | null;
+  readonly monitor: Monitor;
+  readonly recorder: HistoryRecorder;
+  readonly seed: number;
+  readonly log: (line: string) => void;
+}
+
+export class Nemesis {
+  private readonly prng: Prng;
+  private nextFaultId = 1;
+  private active: ActiveFault | null = null;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  /** Faults injected so far, by name. */
+  readonly injected = new Map<string, number>();
+
+  constructor(private readonly opts: NemesisOptions) {
+    this.prng = new Prng(opts.seed);
+  }
+
+  get current(): string {
+    return this.active?.name ?? '';
+  }
+
+  get injectedTotal(): number {
+    let n = 0;
+    for (const v of this.injected.values()) n += v;
+    return n;
+  }
+
+  /** Cycles until `endAt` (Date.now() ms) or stop(): interval, inject, hold, heal. */
+  async run(opts: { intervalMs: number; holdMs: number; endAt: number }): Promise<void> {
+    if (this.opts.faults.length === 0) return;
+    while (!this.stopped) {
+      if (!(await this.sleep(Math.min(opts.intervalMs, opts.endAt - Date.now())))) break;
+      if (Date.now() >= opts.endAt) break;
+      const name = this.opts.faults[this.prng.intBelow(this.opts.faults.length)]!;
+      const fault = await this.inject(name);
+      if (fault === null) continue;
+      await this.sleep(Math.max(0, Math.min(opts.holdMs, opts.endAt - Date.now())));
+      await this.heal();
+    }
+  }
+
+  /** Sleeps; false when stopped meanwhile. */
+  private async sleep(ms: number): Promise<boolean> {
+    if (this.stopped || ms <= 0) return !this.stopped && ms > 0;
+    await delay(ms, this.abort.signal).catch(() => {});
+    return !this.stopped;
+  }
+
+  /** Ends the cycles (the current fault stays until heal()). */
+  stop(): void {
+    this.stopped = true;
+    this.abort.abort(new Error('nemesis stopped'));
+  }
+
+  /** Heals the active fault, if any, and writes its end event. */
+  async heal(): Promise<void> {
+    const fault = this.active;
+    if (!fault) return;
+    this.active = null;
+    await fault.heal();
+    this.opts.recorder.record({ op: 'fault', type: 'end', client: 'nemesis', fault: fault.name, faultId: fault.faultId, detail: fault.detail });
+    this.opts.log(`healed ${fault.name} #${fault.faultId}`);
+  }
+
+  /** Injects `name` now; null when it could not be aimed (e.g. no master to kill). */
+  async inject(name: string): Promise<ActiveFault | null> {
+    const { detail, heal, act } = await this.plan(name);
+    if (act === null) return null;
+    const faultId = this.nextFaultId++;
+    this.opts.recorder.record({ op: 'fault', type: 'start', client: 'nemesis', fault: name, faultId, detail });
+    await act();
+    this.active = { name, faultId, detail, heal };
+    this.injected.set(name, (this.injected.get(name) ?? 0) + 1);
+    this.opts.log(`injected ${name} #${faultId}: ${detail}`);
+    return this.active;
+  }
+
+  // ---- the faults --------------------------------------------------------------------------
+
+  /** What injecting `name` now would do (act null: nothing to aim at this cycle). */
+  private async plan(name: string): Promise<{ detail: string; act: (() => Promise<void>) | null; heal: () => Promise<void> }> {
+    const { nodes } = this.opts;
+    const ids = nodes.ids;
+    const n = ids.length;
+    const none = { detail: '', act: null, heal: async () => {} };
+    switch (name) {
+      case 'leader-kill':
+      case 'leader-suspend': {
+        const master = await this.findMaster();
+        if (!master) {
+          this.opts.log(`${name}: no master to aim at; skipped this cycle`);
+          return none;
+        }
+        return name === 'leader-kill' ? this.killFault([master]) : this.suspendFault([master]);
+      }
+      case 'random-kill':
+        return this.killFault(this.pick(ids, 1));
+      case 'minor-kill':
+        return this.killFault(this.pick(ids, Math.floor((n - 1) / 2)));
+      case 'major-kill':
+        return this.killFault(this.pick(ids, Math.ceil(n / 2)));
+      case 'random-suspend':
+        return this.suspendFault(this.pick(ids, 1));
+      case 'random-partition': {
+        const order = this.shuffle(ids);
+        const cut = Math.floor(n / 2);
+        return this.partitionFault(name, [order.slice(0, cut), order.slice(cut)]);
+      }
+      case 'leader-partition': {
+        const master = await this.findMaster();
+        if (!master) {
+          this.opts.log(`${name}: no master to aim at; skipped this cycle`);
+          return none;
+        }
+        const others = this.shuffle(ids.filter((id) => id !== master));
+        const minority = [master, ...others.slice(0, Math.floor(n / 2) - 1)];
+        return this.partitionFault(name, [minority, others.slice(Math.floor(n / 2) - 1)]);
+      }
+      case 'partition-majorities-ring':
+        return this.ringFault();
+      case 'bridge': {
+        const order = this.shuffle(ids);
+        const half = Math.floor(n / 2);
+        const bridge = order[half]!;
+        const left = order.slice(0, half);
+        const right = order.slice(half + 1);
+        const cuts = new Map<string, Set<string>>(ids.map((id) => [id, new Set<string>()]));
+        for (const a of left) for (const b of right) (cuts.get(a)!.add(b), cuts.get(b)!.add(a));
+        return this.cutFault(cuts, `${left.join(',')} | bridge ${bridge} | ${right.join(',')}`);
+      }
+      case 'random-loss': {
+        const victims = this.pick(ids, 1 + this.prng.intBelow(n));
+        const lab = this.opts.lab!;
+        return {
+          detail: `drop ${LOSS_PERCENT}% of packets arriving at ${victims.join(',')}`,
+          act: async () => victims.forEach((id) => lab.setRules(nodes.spec(id).index, { blockFrom: [], lossPercent: LOSS_PERCENT })),
+          heal: async () => lab.healAll(),
+        };
+      }
+      case 'random-delay':
+        return this.delayFault(this.pick(ids, 1 + this.prng.intBelow(n)));
+      default:
+        throw new Error(`unknown fault ${name}`);
+    }
+  }
+
+  private killFault(victims: string[]) {
+    const { nodes } = this.opts;
+    return {
+      detail: `SIGKILL ${victims.join(',')}`,
+      act: async () => {
+        await Promise.all(victims.map((id) => nodes.kill(id)));
+      },
+      heal: async () => victims.forEach((id) => nodes.start(id)),
+    };
+  }
+
+  private suspendFault(victims: string[]) {
+    const { nodes } = this.opts;
+    return {
+      detail: `SIGSTOP ${victims.join(',')}`,
+      act: async () => victims.forEach((id) => nodes.suspend(id)),
+      heal: async () => victims.forEach((id) => nodes.resume(id)),
+    };
+  }
+
+  /** Components that cannot reach each other (every node in one of them). */
+  private partitionFault(name: string, components: string[][]) {
+    const cuts = new Map<string, Set<string>>();
+    for (const comp of components) {
+      for (const id of comp) cuts.set(id, new Set(components.filter((c) => c !== comp).flat()));
+    }
+    return this.cutFault(cuts, `${name}: ${components.map((c) => c.join(',')).join(' | ')}`);
+  }
+
+  /** Jepsen's majorities ring: nodes on a ring each see their neighbours only (a majority of 5),
+   *  and no two see the same majority. */
+  private ringFault() {
+    const ring = this.shuffle(this.opts.nodes.ids);
+    const n = ring.length;
+    // Each sees `reach` neighbours on each side: with itself, a majority (5 nodes: 1 each side).
+    const reach = Math.max(1, Math.ceil(Math.floor(n / 2) / 2));
+    const cuts = new Map<string, Set<string>>();
+    ring.forEach((id, k) => {
+      const cut = new Set<string>();
+      ring.forEach((other, j) => {
+        const d = Math.min(Math.abs(j - k), n - Math.abs(j - k));
+        if (d > reach) cut.add(other);
+      });
+      cuts.set(id, cut);
+    });
+    return this.cutFault(cuts, `ring ${ring.join('-')}-${ring[0]} (each sees its neighbours)`);
+  }
+
+  private cutFault(cuts: Map<string, Set<string>>, detail: string) {
+    const { nodes } = this.opts;
+    const lab = this.opts.lab!;
+    return {
+      detail,
+      act: async () => {
+        for (const [id, cut] of cuts) {
+          lab.setRules(nodes.spec(id).index, { blockFrom: [...cut].map((o) => nodes.spec(o).ip), lossPercent: 0 });
+        }
+      },
+      heal: async () => lab.healAll(),
+    };
+  }
+
+  private delayFault(victims: string[]) {
+    const { nodes, lab } = this.opts;
+    if (lab?.netem) {
+      return {
+        detail: `netem delay ${DELAY_MS}ms +/- ${DELAY_JITTER_MS}ms on ${victims.join(',')}`,
+        act: async () => victims.forEach((id) => lab.setNetemDelay(nodes.spec(id).index, DELAY_MS, DELAY_JITTER_MS)),
+        heal: async () => victims.forEach((id) => lab.setNetemDelay(nodes.spec(id).index, 0, 0)),
+      };
+    }
+    return {
+      detail: `relay delay ${DELAY_MS}ms +/- ${DELAY_JITTER_MS}ms on Raft traffic through ${victims.join(',')} (no sch_netem: userspace relay)`,
+      act: async () => {
+        await Promise.all(victims.map((id) => nodes.setRelayDelay(id, DELAY_MS, DELAY_JITTER_MS)));
+      },
+      heal: async () => {
+        await Promise.all(victims.map((id) => nodes.setRelayDelay(id, 0, 0)));
+      },
+    };
+  }
+
+  private async findMaster(): Promise<string> {
+    const deadline = Date.now() + MASTER_WAIT_MS;
+    while (Date.now() < deadline && !this.stopped) {
+      const statuses = await this.opts.monitor.pollAll();
+      let best: { id: string; term: number } | null = null;
+      for (const [id, st] of statuses) {
+        if (st?.role === 'MASTER' && !this.opts.nodes.isSuspended(id) && (best === null || st.term > best.term)) best = { id, term: st.term };
+      }
+      if (best) return best.id;
+      await delay(50);
+    }
+    return '';
+  }
+
+  private pick(ids: readonly string[], count: number): string[] {
+    return this.shuffle(ids).slice(0, count);
+  }
+
+  private shuffle(ids: readonly string[]): string[] {
+    const out = [...ids];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.prng.intBelow(i + 1);
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  }
+}

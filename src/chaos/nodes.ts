@@ -1,0 +1,290 @@
+// The replicas of a chaos run as real `raftmq node` processes: configs, start, SIGKILL, SIGSTOP /
+// SIGCONT, graceful stop, all by PID. With a NetLab each replica runs in its own namespace
+// (`ip netns exec` execs the node, so the spawned PID is the node's own) and listens on its
+// namespace address; without one, everything is on 127.0.0.1 with free ports.
+//
+// With delay relays (random-delay without netem) every replica's config names, for each other
+// replica, the relay in front of that replica's Raft port instead of the port itself.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { makeConfig, renderConfig } from '../broker/config.ts';
+import { onExitCleanup } from './cleanup.ts';
+import type { NetLab } from './net.ts';
+
+const CLI_MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+const RELAY_MAIN = fileURLToPath(new URL('./delay-relay.ts', import.meta.url));
+const CLIENT_PORT = 10911;
+const PEER_PORT = 40911;
+const RELAY_PORT = 41911;
+const STOP_GRACE_MS = 10_000;
+const RELAY_START_TIMEOUT_MS = 15_000;
+
+export interface NodeSpec {
+  readonly id: string;
+  readonly index: number;
+  readonly ip: string;
+  readonly clientAddr: string;
+  readonly peerAddr: string;
+  readonly dir: string;
+  readonly confPath: string;
+}
+
+interface Relay {
+  readonly proc: ChildProcess;
+  readonly lines: readline.Interface;
+}
+
+export interface NodesOptions {
+  readonly nodes: number;
+  readonly dir: string;
+  readonly lab: NetLab | null;
+  /** Put a delay relay in front of every Raft port. */
+  readonly relays: boolean;
+  /** Extra broker.conf keys. */
+  readonly extraConfig?: Readonly<Record<string, string>>;
+  /** Where node stderr goes (default: ignored; the nodes also log to <dir>/<id>/logs). */
+  readonly stderr?: 'ignore' | 'inherit';
+}
+
+export class ChaosNodes {
+  readonly specs: readonly NodeSpec[];
+  private readonly procs = new Map<string, ChildProcess>();
+  private readonly suspended = new Set<string>();
+  private readonly relays = new Map<string, Relay>();
+  private readonly unregister: () => void;
+
+  private constructor(
+    private readonly opts: NodesOptions,
+    specs: NodeSpec[],
+  ) {
+    this.specs = specs;
+    // Sync: SIGKILL every node and relay we started (SIGKILL also ends a stopped process).
+    this.unregister = onExitCleanup(() => this.killAllSync());
+  }
+
+  static async create(opts: NodesOptions): Promise<ChaosNodes> {
+    const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i}`);
+    let addrs: { ip: string; client: number; peer: number; relay: number }[];
+    if (opts.lab) {
+      addrs = opts.lab.hosts.map((h) => ({ ip: h.ip, client: CLIENT_PORT, peer: PEER_PORT, relay: RELAY_PORT }));
+    } else {
+      const ports = await freePorts(opts.nodes * 3);
+      addrs = ids.map((_, i) => ({ ip: '127.0.0.1', client: ports[i]!, peer: ports[opts.nodes + i]!, relay: ports[2 * opts.nodes + i]! }));
+    }
+    const clientPeers = ids.map((id, i) => `${id}-${addrs[i]!.ip}:${addrs[i]!.client}`).join(';');
+    const specs = ids.map((id, i): NodeSpec => {
+      const dir = path.resolve(opts.dir, id);
+      fs.mkdirSync(dir, { recursive: true });
+      // Others reach this replica through its relay (when relays are on); it binds its real port.
+      const dLegerPeers = ids
+        .map((other, j) => `${other}-${addrs[j]!.ip}:${opts.relays && j !== i ? addrs[j]!.relay : addrs[j]!.peer}`)
+        .join(';');
+      const config = makeConfig({
+        dLegerPeers,
+        clientPeers,
+        dLegerSelfId: id,
+        listenPort: String(addrs[i]!.client),
+        brokerIP1: addrs[i]!.ip,
+        storePathRootDir: dir,
+        mappedFileSizeCommitLog: String(64 * 1024 * 1024),
+        ...opts.extraConfig,
+      });
+      const confPath = path.join(dir, 'broker.conf');
+      fs.writeFileSync(confPath, renderConfig(config));
+      return { id, index: i, ip: addrs[i]!.ip, clientAddr: `${addrs[i]!.ip}:${addrs[i]!.client}`, peerAddr: `${addrs[i]!.ip}:${addrs[i]!.peer}`, dir, confPath };
+    });
+    const nodes = new ChaosNodes(opts, specs);
+    if (opts.relays) {
+      try {
+        await Promise.all(specs.map((s, i) => nodes.startRelay(s, addrs[i]!.relay)));
+      } catch (err) {
+        nodes.killAllSync();
+        throw err;
+      }
+    }
+    return nodes;
+  }
+
+  get ids(): string[] {
+    return this.specs.map((s) => s.id);
+  }
+
+  spec(id: string): NodeSpec {
+    const s = this.specs.find((x) => x.id === id);
+    if (!s) throw new Error(`no node ${id}`);
+    return s;
+  }
+
+  private prefix(index: number): string[] {
+    return this.opts.lab ? this.opts.lab.execPrefix(index) : [];
+  }
+
+  private spawnIn(index: number, args: string[], stdio: ('ignore' | 'inherit' | 'pipe')[]): ChildProcess {
+    const [cmd, ...rest] = [...this.prefix(index), process.execPath, '--import', 'tsx', ...args];
+    return spawn(cmd!, rest, { stdio: stdio as ('ignore' | 'inherit' | 'pipe')[], detached: true });
+  }
+
+  running(id: string): boolean {
+    const p = this.procs.get(id);
+    return !!p && p.exitCode === null && p.signalCode === null;
+  }
+
+  isSuspended(id: string): boolean {
+    return this.suspended.has(id);
+  }
+
+  pid(id: string): number | undefined {
+    return this.running(id) ? this.procs.get(id)?.pid : undefined;
+  }
+
+  start(id: string): void {
+    if (this.running(id)) return;
+    const s = this.spec(id);
+    const proc = this.spawnIn(s.index, [CLI_MAIN, 'node', '--config', s.confPath], ['ignore', 'ignore', this.opts.stderr ?? 'ignore']);
+    proc.on('error', () => {});
+    this.procs.set(id, proc);
+    this.suspended.delete(id);
+  }
+
+  startAll(): void {
+    for (const id of this.ids) this.start(id);
+  }
+
+  /** SIGKILL and wait for the exit. */
+  async kill(id: string): Promise<void> {
+    await this.signalAndWait(id, 'SIGKILL', 0);
+  }
+
+  /** SIGTERM (graceful: a master hands over), SIGKILL after the grace period. */
+  async stop(id: string): Promise<void> {
+    if (this.suspended.has(id)) this.resume(id);
+    await this.signalAndWait(id, 'SIGTERM', STOP_GRACE_MS);
+  }
+
+  suspend(id: string): void {
+    const pid = this.pid(id);
+    if (pid === undefined) return;
+    process.kill(pid, 'SIGSTOP');
+    this.suspended.add(id);
+  }
+
+  resume(id: string): void {
+    const pid = this.pid(id);
+    this.suspended.delete(id);
+    if (pid !== undefined) process.kill(pid, 'SIGCONT');
+  }
+
+  private async signalAndWait(id: string, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    const p = this.procs.get(id);
+    if (!p || !this.running(id) || p.pid === undefined) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    process.kill(p.pid, signal);
+    this.suspended.delete(id);
+    if (graceMs > 0) {
+      const timer = setTimeout(() => {
+        if (this.running(id)) process.kill(p.pid!, 'SIGKILL');
+      }, graceMs);
+      await exited;
+      clearTimeout(timer);
+    } else {
+      await exited;
+    }
+  }
+
+  // ---- delay relays ------------------------------------------------------------------------
+
+  private async startRelay(s: NodeSpec, relayPort: number): Promise<void> {
+    const [host, port] = [s.ip, s.peerAddr.slice(s.peerAddr.lastIndexOf(':') + 1)];
+    const proc = this.spawnIn(s.index, [RELAY_MAIN, host, String(relayPort), host, port, String(1 + s.index)], ['pipe', 'pipe', 'inherit']);
+    const lines = readline.createInterface({ input: proc.stdout! });
+    const relay = { proc, lines };
+    this.relays.set(s.id, relay);
+    await this.relayLine(relay, 'listening', RELAY_START_TIMEOUT_MS);
+  }
+
+  private relayLine(relay: Relay, want: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        relay.lines.off('line', onLine);
+        reject(new Error(`delay relay did not answer "${want}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onLine = (line: string): void => {
+        if (line.trim() !== want) return;
+        clearTimeout(timer);
+        relay.lines.off('line', onLine);
+        resolve();
+      };
+      relay.lines.on('line', onLine);
+    });
+  }
+
+  get hasRelays(): boolean {
+    return this.relays.size > 0;
+  }
+
+  /** Switches the delay of node id's relay (0 = off); resolves once the relay confirmed. */
+  async setRelayDelay(id: string, ms: number, jitterMs: number): Promise<void> {
+    const relay = this.relays.get(id);
+    if (!relay) throw new Error(`no delay relay for ${id}`);
+    const acked = this.relayLine(relay, 'ok', 5000);
+    relay.proc.stdin!.write(`delay ${ms} ${jitterMs}\n`);
+    await acked;
+  }
+
+  // ---- teardown ----------------------------------------------------------------------------
+
+  /** Stops every node gracefully (in parallel) and the relays. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.stop(id)));
+  }
+
+  async stopRelays(): Promise<void> {
+    await Promise.all(
+      [...this.relays.values()].map(async (r) => {
+        if (r.proc.exitCode !== null || r.proc.signalCode !== null) return;
+        const exited = new Promise<void>((res) => r.proc.once('exit', () => res()));
+        r.proc.kill('SIGKILL');
+        await exited;
+      }),
+    );
+    this.relays.clear();
+  }
+
+  /** SIGKILL whatever still runs (sync: for exit handlers). */
+  killAllSync(): void {
+    const all = [...this.procs.values(), ...[...this.relays.values()].map((r) => r.proc)];
+    for (const p of all) {
+      if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
+  /** Kills everything and unregisters the exit cleanup. */
+  async destroy(): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.kill(id)));
+    await this.stopRelays();
+    this.unregister();
+  }
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = net.createServer();
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    servers.push(s);
+    ports.push((s.address() as net.AddressInfo).port);
+  }
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}

@@ -1,0 +1,226 @@
+// One chaos run, start to end: network (if it can), replicas, workload, nemesis cycles, heal,
+// catch-up, graceful stop, dumps, checker, files. Used by scripts/chaos.ts and the smoke test.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NodeStatus } from '../broker/protocol.ts';
+import { Admin } from '../client/admin.ts';
+import { delay } from '../net/util.ts';
+import { check, renderHtml, summarize, type RunMeta } from './analysis.ts';
+import type { CheckResult } from './checker.ts';
+import { dumpReplica } from './dump.ts';
+import { Nemesis, unavailableReason } from './faults.ts';
+import { parseHistory, type ReplicaDump } from './history.ts';
+import { Monitor } from './monitor.ts';
+import { checkPrerequisites, NetLab } from './net.ts';
+import { ChaosNodes } from './nodes.ts';
+import { HistoryRecorder } from './recorder.ts';
+import { Workload } from './workload.ts';
+
+export interface ChaosOptions {
+  readonly nodes: number;
+  /** Fault names, already expanded ('all' is the CLI's business). */
+  readonly faults: readonly string[];
+  readonly durationS: number;
+  readonly intervalS: number;
+  readonly holdS: number;
+  readonly seed: number;
+  readonly outDir: string;
+  readonly producers: number;
+  /** Send loops per producer. */
+  readonly workers: number;
+  readonly ratePerSec: number;
+  readonly consumers: number;
+  readonly queues: number;
+  /** 'auto': namespaces when the machine allows them; 'off': always 127.0.0.1. */
+  readonly netns: 'auto' | 'off';
+  /** Keep the replicas' data directories (default: only when something was found). */
+  readonly keepData?: boolean;
+  readonly log: (line: string) => void;
+  readonly progressEveryMs?: number;
+}
+
+export interface ChaosOutcome {
+  readonly result: CheckResult;
+  readonly summary: string;
+  readonly meta: RunMeta;
+  readonly files: { readonly history: string; readonly findings: string; readonly report: string };
+  readonly caughtUp: boolean;
+  readonly consumersDrained: boolean;
+}
+
+const TOPIC = 'chaos';
+const START_TIMEOUT_MS = 30_000;
+/** Load keeps running this long after the last heal, so recovery shows in the history. */
+const SETTLE_MS = 5000;
+const CATCH_UP_TIMEOUT_MS = 60_000;
+const DRAIN_TIMEOUT_MS = 30_000;
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
+  const log = opts.log;
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  const dataDir = path.join(opts.outDir, 'data');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+
+  // ---- the means: namespaces, delay relays ----
+  let lab: NetLab | null = null;
+  let labProblem = opts.netns === 'off' ? 'disabled (--netns off)' : '';
+  if (opts.netns === 'auto') {
+    const pre = checkPrerequisites({ log });
+    if (pre.ok && pre.firewall) {
+      try {
+        lab = NetLab.create({ nodes: opts.nodes, firewall: pre.firewall });
+      } catch (err) {
+        labProblem = `creating the namespaces failed: ${(err as Error).message.split('\n')[0]}`;
+      }
+    } else {
+      labProblem = `missing ${pre.missing.join(', ')}`;
+    }
+  }
+  const relays = opts.faults.includes('random-delay') && !lab?.netem;
+  const delayMode = !opts.faults.includes('random-delay') ? 'none' : lab?.netem ? 'netem' : 'relay (no sch_netem: userspace delay relay on Raft traffic)';
+  const skipped: { fault: string; reason: string }[] = [];
+  const usable: string[] = [];
+  for (const f of opts.faults) {
+    const reason = unavailableReason(f, { nodes: opts.nodes, lab, labProblem, relays });
+    if (reason) skipped.push({ fault: f, reason });
+    else usable.push(f);
+  }
+  log(lab ? `network: namespaces ${lab.hosts.map((h) => `${h.ns}=${h.ip}`).join(' ')}, bridge ${lab.bridgeIp}, netem ${lab.netem ? 'yes' : 'no'}` : `network: 127.0.0.1 (no namespaces: ${labProblem || 'not needed'})`);
+  if (opts.faults.includes('random-delay')) log(`random-delay: ${delayMode}`);
+  for (const s of skipped) log(`${s.fault}: skipped (${s.reason})`);
+  log(`seed ${opts.seed}; faults ${usable.join(',') || '(none)'}`);
+
+  const meta: RunMeta = {
+    nodes: opts.nodes,
+    durationS: opts.durationS,
+    seed: opts.seed,
+    faults: usable,
+    skipped,
+    startedAt: new Date().toISOString(),
+    namespaces: lab !== null,
+    delayMode,
+  };
+
+  const historyPath = path.join(opts.outDir, 'history.jsonl');
+  const recorder = new HistoryRecorder(historyPath);
+  let nodes: ChaosNodes | null = null;
+  let monitor: Monitor | null = null;
+  let workload: Workload | null = null;
+  let progress: NodeJS.Timeout | null = null;
+  try {
+    nodes = await ChaosNodes.create({ nodes: opts.nodes, dir: dataDir, lab, relays });
+    nodes.startAll();
+    const servers = nodes.specs.map((s) => s.clientAddr);
+    monitor = new Monitor(new Map(nodes.specs.map((s) => [s.id, s.clientAddr])), recorder);
+    monitor.start();
+    const master = await monitor.waitForMaster(START_TIMEOUT_MS);
+    if (!master) throw new Error(`no master within ${START_TIMEOUT_MS} ms (node logs: ${dataDir}/<id>/logs)`);
+    log(`master ${master}; creating topic ${TOPIC} with ${opts.queues} queues`);
+    const admin = new Admin({ servers, timeoutMs: 10_000 });
+    try {
+      await admin.createTopic(TOPIC, opts.queues);
+    } finally {
+      await admin.close();
+    }
+
+    workload = new Workload({ servers, topic: TOPIC, producers: opts.producers, workers: opts.workers, ratePerSec: opts.ratePerSec, consumers: opts.consumers, queues: opts.queues, recorder });
+    const nemesis = new Nemesis({ faults: usable, nodes, lab, monitor, recorder, seed: opts.seed, log });
+    const startedAt = Date.now();
+    const w = workload;
+    const mon = monitor;
+    progress = setInterval(() => {
+      const s = Math.round((Date.now() - startedAt) / 1000);
+      log(`${s}s acked ${w.acked} unknown ${w.unknown} failed ${w.failed} received ${w.received} | fault ${nemesis.current || '-'} | master ${mon.master || '-'}`);
+    }, opts.progressEveryMs ?? 5000);
+    workload.start();
+
+    await nemesis.run({ intervalMs: opts.intervalS * 1000, holdMs: opts.holdS * 1000, endAt: startedAt + opts.durationS * 1000 });
+    nemesis.stop();
+
+    // ---- heal everything, let it settle ----
+    await nemesis.heal();
+    lab?.healAll();
+    for (const id of nodes.ids) {
+      if (nodes.isSuspended(id)) nodes.resume(id);
+      if (!nodes.running(id)) nodes.start(id);
+    }
+    log(`healed; load continues ${SETTLE_MS / 1000}s`);
+    await delay(SETTLE_MS);
+    await workload.stopProducers();
+    clearInterval(progress);
+    progress = null;
+
+    const reported = await waitForCatchUp(monitor, nodes.ids, CATCH_UP_TIMEOUT_MS);
+    if (!reported.caughtUp) log(`replicas did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000}s: ${reported.detail}`);
+    else log(`replicas caught up at commit index ${reported.commitIndex}`);
+    const consumersDrained = await workload.drainConsumers(DRAIN_TIMEOUT_MS);
+    if (!consumersDrained) log(`consumers did not read every acknowledged message within ${DRAIN_TIMEOUT_MS / 1000}s`);
+    // Commit indexes as late as possible: consumers only read, so nothing commits after this
+    // except the hand-over no-ops of the graceful stop (not counted: they are beyond it).
+    const finalStatuses = await monitor.pollAll();
+    await workload.stopConsumers();
+    await monitor.stop();
+    monitor = null;
+    log(`acked ${workload.acked} unknown ${workload.unknown} failed ${workload.failed} received ${workload.received}; faults injected ${nemesis.injectedTotal}`);
+
+    // ---- stop, dump, check ----
+    await nodes.stopAll();
+    await nodes.stopRelays();
+    const segmentBytes = 64 * 1024 * 1024;
+    const dumps: ReplicaDump[] = [];
+    for (const s of nodes.specs) {
+      const reportedCommit = finalStatuses.get(s.id)?.commitIndex ?? reported.byNode.get(s.id) ?? 0;
+      dumps.push(await dumpReplica({ node: s.id, dir: s.dir, segmentBytes, reportedCommitIndex: reportedCommit }));
+    }
+    recorder.close();
+    const events = parseHistory(fs.readFileSync(historyPath, 'utf8'));
+    const result = check(events, dumps);
+    const files = {
+      history: historyPath,
+      findings: path.join(opts.outDir, 'findings.json'),
+      report: path.join(opts.outDir, 'report.html'),
+    };
+    fs.writeFileSync(files.findings, JSON.stringify({ meta, caughtUp: reported.caughtUp, consumersDrained, result }, null, 2) + '\n');
+    fs.writeFileSync(files.report, await renderHtml(events, result, meta));
+    const keep = opts.keepData ?? !result.ok;
+    if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
+    else log(`replica data kept in ${dataDir}`);
+    return { result, summary: summarize(result, meta), meta, files, caughtUp: reported.caughtUp, consumersDrained };
+  } finally {
+    if (progress) clearInterval(progress);
+    recorder.close();
+    await workload?.stopProducers().catch(() => {});
+    await workload?.stopConsumers().catch(() => {});
+    await monitor?.stop().catch(() => {});
+    await nodes?.destroy().catch(() => {});
+    lab?.cleanup();
+  }
+}
+
+/** Waits until every replica answers with the same commit index, applied and last index equal to
+ *  it, and a master among them: the logs are complete and quiet. */
+async function waitForCatchUp(
+  monitor: Monitor,
+  ids: readonly string[],
+  timeoutMs: number,
+): Promise<{ caughtUp: boolean; commitIndex: number; byNode: Map<string, number>; detail: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let detail = '';
+  let byNode = new Map<string, number>();
+  while (Date.now() < deadline) {
+    const st = await monitor.pollAll();
+    byNode = new Map([...st].map(([id, s]) => [id, s?.commitIndex ?? 0]));
+    const all = ids.map((id) => st.get(id) ?? null);
+    const answered = all.filter((s): s is NodeStatus => s !== null);
+    const commit = answered[0]?.commitIndex ?? -1;
+    const quiet =
+      answered.length === ids.length &&
+      answered.some((s) => s.role === 'MASTER') &&
+      answered.every((s) => s.commitIndex === commit && s.appliedIndex === commit && s.lastIndex === commit);
+    if (quiet) return { caughtUp: true, commitIndex: commit, byNode, detail: '' };
+    detail = ids.map((id, i) => (all[i] ? `${id} ${all[i]!.role} c${all[i]!.commitIndex}/a${all[i]!.appliedIndex}/l${all[i]!.lastIndex}` : `${id} no answer`)).join(', ');
+    await delay(200);
+  }
+  return { caughtUp: false, commitIndex: -1, byNode, detail };
+}
+

@@ -1,0 +1,239 @@
+// The load of a chaos run: producer clients sending messages with unique ids through the raftmq
+// Producer (its normal retries), and consumers reading every queue back. Every operation goes to
+// the history (recorder.ts).
+//
+// Producers: each has `workers` send loops, paced so the whole run sends about `ratePerSec`
+// messages a second (moderate: two cores must also run 5 replicas). Even-numbered loops send
+// with a key of their own, one message at a time, so per-key order is meaningful: a message of
+// a key is sent only after the previous one of that key was answered. Odd loops send without a
+// key (round robin over queues).
+//
+// Attempts: the client retries inside send() (a try that lost its connection after the request
+// left may have stored the message, and the retry stores it again: at-least-once). So that the
+// history shows those tries, the workload watches each request the producer's cluster client
+// makes (a test-only wrapper around its request method) and records every try as an attempt of
+// the message id: 'invoke' (the first at the send() call, later ones when a retry goes out),
+// then 'ok', 'fail' (certainly not stored: the request never left, or the broker refused the
+// message as invalid) or 'unknown' (anything else: timeout, lost connection, a master that lost
+// leadership with the entry proposed...). A send() that fails before any request left ends its
+// attempt with 'fail'.
+//
+// Consumers: one pull loop per queue from offset 0, offsets kept in memory (no offset commits,
+// so a consumer never re-reads and every receive event is one delivery).
+import type { MessageInput, SendResultItem, StoredMessage } from '../broker/protocol.ts';
+import { PullConsumer } from '../client/consumer.ts';
+import type { ClusterClient } from '../client/cluster.ts';
+import { Producer } from '../client/producer.ts';
+import { RaftmqError } from '../net/errors.ts';
+import { delay } from '../net/util.ts';
+import type { HistoryRecorder } from './recorder.ts';
+
+/** Padding so a message is a realistic size without loading two cores with bytes. */
+const BODY_BYTES = 64;
+const PULL_COUNT = 256;
+const PULL_WAIT_MS = 500;
+const ERROR_PAUSE_MS = 50;
+/** Refusals before anything is stored (validation at the master). */
+const DEFINITE_FAILURES: ReadonlySet<string> = new Set(['BAD_REQUEST', 'MESSAGE_TOO_LARGE', 'TOPIC_NOT_FOUND']);
+const ID_PATTERN = /^p\d+-\d+$/;
+
+/** The workload's message id inside a stored body ('' if the body is not the workload's). */
+export function idOfBody(body: Uint8Array): string {
+  const text = Buffer.from(body.buffer, body.byteOffset, Math.min(body.length, 40)).toString('latin1');
+  const space = text.indexOf(' ');
+  const id = space < 0 ? text : text.slice(0, space);
+  return ID_PATTERN.test(id) ? id : '';
+}
+
+export function bodyOf(id: string): Buffer {
+  return Buffer.from(`${id} `.padEnd(BODY_BYTES, '.'), 'latin1');
+}
+
+interface OpenAttempt {
+  readonly base: { readonly op: 'send'; readonly client: string; readonly id: string; readonly topic: string; readonly key?: string };
+  /** An invoke was recorded and its outcome not yet. */
+  open: boolean;
+  invokeT: number;
+}
+
+export interface WorkloadOptions {
+  readonly servers: readonly string[];
+  readonly topic: string;
+  readonly producers: number;
+  /** Send loops per producer. */
+  readonly workers: number;
+  /** Messages per second for the whole workload. */
+  readonly ratePerSec: number;
+  readonly consumers: number;
+  readonly queues: number;
+  readonly recorder: HistoryRecorder;
+}
+
+export class Workload {
+  private stopped = false;
+  private producerLoops: Promise<void>[] = [];
+  private consumerLoops: Promise<void>[] = [];
+  private readonly producers: Producer[] = [];
+  private readonly consumers: PullConsumer[] = [];
+  /** Sends in flight by id (bounded by producers x workers). */
+  private readonly attempts = new Map<string, OpenAttempt>();
+  private consumersStopped = false;
+  /** Highest acknowledged queue offset + 1, per queue: what consumers must reach at the end. */
+  private readonly ackedEnd: number[];
+  /** Next offset each consumer will read, per queue. */
+  private readonly consumerNext: number[][];
+  acked = 0;
+  failed = 0;
+  unknown = 0;
+  received = 0;
+  lastOkAt = 0;
+
+  constructor(private readonly opts: WorkloadOptions) {
+    this.ackedEnd = new Array<number>(opts.queues).fill(0);
+    this.consumerNext = Array.from({ length: opts.consumers }, () => new Array<number>(opts.queues).fill(0));
+  }
+
+  start(): void {
+    const intervalMs = (1000 * this.opts.producers * this.opts.workers) / this.opts.ratePerSec;
+    for (let p = 0; p < this.opts.producers; p++) {
+      const producer = new Producer({ servers: this.opts.servers, sendTimeoutMs: 3000, retryTimesWhenSendFailed: 2 });
+      this.producers.push(producer);
+      this.watchRequests(producer);
+      const client = `p${p}`;
+      const seq = { next: 0 };
+      for (let w = 0; w < this.opts.workers; w++) {
+        const key = w % 2 === 0 ? `${client}-k${w}` : undefined;
+        // Stagger the loops so sends spread over the interval.
+        const offsetMs = (intervalMs * (p * this.opts.workers + w)) / (this.opts.producers * this.opts.workers);
+        this.producerLoops.push(this.sendLoop(producer, client, seq, key, intervalMs, offsetMs));
+      }
+    }
+    for (let c = 0; c < this.opts.consumers; c++) {
+      const consumer = new PullConsumer({ servers: this.opts.servers, group: `chaos-c${c}`, readFrom: 'any', requestTimeoutMs: 1000 });
+      this.consumers.push(consumer);
+      for (let q = 0; q < this.opts.queues; q++) this.consumerLoops.push(this.pullLoop(consumer, `c${c}`, c, q));
+    }
+  }
+
+  private async sendLoop(producer: Producer, client: string, seq: { next: number }, key: string | undefined, intervalMs: number, offsetMs: number): Promise<void> {
+    const { recorder, topic } = this.opts;
+    await delay(offsetMs);
+    while (!this.stopped) {
+      const started = Date.now();
+      const id = `${client}-${String(seq.next++).padStart(6, '0')}`;
+      const attempt: OpenAttempt = { base: { op: 'send', client, id, topic, ...(key ? { key } : {}) }, open: true, invokeT: recorder.now() };
+      this.attempts.set(id, attempt);
+      recorder.record({ ...attempt.base, type: 'invoke' });
+      let pause = 0;
+      try {
+        await producer.send(topic, { body: bodyOf(id), ...(key ? { keys: key } : {}) });
+        this.acked++;
+        this.lastOkAt = Date.now();
+      } catch (err) {
+        // The tries were recorded as they ended; an attempt still open sent no request at all.
+        if (attempt.open) this.endAttempt(attempt, 'fail', err);
+        pause = ERROR_PAUSE_MS;
+      } finally {
+        this.attempts.delete(id);
+      }
+      await delay(Math.max(pause, intervalMs - (Date.now() - started)));
+    }
+  }
+
+  /** Records every try of the producer's requests as attempts of the ids they carry. */
+  private watchRequests(producer: Producer): void {
+    const cluster = (producer as unknown as { cluster: ClusterClient }).cluster;
+    const request = cluster.request.bind(cluster) as (addr: string, frame: unknown, timeoutMs?: number) => Promise<unknown>;
+    (cluster as unknown as { request: typeof request }).request = (addr, frame, timeoutMs) => {
+      const f = frame as { type?: string; messages?: MessageInput[] };
+      if (f.type !== 'send' || !Array.isArray(f.messages)) return request(addr, frame, timeoutMs);
+      const tries = f.messages.map((m) => this.attempts.get(idOfBody(m.body)));
+      for (const a of tries) if (a && !a.open) this.openAttempt(a);
+      const p = request(addr, frame, timeoutMs);
+      p.then(
+        (resp) => {
+          const results = (resp as { results?: SendResultItem[] }).results ?? [];
+          tries.forEach((a, i) => a && this.endAttempt(a, 'ok', undefined, results[i]));
+        },
+        (err: unknown) => {
+          const definite = err instanceof RaftmqError && (err.requestSent === false || DEFINITE_FAILURES.has(err.code));
+          for (const a of tries) if (a) this.endAttempt(a, definite ? 'fail' : 'unknown', err);
+        },
+      );
+      return p;
+    };
+  }
+
+  private openAttempt(a: OpenAttempt): void {
+    a.open = true;
+    a.invokeT = this.opts.recorder.now();
+    this.opts.recorder.record({ ...a.base, type: 'invoke' });
+  }
+
+  private endAttempt(a: OpenAttempt, type: 'ok' | 'fail' | 'unknown', err?: unknown, result?: SendResultItem): void {
+    if (!a.open) return;
+    a.open = false;
+    const latencyMs = Math.round((this.opts.recorder.now() - a.invokeT) * 10) / 10;
+    if (type === 'ok' && result) {
+      this.opts.recorder.record({ ...a.base, type, queueId: result.queueId, queueOffset: result.queueOffset, latencyMs });
+      if (result.queueId < this.ackedEnd.length) this.ackedEnd[result.queueId] = Math.max(this.ackedEnd[result.queueId]!, result.queueOffset + 1);
+      return;
+    }
+    if (type === 'fail') this.failed++;
+    else this.unknown++;
+    const code = err instanceof RaftmqError ? err.code : 'INTERNAL';
+    this.opts.recorder.record({ ...a.base, type: type === 'ok' ? 'unknown' : type, latencyMs, error: `${code}: ${(err as Error | undefined)?.message ?? 'no result'}`.slice(0, 200) });
+  }
+
+  private async pullLoop(consumer: PullConsumer, client: string, c: number, queueId: number): Promise<void> {
+    const { recorder, topic } = this.opts;
+    let failures = 0;
+    while (!this.consumersStopped) {
+      const offset = this.consumerNext[c]![queueId]!;
+      try {
+        const resp = await consumer.pull(topic, queueId, offset, { maxCount: PULL_COUNT, waitMs: PULL_WAIT_MS });
+        failures = 0;
+        for (const m of resp.messages) this.recordReceive(client, m);
+        this.consumerNext[c]![queueId] = Math.max(offset, resp.nextOffset);
+      } catch {
+        if (this.consumersStopped) return;
+        await delay(Math.min(1000, 50 * 2 ** Math.min(failures++, 5)));
+      }
+    }
+  }
+
+  private recordReceive(client: string, m: StoredMessage): void {
+    this.received++;
+    this.opts.recorder.record({
+      op: 'receive',
+      type: 'ok',
+      client,
+      id: idOfBody(m.body),
+      ...(m.keys ? { key: m.keys } : {}),
+      topic: m.topic,
+      queueId: m.queueId,
+      queueOffset: m.queueOffset,
+    });
+  }
+
+  /** Stops sending; resolves when every send in flight was answered. */
+  async stopProducers(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.producerLoops);
+    await Promise.all(this.producers.map((p) => p.close()));
+  }
+
+  /** Waits until every consumer read past every acknowledged offset (or the timeout). */
+  async drainConsumers(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const caughtUp = (): boolean => this.consumerNext.every((next) => next.every((o, q) => o >= this.ackedEnd[q]!));
+    while (Date.now() < deadline && !caughtUp()) await delay(100);
+    return caughtUp();
+  }
+
+  async stopConsumers(): Promise<void> {
+    this.consumersStopped = true;
+    await Promise.all(this.consumers.map((c) => c.close()));
+    await Promise.all(this.consumerLoops);
+  }
+}
