@@ -537,12 +537,12 @@ export class FileCommitLog implements CommitLog {
         }
         const bufs: Buffer[] = [];
         let j = this.pendingHead;
-        while (j < this.pending.length && this.pending[j].segStart === seg.start) appendJoined(bufs, this.pending[j++].data);
+        while (j < this.pending.length && this.pending[j].segStart === seg.start) bufs.push(this.pending[j++].data);
         const sizeBefore = seg.size;
         if (sizeBefore === 0) seg.firstIndex = first.firstIndex;
         const indexUndo: { file: IndexFile; size: number }[] = [];
         try {
-          seg.size += this.io.writevAt(seg.fd, bufs, sizeBefore);
+          seg.size += this.io.writevAt(seg.fd, joinAdjacent(bufs), sizeBefore);
           this.dirtyFds.add(seg.fd);
           this.writeIndex(this.pendingHead, j, indexUndo);
         } catch (err) {
@@ -582,7 +582,7 @@ export class FileCommitLog implements CommitLog {
       const file = this.indexFile(fileStart, true);
       assert(file.size === (groupFirst - fileStart) * INDEX_ENTRY_SIZE, `index file ${file.path} has the expected size`);
       undo.push({ file, size: file.size });
-      file.size += this.io.writevAt(file.fd, bufs, file.size);
+      file.size += this.io.writevAt(file.fd, joinAdjacent(bufs), file.size);
       this.lazyFds.add(file.fd);
       bufs = [];
     };
@@ -598,7 +598,7 @@ export class FileCommitLog implements CommitLog {
           fileStart = start;
           groupFirst = index;
         }
-        appendJoined(bufs, chunk.index.subarray(off, off + count * INDEX_ENTRY_SIZE));
+        bufs.push(chunk.index.subarray(off, off + count * INDEX_ENTRY_SIZE));
         index += count;
         off += count * INDEX_ENTRY_SIZE;
       }
@@ -1538,15 +1538,20 @@ class EncodeArena {
   }
 }
 
-/** Pushes `b` onto `bufs`, joined to the last one when it continues it in memory (arena chunks of
- *  one turn): fewer, larger writes. */
-function appendJoined(bufs: Buffer[], b: Buffer): void {
-  const last = bufs[bufs.length - 1];
-  if (last !== undefined && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
-    bufs[bufs.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
-  } else {
-    bufs.push(b);
+/** `parts` with every run of pieces that lie back to back in one buffer (the arena chunks of one
+ *  turn) joined into one: fewer, larger writes. */
+function joinAdjacent(parts: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i < parts.length) {
+    const first = parts[i];
+    let end = first.byteOffset + first.length;
+    let j = i + 1;
+    while (j < parts.length && parts[j].buffer === first.buffer && parts[j].byteOffset === end) end += parts[j++].length;
+    out.push(j === i + 1 ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset));
+    i = j;
   }
+  return out;
 }
 
 function closeQuietly(fd: number): void {
