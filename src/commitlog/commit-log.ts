@@ -475,6 +475,7 @@ export class FileCommitLog implements CommitLog {
         encodeIndexEntry(index, indexView, indexOff, r.index, pos, r.term, size, r.type);
         off += size;
         indexOff += INDEX_ENTRY_SIZE;
+        this.remember(r, size - RECORD_HEADER_SIZE);
       }
       assert(off - dataStart === bytes, 'encoded size matches the planned size');
       this.acceptPos += bytes;
@@ -488,15 +489,17 @@ export class FileCommitLog implements CommitLog {
       });
       k = j;
     }
-    for (const r of records) {
-      if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== r.term) {
-        this.runStarts.push(r.index);
-        this.runTerms.push(r.term);
-      }
-      this.cache.push(r);
-      this.cacheBytes += r.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
-    }
     this.last = records[records.length - 1].index;
+  }
+
+  /** Term runs and the record cache learn of an accepted record. */
+  private remember(r: LogRecord, bodyBytes: number): void {
+    if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== r.term) {
+      this.runStarts.push(r.index);
+      this.runTerms.push(r.term);
+    }
+    this.cache.push(r);
+    this.cacheBytes += bodyBytes + CACHE_RECORD_OVERHEAD_BYTES;
   }
 
   private kickPump(): void {
