@@ -157,7 +157,7 @@ async function compare(flags: FlagValues): Promise<number> {
     say(`${label}done: ${result.figures ? `${result.figures.msgsPerSec} msgs/s, p99 ${result.figures.p99Ms} ms` : 'failed'}`);
     // Rewritten after every cell, so an interrupted matrix still leaves what it measured.
     fs.writeFileSync(path.join(outDir, 'bench.md'), markdownReport(done, ctx));
-    fs.writeFileSync(path.join(outDir, 'bench.svg'), svgChart(done));
+    fs.writeFileSync(path.join(outDir, 'bench.svg'), svgChart(done, `${ctx.warmupSec} s warmup + ${ctx.durationSec} s per cell, ${ctx.runs} run(s), commit ${ctx.commit}, ${ctx.date.slice(0, 16)}`));
   }
   say(`bench --compare: wrote ${path.join(outDir, 'bench.md')} and ${path.join(outDir, 'bench.svg')}`);
   return status;

@@ -53,6 +53,13 @@ export function freeDiskBytes(dir: string): number {
   return s.bavail * s.bsize;
 }
 
+const TMPFS_MAGIC = 0x01021994;
+
+/** True when `dir` is on tmpfs (RAM), where an fsync costs nothing and SYNC_FLUSH proves little. */
+export function onTmpfs(dir: string): boolean {
+  return fs.statfsSync(dir).type === TMPFS_MAGIC;
+}
+
 /** Sum of cpuSeconds over `pids`; throws naming a pid that is gone (a crashed replica must not
  *  silently lower the figure). */
 export function totalCpuSeconds(pids: readonly number[]): number {

@@ -4,7 +4,7 @@ import { Admin } from '../../src/client/index.ts';
 import { LocalCluster } from '../../test/helpers/launcher.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
-import { freeDiskBytes, rssMiB, totalCpuSeconds } from './proc-stats.ts';
+import { freeDiskBytes, onTmpfs, rssMiB, totalCpuSeconds } from './proc-stats.ts';
 import { RssSeries } from './rss-series.ts';
 
 export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
@@ -64,8 +64,9 @@ export interface RunResult {
 const TOPIC = 'bench';
 /** The product's default segment size (the test launcher's 64 MiB would roll 16x as often). */
 const SEGMENT_BYTES = String(1024 ** 3);
-/** Stop measuring when the disk holding the data gets this full (nothing deletes old segments). */
-const DISK_RESERVE_BYTES = 2 * 1024 ** 3;
+/** Stop measuring when the disk holding the data gets this full: nothing deletes old segments,
+ *  and the machine may be shared (a long run at full load writes tens of GB per replica). */
+const DISK_RESERVE_BYTES = 10 * 1024 ** 3;
 const MB = 1e6;
 
 /** Everything a run has started, so an interrupt can stop it synchronously (see killAllNow). */
@@ -111,7 +112,9 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       await admin.close();
     }
     const serverPids = cluster.nodes.map((n) => n.proc!.pid!);
-    say(`${label}: ${opts.nodes} nodes up (master ${master.nodeId}), pids ${serverPids.join(' ')}, data in ${cluster.root}`);
+    say(`${label}: ${opts.nodes} nodes up (master ${master.nodeId}), pids ${serverPids.join(' ')}, data in ${cluster.root}` +
+      ` (${(freeDiskBytes(cluster.root) / 1024 ** 3).toFixed(0)} GiB free)`);
+    if (onTmpfs(cluster.root)) say(`${label}: WARNING the data directory is on tmpfs: fsync costs nothing there (set TMPDIR to a real disk)`);
 
     for (const [i, inflight] of splitInflight(opts.inflight, opts.producers).entries()) {
       const child = new LoadChild(`load child ${i}`, { servers: cluster.servers, topic: TOPIC, size: opts.size, inflight });

@@ -18,11 +18,11 @@ export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** 812, 15.2k, 152k, 1.23M */
+/** 812, 15.2k, 60k, 152k, 1.23M */
 export function formatRate(x: number): string {
   if (!Number.isFinite(x)) return '-';
   if (x < 1000) return String(Math.round(x));
-  if (x < 100_000) return `${(x / 1000).toFixed(1)}k`;
+  if (x < 100_000) return `${(x / 1000).toFixed(1).replace(/\.0$/, '')}k`;
   if (x < 1_000_000) return `${Math.round(x / 1000)}k`;
   return `${(x / 1e6).toFixed(2)}M`;
 }
@@ -46,7 +46,7 @@ export function niceAxis(max: number): { top: number; step: number } {
 
 const unique = <T,>(xs: readonly T[]): T[] => [...new Set(xs)];
 
-export function svgChart(cells: readonly CompareCell[], title = 'raftmq: msgs/s per cell (labels: msgs/s, p99 latency)'): string {
+export function svgChart(cells: readonly CompareCell[], subtitle = '', title = 'raftmq: msgs/s per cell (labels: msgs/s, p99 latency)'): string {
   const panels = unique(cells.map((c) => c.inflight)).sort((a, b) => a - b);
   const groupKey = (c: CompareCell): string => `${c.nodes}|${c.size}`;
   const groups = unique(
@@ -61,6 +61,7 @@ export function svgChart(cells: readonly CompareCell[], title = 'raftmq: msgs/s 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="16" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="${width - 16}" y="22" font-size="10" fill="#555555" text-anchor="end">${escapeXml(subtitle)}</text>`,
   ];
   // Legend
   let lx = 16;

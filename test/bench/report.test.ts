@@ -49,13 +49,14 @@ function checkXml(xml: string): string[] {
 }
 
 t.test('the SVG is well-formed, has a bar per measured cell and escapes text', async (t) => {
-  const svg = svgChart(matrix());
+  const svg = svgChart(matrix(), 'commit abc <dirty> & more');
   t.same(checkXml(svg), []);
   t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   t.equal(svg.match(/<rect class="bar"/g)?.length, 23, '23 bars, one cell failed');
   t.match(svg, /failed<title>[^<]*&lt;&amp;&gt;/, 'the failed cell is marked and its note escaped');
   for (const inflight of [1, 64, 256]) t.match(svg, `${inflight} in flight`);
   t.notMatch(svg, /NaN|undefined|Infinity/);
+  t.match(svg, 'commit abc &lt;dirty&gt; &amp; more');
   t.same(checkXml(svgChart([])), [], 'an empty chart is still well-formed');
 });
 
@@ -93,6 +94,7 @@ t.test('medians per figure over runs', async (t) => {
 t.test('number formats', async (t) => {
   t.equal(formatRate(812), '812');
   t.equal(formatRate(15_234), '15.2k');
+  t.equal(formatRate(60_000), '60k');
   t.equal(formatRate(152_345), '152k');
   t.equal(formatRate(1_234_567), '1.23M');
   t.same(niceAxis(15_234), { top: 20_000, step: 5000 });
