@@ -129,6 +129,8 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     let lastCpu = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
     const tick = async (phase: string, second: number, of: number): Promise<{ serverPct: number; rss: number[] }> => {
       const reports = await Promise.all(children.map((c) => c.poll(2000)));
+      const dead = cluster.nodes.find((n) => !cluster.running(n.id));
+      if (dead) throw new Error(`replica ${dead.id} (pid ${dead.proc?.pid}) exited during the run`);
       const now = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
       const sec = (now.t - lastCpu.t) / 1000;
       const serverPct = ((now.server - lastCpu.server) / sec) * 100;
@@ -173,8 +175,6 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       await sleep(start.t + s * 1000 - performance.now());
       const { rss } = await tick('measure', s, opts.durationSec);
       rss.forEach((x, i) => rssSeries[i].add((performance.now() - start.t) / 1000, x));
-      const dead = cluster.nodes.find((n) => !cluster.running(n.id));
-      if (dead) throw new Error(`replica ${dead.id} exited during the run`);
       const free = freeDiskBytes(cluster.root);
       if (free < DISK_RESERVE_BYTES) {
         cutShort = `disk nearly full (${(free / 1024 ** 3).toFixed(1)} GiB left) after ${s} s`;
