@@ -1514,14 +1514,12 @@ export class FileCommitLog implements CommitLog {
  * a fresh one replaces it (the chunks in the old one keep it alive until written).
  */
 class EncodeArena {
-  buf: Buffer;
-  view: DataView;
+  /** Empty until the first reserve: a store opened only to read allocates nothing. */
+  buf: Buffer = Buffer.alloc(0);
+  view: DataView = viewOf(this.buf);
   private used = 0;
 
-  constructor(private readonly bytes: number) {
-    this.buf = Buffer.allocUnsafe(bytes);
-    this.view = viewOf(this.buf);
-  }
+  constructor(private readonly bytes: number) {}
 
   /** Offset in `buf` of `n` bytes to encode into; `buf` and `view` may change. */
   reserve(n: number): number {
