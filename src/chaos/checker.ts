@@ -606,8 +606,12 @@ function entryLookup(dump: ReplicaDump): EntryLookup {
   const contiguous = entries[entries.length - 1].index - first === entries.length - 1;
   if (contiguous) return { first, at: (index) => entries[index - first] };
   const map = new Map<number, Entry>();
-  for (const e of entries) map.set(e.index, e);
-  return { first: Math.min(...map.keys()), at: (index) => map.get(index) };
+  let lowest = Infinity;
+  for (const e of entries) {
+    map.set(e.index, e);
+    lowest = Math.min(lowest, e.index);
+  }
+  return { first: lowest, at: (index) => map.get(index) };
 }
 
 function firstDisagreement(a: ReplicaDump, la: EntryLookup, b: ReplicaDump, lb: EntryLookup): Divergence | undefined {
@@ -618,7 +622,7 @@ function firstDisagreement(a: ReplicaDump, la: EntryLookup, b: ReplicaDump, lb: 
     const ea = la.at(index);
     const eb = lb.at(index);
     if (!ea || !eb) {
-      const missingOn = !ea ? a.node : b.node;
+      const missingOn = !ea && !eb ? `${a.node} and ${b.node}` : !ea ? a.node : b.node;
       return { ...pair, index, what: 'missing', detail: `committed entry ${index} (commitIndex ${a.node}=${a.commitIndex}, ${b.node}=${b.commitIndex}) is missing on ${missingOn}` };
     }
     if (ea.term !== eb.term) return { ...pair, index, what: 'term', detail: `entry ${index}: term ${ea.term} on ${a.node}, ${eb.term} on ${b.node}` };
