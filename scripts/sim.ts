@@ -28,6 +28,7 @@ options:
                     3 nodes; --steps and --nodes do not apply)
   --prevote on|off  fix pre-vote (default: random per run)
   --torn on|off     torn writes on crash (default: random per run)
+  --pipelined on|off  pipelined persistence, as the broker runs it (default: odd seeds on)
   --quiet           no progress lines
   --help            this text
 
@@ -64,6 +65,7 @@ interface Args {
   profile: (typeof PROFILES)[number];
   preVote?: boolean;
   torn?: boolean;
+  pipelined?: boolean;
   quiet: boolean;
 }
 
@@ -114,6 +116,10 @@ function parseArgs(argv: readonly string[]): Args {
         a.torn = onOff(k, v);
         i++;
         break;
+      case '--pipelined':
+        a.pipelined = onOff(k, v);
+        i++;
+        break;
       case '--quiet':
         a.quiet = true;
         break;
@@ -133,6 +139,7 @@ function main(): void {
     ...(args.profile !== 'figure8' ? { profile: args.profile as Profile } : {}),
     ...(args.preVote !== undefined ? { preVote: args.preVote } : {}),
     ...(args.torn !== undefined ? { tornWrites: args.torn } : {}),
+    ...(args.pipelined !== undefined ? { pipelined: args.pipelined } : {}),
   };
   const bugs = args.bug ? new Set<TestBug>([args.bug]) : undefined;
   const log = (s: string): void => {

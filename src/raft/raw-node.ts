@@ -1,7 +1,8 @@
 // RaftNode: the driver-facing API (etcd's RawNode). Wraps the core state machine and packages
 // its output into Ready batches that respect the persistence ordering rule (see types.ts).
 //
-// Contract: ready() and advance(ready) alternate; hasReady() is false while a Ready is out.
+// Contract: ready() and advance(ready) (or accept(ready)) alternate; hasReady() is false while
+// a Ready is out. With accept(), entries are made durable later by persisted(index, term).
 
 import { assert } from './assert.ts';
 import { Raft } from './core.ts';
@@ -104,11 +105,26 @@ export class RaftNode implements RaftNodeApi {
   advance(ready: Ready): void {
     assert(this.readyOutstanding, 'RaftNode.advance: no Ready is outstanding');
     this.readyOutstanding = false;
-    const r = this.raft;
     if (ready.entries.length > 0) {
       const last = ready.entries[ready.entries.length - 1];
-      r.onPersisted(last.index, last.term);
+      this.raft.onPersisted(last.index, last.term);
     }
+    this.onApplied(ready);
+  }
+
+  accept(ready: Ready): void {
+    assert(this.readyOutstanding, 'RaftNode.accept: no Ready is outstanding');
+    this.readyOutstanding = false;
+    this.onApplied(ready);
+  }
+
+  persisted(index: number, term: number): void {
+    assert(!this.readyOutstanding, 'RaftNode.persisted: a Ready is outstanding');
+    this.raft.onPersisted(index, term);
+  }
+
+  private onApplied(ready: Ready): void {
+    const r = this.raft;
     const applied = ready.committedEntries;
     if (applied.length > 0) {
       let bytes = 0;

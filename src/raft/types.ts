@@ -89,6 +89,12 @@ export interface SoftState {
  *  3. only then send `persistedMessages` (votes, append acknowledgements: they promise durability).
  *  4. apply `committedEntries` in order (always already persisted locally).
  *  5. call `advance(ready)`.
+ *
+ * Pipelined persistence (etcd's async storage writes): instead of waiting in step 2, the driver
+ * may start the writes, apply `committedEntries`, call `accept(ready)` and take the next Ready
+ * while the writes are in flight. Writes must become durable in the order they were started;
+ * when one is, the driver sends that Ready's `persistedMessages` (never before those of an
+ * earlier Ready) and reports `persisted(lastEntry.index, lastEntry.term)`.
  */
 export interface Ready {
   readonly softState: SoftState | null;
@@ -215,5 +221,11 @@ export interface RaftNodeApi {
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;
+  /** Takes `ready` like advance(), but its entries are still being written: they stay out of the
+   *  local durable log (not applied, not counted by a leader for commit) until persisted(). */
+  accept(ready: Ready): void;
+  /** Entries up to (index, term) handed out by accepted Readies are durable. A stale report (the
+   *  entry at index was replaced since) is ignored. Not while a Ready is outstanding. */
+  persisted(index: number, term: number): void;
   status(): RaftStatus;
 }

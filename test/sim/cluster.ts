@@ -14,6 +14,7 @@
 import { MemoryStorage } from '../../src/raft/memory-storage.ts';
 import { RaftNode } from '../../src/raft/raw-node.ts';
 import type {
+  Entry,
   HardState,
   Message,
   NodeId,
@@ -29,6 +30,10 @@ import { SafetyChecker, dataKey } from './checkers.ts';
 import type { Observation, Violation } from './checkers.ts';
 import { Prng } from './prng.ts';
 
+/** ack-before-durable: a pipelined driver sends a Ready's persistedMessages (append and vote
+ *  acknowledgements) as soon as it starts the write instead of once the write is durable. */
+export type DriverBug = 'ack-before-durable';
+
 export type NodeFactory = (config: RaftConfig, storage: Storage) => RaftNodeApi;
 
 export interface ClusterOptions {
@@ -41,6 +46,11 @@ export interface ClusterOptions {
   readonly fsyncStepsMax?: number;
   /** A crash during a write may keep the hard state and/or a prefix of the entries. */
   readonly tornWrites?: boolean;
+  /** Pipelined persistence (RaftNode.accept/persisted, as the broker's driver does): a node
+   *  takes the next Ready while earlier writes are in flight; they complete in order. */
+  readonly pipelinedWrites?: boolean;
+  /** A deliberately broken driver, to prove the checkers notice. */
+  readonly driverBug?: DriverBug;
   /** The state machine checkpoints its applied index now and then and restarts from it
    *  (default true). */
   readonly checkpoints?: boolean;
@@ -50,6 +60,9 @@ export interface ClusterOptions {
   /** Lines of trace kept for a failure report. */
   readonly traceLines?: number;
 }
+
+/** Writes a pipelined node keeps in flight before it stops taking Readies (backpressure). */
+const PIPELINED_WRITES_MAX = 4;
 
 interface Write {
   readonly ready: Ready;
@@ -71,7 +84,8 @@ class SimNode {
   readonly storage = new MemoryStorage();
   /** The last hard state written with mustSync (what a crash cannot take away). */
   syncedHardState: HardState = { term: 0, vote: NONE, commit: 0 };
-  write: Write | null = null;
+  /** Writes in flight, oldest first (at most one unless pipelined). */
+  writes: Write[] = [];
   inbox: Message[] = [];
   pendingTicks = 0;
   unreachable: NodeId[] = [];
@@ -125,6 +139,8 @@ export class SimCluster {
   private delayMax = 0;
   private readonly fsyncStepsMax: number;
   private readonly tornWrites: boolean;
+  private readonly pipelined: boolean;
+  private readonly driverBug: DriverBug | null;
   private readonly checkpoints: boolean;
   private readonly ticksPerTurnMax: number;
   private readonly factory: NodeFactory;
@@ -137,6 +153,8 @@ export class SimCluster {
     this.prng = new Prng(opts.seed);
     this.fsyncStepsMax = opts.fsyncStepsMax ?? 3;
     this.tornWrites = opts.tornWrites ?? false;
+    this.pipelined = opts.pipelinedWrites ?? false;
+    this.driverBug = opts.driverBug ?? null;
     this.checkpoints = opts.checkpoints ?? true;
     this.ticksPerTurnMax = opts.ticksPerTurnMax ?? 5;
     this.factory = opts.factory ?? ((config, storage) => new RaftNode(config, storage));
@@ -189,16 +207,21 @@ export class SimCluster {
   stepClock(): void {
     this.now++;
     for (const n of this.nodes) {
-      if (n.write && --n.write.stepsLeft <= 0) {
+      if (n.writes.length === 0) continue;
+      for (const w of n.writes) w.stepsLeft--;
+      // Writes become durable in the order they were started (one file, one fsync order).
+      let completed = false;
+      while (n.writes.length > 0 && n.writes[0].stepsLeft <= 0 && !this.violation) {
         this.completeWrite(n);
-        this.pump(n);
+        completed = true;
       }
+      if (completed) this.pump(n);
     }
   }
 
   get busyWrites(): number {
     let c = 0;
-    for (const n of this.nodes) if (n.write) c++;
+    for (const n of this.nodes) if (n.writes.length > 0) c++;
     return c;
   }
 
@@ -207,7 +230,7 @@ export class SimCluster {
   /** Runs turns of the node's loop until it is idle or waiting on its disk. */
   private pump(n: SimNode): void {
     try {
-      while (n.core && !n.write && !this.violation) {
+      while (n.core && this.canTakeReady(n) && !this.violation) {
         const core = n.core;
         if (n.pendingTicks > 0) {
           const ticks = Math.min(n.pendingTicks, this.ticksPerTurnMax);
@@ -266,16 +289,28 @@ export class SimCluster {
     }
     this.sendAll(n, rd.messages);
     const hasWrite = rd.hardState !== null || rd.entries.length > 0;
-    if (!hasWrite || this.fsyncStepsMax === 0) {
-      n.write = { ready: rd, stepsLeft: 0 };
-      this.completeWrite(n);
-    } else {
-      n.write = { ready: rd, stepsLeft: this.prng.range(1, this.fsyncStepsMax) };
+    const stepsLeft = !hasWrite || this.fsyncStepsMax === 0 ? 0 : this.prng.range(1, this.fsyncStepsMax);
+    if (this.pipelined) {
+      // Apply now, take the Ready, and let the write finish later (after earlier ones).
+      if (!this.applyCommitted(n, rd.committedEntries)) return;
+      if (this.driverBug === 'ack-before-durable') this.sendAll(n, rd.persistedMessages);
+      n.core!.accept(rd);
+      n.writes.push({ ready: rd, stepsLeft });
+      while (n.writes.length > 0 && n.writes[0].stepsLeft <= 0 && !this.violation) this.completeWrite(n);
+      return;
     }
+    n.writes.push({ ready: rd, stepsLeft });
+    if (stepsLeft === 0) this.completeWrite(n);
   }
 
+  /** Whether the node's loop may take another Ready now. */
+  private canTakeReady(n: SimNode): boolean {
+    return this.pipelined ? n.writes.length < PIPELINED_WRITES_MAX : n.writes.length === 0;
+  }
+
+  /** The oldest write in flight is durable now. */
   private completeWrite(n: SimNode): void {
-    const w = n.write;
+    const w = n.writes[0];
     const core = n.core;
     if (!w || !core || this.violation) return;
     const rd = w.ready;
@@ -285,39 +320,51 @@ export class SimCluster {
         if (rd.mustSync) n.syncedHardState = rd.hardState;
       }
       n.storage.append(rd.entries);
-      this.sendAll(n, rd.persistedMessages);
-      for (const e of rd.committedEntries) {
-        if (e.index > n.storage.lastIndex() || n.storage.term(e.index) !== e.term) {
-          this.failWith({
-            invariant: 'driver-contract',
-            message: `${n.id} was asked to apply ${e.index}@${e.term} which is not in its durable log (last ${n.storage.lastIndex()})`,
-          });
-          return;
+      if (this.driverBug !== 'ack-before-durable' || !this.pipelined) this.sendAll(n, rd.persistedMessages);
+      n.writes.shift();
+      if (this.pipelined) {
+        if (rd.entries.length > 0) {
+          const last = rd.entries[rd.entries.length - 1];
+          core.persisted(last.index, last.term);
         }
+        return;
       }
-      if (rd.committedEntries.length) {
-        this.observe({ k: 'apply', node: n.id, entries: rd.committedEntries });
-        if (this.checkpoints && this.prng.chance(0.2)) n.checkpoint = rd.committedEntries[rd.committedEntries.length - 1].index;
-        for (const e of rd.committedEntries) {
-          const p = n.waiting.get(e.index);
-          if (p === undefined) continue;
-          n.waiting.delete(e.index);
-          if (p.term === e.term) {
-            this.stats.acked++;
-            this.observe({ k: 'ack', node: n.id, term: n.term, proposal: p });
-          }
-        }
-      }
-      n.write = null;
+      if (!this.applyCommitted(n, rd.committedEntries)) return;
       core.advance(rd);
     } catch (err) {
-      n.write = null;
+      n.writes = [];
       const e = err as Error;
       this.failWith({
         invariant: 'core-threw',
         message: `${n.id} (completing a write): ${e.name}: ${e.message}\n${(e.stack ?? '').split('\n').slice(1, 6).join('\n')}`,
       });
     }
+  }
+
+  /** Applies committed entries (which must be in the node's durable log); false on a violation. */
+  private applyCommitted(n: SimNode, entries: readonly Entry[]): boolean {
+    for (const e of entries) {
+      if (e.index > n.storage.lastIndex() || n.storage.term(e.index) !== e.term) {
+        this.failWith({
+          invariant: 'driver-contract',
+          message: `${n.id} was asked to apply ${e.index}@${e.term} which is not in its durable log (last ${n.storage.lastIndex()})`,
+        });
+        return false;
+      }
+    }
+    if (entries.length === 0) return true;
+    this.observe({ k: 'apply', node: n.id, entries });
+    if (this.checkpoints && this.prng.chance(0.2)) n.checkpoint = entries[entries.length - 1].index;
+    for (const e of entries) {
+      const p = n.waiting.get(e.index);
+      if (p === undefined) continue;
+      n.waiting.delete(e.index);
+      if (p.term === e.term) {
+        this.stats.acked++;
+        this.observe({ k: 'ack', node: n.id, term: n.term, proposal: p });
+      }
+    }
+    return true;
   }
 
   // ---------------------------------------------------------------- the network
@@ -487,28 +534,15 @@ export class SimCluster {
   crash(i: number): void {
     const n = this.nodes[i];
     if (!n.alive) return;
-    const w = n.write;
-    let torn = '';
-    if (w && this.tornWrites && this.prng.chance(0.5)) {
-      const rd = w.ready;
-      if (rd.hardState && this.prng.chance(0.5)) {
-        n.storage.setHardState(rd.hardState);
-        if (rd.mustSync) n.syncedHardState = rd.hardState;
-        torn += ' hard state kept';
-      }
-      const keep = this.prng.int(rd.entries.length + 1);
-      if (keep > 0) {
-        n.storage.append(rd.entries.slice(0, keep));
-        torn += ` ${keep}/${rd.entries.length} entries kept`;
-      }
-    }
+    const inFlight = n.writes.length;
+    let torn = this.tornWrites ? (this.pipelined ? this.tearPipelined(n) : this.tearOne(n)) : '';
     const stored = n.storage.initialHardState();
     if (stored !== n.syncedHardState && this.prng.chance(0.5)) {
       n.storage.setHardState(n.syncedHardState);
       torn += ' unsynced hard state lost';
     }
     n.core = null;
-    n.write = null;
+    n.writes = [];
     n.inbox = [];
     n.pendingTicks = 0;
     n.unreachable = [];
@@ -518,8 +552,50 @@ export class SimCluster {
     n.role = Role.Follower;
     n.leaderId = NONE;
     this.stats.crashes++;
-    this.note(`${n.id} CRASH${w ? ' (write in flight)' : ''}${torn}`);
+    this.note(`${n.id} CRASH${inFlight ? ` (${inFlight} write(s) in flight)` : ''}${torn}`);
     this.observe({ k: 'crash', node: n.id });
+  }
+
+  /** A crash during the one write in flight keeps its hard state and/or a prefix of its entries. */
+  private tearOne(n: SimNode): string {
+    const w = n.writes[0];
+    if (!w || !this.prng.chance(0.5)) return '';
+    let torn = '';
+    const rd = w.ready;
+    if (rd.hardState && this.prng.chance(0.5)) {
+      n.storage.setHardState(rd.hardState);
+      if (rd.mustSync) n.syncedHardState = rd.hardState;
+      torn += ' hard state kept';
+    }
+    const keep = this.prng.int(rd.entries.length + 1);
+    if (keep > 0) {
+      n.storage.append(rd.entries.slice(0, keep));
+      torn += ` ${keep}/${rd.entries.length} entries kept`;
+    }
+    return torn;
+  }
+
+  /** Pipelined writes reach the disk in order: a crash keeps whole writes, then maybe part of
+   *  the next one. */
+  private tearPipelined(n: SimNode): string {
+    let torn = '';
+    for (const w of n.writes) {
+      if (!this.prng.chance(0.5)) break;
+      const rd = w.ready;
+      const whole = this.prng.chance(0.5);
+      if (rd.hardState && (whole || this.prng.chance(0.5))) {
+        n.storage.setHardState(rd.hardState);
+        if (rd.mustSync) n.syncedHardState = rd.hardState;
+        torn += ' hard state kept';
+      }
+      const keep = whole ? rd.entries.length : this.prng.int(rd.entries.length + 1);
+      if (keep > 0) {
+        n.storage.append(rd.entries.slice(0, keep));
+        torn += ` ${keep}/${rd.entries.length} entries kept`;
+      }
+      if (!whole) break;
+    }
+    return torn;
   }
 
   restart(i: number): void {

@@ -6,6 +6,7 @@
 // A run is fully determined by its seed: the schedule is fc.sample(arbitrary, { seed }) and the
 // cluster's own Prng (message order, disk latency, node seeds) is seeded with the same number.
 
+import type { DriverBug } from './cluster.ts';
 import fc from 'fast-check';
 import type { TestBug } from '../../src/raft/types.ts';
 import { SimCluster } from './cluster.ts';
@@ -49,6 +50,8 @@ export interface Schedule {
   readonly maxInflightPerFollower: number;
   readonly fsyncStepsMax: number;
   readonly tornWrites: boolean;
+  /** Pipelined persistence (the broker driver's mode); see SimCluster. */
+  readonly pipelined?: boolean;
   readonly ops: readonly Op[];
 }
 
@@ -64,6 +67,9 @@ export interface ScheduleOptions {
   /** Fixed pre-vote setting; random when absent. */
   readonly preVote?: boolean;
   readonly tornWrites?: boolean;
+  /** Fixed persistence mode; otherwise odd seeds run pipelined, even seeds one write at a time
+   *  (chosen outside the schedule generator, so older seeds replay the same schedules). */
+  readonly pipelined?: boolean;
   /** Fixed per-message entry limit (1 makes a leader send old entries apart from its no-op). */
   readonly maxEntriesPerMessage?: number;
 }
@@ -140,6 +146,8 @@ export interface RunOptions {
   /** Ticks allowed to settle, in election timeouts (default 50). */
   readonly settleElectionTimeouts?: number;
   readonly factory?: NodeFactory;
+  /** Break the simulated driver on purpose (bug-injection tests of the checkers). */
+  readonly driverBug?: DriverBug;
 }
 
 export interface RunResult {
@@ -264,11 +272,13 @@ export function runSchedule(seed: number, s: Schedule, opts: RunOptions = {}): R
     ...(opts.testBugs ? { testBugs: opts.testBugs } : {}),
     fsyncStepsMax: s.fsyncStepsMax,
     tornWrites: s.tornWrites,
+    pipelinedWrites: s.pipelined ?? false,
+    ...(opts.driverBug ? { driverBug: opts.driverBug } : {}),
     ...(opts.factory ? { factory: opts.factory } : {}),
   });
   c.note(
     `cluster ${s.nodes} nodes preVote=${s.preVote} checkQuorum=${s.checkQuorum} election=${s.electionTicks} heartbeat=${s.heartbeatTicks} ` +
-      `maxEntries=${s.maxEntriesPerMessage} inflight=${s.maxInflightPerFollower} fsync<=${s.fsyncStepsMax} torn=${s.tornWrites}`,
+      `maxEntries=${s.maxEntriesPerMessage} inflight=${s.maxInflightPerFollower} fsync<=${s.fsyncStepsMax} torn=${s.tornWrites} pipelined=${s.pipelined ?? false}`,
   );
   let failedAtStep: number | null = null;
   let steps = 0;
@@ -302,7 +312,7 @@ export function runSchedule(seed: number, s: Schedule, opts: RunOptions = {}): R
 
 /** Generates the schedule of `seed` and runs it. */
 export function runSeed(seed: number, sched: ScheduleOptions, opts: RunOptions = {}): RunResult {
-  return runSchedule(seed, generateSchedule(seed, sched), opts);
+  return runSchedule(seed, { ...generateSchedule(seed, sched), pipelined: sched.pipelined ?? seed % 2 === 1 }, opts);
 }
 
 /** The command that replays one run. */
@@ -312,6 +322,7 @@ export function replayCommand(seed: number, sched: ScheduleOptions, bug?: string
   if (sched.profile && sched.profile !== 'default') parts.push(`--profile ${sched.profile}`);
   if (sched.preVote !== undefined) parts.push(`--prevote ${sched.preVote ? 'on' : 'off'}`);
   if (sched.tornWrites !== undefined) parts.push(`--torn ${sched.tornWrites ? 'on' : 'off'}`);
+  if (sched.pipelined !== undefined) parts.push(`--pipelined ${sched.pipelined ? 'on' : 'off'}`);
   if (bug) parts.push(`--bug ${bug}`);
   return parts.join(' ');
 }
