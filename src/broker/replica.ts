@@ -1,11 +1,16 @@
 // The replica driver: the only async loop around the pure Raft core.
 //
-// One turn = everything that arrived since the last turn (ticks, peer messages, proposals) is fed
-// to the core, then one Ready is handled as a batch: the leader's appends go out at once, the
-// entries are written with one commitlog append (one fdatasync under SYNC_FLUSH: group commit)
-// and the hard state with one synced LevelDB write, in parallel; only then the messages that
-// promise durability go out; committed entries are applied and their proposers answered.
-// While a turn awaits its I/O, new input piles up and becomes the next turn's batch.
+// One turn = everything that arrived since the last turn (ticks, peer messages, proposals,
+// writes that became durable) is fed to the core, then one Ready is handled as a batch: the
+// leader's appends go out at once, committed entries are applied and their proposers answered,
+// and the new entries start their commitlog append (one fdatasync under SYNC_FLUSH covers every
+// append waiting: group commit), with a synced LevelDB write when term or vote changed.
+//
+// Persistence is pipelined (RaftNode.accept / persisted): the loop does not wait for the fsync
+// but takes the next Ready while it runs, so a replica's disk is never idle while work waits.
+// Writes become durable in the order they started; each Ready's `persistedMessages` (append and
+// vote acknowledgements, which promise durability) leave only once its write and every earlier
+// one are durable, and only then is the core told (which is when a leader counts its own copy).
 import type { CommitLog, MetaStore } from '../commitlog/types.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
 import { NONE, Role } from '../raft/types.ts';
@@ -30,6 +35,9 @@ export interface ReplicaLogger {
   warn(fields: object, msg: string): void;
   error(fields: object, msg: string): void;
 }
+
+/** Default for ReplicaOptions.writesInFlightMax. */
+export const WRITES_IN_FLIGHT_MAX = 32;
 
 export class ProposalError extends Error {
   constructor(
@@ -56,6 +64,8 @@ export interface ReplicaOptions {
   readonly checkpointIntervalMs: number;
   /** Most proposals waiting for commit; beyond it new proposals get OVERLOADED. */
   readonly pendingProposalsMax: number;
+  /** Most Readies whose writes are in flight; the loop takes no new Ready beyond it. */
+  readonly writesInFlightMax?: number;
   /** Most peer messages queued for the next turn; beyond it they are dropped (Raft tolerates loss). */
   readonly inboxMessagesMax: number;
   /** Called when the replica cannot go on (the disk failed): the process should exit. */
@@ -95,12 +105,27 @@ export class Replica {
   /** Set once this leader has applied an entry of its own term (its no-op): it is "leader ready". */
   private leaderReadyTerm = -1;
   private readyWaiters: Array<(ready: boolean) => void> = [];
+  /** Term and vote as last sent to the meta store (see startWrites). */
+  private writtenTerm: number;
+  private writtenVote: NodeId;
+  /** Hard-state writes, one after another (a later vote must not land before an earlier one). */
+  private hardStateChain: Promise<void> = Promise.resolve();
+  /** Settles when every write started so far is durable (rejects once one failed). */
+  private durableTail: Promise<void> = Promise.resolve();
+  private writesInFlight = 0;
+  /** Set while a truncation runs: appends behind it wait (the commitlog refuses them meanwhile). */
+  private appendGate: Promise<void> | null = null;
+  /** The last entry of the newest write that became durable, to report to the core. */
+  private durableEntry: { index: number; term: number } | null = null;
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
     this.raft = opts.raft;
     const st = this.raft.status();
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
+    const hs = opts.meta.getHardState();
+    this.writtenTerm = hs.term;
+    this.writtenVote = hs.vote;
   }
 
   start(): void {
@@ -204,6 +229,7 @@ export class Replica {
     this.proposals = [];
     for (const [, w] of this.waiters) w.reject(new ProposalError('SHUTTING_DOWN', 'replica stopped before the entry committed'));
     this.waiters.clear();
+    await this.durableTail.catch(() => undefined);
     if (!this.fatal) {
       await this.opts.stateMachine.checkpoint();
       await this.opts.log.flush();
@@ -224,23 +250,31 @@ export class Replica {
     if (this.turnRunning || this.fatal) return;
     this.turnRunning = true;
     try {
-      while (!this.fatal && this.feedCore()) {
-        if (this.raft.hasReady()) await this.handleReady(this.raft.ready());
+      while (!this.fatal) {
+        const fed = this.feedCore();
+        const take = this.raft.hasReady() && this.writesInFlight < (this.opts.writesInFlightMax ?? WRITES_IN_FLIGHT_MAX);
+        if (take) this.handleReady(this.raft.ready());
         await this.maybeCheckpoint();
-        if (this.stopped) break;
+        if (this.stopped || (!fed && !take)) break;
       }
     } catch (err) {
       this.fail(err as Error);
     } finally {
       this.turnRunning = false;
     }
-    if (!this.fatal && (this.inbox.length || this.proposals.length || this.pendingTicks)) this.schedule();
+    if (!this.fatal && (this.inbox.length || this.proposals.length || this.pendingTicks || this.durableEntry)) this.schedule();
   }
 
-  /** Feeds everything that arrived to the core. Returns whether a turn has work to do. */
+  /** Feeds everything that arrived to the core. Returns whether anything was fed. */
   private feedCore(): boolean {
     const raft = this.raft;
     let fed = false;
+    if (this.durableEntry) {
+      const { index, term } = this.durableEntry;
+      this.durableEntry = null;
+      raft.persisted(index, term);
+      fed = true;
+    }
     if (this.pendingTicks > 0) {
       // A stalled loop must not turn into a burst of elections: cap ticks per turn.
       const ticks = Math.min(this.pendingTicks, 5);
@@ -269,7 +303,7 @@ export class Replica {
       this.proposeAll();
       fed = true;
     }
-    return fed || raft.hasReady();
+    return fed;
   }
 
   /** All proposals of this turn go to the core in one call: one contiguous range of indexes. */
@@ -296,32 +330,81 @@ export class Replica {
     }
   }
 
-  private async handleReady(rd: Ready): Promise<void> {
-    const { meta } = this.opts;
+  private handleReady(rd: Ready): void {
     if (rd.softState) this.onSoftState(rd.softState);
     this.sendAll(rd.messages);
-
-    const writes: Promise<void>[] = [];
-    if (rd.hardState && rd.mustSync) writes.push(meta.setHardState(rd.hardState));
-    if (rd.entries.length) writes.push(this.persistEntries(rd.entries));
-    if (writes.length) await Promise.all(writes);
-
-    this.sendAll(rd.persistedMessages);
+    // Committed entries handed out are already durable here (the core never hands out more than
+    // this replica persisted), so they are applied, and their clients answered, at once.
     if (rd.committedEntries.length) this.applyAll(rd.committedEntries);
-    this.raft.advance(rd);
+    const write = this.startWrites(rd);
+    this.raft.accept(rd);
+    if (write === null && this.writesInFlight === 0) {
+      this.sendAll(rd.persistedMessages);
+      return;
+    }
+    this.writesInFlight++;
+    const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1] : null;
+    const tail = Promise.all([this.durableTail, write]).then(() => {
+      this.writesInFlight--;
+      if (this.fatal) return;
+      this.sendAll(rd.persistedMessages);
+      if (last !== null) {
+        this.durableEntry = { index: last.index, term: last.term };
+        this.schedule();
+      }
+    });
+    // A failed write stops the replica; every later link of the chain rejects too, so no
+    // acknowledgement of anything after it ever leaves.
+    tail.catch((err: Error) => {
+      if (!this.fatal) this.fail(err);
+    });
+    this.durableTail = tail;
   }
 
-  private async persistEntries(entries: readonly Entry[]): Promise<void> {
-    const { log } = this.opts;
-    const first = entries[0].index;
-    if (first <= log.lastIndex()) {
-      // Raft conflict: the leader overwrites our uncommitted suffix. Never below what we applied.
-      if (first <= this.opts.stateMachine.appliedIndex) {
-        throw new Error(`refusing to truncate at ${first}: entries up to ${this.opts.stateMachine.appliedIndex} are applied`);
-      }
-      await log.truncateAfter(first - 1);
+  /** Starts this Ready's writes; resolves once they are durable (null: nothing to write). */
+  private startWrites(rd: Ready): Promise<unknown> | null {
+    const writes: Promise<unknown>[] = [];
+    // Only term and vote must be durable before we act on them (a vote given twice in one term
+    // breaks election safety). The commit index need not be: a restarted replica relearns it
+    // from the leader, so a commit-only change is not worth a LevelDB fsync on every Ready.
+    const hs = rd.hardState;
+    if (hs && (hs.term !== this.writtenTerm || hs.vote !== this.writtenVote)) {
+      this.writtenTerm = hs.term;
+      this.writtenVote = hs.vote;
+      const meta = this.opts.meta;
+      this.hardStateChain = this.hardStateChain.then(() => meta.setHardState(hs));
+      writes.push(this.hardStateChain);
     }
-    await log.append(entries);
+    if (rd.entries.length) writes.push(this.persistEntries(rd.entries));
+    if (writes.length === 0) return null;
+    return writes.length === 1 ? writes[0] : Promise.all(writes);
+  }
+
+  /** Appends entries (truncating a conflicting suffix first); resolves once they are durable. */
+  private persistEntries(entries: readonly Entry[]): Promise<void> {
+    const { log } = this.opts;
+    // The common case: appends are accepted in call order, synchronously.
+    if (this.appendGate === null && entries[0].index > log.lastIndex()) return log.append(entries);
+    const accepted = (this.appendGate ?? Promise.resolve()).then(async () => {
+      const first = entries[0].index;
+      if (first <= log.lastIndex()) {
+        // Raft conflict: the leader overwrites our uncommitted suffix. Never below what we applied.
+        if (first <= this.opts.stateMachine.appliedIndex) {
+          throw new Error(`refusing to truncate at ${first}: entries up to ${this.opts.stateMachine.appliedIndex} are applied`);
+        }
+        await log.truncateAfter(first - 1);
+      }
+      return { durable: log.append(entries) };
+    });
+    const gate = accepted.then(() => undefined);
+    this.appendGate = gate;
+    gate.then(
+      () => {
+        if (this.appendGate === gate) this.appendGate = null;
+      },
+      () => undefined,
+    );
+    return accepted.then((a) => a.durable);
   }
 
   private sendAll(messages: readonly Message[]): void {
