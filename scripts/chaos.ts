@@ -43,6 +43,7 @@ const SPEC: CommandSpec = {
     { name: 'duration', kind: 'int', help: 'seconds of cycles (then heal, settle, check)', default: 60, min: 1, max: 86_400 },
     { name: 'interval', kind: 'int', help: 'seconds of normal running before each fault', default: 10, min: 1, max: 3600 },
     { name: 'hold', kind: 'int', help: 'seconds each fault lasts', default: 10, min: 1, max: 3600 },
+    { name: 'order', kind: 'string', help: 'random: draw each fault (seeded); sequence: the --faults list in order, once', default: 'random', choices: ['random', 'sequence'] },
     { name: 'seed', kind: 'int', help: 'PRNG seed for the fault choices (default: random, printed)', min: 0, max: 2 ** 31 - 1 },
     { name: 'out', kind: 'string', help: 'output directory (default ./chaos-out/<time>)' },
     { name: 'producers', kind: 'int', help: 'producer clients', default: 4, min: 1, max: 64 },
@@ -55,10 +56,12 @@ const SPEC: CommandSpec = {
   ],
 };
 
-function parseFaults(text: string, nodes: number): string[] {
+function parseFaults(text: string, nodes: number, sequence: boolean): string[] {
   const valid = faultsValidFor(nodes);
   if (text.trim() === 'all') return valid;
-  const list = [...new Set(text.split(',').map((s) => s.trim()).filter(Boolean))];
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  // A sequence may repeat a fault; a random draw list needs each once.
+  const list = sequence ? names : [...new Set(names)];
   if (list.length === 0) throw new UsageError('--faults needs at least one fault name (or all)');
   for (const f of list) {
     if (!ALL_FAULTS.includes(f)) throw new UsageError(`--faults: unknown fault "${f}"; known: ${ALL_FAULTS.join(', ')}, all`);
@@ -86,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   const nodes = Number(flags.nodes);
   let faults: string[];
   try {
-    faults = parseFaults(String(flags.faults), nodes);
+    faults = parseFaults(String(flags.faults), nodes, flags.order === 'sequence');
   } catch (err) {
     console.error(`chaos: ${(err as Error).message}`);
     return 2;
@@ -100,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
   const outcome = await runChaos({
     nodes,
     faults,
+    order: flags.order === 'sequence' ? 'sequence' : 'random',
     durationS: Number(flags.duration),
     intervalS: Number(flags.interval),
     holdS: Number(flags.hold),

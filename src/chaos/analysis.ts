@@ -24,14 +24,34 @@ export function summarize(result: CheckResult, meta: RunMeta): string {
   return summaryLine(result, { nodes: meta.nodes, durationS: meta.durationS });
 }
 
-type RenderReport = (events: readonly HistoryEvent[], result: CheckResult, meta: RunMeta) => string;
+/** report.ts's meta (kept structural: the module may be absent). */
+interface ReportMeta {
+  readonly title: string;
+  readonly nodes: number;
+  readonly seed?: number;
+  readonly faults: string[];
+  readonly durationS: number;
+}
+type RenderReport = (events: readonly HistoryEvent[], result: CheckResult, meta: ReportMeta) => string;
+
+function reportMeta(meta: RunMeta): ReportMeta {
+  const where = meta.namespaces ? 'network namespaces' : '127.0.0.1';
+  const skipped = meta.skipped.length > 0 ? `; skipped: ${meta.skipped.map((s) => s.fault).join(', ')}` : '';
+  return {
+    title: `raftmq chaos: ${meta.nodes} nodes, ${meta.durationS} s (${where}, started ${meta.startedAt}${skipped})`,
+    nodes: meta.nodes,
+    seed: meta.seed,
+    faults: [...meta.faults],
+    durationS: meta.durationS,
+  };
+}
 
 export async function renderHtml(events: readonly HistoryEvent[], result: CheckResult, meta: RunMeta): Promise<string> {
   // A variable specifier keeps this file compiling while report.ts is not there yet.
   const reportModule = './report.ts';
   try {
     const mod = (await import(reportModule)) as { renderReport?: RenderReport };
-    if (typeof mod.renderReport === 'function') return mod.renderReport(events, result, meta);
+    if (typeof mod.renderReport === 'function') return mod.renderReport(events, result, reportMeta(meta));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
   }

@@ -58,6 +58,9 @@ export interface NemesisOptions {
   readonly monitor: Monitor;
   readonly recorder: HistoryRecorder;
   readonly seed: number;
+  /** 'random' (default): each cycle draws a fault with the PRNG; 'sequence': the list in order,
+   *  once (then the cycles end). */
+  readonly order?: 'random' | 'sequence';
   readonly log: (line: string) => void;
 }
 
@@ -87,10 +90,11 @@ export class Nemesis {
   /** Cycles until `endAt` (Date.now() ms) or stop(): interval, inject, hold, heal. */
   async run(opts: { intervalMs: number; holdMs: number; endAt: number }): Promise<void> {
     if (this.opts.faults.length === 0) return;
-    while (!this.stopped) {
+    const sequence = this.opts.order === 'sequence';
+    for (let cycle = 0; !this.stopped && (!sequence || cycle < this.opts.faults.length); cycle++) {
       if (!(await this.sleep(Math.min(opts.intervalMs, opts.endAt - Date.now())))) break;
       if (Date.now() >= opts.endAt) break;
-      const name = this.opts.faults[this.prng.intBelow(this.opts.faults.length)]!;
+      const name = sequence ? this.opts.faults[cycle]! : this.opts.faults[this.prng.intBelow(this.opts.faults.length)]!;
       const fault = await this.inject(name);
       if (fault === null) continue;
       await this.sleep(Math.max(0, Math.min(opts.holdMs, opts.endAt - Date.now())));

@@ -20,6 +20,8 @@ export interface ChaosOptions {
   readonly nodes: number;
   /** Fault names, already expanded ('all' is the CLI's business). */
   readonly faults: readonly string[];
+  /** 'random' (default): faults drawn with the seeded PRNG; 'sequence': the list in order, once. */
+  readonly order?: 'random' | 'sequence';
   readonly durationS: number;
   readonly intervalS: number;
   readonly holdS: number;
@@ -80,17 +82,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const delayMode = !opts.faults.includes('random-delay') ? 'none' : lab?.netem ? 'netem' : 'relay (no sch_netem: userspace delay relay on Raft traffic)';
   const skipped: { fault: string; reason: string }[] = [];
   const usable: string[] = [];
-  for (const f of opts.faults) {
+  for (const f of opts.order === 'sequence' ? opts.faults : [...new Set(opts.faults)]) {
     const reason = unavailableReason(f, { nodes: opts.nodes, lab, labProblem, relays });
-    if (reason) skipped.push({ fault: f, reason });
+    if (reason) {
+      if (!skipped.some((s) => s.fault === f)) skipped.push({ fault: f, reason });
+    }
     else usable.push(f);
   }
   log(lab ? `network: namespaces ${lab.hosts.map((h) => `${h.ns}=${h.ip}`).join(' ')}, bridge ${lab.bridgeIp}, netem ${lab.netem ? 'yes' : 'no'}` : `network: 127.0.0.1 (no namespaces: ${labProblem || 'not needed'})`);
   if (opts.faults.includes('random-delay')) log(`random-delay: ${delayMode}`);
   for (const s of skipped) log(`${s.fault}: skipped (${s.reason})`);
-  log(`seed ${opts.seed}; faults ${usable.join(',') || '(none)'}`);
+  log(`seed ${opts.seed}; faults ${usable.join(',') || '(none)'}${opts.order === 'sequence' ? ' (in this order)' : ''}`);
 
-  const meta: RunMeta = {
+  let meta: RunMeta = {
     nodes: opts.nodes,
     durationS: opts.durationS,
     seed: opts.seed,
@@ -124,7 +128,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     }
 
     workload = new Workload({ servers, topic: TOPIC, producers: opts.producers, workers: opts.workers, ratePerSec: opts.ratePerSec, consumers: opts.consumers, queues: opts.queues, recorder });
-    const nemesis = new Nemesis({ faults: usable, nodes, lab, monitor, recorder, seed: opts.seed, log });
+    const nemesis = new Nemesis({ faults: usable, nodes, lab, monitor, recorder, seed: opts.seed, order: opts.order ?? 'random', log });
     const startedAt = Date.now();
     const w = workload;
     const mon = monitor;
@@ -136,6 +140,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
 
     await nemesis.run({ intervalMs: opts.intervalS * 1000, holdMs: opts.holdS * 1000, endAt: startedAt + opts.durationS * 1000 });
     nemesis.stop();
+    // The cycles' real length (a sequence may end before --duration).
+    meta = { ...meta, durationS: Math.round((Date.now() - startedAt) / 1000) };
 
     // ---- heal everything, let it settle ----
     await nemesis.heal();
