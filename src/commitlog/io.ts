@@ -26,15 +26,16 @@ export class DiskIo {
       list = clip(list, Math.max(0, this.faults.bytesLeft));
       fail = true;
     }
+    let left = 0;
+    for (const b of list) left += b.length;
     let done = 0;
-    let pos = position;
-    while (list.length > 0) {
-      const n = list.length === 1 ? fs.writeSync(fd, list[0], 0, list[0].length, pos) : fs.writevSync(fd, list, pos);
+    while (left > 0) {
+      const n = list.length === 1 ? fs.writeSync(fd, list[0], 0, list[0].length, position + done) : fs.writevSync(fd, list, position + done);
       this.writeCalls++;
       this.bytesWritten += n;
       done += n;
-      pos += n;
-      list = skip(list, n);
+      left -= n;
+      if (left > 0) list = skip(list, n); // a short write: rare
     }
     if (this.faults !== undefined) this.faults.bytesLeft -= done;
     if (fail) throw errno('ENOSPC', 'no space left on device, write');
