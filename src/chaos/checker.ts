@@ -400,12 +400,22 @@ function markStored(sends: Map<string, SendRecord>, dumps: readonly ReplicaDump[
       }
       rec.stored = true;
       if (isReference) {
-        if (rec.refPos < 0) rec.refPos = i;
+        if (rec.refPos < 0) {
+          rec.refPos = i;
+          if (rec.queueId === undefined) adoptStoredSlot(rec, m);
+        }
         rec.refCopies++;
       }
     }
   }
   return { failedButStored: failedButStored.done(), phantom: phantom.done() };
+}
+
+/** An 'ok' without the slot it was stored in: take it from the final log. */
+function adoptStoredSlot(rec: SendRecord, m: DumpedMessage): void {
+  if (rec.okCount === 0) return;
+  rec.queueId = m.queueId;
+  rec.queueOffset = m.queueOffset;
 }
 
 function definitelyFailed(rec: SendRecord): boolean {

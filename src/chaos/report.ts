@@ -289,9 +289,11 @@ function latencyPanel(series: TimelineSeries, frame: Frame, top: number): string
   let grid = '';
   for (let d = 0; d <= maxDecade; d++) grid += hGrid(y(10 ** d), fmtMs(10 ** d));
   const line = (values: number[], cls: string) => `<path class="${cls}" d="${stepPath(values, frame, y)}"/>`;
+  // Above the panel, right-aligned: inside it would hide the lines at their peaks.
+  const ly = top - 10;
   const legend =
-    `<g class="legend"><line class="p99" x1="${W - RIGHT - 170}" x2="${W - RIGHT - 150}" y1="${top + 12}" y2="${top + 12}"/><text x="${W - RIGHT - 146}" y="${top + 16}">p99</text>` +
-    `<line class="p50" x1="${W - RIGHT - 100}" x2="${W - RIGHT - 80}" y1="${top + 12}" y2="${top + 12}"/><text x="${W - RIGHT - 76}" y="${top + 16}">p50</text></g>`;
+    `<g class="legend"><line class="p99" x1="${W - RIGHT - 130}" x2="${W - RIGHT - 110}" y1="${ly}" y2="${ly}"/><text x="${W - RIGHT - 106}" y="${ly + 4}">p99</text>` +
+    `<line class="p50" x1="${W - RIGHT - 60}" x2="${W - RIGHT - 40}" y1="${ly}" y2="${ly}"/><text x="${W - RIGHT - 36}" y="${ly + 4}">p50</text></g>`;
   return `${panelTitle('latency of acked sends (log scale)', top)}${grid}${line(series.p99, 'p99')}${line(series.p50, 'p50')}${legend}${frameRect(top, LATENCY_H)}`;
 }
 
@@ -560,7 +562,7 @@ th,td{border-bottom:1px solid #e6e9ef;padding:4px 10px;text-align:left;vertical-
 th{background:#f1f4f8;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tbody tr:nth-child(even){background:#fafbfc}
-pre{background:#f7f9fb;border:1px solid #dde2ea;padding:8px;overflow-x:auto;font-size:12px}
+pre{background:#f7f9fb;border:1px solid #dde2ea;padding:8px;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 figure.timeline{margin:0}
 figure.timeline svg{max-width:100%;height:auto}
 figcaption{color:#5b6472;font-size:13px;margin-top:4px}
