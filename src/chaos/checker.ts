@@ -38,6 +38,8 @@
 // - unavailableOutsideFaults: the same windows for failed attempts whose [invoke, outcome]
 //   touches no fault's [start, until] (a send in flight when a fault hit belongs to the fault);
 //   failures before a window closes belong to it.
+// - ok: no lost, unexplained duplicated, failedButStored, phantom, reordered, misplaced or
+//   divergent finding. Availability is measured, not judged.
 
 import type { DumpedMessage, HistoryEvent, ReceiveEvent, ReplicaDump, SendEvent } from './history.ts';
 
