@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { helpText, parseFlags, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
-import { markdownReport, medianFigures, type CompareCell } from './bench/report.ts';
+import { markdownReport, median, medianFigures, type CompareCell } from './bench/report.ts';
 import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType } from './bench/run.ts';
 import { svgChart } from './bench/svg-chart.ts';
 
@@ -51,20 +51,24 @@ const say = (line: string): void => void process.stderr.write(`${line}\n`);
 interface RunSummary {
   readonly figures: BenchFigures;
   readonly failedSends: number;
+  /** Median busy CPU of everything else on the machine during the windows (100 = one core). */
+  readonly otherCpuPercent: number;
   readonly note: string;
 }
 
 /** --runs runs of one configuration; the medians, or throws when a run broke. */
 async function runConfig(opts: BenchOptions, runs: number, label: string): Promise<RunSummary> {
   const figures: BenchFigures[] = [];
+  const otherCpu: number[] = [];
   let failedSends = 0;
   const notes: string[] = [];
   for (let r = 1; r <= runs; r++) {
     const runLabel = `${label}run ${r}/${runs}`;
     const res = await runOnce(opts, runLabel, say);
     figures.push(res.figures);
+    otherCpu.push(res.otherCpuPercent);
     failedSends += res.failed;
-    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, clientCpuPercent: res.clientCpuPercent };
+    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, clientCpuPercent: res.clientCpuPercent, otherCpuPercent: res.otherCpuPercent, cores: os.cpus().length };
     say(`${runLabel}: ${JSON.stringify({ ...res.figures, ...extra })}`);
     const rss = res.rss.map((x) => `${x.id} ${x.firstMiB} -> ${x.lastMiB} (max ${x.maxMiB}, trend ${x.trendMiBPerMin >= 0 ? '+' : ''}${x.trendMiBPerMin} MiB/min)`);
     say(`${runLabel}: RSS MiB per replica over the window (first -> last sample): ${rss.join(', ')}`);
@@ -77,7 +81,7 @@ async function runConfig(opts: BenchOptions, runs: number, label: string): Promi
       notes.push(`cut short: ${res.cutShort}`);
     }
   }
-  return { figures: medianFigures(figures), failedSends, note: notes.join('; ') };
+  return { figures: medianFigures(figures), failedSends, otherCpuPercent: median(otherCpu), note: notes.join('; ') };
 }
 
 function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs: number } {
@@ -101,7 +105,8 @@ function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs
 
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
-  say(`bench: ${JSON.stringify(opts)}, ${runs} run(s)`);
+  const ctx = context(opts.durationSec, opts.warmupSec, runs, opts.producers);
+  say(`bench: ${JSON.stringify(opts)}, ${runs} run(s); ${ctx.machine}, commit ${ctx.commit}`);
   const summary = await runConfig(opts, runs, '');
   console.log(JSON.stringify(summary.figures));
   return summary.failedSends > 0 ? 1 : 0;
@@ -145,12 +150,12 @@ async function compare(flags: FlagValues): Promise<number> {
     let result: CompareCell;
     try {
       const s = await runConfig(cell, runs, label);
-      result = { nodes: cell.nodes, size: cell.size, inflight: cell.inflight, flush: cell.flush, figures: s.figures, failedSends: s.failedSends, note: s.note };
+      result = { nodes: cell.nodes, size: cell.size, inflight: cell.inflight, flush: cell.flush, figures: s.figures, failedSends: s.failedSends, otherCpuPercent: s.otherCpuPercent, note: s.note };
       console.log(JSON.stringify(s.figures));
       if (s.failedSends > 0) status = 1;
     } catch (err) {
       say(`${label}FAILED: ${(err as Error).message}`);
-      result = { nodes: cell.nodes, size: cell.size, inflight: cell.inflight, flush: cell.flush, figures: null, failedSends: 0, note: (err as Error).message };
+      result = { nodes: cell.nodes, size: cell.size, inflight: cell.inflight, flush: cell.flush, figures: null, failedSends: 0, otherCpuPercent: NaN, note: (err as Error).message };
       status = 1;
     }
     done.push(result);

@@ -53,6 +53,15 @@ export function freeDiskBytes(dir: string): number {
   return s.bavail * s.bsize;
 }
 
+/** CPU seconds the whole machine has spent busy (all CPUs; idle and iowait excluded), from
+ *  /proc/stat: with the processes' own figures it shows how much other load shared the machine. */
+export function machineBusyCpuSeconds(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / clockTicksPerSecond();
+}
+
 const TMPFS_MAGIC = 0x01021994;
 
 /** True when `dir` is on tmpfs (RAM), where an fsync costs nothing and SYNC_FLUSH proves little. */

@@ -10,6 +10,8 @@ export interface CompareCell {
   readonly figures: BenchFigures | null;
   /** Sends that failed in the measured windows (the figures count only acked ones). */
   readonly failedSends: number;
+  /** Busy CPU of other processes on the machine during the window, 100 = one core (NaN if unknown). */
+  readonly otherCpuPercent: number;
   /** An error, or why a window was cut short; '' when none. */
   readonly note: string;
 }
@@ -50,7 +52,7 @@ export function medianFigures(runs: readonly BenchFigures[]): BenchFigures {
 
 const COLUMNS = [
   'nodes', 'size B', 'inflight', 'flush', 'msgs/s', 'MB/s', 'p50 ms', 'p99 ms', 'p99.9 ms',
-  'server CPU s/100k', 'client CPU s/100k', 'server RSS MiB', 'failed sends', 'note',
+  'server CPU s/100k', 'client CPU s/100k', 'server RSS MiB', 'failed sends', 'other load CPU %', 'note',
 ] as const;
 
 const cellText = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -63,7 +65,7 @@ export function markdownTable(cells: readonly CompareCell[]): string {
     const figures = f
       ? [f.msgsPerSec, f.mbPerSec, f.p50Ms, f.p99Ms, f.p999Ms, f.serverCpuSecPer100k, f.clientCpuSecPer100k, f.serverRssMiB].map(num)
       : Array<string>(8).fill('-');
-    const row = [String(c.nodes), String(c.size), String(c.inflight), c.flush, ...figures, String(c.failedSends), cellText(c.note || (f ? '' : 'failed'))];
+    const row = [String(c.nodes), String(c.size), String(c.inflight), c.flush, ...figures, String(c.failedSends), num(c.otherCpuPercent), cellText(c.note || (f ? '' : 'failed'))];
     lines.push(`| ${row.join(' | ')} |`);
   }
   return lines.join('\n');
@@ -79,7 +81,8 @@ export function markdownReport(cells: readonly CompareCell[], ctx: ReportContext
       ' "inflight" = that many independent send() calls each awaiting its own ack.',
     'Latency is per send, call to ack. CPU is user+system time from /proc/<pid>/stat over the measured window,' +
       ' all replicas together (server) or all load processes (client), per 100,000 acked messages.' +
-      ' MB/s counts message bodies (10^6 bytes). RSS is the largest replica\'s VmRSS at the end.',
+      ' MB/s counts message bodies (10^6 bytes). RSS is the largest replica\'s VmRSS at the end.' +
+      ' "Other load" is the busy CPU of every other process on the machine in the window (100 = one core): what competed with the run.',
     '',
     markdownTable(cells),
     '',

@@ -4,7 +4,7 @@ import { Admin } from '../../src/client/index.ts';
 import { LocalCluster } from '../../test/helpers/launcher.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
-import { freeDiskBytes, onTmpfs, rssMiB, totalCpuSeconds } from './proc-stats.ts';
+import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpuSeconds } from './proc-stats.ts';
 import { RssSeries } from './rss-series.ts';
 
 export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
@@ -56,6 +56,9 @@ export interface RunResult {
   readonly windowSec: number;
   readonly serverCpuPercent: number;
   readonly clientCpuPercent: number;
+  /** Busy CPU of everything else on the machine (this driver, other jobs), 100 = one core:
+   *  the load that competed with the run. */
+  readonly otherCpuPercent: number;
   readonly rss: readonly ReplicaRss[];
   /** Why the window ended before --duration ('' when it did not). */
   readonly cutShort: string;
@@ -162,7 +165,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
 
     // The window: server and client CPU read from /proc right at its two ends.
     phaseHist = new Histogram();
-    const start = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
+    const start = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
     for (const c of children) c.measure();
     lastCpu = start;
     const rssSeries = serverPids.map((pid) => {
@@ -181,7 +184,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
         break;
       }
     }
-    const end = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
+    const end = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
     const results = await Promise.all(children.map((c) => c.stop(10_000)));
     stopped = true;
     const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
@@ -229,6 +232,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       windowSec: round(windowSec, 3),
       serverCpuPercent: Math.round((serverCpu / windowSec) * 100),
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
+      otherCpuPercent: Math.round(((end.machine - start.machine - serverCpu - clientCpu) / windowSec) * 100),
       rss: cluster.nodes.map((n, i) => {
         const r = rssSeries[i];
         return { id: n.id, firstMiB: round(r.first, 1), lastMiB: round(r.last, 1), maxMiB: round(r.max, 1), trendMiBPerMin: round(r.slopeMiBPerMin, 1) };
