@@ -3,9 +3,9 @@
 // with that many concurrent requests would make them. It runs in its own process so its CPU is
 // accounted apart from the servers' and it does not compete for the driver's event loop.
 //
-// The load is closed-loop: a loop makes its next send only after the previous ack, so the
-// latency of every send is recorded from its call (no coordinated omission within the window,
-// but throughput adapts to latency; that is the "K in flight" the figures are defined for).
+// The load is closed-loop: a loop makes its next send only after the previous ack, so there is
+// no send schedule to fall behind (nothing for a coordinated-omission correction to fill in),
+// and throughput is what K sends in flight achieve: msgs/s x mean latency = K (Little's law).
 import { Producer } from '../../src/client/index.ts';
 import { Histogram } from './histogram.ts';
 import type { ChildMessage, DriverMessage, LoadChildConfig } from './load-protocol.ts';
