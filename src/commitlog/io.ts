@@ -48,6 +48,8 @@ export class DiskIo {
       this.faults.failDatasync = false;
       throw errno('EIO', 'i/o error, fdatasync');
     }
+    const delayMs = this.faults?.datasyncDelayMs ?? 0;
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     await fdatasyncCb(fd);
   }
 

@@ -34,10 +34,11 @@ export interface CommitLogOptions {
 /** Test-only: a mutable budget of bytes the store may still write. A write that does not fit is
  *  written up to the budget (a torn write) and then fails with ENOSPC, as a full disk does.
  *  Raise `bytesLeft` again to "free space". Setting `failDatasync` makes the next fdatasync fail
- *  with EIO. */
+ *  with EIO; `datasyncDelayMs` makes every fdatasync take that much longer (a slow disk). */
 export interface DiskFaults {
   bytesLeft: number;
   failDatasync?: boolean;
+  datasyncDelayMs?: number;
 }
 
 /** Counters for benchmarks and tests. */

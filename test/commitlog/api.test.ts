@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { openCommitLog } from '../../src/commitlog/index.ts';
+import type { DiskFaults } from '../../src/commitlog/types.ts';
 import { dataFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
 
 t.test('a new log is empty with firstIndex 1 and term 0 at index 0', async (t) => {
@@ -81,6 +82,24 @@ t.test('ASYNC_FLUSH: appends resolve after the write; flush by interval, by byte
   await log.append(recordsFrom(21, 10, 1, () => 100));
   await new Promise((r) => setTimeout(r, 50));
   t.equal(log.flushedIndex(), 30, 'flushed once flushLeastBytes were unflushed');
+  await log.close();
+});
+
+t.test('ASYNC_FLUSH: appends go on while a flush round waits on a slow fdatasync', async (t) => {
+  const dir = tempDir('api-async-slow');
+  t.teardown(() => removeDir(dir));
+  const faults: DiskFaults = { bytesLeft: Infinity };
+  const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, flushLeastBytes: 1000, faults });
+  faults.datasyncDelayMs = 2000;
+  const t0 = performance.now();
+  for (let i = 1; i <= 200; i += 10) await log.append(recordsFrom(i, 10, 1, () => 200));
+  const ms = performance.now() - t0;
+  t.ok(log.stats().fdatasyncCalls > 0, 'flushLeastBytes started a round');
+  t.equal(log.flushedIndex(), 0, 'which has not finished');
+  t.ok(ms < 1000, `20 appends took ${Math.round(ms)} ms, not a 2 s fdatasync`);
+  faults.datasyncDelayMs = 0;
+  await log.flush();
+  t.equal(log.flushedIndex(), 200);
   await log.close();
 });
 
