@@ -183,6 +183,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(helpText(SPEC));
     return 0;
   }
+  // Whatever ends this process (a crash, a closed stderr pipe: `| head`), the servers must not
+  // outlive it: they are detached, and nothing else would stop them or delete their data.
+  process.on('exit', () => killAllNow());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       say(`bench: ${signal}, stopping the servers and load processes`);

@@ -17,6 +17,9 @@ const tell = (m: ChildMessage): Promise<void> => new Promise((resolve) => void p
 // The driver gone (killed, Ctrl-C) means nobody collects the result: stop at once.
 let leaving = false;
 process.on('disconnect', () => process.exit(leaving ? 0 : 1));
+// A driver that died while this module was loading closed the channel before the listener was
+// there to hear it.
+if (!process.connected) process.exit(1);
 
 const producer = new Producer({ servers: [...config.servers] });
 const body = Buffer.alloc(config.size, 0x61);

@@ -91,6 +91,8 @@ export function killAllNow(): void {
     }
     fs.rmSync(cluster.root, { recursive: true, force: true });
   }
+  live.children.clear();
+  live.clusters.clear();
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
