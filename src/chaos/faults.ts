@@ -44,6 +44,54 @@ export function unavailableReason(fault: string, means: { nodes: number; lab: Ne
   return null;
 }
 
+// ---- partition geometry (pure): for each node, the nodes it must not hear from -------------
+
+export type Cuts = Map<string, Set<string>>;
+
+/** Components that cannot reach each other (every node in exactly one). */
+export function componentCuts(components: readonly (readonly string[])[]): Cuts {
+  const cuts: Cuts = new Map();
+  for (const comp of components) {
+    for (const id of comp) cuts.set(id, new Set(components.filter((c) => c !== comp).flat()));
+  }
+  return cuts;
+}
+
+/** Jepsen's majorities ring: nodes on a ring (in the given order) each see their nearest
+ *  neighbours only, enough for a majority with itself, and no two see the same majority. */
+export function ringCuts(ring: readonly string[]): { cuts: Cuts; detail: string } {
+  const n = ring.length;
+  // Neighbours seen on each side (5 nodes: 1 each side, 2 + itself = 3 of 5).
+  const reach = Math.max(1, Math.ceil(Math.floor(n / 2) / 2));
+  const cuts: Cuts = new Map();
+  ring.forEach((id, k) => {
+    const cut = new Set<string>();
+    ring.forEach((other, j) => {
+      const d = Math.min(Math.abs(j - k), n - Math.abs(j - k));
+      if (d > reach) cut.add(other);
+    });
+    cuts.set(id, cut);
+  });
+  return { cuts, detail: `ring ${ring.join('-')}-${ring[0]} (each sees its neighbours)` };
+}
+
+/** Jepsen's bridge: two halves that cannot reach each other, and one node (the middle of the
+ *  given order) that reaches both. */
+export function bridgeCuts(order: readonly string[]): { cuts: Cuts; detail: string } {
+  const half = Math.floor(order.length / 2);
+  const left = order.slice(0, half);
+  const bridge = order[half]!;
+  const right = order.slice(half + 1);
+  const cuts: Cuts = new Map(order.map((id) => [id, new Set<string>()]));
+  for (const a of left) {
+    for (const b of right) {
+      cuts.get(a)!.add(b);
+      cuts.get(b)!.add(a);
+    }
+  }
+  return { cuts, detail: `${left.join(',')} | bridge ${bridge} | ${right.join(',')}` };
+}
+
 interface ActiveFault {
   readonly name: string;
   readonly faultId: number;
@@ -182,14 +230,8 @@ export class Nemesis {
       case 'partition-majorities-ring':
         return this.ringFault();
       case 'bridge': {
-        const order = this.shuffle(ids);
-        const half = Math.floor(n / 2);
-        const bridge = order[half]!;
-        const left = order.slice(0, half);
-        const right = order.slice(half + 1);
-        const cuts = new Map<string, Set<string>>(ids.map((id) => [id, new Set<string>()]));
-        for (const a of left) for (const b of right) (cuts.get(a)!.add(b), cuts.get(b)!.add(a));
-        return this.cutFault(cuts, `${left.join(',')} | bridge ${bridge} | ${right.join(',')}`);
+        const { cuts, detail } = bridgeCuts(this.shuffle(ids));
+        return this.cutFault(cuts, detail);
       }
       case 'random-loss': {
         const victims = this.pick(ids, 1 + this.prng.intBelow(n));
@@ -227,35 +269,16 @@ export class Nemesis {
     };
   }
 
-  /** Components that cannot reach each other (every node in one of them). */
   private partitionFault(name: string, components: string[][]) {
-    const cuts = new Map<string, Set<string>>();
-    for (const comp of components) {
-      for (const id of comp) cuts.set(id, new Set(components.filter((c) => c !== comp).flat()));
-    }
-    return this.cutFault(cuts, `${name}: ${components.map((c) => c.join(',')).join(' | ')}`);
+    return this.cutFault(componentCuts(components), `${name}: ${components.map((c) => c.join(',')).join(' | ')}`);
   }
 
-  /** Jepsen's majorities ring: nodes on a ring each see their neighbours only (a majority of 5),
-   *  and no two see the same majority. */
   private ringFault() {
-    const ring = this.shuffle(this.opts.nodes.ids);
-    const n = ring.length;
-    // Each sees `reach` neighbours on each side: with itself, a majority (5 nodes: 1 each side).
-    const reach = Math.max(1, Math.ceil(Math.floor(n / 2) / 2));
-    const cuts = new Map<string, Set<string>>();
-    ring.forEach((id, k) => {
-      const cut = new Set<string>();
-      ring.forEach((other, j) => {
-        const d = Math.min(Math.abs(j - k), n - Math.abs(j - k));
-        if (d > reach) cut.add(other);
-      });
-      cuts.set(id, cut);
-    });
-    return this.cutFault(cuts, `ring ${ring.join('-')}-${ring[0]} (each sees its neighbours)`);
+    const { cuts, detail } = ringCuts(this.shuffle(this.opts.nodes.ids));
+    return this.cutFault(cuts, detail);
   }
 
-  private cutFault(cuts: Map<string, Set<string>>, detail: string) {
+  private cutFault(cuts: Cuts, detail: string) {
     const { nodes } = this.opts;
     const lab = this.opts.lab!;
     return {

@@ -109,8 +109,7 @@ export class NetLab {
 
   /** Creates the namespaces, veth pairs and the bridge. Throws (after cleaning up) on failure. */
   static create(opts: { nodes: number; firewall: 'nft' | 'iptables' }): NetLab {
-    const tag = `rmq${process.pid % 10000}`;
-    const lab = new NetLab({ tag, octet: freeOctet(), nodes: opts.nodes, firewall: opts.firewall });
+    const lab = new NetLab({ tag: freeTag(), octet: freeOctet(), nodes: opts.nodes, firewall: opts.firewall });
     lab.unregister = onExitCleanup(() => lab.cleanup());
     try {
       lab.setUp();
@@ -124,8 +123,6 @@ export class NetLab {
 
   private setUp(): void {
     const subnetBits = '/24';
-    // Leftovers of an earlier run with the same tag (a killed runner) would make `add` fail.
-    this.removeLinksAndNamespaces();
     run('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
     run('ip', ['addr', 'add', this.bridgeIp + subnetBits, 'dev', this.bridge]);
     run('ip', ['link', 'set', this.bridge, 'up']);
@@ -216,6 +213,22 @@ export class NetLab {
     }
     tryRun('ip', ['link', 'del', this.bridge]);
   }
+}
+
+/** A name prefix no namespace or link on this machine uses (another run may be going on: its
+ *  leftovers are never touched). Interface names stay within 15 characters. */
+function freeTag(): string {
+  let names = '';
+  try {
+    names = run('ip', ['netns', 'list']) + run('ip', ['-o', 'link', 'show']);
+  } catch {
+    // no list: the pid-derived tag is very likely free
+  }
+  for (let k = 0; k < 100; k++) {
+    const tag = `rmq${(process.pid + k * 7919) % 10000}`;
+    if (!names.includes(`${tag}n`) && !names.includes(`${tag}br`) && !names.includes(`${tag}v`)) return tag;
+  }
+  throw new Error('no free name prefix for the chaos namespaces');
 }
 
 /** A third octet for 10.77.X.0/24 that no interface on this machine uses yet. */

@@ -168,25 +168,38 @@ export class ChaosNodes {
   suspend(id: string): void {
     const pid = this.pid(id);
     if (pid === undefined) return;
-    process.kill(pid, 'SIGSTOP');
-    this.suspended.add(id);
+    if (this.killPid(pid, 'SIGSTOP')) this.suspended.add(id);
   }
 
   resume(id: string): void {
     const pid = this.pid(id);
     this.suspended.delete(id);
-    if (pid !== undefined) process.kill(pid, 'SIGCONT');
+    if (pid !== undefined) this.killPid(pid, 'SIGCONT');
+  }
+
+  /** process.kill that tolerates a process that just exited. */
+  private killPid(pid: number, signal: NodeJS.Signals): boolean {
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private async signalAndWait(id: string, signal: NodeJS.Signals, graceMs: number): Promise<void> {
     const p = this.procs.get(id);
     if (!p || !this.running(id) || p.pid === undefined) return;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    process.kill(p.pid, signal);
+    try {
+      process.kill(p.pid, signal);
+    } catch {
+      // exited meanwhile: the exit event comes anyway
+    }
     this.suspended.delete(id);
     if (graceMs > 0) {
       const timer = setTimeout(() => {
-        if (this.running(id)) process.kill(p.pid!, 'SIGKILL');
+        if (this.running(id)) this.killPid(p.pid!, 'SIGKILL');
       }, graceMs);
       await exited;
       clearTimeout(timer);
