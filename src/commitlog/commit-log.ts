@@ -34,7 +34,7 @@
 //    round: at most about flushIntervalMs (500 ms) plus one round, and at most about
 //    flushLeastBytes (64 MiB) plus what is written while one round runs, whichever is less.
 //    (64 MiB, not a few pages: while a round writes the file back, appends to it stall now and
-//    then and the writeback takes CPU; 64 MiB means 16x fewer rounds than 4 MiB did, about 10%
+//    then and the writeback takes CPU; 64 MiB means ~10x fewer rounds than 4 MiB did, about 10%
 //    less CPU per MB appended, and is about 50 ms of this disk's sequential bandwidth.)
 //
 // Recovery and the corruption rule (see recover()): the last segment is re-verified from its start
