@@ -231,6 +231,10 @@ export class Replica {
     this.waiters.clear();
     await this.durableTail.catch(() => undefined);
     if (!this.fatal) {
+      // The commit index is not synced on every Ready (see startWrites): a clean stop leaves
+      // the latest on disk, for offline readers of the store (a restart relearns it anyway).
+      const st = this.raft.status();
+      await this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit });
       await this.opts.stateMachine.checkpoint();
       await this.opts.log.flush();
     }

@@ -81,6 +81,11 @@ export class Raft {
 
   /** Leader: appends (new entries or a new commit index) to broadcast before the next Ready. */
   pendingBcast = false;
+  /** Leader: the commit index advanced and followers have not been told yet. It rides on the
+   *  next append (proposals keep coming under load); failing that, the next tick sends empty
+   *  appends carrying it. Not at once: for one write at a time that would double the messages
+   *  per write (an empty append and its response per follower) only to move followers' apply. */
+  private commitBcastDue = false;
 
   constructor(config: RaftConfig, storage: Storage) {
     validateConfig(config);
@@ -123,6 +128,7 @@ export class Raft {
     }
     this.uncommittedBytes = 0;
     this.pendingBcast = false;
+    this.commitBcastDue = false;
   }
 
   becomeFollower(term: number, lead: NodeId): void {
@@ -214,6 +220,7 @@ export class Raft {
   }
 
   private tickHeartbeat(): void {
+    if (this.commitBcastDue) this.pendingBcast = true;
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.config.electionTicks) {
@@ -424,7 +431,7 @@ export class Raft {
     if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
       if (pr.state === ProgressState.Probe) pr.becomeReplicate();
       else pr.inflights.freeLE(m.index);
-      if (this.maybeCommit()) this.pendingBcast = true;
+      if (this.maybeCommit()) this.commitBcastDue = true;
       else if (wasPaused) this.sendAppend(m.from, true);
       // Pipelining: fill the window.
       while (this.sendAppend(m.from, false)) {
@@ -551,6 +558,7 @@ export class Raft {
   /** Leader: sends every follower what it lacks (filling the pipeline of those in Replicate),
    *  or at least an empty append carrying the commit index. */
   bcastAppend(): void {
+    this.commitBcastDue = false;
     for (const peer of this.peers) {
       if (peer === this.id || !this.sendAppend(peer, true)) continue;
       const pr = this.prs.get(peer)!;
@@ -650,7 +658,7 @@ export class Raft {
     if (this.role !== Role.Leader) return;
     const self = this.prs.get(this.id);
     if (self !== undefined && self.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) {
-      this.pendingBcast = true;
+      this.commitBcastDue = true;
     }
   }
 

@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { Message } from '../../src/raft/types.ts';
 import { MessageType, NONE, Role } from '../../src/raft/types.ts';
-import { Network, bytes, drain, ids, lone, msg } from './helpers.ts';
+import { Network, bytes, drain, ids, lone, msg, text } from './helpers.ts';
 
 const P3 = ids(3);
 
@@ -360,4 +360,19 @@ t.test('hasReady is false when idle; ready/advance must alternate', async (t) =>
   t.throws(() => n1.ready(), /advanced/);
   n1.advance(rd);
   t.notOk(n1.hasReady());
+});
+
+t.test('a commit alone is told to followers on the next tick, not with an extra round of appends', async (t) => {
+  const net = new Network(['n0', 'n1', 'n2']);
+  const leader = net.electLeader();
+  net.tick(leader);
+  const before = net.delivered.length;
+  net.propose(leader, 'x');
+  const appends = net.delivered.slice(before).filter((m) => m.type === MessageType.Append);
+  t.equal(appends.length, 2, 'one append per follower for one proposal (no commit-only round)');
+  const follower = ['n0', 'n1', 'n2'].find((id) => id !== leader)!;
+  t.notOk(net.get(follower).applied.some((e) => text(e) === 'x'), 'followers have not applied it yet');
+  t.ok(net.get(leader).applied.some((e) => text(e) === 'x'), 'the leader applied it');
+  net.tick(leader);
+  for (const id of ['n0', 'n1', 'n2']) t.ok(net.get(id).applied.some((e) => text(e) === 'x'), `${id} applied it after one tick`);
 });

@@ -190,6 +190,8 @@ t.test("5.4.2: test bug 'commit-old-term-by-counting' commits the old entry by c
 t.test('5.4.2 / 8: a new leader appends a no-op entry of its term', async (t) => {
   const net = new Network(P3);
   net.campaign('n1');
+  // Followers learn that the no-op committed with the next append or, here, the leader's next tick.
+  net.tick('n1');
   for (const id of P3) {
     const es = net.get(id).storage.allEntries();
     t.equal(es.length, 1, `${id} has one entry`);

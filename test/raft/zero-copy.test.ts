@@ -17,6 +17,7 @@ t.test('a proposed body travels by reference to followers and to every applied e
   const res = net.node(leader).propose([body]);
   t.ok(res.ok, 'proposal accepted');
   net.stabilize();
+  net.tick(leader); // followers learn the commit index with the next append or tick
   t.ok(appendBodies.length >= 2, 'the entry was sent to both followers');
   t.ok(appendBodies.every((d) => d === body), 'every Append carries the very same Buffer');
   for (const [id, n] of net.nodes) {
