@@ -18,7 +18,7 @@ export interface CommitLogOptions {
   readonly flushDiskType?: FlushDiskType;
   /** ASYNC_FLUSH: flush at least this often (default 500). */
   readonly flushIntervalMs?: number;
-  /** ASYNC_FLUSH: flush early once this many bytes are unflushed (default 64 MiB): with
+  /** ASYNC_FLUSH: flush early once this many bytes are unflushed (default 4 MiB): with
    *  flushIntervalMs, bounds what an OS crash or power cut can lose (see commit-log.ts). */
   readonly flushLeastBytes?: number;
   /** Recent entries kept in memory for reads without a syscall (default 64 MiB). */
