@@ -13,7 +13,7 @@ const SPEC: CommandSpec = {
   summary: [
     'Chaos test of a raftmq broker group, in the spirit of OpenMessaging Chaos and Jepsen. Starts the',
     'replicas as real processes, each in its own network namespace when run as root (else on',
-    '127.0.0.1, where network faults are skipped), runs producers and consumers from outside, and',
+    '127.0.0.1, where partitions and loss are skipped), runs producers and consumers from outside, and',
     'cycles: run normally for --interval, inject a fault drawn (seeded) from --faults, hold it for',
     '--hold, heal, repeat until --duration. Then it heals everything, waits for the replicas to catch',
     'up, stops them, reads their logs and checks the history: lost, duplicated, reordered, divergent,',

@@ -4,11 +4,15 @@
 // it for the current master; the end of the run asks it whether the replicas caught up.
 import type { NodeStatus } from '../broker/protocol.ts';
 import { ClusterClient } from '../client/cluster.ts';
+import { RaftmqError } from '../net/errors.ts';
 import { delay } from '../net/util.ts';
 import type { HistoryRecorder } from './recorder.ts';
 
 const POLL_MS = 50;
 const STATUS_TIMEOUT_MS = 250;
+/** A node whose status request timed out (packet loss, a busy machine) keeps its last answer
+ *  this long; a refused or reset connection (a dead process) drops it at once. */
+const STALE_STATUS_MS = 1000;
 
 interface Seen {
   status: NodeStatus | null;
@@ -39,13 +43,18 @@ export class Monitor {
     while (!this.stopped) {
       const started = Date.now();
       let status: NodeStatus | null = null;
+      let at = Date.now();
       try {
         status = await this.client.status(addr, STATUS_TIMEOUT_MS);
-      } catch {
-        status = null;
+      } catch (err) {
+        const last = this.seen.get(id);
+        if (err instanceof RaftmqError && err.code === 'TIMEOUT' && last?.status && Date.now() - last.at < STALE_STATUS_MS) {
+          status = last.status;
+          at = last.at;
+        }
       }
       if (this.stopped) return;
-      this.seen.set(id, { status, at: Date.now() });
+      this.seen.set(id, { status, at });
       this.evaluate();
       await delay(Math.max(0, POLL_MS - (Date.now() - started)));
     }
