@@ -3,7 +3,7 @@
 // refuses is reported to the driver at once: that, not a timeout, is how a follower learns its
 // leader process died, and what makes failover take tens of milliseconds.
 import { Connection, listen, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
-import type { Message, NodeId } from '../raft/types.ts';
+import type { Entry, EntryType, Message, NodeId } from '../raft/types.ts';
 import type { PeerHello, PeerRaft } from './protocol.ts';
 import type { PeerSender } from './replica.ts';
 
@@ -32,6 +32,21 @@ const PEER_BACKOFF_MS_MIN = 20;
 const PEER_BACKOFF_MS_MAX = 500;
 /** Frames queued for a peer that is down are dropped beyond this (Raft resends what matters). */
 const PEER_SEND_QUEUE_BYTES_MAX = 64 * 1024 * 1024;
+
+/** An entry on the wire: its body is the next `size` bytes of the frame's blobs. */
+interface WireEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  readonly size: number;
+}
+
+const EMPTY_BLOBS = Buffer.alloc(0);
+
+function wireEntry(e: Entry, blobs: Uint8Array[]): WireEntry {
+  if (e.data.byteLength > 0) blobs.push(e.data);
+  return { index: e.index, term: e.term, type: e.type, size: e.data.byteLength };
+}
 
 export class PeerTransport implements PeerSender {
   private readonly opts: PeerTransportOptions;
@@ -74,9 +89,14 @@ export class PeerTransport implements PeerSender {
   send(to: NodeId, messages: Message[]): void {
     const conn = this.outbound.get(to);
     if (conn === undefined) return;
-    const frame: PeerRaft = { type: 'raft', id: 0, msgs: messages };
+    // Entry bodies travel as the frame's raw blobs, not inside msgpack: they leave in the same
+    // writev as the frame and are never copied on the way out.
+    const blobs: Uint8Array[] = [];
+    const msgs = messages.map((m) => (m.entries.length === 0 ? m : { ...m, entries: m.entries.map((e) => wireEntry(e, blobs)) }));
+    const frame: PeerRaft = { type: 'raft', id: 0, msgs: msgs as unknown as Message[] };
     // A frame for a peer that is down is dropped (false): Raft resends what matters.
-    conn.send(frame);
+    if (blobs.length === 0) conn.send(frame);
+    else conn.send(frame, blobs);
   }
 
   async close(): Promise<void> {
@@ -112,13 +132,36 @@ export class PeerTransport implements PeerSender {
     }
     const self = this.opts.self.id;
     const accepted: Message[] = [];
+    const blobs = frame.blobs ?? EMPTY_BLOBS;
+    let pos = 0;
     for (const m of msgs) {
       // A peer speaks only for itself and only to us; anything else is a bug or an intruder.
       if (m === null || typeof m !== 'object' || m.from !== from || m.to !== self || typeof m.term !== 'number') {
         conn.close(`raft message not from ${from} to ${self}`);
         return;
       }
+      if (!Array.isArray(m.entries)) {
+        conn.close(`raft message from ${from} without an entries list`);
+        return;
+      }
+      if (m.entries.length > 0) {
+        const entries = new Array<Entry>(m.entries.length);
+        for (let i = 0; i < entries.length; i++) {
+          const w = m.entries[i] as unknown as WireEntry;
+          if (w === null || typeof w !== 'object' || !Number.isSafeInteger(w.size) || w.size < 0 || w.size > blobs.length - pos) {
+            conn.close(`raft message from ${from}: entry ${i} does not fit the frame's blobs`);
+            return;
+          }
+          entries[i] = { index: w.index, term: w.term, type: w.type, data: blobs.subarray(pos, pos + w.size) };
+          pos += w.size;
+        }
+        (m as { entries: readonly Entry[] }).entries = entries;
+      }
       accepted.push(m);
+    }
+    if (pos !== blobs.length) {
+      conn.close(`raft frame from ${from}: ${blobs.length - pos} bytes of blobs belong to no entry`);
+      return;
     }
     this.opts.onMessages(accepted);
   }

@@ -219,8 +219,9 @@ export class Connection {
 
   /** Fire-and-forget (peer traffic, no response expected). Returns false and counts a drop
    *  when not connected or the send queue is full; a lazy idle connection starts connecting. */
-  send(frame: object): boolean {
-    if (this._state === 'up' && this.writer!.enqueue(frame)) {
+  send(frame: object, blobs?: readonly Uint8Array[]): boolean {
+    const queued = this._state === 'up' && (blobs === undefined ? this.writer!.enqueue(frame) : this.writer!.enqueueWithBlobs(frame, blobs));
+    if (queued) {
       this.stats.framesSent++;
       return true;
     }

@@ -15,7 +15,18 @@ const PACK_TARGET_BYTES = 4 * 1024 * 1024;
 export interface Frame {
   readonly type: string;
   readonly id: number;
+  /** Raw bytes sent after the msgpack part (see encodeFrameWithBlobs); a view of the frame. */
+  readonly blobs?: Buffer;
 }
+
+/**
+ * Set in the length prefix of a frame that carries raw blobs: the body is then a 4-byte
+ * big-endian length of the msgpack part, the msgpack part, and the blobs back to back. Bulk
+ * bytes (replicated entry bodies) travel this way without being copied into msgpack on the
+ * sender: the blobs go to the socket as they are, in the same writev.
+ */
+const BLOBS_FLAG = 0x80000000;
+const BLOBS_HEADER_BYTES = 4;
 
 // Plain maps, no record extensions: robust against any peer, and decodes to plain objects.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -38,10 +49,39 @@ export function encodeFrame(frame: object, frameBytesMax: number = FRAME_BYTES_M
   return out;
 }
 
+/** Encodes `frame` followed by `blobs` (which are not copied): returns the parts to write in
+ *  order. The receiver gets the blobs as one Buffer in `frame.blobs`. Throws FrameError
+ *  ('oversized') if the whole body exceeds `frameBytesMax`. */
+export function encodeFrameWithBlobs(frame: object, blobs: readonly Uint8Array[], frameBytesMax: number = FRAME_BYTES_MAX): Uint8Array[] {
+  const head = packr.pack(frame, RESERVE_START_SPACE | (FRAME_HEADER_BYTES + BLOBS_HEADER_BYTES));
+  const packedBytes = head.length - FRAME_HEADER_BYTES - BLOBS_HEADER_BYTES;
+  let blobBytes = 0;
+  for (const b of blobs) blobBytes += b.byteLength;
+  const bodyBytes = BLOBS_HEADER_BYTES + packedBytes + blobBytes;
+  checkEncodedSize(bodyBytes, frameBytesMax);
+  head.writeUInt32BE((bodyBytes | BLOBS_FLAG) >>> 0, 0);
+  head.writeUInt32BE(packedBytes, FRAME_HEADER_BYTES);
+  const parts: Uint8Array[] = [head];
+  for (const b of blobs) if (b.byteLength > 0) parts.push(b);
+  return parts;
+}
+
 export function checkEncodedSize(bytes: number, frameBytesMax: number): void {
   if (bytes > frameBytesMax) {
     throw new FrameError('oversized', `frame of ${bytes} bytes exceeds the limit of ${frameBytesMax} bytes`);
   }
+}
+
+/** Splits the body of a frame sent with blobs and decodes its msgpack part. */
+function decodeFrameWithBlobs(body: Buffer): Frame {
+  if (body.length < BLOBS_HEADER_BYTES) throw new FrameError('malformed', 'frame with blobs is too short');
+  const packedBytes = body.readUInt32BE(0);
+  if (packedBytes > body.length - BLOBS_HEADER_BYTES) {
+    throw new FrameError('malformed', `frame with blobs: msgpack part of ${packedBytes} bytes in a body of ${body.length}`);
+  }
+  const frame = decodeFrameBody(body.subarray(BLOBS_HEADER_BYTES, BLOBS_HEADER_BYTES + packedBytes));
+  (frame as { blobs?: Buffer }).blobs = body.subarray(BLOBS_HEADER_BYTES + packedBytes);
+  return frame;
 }
 
 /** Unpacks one frame body (without the length prefix) and checks its shape. */
@@ -87,6 +127,8 @@ export class FrameDecoder {
   private bytesBuffered = 0;
   /** Body length of the frame being assembled, or -1 while waiting for a header. */
   private bodyBytes = -1;
+  /** The frame being assembled carries blobs. */
+  private withBlobs = false;
   private failure: FrameError | null = null;
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -110,7 +152,9 @@ export class FrameDecoder {
       for (;;) {
         if (this.bodyBytes < 0) {
           if (this.bytesBuffered < FRAME_HEADER_BYTES) break;
-          const length = this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
+          const prefix = this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
+          this.withBlobs = (prefix & BLOBS_FLAG) !== 0;
+          const length = prefix & ~BLOBS_FLAG;
           if (length > this.frameBytesMax) {
             throw new FrameError('oversized', `frame length ${length} exceeds the limit of ${this.frameBytesMax} bytes`);
           }
@@ -119,7 +163,7 @@ export class FrameDecoder {
         if (this.bytesBuffered < this.bodyBytes) break;
         const body = this.take(this.bodyBytes);
         this.bodyBytes = -1;
-        frames.push(decodeFrameBody(body));
+        frames.push(this.withBlobs ? decodeFrameWithBlobs(body) : decodeFrameBody(body));
       }
     } catch (err) {
       this.failure = err instanceof FrameError ? err : new FrameError('malformed', String(err), err);

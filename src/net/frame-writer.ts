@@ -3,7 +3,7 @@
 // concurrent requests cost one syscall, not 256, and no frame is copied into a joint buffer.
 import type { Socket } from 'node:net';
 import { FRAME_BYTES_MAX } from '../broker/protocol.ts';
-import { encodeFrame } from './frame-codec.ts';
+import { encodeFrame, encodeFrameWithBlobs } from './frame-codec.ts';
 
 /** Default bound on bytes queued but not yet flushed to the kernel (ours + the socket's). */
 export const SEND_QUEUE_BYTES_MAX = 64 * 1024 * 1024;
@@ -17,7 +17,7 @@ export interface FrameWriterStats {
 }
 
 export class FrameWriter {
-  private parts: Buffer[] = [];
+  private parts: Uint8Array[] = [];
   private partsBytes = 0;
   private flushScheduled = false;
   private detached = false;
@@ -42,14 +42,37 @@ export class FrameWriter {
     const encoded = encodeFrame(frame, this.frameBytesMax);
     if (this.detached || this.socket.destroyed) return false;
     if (this.pendingBytes + encoded.length > this.queueBytesMax) return false;
-    this.parts.push(encoded);
-    this.partsBytes += encoded.length;
+    this.queue(encoded, encoded.length);
+    return true;
+  }
+
+  /** Like enqueue, for a frame followed by raw blobs (see encodeFrameWithBlobs): the blobs are
+   *  written as they are, not copied. */
+  enqueueWithBlobs(frame: object, blobs: readonly Uint8Array[]): boolean {
+    const parts = encodeFrameWithBlobs(frame, blobs, this.frameBytesMax);
+    let bytes = 0;
+    for (const p of parts) bytes += p.byteLength;
+    if (this.detached || this.socket.destroyed) return false;
+    if (this.pendingBytes + bytes > this.queueBytesMax) return false;
+    for (const p of parts) this.parts.push(p);
+    this.partsBytes += bytes;
     this.stats.framesQueued++;
+    this.scheduleFlush();
+    return true;
+  }
+
+  private queue(encoded: Buffer, bytes: number): void {
+    this.parts.push(encoded);
+    this.partsBytes += bytes;
+    this.stats.framesQueued++;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-    return true;
   }
 
   /** Writes everything queued now: one write, or one corked batch that leaves as one writev. */

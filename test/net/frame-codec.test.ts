@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { FrameDecoder, encodeFrame, FRAME_HEADER_BYTES } from '../../src/net/frame-codec.ts';
+import { FrameDecoder, encodeFrame, encodeFrameWithBlobs, FRAME_HEADER_BYTES } from '../../src/net/frame-codec.ts';
 import { FrameError } from '../../src/net/errors.ts';
 
 const bytesArb = fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u));
@@ -123,4 +123,41 @@ t.test('many small chunks of one big frame decode in linear time', async (t) => 
   for (let i = 0; i < wire.length; i += 1024) frames += decoder.push(wire.subarray(i, i + 1024)).length;
   t.equal(frames, 1);
   t.ok(performance.now() - started < 2000, 'no quadratic concatenation');
+});
+
+t.test('frames with raw blobs, mixed with plain frames and split anywhere, decode to the same frames and bytes', async (t) => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  t.comment(`seed ${seed} (replay: SEED=${seed} npx tap test/net/frame-codec.test.ts)`);
+  const blobsArb = fc.array(bytesArb, { maxLength: 5 });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(frameArb, fc.option(blobsArb)), { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 30 }), (items, cuts) => {
+      const wire = Buffer.concat(items.flatMap(([f, blobs]) => (blobs === null ? [encodeFrame(f)] : encodeFrameWithBlobs(f, blobs))));
+      const decoder = new FrameDecoder();
+      const got = splitAt(wire, cuts).flatMap((c) => decoder.push(c));
+      if (got.length !== items.length) return false;
+      return items.every(([f, blobs], i) => {
+        const g = got[i] as unknown as typeof f & { blobs?: Buffer };
+        const sameFrame = g.type === f.type && g.id === f.id && Buffer.compare(g.body, f.body) === 0;
+        if (blobs === null) return sameFrame && g.blobs === undefined;
+        return sameFrame && g.blobs !== undefined && Buffer.compare(g.blobs, Buffer.concat(blobs)) === 0;
+      });
+    }),
+    { seed },
+  );
+});
+
+t.test('the blobs are sent as they are (not copied) and a frame with blobs obeys the size limit', async (t) => {
+  const blob = Buffer.alloc(1000, 3);
+  const parts = encodeFrameWithBlobs({ type: 'raft', id: 0 }, [blob]);
+  t.equal(parts[1], blob, 'the blob itself is one of the parts');
+  t.throws(() => encodeFrameWithBlobs({ type: 'raft', id: 0 }, [blob], 500), FrameError);
+  const decoder = new FrameDecoder({ frameBytesMax: 500 });
+  t.throws(() => decoder.push(Buffer.concat(encodeFrameWithBlobs({ type: 'raft', id: 0 }, [blob]))), /exceeds the limit/);
+});
+
+t.test('a frame with blobs whose msgpack length points past its body is refused', async (t) => {
+  const parts = encodeFrameWithBlobs({ type: 'raft', id: 0 }, [Buffer.alloc(10)]);
+  const wire = Buffer.concat(parts);
+  wire.writeUInt32BE(wire.length, FRAME_HEADER_BYTES); // the msgpack part "is" longer than the body
+  t.throws(() => new FrameDecoder().push(wire), /msgpack part/);
 });
