@@ -35,25 +35,46 @@ function chunkDelay(): number {
   return Math.max(0, delayMs - jitterMs + prng.intBelow(2 * jitterMs + 1));
 }
 
-/** One direction: src -> dst with the current delay, in order, bounded. */
+/** One direction: src -> dst with the current delay, in order, bounded. One FIFO and one timer
+ *  per direction: separate timers per chunk could fire out of order (timers round to whole
+ *  milliseconds against a cached clock), and a reordered byte stream is a corrupted one. */
 function pipeDelayed(src: net.Socket, dst: net.Socket): void {
-  let queued = 0;
+  const queue: { due: number; chunk: Buffer }[] = [];
+  let head = 0;
+  let queuedBytes = 0;
   let lastDue = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const pump = (): void => {
+    timer = null;
+    const now = Date.now();
+    while (head < queue.length && queue[head]!.due <= now) {
+      const { chunk } = queue[head]!;
+      queue[head++] = undefined as unknown as { due: number; chunk: Buffer };
+      queuedBytes -= chunk.length;
+      if (!dst.destroyed) dst.write(chunk);
+    }
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else {
+      timer = setTimeout(pump, Math.max(1, queue[head]!.due - now));
+    }
+    if (queuedBytes <= QUEUED_BYTES_MAX && src.isPaused()) src.resume();
+  };
   src.on('data', (chunk: Buffer) => {
     const wait = chunkDelay();
-    if (wait === 0 && queued === 0) {
+    if (wait === 0 && head === queue.length) {
       dst.write(chunk);
       return;
     }
-    const due = Math.max(Date.now() + wait, lastDue);
-    lastDue = due;
-    queued += chunk.length;
-    if (queued > QUEUED_BYTES_MAX) src.pause();
-    setTimeout(() => {
-      queued -= chunk.length;
-      if (!dst.destroyed) dst.write(chunk);
-      if (queued <= QUEUED_BYTES_MAX && src.isPaused()) src.resume();
-    }, Math.max(0, due - Date.now()));
+    lastDue = Math.max(Date.now() + wait, lastDue);
+    queue.push({ due: lastDue, chunk });
+    queuedBytes += chunk.length;
+    if (queuedBytes > QUEUED_BYTES_MAX) src.pause();
+    if (timer === null) timer = setTimeout(pump, Math.max(1, lastDue - Date.now()));
+  });
+  src.on('close', () => {
+    if (timer) clearTimeout(timer);
   });
 }
 
