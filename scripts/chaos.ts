@@ -52,7 +52,7 @@ const SPEC: CommandSpec = {
     { name: 'consumers', kind: 'int', help: 'consumer clients (each reads every queue)', default: 1, min: 0, max: 16 },
     { name: 'queues', kind: 'int', help: 'queues of the test topic', default: 4, min: 1, max: 64 },
     { name: 'netns', kind: 'string', help: 'network namespaces: auto (when root) or off', default: 'auto', choices: ['auto', 'off'] },
-    { name: 'keep-data', kind: 'bool', help: 'keep the replicas\' data (default: only when the check fails)' },
+    { name: 'keep-data', kind: 'bool', help: 'keep the replicas\' data (default: only when the check fails or they did not catch up)' },
   ],
 };
 
@@ -125,4 +125,10 @@ async function main(argv: string[]): Promise<number> {
   return r.ok && outcome.caughtUp ? 0 : 1;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  // Everything the run made is already cleaned up (run.ts's finally, cleanup.ts).
+  console.error(`chaos: ${(err as Error).message}`);
+  process.exitCode = 1;
+}

@@ -15,8 +15,8 @@ import { makeConfig, renderConfig } from '../broker/config.ts';
 import { onExitCleanup } from './cleanup.ts';
 import type { NetLab } from './net.ts';
 
-const CLI_MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
-const RELAY_MAIN = fileURLToPath(new URL('./delay-relay.ts', import.meta.url));
+const SRC_DIR = fileURLToPath(new URL('..', import.meta.url));
+const REPO_DIR = path.dirname(SRC_DIR);
 const CLIENT_PORT = 10911;
 const PEER_PORT = 40911;
 const RELAY_PORT = 41911;
@@ -46,6 +46,8 @@ export interface NodesOptions {
   readonly relays: boolean;
   /** Extra broker.conf keys. */
   readonly extraConfig?: Readonly<Record<string, string>>;
+  /** The src/ directory replicas and relays run from (default: this checkout's). */
+  readonly srcDir?: string;
   /** Where node stderr goes (default: ignored; the nodes also log to <dir>/<id>/logs). */
   readonly stderr?: 'ignore' | 'inherit';
 }
@@ -119,13 +121,18 @@ export class ChaosNodes {
     return s;
   }
 
+  private codePath(rel: string): string {
+    return path.join(this.opts.srcDir ?? SRC_DIR, rel);
+  }
+
   private prefix(index: number): string[] {
     return this.opts.lab ? this.opts.lab.execPrefix(index) : [];
   }
 
   private spawnIn(index: number, args: string[], stdio: ('ignore' | 'inherit' | 'pipe')[]): ChildProcess {
     const [cmd, ...rest] = [...this.prefix(index), process.execPath, '--import', 'tsx', ...args];
-    return spawn(cmd!, rest, { stdio: stdio as ('ignore' | 'inherit' | 'pipe')[], detached: true });
+    // cwd: where `--import tsx` resolves, whatever directory the runner was started from.
+    return spawn(cmd!, rest, { cwd: REPO_DIR, stdio: stdio as ('ignore' | 'inherit' | 'pipe')[], detached: true });
   }
 
   running(id: string): boolean {
@@ -144,7 +151,7 @@ export class ChaosNodes {
   start(id: string): void {
     if (this.running(id)) return;
     const s = this.spec(id);
-    const proc = this.spawnIn(s.index, [CLI_MAIN, 'node', '--config', s.confPath], ['ignore', 'ignore', this.opts.stderr ?? 'ignore']);
+    const proc = this.spawnIn(s.index, [this.codePath('cli/main.ts'), 'node', '--config', s.confPath], ['ignore', 'ignore', this.opts.stderr ?? 'ignore']);
     proc.on('error', () => {});
     this.procs.set(id, proc);
     this.suspended.delete(id);
@@ -212,7 +219,7 @@ export class ChaosNodes {
 
   private async startRelay(s: NodeSpec, relayPort: number): Promise<void> {
     const [host, port] = [s.ip, s.peerAddr.slice(s.peerAddr.lastIndexOf(':') + 1)];
-    const proc = this.spawnIn(s.index, [RELAY_MAIN, host, String(relayPort), host, port, String(1 + s.index)], ['pipe', 'pipe', 'inherit']);
+    const proc = this.spawnIn(s.index, [this.codePath('chaos/delay-relay.ts'), host, String(relayPort), host, port, String(1 + s.index)], ['pipe', 'pipe', 'inherit']);
     const lines = readline.createInterface({ input: proc.stdout! });
     const relay = { proc, lines };
     this.relays.set(s.id, relay);

@@ -11,6 +11,7 @@ import { dumpReplica } from './dump.ts';
 import { Nemesis, unavailableReason } from './faults.ts';
 import { parseHistory, type ReplicaDump } from './history.ts';
 import { Monitor } from './monitor.ts';
+import { snapshotSources } from './code-snapshot.ts';
 import { checkPrerequisites, NetLab } from './net.ts';
 import { ChaosNodes } from './nodes.ts';
 import { HistoryRecorder } from './recorder.ts';
@@ -35,7 +36,7 @@ export interface ChaosOptions {
   readonly queues: number;
   /** 'auto': namespaces when the machine allows them; 'off': always 127.0.0.1. */
   readonly netns: 'auto' | 'off';
-  /** Keep the replicas' data directories (default: only when something was found). */
+  /** Keep the replicas' data directories (default: only when the check fails or they did not catch up). */
   readonly keepData?: boolean;
   readonly log: (line: string) => void;
   readonly progressEveryMs?: number;
@@ -107,12 +108,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
 
   const historyPath = path.join(opts.outDir, 'history.jsonl');
   const recorder = new HistoryRecorder(historyPath);
+  const code = snapshotSources();
   let nodes: ChaosNodes | null = null;
   let monitor: Monitor | null = null;
   let workload: Workload | null = null;
   let progress: NodeJS.Timeout | null = null;
   try {
-    nodes = await ChaosNodes.create({ nodes: opts.nodes, dir: dataDir, lab, relays });
+    nodes = await ChaosNodes.create({ nodes: opts.nodes, dir: dataDir, lab, relays, srcDir: code.srcDir });
     nodes.startAll();
     const servers = nodes.specs.map((s) => s.clientAddr);
     monitor = new Monitor(new Map(nodes.specs.map((s) => [s.id, s.clientAddr])), recorder);
@@ -188,7 +190,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     };
     fs.writeFileSync(files.findings, JSON.stringify({ meta, caughtUp: reported.caughtUp, consumersDrained, result }, null, 2) + '\n');
     fs.writeFileSync(files.report, await renderHtml(events, result, meta));
-    const keep = opts.keepData ?? !result.ok;
+    const keep = opts.keepData ?? (!result.ok || !reported.caughtUp);
     if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
     else log(`replica data kept in ${dataDir}`);
     return { result, summary: summarize(result, meta), meta, files, caughtUp: reported.caughtUp, consumersDrained };
@@ -200,6 +202,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     await monitor?.stop().catch(() => {});
     await nodes?.destroy().catch(() => {});
     lab?.cleanup();
+    code.remove();
   }
 }
 
