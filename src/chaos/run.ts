@@ -85,10 +85,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const usable: string[] = [];
   for (const f of opts.order === 'sequence' ? opts.faults : [...new Set(opts.faults)]) {
     const reason = unavailableReason(f, { nodes: opts.nodes, lab, labProblem, relays });
-    if (reason) {
-      if (!skipped.some((s) => s.fault === f)) skipped.push({ fault: f, reason });
-    }
-    else usable.push(f);
+    if (reason === null) usable.push(f);
+    else if (!skipped.some((s) => s.fault === f)) skipped.push({ fault: f, reason });
   }
   log(lab ? `network: namespaces ${lab.hosts.map((h) => `${h.ns}=${h.ip}`).join(' ')}, bridge ${lab.bridgeIp}, netem ${lab.netem ? 'yes' : 'no'}` : `network: 127.0.0.1 (no namespaces: ${labProblem || 'not needed'})`);
   if (opts.faults.includes('random-delay')) log(`random-delay: ${delayMode}`);
