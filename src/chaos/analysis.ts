@@ -1,8 +1,9 @@
-// The runner's side of the checker and the report (checker.ts, report.ts, summary.ts are their own
-// modules): one place that calls them, so the runner does not depend on their internals.
-// The report module is loaded when present; without it a plain page links the findings.
-import type { HistoryEvent, ReplicaDump } from './history.ts';
+// The runner's side of the checker and the report (checker.ts, report.ts and summary.ts are
+// their own modules): one place that calls them, so the runner does not depend on their
+// internals.
 import { checkHistory, type CheckResult } from './checker.ts';
+import type { HistoryEvent, ReplicaDump } from './history.ts';
+import { renderReport, type ReportMeta } from './report.ts';
 import { summaryLine } from './summary.ts';
 
 export interface RunMeta {
@@ -26,15 +27,9 @@ export function summarize(result: CheckResult, meta: RunMeta): string {
   return summaryLine(result, { nodes: meta.nodes, durationS: meta.durationS });
 }
 
-/** report.ts's meta (kept structural: the module may be absent). */
-interface ReportMeta {
-  readonly title: string;
-  readonly nodes: number;
-  readonly seed?: number;
-  readonly faults: string[];
-  readonly durationS: number;
+export function renderHtml(events: readonly HistoryEvent[], result: CheckResult, meta: RunMeta): string {
+  return renderReport(events, result, reportMeta(meta));
 }
-type RenderReport = (events: readonly HistoryEvent[], result: CheckResult, meta: ReportMeta) => string;
 
 function reportMeta(meta: RunMeta): ReportMeta {
   const where = meta.namespaces ? 'network namespaces' : '127.0.0.1';
@@ -46,17 +41,4 @@ function reportMeta(meta: RunMeta): ReportMeta {
     faults: [...meta.faults],
     durationS: meta.durationS,
   };
-}
-
-export async function renderHtml(events: readonly HistoryEvent[], result: CheckResult, meta: RunMeta): Promise<string> {
-  // A variable specifier keeps this file compiling while report.ts is not there yet.
-  const reportModule = './report.ts';
-  try {
-    const mod = (await import(reportModule)) as { renderReport?: RenderReport };
-    if (typeof mod.renderReport === 'function') return mod.renderReport(events, result, reportMeta(meta));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-  }
-  const esc = (s: string) => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
-  return `<!doctype html><meta charset="utf-8"><title>raftmq chaos</title><h1>raftmq chaos run</h1><p>report.ts not available; findings:</p><pre>${esc(JSON.stringify({ meta, result }, null, 2))}</pre>`;
 }

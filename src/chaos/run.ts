@@ -187,7 +187,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       report: path.join(opts.outDir, 'report.html'),
     };
     fs.writeFileSync(files.findings, JSON.stringify({ meta, caughtUp: reported.caughtUp, consumersDrained, result }, null, 2) + '\n');
-    fs.writeFileSync(files.report, await renderHtml(events, result, meta));
+    fs.writeFileSync(files.report, renderHtml(events, result, meta));
     const keep = opts.keepData ?? (!result.ok || !reported.caughtUp);
     if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
     else log(`replica data kept in ${dataDir}`);
