@@ -3,8 +3,8 @@
 // refuses is reported to the driver at once: that, not a timeout, is how a follower learns its
 // leader process died, and what makes failover take tens of milliseconds.
 import { Connection, listen, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
-import type { Entry, EntryType, Message, NodeId } from '../raft/types.ts';
-import type { PeerHello, PeerRaft } from './protocol.ts';
+import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/types.ts';
+import { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft } from './protocol.ts';
 import type { PeerSender } from './replica.ts';
 
 export interface PeerAddress {
@@ -48,6 +48,27 @@ function wireEntry(e: Entry, blobs: Uint8Array[]): WireEntry {
   return { index: e.index, term: e.term, type: e.type, size: e.data.byteLength };
 }
 
+const MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.values(MessageType));
+const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** Why a decoded wire message is not a well-formed Raft message, or null. */
+export function wireMessageProblem(m: Message): string | null {
+  if (!MESSAGE_TYPES.has(m.type)) return `unknown type ${JSON.stringify(m.type)?.slice(0, 32)}`;
+  for (const k of ['term', 'index', 'logTerm', 'commit', 'rejectHint', 'rejectTerm'] as const) {
+    if (!isCount(m[k])) return `${k} is not a non-negative integer`;
+  }
+  if (typeof m.reject !== 'boolean' || typeof m.transfer !== 'boolean') return 'reject/transfer are not booleans';
+  if (!Array.isArray(m.entries)) return 'no entries list';
+  for (let i = 0; i < m.entries.length; i++) {
+    const w = m.entries[i] as unknown as WireEntry;
+    if (w === null || typeof w !== 'object') return `entry ${i} is not an object`;
+    if (!Number.isSafeInteger(w.index) || w.index < 1 || !isCount(w.term)) return `entry ${i} has a bad index or term`;
+    if (w.type !== EntryType.Normal && w.type !== EntryType.NoOp) return `entry ${i} has an unknown type`;
+    if (!isCount(w.size)) return `entry ${i} has a bad size`;
+  }
+  return null;
+}
+
 export class PeerTransport implements PeerSender {
   private readonly opts: PeerTransportOptions;
   private readonly outbound = new Map<NodeId, Connection>();
@@ -74,7 +95,14 @@ export class PeerTransport implements PeerSender {
         backoffMsMin: PEER_BACKOFF_MS_MIN,
         backoffMsMax: PEER_BACKOFF_MS_MAX,
         sendQueueBytesMax: PEER_SEND_QUEUE_BYTES_MAX,
-        hello: (): PeerHello => ({ type: 'hello', id: 0, group: this.opts.group, nodeId: self.id, clientAddr: this.opts.clientAddr }),
+        hello: (): PeerHello => ({
+          type: 'hello',
+          id: 0,
+          protocol: PEER_PROTOCOL_VERSION,
+          group: this.opts.group,
+          nodeId: self.id,
+          clientAddr: this.opts.clientAddr,
+        }),
         onDown: (reason) => {
           if (!this.closed) this.opts.onPeerDown(peer.id, `outbound: ${reason}`);
         },
@@ -113,6 +141,12 @@ export class PeerTransport implements PeerSender {
         conn.close(`hello from ${String(hello.nodeId)} of group ${String(hello.group)}: not a peer of ${this.opts.group}`);
         return;
       }
+      const protocol = hello.protocol ?? 1;
+      if (protocol !== PEER_PROTOCOL_VERSION) {
+        // Refused, not misread: replicas of different versions must not exchange Raft traffic.
+        conn.close(`hello from ${hello.nodeId}: peer protocol ${String(protocol)}, this replica speaks ${PEER_PROTOCOL_VERSION} (upgrade every replica)`);
+        return;
+      }
       conn.context = hello.nodeId;
       if (typeof hello.clientAddr === 'string') this.opts.onPeerClientAddr(hello.nodeId, hello.clientAddr);
       conn.onClose((reason) => {
@@ -136,19 +170,22 @@ export class PeerTransport implements PeerSender {
     let pos = 0;
     for (const m of msgs) {
       // A peer speaks only for itself and only to us; anything else is a bug or an intruder.
-      if (m === null || typeof m !== 'object' || m.from !== from || m.to !== self || typeof m.term !== 'number') {
+      if (m === null || typeof m !== 'object' || m.from !== from || m.to !== self) {
         conn.close(`raft message not from ${from} to ${self}`);
         return;
       }
-      if (!Array.isArray(m.entries)) {
-        conn.close(`raft message from ${from} without an entries list`);
+      // Garbage must close the connection here, not reach the core or the commitlog (where it
+      // would stop the replica).
+      const problem = wireMessageProblem(m);
+      if (problem !== null) {
+        conn.close(`raft message from ${from}: ${problem}`);
         return;
       }
       if (m.entries.length > 0) {
         const entries = new Array<Entry>(m.entries.length);
         for (let i = 0; i < entries.length; i++) {
           const w = m.entries[i] as unknown as WireEntry;
-          if (w === null || typeof w !== 'object' || !Number.isSafeInteger(w.size) || w.size < 0 || w.size > blobs.length - pos) {
+          if (w.size > blobs.length - pos) {
             conn.close(`raft message from ${from}: entry ${i} does not fit the frame's blobs`);
             return;
           }

@@ -124,9 +124,15 @@ export type Response =
 
 // ---- replica <-> replica ---------------------------------------------------------------
 /** First frame on a peer connection: who is calling, so the receiver can route replies. */
+/** Version of the replica-to-replica protocol; a peer speaking another one is refused at hello
+ *  (2: entry bodies travel as raw blobs after the frame's msgpack part). */
+export const PEER_PROTOCOL_VERSION = 2;
+
 export interface PeerHello {
   type: 'hello';
   id: 0;
+  /** PEER_PROTOCOL_VERSION of the caller (absent: version 1). */
+  protocol: number;
   group: string;
   nodeId: string;
   /** host:port of the caller's client listener: lets replicas answer NOT_MASTER with an address. */

@@ -3,7 +3,8 @@
 // closes the connection instead of reaching Raft.
 import net from 'node:net';
 import t from 'tap';
-import { PeerTransport } from '../../src/broker/peer-transport.ts';
+import { PeerTransport, wireMessageProblem } from '../../src/broker/peer-transport.ts';
+import { PEER_PROTOCOL_VERSION } from '../../src/broker/protocol.ts';
 import { encodeFrame, encodeFrameWithBlobs } from '../../src/net/frame-codec.ts';
 import type { Entry, Message } from '../../src/raft/types.ts';
 import { EntryType, MessageType } from '../../src/raft/types.ts';
@@ -76,10 +77,42 @@ t.test('a raft frame whose blobs do not match its entries closes the connection'
     const closedP = new Promise((r) => sock.once('close', r));
     sock.on('error', () => undefined);
     const wireMsg = { ...message('a', 'b', []), entries: sizes.map((size, i) => ({ index: 8 + i, term: 3, type: EntryType.Normal, size })) };
-    sock.write(encodeFrame({ type: 'hello', id: 0, group: 'g', nodeId: 'a', clientAddr: 'x:1' }));
+    sock.write(encodeFrame({ type: 'hello', id: 0, protocol: PEER_PROTOCOL_VERSION, group: 'g', nodeId: 'a', clientAddr: 'x:1' }));
     for (const p of encodeFrameWithBlobs({ type: 'raft', id: 0, msgs: [wireMsg] }, [blob])) sock.write(p);
     await closedP;
     t.pass(`${name}: closed`);
   }
   t.equal(received.length, 0, 'nothing reached Raft');
+});
+
+t.test('a peer speaking another protocol version is refused at hello', async (t) => {
+  const { pb, received } = await pair(t);
+  for (const protocol of [undefined, 1, PEER_PROTOCOL_VERSION + 1]) {
+    const sock = net.connect(pb, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.on('error', () => undefined);
+    const closedP = new Promise((r) => sock.once('close', r));
+    sock.write(encodeFrame({ type: 'hello', id: 0, ...(protocol === undefined ? {} : { protocol }), group: 'g', nodeId: 'a', clientAddr: 'x:1' }));
+    sock.write(encodeFrame({ type: 'raft', id: 0, msgs: [message('a', 'b', [])] }));
+    await closedP;
+    t.pass(`protocol ${String(protocol)}: closed`);
+  }
+  t.equal(received.length, 0, 'nothing reached Raft');
+});
+
+t.test('malformed message fields are named, well-formed ones pass', async (t) => {
+  const ok = { ...message('a', 'b', []), entries: [{ index: 8, term: 3, type: EntryType.Normal, size: 4 }] } as unknown as Message;
+  t.equal(wireMessageProblem(ok), null);
+  const bad: [string, object][] = [
+    ['unknown type', { type: 'Bogus' }],
+    ['term', { term: -1 }],
+    ['commit', { commit: 1.5 }],
+    ['booleans', { reject: 'no' }],
+    ['entries', { entries: 'x' }],
+    ['entry 0 is not an object', { entries: [null] }],
+    ['bad index', { entries: [{ index: 0, term: 1, type: 0, size: 0 }] }],
+    ['unknown type', { entries: [{ index: 1, term: 1, type: 7, size: 0 }] }],
+    ['bad size', { entries: [{ index: 1, term: 1, type: 0, size: -2 }] }],
+  ];
+  for (const [what, patch] of bad) t.match(wireMessageProblem({ ...ok, ...patch } as unknown as Message), new RegExp(what), what);
 });
