@@ -328,6 +328,8 @@ export class Replica {
       const stale = this.waiters.get(index);
       if (stale) {
         this.waiters.delete(index); // re-inserted below, at the end: the Map stays in deadline order
+        // Certainly not stored: a newer term's entry took its index. (So NOT_MASTER / NO_QUORUM
+        // always mean "not stored"; only TIMEOUT, SHUTTING_DOWN and a lost connection are unknown.)
         stale.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed'));
       }
       this.waiters.set(index, { term: result.term, deadlineMs, resolve: batch[i].resolve, reject: batch[i].reject });
