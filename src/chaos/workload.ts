@@ -13,10 +13,12 @@
 // history shows those tries, the workload watches each request the producer's cluster client
 // makes (a test-only wrapper around its request method) and records every try as an attempt of
 // the message id: 'invoke' (the first at the send() call, later ones when a retry goes out),
-// then 'ok', 'fail' (certainly not stored: the request never left, or the broker refused the
-// message as invalid) or 'unknown' (anything else: timeout, lost connection, a master that lost
-// leadership with the entry proposed...). A send() that fails before any request left ends its
-// attempt with 'fail'.
+// then 'ok', 'fail' (certainly not stored: the request never left, the broker refused the
+// message as invalid, or said NOT_MASTER / NO_QUORUM / OVERLOADED, which the broker only says
+// when the entry was never proposed or lost its slot to a newer term's entry) or 'unknown'
+// (timeout, lost connection, shutting down: it may still commit). A send() that fails before any
+// request left ends its attempt with 'fail'. Counting those codes as 'fail' lets the checker's
+// failedButStored finding test the broker's claim.
 //
 // Consumers: one pull loop per queue from offset 0, offsets kept in memory (no offset commits,
 // so a consumer never re-reads and every receive event is one delivery).
@@ -33,8 +35,8 @@ const BODY_BYTES = 64;
 const PULL_COUNT = 256;
 const PULL_WAIT_MS = 500;
 const ERROR_PAUSE_MS = 50;
-/** Refusals before anything is stored (validation at the master). */
-const DEFINITE_FAILURES: ReadonlySet<string> = new Set(['BAD_REQUEST', 'MESSAGE_TOO_LARGE', 'TOPIC_NOT_FOUND']);
+/** Answers that mean "not stored" (see replica.ts and server.ts for why each one is definite). */
+const DEFINITE_FAILURES: ReadonlySet<string> = new Set(['BAD_REQUEST', 'MESSAGE_TOO_LARGE', 'TOPIC_NOT_FOUND', 'NOT_MASTER', 'NO_QUORUM', 'OVERLOADED']);
 const ID_PATTERN = /^p\d+-\d+$/;
 
 /** The workload's message id inside a stored body ('' if the body is not the workload's). */
