@@ -1,0 +1,178 @@
+// The replica driver's pipelined persistence, against a commitlog whose writes become durable
+// only when the test says so: append acknowledgements never leave before their write (and every
+// earlier one) is durable, the loop keeps taking work while writes are in flight, a truncation
+// waits for nothing it must not, and a failed write stops the replica with no ack after it.
+import t from 'tap';
+import { Replica } from '../../src/broker/replica.ts';
+import type { CommitLog, LogRecord, MetaStore } from '../../src/commitlog/types.ts';
+import { CommitLogRaftStorage } from '../../src/commitlog/raft-storage.ts';
+import { RaftNode } from '../../src/raft/raw-node.ts';
+import type { Entry, Message } from '../../src/raft/types.ts';
+import { DEFAULT_RAFT_CONFIG, EntryType, MessageType, NONE } from '../../src/raft/types.ts';
+
+interface PendingWrite {
+  readonly last: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** A CommitLog in memory; appends are accepted at once and become durable when the test says. */
+class ManualLog implements CommitLog {
+  records: LogRecord[] = [];
+  readonly writes: PendingWrite[] = [];
+  truncations = 0;
+  firstIndex(): number {
+    return 1;
+  }
+  lastIndex(): number {
+    return this.records.length;
+  }
+  flushedIndex(): number {
+    return 0;
+  }
+  termAt(index: number): number {
+    return index === 0 ? 0 : this.records[index - 1]!.term;
+  }
+  append(records: readonly LogRecord[]): Promise<void> {
+    if (records[0]!.index !== this.records.length + 1) return Promise.reject(new Error(`append at ${records[0]!.index}, last ${this.records.length}`));
+    this.records.push(...records);
+    return new Promise((resolve, reject) => this.writes.push({ last: records[records.length - 1]!.index, resolve, reject }));
+  }
+  read(fromIndex: number, maxBytes: number): LogRecord[] {
+    void maxBytes;
+    return this.records.slice(fromIndex - 1);
+  }
+  async truncateAfter(index: number): Promise<void> {
+    this.truncations++;
+    this.records.length = index;
+  }
+  async deleteBefore(): Promise<void> {}
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+class MemoryMeta implements MetaStore {
+  hs = { term: 0, vote: NONE, commit: 0 };
+  writes = 0;
+  getHardState() {
+    return { ...this.hs };
+  }
+  async setHardState(hs: { term: number; vote: string; commit: number }): Promise<void> {
+    this.writes++;
+    this.hs = { ...hs };
+  }
+  async get(): Promise<Uint8Array | undefined> {
+    return undefined;
+  }
+  async put(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+function append(term: number, prevIndex: number, prevTerm: number, commit: number, indexes: number[], entryTerm = term): Message {
+  const entries: Entry[] = indexes.map((index) => ({ index, term: entryTerm, type: EntryType.Normal, data: Buffer.from(`e${index}`) }));
+  return { type: MessageType.Append, from: 'n0', to: 'n1', term, index: prevIndex, logTerm: prevTerm, commit, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await turn();
+}
+
+function follower(t: { teardown(fn: () => unknown): void }) {
+  const log = new ManualLog();
+  const meta = new MemoryMeta();
+  const sent: Message[] = [];
+  const fatal: Error[] = [];
+  const applied: number[] = [];
+  const raft = new RaftNode({ ...DEFAULT_RAFT_CONFIG, id: 'n1', peers: ['n0', 'n1', 'n2'], seed: 1, electionTicks: 1000 }, new CommitLogRaftStorage(log, meta));
+  const replica = new Replica({
+    nodeId: 'n1',
+    raft,
+    log,
+    meta,
+    stateMachine: {
+      get appliedIndex() {
+        return applied.length === 0 ? 0 : applied[applied.length - 1]!;
+      },
+      apply: (e: Entry) => applied.push(e.index),
+      checkpoint: async () => undefined,
+    },
+    peers: { send: (_to, msgs) => sent.push(...msgs) },
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    tickMs: 1000,
+    proposalTimeoutMs: 1000,
+    checkpointIntervalMs: 60_000,
+    pendingProposalsMax: 100,
+    inboxMessagesMax: 1000,
+    onFatal: (err) => fatal.push(err),
+  });
+  replica.start();
+  t.teardown(() => {
+    for (const w of log.writes) w.resolve(); // stop() waits for writes in flight
+    return replica.stop();
+  });
+  const acks = () => sent.filter((m) => m.type === MessageType.AppendResp && !m.reject).map((m) => m.index);
+  return { log, meta, replica, sent, fatal, applied, acks };
+}
+
+t.test('acks leave only once their write and every earlier one are durable, in order', async (t) => {
+  const f = follower(t);
+  f.replica.receive([append(1, 0, 0, 0, [1, 2, 3])]);
+  await turns();
+  t.equal(f.log.writes.length, 1, 'the first write started');
+  t.same(f.acks(), [], 'no ack before it is durable');
+  f.replica.receive([append(1, 3, 1, 0, [4, 5])]);
+  await turns();
+  t.equal(f.log.writes.length, 2, 'the loop took the next append while the first write was in flight');
+  t.same(f.acks(), [], 'still no ack');
+  f.log.writes[1]!.resolve();
+  await turns();
+  t.same(f.acks(), [], 'the second write being durable first releases nothing');
+  f.log.writes[0]!.resolve();
+  await turns();
+  t.same(f.acks(), [3, 5], 'both acks, in write order');
+  t.equal(f.meta.writes, 1, 'one synced hard-state write (the new term), not one per Ready');
+});
+
+t.test('committed entries are applied while a later write is still in flight', async (t) => {
+  const f = follower(t);
+  f.replica.receive([append(1, 0, 0, 0, [1, 2])]);
+  await turns();
+  f.log.writes[0]!.resolve();
+  await turns();
+  f.replica.receive([append(1, 2, 1, 2, [3])]); // commit 2 rides on the next append
+  await turns();
+  t.same(f.applied, [1, 2], 'entries 1-2 (durable, committed) applied');
+  t.equal(f.log.writes.length, 2, 'while entry 3 is being written');
+  t.same(f.acks(), [2], 'entry 3 not acknowledged yet');
+});
+
+t.test('a conflicting append truncates after the writes before it and is acknowledged after them', async (t) => {
+  const f = follower(t);
+  f.replica.receive([append(1, 0, 0, 0, [1, 2, 3])]);
+  await turns();
+  // A new leader (term 2) replaces entries 2.. while the first write is still in flight.
+  f.replica.receive([{ ...append(2, 1, 1, 0, [2, 3, 4], 2) }]);
+  await turns();
+  t.equal(f.log.truncations, 1, 'truncated once');
+  t.same(f.log.records.map((r) => r.term), [1, 2, 2, 2], 'the log holds the new leader suffix');
+  t.same(f.acks(), [], 'nothing acknowledged while writes are in flight');
+  for (const w of f.log.writes) w.resolve();
+  await turns();
+  t.same(f.acks().slice(-1), [4], 'the conflicting append is acknowledged once durable');
+  t.equal(f.fatal.length, 0);
+});
+
+t.test('a failed write stops the replica and nothing after it is acknowledged', async (t) => {
+  const f = follower(t);
+  f.replica.receive([append(1, 0, 0, 0, [1])]);
+  await turns();
+  f.replica.receive([append(1, 1, 1, 0, [2])]);
+  await turns();
+  f.log.writes[1]!.resolve();
+  f.log.writes[0]!.reject(new Error('EIO'));
+  await turns();
+  t.equal(f.fatal.length, 1, 'the replica failed');
+  t.match(f.fatal[0]!.message, /EIO/);
+  t.same(f.acks(), [], 'no acknowledgement for the failed write or the one after it');
+});
