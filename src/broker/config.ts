@@ -70,7 +70,7 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   { key: 'brokerClusterName', default: 'DefaultCluster', description: 'Cluster this broker group belongs to.' },
   { key: 'brokerName', default: 'broker-a', description: 'Name of the broker group (all its replicas share it); part of every msgId.' },
   { key: 'dLegerGroup', default: '(= brokerName)', description: 'Raft group name; peers of another group are refused.' },
-  { key: 'dLegerPeers', default: REQUIRED, description: 'Raft peers: id-host:port separated by ";" (e.g. n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913), 1..7, ids unique.' },
+  { key: 'dLegerPeers', default: REQUIRED, description: 'Raft peers: id-host:port separated by ";" (e.g. n0-127.0.0.1:20911;n1-127.0.0.1:20912;n2-127.0.0.1:20913), 1..7, ids unique.' },
   { key: 'dLegerSelfId', default: REQUIRED, description: 'This replica: one of the dLegerPeers ids.' },
   { key: 'clientPeers', default: '(derived)', description: 'Client listener of every peer, same format and ids as dLegerPeers; by default each peer\'s Raft host with its Raft port shifted by listenPort minus this replica\'s Raft port.' },
   { key: 'listenPort', default: '10911', description: 'Client (producer/consumer) TCP port.' },
@@ -163,7 +163,7 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   const brokerName = name('brokerName', withDefault('brokerName'));
   const dLegerGroup = name('dLegerGroup', raw('dLegerGroup') ?? brokerName);
 
-  const peersText = required('dLegerPeers', 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913)');
+  const peersText = required('dLegerPeers', 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:20911;n1-127.0.0.1:20912;n2-127.0.0.1:20913)');
   const dLegerPeers = parsePeers(peersText, 'dLegerPeers', err);
   const ids = dLegerPeers.map((p) => p.id);
   const dLegerSelfId = required('dLegerSelfId', `one of the dLegerPeers ids (${ids.join(', ')})`);
@@ -252,7 +252,7 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
 }
 
 function parsePeers(text: string, key: ConfigKey, err: (key: ConfigKey, message: string) => ConfigError): PeerAddress[] {
-  const expected = 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:40911;n1-127.0.0.1:40912)';
+  const expected = 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:20911;n1-127.0.0.1:20912)';
   const parts = text.split(';').map((s) => s.trim()).filter((s) => s !== '');
   if (parts.length === 0) throw err(key, `${key} is empty; expected ${expected}`);
   if (parts.length > PEER_COUNT_MAX) throw err(key, `${key} lists ${parts.length} peers; expected 1..${PEER_COUNT_MAX}`);

@@ -7,18 +7,18 @@
 // replica, the relay in front of that replica's Raft port instead of the port itself.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { makeConfig, renderConfig } from '../broker/config.ts';
 import { onExitCleanup } from './cleanup.ts';
 import type { NetLab } from './net.ts';
+import { freeLocalPorts } from '../net/free-ports.ts';
 
 const SRC_DIR = fileURLToPath(new URL('..', import.meta.url));
 const REPO_DIR = path.dirname(SRC_DIR);
 const CLIENT_PORT = 10911;
-const PEER_PORT = 40911;
+const PEER_PORT = 20911; // below the ephemeral port range (see cluster.ts)
 const RELAY_PORT = 41911;
 const STOP_GRACE_MS = 10_000;
 const RELAY_START_TIMEOUT_MS = 15_000;
@@ -74,7 +74,7 @@ export class ChaosNodes {
     if (opts.lab) {
       addrs = opts.lab.hosts.map((h) => ({ ip: h.ip, client: CLIENT_PORT, peer: PEER_PORT, relay: RELAY_PORT }));
     } else {
-      const ports = await freePorts(opts.nodes * 3);
+      const ports = await freeLocalPorts(opts.nodes * 3);
       addrs = ids.map((_, i) => ({ ip: '127.0.0.1', client: ports[i]!, peer: ports[opts.nodes + i]!, relay: ports[2 * opts.nodes + i]! }));
     }
     const clientPeers = ids.map((id, i) => `${id}-${addrs[i]!.ip}:${addrs[i]!.client}`).join(';');
@@ -296,15 +296,3 @@ export class ChaosNodes {
   }
 }
 
-async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const s = net.createServer();
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    servers.push(s);
-    ports.push((s.address() as net.AddressInfo).port);
-  }
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}

@@ -12,7 +12,7 @@ const SPEC: CommandSpec = {
   usage: 'raftmq cluster [--nodes 3|5] [--dir DIR] [--base-port P]',
   summary:
     'Runs a local broker group: one `raftmq node` child process per replica, each with a generated\n' +
-    'broker.conf under DIR/<id>/. Client ports are P, P+1, ...; Raft peer ports P+30000, P+30001, ....\n' +
+    'broker.conf under DIR/<id>/. Client ports are P, P+1, ...; Raft peer ports P+10000, P+10001, ....\n' +
     'Prints each node, then the master once elected and every master change. Ctrl-C stops them all\n' +
     'gracefully. Node logs: DIR/<id>/logs/broker.log.',
   flags: [
@@ -27,7 +27,11 @@ const SPEC: CommandSpec = {
 /** How long children get to stop gracefully before SIGKILL. */
 const STOP_GRACE_MS = 10_000;
 const STATUS_POLL_MS = 100;
-const PEER_PORT_OFFSET = 30_000;
+// Below Linux's ephemeral range (32768-60999 by default): a listening port inside it can be
+// taken, a moment before the replica binds it, as the local port of some outgoing connection
+// (seen: "EADDRINUSE 127.0.0.1:40912" when a local group started). RocketMQ's DLedger examples
+// use 40911, which has that problem.
+const PEER_PORT_OFFSET = 10_000;
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
 

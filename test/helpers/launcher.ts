@@ -7,6 +7,7 @@ import path from 'node:path';
 import { makeConfig, renderConfig } from '../../src/broker/config.ts';
 import type { NodeStatus } from '../../src/broker/protocol.ts';
 import { queryStatus, spawnNode } from '../../src/cli/cluster.ts';
+import { freeLocalPorts } from '../../src/net/free-ports.ts';
 
 export interface LaunchedNode {
   readonly id: string;
@@ -16,19 +17,8 @@ export interface LaunchedNode {
   proc: ChildProcess | null;
 }
 
-/** Free TCP ports on 127.0.0.1 (bound then released; the kernel will not hand them out again soon). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const s = net.createServer();
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    servers.push(s);
-    ports.push((s.address() as net.AddressInfo).port);
-  }
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+/** Free TCP ports on 127.0.0.1, below the ephemeral range (see src/net/free-ports.ts). */
+export const freePorts = freeLocalPorts;
 
 export class LocalCluster {
   readonly nodes: LaunchedNode[];
