@@ -4,7 +4,7 @@
 // summary line as the last line of stdout. Progress goes to stderr.
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { helpText, parseFlags, UsageError, type CommandSpec } from '../src/cli/args.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
 import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, LOSS_PERCENT } from '../src/chaos/faults.ts';
 import { runChaos } from '../src/chaos/run.ts';
 
@@ -73,11 +73,8 @@ function parseFaults(text: string, nodes: number, sequence: boolean): string[] {
 async function main(argv: string[]): Promise<number> {
   let flags;
   try {
-    flags = parseFlags(SPEC, argv);
-    if (flags === null) {
-      console.log(helpText(SPEC));
-      return 0;
-    }
+    flags = parseFlagsOrHelp(SPEC, argv);
+    if (flags === null) return 0;
     if (flags.nodes !== 3 && flags.nodes !== 5) throw new UsageError(`--nodes must be 3 or 5, got ${String(flags.nodes)}`);
   } catch (err) {
     if (err instanceof UsageError) {
