@@ -72,10 +72,12 @@ function parseFaults(text: string, nodes: number, sequence: boolean): string[] {
 
 async function main(argv: string[]): Promise<number> {
   let flags;
+  let faults: string[];
   try {
     flags = parseFlagsOrHelp(SPEC, argv);
     if (flags === null) return 0;
     if (flags.nodes !== 3 && flags.nodes !== 5) throw new UsageError(`--nodes must be 3 or 5, got ${String(flags.nodes)}`);
+    faults = parseFaults(String(flags.faults), Number(flags.nodes), flags.order === 'sequence');
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`chaos: ${err.message}`);
@@ -84,13 +86,6 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const nodes = Number(flags.nodes);
-  let faults: string[];
-  try {
-    faults = parseFaults(String(flags.faults), nodes, flags.order === 'sequence');
-  } catch (err) {
-    console.error(`chaos: ${(err as Error).message}`);
-    return 2;
-  }
   const seed = flags.seed === undefined ? randomInt(2 ** 31 - 1) : Number(flags.seed);
   const out = path.resolve(flags.out === undefined ? path.join('chaos-out', new Date().toISOString().replace(/[:.]/g, '-')) : String(flags.out));
   const log = (line: string): void => {
