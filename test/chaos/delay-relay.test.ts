@@ -5,6 +5,8 @@ import net from 'node:net';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { delay } from '../../src/net/util.ts';
 import { Prng } from '../../src/raft/prng.ts';
 
 const RELAY = fileURLToPath(new URL('../../src/chaos/delay-relay.ts', import.meta.url));
@@ -12,13 +14,6 @@ const RELAY = fileURLToPath(new URL('../../src/chaos/delay-relay.ts', import.met
 async function listenOn(server: net.Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as net.AddressInfo).port;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  const port = await listenOn(s);
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 t.test('relay keeps byte order through delay switches and delays while on', async (t) => {
@@ -29,7 +24,7 @@ t.test('relay keeps byte order through delay switches and delays while on', asyn
   });
   const targetPort = await listenOn(echo);
   t.teardown(() => echo.close());
-  const relayPort = await freePort();
+  const relayPort = (await freeLocalPorts(1))[0]!;
   const relay = spawn(process.execPath, ['--import', 'tsx', RELAY, '127.0.0.1', String(relayPort), '127.0.0.1', String(targetPort), '5'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -67,7 +62,7 @@ t.test('relay keeps byte order through delay switches and delays while on', asyn
   await setDelay(40, 10);
   const t0 = Date.now();
   client.write(Buffer.from([0xff]));
-  while (receivedBytes < 1) await new Promise((r) => setTimeout(r, 2));
+  while (receivedBytes < 1) await delay(2);
   t.ok(Date.now() - t0 >= 55, `round trip through the delayed relay took ${Date.now() - t0} ms`);
 
   // Many small writes with the delay switched on and off meanwhile: the bytes come back in order.
@@ -80,11 +75,11 @@ t.test('relay keeps byte order through delay switches and delays while on', asyn
     for (let i = 0; i < chunk.length; i++) chunk[i] = counter++ & 0xff;
     sent.push(chunk);
     client.write(chunk);
-    await new Promise((r) => setTimeout(r, prng.intBelow(4)));
+    await delay(prng.intBelow(4));
   }
   const total = Buffer.concat(sent);
   const deadline = Date.now() + 10_000;
-  while (receivedBytes < total.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (receivedBytes < total.length && Date.now() < deadline) await delay(10);
   t.equal(receivedBytes, total.length, 'every byte came back');
   t.ok(Buffer.concat(received).equals(total), 'in the order it was sent');
   client.destroy();
