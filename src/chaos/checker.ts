@@ -108,7 +108,8 @@ export interface Divergence {
   readonly detail: string;
 }
 
-export interface FaultImpact {
+/** One injected fault, from its start to its heal. */
+export interface FaultWindow {
   readonly fault: string;
   readonly faultId: number;
   readonly detail?: string;
@@ -118,6 +119,9 @@ export interface FaultImpact {
   readonly healed: boolean;
   /** Failures invoked in [startT, untilT] are this fault's (end + grace, cut at the next injection). */
   readonly untilT: number;
+}
+
+export interface FaultImpact extends FaultWindow {
   /** Set when a write failed: the failure's invoke time, the recovering 'ok', the window. */
   readonly firstFailureT?: number;
   readonly firstError?: string;
@@ -215,17 +219,6 @@ interface Attempts {
   readonly okT: Float64Array;
   /** fail / unknown attempts sorted by invoke time. */
   readonly failures: Failure[];
-}
-
-interface FaultWindow {
-  readonly fault: string;
-  readonly faultId: number;
-  readonly detail?: string;
-  readonly startT: number;
-  readonly endT: number;
-  readonly healed: boolean;
-  /** Failures up to here are this fault's. */
-  readonly untilT: number;
 }
 
 export function checkHistory(events: readonly HistoryEvent[], dumps: readonly ReplicaDump[], options: CheckOptions = {}): CheckResult {
