@@ -22,6 +22,8 @@ const PEER_PORT = 20911; // below the ephemeral port range (see cluster.ts)
 const RELAY_PORT = 41911;
 const STOP_GRACE_MS = 10_000;
 const RELAY_START_TIMEOUT_MS = 15_000;
+/** The replicas' commit log segment size; reading their logs back (dump.ts) needs the same. */
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 export interface NodeSpec {
   readonly id: string;
@@ -92,7 +94,7 @@ export class ChaosNodes {
         listenPort: String(addrs[i]!.client),
         brokerIP1: addrs[i]!.ip,
         storePathRootDir: dir,
-        mappedFileSizeCommitLog: String(64 * 1024 * 1024),
+        mappedFileSizeCommitLog: String(SEGMENT_BYTES),
         ...opts.extraConfig,
       });
       const confPath = path.join(dir, 'broker.conf');

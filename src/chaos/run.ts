@@ -13,7 +13,7 @@ import { parseHistory, type ReplicaDump } from './history.ts';
 import { Monitor } from './monitor.ts';
 import { snapshotSources } from './code-snapshot.ts';
 import { checkPrerequisites, NetLab } from './net.ts';
-import { ChaosNodes } from './nodes.ts';
+import { ChaosNodes, SEGMENT_BYTES } from './nodes.ts';
 import { HistoryRecorder } from './recorder.ts';
 import { Workload } from './workload.ts';
 
@@ -172,11 +172,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     // ---- stop, dump, check ----
     await nodes.stopAll();
     await nodes.stopRelays();
-    const segmentBytes = 64 * 1024 * 1024;
     const dumps: ReplicaDump[] = [];
     for (const s of nodes.specs) {
       const reportedCommit = finalStatuses.get(s.id)?.commitIndex ?? reported.byNode.get(s.id) ?? 0;
-      dumps.push(await dumpReplica({ node: s.id, dir: s.dir, segmentBytes, reportedCommitIndex: reportedCommit }));
+      dumps.push(await dumpReplica({ node: s.id, dir: s.dir, segmentBytes: SEGMENT_BYTES, reportedCommitIndex: reportedCommit }));
     }
     recorder.close();
     const events = parseHistory(fs.readFileSync(historyPath, 'utf8'));
