@@ -18,8 +18,6 @@ export class HistoryRecorder {
   private readonly timer: NodeJS.Timeout;
   private readonly startPerf = performance.now();
   private closed = false;
-  /** Events written so far, per op and type (for progress lines). */
-  readonly counts = new Map<string, number>();
 
   constructor(readonly path: string) {
     this.fd = fs.openSync(path, 'w');
@@ -38,13 +36,7 @@ export class HistoryRecorder {
     const line = formatEvent(stamped) + '\n';
     this.buffer.push(line);
     this.bufferBytes += line.length;
-    const key = `${ev.op}:${ev.type}`;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     if (this.bufferBytes >= BUFFER_BYTES_MAX) this.flush();
-  }
-
-  count(op: string, type: string): number {
-    return this.counts.get(`${op}:${type}`) ?? 0;
   }
 
   flush(): void {
