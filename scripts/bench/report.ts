@@ -10,7 +10,8 @@ export interface CompareCell {
   readonly figures: BenchFigures | null;
   /** Sends that failed in the measured windows (the figures count only acked ones). */
   readonly failedSends: number;
-  /** Busy CPU of other processes on the machine during the window, 100 = one core (NaN if unknown). */
+  /** Busy CPU of other processes on the machine during the window, 100 = one core, an estimate
+   *  clamped at 0 (see RunResult.otherCpuPercent); NaN if unknown. */
   readonly otherCpuPercent: number;
   /** An error, or why a window was cut short; '' when none. */
   readonly note: string;
@@ -82,7 +83,8 @@ export function markdownReport(cells: readonly CompareCell[], ctx: ReportContext
     'Latency is per send, call to ack. CPU is user+system time from /proc/<pid>/stat over the measured window,' +
       ' all replicas together (server) or all load processes (client), per 100,000 acked messages.' +
       ' MB/s counts message bodies (10^6 bytes). RSS is the largest replica\'s VmRSS at the end.' +
-      ' "Other load" is the busy CPU of every other process on the machine in the window (100 = one core): what competed with the run.',
+      ' "Other load" is the busy CPU of every other process on the machine in the window (100 = one core): what competed with the run;' +
+      ' an estimate (machine busy time from /proc/stat minus the run\'s own CPU, two differently kept clocks), good to about 10, shown as 0 when it comes out negative.',
     '',
     markdownTable(cells),
     '',

@@ -57,7 +57,7 @@ export interface RunResult {
   readonly serverCpuPercent: number;
   readonly clientCpuPercent: number;
   /** Busy CPU of everything else on the machine (this driver, other jobs), 100 = one core:
-   *  the load that competed with the run. */
+   *  the load that competed with the run. An estimate, good to about a tenth of a core; never below 0. */
   readonly otherCpuPercent: number;
   readonly rss: readonly ReplicaRss[];
   /** Why the window ended before --duration ('' when it did not). */
@@ -208,6 +208,11 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     const windowSec = (end.t - start.t) / 1000;
     const serverCpu = end.server - start.server;
     const clientCpu = end.client - start.client;
+    // An estimate from two different clocks: the machine's busy time in /proc/stat is sampled per
+    // tick, the processes' utime+stime come from their exact run time, and the readings are not
+    // simultaneous. The difference is noise of up to about a tenth of a core either way (the
+    // matrix in docs/bench/bench.md came out between -12 and +4), so a negative result is shown as 0.
+    const otherCpu = Math.max(0, end.machine - start.machine - serverCpu - clientCpu);
     // CPU per message: CPU of the window over the messages of the same window.
     const msgsInWindow = msgsPerSec * windowSec;
     const per100k = (cpu: number): number => (msgsInWindow > 0 ? round((cpu / msgsInWindow) * 100_000, 3) : NaN);
@@ -234,7 +239,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       windowSec: round(windowSec, 3),
       serverCpuPercent: Math.round((serverCpu / windowSec) * 100),
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
-      otherCpuPercent: Math.round(((end.machine - start.machine - serverCpu - clientCpu) / windowSec) * 100),
+      otherCpuPercent: Math.round((otherCpu / windowSec) * 100),
       rss: cluster.nodes.map((n, i) => {
         const r = rssSeries[i];
         return { id: n.id, firstMiB: round(r.first, 1), lastMiB: round(r.last, 1), maxMiB: round(r.max, 1), trendMiBPerMin: round(r.slopeMiBPerMin, 1) };
