@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { helpText, parseFlags, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
 import { markdownReport, median, medianFigures, type CompareCell } from './bench/report.ts';
 import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType } from './bench/run.ts';
 import { svgChart } from './bench/svg-chart.ts';
@@ -171,7 +171,7 @@ async function compare(flags: FlagValues): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   let flags: FlagValues | null;
   try {
-    flags = parseFlags(SPEC, argv);
+    flags = parseFlagsOrHelp(SPEC, argv);
   } catch (err) {
     if (err instanceof UsageError) {
       say(`bench: ${err.message}`);
@@ -179,10 +179,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (flags === null) {
-    console.log(helpText(SPEC));
-    return 0;
-  }
+  if (flags === null) return 0;
   // Whatever ends this process (a crash, a closed stderr pipe: `| head`), the servers must not
   // outlive it: they are detached, and nothing else would stop them or delete their data.
   process.on('exit', () => killAllNow());
