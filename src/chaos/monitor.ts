@@ -77,11 +77,6 @@ export class Monitor {
     return this.currentMaster?.node ?? '';
   }
 
-  /** The latest answer of each node (null: no answer). */
-  statuses(): Map<string, NodeStatus | null> {
-    return new Map([...this.seen].map(([id, s]) => [id, s.status]));
-  }
-
   /** Waits for a master (up to timeoutMs); '' if none. */
   async waitForMaster(timeoutMs: number): Promise<string> {
     const deadline = Date.now() + timeoutMs;

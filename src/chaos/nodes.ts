@@ -244,10 +244,6 @@ export class ChaosNodes {
     });
   }
 
-  get hasRelays(): boolean {
-    return this.relays.size > 0;
-  }
-
   /** Switches the delay of node id's relay (0 = off); resolves once the relay confirmed. */
   async setRelayDelay(id: string, ms: number, jitterMs: number): Promise<void> {
     const relay = this.relays.get(id);

@@ -88,7 +88,6 @@ export class Workload {
   failed = 0;
   unknown = 0;
   received = 0;
-  lastOkAt = 0;
 
   constructor(private readonly opts: WorkloadOptions) {
     this.ackedEnd = new Array<number>(opts.queues).fill(0);
@@ -130,7 +129,6 @@ export class Workload {
       try {
         await producer.send(topic, { body: bodyOf(id), ...(key ? { keys: key } : {}) });
         this.acked++;
-        this.lastOkAt = Date.now();
       } catch (err) {
         // The tries were recorded as they ended; an attempt still open sent no request at all.
         if (attempt.open) this.endAttempt(attempt, 'fail', err);
