@@ -49,6 +49,8 @@ import { crc32 } from 'node:zlib';
 import { openCommitLog } from '../src/commitlog/index.ts';
 import { INDEX_ENTRY_SIZE, RECORD_HEADER_SIZE, encodeRecord } from '../src/commitlog/record.ts';
 import type { LogRecord } from '../src/commitlog/types.ts';
+import { delay } from '../src/net/util.ts';
+import { median } from './bench/report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
 const ENTRY_BYTES = 1024;
@@ -66,13 +68,6 @@ const RECORD_BYTES = RECORD_HEADER_SIZE + ENTRY_BYTES;
 
 const payload = Buffer.alloc(ENTRY_BYTES, 0x61);
 const say = (msg: string): void => void process.stderr.write(`${msg}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;
@@ -120,7 +115,7 @@ async function settle(label: string): Promise<void> {
       say(`  [${label}] writeback did not settle in ${SETTLE_TIMEOUT_MS / 1000} s: ${round(unwrittenMiB())} MiB dirty/writeback (other processes?); going on`);
       return;
     }
-    await sleep(100);
+    await delay(100);
     execFileSync('sync');
   }
 }

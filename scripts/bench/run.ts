@@ -1,6 +1,7 @@
 // One benchmark run: a fresh local broker group, warmup, a measured window, teardown.
 import fs from 'node:fs';
 import { Admin } from '../../src/client/index.ts';
+import { delay } from '../../src/net/util.ts';
 import { LocalCluster } from '../../test/helpers/launcher.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
@@ -95,7 +96,6 @@ export function killAllNow(): void {
   live.clusters.clear();
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const round = (x: number, digits: number): number => Number(x.toFixed(digits));
 /** Latencies keep three significant digits (0.412 ms, 12.3 ms, 104 ms). */
 const roundMs = (x: number): number => (Number.isFinite(x) ? Number(x.toPrecision(3)) : x);
@@ -161,7 +161,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
 
     const warmupStart = performance.now();
     for (let s = 1; s <= opts.warmupSec; s++) {
-      await sleep(warmupStart + s * 1000 - performance.now());
+      await delay(Math.max(0, warmupStart + s * 1000 - performance.now()));
       await tick('warmup', s, opts.warmupSec);
     }
 
@@ -177,7 +177,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     });
     let cutShort = '';
     for (let s = 1; s <= opts.durationSec; s++) {
-      await sleep(start.t + s * 1000 - performance.now());
+      await delay(Math.max(0, start.t + s * 1000 - performance.now()));
       const { rss } = await tick('measure', s, opts.durationSec);
       rss.forEach((x, i) => rssSeries[i].add((performance.now() - start.t) / 1000, x));
       const free = freeDiskBytes(cluster.root);
