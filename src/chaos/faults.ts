@@ -118,8 +118,8 @@ export class Nemesis {
   private active: ActiveFault | null = null;
   private stopped = false;
   private readonly abort = new AbortController();
-  /** Faults injected so far, by name. */
-  readonly injected = new Map<string, number>();
+  /** Faults injected so far. */
+  injectedTotal = 0;
 
   constructor(private readonly opts: NemesisOptions) {
     this.prng = new Prng(opts.seed);
@@ -127,12 +127,6 @@ export class Nemesis {
 
   get current(): string {
     return this.active?.name ?? '';
-  }
-
-  get injectedTotal(): number {
-    let n = 0;
-    for (const v of this.injected.values()) n += v;
-    return n;
   }
 
   /** Cycles until `endAt` (Date.now() ms) or stop(): interval, inject, hold, heal. */
@@ -181,7 +175,7 @@ export class Nemesis {
     this.opts.recorder.record({ op: 'fault', type: 'start', client: 'nemesis', fault: name, faultId, detail });
     await act();
     this.active = { name, faultId, detail, heal };
-    this.injected.set(name, (this.injected.get(name) ?? 0) + 1);
+    this.injectedTotal++;
     this.opts.log(`injected ${name} #${faultId}: ${detail}`);
     return this.active;
   }
