@@ -123,8 +123,7 @@ export class PeerTransport implements PeerSender {
     const msgs = messages.map((m) => (m.entries.length === 0 ? m : { ...m, entries: m.entries.map((e) => wireEntry(e, blobs)) }));
     const frame: PeerRaft = { type: 'raft', id: 0, msgs: msgs as unknown as Message[] };
     // A frame for a peer that is down is dropped (false): Raft resends what matters.
-    if (blobs.length === 0) conn.send(frame);
-    else conn.send(frame, blobs);
+    conn.send(frame, blobs);
   }
 
   async close(): Promise<void> {

@@ -123,11 +123,11 @@ export type Response =
     };
 
 // ---- replica <-> replica ---------------------------------------------------------------
-/** First frame on a peer connection: who is calling, so the receiver can route replies. */
 /** Version of the replica-to-replica protocol; a peer speaking another one is refused at hello
  *  (2: entry bodies travel as raw blobs after the frame's msgpack part). */
 export const PEER_PROTOCOL_VERSION = 2;
 
+/** First frame on a peer connection: who is calling, so the receiver can route replies. */
 export interface PeerHello {
   type: 'hello';
   id: 0;

@@ -39,40 +39,29 @@ export class FrameWriter {
    *  (a programmer or caller error, not a transport state). Returns false without queueing
    *  when the queue is full or the writer is detached. */
   enqueue(frame: object): boolean {
-    const encoded = encodeFrame(frame, this.frameBytesMax);
-    if (this.detached || this.socket.destroyed) return false;
-    if (this.pendingBytes + encoded.length > this.queueBytesMax) return false;
-    this.queue(encoded, encoded.length);
-    return true;
+    return this.enqueueParts([encodeFrame(frame, this.frameBytesMax)]);
   }
 
   /** Like enqueue, for a frame followed by raw blobs (see encodeFrameWithBlobs): the blobs are
    *  written as they are, not copied. */
   enqueueWithBlobs(frame: object, blobs: readonly Uint8Array[]): boolean {
-    const parts = encodeFrameWithBlobs(frame, blobs, this.frameBytesMax);
+    return this.enqueueParts(encodeFrameWithBlobs(frame, blobs, this.frameBytesMax));
+  }
+
+  /** Queues the encoded parts of one frame. */
+  private enqueueParts(parts: readonly Uint8Array[]): boolean {
+    if (this.detached || this.socket.destroyed) return false;
     let bytes = 0;
     for (const p of parts) bytes += p.byteLength;
-    if (this.detached || this.socket.destroyed) return false;
     if (this.pendingBytes + bytes > this.queueBytesMax) return false;
     for (const p of parts) this.parts.push(p);
     this.partsBytes += bytes;
     this.stats.framesQueued++;
-    this.scheduleFlush();
-    return true;
-  }
-
-  private queue(encoded: Buffer, bytes: number): void {
-    this.parts.push(encoded);
-    this.partsBytes += bytes;
-    this.stats.framesQueued++;
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
+    return true;
   }
 
   /** Writes everything queued now: one write, or one corked batch that leaves as one writev. */
