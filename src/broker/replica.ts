@@ -354,10 +354,9 @@ export class Replica {
       this.writesInFlight--;
       if (this.fatal) return;
       this.sendAll(rd.persistedMessages);
-      if (last !== null) {
-        this.durableEntry = { index: last.index, term: last.term };
-        this.schedule();
-      }
+      if (last !== null) this.durableEntry = { index: last.index, term: last.term };
+      // Also without entries: the loop may have stopped at writesInFlightMax.
+      this.schedule();
     });
     // A failed write stops the replica; every later link of the chain rejects too, so no
     // acknowledgement of anything after it ever leaves.
