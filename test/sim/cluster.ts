@@ -209,13 +209,7 @@ export class SimCluster {
     for (const n of this.nodes) {
       if (n.writes.length === 0) continue;
       for (const w of n.writes) w.stepsLeft--;
-      // Writes become durable in the order they were started (one file, one fsync order).
-      let completed = false;
-      while (n.writes.length > 0 && n.writes[0].stepsLeft <= 0 && !this.violation) {
-        this.completeWrite(n);
-        completed = true;
-      }
-      if (completed) this.pump(n);
+      if (this.completeDueWrites(n)) this.pump(n);
     }
   }
 
@@ -296,11 +290,23 @@ export class SimCluster {
       if (this.driverBug === 'ack-before-durable') this.sendAll(n, rd.persistedMessages);
       n.core!.accept(rd);
       n.writes.push({ ready: rd, stepsLeft });
-      while (n.writes.length > 0 && n.writes[0].stepsLeft <= 0 && !this.violation) this.completeWrite(n);
+      this.completeDueWrites(n);
       return;
     }
     n.writes.push({ ready: rd, stepsLeft });
     if (stepsLeft === 0) this.completeWrite(n);
+  }
+
+  /** Completes the writes that are done, oldest first: writes become durable in the order they
+   *  started (one file, one fsync order), so a finished write waits behind an unfinished one.
+   *  Returns whether any completed. */
+  private completeDueWrites(n: SimNode): boolean {
+    let completed = false;
+    while (n.writes.length > 0 && n.writes[0].stepsLeft <= 0 && !this.violation) {
+      this.completeWrite(n);
+      completed = true;
+    }
+    return completed;
   }
 
   /** Whether the node's loop may take another Ready now. */
