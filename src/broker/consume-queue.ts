@@ -2,8 +2,9 @@
 // that entry's batch). Append-only and in memory, stored as runs: a batch of n messages is one
 // run (its first queue offset, and its first entry packed as logIndex * SLOT_RADIX + slot, exact
 // below 2^53), 16 bytes for the whole batch. Under load a batch carries tens of messages, so the
-// index costs well under a byte per message (a per-message array grew by 8-16 bytes per message:
-// about a GiB of resident memory over ten minutes at full load). The bodies stay in the log.
+// index costs well under a byte per message (a per-message array grows by 8-16 bytes per message:
+// by arithmetic 0.5-1 GiB over ten minutes at 100k msgs/s; measured before the change: RSS +80
+// MiB in 110 s at 50k msgs/s). The bodies stay in the log.
 import { assert } from '../raft/assert.ts';
 import { SEND_BATCH_COUNT_MAX } from './protocol.ts';
 

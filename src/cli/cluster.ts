@@ -68,8 +68,8 @@ export function writeClusterConfigs(opts: { nodes: number; dir: string; basePort
 /**
  * V8 heap settings for a replica process. A replica's live heap is small (~10 MiB) but it moves
  * tens of MB/s through short-lived objects and buffers; with V8's defaults the old-generation
- * limit stays tiny and every few MB promoted starts a full mark-compact (measured: about 10 per
- * second on a master at full load, ~20% of its CPU). A larger young generation lets request
+ * limit stays tiny and every few MB promoted starts a full mark-compact (measured with
+ * --trace-gc: about 10 per second on a master at full load; 15-30% of its CPU in perf profiles). A larger young generation lets request
  * objects die young, and a larger initial old space stops the back-to-back full collections
  * (5 mark-compacts instead of 40-65 per 300k messages; about 20% less server CPU). Resident
  * memory grows by at most the young generation (2 x 32 MiB).

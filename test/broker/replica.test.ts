@@ -147,7 +147,7 @@ t.test('committed entries are applied while a later write is still in flight', a
   t.same(f.acks(), [2], 'entry 3 not acknowledged yet');
 });
 
-t.test('a conflicting append truncates after the writes before it and is acknowledged after them', async (t) => {
+t.test('a conflicting append behind an in-flight write is truncated in, and acknowledged only once durable', async (t) => {
   const f = follower(t);
   f.replica.receive([append(1, 0, 0, 0, [1, 2, 3])]);
   await turns();
