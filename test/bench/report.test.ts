@@ -90,6 +90,19 @@ t.test('medians per figure over runs', async (t) => {
   t.equal(m.msgsPerSec, 200);
   t.equal(m.nodes, 3);
   t.equal(m.flush, 'SYNC_FLUSH');
+  // Each figure on its own: the run with the median msgsPerSec (200) has neither median p99 nor
+  // median server CPU, and an even count of runs averages the middle two.
+  const mixed = [
+    { ...figures(3, 1024, 256, 'SYNC_FLUSH', 100), p99Ms: 30, serverCpuSecPer100k: 1 },
+    { ...figures(3, 1024, 256, 'SYNC_FLUSH', 300), p99Ms: 20, serverCpuSecPer100k: 3 },
+    { ...figures(3, 1024, 256, 'SYNC_FLUSH', 200), p99Ms: 10, serverCpuSecPer100k: 5 },
+  ];
+  const mm = medianFigures(mixed);
+  t.equal(mm.msgsPerSec, 200);
+  t.equal(mm.p99Ms, 20);
+  t.equal(mm.serverCpuSecPer100k, 3);
+  t.equal(medianFigures(mixed.slice(0, 2)).p99Ms, 25);
+  t.equal(medianFigures([{ ...mixed[0], p999Ms: NaN }, mixed[1]]).p999Ms, 45.6, 'a NaN figure of one run is left out');
 });
 
 t.test('number formats', async (t) => {
