@@ -190,13 +190,18 @@ export class Nemesis {
     const none = { detail: '', act: null, heal: async () => {} };
     switch (name) {
       case 'leader-kill':
-      case 'leader-suspend': {
+      case 'leader-suspend':
+      case 'leader-partition': {
         const master = await this.findMaster();
         if (!master) {
           this.opts.log(`${name}: no master to aim at; skipped this cycle`);
           return none;
         }
-        return name === 'leader-kill' ? this.killFault([master]) : this.suspendFault([master]);
+        if (name === 'leader-kill') return this.killFault([master]);
+        if (name === 'leader-suspend') return this.suspendFault([master]);
+        const others = this.shuffle(ids.filter((id) => id !== master));
+        const minority = [master, ...others.slice(0, Math.floor(n / 2) - 1)];
+        return this.partitionFault(name, [minority, others.slice(Math.floor(n / 2) - 1)]);
       }
       case 'random-kill':
         return this.killFault(this.pick(ids, 1));
@@ -211,18 +216,10 @@ export class Nemesis {
         const cut = Math.floor(n / 2);
         return this.partitionFault(name, [order.slice(0, cut), order.slice(cut)]);
       }
-      case 'leader-partition': {
-        const master = await this.findMaster();
-        if (!master) {
-          this.opts.log(`${name}: no master to aim at; skipped this cycle`);
-          return none;
-        }
-        const others = this.shuffle(ids.filter((id) => id !== master));
-        const minority = [master, ...others.slice(0, Math.floor(n / 2) - 1)];
-        return this.partitionFault(name, [minority, others.slice(Math.floor(n / 2) - 1)]);
+      case 'partition-majorities-ring': {
+        const { cuts, detail } = ringCuts(this.shuffle(ids));
+        return this.cutFault(cuts, detail);
       }
-      case 'partition-majorities-ring':
-        return this.ringFault();
       case 'bridge': {
         const { cuts, detail } = bridgeCuts(this.shuffle(ids));
         return this.cutFault(cuts, detail);
@@ -265,11 +262,6 @@ export class Nemesis {
 
   private partitionFault(name: string, components: string[][]) {
     return this.cutFault(componentCuts(components), `${name}: ${components.map((c) => c.join(',')).join(' | ')}`);
-  }
-
-  private ringFault() {
-    const { cuts, detail } = ringCuts(this.shuffle(this.opts.nodes.ids));
-    return this.cutFault(cuts, detail);
   }
 
   private cutFault(cuts: Cuts, detail: string) {
