@@ -21,6 +21,9 @@ class ManualLog implements CommitLog {
   records: LogRecord[] = [];
   readonly writes: PendingWrite[] = [];
   truncations = 0;
+  /** While set, truncateAfter waits for it; appends meanwhile are refused, as the real log does. */
+  truncateGate: Promise<void> | null = null;
+  private truncating = false;
   firstIndex(): number {
     return 1;
   }
@@ -34,6 +37,7 @@ class ManualLog implements CommitLog {
     return index === 0 ? 0 : this.records[index - 1]!.term;
   }
   append(records: readonly LogRecord[]): Promise<void> {
+    if (this.truncating) return Promise.reject(new Error('append while truncateAfter is in progress'));
     if (records[0]!.index !== this.records.length + 1) return Promise.reject(new Error(`append at ${records[0]!.index}, last ${this.records.length}`));
     this.records.push(...records);
     return new Promise((resolve, reject) => this.writes.push({ last: records[records.length - 1]!.index, resolve, reject }));
@@ -44,7 +48,10 @@ class ManualLog implements CommitLog {
   }
   async truncateAfter(index: number): Promise<void> {
     this.truncations++;
+    this.truncating = true;
+    await this.truncateGate;
     this.records.length = index;
+    this.truncating = false;
   }
   async deleteBefore(): Promise<void> {}
   async flush(): Promise<void> {}
@@ -175,4 +182,25 @@ t.test('a failed write stops the replica and nothing after it is acknowledged', 
   t.equal(f.fatal.length, 1, 'the replica failed');
   t.match(f.fatal[0]!.message, /EIO/);
   t.same(f.acks(), [], 'no acknowledgement for the failed write or the one after it');
+});
+
+t.test('appends that arrive while a truncation runs wait for it (the log refuses them meanwhile)', async (t) => {
+  const f = follower(t);
+  f.replica.receive([append(1, 0, 0, 0, [1, 2, 3])]);
+  await turns();
+  let release!: () => void;
+  f.log.truncateGate = new Promise<void>((r) => (release = r));
+  f.replica.receive([append(2, 1, 1, 0, [2, 3], 2)]); // conflict at 2: truncation starts and waits
+  await turns();
+  f.replica.receive([append(2, 3, 2, 0, [4, 5], 2)]); // arrives during the truncation
+  await turns();
+  t.equal(f.log.truncations, 1);
+  t.same(f.log.records.map((r) => r.index), [1, 2, 3], 'nothing appended while the truncation runs');
+  release();
+  await turns();
+  t.same(f.log.records.map((r) => `${r.index}@${r.term}`), ['1@1', '2@2', '3@2', '4@2', '5@2'], 'both appends went in after it, in order');
+  t.equal(f.fatal.length, 0, 'no append was refused');
+  for (const w of f.log.writes) w.resolve();
+  await turns();
+  t.same(f.acks().slice(-1), [5], 'acknowledged up to 5 once durable');
 });
