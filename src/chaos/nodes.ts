@@ -14,6 +14,7 @@ import { makeConfig, renderConfig } from '../broker/config.ts';
 import { onExitCleanup } from './cleanup.ts';
 import type { NetLab } from './net.ts';
 import { freeLocalPorts } from '../net/free-ports.ts';
+import { parseAddr } from '../net/util.ts';
 
 const SRC_DIR = fileURLToPath(new URL('..', import.meta.url));
 const REPO_DIR = path.dirname(SRC_DIR);
@@ -134,7 +135,7 @@ export class ChaosNodes {
   private spawnIn(index: number, args: string[], stdio: ('ignore' | 'inherit' | 'pipe')[]): ChildProcess {
     const [cmd, ...rest] = [...this.prefix(index), process.execPath, '--import', 'tsx', ...args];
     // cwd: where `--import tsx` resolves, whatever directory the runner was started from.
-    return spawn(cmd!, rest, { cwd: REPO_DIR, stdio: stdio as ('ignore' | 'inherit' | 'pipe')[], detached: true });
+    return spawn(cmd!, rest, { cwd: REPO_DIR, stdio, detached: true });
   }
 
   running(id: string): boolean {
@@ -220,8 +221,8 @@ export class ChaosNodes {
   // ---- delay relays ------------------------------------------------------------------------
 
   private async startRelay(s: NodeSpec, relayPort: number): Promise<void> {
-    const [host, port] = [s.ip, s.peerAddr.slice(s.peerAddr.lastIndexOf(':') + 1)];
-    const proc = this.spawnIn(s.index, [this.codePath('chaos/delay-relay.ts'), host, String(relayPort), host, port, String(1 + s.index)], ['pipe', 'pipe', 'inherit']);
+    const { host, port } = parseAddr(s.peerAddr);
+    const proc = this.spawnIn(s.index, [this.codePath('chaos/delay-relay.ts'), host, String(relayPort), host, String(port), String(1 + s.index)], ['pipe', 'pipe', 'inherit']);
     const lines = readline.createInterface({ input: proc.stdout! });
     const relay = { proc, lines };
     this.relays.set(s.id, relay);
