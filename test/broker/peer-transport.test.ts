@@ -8,14 +8,14 @@ import { PEER_PROTOCOL_VERSION } from '../../src/broker/protocol.ts';
 import { encodeFrame, encodeFrameWithBlobs } from '../../src/net/frame-codec.ts';
 import type { Entry, Message } from '../../src/raft/types.ts';
 import { EntryType, MessageType } from '../../src/raft/types.ts';
-import { freePorts } from '../helpers/launcher.ts';
+import { freeLocalPorts } from '../../src/net/free-ports.ts';
 
 function message(from: string, to: string, entries: Entry[]): Message {
   return { type: MessageType.Append, from, to, term: 3, index: 7, logTerm: 2, commit: 5, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false };
 }
 
 async function pair(t: { teardown(fn: () => unknown): void }) {
-  const [pa, pb] = await freePorts(2);
+  const [pa, pb] = await freeLocalPorts(2);
   const received: Message[][] = [];
   const closed: string[] = [];
   const base = { group: 'g', log: () => undefined, onPeerClientAddr: () => undefined };

@@ -17,9 +17,6 @@ export interface LaunchedNode {
   proc: ChildProcess | null;
 }
 
-/** Free TCP ports on 127.0.0.1, below the ephemeral range (see src/net/free-ports.ts). */
-export const freePorts = freeLocalPorts;
-
 export class LocalCluster {
   readonly nodes: LaunchedNode[];
   readonly root: string;
@@ -31,7 +28,7 @@ export class LocalCluster {
 
   static async create(opts: { nodes: number; extra?: Record<string, string>; stderr?: boolean }): Promise<LocalCluster> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-cluster-'));
-    const ports = await freePorts(opts.nodes * 2);
+    const ports = await freeLocalPorts(opts.nodes * 2);
     const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i}`);
     const peers = ids.map((id, i) => `${id}-127.0.0.1:${ports[opts.nodes + i]}`).join(';');
     const clientPeers = ids.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
