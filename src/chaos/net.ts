@@ -3,7 +3,7 @@
 // only. Network faults are firewall rules inside the namespaces (nftables, else iptables):
 // partitions drop packets from the cut-off peers' addresses, loss drops a random share of
 // packets. Delay uses tc netem when the kernel has it; otherwise a userspace relay in front of
-// each replica's Raft port (delay-relay.ts) delays the peer traffic (see RelayControl).
+// each replica's Raft port (delay-relay.ts) delays the peer traffic (nodes.ts starts them).
 //
 // Everything made here is removed by cleanup(), also on exit/signals (cleanup.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -85,7 +85,6 @@ const TABLE = 'raftmq_chaos';
 
 /** The namespaces, the bridge and the firewall of one run. */
 export class NetLab {
-  readonly subnet: string;
   readonly bridgeIp: string;
   readonly hosts: readonly HostAddress[];
   /** tc netem exists in this kernel (else delay goes through the relays). */
@@ -99,7 +98,6 @@ export class NetLab {
 
   private constructor(opts: { tag: string; octet: number; nodes: number; firewall: 'nft' | 'iptables' }) {
     this.firewall = opts.firewall;
-    this.subnet = `10.77.${opts.octet}.0/24`;
     this.bridgeIp = `10.77.${opts.octet}.1`;
     this.bridge = `${opts.tag}br`;
     this.hosts = Array.from({ length: opts.nodes }, (_, i) => ({ ns: `${opts.tag}n${i}`, ip: `10.77.${opts.octet}.${10 + i}` }));
