@@ -7,8 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onExitCleanup } from './cleanup.ts';
 
-const SRC_DIR = fileURLToPath(new URL('..', import.meta.url));
-const REPO_DIR = path.dirname(SRC_DIR);
+/** This checkout's src/ and its parent. */
+export const SRC_DIR = fileURLToPath(new URL('..', import.meta.url));
+export const REPO_DIR = path.dirname(SRC_DIR);
 
 export interface CodeSnapshot {
   /** The copied src/ directory. */

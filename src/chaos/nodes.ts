@@ -9,15 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { makeConfig, renderConfig } from '../broker/config.ts';
 import { onExitCleanup } from './cleanup.ts';
+import { REPO_DIR, SRC_DIR } from './code-snapshot.ts';
 import type { NetLab } from './net.ts';
 import { freeLocalPorts } from '../net/free-ports.ts';
 import { parseAddr } from '../net/util.ts';
 
-const SRC_DIR = fileURLToPath(new URL('..', import.meta.url));
-const REPO_DIR = path.dirname(SRC_DIR);
 const CLIENT_PORT = 10911;
 const PEER_PORT = 20911; // below the ephemeral port range (see cluster.ts)
 const RELAY_PORT = 41911;
