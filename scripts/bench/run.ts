@@ -81,13 +81,11 @@ export function killAllNow(): void {
   for (const c of live.children) c.kill();
   for (const cluster of live.clusters) {
     for (const n of cluster.nodes) {
-      const pid = n.proc?.pid;
-      if (pid !== undefined && n.proc?.exitCode === null && n.proc.signalCode === null) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
+      if (!cluster.running(n.id)) continue;
+      try {
+        cluster.signal(n.id, 'SIGKILL'); // not kill(): that one awaits the exit
+      } catch {
+        // already gone
       }
     }
     fs.rmSync(cluster.root, { recursive: true, force: true });
