@@ -6,7 +6,7 @@ import fs from 'node:fs';
 let ticksPerSecond: number | undefined;
 
 /** USER_HZ, the unit of utime/stime in /proc/<pid>/stat (`getconf CLK_TCK`, 100 almost always). */
-export function clockTicksPerSecond(): number {
+function clockTicksPerSecond(): number {
   if (ticksPerSecond === undefined) {
     try {
       const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -19,7 +19,7 @@ export function clockTicksPerSecond(): number {
 }
 
 /** User + system CPU seconds the process has used so far; null when it is gone. */
-export function cpuSeconds(pid: number): number | null {
+function cpuSeconds(pid: number): number | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -27,7 +27,7 @@ export function formatRate(x: number): string {
   return `${(x / 1e6).toFixed(2)}M`;
 }
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} B`;
