@@ -1,5 +1,5 @@
 // A latency histogram with log-spaced buckets (HDR-like): fixed memory whatever the sample
-// count, mergeable across processes, and every percentile within 1% of the exact value.
+// count, mergeable across processes, and every percentile within 0.5% of the exact value.
 //
 // Bucket i holds values in [LOWEST * GROWTH^i, LOWEST * GROWTH^(i+1)); a percentile reports its
 // bucket's geometric middle, so the relative error is at most sqrt(GROWTH) - 1 (about 0.5%),
