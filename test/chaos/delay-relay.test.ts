@@ -6,7 +6,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { freeLocalPorts } from '../../src/net/free-ports.ts';
-import { delay } from '../../src/net/util.ts';
+import { delay, withTimeout } from '../../src/net/util.ts';
 import { Prng } from '../../src/raft/prng.ts';
 
 const RELAY = fileURLToPath(new URL('../../src/chaos/delay-relay.ts', import.meta.url));
@@ -30,16 +30,21 @@ t.test('relay keeps byte order through delay switches and delays while on', asyn
   });
   t.teardown(() => relay.kill('SIGKILL'));
   const lines = readline.createInterface({ input: relay.stdout! });
+  // Bounded, so a relay that died or never answers fails here with a name instead of at tap's timeout.
   const waitLine = (want: string) =>
-    new Promise<void>((resolve) => {
-      const on = (l: string) => {
-        if (l.trim() === want) {
-          lines.off('line', on);
-          resolve();
-        }
-      };
-      lines.on('line', on);
-    });
+    withTimeout(
+      new Promise<void>((resolve) => {
+        const on = (l: string) => {
+          if (l.trim() === want) {
+            lines.off('line', on);
+            resolve();
+          }
+        };
+        lines.on('line', on);
+      }),
+      10_000,
+      `relay line "${want}"`,
+    );
   await waitLine('listening');
   const setDelay = async (ms: number, jitter: number) => {
     const ok = waitLine('ok');
