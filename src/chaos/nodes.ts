@@ -15,6 +15,7 @@ import { REPO_DIR, SRC_DIR } from './code-snapshot.ts';
 import type { NetLab } from './net.ts';
 import { freeLocalPorts } from '../net/free-ports.ts';
 import { parseAddr } from '../net/util.ts';
+import { REPLICA_V8_FLAGS } from '../cli/cluster.ts';
 
 const CLIENT_PORT = 10911;
 const PEER_PORT = 20911; // below the ephemeral port range (see cluster.ts)
@@ -130,8 +131,8 @@ export class ChaosNodes {
     return this.opts.lab ? this.opts.lab.execPrefix(index) : [];
   }
 
-  private spawnIn(index: number, args: string[], stdio: ('ignore' | 'inherit' | 'pipe')[]): ChildProcess {
-    const [cmd, ...rest] = [...this.prefix(index), process.execPath, '--import', 'tsx', ...args];
+  private spawnIn(index: number, args: string[], stdio: ('ignore' | 'inherit' | 'pipe')[], nodeFlags: readonly string[] = []): ChildProcess {
+    const [cmd, ...rest] = [...this.prefix(index), process.execPath, ...nodeFlags, '--import', 'tsx', ...args];
     // cwd: where `--import tsx` resolves, whatever directory the runner was started from.
     return spawn(cmd!, rest, { cwd: REPO_DIR, stdio, detached: true });
   }
@@ -152,7 +153,8 @@ export class ChaosNodes {
   start(id: string): void {
     if (this.running(id)) return;
     const s = this.spec(id);
-    const proc = this.spawnIn(s.index, [this.codePath('cli/main.ts'), 'node', '--config', s.confPath], ['ignore', 'ignore', this.opts.stderr ?? 'ignore']);
+    // The replica's V8 flags come before the script: the same runtime as `raftmq cluster` gives it.
+    const proc = this.spawnIn(s.index, [this.codePath('cli/main.ts'), 'node', '--config', s.confPath], ['ignore', 'ignore', this.opts.stderr ?? 'ignore'], REPLICA_V8_FLAGS);
     proc.on('error', () => {});
     this.procs.set(id, proc);
     this.suspended.delete(id);
