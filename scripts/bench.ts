@@ -70,7 +70,10 @@ async function runConfig(opts: BenchOptions, runs: number, label: string): Promi
     failedSends += res.failed;
     const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, clientCpuPercent: res.clientCpuPercent, otherCpuPercent: res.otherCpuPercent, cores: os.cpus().length };
     say(`${runLabel}: ${JSON.stringify({ ...res.figures, ...extra })}`);
-    const rss = res.rss.map((x) => `${x.id} ${x.firstMiB} -> ${x.lastMiB} (max ${x.maxMiB}, trend ${x.trendMiBPerMin >= 0 ? '+' : ''}${x.trendMiBPerMin} MiB/min)`);
+    // A trend over a few seconds mostly shows the heap warming up: only a minute or more says
+    // anything about growth per minute.
+    const trend = (x: { trendMiBPerMin: number }): string => (res.windowSec >= 60 ? `, trend ${x.trendMiBPerMin >= 0 ? '+' : ''}${x.trendMiBPerMin} MiB/min` : '');
+    const rss = res.rss.map((x) => `${x.id} ${x.firstMiB} -> ${x.lastMiB} (max ${x.maxMiB}${trend(x)})`);
     say(`${runLabel}: RSS MiB per replica over the window (first -> last sample): ${rss.join(', ')}`);
     if (res.failed > 0) {
       say(`${runLabel}: WARNING ${res.failed} sends failed (first: ${res.firstError}); the figures count only acked sends`);
