@@ -88,6 +88,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     tickMs: config.tickMs,
     proposalTimeoutMs: config.sendTimeoutMs,
     checkpointIntervalMs: config.checkpointIntervalMs,
+    flushDiskType: config.flushDiskType,
     pendingProposalsMax: PENDING_PROPOSALS_MAX,
     inboxMessagesMax: INBOX_MESSAGES_MAX,
     onFatal: (err) => fatalExit?.(err),

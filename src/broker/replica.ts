@@ -11,7 +11,7 @@
 // Writes become durable in the order they started; each Ready's `persistedMessages` (append and
 // vote acknowledgements, which promise durability) leave only once its write and every earlier
 // one are durable, and only then is the core told (which is when a leader counts its own copy).
-import type { CommitLog, MetaStore } from '../commitlog/types.ts';
+import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/types.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
 import { NONE, Role } from '../raft/types.ts';
 import type { ErrorCode } from './protocol.ts';
@@ -62,6 +62,10 @@ export interface ReplicaOptions {
   /** A proposal not committed within this long is answered with TIMEOUT (the entry may still commit). */
   readonly proposalTimeoutMs: number;
   readonly checkpointIntervalMs: number;
+  /** How the log makes appends durable. SYNC_FLUSH: an entry counts as persisted only once
+   *  fdatasync'd, so everything applied is on disk and checkpoints run beside the loop. Anything
+   *  else (ASYNC_FLUSH, the default assumption): the loop stops for a log flush and the checkpoint. */
+  readonly flushDiskType?: FlushDiskType;
   /** Most proposals waiting for commit; beyond it new proposals get OVERLOADED. */
   readonly pendingProposalsMax: number;
   /** Most Readies whose writes are in flight; the loop takes no new Ready beyond it. */
@@ -258,7 +262,8 @@ export class Replica {
         const fed = this.feedCore();
         const take = this.raft.hasReady() && this.writesInFlight < (this.opts.writesInFlightMax ?? WRITES_IN_FLIGHT_MAX);
         if (take) this.handleReady(this.raft.ready());
-        await this.maybeCheckpoint();
+        const blocking = this.maybeCheckpoint();
+        if (blocking !== undefined) await blocking;
         if (this.stopped || (!fed && !take)) break;
       }
     } catch (err) {
@@ -470,18 +475,39 @@ export class Replica {
     }
   }
 
-  private async maybeCheckpoint(): Promise<void> {
+  /** Starts a checkpoint when one is due. Returns a promise only when the loop must wait for it. */
+  private maybeCheckpoint(): Promise<void> | undefined {
     const now = Date.now();
-    if (this.checkpointing || now - this.lastCheckpointMs < this.opts.checkpointIntervalMs) return;
+    if (this.checkpointing || now - this.lastCheckpointMs < this.opts.checkpointIntervalMs) return undefined;
     this.checkpointing = true;
-    try {
-      this.lastCheckpointMs = now;
-      // The checkpoint must never run ahead of what is on disk (ASYNC_FLUSH): flush the log first.
-      await this.opts.log.flush();
-      await this.opts.stateMachine.checkpoint();
-    } finally {
-      this.checkpointing = false;
+    this.lastCheckpointMs = now;
+    const { log, stateMachine } = this.opts;
+    if (this.opts.flushDiskType === 'SYNC_FLUSH' && log.flushedIndex() >= stateMachine.appliedIndex) {
+      // Every applied entry is fdatasync'd here (the core hands out only what this replica
+      // persisted), and stays so for whatever is applied before the snapshot is taken: the
+      // checkpoint runs beside the loop. (Waiting for it stalled every replica for 3-30 ms once a
+      // second, measured at full load: a LevelDB synced batch plus a log flush round.)
+      stateMachine.checkpoint().then(
+        () => {
+          this.checkpointing = false;
+        },
+        (err: Error) => {
+          this.checkpointing = false;
+          if (!this.stopped && !this.fatal) this.fail(err);
+        },
+      );
+      return undefined;
     }
+    return (async () => {
+      try {
+        // The checkpoint must never run ahead of what is on disk (ASYNC_FLUSH): flush the log
+        // first, and apply nothing until the checkpoint has taken its snapshot.
+        await log.flush();
+        await stateMachine.checkpoint();
+      } finally {
+        this.checkpointing = false;
+      }
+    })();
   }
 
   private fail(err: Error): void {

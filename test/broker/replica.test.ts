@@ -30,8 +30,10 @@ class ManualLog implements CommitLog {
   lastIndex(): number {
     return this.records.length;
   }
+  /** What flushedIndex() answers (the tests that need it set it). */
+  flushedTo = 0;
   flushedIndex(): number {
-    return 0;
+    return this.flushedTo;
   }
   termAt(index: number): number {
     return index === 0 ? 0 : this.records[index - 1]!.term;
@@ -85,7 +87,13 @@ async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await turn();
 }
 
-function follower(t: { teardown(fn: () => unknown): void }) {
+interface FollowerOptions {
+  readonly flushDiskType?: 'SYNC_FLUSH' | 'ASYNC_FLUSH';
+  readonly checkpointIntervalMs?: number;
+  readonly checkpoint?: () => Promise<unknown>;
+}
+
+function follower(t: { teardown(fn: () => unknown): void }, options: FollowerOptions = {}) {
   const log = new ManualLog();
   const meta = new MemoryMeta();
   const sent: Message[] = [];
@@ -102,13 +110,14 @@ function follower(t: { teardown(fn: () => unknown): void }) {
         return applied.length === 0 ? 0 : applied[applied.length - 1]!;
       },
       apply: (e: Entry) => applied.push(e.index),
-      checkpoint: async () => undefined,
+      checkpoint: options.checkpoint ?? (async () => undefined),
     },
     peers: { send: (_to, msgs) => sent.push(...msgs) },
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
     tickMs: 1000,
     proposalTimeoutMs: 1000,
-    checkpointIntervalMs: 60_000,
+    checkpointIntervalMs: options.checkpointIntervalMs ?? 60_000,
+    flushDiskType: options.flushDiskType,
     pendingProposalsMax: 100,
     inboxMessagesMax: 1000,
     onFatal: (err) => fatal.push(err),
@@ -203,4 +212,82 @@ t.test('appends that arrive while a truncation runs wait for it (the log refuses
   for (const w of f.log.writes) w.resolve();
   await turns();
   t.same(f.acks().slice(-1), [5], 'acknowledged up to 5 once durable');
+});
+
+/** A checkpoint that completes only when the test releases it. */
+function heldCheckpoint() {
+  let calls = 0;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  return {
+    checkpoint: () => {
+      calls++;
+      return held;
+    },
+    get calls() {
+      return calls;
+    },
+    release: () => release(),
+  };
+}
+
+t.test('SYNC_FLUSH: the loop keeps appending, acknowledging and applying while a checkpoint is written', async (t) => {
+  const ckpt = heldCheckpoint();
+  const f = follower(t, { flushDiskType: 'SYNC_FLUSH', checkpoint: ckpt.checkpoint });
+  t.teardown(ckpt.release);
+  await turns();
+  t.equal(ckpt.calls, 1, 'the first checkpoint started (and is held)');
+  f.log.flushedTo = 1000; // under SYNC_FLUSH every acknowledged write is flushed
+  f.replica.receive([append(1, 0, 0, 0, [1, 2])]);
+  await turns();
+  f.log.writes[0]!.resolve();
+  await turns();
+  f.replica.receive([append(1, 2, 1, 2, [3])]);
+  await turns();
+  t.same(f.acks(), [2], 'acknowledged while the checkpoint is in flight');
+  t.same(f.applied, [1, 2], 'applied while the checkpoint is in flight');
+  t.equal(ckpt.calls, 1, 'no second checkpoint while one runs');
+});
+
+t.test('ASYNC_FLUSH: the loop waits for the flush and the checkpoint (the snapshot must not run ahead of the disk)', async (t) => {
+  const ckpt = heldCheckpoint();
+  const f = follower(t, { flushDiskType: 'ASYNC_FLUSH', checkpoint: ckpt.checkpoint });
+  await turns();
+  t.equal(ckpt.calls, 1, 'the first checkpoint started (and is held)');
+  f.replica.receive([append(1, 0, 0, 0, [1, 2])]);
+  await turns();
+  t.equal(f.log.writes.length, 0, 'nothing taken while the checkpoint runs');
+  ckpt.release();
+  await turns();
+  t.equal(f.log.writes.length, 1, 'the append is taken once it is done');
+});
+
+t.test('SYNC_FLUSH with the log flushed behind what is applied: the loop waits, as under ASYNC_FLUSH', async (t) => {
+  const ckpt = heldCheckpoint();
+  let holding = false;
+  const f = follower(t, {
+    flushDiskType: 'SYNC_FLUSH',
+    checkpointIntervalMs: 10,
+    checkpoint: () => (holding ? ckpt.checkpoint() : Promise.resolve()),
+  });
+  t.teardown(ckpt.release);
+  f.replica.receive([append(1, 0, 0, 1, [1])]);
+  await turns();
+  f.log.writes[0]!.resolve();
+  await turns();
+  f.replica.receive([append(1, 1, 1, 1, [2])]);
+  await turns();
+  t.same(f.applied, [1]);
+  holding = true; // flushedTo stays 0 < applied 1: the next checkpoint must hold the loop
+  await new Promise((r) => setTimeout(r, 30));
+  f.replica.receive([append(1, 2, 1, 1, [3])]); // this turn takes it, then starts the checkpoint
+  await turns();
+  t.equal(ckpt.calls, 1, 'the checkpoint started');
+  t.equal(f.log.writes.length, 3);
+  f.replica.receive([append(1, 3, 1, 1, [4])]);
+  await turns();
+  t.equal(f.log.writes.length, 3, 'the append behind it waits');
+  ckpt.release();
+  await turns();
+  t.equal(f.log.writes.length, 4, 'and is taken once it is done');
 });
