@@ -1,10 +1,15 @@
 // One queue's consume index (RocketMQ's ConsumeQueue): queue offset -> (Raft log index, slot in
-// that entry's batch). Append-only and in memory, stored as runs: a batch of n messages is one
-// run (its first queue offset, and its first entry packed as logIndex * SLOT_RADIX + slot, exact
-// below 2^53), 16 bytes for the whole batch. Under load a batch carries tens of messages, so the
-// index costs well under a byte per message (a per-message array grows by 8-16 bytes per message:
-// by arithmetic 0.5-1 GiB over ten minutes at 100k msgs/s; measured before the change: RSS +80
-// MiB in 110 s at 50k msgs/s). The bodies stay in the log.
+// that entry's batch), packed as logIndex * SLOT_RADIX + slot (exact below 2^53). Append-only, in
+// two tiers so memory stays flat however long a queue grows:
+// - hot, [coldEnd, maxOffset): runs in memory. A batch of n messages is one run (its first queue
+//   offset and its first packed entry), 16 bytes for the whole batch: under load a batch carries
+//   tens of messages, so well under a byte per message (a per-message array costs 0.5-1 GiB over
+//   ten minutes at 100k msgs/s).
+// - cold, [0, coldEnd): chunks of CONSUME_QUEUE_CHUNK_ENTRY_COUNT entries that a completed
+//   checkpoint holds in full, read back through a ColdChunkReader (the state machine's LevelDB
+//   and its bounded cache). Only the owner moves coldEnd (freezeBelow), only up, chunk by chunk.
+//   Kept in memory for good, the index grew RSS ~4.7 MiB/min at full load.
+// The bodies stay in the log.
 import { assert } from '../raft/assert.ts';
 import { SEND_BATCH_COUNT_MAX } from './protocol.ts';
 
@@ -14,35 +19,65 @@ export const SLOT_RADIX = SEND_BATCH_COUNT_MAX;
 export const LOG_INDEX_MAX = Math.floor(Number.MAX_SAFE_INTEGER / SLOT_RADIX) - 1;
 /** Most entries one queue indexes. Apply refuses sends beyond it. */
 export const CONSUME_QUEUE_ENTRY_COUNT_MAX = 2 ** 28;
+/** Entries per cold chunk (and per checkpoint value): 32 KiB encoded. */
+export const CONSUME_QUEUE_CHUNK_ENTRY_COUNT = 4096;
 const INITIAL_CAPACITY = 16;
 /** Bytes per entry in memory and in an encoded range. */
 export const CONSUME_QUEUE_ENTRY_BYTES = 8;
 
+/** Where cold entries come from. `read(chunk)` returns the CONSUME_QUEUE_CHUNK_ENTRY_COUNT packed
+ *  entries of that chunk, already checked (see decodeChunk); it must not retain them per queue. */
+export interface ColdChunkReader {
+  read(chunk: number): Float64Array;
+}
+
 export class ConsumeQueue {
-  /** Run r covers queue offsets [runOffset[r], runOffset[r + 1]) (the last one up to maxOffset). */
+  /** Hot run r covers queue offsets [runOffset[r], runOffset[r + 1]) (the last one up to maxOffset). */
   private runOffset: Float64Array = new Float64Array(INITIAL_CAPACITY);
   /** Packed (logIndex, slot) of run r's first offset; later offsets follow slot by slot. */
   private runBase: Float64Array = new Float64Array(INITIAL_CAPACITY);
   private runs = 0;
   private count = 0;
+  /** Offsets below this are cold (read through `cold`). A multiple of the chunk size. */
+  private coldEndValue = 0;
+  /** Packed entry at maxOffset - 1 (-1 when empty): appends check growth without a cold read. */
+  private last = -1;
   /** Last run found by a lookup: pulls read offsets in order, so it is usually the next answer. */
   private lastRun = 0;
   /** Queue offset of the first entry. Always 0 until retention trims queues. */
   readonly minOffset: number = 0;
+
+  /** `cold` is needed only by a queue that will be frozen (a durable state machine's). */
+  constructor(private readonly cold?: ColdChunkReader) {}
 
   /** The next queue offset to assign (exclusive upper bound, RocketMQ's maxOffset). */
   get maxOffset(): number {
     return this.minOffset + this.count;
   }
 
-  /** Messages still indexed. */
+  /** Messages still indexed (hot and cold). */
   get size(): number {
     return this.count;
   }
 
-  /** Runs held (one per batch; for tests and memory figures). */
+  /** Hot runs held (one per batch at most; for tests and memory figures). */
   get runCount(): number {
     return this.runs;
+  }
+
+  /** Capacity of the hot run arrays, in runs (for tests: it shrinks when runs go cold). */
+  get runCapacity(): number {
+    return this.runOffset.length;
+  }
+
+  /** The packed entry at maxOffset - 1, -1 when empty (never a cold read). */
+  get lastPacked(): number {
+    return this.last;
+  }
+
+  /** Offsets below this are read from cold chunks. */
+  get coldEnd(): number {
+    return this.coldEndValue;
   }
 
   /** Room for `n` more entries. */
@@ -56,10 +91,12 @@ export class ConsumeQueue {
     assert(Number.isSafeInteger(logIndex) && logIndex >= 1 && logIndex <= LOG_INDEX_MAX, `consume queue: bad log index ${logIndex}`);
     assert(Number.isInteger(count) && count >= 1 && count <= SLOT_RADIX, `consume queue: bad batch count ${count}`);
     assert(this.hasRoom(count), 'consume queue: full');
-    assert(this.count === 0 || this.logIndexAt(this.maxOffset - 1) < logIndex, `consume queue: log index ${logIndex} does not grow`);
+    assert(Math.floor(this.last / SLOT_RADIX) < logIndex, `consume queue: log index ${logIndex} does not grow`);
     const first = this.maxOffset;
-    this.pushRun(first, logIndex * SLOT_RADIX);
+    const base = logIndex * SLOT_RADIX;
+    this.pushRun(first, base);
     this.count += count;
+    this.last = base + count - 1;
     return first;
   }
 
@@ -83,12 +120,33 @@ export class ConsumeQueue {
     return { logIndex: Math.floor(p / SLOT_RADIX), slot: p % SLOT_RADIX };
   }
 
-  /** Entries [from, to) as little-endian float64s, one per offset (the checkpoint format). */
+  /** The packed entry (logIndex * SLOT_RADIX + slot) at `offset`, which must be indexed. One
+   *  lookup for both parts: a cold one costs a cache probe. */
+  packedAt(offset: number): number {
+    assert(this.has(offset), `consume queue: offset ${offset} outside [${this.minOffset}, ${this.maxOffset})`);
+    if (offset < this.coldEndValue) {
+      const chunk = Math.floor(offset / CONSUME_QUEUE_CHUNK_ENTRY_COUNT);
+      return this.coldChunk(chunk)[offset - chunk * CONSUME_QUEUE_CHUNK_ENTRY_COUNT];
+    }
+    const r = this.runOf(offset);
+    return this.runBase[r] + (offset - this.runOffset[r]);
+  }
+
+  /** Entries [from, to) as little-endian float64s, one per offset (the checkpoint format). Cold
+   *  entries are read chunk by chunk (the state digest reads whole queues). */
   encodeRange(from: number, to: number): Uint8Array {
     assert(from >= this.minOffset && from <= to && to <= this.maxOffset, `consume queue: bad range [${from}, ${to})`);
     const out = new Uint8Array((to - from) * CONSUME_QUEUE_ENTRY_BYTES);
     const view = new DataView(out.buffer);
-    for (let o = from; o < to; o++) view.setFloat64((o - from) * CONSUME_QUEUE_ENTRY_BYTES, this.packedAt(o), true);
+    let o = from;
+    while (o < to && o < this.coldEndValue) {
+      const chunk = Math.floor(o / CONSUME_QUEUE_CHUNK_ENTRY_COUNT);
+      const start = chunk * CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
+      const entries = this.coldChunk(chunk);
+      const end = Math.min(to, start + CONSUME_QUEUE_CHUNK_ENTRY_COUNT);
+      for (; o < end; o++) view.setFloat64((o - from) * CONSUME_QUEUE_ENTRY_BYTES, entries[o - start], true);
+    }
+    for (; o < to; o++) view.setFloat64((o - from) * CONSUME_QUEUE_ENTRY_BYTES, this.packedAt(o), true);
     return out;
   }
 
@@ -100,25 +158,70 @@ export class ConsumeQueue {
     const n = bytes.length / CONSUME_QUEUE_ENTRY_BYTES;
     assert(this.hasRoom(n), 'consume queue: restored range overflows');
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let prev = this.count === 0 ? -1 : this.packedAt(this.maxOffset - 1);
+    let prev = this.last;
     for (let i = 0; i < n; i++) {
       const p = view.getFloat64(i * CONSUME_QUEUE_ENTRY_BYTES, true);
       assert(Number.isSafeInteger(p) && p > prev && p >= SLOT_RADIX, `consume queue: restored entry ${from + i} is invalid`);
-      // The next slot of the same entry continues the run; anything else starts one.
-      const continuesRun = this.count > 0 && p === prev + 1 && p % SLOT_RADIX !== 0;
+      // The next slot of the same entry continues a hot run; anything else starts one.
+      const continuesRun = this.runs > 0 && p === prev + 1 && p % SLOT_RADIX !== 0;
       if (!continuesRun) this.pushRun(this.maxOffset, p);
       this.count++;
       prev = p;
     }
+    this.last = prev;
   }
 
-  private packedAt(offset: number): number {
-    assert(this.has(offset), `consume queue: offset ${offset} outside [${this.minOffset}, ${this.maxOffset})`);
-    const r = this.runOf(offset);
-    return this.runBase[r] + (offset - this.runOffset[r]);
+  /** Starts an empty queue whose first `end` entries are already cold (a restore: the chunks
+   *  were checked as they were read), the last of them being `lastPacked`. */
+  restoreCold(end: number, lastPacked: number): void {
+    assert(this.count === 0 && this.cold !== undefined, 'consume queue: restoreCold needs an empty queue with a cold reader');
+    assert(end > 0 && end % CONSUME_QUEUE_CHUNK_ENTRY_COUNT === 0 && end <= CONSUME_QUEUE_ENTRY_COUNT_MAX, `consume queue: bad cold end ${end}`);
+    assert(Number.isSafeInteger(lastPacked) && lastPacked >= SLOT_RADIX, `consume queue: bad last entry ${lastPacked}`);
+    this.count = end;
+    this.coldEndValue = end;
+    this.last = lastPacked;
   }
 
-  /** The run holding `offset` (which is indexed). */
+  /** Makes offsets below `end` cold (the owner vouches that the cold reader serves them) and
+   *  drops their runs. `end` is a chunk boundary in [coldEnd, maxOffset]. */
+  freezeBelow(end: number): void {
+    assert(this.cold !== undefined, 'consume queue: freezing needs a cold reader');
+    assert(end % CONSUME_QUEUE_CHUNK_ENTRY_COUNT === 0 && end >= this.coldEndValue && end <= this.maxOffset, `consume queue: bad cold end ${end} (cold below ${this.coldEndValue}, max ${this.maxOffset})`);
+    if (end === this.coldEndValue) return;
+    // First run still (partly) hot: the one holding `end`, or none when everything goes cold.
+    const keep = end === this.maxOffset ? this.runs : this.runOf(end);
+    if (keep < this.runs) {
+      // Split the run that straddles `end`: slots continue one per offset.
+      this.runBase[keep] += end - this.runOffset[keep];
+      this.runOffset[keep] = end;
+    }
+    const live = this.runs - keep;
+    // Shrink the arrays once they are mostly empty, or they stay at their high-water mark.
+    if (live < this.runOffset.length / 4 && this.runOffset.length > INITIAL_CAPACITY) {
+      const cap = Math.max(INITIAL_CAPACITY, 2 ** Math.ceil(Math.log2(live * 2 || 1)));
+      const offsets = new Float64Array(cap);
+      offsets.set(this.runOffset.subarray(keep, this.runs));
+      const bases = new Float64Array(cap);
+      bases.set(this.runBase.subarray(keep, this.runs));
+      this.runOffset = offsets;
+      this.runBase = bases;
+    } else {
+      this.runOffset.copyWithin(0, keep, this.runs);
+      this.runBase.copyWithin(0, keep, this.runs);
+    }
+    this.runs = live;
+    this.lastRun = 0;
+    this.coldEndValue = end;
+  }
+
+  private coldChunk(chunk: number): Float64Array {
+    assert(this.cold !== undefined, 'consume queue: cold offsets without a cold reader');
+    const entries = this.cold.read(chunk);
+    assert(entries.length === CONSUME_QUEUE_CHUNK_ENTRY_COUNT, `consume queue: cold chunk ${chunk} has ${entries.length} entries`);
+    return entries;
+  }
+
+  /** The hot run holding `offset` (which is indexed and hot). */
   private runOf(offset: number): number {
     const last = this.runs - 1;
     let r = this.lastRun;
@@ -153,4 +256,21 @@ export class ConsumeQueue {
     this.runBase[this.runs] = base;
     this.runs++;
   }
+}
+
+/** Checks and decodes one full chunk as stored (encodeRange bytes): exactly the chunk's entries,
+ *  each a packed entry above the one before. `what` names it in the assertion. */
+export function decodeChunk(bytes: Uint8Array | undefined, what: string): Float64Array {
+  assert(bytes !== undefined, `consume queue: ${what} is missing`);
+  assert(bytes.length === CONSUME_QUEUE_CHUNK_ENTRY_COUNT * CONSUME_QUEUE_ENTRY_BYTES, `consume queue: ${what} has ${bytes.length} bytes, expected ${CONSUME_QUEUE_CHUNK_ENTRY_COUNT * CONSUME_QUEUE_ENTRY_BYTES}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float64Array(CONSUME_QUEUE_CHUNK_ENTRY_COUNT);
+  let prev = -1;
+  for (let i = 0; i < CONSUME_QUEUE_CHUNK_ENTRY_COUNT; i++) {
+    const p = view.getFloat64(i * CONSUME_QUEUE_ENTRY_BYTES, true);
+    assert(Number.isSafeInteger(p) && p > prev && p >= SLOT_RADIX, `consume queue: ${what} entry ${i} is invalid`);
+    out[i] = p;
+    prev = p;
+  }
+  return out;
 }

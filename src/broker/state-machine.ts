@@ -8,6 +8,11 @@
 // Durability: `checkpoint()` writes everything that changed since the previous checkpoint and the
 // applied index in ONE synced LevelDB batch, so a restart resumes at appliedIndex + 1 and the
 // replay of the log from there reproduces exactly the same queue offsets (apply is deterministic).
+//
+// Memory: once a completed checkpoint holds a consume-queue chunk in full, the queue drops it
+// from memory (it goes cold) and reads it back from LevelDB on demand (getSync, through a small
+// cache shared by all queues); so a durable machine's memory does not grow with the messages
+// applied. An in-memory machine (no `open`) keeps everything hot.
 import { Level } from 'level';
 import { Packr } from 'msgpackr';
 import { assert } from '../raft/assert.ts';
@@ -27,7 +32,13 @@ import {
   validateTopicName,
   TOPIC_QUEUE_COUNT_MAX,
 } from './commands.ts';
-import { ConsumeQueue, CONSUME_QUEUE_ENTRY_BYTES } from './consume-queue.ts';
+import {
+  ConsumeQueue,
+  CONSUME_QUEUE_CHUNK_ENTRY_COUNT,
+  CONSUME_QUEUE_ENTRY_BYTES,
+  decodeChunk,
+  SLOT_RADIX,
+} from './consume-queue.ts';
 import { BrokerError } from './errors.ts';
 import type { ErrorCode, MessageInput, SendResultItem, StoredMessage } from './protocol.ts';
 import { PULL_COUNT_MAX } from './protocol.ts';
@@ -43,8 +54,13 @@ export const DECODED_BATCH_CACHE_BYTES_MAX = 32 * 1024 * 1024;
 /** onApplied listeners. */
 export const APPLIED_LISTENER_COUNT_MAX = 16;
 /** Consume-queue entries per LevelDB value in a checkpoint; a checkpoint rewrites at most the
- *  partial last chunk of each queue that changed (32 KiB). */
-export const CHECKPOINT_CHUNK_ENTRY_COUNT = 4096;
+ *  partial last chunk of each queue that changed (32 KiB). Also the unit of the cold tier. */
+export const CHECKPOINT_CHUNK_ENTRY_COUNT = CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
+/** Decoded cold consume-queue chunks cached for pulls, all queues together (32 KiB each). */
+export const COLD_CHUNK_CACHE_COUNT_MAX = 64;
+/** Full chunks below the checkpointed end each queue keeps hot: consumers a little behind the
+ *  tail read memory, not LevelDB. Costs one chunk's runs per queue (~3 KiB at 20 msgs/batch). */
+const HOT_MARGIN_CHUNK_COUNT = 1;
 /** Defaults of the two options that matter to proposing (RocketMQ's names and values). */
 export const DEFAULT_AUTO_CREATE_TOPIC_ENABLE = true;
 export const DEFAULT_TOPIC_QUEUE_NUMS = 4;
@@ -175,6 +191,8 @@ export class BrokerStateMachine {
   private readonly listeners: AppliedListener[] = [];
   private readonly cache = new Map<number, CachedBatch>();
   private cacheBytes = 0;
+  /** chunkKey -> decoded cold chunk, least recently used first. */
+  private readonly coldChunks = new Map<string, Float64Array>();
 
   private readonly msgIdPrefix: string;
   private readonly autoCreateTopicEnable: boolean;
@@ -333,7 +351,7 @@ export class BrokerStateMachine {
     }
     let cq = t.queues[cmd.queueId];
     if (cq === undefined) {
-      cq = new ConsumeQueue();
+      cq = this.newQueue(cmd.topic, cmd.queueId);
       t.queues[cmd.queueId] = cq;
     }
     const count = cmd.messages.length;
@@ -455,8 +473,9 @@ export class BrokerStateMachine {
     let bytes = 0;
     const end = Math.min(maxOffset, offset + maxCount);
     for (let o = offset; o < end; o++) {
-      const logIndex = cq.logIndexAt(o);
-      const slot = cq.slotAt(o);
+      const packed = cq.packedAt(o);
+      const logIndex = Math.floor(packed / SLOT_RADIX);
+      const slot = packed % SLOT_RADIX;
       const batch = this.batchAt(logIndex);
       if (batch === undefined) break;
       assert(batch.topic === topic && batch.queueId === queueId && slot < batch.messages.length, `state machine: entry ${logIndex} does not hold ${topic}/${queueId} slot ${slot}`);
@@ -495,7 +514,8 @@ export class BrokerStateMachine {
   }
 
   /** Canonical bytes of the whole replicated state (applied index and term, topics, consume
-   *  queues, offsets). Two replicas that applied the same entries give identical bytes. */
+   *  queues, offsets). Two replicas that applied the same entries give identical bytes, whatever
+   *  of their queues is cold (read back here). */
   serializeState(): Uint8Array {
     const topics = [...this.topics.keys()].sort(cmp).map((name) => {
       const t = this.topics.get(name)!;
@@ -542,7 +562,7 @@ export class BrokerStateMachine {
     const topics = [...this.dirtyTopics];
     const offsets = [...this.dirtyOffsets];
     const queues = [...this.dirtyQueues];
-    const queueWatermarks: [string, number][] = [];
+    const queueWatermarks: [string, ConsumeQueue, number][] = [];
     for (const topic of topics) ops.push({ type: 'put', key: topicKey(topic), value: packr.pack(this.topics.get(topic)!.queueCount) });
     for (const key of offsets) ops.push({ type: 'put', key, value: packr.pack(this.offsets.get(key)!) });
     for (const qk of queues) {
@@ -552,12 +572,15 @@ export class BrokerStateMachine {
       const cq = this.topics.get(topic)!.queues[queueId]!;
       const from = this.queueCheckpointed.get(qk) ?? 0;
       const to = cq.maxOffset;
-      for (let chunk = Math.floor(from / CHECKPOINT_CHUNK_ENTRY_COUNT); chunk * CHECKPOINT_CHUNK_ENTRY_COUNT < to; chunk++) {
+      const firstChunk = Math.floor(from / CHECKPOINT_CHUNK_ENTRY_COUNT);
+      // Cold chunks are full and durable: a checkpoint never rewrites (nor reads) them.
+      assert(firstChunk * CHECKPOINT_CHUNK_ENTRY_COUNT >= cq.coldEnd, `state machine: checkpoint of ${qk} from ${from} would rewrite cold entries below ${cq.coldEnd}`);
+      for (let chunk = firstChunk; chunk * CHECKPOINT_CHUNK_ENTRY_COUNT < to; chunk++) {
         const start = chunk * CHECKPOINT_CHUNK_ENTRY_COUNT;
         const end = Math.min(to, start + CHECKPOINT_CHUNK_ENTRY_COUNT);
         ops.push({ type: 'put', key: chunkKey(topic, queueId, chunk), value: cq.encodeRange(start, end) });
       }
-      queueWatermarks.push([qk, to]);
+      queueWatermarks.push([qk, cq, to]);
     }
     const applied = this.applied;
     ops.push({ type: 'put', key: KEY_META, value: packr.pack([STATE_FORMAT_VERSION, applied, this.appliedTermValue]) });
@@ -573,13 +596,20 @@ export class BrokerStateMachine {
       for (const k of queues) this.dirtyQueues.add(k);
       throw err;
     }
-    for (const [qk, to] of queueWatermarks) this.queueCheckpointed.set(qk, to);
     this.checkpointed = applied;
+    for (const [qk, cq, to] of queueWatermarks) {
+      this.queueCheckpointed.set(qk, to);
+      // Every chunk below `to` is now durable in full: let all but the margin go cold.
+      const coldEnd = (Math.floor(to / CHECKPOINT_CHUNK_ENTRY_COUNT) - HOT_MARGIN_CHUNK_COUNT) * CHECKPOINT_CHUNK_ENTRY_COUNT;
+      if (coldEnd > cq.coldEnd) cq.freezeBelow(coldEnd);
+    }
     return applied;
   }
 
   private async restore(db: Level<string, Uint8Array>): Promise<void> {
-    const chunks: { topic: string; queueId: number; chunk: number; value: Uint8Array }[] = [];
+    // Consume-queue chunks are checked as they stream by but not kept: full ones stay cold (read
+    // back on demand), only each queue's partial last chunk is loaded into memory.
+    const restored: RestoredQueue[] = [];
     let meta: Uint8Array | undefined;
     for await (const [key, value] of db.iterator()) {
       const kind = key.slice(0, 2);
@@ -606,14 +636,13 @@ export class BrokerStateMachine {
         assert(this.offsets.size < CONSUMER_OFFSET_COUNT_MAX, 'state restore: too many consumer offsets');
         this.offsets.set(key, offset as number);
       } else if (kind === 'q:') {
-        const [topic, queueId, chunk] = key.slice(2).split(':');
-        chunks.push({ topic, queueId: Number(queueId), chunk: Number(chunk), value });
+        restoreChunk(restored, key, value);
       } else {
         assert(false, `state restore: unknown key ${key}`);
       }
     }
     if (meta === undefined) {
-      assert(this.topics.size === 0 && this.offsets.size === 0 && chunks.length === 0, 'state restore: data without an applied index');
+      assert(this.topics.size === 0 && this.offsets.size === 0 && restored.length === 0, 'state restore: data without an applied index');
       return;
     }
     const m = packr.unpack(meta) as unknown;
@@ -626,25 +655,16 @@ export class BrokerStateMachine {
       const t = this.topics.get(topic);
       assert(t !== undefined && Number(queueId) < t.queueCount, `state restore: offset ${key} of an unknown queue`);
     }
-    // Keys sort by topic, then zero-padded queue id, then zero-padded chunk: chunks of one queue
-    // arrive in order; each must continue the queue exactly.
-    for (const c of chunks) {
-      const t = this.topics.get(c.topic);
-      assert(t !== undefined && Number.isInteger(c.queueId) && c.queueId < t.queueCount, `state restore: chunk of unknown queue ${c.topic}/${c.queueId}`);
-      let cq = t.queues[c.queueId];
-      if (cq === undefined) {
-        cq = new ConsumeQueue();
-        t.queues[c.queueId] = cq;
-      }
-      assert(c.chunk * CHECKPOINT_CHUNK_ENTRY_COUNT === cq.maxOffset, `state restore: chunk ${c.chunk} of ${c.topic}/${c.queueId} does not follow offset ${cq.maxOffset}`);
-      assert(c.value.length > 0 && c.value.length <= CHECKPOINT_CHUNK_ENTRY_COUNT * CONSUME_QUEUE_ENTRY_BYTES, `state restore: chunk ${c.chunk} of ${c.topic}/${c.queueId} has ${c.value.length} bytes`);
-      cq.appendEncoded(cq.maxOffset, c.value);
-      this.queueCheckpointed.set(queueKey(c.topic, c.queueId), cq.maxOffset);
-    }
-    for (const t of this.topics.values()) {
-      for (const cq of t.queues) {
-        if (cq !== undefined && cq.size > 0) assert(cq.logIndexAt(cq.maxOffset - 1) <= this.applied, 'state restore: consume queue points past the applied index');
-      }
+    for (const q of restored) {
+      const t = this.topics.get(q.topic);
+      assert(t !== undefined && q.queueId < t.queueCount, `state restore: chunk of unknown queue ${q.topic}/${q.queueId}`);
+      assert(t.queues[q.queueId] === undefined, `state restore: chunks of ${q.topic}/${q.queueId} are not contiguous`);
+      const cq = this.newQueue(q.topic, q.queueId);
+      t.queues[q.queueId] = cq;
+      if (q.fullChunks > 0) cq.restoreCold(q.fullChunks * CHECKPOINT_CHUNK_ENTRY_COUNT, q.lastPacked);
+      if (q.tail !== undefined) cq.appendEncoded(cq.maxOffset, q.tail);
+      this.queueCheckpointed.set(queueKey(q.topic, q.queueId), cq.maxOffset);
+      assert(Math.floor(cq.lastPacked / SLOT_RADIX) <= this.applied, 'state restore: consume queue points past the applied index');
     }
   }
 
@@ -659,10 +679,45 @@ export class BrokerStateMachine {
     this.db = undefined;
     this.cache.clear();
     this.cacheBytes = 0;
+    this.coldChunks.clear();
     if (db !== undefined) await db.close();
   }
 
+  /** For tests and memory figures: hot consume-queue runs held, all queues together. */
+  get hotRunCount(): number {
+    let n = 0;
+    for (const t of this.topics.values()) for (const cq of t.queues) n += cq?.runCount ?? 0;
+    return n;
+  }
+
+  /** For tests and memory figures: decoded cold chunks cached (at most COLD_CHUNK_CACHE_COUNT_MAX). */
+  get coldChunkCacheSize(): number {
+    return this.coldChunks.size;
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
+
+  private newQueue(topic: string, queueId: number): ConsumeQueue {
+    return new ConsumeQueue({ read: (chunk) => this.readColdChunk(topic, queueId, chunk) });
+  }
+
+  /** A cold chunk, from the cache or LevelDB. Synchronous: pulls are. Only a checkpoint that
+   *  completed made it cold, so it must be there, full and well formed. */
+  private readColdChunk(topic: string, queueId: number, chunk: number): Float64Array {
+    const key = chunkKey(topic, queueId, chunk);
+    const hit = this.coldChunks.get(key);
+    if (hit !== undefined) {
+      this.coldChunks.delete(key);
+      this.coldChunks.set(key, hit);
+      return hit;
+    }
+    const db = this.db;
+    assert(db !== undefined, `state machine: cold chunk ${key} read after close`);
+    const entries = decodeChunk(db.getSync(key), `checkpoint chunk ${key}`);
+    this.coldChunks.set(key, entries);
+    if (this.coldChunks.size > COLD_CHUNK_CACHE_COUNT_MAX) this.coldChunks.delete(this.coldChunks.keys().next().value!);
+    return entries;
+  }
 
   private queueOf(topic: string, queueId: number): ConsumeQueue | undefined {
     const t = this.topics.get(topic);
@@ -713,6 +768,44 @@ export class BrokerStateMachine {
   get decodedBatchCacheSize(): number {
     return this.cache.size;
   }
+}
+
+/** A consume queue as its checkpoint chunks describe it. */
+interface RestoredQueue {
+  readonly topic: string;
+  readonly queueId: number;
+  /** Full chunks seen; a short one (`tail`) can only be the last. */
+  fullChunks: number;
+  /** Packed last entry of the full chunks (-1 before any). */
+  lastPacked: number;
+  tail: Uint8Array | undefined;
+}
+
+/** Checks one chunk as restore streams it by and adds it to its queue's summary. Keys sort by
+ *  topic, then zero-padded queue id, then zero-padded chunk: a queue's chunks arrive in order and
+ *  each must continue it exactly. */
+function restoreChunk(restored: RestoredQueue[], key: string, value: Uint8Array): void {
+  const [topic, queueIdText, chunkText] = key.slice(2).split(':');
+  const queueId = Number(queueIdText);
+  const chunk = Number(chunkText);
+  assert(Number.isInteger(queueId) && Number.isInteger(chunk) && key === chunkKey(topic, queueId, chunk), `state restore: bad key ${key}`);
+  let q = restored.at(-1);
+  if (q === undefined || q.topic !== topic || q.queueId !== queueId) {
+    q = { topic, queueId, fullChunks: 0, lastPacked: -1, tail: undefined };
+    restored.push(q);
+  }
+  assert(q.tail === undefined, `state restore: chunk ${chunk - 1} of ${topic}/${queueId} is short but not the last`);
+  assert(chunk === q.fullChunks, `state restore: chunk ${chunk} of ${topic}/${queueId} does not follow offset ${q.fullChunks * CHECKPOINT_CHUNK_ENTRY_COUNT}`);
+  const fullBytes = CHECKPOINT_CHUNK_ENTRY_COUNT * CONSUME_QUEUE_ENTRY_BYTES;
+  assert(value.length > 0 && value.length <= fullBytes, `state restore: chunk ${chunk} of ${topic}/${queueId} has ${value.length} bytes`);
+  if (value.length < fullBytes) {
+    q.tail = value.slice(); // checked when it is loaded into the hot tier
+    return;
+  }
+  const entries = decodeChunk(value, `restored chunk ${key}`);
+  assert(entries[0] > q.lastPacked, `state restore: chunk ${chunk} of ${topic}/${queueId} goes back`);
+  q.lastPacked = entries[CHECKPOINT_CHUNK_ENTRY_COUNT - 1];
+  q.fullChunks++;
 }
 
 function assertRestored(check: () => void, key: string): void {
