@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ConsumeQueue, SLOT_RADIX } from '../../src/broker/consume-queue.ts';
+import { ConsumeQueue, CONSUME_QUEUE_CHUNK_ENTRY_COUNT, decodeChunk, SLOT_RADIX } from '../../src/broker/consume-queue.ts';
 import { AssertionError } from '../../src/raft/assert.ts';
 
 t.test('a batch gets consecutive queue offsets pointing at its slots', async (t) => {
@@ -112,4 +112,126 @@ t.test('restoring an encoded range rebuilds the runs and reads the same (random 
     const o = rand(a.maxOffset);
     t.equal(a.logIndexAt(o) * SLOT_RADIX + a.slotAt(o), b.logIndexAt(o) * SLOT_RADIX + b.slotAt(o));
   }
+});
+
+// ---- the cold tier ---------------------------------------------------------------------------
+
+/** A cold reader over another queue's entries, chunk by chunk as a checkpoint stores them. */
+function coldFrom(ref: ConsumeQueue): { read(chunk: number): Float64Array; reads: number } {
+  const decoded = new Map<number, Float64Array>(); // a full chunk of ref never changes
+  const reader = {
+    reads: 0,
+    read(chunk: number): Float64Array {
+      reader.reads++;
+      const start = chunk * CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
+      let entries = decoded.get(chunk);
+      if (entries === undefined) {
+        entries = decodeChunk(ref.encodeRange(start, start + CONSUME_QUEUE_CHUNK_ENTRY_COUNT), `chunk ${chunk}`);
+        decoded.set(chunk, entries);
+      }
+      return entries;
+    },
+  };
+  return reader;
+}
+
+function packedAll(cq: ConsumeQueue): number[] {
+  const out: number[] = [];
+  for (let o = 0; o < cq.maxOffset; o++) out.push(cq.packedAt(o));
+  return out;
+}
+
+t.test('freezing drops the runs below a chunk boundary; every offset still reads the same', async (t) => {
+  const C = CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
+  const ref = new ConsumeQueue();
+  const cold = coldFrom(ref);
+  const cq = new ConsumeQueue(cold);
+  let logIndex = 1;
+  const append = (n: number): void => {
+    ref.appendBatch(logIndex, n);
+    cq.appendBatch(logIndex, n);
+    logIndex += 2;
+  };
+  // Batches of 3 never end on a chunk boundary (4096 % 3 = 1): the freezes split a run.
+  while (cq.maxOffset < 5 * C + 100) append(3);
+  const highWater = cq.runCapacity;
+  t.equal(cq.runCount, ref.runCount);
+  cq.freezeBelow(C);
+  t.equal(cq.coldEnd, C);
+  t.equal(cq.runCount, ref.runCount - Math.floor(C / 3), 'runs below the boundary are gone, the straddling one is split');
+  t.same(packedAll(cq), packedAll(ref));
+  cq.freezeBelow(4 * C);
+  t.ok(cq.runCount <= Math.ceil((cq.maxOffset - 4 * C) / 3), `${cq.runCount} hot runs for ${cq.maxOffset - 4 * C} hot entries`);
+  t.ok(cq.runCapacity < highWater && cq.runCapacity <= 4 * cq.runCount, `the run arrays shrink (${highWater} -> ${cq.runCapacity} for ${cq.runCount} runs)`);
+  t.same(packedAll(cq), packedAll(ref));
+  t.same(Buffer.from(cq.encodeRange(0, cq.maxOffset)), Buffer.from(ref.encodeRange(0, ref.maxOffset)));
+  t.same(Buffer.from(cq.encodeRange(C - 5, 4 * C + 5)), Buffer.from(ref.encodeRange(C - 5, 4 * C + 5)), 'a range across the cold end');
+  // Appends go on: the growth check needs no cold read.
+  const reads = cold.reads;
+  append(7);
+  t.equal(cold.reads, reads, 'an append reads nothing cold');
+  t.throws(() => cq.appendBatch(logIndex - 2, 1), AssertionError, 'log indexes still must grow');
+  t.same(cq.lookup(cq.maxOffset - 1), ref.lookup(ref.maxOffset - 1));
+  // Everything cold, then appends again.
+  while (cq.maxOffset % C !== 0) append(1);
+  cq.freezeBelow(cq.maxOffset);
+  t.equal(cq.runCount, 0);
+  append(5);
+  t.equal(cq.runCount, 1);
+  t.same(packedAll(cq), packedAll(ref));
+});
+
+t.test('freezing refuses anything but a chunk boundary in [coldEnd, maxOffset], and needs a reader', async (t) => {
+  const C = CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
+  const ref = new ConsumeQueue();
+  const cq = new ConsumeQueue(coldFrom(ref));
+  for (let i = 1; i <= 3 * C; i++) {
+    ref.appendBatch(i, 1);
+    cq.appendBatch(i, 1);
+  }
+  t.throws(() => cq.freezeBelow(C + 1), AssertionError, 'not a boundary');
+  t.throws(() => cq.freezeBelow(4 * C), AssertionError, 'past maxOffset');
+  cq.freezeBelow(2 * C);
+  t.throws(() => cq.freezeBelow(C), AssertionError, 'going back');
+  cq.freezeBelow(2 * C);
+  t.equal(cq.coldEnd, 2 * C, 'the same boundary again is a no-op');
+  t.throws(() => ref.freezeBelow(C), AssertionError, 'no cold reader');
+});
+
+t.test('a restore starts cold up to the last full chunk and loads only the tail', async (t) => {
+  const C = CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
+  const ref = new ConsumeQueue();
+  for (let i = 1; ref.maxOffset < 2 * C + 10; i++) ref.appendBatch(i * 2, (i % 9) + 1);
+  const cold = coldFrom(ref);
+  const cq = new ConsumeQueue(cold);
+  const end = 2 * C;
+  cq.restoreCold(end, ref.packedAt(end - 1));
+  cq.appendEncoded(end, ref.encodeRange(end, ref.maxOffset));
+  t.equal(cq.maxOffset, ref.maxOffset);
+  t.equal(cq.lastPacked, ref.lastPacked);
+  t.ok(cq.runCount <= 11, `only the tail is hot (${cq.runCount} runs)`);
+  t.equal(cold.reads, 0, 'nothing cold was read');
+  t.same(packedAll(cq), packedAll(ref));
+  t.throws(() => new ConsumeQueue(cold).appendEncoded(0, Uint8Array.of(1)), AssertionError);
+  const goesBack = new ConsumeQueue(cold);
+  goesBack.restoreCold(end, ref.packedAt(end - 1));
+  t.throws(() => goesBack.appendEncoded(end, ref.encodeRange(end - 1, end)), AssertionError, 'the tail must continue the cold part');
+  t.throws(() => new ConsumeQueue(cold).restoreCold(C + 1, ref.packedAt(C)), AssertionError, 'not a boundary');
+  t.throws(() => new ConsumeQueue().restoreCold(C, ref.packedAt(C - 1)), AssertionError, 'no cold reader');
+});
+
+t.test('decodeChunk asserts a missing, short or disordered chunk', async (t) => {
+  const C = CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
+  const ref = new ConsumeQueue();
+  for (let i = 1; i <= C; i++) ref.appendBatch(i, 1);
+  const bytes = ref.encodeRange(0, C);
+  t.same([...decodeChunk(bytes, 'ok')], packedAll(ref));
+  t.throws(() => decodeChunk(undefined, 'x'), AssertionError, 'missing');
+  t.throws(() => decodeChunk(bytes.subarray(8), 'x'), AssertionError, 'short');
+  const swapped = bytes.slice();
+  swapped.set(bytes.subarray(0, 8), 8);
+  t.throws(() => decodeChunk(swapped, 'x'), AssertionError, 'not increasing');
+  const nan = bytes.slice();
+  nan.fill(0xff, 16, 24);
+  t.throws(() => decodeChunk(nan, 'x'), AssertionError, 'not an entry');
 });
