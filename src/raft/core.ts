@@ -97,7 +97,7 @@ export class Raft {
     this.bugCommitOldTerm = config.testBugs?.has('commit-old-term-by-counting') ?? false;
     this.bugVoteForStaleLog = config.testBugs?.has('vote-for-stale-log') ?? false;
     const hs = storage.initialHardState();
-    this.log = new RaftLog(storage, hs.commit, config.applied ?? 0);
+    this.log = new RaftLog(storage, hs.commit, config.applied ?? 0, config.applyUnpersisted ?? false);
     for (const peer of this.peers) {
       const pr = new Progress(0, this.log.lastIndex() + 1, config.maxInflightPerFollower);
       this.prs.set(peer, pr);

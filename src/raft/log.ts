@@ -12,8 +12,12 @@ export class RaftLog {
   /** Last index handed to the driver for applying and acknowledged by advance(). */
   applied: number;
 
-  constructor(storage: Storage, committed: number, applied: number) {
+  /** Hand out committed entries that are not yet persisted locally (see RaftConfig). */
+  private readonly applyUnpersisted: boolean;
+
+  constructor(storage: Storage, committed: number, applied: number, applyUnpersisted = false) {
     this.storage = storage;
+    this.applyUnpersisted = applyUnpersisted;
     this.unstable = new Unstable(storage.lastIndex() + 1);
     const first = storage.firstIndex();
     this.applied = Math.max(applied, first - 1);
@@ -133,9 +137,10 @@ export class RaftLog {
     this.applied = index;
   }
 
-  /** Highest index that may be handed out to apply: committed and persisted locally. */
+  /** Highest index that may be handed out to apply: committed, and persisted locally unless
+   *  applyUnpersisted (a committed entry is durable on a quorum and never changes). */
   maxAppliableIndex(): number {
-    return Math.min(this.committed, this.persistedLastIndex());
+    return Math.min(this.committed, this.applyUnpersisted ? this.lastIndex() : this.persistedLastIndex());
   }
 
   hasNextCommittedEntries(): boolean {

@@ -146,6 +146,16 @@ export interface RaftConfig {
   /** Index the driver's state machine has already applied (its checkpoint); committed entries
    *  are handed out from applied + 1 after a restart. Optional, default 0. */
   readonly applied?: number;
+  /**
+   * Hand out committed entries to apply before they are persisted locally (default false). For a
+   * driver that persists with accept()/persisted(): a committed entry is durable on a quorum and
+   * never changes, so a leader (or follower) whose own write is slower than a quorum's need not
+   * wait for it to apply and answer. The driver must then (1) serve reads of such entries from
+   * memory (they may not be in its storage yet) and (2) never make an applied index durable (a
+   * state-machine checkpoint, RaftConfig.applied after a restart) above the last index it has
+   * persisted: after a crash the log below `applied` must hold the applied entries.
+   */
+  readonly applyUnpersisted?: boolean;
   /** Test-only fault injection, so the simulation can prove its checkers fire. Never set in production. */
   readonly testBugs?: ReadonlySet<TestBug>;
 }

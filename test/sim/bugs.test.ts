@@ -82,3 +82,25 @@ t.test('a pipelined driver that acknowledges before its write is durable is foun
     t.equal(r.violation, null, `seed ${seed} with a correct driver: ${r.violation?.invariant ?? 'clean'}`);
   }
 });
+
+t.test('a pipelined driver that checkpoints applied entries its durable log does not hold yet is found', async (t) => {
+  // With applyUnpersisted a committed entry may be applied before this node's own write of it is
+  // durable. Checkpointing that applied index (instead of at most the durable log's stable end)
+  // restarts the node above its log after a crash, or on top of a stale suffix.
+  const sched: ScheduleOptions = { steps: 300, nodes: 3, tornWrites: false, pipelined: true, profile: 'crashy' };
+  const found: number[] = [];
+  const invariants = new Set<string>();
+  for (let seed = 1; seed <= 3000 && found.length < 2; seed++) {
+    const r = runSeed(seed, sched, { driverBug: 'checkpoint-above-durable' });
+    if (r.violation) {
+      found.push(seed);
+      invariants.add(r.violation.invariant);
+    }
+  }
+  t.comment(`found by seeds ${found.join(', ')} (${[...invariants].join(', ')})`);
+  t.ok(found.length >= 1, 'found within 3000 runs');
+  for (const seed of found) {
+    const r = runSeed(seed, sched);
+    t.equal(r.violation, null, `seed ${seed} with a correct driver: ${r.violation?.invariant ?? 'clean'}`);
+  }
+});

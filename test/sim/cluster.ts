@@ -32,7 +32,12 @@ import { Prng } from './prng.ts';
 
 /** ack-before-durable: a pipelined driver sends a Ready's persistedMessages (append and vote
  *  acknowledgements) as soon as it starts the write instead of once the write is durable. */
-export type DriverBug = 'ack-before-durable';
+export type DriverBug =
+  /** Acknowledge appends before they are durable. */
+  | 'ack-before-durable'
+  /** Checkpoint the applied index even where the durable log does not hold the applied entries
+   *  yet (pipelined: applied before persisted, RaftConfig.applyUnpersisted). */
+  | 'checkpoint-above-durable';
 
 export type NodeFactory = (config: RaftConfig, storage: Storage) => RaftNodeApi;
 
@@ -47,7 +52,9 @@ export interface ClusterOptions {
   /** A crash during a write may keep the hard state and/or a prefix of the entries. */
   readonly tornWrites?: boolean;
   /** Pipelined persistence (RaftNode.accept/persisted, as the broker's driver does): a node
-   *  takes the next Ready while earlier writes are in flight; they complete in order. */
+   *  takes the next Ready while earlier writes are in flight; they complete in order. Committed
+   *  entries are applied before they are persisted locally (RaftConfig.applyUnpersisted), and a
+   *  checkpoint never goes above what the durable log holds of them. */
   readonly pipelinedWrites?: boolean;
   /** A deliberately broken driver, to prove the checkers notice. */
   readonly driverBug?: DriverBug;
@@ -163,6 +170,7 @@ export class SimCluster {
     this.baseConfig = {
       ...DEFAULT_RAFT_CONFIG,
       ...opts.raft,
+      applyUnpersisted: this.pipelined,
       peers: this.ids,
       ...(opts.testBugs ? { testBugs: opts.testBugs } : {}),
     };
@@ -283,10 +291,13 @@ export class SimCluster {
     }
     this.sendAll(n, rd.messages);
     const hasWrite = rd.hardState !== null || rd.entries.length > 0;
-    const stepsLeft = !hasWrite || this.fsyncStepsMax === 0 ? 0 : this.prng.range(1, this.fsyncStepsMax);
+    let stepsLeft = !hasWrite || this.fsyncStepsMax === 0 ? 0 : this.prng.range(1, this.fsyncStepsMax);
+    // Pipelined: now and then a slow write (a disk stall), so a quorum of others often commits
+    // an entry before this node persists it and it is applied unpersisted (applyUnpersisted).
+    if (this.pipelined && stepsLeft > 0 && this.prng.chance(0.25)) stepsLeft = this.prng.range(this.fsyncStepsMax, 4 * this.fsyncStepsMax + 4);
     if (this.pipelined) {
       // Apply now, take the Ready, and let the write finish later (after earlier ones).
-      if (!this.applyCommitted(n, rd.committedEntries)) return;
+      if (!this.applyCommitted(n, rd.committedEntries, rd)) return;
       if (this.driverBug === 'ack-before-durable') this.sendAll(n, rd.persistedMessages);
       n.core!.accept(rd);
       n.writes.push({ ready: rd, stepsLeft });
@@ -307,6 +318,28 @@ export class SimCluster {
       completed = true;
     }
     return completed;
+  }
+
+  /** Term at `index` of the node's log once its writes in flight (and `pending`) are done; 0 if none. */
+  private acceptedTerm(n: SimNode, index: number, pending?: Ready): number {
+    const writes = pending ? [...n.writes.map((w) => w.ready), pending] : n.writes.map((w) => w.ready);
+    for (let i = writes.length - 1; i >= 0; i--) {
+      const ents = writes[i].entries;
+      if (ents.length === 0) continue;
+      const first = ents[0].index;
+      if (index >= first) return index <= ents[ents.length - 1].index ? ents[index - first].term : 0;
+      // A write starting above `index` leaves it alone; an older write may hold it.
+    }
+    return index <= n.storage.lastIndex() ? n.storage.term(index) : 0;
+  }
+
+  /** Last index of the durable log that no write in flight (or `pending`) will replace. */
+  private durableStableLast(n: SimNode, pending?: Ready): number {
+    let last = n.storage.lastIndex();
+    for (const rd of pending ? [...n.writes.map((w) => w.ready), pending] : n.writes.map((w) => w.ready)) {
+      if (rd.entries.length > 0) last = Math.min(last, rd.entries[0].index - 1);
+    }
+    return last;
   }
 
   /** Whether the node's loop may take another Ready now. */
@@ -347,20 +380,28 @@ export class SimCluster {
     }
   }
 
-  /** Applies committed entries (which must be in the node's durable log); false on a violation. */
-  private applyCommitted(n: SimNode, entries: readonly Entry[]): boolean {
+  /** Applies committed entries, which must be in the node's log: its durable log, or (pipelined)
+   *  the log as its writes in flight and `pending` (the Ready being taken) will leave it. False
+   *  on a violation. */
+  private applyCommitted(n: SimNode, entries: readonly Entry[], pending?: Ready): boolean {
     for (const e of entries) {
-      if (e.index > n.storage.lastIndex() || n.storage.term(e.index) !== e.term) {
+      const term = this.pipelined ? this.acceptedTerm(n, e.index, pending) : n.storage.lastIndex() >= e.index ? n.storage.term(e.index) : 0;
+      if (term !== e.term) {
         this.failWith({
           invariant: 'driver-contract',
-          message: `${n.id} was asked to apply ${e.index}@${e.term} which is not in its durable log (last ${n.storage.lastIndex()})`,
+          message: `${n.id} was asked to apply ${e.index}@${e.term} which is not in its ${this.pipelined ? 'accepted' : 'durable'} log (term there ${term}, durable last ${n.storage.lastIndex()})`,
         });
         return false;
       }
     }
     if (entries.length === 0) return true;
     this.observe({ k: 'apply', node: n.id, entries });
-    if (this.checkpoints && this.prng.chance(0.2)) n.checkpoint = entries[entries.length - 1].index;
+    if (this.checkpoints && this.prng.chance(0.2)) {
+      const last = entries[entries.length - 1].index;
+      // The checkpoint is durable at once; after a crash the log below it must hold what was
+      // applied, so it never goes above the durable prefix no write in flight replaces.
+      n.checkpoint = this.driverBug === 'checkpoint-above-durable' ? last : Math.max(n.checkpoint, Math.min(last, this.durableStableLast(n, pending)));
+    }
     for (const e of entries) {
       const p = n.waiting.get(e.index);
       if (p === undefined) continue;
