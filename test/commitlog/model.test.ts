@@ -199,14 +199,18 @@ class ReopenCmd implements fc.AsyncCommand<Model, Real> {
   }
 }
 
-/** Kill at a quiet moment: files closed without a flush; the last segment's unflushed tail torn at
- *  a random byte and maybe followed by zeros or garbage; index entries past the flushed one torn. */
+/** Kill at a quiet moment: files closed without a flush; the last segment's unflushed records torn
+ *  at a random byte, the file then either keeping its (preallocated) length with zeros from the tear
+ *  on ('sparse') or ending there ('short': an unextended file, the old layout), maybe with zeros or
+ *  garbage written `gap` bytes after the tear; index entries past the flushed one torn. */
 class CrashCmd implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly cutFrac: number,
     readonly tail: 'none' | 'zeros' | 'garbage',
     readonly tailBytes: number,
     readonly indexFrac: number,
+    readonly layout: 'sparse' | 'short' = 'short',
+    readonly gap: number = 0,
   ) {}
   check(): boolean {
     return true;
@@ -215,13 +219,18 @@ class CrashCmd implements fc.AsyncCommand<Model, Real> {
     count('CrashCmd');
     const info = await r.log.crashForTest();
     if (info.lastSegmentPath !== null) {
-      const size = fs.statSync(info.lastSegmentPath).size;
+      const fileLen = fs.statSync(info.lastSegmentPath).size;
+      const size = info.lastSegmentWrittenBytes;
+      if (fileLen < size) throw new Error(`the last segment's file (${fileLen} bytes) is shorter than its records (${size})`);
       const lo = Math.max(0, Math.min(size, info.flushedPos - info.lastSegmentStart));
       const len = lo + Math.floor(this.cutFrac * (size - lo + 1));
       fs.truncateSync(info.lastSegmentPath, Math.min(len, size));
+      if (this.layout === 'sparse') fs.truncateSync(info.lastSegmentPath, Math.max(fileLen, len));
       if (this.tail !== 'none') {
         const extra = this.tail === 'zeros' ? Buffer.alloc(this.tailBytes) : body(len, this.tailBytes, 99);
-        fs.appendFileSync(info.lastSegmentPath, extra);
+        const fd = fs.openSync(info.lastSegmentPath, 'r+');
+        fs.writeSync(fd, extra, 0, extra.length, len + this.gap);
+        fs.closeSync(fd);
       }
     }
     const dir = r.opts.dir;
@@ -243,7 +252,7 @@ class CrashCmd implements fc.AsyncCommand<Model, Real> {
     verify(m, r);
   }
   toString(): string {
-    return `crash(cut ${this.cutFrac.toFixed(2)}, ${this.tail} ${this.tailBytes}, index ${this.indexFrac.toFixed(2)})`;
+    return `crash(cut ${this.cutFrac.toFixed(2)}, ${this.layout}, ${this.tail} ${this.tailBytes} after ${this.gap}, index ${this.indexFrac.toFixed(2)})`;
   }
 }
 
@@ -258,8 +267,15 @@ const commands = [
   fc.constant(new FlushCmd()),
   fc.constant(new ReopenCmd()),
   fc
-    .tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom('none' as const, 'zeros' as const, 'garbage' as const), fc.integer({ min: 1, max: 300 }), fc.double({ min: 0, max: 1, noNaN: true }))
-    .map(([c, tail, n, i]) => new CrashCmd(c, tail, n, i)),
+    .tuple(
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.constantFrom('none' as const, 'zeros' as const, 'garbage' as const),
+      fc.integer({ min: 1, max: 300 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.constantFrom('sparse' as const, 'short' as const),
+      fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 600 })),
+    )
+    .map(([c, tail, n, i, layout, gap]) => new CrashCmd(c, tail, n, i, layout, gap)),
 ];
 
 const optionsArb = fc.record({
@@ -268,6 +284,7 @@ const optionsArb = fc.record({
   indexEntriesPerFile: fc.constantFrom(16, 64, 1024),
   cacheBytes: fc.constantFrom(0, 3000, 1 << 20),
   flushLeastBytes: fc.constantFrom(2000, 1 << 30),
+  preallocate: fc.constantFrom(true, true, false),
 });
 
 t.test('the commitlog agrees with an array model under random commands and crashes', async (t) => {
