@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Level } from 'level';
 import {
   BrokerStateMachine,
   CHECKPOINT_CHUNK_ENTRY_COUNT,
@@ -52,6 +53,9 @@ function buildLog(seed: number, total: number): FakeLog {
 async function snapshotTaken(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
+
+/** An assertion (our own durable data is wrong) whose message matches `message`. */
+const assertion = (message: RegExp): { name: string; message: RegExp } => ({ name: 'RaftAssertionError', message });
 
 type Row = [number, number, string, string];
 const rows = (sm: BrokerStateMachine, q: number, offset: number, count: number): Row[] =>
@@ -227,4 +231,46 @@ t.test('property: apply, checkpoint, pull and restart interleaved read like an i
     { seed: SEED, numRuns: 40 },
   );
   t.ok(runsWithCold >= 5, `${runsWithCold} of ${run} runs pulled from a machine with cold entries`);
+});
+
+t.test('damaged checkpoint chunks are assertions, never wrong answers', async (t) => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'raftmq-cold-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const log = buildLog(SEED, 3 * QUEUES * C); // ~3 chunks a queue: chunk 0 and 1 are full
+  const key = (chunk: number): string => `q:${TOPIC}:0000:${String(chunk).padStart(10, '0')}`;
+  /** A checkpointed copy of the log's state in a new dir, damaged by `damage`. */
+  const damaged = async (name: string, damage: (db: Level<string, Uint8Array>) => Promise<void>): Promise<string> => {
+    const dir = path.join(root, name);
+    const sm = await BrokerStateMachine.open(dir, log.options());
+    for (const e of log.entries) sm.apply(e);
+    await sm.close();
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.open();
+    t.ok((await db.get(key(1)))?.length === C * 8, 'chunk 1 of queue 0 is full');
+    await damage(db);
+    await db.close();
+    return dir;
+  };
+  const chunk1 = async (db: Level<string, Uint8Array>): Promise<Uint8Array> => (await db.get(key(1)))!;
+
+  const gap = await damaged('gap', (db) => db.del(key(1)));
+  await t.rejects(BrokerStateMachine.open(gap, log.options()), assertion(/chunk 2 of T\/0 does not follow offset 4096/));
+  const short = await damaged('short', async (db) => db.put(key(1), (await chunk1(db)).subarray(8)));
+  await t.rejects(BrokerStateMachine.open(short, log.options()), assertion(/chunk 1 of T\/0 is short but not the last/));
+  const disordered = await damaged('disordered', async (db) => {
+    const bytes = (await chunk1(db)).slice();
+    bytes.copyWithin(800, 0, 8);
+    await db.put(key(1), bytes);
+  });
+  await t.rejects(BrokerStateMachine.open(disordered, log.options()), assertion(/entry \d+ is invalid/));
+  const backwards = await damaged('backwards', async (db) => db.put(key(1), (await db.get(key(0)))!));
+  await t.rejects(BrokerStateMachine.open(backwards, log.options()), assertion(/chunk 1 of T\/0 goes back/));
+
+  // Restore checked it; if it disappears later, the read asserts instead of answering.
+  const dir = await damaged('ok', async () => {});
+  const sm = await BrokerStateMachine.open(dir, log.options());
+  t.equal(sm.pull(TOPIC, 0, C + 5, 1, 1 << 20).messages[0].queueOffset, C + 5);
+  await (sm as unknown as { db: Level<string, Uint8Array> }).db.del(key(0));
+  t.throws(() => sm.pull(TOPIC, 0, 5, 1, 1 << 20), assertion(/checkpoint chunk q:T:0000:0000000000 is missing/));
+  await sm.close();
 });
