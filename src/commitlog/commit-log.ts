@@ -92,6 +92,8 @@ const LAZY_SYNC_INTERVAL_MS = 1000;
 /** Encoding buffers: a few turns' worth of batches; a larger batch gets a buffer of its own. */
 const DATA_ARENA_BYTES = 8 * 1024 * 1024;
 const INDEX_ARENA_BYTES = 256 * 1024;
+/** Largest data write the pump issues (more pending goes in the next one). */
+const WRITE_BYTES_MAX = 16 * 1024 * 1024;
 
 interface Segment {
   readonly start: number;
@@ -193,7 +195,9 @@ export class FileCommitLog implements CommitLog {
   private fdsToClose: number[] = [];
 
   private pumpScheduled = false;
+  /** The pump runs: at most one data write (and the index write after it) is in flight. */
   private pumping = false;
+  private pumpIdleWaiters: (() => void)[] = [];
   private flushing = false;
   private flushAgain = false;
   private flushIdleWaiters: (() => void)[] = [];
@@ -568,14 +572,24 @@ export class FileCommitLog implements CommitLog {
             break;
           }
         }
+        // One write of what is pending for this segment (at most WRITE_BYTES_MAX, at least one
+        // chunk), on the thread pool: appends accepted meanwhile are encoded on the main thread and
+        // wait in `pending` for the next write. One data write is in flight at a time, so writes
+        // complete in file order and `written` moves only over completed ones.
         const bufs: Buffer[] = [];
         let j = this.pendingHead;
-        while (j < this.pending.length && this.pending[j].segStart === seg.start) bufs.push(this.pending[j++].data);
+        let bytes = 0;
+        while (j < this.pending.length && this.pending[j].segStart === seg.start && (j === this.pendingHead || bytes + this.pending[j].data.length <= WRITE_BYTES_MAX)) {
+          bytes += this.pending[j].data.length;
+          bufs.push(this.pending[j++].data);
+        }
         const sizeBefore = seg.size;
         if (sizeBefore === 0) seg.firstIndex = first.firstIndex;
         const indexUndo: { file: IndexFile; size: number }[] = [];
         try {
-          seg.size += this.io.writevAt(seg.fd, joinAdjacent(bufs), sizeBefore);
+          const n = await this.io.writevAtAsync(seg.fd, joinAdjacent(bufs), sizeBefore);
+          assert(seg.size === sizeBefore && this.segments[this.segments.length - 1] === seg, 'nothing else wrote the segment meanwhile');
+          seg.size += n;
           this.dirtyFds.add(seg.fd);
           this.writeIndex(this.pendingHead, j, indexUndo);
         } catch (err) {
@@ -589,13 +603,26 @@ export class FileCommitLog implements CommitLog {
         assert(this.writtenPos === seg.start + seg.size, 'written position matches the segment size');
         for (let m = this.pendingHead; m < j; m++) (this.pending as (Chunk | undefined)[])[m] = undefined;
         this.pendingHead = j;
+        if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+          this.pending = this.pending.slice(this.pendingHead); // a pump that never runs dry
+          this.pendingHead = 0;
+        }
         this.afterWrite();
       }
       if (this.pendingHead >= this.pending.length) this.clearPending();
     } finally {
       this.pumping = false;
       if (this.pendingHead < this.pending.length && this.failed === null) this.kickPump();
+      const idle = this.pumpIdleWaiters;
+      this.pumpIdleWaiters = [];
+      for (const f of idle) f();
     }
+  }
+
+  /** Resolves once no pump runs (no write in flight). */
+  private pumpIdle(): Promise<void> {
+    if (!this.pumping) return Promise.resolve();
+    return new Promise<void>((resolve) => this.pumpIdleWaiters.push(resolve));
   }
 
   /** Forgets every chunk (written or dropped): their encoding buffers can be reused. */
@@ -925,6 +952,7 @@ export class FileCommitLog implements CommitLog {
     try {
       await this.flushAll();
       await this.flushIdle();
+      await this.pumpIdle();
       const failed = this.checkWritable('truncateAfter');
       if (failed !== null) throw failed;
       assert(this.pendingHead === this.pending.length && this.written === this.last && this.flushed === this.last,
@@ -1072,7 +1100,11 @@ export class FileCommitLog implements CommitLog {
         this.logFn('warn', 'could not cut the last segment back to its records on close', { file: cur?.path, error: String(err) });
       }
     }
-    await this.flushIdle();
+    // A failed store may still have a write in flight: its fd must not be closed under it.
+    while (this.pumping || this.flushing) {
+      await this.pumpIdle();
+      await this.flushIdle();
+    }
     if (this.timer !== null) clearInterval(this.timer);
     if (this.failed === null) {
       try {

@@ -1,11 +1,15 @@
 // The few file operations the commitlog makes, in one place so tests can inject a full disk or a
-// failing fdatasync (DiskFaults). Writes are positional and synchronous (page cache); fdatasync and
-// fsync run on libuv's thread pool and never block the event loop.
+// failing fdatasync (DiskFaults). Writes are positional: segment data through writevAtAsync (on
+// libuv's thread pool, so the copy into the page cache overlaps the encoding of the next batches on
+// the main thread), index and small files through the synchronous writevAt; fdatasync and fsync
+// run on the thread pool and never block the event loop.
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import type { DiskFaults } from './types.ts';
 
 const fdatasyncCb = promisify(fs.fdatasync);
+const writevCb = promisify(fs.writev);
+const writeCb = promisify(fs.write);
 const fsyncCb = promisify(fs.fsync);
 
 export class DiskIo {
@@ -38,6 +42,37 @@ export class DiskIo {
       if (left > 0) list = skip(list, n); // a short write: rare
     }
     if (this.faults !== undefined) this.faults.bytesLeft -= done;
+    if (fail) throw errno('ENOSPC', 'no space left on device, write');
+    return done;
+  }
+
+  /** writevAt on libuv's thread pool: the same budget, torn-write and short-write rules. The
+   *  buffers must not change until the promise settles. */
+  async writevAtAsync(fd: number, bufs: readonly Buffer[], position: number): Promise<number> {
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    let list: Buffer[] = bufs as Buffer[];
+    let fail = false;
+    if (this.faults !== undefined && this.faults.bytesLeft < total) {
+      list = clip(list, Math.max(0, this.faults.bytesLeft));
+      fail = true;
+    }
+    let left = 0;
+    for (const b of list) left += b.length;
+    // The budget is taken when the write is issued (writes are issued in file order).
+    if (this.faults !== undefined) this.faults.bytesLeft -= left;
+    let done = 0;
+    while (left > 0) {
+      const n =
+        list.length === 1
+          ? (await writeCb(fd, list[0], 0, list[0].length, position + done)).bytesWritten
+          : (await writevCb(fd, list, position + done)).bytesWritten;
+      this.writeCalls++;
+      this.bytesWritten += n;
+      done += n;
+      left -= n;
+      if (left > 0) list = skip(list, n); // a short write: rare
+    }
     if (fail) throw errno('ENOSPC', 'no space left on device, write');
     return done;
   }

@@ -1,0 +1,159 @@
+// The pump writes segment data on libuv's thread pool while later appends are accepted and encoded
+// on the main thread. What must hold with writes in flight: appends resolve in order, an
+// ASYNC_FLUSH append only once its bytes are in the file, reads never take unwritten bytes from
+// the file, a failed write rejects its append and every later one with no half record left, and
+// truncateAfter / close wait for the writes.
+import fs from 'node:fs';
+import t from 'tap';
+import { openCommitLog } from '../../src/commitlog/index.ts';
+import type { DiskFaults, LogRecord } from '../../src/commitlog/types.ts';
+import { collectLog, dataFiles, recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
+
+const HEADER = 48;
+
+/** The bytes of the segment file [from, from + len). */
+function fileBytes(file: string, from: number, len: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  const b = Buffer.alloc(len);
+  const n = fs.readSync(fd, b, 0, len, from);
+  fs.closeSync(fd);
+  return b.subarray(0, n);
+}
+
+for (const mode of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
+  t.test(`${mode}: pipelined appends resolve in order, each only once its records are in the file`, async (t) => {
+    const dir = tempDir('async-order');
+    t.teardown(() => removeDir(dir));
+    const log = await openCommitLog({ dir, flushDiskType: mode, cacheBytes: 0, flushIntervalMs: 3_600_000 });
+    const order: number[] = [];
+    const problems: string[] = [];
+    const all: Promise<void>[] = [];
+    const size = (i: number): number => 100 + (i % 7) * 300;
+    let pos = 0;
+    const endOf = new Map<number, number>();
+    for (let k = 0; k < 200; k++) {
+      const first = log.lastIndex() + 1;
+      const recs = recordsFrom(first, 1 + (k % 5), 1, size);
+      for (const r of recs) pos += HEADER + r.data.byteLength;
+      endOf.set(k, pos);
+      const last = recs[recs.length - 1];
+      const lastStart = pos - HEADER - last.data.byteLength;
+      all.push(
+        log.append(recs).then(() => {
+          order.push(k);
+          // The last record of this batch is in the file: its header names its index.
+          const seg = dataFiles(dir)[0];
+          const h = fileBytes(seg, lastStart, HEADER);
+          if (h.length < HEADER || h.readUInt32BE(8) * 2 ** 32 + h.readUInt32BE(12) !== last.index) problems.push(`append ${k} resolved before record ${last.index} was written`);
+        }),
+      );
+      if (k % 17 === 0) await new Promise((r) => setImmediate(r)); // let some writes start
+    }
+    await Promise.all(all);
+    t.same(problems, []);
+    t.same(order, [...order].sort((a, b) => a - b), 'resolved in call order');
+    t.equal(order.length, 200);
+    await log.close();
+  });
+}
+
+t.test('reads while writes are in flight come from memory, never from unwritten file bytes', async (t) => {
+  const dir = tempDir('async-read');
+  t.teardown(() => removeDir(dir));
+  const faults: DiskFaults = { bytesLeft: Infinity, datasyncDelayMs: 0 };
+  const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', cacheBytes: 0, flushIntervalMs: 3_600_000, faults });
+  const want: LogRecord[] = [];
+  const pending: Promise<void>[] = [];
+  let reads = 0;
+  for (let k = 0; k < 300; k++) {
+    const recs = recordsFrom(log.lastIndex() + 1, 4, 1, (i) => 500 + (i % 3) * 700, k);
+    want.push(...recs);
+    pending.push(log.append(recs));
+    // Every record accepted so far reads back exactly, whether written, in flight or queued.
+    const from = 1 + Math.floor((k * 7919) % want.length);
+    const got = log.read(from, Infinity);
+    reads++;
+    if (got.length !== want.length - from + 1 || !got.every((r, m) => sameRecord(r, want[from - 1 + m]))) {
+      t.fail(`read(${from}) after append ${k} differs`);
+      break;
+    }
+    if (k % 3 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(pending);
+  t.equal(log.read(1, Infinity).length, want.length);
+  t.ok(log.read(1, Infinity).every((r, m) => sameRecord(r, want[m])), `${reads} reads matched`);
+  await log.close();
+});
+
+t.test('a write failing with appends in flight rejects it and every later one; no half record; usable after', async (t) => {
+  for (const budgetAt of [5_000, 50_000, 123_457]) {
+    const dir = tempDir('async-fail');
+    t.teardown(() => removeDir(dir));
+    const faults: DiskFaults = { bytesLeft: Infinity };
+    const { lines, log: logFn } = collectLog();
+    const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, faults, cacheBytes: 0, log: logFn });
+    faults.bytesLeft = budgetAt;
+    const outcomes: ('ok' | 'full' | 'other')[] = [];
+    const lastOf: number[] = [];
+    const all: Promise<void>[] = [];
+    // 8 appenders, each awaiting its own append (as the replica driver and the bench do).
+    let issued = 0;
+    const appender = async (): Promise<void> => {
+      while (issued < 60) {
+        const k = issued++;
+        const recs = recordsFrom(log.lastIndex() + 1, 5, 1, () => 400, 3);
+        lastOf[k] = recs[recs.length - 1].index;
+        try {
+          await log.append(recs);
+          outcomes[k] = 'ok';
+        } catch (err) {
+          outcomes[k] = (err as { code?: string }).code === 'DISK_FULL' ? 'full' : 'other';
+          return;
+        }
+      }
+    };
+    for (let a = 0; a < 8; a++) all.push(appender());
+    await Promise.all(all);
+    const firstFull = outcomes.indexOf('full');
+    t.ok(firstFull >= 0, `budget ${budgetAt}: DISK_FULL after ${firstFull} appends`);
+    t.notOk(outcomes.includes('other'), 'only DISK_FULL');
+    const okCount = outcomes.filter((o) => o === 'ok').length;
+    t.ok(outcomes.slice(0, okCount).every((o) => o === 'ok'), 'the resolved appends are a prefix');
+    t.equal(log.lastIndex(), okCount * 5, 'the log ends after the last resolved append');
+    const written = log.lastIndex() * (HEADER + 400);
+    const seg = dataFiles(dir)[0];
+    const tail = fileBytes(seg, written, 64 * 1024);
+    t.ok(tail.every((b) => b === 0), 'nothing of the failed writes stays after the last record');
+    t.equal(log.read(1, Infinity).length, log.lastIndex());
+    t.ok(lines.some((l) => l.level === 'error' && l.msg.includes('write failed')));
+    faults.bytesLeft = Infinity;
+    const last = log.lastIndex();
+    await log.append(recordsFrom(last + 1, 3, 2, () => 400));
+    await log.close();
+    const again = await openCommitLog({ dir });
+    t.equal(again.lastIndex(), last + 3, 'appends work again once there is space; a reopen agrees');
+    t.equal(again.read(1, Infinity).length, last + 3);
+    await again.close();
+  }
+});
+
+t.test('truncateAfter and close with appends and writes in flight', async (t) => {
+  const dir = tempDir('async-trunc');
+  t.teardown(() => removeDir(dir));
+  const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, segmentBytes: 64 * 1024 });
+  const all: Promise<void>[] = [];
+  for (let k = 0; k < 50; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 1, () => 300)));
+  const trunc = log.truncateAfter(123); // waits for every write and the flush, then cuts
+  await Promise.all(all);
+  await trunc;
+  t.equal(log.lastIndex(), 123);
+  t.equal(log.read(1, Infinity).length, 123);
+  for (let k = 0; k < 20; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 2, () => 300)));
+  await log.close(); // waits for the writes in flight
+  await Promise.all(all);
+  const again = await openCommitLog({ dir, segmentBytes: 64 * 1024 });
+  t.equal(again.lastIndex(), 323);
+  t.equal(again.termAt(124), 2);
+  t.equal(again.read(1, Infinity).length, 323);
+  await again.close();
+});
