@@ -1,7 +1,8 @@
 // Commitlog throughput for 1 KiB entries. Several runs; medians. Progress on stderr, one JSON line
 // on stdout:
 //   {"asyncAppendMBps","syncAppendMBps","syncAppendsPerSec","fsyncsPerSec","readMBps",
-//    "rawSeqWriteMBps", then extra: "asyncBurstMBps","rawBurstMBps"}
+//    "rawSeqWriteMBps", then extra: "asyncPipeline","asyncAppendSerialMBps","asyncBurstMBps",
+//    "rawBurstMBps","syncSerialAppendsPerSec","syncSerialP50Us","syncSerialP99Us"}
 // MB = MiB (2^20 bytes) of entry bodies, in every figure.
 //
 // What each figure measures, and why:
@@ -16,31 +17,43 @@
 //        (48-byte header + 1024-byte body, encoded once by the log's own encodeRecord), in the
 //        same write sizes (BATCH records = 137 KB per write, what the log's pump writes per
 //        turn for one awaited batch), then one fdatasync. No CRC, no index.
-//      async: ASYNC_FLUSH appends of BATCH records, each awaited (as a driver would), then
-//        flush(). The log computes one zlib.crc32 per body (a format requirement, ~3.6 GB/s on
-//        this machine), writes 32 index bytes per entry to a second file (3% more bytes than
-//        raw), fdatasyncs every flushLeastBytes (4 MiB) on its own and waits for a segment to be
-//        durable before the next one (default 1 GiB segments) is created. Its append path runs
-//        on the main thread (body CRC + encoding + the write() copy): where the disk takes more
-//        than that thread can produce, the log is CPU-bound and the ratio shows it.
+//      async (asyncAppendMBps): ASYNC_FLUSH appends of BATCH records from PIPELINE (default 8,
+//        printed as "asyncPipeline") concurrent appenders, each awaiting its own append before
+//        taking the next batch (so up to PIPELINE appends are in flight, as the replica driver
+//        keeps up to writesInFlightMax = 32), then flush(). The log computes one zlib.crc32 per
+//        body (a format requirement, ~3.6 GB/s on this machine) and encodes on the main thread;
+//        the write() of the segment data runs on libuv's thread pool, so the encoding of the
+//        next batches overlaps it; it writes 32 index bytes per entry to a second file (3% more
+//        bytes than raw), fdatasyncs every flushLeastBytes (4 MiB) on its own and waits for a
+//        segment to be durable before the next one (default 1 GiB segments) is created.
+//      asyncAppendSerialMBps (extra): the same with one appender that awaits every append before
+//        the next: nothing to overlap (an ASYNC_FLUSH append resolves only after its write()),
+//        so encoding and writing run one after the other.
 //    The two alternate (raw first in odd runs, log first in even ones), each into a fresh
 //    directory that is deleted afterwards; before every timed phase the previous file is gone,
 //    `sync` has run and /proc/meminfo Dirty + Writeback is below SETTLE_DIRTY_MB, so no phase
 //    pays for another's writeback. Free disk is checked first (fs.statfsSync): SUSTAINED_MB is
 //    scaled down, with a note on stderr, to leave at least 10 GiB free.
 //  - asyncBurstMBps / rawBurstMBps (extra, "burst"): the same two loops over ASYNC_MB (default
-//    256 MiB), with no final flush. 256 MiB stays far below the dirty thresholds, so none of it
-//    reaches the disk while it is timed: raw measures the copy into the page cache (typically
-//    2.5-4 GB/s), and async then tops out near crc/(raw+crc) of raw (~50%) because the body CRCs
-//    cost about as much as that copy. The rate a short burst sees, not what the disk takes.
+//    256 MiB; the log with PIPELINE appenders), with no final flush. 256 MiB stays far below the
+//    dirty thresholds, so none of it reaches the disk while it is timed: raw measures the copy
+//    into the page cache (typically 2.5-4 GB/s); the log pays the body CRCs (about as much as
+//    that copy) on the main thread, overlapped with the write() copies on the thread pool. The
+//    rate a short burst sees, not what the disk takes.
 //  - readMBps: sequential read() of the burst run's log from a fresh open (empty record cache;
 //    the files are in the page cache).
 //  - syncAppendMBps / syncAppendsPerSec / fsyncsPerSec: SYNC_FLUSH, 256 concurrent
 //    single-record appenders (group commit), SYNC_ENTRIES entries; fsyncsPerSec counts every
-//    fdatasync the log made (segment rounds plus the lazy index/checkpoint syncs).
+//    fdatasync the log made (segment rounds plus the lazy index/checkpoint syncs). With 256
+//    appenders the main thread (not the disk) bounds this on 2 cores: it varies with the load.
+//  - syncSerialAppendsPerSec / syncSerialP50Us / syncSerialP99Us (extra): SYNC_FLUSH, one
+//    appender awaiting each single-record append, SYNC_SERIAL_ENTRIES entries: the latency of
+//    one write + one fdatasync round (what a lone SYNC_FLUSH send waits for on each replica).
 //
 //   npm run bench:commitlog
-//   RUNS=5 SUSTAINED_MB=8192 ASYNC_MB=512 SYNC_ENTRIES=300000 SETTLE_DIRTY_MB=64 to change sizes
+//   RUNS=5 SUSTAINED_MB=8192 ASYNC_MB=512 SYNC_ENTRIES=300000 SYNC_SERIAL_ENTRIES=20000 PIPELINE=8
+//   SETTLE_DIRTY_MB=64 to change sizes; PHASES=sustained,burst,sync,syncSerial (default all) to
+//   run only some phases (the JSON then has only their keys).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -58,6 +71,11 @@ const BATCH = Number(process.env.BATCH ?? 128);
 const ASYNC_MB = Number(process.env.ASYNC_MB ?? 256);
 const SUSTAINED_MB_WANTED = Number(process.env.SUSTAINED_MB ?? 6144);
 const SYNC_ENTRIES = Number(process.env.SYNC_ENTRIES ?? 200_000);
+const SYNC_SERIAL_ENTRIES = Number(process.env.SYNC_SERIAL_ENTRIES ?? 20_000);
+const PIPELINE = Number(process.env.PIPELINE ?? 8);
+const PHASES = new Set((process.env.PHASES ?? 'sustained,burst,sync,syncSerial').split(',').map((x) => x.trim()));
+for (const p of PHASES) if (!['sustained', 'burst', 'sync', 'syncSerial'].includes(p)) throw new Error(`PHASES: unknown phase ${p}`);
+if (!Number.isSafeInteger(PIPELINE) || PIPELINE < 1 || PIPELINE > 1024) throw new Error(`PIPELINE must be in [1, 1024], not ${PIPELINE}`);
 const SETTLE_DIRTY_MB = Number(process.env.SETTLE_DIRTY_MB ?? 64);
 const SETTLE_TIMEOUT_MS = 60_000;
 const APPENDERS = 256;
@@ -77,8 +95,9 @@ const pct = (a: number, b: number): number => round((100 * a) / b);
 const entriesFor = (mb: number): number => Math.floor((mb * MiB) / ENTRY_BYTES);
 const bodyMBps = (entries: number, secs: number): number => (entries * ENTRY_BYTES) / MiB / secs;
 
-/** MB/s of zlib.crc32 over ENTRY_BYTES bodies, one call each, as the append path must do: with
- *  the burst raw rate, a ceiling for the burst async rate (at best the CRCs plus the same writes). */
+/** MB/s of zlib.crc32 over ENTRY_BYTES bodies, one call each, as the append path must do (printed
+ *  next to the burst figures: CRC and write() copy, one after the other, would bound the log at
+ *  crc/(raw+crc) of raw; overlapped on two threads, at the slower of the two). */
 function crcOnlyMBps(entries: number): number {
   const t0 = performance.now();
   for (let i = 0; i < entries; i++) crc32(payload);
@@ -137,13 +156,28 @@ function batchAt(first: number, last: number): LogRecord[] {
   return batch;
 }
 
-/** ASYNC_FLUSH appends of `entries` in awaited BATCH-record appends; with `durable`, flush() is
- *  inside the timed region (sustained), without it the clock stops at the last append (burst). */
-async function asyncAppendRun(dir: string, entries: number, durable: boolean): Promise<{ mbps: number; secs: number; writeCalls: number; bytesWritten: number; fdatasyncs: number }> {
+/** ASYNC_FLUSH appends of `entries` in BATCH-record appends from `pipeline` appenders, each
+ *  awaiting its own append before taking the next batch; with `durable`, flush() is inside the
+ *  timed region (sustained), without it the clock stops at the last append (burst). */
+async function asyncAppendRun(
+  dir: string,
+  entries: number,
+  durable: boolean,
+  pipeline: number,
+): Promise<{ mbps: number; secs: number; writeCalls: number; bytesWritten: number; fdatasyncs: number }> {
   const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH' });
   const s0 = log.stats();
+  let next = 1;
+  const appender = async (): Promise<void> => {
+    while (next <= entries) {
+      // Indexes are consecutive in call order: take the next batch at call time.
+      const first = next;
+      next = Math.min(first + BATCH - 1, entries) + 1;
+      await log.append(batchAt(first, next - 1));
+    }
+  };
   const t0 = performance.now();
-  for (let i = 1; i <= entries; i += BATCH) await log.append(batchAt(i, Math.min(i + BATCH - 1, entries)));
+  await Promise.all(Array.from({ length: pipeline }, appender));
   if (durable) await log.flush();
   const secs = (performance.now() - t0) / 1000;
   const s1 = log.stats();
@@ -213,6 +247,22 @@ async function syncRun(dir: string): Promise<{ appendMBps: number; appendsPerSec
   };
 }
 
+/** SYNC_FLUSH, one appender awaiting each single-record append: per-append latency. */
+async function syncSerialRun(dir: string): Promise<{ appendsPerSec: number; p50Us: number; p99Us: number }> {
+  const log = await openCommitLog({ dir, flushDiskType: 'SYNC_FLUSH' });
+  const lat = new Float64Array(SYNC_SERIAL_ENTRIES);
+  const t0 = performance.now();
+  for (let i = 0; i < SYNC_SERIAL_ENTRIES; i++) {
+    const a = performance.now();
+    await log.append([{ index: i + 1, term: 1, type: 0, data: payload }]);
+    lat[i] = performance.now() - a;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  await log.close();
+  lat.sort();
+  return { appendsPerSec: SYNC_SERIAL_ENTRIES / secs, p50Us: lat[Math.floor(lat.length * 0.5)] * 1000, p99Us: lat[Math.floor(lat.length * 0.99)] * 1000 };
+}
+
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-bench-commitlog-'));
 
 /** SUSTAINED_MB, scaled down if the disk would keep less than 10 GiB free during a phase (the log
@@ -252,89 +302,128 @@ const results = {
   fsyncsPerSec: [] as number[],
   readMBps: [] as number[],
   rawSeqWriteMBps: [] as number[],
+  asyncPipeline: [] as number[],
+  asyncAppendSerialMBps: [] as number[],
   asyncBurstMBps: [] as number[],
   rawBurstMBps: [] as number[],
+  syncSerialAppendsPerSec: [] as number[],
+  syncSerialP50Us: [] as number[],
+  syncSerialP99Us: [] as number[],
 };
 const crcs: number[] = [];
 /** The async append does at least the body CRCs and the raw run's writes, one after the other. */
 const ceilingPercent = (raw: number, crc: number): number => (100 * crc) / (raw + crc);
 try {
   const load0 = os.loadavg();
-  say(`load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
-  const susMB = sustainedMB();
+  say(`load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores); phases ${[...PHASES].join(',')}`);
+  const susMB = PHASES.has('sustained') ? sustainedMB() : 0;
   const susEntries = entriesFor(susMB);
   const burstEntries = entriesFor(ASYNC_MB);
-  say(`sustained: ${susMB} MiB per phase incl. final fdatasync; burst: ${ASYNC_MB} MiB, no flush; ${RUNS} runs`);
+  say(`sustained: ${susMB} MiB per phase incl. final fdatasync; burst: ${ASYNC_MB} MiB, no flush; async pipeline ${PIPELINE}; ${RUNS} runs`);
   for (let run = 1; run <= RUNS; run++) {
-    // Sustained, disk-bound: raw and log alternate which goes first.
-    const order: ('raw' | 'async')[] = run % 2 === 1 ? ['raw', 'async'] : ['async', 'raw'];
-    let raw = 0;
-    let asy = 0;
-    for (const phase of order) {
-      await settle(`sustained ${phase} run ${run}`);
-      say(`run ${run}/${RUNS} sustained ${phase}: writing ${susMB} MiB (unwritten before: ${round(unwrittenMiB())} MiB, load ${os.loadavg()[0].toFixed(2)})`);
-      if (phase === 'raw') {
-        const file = path.join(root, `raw-sustained-${run}`);
-        const r = rawRun(file, susEntries, true);
-        fs.rmSync(file, { force: true });
-        raw = r.mbps;
-        say(`run ${run}/${RUNS} sustained raw: ${round(r.mbps)} MB/s (${round(r.secs)} s incl. fdatasync)`);
-      } else {
-        const dir = path.join(root, `async-sustained-${run}`);
-        const a = await asyncAppendRun(dir, susEntries, true);
-        fs.rmSync(dir, { recursive: true, force: true });
-        asy = a.mbps;
-        say(
-          `run ${run}/${RUNS} sustained async: ${round(a.mbps)} MB/s (${round(a.secs)} s incl. flush(); ` +
-            `${a.writeCalls} writes (a segment and an index write per batch), ${round(a.bytesWritten / MiB)} MiB written, ${a.fdatasyncs} fdatasyncs)`,
-        );
+    if (PHASES.has('sustained')) {
+      // Sustained, disk-bound: raw and log alternate which goes first (the serial log run last).
+      const order: ('raw' | 'async' | 'serial')[] = run % 2 === 1 ? ['raw', 'async', 'serial'] : ['async', 'raw', 'serial'];
+      let raw = 0;
+      let asy = 0;
+      for (const phase of order) {
+        await settle(`sustained ${phase} run ${run}`);
+        say(`run ${run}/${RUNS} sustained ${phase}: writing ${susMB} MiB (unwritten before: ${round(unwrittenMiB())} MiB, load ${os.loadavg()[0].toFixed(2)})`);
+        if (phase === 'raw') {
+          const file = path.join(root, `raw-sustained-${run}`);
+          const r = rawRun(file, susEntries, true);
+          fs.rmSync(file, { force: true });
+          raw = r.mbps;
+          say(`run ${run}/${RUNS} sustained raw: ${round(r.mbps)} MB/s (${round(r.secs)} s incl. fdatasync)`);
+        } else {
+          const dir = path.join(root, `async-sustained-${phase}-${run}`);
+          const pipeline = phase === 'async' ? PIPELINE : 1;
+          const a = await asyncAppendRun(dir, susEntries, true, pipeline);
+          fs.rmSync(dir, { recursive: true, force: true });
+          if (phase === 'async') asy = a.mbps;
+          else results.asyncAppendSerialMBps.push(a.mbps);
+          say(
+            `run ${run}/${RUNS} sustained async, ${pipeline} in flight: ${round(a.mbps)} MB/s (${round(a.secs)} s incl. flush(); ` +
+              `${a.writeCalls} writes (segment + index), ${round(a.bytesWritten / MiB)} MiB written, ${a.fdatasyncs} fdatasyncs)`,
+          );
+        }
       }
+      results.asyncAppendMBps.push(asy);
+      results.rawSeqWriteMBps.push(raw);
+      results.asyncPipeline.push(PIPELINE);
+      say(`run ${run}/${RUNS} sustained: async / raw = ${round(asy)} / ${round(raw)} = ${pct(asy, raw)}%`);
     }
-    results.asyncAppendMBps.push(asy);
-    results.rawSeqWriteMBps.push(raw);
-    say(`run ${run}/${RUNS} sustained: async / raw = ${round(asy)} / ${round(raw)} = ${pct(asy, raw)}%`);
 
-    // Burst, page cache: the async run's files are then read back.
-    await settle(`burst async run ${run}`);
-    const burstDir = path.join(root, `async-burst-${run}`);
-    const ab = await asyncAppendRun(burstDir, burstEntries, false);
-    const readMBps = await readRun(burstDir);
-    fs.rmSync(burstDir, { recursive: true, force: true });
-    await settle(`burst raw run ${run}`);
-    const burstFile = path.join(root, `raw-burst-${run}`);
-    const rb = rawRun(burstFile, burstEntries, false);
-    fs.rmSync(burstFile, { force: true });
-    const crc = crcOnlyMBps(burstEntries);
-    crcs.push(crc);
-    results.asyncBurstMBps.push(ab.mbps);
-    results.rawBurstMBps.push(rb.mbps);
-    results.readMBps.push(readMBps);
-    say(
-      `run ${run}/${RUNS} burst: async ${round(ab.mbps)} MB/s, raw ${round(rb.mbps)} MB/s (${pct(ab.mbps, rb.mbps)}%); ` +
-        `body CRCs alone ${round(crc)} MB/s, so burst async <= ${round(ceilingPercent(rb.mbps, crc))}% of burst raw; read ${round(readMBps)} MB/s`,
-    );
+    if (PHASES.has('burst')) {
+      // Burst, page cache: the async run's files are then read back.
+      await settle(`burst async run ${run}`);
+      const burstDir = path.join(root, `async-burst-${run}`);
+      const ab = await asyncAppendRun(burstDir, burstEntries, false, PIPELINE);
+      const readMBps = await readRun(burstDir);
+      fs.rmSync(burstDir, { recursive: true, force: true });
+      await settle(`burst raw run ${run}`);
+      const burstFile = path.join(root, `raw-burst-${run}`);
+      const rb = rawRun(burstFile, burstEntries, false);
+      fs.rmSync(burstFile, { force: true });
+      const crc = crcOnlyMBps(burstEntries);
+      crcs.push(crc);
+      results.asyncBurstMBps.push(ab.mbps);
+      results.rawBurstMBps.push(rb.mbps);
+      results.readMBps.push(readMBps);
+      say(
+        `run ${run}/${RUNS} burst: async ${round(ab.mbps)} MB/s, raw ${round(rb.mbps)} MB/s (${pct(ab.mbps, rb.mbps)}%); ` +
+          `body CRCs alone ${round(crc)} MB/s; read ${round(readMBps)} MB/s`,
+      );
+    }
 
-    await settle(`sync run ${run}`);
-    const s = await syncRun(path.join(root, `sync-${run}`));
-    fs.rmSync(path.join(root, `sync-${run}`), { recursive: true, force: true });
-    results.syncAppendMBps.push(s.appendMBps);
-    results.syncAppendsPerSec.push(s.appendsPerSec);
-    results.fsyncsPerSec.push(s.fsyncsPerSec);
-    say(
-      `run ${run}/${RUNS} sync: ${Math.round(s.appendsPerSec)} appends/s ${round(s.appendMBps)} MB/s, ` +
-        `${Math.round(s.fsyncsPerSec)} fdatasync/s in ${Math.round(s.roundsPerSec)} group commits/s`,
-    );
+    if (PHASES.has('sync')) {
+      await settle(`sync run ${run}`);
+      const s = await syncRun(path.join(root, `sync-${run}`));
+      fs.rmSync(path.join(root, `sync-${run}`), { recursive: true, force: true });
+      results.syncAppendMBps.push(s.appendMBps);
+      results.syncAppendsPerSec.push(s.appendsPerSec);
+      results.fsyncsPerSec.push(s.fsyncsPerSec);
+      say(
+        `run ${run}/${RUNS} sync: ${Math.round(s.appendsPerSec)} appends/s ${round(s.appendMBps)} MB/s, ` +
+          `${Math.round(s.fsyncsPerSec)} fdatasync/s in ${Math.round(s.roundsPerSec)} group commits/s (load ${os.loadavg()[0].toFixed(2)})`,
+      );
+    }
+
+    if (PHASES.has('syncSerial')) {
+      await settle(`sync serial run ${run}`);
+      const s = await syncSerialRun(path.join(root, `sync-serial-${run}`));
+      fs.rmSync(path.join(root, `sync-serial-${run}`), { recursive: true, force: true });
+      results.syncSerialAppendsPerSec.push(s.appendsPerSec);
+      results.syncSerialP50Us.push(s.p50Us);
+      results.syncSerialP99Us.push(s.p99Us);
+      say(
+        `run ${run}/${RUNS} sync serial: ${Math.round(s.appendsPerSec)} appends/s, p50 ${Math.round(s.p50Us)} us, p99 ${Math.round(s.p99Us)} us ` +
+          `(load ${os.loadavg()[0].toFixed(2)})`,
+      );
+    }
   }
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
 }
 const m = (k: keyof typeof results): number => median(results[k]);
-say(
-  `medians: sustained async ${round(m('asyncAppendMBps'))} MB/s / raw ${round(m('rawSeqWriteMBps'))} MB/s = ` +
-    `asyncAppendMBps / rawSeqWriteMBps = ${pct(m('asyncAppendMBps'), m('rawSeqWriteMBps'))}%; ` +
-    `burst async ${round(m('asyncBurstMBps'))} / raw ${round(m('rawBurstMBps'))} MB/s = ${pct(m('asyncBurstMBps'), m('rawBurstMBps'))}% ` +
-    `(body CRCs alone ${round(median(crcs))} MB/s: burst ceiling ${round(ceilingPercent(m('rawBurstMBps'), median(crcs)))}%)`,
-);
+if (PHASES.has('sustained')) {
+  say(
+    `medians: sustained async (${PIPELINE} in flight) ${round(m('asyncAppendMBps'))} MB/s / raw ${round(m('rawSeqWriteMBps'))} MB/s = ` +
+      `asyncAppendMBps / rawSeqWriteMBps = ${pct(m('asyncAppendMBps'), m('rawSeqWriteMBps'))}%; ` +
+      `one awaiting appender ${round(m('asyncAppendSerialMBps'))} MB/s = ${pct(m('asyncAppendSerialMBps'), m('rawSeqWriteMBps'))}%`,
+  );
+}
+if (PHASES.has('burst')) {
+  say(
+    `medians: burst async ${round(m('asyncBurstMBps'))} / raw ${round(m('rawBurstMBps'))} MB/s = ${pct(m('asyncBurstMBps'), m('rawBurstMBps'))}% ` +
+      `(body CRCs alone ${round(median(crcs))} MB/s; CRC then copy one after the other would be ${round(ceilingPercent(m('rawBurstMBps'), median(crcs)))}%)`,
+  );
+}
 say(`load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-const out = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, k === 'syncAppendsPerSec' || k === 'fsyncsPerSec' ? Math.round(median(v)) : round(median(v))]));
+const integral = new Set(['syncAppendsPerSec', 'fsyncsPerSec', 'syncSerialAppendsPerSec', 'syncSerialP50Us', 'syncSerialP99Us', 'asyncPipeline']);
+const out = Object.fromEntries(
+  Object.entries(results)
+    .filter(([, v]) => v.length > 0)
+    .map(([k, v]) => [k, integral.has(k) ? Math.round(median(v)) : round(median(v))]),
+);
 process.stdout.write(`${JSON.stringify(out)}\n`);
