@@ -36,6 +36,7 @@ import {
   ConsumeQueue,
   CONSUME_QUEUE_CHUNK_ENTRY_COUNT,
   CONSUME_QUEUE_ENTRY_BYTES,
+  CONSUME_QUEUE_ENTRY_COUNT_MAX,
   decodeChunk,
   SLOT_RADIX,
 } from './consume-queue.ts';
@@ -61,6 +62,8 @@ export const COLD_CHUNK_CACHE_COUNT_MAX = 64;
 /** Full chunks below the checkpointed end each queue keeps hot: consumers a little behind the
  *  tail read memory, not LevelDB. Costs one chunk's runs per queue (~3 KiB at 20 msgs/batch). */
 const HOT_MARGIN_CHUNK_COUNT = 1;
+/** Chunks one queue can have: spaces the numeric cold-cache keys of different queues. */
+const COLD_CHUNKS_PER_QUEUE_MAX = CONSUME_QUEUE_ENTRY_COUNT_MAX / CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
 /** Defaults of the two options that matter to proposing (RocketMQ's names and values). */
 export const DEFAULT_AUTO_CREATE_TOPIC_ENABLE = true;
 export const DEFAULT_TOPIC_QUEUE_NUMS = 4;
@@ -191,8 +194,12 @@ export class BrokerStateMachine {
   private readonly listeners: AppliedListener[] = [];
   private readonly cache = new Map<number, CachedBatch>();
   private cacheBytes = 0;
-  /** chunkKey -> decoded cold chunk, least recently used first. */
-  private readonly coldChunks = new Map<string, Float64Array>();
+  /** coldCacheKey -> decoded cold chunk, least recently used first. */
+  private readonly coldChunks = new Map<number, Float64Array>();
+  /** The key used last: a sequential pull hits it thousands of times, so skip the reordering. */
+  private coldChunkLast = -1;
+  /** Numbers this machine's queues for coldCacheKey. */
+  private queueSerial = 0;
 
   private readonly msgIdPrefix: string;
   private readonly autoCreateTopicEnable: boolean;
@@ -680,6 +687,7 @@ export class BrokerStateMachine {
     this.cache.clear();
     this.cacheBytes = 0;
     this.coldChunks.clear();
+    this.coldChunkLast = -1;
     if (db !== undefined) await db.close();
   }
 
@@ -698,23 +706,30 @@ export class BrokerStateMachine {
   // ---- helpers ----------------------------------------------------------------------------
 
   private newQueue(topic: string, queueId: number): ConsumeQueue {
-    return new ConsumeQueue({ read: (chunk) => this.readColdChunk(topic, queueId, chunk) });
+    const serial = this.queueSerial++;
+    return new ConsumeQueue({ read: (chunk) => this.readColdChunk(serial, topic, queueId, chunk) });
   }
 
   /** A cold chunk, from the cache or LevelDB. Synchronous: pulls are. Only a checkpoint that
-   *  completed made it cold, so it must be there, full and well formed. */
-  private readColdChunk(topic: string, queueId: number, chunk: number): Float64Array {
-    const key = chunkKey(topic, queueId, chunk);
-    const hit = this.coldChunks.get(key);
+   *  completed made it cold, so it must be there, full and well formed. Pulls call this once
+   *  per message: the cache key is a number, not the LevelDB key string. */
+  private readColdChunk(serial: number, topic: string, queueId: number, chunk: number): Float64Array {
+    const cacheKey = serial * COLD_CHUNKS_PER_QUEUE_MAX + chunk;
+    const hit = this.coldChunks.get(cacheKey);
     if (hit !== undefined) {
-      this.coldChunks.delete(key);
-      this.coldChunks.set(key, hit);
+      if (cacheKey !== this.coldChunkLast) {
+        this.coldChunks.delete(cacheKey);
+        this.coldChunks.set(cacheKey, hit);
+        this.coldChunkLast = cacheKey;
+      }
       return hit;
     }
+    const key = chunkKey(topic, queueId, chunk);
     const db = this.db;
     assert(db !== undefined, `state machine: cold chunk ${key} read after close`);
     const entries = decodeChunk(db.getSync(key), `checkpoint chunk ${key}`);
-    this.coldChunks.set(key, entries);
+    this.coldChunks.set(cacheKey, entries);
+    this.coldChunkLast = cacheKey;
     if (this.coldChunks.size > COLD_CHUNK_CACHE_COUNT_MAX) this.coldChunks.delete(this.coldChunks.keys().next().value!);
     return entries;
   }
