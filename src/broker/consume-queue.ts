@@ -7,8 +7,8 @@
 //   ten minutes at 100k msgs/s).
 // - cold, [0, coldEnd): chunks of CONSUME_QUEUE_CHUNK_ENTRY_COUNT entries that a completed
 //   checkpoint holds in full, read back through a ColdChunkReader (the state machine's LevelDB
-//   and its bounded cache). Only the owner moves coldEnd (freezeBelow), only up, chunk by chunk.
-//   Kept in memory for good, the index grew RSS ~4.7 MiB/min at full load.
+//   and its bounded cache). Only the owner moves coldEnd (freezeBelow): up, to chunk boundaries.
+//   (With every queue wholly in memory, replica RSS grew ~4.7 MiB/min at full load.)
 // The bodies stay in the log.
 import { assert } from '../raft/assert.ts';
 import { SEND_BATCH_COUNT_MAX } from './protocol.ts';
@@ -26,7 +26,8 @@ const INITIAL_CAPACITY = 16;
 export const CONSUME_QUEUE_ENTRY_BYTES = 8;
 
 /** Where cold entries come from. `read(chunk)` returns the CONSUME_QUEUE_CHUNK_ENTRY_COUNT packed
- *  entries of that chunk, already checked (see decodeChunk); it must not retain them per queue. */
+ *  entries of that chunk, already checked (see decodeChunk). The queue keeps no reference to
+ *  them: the reader's cache, shared by all queues, is what bounds the cold tier's memory. */
 export interface ColdChunkReader {
   read(chunk: number): Float64Array;
 }
