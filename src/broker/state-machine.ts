@@ -216,6 +216,12 @@ export class BrokerStateMachine {
   private readonly queueCheckpointed = new Map<string, number>();
   private readonly dirtyQueues = new Set<string>();
   private checkpointChain: Promise<void> = Promise.resolve();
+  /** queueKey -> queue offset up to which the last snapshot taken (written or not) holds it. */
+  private readonly queueSnapshotted = new Map<string, number>();
+  /** Applied index of the last snapshot taken. */
+  private snapshotApplied = 0;
+  /** The first failed checkpoint write: every later checkpoint fails with it. */
+  private checkpointFailure: Error | null = null;
 
   /** An in-memory state machine at applied index 0. Use `open` for a durable one. */
   constructor(options: BrokerStateMachineOptions) {
@@ -541,16 +547,20 @@ export class BrokerStateMachine {
 
   /**
    * Writes what changed since the previous checkpoint and the applied index in one synced
-   * LevelDB batch. Resolves to the checkpointed applied index. Safe to call while applying
-   * (the batch is a synchronous snapshot); concurrent calls run one after another. A no-op for
-   * an in-memory machine.
+   * LevelDB batch. Resolves to the checkpointed applied index. The snapshot is taken
+   * synchronously, in the call: what is applied after the call is not in it (the replica relies
+   * on this to keep checkpoints at or below its durable log). Batches are written one after
+   * another, in call order. A failed write fails this and every later checkpoint (a later batch
+   * holds only what changed after the failed one's snapshot). A no-op for an in-memory machine.
    *
    * Under ASYNC_FLUSH the caller should flush the commitlog up to appliedIndex first: a
    * checkpoint ahead of the durable local log leaves queue entries pointing at entries the log
    * must first get back from the leader (pulls stop there until it does).
    */
   checkpoint(): Promise<number> {
-    const run = this.checkpointChain.then(() => this.checkpointNow());
+    if (this.checkpointFailure !== null) return Promise.reject(this.checkpointFailure);
+    const snapshot = this.db === undefined || this.closed ? null : this.takeSnapshot();
+    const run = this.checkpointChain.then(() => this.writeSnapshot(snapshot));
     this.checkpointChain = run.then(
       () => undefined,
       () => undefined,
@@ -558,26 +568,21 @@ export class BrokerStateMachine {
     return run;
   }
 
-  private async checkpointNow(): Promise<number> {
-    const db = this.db;
-    if (db === undefined || this.closed) return this.checkpointed;
-    if (this.applied === this.checkpointed && this.dirtyTopics.size === 0 && this.dirtyOffsets.size === 0 && this.dirtyQueues.size === 0) {
-      return this.checkpointed;
+  /** What changed since the previous snapshot, as LevelDB puts; null when nothing did. */
+  private takeSnapshot(): CheckpointSnapshot | null {
+    if (this.applied === this.snapshotApplied && this.dirtyTopics.size === 0 && this.dirtyOffsets.size === 0 && this.dirtyQueues.size === 0) {
+      return null;
     }
-    // Snapshot synchronously: apply may run while the write is in flight.
     const ops: { type: 'put'; key: string; value: Uint8Array }[] = [];
-    const topics = [...this.dirtyTopics];
-    const offsets = [...this.dirtyOffsets];
-    const queues = [...this.dirtyQueues];
     const queueWatermarks: [string, ConsumeQueue, number][] = [];
-    for (const topic of topics) ops.push({ type: 'put', key: topicKey(topic), value: packr.pack(this.topics.get(topic)!.queueCount) });
-    for (const key of offsets) ops.push({ type: 'put', key, value: packr.pack(this.offsets.get(key)!) });
-    for (const qk of queues) {
+    for (const topic of this.dirtyTopics) ops.push({ type: 'put', key: topicKey(topic), value: packr.pack(this.topics.get(topic)!.queueCount) });
+    for (const key of this.dirtyOffsets) ops.push({ type: 'put', key, value: packr.pack(this.offsets.get(key)!) });
+    for (const qk of this.dirtyQueues) {
       const sep = qk.lastIndexOf(':');
       const topic = qk.slice(0, sep);
       const queueId = Number(qk.slice(sep + 1));
       const cq = this.topics.get(topic)!.queues[queueId]!;
-      const from = this.queueCheckpointed.get(qk) ?? 0;
+      const from = this.queueSnapshotted.get(qk) ?? 0;
       const to = cq.maxOffset;
       const firstChunk = Math.floor(from / CHECKPOINT_CHUNK_ENTRY_COUNT);
       // Cold chunks are full and durable: a checkpoint never rewrites (nor reads) them.
@@ -588,29 +593,35 @@ export class BrokerStateMachine {
         ops.push({ type: 'put', key: chunkKey(topic, queueId, chunk), value: cq.encodeRange(start, end) });
       }
       queueWatermarks.push([qk, cq, to]);
+      this.queueSnapshotted.set(qk, to);
     }
     const applied = this.applied;
     ops.push({ type: 'put', key: KEY_META, value: packr.pack([STATE_FORMAT_VERSION, applied, this.appliedTermValue]) });
     this.dirtyTopics.clear();
     this.dirtyOffsets.clear();
     this.dirtyQueues.clear();
+    this.snapshotApplied = applied;
+    return { ops, applied, queueWatermarks };
+  }
+
+  private async writeSnapshot(snapshot: CheckpointSnapshot | null): Promise<number> {
+    if (this.checkpointFailure !== null) throw this.checkpointFailure;
+    const db = this.db;
+    if (snapshot === null || db === undefined) return this.checkpointed;
     try {
-      await db.batch(ops, { sync: true });
+      await db.batch(snapshot.ops, { sync: true });
     } catch (err) {
-      // Nothing of this batch is durable: mark it dirty again for the next attempt.
-      for (const k of topics) this.dirtyTopics.add(k);
-      for (const k of offsets) this.dirtyOffsets.add(k);
-      for (const k of queues) this.dirtyQueues.add(k);
+      this.checkpointFailure = err as Error;
       throw err;
     }
-    this.checkpointed = applied;
-    for (const [qk, cq, to] of queueWatermarks) {
+    this.checkpointed = snapshot.applied;
+    for (const [qk, cq, to] of snapshot.queueWatermarks) {
       this.queueCheckpointed.set(qk, to);
       // Every chunk below `to` is now durable in full: let all but the margin go cold.
       const coldEnd = (Math.floor(to / CHECKPOINT_CHUNK_ENTRY_COUNT) - HOT_MARGIN_CHUNK_COUNT) * CHECKPOINT_CHUNK_ENTRY_COUNT;
       if (coldEnd > cq.coldEnd) cq.freezeBelow(coldEnd);
     }
-    return applied;
+    return snapshot.applied;
   }
 
   private async restore(db: Level<string, Uint8Array>): Promise<void> {
@@ -657,6 +668,7 @@ export class BrokerStateMachine {
     this.applied = m[1] as number;
     this.appliedTermValue = m[2] as number;
     this.checkpointed = this.applied;
+    this.snapshotApplied = this.applied;
     for (const [key] of this.offsets) {
       const [, topic, queueId] = key.slice(2).split(':');
       const t = this.topics.get(topic);
@@ -671,6 +683,7 @@ export class BrokerStateMachine {
       if (q.fullChunks > 0) cq.restoreCold(q.fullChunks * CHECKPOINT_CHUNK_ENTRY_COUNT, q.lastPacked);
       if (q.tail !== undefined) cq.appendEncoded(cq.maxOffset, q.tail);
       this.queueCheckpointed.set(queueKey(q.topic, q.queueId), cq.maxOffset);
+      this.queueSnapshotted.set(queueKey(q.topic, q.queueId), cq.maxOffset);
       assert(Math.floor(cq.lastPacked / SLOT_RADIX) <= this.applied, 'state restore: consume queue points past the applied index');
     }
   }
@@ -679,16 +692,20 @@ export class BrokerStateMachine {
    *  drops whatever is not checkpointed (tests use it to simulate a crash). */
   async close(options: { checkpoint?: boolean } = {}): Promise<void> {
     if (this.closed) return;
-    if (options.checkpoint ?? true) await this.checkpoint();
-    else await this.checkpointChain;
-    this.closed = true;
-    const db = this.db;
-    this.db = undefined;
-    this.cache.clear();
-    this.cacheBytes = 0;
-    this.coldChunks.clear();
-    this.coldChunkLast = -1;
-    if (db !== undefined) await db.close();
+    try {
+      if (options.checkpoint ?? true) await this.checkpoint();
+      else await this.checkpointChain;
+    } finally {
+      // Closed even when the last checkpoint failed (the error still reaches the caller).
+      this.closed = true;
+      const db = this.db;
+      this.db = undefined;
+      this.cache.clear();
+      this.cacheBytes = 0;
+      this.coldChunks.clear();
+      this.coldChunkLast = -1;
+      if (db !== undefined) await db.close();
+    }
   }
 
   /** For tests and memory figures: hot consume-queue runs held, all queues together. */
@@ -783,6 +800,13 @@ export class BrokerStateMachine {
   get decodedBatchCacheSize(): number {
     return this.cache.size;
   }
+}
+
+/** One checkpoint's LevelDB batch, taken synchronously (see checkpoint()). */
+interface CheckpointSnapshot {
+  readonly ops: { type: 'put'; key: string; value: Uint8Array }[];
+  readonly applied: number;
+  readonly queueWatermarks: [string, ConsumeQueue, number][];
 }
 
 /** A consume queue as its checkpoint chunks describe it. */

@@ -159,3 +159,52 @@ t.test('consume queues that span many checkpoint chunks restore exactly', async 
   t.same(Buffer.from(sm.serializeState()), Buffer.from(ref.serializeState()));
   await sm.close();
 });
+
+/** Ten sends to one queue, as a log. */
+function sendLog(count: number): FakeLog {
+  const log = new FakeLog();
+  for (let i = 0; i < count; i++) {
+    log.append({ kind: 'sendBatch', topic: 'T', queueId: 0, storeTimestamp: 1, autoCreateQueues: 1, messages: [{ body: Buffer.from(`m${i}`) }] });
+  }
+  return log;
+}
+
+t.test('checkpoint() takes its snapshot in the call: what is applied after it is not in it', async (t) => {
+  // The replica relies on this to never checkpoint above its durable log (applyUnpersisted).
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'raftmq-sm-snap-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const log = sendLog(10);
+  let sm = await BrokerStateMachine.open(dir, log.options());
+  for (const e of log.entries.slice(0, 5)) sm.apply(e);
+  const pending = sm.checkpoint();
+  for (const e of log.entries.slice(5)) sm.apply(e); // synchronously, before any microtask
+  t.equal(await pending, 5, 'the checkpoint holds what was applied at the call');
+  await sm.close({ checkpoint: false }); // a crash
+  sm = await BrokerStateMachine.open(dir, log.options());
+  t.equal(sm.appliedIndex, 5, 'a restart resumes after entry 5');
+  t.equal(sm.queueBounds('T', 0).maxOffset, 5, 'with the queue as it was at entry 5');
+  await sm.close();
+});
+
+t.test('a failed checkpoint write fails every later checkpoint (none may skip its changes)', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'raftmq-sm-fail-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const log = sendLog(10);
+  let sm = await BrokerStateMachine.open(dir, log.options());
+  for (const e of log.entries.slice(0, 3)) sm.apply(e);
+  t.equal(await sm.checkpoint(), 3);
+  const db = (sm as unknown as { db: { batch: (...args: unknown[]) => Promise<void> } }).db;
+  const realBatch = db.batch.bind(db);
+  db.batch = async () => {
+    throw new Error('injected: disk full');
+  };
+  for (const e of log.entries.slice(3, 6)) sm.apply(e);
+  await t.rejects(sm.checkpoint(), /injected/, 'the write fails');
+  db.batch = realBatch; // the disk is fine again
+  for (const e of log.entries.slice(6)) sm.apply(e);
+  await t.rejects(sm.checkpoint(), /injected/, 'a later checkpoint fails too: it would lack entries 4-6');
+  await t.rejects(sm.close(), /injected/, 'close reports it');
+  sm = await BrokerStateMachine.open(dir, log.options());
+  t.equal(sm.appliedIndex, 3, 'a restart resumes after the last good checkpoint');
+  await sm.close();
+});
