@@ -49,6 +49,8 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
       heartbeatTicks: ticks.heartbeatTicks,
       preferredLeader: config.preferredLeaderId,
       applied: sm.appliedIndex,
+      // Apply (and answer) once committed, without waiting for our own fsync: see replica.ts.
+      applyUnpersisted: true,
     },
     storage,
   );

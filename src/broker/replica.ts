@@ -11,6 +11,13 @@
 // Writes become durable in the order they started; each Ready's `persistedMessages` (append and
 // vote acknowledgements, which promise durability) leave only once its write and every earlier
 // one are durable, and only then is the core told (which is when a leader counts its own copy).
+//
+// Committed entries are applied as soon as they are committed, even before this replica's own
+// write of them is durable (RaftConfig.applyUnpersisted): a quorum has them durably and they never
+// change, so a leader whose own fsync is slower than a quorum's does not hold its clients back.
+// The one thing that must wait for the local disk is a checkpoint: it never records an applied
+// index above the durable end of the log that no write in flight will replace (stableLastIndex),
+// or a crash would restart the replica above its log, or on a stale suffix.
 import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/types.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
 import { NONE, Role } from '../raft/types.ts';
@@ -21,7 +28,8 @@ export interface ReplicatedStateMachine {
   readonly appliedIndex: number;
   /** Applies one committed entry; the return value goes to the entry's proposer, if waiting. */
   apply(entry: Entry): unknown;
-  /** Makes the applied state durable; a restart resumes after it. */
+  /** Makes the applied state durable; a restart resumes after it. Takes its snapshot of the
+   *  state synchronously, within the call (what is applied after the call is not in it). */
   checkpoint(): Promise<unknown>;
 }
 
@@ -121,6 +129,12 @@ export class Replica {
   private appendGate: Promise<void> | null = null;
   /** The last entry of the newest write that became durable, to report to the core. */
   private durableEntry: { index: number; term: number } | null = null;
+  /** Last index of the log as of the newest durable write (or the open), and the first index of
+   *  every write in flight that carries entries, oldest first (see stableLastIndex). */
+  private durableLastIndex: number;
+  private readonly inFlightFirstIndexes: number[] = [];
+  /** When a due SYNC_FLUSH checkpoint was first put off because the durable log was behind. */
+  private checkpointDeferredSinceMs = -1;
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
@@ -130,6 +144,15 @@ export class Replica {
     const hs = opts.meta.getHardState();
     this.writtenTerm = hs.term;
     this.writtenVote = hs.vote;
+    this.durableLastIndex = opts.log.lastIndex();
+  }
+
+  /** The last index up to which the durable log holds what it will hold once every write in
+   *  flight is done: the durable end, lowered below any write in flight that replaces part of it. */
+  private stableLastIndex(): number {
+    let last = this.durableLastIndex;
+    for (const first of this.inFlightFirstIndexes) last = Math.min(last, first - 1);
+    return last;
   }
 
   start(): void {
@@ -344,10 +367,11 @@ export class Replica {
   private handleReady(rd: Ready): void {
     if (rd.softState) this.onSoftState(rd.softState);
     this.sendAll(rd.messages);
-    // Committed entries handed out are already durable here (the core never hands out more than
-    // this replica persisted), so they are applied, and their clients answered, at once.
+    // Committed entries are applied, and their clients answered, at once: they are durable on a
+    // quorum (maybe not here yet: applyUnpersisted; they may even be among this Ready's entries).
+    const appliedBefore = this.opts.stateMachine.appliedIndex;
     if (rd.committedEntries.length) this.applyAll(rd.committedEntries);
-    const write = this.startWrites(rd);
+    const write = this.startWrites(rd, appliedBefore);
     this.raft.accept(rd);
     if (write === null && this.writesInFlight === 0) {
       this.sendAll(rd.persistedMessages);
@@ -355,8 +379,14 @@ export class Replica {
     }
     this.writesInFlight++;
     const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1] : null;
+    if (last !== null) this.inFlightFirstIndexes.push(rd.entries[0].index);
     const tail = Promise.all([this.durableTail, write]).then(() => {
       this.writesInFlight--;
+      if (last !== null) {
+        // Writes complete in the order they started: this one is the oldest in flight.
+        this.inFlightFirstIndexes.shift();
+        this.durableLastIndex = last.index;
+      }
       if (this.fatal) return;
       this.sendAll(rd.persistedMessages);
       if (last !== null) this.durableEntry = { index: last.index, term: last.term };
@@ -372,7 +402,7 @@ export class Replica {
   }
 
   /** Starts this Ready's writes; resolves once they are durable (null: nothing to write). */
-  private startWrites(rd: Ready): Promise<unknown> | null {
+  private startWrites(rd: Ready, appliedBefore: number): Promise<unknown> | null {
     const writes: Promise<unknown>[] = [];
     // Only term and vote must be durable before we act on them (a vote given twice in one term
     // breaks election safety). The commit index need not be: a restarted replica relearns it
@@ -385,22 +415,25 @@ export class Replica {
       this.hardStateChain = this.hardStateChain.then(() => meta.setHardState(hs));
       writes.push(this.hardStateChain);
     }
-    if (rd.entries.length) writes.push(this.persistEntries(rd.entries));
+    if (rd.entries.length) writes.push(this.persistEntries(rd.entries, appliedBefore));
     if (writes.length === 0) return null;
     return writes.length === 1 ? writes[0] : Promise.all(writes);
   }
 
-  /** Appends entries (truncating a conflicting suffix first); resolves once they are durable. */
-  private persistEntries(entries: readonly Entry[]): Promise<void> {
+  /** Appends entries (truncating a conflicting suffix first); resolves once they are durable.
+   *  `appliedBefore`: the applied index before this Ready's committed entries were applied (they
+   *  may be these very entries, and later Readies may apply these before the truncation runs). */
+  private persistEntries(entries: readonly Entry[], appliedBefore: number): Promise<void> {
     const { log } = this.opts;
     // The common case: appends are accepted in call order, synchronously.
     if (this.appendGate === null && entries[0].index > log.lastIndex()) return log.append(entries);
     const accepted = (this.appendGate ?? Promise.resolve()).then(async () => {
       const first = entries[0].index;
       if (first <= log.lastIndex()) {
-        // Raft conflict: the leader overwrites our uncommitted suffix. Never below what we applied.
-        if (first <= this.opts.stateMachine.appliedIndex) {
-          throw new Error(`refusing to truncate at ${first}: entries up to ${this.opts.stateMachine.appliedIndex} are applied`);
+        // Raft conflict: the leader overwrites our uncommitted suffix. Never below what was
+        // applied before these entries came (a committed entry never changes).
+        if (first <= appliedBefore) {
+          throw new Error(`refusing to truncate at ${first}: entries up to ${appliedBefore} were applied before this write`);
         }
         await log.truncateAfter(first - 1);
       }
@@ -478,36 +511,49 @@ export class Replica {
   /** Starts a checkpoint when one is due. Returns a promise only when the loop must wait for it. */
   private maybeCheckpoint(): Promise<void> | undefined {
     const now = Date.now();
-    if (this.checkpointing || now - this.lastCheckpointMs < this.opts.checkpointIntervalMs) return undefined;
-    this.checkpointing = true;
-    this.lastCheckpointMs = now;
+    const interval = this.opts.checkpointIntervalMs;
+    if (this.checkpointing || now - this.lastCheckpointMs < interval) return undefined;
     const { log, stateMachine } = this.opts;
-    if (this.opts.flushDiskType === 'SYNC_FLUSH' && log.flushedIndex() >= stateMachine.appliedIndex) {
-      // Every applied entry is fdatasync'd here (the core hands out only what this replica
-      // persisted), and stays so for whatever is applied before the snapshot is taken: the
-      // checkpoint runs beside the loop. (Waiting for it stalled every replica for 3-30 ms once a
-      // second, measured at full load: a LevelDB synced batch plus a log flush round.)
-      stateMachine.checkpoint().then(
-        () => {
-          this.checkpointing = false;
-        },
-        (err: Error) => {
-          this.checkpointing = false;
-          if (!this.stopped && !this.fatal) this.fail(err);
-        },
-      );
-      return undefined;
+    if (this.opts.flushDiskType === 'SYNC_FLUSH') {
+      if (this.stableLastIndex() >= stateMachine.appliedIndex) {
+        // Everything applied is fdatasync'd here: the checkpoint (its snapshot is taken now, in
+        // the call) is written beside the loop. (Waiting for it stalled every replica for 3-30 ms
+        // once a second, measured at full load: a LevelDB synced batch plus a log flush round.)
+        this.startCheckpoint(now);
+        stateMachine.checkpoint().then(
+          () => {
+            this.checkpointing = false;
+          },
+          (err: Error) => {
+            this.checkpointing = false;
+            if (!this.stopped && !this.fatal) this.fail(err);
+          },
+        );
+        return undefined;
+      }
+      // Applied ahead of the local disk (applyUnpersisted): try again next turn, and after a
+      // few intervals of that, wait for the writes in flight (below) so checkpoints never stop.
+      if (this.checkpointDeferredSinceMs < 0) this.checkpointDeferredSinceMs = now;
+      if (now - this.checkpointDeferredSinceMs < 3 * interval) return undefined;
     }
+    this.startCheckpoint(now);
     return (async () => {
       try {
-        // The checkpoint must never run ahead of what is on disk (ASYNC_FLUSH): flush the log
-        // first, and apply nothing until the checkpoint has taken its snapshot.
+        // The loop waits, so nothing more is applied: once every write started so far is
+        // durable (or, under ASYNC_FLUSH, written and then flushed), the log holds all of it.
+        if (this.stableLastIndex() < stateMachine.appliedIndex) await this.durableTail;
         await log.flush();
         await stateMachine.checkpoint();
       } finally {
         this.checkpointing = false;
       }
     })();
+  }
+
+  private startCheckpoint(now: number): void {
+    this.checkpointing = true;
+    this.lastCheckpointMs = now;
+    this.checkpointDeferredSinceMs = -1;
   }
 
   private fail(err: Error): void {

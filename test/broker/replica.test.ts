@@ -99,7 +99,7 @@ function follower(t: { teardown(fn: () => unknown): void }, options: FollowerOpt
   const sent: Message[] = [];
   const fatal: Error[] = [];
   const applied: number[] = [];
-  const raft = new RaftNode({ ...DEFAULT_RAFT_CONFIG, id: 'n1', peers: ['n0', 'n1', 'n2'], seed: 1, electionTicks: 1000 }, new CommitLogRaftStorage(log, meta));
+  const raft = new RaftNode({ ...DEFAULT_RAFT_CONFIG, id: 'n1', peers: ['n0', 'n1', 'n2'], seed: 1, electionTicks: 1000, applyUnpersisted: true }, new CommitLogRaftStorage(log, meta));
   const replica = new Replica({
     nodeId: 'n1',
     raft,
@@ -262,32 +262,102 @@ t.test('ASYNC_FLUSH: the loop waits for the flush and the checkpoint (the snapsh
   t.equal(f.log.writes.length, 1, 'the append is taken once it is done');
 });
 
-t.test('SYNC_FLUSH with the log flushed behind what is applied: the loop waits, as under ASYNC_FLUSH', async (t) => {
-  const ckpt = heldCheckpoint();
-  let holding = false;
-  const f = follower(t, {
-    flushDiskType: 'SYNC_FLUSH',
-    checkpointIntervalMs: 10,
-    checkpoint: () => (holding ? ckpt.checkpoint() : Promise.resolve()),
-  });
-  t.teardown(ckpt.release);
-  f.replica.receive([append(1, 0, 0, 1, [1])]);
+t.test('a committed entry is applied before this replica\'s own write of it is durable (applyUnpersisted)', async (t) => {
+  const f = follower(t);
+  f.replica.receive([append(1, 0, 0, 2, [1, 2])]); // entries and the commit that covers them
   await turns();
+  t.same(f.applied, [1, 2], 'applied while the write is in flight');
+  t.same(f.acks(), [], 'but not acknowledged');
   f.log.writes[0]!.resolve();
   await turns();
-  f.replica.receive([append(1, 1, 1, 1, [2])]);
+  t.same(f.acks(), [2]);
+});
+
+/** A follower whose checkpoints record the applied index they snapshot, next to what the test
+ *  made durable; resolve writes with durable(k) so the two can be compared. */
+function checkpointingFollower(t: Parameters<typeof follower>[0]) {
+  const snapshots: { applied: number; durable: number }[] = [];
+  let durableIndex = 0;
+  let f: ReturnType<typeof follower>;
+  f = follower(t, {
+    flushDiskType: 'SYNC_FLUSH',
+    checkpointIntervalMs: 5,
+    checkpoint: async () => {
+      snapshots.push({ applied: f.replica === undefined ? 0 : (f.applied.at(-1) ?? 0), durable: durableIndex });
+    },
+  });
+  const durable = (k: number) => {
+    f.log.writes[k]!.resolve();
+    durableIndex = f.log.writes[k]!.last; // writes complete in order in these tests
+  };
+  const later = () => new Promise((r) => setTimeout(r, 15));
+  return { f, snapshots, durable, later };
+}
+
+t.test('SYNC_FLUSH: a checkpoint never records an applied index above the durable log', async (t) => {
+  const { f, snapshots, durable, later } = checkpointingFollower(t);
+  f.replica.receive([append(1, 0, 0, 2, [1, 2])]);
+  await turns();
+  t.same(f.applied, [1, 2], 'applied ahead of the disk');
+  for (let i = 0; i < 3; i++) {
+    await later();
+    f.replica.receive([append(1, 2, 1, 2, [])]); // a heartbeat-like append: a turn
+    await turns();
+  }
+  t.ok(snapshots.every((s) => s.applied <= s.durable), `no checkpoint above the durable log: ${JSON.stringify(snapshots)}`);
+  const before = snapshots.length;
+  durable(0);
+  await later();
+  f.replica.receive([append(1, 2, 1, 2, [])]);
+  await turns();
+  t.ok(snapshots.length > before && snapshots.at(-1)!.applied === 2, 'checkpointed at 2 once the write is durable');
+  t.ok(snapshots.every((s) => s.applied <= s.durable), JSON.stringify(snapshots));
+});
+
+t.test('SYNC_FLUSH: an old durable suffix that a write in flight replaces does not count as durable', async (t) => {
+  const { f, snapshots, durable, later } = checkpointingFollower(t);
+  f.replica.receive([append(1, 0, 0, 1, [1, 2, 3])]); // term 1: 1..3, commit 1
+  await turns();
+  durable(0);
   await turns();
   t.same(f.applied, [1]);
-  holding = true; // flushedTo stays 0 < applied 1: the next checkpoint must hold the loop
-  await new Promise((r) => setTimeout(r, 30));
-  f.replica.receive([append(1, 2, 1, 1, [3])]); // this turn takes it, then starts the checkpoint
+  // Term 2's leader replaces 2..3 and commits them at once: applied before the new write is durable.
+  f.replica.receive([append(2, 1, 1, 3, [2, 3], 2)]);
   await turns();
-  t.equal(ckpt.calls, 1, 'the checkpoint started');
-  t.equal(f.log.writes.length, 3);
-  f.replica.receive([append(1, 3, 1, 1, [4])]);
+  t.same(f.applied, [1, 2, 3], 'the new 2..3 applied ahead of the disk');
+  for (let i = 0; i < 2; i++) {
+    await later();
+    f.replica.receive([append(2, 3, 2, 3, [])]);
+    await turns();
+  }
+  t.ok(snapshots.every((s) => s.applied <= 1), `the durable 2..3 of term 1 are not what was applied: ${JSON.stringify(snapshots)}`);
+  durable(1);
+  await later();
+  f.replica.receive([append(2, 3, 2, 3, [])]);
   await turns();
-  t.equal(f.log.writes.length, 3, 'the append behind it waits');
-  ckpt.release();
+  t.equal(snapshots.at(-1)?.applied, 3, 'checkpointed at 3 once the new write is durable');
+});
+
+t.test('SYNC_FLUSH: a checkpoint put off for three intervals waits for the writes in flight', async (t) => {
+  const { f, snapshots, durable } = checkpointingFollower(t);
+  f.replica.receive([append(1, 0, 0, 2, [1, 2])]);
   await turns();
-  t.equal(f.log.writes.length, 4, 'and is taken once it is done');
+  // Turns keep coming (as under load); after 3 intervals (15 ms) the loop stops to wait for the
+  // writes. (Well below writesInFlightMax, 32, which would also stop it.)
+  let taken = f.log.writes.length;
+  let stopped = false;
+  for (let next = 3; next < 20 && !stopped; next++) {
+    await new Promise((r) => setTimeout(r, 5));
+    f.replica.receive([append(1, next - 1, 1, 2, [next])]);
+    await turns();
+    stopped = f.log.writes.length === taken; // this append was not taken: the loop waits
+    taken = f.log.writes.length;
+  }
+  t.ok(stopped, `the loop stopped to wait, with ${taken} writes in flight`);
+  t.ok(snapshots.every((s) => s.applied <= s.durable), JSON.stringify(snapshots));
+  for (let k = 0; k < f.log.writes.length; k++) durable(k);
+  await turns();
+  t.ok(snapshots.some((s) => s.applied >= 2), `then checkpointed: ${JSON.stringify(snapshots)}`);
+  t.ok(snapshots.every((s) => s.applied <= s.durable), JSON.stringify(snapshots));
+  t.ok(f.log.writes.length > taken, 'and took the waiting append');
 });
