@@ -94,6 +94,9 @@ const DATA_ARENA_BYTES = 8 * 1024 * 1024;
 const INDEX_ARENA_BYTES = 256 * 1024;
 /** Largest data write the pump issues (more pending goes in the next one). */
 const WRITE_BYTES_MAX = 16 * 1024 * 1024;
+/** Data writes up to this size are made on the main thread (a thread-pool round trip costs more
+ *  than copying them); larger ones on the thread pool, overlapping the encoding of the next. */
+const WRITE_ON_MAIN_THREAD_BYTES_MAX = 64 * 1024;
 
 interface Segment {
   readonly start: number;
@@ -587,7 +590,12 @@ export class FileCommitLog implements CommitLog {
         if (sizeBefore === 0) seg.firstIndex = first.firstIndex;
         const indexUndo: { file: IndexFile; size: number }[] = [];
         try {
-          const n = await this.io.writevAtAsync(seg.fd, joinAdjacent(bufs), sizeBefore);
+          // A small write is cheaper done here than handed to the thread pool and back (a SYNC_FLUSH
+          // append of a few KB would pay that hop on top of its fdatasync round).
+          const n =
+            bytes <= WRITE_ON_MAIN_THREAD_BYTES_MAX
+              ? this.io.writevAt(seg.fd, joinAdjacent(bufs), sizeBefore)
+              : await this.io.writevAtAsync(seg.fd, joinAdjacent(bufs), sizeBefore);
           assert(seg.size === sizeBefore && this.segments[this.segments.length - 1] === seg, 'nothing else wrote the segment meanwhile');
           seg.size += n;
           this.dirtyFds.add(seg.fd);

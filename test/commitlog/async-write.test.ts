@@ -28,7 +28,8 @@ for (const mode of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
     const order: number[] = [];
     const problems: string[] = [];
     const all: Promise<void>[] = [];
-    const size = (i: number): number => 100 + (i % 7) * 300;
+    // Large enough that most writes go to the thread pool (small ones are made on the main thread).
+    const size = (i: number): number => 100 + (i % 7) * 3000;
     let pos = 0;
     const endOf = new Map<number, number>();
     for (let k = 0; k < 200; k++) {
@@ -66,7 +67,7 @@ t.test('reads while writes are in flight come from memory, never from unwritten 
   const pending: Promise<void>[] = [];
   let reads = 0;
   for (let k = 0; k < 300; k++) {
-    const recs = recordsFrom(log.lastIndex() + 1, 4, 1, (i) => 500 + (i % 3) * 700, k);
+    const recs = recordsFrom(log.lastIndex() + 1, 4, 1, (i) => 500 + (i % 3) * 20_000, k);
     want.push(...recs);
     pending.push(log.append(recs));
     // Every record accepted so far reads back exactly, whether written, in flight or queued.
@@ -86,7 +87,7 @@ t.test('reads while writes are in flight come from memory, never from unwritten 
 });
 
 t.test('a write failing with appends in flight rejects it and every later one; no half record; usable after', async (t) => {
-  for (const budgetAt of [5_000, 50_000, 123_457]) {
+  for (const budgetAt of [5_000, 200_000, 700_001]) {
     const dir = tempDir('async-fail');
     t.teardown(() => removeDir(dir));
     const faults: DiskFaults = { bytesLeft: Infinity };
@@ -101,7 +102,7 @@ t.test('a write failing with appends in flight rejects it and every later one; n
     const appender = async (): Promise<void> => {
       while (issued < 60) {
         const k = issued++;
-        const recs = recordsFrom(log.lastIndex() + 1, 5, 1, () => 400, 3);
+        const recs = recordsFrom(log.lastIndex() + 1, 5, 1, () => 4000, 3);
         lastOf[k] = recs[recs.length - 1].index;
         try {
           await log.append(recs);
@@ -120,15 +121,15 @@ t.test('a write failing with appends in flight rejects it and every later one; n
     const okCount = outcomes.filter((o) => o === 'ok').length;
     t.ok(outcomes.slice(0, okCount).every((o) => o === 'ok'), 'the resolved appends are a prefix');
     t.equal(log.lastIndex(), okCount * 5, 'the log ends after the last resolved append');
-    const written = log.lastIndex() * (HEADER + 400);
+    const written = log.lastIndex() * (HEADER + 4000);
     const seg = dataFiles(dir)[0];
-    const tail = fileBytes(seg, written, 64 * 1024);
+    const tail = fileBytes(seg, written, 1024 * 1024);
     t.ok(tail.every((b) => b === 0), 'nothing of the failed writes stays after the last record');
     t.equal(log.read(1, Infinity).length, log.lastIndex());
     t.ok(lines.some((l) => l.level === 'error' && l.msg.includes('write failed')));
     faults.bytesLeft = Infinity;
     const last = log.lastIndex();
-    await log.append(recordsFrom(last + 1, 3, 2, () => 400));
+    await log.append(recordsFrom(last + 1, 3, 2, () => 4000));
     await log.close();
     const again = await openCommitLog({ dir });
     t.equal(again.lastIndex(), last + 3, 'appends work again once there is space; a reopen agrees');
@@ -140,18 +141,18 @@ t.test('a write failing with appends in flight rejects it and every later one; n
 t.test('truncateAfter and close with appends and writes in flight', async (t) => {
   const dir = tempDir('async-trunc');
   t.teardown(() => removeDir(dir));
-  const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, segmentBytes: 64 * 1024 });
+  const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, segmentBytes: 256 * 1024 });
   const all: Promise<void>[] = [];
-  for (let k = 0; k < 50; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 1, () => 300)));
+  for (let k = 0; k < 50; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 1, () => 3000)));
   const trunc = log.truncateAfter(123); // waits for every write and the flush, then cuts
   await Promise.all(all);
   await trunc;
   t.equal(log.lastIndex(), 123);
   t.equal(log.read(1, Infinity).length, 123);
-  for (let k = 0; k < 20; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 2, () => 300)));
+  for (let k = 0; k < 20; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 2, () => 3000)));
   await log.close(); // waits for the writes in flight
   await Promise.all(all);
-  const again = await openCommitLog({ dir, segmentBytes: 64 * 1024 });
+  const again = await openCommitLog({ dir, segmentBytes: 256 * 1024 });
   t.equal(again.lastIndex(), 323);
   t.equal(again.termAt(124), 2);
   t.equal(again.read(1, Infinity).length, 323);
