@@ -1,8 +1,8 @@
 // The few file operations the commitlog makes, in one place so tests can inject a full disk or a
-// failing fdatasync (DiskFaults). Writes are positional: segment data through writevAtAsync (on
-// libuv's thread pool, so the copy into the page cache overlaps the encoding of the next batches on
-// the main thread), index and small files through the synchronous writevAt; fdatasync and fsync
-// run on the thread pool and never block the event loop.
+// failing fdatasync (DiskFaults). Writes are positional: synchronous (page cache) with writevAt,
+// or on libuv's thread pool with writevAtAsync (the pump uses it for a single huge batch, so the
+// event loop is not blocked); fdatasync and fsync run on the thread pool and never block the
+// event loop.
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import type { DiskFaults } from './types.ts';

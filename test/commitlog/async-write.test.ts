@@ -1,5 +1,6 @@
-// The pump writes segment data on libuv's thread pool while later appends are accepted and encoded
-// on the main thread. What must hold with writes in flight: appends resolve in order, an
+// The pump writes segment data on the main thread (up to 256 KiB per write) or, for a single huge
+// batch (over 1 MiB), on libuv's thread pool while later appends are accepted and encoded on the
+// main thread. These tests mix both. What must hold with writes in flight: appends resolve in order, an
 // ASYNC_FLUSH append only once its bytes are in the file, reads never take unwritten bytes from
 // the file, a failed write rejects its append and every later one with no half record left, and
 // truncateAfter / close wait for the writes.
@@ -28,8 +29,8 @@ for (const mode of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
     const order: number[] = [];
     const problems: string[] = [];
     const all: Promise<void>[] = [];
-    // Large enough that most writes go to the thread pool (small ones are made on the main thread).
-    const size = (i: number): number => 100 + (i % 7) * 3000;
+    // Every 23rd record is 1.1 MB: its write goes to the thread pool.
+    const size = (i: number): number => (i % 23 === 0 ? 1_100_000 : 100 + (i % 7) * 3000);
     let pos = 0;
     const endOf = new Map<number, number>();
     for (let k = 0; k < 200; k++) {
@@ -67,7 +68,7 @@ t.test('reads while writes are in flight come from memory, never from unwritten 
   const pending: Promise<void>[] = [];
   let reads = 0;
   for (let k = 0; k < 300; k++) {
-    const recs = recordsFrom(log.lastIndex() + 1, 4, 1, (i) => 500 + (i % 3) * 20_000, k);
+    const recs = recordsFrom(log.lastIndex() + 1, 4, 1, (i) => (i % 37 === 0 ? 1_100_000 : 500 + (i % 3) * 20_000), k);
     want.push(...recs);
     pending.push(log.append(recs));
     // Every record accepted so far reads back exactly, whether written, in flight or queued.
@@ -87,7 +88,7 @@ t.test('reads while writes are in flight come from memory, never from unwritten 
 });
 
 t.test('a write failing with appends in flight rejects it and every later one; no half record; usable after', async (t) => {
-  for (const budgetAt of [5_000, 200_000, 700_001]) {
+  for (const budgetAt of [5_000, 200_000, 3_000_001, 7_000_003]) {
     const dir = tempDir('async-fail');
     t.teardown(() => removeDir(dir));
     const faults: DiskFaults = { bytesLeft: Infinity };
@@ -102,7 +103,8 @@ t.test('a write failing with appends in flight rejects it and every later one; n
     const appender = async (): Promise<void> => {
       while (issued < 60) {
         const k = issued++;
-        const recs = recordsFrom(log.lastIndex() + 1, 5, 1, () => 4000, 3);
+        // Every 4th batch one record of 1.2 MB (a thread-pool write), the others 5 x 4000 bytes.
+        const recs = k % 4 === 3 ? recordsFrom(log.lastIndex() + 1, 1, 1, () => 1_200_000, 3) : recordsFrom(log.lastIndex() + 1, 5, 1, () => 4000, 3);
         lastOf[k] = recs[recs.length - 1].index;
         try {
           await log.append(recs);
@@ -120,8 +122,8 @@ t.test('a write failing with appends in flight rejects it and every later one; n
     t.notOk(outcomes.includes('other'), 'only DISK_FULL');
     const okCount = outcomes.filter((o) => o === 'ok').length;
     t.ok(outcomes.slice(0, okCount).every((o) => o === 'ok'), 'the resolved appends are a prefix');
-    t.equal(log.lastIndex(), okCount * 5, 'the log ends after the last resolved append');
-    const written = log.lastIndex() * (HEADER + 4000);
+    t.equal(log.lastIndex(), okCount === 0 ? 0 : lastOf[okCount - 1], 'the log ends after the last resolved append');
+    const written = log.read(1, Infinity).reduce((n, r) => n + HEADER + r.data.byteLength, 0);
     const seg = dataFiles(dir)[0];
     const tail = fileBytes(seg, written, 1024 * 1024);
     t.ok(tail.every((b) => b === 0), 'nothing of the failed writes stays after the last record');
@@ -141,9 +143,9 @@ t.test('a write failing with appends in flight rejects it and every later one; n
 t.test('truncateAfter and close with appends and writes in flight', async (t) => {
   const dir = tempDir('async-trunc');
   t.teardown(() => removeDir(dir));
-  const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, segmentBytes: 256 * 1024 });
+  const log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, segmentBytes: 2 * 1024 * 1024 });
   const all: Promise<void>[] = [];
-  for (let k = 0; k < 50; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 1, () => 3000)));
+  for (let k = 0; k < 50; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 1, (i) => (i === 300 ? 1_500_000 : 3000))));
   const trunc = log.truncateAfter(123); // waits for every write and the flush, then cuts
   await Promise.all(all);
   await trunc;
@@ -152,7 +154,7 @@ t.test('truncateAfter and close with appends and writes in flight', async (t) =>
   for (let k = 0; k < 20; k++) all.push(log.append(recordsFrom(log.lastIndex() + 1, 10, 2, () => 3000)));
   await log.close(); // waits for the writes in flight
   await Promise.all(all);
-  const again = await openCommitLog({ dir, segmentBytes: 256 * 1024 });
+  const again = await openCommitLog({ dir, segmentBytes: 2 * 1024 * 1024 });
   t.equal(again.lastIndex(), 323);
   t.equal(again.termAt(124), 2);
   t.equal(again.read(1, Infinity).length, 323);
