@@ -21,15 +21,15 @@
 //        printed as "asyncPipeline") concurrent appenders, each awaiting its own append before
 //        taking the next batch (so up to PIPELINE appends are in flight, as the replica driver
 //        keeps up to writesInFlightMax = 32), then flush(). The log computes one zlib.crc32 per
-//        body (a format requirement, ~3.6 GB/s on this machine) and encodes on the main thread;
-//        the write() of the segment data runs on libuv's thread pool, so the encoding of the
-//        next batches overlaps it; it writes 32 index bytes per entry to a second file (3% more
-//        bytes than raw), fdatasyncs every flushLeastBytes (4 MiB) on its own and waits for a
-//        segment to be durable before the next one (default 1 GiB segments) is created.
+//        body (a format requirement, ~3.6 GB/s on this machine) and encodes on the main thread,
+//        writes the segment in writes of up to 256 KiB (what is pending when the pump runs), and
+//        32 index bytes per entry to a second file (3% more bytes than raw); it fdatasyncs every
+//        flushLeastBytes (4 MiB) on its own and waits for a segment to be durable before the next
+//        one (default 1 GiB segments) is created.
 //      asyncAppendSerialMBps (extra): the same with one appender that awaits every append before
-//        the next: nothing to overlap (an ASYNC_FLUSH append resolves only after its write()),
-//        so encoding and writing run one after the other.
-//    The two alternate (raw first in odd runs, log first in even ones), each into a fresh
+//        the next (one 137 KB write per append).
+//    Raw and async alternate (raw first in odd runs, async first in even ones; the serial log run
+//    comes last), each into a fresh
 //    directory that is deleted afterwards; before every timed phase the previous file is gone,
 //    `sync` has run and /proc/meminfo Dirty + Writeback is below SETTLE_DIRTY_MB, so no phase
 //    pays for another's writeback. Free disk is checked first (fs.statfsSync): SUSTAINED_MB is
@@ -38,8 +38,8 @@
 //    256 MiB; the log with PIPELINE appenders), with no final flush. 256 MiB stays far below the
 //    dirty thresholds, so none of it reaches the disk while it is timed: raw measures the copy
 //    into the page cache (typically 2.5-4 GB/s); the log pays the body CRCs (about as much as
-//    that copy) on the main thread, overlapped with the write() copies on the thread pool. The
-//    rate a short burst sees, not what the disk takes.
+//    that copy) and its bookkeeping on the same thread. The rate a short burst sees, not what
+//    the disk takes.
 //  - readMBps: sequential read() of the burst run's log from a fresh open (empty record cache;
 //    the files are in the page cache).
 //  - syncAppendMBps / syncAppendsPerSec / fsyncsPerSec: SYNC_FLUSH, 256 concurrent
@@ -96,8 +96,8 @@ const entriesFor = (mb: number): number => Math.floor((mb * MiB) / ENTRY_BYTES);
 const bodyMBps = (entries: number, secs: number): number => (entries * ENTRY_BYTES) / MiB / secs;
 
 /** MB/s of zlib.crc32 over ENTRY_BYTES bodies, one call each, as the append path must do (printed
- *  next to the burst figures: CRC and write() copy, one after the other, would bound the log at
- *  crc/(raw+crc) of raw; overlapped on two threads, at the slower of the two). */
+ *  next to the burst figures: CRC and write() copy, one after the other, bound the log at
+ *  crc/(raw+crc) of raw). */
 function crcOnlyMBps(entries: number): number {
   const t0 = performance.now();
   for (let i = 0; i < entries; i++) crc32(payload);
