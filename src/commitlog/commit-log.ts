@@ -613,6 +613,7 @@ export class FileCommitLog implements CommitLog {
           this.writeIndex(this.pendingHead, j, indexUndo);
         } catch (err) {
           this.undoWrite(seg, sizeBefore, indexUndo);
+          this.afterWrite(); // what earlier writes of this pass wrote counts (see below)
           this.writeFailed(writeError(err, `appending to ${seg.path}`));
           break;
         }
@@ -626,7 +627,11 @@ export class FileCommitLog implements CommitLog {
           this.pending = this.pending.slice(this.pendingHead); // a pump that never runs dry
           this.pendingHead = 0;
         }
-        this.afterWrite();
+        // What is pending for this segment and written next, right here, joins this write's flush
+        // round and acknowledgements (one group commit for everything pending, as one write
+        // would). A roll, or a write for the thread pool, comes after them.
+        const next = this.pendingHead < this.pending.length ? this.pending[this.pendingHead] : undefined;
+        if (next === undefined || next.segStart !== seg.start || next.data.length > WRITE_ON_MAIN_THREAD_BYTES_MAX) this.afterWrite();
       }
       if (this.pendingHead >= this.pending.length) this.clearPending();
     } finally {

@@ -160,3 +160,16 @@ t.test('truncateAfter and close with appends and writes in flight', async (t) =>
   t.equal(again.read(1, Infinity).length, 323);
   await again.close();
 });
+
+t.test('SYNC_FLUSH: appends pending at once share one flush round even when they take several writes', async (t) => {
+  const dir = tempDir('async-group');
+  t.teardown(() => removeDir(dir));
+  const log = await openCommitLog({ dir });
+  const appends: Promise<void>[] = [];
+  for (let i = 1; i <= 600; i++) appends.push(log.append(recordsFrom(i, 1, 1, () => 1000))); // ~630 KB: 3 writes
+  await Promise.all(appends);
+  const s = log.stats();
+  t.ok(s.writeCalls >= 4, `${s.writeCalls} write calls (segment and index)`);
+  t.equal(s.flushRounds, 1, 'one group commit for everything that was pending');
+  await log.close();
+});
