@@ -173,6 +173,16 @@ export function parseMsgId(msgId: string): { brokerName: string; logIndex: numbe
   return { brokerName: Buffer.from(msgId.slice(0, head), 'hex').toString('utf8'), logIndex, slot };
 }
 
+/** The send results of `count` messages of the entry at `logIndex`, from queue offset `first`. */
+function sendResultItems(prefix: string, logIndex: number, queueId: number, first: number, count: number): SendResultItem[] {
+  const head = prefix + logIndex.toString(16).toUpperCase().padStart(MSG_ID_INDEX_HEX, '0');
+  const out: SendResultItem[] = new Array(count);
+  for (let slot = 0; slot < count; slot++) {
+    out[slot] = { msgId: head + slot.toString(16).toUpperCase().padStart(MSG_ID_SLOT_HEX, '0'), queueId, queueOffset: first + slot, logIndex };
+  }
+  return out;
+}
+
 function msgIdPrefix(brokerName: string): string {
   return Buffer.from(brokerName, 'utf8').toString('hex').toUpperCase();
 }
@@ -373,14 +383,20 @@ export class BrokerStateMachine {
     }
     const first = cq.appendBatch(logIndex, count);
     this.dirtyQueues.add(queueKey(cmd.topic, cmd.queueId));
-    const results: SendResultItem[] = new Array(count);
-    for (let slot = 0; slot < count; slot++) {
-      results[slot] = { msgId: this.msgIdPrefix + msgIdSuffix(logIndex, slot), queueId: cmd.queueId, queueOffset: first + slot, logIndex };
-    }
     // The tail is what long-polling consumers read next: keep it decoded.
     this.cachePut(logIndex, { cmd, bytes });
+    // Built only when read: only the master answers a producer (a msgId per message was 3-4% of a
+    // slave's CPU at full load).
+    let results: SendResultItem[] | undefined;
+    const prefix = this.msgIdPrefix;
+    const queueId = cmd.queueId;
     return {
-      result: { type: 'sendResult', results },
+      result: {
+        type: 'sendResult',
+        get results(): SendResultItem[] {
+          return (results ??= sendResultItems(prefix, logIndex, queueId, first, count));
+        },
+      },
       event: { topic: cmd.topic, queueId: cmd.queueId, maxOffset: cq.maxOffset, logIndex },
     };
   }
