@@ -81,7 +81,10 @@ export const SEGMENT_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const INDEX_ENTRIES_PER_FILE_DEFAULT = 1024 * 1024;
 export const FLUSH_INTERVAL_MS_DEFAULT = 500;
 export const FLUSH_LEAST_BYTES_DEFAULT = 4 * 1024 * 1024;
-export const CACHE_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** Recent records kept in memory for reads (followers close behind, pulls of the tail). 16 MiB is
+ *  ~0.15 s of a full-load replica's appends; measured with 3 nodes at 256 in flight, 64 MiB gave
+ *  ~60 MiB more RSS per replica and no more throughput (84-95k msgs/s either way). */
+export const CACHE_BYTES_DEFAULT = 16 * 1024 * 1024;
 
 /** Limits (TigerStyle: everything has one). */
 const SEGMENT_BYTES_MIN = 4096;

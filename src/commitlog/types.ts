@@ -21,7 +21,7 @@ export interface CommitLogOptions {
   /** ASYNC_FLUSH: flush early once this many bytes are unflushed (default 4 MiB): with
    *  flushIntervalMs, bounds what an OS crash or power cut can lose (see commit-log.ts). */
   readonly flushLeastBytes?: number;
-  /** Recent entries kept in memory for reads without a syscall (default 64 MiB). */
+  /** Recent entries kept in memory for reads without a syscall (default 16 MiB). */
   readonly cacheBytes?: number;
   /** Receives warnings such as "cut a torn tail". Default: none. */
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
