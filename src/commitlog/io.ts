@@ -22,26 +22,15 @@ export class DiskIo {
   /** Writes all of `bufs` at `position`, looping on short writes. With a fault budget, a write that
    *  does not fit is written partly (a torn write) and then fails with ENOSPC. */
   writevAt(fd: number, bufs: readonly Buffer[], position: number): number {
-    let total = 0;
-    for (const b of bufs) total += b.length;
-    let list: Buffer[] = bufs as Buffer[];
-    let fail = false;
-    if (this.faults !== undefined && this.faults.bytesLeft < total) {
-      list = clip(list, Math.max(0, this.faults.bytesLeft));
-      fail = true;
-    }
-    let left = 0;
-    for (const b of list) left += b.length;
+    let { list, left, fail } = this.takeBudget(bufs);
     let done = 0;
     while (left > 0) {
       const n = list.length === 1 ? fs.writeSync(fd, list[0], 0, list[0].length, position + done) : fs.writevSync(fd, list, position + done);
-      this.writeCalls++;
-      this.bytesWritten += n;
+      this.count(n);
       done += n;
       left -= n;
       if (left > 0) list = skip(list, n); // a short write: rare
     }
-    if (this.faults !== undefined) this.faults.bytesLeft -= done;
     if (fail) throw errno('ENOSPC', 'no space left on device, write');
     return done;
   }
@@ -49,32 +38,44 @@ export class DiskIo {
   /** writevAt on libuv's thread pool: the same budget, torn-write and short-write rules. The
    *  buffers must not change until the promise settles. */
   async writevAtAsync(fd: number, bufs: readonly Buffer[], position: number): Promise<number> {
-    let total = 0;
-    for (const b of bufs) total += b.length;
-    let list: Buffer[] = bufs as Buffer[];
-    let fail = false;
-    if (this.faults !== undefined && this.faults.bytesLeft < total) {
-      list = clip(list, Math.max(0, this.faults.bytesLeft));
-      fail = true;
-    }
-    let left = 0;
-    for (const b of list) left += b.length;
-    // The budget is taken when the write is issued (writes are issued in file order).
-    if (this.faults !== undefined) this.faults.bytesLeft -= left;
+    let { list, left, fail } = this.takeBudget(bufs);
     let done = 0;
     while (left > 0) {
       const n =
         list.length === 1
           ? (await writeCb(fd, list[0], 0, list[0].length, position + done)).bytesWritten
           : (await writevCb(fd, list, position + done)).bytesWritten;
-      this.writeCalls++;
-      this.bytesWritten += n;
+      this.count(n);
       done += n;
       left -= n;
       if (left > 0) list = skip(list, n); // a short write: rare
     }
     if (fail) throw errno('ENOSPC', 'no space left on device, write');
     return done;
+  }
+
+  /** The part of `bufs` the fault budget lets through (all of it without faults), taken from the
+   *  budget when the write is issued (writes are issued in file order). */
+  private takeBudget(bufs: readonly Buffer[]): { list: Buffer[]; left: number; fail: boolean } {
+    let list: Buffer[] = bufs as Buffer[];
+    let fail = false;
+    if (this.faults !== undefined) {
+      let total = 0;
+      for (const b of bufs) total += b.length;
+      if (this.faults.bytesLeft < total) {
+        list = clip(list, Math.max(0, this.faults.bytesLeft));
+        fail = true;
+      }
+    }
+    let left = 0;
+    for (const b of list) left += b.length;
+    if (this.faults !== undefined) this.faults.bytesLeft -= left;
+    return { list, left, fail };
+  }
+
+  private count(n: number): void {
+    this.writeCalls++;
+    this.bytesWritten += n;
   }
 
   async fdatasync(fd: number): Promise<void> {
