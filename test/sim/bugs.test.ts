@@ -4,10 +4,12 @@
 // find the bug are printed so each can be replayed (npm run sim -- --seed S --runs 1 ...).
 
 import t from 'tap';
+import type { Test } from 'tap';
 import type { TestBug } from '../../src/raft/types.ts';
 import { figure8, runFigure8Seed } from './figure8.ts';
 import { replayCommand, runSeed } from './schedule.ts';
 import type { ScheduleOptions } from './schedule.ts';
+import type { DriverBug } from './cluster.ts';
 
 const COMMIT_OLD_TERM = new Set<TestBug>(['commit-old-term-by-counting']);
 const VOTE_STALE = new Set<TestBug>(['vote-for-stale-log']);
@@ -62,45 +64,36 @@ t.test('vote-for-stale-log is found by the main schedule generator', async (t) =
   }
 });
 
-t.test('a pipelined driver that acknowledges before its write is durable is found', async (t) => {
-  // The broker's driver pipelines persistence (RaftNode.accept / persisted). Sending append
-  // acknowledgements when a write starts lets a crash take away an entry a majority "has".
+/** Searches seeds 1..maxSeeds (stopping after `enough` hits) of pipelined, crashy 3-node schedules
+ *  for a run the broken driver fails, then checks those seeds are clean with a correct driver. */
+async function findDriverBug(t: Test, bug: DriverBug, maxSeeds: number, enough: number): Promise<void> {
   const sched: ScheduleOptions = { steps: 300, nodes: 3, tornWrites: false, pipelined: true, profile: 'crashy' };
   const found: number[] = [];
   const invariants = new Set<string>();
-  for (let seed = 1; seed <= 200 && found.length < 3; seed++) {
-    const r = runSeed(seed, sched, { driverBug: 'ack-before-durable' });
+  for (let seed = 1; seed <= maxSeeds && found.length < enough; seed++) {
+    const r = runSeed(seed, sched, { driverBug: bug });
     if (r.violation) {
       found.push(seed);
       invariants.add(r.violation.invariant);
     }
   }
   t.comment(`found by seeds ${found.join(', ')} (${[...invariants].join(', ')})`);
-  t.ok(found.length >= 1, 'found within 200 runs');
+  t.ok(found.length >= 1, `found within ${maxSeeds} runs`);
   for (const seed of found) {
     const r = runSeed(seed, sched);
     t.equal(r.violation, null, `seed ${seed} with a correct driver: ${r.violation?.invariant ?? 'clean'}`);
   }
+}
+
+t.test('a pipelined driver that acknowledges before its write is durable is found', async (t) => {
+  // The broker's driver pipelines persistence (RaftNode.accept / persisted). Sending append
+  // acknowledgements when a write starts lets a crash take away an entry a majority "has".
+  await findDriverBug(t, 'ack-before-durable', 200, 3);
 });
 
 t.test('a pipelined driver that checkpoints applied entries its durable log does not hold yet is found', async (t) => {
   // With applyUnpersisted a committed entry may be applied before this node's own write of it is
   // durable. Checkpointing that applied index (instead of at most the durable log's stable end)
   // restarts the node above its log after a crash, or on top of a stale suffix.
-  const sched: ScheduleOptions = { steps: 300, nodes: 3, tornWrites: false, pipelined: true, profile: 'crashy' };
-  const found: number[] = [];
-  const invariants = new Set<string>();
-  for (let seed = 1; seed <= 3000 && found.length < 2; seed++) {
-    const r = runSeed(seed, sched, { driverBug: 'checkpoint-above-durable' });
-    if (r.violation) {
-      found.push(seed);
-      invariants.add(r.violation.invariant);
-    }
-  }
-  t.comment(`found by seeds ${found.join(', ')} (${[...invariants].join(', ')})`);
-  t.ok(found.length >= 1, 'found within 3000 runs');
-  for (const seed of found) {
-    const r = runSeed(seed, sched);
-    t.equal(r.violation, null, `seed ${seed} with a correct driver: ${r.violation?.invariant ?? 'clean'}`);
-  }
+  await findDriverBug(t, 'checkpoint-above-durable', 3000, 2);
 });
