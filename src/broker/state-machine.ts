@@ -222,8 +222,6 @@ export class BrokerStateMachine {
   private checkpointed = 0;
   private readonly dirtyTopics = new Set<string>();
   private readonly dirtyOffsets = new Set<string>();
-  /** queueKey -> queue offset up to which the queue is in the last checkpoint. */
-  private readonly queueCheckpointed = new Map<string, number>();
   private readonly dirtyQueues = new Set<string>();
   private checkpointChain: Promise<void> = Promise.resolve();
   /** queueKey -> queue offset up to which the last snapshot taken (written or not) holds it. */
@@ -590,7 +588,7 @@ export class BrokerStateMachine {
       return null;
     }
     const ops: { type: 'put'; key: string; value: Uint8Array }[] = [];
-    const queueWatermarks: [string, ConsumeQueue, number][] = [];
+    const queueWatermarks: [ConsumeQueue, number][] = [];
     for (const topic of this.dirtyTopics) ops.push({ type: 'put', key: topicKey(topic), value: packr.pack(this.topics.get(topic)!.queueCount) });
     for (const key of this.dirtyOffsets) ops.push({ type: 'put', key, value: packr.pack(this.offsets.get(key)!) });
     for (const qk of this.dirtyQueues) {
@@ -608,7 +606,7 @@ export class BrokerStateMachine {
         const end = Math.min(to, start + CHECKPOINT_CHUNK_ENTRY_COUNT);
         ops.push({ type: 'put', key: chunkKey(topic, queueId, chunk), value: cq.encodeRange(start, end) });
       }
-      queueWatermarks.push([qk, cq, to]);
+      queueWatermarks.push([cq, to]);
       this.queueSnapshotted.set(qk, to);
     }
     const applied = this.applied;
@@ -631,8 +629,7 @@ export class BrokerStateMachine {
       throw err;
     }
     this.checkpointed = snapshot.applied;
-    for (const [qk, cq, to] of snapshot.queueWatermarks) {
-      this.queueCheckpointed.set(qk, to);
+    for (const [cq, to] of snapshot.queueWatermarks) {
       // Every chunk below `to` is now durable in full: let all but the margin go cold.
       const coldEnd = (Math.floor(to / CHECKPOINT_CHUNK_ENTRY_COUNT) - HOT_MARGIN_CHUNK_COUNT) * CHECKPOINT_CHUNK_ENTRY_COUNT;
       if (coldEnd > cq.coldEnd) cq.freezeBelow(coldEnd);
@@ -698,7 +695,6 @@ export class BrokerStateMachine {
       t.queues[q.queueId] = cq;
       if (q.fullChunks > 0) cq.restoreCold(q.fullChunks * CHECKPOINT_CHUNK_ENTRY_COUNT, q.lastPacked);
       if (q.tail !== undefined) cq.appendEncoded(cq.maxOffset, q.tail);
-      this.queueCheckpointed.set(queueKey(q.topic, q.queueId), cq.maxOffset);
       this.queueSnapshotted.set(queueKey(q.topic, q.queueId), cq.maxOffset);
       assert(Math.floor(cq.lastPacked / SLOT_RADIX) <= this.applied, 'state restore: consume queue points past the applied index');
     }
@@ -822,7 +818,7 @@ export class BrokerStateMachine {
 interface CheckpointSnapshot {
   readonly ops: { type: 'put'; key: string; value: Uint8Array }[];
   readonly applied: number;
-  readonly queueWatermarks: [string, ConsumeQueue, number][];
+  readonly queueWatermarks: [ConsumeQueue, number][];
 }
 
 /** A consume queue as its checkpoint chunks describe it. */

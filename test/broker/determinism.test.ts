@@ -160,7 +160,7 @@ t.test('consume queues that span many checkpoint chunks restore exactly', async 
   await sm.close();
 });
 
-/** Ten sends to one queue, as a log. */
+/** `count` single-message sends to one queue, as a log. */
 function sendLog(count: number): FakeLog {
   const log = new FakeLog();
   for (let i = 0; i < count; i++) {
