@@ -517,8 +517,9 @@ export class Replica {
     if (this.opts.flushDiskType === 'SYNC_FLUSH') {
       if (this.stableLastIndex() >= stateMachine.appliedIndex) {
         // Everything applied is fdatasync'd here: the checkpoint (its snapshot is taken now, in
-        // the call) is written beside the loop. (Waiting for it stalled every replica for 3-30 ms
-        // once a second, measured at full load: a LevelDB synced batch plus a log flush round.)
+        // the call) is written beside the loop. (Waiting for it held each replica 3-30 ms
+        // once a second, timed at 35k msgs/s on a busy machine: a LevelDB synced batch plus a
+        // log flush round.)
         this.startCheckpoint(now);
         stateMachine.checkpoint().then(
           () => {

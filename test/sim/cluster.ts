@@ -320,9 +320,16 @@ export class SimCluster {
     return completed;
   }
 
+  /** The Readies whose writes are in flight, oldest first, then `pending` (being taken). */
+  private unwritten(n: SimNode, pending?: Ready): Ready[] {
+    const readies = n.writes.map((w) => w.ready);
+    if (pending) readies.push(pending);
+    return readies;
+  }
+
   /** Term at `index` of the node's log once its writes in flight (and `pending`) are done; 0 if none. */
   private acceptedTerm(n: SimNode, index: number, pending?: Ready): number {
-    const writes = pending ? [...n.writes.map((w) => w.ready), pending] : n.writes.map((w) => w.ready);
+    const writes = this.unwritten(n, pending);
     for (let i = writes.length - 1; i >= 0; i--) {
       const ents = writes[i].entries;
       if (ents.length === 0) continue;
@@ -336,7 +343,7 @@ export class SimCluster {
   /** Last index of the durable log that no write in flight (or `pending`) will replace. */
   private durableStableLast(n: SimNode, pending?: Ready): number {
     let last = n.storage.lastIndex();
-    for (const rd of pending ? [...n.writes.map((w) => w.ready), pending] : n.writes.map((w) => w.ready)) {
+    for (const rd of this.unwritten(n, pending)) {
       if (rd.entries.length > 0) last = Math.min(last, rd.entries[0].index - 1);
     }
     return last;
