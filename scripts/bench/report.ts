@@ -60,7 +60,7 @@ const cellText = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g
 const num = (x: number): string => (Number.isFinite(x) ? String(x) : '-');
 
 export function markdownTable(cells: readonly CompareCell[]): string {
-  const lines = [`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map((c, i) => (i < 4 || i === COLUMNS.length - 1 ? '---|' : '---:|')).join('')}`];
+  const lines = [`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map((_, i) => (i < 4 || i === COLUMNS.length - 1 ? '---|' : '---:|')).join('')}`];
   for (const c of cells) {
     const f = c.figures;
     const figures = f

@@ -186,7 +186,7 @@ export class Workload {
   }
 
   private async pullLoop(consumer: PullConsumer, client: string, c: number, queueId: number): Promise<void> {
-    const { recorder, topic } = this.opts;
+    const { topic } = this.opts;
     let failures = 0;
     while (!this.consumersStopped) {
       const offset = this.consumerNext[c]![queueId]!;

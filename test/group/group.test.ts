@@ -55,7 +55,7 @@ async function readAll(addr: string, topic: string, queues: number): Promise<Sto
 async function waitApplied(cluster: LocalCluster, index: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const sts = (await cluster.statuses()).filter((s, i) => cluster.running(cluster.nodes[i].id));
+    const sts = (await cluster.statuses()).filter((_, i) => cluster.running(cluster.nodes[i].id));
     if (sts.every((s) => s !== null && s.appliedIndex >= index)) return;
     await sleep(20);
   }

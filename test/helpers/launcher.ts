@@ -1,7 +1,6 @@
 // Starts real `raftmq node` processes on 127.0.0.1 for multi-process tests, and stops them by PID.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { makeConfig, renderConfig } from '../../src/broker/config.ts';
