@@ -17,8 +17,10 @@
 //
 // Life of an append (append -> pump -> flush):
 //  1. accept (synchronous, in append): check, encode each batch (per segment) into reused arena
-//     buffers (records and index entries; one body CRC per record), give positions, update
-//     lastIndex, term runs and the cache. lastIndex() counts accepted records.
+//     buffers (records and index entries; encode-arena.ts), give positions, update lastIndex,
+//     term runs and the cache. lastIndex() counts accepted records. The CRCs (one per body, one
+//     per header): here for a small batch, on the CRC worker thread for a large one that has
+//     unwritten work ahead of it (crc-sealer.ts); the pump writes a chunk only once it is sealed.
 //  2. write (the pump, once per event-loop turn and again while more is pending): the batches
 //     accepted so far lie back to back in the arena: one positional write of up to 256 KiB into
 //     the segment, then one into the index file. A write of one huge batch (over 1 MiB) runs on
@@ -59,6 +61,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Checkpoint } from './checkpoint.ts';
+import { CRC_OFFLOAD_MIN_BYTES_DEFAULT, CrcSealer } from './crc-sealer.ts';
+import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
 import { CommitLogError, assert, writeError } from './errors.ts';
 import { DiskIo } from './io.ts';
 import { acquireLock, type StoreLock } from './lock.ts';
@@ -71,6 +75,7 @@ import {
   decodeIndexEntry,
   encodeIndexEntry,
   encodeRecord,
+  encodeUnsealedRecord,
   padName,
   viewOf,
   type IndexEntry,
@@ -100,6 +105,8 @@ const LAZY_SYNC_INTERVAL_MS = 1000;
 /** Encoding buffers: a few turns' worth of batches; a larger batch gets a buffer of its own. */
 const DATA_ARENA_BYTES = 8 * 1024 * 1024;
 const INDEX_ARENA_BYTES = 256 * 1024;
+/** Full encoding blocks kept for reuse while their chunks are still being sealed or written. */
+const ARENA_SPARES_MAX = 2;
 /**
  * Data writes. The pump joins pending chunks into one write of at most WRITE_BYTES_MAX (a single
  * larger chunk is written alone). A write up to WRITE_ON_MAIN_THREAD_BYTES_MAX is made on the main
@@ -142,6 +149,14 @@ interface Chunk {
   readonly firstIndex: number;
   readonly lastIndex: number;
   readonly endPos: number;
+  /** Where `data` and `index` live (released once the chunk is written or dropped). */
+  readonly dataBlock: ArenaBlock;
+  readonly indexBlock: ArenaBlock;
+  /** CRCs filled in (at accept, or by the CRC worker since): the pump may write it. */
+  sealed: boolean;
+  /** Dropped unwritten (a failed write) while the CRC worker still had it. */
+  dropped: boolean;
+  released: boolean;
 }
 
 interface Waiter {
@@ -196,8 +211,12 @@ export class FileCommitLog implements CommitLog {
   private pending: Chunk[] = [];
   private pendingHead = 0;
   /** Where pending chunks are encoded; reused once `pending` is empty. */
-  private readonly dataArena = new EncodeArena(DATA_ARENA_BYTES);
-  private readonly indexArena = new EncodeArena(INDEX_ARENA_BYTES);
+  /** Seals (CRCs) large batches on a worker thread: crc-sealer.ts. */
+  private readonly sealer: CrcSealer;
+  private readonly crcOffloadMinBytes: number;
+  /** Shared memory while batches may go to the CRC worker (it writes their CRCs in place). */
+  private readonly dataArena: EncodeArena;
+  private readonly indexArena = new EncodeArena(INDEX_ARENA_BYTES, ARENA_SPARES_MAX, () => false);
   private appendWaiters: Waiter[] = [];
   private appendWaitersHead = 0;
   private flushWaiters: Waiter[] = [];
@@ -246,6 +265,11 @@ export class FileCommitLog implements CommitLog {
     this.preallocate = options.preallocate ?? true;
     this.io = new DiskIo(options.faults);
     this.logFn = options.log ?? (() => {});
+    this.crcOffloadMinBytes = options.crcOffloadMinBytes ?? CRC_OFFLOAD_MIN_BYTES_DEFAULT;
+    this.sealer = new CrcSealer((msg, fields) => this.logFn('warn', msg, fields));
+    this.dataArena = new EncodeArena(DATA_ARENA_BYTES, ARENA_SPARES_MAX, () => this.crcOffloadMinBytes > 0 && this.sealer.usable(), (old) =>
+      this.sealer.forget(old),
+    );
   }
 
   static async open(options: CommitLogOptions): Promise<FileCommitLog> {
@@ -257,6 +281,7 @@ export class FileCommitLog implements CommitLog {
     checkInt('flushIntervalMs', options.flushIntervalMs, 1, 3_600_000);
     checkInt('flushLeastBytes', options.flushLeastBytes, 1, 2 ** 40);
     checkInt('cacheBytes', options.cacheBytes, 0, 2 ** 40);
+    checkInt('crcOffloadMinBytes', options.crcOffloadMinBytes, 0, 2 ** 40);
     if (options.preallocate !== undefined && typeof options.preallocate !== 'boolean') {
       throw new CommitLogError('INVALID_ARGUMENT', `preallocate must be a boolean, not ${String(options.preallocate)}`);
     }
@@ -464,7 +489,13 @@ export class FileCommitLog implements CommitLog {
     this.rejectWaiters(new CommitLogError('STORE_CLOSED', 'crashed (test)'), -1);
     this.closeAllFiles();
     this.lock?.release();
+    await this.sealer.close();
     return info;
+  }
+
+  /** Test-only: the CRC worker dies (batches are sealed on the main thread from then on). */
+  killCrcWorkerForTest(): Promise<void> {
+    return this.sealer.killWorkerForTest();
   }
 
   // ---------------------------------------------------------------- accept and write
@@ -506,16 +537,29 @@ export class FileCommitLog implements CommitLog {
         this.acceptPos = this.acceptSegStart;
         continue;
       }
-      const dataStart = this.dataArena.reserve(bytes);
-      const indexStart = this.indexArena.reserve((j - k) * INDEX_ENTRY_SIZE);
-      const { buf: data, view: dataView } = this.dataArena;
-      const { buf: index, view: indexView } = this.indexArena;
+      const dataBlock = this.dataArena.reserve(bytes);
+      const indexBlock = this.indexArena.reserve((j - k) * INDEX_ENTRY_SIZE);
+      const { buf: data, view: dataView } = dataBlock;
+      const { buf: index, view: indexView } = indexBlock;
+      const dataStart = dataBlock.used - bytes;
+      const indexStart = indexBlock.used - (j - k) * INDEX_ENTRY_SIZE;
+      // A large batch is sealed (CRCs) on the worker while the main thread writes what is ahead
+      // of it, but only if something is ahead of it (unwritten or being sealed): alone, it would
+      // wait for the hand-off with nothing to overlap (measured: one appender awaiting each
+      // 137 KB append, ~1,150 MB/s sealing inline, ~640 MB/s on the worker).
+      const offload =
+        this.crcOffloadMinBytes > 0 &&
+        bytes >= this.crcOffloadMinBytes &&
+        (this.pendingHead < this.pending.length || this.sealer.outstanding() > 0) &&
+        data.buffer instanceof SharedArrayBuffer &&
+        this.sealer.available();
+      const encode = offload ? encodeUnsealedRecord : encodeRecord;
       let off = dataStart;
       let indexOff = indexStart;
       for (let m = k; m < j; m++) {
         const r = records[m];
         const pos = this.acceptPos + off - dataStart;
-        const size = encodeRecord(data, dataView, off, r.index, r.term, r.type, r.data, pos);
+        const size = encode(data, dataView, off, r.index, r.term, r.type, r.data, pos);
         encodeIndexEntry(index, indexView, indexOff, r.index, pos, r.term, size, r.type);
         off += size;
         indexOff += INDEX_ENTRY_SIZE;
@@ -523,14 +567,27 @@ export class FileCommitLog implements CommitLog {
       }
       assert(off - dataStart === bytes, 'encoded size matches the planned size');
       this.acceptPos += bytes;
-      this.pending.push({
+      const chunk: Chunk = {
         segStart,
         data: data.subarray(dataStart, off),
         index: index.subarray(indexStart, indexOff),
         firstIndex: records[k].index,
         lastIndex: records[j - 1].index,
         endPos: this.acceptPos,
-      });
+        dataBlock,
+        indexBlock,
+        sealed: !offload,
+        dropped: false,
+        released: false,
+      };
+      this.pending.push(chunk);
+      if (offload) {
+        this.sealer.submit(data, dataStart, off, () => {
+          chunk.sealed = true;
+          if (chunk.dropped) this.releaseChunk(chunk);
+          else if (this.state !== 'closed') this.kickPump();
+        });
+      }
       k = j;
     }
     this.last = records[records.length - 1].index;
@@ -560,7 +617,7 @@ export class FileCommitLog implements CommitLog {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.pendingHead < this.pending.length && this.failed === null) {
+      while (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.failed === null) {
         const first = this.pending[this.pendingHead];
         let seg: Segment | undefined = this.segments[this.segments.length - 1];
         if (seg === undefined || seg.start !== first.segStart) {
@@ -598,7 +655,12 @@ export class FileCommitLog implements CommitLog {
         const bufs: Buffer[] = [];
         let j = this.pendingHead;
         let bytes = 0;
-        while (j < this.pending.length && this.pending[j].segStart === seg.start && (j === this.pendingHead || bytes + this.pending[j].data.length <= WRITE_BYTES_MAX)) {
+        while (
+          j < this.pending.length &&
+          this.pending[j].sealed &&
+          this.pending[j].segStart === seg.start &&
+          (j === this.pendingHead || bytes + this.pending[j].data.length <= WRITE_BYTES_MAX)
+        ) {
           bytes += this.pending[j].data.length;
           bufs.push(this.pending[j++].data);
         }
@@ -614,6 +676,7 @@ export class FileCommitLog implements CommitLog {
           seg.size += n;
           this.dirtyFds.add(seg.fd);
           this.writeIndex(this.pendingHead, j, indexUndo);
+          for (let m = this.pendingHead; m < j; m++) this.releaseChunk(this.pending[m]);
         } catch (err) {
           this.undoWrite(seg, sizeBefore, indexUndo);
           this.afterWrite(); // what earlier writes of this pass wrote counts (see below)
@@ -634,12 +697,15 @@ export class FileCommitLog implements CommitLog {
         // round and acknowledgements (one group commit for everything pending, as one write
         // would). A roll, or a write for the thread pool, comes after them.
         const next = this.pendingHead < this.pending.length ? this.pending[this.pendingHead] : undefined;
-        if (next === undefined || next.segStart !== seg.start || next.data.length > WRITE_ON_MAIN_THREAD_BYTES_MAX) this.afterWrite();
+        if (next === undefined || !next.sealed || next.segStart !== seg.start || next.data.length > WRITE_ON_MAIN_THREAD_BYTES_MAX) {
+          this.afterWrite();
+        }
       }
       if (this.pendingHead >= this.pending.length) this.clearPending();
     } finally {
       this.pumping = false;
-      if (this.pendingHead < this.pending.length && this.failed === null) this.kickPump();
+      // A chunk still being sealed kicks the pump itself when it is done.
+      if (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.failed === null) this.kickPump();
       const idle = this.pumpIdleWaiters;
       this.pumpIdleWaiters = [];
       for (const f of idle) f();
@@ -654,10 +720,23 @@ export class FileCommitLog implements CommitLog {
 
   /** Forgets every chunk (written or dropped): their encoding buffers can be reused. */
   private clearPending(): void {
+    // A chunk the CRC worker still has is released once it is sealed: its bytes are not reused
+    // before the worker is done writing into them.
+    for (let m = this.pendingHead; m < this.pending.length; m++) {
+      const c = this.pending[m];
+      if (c.sealed) this.releaseChunk(c);
+      else c.dropped = true;
+    }
     this.pending = [];
     this.pendingHead = 0;
-    this.dataArena.reset();
-    this.indexArena.reset();
+  }
+
+  /** The chunk's encoding bytes may be reused. */
+  private releaseChunk(c: Chunk): void {
+    if (c.released) return;
+    c.released = true;
+    this.dataArena.release(c.dataBlock);
+    this.indexArena.release(c.indexBlock);
   }
 
   private writeIndex(from: number, to: number, undo: { file: IndexFile; size: number }[]): void {
@@ -1145,6 +1224,7 @@ export class FileCommitLog implements CommitLog {
     this.closeAllFiles();
     this.lock?.release();
     this.state = 'closed';
+    await this.sealer.close();
   }
 
   private closeAllFiles(): void {
@@ -1672,37 +1752,6 @@ export class FileCommitLog implements CommitLog {
     this.writeCheckpoint();
     this.lazyFds.clear();
     await this.io.fsync(this.checkpointFd());
-  }
-}
-
-/**
- * A reusable encoding buffer: reserve() hands out consecutive ranges of `buf` (viewed by `view`),
- * so the chunks of one turn lie back to back and are written with one write. When `buf` is full
- * a fresh one replaces it (the chunks in the old one keep it alive until written).
- */
-class EncodeArena {
-  /** Empty until the first reserve: a store opened only to read allocates nothing. */
-  buf: Buffer = Buffer.alloc(0);
-  view: DataView = viewOf(this.buf);
-  private used = 0;
-
-  constructor(private readonly bytes: number) {}
-
-  /** Offset in `buf` of `n` bytes to encode into; `buf` and `view` may change. */
-  reserve(n: number): number {
-    if (this.used + n > this.buf.length) {
-      this.buf = Buffer.allocUnsafe(Math.max(this.bytes, n));
-      this.view = viewOf(this.buf);
-      this.used = 0;
-    }
-    const off = this.used;
-    this.used += n;
-    return off;
-  }
-
-  /** Nothing encoded is needed any more. An oversized buffer (one huge batch) is let go. */
-  reset(): void {
-    this.used = this.buf.length > this.bytes ? this.buf.length : 0;
   }
 }
 

@@ -43,6 +43,23 @@ export function encodeRecord(
   data: Uint8Array,
   position: number,
 ): number {
+  const totalSize = encodeUnsealedRecord(buf, dv, off, index, term, type, data, position);
+  sealRecord(buf, dv, off, data);
+  return totalSize;
+}
+
+/** encodeRecord without the two CRCs (bytes 40..47 are left as they are): sealRecords (here or on
+ *  the CRC worker, crc-sealer.ts) fills them in before the record may be written. */
+export function encodeUnsealedRecord(
+  buf: Buffer,
+  dv: DataView,
+  off: number,
+  index: number,
+  term: number,
+  type: number,
+  data: Uint8Array,
+  position: number,
+): number {
   const totalSize = RECORD_HEADER_SIZE + data.byteLength;
   dv.setUint32(off, RECORD_MAGIC);
   dv.setUint32(off + 4, totalSize);
@@ -55,9 +72,22 @@ export function encodeRecord(
   dv.setUint32(off + 32, type << 24); // type u8 then three zero bytes
   dv.setUint32(off + 36, 0);
   buf.set(data, off + RECORD_HEADER_SIZE);
-  dv.setUint32(off + 40, crc32(data));
-  dv.setUint32(off + 44, crc32Small(buf, off, 44));
   return totalSize;
+}
+
+/** Fills in the body CRC and then the header CRC of the record at `off`, whose body is `body`. */
+function sealRecord(buf: Uint8Array, dv: DataView, off: number, body: Uint8Array): void {
+  dv.setUint32(off + 40, crc32(body));
+  dv.setUint32(off + 44, crc32Small(buf, off, 44));
+}
+
+/** Seals every record encoded unsealed in buf[start, end) (back to back, from `start`). */
+export function sealRecords(buf: Buffer, dv: DataView, start: number, end: number): void {
+  for (let off = start; off < end; ) {
+    const size = dv.getUint32(off + 4);
+    sealRecord(buf, dv, off, buf.subarray(off + RECORD_HEADER_SIZE, off + size));
+    off += size;
+  }
 }
 
 /** Slicing-by-4 tables of the reflected CRC-32 polynomial: CRC_TABLES[k * 256 + b]. */

@@ -33,6 +33,10 @@ export interface CommitLogOptions {
    *  takes zeros after the last record as the clean end either way; `false` keeps every file
    *  exactly as long as its records at all times. */
   readonly preallocate?: boolean;
+  /** A batch of at least this many bytes (per segment) gets its CRCs computed on a worker thread
+   *  while the main thread goes on (default 64 KiB; 0: never, every CRC on the main thread). See
+   *  crc-sealer.ts. */
+  readonly crcOffloadMinBytes?: number;
   /** Index entries per index file (default 1 Mi entries = 32 MiB files); small in tests. */
   readonly indexEntriesPerFile?: number;
   /** Test-only fault injection (never set in production): see DiskFaults. */

@@ -10,13 +10,17 @@ function sizes(dir: string): number[] {
   return [...dataFiles(dir), ...indexFiles(dir)].map((f) => fs.statSync(f).size);
 }
 
-for (const budget of ['in the data write', 'in the index write'] as const) {
-  t.test(`ENOSPC ${budget} gives DISK_FULL, leaves no half record, and the store stays usable`, async (t) => {
+for (const [budget, crcOffloadMinBytes] of [
+  ['in the data write', 0],
+  ['in the index write', 0],
+  ['in the data write', 1], // the batches' CRCs on the worker thread: dropped ones are still being sealed
+] as const) {
+  t.test(`ENOSPC ${budget} gives DISK_FULL, leaves no half record, and the store stays usable (crcOffloadMinBytes ${crcOffloadMinBytes})`, async (t) => {
     const dir = tempDir('full');
     t.teardown(() => removeDir(dir));
     const faults: DiskFaults = { bytesLeft: Infinity };
     const { lines, log: logFn } = collectLog();
-    const log = await openCommitLog({ dir, faults, cacheBytes: 0, log: logFn });
+    const log = await openCommitLog({ dir, faults, cacheBytes: 0, log: logFn, crcOffloadMinBytes });
     await log.append(recordsFrom(1, 10, 1, () => 300));
     const before = sizes(dir);
     // 5 records of 348 bytes = 1740 data bytes, then 160 index bytes.

@@ -285,6 +285,8 @@ const optionsArb = fc.record({
   cacheBytes: fc.constantFrom(0, 3000, 1 << 20),
   flushLeastBytes: fc.constantFrom(2000, 1 << 30),
   preallocate: fc.constantFrom(true, true, false),
+  // 1: every batch's CRCs on the worker thread; 0: all inline.
+  crcOffloadMinBytes: fc.constantFrom(0, 1, 65536),
 });
 
 t.test('the commitlog agrees with an array model under random commands and crashes', async (t) => {
