@@ -37,6 +37,8 @@ export interface BrokerConfig {
   readonly storePathRootDir: string;
   readonly flushDiskType: FlushDiskType;
   readonly flushIntervalMs: number;
+  /** Commitlog batches of at least this many bytes get their CRCs on a worker thread; 0: never. */
+  readonly crcOffloadMinBytes: number;
   /** '' when none. */
   readonly preferredLeaderId: string;
   readonly autoCreateTopicEnable: boolean;
@@ -78,6 +80,13 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   { key: 'storePathRootDir', default: './store', description: 'Data directory (commitlog segments, state checkpoints, metadata).' },
   { key: 'flushDiskType', default: 'SYNC_FLUSH', description: 'SYNC_FLUSH: fsync (group commit) before a write counts; ASYNC_FLUSH: flush every flushIntervalMs.' },
   { key: 'flushIntervalMs', default: '500', description: 'ASYNC_FLUSH: flush the commitlog at least this often (1..60000).' },
+  {
+    key: 'crcOffloadMinBytes',
+    default: '0',
+    description:
+      'Commitlog batches of at least this many bytes, written while others are queued, get their CRCs on a worker thread (0: never; e.g. 65536). ' +
+      'Helps a replica with a core to spare; measured with 3 replicas and the client on 2 cores it cost ~6% more CPU and no throughput, so it is off by default.',
+  },
   { key: 'preferredLeaderId', default: '', description: 'A peer id the leader hands leadership to once it is caught up; empty for none.' },
   { key: 'autoCreateTopicEnable', default: 'true', description: 'A send to an unknown topic creates it (with defaultTopicQueueNums queues).' },
   { key: 'defaultTopicQueueNums', default: '4', description: `Queues of an auto-created topic (1..${TOPIC_QUEUE_COUNT_MAX}).` },
@@ -208,6 +217,7 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
     throw err('flushDiskType', `flushDiskType "${clip(flushText)}" is not valid; expected SYNC_FLUSH or ASYNC_FLUSH`);
   }
   const flushIntervalMs = int('flushIntervalMs', 1, 60_000);
+  const crcOffloadMinBytes = int('crcOffloadMinBytes', 0, 1024 ** 3);
 
   const preferredLeaderId = raw('preferredLeaderId') ?? '';
   if (preferredLeaderId !== '' && !ids.includes(preferredLeaderId)) {
@@ -239,6 +249,7 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
     storePathRootDir,
     flushDiskType: flushText,
     flushIntervalMs,
+    crcOffloadMinBytes,
     preferredLeaderId,
     autoCreateTopicEnable,
     defaultTopicQueueNums,

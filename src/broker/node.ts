@@ -178,6 +178,7 @@ async function openStores(config: BrokerConfig, logger: Logger): Promise<{ log: 
       segmentBytes: config.mappedFileSizeCommitLog,
       flushDiskType: config.flushDiskType,
       flushIntervalMs: config.flushIntervalMs,
+      crcOffloadMinBytes: config.crcOffloadMinBytes,
       log: (level, msg, fields) => logger[level](fields ?? {}, msg),
     });
     log = commitLog;
