@@ -4,7 +4,7 @@ import { listen, type Frame, type LogFn, type Server, type ServerConnection, err
 import { Role, NONE, type NodeId } from '../raft/types.ts';
 import { encodeCommand, type CommitOffsetEntry } from './commands.ts';
 import { BrokerError } from './errors.ts';
-import type { NodeStatus, ReplicaInfo, Request, Response, SendResultItem } from './protocol.ts';
+import type { NodeStatus, ReplicaInfo, Request, Response } from './protocol.ts';
 import { PULL_WAIT_MS_MAX } from './protocol.ts';
 import { ProposalError, type Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
@@ -182,7 +182,7 @@ export class BrokerServer {
     this.opts.replica.propose(encodeCommand(cmd)).then(
       (result) => {
         const r = result as ApplyResult;
-        if (r.type === 'sendResult') this.reply(conn, { type: 'sendResult', id: req.id, results: r.results as SendResultItem[] });
+        if (r.type === 'sendResult') this.reply(conn, { type: 'sendResult', id: req.id, batch: r.batch });
         else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
         else this.fail(conn, req.id, new RaftmqError('INTERNAL', `unexpected apply result ${r.type}`));
       },

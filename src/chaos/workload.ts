@@ -22,7 +22,7 @@
 //
 // Consumers: one pull loop per queue from offset 0, offsets kept in memory (no offset commits,
 // so a consumer never re-reads and every receive event is one delivery).
-import type { MessageInput, SendResultItem, StoredMessage } from '../broker/protocol.ts';
+import { sendResultOf, type MessageInput, type SendBatchResult, type SendResultItem, type StoredMessage } from '../broker/protocol.ts';
 import { PullConsumer } from '../client/consumer.ts';
 import type { ClusterClient } from '../client/cluster.ts';
 import { Producer } from '../client/producer.ts';
@@ -152,8 +152,8 @@ export class Workload {
       const p = request(addr, frame, timeoutMs);
       p.then(
         (resp) => {
-          const results = (resp as { results?: SendResultItem[] }).results ?? [];
-          tries.forEach((a, i) => a && this.endAttempt(a, 'ok', undefined, results[i]));
+          const { batch, results } = resp as { batch?: SendBatchResult; results?: SendResultItem[] };
+          tries.forEach((a, i) => a && this.endAttempt(a, 'ok', undefined, batch !== undefined ? sendResultOf(batch, i) : results?.[i]));
         },
         (err: unknown) => {
           const definite = err instanceof RaftmqError && (err.requestSent === false || DEFINITE_FAILURES.has(err.code));

@@ -12,7 +12,9 @@
 import {
   MESSAGE_BODY_BYTES_MAX,
   SEND_BATCH_COUNT_MAX,
+  sendResultOf,
   type MessageInput,
+  type SendBatchResult,
   type SendResultItem,
 } from '../broker/protocol.ts';
 import { RaftmqError } from '../net/errors.ts';
@@ -168,15 +170,23 @@ export class Producer {
       )
       .then(
         (resp) => {
-          if (!Array.isArray(resp.results) || resp.results.length !== batch.sends.length) {
-            const err = new RaftmqError(
-              'INTERNAL',
-              `broker answered ${resp.results?.length} results for ${batch.sends.length} messages`,
-            );
-            for (const s of batch.sends) s.reject(err);
+          const n = batch.sends.length;
+          const b = resp.batch;
+          if (b !== undefined) {
+            if (!isBatchResult(b) || b.count !== n) {
+              rejectAll(batch.sends, new RaftmqError('INTERNAL', `broker answered a malformed batch result for ${n} messages: ${JSON.stringify(b)}`));
+              return;
+            }
+            for (let i = 0; i < n; i++) batch.sends[i]!.resolve(sendResultOf(b, i));
             return;
           }
-          batch.sends.forEach((s, i) => s.resolve(resp.results[i]!));
+          // A broker of an earlier version: one result per message.
+          const results = resp.results;
+          if (!Array.isArray(results) || results.length !== n) {
+            rejectAll(batch.sends, new RaftmqError('INTERNAL', `broker answered ${results?.length} results for ${n} messages`));
+            return;
+          }
+          for (let i = 0; i < n; i++) batch.sends[i]!.resolve(results[i]!);
         },
         (err: unknown) => {
           this.cluster.invalidateRoute(batch.topic);
@@ -184,6 +194,22 @@ export class Producer {
         },
       );
   }
+}
+
+function rejectAll(sends: readonly PendingSend[], err: unknown): void {
+  for (const s of sends) s.reject(err);
+}
+
+function isBatchResult(b: SendBatchResult): boolean {
+  return (
+    b !== null &&
+    typeof b === 'object' &&
+    typeof b.msgIdHead === 'string' &&
+    Number.isSafeInteger(b.queueId) &&
+    Number.isSafeInteger(b.firstOffset) &&
+    Number.isSafeInteger(b.logIndex) &&
+    Number.isSafeInteger(b.count)
+  );
 }
 
 /** FNV-1a (32-bit) of the UTF-16 code units: stable across processes and versions. */

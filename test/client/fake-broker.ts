@@ -33,6 +33,14 @@ export class FakeBroker {
     return this.server.addr;
   }
 
+  /** How send results are answered: one batch object (this version's brokers), one result per
+   *  message (earlier brokers), or a batch with bad fields. */
+  sendResultForm: 'batch' | 'perMessage' | 'malformed' = 'batch';
+
+  private msgIdHead(topic: string, queueId: number): string {
+    return `${this.nodeId}-${topic}-${queueId}-`;
+  }
+
   count(type: string): number {
     return this.requests.filter((r) => r.type === type).length;
   }
@@ -44,13 +52,15 @@ export class FakeBroker {
   /** Appends messages to a queue directly (as if another producer sent them). */
   store(topic: string, queueId: number, messages: MessageInput[]): StoredMessage[] {
     const queue = this.topics.get(topic)![queueId]!;
-    const out = messages.map((m) => {
+    const first = queue.length;
+    const out = messages.map((m, slot) => {
       const stored: StoredMessage = {
         topic,
         queueId,
         queueOffset: queue.length,
         logIndex: 0,
-        msgId: `${this.nodeId}-${topic}-${queueId}-${queue.length}`,
+        // What a client builds from a batch result (msgIdHead + 4 hex digits of the slot).
+        msgId: `${this.msgIdHead(topic, queueId)}${first}-${slot.toString(16).toUpperCase().padStart(4, '0')}`,
         storeTimestamp: Date.now(),
         keys: m.keys ?? '',
         tags: m.tags ?? '',
@@ -114,15 +124,17 @@ export class FakeBroker {
       case 'send':
         if (this.role !== 'MASTER') return notMaster();
         if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
-        return reply({
-          type: 'sendResult',
-          results: this.store(frame.topic, frame.queueId, frame.messages).map((m) => ({
-            msgId: m.msgId,
-            queueId: m.queueId,
-            queueOffset: m.queueOffset,
-            logIndex: m.logIndex,
-          })),
-        });
+        {
+          const stored = this.store(frame.topic, frame.queueId, frame.messages);
+          if (this.sendResultForm === 'batch') {
+            return reply({ type: 'sendResult', batch: { msgIdHead: `${this.msgIdHead(frame.topic, frame.queueId)}${stored[0]!.queueOffset}-`, queueId: frame.queueId, firstOffset: stored[0]!.queueOffset, logIndex: 0, count: stored.length } });
+          }
+          if (this.sendResultForm === 'malformed') return reply({ type: 'sendResult', batch: { msgIdHead: 7, count: stored.length } });
+          return reply({
+            type: 'sendResult',
+            results: stored.map((m) => ({ msgId: m.msgId, queueId: m.queueId, queueOffset: m.queueOffset, logIndex: m.logIndex })),
+          });
+        }
       case 'pull': {
         if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
         const answer = () => {

@@ -170,6 +170,31 @@ t.test('256 concurrent sends share one connection and coalesce into few requests
   for (let i = 0; i < 256; i++) t.ok(stored.includes(`m${i}`) || t.fail(`m${i} missing`));
 });
 
+for (const form of ['batch', 'perMessage'] as const) {
+  t.test(`send results answered ${form === 'batch' ? 'as one batch object' : 'one per message (an earlier broker)'}: each caller gets its own msgId and offset`, async (t) => {
+    const [master] = await brokers(1, t);
+    master!.sendResultForm = form;
+    const producer = new Producer({ servers: [master!.addr] });
+    t.teardown(() => producer.close());
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => producer.send('orders', { body: body(`m${i}`) }, { queueId: 2 })));
+    const stored = master!.topics.get('orders')![2]!;
+    t.equal(stored.length, 50);
+    for (const r of results) {
+      const m = stored[r.queueOffset]!;
+      t.same({ msgId: r.msgId, queueId: r.queueId }, { msgId: m.msgId, queueId: 2 }, `offset ${r.queueOffset}`);
+    }
+    t.equal(new Set(results.map((r) => r.msgId)).size, 50, 'every msgId differs');
+  });
+}
+
+t.test('a malformed batch result rejects the sends with INTERNAL (no crash, no wrong result)', async (t) => {
+  const [master] = await brokers(1, t);
+  master!.sendResultForm = 'malformed';
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  await t.rejects(producer.send('orders', { body: body('x') }, { queueId: 0 }), { code: 'INTERNAL', message: /malformed batch result/ });
+});
+
 t.test('with batching off, every send is its own request but writes still coalesce', async (t) => {
   const [master] = await brokers(1, t);
   const producer = new Producer({ servers: [master!.addr], batchSends: false });
