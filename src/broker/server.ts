@@ -5,7 +5,7 @@ import { Role, NONE, type NodeId } from '../raft/types.ts';
 import { encodeCommand, type CommitOffsetEntry } from './commands.ts';
 import { BrokerError } from './errors.ts';
 import type { NodeStatus, ReplicaInfo, Request, Response } from './protocol.ts';
-import { PULL_WAIT_MS_MAX } from './protocol.ts';
+import { PULL_WAIT_MS_MAX, messagesFromWire } from './protocol.ts';
 import { ProposalError, type Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import type { ApplyResult, BrokerStateMachine } from './state-machine.ts';
@@ -123,8 +123,10 @@ export class BrokerServer {
     }
     try {
       switch (req.type) {
-        case 'send':
-          return this.whenMasterReady(req, conn, () => this.handleSend(req, conn));
+        case 'send': {
+          const send = withBodies(req);
+          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn));
+        }
         case 'pull':
           return this.handlePull(req, conn);
         case 'commitOffset':
@@ -337,4 +339,15 @@ export class BrokerServer {
       addr: this.opts.advertisedAddr,
     };
   }
+}
+
+/** A send request with its bodies in its messages: this version's clients send them as the
+ *  frame's blobs (protocol.ts WireMessage), earlier ones inline. Throws BAD_REQUEST for blobs
+ *  that do not match the messages. */
+function withBodies(req: Extract<Request, { type: 'send' }>): Extract<Request, { type: 'send' }> {
+  const blobs = (req as { blobs?: Buffer }).blobs;
+  if (blobs === undefined) return req;
+  const messages = messagesFromWire(req.messages, blobs);
+  if (typeof messages === 'string') throw new RaftmqError('BAD_REQUEST', messages);
+  return { type: 'send', id: req.id, topic: req.topic, queueId: req.queueId, messages };
 }

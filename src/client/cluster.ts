@@ -9,7 +9,7 @@
 // and try again, asking the other servers first. Any other error is final. A retried request
 // whose first try timed out or lost its connection after leaving may have been executed:
 // sends are at-least-once.
-import type { NodeStatus } from '../broker/protocol.ts';
+import { messagesToWire, type NodeStatus } from '../broker/protocol.ts';
 import { Connection } from '../net/connection.ts';
 import { RaftmqError, isRetryable } from '../net/errors.ts';
 import { backoffMs, delay, parseAddr } from '../net/util.ts';
@@ -100,10 +100,14 @@ export class ClusterClient {
 
   /** One request to one address, typed by request type. */
   request<T extends RequestType>(addr: string, frame: RequestInput<T>, timeoutMs?: number): Promise<ResponseFor<T>> {
-    return this.connection(addr).request<ResponseFor<T>>(
-      frame as unknown as Parameters<Connection['request']>[0],
-      { timeoutMs: timeoutMs ?? this.requestTimeoutMs },
-    );
+    const opts = { timeoutMs: timeoutMs ?? this.requestTimeoutMs };
+    if (frame.type === 'send') {
+      // Bodies as the frame's blobs (protocol.ts WireMessage): written as they are, not packed.
+      const send = frame as unknown as RequestInput<'send'>;
+      const { wire, blobs } = messagesToWire(send.messages);
+      return this.connection(addr).request<ResponseFor<T>>({ type: 'send', topic: send.topic, queueId: send.queueId, messages: wire }, { ...opts, blobs });
+    }
+    return this.connection(addr).request<ResponseFor<T>>(frame as unknown as Parameters<Connection['request']>[0], opts);
   }
 
   /** Servers in the order to try them: rotating start, recently failed ones last. */

@@ -62,6 +62,9 @@ export interface ConnectionOptions {
 
 export interface RequestOptions {
   readonly timeoutMs?: number;
+  /** Raw bytes sent after the frame's msgpack part, not copied (frame-codec.ts); the receiver
+   *  gets them as `frame.blobs`. */
+  readonly blobs?: readonly Uint8Array[];
 }
 
 /** A request frame before the connection assigns its id. */
@@ -83,6 +86,7 @@ export interface ConnectionStats extends FrameWriterStats {
 interface PendingRequest {
   readonly id: number;
   readonly frame: object;
+  readonly blobs: readonly Uint8Array[] | undefined;
   readonly resolve: (frame: Frame) => void;
   readonly reject: (err: unknown) => void;
   timer: NodeJS.Timeout | null;
@@ -192,6 +196,7 @@ export class Connection {
       const req: PendingRequest = {
         id,
         frame: { ...frame, id },
+        blobs: options.blobs,
         resolve: resolve as (f: Frame) => void,
         reject,
         timer: null,
@@ -362,7 +367,7 @@ export class Connection {
   private dispatch(req: PendingRequest): void {
     let queued: boolean;
     try {
-      queued = this.writer!.enqueue(req.frame);
+      queued = req.blobs === undefined ? this.writer!.enqueue(req.frame) : this.writer!.enqueueWithBlobs(req.frame, req.blobs);
     } catch (err) {
       this.settle(req);
       req.reject(err);

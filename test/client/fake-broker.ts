@@ -1,7 +1,7 @@
 // A small in-memory broker built on src/net's server, with hooks to script failures.
 import { listen, type Server, type ServerConnection } from '../../src/net/server.ts';
 import type { Frame } from '../../src/net/frame-codec.ts';
-import type { MessageInput, NodeStatus, StoredMessage } from '../../src/broker/protocol.ts';
+import { messagesFromWire, type MessageInput, type NodeStatus, type StoredMessage } from '../../src/broker/protocol.ts';
 
 export type AnyFrame = Frame & Record<string, any>;
 /** Returns true when it answered (or deliberately did not answer) the frame itself. */
@@ -36,6 +36,8 @@ export class FakeBroker {
   /** How send results are answered: one batch object (this version's brokers), one result per
    *  message (earlier brokers), or a batch with bad fields. */
   sendResultForm: 'batch' | 'perMessage' | 'malformed' = 'batch';
+  /** Per send request received: whether its bodies came as the frame's blobs. */
+  readonly sendBodiesAsBlobs: boolean[] = [];
 
   private msgIdHead(topic: string, queueId: number): string {
     return `${this.nodeId}-${topic}-${queueId}-`;
@@ -125,7 +127,10 @@ export class FakeBroker {
         if (this.role !== 'MASTER') return notMaster();
         if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
         {
-          const stored = this.store(frame.topic, frame.queueId, frame.messages);
+          const messages = frame.blobs === undefined ? frame.messages : messagesFromWire(frame.messages, frame.blobs);
+          if (typeof messages === 'string') return reply({ type: 'error', code: 'BAD_REQUEST', message: messages });
+          this.sendBodiesAsBlobs.push(frame.blobs !== undefined);
+          const stored = this.store(frame.topic, frame.queueId, messages);
           if (this.sendResultForm === 'batch') {
             return reply({ type: 'sendResult', batch: { msgIdHead: `${this.msgIdHead(frame.topic, frame.queueId)}${stored[0]!.queueOffset}-`, queueId: frame.queueId, firstOffset: stored[0]!.queueOffset, logIndex: 0, count: stored.length } });
           }

@@ -184,6 +184,8 @@ for (const form of ['batch', 'perMessage'] as const) {
       t.same({ msgId: r.msgId, queueId: r.queueId }, { msgId: m.msgId, queueId: 2 }, `offset ${r.queueOffset}`);
     }
     t.equal(new Set(results.map((r) => r.msgId)).size, 50, 'every msgId differs');
+    t.ok(master!.sendBodiesAsBlobs.length > 0 && master!.sendBodiesAsBlobs.every(Boolean), 'bodies went as the frames\' blobs');
+    t.same(stored.map((m) => Buffer.from(m.body).toString()).sort(), Array.from({ length: 50 }, (_, i) => `m${i}`).sort(), 'bodies intact');
   });
 }
 
