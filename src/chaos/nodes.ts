@@ -15,7 +15,7 @@ import { REPO_DIR, SRC_DIR } from './code-snapshot.ts';
 import type { NetLab } from './net.ts';
 import { freeLocalPorts } from '../net/free-ports.ts';
 import { parseAddr } from '../net/util.ts';
-import { REPLICA_V8_FLAGS } from '../cli/cluster.ts';
+import { REPLICA_V8_FLAGS, replicaEnv } from '../cli/cluster.ts';
 
 const CLIENT_PORT = 10911;
 const PEER_PORT = 20911; // below the ephemeral port range (see cluster.ts)
@@ -134,7 +134,7 @@ export class ChaosNodes {
   private spawnIn(index: number, args: string[], stdio: ('ignore' | 'inherit' | 'pipe')[], nodeFlags: readonly string[] = []): ChildProcess {
     const [cmd, ...rest] = [...this.prefix(index), process.execPath, ...nodeFlags, '--import', 'tsx', ...args];
     // cwd: where `--import tsx` resolves, whatever directory the runner was started from.
-    return spawn(cmd!, rest, { cwd: REPO_DIR, stdio, detached: true });
+    return spawn(cmd!, rest, { cwd: REPO_DIR, stdio, detached: true, env: replicaEnv() });
   }
 
   running(id: string): boolean {

@@ -1,0 +1,8 @@
+// The environment replicas are started with (src/cli/cluster.ts replicaEnv).
+import t from 'tap';
+import { replicaEnv } from '../../src/cli/cluster.ts';
+
+t.test('replicas get MALLOC_ARENA_MAX=2 unless the caller chose a value; the rest of the environment is kept', async (t) => {
+  t.same(replicaEnv({ PATH: '/bin' }), { PATH: '/bin', MALLOC_ARENA_MAX: '2' });
+  t.same(replicaEnv({ PATH: '/bin', MALLOC_ARENA_MAX: '8' }), { PATH: '/bin', MALLOC_ARENA_MAX: '8' });
+});
