@@ -181,7 +181,8 @@ export interface NodeStatus {
 }
 
 export type Response =
-  /** `batch` from this version on; `results` (one per message) from earlier brokers. */
+  /** `batch` to clients that send bodies as blobs (this version on); `results` (one per
+   *  message) to clients that send them inline, and from earlier brokers. */
   | { type: 'sendResult'; id: number; batch?: SendBatchResult; results?: SendResultItem[] }
   | { type: 'pullResult'; id: number; messages: StoredMessage[]; nextOffset: number; minOffset: number; maxOffset: number }
   | { type: 'ok'; id: number }

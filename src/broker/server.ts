@@ -124,8 +124,11 @@ export class BrokerServer {
     try {
       switch (req.type) {
         case 'send': {
+          // A client that sends bodies as blobs reads batch results; an earlier one (bodies inline)
+          // gets the per-message results it expects.
+          const batchForm = (req as { blobs?: Buffer }).blobs !== undefined;
           const send = withBodies(req);
-          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn));
+          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn, batchForm));
         }
         case 'pull':
           return this.handlePull(req, conn);
@@ -177,14 +180,16 @@ export class BrokerServer {
     });
   }
 
-  private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection): void {
+  private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection, batchForm: boolean): void {
     // Only called through whenMasterReady, which checked that we are a ready master.
     if (typeof req.topic !== 'string' || !Array.isArray(req.messages)) throw new RaftmqError('BAD_REQUEST', 'send needs a topic and messages');
     const cmd = this.opts.stateMachine.prepareSend(req.topic, req.queueId, req.messages, Date.now());
     this.opts.replica.propose(encodeCommand(cmd)).then(
       (result) => {
         const r = result as ApplyResult;
-        if (r.type === 'sendResult') this.reply(conn, { type: 'sendResult', id: req.id, batch: r.batch });
+        if (r.type === 'sendResult') {
+          this.reply(conn, batchForm ? { type: 'sendResult', id: req.id, batch: r.batch } : { type: 'sendResult', id: req.id, results: [...r.results] });
+        }
         else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
         else this.fail(conn, req.id, new RaftmqError('INTERNAL', `unexpected apply result ${r.type}`));
       },

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { Connection } from '../../src/net/index.ts';
 import { Producer, PullConsumer } from '../../src/client/index.ts';
-import { messagesToWire, type StoredMessage } from '../../src/broker/protocol.ts';
+import { messagesToWire, sendResultOf, type SendBatchResult, type StoredMessage } from '../../src/broker/protocol.ts';
 import { LocalCluster } from '../helpers/launcher.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +92,7 @@ t.test('3 nodes: 10,000 messages at 64 in flight; every replica applies the same
   t.equal(seen.size, 10_000, 'the consumer on a slave read every message');
 });
 
-t.test('sends with bodies inline (earlier clients) and as blobs (this version) store the same bytes; blobs that do not match are BAD_REQUEST', async (t) => {
+t.test('sends with bodies inline (earlier clients: per-message results) and as blobs (this version: a batch result) store the same bytes; blobs that do not match are BAD_REQUEST', async (t) => {
   const cluster = await LocalCluster.create({ nodes: 1 });
   t.teardown(() => cluster.destroy());
   const master = await cluster.waitForMaster();
@@ -104,10 +104,11 @@ t.test('sends with bodies inline (earlier clients) and as blobs (this version) s
     { body: Buffer.from([0, 255]), keys: 'k' },
     { body: Buffer.from(`${prefix}-2`), properties: { p: '1' } },
   ];
-  const inline = await conn.request<{ type: 'sendResult'; id: number; batch: { count: number; firstOffset: number } }>({ type: 'send', topic: 'forms', queueId: 0, messages: batch('inline') } as never);
-  t.same([inline.batch.firstOffset, inline.batch.count], [0, 3], 'inline form accepted');
+  const inline = await conn.request<{ type: 'sendResult'; id: number; results: { queueOffset: number; msgId: string }[]; batch?: unknown }>({ type: 'send', topic: 'forms', queueId: 0, messages: batch('inline') } as never);
+  t.same(inline.results.map((r) => r.queueOffset), [0, 1, 2], 'inline form accepted, answered one result per message as earlier clients expect');
+  t.equal(inline.batch, undefined);
   const { wire, blobs } = messagesToWire(batch('blobs'));
-  const viaBlobs = await conn.request<{ type: 'sendResult'; id: number; batch: { count: number; firstOffset: number } }>({ type: 'send', topic: 'forms', queueId: 0, messages: wire } as never, { blobs });
+  const viaBlobs = await conn.request<{ type: 'sendResult'; id: number; batch: SendBatchResult }>({ type: 'send', topic: 'forms', queueId: 0, messages: wire } as never, { blobs });
   t.same([viaBlobs.batch.firstOffset, viaBlobs.batch.count], [3, 3], 'blob form accepted');
   for (const [messages, bodies] of [
     [[{ size: 5 }], [Buffer.from('abc')]],
@@ -120,6 +121,8 @@ t.test('sends with bodies inline (earlier clients) and as blobs (this version) s
   const [q0] = await readAll(master.addr, 'forms', 1);
   const view = (prefix: string) => [[Buffer.from(`${prefix}-0`).toString('hex'), 'a', '', {}], ['00ff', '', 'k', {}], [Buffer.from(`${prefix}-2`).toString('hex'), '', '', { p: '1' }]];
   t.same(q0!.map((m) => [Buffer.from(m.body).toString('hex'), m.tags, m.keys, m.properties]), [...view('inline'), ...view('blobs')], 'both forms stored, byte for byte, nothing of the bad ones');
+  t.same(inline.results.map((r) => r.msgId), q0!.slice(0, 3).map((m) => m.msgId), 'per-message results carry the stored msgIds');
+  t.same([0, 1, 2].map((i) => sendResultOf(viaBlobs.batch, i).msgId), q0!.slice(3, 6).map((m) => m.msgId), 'msgIds built from the batch result are the stored ones');
 });
 
 t.test('SIGKILL of the master under load: a new master within 300 ms, no acknowledged message lost, the old master catches up', async (t) => {
