@@ -39,8 +39,8 @@
 //    256 MiB; the log with PIPELINE appenders), with no final flush. 256 MiB stays far below the
 //    dirty thresholds, so none of it reaches the disk while it is timed: raw measures the copy
 //    into the page cache (typically 2.5-4 GB/s); the log pays the body CRCs (about as much as
-//    that copy) and its bookkeeping on the same thread. The rate a short burst sees, not what
-//    the disk takes.
+//    that copy; on the CRC worker for batches queued behind others) and its bookkeeping. The
+//    rate a short burst sees, not what the disk takes.
 //  - readMBps: sequential read() of the burst run's log from a fresh open (empty record cache;
 //    the files are in the page cache).
 //  - syncAppendMBps / syncAppendsPerSec / fsyncsPerSec: SYNC_FLUSH, 256 concurrent
@@ -312,7 +312,8 @@ const results = {
   syncSerialP99Us: [] as number[],
 };
 const crcs: number[] = [];
-/** The async append does at least the body CRCs and the raw run's writes, one after the other. */
+/** The rate if the body CRCs and the raw run's writes ran one after the other on one thread (the
+ *  CRC worker lets the log overlap them). */
 const ceilingPercent = (raw: number, crc: number): number => (100 * crc) / (raw + crc);
 try {
   const load0 = os.loadavg();
@@ -417,7 +418,7 @@ if (PHASES.has('sustained')) {
 if (PHASES.has('burst')) {
   say(
     `medians: burst async ${round(m('asyncBurstMBps'))} / raw ${round(m('rawBurstMBps'))} MB/s = ${pct(m('asyncBurstMBps'), m('rawBurstMBps'))}% ` +
-      `(body CRCs alone ${round(median(crcs))} MB/s; CRC then copy one after the other would be ${round(ceilingPercent(m('rawBurstMBps'), median(crcs)))}%)`,
+      `(body CRCs alone ${round(median(crcs))} MB/s; CRC then copy one after the other on one thread: ${round(ceilingPercent(m('rawBurstMBps'), median(crcs)))}%)`,
   );
 }
 say(`load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);

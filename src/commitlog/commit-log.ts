@@ -76,6 +76,7 @@ import {
   encodeIndexEntry,
   encodeRecord,
   encodeUnsealedRecord,
+  isZero,
   padName,
   viewOf,
   type IndexEntry,
@@ -210,11 +211,11 @@ export class FileCommitLog implements CommitLog {
 
   private pending: Chunk[] = [];
   private pendingHead = 0;
-  /** Where pending chunks are encoded; reused once `pending` is empty. */
   /** Seals (CRCs) large batches on a worker thread: crc-sealer.ts. */
   private readonly sealer: CrcSealer;
   private readonly crcOffloadMinBytes: number;
-  /** Shared memory while batches may go to the CRC worker (it writes their CRCs in place). */
+  /** Where pending chunks are encoded (encode-arena.ts): shared memory while batches may go to
+   *  the CRC worker (it writes their CRCs in place). */
   private readonly dataArena: EncodeArena;
   private readonly indexArena = new EncodeArena(INDEX_ARENA_BYTES, ARENA_SPARES_MAX, () => false);
   private appendWaiters: Waiter[] = [];
@@ -1491,7 +1492,7 @@ export class FileCommitLog implements CommitLog {
         // The last segment's very first record is bad: cut the whole segment if never flushed.
         if (seg.start < flushedPos) throw this.corrupt(seg.path, 0, problem);
         // Zeros: created (and preallocated) before a crash, nothing written: no warning.
-        if (!zeroTail(header, 0, Math.min(RECORD_HEADER_SIZE, seg.size))) {
+        if (!isZero(header, 0, Math.min(RECORD_HEADER_SIZE, seg.size))) {
           this.logFn('warn', 'cut a torn tail: the last segment has no valid first record', { file: seg.path, bytesCut: seg.size, reason: problem });
         }
         this.dropLastSegment();
@@ -1648,14 +1649,14 @@ export class FileCommitLog implements CommitLog {
       if (off + RECORD_HEADER_SIZE > seg.size) {
         failure = 'record header cut short at the end of the file';
         load(off, seg.size - off);
-        zeroEnd = zeroTail(win, off - winStart, seg.size - off);
+        zeroEnd = isZero(win, off - winStart, seg.size - winStart);
         break;
       }
       load(off, RECORD_HEADER_SIZE);
       const h = decodeHeader(win, off - winStart);
       if (typeof h === 'string') {
         failure = h;
-        zeroEnd = zeroTail(win, off - winStart, RECORD_HEADER_SIZE);
+        zeroEnd = isZero(win, off - winStart, off - winStart + RECORD_HEADER_SIZE);
         break;
       }
       if (h.position !== seg.start + off) {
@@ -1769,12 +1770,6 @@ function joinAdjacent(parts: readonly Buffer[]): Buffer[] {
     i = j;
   }
   return out;
-}
-
-/** Whether buf[off, off + len) is all zeros. */
-function zeroTail(buf: Buffer, off: number, len: number): boolean {
-  for (let i = off; i < off + len; i++) if (buf[i] !== 0) return false;
-  return true;
 }
 
 function closeQuietly(fd: number): void {

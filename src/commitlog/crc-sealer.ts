@@ -16,7 +16,7 @@
 // later one is sealed inline on the main thread: slower, never wrong. A job's buffer bytes are
 // those of a SharedArrayBuffer, so the main thread can seal them itself.
 import { Worker } from 'node:worker_threads';
-import { viewOf, sealRecords } from './record.ts';
+import { BODY_CRC_AT, HEADER_CRC_AT, RECORD_HEADER_SIZE, TOTAL_SIZE_AT, sealRecords, viewOf } from './record.ts';
 
 /** Default for CommitLogOptions.crcOffloadMinBytes: a batch of 64 KiB has ~60 bodies of 1 KiB
  *  (~16 us of CRCs), enough to pay for a hand-off to the worker. */
@@ -24,9 +24,8 @@ export const CRC_OFFLOAD_MIN_BYTES_DEFAULT = 64 * 1024;
 /** Jobs outstanding at most; beyond that a batch is sealed inline (a bound on the queue). */
 const JOBS_MAX = 4096;
 
-// The worker: plain JavaScript (it runs without the TypeScript loader). It walks the records of
-// [start, end) as record.ts lays them out: totalSize u32 BE at +4, body CRC at +40, header CRC
-// (over bytes 0..43) at +44.
+// The worker: plain JavaScript (it runs without the TypeScript loader), sealRecords of record.ts
+// with zlib.crc32 for the header too, the layout taken from record.ts's constants.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { crc32 } = require('node:zlib');
@@ -37,9 +36,9 @@ parentPort.on('message', (m) => {
   const sab = buffers.get(m.id);
   const dv = new DataView(sab);
   for (let off = m.start; off < m.end; ) {
-    const size = dv.getUint32(off + 4);
-    dv.setUint32(off + 40, crc32(new Uint8Array(sab, off + 48, size - 48)));
-    dv.setUint32(off + 44, crc32(new Uint8Array(sab, off, 44)));
+    const size = dv.getUint32(off + ${TOTAL_SIZE_AT});
+    dv.setUint32(off + ${BODY_CRC_AT}, crc32(new Uint8Array(sab, off + ${RECORD_HEADER_SIZE}, size - ${RECORD_HEADER_SIZE})));
+    dv.setUint32(off + ${HEADER_CRC_AT}, crc32(new Uint8Array(sab, off, ${HEADER_CRC_AT})));
     off += size;
   }
   parentPort.postMessage(m.seq);

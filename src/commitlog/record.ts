@@ -16,6 +16,11 @@ import { assert } from './errors.ts';
 export const RECORD_MAGIC = 0x524d5131; // "RMQ1"
 export const RECORD_HEADER_SIZE = 48;
 export const INDEX_ENTRY_SIZE = 32;
+/** Header offsets that sealing reads and writes (sealRecords here, and the CRC worker's source
+ *  in crc-sealer.ts, which is built from these). */
+export const TOTAL_SIZE_AT = 4;
+export const BODY_CRC_AT = 40;
+export const HEADER_CRC_AT = 44;
 /** A body larger than this is refused (Buffer and u32 size field limits). */
 export const RECORD_BODY_BYTES_MAX = 0x7fff_0000;
 const TWO_32 = 0x1_0000_0000;
@@ -62,7 +67,7 @@ export function encodeUnsealedRecord(
 ): number {
   const totalSize = RECORD_HEADER_SIZE + data.byteLength;
   dv.setUint32(off, RECORD_MAGIC);
-  dv.setUint32(off + 4, totalSize);
+  dv.setUint32(off + TOTAL_SIZE_AT, totalSize);
   dv.setUint32(off + 8, Math.floor(index / TWO_32));
   dv.setUint32(off + 12, index >>> 0);
   dv.setUint32(off + 16, Math.floor(term / TWO_32));
@@ -77,14 +82,14 @@ export function encodeUnsealedRecord(
 
 /** Fills in the body CRC and then the header CRC of the record at `off`, whose body is `body`. */
 function sealRecord(buf: Uint8Array, dv: DataView, off: number, body: Uint8Array): void {
-  dv.setUint32(off + 40, crc32(body));
-  dv.setUint32(off + 44, crc32Small(buf, off, 44));
+  dv.setUint32(off + BODY_CRC_AT, crc32(body));
+  dv.setUint32(off + HEADER_CRC_AT, crc32Small(buf, off, HEADER_CRC_AT));
 }
 
 /** Seals every record encoded unsealed in buf[start, end) (back to back, from `start`). */
 export function sealRecords(buf: Buffer, dv: DataView, start: number, end: number): void {
   for (let off = start; off < end; ) {
-    const size = dv.getUint32(off + 4);
+    const size = dv.getUint32(off + TOTAL_SIZE_AT);
     sealRecord(buf, dv, off, buf.subarray(off + RECORD_HEADER_SIZE, off + size));
     off += size;
   }
@@ -142,11 +147,11 @@ export function decodeHeader(buf: Buffer, off: number): RecordHeader | string {
   if (magic !== RECORD_MAGIC) {
     return magic === 0 && isZero(buf, off, off + RECORD_HEADER_SIZE) ? 'zeroed header' : `bad magic 0x${magic.toString(16)}`;
   }
-  if (crc32Small(buf, off, 44) !== buf.readUInt32BE(off + 44)) return 'header CRC mismatch';
+  if (crc32Small(buf, off, HEADER_CRC_AT) !== buf.readUInt32BE(off + HEADER_CRC_AT)) return 'header CRC mismatch';
   if ((buf.readUInt32BE(off + 32) & 0x00ff_ffff) !== 0 || buf.readUInt32BE(off + 36) !== 0) {
     return 'non-zero reserved header bytes';
   }
-  const totalSize = buf.readUInt32BE(off + 4);
+  const totalSize = buf.readUInt32BE(off + TOTAL_SIZE_AT);
   if (totalSize < RECORD_HEADER_SIZE) return `total size ${totalSize} below header size`;
   return {
     totalSize,
@@ -154,7 +159,7 @@ export function decodeHeader(buf: Buffer, off: number): RecordHeader | string {
     term: readU64(buf, off + 16),
     position: readU64(buf, off + 24),
     type: buf.readUInt8(off + 32),
-    bodyCrc: buf.readUInt32BE(off + 40),
+    bodyCrc: buf.readUInt32BE(off + BODY_CRC_AT),
   };
 }
 
@@ -163,7 +168,8 @@ export function bodyMatches(buf: Buffer, off: number, h: RecordHeader): boolean 
   return crc32(buf.subarray(off + RECORD_HEADER_SIZE, off + h.totalSize)) === h.bodyCrc;
 }
 
-function isZero(buf: Buffer, from: number, to: number): boolean {
+/** Whether buf[from, to) is all zeros. */
+export function isZero(buf: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
   return true;
 }
