@@ -2,7 +2,7 @@
 // send) and accepts every peer (inbound: used to receive). A peer whose connection resets or
 // refuses is reported to the driver at once: that, not a timeout, is how a follower learns its
 // leader process died, and what makes failover take tens of milliseconds.
-import { Connection, listen, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
+import { BlobCursor, Connection, listen, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
 import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/types.ts';
 import { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft } from './protocol.ts';
 import type { PeerSender } from './replica.ts';
@@ -165,8 +165,7 @@ export class PeerTransport implements PeerSender {
     }
     const self = this.opts.self.id;
     const accepted: Message[] = [];
-    const blobs = frame.blobs ?? EMPTY_BLOBS;
-    let pos = 0;
+    const blobs = new BlobCursor(frame.blobs ?? EMPTY_BLOBS);
     for (const m of msgs) {
       // A peer speaks only for itself and only to us; anything else is a bug or an intruder.
       if (m === null || typeof m !== 'object' || m.from !== from || m.to !== self) {
@@ -184,19 +183,19 @@ export class PeerTransport implements PeerSender {
         const entries = new Array<Entry>(m.entries.length);
         for (let i = 0; i < entries.length; i++) {
           const w = m.entries[i] as unknown as WireEntry;
-          if (w.size > blobs.length - pos) {
+          const data = blobs.take(w.size); // a count: wireMessageProblem checked it
+          if (data === undefined) {
             conn.close(`raft message from ${from}: entry ${i} does not fit the frame's blobs`);
             return;
           }
-          entries[i] = { index: w.index, term: w.term, type: w.type, data: blobs.subarray(pos, pos + w.size) };
-          pos += w.size;
+          entries[i] = { index: w.index, term: w.term, type: w.type, data };
         }
         (m as { entries: readonly Entry[] }).entries = entries;
       }
       accepted.push(m);
     }
-    if (pos !== blobs.length) {
-      conn.close(`raft frame from ${from}: ${blobs.length - pos} bytes of blobs belong to no entry`);
+    if (blobs.left !== 0) {
+      conn.close(`raft frame from ${from}: ${blobs.left} bytes of blobs belong to no entry`);
       return;
     }
     this.opts.onMessages(accepted);

@@ -1,5 +1,6 @@
 // The wire protocol between clients and brokers, and between replicas. One framing for both:
 // a 4-byte big-endian length, then one msgpackr-encoded frame object. Bodies stay raw bytes.
+import { BlobCursor } from '../net/blob-cursor.ts';
 import type { Message as RaftMessage } from '../raft/types.ts';
 
 /** Largest frame either side accepts (length prefix excluded). */
@@ -92,19 +93,17 @@ export function messagesToWire(messages: readonly MessageInput[]): { wire: WireM
 export function messagesFromWire(wire: unknown, blobs: Buffer): MessageInput[] | string {
   if (!Array.isArray(wire)) return 'send: messages must be an array';
   const out: MessageInput[] = new Array(wire.length);
-  let pos = 0;
+  const cursor = new BlobCursor(blobs);
   for (let i = 0; i < wire.length; i++) {
     const w = wire[i] as WireMessage | null;
     if (w === null || typeof w !== 'object') return `send: message ${i} is not an object`;
     const size = w.size;
-    if (!Number.isSafeInteger(size) || size < 0 || size > blobs.length - pos) {
-      return `send: message ${i} has size ${String(size)}, but ${blobs.length - pos} bytes of bodies are left`;
-    }
+    const body = Number.isSafeInteger(size) && size >= 0 ? cursor.take(size) : undefined;
+    if (body === undefined) return `send: message ${i} has size ${String(size)}, but ${cursor.left} bytes of bodies are left`;
     const { size: _size, ...rest } = w;
-    out[i] = { ...rest, body: blobs.subarray(pos, pos + size) };
-    pos += size;
+    out[i] = { ...rest, body };
   }
-  if (pos !== blobs.length) return `send: ${blobs.length - pos} bytes of bodies belong to no message`;
+  if (cursor.left !== 0) return `send: ${cursor.left} bytes of bodies belong to no message`;
   return out;
 }
 
@@ -125,10 +124,15 @@ export interface SendBatchResult {
   readonly count: number;
 }
 
+/** The last part of a msgId: the slot, MSG_ID_SLOT_HEX upper-case hex digits. */
+export function msgIdSlotHex(slot: number): string {
+  return slot.toString(16).toUpperCase().padStart(MSG_ID_SLOT_HEX, '0');
+}
+
 /** The result of message `slot` of a batch. */
 export function sendResultOf(b: SendBatchResult, slot: number): SendResultItem {
   return {
-    msgId: b.msgIdHead + slot.toString(16).toUpperCase().padStart(MSG_ID_SLOT_HEX, '0'),
+    msgId: b.msgIdHead + msgIdSlotHex(slot),
     queueId: b.queueId,
     queueOffset: b.firstOffset + slot,
     logIndex: b.logIndex,

@@ -126,9 +126,9 @@ export class BrokerServer {
         case 'send': {
           // A client that sends bodies as blobs reads batch results; an earlier one (bodies inline)
           // gets the per-message results it expects.
-          const batchForm = (req as { blobs?: Buffer }).blobs !== undefined;
-          const send = withBodies(req);
-          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn, batchForm));
+          const blobs = (req as { blobs?: Buffer }).blobs;
+          const send = blobs === undefined ? req : withBodies(req, blobs);
+          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn, blobs !== undefined));
         }
         case 'pull':
           return this.handlePull(req, conn);
@@ -189,8 +189,7 @@ export class BrokerServer {
         const r = result as ApplyResult;
         if (r.type === 'sendResult') {
           this.reply(conn, batchForm ? { type: 'sendResult', id: req.id, batch: r.batch } : { type: 'sendResult', id: req.id, results: [...r.results] });
-        }
-        else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
+        } else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
         else this.fail(conn, req.id, new RaftmqError('INTERNAL', `unexpected apply result ${r.type}`));
       },
       (err) => this.fail(conn, req.id, err),
@@ -346,12 +345,9 @@ export class BrokerServer {
   }
 }
 
-/** A send request with its bodies in its messages: this version's clients send them as the
- *  frame's blobs (protocol.ts WireMessage), earlier ones inline. Throws BAD_REQUEST for blobs
- *  that do not match the messages. */
-function withBodies(req: Extract<Request, { type: 'send' }>): Extract<Request, { type: 'send' }> {
-  const blobs = (req as { blobs?: Buffer }).blobs;
-  if (blobs === undefined) return req;
+/** A send request that came with its bodies as the frame's blobs (protocol.ts WireMessage), with
+ *  the bodies put in its messages. Throws BAD_REQUEST for blobs that do not match the messages. */
+function withBodies(req: Extract<Request, { type: 'send' }>, blobs: Buffer): Extract<Request, { type: 'send' }> {
   const messages = messagesFromWire(req.messages, blobs);
   if (typeof messages === 'string') throw new RaftmqError('BAD_REQUEST', messages);
   return { type: 'send', id: req.id, topic: req.topic, queueId: req.queueId, messages };

@@ -42,7 +42,7 @@ import {
 } from './consume-queue.ts';
 import { BrokerError } from './errors.ts';
 import type { ErrorCode, MessageInput, SendBatchResult, SendResultItem, StoredMessage } from './protocol.ts';
-import { MSG_ID_SLOT_HEX, PULL_COUNT_MAX, sendResultOf } from './protocol.ts';
+import { MSG_ID_SLOT_HEX, PULL_COUNT_MAX, msgIdSlotHex, sendResultOf } from './protocol.ts';
 
 /** Tables of the checkpoint LevelDB kept open (see open()). */
 const STATE_DB_OPEN_FILES_MAX = 64;
@@ -162,7 +162,7 @@ const MSG_ID_INDEX_HEX = 16;
 /** msgId = hex(UTF-8 brokerName) + 16 hex digits of log index + 4 hex digits of slot, upper case.
  *  Unique across broker groups (names differ) and within one (a log index carries one batch). */
 export function makeMsgId(brokerName: string, logIndex: number, slot: number): string {
-  return msgIdPrefix(brokerName) + msgIdSuffix(logIndex, slot);
+  return msgIdHead(msgIdPrefix(brokerName), logIndex) + msgIdSlotHex(slot);
 }
 
 /** Inverse of makeMsgId; undefined for a string that is not one. */
@@ -178,17 +178,15 @@ export function parseMsgId(msgId: string): { brokerName: string; logIndex: numbe
 
 /** The send results of the `count` messages of the entry at `logIndex`, from queue offset `first`. */
 function sendBatchResult(prefix: string, logIndex: number, queueId: number, first: number, count: number): SendBatchResult {
-  return { msgIdHead: prefix + logIndex.toString(16).toUpperCase().padStart(MSG_ID_INDEX_HEX, '0'), queueId, firstOffset: first, logIndex, count };
+  return { msgIdHead: msgIdHead(prefix, logIndex), queueId, firstOffset: first, logIndex, count };
 }
 
 function msgIdPrefix(brokerName: string): string {
   return Buffer.from(brokerName, 'utf8').toString('hex').toUpperCase();
 }
-function msgIdSuffix(logIndex: number, slot: number): string {
-  return (
-    logIndex.toString(16).toUpperCase().padStart(MSG_ID_INDEX_HEX, '0') +
-    slot.toString(16).toUpperCase().padStart(MSG_ID_SLOT_HEX, '0')
-  );
+/** A msgId without its slot: the broker name's prefix and the log index. */
+function msgIdHead(prefix: string, logIndex: number): string {
+  return prefix + logIndex.toString(16).toUpperCase().padStart(MSG_ID_INDEX_HEX, '0');
 }
 
 // ---- the state machine ------------------------------------------------------------------------
@@ -518,7 +516,7 @@ export class BrokerStateMachine {
         queueId,
         queueOffset: o,
         logIndex,
-        msgId: this.msgIdPrefix + msgIdSuffix(logIndex, slot),
+        msgId: msgIdHead(this.msgIdPrefix, logIndex) + msgIdSlotHex(slot),
         storeTimestamp: batch.storeTimestamp,
         keys: m.keys ?? '',
         tags: m.tags ?? '',

@@ -1,5 +1,6 @@
 // The net layer: framing, coalesced writes, client connections and the frame server.
 export * from './errors.ts';
+export * from './blob-cursor.ts';
 export * from './frame-codec.ts';
 export * from './frame-writer.ts';
 export * from './connection.ts';

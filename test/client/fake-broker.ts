@@ -1,7 +1,7 @@
 // A small in-memory broker built on src/net's server, with hooks to script failures.
 import { listen, type Server, type ServerConnection } from '../../src/net/server.ts';
 import type { Frame } from '../../src/net/frame-codec.ts';
-import { messagesFromWire, type MessageInput, type NodeStatus, type StoredMessage } from '../../src/broker/protocol.ts';
+import { messagesFromWire, msgIdSlotHex, type MessageInput, type NodeStatus, type StoredMessage } from '../../src/broker/protocol.ts';
 
 export type AnyFrame = Frame & Record<string, any>;
 /** Returns true when it answered (or deliberately did not answer) the frame itself. */
@@ -62,7 +62,7 @@ export class FakeBroker {
         queueOffset: queue.length,
         logIndex: 0,
         // What a client builds from a batch result (msgIdHead + 4 hex digits of the slot).
-        msgId: `${this.msgIdHead(topic, queueId)}${first}-${slot.toString(16).toUpperCase().padStart(4, '0')}`,
+        msgId: `${this.msgIdHead(topic, queueId)}${first}-${msgIdSlotHex(slot)}`,
         storeTimestamp: Date.now(),
         keys: m.keys ?? '',
         tags: m.tags ?? '',
