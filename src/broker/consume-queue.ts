@@ -106,14 +106,6 @@ export class ConsumeQueue {
     return Number.isInteger(offset) && offset >= this.minOffset && offset < this.maxOffset;
   }
 
-  logIndexAt(offset: number): number {
-    return Math.floor(this.packedAt(offset) / SLOT_RADIX);
-  }
-
-  slotAt(offset: number): number {
-    return this.packedAt(offset) % SLOT_RADIX;
-  }
-
   /** The entry at `offset`, or undefined outside [minOffset, maxOffset). */
   lookup(offset: number): { logIndex: number; slot: number } | undefined {
     if (!this.has(offset)) return undefined;
@@ -162,7 +154,7 @@ export class ConsumeQueue {
     let prev = this.last;
     for (let i = 0; i < n; i++) {
       const p = view.getFloat64(i * CONSUME_QUEUE_ENTRY_BYTES, true);
-      assert(Number.isSafeInteger(p) && p > prev && p >= SLOT_RADIX, `consume queue: restored entry ${from + i} is invalid`);
+      assert(followsPacked(p, prev), `consume queue: restored entry ${from + i} is invalid`);
       // The next slot of the same entry continues a hot run; anything else starts one.
       const continuesRun = this.runs > 0 && p === prev + 1 && p % SLOT_RADIX !== 0;
       if (!continuesRun) this.pushRun(this.maxOffset, p);
@@ -259,6 +251,11 @@ export class ConsumeQueue {
   }
 }
 
+/** Whether `p` is a packed entry that may follow `prev` (-1: none) in a queue: entries only grow. */
+function followsPacked(p: number, prev: number): boolean {
+  return Number.isSafeInteger(p) && p > prev && p >= SLOT_RADIX;
+}
+
 /** Checks and decodes one full chunk as stored (encodeRange bytes): exactly the chunk's entries,
  *  each a packed entry above the one before. `what` names it in the assertion. */
 export function decodeChunk(bytes: Uint8Array | undefined, what: string): Float64Array {
@@ -269,7 +266,7 @@ export function decodeChunk(bytes: Uint8Array | undefined, what: string): Float6
   let prev = -1;
   for (let i = 0; i < CONSUME_QUEUE_CHUNK_ENTRY_COUNT; i++) {
     const p = view.getFloat64(i * CONSUME_QUEUE_ENTRY_BYTES, true);
-    assert(Number.isSafeInteger(p) && p > prev && p >= SLOT_RADIX, `consume queue: ${what} entry ${i} is invalid`);
+    assert(followsPacked(p, prev), `consume queue: ${what} entry ${i} is invalid`);
     out[i] = p;
     prev = p;
   }
