@@ -22,7 +22,29 @@ export class DiskIo {
   /** Writes all of `bufs` at `position`, looping on short writes. With a fault budget, a write that
    *  does not fit is written partly (a torn write) and then fails with ENOSPC. */
   writevAt(fd: number, bufs: readonly Buffer[], position: number): number {
-    let { list, left, fail } = this.takeBudget(bufs);
+    const { list, left, fail } = this.takeBudget(bufs);
+    const done = this.writeAll(fd, list, left, position);
+    if (fail) throw errno('ENOSPC', 'no space left on device, write');
+    return done;
+  }
+
+  /** writevAt with its (first) write on libuv's thread pool: the same budget and torn-write rules;
+   *  the rest of a short write (rare) is written synchronously. The buffers must not change until
+   *  the promise settles. */
+  async writevAtAsync(fd: number, bufs: readonly Buffer[], position: number): Promise<number> {
+    const { list, left, fail } = this.takeBudget(bufs);
+    let done = 0;
+    if (left > 0) {
+      done = list.length === 1 ? (await writeCb(fd, list[0], 0, list[0].length, position)).bytesWritten : (await writevCb(fd, list, position)).bytesWritten;
+      this.count(done);
+      if (done < left) done += this.writeAll(fd, skip(list, done), left - done, position + done);
+    }
+    if (fail) throw errno('ENOSPC', 'no space left on device, write');
+    return done;
+  }
+
+  /** Writes the `left` bytes of `list` at `position`, synchronously, looping on short writes. */
+  private writeAll(fd: number, list: Buffer[], left: number, position: number): number {
     let done = 0;
     while (left > 0) {
       const n = list.length === 1 ? fs.writeSync(fd, list[0], 0, list[0].length, position + done) : fs.writevSync(fd, list, position + done);
@@ -31,26 +53,6 @@ export class DiskIo {
       left -= n;
       if (left > 0) list = skip(list, n); // a short write: rare
     }
-    if (fail) throw errno('ENOSPC', 'no space left on device, write');
-    return done;
-  }
-
-  /** writevAt on libuv's thread pool: the same budget, torn-write and short-write rules. The
-   *  buffers must not change until the promise settles. */
-  async writevAtAsync(fd: number, bufs: readonly Buffer[], position: number): Promise<number> {
-    let { list, left, fail } = this.takeBudget(bufs);
-    let done = 0;
-    while (left > 0) {
-      const n =
-        list.length === 1
-          ? (await writeCb(fd, list[0], 0, list[0].length, position + done)).bytesWritten
-          : (await writevCb(fd, list, position + done)).bytesWritten;
-      this.count(n);
-      done += n;
-      left -= n;
-      if (left > 0) list = skip(list, n); // a short write: rare
-    }
-    if (fail) throw errno('ENOSPC', 'no space left on device, write');
     return done;
   }
 
