@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
-import { markdownReport, median, medianFigures, type CompareCell } from './bench/report.ts';
+import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
+import { describeMachine, measureMachine } from './bench/machine-figures.ts';
 import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType } from './bench/run.ts';
 import { svgChart } from './bench/svg-chart.ts';
 
@@ -108,14 +109,15 @@ function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs
 
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
-  const ctx = context(opts.durationSec, opts.warmupSec, runs, opts.producers);
+  const ctx = await context(opts.durationSec, opts.warmupSec, runs, opts.producers);
   say(`bench: ${JSON.stringify(opts)}, ${runs} run(s); ${ctx.machine}, commit ${ctx.commit}`);
+  say(`bench: machine figures: ${ctx.machineFigures}`);
   const summary = await runConfig(opts, runs, '');
   console.log(JSON.stringify(summary.figures));
   return summary.failedSends > 0 ? 1 : 0;
 }
 
-function context(durationSec: number, warmupSec: number, runs: number, producers: number) {
+async function context(durationSec: number, warmupSec: number, runs: number, producers: number): Promise<ReportContext> {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -126,7 +128,17 @@ function context(durationSec: number, warmupSec: number, runs: number, producers
   }
   const cpus = os.cpus();
   const machine = `${cpus.length} x ${cpus[0]?.model.trim() ?? 'unknown CPU'}, Linux ${os.release()}, Node ${process.version}`;
-  return { date: new Date().toISOString(), machine, commit, durationSec, warmupSec, runs, producers };
+  // On the file system the replicas' temp directories use (see LocalCluster).
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-bench-machine-'));
+  let machineFigures: string;
+  try {
+    machineFigures = describeMachine(await measureMachine(scratch));
+  } catch (err) {
+    machineFigures = `not measured (${(err as Error).message})`;
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  return { date: new Date().toISOString(), machine, machineFigures, commit, durationSec, warmupSec, runs, producers };
 }
 
 async function compare(flags: FlagValues): Promise<number> {
@@ -143,7 +155,8 @@ async function compare(flags: FlagValues): Promise<number> {
   if (cellsToRun.length === 0) throw new UsageError(`no cell of the matrix has at least --producers (${base.producers}) in flight`);
   const outDir = path.resolve(String(flags.out));
   fs.mkdirSync(outDir, { recursive: true });
-  const ctx = context(base.durationSec, base.warmupSec, runs, base.producers);
+  const ctx = await context(base.durationSec, base.warmupSec, runs, base.producers);
+  say(`bench: machine figures: ${ctx.machineFigures}`);
   say(`bench --compare: ${cellsToRun.length} cells, ${base.warmupSec} s warmup + ${base.durationSec} s each, ${runs} run(s) per cell, output in ${outDir}`);
   const done: CompareCell[] = [];
   let status = 0;

@@ -20,6 +20,8 @@ export interface CompareCell {
 export interface ReportContext {
   readonly date: string;
   readonly machine: string;
+  /** What the machine itself measured at the start (machine-figures.ts), as one line. */
+  readonly machineFigures: string;
   readonly commit: string;
   readonly durationSec: number;
   readonly warmupSec: number;
@@ -77,6 +79,7 @@ export function markdownReport(cells: readonly CompareCell[], ctx: ReportContext
     '# raftmq benchmark matrix',
     '',
     `${ctx.date}, ${ctx.machine}, commit ${ctx.commit}.`,
+    `Machine figures measured before the matrix (they move from day to day on a shared machine; compare them before comparing two reports): ${ctx.machineFigures}.`,
     `Each cell: a fresh local group on 127.0.0.1, ${ctx.warmupSec} s warmup, ${ctx.durationSec} s measured,` +
       ` ${ctx.runs} run(s) (medians), load from ${ctx.producers} producer process(es) of raftmq's own client;` +
       ' "inflight" = that many independent send() calls each awaiting its own ack.',

@@ -76,8 +76,9 @@ t.test('the Markdown table has a header, a separator and one row per cell, all t
   t.match(lines[1], /^\|(---:?\|)+$/);
   t.match(markdownTable(cells), /\| 3 \| 128 \| 1 \| SYNC_FLUSH \| 231 \|/);
   t.match(markdownTable(cells), /no master within 20000 ms <&> \\\| x \|$/m, 'a pipe in a note is escaped');
-  const report = markdownReport(cells, { date: 'D', machine: 'M', commit: 'C', durationSec: 5, warmupSec: 3, runs: 1, producers: 1 });
+  const report = markdownReport(cells, { date: 'D', machine: 'M', machineFigures: 'crc32 9 GB/s', commit: 'C', durationSec: 5, warmupSec: 3, runs: 1, producers: 1 });
   t.match(report, /^# raftmq benchmark matrix\n/);
+  t.match(report, /Machine figures [^\n]*: crc32 9 GB\/s\./, 'the machine figures are in the header');
   t.match(report, /!\[[^\]]*\]\(bench\.svg\)/);
 });
 
