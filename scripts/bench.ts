@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
 import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
+import { breakdown, breakdownTable, readTraces } from './bench/latency-breakdown.ts';
 import { describeMachine, measureMachine } from './bench/machine-figures.ts';
 import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType } from './bench/run.ts';
 import { svgChart } from './bench/svg-chart.ts';
@@ -18,7 +19,7 @@ const MATRIX = { nodes: [3, 5], size: [128, 1024], inflight: [1, 64, 256], flush
 const SPEC: CommandSpec = {
   usage:
     'npm run bench -- [--nodes 3|5] [--size BYTES] [--inflight K] [--producers P] [--duration S] [--warmup S]\n' +
-    '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]]',
+    '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]] [--trace DIR]',
   summary:
     'Starts a fresh local broker group (temp dir, 127.0.0.1) per run, waits for a master, creates the\n' +
     'topic, warms up, then drives it for --duration seconds from P load processes: K independent\n' +
@@ -31,6 +32,8 @@ const SPEC: CommandSpec = {
     'at the end. --compare runs the matrix (3 and 5 nodes; 128 B and 1 KiB; 1, 64 and 256 in flight;\n' +
     'both flush types), one JSON line per cell on stdout, and writes DIR/bench.md and DIR/bench.svg;\n' +
     'an axis flag given with --compare narrows the matrix to that value.\n' +
+    '--trace DIR (with --inflight 1): every process records each send\'s steps (src/trace/trace.ts) into\n' +
+    'DIR/run-N, and each run ends with a table of where the time of one send goes.\n' +
     'Exit status 1 when a send failed or a run broke (the JSON is still printed), 2 for bad flags.',
   flags: [
     { name: 'nodes', kind: 'int', help: 'replicas in the group (default 3)', min: 1, max: 7 },
@@ -44,6 +47,7 @@ const SPEC: CommandSpec = {
     { name: 'queues', kind: 'int', help: 'queues of the bench topic (sends round-robin over them)', default: 4, min: 1, max: 1024 },
     { name: 'compare', kind: 'bool', help: 'run the matrix and write bench.md and bench.svg' },
     { name: 'out', kind: 'string', help: 'output directory of --compare', default: './bench-out' },
+    { name: 'trace', kind: 'string', help: 'with --inflight 1 (not --compare): trace each send\'s steps into DIR and print the breakdown' },
   ],
 };
 
@@ -58,14 +62,26 @@ interface RunSummary {
 }
 
 /** --runs runs of one configuration; the medians, or throws when a run broke. */
-async function runConfig(opts: BenchOptions, runs: number, label: string): Promise<RunSummary> {
+async function runConfig(opts: BenchOptions, runs: number, label: string, traceDir?: string): Promise<RunSummary> {
   const figures: BenchFigures[] = [];
   const otherCpu: number[] = [];
   let failedSends = 0;
   const notes: string[] = [];
   for (let r = 1; r <= runs; r++) {
     const runLabel = `${label}run ${r}/${runs}`;
-    const res = await runOnce(opts, runLabel, say);
+    // Replicas and load processes inherit the environment: RAFTMQ_TRACE_DIR turns their tracing on.
+    const runTraceDir = traceDir === undefined ? undefined : path.join(traceDir, `run-${r}`);
+    if (runTraceDir !== undefined) {
+      fs.rmSync(runTraceDir, { recursive: true, force: true });
+      process.env.RAFTMQ_TRACE_DIR = runTraceDir;
+    }
+    let res: Awaited<ReturnType<typeof runOnce>>;
+    try {
+      res = await runOnce(opts, runLabel, say);
+    } finally {
+      delete process.env.RAFTMQ_TRACE_DIR;
+    }
+    if (runTraceDir !== undefined) say(`${runLabel}: ${breakdownTable(breakdown(readTraces(runTraceDir)))}`);
     figures.push(res.figures);
     otherCpu.push(res.otherCpuPercent);
     failedSends += res.failed;
@@ -109,10 +125,12 @@ function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs
 
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
+  const traceDir = flags.trace === undefined ? undefined : path.resolve(String(flags.trace));
+  if (traceDir !== undefined && opts.inflight !== 1) throw new UsageError(`--trace needs --inflight 1 (sends are matched to proposals by time), got ${opts.inflight}`);
   const ctx = await context(opts.durationSec, opts.warmupSec, runs, opts.producers);
   say(`bench: ${JSON.stringify(opts)}, ${runs} run(s); ${ctx.machine}, commit ${ctx.commit}`);
   say(`bench: machine figures: ${ctx.machineFigures}`);
-  const summary = await runConfig(opts, runs, '');
+  const summary = await runConfig(opts, runs, '', traceDir);
   console.log(JSON.stringify(summary.figures));
   return summary.failedSends > 0 ? 1 : 0;
 }
@@ -142,6 +160,7 @@ async function context(durationSec: number, warmupSec: number, runs: number, pro
 }
 
 async function compare(flags: FlagValues): Promise<number> {
+  if (flags.trace !== undefined) throw new UsageError('--trace works with one configuration at --inflight 1, not with --compare');
   const { runs, ...base } = optionsFrom({ ...flags, inflight: flags.inflight ?? Math.max(...MATRIX.inflight) }, true);
   const axis = <T,>(given: unknown, all: readonly T[]): readonly T[] => (given === undefined ? all : [given as T]);
   const cellsToRun: BenchOptions[] = [];

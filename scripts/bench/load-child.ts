@@ -7,6 +7,7 @@
 // no send schedule to fall behind (nothing for a coordinated-omission correction to fill in),
 // and throughput is what K sends in flight achieve: msgs/s x mean latency = K (Little's law).
 import { Producer } from '../../src/client/index.ts';
+import { trace, traceAs, tracing } from '../../src/trace/trace.ts';
 import { Histogram } from './histogram.ts';
 import type { ChildMessage, DriverMessage, LoadChildConfig } from './load-protocol.ts';
 
@@ -21,6 +22,7 @@ process.on('disconnect', () => process.exit(leaving ? 0 : 1));
 // there to hear it.
 if (!process.connected) process.exit(1);
 
+traceAs('client');
 const producer = new Producer({ servers: [...config.servers] });
 const body = Buffer.alloc(config.size, 0x61);
 const message = { body };
@@ -40,7 +42,9 @@ async function sendLoop(): Promise<void> {
   while (running) {
     const t0 = performance.now();
     try {
+      if (tracing) trace('client.send', -1);
       await producer.send(config.topic, message);
+      if (tracing) trace('client.ack', -1);
       const ms = performance.now() - t0;
       const bucket = Histogram.bucketOf(ms);
       pollHist.recordInBucket(bucket, ms);

@@ -13,6 +13,7 @@ import { PeerTransport } from './peer-transport.ts';
 import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
 import { BrokerStateMachine } from './state-machine.ts';
+import { traceAs } from '../trace/trace.ts';
 
 /** Proposals waiting for commit on one replica. */
 const PENDING_PROPOSALS_MAX = 100_000;
@@ -35,6 +36,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   const peers = config.dLegerPeers.map((p) => p.id);
   const logFn: LogFn = (level, msg, fields) => logger[level === 'debug' ? 'debug' : level](fields ?? {}, msg);
 
+  traceAs(self.id);
   const { log, meta, stateMachine: sm } = await openStores(config, logger);
 
   const storage = new CommitLogRaftStorage(log, meta);

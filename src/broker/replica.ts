@@ -20,7 +20,8 @@
 // or a crash would restart the replica above its log, or on a stale suffix.
 import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/types.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
-import { NONE, Role } from '../raft/types.ts';
+import { MessageType, NONE, Role } from '../raft/types.ts';
+import { trace, tracing } from '../trace/trace.ts';
 import type { ErrorCode } from './protocol.ts';
 
 /** What the driver needs from the state machine (implemented by BrokerStateMachine). */
@@ -343,6 +344,7 @@ export class Replica {
     const batch = this.proposals;
     this.proposals = [];
     const result = this.raft.propose(batch.map((p) => p.data));
+    if (tracing && result.ok) trace('replica.propose', result.firstIndex);
     if (!result.ok) {
       const code: ErrorCode = result.code === 'UNCOMMITTED_LIMIT' ? 'OVERLOADED' : 'NOT_MASTER';
       const err = new ProposalError(code, `proposal refused: ${result.code}`, result.leaderHint);
@@ -388,6 +390,7 @@ export class Replica {
         this.durableLastIndex = last.index;
       }
       if (this.fatal) return;
+      if (tracing && last !== null) trace('replica.durable', last.index);
       this.sendAll(rd.persistedMessages);
       if (last !== null) this.durableEntry = { index: last.index, term: last.term };
       // Also without entries: the loop may have stopped at writesInFlightMax.
@@ -452,6 +455,7 @@ export class Replica {
 
   private sendAll(messages: readonly Message[]): void {
     if (messages.length === 0) return;
+    if (tracing) traceSends(messages);
     if (messages.length === 1) {
       this.opts.peers.send(messages[0].to, [messages[0]]);
       return;
@@ -471,6 +475,7 @@ export class Replica {
       // After a restart the core may hand out entries the checkpoint already covers.
       if (e.index <= sm.appliedIndex) continue;
       const result = sm.apply(e);
+      if (tracing) trace('replica.apply', e.index);
       if (this.soft.role === Role.Leader && e.term === this.soft.term && this.leaderReadyTerm !== e.term) {
         this.leaderReadyTerm = e.term;
         this.settleReadyWaiters(true);
@@ -566,5 +571,12 @@ export class Replica {
     this.waiters.clear();
     if (this.ticker) clearInterval(this.ticker);
     this.opts.onFatal(err);
+  }
+}
+
+function traceSends(messages: readonly Message[]): void {
+  for (const m of messages) {
+    if (m.type === MessageType.Append && m.entries.length > 0) trace('replica.sendAppend', m.entries[m.entries.length - 1].index);
+    else if (m.type === MessageType.AppendResp && !m.reject) trace('replica.sendAck', m.index);
   }
 }

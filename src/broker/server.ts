@@ -9,6 +9,7 @@ import { PULL_WAIT_MS_MAX, messagesFromWire } from './protocol.ts';
 import { ProposalError, type Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import type { ApplyResult, BrokerStateMachine } from './state-machine.ts';
+import { trace, tracing } from '../trace/trace.ts';
 
 const REQUEST_TYPES: ReadonlySet<string> = new Set([
   'send',
@@ -183,11 +184,13 @@ export class BrokerServer {
   private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection, batchForm: boolean): void {
     // Only called through whenMasterReady, which checked that we are a ready master.
     if (typeof req.topic !== 'string' || !Array.isArray(req.messages)) throw new RaftmqError('BAD_REQUEST', 'send needs a topic and messages');
+    if (tracing) trace('server.request', -1);
     const cmd = this.opts.stateMachine.prepareSend(req.topic, req.queueId, req.messages, Date.now());
     this.opts.replica.propose(encodeCommand(cmd)).then(
       (result) => {
         const r = result as ApplyResult;
         if (r.type === 'sendResult') {
+          if (tracing) trace('server.reply', -1);
           this.reply(conn, batchForm ? { type: 'sendResult', id: req.id, batch: r.batch } : { type: 'sendResult', id: req.id, results: [...r.results] });
         } else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
         else this.fail(conn, req.id, new RaftmqError('INTERNAL', `unexpected apply result ${r.type}`));

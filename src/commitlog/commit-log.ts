@@ -81,6 +81,7 @@ import {
   viewOf,
   type IndexEntry,
 } from './record.ts';
+import { trace, tracing } from '../trace/trace.ts';
 import type { CommitLog, CommitLogOptions, CommitLogStats, FlushDiskType, LogRecord } from './types.ts';
 
 export const SEGMENT_BYTES_DEFAULT = 1024 * 1024 * 1024;
@@ -685,6 +686,7 @@ export class FileCommitLog implements CommitLog {
           break;
         }
         const lastChunk = this.pending[j - 1];
+        if (tracing) trace('log.written', lastChunk.lastIndex);
         this.written = lastChunk.lastIndex;
         this.writtenPos = lastChunk.endPos;
         assert(this.writtenPos === seg.start + seg.size, 'written position matches the segment size');
@@ -915,6 +917,7 @@ export class FileCommitLog implements CommitLog {
             this.lazySyncedAtMs = now;
           }
           this.dirtyDirs.clear();
+          if (tracing) trace('log.flushStart', targetIndex);
           try {
             await Promise.all([...fds.map((fd) => this.io.fdatasync(fd)), ...dirs.map((d) => this.io.fsyncDir(d))]);
           } catch (err) {
@@ -922,6 +925,7 @@ export class FileCommitLog implements CommitLog {
             break;
           }
           this.flushRounds++;
+          if (tracing) trace('log.flushEnd', targetIndex);
           assert(targetIndex >= this.flushed || this.truncating, 'flushed index only moves forward');
           this.flushed = targetIndex;
           this.flushedPos = targetPos;
