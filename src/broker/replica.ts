@@ -371,9 +371,20 @@ export class Replica {
     this.sendAll(rd.messages);
     // Committed entries are applied, and their clients answered, at once: they are durable on a
     // quorum (maybe not here yet: applyUnpersisted; they may even be among this Ready's entries).
+    // Each role first does what somebody waits for: a leader's clients wait for the apply, while
+    // its own write is not needed for the commit (applyUnpersisted); a follower's leader waits for
+    // its durable acknowledgement, so its write (and fdatasync) starts before it applies. Traced
+    // at one in flight (bench --trace): a follower's append received -> written 79 -> 50 us.
     const appliedBefore = this.opts.stateMachine.appliedIndex;
-    if (rd.committedEntries.length) this.applyAll(rd.committedEntries);
-    const write = this.startWrites(rd, appliedBefore);
+    let write: Promise<unknown> | null;
+    if (this.soft.role === Role.Leader) {
+      if (rd.committedEntries.length) this.applyAll(rd.committedEntries);
+      write = this.startWrites(rd, appliedBefore);
+    } else {
+      write = this.startWrites(rd, appliedBefore);
+      if (rd.entries.length) this.opts.log.writeNow();
+      if (rd.committedEntries.length) this.applyAll(rd.committedEntries);
+    }
     this.raft.accept(rd);
     if (write === null && this.writesInFlight === 0) {
       this.sendAll(rd.persistedMessages);

@@ -388,6 +388,12 @@ export class FileCommitLog implements CommitLog {
     });
   }
 
+  writeNow(): void {
+    if (this.state !== 'open' || this.pumping || this.failed !== null) return;
+    // The pump a turn's appends scheduled finds nothing left when it runs.
+    if (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed) void this.runPump();
+  }
+
   read(fromIndex: number, maxBytes: number): LogRecord[] {
     this.checkReadable();
     if (!Number.isSafeInteger(fromIndex) || fromIndex < 1) {

@@ -80,6 +80,11 @@ export interface CommitLog {
    * one: group commit), under ASYNC_FLUSH once in the page cache.
    */
   append(records: readonly LogRecord[]): Promise<void>;
+  /** Writes the records accepted so far now, instead of at the end of this event-loop turn (when
+   *  the appends of the turn would have joined them): for a caller that knows nothing more comes
+   *  in this turn and that someone waits for the write. Under SYNC_FLUSH their fdatasync starts
+   *  now too. Never needed for correctness. */
+  writeNow(): void;
   /** Synchronous read of records [fromIndex, ...) up to maxBytes of data (at least one record
    *  if fromIndex <= lastIndex()). Recent records come from memory. */
   read(fromIndex: number, maxBytes: number): LogRecord[];

@@ -19,6 +19,8 @@ interface PendingWrite {
 /** A CommitLog in memory; appends are accepted at once and become durable when the test says. */
 class ManualLog implements CommitLog {
   records: LogRecord[] = [];
+  /** What the replica asked of the log and of the state machine, in order (see follower()). */
+  readonly events: string[] = [];
   readonly writes: PendingWrite[] = [];
   truncations = 0;
   /** While set, truncateAfter waits for it; appends meanwhile are refused, as the real log does. */
@@ -40,7 +42,11 @@ class ManualLog implements CommitLog {
     if (this.truncating) return Promise.reject(new Error('append while truncateAfter is in progress'));
     if (records[0]!.index !== this.records.length + 1) return Promise.reject(new Error(`append at ${records[0]!.index}, last ${this.records.length}`));
     this.records.push(...records);
+    this.events.push(`append ${records[records.length - 1]!.index}`);
     return new Promise((resolve, reject) => this.writes.push({ last: records[records.length - 1]!.index, resolve, reject }));
+  }
+  writeNow(): void {
+    this.events.push('writeNow');
   }
   read(fromIndex: number, maxBytes: number): LogRecord[] {
     void maxBytes;
@@ -107,7 +113,10 @@ function follower(t: { teardown(fn: () => unknown): void }, options: FollowerOpt
       get appliedIndex() {
         return applied.length === 0 ? 0 : applied[applied.length - 1]!;
       },
-      apply: (e: Entry) => applied.push(e.index),
+      apply: (e: Entry) => {
+        applied.push(e.index);
+        log.events.push(`apply ${e.index}`);
+      },
       checkpoint: options.checkpoint ?? (async () => undefined),
     },
     peers: { send: (_to, msgs) => sent.push(...msgs) },
@@ -159,6 +168,18 @@ t.test('committed entries are applied while a later write is still in flight', a
   t.same(f.applied, [1, 2], 'entries 1-2 (durable, committed) applied');
   t.equal(f.log.writes.length, 2, 'while entry 3 is being written');
   t.same(f.acks(), [2], 'entry 3 not acknowledged yet');
+});
+
+t.test('a follower starts its write (now, not at the end of the turn) before it applies: its leader waits for the write', async (t) => {
+  const f = follower(t);
+  f.replica.receive([append(1, 0, 0, 0, [1, 2])]);
+  await turns();
+  f.log.writes[0]!.resolve();
+  await turns();
+  f.log.events.length = 0;
+  f.replica.receive([append(1, 2, 1, 2, [3])]); // one Ready: entry 3 to write, entries 1-2 to apply
+  await turns();
+  t.same(f.log.events, ['append 3', 'writeNow', 'apply 1', 'apply 2']);
 });
 
 t.test('a conflicting append behind an in-flight write is truncated in, and acknowledged only once durable', async (t) => {

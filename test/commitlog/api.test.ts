@@ -164,3 +164,30 @@ t.test('deleteBefore drops whole segments and remembers the term before the firs
   t.equal(log.read(first2, Infinity).length, 100 - first2 + 1);
   await log.close();
 });
+
+t.test('writeNow writes what was accepted at once, and under SYNC_FLUSH starts its fdatasync; it never changes what an append means', async (t) => {
+  for (const flushDiskType of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
+    const dir = tempDir(`api-write-now-${flushDiskType}`);
+    t.teardown(() => removeDir(dir));
+    const log = await openCommitLog({ dir, flushDiskType });
+    log.writeNow(); // nothing accepted: nothing to do
+    const before = log.stats();
+    const appended = log.append(recordsFrom(1, 3, 1, () => 100));
+    t.equal(log.stats().writeCalls, before.writeCalls, `${flushDiskType}: an append alone writes at the end of the turn`);
+    log.writeNow();
+    const after = log.stats();
+    t.ok(after.writeCalls > before.writeCalls, `${flushDiskType}: writeNow wrote in the call`);
+    if (flushDiskType === 'SYNC_FLUSH') t.ok(after.fdatasyncCalls > before.fdatasyncCalls, 'and started the fdatasync');
+    await appended;
+    if (flushDiskType === 'SYNC_FLUSH') t.equal(log.flushedIndex(), 3, 'the append resolved once durable');
+    t.same(log.read(1, 1000).map((r) => r.index), [1, 2, 3]);
+    const again = log.append(recordsFrom(4, 2, 1, () => 100));
+    await again; // the pump of the earlier turn found nothing left; later appends still go out
+    t.equal(log.lastIndex(), 5);
+    await log.close();
+    log.writeNow(); // closed: a no-op, not a throw
+    const reopened = await openCommitLog({ dir, flushDiskType });
+    t.same(reopened.read(1, 10_000).map((r) => r.index), [1, 2, 3, 4, 5], `${flushDiskType}: all of it is there after a reopen`);
+    await reopened.close();
+  }
+});
