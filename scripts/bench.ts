@@ -89,9 +89,15 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
     say(`${runLabel}: ${JSON.stringify({ ...res.figures, ...extra })}`);
     // A trend over a few seconds mostly shows the heap warming up: only a minute or more says
     // anything about growth per minute.
-    const trend = (x: { trendMiBPerMin: number }): string => (res.windowSec >= 60 ? `, trend ${x.trendMiBPerMin >= 0 ? '+' : ''}${x.trendMiBPerMin} MiB/min` : '');
+    const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x}`;
+    const trend = (x: { trendMiBPerMin: number; settledTrendMiBPerMin: number }): string =>
+      (res.windowSec >= 60 ? `, trend ${signed(x.trendMiBPerMin)} MiB/min` : '') +
+      (Number.isFinite(x.settledTrendMiBPerMin) ? `, from minute 1 on ${signed(x.settledTrendMiBPerMin)} MiB/min` : '');
     const rss = res.rss.map((x) => `${x.id} ${x.firstMiB} -> ${x.lastMiB} (max ${x.maxMiB}${trend(x)})`);
     say(`${runLabel}: RSS MiB per replica over the window (first -> last sample): ${rss.join(', ')}`);
+    if (res.rss.some((x) => x.minuteMediansMiB.length >= 2)) {
+      say(`${runLabel}: RSS MiB per replica, median of each minute: ${res.rss.map((x) => `${x.id} ${x.minuteMediansMiB.join(' ')}`).join('; ')}`);
+    }
     if (res.failed > 0) {
       say(`${runLabel}: WARNING ${res.failed} sends failed (first: ${res.firstError}); the figures count only acked sends`);
       notes.push(`${res.failed} failed: ${res.firstError}`);

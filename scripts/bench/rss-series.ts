@@ -1,17 +1,25 @@
-// Resident memory of one replica over the measured window, in constant space: first, last and
-// largest sample, and the least-squares slope, so a 10-minute run shows whether memory grows.
+// Resident memory of one replica over the measured window, in constant space per minute: first,
+// last and largest sample, the least-squares slope, and each whole minute's median, so a
+// 10-minute run shows whether memory grows. A series may start late (`sinceSec`): the heap
+// grows to its working size in the first minute of load, which says nothing about growth after.
 export class RssSeries {
   first = NaN;
   last = NaN;
   max = NaN;
+  /** Median of each whole minute since sinceSec, in order. */
+  readonly minuteMedians: number[] = [];
   private n = 0;
   private sumT = 0;
   private sumX = 0;
   private sumTT = 0;
   private sumTX = 0;
+  private minute: number[] = [];
+  private minuteIndex = 0;
+
+  constructor(private readonly sinceSec = 0) {}
 
   add(tSec: number, mib: number): void {
-    if (!Number.isFinite(mib)) return;
+    if (!Number.isFinite(mib) || tSec < this.sinceSec) return;
     if (this.n === 0) this.first = mib;
     this.last = mib;
     this.max = Number.isNaN(this.max) ? mib : Math.max(this.max, mib);
@@ -20,6 +28,13 @@ export class RssSeries {
     this.sumX += mib;
     this.sumTT += tSec * tSec;
     this.sumTX += tSec * mib;
+    const k = Math.floor((tSec - this.sinceSec) / 60);
+    while (k > this.minuteIndex) {
+      if (this.minute.length > 0) this.minuteMedians.push(medianOf(this.minute));
+      this.minute = [];
+      this.minuteIndex++;
+    }
+    this.minute.push(mib);
   }
 
   /** Growth in MiB per minute fitted through every sample; NaN with fewer than two. */
@@ -28,4 +43,10 @@ export class RssSeries {
     if (this.n < 2 || d === 0) return NaN;
     return ((this.n * this.sumTX - this.sumT * this.sumX) / d) * 60;
   }
+}
+
+function medianOf(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }

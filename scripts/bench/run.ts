@@ -44,6 +44,11 @@ export interface ReplicaRss {
   readonly maxMiB: number;
   /** Least-squares growth over the window's once-a-second samples. */
   readonly trendMiBPerMin: number;
+  /** The same from the window's second minute on (the heap reaches its working size in the
+   *  first minute of load); NaN for a window shorter than two minutes. */
+  readonly settledTrendMiBPerMin: number;
+  /** The median of each whole minute of the window. */
+  readonly minuteMediansMiB: readonly number[];
 }
 
 /** One run: the figures and what goes with them on stderr. */
@@ -72,6 +77,8 @@ const SEGMENT_BYTES = String(1024 ** 3);
  *  and the machine may be shared (a long run at full load writes tens of GB per replica). */
 const DISK_RESERVE_BYTES = 10 * 1024 ** 3;
 const MB = 1e6;
+/** RSS growth is also fitted from this second of the window on (see ReplicaRss). */
+const SETTLED_AFTER_SEC = 60;
 
 /** Everything a run has started, so an interrupt can stop it synchronously (see killAllNow). */
 const live = { clusters: new Set<LocalCluster>(), children: new Set<LoadChild>() };
@@ -169,15 +176,20 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     for (const c of children) c.measure();
     lastCpu = start;
     const rssSeries = serverPids.map((pid) => {
-      const series = new RssSeries();
-      series.add(0, rssMiB(pid) ?? NaN);
+      const series = { all: new RssSeries(), settled: new RssSeries(SETTLED_AFTER_SEC) };
+      series.all.add(0, rssMiB(pid) ?? NaN);
       return series;
     });
+    const addRss = (i: number, mib: number): void => {
+      const t = (performance.now() - start.t) / 1000;
+      rssSeries[i].all.add(t, mib);
+      rssSeries[i].settled.add(t, mib);
+    };
     let cutShort = '';
     for (let s = 1; s <= opts.durationSec; s++) {
       await delay(Math.max(0, start.t + s * 1000 - performance.now()));
       const { rss } = await tick('measure', s, opts.durationSec);
-      rss.forEach((x, i) => rssSeries[i].add((performance.now() - start.t) / 1000, x));
+      rss.forEach((x, i) => addRss(i, x));
       const free = freeDiskBytes(cluster.root);
       if (free < DISK_RESERVE_BYTES) {
         cutShort = `disk nearly full (${(free / 1024 ** 3).toFixed(1)} GiB left) after ${s} s`;
@@ -188,7 +200,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     const results = await Promise.all(children.map((c) => c.stop(10_000)));
     stopped = true;
     const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
-    finalRss.forEach((x, i) => rssSeries[i].add((performance.now() - start.t) / 1000, x));
+    finalRss.forEach((x, i) => addRss(i, x));
 
     const hist = new Histogram();
     let acked = 0;
@@ -239,8 +251,16 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
       otherCpuPercent: Math.round((otherCpu / windowSec) * 100),
       rss: cluster.nodes.map((n, i) => {
-        const r = rssSeries[i];
-        return { id: n.id, firstMiB: round(r.first, 1), lastMiB: round(r.last, 1), maxMiB: round(r.max, 1), trendMiBPerMin: round(r.slopeMiBPerMin, 1) };
+        const { all, settled } = rssSeries[i];
+        return {
+          id: n.id,
+          firstMiB: round(all.first, 1),
+          lastMiB: round(all.last, 1),
+          maxMiB: round(all.max, 1),
+          trendMiBPerMin: round(all.slopeMiBPerMin, 1),
+          settledTrendMiBPerMin: windowSec >= 2 * SETTLED_AFTER_SEC ? round(settled.slopeMiBPerMin, 2) : NaN,
+          minuteMediansMiB: all.minuteMedians.map((x) => round(x, 1)),
+        };
       }),
       cutShort,
     };
