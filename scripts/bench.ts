@@ -81,7 +81,13 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
     } finally {
       delete process.env.RAFTMQ_TRACE_DIR;
     }
-    if (runTraceDir !== undefined) say(`${runLabel}: ${breakdownTable(breakdown(readTraces(runTraceDir)))}`);
+    if (runTraceDir !== undefined) {
+      try {
+        say(`${runLabel}: ${breakdownTable(breakdown(readTraces(runTraceDir)))}`);
+      } catch (err) {
+        say(`${runLabel}: WARNING the traces in ${runTraceDir} could not be put together: ${(err as Error).message}`);
+      }
+    }
     figures.push(res.figures);
     otherCpu.push(res.otherCpuPercent);
     failedSends += res.failed;

@@ -6,7 +6,8 @@ import { BlobCursor, Connection, listen, type Server, type ServerConnection, typ
 import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/types.ts';
 import { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft } from './protocol.ts';
 import type { PeerSender } from './replica.ts';
-import { trace, tracing } from '../trace/trace.ts';
+import { tracing } from '../trace/trace.ts';
+import { traceMessages } from './trace-messages.ts';
 
 export interface PeerAddress {
   readonly id: NodeId;
@@ -199,14 +200,7 @@ export class PeerTransport implements PeerSender {
       conn.close(`raft frame from ${from}: ${blobs.left} bytes of blobs belong to no entry`);
       return;
     }
-    if (tracing) traceReceived(accepted);
+    if (tracing) traceMessages(accepted, 'recv');
     this.opts.onMessages(accepted);
-  }
-}
-
-function traceReceived(messages: readonly Message[]): void {
-  for (const m of messages) {
-    if (m.type === MessageType.Append && m.entries.length > 0) trace('replica.recvAppend', m.entries[m.entries.length - 1].index);
-    else if (m.type === MessageType.AppendResp && !m.reject) trace('replica.recvAck', m.index);
   }
 }

@@ -20,9 +20,10 @@
 // or a crash would restart the replica above its log, or on a stale suffix.
 import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/types.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
-import { MessageType, NONE, Role } from '../raft/types.ts';
+import { NONE, Role } from '../raft/types.ts';
 import { trace, tracing } from '../trace/trace.ts';
 import type { ErrorCode } from './protocol.ts';
+import { traceMessages } from './trace-messages.ts';
 
 /** What the driver needs from the state machine (implemented by BrokerStateMachine). */
 export interface ReplicatedStateMachine {
@@ -466,7 +467,7 @@ export class Replica {
 
   private sendAll(messages: readonly Message[]): void {
     if (messages.length === 0) return;
-    if (tracing) traceSends(messages);
+    if (tracing) traceMessages(messages, 'send');
     if (messages.length === 1) {
       this.opts.peers.send(messages[0].to, [messages[0]]);
       return;
@@ -582,12 +583,5 @@ export class Replica {
     this.waiters.clear();
     if (this.ticker) clearInterval(this.ticker);
     this.opts.onFatal(err);
-  }
-}
-
-function traceSends(messages: readonly Message[]): void {
-  for (const m of messages) {
-    if (m.type === MessageType.Append && m.entries.length > 0) trace('replica.sendAppend', m.entries[m.entries.length - 1].index);
-    else if (m.type === MessageType.AppendResp && !m.reject) trace('replica.sendAck', m.index);
   }
 }
