@@ -8,7 +8,7 @@ import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from 
 import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
 import { breakdown, breakdownTable, readTraces } from './bench/latency-breakdown.ts';
 import { describeMachine, measureMachine } from './bench/machine-figures.ts';
-import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType } from './bench/run.ts';
+import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType, type RunResult } from './bench/run.ts';
 import { svgChart } from './bench/svg-chart.ts';
 
 const FLUSH_TYPES: readonly FlushType[] = ['SYNC_FLUSH', 'ASYNC_FLUSH'];
@@ -75,7 +75,7 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
       fs.rmSync(runTraceDir, { recursive: true, force: true });
       process.env.RAFTMQ_TRACE_DIR = runTraceDir;
     }
-    let res: Awaited<ReturnType<typeof runOnce>>;
+    let res: RunResult;
     try {
       res = await runOnce(opts, runLabel, say);
     } finally {

@@ -48,31 +48,30 @@ export function readTraces(dir: string): Map<string, Timeline> {
   return out;
 }
 
-/** The first point at or after time `t` whose index is at least `ix` (undefined if none). */
-function firstAfter(points: readonly Point[] | undefined, t: number, ix = -1): Point | undefined {
-  if (points === undefined) return undefined;
+/** How many points come before time `t` (`orAt`: at or before it); points are in time order. */
+function countBefore(points: readonly Point[], t: number, orAt: boolean): number {
   let lo = 0;
   let hi = points.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (points[mid].t < t) lo = mid + 1;
+    if (points[mid].t < t || (orAt && points[mid].t === t)) lo = mid + 1;
     else hi = mid;
   }
-  for (let i = lo; i < points.length; i++) if (points[i].ix >= ix) return points[i];
+  return lo;
+}
+
+/** The first point at or after time `t` whose index is at least `ix` (undefined if none). */
+function firstAfter(points: readonly Point[] | undefined, t: number, ix = -1): Point | undefined {
+  if (points === undefined) return undefined;
+  for (let i = countBefore(points, t, false); i < points.length; i++) if (points[i].ix >= ix) return points[i];
   return undefined;
 }
 
 /** The last point at or before time `t` (undefined if none). */
 function lastBefore(points: readonly Point[] | undefined, t: number): Point | undefined {
   if (points === undefined) return undefined;
-  let lo = 0;
-  let hi = points.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (points[mid].t <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo > 0 ? points[lo - 1] : undefined;
+  const n = countBefore(points, t, true);
+  return n > 0 ? points[n - 1] : undefined;
 }
 
 const STEPS = [

@@ -1,7 +1,7 @@
 // A few seconds of measurements of the machine itself, printed with every bench: the same code
 // gives different figures on another (or a busier) machine, and these say which of the things a
-// broker group leans on moved. Measured on 2026-12-03 here: zlib.crc32 ran at 2.1 GB/s against
-// ~3.6 GB/s a few days before, and writes into pages the page cache had never held ran at
+// broker group leans on moved. Measured on 2026-12-03 here: zlib.crc32 ran at 2.1-2.9 GB/s against
+// ~3.6 GB/s a few days before, round trips between processes took 75-100 us (35 us before), and writes into pages the page cache had never held ran at
 // ~430 MB/s against 7-8 GB/s for writes into cached pages (this VM hands free memory back to its
 // host, so first touches are host page faults); the group's throughput on that day was under
 // half of the earlier figure with the same code.
@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { median } from './report.ts';
 
 export interface MachineFigures {
   /** zlib.crc32 over 1 KiB buffers on one core: a CPU speed reading. */
@@ -31,11 +32,6 @@ const RTT_ROUNDS = 2000;
 const RTT_TIMEOUT_MS = 10_000;
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
-
-function p50(xs: number[]): number {
-  xs.sort((a, b) => a - b);
-  return xs[xs.length >> 1];
-}
 
 function crc32GBps(): number {
   const buf = Buffer.alloc(1024, 0x5a);
@@ -74,7 +70,7 @@ function fdatasyncP50Us(dir: string): number {
       fs.fdatasyncSync(fd);
       times.push(nowUs() - start);
     }
-    return p50(times);
+    return median(times);
   } finally {
     fs.closeSync(fd);
     fs.rmSync(file, { force: true });
@@ -109,7 +105,7 @@ async function loopbackRttP50Us(): Promise<number> {
         sock.write('x');
       });
       sock.destroy();
-      return p50(times);
+      return median(times);
     })();
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`loopback round trips took over ${RTT_TIMEOUT_MS} ms`)), RTT_TIMEOUT_MS);

@@ -2,6 +2,8 @@
 // last and largest sample, the least-squares slope, and each whole minute's median, so a
 // 10-minute run shows whether memory grows. A series may start late (`sinceSec`): the heap
 // grows to its working size in the first minute of load, which says nothing about growth after.
+import { median } from './report.ts';
+
 export class RssSeries {
   first = NaN;
   last = NaN;
@@ -30,7 +32,7 @@ export class RssSeries {
     this.sumTX += tSec * mib;
     const k = Math.floor((tSec - this.sinceSec) / 60);
     while (k > this.minuteIndex) {
-      if (this.minute.length > 0) this.minuteMedians.push(medianOf(this.minute));
+      if (this.minute.length > 0) this.minuteMedians.push(median(this.minute));
       this.minute = [];
       this.minuteIndex++;
     }
@@ -43,10 +45,4 @@ export class RssSeries {
     if (this.n < 2 || d === 0) return NaN;
     return ((this.n * this.sumTX - this.sumT * this.sumX) / d) * 60;
   }
-}
-
-function medianOf(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }

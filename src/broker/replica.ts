@@ -375,7 +375,7 @@ export class Replica {
     // Each role first does what somebody waits for: a leader's clients wait for the apply, while
     // its own write is not needed for the commit (applyUnpersisted); a follower's leader waits for
     // its durable acknowledgement, so its write (and fdatasync) starts before it applies. Traced
-    // at one in flight (bench --trace): a follower's append received -> written 79 -> 50 us.
+    // at one in flight (bench --trace): a follower's append received -> written 79 -> 45-50 us.
     const appliedBefore = this.opts.stateMachine.appliedIndex;
     let write: Promise<unknown> | null;
     if (this.soft.role === Role.Leader) {

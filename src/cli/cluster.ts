@@ -84,9 +84,9 @@ export const REPLICA_V8_FLAGS: readonly string[] = ['--max-semi-space-size=32', 
  *   load (128 B, 256 in flight), anonymous RSS of each replica from minute 1 to minute 4 went
  *   224->236, 219->233, 216->233 MiB with the default and 205->206, 203->212, 215->213 MiB with 2.
  * - MALLOC_MMAP_THRESHOLD_=131072: a fixed threshold (glibc's default one rises to the size of
- *   every large block freed, up to 32 MiB, so that after the first free of an 8 MiB encoding
- *   block, blocks of 128 KiB-8 MiB, such as frames assembled from several socket reads, come
- *   from the arenas and fragment them). Measured at full load (128 B, 256 in flight, 5 minutes),
+ *   every large block freed, up to 32 MiB: once a replica has freed one of its multi-MiB buffers,
+ *   blocks below that size, such as frames assembled from several socket reads, come from the
+ *   arenas and fragment them; which block raised it was not traced). Measured at full load (128 B, 256 in flight, 5 minutes),
  *   anonymous RSS minus the V8 heap from minute 1 on grew +1.9, +0.5, +2.1 MiB/min with the
  *   default and +0.1, -0.1, +0.1 with the fixed threshold (10 minutes: +0.1, +1.1, +0.1), at the
  *   same throughput (97k / 99k / 93k msgs/s).
