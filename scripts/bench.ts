@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
 import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
+import { formatSummary, mainThreadProfilesIn, summarizeProfile, type CpuProfile } from './bench/cpu-profile.ts';
 import { breakdown, breakdownTable, readTraces } from './bench/latency-breakdown.ts';
 import { describeMachine, measureMachine } from './bench/machine-figures.ts';
 import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType, type RunResult } from './bench/run.ts';
@@ -19,7 +20,8 @@ const MATRIX = { nodes: [3, 5], size: [128, 1024], inflight: [1, 64, 256], flush
 const SPEC: CommandSpec = {
   usage:
     'npm run bench -- [--nodes 3|5] [--size BYTES] [--inflight K] [--producers P] [--duration S] [--warmup S]\n' +
-    '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]] [--trace DIR]',
+    '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]] [--trace DIR]\n' +
+    '                 [--cpu-prof DIR]',
   summary:
     'Starts a fresh local broker group (temp dir, 127.0.0.1) per run, waits for a master, creates the\n' +
     'topic, warms up, then drives it for --duration seconds from P load processes: K independent\n' +
@@ -34,6 +36,9 @@ const SPEC: CommandSpec = {
     'an axis flag given with --compare narrows the matrix to that value.\n' +
     '--trace DIR (with --inflight 1): every process records each send\'s steps (src/trace/trace.ts) into\n' +
     'DIR/run-N, and each run ends with a table of where the time of one send goes.\n' +
+    '--cpu-prof DIR (not --compare): the replicas run under node --cpu-prof, write DIR/run-N/*.cpuprofile\n' +
+    '(open in Chrome DevTools or speedscope) and are stopped gracefully; each run ends with every\n' +
+    'replica\'s top functions by self time in the measured window (profiling costs CPU: not headline figures).\n' +
     'Exit status 1 when a send failed or a run broke (the JSON is still printed), 2 for bad flags.',
   flags: [
     { name: 'nodes', kind: 'int', help: 'replicas in the group (default 3)', min: 1, max: 7 },
@@ -48,6 +53,7 @@ const SPEC: CommandSpec = {
     { name: 'compare', kind: 'bool', help: 'run the matrix and write bench.md and bench.svg' },
     { name: 'out', kind: 'string', help: 'output directory of --compare', default: './bench-out' },
     { name: 'trace', kind: 'string', help: 'with --inflight 1 (not --compare): trace each send\'s steps into DIR and print the breakdown' },
+    { name: 'cpu-prof', kind: 'string', help: 'not with --compare: CPU-profile the replicas into DIR and print their top functions' },
   ],
 };
 
@@ -62,7 +68,7 @@ interface RunSummary {
 }
 
 /** --runs runs of one configuration; the medians, or throws when a run broke. */
-async function runConfig(opts: BenchOptions, runs: number, label: string, traceDir?: string): Promise<RunSummary> {
+async function runConfig(opts: BenchOptions, runs: number, label: string, traceDir?: string, cpuProfDir?: string): Promise<RunSummary> {
   const figures: BenchFigures[] = [];
   const otherCpu: number[] = [];
   let failedSends = 0;
@@ -75,11 +81,27 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
       fs.rmSync(runTraceDir, { recursive: true, force: true });
       process.env.RAFTMQ_TRACE_DIR = runTraceDir;
     }
+    // Replicas take extra Node flags from RAFTMQ_REPLICA_NODE_FLAGS (see spawnNode).
+    const runProfDir = cpuProfDir === undefined ? undefined : path.join(cpuProfDir, `run-${r}`);
+    if (runProfDir !== undefined) {
+      fs.rmSync(runProfDir, { recursive: true, force: true });
+      fs.mkdirSync(runProfDir, { recursive: true });
+      process.env.RAFTMQ_REPLICA_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${runProfDir}`;
+    }
     let res: RunResult;
     try {
-      res = await runOnce(opts, runLabel, say);
+      res = await runOnce(opts, runLabel, say, { gracefulStop: runProfDir !== undefined });
     } finally {
       delete process.env.RAFTMQ_TRACE_DIR;
+      delete process.env.RAFTMQ_REPLICA_NODE_FLAGS;
+    }
+    if (runProfDir !== undefined) {
+      const profiles = mainThreadProfilesIn(runProfDir);
+      if (profiles.length === 0) say(`${runLabel}: WARNING no .cpuprofile in ${runProfDir} (a replica did not exit cleanly)`);
+      for (const { file, pid } of profiles) {
+        const who = res.serverIds.get(pid) ?? `pid ${pid}`;
+        say(formatSummary(`${runLabel}: ${who} (${path.basename(file)})`, summarizeProfile(JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile, 15, res.windowMicros.start, res.windowMicros.end)));
+      }
     }
     if (runTraceDir !== undefined) {
       try {
@@ -138,11 +160,12 @@ function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
   const traceDir = flags.trace === undefined ? undefined : path.resolve(String(flags.trace));
+  const cpuProfDir = flags['cpu-prof'] === undefined ? undefined : path.resolve(String(flags['cpu-prof']));
   if (traceDir !== undefined && opts.inflight !== 1) throw new UsageError(`--trace needs --inflight 1 (sends are matched to proposals by time), got ${opts.inflight}`);
   const ctx = await context(opts.durationSec, opts.warmupSec, runs, opts.producers);
   say(`bench: ${JSON.stringify(opts)}, ${runs} run(s); ${ctx.machine}, commit ${ctx.commit}`);
   say(`bench: machine figures: ${ctx.machineFigures}`);
-  const summary = await runConfig(opts, runs, '', traceDir);
+  const summary = await runConfig(opts, runs, '', traceDir, cpuProfDir);
   console.log(JSON.stringify(summary.figures));
   return summary.failedSends > 0 ? 1 : 0;
 }
@@ -173,6 +196,7 @@ async function context(durationSec: number, warmupSec: number, runs: number, pro
 
 async function compare(flags: FlagValues): Promise<number> {
   if (flags.trace !== undefined) throw new UsageError('--trace works with one configuration at --inflight 1, not with --compare');
+  if (flags['cpu-prof'] !== undefined) throw new UsageError('--cpu-prof works with one configuration, not with --compare');
   const { runs, ...base } = optionsFrom({ ...flags, inflight: flags.inflight ?? Math.max(...MATRIX.inflight) }, true);
   const axis = <T,>(given: unknown, all: readonly T[]): readonly T[] => (given === undefined ? all : [given as T]);
   const cellsToRun: BenchOptions[] = [];

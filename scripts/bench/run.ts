@@ -66,6 +66,10 @@ export interface RunResult {
    *  the load that competed with the run. An estimate, good to about a tenth of a core; never below 0. */
   readonly otherCpuPercent: number;
   readonly rss: readonly ReplicaRss[];
+  /** Each replica's pid -> its id, with "(master)" on the master at the start. */
+  readonly serverIds: ReadonlyMap<number, string>;
+  /** The measured window on the monotonic clock, in microseconds (process.hrtime, as V8's profiles). */
+  readonly windowMicros: { readonly start: number; readonly end: number };
   /** Why the window ended before --duration ('' when it did not). */
   readonly cutShort: string;
 }
@@ -105,7 +109,12 @@ const round = (x: number, digits: number): number => Number(x.toFixed(digits));
 /** Latencies keep three significant digits (0.412 ms, 12.3 ms, 104 ms). */
 const roundMs = (x: number): number => (Number.isFinite(x) ? Number(x.toPrecision(3)) : x);
 
-export async function runOnce(opts: BenchOptions, label: string, say: (line: string) => void): Promise<RunResult> {
+export interface RunOnceOptions {
+  /** Stop the replicas with SIGTERM and wait for their exit (so that --cpu-prof writes its files). */
+  readonly gracefulStop?: boolean;
+}
+
+export async function runOnce(opts: BenchOptions, label: string, say: (line: string) => void, how: RunOnceOptions = {}): Promise<RunResult> {
   const cluster = await LocalCluster.create({
     nodes: opts.nodes,
     extra: { flushDiskType: opts.flush, mappedFileSizeCommitLog: SEGMENT_BYTES },
@@ -122,6 +131,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       await admin.close();
     }
     const serverPids = cluster.nodes.map((n) => n.proc!.pid!);
+    const serverIds = new Map(cluster.nodes.map((n) => [n.proc!.pid!, n.id === master.nodeId ? `${n.id} (master)` : n.id]));
     say(`${label}: ${opts.nodes} nodes up (master ${master.nodeId}), pids ${serverPids.join(' ')}, data in ${cluster.root}` +
       ` (${(freeDiskBytes(cluster.root) / 1024 ** 3).toFixed(0)} GiB free)`);
     if (onTmpfs(cluster.root)) say(`${label}: WARNING the data directory is on tmpfs: fsync costs nothing there (set TMPDIR to a real disk)`);
@@ -172,6 +182,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
 
     // The window: server and client CPU read from /proc right at its two ends.
     phaseHist = new Histogram();
+    const startMicros = Number(process.hrtime.bigint() / 1000n);
     const start = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
     for (const c of children) c.measure();
     lastCpu = start;
@@ -196,6 +207,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
         break;
       }
     }
+    const endMicros = Number(process.hrtime.bigint() / 1000n);
     const end = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
     const results = await Promise.all(children.map((c) => c.stop(10_000)));
     stopped = true;
@@ -242,6 +254,8 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     };
     return {
       figures,
+      serverIds,
+      windowMicros: { start: startMicros, end: endMicros },
       meanMs: roundMs(hist.meanMs),
       acked,
       failed,
@@ -268,6 +282,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     // Stopped children drain their sends in flight and leave; after a failure, no waiting.
     await Promise.all(children.map((c) => c.end(stopped ? 5000 : 0)));
     for (const c of children) live.children.delete(c);
+    if (how.gracefulStop) await Promise.all(cluster.nodes.map((n) => cluster.stop(n.id)));
     await cluster.destroy();
     live.clusters.delete(cluster);
   }

@@ -99,9 +99,18 @@ export function replicaEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.Proces
   return env;
 }
 
+/**
+ * Extra Node.js flags for replica processes, whitespace-separated, from RAFTMQ_REPLICA_NODE_FLAGS
+ * (how `bench --cpu-prof` profiles the replicas: Node refuses --cpu-prof in NODE_OPTIONS).
+ */
+export function replicaExtraNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.RAFTMQ_REPLICA_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+}
+
 /** Starts `raftmq node --config conf` as a child in its own process group. */
 export function spawnNode(confPath: string, stdio: 'ignore' | 'inherit' = 'ignore'): ChildProcess {
-  return spawn(process.execPath, [...REPLICA_V8_FLAGS, '--import', 'tsx', MAIN, 'node', '--config', confPath], {
+  const args = [...REPLICA_V8_FLAGS, ...replicaExtraNodeFlags(), '--import', 'tsx', MAIN, 'node', '--config', confPath];
+  return spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', stdio],
     detached: true,
     env: replicaEnv(),
