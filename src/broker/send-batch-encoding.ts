@@ -1,0 +1,162 @@
+// The sendBatch command's entry bytes, written directly: one buffer of the exact size, each body
+// copied into it once. (msgpackr copied every body into its own buffer and encodeCommand then
+// copied the whole result again behind the two header bytes: two copies of every body on the
+// master's hot path.) The output is plain msgpack, the same bytes msgpackr writes for these values
+// (test/broker/commands.test.ts checks that), so decodeCommand reads it unchanged.
+import type { MessageInput } from './protocol.ts';
+
+const UTF8 = new TextEncoder();
+
+/** msgpack header bytes of a string, bin or array of `n` bytes or items. */
+function strHeaderBytes(n: number): number {
+  return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
+function binHeaderBytes(n: number): number {
+  return n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
+function arrayHeaderBytes(n: number): number {
+  return n < 16 ? 1 : n < 65536 ? 3 : 5;
+}
+/** A non-negative safe integer: fixint, uint8/16/32, or (as msgpackr does above 2^32) float64. */
+function uintBytes(v: number): number {
+  return v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v <= 0xffffffff ? 5 : 9;
+}
+
+class Writer {
+  pos: number;
+  private readonly view: DataView;
+  constructor(readonly buf: Uint8Array, start: number) {
+    this.pos = start;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  byte(b: number): void {
+    this.buf[this.pos++] = b;
+  }
+  private sized(n: number, tiny: number, tinyMax: number, c8: number, c16: number, c32: number): void {
+    if (n < tinyMax && tiny >= 0) this.byte(tiny | n);
+    else if (n < 256 && c8 >= 0) {
+      this.byte(c8);
+      this.byte(n);
+    } else if (n < 65536) {
+      this.byte(c16);
+      this.view.setUint16(this.pos, n);
+      this.pos += 2;
+    } else {
+      this.byte(c32);
+      this.view.setUint32(this.pos, n);
+      this.pos += 4;
+    }
+  }
+  array(n: number): void {
+    this.sized(n, 0x90, 16, -1, 0xdc, 0xdd);
+  }
+  uint(v: number): void {
+    if (v < 128) this.byte(v);
+    else if (v < 256) {
+      this.byte(0xcc);
+      this.byte(v);
+    } else if (v < 65536) {
+      this.byte(0xcd);
+      this.view.setUint16(this.pos, v);
+      this.pos += 2;
+    } else if (v <= 0xffffffff) {
+      this.byte(0xce);
+      this.view.setUint32(this.pos, v);
+      this.pos += 4;
+    } else {
+      this.byte(0xcb);
+      this.view.setFloat64(this.pos, v);
+      this.pos += 8;
+    }
+  }
+  str(utf8: Uint8Array): void {
+    this.sized(utf8.length, 0xa0, 32, 0xd9, 0xda, 0xdb);
+    this.buf.set(utf8, this.pos);
+    this.pos += utf8.length;
+  }
+  bin(b: Uint8Array): void {
+    this.sized(b.length, -1, 0, 0xc4, 0xc5, 0xc6);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  nil(): void {
+    this.byte(0xc0);
+  }
+}
+
+/** A message's optional fields, UTF-8 encoded, as encodeCommand lays them out: [body, keys?, tags?,
+ *  properties?] with trailing absent fields dropped and properties as a flat [k0, v0, ...] array. */
+interface EncodedMeta {
+  readonly fields: number; // 1..4
+  readonly keys: Uint8Array | null;
+  readonly tags: Uint8Array | null;
+  readonly props: readonly Uint8Array[] | null;
+}
+
+const BODY_ONLY: EncodedMeta = { fields: 1, keys: null, tags: null, props: null };
+
+function encodeMeta(m: MessageInput): EncodedMeta {
+  if (m.keys === undefined && m.tags === undefined && m.properties === undefined) return BODY_ONLY;
+  const keys = m.keys === undefined ? null : UTF8.encode(m.keys);
+  const tags = m.tags === undefined ? null : UTF8.encode(m.tags);
+  const props = m.properties === undefined ? null : Object.entries(m.properties).flat().map((s) => UTF8.encode(s));
+  const fields = props !== null ? 4 : tags !== null ? 3 : 2;
+  return { fields, keys, tags, props };
+}
+
+function metaBytes(meta: EncodedMeta): number {
+  let n = 0;
+  if (meta.fields >= 2) n += meta.keys === null ? 1 : strHeaderBytes(meta.keys.length) + meta.keys.length;
+  if (meta.fields >= 3) n += meta.tags === null ? 1 : strHeaderBytes(meta.tags.length) + meta.tags.length;
+  if (meta.fields >= 4 && meta.props !== null) {
+    n += arrayHeaderBytes(meta.props.length);
+    for (const p of meta.props) n += strHeaderBytes(p.length) + p.length;
+  }
+  return n;
+}
+
+export interface SendBatchFields {
+  readonly topic: string;
+  readonly queueId: number;
+  readonly storeTimestamp: number;
+  readonly autoCreateQueues: number;
+  readonly messages: readonly MessageInput[];
+}
+
+/** The entry bytes: `header` (version, kind) then the msgpack array
+ *  [topic, queueId, storeTimestamp, autoCreateQueues, [[body, keys?, tags?, properties?]...]]. */
+export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields): Uint8Array {
+  const topic = UTF8.encode(cmd.topic);
+  const metas: EncodedMeta[] = new Array(cmd.messages.length);
+  let size = header.length + 1 + strHeaderBytes(topic.length) + topic.length;
+  size += uintBytes(cmd.queueId) + uintBytes(cmd.storeTimestamp) + uintBytes(cmd.autoCreateQueues);
+  size += arrayHeaderBytes(cmd.messages.length);
+  for (let i = 0; i < cmd.messages.length; i++) {
+    const m = cmd.messages[i];
+    const meta = encodeMeta(m);
+    metas[i] = meta;
+    size += arrayHeaderBytes(meta.fields) + binHeaderBytes(m.body.length) + m.body.length + metaBytes(meta);
+  }
+  const out = new Uint8Array(size);
+  const w = new Writer(out, 0);
+  for (const b of header) w.byte(b);
+  w.array(5);
+  w.str(topic);
+  w.uint(cmd.queueId);
+  w.uint(cmd.storeTimestamp);
+  w.uint(cmd.autoCreateQueues);
+  w.array(cmd.messages.length);
+  for (let i = 0; i < cmd.messages.length; i++) {
+    const meta = metas[i];
+    w.array(meta.fields);
+    w.bin(cmd.messages[i].body);
+    if (meta.fields >= 2) meta.keys === null ? w.nil() : w.str(meta.keys);
+    if (meta.fields >= 3) meta.tags === null ? w.nil() : w.str(meta.tags);
+    if (meta.fields >= 4 && meta.props !== null) {
+      w.array(meta.props.length);
+      for (const p of meta.props) w.str(p);
+    }
+  }
+  if (w.pos !== size) throw new Error(`sendBatch encoding wrote ${w.pos} bytes, planned ${size}`);
+  return out;
+}
