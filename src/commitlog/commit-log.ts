@@ -1503,7 +1503,7 @@ export class FileCommitLog implements CommitLog {
         if (seg.start < flushedPos) throw this.corrupt(seg.path, 0, problem);
         // Zeros: created (and preallocated) before a crash, nothing written: no warning.
         if (!isZero(header, 0, Math.min(RECORD_HEADER_SIZE, seg.size))) {
-          this.logFn('warn', 'cut a torn tail: the last segment has no valid first record', { file: seg.path, bytesCut: seg.size, reason: problem });
+          this.logFn('warn', 'cut a torn tail: the last segment has no valid first record', { file: seg.path, bytesCut: writtenExtent(seg.fd, 0, seg.size), reason: problem });
         }
         this.dropLastSegment();
       }
@@ -1715,7 +1715,7 @@ export class FileCommitLog implements CommitLog {
       // else is a torn tail. Either way the file is cut here (and extended again once recovery is
       // done): bytes after the end are never verified, so whatever lies there (records written
       // after a page that never reached the disk) must not be found by a later recovery.
-      if (!zeroEnd) this.logFn('warn', 'cut a torn tail', { file: seg.path, offset: off, bytesCut: seg.size - off, reason: failure });
+      if (!zeroEnd) this.logFn('warn', 'cut a torn tail', { file: seg.path, offset: off, bytesCut: writtenExtent(seg.fd, off, seg.size), reason: failure });
       fs.ftruncateSync(seg.fd, off);
       seg.size = off;
       seg.fileLen = off;
@@ -1780,6 +1780,29 @@ function joinAdjacent(parts: readonly Buffer[]): Buffer[] {
     i = j;
   }
   return out;
+}
+
+/** Block size of writtenExtent's scan: a run of this many zeros ends the written part. */
+const EXTENT_SCAN_BLOCK_BYTES = 1024 * 1024;
+
+/**
+ * Bytes from `from` to the last non-zero byte before the first all-zero block (or `end`): how much
+ * was written past a torn record, for the recovery warning. A preallocated file is zeros (a
+ * sparse tail) after what was written, so its length (the segment size, 1 GiB by default) says
+ * nothing; the scan reads what was written plus one block.
+ */
+function writtenExtent(fd: number, from: number, end: number): number {
+  const buf = Buffer.allocUnsafe(EXTENT_SCAN_BLOCK_BYTES);
+  let last = from;
+  for (let pos = from; pos < end; pos += EXTENT_SCAN_BLOCK_BYTES) {
+    const n = fs.readSync(fd, buf, 0, Math.min(EXTENT_SCAN_BLOCK_BYTES, end - pos), pos);
+    if (n <= 0) break;
+    let i = n - 1;
+    while (i >= 0 && buf[i] === 0) i--;
+    if (i < 0) break;
+    last = pos + i + 1;
+  }
+  return last - from;
 }
 
 function closeQuietly(fd: number): void {

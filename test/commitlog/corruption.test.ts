@@ -24,6 +24,23 @@ async function writeLog(dir: string, count: number, size: number, segmentBytes =
   await log.close();
 }
 
+t.test('the torn-tail warning counts the bytes written past the cut, not the preallocated zeros', async (t) => {
+  const dir = tempDir('torn-prealloc');
+  t.teardown(() => removeDir(dir));
+  await writeLog(dir, 20, 100, 64 << 20);
+  const [seg] = dataFiles(dir);
+  const size = fs.statSync(seg).size;
+  // As a crash leaves the active segment: records, 3000 bytes of garbage, then the sparse zero
+  // rest of the preallocated 64 MiB (more than one scan block of zeros, and data past 1 MiB).
+  fs.appendFileSync(seg, Buffer.alloc(3000, 0xee));
+  fs.truncateSync(seg, 64 << 20);
+  const { lines, log: logFn } = collectLog();
+  const log = await openCommitLog({ dir, log: logFn, segmentBytes: 64 << 20 });
+  t.teardown(() => log.close());
+  t.equal(log.lastIndex(), 20);
+  t.match(lines.find((l) => l.msg === 'cut a torn tail')?.fields, { offset: size, bytesCut: 3000 });
+});
+
 t.test('a torn tail after the flushed point is cut and logged', async (t) => {
   const dir = tempDir('torn');
   t.teardown(() => removeDir(dir));
