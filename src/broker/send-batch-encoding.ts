@@ -126,6 +126,11 @@ export interface SendBatchFields {
 /** The entry bytes: `header` (version, kind) then the msgpack array
  *  [topic, queueId, storeTimestamp, autoCreateQueues, [[body, keys?, tags?, properties?]...]]. */
 export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields): Uint8Array {
+  // Callers validated the command (validateCommand, prepareSend); the writer has no other path
+  // for a number than these unsigned integers, so anything else must not reach it.
+  for (const v of [cmd.queueId, cmd.storeTimestamp, cmd.autoCreateQueues]) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`sendBatch field ${v} is not a non-negative safe integer`);
+  }
   const topic = UTF8.encode(cmd.topic);
   const metas: EncodedMeta[] = new Array(cmd.messages.length);
   let size = header.length + 1 + strHeaderBytes(topic.length) + topic.length;

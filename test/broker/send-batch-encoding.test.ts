@@ -63,3 +63,11 @@ t.test('a batch of 256 messages (array16) and one of 65536-byte bodies (bin32)',
   t.same(Buffer.from(encodeCommand(big)), Buffer.from(reference(big)));
   t.equal(encodeSendBatch([9, 9], big)[0], 9, 'the given header comes first');
 });
+
+t.test('a number field that is not a non-negative safe integer is refused, not written wrong', async (t) => {
+  const base: SendBatchCommand = { kind: 'sendBatch', topic: 'T', queueId: 0, storeTimestamp: 1, autoCreateQueues: 0, messages: [{ body: Uint8Array.of(1) }] };
+  for (const bad of [1.5, -1, 2 ** 53, Number.NaN]) {
+    t.throws(() => encodeCommand({ ...base, storeTimestamp: bad }), TypeError, `storeTimestamp ${bad}`);
+    t.throws(() => encodeCommand({ ...base, queueId: bad }), TypeError, `queueId ${bad}`);
+  }
+});
