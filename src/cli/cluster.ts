@@ -34,6 +34,12 @@ const STATUS_POLL_MS = 100;
 const PEER_PORT_OFFSET = 10_000;
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
+/**
+ * tsx's loader as an absolute URL: a bare `--import tsx` resolves from the child's working
+ * directory, so `raftmq cluster` started anywhere but the project (npx --prefix, a global
+ * install) had every replica exit with code 1 at once.
+ */
+export const TSX_LOADER = import.meta.resolve('tsx');
 
 interface Child {
   readonly id: string;
@@ -109,7 +115,7 @@ export function replicaExtraNodeFlags(env: NodeJS.ProcessEnv = process.env): str
 
 /** Starts `raftmq node --config conf` as a child in its own process group. */
 export function spawnNode(confPath: string, stdio: 'ignore' | 'inherit' = 'ignore'): ChildProcess {
-  const args = [...REPLICA_V8_FLAGS, ...replicaExtraNodeFlags(), '--import', 'tsx', MAIN, 'node', '--config', confPath];
+  const args = [...REPLICA_V8_FLAGS, ...replicaExtraNodeFlags(), '--import', TSX_LOADER, MAIN, 'node', '--config', confPath];
   return spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', stdio],
     detached: true,
