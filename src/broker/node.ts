@@ -113,11 +113,6 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     clientAddrOf,
   });
 
-  await transport.start();
-  replica.start();
-  await server.start();
-  logger.info({ nodeId: self.id, peerAddr: `${self.host}:${self.port}`, clientAddr: advertisedAddr, pid: process.pid }, 'replica started');
-
   let stopping: Promise<void> | null = null;
   const closeAll = async (): Promise<void> => {
     await server.close();
@@ -127,6 +122,21 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     await meta.close();
     await log.close();
   };
+  try {
+    await transport.start();
+    replica.start();
+    await server.start();
+  } catch (err) {
+    // A port in use, most often. Nothing may keep running half-started (a Raft member without a
+    // client listener would vote and replicate while no client can reach it): close it all.
+    logger.error({ err: (err as Error).message }, 'could not start; closing');
+    for (const close of [() => server.close(), () => replica.stop(), () => transport.close(), () => sm.close({ checkpoint: false }), () => meta.close(), () => log.close()]) {
+      await close().catch(() => {}); // each on its own: a part that never started may refuse
+    }
+    throw err;
+  }
+  logger.info({ nodeId: self.id, peerAddr: `${self.host}:${self.port}`, clientAddr: advertisedAddr, pid: process.pid }, 'replica started');
+
   fatalExit = (err) => {
     logger.error({ err: err.message }, 'fatal: the replica cannot go on');
     void closeAll().finally(() => process.exit(3));

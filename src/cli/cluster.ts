@@ -136,6 +136,22 @@ export async function queryStatus(addr: string, timeoutMs = 300): Promise<NodeSt
   }
 }
 
+/** Where to look for why a replica exited: the last line of its log, or a foreground run (a
+ *  replica that fails before its log is open, on a bad config or a port in use, says why only on
+ *  stderr). */
+export function exitHint(confPath: string): string {
+  const logFile = path.join(path.dirname(confPath), 'logs', 'broker.log');
+  let last = '';
+  try {
+    const text = fs.readFileSync(logFile, 'utf8');
+    last = text.trimEnd().split('\n').pop() ?? '';
+  } catch {
+    // no log yet
+  }
+  const foreground = `run \`raftmq node --config ${confPath}\` in the foreground to see why`;
+  return last === '' ? `no log yet; ${foreground}` : `last line of ${logFile}: ${last.slice(0, 500)}`;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const flags = parseFlagsOrHelp(SPEC, argv);
   if (flags === null) return 0;
@@ -148,7 +164,11 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`${c.id} client=${c.clientAddr} pid=${c.proc.pid} conf=${c.confPath}`);
     c.proc.on('exit', (code, signal) => {
       c.exited = true;
-      if (!stopping) console.log(`${c.id} exited (${signal ?? `code ${code}`}); restart it with: raftmq node --config ${c.confPath}`);
+      if (stopping) return;
+      console.log(`${c.id} exited (${signal ?? `code ${code}`}); restart it with: raftmq node --config ${c.confPath}`);
+      // Its stderr is not kept (a launcher that dies must not take the replicas with it through
+      // a broken pipe), so say where the reason is.
+      if (code !== 0 && signal === null) console.log(`${c.id}: ${exitHint(c.confPath)}`);
     });
   }
 

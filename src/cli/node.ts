@@ -34,7 +34,16 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger({ nodeId: config.dLegerSelfId, storeDir: config.storePathRootDir, level: String(flags['log-level']) });
-  const node = await startNode(config, logger);
+  let node;
+  try {
+    node = await startNode(config, logger);
+  } catch (err) {
+    // startNode closed what it had opened; exit now, whatever handle might still be pending.
+    const e = err as NodeJS.ErrnoException;
+    console.error(`raftmq node: could not start ${config.dLegerSelfId}: ${e.message}`);
+    logger.flush();
+    process.exit(1);
+  }
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: string): void => {
