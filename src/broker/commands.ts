@@ -15,7 +15,9 @@ import { Packr } from 'msgpackr';
 import { BrokerError, CommandDecodeError } from './errors.ts';
 import type { MessageInput } from './protocol.ts';
 import { MESSAGE_BODY_BYTES_MAX, SEND_BATCH_COUNT_MAX } from './protocol.ts';
-import { encodeSendBatch } from './send-batch-encoding.ts';
+import { encodeSendBatch, readSendBatchHead, type SendBatchHead } from './send-batch-encoding.ts';
+
+export type { SendBatchHead } from './send-batch-encoding.ts';
 
 export const COMMAND_VERSION = 1;
 
@@ -161,6 +163,22 @@ export function decodeCommand(data: Uint8Array): BrokerCommand {
       return { kind, entries };
     }
   }
+}
+
+/**
+ * The head of a sendBatch entry (topic, queue, timestamp, auto-create, message count), checked as
+ * validateCommand checks those fields, without decoding the messages. Throws CommandDecodeError
+ * (not a sendBatch, malformed) or BrokerError (a field out of its limits).
+ */
+export function decodeSendBatchHead(data: Uint8Array): SendBatchHead {
+  const kind = commandKindOf(data);
+  if (kind !== 'sendBatch') throw new CommandDecodeError(`a ${kind} command, not a sendBatch`);
+  const head = readSendBatchHead(data, HEADER_BYTES, (why) => new CommandDecodeError(why));
+  validateTopicName(head.topic);
+  validateQueueId(head.queueId, TOPIC_QUEUE_COUNT_MAX);
+  if (head.autoCreateQueues !== 0) validateQueueCount(head.autoCreateQueues);
+  if (head.count === 0 || head.count > SEND_BATCH_COUNT_MAX) throw badRequest(`a send carries ${head.count} messages, not 1..${SEND_BATCH_COUNT_MAX}`);
+  return head;
 }
 
 function unpackMessage(raw: unknown): MessageInput {

@@ -165,3 +165,102 @@ export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields)
   if (w.pos !== size) throw new Error(`sendBatch encoding wrote ${w.pos} bytes, planned ${size}`);
   return out;
 }
+
+/** What apply needs of a send batch: its header fields and how many messages it holds. */
+export interface SendBatchHead {
+  readonly topic: string;
+  readonly queueId: number;
+  readonly storeTimestamp: number;
+  readonly autoCreateQueues: number;
+  readonly count: number;
+}
+
+const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads the head of a sendBatch entry (`data` after its `headerBytes` version and kind bytes)
+ * without decoding its messages: apply counts them and leaves the bodies alone (a consumer's pull
+ * decodes the batch when it reads it). Accepts what decodeCommand accepts for these fields (any
+ * msgpack unsigned integer form, a float64 only when it holds a safe integer). `fail` makes the
+ * caller's error.
+ */
+export function readSendBatchHead(data: Uint8Array, headerBytes: number, fail: (why: string) => Error): SendBatchHead {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let pos = headerBytes;
+  const need = (n: number): void => {
+    if (pos + n > data.length) throw fail(`sendBatch command cut short at byte ${pos}`);
+  };
+  const byte = (): number => {
+    need(1);
+    return data[pos++];
+  };
+  const arrayLength = (what: string): number => {
+    const b = byte();
+    if ((b & 0xf0) === 0x90) return b & 0x0f;
+    if (b === 0xdc) {
+      need(2);
+      pos += 2;
+      return view.getUint16(pos - 2);
+    }
+    if (b === 0xdd) {
+      need(4);
+      pos += 4;
+      return view.getUint32(pos - 4);
+    }
+    throw fail(`${what} is not an array`);
+  };
+  const uint = (what: string): number => {
+    const b = byte();
+    let v: number;
+    if (b < 0x80) return b;
+    if (b === 0xcc) v = byte();
+    else if (b === 0xcd) {
+      need(2);
+      v = view.getUint16(pos);
+      pos += 2;
+    } else if (b === 0xce) {
+      need(4);
+      v = view.getUint32(pos);
+      pos += 4;
+    } else if (b === 0xcf) {
+      need(8);
+      v = Number(view.getBigUint64(pos));
+      pos += 8;
+    } else if (b === 0xcb) {
+      need(8);
+      v = view.getFloat64(pos);
+      pos += 8;
+    } else throw fail(`${what} is not a non-negative integer`);
+    if (!Number.isSafeInteger(v) || v < 0) throw fail(`${what} is not a non-negative integer`);
+    return v;
+  };
+  const str = (what: string): string => {
+    const b = byte();
+    let n: number;
+    if ((b & 0xe0) === 0xa0) n = b & 0x1f;
+    else if (b === 0xd9) n = byte();
+    else if (b === 0xda) {
+      need(2);
+      n = view.getUint16(pos);
+      pos += 2;
+    } else if (b === 0xdb) {
+      need(4);
+      n = view.getUint32(pos);
+      pos += 4;
+    } else throw fail(`${what} is not a string`);
+    need(n);
+    pos += n;
+    try {
+      return UTF8_DECODER.decode(data.subarray(pos - n, pos));
+    } catch {
+      throw fail(`${what} is not valid UTF-8`);
+    }
+  };
+  if (arrayLength('sendBatch command') !== 5) throw fail('sendBatch is not an array of 5..5 fields');
+  const topic = str('topic');
+  const queueId = uint('queueId');
+  const storeTimestamp = uint('storeTimestamp');
+  const autoCreateQueues = uint('autoCreateQueues');
+  const count = arrayLength('messages');
+  return { topic, queueId, storeTimestamp, autoCreateQueues, count };
+}

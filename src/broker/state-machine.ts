@@ -17,12 +17,16 @@ import { Level } from 'level';
 import { Packr } from 'msgpackr';
 import { assert } from '../raft/assert.ts';
 import type {
+  BrokerCommand,
   CommitOffsetEntry,
   CreateTopicCommand,
   SendBatchCommand,
+  SendBatchHead,
 } from './commands.ts';
 import {
+  commandKindOf,
   decodeCommand,
+  decodeSendBatchHead,
   validateCommand,
   validateGroupName,
   validateMessages,
@@ -137,8 +141,26 @@ interface TopicState {
   readonly queues: (ConsumeQueue | undefined)[];
 }
 
+/** What apply works from: a command, with a send batch as its head only. */
+type ApplyCommand = Exclude<BrokerCommand, SendBatchCommand> | { readonly kind: 'sendBatchHead'; readonly head: SendBatchHead };
+
+function decodeForApply(entry: ApplyEntry): ApplyCommand {
+  try {
+    if (commandKindOf(entry.data) === 'sendBatch') return { kind: 'sendBatchHead', head: decodeSendBatchHead(entry.data) };
+    const cmd = decodeCommand(entry.data);
+    validateCommand(cmd);
+    assert(cmd.kind !== 'sendBatch', 'commandKindOf and decodeCommand agree');
+    return cmd;
+  } catch (err) {
+    // Every command was validated before it was proposed.
+    assert(false, `state machine: entry ${entry.index} is not a valid command: ${(err as Error).message}`);
+  }
+}
+
+/** A recent send batch: decoded once a pull has read it, its entry bytes until then. */
 interface CachedBatch {
-  readonly cmd: SendBatchCommand;
+  readonly cmd: SendBatchCommand | null;
+  readonly data: Uint8Array | null;
   readonly bytes: number;
 }
 
@@ -289,14 +311,9 @@ export class BrokerStateMachine {
       result = { type: 'noop' };
     } else {
       assert(entry.type === 0, `state machine: entry ${entry.index} has unknown type ${entry.type}`);
-      let cmd;
-      try {
-        cmd = decodeCommand(entry.data);
-        validateCommand(cmd);
-      } catch (err) {
-        // Every command was validated before it was proposed.
-        assert(false, `state machine: entry ${entry.index} is not a valid command: ${(err as Error).message}`);
-      }
+      // A send batch is applied from its head alone (its messages are only counted: they were
+      // validated when it was proposed, and a pull decodes them when it reads them).
+      const cmd = decodeForApply(entry);
       switch (cmd.kind) {
         case 'noop':
           result = { type: 'noop' };
@@ -307,8 +324,8 @@ export class BrokerStateMachine {
         case 'commitOffsets':
           result = this.applyCommitOffsets(cmd.entries);
           break;
-        case 'sendBatch': {
-          const r = this.applySendBatch(entry.index, cmd, entry.data.length);
+        case 'sendBatchHead': {
+          const r = this.applySendBatch(entry.index, cmd.head, entry.data);
           result = r.result;
           event = r.event;
           break;
@@ -361,7 +378,7 @@ export class BrokerStateMachine {
     return { type: 'offsetsCommitted', rejected };
   }
 
-  private applySendBatch(logIndex: number, cmd: SendBatchCommand, bytes: number): { result: ApplyResult; event?: AppliedEvent } {
+  private applySendBatch(logIndex: number, cmd: SendBatchHead, data: Uint8Array): { result: ApplyResult; event?: AppliedEvent } {
     let t = this.topics.get(cmd.topic);
     if (t === undefined) {
       if (cmd.autoCreateQueues === 0) return { result: { type: 'error', code: 'TOPIC_NOT_FOUND', message: `topic ${cmd.topic} does not exist` } };
@@ -376,14 +393,15 @@ export class BrokerStateMachine {
       cq = this.newQueue(cmd.topic, cmd.queueId);
       t.queues[cmd.queueId] = cq;
     }
-    const count = cmd.messages.length;
+    const count = cmd.count;
     if (!cq.hasRoom(count)) {
       return { result: { type: 'error', code: 'OVERLOADED', message: `queue ${cmd.topic}/${cmd.queueId} is full` } };
     }
     const first = cq.appendBatch(logIndex, count);
     this.dirtyQueues.add(queueKey(cmd.topic, cmd.queueId));
-    // The tail is what long-polling consumers read next: keep it decoded.
-    this.cachePut(logIndex, { cmd, bytes });
+    // The tail is what long-polling consumers read next: keep its bytes at hand (decoded on the
+    // first read).
+    this.cachePut(logIndex, { cmd: null, data, bytes: data.length });
     // One object per batch; per-message results only when read (a msgId per message on every
     // replica was 3-4% of a slave's CPU at full load).
     let results: SendResultItem[] | undefined;
@@ -775,13 +793,13 @@ export class BrokerStateMachine {
    *  not have it. */
   private batchAt(logIndex: number): SendBatchCommand | undefined {
     const hit = this.cache.get(logIndex);
-    if (hit !== undefined) {
+    if (hit !== undefined && hit.cmd !== null) {
       this.cache.delete(logIndex);
       this.cache.set(logIndex, hit);
       return hit.cmd;
     }
-    const data = this.readEntry(logIndex);
-    if (data === undefined) return undefined;
+    const data = hit?.data ?? this.readEntry(logIndex);
+    if (data === undefined || data === null) return undefined;
     let cmd;
     try {
       cmd = decodeCommand(data);
@@ -789,7 +807,7 @@ export class BrokerStateMachine {
       assert(false, `state machine: log entry ${logIndex} is not a command: ${(err as Error).message}`);
     }
     assert(cmd.kind === 'sendBatch', `state machine: log entry ${logIndex} is ${cmd.kind}, not a send batch`);
-    this.cachePut(logIndex, { cmd, bytes: data.length });
+    this.cachePut(logIndex, { cmd, data: null, bytes: data.length });
     return cmd;
   }
 

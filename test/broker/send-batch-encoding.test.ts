@@ -1,9 +1,10 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
-import { decodeCommand, encodeCommand, COMMAND_VERSION, type SendBatchCommand } from '../../src/broker/commands.ts';
+import { decodeCommand, decodeSendBatchHead, encodeCommand, COMMAND_VERSION, type SendBatchCommand } from '../../src/broker/commands.ts';
+import { BrokerError, CommandDecodeError } from '../../src/broker/errors.ts';
 import type { MessageInput } from '../../src/broker/protocol.ts';
-import { encodeSendBatch } from '../../src/broker/send-batch-encoding.ts';
+import { encodeSendBatch, readSendBatchHead } from '../../src/broker/send-batch-encoding.ts';
 import { arbMessage } from './arbitraries.ts';
 
 // The reference: the msgpackr encoding encodeCommand used before it wrote sendBatch itself.
@@ -70,4 +71,60 @@ t.test('a number field that is not a non-negative safe integer is refused, not w
     t.throws(() => encodeCommand({ ...base, storeTimestamp: bad }), TypeError, `storeTimestamp ${bad}`);
     t.throws(() => encodeCommand({ ...base, queueId: bad }), TypeError, `queueId ${bad}`);
   }
+});
+
+const fail = (why: string): Error => new CommandDecodeError(why);
+
+t.test('the head read without decoding the messages matches the full decode', async (t) => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  t.comment(`seed ${seed} (SEED=${seed} replays)`);
+  let checked = 0;
+  fc.assert(
+    fc.property(arbBatch, (cmd) => {
+      const bytes = encodeCommand(cmd);
+      const head = readSendBatchHead(bytes, 2, fail);
+      const want = { topic: cmd.topic, queueId: cmd.queueId, storeTimestamp: cmd.storeTimestamp, autoCreateQueues: cmd.autoCreateQueues, count: cmd.messages.length };
+      if (JSON.stringify(head) !== JSON.stringify(want)) return false;
+      // Every cut before the messages' array header is refused, never misread.
+      const headEnd = reference({ ...cmd, messages: [] }).length;
+      for (let cut = 2; cut < headEnd; cut++) {
+        try {
+          readSendBatchHead(bytes.subarray(0, cut), 2, fail);
+          return false;
+        } catch (err) {
+          if (!(err instanceof CommandDecodeError)) return false;
+        }
+      }
+      checked++;
+      return true;
+    }),
+    { numRuns: 200, seed },
+  );
+  t.equal(checked, 200);
+});
+
+t.test('the head accepts every msgpack unsigned integer form and refuses other types', async (t) => {
+  // [topic "T", queueId uint64 3, storeTimestamp uint16 300, autoCreateQueues fixint 4, [ [bin 1] ]]
+  const uint64 = Buffer.alloc(9);
+  uint64[0] = 0xcf;
+  uint64.writeBigUInt64BE(3n, 1);
+  const entry = Buffer.concat([Buffer.from([COMMAND_VERSION, 1, 0x95, 0xa1, 0x54]), uint64, Buffer.from([0xcd, 0x01, 0x2c, 0x04, 0x91, 0x91, 0xc4, 0x01, 0x07])]);
+  t.same(decodeSendBatchHead(entry), { topic: 'T', queueId: 3, storeTimestamp: 300, autoCreateQueues: 4, count: 1 });
+  t.same(decodeCommand(entry), { kind: 'sendBatch', topic: 'T', queueId: 3, storeTimestamp: 300, autoCreateQueues: 4, messages: [{ body: Buffer.of(7) }] }, 'the full decode agrees');
+  const negative = Buffer.from(entry);
+  negative[5] = 0xd0; // int8: not an unsigned form
+  t.throws(() => decodeSendBatchHead(negative), CommandDecodeError);
+  const notArray = Buffer.from(entry);
+  notArray[2] = 0x80; // a map
+  t.throws(() => decodeSendBatchHead(notArray), CommandDecodeError);
+});
+
+t.test('decodeSendBatchHead checks the fields as validateCommand does', async (t) => {
+  const base: SendBatchCommand = { kind: 'sendBatch', topic: 'T', queueId: 0, storeTimestamp: 1, autoCreateQueues: 0, messages: [{ body: Uint8Array.of(1) }] };
+  t.throws(() => decodeSendBatchHead(encodeCommand({ ...base, topic: 'a b' })), BrokerError, 'topic characters');
+  t.throws(() => decodeSendBatchHead(encodeCommand({ ...base, queueId: 1024 })), BrokerError, 'queueId limit');
+  t.throws(() => decodeSendBatchHead(encodeCommand({ ...base, autoCreateQueues: 5000 })), BrokerError, 'queue count limit');
+  t.throws(() => decodeSendBatchHead(encodeCommand({ ...base, messages: Array.from({ length: 1025 }, () => ({ body: Uint8Array.of(1) })) })), BrokerError, 'message count limit');
+  t.throws(() => decodeSendBatchHead(encodeCommand({ kind: 'createTopic', topic: 'T', queues: 1 })), CommandDecodeError, 'another kind');
+  t.same(decodeSendBatchHead(encodeCommand(base)).count, 1);
 });
