@@ -39,6 +39,8 @@ export interface BrokerConfig {
   readonly flushIntervalMs: number;
   /** Commitlog batches of at least this many bytes get their CRCs on a worker thread; 0: never. */
   readonly crcOffloadMinBytes: number;
+  /** SYNC_FLUSH commitlog writes with O_DIRECT (bypassing the page cache). */
+  readonly directIoEnable: boolean;
   /** '' when none. */
   readonly preferredLeaderId: string;
   readonly autoCreateTopicEnable: boolean;
@@ -86,6 +88,13 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
     description:
       'Commitlog batches of at least this many bytes, written while others are queued, get their CRCs on a worker thread (0: never; e.g. 65536). ' +
       'Helps a replica with a core to spare; measured with 3 replicas and the client on 2 cores it cost ~6% more CPU and no throughput, so it is off by default.',
+  },
+  {
+    key: 'directIoEnable',
+    default: 'true',
+    description:
+      'SYNC_FLUSH: write commitlog data with O_DIRECT (no copy into the page cache; still fdatasync per group commit); falls back with a warning where the filesystem refuses it. ' +
+      'Measured on a 2-core VM: ~30% less server CPU per message at full load; false writes through the page cache.',
   },
   { key: 'preferredLeaderId', default: '', description: 'A peer id the leader hands leadership to once it is caught up; empty for none.' },
   { key: 'autoCreateTopicEnable', default: 'true', description: 'A send to an unknown topic creates it (with defaultTopicQueueNums queues).' },
@@ -225,6 +234,7 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   }
 
   const autoCreateTopicEnable = bool('autoCreateTopicEnable');
+  const directIoEnable = bool('directIoEnable');
   const defaultTopicQueueNums = int('defaultTopicQueueNums', 1, TOPIC_QUEUE_COUNT_MAX);
   const mappedFileSizeCommitLog = int('mappedFileSizeCommitLog', 1024 ** 2, 4 * 1024 ** 3);
   const tickMs = int('tickMs', 1, 1000);
@@ -250,6 +260,7 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
     flushDiskType: flushText,
     flushIntervalMs,
     crcOffloadMinBytes,
+    directIoEnable,
     preferredLeaderId,
     autoCreateTopicEnable,
     defaultTopicQueueNums,

@@ -191,6 +191,7 @@ async function openStores(config: BrokerConfig, logger: Logger): Promise<{ log: 
       flushDiskType: config.flushDiskType,
       flushIntervalMs: config.flushIntervalMs,
       crcOffloadMinBytes: config.crcOffloadMinBytes,
+      directIo: config.directIoEnable,
       log: (level, msg, fields) => logger[level](fields ?? {}, msg),
     });
     log = commitLog;

@@ -65,6 +65,7 @@ import { CRC_OFFLOAD_MIN_BYTES_DEFAULT, CrcSealer } from './crc-sealer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
 import { CommitLogError, assert, writeError } from './errors.ts';
 import { DiskIo } from './io.ts';
+import { alignedBuffer, type DirectWriter } from './direct-writer.ts';
 import { acquireLock, type StoreLock } from './lock.ts';
 import {
   INDEX_ENTRY_SIZE,
@@ -122,6 +123,9 @@ const ARENA_SPARES_MAX = 2;
  */
 const WRITE_BYTES_MAX = 256 * 1024;
 const WRITE_ON_MAIN_THREAD_BYTES_MAX = 1024 * 1024;
+/** The aligned staging buffer of direct writes (one write in flight per log): 256 KiB writes fit
+ *  in one; a single larger batch goes out in pieces of this size. */
+const DIRECT_STAGING_BYTES = 1024 * 1024;
 
 interface Segment {
   readonly start: number;
@@ -134,6 +138,9 @@ interface Segment {
   fileLen: number;
   /** Index of the first record; 0 while unknown (recovery of a torn first record). */
   firstIndex: number;
+  /** The O_DIRECT writer of the active segment (SYNC_FLUSH with directIo), opened at its first
+   *  write and closed when it stops being the active one; null: none (yet). */
+  direct: DirectWriter | null;
 }
 
 interface IndexFile {
@@ -179,6 +186,9 @@ export class FileCommitLog implements CommitLog {
   private readonly flushLeastBytes: number;
   private readonly cacheBytesMax: number;
   private readonly preallocate: boolean;
+  /** Data writes go through DirectWriter (turned off for good if the filesystem refuses it). */
+  private useDirect: boolean;
+  private staging: Buffer | null = null;
   private readonly io: DiskIo;
   private readonly logFn: NonNullable<CommitLogOptions['log']>;
 
@@ -265,6 +275,9 @@ export class FileCommitLog implements CommitLog {
     this.flushLeastBytes = options.flushLeastBytes ?? FLUSH_LEAST_BYTES_DEFAULT;
     this.cacheBytesMax = options.cacheBytes ?? CACHE_BYTES_DEFAULT;
     this.preallocate = options.preallocate ?? true;
+    // Direct writes pad the last block with zeros: the preallocated layout, where zeros after the
+    // records are the clean end. ASYNC_FLUSH acknowledges at the write: the page cache is its point.
+    this.useDirect = (options.directIo ?? true) && this.preallocate && this.mode === 'SYNC_FLUSH';
     this.io = new DiskIo(options.faults);
     this.logFn = options.log ?? (() => {});
     this.crcOffloadMinBytes = options.crcOffloadMinBytes ?? CRC_OFFLOAD_MIN_BYTES_DEFAULT;
@@ -284,6 +297,9 @@ export class FileCommitLog implements CommitLog {
     checkInt('flushLeastBytes', options.flushLeastBytes, 1, 2 ** 40);
     checkInt('cacheBytes', options.cacheBytes, 0, 2 ** 40);
     checkInt('crcOffloadMinBytes', options.crcOffloadMinBytes, 0, 2 ** 40);
+    if (options.directIo !== undefined && typeof options.directIo !== 'boolean') {
+      throw new CommitLogError('INVALID_ARGUMENT', `directIo must be a boolean, not ${String(options.directIo)}`);
+    }
     if (options.preallocate !== undefined && typeof options.preallocate !== 'boolean') {
       throw new CommitLogError('INVALID_ARGUMENT', `preallocate must be a boolean, not ${String(options.preallocate)}`);
     }
@@ -337,6 +353,7 @@ export class FileCommitLog implements CommitLog {
       writeCalls: this.io.writeCalls,
       flushRounds: this.flushRounds,
       fdatasyncCalls: this.io.fdatasyncCalls,
+      directWrites: this.io.directWrites,
     };
   }
 
@@ -624,6 +641,10 @@ export class FileCommitLog implements CommitLog {
     this.pumpScheduled = false;
     if (this.pumping) return;
     this.pumping = true;
+    // Direct writes wait on the thread pool, and appends accepted meanwhile join `pending`: the
+    // chunks pending when a pass starts (up to this index) share one flush round, as one write
+    // would; what came during the pass waits for the next round.
+    let passLastIndex = this.pending.length > 0 ? this.pending[this.pending.length - 1].lastIndex : 0;
     try {
       while (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.failed === null) {
         const first = this.pending[this.pendingHead];
@@ -642,6 +663,7 @@ export class FileCommitLog implements CommitLog {
             // The segment stops being the last one: its file ends at its last record again, durably,
             // before the next one exists (recovery reads a non-last segment to its file length).
             try {
+              this.closeDirect(seg);
               if (this.shrinkToWritten(seg)) await this.io.fdatasync(seg.fd);
             } catch (err) {
               this.fail(new CommitLogError('IO_ERROR', `could not cut ${seg.path} back to its records at a roll`, { cause: err }));
@@ -675,11 +697,21 @@ export class FileCommitLog implements CommitLog {
         const sizeBefore = seg.size;
         if (sizeBefore === 0) seg.firstIndex = first.firstIndex;
         const indexUndo: { file: IndexFile; size: number }[] = [];
+        let direct = false;
         try {
-          const n =
-            bytes <= WRITE_ON_MAIN_THREAD_BYTES_MAX
-              ? this.io.writevAt(seg.fd, joinAdjacent(bufs), sizeBefore)
-              : await this.io.writevAtAsync(seg.fd, joinAdjacent(bufs), sizeBefore);
+          const writer = this.directWriterFor(seg);
+          direct = writer !== null;
+          let n: number;
+          if (writer !== null) {
+            const r = await this.io.writeDirectAt(writer, joinAdjacent(bufs), sizeBefore);
+            n = r.bytes;
+            if (r.alignedEnd > seg.fileLen) seg.fileLen = r.alignedEnd; // padding past an unaligned segmentBytes
+          } else {
+            n =
+              bytes <= WRITE_ON_MAIN_THREAD_BYTES_MAX
+                ? this.io.writevAt(seg.fd, joinAdjacent(bufs), sizeBefore)
+                : await this.io.writevAtAsync(seg.fd, joinAdjacent(bufs), sizeBefore);
+          }
           assert(seg.size === sizeBefore && this.segments[this.segments.length - 1] === seg, 'nothing else wrote the segment meanwhile');
           seg.size += n;
           this.dirtyFds.add(seg.fd);
@@ -706,8 +738,10 @@ export class FileCommitLog implements CommitLog {
         // round and acknowledgements (one group commit for everything pending, as one write
         // would). A roll, or a write for the thread pool, comes after them.
         const next = this.pendingHead < this.pending.length ? this.pending[this.pendingHead] : undefined;
-        if (next === undefined || !next.sealed || next.segStart !== seg.start || next.data.length > WRITE_ON_MAIN_THREAD_BYTES_MAX) {
+        const passDone = direct && lastChunk.lastIndex >= passLastIndex;
+        if (passDone || next === undefined || !next.sealed || next.segStart !== seg.start || (!direct && next.data.length > WRITE_ON_MAIN_THREAD_BYTES_MAX)) {
           this.afterWrite();
+          passLastIndex = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1].lastIndex : 0;
         }
       }
       if (this.pendingHead >= this.pending.length) this.clearPending();
@@ -783,6 +817,7 @@ export class FileCommitLog implements CommitLog {
 
   /** A failed write leaves no half record: cut the files back to their sizes before it. */
   private undoWrite(seg: Segment, size: number, indexUndo: { file: IndexFile; size: number }[]): void {
+    seg.direct?.forgetTail();
     try {
       fs.ftruncateSync(seg.fd, size);
       seg.size = size;
@@ -806,6 +841,7 @@ export class FileCommitLog implements CommitLog {
     const seg = this.segments[this.segments.length - 1];
     if (seg !== undefined && seg.size === 0 && this.segments.length > 1) {
       this.segments.pop();
+      this.closeDirect(seg);
       this.closeFd(seg.fd);
       fs.rmSync(seg.path, { force: true });
     }
@@ -838,7 +874,7 @@ export class FileCommitLog implements CommitLog {
   private createSegment(start: number, firstIndex: number): Segment {
     const file = path.join(this.dataDir, padName(start));
     const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    const seg: Segment = { start, path: file, fd, size: 0, fileLen: 0, firstIndex };
+    const seg: Segment = { start, path: file, fd, size: 0, fileLen: 0, firstIndex, direct: null };
     try {
       this.extendActive(seg);
     } catch (err) {
@@ -864,6 +900,26 @@ export class FileCommitLog implements CommitLog {
     if (seg.fileLen >= len) return;
     fs.ftruncateSync(seg.fd, len);
     seg.fileLen = len;
+  }
+
+  /** The active segment's direct writer, opened at its first write; null for buffered writes. */
+  private directWriterFor(seg: Segment): DirectWriter | null {
+    if (!this.useDirect) return null;
+    if (seg.direct !== null) return seg.direct;
+    this.staging ??= alignedBuffer(DIRECT_STAGING_BYTES);
+    const writer = this.io.openDirect(seg.path, seg.fd, this.staging);
+    if (writer === null) {
+      this.useDirect = false;
+      this.logFn('warn', 'the filesystem refuses O_DIRECT; SYNC_FLUSH writes go through the page cache', { dir: this.dataDir });
+      return null;
+    }
+    seg.direct = writer;
+    return writer;
+  }
+
+  private closeDirect(seg: Segment): void {
+    seg.direct?.close();
+    seg.direct = null;
   }
 
   /** `seg` stops being the active segment (a roll, a clean close): its file is cut back to end at
@@ -1088,11 +1144,13 @@ export class FileCommitLog implements CommitLog {
       await this.io.fsync(this.checkpointFd());
       for (let s = this.segments.length - 1; s > keep; s--) {
         const seg = this.segments[s];
+        this.closeDirect(seg);
         this.closeFd(seg.fd);
         fs.rmSync(seg.path, { force: true });
       }
       this.segments.length = keep + 1;
       const cur = this.segments[keep];
+      cur.direct?.forgetTail();
       if (!dropWhole) {
         fs.ftruncateSync(cur.fd, cutPos - cur.start);
         cur.size = cutPos - cur.start;
@@ -1239,7 +1297,10 @@ export class FileCommitLog implements CommitLog {
   }
 
   private closeAllFiles(): void {
-    for (const seg of this.segments) closeQuietly(seg.fd);
+    for (const seg of this.segments) {
+      this.closeDirect(seg);
+      closeQuietly(seg.fd);
+    }
     for (const f of this.indexFiles.values()) closeQuietly(f.fd);
     for (const fd of this.fdsToClose) closeQuietly(fd);
     this.fdsToClose = [];
@@ -1474,7 +1535,7 @@ export class FileCommitLog implements CommitLog {
       const fd = fs.openSync(file, 'r+');
       // size = the file length until the scan below finds where the records end.
       const len = fs.fstatSync(fd).size;
-      this.segments.push({ start: Number(name), path: file, fd, size: len, fileLen: len, firstIndex: 0 });
+      this.segments.push({ start: Number(name), path: file, fd, size: len, fileLen: len, firstIndex: 0, direct: null });
     }
     // Trailing empty segments (created, nothing written before a crash, or left by a cut).
     while (this.segments.length > 1 && this.segments[this.segments.length - 1].size === 0) this.dropLastSegment();

@@ -37,6 +37,12 @@ export interface CommitLogOptions {
    *  while the main thread goes on (default 64 KiB; 0: never, every CRC on the main thread). See
    *  crc-sealer.ts. */
   readonly crcOffloadMinBytes?: number;
+  /** SYNC_FLUSH data writes with O_DIRECT (default true; needs `preallocate`): from an aligned
+   *  staging buffer, bypassing the page cache, each still followed by the round's fdatasync. Where
+   *  the filesystem refuses O_DIRECT the store logs a warning and writes through the page cache.
+   *  ASYNC_FLUSH always writes through the page cache (it acknowledges at the write). See
+   *  direct-writer.ts. */
+  readonly directIo?: boolean;
   /** Index entries per index file (default 1 Mi entries = 32 MiB files); small in tests. */
   readonly indexEntriesPerFile?: number;
   /** Test-only fault injection (never set in production): see DiskFaults. */
@@ -49,6 +55,8 @@ export interface CommitLogOptions {
  *  with EIO; `datasyncDelayMs` makes every fdatasync take that much longer (a slow disk). */
 export interface DiskFaults {
   bytesLeft: number;
+  /** Opening a segment with O_DIRECT fails with EINVAL, as on a filesystem without it. */
+  refuseDirectIo?: boolean;
   failDatasync?: boolean;
   datasyncDelayMs?: number;
 }
@@ -62,6 +70,8 @@ export interface CommitLogStats {
   /** Group commits: rounds of fdatasync (the segment; index + checkpoint at most once a second). */
   readonly flushRounds: number;
   readonly fdatasyncCalls: number;
+  /** Data writes made with O_DIRECT, counted when issued (each may be several aligned write calls). */
+  readonly directWrites: number;
 }
 
 export interface CommitLog {

@@ -30,6 +30,7 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     flushDiskType: 'SYNC_FLUSH',
     flushIntervalMs: 500,
     crcOffloadMinBytes: 0,
+    directIoEnable: true,
     preferredLeaderId: '',
     autoCreateTopicEnable: true,
     defaultTopicQueueNums: 4,
@@ -61,6 +62,7 @@ t.test('comments, blank lines, whitespace and RocketMQ keys that mean nothing he
     'listenPort=30911',
     'flushDiskType=ASYNC_FLUSH',
     'autoCreateTopicEnable=FALSE',
+    'directIoEnable=false',
     'preferredLeaderId=n2',
     'clientPeers=n0-127.0.0.1:30911;n1-10.0.0.2:30921;n2-host-c:30931',
     '\r',
@@ -70,6 +72,7 @@ t.test('comments, blank lines, whitespace and RocketMQ keys that mean nothing he
   t.equal(cfg.brokerName, 'RaftNode00');
   t.equal(cfg.flushDiskType, 'ASYNC_FLUSH');
   t.equal(cfg.autoCreateTopicEnable, false);
+  t.equal(cfg.directIoEnable, false);
   t.equal(cfg.preferredLeaderId, 'n2');
   t.equal(cfg.dLegerPeers.length, 3);
   t.same(cfg.clientPeers.map((p) => `${p.id}@${p.host}:${p.port}`), ['n0@127.0.0.1:30911', 'n1@10.0.0.2:30921', 'n2@host-c:30931']);

@@ -166,18 +166,29 @@ t.test('deleteBefore drops whole segments and remembers the term before the firs
 });
 
 t.test('writeNow writes what was accepted at once, and under SYNC_FLUSH starts its fdatasync; it never changes what an append means', async (t) => {
-  for (const flushDiskType of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
-    const dir = tempDir(`api-write-now-${flushDiskType}`);
+  const cases = [
+    { flushDiskType: 'SYNC_FLUSH', directIo: false },
+    { flushDiskType: 'SYNC_FLUSH', directIo: true },
+    { flushDiskType: 'ASYNC_FLUSH', directIo: false },
+  ] as const;
+  for (const { flushDiskType, directIo } of cases) {
+    const name = `${flushDiskType}${directIo ? ' (direct I/O)' : ''}`;
+    const dir = tempDir(`api-write-now-${flushDiskType}-${directIo}`);
     t.teardown(() => removeDir(dir));
-    const log = await openCommitLog({ dir, flushDiskType });
+    const log = await openCommitLog({ dir, flushDiskType, directIo });
     log.writeNow(); // nothing accepted: nothing to do
     const before = log.stats();
     const appended = log.append(recordsFrom(1, 3, 1, () => 100));
-    t.equal(log.stats().writeCalls, before.writeCalls, `${flushDiskType}: an append alone writes at the end of the turn`);
+    t.equal(log.stats().writeCalls + log.stats().directWrites, before.writeCalls + before.directWrites, `${name}: an append alone writes at the end of the turn`);
     log.writeNow();
     const after = log.stats();
-    t.ok(after.writeCalls > before.writeCalls, `${flushDiskType}: writeNow wrote in the call`);
-    if (flushDiskType === 'SYNC_FLUSH') t.ok(after.fdatasyncCalls > before.fdatasyncCalls, 'and started the fdatasync');
+    if (directIo) {
+      // The direct write is issued on the thread pool in the call; its fdatasync follows it.
+      t.ok(after.directWrites > before.directWrites, `${name}: writeNow issued the write in the call`);
+    } else {
+      t.ok(after.writeCalls > before.writeCalls, `${name}: writeNow wrote in the call`);
+      if (flushDiskType === 'SYNC_FLUSH') t.ok(after.fdatasyncCalls > before.fdatasyncCalls, 'and started the fdatasync');
+    }
     await appended;
     if (flushDiskType === 'SYNC_FLUSH') t.equal(log.flushedIndex(), 3, 'the append resolved once durable');
     t.same(log.read(1, 1000).map((r) => r.index), [1, 2, 3]);
@@ -187,7 +198,7 @@ t.test('writeNow writes what was accepted at once, and under SYNC_FLUSH starts i
     await log.close();
     log.writeNow(); // closed: a no-op, not a throw
     const reopened = await openCommitLog({ dir, flushDiskType });
-    t.same(reopened.read(1, 10_000).map((r) => r.index), [1, 2, 3, 4, 5], `${flushDiskType}: all of it is there after a reopen`);
+    t.same(reopened.read(1, 10_000).map((r) => r.index), [1, 2, 3, 4, 5], `${name}: all of it is there after a reopen`);
     await reopened.close();
   }
 });
