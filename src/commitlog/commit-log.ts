@@ -31,8 +31,12 @@
 //     record cache. A batch that needs a new segment waits until everything before it is written
 //     and fdatasync'd (so a segment only exists once the one before it is complete and durable:
 //     recovery can treat any bad byte in a non-last segment as corruption).
+//     Under SYNC_FLUSH (directIo, the default) the data write is instead a direct, synchronous
+//     write (O_DIRECT | O_DSYNC, direct-writer.ts) on the thread pool, durable when it completes;
+//     the chunks pending when a pump pass starts still share one flush round.
 //  3. flush (the flush loop): one round = fdatasync of the segment(s) written since the last
-//     round, on libuv's thread pool. While a round runs, new batches are written and wait for the
+//     round (none after direct writes: only new directories and, lazily, index files), on libuv's
+//     thread pool. While a round runs, new batches are written and wait for the
 //     next round: group commit. After a round the checkpoint's flushedPos is written. Index and
 //     checkpoint files are synced lazily (at a roll, on close, at most once a second otherwise):
 //     recovery rebuilds the last segment's index entries from its records anyway.
@@ -714,7 +718,7 @@ export class FileCommitLog implements CommitLog {
           }
           assert(seg.size === sizeBefore && this.segments[this.segments.length - 1] === seg, 'nothing else wrote the segment meanwhile');
           seg.size += n;
-          this.dirtyFds.add(seg.fd);
+          if (!direct) this.dirtyFds.add(seg.fd); // a direct write (O_DSYNC) is durable when done
           this.writeIndex(this.pendingHead, j, indexUndo);
           for (let m = this.pendingHead; m < j; m++) this.releaseChunk(this.pending[m]);
         } catch (err) {

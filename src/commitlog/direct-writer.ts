@@ -4,9 +4,12 @@
 // the host has taken back, each fresh page costs a fault on the host: measured here, the copy
 // (copy_folio_from_iter_atomic) was 20% of all CPU samples of a full-load 3-node run, and three
 // processes writing 150 KiB + fdatasync rounds spent 1.6-4.3 CPU-s per GB buffered against
-// 0.6-1.1 with O_DIRECT (scripts: see the README). A SYNC_FLUSH log fdatasyncs every write at
-// once anyway, so the page cache buys it nothing on the write path. The data still goes through
-// fdatasync afterwards (the device's cache, and ext4's block allocation in the sparse file).
+// 0.6-1.1 with O_DIRECT. A SYNC_FLUSH log fdatasyncs every write at once anyway, so the page
+// cache buys it nothing on the write path. The fd is opened O_DSYNC as well: a write returns once
+// its data (and the block allocation in the sparse file) is durable, as if fdatasync followed it,
+// in one thread-pool job instead of two (a write, then the round's fdatasync). Measured against
+// O_DIRECT + fdatasync, alternating: p50 at one message in flight 1.24 vs 1.46 ms (median of 4),
+// throughput at 256 in flight within noise.
 //
 // O_DIRECT needs the buffer address, the file offset and the length aligned (4 KiB here, the
 // largest logical block size in common use). Each write therefore copies into an aligned staging
@@ -41,18 +44,18 @@ export class DirectWriter {
    *  file's records end at `knownEnd`; -1: unknown (reloaded from the file before the next write). */
   private knownEnd = -1;
 
-  /** `fd` is open with O_DIRECT; `readFd` is the same file's buffered fd (to reload the tail). */
+  /** `fd` is open with O_DIRECT | O_DSYNC; `readFd` is the same file's buffered fd (to reload the tail). */
   constructor(
     readonly fd: number,
     private readonly readFd: number,
     private readonly staging: Buffer,
   ) {}
 
-  /** Opens `file` for direct writes; null where the filesystem refuses O_DIRECT (EINVAL). */
+  /** Opens `file` for direct, synchronous writes; null where the filesystem refuses O_DIRECT (EINVAL). */
   static open(file: string, readFd: number, staging: Buffer): DirectWriter | null {
     let fd: number;
     try {
-      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_DIRECT);
+      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_DIRECT | fs.constants.O_DSYNC);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EINVAL') return null;
       throw err;

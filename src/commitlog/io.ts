@@ -51,6 +51,11 @@ export class DiskIo {
     const { list, left, fail } = this.takeBudget(bufs);
     let result = { bytes: 0, alignedEnd: position };
     if (left > 0) {
+      if (this.faults?.failDatasync) {
+        // O_DSYNC: a direct write is its own fdatasync, so the injected fdatasync failure is its.
+        this.faults.failDatasync = false;
+        throw errno('EIO', 'i/o error, write');
+      }
       this.directWrites++; // counted when issued: writeNow's test sees it start in the call
       result = await writer.writeAt(list, position);
       this.count(result.bytes);

@@ -37,8 +37,9 @@ export interface CommitLogOptions {
    *  while the main thread goes on (default 64 KiB; 0: never, every CRC on the main thread). See
    *  crc-sealer.ts. */
   readonly crcOffloadMinBytes?: number;
-  /** SYNC_FLUSH data writes with O_DIRECT (default true; needs `preallocate`): from an aligned
-   *  staging buffer, bypassing the page cache, each still followed by the round's fdatasync. Where
+  /** SYNC_FLUSH data writes with O_DIRECT | O_DSYNC (default true; needs `preallocate`): from an
+   *  aligned staging buffer, bypassing the page cache; a write is durable when it returns (no
+   *  separate fdatasync of the segment). Where
    *  the filesystem refuses O_DIRECT the store logs a warning and writes through the page cache.
    *  ASYNC_FLUSH always writes through the page cache (it acknowledges at the write). See
    *  direct-writer.ts. */
@@ -52,7 +53,8 @@ export interface CommitLogOptions {
 /** Test-only: a mutable budget of bytes the store may still write. A write that does not fit is
  *  written up to the budget (a torn write) and then fails with ENOSPC, as a full disk does.
  *  Raise `bytesLeft` again to "free space". Setting `failDatasync` makes the next fdatasync fail
- *  with EIO; `datasyncDelayMs` makes every fdatasync take that much longer (a slow disk). */
+ *  with EIO (or the next direct write, which is its own fdatasync); `datasyncDelayMs` makes every
+ *  fdatasync take that much longer (a slow disk). */
 export interface DiskFaults {
   bytesLeft: number;
   /** Opening a segment with O_DIRECT fails with EINVAL, as on a filesystem without it. */

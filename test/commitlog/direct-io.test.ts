@@ -117,3 +117,20 @@ t.test('ASYNC_FLUSH and preallocate: false write through the page cache', async 
     await log.close();
   }
 });
+
+t.test('a direct write is its own fdatasync (O_DSYNC): appends resolve durable without one per round', async (t) => {
+  for (const directIo of [true, false]) {
+    const dir = tempDir('direct-dsync');
+    t.teardown(() => removeDir(dir));
+    const log = await openCommitLog({ dir, directIo });
+    for (let i = 1; i <= 20; i++) {
+      await log.append(recordsFrom(i, 1, 1, () => 300));
+      if (log.flushedIndex() !== i) t.fail(`append ${i} resolved before it was flushed`);
+    }
+    const s = log.stats();
+    t.equal(s.flushRounds >= 20, true, `${directIo}: a round per awaited append (${s.flushRounds})`);
+    if (directIo) t.ok(s.fdatasyncCalls < 5, `direct: ${s.fdatasyncCalls} fdatasyncs (index and checkpoint at most once a second)`);
+    else t.ok(s.fdatasyncCalls >= 20, `page cache: ${s.fdatasyncCalls} fdatasyncs, one per round`);
+    await log.close();
+  }
+});
