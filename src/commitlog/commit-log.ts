@@ -69,7 +69,7 @@ import { CRC_OFFLOAD_MIN_BYTES_DEFAULT, CrcSealer } from './crc-sealer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
 import { CommitLogError, assert, writeError } from './errors.ts';
 import { DiskIo } from './io.ts';
-import { alignedBuffer, type DirectWriter } from './direct-writer.ts';
+import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
 import { acquireLock, type StoreLock } from './lock.ts';
 import {
   INDEX_ENTRY_SIZE,
@@ -689,11 +689,13 @@ export class FileCommitLog implements CommitLog {
         const bufs: Buffer[] = [];
         let j = this.pendingHead;
         let bytes = 0;
+        // A direct write waits for the device, so it takes up to its staging buffer at once.
+        const writeMax = this.useDirect ? DIRECT_STAGING_BYTES - DIRECT_ALIGN : WRITE_BYTES_MAX;
         while (
           j < this.pending.length &&
           this.pending[j].sealed &&
           this.pending[j].segStart === seg.start &&
-          (j === this.pendingHead || bytes + this.pending[j].data.length <= WRITE_BYTES_MAX)
+          (j === this.pendingHead || bytes + this.pending[j].data.length <= writeMax)
         ) {
           bytes += this.pending[j].data.length;
           bufs.push(this.pending[j++].data);
