@@ -162,14 +162,19 @@ t.test('truncateAfter and close with appends and writes in flight', async (t) =>
 });
 
 t.test('SYNC_FLUSH: appends pending at once share one flush round even when they take several writes', async (t) => {
-  const dir = tempDir('async-group');
-  t.teardown(() => removeDir(dir));
-  const log = await openCommitLog({ dir });
-  const appends: Promise<void>[] = [];
-  for (let i = 1; i <= 600; i++) appends.push(log.append(recordsFrom(i, 1, 1, () => 1000))); // ~630 KB: 3 writes
-  await Promise.all(appends);
-  const s = log.stats();
-  t.ok(s.writeCalls >= 4, `${s.writeCalls} write calls (segment and index)`);
-  t.equal(s.flushRounds, 1, 'one group commit for everything that was pending');
-  await log.close();
+  for (const directIo of [false, true]) {
+    const dir = tempDir('async-group');
+    t.teardown(() => removeDir(dir));
+    const log = await openCommitLog({ dir, directIo });
+    const appends: Promise<void>[] = [];
+    // ~2.1 MB: 9 page-cache writes of <= 256 KiB, or 3 direct writes of < 1 MiB
+    for (let i = 1; i <= 2000; i++) appends.push(log.append(recordsFrom(i, 1, 1, () => 1000)));
+    await Promise.all(appends);
+    const s = log.stats();
+    // writeCalls: page-cache writes, each data write followed by its index write
+    const dataWrites = directIo ? s.directWrites : s.writeCalls / 2;
+    t.ok(dataWrites >= 3, `directIo ${directIo}: ${dataWrites} data writes`);
+    t.equal(s.flushRounds, 1, 'one group commit for everything that was pending');
+    await log.close();
+  }
 });
