@@ -43,6 +43,9 @@
 //    rate a short burst sees, not what the disk takes.
 //  - readMBps: sequential read() of the burst run's log from a fresh open (empty record cache;
 //    the files are in the page cache).
+//  - SYNC_FLUSH phases below run with the log's defaults, so since 2026-12-04 with direct writes
+//    (O_DIRECT | O_DSYNC, directIo): each write is durable when it returns and fsyncsPerSec counts
+//    only the lazy index/checkpoint syncs; DIRECT_IO=0 measures the page-cache path instead.
 //  - syncAppendMBps / syncAppendsPerSec / fsyncsPerSec: SYNC_FLUSH, 256 concurrent
 //    single-record appenders (group commit), SYNC_ENTRIES entries; fsyncsPerSec counts every
 //    fdatasync the log made (segment rounds plus the lazy index/checkpoint syncs). With 256
@@ -66,6 +69,8 @@ import type { LogRecord } from '../src/commitlog/types.ts';
 import { delay } from '../src/net/util.ts';
 import { median } from './bench/report.ts';
 
+/** SYNC_FLUSH phases: the log's direct writes (default) or the page cache (DIRECT_IO=0). */
+const DIRECT_IO = process.env.DIRECT_IO !== '0';
 const RUNS = Number(process.env.RUNS ?? 3);
 const ENTRY_BYTES = 1024;
 const BATCH = Number(process.env.BATCH ?? 128);
@@ -225,7 +230,7 @@ function rawRun(file: string, entries: number, durable: boolean): { mbps: number
 }
 
 async function syncRun(dir: string): Promise<{ appendMBps: number; appendsPerSec: number; fsyncsPerSec: number; roundsPerSec: number }> {
-  const log = await openCommitLog({ dir, flushDiskType: 'SYNC_FLUSH' });
+  const log = await openCommitLog({ dir, flushDiskType: 'SYNC_FLUSH', directIo: DIRECT_IO });
   const s0 = log.stats();
   let issued = 0;
   const t0 = performance.now();
@@ -250,7 +255,7 @@ async function syncRun(dir: string): Promise<{ appendMBps: number; appendsPerSec
 
 /** SYNC_FLUSH, one appender awaiting each single-record append: per-append latency. */
 async function syncSerialRun(dir: string): Promise<{ appendsPerSec: number; p50Us: number; p99Us: number }> {
-  const log = await openCommitLog({ dir, flushDiskType: 'SYNC_FLUSH' });
+  const log = await openCommitLog({ dir, flushDiskType: 'SYNC_FLUSH', directIo: DIRECT_IO });
   const lat = new Float64Array(SYNC_SERIAL_ENTRIES);
   const t0 = performance.now();
   for (let i = 0; i < SYNC_SERIAL_ENTRIES; i++) {
