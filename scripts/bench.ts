@@ -30,7 +30,8 @@ const SPEC: CommandSpec = {
     '  {"nodes","size","inflight","flush","msgsPerSec","mbPerSec","p50Ms","p99Ms","p999Ms",\n' +
     '   "serverCpuSecPer100k","clientCpuSecPer100k","serverRssMiB"}\n' +
     'Latency: each send from call to ack. CPU: utime+stime from /proc/<pid>/stat over the measured\n' +
-    'window, all replicas (server) or all load processes (client). RSS: the largest replica\'s VmRSS\n' +
+    'window, all replicas (server) or all load processes (client); the per-run line on stderr also has\n' +
+    'serverSysCpuSecPer100k, the kernel\'s (stime) part of the server figure. RSS: the largest replica\'s VmRSS\n' +
     'at the end. --compare runs the matrix (3 and 5 nodes; 128 B and 1 KiB; 1, 64 and 256 in flight;\n' +
     'both flush types), one JSON line per cell on stdout, and writes DIR/bench.md and DIR/bench.svg;\n' +
     'an axis flag given with --compare narrows the matrix to that value.\n' +
@@ -113,7 +114,7 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
     figures.push(res.figures);
     otherCpu.push(res.otherCpuPercent);
     failedSends += res.failed;
-    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, clientCpuPercent: res.clientCpuPercent, otherCpuPercent: res.otherCpuPercent, cores: os.cpus().length };
+    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, serverSysCpuSecPer100k: res.serverSysCpuSecPer100k, clientCpuPercent: res.clientCpuPercent, otherCpuPercent: res.otherCpuPercent, cores: os.cpus().length };
     say(`${runLabel}: ${JSON.stringify({ ...res.figures, ...extra })}`);
     // A trend over a few seconds mostly shows the heap warming up: only a minute or more says
     // anything about growth per minute.

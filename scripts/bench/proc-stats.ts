@@ -20,6 +20,12 @@ function clockTicksPerSecond(): number {
 
 /** User + system CPU seconds the process has used so far; null when it is gone. */
 function cpuSeconds(pid: number): number | null {
+  const split = cpuSplit(pid);
+  return split === null ? null : split.user + split.sys;
+}
+
+/** User and system CPU seconds the process has used so far, apart; null when it is gone. */
+export function cpuSplit(pid: number): { user: number; sys: number } | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -32,7 +38,15 @@ function cpuSeconds(pid: number): number | null {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
-  return (utime + stime) / clockTicksPerSecond();
+  return { user: utime / clockTicksPerSecond(), sys: stime / clockTicksPerSecond() };
+}
+
+/** System (kernel) CPU seconds of `pids` together; a pid that is gone counts 0 (the total CPU,
+ *  from totalCpuSeconds, is the figure that refuses a missing replica). */
+export function totalSysCpuSeconds(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) sum += cpuSplit(pid)?.sys ?? 0;
+  return sum;
 }
 
 /** Resident memory (VmRSS) in MiB; null when the process is gone. */

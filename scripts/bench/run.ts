@@ -5,7 +5,7 @@ import { delay } from '../../src/net/util.ts';
 import { LocalCluster } from '../../test/helpers/launcher.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
-import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpuSeconds } from './proc-stats.ts';
+import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpuSeconds, totalSysCpuSeconds } from './proc-stats.ts';
 import { RssSeries } from './rss-series.ts';
 
 export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
@@ -61,6 +61,9 @@ export interface RunResult {
   readonly firstError: string;
   readonly windowSec: number;
   readonly serverCpuPercent: number;
+  /** The kernel's part of serverCpuSecPer100k (stime): syscalls, page-cache copies, TCP, exits to
+   *  the host on a VM; the rest is the replicas' own code, V8 and libc. */
+  readonly serverSysCpuSecPer100k: number;
   readonly clientCpuPercent: number;
   /** Busy CPU of everything else on the machine (this driver, other jobs), 100 = one core:
    *  the load that competed with the run. An estimate, good to about a tenth of a core; never below 0. */
@@ -183,7 +186,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     // The window: server and client CPU read from /proc right at its two ends.
     phaseHist = new Histogram();
     const startMicros = Number(process.hrtime.bigint() / 1000n);
-    const start = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
+    const start = { t: performance.now(), server: totalCpuSeconds(serverPids), serverSys: totalSysCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
     for (const c of children) c.measure();
     lastCpu = start;
     const rssSeries = serverPids.map((pid) => {
@@ -208,7 +211,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       }
     }
     const endMicros = Number(process.hrtime.bigint() / 1000n);
-    const end = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
+    const end = { t: performance.now(), server: totalCpuSeconds(serverPids), serverSys: totalSysCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
     const results = await Promise.all(children.map((c) => c.stop(10_000)));
     stopped = true;
     const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
@@ -262,6 +265,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       firstError,
       windowSec: round(windowSec, 3),
       serverCpuPercent: Math.round((serverCpu / windowSec) * 100),
+      serverSysCpuSecPer100k: per100k(end.serverSys - start.serverSys),
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
       otherCpuPercent: Math.round((otherCpu / windowSec) * 100),
       rss: cluster.nodes.map((n, i) => {
