@@ -50,6 +50,9 @@
 //    single-record appenders (group commit), SYNC_ENTRIES entries; fsyncsPerSec counts every
 //    fdatasync the log made (segment rounds plus the lazy index/checkpoint syncs). With 256
 //    appenders the main thread (not the disk) bounds this on 2 cores: it varies with the load.
+//  - syncReadMBps (extra): sequential read() of the sync run's log from a fresh open: after direct
+//    writes the data is not in the page cache (a consumer far behind reads it so); with
+//    DIRECT_IO=0 it mostly is.
 //  - syncSerialAppendsPerSec / syncSerialP50Us / syncSerialP99Us (extra): SYNC_FLUSH, one
 //    appender awaiting each single-record append, SYNC_SERIAL_ENTRIES entries: the latency of
 //    one write + one fdatasync round (what a lone SYNC_FLUSH send waits for on each replica).
@@ -312,6 +315,7 @@ const results = {
   asyncAppendSerialMBps: [] as number[],
   asyncBurstMBps: [] as number[],
   rawBurstMBps: [] as number[],
+  syncReadMBps: [] as number[],
   syncSerialAppendsPerSec: [] as number[],
   syncSerialP50Us: [] as number[],
   syncSerialP99Us: [] as number[],
@@ -386,13 +390,16 @@ try {
     if (PHASES.has('sync')) {
       await settle(`sync run ${run}`);
       const s = await syncRun(path.join(root, `sync-${run}`));
+      const syncReadMBps = await readRun(path.join(root, `sync-${run}`));
       fs.rmSync(path.join(root, `sync-${run}`), { recursive: true, force: true });
+      results.syncReadMBps.push(syncReadMBps);
       results.syncAppendMBps.push(s.appendMBps);
       results.syncAppendsPerSec.push(s.appendsPerSec);
       results.fsyncsPerSec.push(s.fsyncsPerSec);
       say(
         `run ${run}/${RUNS} sync: ${Math.round(s.appendsPerSec)} appends/s ${round(s.appendMBps)} MB/s, ` +
-          `${Math.round(s.fsyncsPerSec)} fdatasync/s in ${Math.round(s.roundsPerSec)} group commits/s (load ${os.loadavg()[0].toFixed(2)})`,
+          `${Math.round(s.fsyncsPerSec)} fdatasync/s in ${Math.round(s.roundsPerSec)} group commits/s (load ${os.loadavg()[0].toFixed(2)}); ` +
+          `read back ${round(syncReadMBps)} MB/s`,
       );
     }
 
