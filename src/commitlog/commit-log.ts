@@ -704,6 +704,7 @@ export class FileCommitLog implements CommitLog {
         if (sizeBefore === 0) seg.firstIndex = first.firstIndex;
         const indexUndo: { file: IndexFile; size: number }[] = [];
         let direct = false;
+        let dataWritten = false;
         try {
           const writer = this.directWriterFor(seg);
           direct = writer !== null;
@@ -718,6 +719,7 @@ export class FileCommitLog implements CommitLog {
                 ? this.io.writevAt(seg.fd, joinAdjacent(bufs), sizeBefore)
                 : await this.io.writevAtAsync(seg.fd, joinAdjacent(bufs), sizeBefore);
           }
+          dataWritten = true;
           assert(seg.size === sizeBefore && this.segments[this.segments.length - 1] === seg, 'nothing else wrote the segment meanwhile');
           seg.size += n;
           if (!direct) this.dirtyFds.add(seg.fd); // a direct write (O_DSYNC) is durable when done
@@ -725,6 +727,15 @@ export class FileCommitLog implements CommitLog {
           for (let m = this.pendingHead; m < j; m++) this.releaseChunk(this.pending[m]);
         } catch (err) {
           this.undoWrite(seg, sizeBefore, indexUndo);
+          if (direct && !dataWritten && (err as NodeJS.ErrnoException | null)?.code === 'EINVAL' && this.failed === null) {
+            // The filesystem took O_DIRECT at open but refuses the writes (alignment, a FUSE or
+            // network filesystem): nothing of this write counts yet, so write it again, and every
+            // later one, through the page cache.
+            this.useDirect = false;
+            this.closeDirect(seg);
+            this.logFn('warn', 'direct writes fail with EINVAL here; SYNC_FLUSH writes go through the page cache', { file: seg.path });
+            continue;
+          }
           this.afterWrite(); // what earlier writes of this pass wrote counts (see below)
           this.writeFailed(writeError(err, `appending to ${seg.path}`));
           break;

@@ -51,6 +51,7 @@ export class DiskIo {
     const { list, left, fail } = this.takeBudget(bufs);
     let result = { bytes: 0, alignedEnd: position };
     if (left > 0) {
+      if (this.faults?.refuseDirectWrites) throw errno('EINVAL', 'invalid argument, write');
       if (this.faults?.failDatasync) {
         // O_DSYNC: a direct write is its own fdatasync, so the injected fdatasync failure is its.
         this.faults.failDatasync = false;

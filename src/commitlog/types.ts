@@ -59,6 +59,8 @@ export interface DiskFaults {
   bytesLeft: number;
   /** Opening a segment with O_DIRECT fails with EINVAL, as on a filesystem without it. */
   refuseDirectIo?: boolean;
+  /** Every direct write fails with EINVAL (the open worked), as where the alignment is wrong. */
+  refuseDirectWrites?: boolean;
   failDatasync?: boolean;
   datasyncDelayMs?: number;
 }

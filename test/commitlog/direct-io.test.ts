@@ -106,6 +106,27 @@ t.test('a filesystem without O_DIRECT: one warning, then page-cache writes that 
   await again.close();
 });
 
+t.test('direct writes that fail with EINVAL after the open: the write is made again through the page cache, nothing lost', async (t) => {
+  const dir = tempDir('direct-einval');
+  t.teardown(() => removeDir(dir));
+  const { lines, log: logFn } = collectLog();
+  const faults = { bytesLeft: Infinity, refuseDirectWrites: false };
+  const log = await openCommitLog({ dir, segmentBytes: 8192, log: logFn, faults });
+  await log.append(recordsFrom(1, 3, 1, () => 1000)); // direct
+  t.equal(log.stats().directWrites, 1, 'first write direct');
+  faults.refuseDirectWrites = true;
+  for (let k = 0; k < 4; k++) await log.append(recordsFrom(log.lastIndex() + 1, 3, 1, () => 1000)); // rolls segments
+  t.equal(log.flushedIndex(), 15, 'every append resolved durable');
+  t.equal(lines.filter((l) => /EINVAL/.test(l.msg)).length, 1, 'warned once');
+  t.equal(log.read(1, Infinity).length, 15);
+  await log.close();
+  const again = await openCommitLog({ dir, segmentBytes: 8192 });
+  const back = again.read(1, Infinity);
+  t.same(back.map((r) => r.index), Array.from({ length: 15 }, (_, i) => i + 1), 'all of it after a reopen');
+  t.ok(back.every((r) => sameRecord(r, recordsFrom(r.index, 1, 1, () => 1000)[0])), 'byte for byte');
+  await again.close();
+});
+
 t.test('ASYNC_FLUSH and preallocate: false write through the page cache', async (t) => {
   for (const opts of [{ flushDiskType: 'ASYNC_FLUSH' as const }, { preallocate: false }]) {
     const dir = tempDir('direct-not-used');
