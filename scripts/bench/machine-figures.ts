@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { DirectWriter, alignedBuffer } from '../../src/commitlog/direct-writer.ts';
 import { median } from './report.ts';
 
 export interface MachineFigures {
@@ -20,6 +21,10 @@ export interface MachineFigures {
   /** A 1 KiB positional write then fdatasync, into a file extended with ftruncate (as the
    *  commitlog's active segment is): the disk's durable-write latency. */
   readonly fdatasyncP50Us: number;
+  /** A 1 KiB record appended with the commitlog's DirectWriter (O_DIRECT | O_DSYNC: its 4 KiB
+   *  block rewritten, durable on return), what a SYNC_FLUSH replica waits for; 0 where the file
+   *  system refuses O_DIRECT. */
+  readonly directWriteP50Us: number;
   /** One byte to another process over TCP on 127.0.0.1 and back: wake-up and loopback cost. */
   readonly loopbackRttP50Us: number;
 }
@@ -77,6 +82,29 @@ function fdatasyncP50Us(dir: string): number {
   }
 }
 
+async function directWriteP50Us(dir: string): Promise<number> {
+  const file = path.join(dir, 'direct-write');
+  const record = Buffer.alloc(1024, 0x5a);
+  const fd = fs.openSync(file, 'w+');
+  let writer: DirectWriter | null = null;
+  try {
+    fs.ftruncateSync(fd, FDATASYNC_ROUNDS * record.length + 4096);
+    writer = DirectWriter.open(file, fd, alignedBuffer(8192));
+    if (writer === null) return 0;
+    const times: number[] = [];
+    for (let i = 0; i < FDATASYNC_ROUNDS; i++) {
+      const start = nowUs();
+      await writer.writeAt([record], i * record.length);
+      times.push(nowUs() - start);
+    }
+    return median(times);
+  } finally {
+    writer?.close();
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+}
+
 /** An echo server in a child process (stopped by PID), pinged RTT_ROUNDS times one at a time. */
 async function loopbackRttP50Us(): Promise<number> {
   const echo = "const s=require('net').createServer(c=>{c.setNoDelay(true);c.on('data',d=>c.write(d))});" +
@@ -125,6 +153,7 @@ export async function measureMachine(dir: string): Promise<MachineFigures> {
     crc32GBps: round(crc32GBps(), 2),
     freshWriteMBps: Math.round(freshWriteMBps(dir)),
     fdatasyncP50Us: Math.round(fdatasyncP50Us(dir)),
+    directWriteP50Us: Math.round(await directWriteP50Us(dir)),
     loopbackRttP50Us: round(await loopbackRttP50Us(), 1),
   };
 }
@@ -132,6 +161,8 @@ export async function measureMachine(dir: string): Promise<MachineFigures> {
 export function describeMachine(m: MachineFigures): string {
   return (
     `crc32 ${m.crc32GBps} GB/s on one core, writes into fresh page-cache pages ${m.freshWriteMBps} MB/s, ` +
-    `1 KiB write + fdatasync p50 ${m.fdatasyncP50Us} us, loopback TCP round trip between processes p50 ${m.loopbackRttP50Us} us`
+    `1 KiB write + fdatasync p50 ${m.fdatasyncP50Us} us, ` +
+    (m.directWriteP50Us > 0 ? `1 KiB direct (O_DSYNC) write p50 ${m.directWriteP50Us} us, ` : 'no O_DIRECT here, ') +
+    `loopback TCP round trip between processes p50 ${m.loopbackRttP50Us} us`
   );
 }

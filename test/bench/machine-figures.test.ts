@@ -17,4 +17,5 @@ t.test('the machine figures are measured, positive and described; nothing is lef
   const text = describeMachine(m);
   t.match(text, new RegExp(`crc32 ${m.crc32GBps} GB/s`));
   t.match(text, new RegExp(`round trip between processes p50 ${m.loopbackRttP50Us} us`));
+  t.match(text, new RegExp(`direct \\(O_DSYNC\\) write p50 ${m.directWriteP50Us} us`));
 });
