@@ -55,7 +55,8 @@
 //    DIRECT_IO=0 it mostly is.
 //  - syncSerialAppendsPerSec / syncSerialP50Us / syncSerialP99Us (extra): SYNC_FLUSH, one
 //    appender awaiting each single-record append, SYNC_SERIAL_ENTRIES entries: the latency of
-//    one write + one fdatasync round (what a lone SYNC_FLUSH send waits for on each replica).
+//    one durable write (direct: one O_DSYNC write; DIRECT_IO=0: a write + an fdatasync round),
+//    what a lone SYNC_FLUSH send waits for on each replica.
 //
 //   npm run bench:commitlog
 //   RUNS=5 SUSTAINED_MB=8192 ASYNC_MB=512 SYNC_ENTRIES=300000 SYNC_SERIAL_ENTRIES=20000 PIPELINE=8

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
 import { TSX_LOADER } from '../src/cli/cluster.ts';
 import { DIRECT_ALIGN, DirectWriter, alignedBuffer } from '../src/commitlog/direct-writer.ts';
+import { freeDiskBytes } from './bench/proc-stats.ts';
 import { median } from './bench/report.ts';
 
 const fdatasync = promisify(fs.fdatasync);
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const need = procs * mb * 1024 * 1024 * 1.1;
-  const free = fs.statfsSync(dir).bavail * fs.statfsSync(dir).bsize;
+  const free = freeDiskBytes(dir);
   if (free < need) {
     console.error(`bench:direct-io: ${dir} has ${(free / 2 ** 30).toFixed(1)} GiB free; a round needs ${(need / 2 ** 30).toFixed(1)}`);
     process.exit(2);

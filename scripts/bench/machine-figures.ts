@@ -62,47 +62,53 @@ function freshWriteMBps(dir: string): number {
   }
 }
 
-function fdatasyncP50Us(dir: string): number {
-  const file = path.join(dir, 'fdatasync');
-  const record = Buffer.alloc(1024, 0x5a);
-  const fd = fs.openSync(file, 'w');
+/** Runs `fn` on a scratch file extended with ftruncate to `bytes` (sparse, as the commitlog's
+ *  active segment is), then closes and removes it. */
+async function onScratchFile<T>(dir: string, name: string, bytes: number, fn: (fd: number, file: string) => Promise<T> | T): Promise<T> {
+  const file = path.join(dir, name);
+  const fd = fs.openSync(file, 'w+');
   try {
-    fs.ftruncateSync(fd, FDATASYNC_ROUNDS * record.length);
-    const times: number[] = [];
-    for (let i = 0; i < FDATASYNC_ROUNDS; i++) {
-      fs.writeSync(fd, record, 0, record.length, i * record.length);
-      const start = nowUs();
-      fs.fdatasyncSync(fd);
-      times.push(nowUs() - start);
-    }
-    return median(times);
+    fs.ftruncateSync(fd, bytes);
+    return await fn(fd, file);
   } finally {
     fs.closeSync(fd);
     fs.rmSync(file, { force: true });
   }
 }
 
-async function directWriteP50Us(dir: string): Promise<number> {
-  const file = path.join(dir, 'direct-write');
-  const record = Buffer.alloc(1024, 0x5a);
-  const fd = fs.openSync(file, 'w+');
-  let writer: DirectWriter | null = null;
-  try {
-    fs.ftruncateSync(fd, FDATASYNC_ROUNDS * record.length + 4096);
-    writer = DirectWriter.open(file, fd, alignedBuffer(8192));
-    if (writer === null) return 0;
+const RECORD = Buffer.alloc(1024, 0x5a);
+
+/** The fdatasync after each 1 KiB positional write (the write itself not timed). */
+function fdatasyncP50Us(dir: string): Promise<number> {
+  return onScratchFile(dir, 'fdatasync', FDATASYNC_ROUNDS * RECORD.length, (fd) => {
     const times: number[] = [];
     for (let i = 0; i < FDATASYNC_ROUNDS; i++) {
+      fs.writeSync(fd, RECORD, 0, RECORD.length, i * RECORD.length);
       const start = nowUs();
-      await writer.writeAt([record], i * record.length);
+      fs.fdatasyncSync(fd);
       times.push(nowUs() - start);
     }
     return median(times);
-  } finally {
-    writer?.close();
-    fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
-  }
+  });
+}
+
+/** Each 1 KiB record appended with the DirectWriter, durable on return; 0 without O_DIRECT. */
+function directWriteP50Us(dir: string): Promise<number> {
+  return onScratchFile(dir, 'direct-write', FDATASYNC_ROUNDS * RECORD.length + 4096, async (fd, file) => {
+    const writer = DirectWriter.open(file, fd, alignedBuffer(8192));
+    if (writer === null) return 0;
+    try {
+      const times: number[] = [];
+      for (let i = 0; i < FDATASYNC_ROUNDS; i++) {
+        const start = nowUs();
+        await writer.writeAt([RECORD], i * RECORD.length);
+        times.push(nowUs() - start);
+      }
+      return median(times);
+    } finally {
+      writer.close();
+    }
+  });
 }
 
 /** An echo server in a child process (stopped by PID), pinged RTT_ROUNDS times one at a time. */
@@ -152,7 +158,7 @@ export async function measureMachine(dir: string): Promise<MachineFigures> {
   return {
     crc32GBps: round(crc32GBps(), 2),
     freshWriteMBps: Math.round(freshWriteMBps(dir)),
-    fdatasyncP50Us: Math.round(fdatasyncP50Us(dir)),
+    fdatasyncP50Us: Math.round(await fdatasyncP50Us(dir)),
     directWriteP50Us: Math.round(await directWriteP50Us(dir)),
     loopbackRttP50Us: round(await loopbackRttP50Us(), 1),
   };

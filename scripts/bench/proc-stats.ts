@@ -18,14 +18,8 @@ function clockTicksPerSecond(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU seconds the process has used so far; null when it is gone. */
-function cpuSeconds(pid: number): number | null {
-  const split = cpuSplit(pid);
-  return split === null ? null : split.user + split.sys;
-}
-
 /** User and system CPU seconds the process has used so far, apart; null when it is gone. */
-export function cpuSplit(pid: number): { user: number; sys: number } | null {
+function cpuSplit(pid: number): { user: number; sys: number } | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -41,13 +35,7 @@ export function cpuSplit(pid: number): { user: number; sys: number } | null {
   return { user: utime / clockTicksPerSecond(), sys: stime / clockTicksPerSecond() };
 }
 
-/** System (kernel) CPU seconds of `pids` together; a pid that is gone counts 0 (the total CPU,
- *  from totalCpuSeconds, is the figure that refuses a missing replica). */
-export function totalSysCpuSeconds(pids: readonly number[]): number {
-  let sum = 0;
-  for (const pid of pids) sum += cpuSplit(pid)?.sys ?? 0;
-  return sum;
-}
+
 
 /** Resident memory (VmRSS) in MiB; null when the process is gone. */
 export function rssMiB(pid: number): number | null {
@@ -83,14 +71,22 @@ export function onTmpfs(dir: string): boolean {
   return fs.statfsSync(dir).type === TMPFS_MAGIC;
 }
 
-/** Sum of cpuSeconds over `pids`; throws naming a pid that is gone (a crashed replica must not
- *  silently lower the figure). */
-export function totalCpuSeconds(pids: readonly number[]): number {
-  let sum = 0;
+/** User + system CPU seconds of `pids` together, and the system part of it, from one read of
+ *  each /proc/<pid>/stat; throws naming a pid that is gone (a crashed replica must not silently
+ *  lower the figure). */
+export function totalCpu(pids: readonly number[]): { total: number; sys: number } {
+  let total = 0;
+  let sys = 0;
   for (const pid of pids) {
-    const s = cpuSeconds(pid);
+    const s = cpuSplit(pid);
     if (s === null) throw new Error(`process ${pid} is gone (cannot read /proc/${pid}/stat)`);
-    sum += s;
+    total += s.user + s.sys;
+    sys += s.sys;
   }
-  return sum;
+  return { total, sys };
+}
+
+/** User + system CPU seconds of `pids` together (see totalCpu). */
+export function totalCpuSeconds(pids: readonly number[]): number {
+  return totalCpu(pids).total;
 }

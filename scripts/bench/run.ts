@@ -5,7 +5,7 @@ import { delay } from '../../src/net/util.ts';
 import { LocalCluster } from '../../test/helpers/launcher.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
-import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpuSeconds, totalSysCpuSeconds } from './proc-stats.ts';
+import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpu, totalCpuSeconds } from './proc-stats.ts';
 import { RssSeries } from './rss-series.ts';
 
 export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
@@ -186,7 +186,11 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     // The window: server and client CPU read from /proc right at its two ends.
     phaseHist = new Histogram();
     const startMicros = Number(process.hrtime.bigint() / 1000n);
-    const start = { t: performance.now(), server: totalCpuSeconds(serverPids), serverSys: totalSysCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
+    const sample = () => {
+      const server = totalCpu(serverPids);
+      return { t: performance.now(), server: server.total, serverSys: server.sys, client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
+    };
+    const start = sample();
     for (const c of children) c.measure();
     lastCpu = start;
     const rssSeries = serverPids.map((pid) => {
@@ -211,7 +215,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       }
     }
     const endMicros = Number(process.hrtime.bigint() / 1000n);
-    const end = { t: performance.now(), server: totalCpuSeconds(serverPids), serverSys: totalSysCpuSeconds(serverPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
+    const end = sample();
     const results = await Promise.all(children.map((c) => c.stop(10_000)));
     stopped = true;
     const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);

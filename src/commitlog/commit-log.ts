@@ -127,8 +127,9 @@ const ARENA_SPARES_MAX = 2;
  */
 const WRITE_BYTES_MAX = 256 * 1024;
 const WRITE_ON_MAIN_THREAD_BYTES_MAX = 1024 * 1024;
-/** The aligned staging buffer of direct writes (one write in flight per log): 256 KiB writes fit
- *  in one; a single larger batch goes out in pieces of this size. */
+/** The aligned staging buffer of direct writes (one write in flight per log). The pump joins
+ *  pending chunks into one direct write of at most this less a block (the rewritten tail); a
+ *  single larger chunk goes out in pieces of this size. */
 const DIRECT_STAGING_BYTES = 1024 * 1024;
 
 interface Segment {
@@ -645,9 +646,10 @@ export class FileCommitLog implements CommitLog {
     this.pumpScheduled = false;
     if (this.pumping) return;
     this.pumping = true;
-    // Direct writes wait on the thread pool, and appends accepted meanwhile join `pending`: the
-    // chunks pending when a pass starts (up to this index) share one flush round, as one write
-    // would; what came during the pass waits for the next round.
+    // A write that waits on the thread pool (every direct write, a huge page-cache one) lets
+    // appends join `pending` meanwhile: the chunks pending when a pass starts, or when it last
+    // requested a round (up to this index), share one flush round, as one write would; what came
+    // since waits for the next round.
     let passLastIndex = this.pending.length > 0 ? this.pending[this.pending.length - 1].lastIndex : 0;
     try {
       while (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.failed === null) {
@@ -755,7 +757,7 @@ export class FileCommitLog implements CommitLog {
         // round and acknowledgements (one group commit for everything pending, as one write
         // would). A roll, or a write for the thread pool, comes after them.
         const next = this.pendingHead < this.pending.length ? this.pending[this.pendingHead] : undefined;
-        const passDone = direct && lastChunk.lastIndex >= passLastIndex;
+        const passDone = lastChunk.lastIndex >= passLastIndex;
         if (passDone || next === undefined || !next.sealed || next.segStart !== seg.start || (!direct && next.data.length > WRITE_ON_MAIN_THREAD_BYTES_MAX)) {
           this.afterWrite();
           passLastIndex = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1].lastIndex : 0;

@@ -3,8 +3,9 @@
 // Why: a buffered write copies every byte into page-cache pages, and on a VM whose free memory
 // the host has taken back, each fresh page costs a fault on the host: measured here, the copy
 // (copy_folio_from_iter_atomic) was 20% of all CPU samples of a full-load 3-node run, and three
-// processes writing 150 KiB + fdatasync rounds spent 1.6-4.3 CPU-s per GB buffered against
-// 0.6-1.1 with O_DIRECT. A SYNC_FLUSH log fdatasyncs every write at once anyway, so the page
+// processes each writing 148 KiB at a time and making it durable (`npm run bench:direct-io`,
+// median of 3 alternating rounds) spent 1.92 CPU-s per GB through the page cache against 1.28
+// direct, at 477 against 569 MB/s. A SYNC_FLUSH log fdatasyncs every write at once anyway, so the page
 // cache buys it nothing on the write path. The fd is opened O_DSYNC as well: a write returns once
 // its data (and the block allocation in the sparse file) is durable, as if fdatasync followed it,
 // in one thread-pool job instead of two (a write, then the round's fdatasync). Measured against
@@ -31,7 +32,8 @@ const WASM_PAGE = 65536;
 // The one WebAssembly API used here (the project's lib has no WebAssembly declarations).
 declare const WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } };
 
-/** A page-aligned buffer of `bytes` (the staging buffer of one log) (WebAssembly memory is mapped at page boundaries). */
+/** A page-aligned buffer of `bytes`, for a log's staging buffer (WebAssembly memory is mapped at
+ *  page boundaries). */
 export function alignedBuffer(bytes: number): Buffer {
   const pages = Math.ceil(bytes / WASM_PAGE);
   const mem = new WebAssembly.Memory({ initial: pages, maximum: pages });
@@ -46,7 +48,7 @@ export class DirectWriter {
 
   /** `fd` is open with O_DIRECT | O_DSYNC; `readFd` is the same file's buffered fd (to reload the tail). */
   constructor(
-    readonly fd: number,
+    private readonly fd: number,
     private readonly readFd: number,
     private readonly staging: Buffer,
   ) {}

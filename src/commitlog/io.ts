@@ -1,8 +1,8 @@
 // The few file operations the commitlog makes, in one place so tests can inject a full disk or a
 // failing fdatasync (DiskFaults). Writes are positional: synchronous (page cache) with writevAt,
 // or on libuv's thread pool with writevAtAsync (the pump uses it for a single huge batch, so the
-// event loop is not blocked); fdatasync and fsync run on the thread pool and never block the
-// event loop.
+// event loop is not blocked), or through a DirectWriter with writeDirectAt (O_DIRECT | O_DSYNC,
+// on the thread pool); fdatasync and fsync run on the thread pool and never block the event loop.
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { DirectWriter } from './direct-writer.ts';
@@ -48,10 +48,10 @@ export class DiskIo {
   /** writevAt through a DirectWriter (O_DIRECT, on the thread pool): the same budget and
    *  torn-write rules. Returns the bytes of `bufs` written and the aligned end of the write. */
   async writeDirectAt(writer: DirectWriter, bufs: readonly Buffer[], position: number): Promise<{ bytes: number; alignedEnd: number }> {
+    if (this.faults?.refuseDirectWrites) throw errno('EINVAL', 'invalid argument, write'); // before the budget: nothing written
     const { list, left, fail } = this.takeBudget(bufs);
     let result = { bytes: 0, alignedEnd: position };
     if (left > 0) {
-      if (this.faults?.refuseDirectWrites) throw errno('EINVAL', 'invalid argument, write');
       if (this.faults?.failDatasync) {
         // O_DSYNC: a direct write is its own fdatasync, so the injected fdatasync failure is its.
         this.faults.failDatasync = false;

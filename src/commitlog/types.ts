@@ -39,10 +39,9 @@ export interface CommitLogOptions {
   readonly crcOffloadMinBytes?: number;
   /** SYNC_FLUSH data writes with O_DIRECT | O_DSYNC (default true; needs `preallocate`): from an
    *  aligned staging buffer, bypassing the page cache; a write is durable when it returns (no
-   *  separate fdatasync of the segment). Where
-   *  the filesystem refuses O_DIRECT the store logs a warning and writes through the page cache.
-   *  ASYNC_FLUSH always writes through the page cache (it acknowledges at the write). See
-   *  direct-writer.ts. */
+   *  separate fdatasync of the segment). Where the filesystem refuses O_DIRECT (at the open or at
+   *  a write) the store logs a warning and writes through the page cache. ASYNC_FLUSH always
+   *  writes through the page cache (it acknowledges at the write). See direct-writer.ts. */
   readonly directIo?: boolean;
   /** Index entries per index file (default 1 Mi entries = 32 MiB files); small in tests. */
   readonly indexEntriesPerFile?: number;

@@ -149,7 +149,7 @@ t.test('a direct write is its own fdatasync (O_DSYNC): appends resolve durable w
       if (log.flushedIndex() !== i) t.fail(`append ${i} resolved before it was flushed`);
     }
     const s = log.stats();
-    t.equal(s.flushRounds >= 20, true, `${directIo}: a round per awaited append (${s.flushRounds})`);
+    t.ok(s.flushRounds >= 20, `${directIo}: a round per awaited append (${s.flushRounds})`);
     if (directIo) t.ok(s.fdatasyncCalls < 5, `direct: ${s.fdatasyncCalls} fdatasyncs (index and checkpoint at most once a second)`);
     else t.ok(s.fdatasyncCalls >= 20, `page cache: ${s.fdatasyncCalls} fdatasyncs, one per round`);
     await log.close();
