@@ -275,7 +275,19 @@ export class Connection {
 
   private connectNow(): void {
     this._state = 'connecting';
-    const socket = net.connect({ host: this.host, port: this.port });
+    const decoder = new FrameDecoder({ frameBytesMax: this.opts.frameBytesMax });
+    // Reads land in the decoder's memory (see FrameDecoder.readRegion): no buffer per read.
+    const socket = net.connect({
+      host: this.host,
+      port: this.port,
+      onread: {
+        buffer: () => decoder.readRegion(),
+        callback: (n: number) => {
+          onBytes(n);
+          return true;
+        },
+      },
+    });
     this.socket = socket;
     socket.setNoDelay(true);
     let wasUp = false;
@@ -284,7 +296,6 @@ export class Connection {
       lastError = new Error(`connect timed out after ${this.opts.connectTimeoutMs} ms`);
       socket.destroy();
     }, this.opts.connectTimeoutMs);
-    const decoder = new FrameDecoder({ frameBytesMax: this.opts.frameBytesMax });
 
     socket.once('connect', () => {
       clearTimeout(connectTimer);
@@ -301,11 +312,11 @@ export class Connection {
       this.options.onUp?.();
       this.pump();
     });
-    socket.on('data', (chunk: Buffer) => {
+    const onBytes = (n: number) => {
       if (this.socket !== socket) return;
       let frames: Frame[];
       try {
-        frames = decoder.push(chunk);
+        frames = decoder.filled(n);
       } catch (err) {
         lastError = err as Error;
         socket.destroy();
@@ -313,7 +324,7 @@ export class Connection {
       }
       for (const frame of frames) this.onFrame(frame);
       this.pump();
-    });
+    };
     socket.on('error', (err) => {
       lastError = err;
     });

@@ -111,96 +111,124 @@ export interface FrameDecoderOptions {
   readonly frameBytesMax?: number;
 }
 
+/** Size of a read buffer shared by consecutive small frames. */
+export const READ_SLAB_BYTES = 64 * 1024;
+/** Room a read is given while the next frame's size is unknown. Small, so that little of a big
+ *  frame lands in a slab before its header tells its size (and has to be moved once). */
+const READ_UNKNOWN_BYTES = 16 * 1024;
+
 /**
- * Incremental decoder: `push()` arbitrary socket chunks, get complete frames back.
- * Buffers a list of chunks (no repeated concatenation): each byte is copied at most once,
- * and only when a frame spans chunks. An oversized length prefix is refused as soon as the
- * 4 header bytes are in, before any of its body is buffered. After an error the decoder is
- * poisoned (the stream has lost framing): further pushes throw the same error.
+ * Incremental decoder. Frames come out as views of the bytes they arrived in: a frame is copied
+ * at most once, and only its first read's worth of a big one.
+ *
+ * Two ways in:
+ * - `readRegion()` / `filled(n)`: the socket reads straight into the decoder's memory (Node's
+ *   `onread` option). A frame of known size that does not fit the current buffer moves once into
+ *   a buffer of its own size (or a fresh slab, for a small one) and the rest of it is read in
+ *   place behind what arrived, so a frame spanning many reads is still one view, never
+ *   reassembled; small frames share 64 KiB slabs. Each byte is allocated for once, not once per
+ *   read and again when reassembled.
+ * - `push(chunk)`: for chunks read elsewhere. Complete frames inside the chunk are views of it;
+ *   the rest is copied into the decoder's buffer as if read there.
+ *
+ * An oversized length prefix is refused as soon as its 4 bytes are in, before any of the body is
+ * buffered. After an error the decoder is poisoned (the stream has lost framing): further pushes
+ * throw the same error.
  */
 export class FrameDecoder {
   readonly frameBytesMax: number;
-  private readonly chunks: Buffer[] = [];
-  /** Read position inside chunks[0]. */
-  private offset = 0;
-  /** Unconsumed bytes over all chunks. */
-  private bytesBuffered = 0;
-  /** Body length of the frame being assembled, or -1 while waiting for a header. */
-  private bodyBytes = -1;
-  /** The frame being assembled carries blobs. */
-  private withBlobs = false;
+  /** Bytes [start, end) of buf are received and not yet decoded: a part of one frame. */
+  private buf: Buffer = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
   private failure: FrameError | null = null;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX;
   }
 
-  /** Bytes held waiting for the rest of a frame (bounded by frameBytesMax + one chunk). */
+  /** Bytes held waiting for the rest of a frame (at most one frame, bounded by frameBytesMax). */
   get pendingBytes(): number {
-    return this.bytesBuffered;
+    return this.end - this.start;
   }
 
-  /** Adds a chunk; returns every frame completed by it, in order. Throws FrameError. */
-  push(chunk: Buffer): Frame[] {
+  /**
+   * Where the next read should put its bytes; then call filled(n). The region lies right behind
+   * the pending part of a frame, so the frame stays contiguous. Never empty.
+   */
+  readRegion(): Buffer {
+    if (this.failure) return Buffer.allocUnsafe(1);
+    const pending = this.end - this.start;
+    const frameBytes = pending >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + (this.buf.readUInt32BE(this.start) & ~BLOBS_FLAG) : -1;
+    const want = frameBytes < 0 ? READ_UNKNOWN_BYTES : Math.max(frameBytes - pending, READ_UNKNOWN_BYTES);
+    const fits = frameBytes < 0 ? this.buf.length - this.end >= READ_UNKNOWN_BYTES : this.buf.length - this.start >= frameBytes;
+    if (!fits) {
+      // A frame bigger than a slab gets a buffer of exactly its size: it is one view later.
+      const next = Buffer.allocUnsafeSlow(frameBytes > READ_SLAB_BYTES ? frameBytes : READ_SLAB_BYTES);
+      this.buf.copy(next, 0, this.start, this.end);
+      this.buf = next;
+      this.start = 0;
+      this.end = pending;
+    }
+    return this.buf.subarray(this.end, Math.min(this.buf.length, this.end + want));
+  }
+
+  /** `n` bytes were read into the region readRegion() returned last; returns every frame they
+   *  complete, in order. Throws FrameError. */
+  filled(n: number): Frame[] {
     if (this.failure) throw this.failure;
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.bytesBuffered += chunk.length;
-    }
+    if (!Number.isInteger(n) || n < 0 || this.end + n > this.buf.length) throw new RangeError(`FrameDecoder.filled(${n}): beyond the read region`);
+    this.end += n;
     const frames: Frame[] = [];
-    try {
-      for (;;) {
-        if (this.bodyBytes < 0) {
-          if (this.bytesBuffered < FRAME_HEADER_BYTES) break;
-          const prefix = this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
-          this.withBlobs = (prefix & BLOBS_FLAG) !== 0;
-          const length = prefix & ~BLOBS_FLAG;
-          if (length > this.frameBytesMax) {
-            throw new FrameError('oversized', `frame length ${length} exceeds the limit of ${this.frameBytesMax} bytes`);
-          }
-          this.bodyBytes = length;
-        }
-        if (this.bytesBuffered < this.bodyBytes) break;
-        const body = this.take(this.bodyBytes);
-        this.bodyBytes = -1;
-        frames.push(this.withBlobs ? decodeFrameWithBlobs(body) : decodeFrameBody(body));
-      }
-    } catch (err) {
-      this.failure = err instanceof FrameError ? err : new FrameError('malformed', String(err), err);
-      this.chunks.length = 0;
-      this.bytesBuffered = 0;
-      throw this.failure;
-    }
+    this.guarded(() => {
+      this.start = this.parse(this.buf, this.start, this.end, frames);
+    });
     return frames;
   }
 
-  /** Removes `n` buffered bytes (n <= bytesBuffered): a view when they sit in one chunk. */
-  private take(n: number): Buffer {
-    const first = this.chunks[0];
-    if (n === 0) return Buffer.alloc(0);
-    if (first !== undefined && first.length - this.offset >= n) {
-      const out = first.subarray(this.offset, this.offset + n);
-      this.advance(n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.chunks[0]!;
-      const count = Math.min(n - filled, chunk.length - this.offset);
-      chunk.copy(out, filled, this.offset, this.offset + count);
-      filled += count;
-      this.advance(count);
-    }
-    return out;
+  /** Adds a chunk read elsewhere; returns every frame completed by it, in order. Throws FrameError. */
+  push(chunk: Buffer): Frame[] {
+    if (this.failure) throw this.failure;
+    const frames: Frame[] = [];
+    this.guarded(() => {
+      let off = this.end === this.start ? this.parse(chunk, 0, chunk.length, frames) : 0;
+      while (off < chunk.length) {
+        const region = this.readRegion();
+        const n = Math.min(region.length, chunk.length - off);
+        chunk.copy(region, 0, off, off + n);
+        off += n;
+        this.end += n;
+        this.start = this.parse(this.buf, this.start, this.end, frames);
+      }
+    });
+    return frames;
   }
 
-  private advance(n: number): void {
-    this.offset += n;
-    this.bytesBuffered -= n;
-    if (this.offset === this.chunks[0]!.length) {
-      this.chunks.shift();
-      this.offset = 0;
+  private guarded(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.failure = err instanceof FrameError ? err : new FrameError('malformed', String(err), err);
+      this.buf = Buffer.alloc(0);
+      this.start = this.end = 0;
+      throw this.failure;
     }
+  }
+
+  /** Decodes the complete frames of b[pos, to) into `out` (views of b); returns where the first
+   *  incomplete one starts. Throws FrameError for an oversized length as soon as it is in. */
+  private parse(b: Buffer, pos: number, to: number, out: Frame[]): number {
+    while (to - pos >= FRAME_HEADER_BYTES) {
+      const prefix = b.readUInt32BE(pos);
+      const length = (prefix & ~BLOBS_FLAG) >>> 0;
+      if (length > this.frameBytesMax) {
+        throw new FrameError('oversized', `frame length ${length} exceeds the limit of ${this.frameBytesMax} bytes`);
+      }
+      if (to - pos - FRAME_HEADER_BYTES < length) break;
+      const body = b.subarray(pos + FRAME_HEADER_BYTES, pos + FRAME_HEADER_BYTES + length);
+      pos += FRAME_HEADER_BYTES + length;
+      out.push((prefix & BLOBS_FLAG) !== 0 ? decodeFrameWithBlobs(body) : decodeFrameBody(body));
+    }
+    return pos;
   }
 }

@@ -161,3 +161,65 @@ t.test('a frame with blobs whose msgpack length points past its body is refused'
   wire.writeUInt32BE(wire.length, FRAME_HEADER_BYTES); // the msgpack part "is" longer than the body
   t.throws(() => new FrameDecoder().push(wire), /msgpack part/);
 });
+
+/** Feeds `wire` through readRegion()/filled() as a socket with `onread` would: each read fills at
+ *  most the region offered, and at most the next size drawn. */
+function readThrough(decoder: FrameDecoder, wire: Buffer, readSizes: number[]): unknown[] {
+  const frames: unknown[] = [];
+  let off = 0;
+  let i = 0;
+  while (off < wire.length) {
+    const region = decoder.readRegion();
+    const n = Math.min(region.length, wire.length - off, 1 + (readSizes[i++ % Math.max(1, readSizes.length)] ?? region.length));
+    wire.copy(region, 0, off, off + n);
+    off += n;
+    frames.push(...decoder.filled(n));
+  }
+  return frames;
+}
+
+t.test('frames read straight into the decoder (readRegion/filled), small and large, decode to the same frames and stay intact', async (t) => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  t.comment(`seed ${seed} (replay: SEED=${seed} npx tap test/net/frame-codec.test.ts)`);
+  // Bodies around and beyond the 64 KiB slab, so frames move between slabs and get buffers of their own.
+  const bigBodyArb = fc.integer({ min: 1, max: 200_000 }).map((n) => Buffer.alloc(n, n % 251));
+  const itemArb = fc.tuple(frameArb, fc.option(fc.array(fc.oneof({ weight: 4, arbitrary: bytesArb }, { weight: 1, arbitrary: bigBodyArb }), { maxLength: 3 })));
+  fc.assert(
+    fc.property(fc.array(itemArb, { maxLength: 12 }), fc.array(fc.integer({ min: 0, max: 100_000 }), { maxLength: 20 }), (items, readSizes) => {
+      const wire = Buffer.concat(items.flatMap(([f, blobs]) => (blobs === null ? [encodeFrame(f)] : encodeFrameWithBlobs(f, blobs))));
+      const decoder = new FrameDecoder();
+      const got = readThrough(decoder, wire, readSizes);
+      // Compared only after every read: a later read that overwrote an earlier frame's bytes fails here.
+      if (got.length !== items.length || decoder.pendingBytes !== 0) return false;
+      return items.every(([f, blobs], i) => {
+        const g = got[i] as typeof f & { blobs?: Buffer };
+        const sameFrame = g.type === f.type && g.id === f.id && Buffer.compare(g.body, f.body) === 0;
+        if (blobs === null) return sameFrame && g.blobs === undefined;
+        return sameFrame && g.blobs !== undefined && Buffer.compare(g.blobs, Buffer.concat(blobs)) === 0;
+      });
+    }),
+    { seed, numRuns: 200 },
+  );
+  t.pass('property held');
+});
+
+t.test('a frame read in many pieces is one view of one buffer of its size (never reassembled)', async (t) => {
+  const body = Buffer.alloc(300_000, 5);
+  const wire = Buffer.concat(encodeFrameWithBlobs({ type: 'raft', id: 3 }, [body]));
+  const decoder = new FrameDecoder();
+  const [frame] = readThrough(decoder, wire, [1000, 7, 40_000]) as [{ blobs: Buffer }];
+  t.ok(frame.blobs.equals(body));
+  t.equal(frame.blobs.buffer.byteLength, wire.length, 'the buffer holds exactly this frame');
+});
+
+t.test('readRegion/filled: an oversized length is refused from its header, then the decoder stays poisoned', async (t) => {
+  const decoder = new FrameDecoder({ frameBytesMax: 1024 });
+  const region = decoder.readRegion();
+  t.ok(region.length >= FRAME_HEADER_BYTES);
+  region.writeUInt32BE(1025, 0);
+  t.throws(() => decoder.filled(FRAME_HEADER_BYTES), { name: 'FrameError', reason: 'oversized' });
+  t.equal(decoder.pendingBytes, 0);
+  t.ok(decoder.readRegion().length > 0, 'still hands out a region, so the socket read completes');
+  t.throws(() => decoder.filled(1), FrameError, 'poisoned after an error');
+  t.throws(() => new FrameDecoder().filled(1 << 30), RangeError, 'more than the region offered');
+});
