@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseConfig } from '../src/broker/config.ts';
 import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
 import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
 import { formatSummary, mainThreadProfilesIn, summarizeProfile, type CpuProfile } from './bench/cpu-profile.ts';
@@ -21,7 +22,7 @@ const SPEC: CommandSpec = {
   usage:
     'npm run bench -- [--nodes 3|5] [--size BYTES] [--inflight K] [--producers P] [--duration S] [--warmup S]\n' +
     '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]] [--trace DIR]\n' +
-    '                 [--cpu-prof DIR]',
+    '                 [--cpu-prof DIR] [--set KEY=VALUE,...]',
   summary:
     'Starts a fresh local broker group (temp dir, 127.0.0.1) per run, waits for a master, creates the\n' +
     'topic, warms up, then drives it for --duration seconds from P load processes: K independent\n' +
@@ -55,6 +56,7 @@ const SPEC: CommandSpec = {
     { name: 'out', kind: 'string', help: 'output directory of --compare', default: './bench-out' },
     { name: 'trace', kind: 'string', help: 'with --inflight 1 (not --compare): trace each send\'s steps into DIR and print the breakdown' },
     { name: 'cpu-prof', kind: 'string', help: 'not with --compare: CPU-profile the replicas into DIR and print their top functions' },
+    { name: 'set', kind: 'string', help: 'broker.conf keys for every replica, KEY=VALUE[,KEY=VALUE...] (e.g. directIoEnable=false), to compare settings' },
   ],
 };
 
@@ -154,8 +156,32 @@ function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs
     warmupSec: Number(flags.warmup),
     flush: (flags.flush ?? 'SYNC_FLUSH') as FlushType,
     queues: Number(flags.queues),
+    brokerConf: brokerConfFrom(flags.set),
     runs: Number(flags.runs ?? (compare ? 1 : 3)),
   };
+}
+
+/** Keys the bench sets itself (a flag of its own, or the group's layout). */
+const BENCH_OWNED_KEYS: ReadonlySet<string> = new Set(['flushDiskType', 'dLegerPeers', 'dLegerSelfId', 'clientPeers', 'listenPort', 'brokerIP1', 'storePathRootDir']);
+
+/** --set KEY=VALUE,...: checked as broker.conf lines are (unknown keys and bad values refused). */
+function brokerConfFrom(given: unknown): Readonly<Record<string, string>> {
+  if (given === undefined) return {};
+  const out: Record<string, string> = {};
+  for (const item of String(given).split(',')) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set: expected KEY=VALUE, got "${item}"`);
+    const key = item.slice(0, eq).trim();
+    if (BENCH_OWNED_KEYS.has(key)) throw new UsageError(`--set: ${key} is set by the bench${key === 'flushDiskType' ? ' (use --flush)' : ''}`);
+    out[key] = item.slice(eq + 1).trim();
+  }
+  const lines = Object.entries(out).map(([k, v]) => `${k}=${v}`);
+  try {
+    parseConfig(['dLegerPeers=n0-127.0.0.1:1', 'dLegerSelfId=n0', ...lines].join('\n'), '--set');
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/ \(line \d+\)/, ''));
+  }
+  return out;
 }
 
 async function single(flags: FlagValues): Promise<number> {

@@ -19,6 +19,8 @@ export interface BenchOptions {
   readonly warmupSec: number;
   readonly flush: FlushType;
   readonly queues: number;
+  /** Extra broker.conf keys for every replica (bench --set). */
+  readonly brokerConf?: Readonly<Record<string, string>>;
 }
 
 /** The headline figures of one run (or the medians of several): the stdout JSON line. */
@@ -120,7 +122,7 @@ export interface RunOnceOptions {
 export async function runOnce(opts: BenchOptions, label: string, say: (line: string) => void, how: RunOnceOptions = {}): Promise<RunResult> {
   const cluster = await LocalCluster.create({
     nodes: opts.nodes,
-    extra: { flushDiskType: opts.flush, mappedFileSizeCommitLog: SEGMENT_BYTES },
+    extra: { mappedFileSizeCommitLog: SEGMENT_BYTES, ...opts.brokerConf, flushDiskType: opts.flush },
   });
   live.clusters.add(cluster);
   const children: LoadChild[] = [];
