@@ -207,3 +207,25 @@ t.test('with batching off, every send is its own request but writes still coales
   t.equal(master!.count('send'), 101);
   t.ok(producer.stats.writes - w0 <= 2, `100 requests in ${producer.stats.writes - w0} writes`);
 });
+
+t.test('bad arguments reject the returned promise (never a synchronous throw), before any request', async (t) => {
+  const [master] = await brokers(1, t);
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  const calls: Array<() => Promise<unknown>> = [
+    () => producer.send('', { body: body('x') }),
+    () => producer.send('orders', { body: 'x' as unknown as Buffer }),
+    () => producer.send('orders', { body: body('x') }, { queueId: -1 }),
+    () => producer.send('orders', { body: body('x') }, { queueId: 1.5 }),
+  ];
+  for (const call of calls) {
+    let p: Promise<unknown> | undefined;
+    t.doesNotThrow(() => {
+      p = call();
+    });
+    await t.rejects(p!, TypeError);
+  }
+  t.equal(master!.count('send'), 0);
+  await producer.close();
+  await t.rejects(producer.send('orders', { body: body('x') }), { code: 'CONNECTION_LOST' }, 'a closed producer');
+});
