@@ -122,7 +122,8 @@ export class PeerTransport implements PeerSender {
     // Entry bodies travel as the frame's raw blobs, not inside msgpack: they leave in the same
     // writev as the frame and are never copied on the way out.
     const blobs: Uint8Array[] = [];
-    const msgs = messages.map((m) => (m.entries.length === 0 ? m : { ...m, entries: m.entries.map((e) => wireEntry(e, blobs)) }));
+    // Object.assign, not `{ ...m, entries }` (see Connection.request).
+    const msgs = messages.map((m) => (m.entries.length === 0 ? m : Object.assign({}, m, { entries: m.entries.map((e) => wireEntry(e, blobs)) })));
     const frame: PeerRaft = { type: 'raft', id: 0, msgs: msgs as unknown as Message[] };
     // A frame for a peer that is down is dropped (false): Raft resends what matters.
     conn.send(frame, blobs);

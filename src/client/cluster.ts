@@ -105,7 +105,7 @@ export class ClusterClient {
       // Bodies as the frame's blobs (protocol.ts WireMessage): written as they are, not packed.
       const send = frame as unknown as RequestInput<'send'>;
       const { wire, blobs } = messagesToWire(send.messages);
-      return this.connection(addr).request<ResponseFor<T>>({ type: 'send', topic: send.topic, queueId: send.queueId, messages: wire }, { ...opts, blobs });
+      return this.connection(addr).request<ResponseFor<T>>({ type: 'send', topic: send.topic, queueId: send.queueId, messages: wire }, { timeoutMs: opts.timeoutMs, blobs });
     }
     return this.connection(addr).request<ResponseFor<T>>(frame as unknown as Parameters<Connection['request']>[0], opts);
   }
