@@ -35,6 +35,9 @@ export interface WindowResult {
   readonly seconds: number;
   /** Latency of every send acknowledged inside the window, call to ack. */
   readonly hist: HistogramJson;
+  /** This process's garbage-collector pauses inside the window (every one stalls all its sends). */
+  readonly gcPauseMs: number;
+  readonly gcCount: number;
 }
 
 export type ChildMessage =

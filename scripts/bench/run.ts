@@ -67,6 +67,8 @@ export interface RunResult {
    *  the host on a VM; the rest is the replicas' own code, V8 and libc. */
   readonly serverSysCpuSecPer100k: number;
   readonly clientCpuPercent: number;
+  /** Share of the load processes' wall time spent in GC pauses inside the window (their mean). */
+  readonly clientGcPausePercent: number;
   /** Busy CPU of everything else on the machine (this driver, other jobs), 100 = one core:
    *  the load that competed with the run. An estimate, good to about a tenth of a core; never below 0. */
   readonly otherCpuPercent: number;
@@ -228,7 +230,9 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     let failed = 0;
     let msgsPerSec = 0;
     let firstError = '';
+    let gcPauseMs = 0;
     for (const r of results) {
+      gcPauseMs += r.gcPauseMs;
       hist.merge(r.hist);
       acked += r.acked;
       failed += r.failed;
@@ -273,6 +277,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       serverCpuPercent: Math.round((serverCpu / windowSec) * 100),
       serverSysCpuSecPer100k: per100k(end.serverSys - start.serverSys),
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
+      clientGcPausePercent: results.length > 0 ? round((gcPauseMs / results.length / (windowSec * 1000)) * 100, 2) : NaN,
       otherCpuPercent: Math.round((otherCpu / windowSec) * 100),
       rss: cluster.nodes.map((n, i) => {
         const { all, settled } = rssSeries[i];
