@@ -93,10 +93,9 @@ export class Producer {
    *  TypeError for arguments of the wrong type). */
   send(topic: string, message: MessageInput, options?: SendOptions): Promise<SendResultItem> {
     // Not an async function: with the topic's route cached (every send but the first few), a
-    // send is one Promise and one record. An async function with an await costs several
-    // promises and a suspended frame per send, which a client with hundreds in flight turns into
-    // young-generation garbage that is still alive when the scavenger runs (measured at 256 in
-    // flight: about 2 KB allocated per send before, and most of the client's GC time).
+    // send is one Promise and one record; an async function with an await costs several promises
+    // and a suspended frame per send (measured at 256 in flight: ~2.0 KB allocated per send as an
+    // async function, ~1.3 KB now).
     const problem = this.checkSend(topic, message);
     if (problem !== null) return Promise.reject(problem);
     const deadline = Date.now() + (options?.timeoutMs ?? this.sendTimeoutMs);
