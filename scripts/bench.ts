@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../src/broker/config.ts';
 import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
+import { brokerConfFrom } from './bench/broker-conf.ts';
 import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
 import { formatSummary, mainThreadProfilesIn, summarizeProfile, type CpuProfile } from './bench/cpu-profile.ts';
 import { breakdown, breakdownTable, readTraces } from './bench/latency-breakdown.ts';
@@ -161,28 +161,6 @@ function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs
   };
 }
 
-/** Keys the bench sets itself (a flag of its own, or the group's layout). */
-const BENCH_OWNED_KEYS: ReadonlySet<string> = new Set(['flushDiskType', 'dLegerPeers', 'dLegerSelfId', 'clientPeers', 'listenPort', 'brokerIP1', 'storePathRootDir']);
-
-/** --set KEY=VALUE,...: checked as broker.conf lines are (unknown keys and bad values refused). */
-function brokerConfFrom(given: unknown): Readonly<Record<string, string>> {
-  if (given === undefined) return {};
-  const out: Record<string, string> = {};
-  for (const item of String(given).split(',')) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set: expected KEY=VALUE, got "${item}"`);
-    const key = item.slice(0, eq).trim();
-    if (BENCH_OWNED_KEYS.has(key)) throw new UsageError(`--set: ${key} is set by the bench${key === 'flushDiskType' ? ' (use --flush)' : ''}`);
-    out[key] = item.slice(eq + 1).trim();
-  }
-  const lines = Object.entries(out).map(([k, v]) => `${k}=${v}`);
-  try {
-    parseConfig(['dLegerPeers=n0-127.0.0.1:1', 'dLegerSelfId=n0', ...lines].join('\n'), '--set');
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/ \(line \d+\)/, ''));
-  }
-  return out;
-}
 
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
