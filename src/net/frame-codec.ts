@@ -113,6 +113,8 @@ export interface FrameDecoderOptions {
 
 /** Size of a read buffer shared by consecutive small frames. */
 export const READ_SLAB_BYTES = 64 * 1024;
+/** Most bytes set aside for a frame before its bytes arrive (a larger one grows as they do). */
+export const BIG_FRAME_FIRST_BYTES = 1024 * 1024;
 /** Room a read is given while the next frame's size is unknown. Small, so that little of a big
  *  frame lands in a slab before its header tells its size (and has to be moved once). */
 const READ_UNKNOWN_BYTES = 16 * 1024;
@@ -126,8 +128,9 @@ const READ_UNKNOWN_BYTES = 16 * 1024;
  *   `onread` option). A frame of known size that does not fit the current buffer moves once into
  *   a buffer of its own size (or a fresh slab, for a small one) and the rest of it is read in
  *   place behind what arrived, so a frame spanning many reads is still one view, never
- *   reassembled; small frames share 64 KiB slabs. Each byte is allocated for once, not once per
- *   read and again when reassembled.
+ *   reassembled; small frames share 64 KiB slabs. A frame over BIG_FRAME_FIRST_BYTES starts in a
+ *   buffer of that size that doubles as its bytes arrive: memory follows what was received, not
+ *   what a length prefix claims.
  * - `push(chunk)`: for chunks read elsewhere. Complete frames inside the chunk are views of it;
  *   the rest is copied into the decoder's buffer as if read there.
  *
@@ -161,10 +164,20 @@ export class FrameDecoder {
     const pending = this.end - this.start;
     const frameBytes = pending >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + (this.buf.readUInt32BE(this.start) & ~BLOBS_FLAG) : -1;
     const want = frameBytes < 0 ? READ_UNKNOWN_BYTES : Math.max(frameBytes - pending, READ_UNKNOWN_BYTES);
-    const fits = frameBytes < 0 ? this.buf.length - this.end >= READ_UNKNOWN_BYTES : this.buf.length - this.start >= frameBytes;
-    if (!fits) {
-      // A frame bigger than a slab gets a buffer of exactly its size: it is one view later.
-      const next = Buffer.allocUnsafeSlow(frameBytes > READ_SLAB_BYTES ? frameBytes : READ_SLAB_BYTES);
+    let move: boolean;
+    if (frameBytes < 0) {
+      move = this.buf.length - this.end < READ_UNKNOWN_BYTES;
+    } else {
+      // Moved when it does not fit where it is: at once into a buffer of its size (up to
+      // BIG_FRAME_FIRST_BYTES); a larger one grows by doubling as its bytes arrive, so a length
+      // prefix alone (up to frameBytesMax, per connection) never reserves more than that.
+      const fits = this.buf.length - this.start >= frameBytes;
+      move = !fits && (this.start > 0 || this.end === this.buf.length || this.buf.length < Math.min(frameBytes, BIG_FRAME_FIRST_BYTES));
+    }
+    if (move) {
+      const size =
+        frameBytes <= READ_SLAB_BYTES ? READ_SLAB_BYTES : Math.min(frameBytes, Math.max(BIG_FRAME_FIRST_BYTES, 2 * pending));
+      const next = Buffer.allocUnsafeSlow(size);
       this.buf.copy(next, 0, this.start, this.end);
       this.buf = next;
       this.start = 0;

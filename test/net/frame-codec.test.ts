@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { FrameDecoder, encodeFrame, encodeFrameWithBlobs, FRAME_HEADER_BYTES } from '../../src/net/frame-codec.ts';
+import { BIG_FRAME_FIRST_BYTES, FrameDecoder, encodeFrame, encodeFrameWithBlobs, FRAME_HEADER_BYTES } from '../../src/net/frame-codec.ts';
 import { FrameError } from '../../src/net/errors.ts';
 
 const bytesArb = fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u));
@@ -222,4 +222,21 @@ t.test('readRegion/filled: an oversized length is refused from its header, then 
   t.ok(decoder.readRegion().length > 0, 'still hands out a region, so the socket read completes');
   t.throws(() => decoder.filled(1), FrameError, 'poisoned after an error');
   t.throws(() => new FrameDecoder().filled(1 << 30), RangeError, 'more than the region offered');
+});
+
+t.test('a length prefix alone reserves at most BIG_FRAME_FIRST_BYTES; a frame beyond it grows as its bytes arrive', async (t) => {
+  const decoder = new FrameDecoder(); // frameBytesMax 16 MiB
+  const claim = Buffer.alloc(FRAME_HEADER_BYTES + 100);
+  claim.writeUInt32BE(15 * 1024 * 1024, 0); // a 15 MiB frame, of which 100 bytes are sent
+  readThrough(decoder, claim, [1 << 20]);
+  const region = decoder.readRegion();
+  t.ok(region.buffer.byteLength <= BIG_FRAME_FIRST_BYTES, `reserved ${region.buffer.byteLength} bytes for 104 received`);
+
+  // A frame of several MiB read in 64 KiB pieces still decodes whole, its blob intact.
+  const body = Buffer.alloc(3_500_000);
+  for (let i = 0; i < body.length; i += 4096) body[i] = (i / 4096) % 251;
+  const wire = Buffer.concat([...encodeFrameWithBlobs({ type: 'raft', id: 5 }, [body]), encodeFrame({ type: 'after', id: 6 })]);
+  const got = readThrough(new FrameDecoder(), wire, [65_536]) as Array<{ id: number; blobs?: Buffer }>;
+  t.same(got.map((f) => f.id), [5, 6]);
+  t.ok(got[0].blobs!.equals(body), 'the 3.5 MB blob byte for byte');
 });
