@@ -120,8 +120,9 @@ export const BIG_FRAME_FIRST_BYTES = 1024 * 1024;
 const READ_UNKNOWN_BYTES = 16 * 1024;
 
 /**
- * Incremental decoder. Frames come out as views of the bytes they arrived in: a frame is copied
- * at most once, and only its first read's worth of a big one.
+ * Incremental decoder. Frames come out as views of the bytes they arrived in: a frame up to
+ * BIG_FRAME_FIRST_BYTES is copied at most once, and only its first read's worth; a larger one is
+ * copied again each time its buffer doubles (at most its own size in all).
  *
  * Two ways in:
  * - `readRegion()` / `filled(n)`: the socket reads straight into the decoder's memory (Node's
