@@ -112,7 +112,7 @@ export interface FrameDecoderOptions {
 }
 
 /** Size of a read buffer shared by consecutive small frames. */
-export const READ_SLAB_BYTES = 64 * 1024;
+const READ_SLAB_BYTES = 64 * 1024;
 /** Most bytes set aside for a frame before its bytes arrive (a larger one grows as they do). */
 export const BIG_FRAME_FIRST_BYTES = 1024 * 1024;
 /** Room a read is given while the next frame's size is unknown. Small, so that little of a big
@@ -132,8 +132,9 @@ const READ_UNKNOWN_BYTES = 16 * 1024;
  *   reassembled; small frames share 64 KiB slabs. A frame over BIG_FRAME_FIRST_BYTES starts in a
  *   buffer of that size that doubles as its bytes arrive: memory follows what was received, not
  *   what a length prefix claims.
- * - `push(chunk)`: for chunks read elsewhere. Complete frames inside the chunk are views of it;
- *   the rest is copied into the decoder's buffer as if read there.
+ * - `push(chunk)`: for chunks read elsewhere (server sockets). Frames that lie whole in the chunk
+ *   are views of it; the rest of a frame begun in an earlier chunk, or one the chunk does not
+ *   finish, is copied into the decoder's buffer as if read there.
  *
  * An oversized length prefix is refused as soon as its 4 bytes are in, before any of the body is
  * buffered. After an error the decoder is poisoned (the stream has lost framing): further pushes
@@ -163,7 +164,7 @@ export class FrameDecoder {
   readRegion(): Buffer {
     if (this.failure) return Buffer.allocUnsafe(1);
     const pending = this.end - this.start;
-    const frameBytes = pending >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + (this.buf.readUInt32BE(this.start) & ~BLOBS_FLAG) : -1;
+    const frameBytes = this.pendingFrameBytes();
     const want = frameBytes < 0 ? READ_UNKNOWN_BYTES : Math.max(frameBytes - pending, READ_UNKNOWN_BYTES);
     let move: boolean;
     if (frameBytes < 0) {
@@ -194,9 +195,11 @@ export class FrameDecoder {
     if (!Number.isInteger(n) || n < 0 || this.end + n > this.buf.length) throw new RangeError(`FrameDecoder.filled(${n}): beyond the read region`);
     this.end += n;
     const frames: Frame[] = [];
-    this.guarded(() => {
+    try {
       this.start = this.parse(this.buf, this.start, this.end, frames);
-    });
+    } catch (err) {
+      throw this.poison(err);
+    }
     return frames;
   }
 
@@ -204,29 +207,40 @@ export class FrameDecoder {
   push(chunk: Buffer): Frame[] {
     if (this.failure) throw this.failure;
     const frames: Frame[] = [];
-    this.guarded(() => {
-      let off = this.end === this.start ? this.parse(chunk, 0, chunk.length, frames) : 0;
+    try {
+      let off = 0;
       while (off < chunk.length) {
+        // Nothing pending: the frames that lie whole in the chunk are views of it.
+        if (this.end === this.start) off = this.parse(chunk, off, chunk.length, frames);
+        if (off === chunk.length) break;
+        // A frame started earlier (or the chunk's incomplete last one): copied as if read here.
+        // Only up to the end of that frame (or of its header), so what follows it is a view again.
         const region = this.readRegion();
-        const n = Math.min(region.length, chunk.length - off);
+        const frameBytes = this.pendingFrameBytes();
+        const need = (frameBytes < 0 ? FRAME_HEADER_BYTES : frameBytes) - (this.end - this.start);
+        const n = Math.min(region.length, chunk.length - off, need);
         chunk.copy(region, 0, off, off + n);
         off += n;
         this.end += n;
         this.start = this.parse(this.buf, this.start, this.end, frames);
       }
-    });
+    } catch (err) {
+      throw this.poison(err);
+    }
     return frames;
   }
 
-  private guarded(f: () => void): void {
-    try {
-      f();
-    } catch (err) {
-      this.failure = err instanceof FrameError ? err : new FrameError('malformed', String(err), err);
-      this.buf = Buffer.alloc(0);
-      this.start = this.end = 0;
-      throw this.failure;
-    }
+  /** Size (header included) of the frame whose first bytes are pending, or -1 before its header is in. */
+  private pendingFrameBytes(): number {
+    return this.end - this.start >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + (this.buf.readUInt32BE(this.start) & ~BLOBS_FLAG) : -1;
+  }
+
+  /** The stream has lost framing: every later call fails with this error. */
+  private poison(err: unknown): FrameError {
+    this.failure = err instanceof FrameError ? err : new FrameError('malformed', String(err), err);
+    this.buf = Buffer.alloc(0);
+    this.start = this.end = 0;
+    return this.failure;
   }
 
   /** Decodes the complete frames of b[pos, to) into `out` (views of b); returns where the first

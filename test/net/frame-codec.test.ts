@@ -240,3 +240,16 @@ t.test('a length prefix alone reserves at most BIG_FRAME_FIRST_BYTES; a frame be
   t.same(got.map((f) => f.id), [5, 6]);
   t.ok(got[0].blobs!.equals(body), 'the 3.5 MB blob byte for byte');
 });
+
+t.test('push: frames after the end of a pending one are views of the chunk, not copies', async (t) => {
+  const a = encodeFrame({ type: 'a', id: 1, body: Buffer.alloc(500, 1) });
+  const b = encodeFrame({ type: 'b', id: 2, body: Buffer.alloc(500, 2) });
+  const decoder = new FrameDecoder();
+  t.same(decoder.push(Buffer.from(a.subarray(0, 100))), []);
+  const chunk = Buffer.concat([a.subarray(100), b]);
+  const [fa, fb] = decoder.push(chunk) as unknown as [{ body: Buffer }, { body: Buffer }];
+  t.ok(fa.body.equals(Buffer.alloc(500, 1)));
+  t.ok(fb.body.equals(Buffer.alloc(500, 2)));
+  t.equal(fb.body.buffer, chunk.buffer, 'b shares the chunk memory');
+  t.equal(decoder.pendingBytes, 0);
+});
