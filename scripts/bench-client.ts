@@ -6,11 +6,11 @@
 // send in flight). One JSON line on stdout with the medians over --runs.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Producer } from '../src/client/index.ts';
 import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
 import { TSX_LOADER } from '../src/cli/cluster.ts';
+import { GcPauses } from './bench/gc-pauses.ts';
 import { median } from './bench/report.ts';
 
 const SPEC: CommandSpec = {
@@ -51,19 +51,7 @@ async function runOnce(inflight: number, size: number, durationSec: number, labe
     let measuring = false;
     let running = true;
     let sent = 0;
-    let gcPauseMs = 0;
-    let scavenges = 0;
-    let fullGcs = 0;
-    const gc = new PerformanceObserver((list) => {
-      if (!measuring) return;
-      for (const e of list.getEntries()) {
-        gcPauseMs += e.duration;
-        const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
-        if (kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
-        else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) fullGcs++;
-      }
-    });
-    gc.observe({ entryTypes: ['gc'] });
+    const gc = new GcPauses();
     await producer.send('bench', message); // the route is cached from here on
     const loops = Array.from({ length: inflight }, async () => {
       while (running) {
@@ -73,6 +61,7 @@ async function runOnce(inflight: number, size: number, durationSec: number, labe
     });
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     measuring = true;
+    gc.start();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let s = 1; s <= durationSec; s++) {
@@ -83,17 +72,18 @@ async function runOnce(inflight: number, size: number, durationSec: number, labe
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     measuring = false;
+    await gc.stop();
     const total = sent;
     running = false;
     await Promise.allSettled(loops);
-    gc.disconnect();
+    gc.close();
     await producer.close();
     return {
       sendsPerSec: Math.round(total / seconds),
       clientCpuSecPer100k: Number((((cpu.user + cpu.system) / 1e6 / total) * 100_000).toFixed(3)),
-      gcPausePercent: Number(((gcPauseMs / (seconds * 1000)) * 100).toFixed(2)),
-      scavengesPerSec: Number((scavenges / seconds).toFixed(1)),
-      fullGcsPerSec: Number((fullGcs / seconds).toFixed(2)),
+      gcPausePercent: Number(((gc.pauseMs / (seconds * 1000)) * 100).toFixed(2)),
+      scavengesPerSec: Number((gc.scavenges / seconds).toFixed(1)),
+      fullGcsPerSec: Number((gc.fullGcs / seconds).toFixed(2)),
     };
   } finally {
     if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');

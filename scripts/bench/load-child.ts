@@ -6,9 +6,9 @@
 // The load is closed-loop: a loop makes its next send only after the previous ack, so there is
 // no send schedule to fall behind (nothing for a coordinated-omission correction to fill in),
 // and throughput is what K sends in flight achieve: msgs/s x mean latency = K (Little's law).
-import { PerformanceObserver } from 'node:perf_hooks';
 import { Producer } from '../../src/client/index.ts';
 import { trace, traceAs, tracing } from '../../src/trace/trace.ts';
+import { GcPauses } from './gc-pauses.ts';
 import { Histogram } from './histogram.ts';
 import type { ChildMessage, DriverMessage, LoadChildConfig } from './load-protocol.ts';
 
@@ -35,17 +35,8 @@ let windowAcked = 0;
 let windowFailed = 0;
 let firstError = '';
 const windowHist = new Histogram();
-let windowGcPauseMs = 0;
-let windowGcCount = 0;
-// The client's own GC pauses: each one holds back every send in flight (seen: 3-5 ms scavenges
-// when a Map's cleared tables kept the sends alive, see Producer.flushBatches).
-new PerformanceObserver((list) => {
-  if (!measuring) return;
-  for (const e of list.getEntries()) {
-    windowGcPauseMs += e.duration;
-    windowGcCount++;
-  }
-}).observe({ entryTypes: ['gc'] });
+// Seen: 3-5 ms scavenges when a Map's cleared tables kept the sends alive (Producer.flushBatches).
+const windowGc = new GcPauses();
 let pollAcked = 0;
 let pollFailed = 0;
 const pollHist = new Histogram();
@@ -97,8 +88,7 @@ process.on('message', (m: DriverMessage) => {
     windowAcked = 0;
     windowFailed = 0;
     firstError = '';
-    windowGcPauseMs = 0;
-    windowGcCount = 0;
+    windowGc.start();
     measuring = true;
     windowStart = performance.now();
   } else if (m.type === 'poll') {
@@ -110,7 +100,10 @@ process.on('message', (m: DriverMessage) => {
     measuring = false;
     running = false;
     const seconds = (performance.now() - windowStart) / 1000;
-    const told = tell({ type: 'result', acked: windowAcked, failed: windowFailed, firstError, seconds, hist: windowHist.toJSON(), gcPauseMs: windowGcPauseMs, gcCount: windowGcCount });
+    // Nothing counted changes once `measuring` is off; the GC count waits for its last entries.
+    const told = windowGc
+      .stop()
+      .then(() => tell({ type: 'result', acked: windowAcked, failed: windowFailed, firstError, seconds, hist: windowHist.toJSON(), gcPauseMs: windowGc.pauseMs }));
     // Let the sends in flight finish (they are not counted) so the servers see no reset
     // connections, then leave; the driver kills us if this takes too long.
     void Promise.allSettled([told, ...loops])

@@ -37,7 +37,6 @@ export interface WindowResult {
   readonly hist: HistogramJson;
   /** This process's garbage-collector pauses inside the window (every one stalls all its sends). */
   readonly gcPauseMs: number;
-  readonly gcCount: number;
 }
 
 export type ChildMessage =
