@@ -32,7 +32,8 @@ const SPEC: CommandSpec = {
     '   "serverCpuSecPer100k","clientCpuSecPer100k","serverRssMiB"}\n' +
     'Latency: each send from call to ack. CPU: utime+stime from /proc/<pid>/stat over the measured\n' +
     'window, all replicas (server) or all load processes (client); the per-run line on stderr also has\n' +
-    'serverSysCpuSecPer100k, the kernel\'s (stime) part of the server figure. RSS: the largest replica\'s VmRSS\n' +
+    'serverSysCpuSecPer100k, the kernel\'s (stime) part of the server figure, and\n' +
+    'clientGcPausePercent, the load processes\' share of time in GC pauses. RSS: the largest replica\'s VmRSS\n' +
     'at the end. --compare runs the matrix (3 and 5 nodes; 128 B and 1 KiB; 1, 64 and 256 in flight;\n' +
     'both flush types), one JSON line per cell on stdout, and writes DIR/bench.md and DIR/bench.svg;\n' +
     'an axis flag given with --compare narrows the matrix to that value.\n' +
@@ -160,7 +161,6 @@ function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs
     runs: Number(flags.runs ?? (compare ? 1 : 3)),
   };
 }
-
 
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
