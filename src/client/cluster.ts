@@ -238,9 +238,9 @@ export class ClusterClient {
   }
 
   /** Cached route without a request (undefined if none or stale). */
-  cachedRoute(topic: string): RouteResponse | undefined {
+  cachedRoute(topic: string, now = Date.now()): RouteResponse | undefined {
     const cached = this.routes.get(topic);
-    return cached && Date.now() - cached.fetchedAt < ROUTE_REFRESH_MS ? cached.route : undefined;
+    return cached && now - cached.fetchedAt < ROUTE_REFRESH_MS ? cached.route : undefined;
   }
 
   invalidateRoute(topic: string): void {

@@ -1,7 +1,7 @@
 // Send requests carry bodies as the frame's blobs: messagesToWire / messagesFromWire.
 import fc from 'fast-check';
 import t from 'tap';
-import { messagesFromWire, messagesToWire, type MessageInput } from '../../src/broker/protocol.ts';
+import { MSG_ID_SLOT_HEX, SEND_BATCH_COUNT_MAX, messagesFromWire, messagesToWire, msgIdSlotHex, type MessageInput } from '../../src/broker/protocol.ts';
 
 const SEED = Number(process.env.SEED ?? 20261129);
 
@@ -41,4 +41,16 @@ t.test('wire messages that do not match the blobs are refused with a reason', as
   t.match(messagesFromWire([{ size: 2 }, { size: 2 }], blobs), /2 bytes of bodies belong to no message/);
   const ok = messagesFromWire([{ size: 2 }, { size: 0 }, { size: 4, tags: 't' }], blobs);
   t.same(typeof ok === 'string' ? ok : ok.map((m) => [Buffer.from(m.body).toString(), m.tags]), [['ab', undefined], ['', undefined], ['cdef', 't']]);
+});
+
+t.test('msgIdSlotHex: MSG_ID_SLOT_HEX upper-case hex digits for every slot, from its table and past it', async (t) => {
+  let bad = 0;
+  for (let slot = 0; slot < SEND_BATCH_COUNT_MAX + 70000; slot++) {
+    const want = slot.toString(16).toUpperCase().padStart(MSG_ID_SLOT_HEX, '0');
+    if (msgIdSlotHex(slot) !== want && bad++ < 5) t.fail(`slot ${slot}: ${msgIdSlotHex(slot)}, want ${want}`);
+  }
+  t.equal(bad, 0);
+  t.equal(msgIdSlotHex(10), '000A');
+  t.equal(msgIdSlotHex(1023), '03FF');
+  t.equal(msgIdSlotHex(65535), 'FFFF');
 });

@@ -189,6 +189,42 @@ for (const form of ['batch', 'perMessage'] as const) {
   });
 }
 
+t.test('concurrent sends to two topics and several queues each land in their own topic and queue', async (t) => {
+  const [master] = await brokers(1, t);
+  master!.createTopic('audit', 3);
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  const sends = Array.from({ length: 120 }, (_, i) => {
+    const topic = i % 2 === 0 ? 'orders' : 'audit';
+    const queueId = i % 3;
+    return { topic, queueId, text: `${topic}-${queueId}-${i}` };
+  });
+  const results = await Promise.all(sends.map((s) => producer.send(s.topic, { body: body(s.text) }, { queueId: s.queueId })));
+  t.ok(master!.count('send') <= 1 + 6, `${master!.count('send')} send requests for 6 topic-queue pairs`);
+  for (let i = 0; i < sends.length; i++) {
+    const s = sends[i]!;
+    const r = results[i]!;
+    t.equal(r.queueId, s.queueId);
+    const stored = master!.topics.get(s.topic)![s.queueId]![r.queueOffset]!;
+    if (Buffer.from(stored.body).toString() !== s.text) t.fail(`send ${i}: stored ${Buffer.from(stored.body).toString()} at its offset`);
+  }
+});
+
+t.test('a queue id no topic can have rejects with BAD_REQUEST before any request (never a synchronous throw)', async (t) => {
+  const [master] = await brokers(1, t);
+  const producer = new Producer({ servers: [master!.addr] });
+  t.teardown(() => producer.close());
+  for (const queueId of [1024, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+    let p: Promise<unknown> | undefined;
+    t.doesNotThrow(() => {
+      p = producer.send('orders', { body: body('x') }, { queueId });
+    });
+    await t.rejects(p!, { code: 'BAD_REQUEST', message: /no queue/ }, `queueId ${queueId}`);
+  }
+  t.equal(master!.count('send'), 0);
+  t.equal((await producer.send('orders', { body: body('x') }, { queueId: 3 })).queueId, 3, 'the producer still works');
+});
+
 t.test('a malformed batch result rejects the sends with INTERNAL (no crash, no wrong result)', async (t) => {
   const [master] = await brokers(1, t);
   master!.sendResultForm = 'malformed';
