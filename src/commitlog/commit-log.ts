@@ -710,6 +710,7 @@ export class FileCommitLog implements CommitLog {
         try {
           const writer = this.directWriterFor(seg);
           direct = writer !== null;
+          if (tracing) trace('log.writeStart', this.pending[j - 1].lastIndex);
           let n: number;
           if (writer !== null) {
             const r = await this.io.writeDirectAt(writer, joinAdjacent(bufs), sizeBefore);

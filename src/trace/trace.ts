@@ -26,6 +26,7 @@ export type TraceEvent =
   | 'replica.recvAck' // the peer transport decoded one
   | 'replica.apply'
   // the commitlog (index: last record written, last record a flush round covers)
+  | 'log.writeStart'
   | 'log.written'
   | 'log.flushStart'
   | 'log.flushEnd';
