@@ -142,7 +142,9 @@ export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields)
     metas[i] = meta;
     size += arrayHeaderBytes(meta.fields) + binHeaderBytes(m.body.length) + m.body.length + metaBytes(meta);
   }
-  const out = new Uint8Array(size);
+  // Not zero-filled: the writer fills every byte in order, and the check at the end throws (the
+  // buffer never escapes) if it wrote fewer or more than planned.
+  const out = Buffer.allocUnsafeSlow(size);
   const w = new Writer(out, 0);
   for (const b of header) w.byte(b);
   w.array(5);
