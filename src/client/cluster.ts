@@ -100,14 +100,14 @@ export class ClusterClient {
 
   /** One request to one address, typed by request type. */
   request<T extends RequestType>(addr: string, frame: RequestInput<T>, timeoutMs?: number): Promise<ResponseFor<T>> {
-    const opts = { timeoutMs: timeoutMs ?? this.requestTimeoutMs };
+    const timeout = timeoutMs ?? this.requestTimeoutMs;
     if (frame.type === 'send') {
       // Bodies as the frame's blobs (protocol.ts WireMessage): written as they are, not packed.
       const send = frame as unknown as RequestInput<'send'>;
       const { wire, blobs } = messagesToWire(send.messages);
-      return this.connection(addr).request<ResponseFor<T>>({ type: 'send', topic: send.topic, queueId: send.queueId, messages: wire }, { timeoutMs: opts.timeoutMs, blobs });
+      return this.connection(addr).request<ResponseFor<T>>({ type: 'send', topic: send.topic, queueId: send.queueId, messages: wire }, { timeoutMs: timeout, blobs });
     }
-    return this.connection(addr).request<ResponseFor<T>>(frame as unknown as Parameters<Connection['request']>[0], opts);
+    return this.connection(addr).request<ResponseFor<T>>(frame as unknown as Parameters<Connection['request']>[0], { timeoutMs: timeout });
   }
 
   /** Servers in the order to try them: rotating start, recently failed ones last. */
