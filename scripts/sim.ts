@@ -8,8 +8,8 @@ import { runFigure8Seed } from '../test/sim/figure8.ts';
 import { replayCommand, runSeed } from '../test/sim/schedule.ts';
 import type { Profile, ScheduleOptions } from '../test/sim/schedule.ts';
 
-const BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log'];
-const PROFILES = ['default', 'crashy', 'figure8'] as const;
+const BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes'];
+const PROFILES = ['default', 'crashy', 'wipes', 'figure8'] as const;
 
 const HELP = `usage: npm run sim -- [options]
 
@@ -24,8 +24,9 @@ options:
   --nodes 3|5       cluster size (default: random per run)
   --steps N         operations per schedule (default 300)
   --bug NAME        build the cores with a test bug: ${BUGS.join(', ')}
-  --profile P       default | crashy (more crashes, leader faults) | figure8 (scripted phases,
-                    3 nodes; --steps and --nodes do not apply)
+  --profile P       default | crashy (more crashes, leader faults) | wipes (crashy, plus
+                    stores deleted: replicas restart empty and catch up) | figure8 (scripted
+                    phases, 3 nodes; --steps and --nodes do not apply)
   --prevote on|off  fix pre-vote (default: random per run)
   --torn on|off     torn writes on crash (default: random per run)
   --pipelined on|off  pipelined persistence, as the broker runs it (default: odd seeds on)

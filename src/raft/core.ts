@@ -26,6 +26,7 @@ export function validateConfig(c: RaftConfig): void {
   check(Number.isInteger(c.maxEntriesPerMessage) && c.maxEntriesPerMessage >= 1, 'maxEntriesPerMessage must be >= 1');
   check(c.maxBytesPerMessage >= 1, 'maxBytesPerMessage must be >= 1');
   check(Number.isInteger(c.maxInflightPerFollower) && c.maxInflightPerFollower >= 1, 'maxInflightPerFollower must be >= 1');
+  check(c.maxInflightBytesPerFollower >= 1, 'maxInflightBytesPerFollower must be >= 1');
   check(c.maxUncommittedBytes >= 1, 'maxUncommittedBytes must be >= 1');
   check(Number.isInteger(c.transferTimeoutTicks) && c.transferTimeoutTicks >= 1, 'transferTimeoutTicks must be >= 1');
   check(Number.isInteger(c.fastElectionTicksMax) && c.fastElectionTicksMax >= 0, 'fastElectionTicksMax must be >= 0');
@@ -42,6 +43,7 @@ export class Raft {
   private readonly prng: Prng;
   private readonly bugCommitOldTerm: boolean;
   private readonly bugVoteForStaleLog: boolean;
+  private readonly bugRecoveringVotes: boolean;
 
   term = 0;
   vote: NodeId = NONE;
@@ -71,6 +73,15 @@ export class Raft {
   /** Ticks before the leader tries again to hand over to the preferred leader. */
   private preferredCooldownTicks = 0;
 
+  /** See HardState.recovering: no votes, no campaigns (but with empty logs) until caught up. */
+  recovering: boolean;
+  /** Recovering: a committed entry of its leader's term this node holds (or is writing), and
+   *  that term; 0 while none is known. */
+  private recoveryPoint = 0;
+  private recoveryTerm = 0;
+  /** The highest commit index heard from the current leader (followers; reset with the leader). */
+  leaderCommit = 0;
+
   /** Leader: data bytes proposed in this term and not yet applied. */
   uncommittedBytes = 0;
 
@@ -96,10 +107,12 @@ export class Raft {
     this.prng = new Prng(config.seed);
     this.bugCommitOldTerm = config.testBugs?.has('commit-old-term-by-counting') ?? false;
     this.bugVoteForStaleLog = config.testBugs?.has('vote-for-stale-log') ?? false;
+    this.bugRecoveringVotes = config.testBugs?.has('recovering-votes') ?? false;
     const hs = storage.initialHardState();
+    this.recovering = (hs.recovering ?? false) && this.peers.length > 1;
     this.log = new RaftLog(storage, hs.commit, config.applied ?? 0, config.applyUnpersisted ?? false);
     for (const peer of this.peers) {
-      const pr = new Progress(0, this.log.lastIndex() + 1, config.maxInflightPerFollower);
+      const pr = new Progress(0, this.log.lastIndex() + 1, config.maxInflightPerFollower, config.maxInflightBytesPerFollower);
       this.prs.set(peer, pr);
       this.voterProgress.push(pr);
     }
@@ -117,6 +130,7 @@ export class Raft {
       this.vote = NONE;
     }
     this.lead = NONE;
+    this.leaderCommit = 0;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
@@ -163,6 +177,9 @@ export class Raft {
       self.becomeReplicate();
       self.recentActive = true;
     }
+    // Elected with an empty log: nothing was ever committed (Leader Completeness), so a new
+    // group's first leader lacks nothing (see HardState.recovering).
+    if (this.log.lastIndex() === 0) this.recovering = false;
     // Raft 5.4.2 / 8: an entry of the new term lets the leader commit everything before it.
     const noOp: Entry = { index: this.log.lastIndex() + 1, term: this.term, type: EntryType.NoOp, data: EMPTY_DATA };
     this.log.append([noOp]);
@@ -267,6 +284,9 @@ export class Raft {
   /** Starts an election (through a pre-vote unless `transfer`). */
   hup(transfer: boolean): void {
     if (this.role === Role.Leader || !this.promotable) return;
+    // A recovering node's log may lack what it once acknowledged: only a new group's empty logs
+    // may elect it (see HardState.recovering).
+    if (this.recovering && this.log.lastIndex() > 0 && !this.bugRecoveringVotes) return;
     if (this.config.preVote && !transfer) this.campaign(true, false);
     else this.campaign(false, transfer);
   }
@@ -320,6 +340,9 @@ export class Raft {
       (this.vote === NONE && this.lead === NONE) ||
       (pre && m.term > this.term);
     let upToDate = this.bugVoteForStaleLog || this.log.isUpToDate(m.index, m.logTerm);
+    // A recovering node may have promised this term's vote, or held entries the candidate
+    // lacks, before it lost its log: it votes only in a new group, where every log is empty.
+    if (this.recovering && m.index > 0 && !this.bugRecoveringVotes) upToDate = false;
     if (
       pre && upToDate && this.role === Role.PreCandidate && m.term === this.term + 1 &&
       m.index === this.log.lastIndex() && m.logTerm === this.log.lastTerm() && m.from > this.id
@@ -395,6 +418,22 @@ export class Raft {
         this.stepFollower(m);
         break;
     }
+    if (this.recovering) this.maybeFinishRecovery();
+  }
+
+  /**
+   * Ends the recovering state once this node durably holds an entry that its leader committed in
+   * the leader's own term: by Log Matching it then holds every entry committed before that term.
+   * The point is noted when learned (the leader may be gone by the time the write is durable).
+   */
+  private maybeFinishRecovery(): void {
+    const committed = this.log.committed;
+    if (this.lead !== NONE && committed > this.recoveryPoint && this.log.term(committed) === this.term) {
+      this.recoveryPoint = committed;
+      this.recoveryTerm = this.term;
+    }
+    const point = this.recoveryPoint;
+    if (point > 0 && this.log.persistedLastIndex() >= point && this.log.term(point) === this.recoveryTerm) this.recovering = false;
   }
 
   private stepLeader(m: Message): void {
@@ -407,6 +446,13 @@ export class Raft {
         break;
       case MessageType.HeartbeatResp:
         pr.recentActive = true;
+        if (m.reject && m.rejectHint < pr.match) {
+          // Its log ends below what it acknowledged (a replaced disk): probe from there. Without
+          // this an idle leader would never send it anything again.
+          pr.lostEntriesAbove(m.rejectHint);
+          this.sendAppend(m.from, true);
+          break;
+        }
         pr.probeSent = false;
         if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
@@ -492,6 +538,7 @@ export class Raft {
   }
 
   private handleAppend(m: Message): void {
+    if (m.commit > this.leaderCommit) this.leaderCommit = m.commit;
     const resp = this.newMessage(MessageType.AppendResp, m.from);
     if (m.index < this.log.committed) {
       resp.index = this.log.committed;
@@ -499,6 +546,13 @@ export class Raft {
       return;
     }
     const lastNewIndex = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNewIndex >= 0 && this.recovering && m.index === 0 && m.commit === 0 && m.entries.length > 0) {
+      const first = m.entries[0];
+      // A new group: the leader's no-op is the first entry of its log, so its log was empty when
+      // it was elected (nothing was ever committed) and it has committed nothing since. A store
+      // that starts here lacks nothing.
+      if (first.type === EntryType.NoOp && first.term === m.term) this.recovering = false;
+    }
     if (lastNewIndex >= 0) {
       resp.index = lastNewIndex;
       // Acknowledges durability: only after the entries are persisted.
@@ -516,8 +570,17 @@ export class Raft {
   }
 
   private handleHeartbeat(m: Message): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.msgs.push(this.newMessage(MessageType.HeartbeatResp, m.from));
+    if (m.commit > this.leaderCommit) this.leaderCommit = m.commit;
+    const last = this.log.lastIndex();
+    this.log.commitTo(Math.min(m.commit, last));
+    const resp = this.newMessage(MessageType.HeartbeatResp, m.from);
+    if (m.commit > last) {
+      // The leader tells us no more than what we acknowledged; we lack some of it, so our store
+      // was lost: say where our log ends.
+      resp.reject = true;
+      resp.rejectHint = last;
+    }
+    this.msgs.push(resp);
   }
 
   // ---------------------------------------------------------------- replication
@@ -540,9 +603,11 @@ export class Raft {
     if (prevIndex < this.log.firstIndex() - 1) return false;
     const lastIndex = this.log.lastIndex();
     let entries = EMPTY_ENTRIES;
+    let bytes = 0;
     if (pr.next <= lastIndex) {
       const hi = Math.min(lastIndex + 1, pr.next + this.config.maxEntriesPerMessage);
       entries = this.log.slice(pr.next, hi, this.config.maxBytesPerMessage);
+      for (let i = 0; i < entries.length; i++) bytes += entries[i].data.byteLength;
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
     const m = this.newMessage(MessageType.Append, to);
@@ -551,7 +616,7 @@ export class Raft {
     m.entries = entries;
     m.commit = this.log.committed;
     this.msgs.push(m);
-    pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : 0);
+    pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : 0, bytes);
     return true;
   }
 
@@ -655,6 +720,7 @@ export class Raft {
   /** The driver persisted entries up to (index, term). */
   onPersisted(index: number, term: number): void {
     if (!this.log.unstable.stableTo(index, term)) return;
+    if (this.recovering) this.maybeFinishRecovery();
     if (this.role !== Role.Leader) return;
     const self = this.prs.get(this.id);
     if (self !== undefined && self.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) {
@@ -701,6 +767,8 @@ export class Raft {
       commit: this.log.committed,
       applied: this.log.applied,
       lastIndex: this.log.lastIndex(),
+      leaderCommit: this.role === Role.Leader ? this.log.committed : this.leaderCommit,
+      recovering: this.recovering,
       progress,
       transferee: this.leadTransferee,
     };

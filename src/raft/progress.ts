@@ -4,56 +4,80 @@ import { assert } from './assert.ts';
 import type { ProgressStatus } from './types.ts';
 
 /**
- * A bounded ring of the last indexes of appends sent but not yet acknowledged, in increasing
- * order. Freed from the front when acknowledgements arrive.
+ * A bounded ring of the appends sent but not yet acknowledged (last index and data bytes of
+ * each), in increasing index order. Freed from the front when acknowledgements arrive. Bounded
+ * in count and in bytes (etcd's MaxInflightBytes): what a leader has in flight to a follower that
+ * stopped answering is a fixed amount, however long it stays silent.
  */
 export class Inflights {
-  private readonly buffer: number[];
+  private readonly indexes: number[];
+  private readonly sizes: number[];
   private start = 0;
   private countValue = 0;
+  private bytesValue = 0;
 
-  constructor(readonly countMax: number) {
+  constructor(
+    readonly countMax: number,
+    /** The window is full once this many data bytes are in flight (one append may pass it, so
+     *  an entry larger than the limit can still be sent). */
+    readonly bytesMax: number = Number.POSITIVE_INFINITY,
+  ) {
     assert(countMax > 0, 'Inflights: countMax must be positive');
-    this.buffer = new Array<number>(countMax).fill(0);
+    assert(bytesMax > 0, 'Inflights: bytesMax must be positive');
+    this.indexes = new Array<number>(countMax).fill(0);
+    this.sizes = new Array<number>(countMax).fill(0);
   }
 
   get count(): number {
     return this.countValue;
   }
 
-  full(): boolean {
-    return this.countValue === this.countMax;
+  /** Data bytes of the appends in flight. */
+  get bytes(): number {
+    return this.bytesValue;
   }
 
-  /** Records an append whose last entry is `index`. */
-  add(index: number): void {
+  full(): boolean {
+    return this.countValue === this.countMax || this.bytesValue >= this.bytesMax;
+  }
+
+  /** Records an append whose last entry is `index`, carrying `bytes` of entry data. */
+  add(index: number, bytes = 0): void {
     assert(!this.full(), 'Inflights.add: window is full');
     if (this.countValue > 0) {
-      const lastIndex = this.buffer[(this.start + this.countValue - 1) % this.countMax];
+      const lastIndex = this.indexes[(this.start + this.countValue - 1) % this.countMax];
       assert(index > lastIndex, `Inflights.add: ${index} not above ${lastIndex}`);
     }
-    this.buffer[(this.start + this.countValue) % this.countMax] = index;
+    const slot = (this.start + this.countValue) % this.countMax;
+    this.indexes[slot] = index;
+    this.sizes[slot] = bytes;
     this.countValue++;
+    this.bytesValue += bytes;
   }
 
   /** Frees every in-flight append whose last index is <= `index`. */
   freeLE(index: number): void {
-    while (this.countValue > 0 && this.buffer[this.start] <= index) {
+    while (this.countValue > 0 && this.indexes[this.start] <= index) {
+      this.bytesValue -= this.sizes[this.start];
       this.start = (this.start + 1) % this.countMax;
       this.countValue--;
     }
-    if (this.countValue === 0) this.start = 0;
+    if (this.countValue === 0) {
+      this.start = 0;
+      this.bytesValue = 0;
+    }
   }
 
   /** Frees the oldest in-flight append (a heartbeat response proves the follower is alive). */
   freeFirstOne(): void {
     if (this.countValue === 0) return;
-    this.freeLE(this.buffer[this.start]);
+    this.freeLE(this.indexes[this.start]);
   }
 
   reset(): void {
     this.start = 0;
     this.countValue = 0;
+    this.bytesValue = 0;
   }
 }
 
@@ -76,11 +100,11 @@ export class Progress {
   recentActive = false;
   readonly inflights: Inflights;
 
-  constructor(match: number, next: number, inflightCountMax: number) {
+  constructor(match: number, next: number, inflightCountMax: number, inflightBytesMax?: number) {
     assert(match < next, `Progress: match ${match} must be below next ${next}`);
     this.match = match;
     this.next = next;
-    this.inflights = new Inflights(inflightCountMax);
+    this.inflights = new Inflights(inflightCountMax, inflightBytesMax);
   }
 
   /** Back to a fresh Probe state at (match, next) (a new term). */
@@ -108,6 +132,13 @@ export class Progress {
     this.inflights.reset();
   }
 
+  /** The follower's log ends at `lastIndex`, below its match: it lost its store. Probe from there. */
+  lostEntriesAbove(lastIndex: number): void {
+    assert(lastIndex < this.match, `Progress.lostEntriesAbove: ${lastIndex} is not below match ${this.match}`);
+    this.match = lastIndex;
+    this.becomeProbe();
+  }
+
   /** The follower acknowledged up to `index`. Returns false if that was old news. */
   maybeUpdate(index: number): boolean {
     let updated = false;
@@ -131,6 +162,13 @@ export class Progress {
       return true;
     }
     if (this.next - 1 !== rejected) return false;
+    if (matchHint < this.match) {
+      // The follower's log ends below what it acknowledged: it lost its store (a replaced disk,
+      // a repaired tail). Raft assumes durable logs, and without this the leader would probe
+      // at the old match forever. Lowering match never lowers the commit index (it only moves
+      // forward), and if the rejection was a stale one the next acknowledgement raises it again.
+      this.match = matchHint;
+    }
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.probeSent = false;
     return true;
@@ -142,11 +180,11 @@ export class Progress {
   }
 
   /** An append carrying `entryCount` entries up to `lastIndex` was sent. */
-  sentEntries(entryCount: number, lastIndex: number): void {
+  sentEntries(entryCount: number, lastIndex: number, bytes = 0): void {
     if (this.state === ProgressState.Replicate) {
       if (entryCount > 0) {
         this.next = lastIndex + 1;
-        this.inflights.add(lastIndex);
+        this.inflights.add(lastIndex, bytes);
       }
     } else {
       this.probeSent = true;
@@ -159,6 +197,7 @@ export class Progress {
       next: this.next,
       state: this.state,
       inflight: this.inflights.count,
+      inflightBytes: this.inflights.bytes,
       recentActive: this.recentActive,
     };
   }

@@ -62,7 +62,7 @@ export class RaftNode implements RaftNodeApi {
     const soft = this.prevSoftState;
     if (soft.role !== r.role || soft.leaderId !== r.lead || soft.term !== r.term) return true;
     const hard = this.prevHardState;
-    return hard.term !== r.term || hard.vote !== r.vote || hard.commit !== r.log.committed;
+    return hard.term !== r.term || hard.vote !== r.vote || hard.commit !== r.log.committed || (hard.recovering ?? false) !== r.recovering;
   }
 
   ready(): Ready {
@@ -80,9 +80,10 @@ export class RaftNode implements RaftNodeApi {
     let hardState: HardState | null = null;
     let mustSync = false;
     const hard = this.prevHardState;
-    if (hard.term !== r.term || hard.vote !== r.vote || hard.commit !== r.log.committed) {
-      mustSync = hard.term !== r.term || hard.vote !== r.vote;
-      hardState = { term: r.term, vote: r.vote, commit: r.log.committed };
+    const recoveringChanged = (hard.recovering ?? false) !== r.recovering;
+    if (hard.term !== r.term || hard.vote !== r.vote || hard.commit !== r.log.committed || recoveringChanged) {
+      mustSync = hard.term !== r.term || hard.vote !== r.vote || recoveringChanged;
+      hardState = r.recovering ? { term: r.term, vote: r.vote, commit: r.log.committed, recovering: true } : { term: r.term, vote: r.vote, commit: r.log.committed };
       this.prevHardState = hardState;
     }
     const unstable = r.log.unstable;

@@ -48,10 +48,12 @@ export interface Message {
   /** Append/Heartbeat: leader's commit index. */
   readonly commit: number;
   readonly entries: readonly Entry[];
-  /** VoteResp/PreVoteResp: vote refused. AppendResp: log did not match at `index`. */
+  /** VoteResp/PreVoteResp: vote refused. AppendResp: log did not match at `index`.
+   *  HeartbeatResp: the follower lacks entries up to the heartbeat's commit, which is never more
+   *  than it acknowledged: it lost its store. */
   readonly reject: boolean;
   /** AppendResp reject: the follower's hint for fast back-off (its last index, or the first index
-   *  of the conflicting term). */
+   *  of the conflicting term). HeartbeatResp reject: its last index. */
   readonly rejectHint: number;
   /** AppendResp reject: the term of the follower's entry at `rejectHint` (0 if none). */
   readonly rejectTerm: number;
@@ -72,6 +74,18 @@ export interface HardState {
   readonly vote: NodeId;
   /** Durable commit is optional: a restarted node may recover it as 0 and relearn it. */
   readonly commit: number;
+  /**
+   * The log may lack entries this node once acknowledged (a store that never recorded a hard
+   * state: a new replica or a replaced disk; a repaired tail). Such a node grants no vote and
+   * does not campaign (unless the logs involved are empty: a new group) until it durably holds
+   * an entry its leader committed in its own term, or it sees a new group's first entry (the
+   * first leader's no-op, sent before anything was committed). Raft's safety assumes that what a
+   * node acknowledged or voted stays on its disk. Absent means false. A single-voter group
+   * ignores it. Ordering: a Ready whose hard state turns it off persists that hard state before
+   * its entries (a crash between must not leave those entries with a recovering flag that no
+   * leader can clear any more).
+   */
+  readonly recovering?: boolean;
 }
 
 /** Volatile state the driver reports (logs, `status`, role pass-through to MASTER/SLAVE). */
@@ -137,6 +151,10 @@ export interface RaftConfig {
   readonly maxEntriesPerMessage: number;
   readonly maxBytesPerMessage: number;
   readonly maxInflightPerFollower: number;
+  /** Entry data bytes in flight to one follower (sent, not acknowledged) before the leader
+   *  waits; one append may pass it. With maxBytesPerMessage it bounds what a follower that
+   *  stopped answering costs the leader, and paces the catch-up of one far behind. */
+  readonly maxInflightBytesPerFollower: number;
   readonly maxUncommittedBytes: number;
   /** A leadership transfer that has not finished after this many ticks is abandoned. */
   readonly transferTimeoutTicks: number;
@@ -164,7 +182,9 @@ export type TestBug =
   /** Commit entries of earlier terms by counting replicas (violates Raft 5.4.2). */
   | 'commit-old-term-by-counting'
   /** Grant votes without checking the candidate's log is up to date (violates 5.4.1). */
-  | 'vote-for-stale-log';
+  | 'vote-for-stale-log'
+  /** Vote and campaign while recovering (a replaced disk votes as if it still held its log). */
+  | 'recovering-votes';
 
 export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'peers' | 'seed'> = {
   electionTicks: 10,
@@ -175,6 +195,7 @@ export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'peers' | 'seed'> = {
   maxEntriesPerMessage: 4096,
   maxBytesPerMessage: 4 * 1024 * 1024,
   maxInflightPerFollower: 256,
+  maxInflightBytesPerFollower: 16 * 1024 * 1024,
   maxUncommittedBytes: 256 * 1024 * 1024,
   transferTimeoutTicks: 20,
   fastElectionTicksMax: 3,
@@ -197,6 +218,8 @@ export interface ProgressStatus {
   readonly next: number;
   readonly state: 'Probe' | 'Replicate';
   readonly inflight: number;
+  /** Entry data bytes of the appends in flight. */
+  readonly inflightBytes: number;
   readonly recentActive: boolean;
 }
 
@@ -209,6 +232,11 @@ export interface RaftStatus {
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;
+  /** The highest commit index this node has heard from its current leader (the leader: its own);
+   *  a follower whose commit is below it is still catching up. */
+  readonly leaderCommit: number;
+  /** See HardState.recovering. */
+  readonly recovering: boolean;
   /** Leader only: one entry per other peer. */
   readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
   readonly transferee: NodeId;

@@ -81,3 +81,34 @@ t.test('progress: maybeUpdate reports only news', async (t) => {
   t.notOk(pr.maybeUpdate(4));
   t.throws(() => new Progress(4, 4, 1), /below next/);
 });
+
+t.test('inflights: the window is full once its bytes reach the limit; one append may pass it', async (t) => {
+  const inf = new Inflights(100, 1000);
+  inf.add(1, 600);
+  t.notOk(inf.full(), '600 of 1000 bytes');
+  inf.add(2, 900);
+  t.ok(inf.full(), 'an append may take the window past its bytes limit, then it is full');
+  t.equal(inf.bytes, 1500);
+  inf.freeLE(1);
+  t.equal(inf.bytes, 900);
+  t.notOk(inf.full());
+  inf.freeFirstOne();
+  t.equal(inf.bytes, 0);
+  inf.add(3, 10);
+  inf.reset();
+  t.equal(inf.bytes, 0, 'reset forgets the bytes too');
+});
+
+t.test('progress: a follower whose log ends below its match (a wiped store) is probed from where its log ends', async (t) => {
+  const pr = new Progress(0, 1, 4);
+  pr.becomeReplicate();
+  pr.maybeUpdate(377);
+  pr.becomeProbe(); // its connection reset when it was killed
+  t.equal(pr.next, 378);
+  t.ok(pr.maybeDecrTo(377, 0), 'the probe at 377 is refused: its log is empty');
+  t.equal(pr.match, 0, 'match comes down to what the follower holds');
+  t.equal(pr.next, 1, 'and the leader sends from the first entry');
+  const healthy = new Progress(5, 6, 4);
+  t.ok(healthy.maybeDecrTo(5, 7), 'a hint above match leaves match alone');
+  t.equal(healthy.match, 5);
+});

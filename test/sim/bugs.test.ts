@@ -13,6 +13,7 @@ import type { DriverBug } from './cluster.ts';
 
 const COMMIT_OLD_TERM = new Set<TestBug>(['commit-old-term-by-counting']);
 const VOTE_STALE = new Set<TestBug>(['vote-for-stale-log']);
+const RECOVERING_VOTES = new Set<TestBug>(['recovering-votes']);
 
 t.test('Figure 8, scripted: a correct core keeps the entry, the counting bug loses a committed entry', async (t) => {
   for (const seed of [1, 2, 3]) {
@@ -61,6 +62,25 @@ t.test('vote-for-stale-log is found by the main schedule generator', async (t) =
     }
     t.comment(`${nodes} nodes: found by ${found.length}/40 seeds (${[...invariants].join(', ')}); e.g. ${found[0] !== undefined ? replayCommand(found[0], sched, 'vote-for-stale-log') : '-'}`);
     t.ok(found.length >= 1, `${nodes} nodes: found within 40 runs`);
+  }
+});
+
+t.test('recovering-votes (a replaced disk votes as if it still held its log) is found by the wipes profile', async (t) => {
+  const sched: ScheduleOptions = { steps: 300, nodes: 3, profile: 'wipes' };
+  const found: number[] = [];
+  const invariants = new Set<string>();
+  for (let seed = 1; seed <= 150 && found.length < 3; seed++) {
+    const r = runSeed(seed, sched, { testBugs: RECOVERING_VOTES });
+    if (r.violation) {
+      found.push(seed);
+      invariants.add(r.violation.invariant);
+    }
+  }
+  t.comment(`found by seeds ${found.join(', ')} (${[...invariants].join(', ')}); e.g. ${found[0] !== undefined ? replayCommand(found[0], sched, 'recovering-votes') : '-'}`);
+  t.ok(found.length >= 1, 'found within 150 runs');
+  for (const seed of found) {
+    const r = runSeed(seed, sched);
+    t.equal(r.violation, null, `seed ${seed} is clean without the bug${r.violation ? `: ${r.violation.invariant}: ${r.violation.message}` : ''}`);
   }
 });
 

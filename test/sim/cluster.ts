@@ -10,6 +10,8 @@
 // A crash loses the in-flight write (or, with tornWrites, keeps part of it: the hard state and
 // the entries are separate writes, and entries survive as a prefix), a hard state written
 // without mustSync may be lost, and the node restarts as a new core over its MemoryStorage.
+// A wipe is a crash that also loses the whole store (a replaced disk): the node restarts empty,
+// with the recovering hard state a broker's fresh store has (HardState.recovering).
 
 import { MemoryStorage } from '../../src/raft/memory-storage.ts';
 import { RaftNode } from '../../src/raft/raw-node.ts';
@@ -58,6 +60,9 @@ export interface ClusterOptions {
   readonly pipelinedWrites?: boolean;
   /** A deliberately broken driver, to prove the checkers notice. */
   readonly driverBug?: DriverBug;
+  /** Nodes start as a broker's fresh store does: recovering (HardState.recovering), so a new
+   *  group's first election runs on empty logs. */
+  readonly freshStores?: boolean;
   /** The state machine checkpoints its applied index now and then and restarts from it
    *  (default true). */
   readonly checkpoints?: boolean;
@@ -86,9 +91,15 @@ interface Proposal {
   outcome: 'pending' | 'committed' | 'lost';
 }
 
+/** A wiped node stays down this many election timeouts (a replaced disk takes a while; a stale
+ *  leader has stepped down by then: check-quorum). */
+export const WIPE_DOWN_ELECTION_TIMEOUTS = 2;
+
 class SimNode {
   core: RaftNodeApi | null = null;
-  readonly storage = new MemoryStorage();
+  storage = new MemoryStorage();
+  /** Cluster tick count when its store was wiped; -1 if never (or restarted since). */
+  wipedAtTick = -1;
   /** The last hard state written with mustSync (what a crash cannot take away). */
   syncedHardState: HardState = { term: 0, vote: NONE, commit: 0 };
   /** Writes in flight, oldest first (at most one unless pipelined). */
@@ -125,6 +136,7 @@ export interface ClusterStats {
   delivered: number;
   dropped: number;
   crashes: number;
+  wipes: number;
 }
 
 export class SimCluster {
@@ -135,7 +147,7 @@ export class SimCluster {
   violation: Violation | null = null;
   /** Logical time: one step per operation (and per drain round while settling). */
   now = 0;
-  readonly stats: ClusterStats = { proposed: 0, refused: 0, acked: 0, delivered: 0, dropped: 0, crashes: 0 };
+  readonly stats: ClusterStats = { proposed: 0, refused: 0, acked: 0, delivered: 0, dropped: 0, crashes: 0, wipes: 0 };
   readonly proposals: Proposal[] = [];
 
   private packets: Packet[] = [];
@@ -155,6 +167,8 @@ export class SimCluster {
   private readonly trace: string[] = [];
   private readonly traceLines: number;
   private nextProposalId = 1;
+  /** tickAll() calls so far: the simulated wall clock. */
+  private ticksElapsed = 0;
 
   constructor(opts: ClusterOptions) {
     this.prng = new Prng(opts.seed);
@@ -174,7 +188,12 @@ export class SimCluster {
       peers: this.ids,
       ...(opts.testBugs ? { testBugs: opts.testBugs } : {}),
     };
-    for (const id of this.ids) this.nodes.push(new SimNode(id));
+    for (const id of this.ids) {
+      const n = new SimNode(id);
+      if (opts.freshStores) n.storage.setHardState({ term: 0, vote: NONE, commit: 0, recovering: true });
+      n.syncedHardState = n.storage.initialHardState();
+      this.nodes.push(n);
+    }
     for (let i = 0; i < this.nodes.length; i++) this.restart(i);
   }
 
@@ -582,7 +601,39 @@ export class SimCluster {
   }
 
   tickAll(): void {
+    this.ticksElapsed++;
     for (let i = 0; i < this.size; i++) this.tick(i);
+  }
+
+  /** Whether node `i`'s store lacks entries it may once have acknowledged (not yet caught up). */
+  private recovering(i: number): boolean {
+    const n = this.nodes[i];
+    return n.core ? n.core.status().recovering : n.storage.initialHardState().recovering === true;
+  }
+
+  /**
+   * Crashes node `i` and deletes its store (a replaced disk); it restarts empty and recovering.
+   * One lost store at a time, as the fault model has it: refused while another node is still
+   * recovering (two of three stores lost can lose committed entries whatever the protocol).
+   */
+  wipe(i: number): void {
+    for (let j = 0; j < this.size; j++) {
+      if (j !== i && this.recovering(j)) {
+        this.note(`wipe ${this.ids[i]} skipped: ${this.ids[j]} is still recovering`);
+        return;
+      }
+    }
+    this.crash(i);
+    const n = this.nodes[i];
+    // Its connections died with it: nothing sent to the old incarnation reaches the new one.
+    this.packets = this.packets.filter((p) => p.msg.to !== n.id);
+    n.storage = new MemoryStorage();
+    n.storage.setHardState({ term: 0, vote: NONE, commit: 0, recovering: true });
+    n.syncedHardState = n.storage.initialHardState();
+    n.checkpoint = 0;
+    n.wipedAtTick = this.ticksElapsed;
+    this.stats.wipes++;
+    this.note(`${n.id} WIPED`);
   }
 
   crash(i: number): void {
@@ -610,17 +661,27 @@ export class SimCluster {
     this.observe({ k: 'crash', node: n.id });
   }
 
+  /** Whether `rd`'s hard state turns the recovering flag off: its entries may only reach the
+   *  disk after it (types.ts, HardState.recovering). */
+  private clearsRecovering(n: SimNode, rd: Ready): boolean {
+    return rd.hardState !== null && !rd.hardState.recovering && n.storage.initialHardState().recovering === true;
+  }
+
   /** A crash during the one write in flight keeps its hard state and/or a prefix of its entries. */
   private tearOne(n: SimNode): string {
     const w = n.writes[0];
     if (!w || !this.prng.chance(0.5)) return '';
     let torn = '';
     const rd = w.ready;
+    const hardStateFirst = this.clearsRecovering(n, rd);
+    let hardStateKept = false;
     if (rd.hardState && this.prng.chance(0.5)) {
       n.storage.setHardState(rd.hardState);
       if (rd.mustSync) n.syncedHardState = rd.hardState;
       torn += ' hard state kept';
+      hardStateKept = true;
     }
+    if (hardStateFirst && !hardStateKept) return torn;
     const keep = this.prng.int(rd.entries.length + 1);
     if (keep > 0) {
       n.storage.append(rd.entries.slice(0, keep));
@@ -637,11 +698,15 @@ export class SimCluster {
       if (!this.prng.chance(0.5)) break;
       const rd = w.ready;
       const whole = this.prng.chance(0.5);
+      const hardStateFirst = this.clearsRecovering(n, rd);
+      let hardStateKept = false;
       if (rd.hardState && (whole || this.prng.chance(0.5))) {
         n.storage.setHardState(rd.hardState);
         if (rd.mustSync) n.syncedHardState = rd.hardState;
         torn += ' hard state kept';
+        hardStateKept = true;
       }
+      if (hardStateFirst && !hardStateKept) break;
       const keep = whole ? rd.entries.length : this.prng.int(rd.entries.length + 1);
       if (keep > 0) {
         n.storage.append(rd.entries.slice(0, keep));
@@ -655,6 +720,10 @@ export class SimCluster {
   restart(i: number): void {
     const n = this.nodes[i];
     if (n.alive) return;
+    if (n.wipedAtTick >= 0) {
+      if (this.ticksElapsed - n.wipedAtTick < WIPE_DOWN_ELECTION_TIMEOUTS * 2 * this.baseConfig.electionTicks) return;
+      n.wipedAtTick = -1;
+    }
     const config: RaftConfig = { ...this.baseConfig, id: n.id, seed: this.prng.u32(), applied: n.checkpoint };
     try {
       n.core = this.factory(config, n.storage);
@@ -780,6 +849,7 @@ export class SimCluster {
     let barrier: Proposal | null = null;
     let barrierLeader = -1;
     for (let t = 0; t < ticksMax && !this.violation; t++) {
+      this.restartAll();
       this.tickAll();
       for (let k = 0; k < 64 && (this.packets.length > 0 || this.busyWrites > 0) && !this.violation; k++) {
         this.stepClock();
@@ -821,7 +891,9 @@ export class SimCluster {
     let leader = -1;
     let term = -1;
     for (let i = 0; i < this.size; i++) {
-      const s = this.nodes[i].core!.status();
+      const core = this.nodes[i].core;
+      if (core === null) return -1;
+      const s = core.status();
       if (s.role === Role.Leader) {
         if (leader >= 0) return -1;
         leader = i;

@@ -32,6 +32,8 @@ export type Op =
   | { readonly t: 'crashLeader' }
   /** Cuts a believed leader off from everyone (if any). */
   | { readonly t: 'isolateLeader' }
+  /** Crashes `node` and deletes its store (a replaced disk): it restarts empty (SimCluster.wipe). */
+  | { readonly t: 'wipe'; readonly node: number }
   /** Restarts `node`, or if it is up the lowest crashed node. */
   | { readonly t: 'restart'; readonly node: number }
   /** node -1: whichever node the driver believes is leader (else a random live node). */
@@ -52,12 +54,16 @@ export interface Schedule {
   readonly tornWrites: boolean;
   /** Pipelined persistence (the broker driver's mode); see SimCluster. */
   readonly pipelined?: boolean;
+  /** Nodes start with fresh (recovering) stores, as a new broker group does. */
+  readonly freshStores?: boolean;
   readonly ops: readonly Op[];
 }
 
 /** default: the main property test. crashy: more crashes and leader faults, slices of one
- *  entry per message and single nodes ticking alone (finds Figure 8 style histories). */
-export type Profile = 'default' | 'crashy';
+ *  entry per message and single nodes ticking alone (finds Figure 8 style histories). wipes:
+ *  crashy, plus replicas whose store is deleted (they restart empty and must catch up before
+ *  they vote); check-quorum on, as the broker runs it (a stale leader must step down). */
+export type Profile = 'default' | 'crashy' | 'wipes';
 
 export interface ScheduleOptions {
   readonly steps: number;
@@ -77,8 +83,10 @@ export interface ScheduleOptions {
 const node = fc.integer({ min: 0, max: 4 });
 
 function opArb(profile: Profile): fc.Arbitrary<Op> {
-  const crashy = profile === 'crashy';
+  const crashy = profile === 'crashy' || profile === 'wipes';
+  const wipes = profile === 'wipes' ? [{ weight: 5, arbitrary: fc.record({ t: fc.constant('wipe' as const), node }) }] : [];
   return fc.oneof(
+    ...wipes,
     { weight: 60, arbitrary: fc.record({ t: fc.constant('tick' as const), count: fc.integer({ min: 1, max: 3 }) }) },
     { weight: crashy ? 40 : 4, arbitrary: fc.record({ t: fc.constant('tickOne' as const), node }) },
     { weight: 70, arbitrary: fc.record({ t: fc.constant('deliver' as const), count: fc.integer({ min: 1, max: 12 }) }) },
@@ -123,13 +131,14 @@ export function scheduleArb(opts: ScheduleOptions): fc.Arbitrary<Schedule> {
   return fc.record({
     nodes: opts.nodes !== undefined ? fc.constant(opts.nodes) : fc.constantFrom(3, 5),
     preVote: opts.preVote !== undefined ? fc.constant(opts.preVote) : fc.boolean(),
-    checkQuorum: fc.boolean(),
+    checkQuorum: opts.profile === 'wipes' ? fc.constant(true) : fc.boolean(),
     electionTicks: fc.integer({ min: 5, max: 10 }),
     heartbeatTicks: fc.integer({ min: 1, max: 2 }),
     maxEntriesPerMessage: opts.maxEntriesPerMessage !== undefined ? fc.constant(opts.maxEntriesPerMessage) : fc.constantFrom(1, 3, 64),
     maxInflightPerFollower: fc.constantFrom(1, 4, 256),
     fsyncStepsMax: fc.integer({ min: 0, max: 4 }),
     tornWrites: opts.tornWrites !== undefined ? fc.constant(opts.tornWrites) : fc.boolean(),
+    freshStores: fc.constant(opts.profile === 'wipes'),
     ops: fc.array(opArb(opts.profile ?? 'default'), { minLength: opts.steps, maxLength: opts.steps }),
   });
 }
@@ -224,6 +233,9 @@ export function applyOp(c: SimCluster, op: Op): void {
       if (leaders.length) c.isolate(leaders[c.prng.int(leaders.length)]);
       break;
     }
+    case 'wipe':
+      c.wipe(op.node % n);
+      break;
     case 'restart': {
       let i = op.node % n;
       if (c.isAlive(i)) {
@@ -273,6 +285,7 @@ export function runSchedule(seed: number, s: Schedule, opts: RunOptions = {}): R
     fsyncStepsMax: s.fsyncStepsMax,
     tornWrites: s.tornWrites,
     pipelinedWrites: s.pipelined ?? false,
+    freshStores: s.freshStores ?? false,
     ...(opts.driverBug ? { driverBug: opts.driverBug } : {}),
     ...(opts.factory ? { factory: opts.factory } : {}),
   });

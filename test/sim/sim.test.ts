@@ -56,3 +56,22 @@ t.test(`${LONG_RUNS} long schedules (2000 steps) on 5 nodes with torn writes kee
   }
   t.pass(`${LONG_RUNS} long schedules`);
 });
+
+t.test('schedules with wiped stores (replicas restart empty and catch up) keep every invariant', async (t) => {
+  const runs = Number(process.env.SIM_WIPE_RUNS ?? 300);
+  let wipes = 0;
+  for (const nodes of [3, 5]) {
+    for (let r = 0; r < runs; r++) {
+      const seed = BASE_SEED + 9_000_000 + nodes * 100_000 + r;
+      const sched: ScheduleOptions = { steps: STEPS, nodes, profile: 'wipes' };
+      const res = runSeed(seed, sched);
+      wipes += res.cluster.stats.wipes;
+      if (res.violation) {
+        t.fail(`seed ${seed}: ${res.violation.invariant}: ${res.violation.message}`, { replay: replayCommand(seed, sched), trace: res.trace.join('\n') });
+        return;
+      }
+    }
+  }
+  t.comment(`${2 * runs} schedules, ${wipes} stores wiped`);
+  t.ok(wipes >= runs, 'the schedules wipe stores');
+});
