@@ -6,17 +6,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Level } from 'level';
 import { CommitLogError } from './errors.ts';
-import type { MetaStore } from './types.ts';
+import type { MetaStore, StoredHardState } from './types.ts';
 
 const HARD_STATE_KEY = 'raft/hardState';
 const KEY_BYTES_MAX = 1024;
 const VALUE_BYTES_MAX = 16 * 1024 * 1024;
 
-export interface HardStateValue {
-  term: number;
-  vote: string;
-  commit: number;
-}
+type HardStateValue = StoredHardState;
+
+/** What a store that never recorded a hard state reports: it knows nothing, so it may be a
+ *  replaced disk whose replica once acknowledged entries and votes (HardState.recovering). */
+const FRESH_HARD_STATE: HardStateValue = { term: 0, vote: '', commit: 0, recovering: true };
 
 export class LevelMetaStore implements MetaStore {
   private state: 'open' | 'closing' | 'closed' = 'open';
@@ -46,7 +46,7 @@ export class LevelMetaStore implements MetaStore {
       }
       throw new CommitLogError('IO_ERROR', `cannot open meta store ${full}`, { cause: err });
     }
-    let hs: HardStateValue = { term: 0, vote: '', commit: 0 };
+    let hs: HardStateValue = FRESH_HARD_STATE;
     const raw = await db.get(HARD_STATE_KEY);
     if (raw !== undefined) {
       let parsed: unknown;
@@ -66,15 +66,15 @@ export class LevelMetaStore implements MetaStore {
     return new LevelMetaStore(full, db, hs);
   }
 
-  getHardState(): { term: number; vote: string; commit: number } {
+  getHardState(): StoredHardState {
     return { ...this.hardState };
   }
 
-  async setHardState(hs: { term: number; vote: string; commit: number }): Promise<void> {
+  async setHardState(hs: StoredHardState): Promise<void> {
     this.checkOpen('setHardState');
     const problem = hardStateProblem(hs);
     if (problem !== null) throw new CommitLogError('INVALID_ARGUMENT', `setHardState: ${problem}`);
-    const value = { term: hs.term, vote: hs.vote, commit: hs.commit };
+    const value: HardStateValue = hs.recovering === true ? { term: hs.term, vote: hs.vote, commit: hs.commit, recovering: true } : { term: hs.term, vote: hs.vote, commit: hs.commit };
     await this.db.put(HARD_STATE_KEY, Buffer.from(JSON.stringify(value)), { sync: true });
     // Only once durable does the cached value change: a failed write leaves the old state.
     this.hardState = value;
@@ -120,5 +120,6 @@ function hardStateProblem(v: unknown): string | null {
   if (!Number.isSafeInteger(hs.term) || (hs.term as number) < 0) return `term ${String(hs.term)}`;
   if (typeof hs.vote !== 'string') return `vote ${String(hs.vote)}`;
   if (!Number.isSafeInteger(hs.commit) || (hs.commit as number) < 0) return `commit ${String(hs.commit)}`;
+  if (hs.recovering !== undefined && typeof hs.recovering !== 'boolean') return `recovering ${String(hs.recovering)}`;
   return null;
 }

@@ -110,11 +110,21 @@ export interface CommitLog {
   close(): Promise<void>;
 }
 
+/** The Raft hard state as the meta store keeps it (raft/types.ts HardState). */
+export interface StoredHardState {
+  readonly term: number;
+  readonly vote: string;
+  readonly commit: number;
+  /** The store may lack what its replica once acknowledged: true for a store that never
+   *  recorded a hard state (a new replica, or a replaced disk). */
+  readonly recovering?: boolean;
+}
+
 /** Small durable metadata, in LevelDB. Every write is synced before the promise resolves. */
 export interface MetaStore {
-  getHardState(): { term: number; vote: string; commit: number };
+  getHardState(): StoredHardState;
   /** term and vote must be durable before the node acts on them (votes, term changes). */
-  setHardState(hs: { term: number; vote: string; commit: number }): Promise<void>;
+  setHardState(hs: StoredHardState): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
   put(key: string, value: Uint8Array): Promise<void>;
   close(): Promise<void>;
