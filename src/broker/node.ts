@@ -14,11 +14,20 @@ import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
 import { BrokerStateMachine } from './state-machine.ts';
 import { traceAs } from '../trace/trace.ts';
+import { ThrottledWarning } from './throttled-warning.ts';
 
 /** Proposals waiting for commit on one replica. */
 const PENDING_PROPOSALS_MAX = 100_000;
 /** Peer messages queued between two driver turns. */
 const INBOX_MESSAGES_MAX = 100_000;
+/** Entry bytes in one append to a peer: a far-behind follower is caught up in appends of this
+ *  size (each a synchronous commitlog read on the master's loop, so not much larger). */
+const RAFT_APPEND_BYTES_MAX = 1024 * 1024;
+/** Entry bytes in flight to one follower: what a silent follower costs the master, and the
+ *  catch-up window of one far behind. */
+const RAFT_INFLIGHT_BYTES_MAX = 16 * 1024 * 1024;
+/** At most one warning line per this interval for a recurring peer problem. */
+const PEER_WARNING_INTERVAL_MS = 10_000;
 /** How long a graceful stop waits for the leadership hand-over. */
 const TRANSFER_ON_STOP_MS_MAX = 2000;
 
@@ -50,6 +59,8 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
       electionTicks: ticks.electionTicks,
       heartbeatTicks: ticks.heartbeatTicks,
       preferredLeader: config.preferredLeaderId,
+      maxBytesPerMessage: RAFT_APPEND_BYTES_MAX,
+      maxInflightBytesPerFollower: RAFT_INFLIGHT_BYTES_MAX,
       applied: sm.appliedIndex,
       // Apply (and answer) once committed, without waiting for our own fsync: see replica.ts.
       applyUnpersisted: true,
@@ -67,6 +78,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
 
   let replica: Replica;
+  const sendFailures = new ThrottledWarning(logger, 'messages to a peer dropped (it reads too slowly or not at all; it is probed again)', PEER_WARNING_INTERVAL_MS);
   const transport = new PeerTransport({
     group: config.dLegerGroup,
     self,
@@ -77,6 +89,10 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     onPeerDown: (peer, reason) => {
       if (replica.role.leaderId === peer) logger.warn({ peer, reason }, 'lost the connection to the master');
       replica.peerDown(peer);
+    },
+    onSendFailed: (peer, reason) => {
+      sendFailures.note(peer, reason);
+      replica.sendFailed(peer);
     },
     onPeerClientAddr: (peer, addr) => learnedClientAddr.set(peer, addr),
   });

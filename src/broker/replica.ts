@@ -119,9 +119,10 @@ export class Replica {
   /** Set once this leader has applied an entry of its own term (its no-op): it is "leader ready". */
   private leaderReadyTerm = -1;
   private readyWaiters: Array<(ready: boolean) => void> = [];
-  /** Term and vote as last sent to the meta store (see startWrites). */
+  /** Term, vote and the recovering flag as last sent to the meta store (see startWrites). */
   private writtenTerm: number;
   private writtenVote: NodeId;
+  private writtenRecovering: boolean;
   /** Hard-state writes, one after another (a later vote must not land before an earlier one). */
   private hardStateChain: Promise<void> = Promise.resolve();
   /** Settles when every write started so far is durable (rejects once one failed). */
@@ -146,6 +147,7 @@ export class Replica {
     const hs = opts.meta.getHardState();
     this.writtenTerm = hs.term;
     this.writtenVote = hs.vote;
+    this.writtenRecovering = hs.recovering === true;
     this.durableLastIndex = opts.log.lastIndex();
   }
 
@@ -199,6 +201,21 @@ export class Replica {
     for (const w of waiters) w(ready);
   }
 
+  /**
+   * Why reads of this replica's applied state (routes, offsets, pulls) would not be current, or
+   * null when they are: a master must be ready; a slave must not be recovering a lost store and
+   * must have applied what its master last said was committed. A slave that knows no master
+   * serves what it has (committed data stays readable when the master is gone).
+   */
+  readStaleness(): string | null {
+    const st = this.raft.status();
+    if (st.role === Role.Leader) return this.leaderReady ? null : 'elected master, not ready yet';
+    const applied = this.opts.stateMachine.appliedIndex;
+    if (st.recovering) return `its store is being rebuilt from the master (applied ${applied})`;
+    if (st.leaderId !== NONE && applied < st.leaderCommit) return `it is behind the master (applied ${applied} of ${st.leaderCommit})`;
+    return null;
+  }
+
   /** Proposals not yet answered (queued for the core or waiting for commit). */
   get pendingProposals(): number {
     return this.waiters.size + this.proposals.length;
@@ -223,6 +240,14 @@ export class Replica {
   /** The transport lost its connection to `peer`. */
   peerDown(peer: NodeId): void {
     if (this.stopped) return;
+    this.unreachable.add(peer);
+    this.schedule();
+  }
+
+  /** Messages to `peer` were dropped (its send queue is full): a leader probes it again, so that
+   *  what was lost is sent again once it reads. A follower does nothing (its leader resends). */
+  sendFailed(peer: NodeId): void {
+    if (this.stopped || this.soft.role !== Role.Leader) return;
     this.unreachable.add(peer);
     this.schedule();
   }
@@ -263,7 +288,7 @@ export class Replica {
       // The commit index is not synced on every Ready (see startWrites): a clean stop leaves
       // the latest on disk, for offline readers of the store (a restart relearns it anyway).
       const st = this.raft.status();
-      await this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit });
+      await this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit, recovering: st.recovering });
       await this.opts.stateMachine.checkpoint();
       await this.opts.log.flush();
     }
@@ -419,18 +444,23 @@ export class Replica {
   /** Starts this Ready's writes; resolves once they are durable (null: nothing to write). */
   private startWrites(rd: Ready, appliedBefore: number): Promise<unknown> | null {
     const writes: Promise<unknown>[] = [];
-    // Only term and vote must be durable before we act on them (a vote given twice in one term
-    // breaks election safety). The commit index need not be: a restarted replica relearns it
-    // from the leader, so a commit-only change is not worth a LevelDB fsync on every Ready.
+    // Only term, vote and the recovering flag must be durable before we act on them (a vote given
+    // twice in one term breaks election safety). The commit index need not be: a restarted replica
+    // relearns it from the leader, so a commit-only change is not worth a LevelDB fsync per Ready.
     const hs = rd.hardState;
-    if (hs && (hs.term !== this.writtenTerm || hs.vote !== this.writtenVote)) {
+    const meta = this.opts.meta;
+    const recovering = hs?.recovering === true;
+    let entriesAfter: Promise<void> | null = null;
+    if (hs && (hs.term !== this.writtenTerm || hs.vote !== this.writtenVote || recovering !== this.writtenRecovering)) {
+      // Entries that come with the end of recovering are written after it (types.ts HardState).
+      if (this.writtenRecovering && !recovering) entriesAfter = this.hardStateChain.then(() => meta.setHardState(hs));
       this.writtenTerm = hs.term;
       this.writtenVote = hs.vote;
-      const meta = this.opts.meta;
-      this.hardStateChain = this.hardStateChain.then(() => meta.setHardState(hs));
+      this.writtenRecovering = recovering;
+      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => meta.setHardState(hs));
       writes.push(this.hardStateChain);
     }
-    if (rd.entries.length) writes.push(this.persistEntries(rd.entries, appliedBefore));
+    if (rd.entries.length) writes.push(this.persistEntries(rd.entries, appliedBefore, entriesAfter));
     if (writes.length === 0) return null;
     return writes.length === 1 ? writes[0] : Promise.all(writes);
   }
@@ -438,11 +468,12 @@ export class Replica {
   /** Appends entries (truncating a conflicting suffix first); resolves once they are durable.
    *  `appliedBefore`: the applied index before this Ready's committed entries were applied (they
    *  may be these very entries, and later Readies may apply these before the truncation runs). */
-  private persistEntries(entries: readonly Entry[], appliedBefore: number): Promise<void> {
+  private persistEntries(entries: readonly Entry[], appliedBefore: number, after: Promise<void> | null): Promise<void> {
     const { log } = this.opts;
     // The common case: appends are accepted in call order, synchronously.
-    if (this.appendGate === null && entries[0].index > log.lastIndex()) return log.append(entries);
-    const accepted = (this.appendGate ?? Promise.resolve()).then(async () => {
+    if (this.appendGate === null && after === null && entries[0].index > log.lastIndex()) return log.append(entries);
+    const gateBefore = this.appendGate ?? Promise.resolve();
+    const accepted = (after === null ? gateBefore : Promise.all([gateBefore, after])).then(async () => {
       const first = entries[0].index;
       if (first <= log.lastIndex()) {
         // Raft conflict: the leader overwrites our uncommitted suffix. Never below what was

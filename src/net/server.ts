@@ -80,12 +80,12 @@ export class ServerConnection {
     return this.writer.pendingBytes;
   }
 
-  /** Queues `frame` (written coalesced at the end of this event-loop turn). Returns false if
-   *  the connection is closed. A peer that lets more than the pending-bytes limit pile up is
+  /** Queues `frame`, followed by raw `blobs` if given (written coalesced at the end of this
+   *  event-loop turn). Returns false if the connection is closed. A peer that lets more than the pending-bytes limit pile up is
    *  closed as a slow consumer. Throws FrameError for a frame over the size limit. */
-  send(frame: object): boolean {
+  send(frame: object, blobs?: readonly Uint8Array[]): boolean {
     if (this._closed) return false;
-    if (!this.writer.enqueue(frame)) return false;
+    if (!(blobs === undefined ? this.writer.enqueue(frame) : this.writer.enqueueWithBlobs(frame, blobs))) return false;
     if (this.writer.pendingBytes > this.pendingBytesMax) {
       const reason = `slow consumer: ${this.writer.pendingBytes} bytes pending (limit ${this.pendingBytesMax})`;
       this.server.logClose(this, reason);
