@@ -4,7 +4,8 @@
 // leader process died, and what makes failover take tens of milliseconds.
 import { BlobCursor, Connection, listen, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
 import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/types.ts';
-import { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft } from './protocol.ts';
+import { PEER_PROTOCOL_VERSION, type PeerHello, type PeerNotice, type PeerRaft } from './protocol.ts';
+import { ThrottledWarning } from './throttled-warning.ts';
 import type { PeerSender } from './replica.ts';
 import { tracing } from '../trace/trace.ts';
 import { traceMessages } from './trace-messages.ts';
@@ -24,16 +25,35 @@ export interface PeerTransportOptions {
   readonly log: LogFn;
   readonly onMessages: (messages: Message[]) => void;
   readonly onPeerDown: (peer: NodeId, reason: string) => void;
+  /** Messages for `peer` could not be queued (its send queue is full, or it is not connected):
+   *  they are lost, as on a lossy link; the leader should probe that peer again. */
+  readonly onSendFailed: (peer: NodeId, reason: string) => void;
   /** A peer announced its client address (for NOT_MASTER hints). */
   readonly onPeerClientAddr: (peer: NodeId, addr: string) => void;
 }
 
-const PEER_FRAME_TYPES: ReadonlySet<string> = new Set(['hello', 'raft']);
+const PEER_FRAME_TYPES: ReadonlySet<string> = new Set(['hello', 'raft', 'notice']);
+/** A peer whose connection stays down this long is named in a warning (with its address). */
+const PEER_UNREACHABLE_WARN_AFTER_MS = 5000;
+/** At most one line per this interval for each kind of recurring peer warning. */
+const PEER_WARNING_INTERVAL_MS = 30_000;
+/** Characters of a peer's notice that are logged. */
+const NOTICE_CHARS_MAX = 1000;
 /** Outbound reconnects: quick first retry so a restarted peer is back within tens of ms. */
 const PEER_BACKOFF_MS_MIN = 20;
 const PEER_BACKOFF_MS_MAX = 500;
-/** Frames queued for a peer that is down are dropped beyond this (Raft resends what matters). */
-const PEER_SEND_QUEUE_BYTES_MAX = 64 * 1024 * 1024;
+/** Bytes queued for one peer (ours and the socket's) beyond which frames are dropped: what a
+ *  peer that stopped reading costs this replica (Raft resends what matters). Holds the leader's
+ *  in-flight window (RaftConfig.maxInflightBytesPerFollower) with room for heartbeats. */
+export const PEER_SEND_QUEUE_BYTES_MAX = 48 * 1024 * 1024;
+/** A frame to a peer carries messages up to about this many bytes on the wire; more messages
+ *  go in further frames (one message is never split: its entries are bounded by
+ *  RaftConfig.maxBytesPerMessage, or it is one entry, and one entry fits a frame). */
+export const PEER_FRAME_BYTES_TARGET = 4 * 1024 * 1024;
+/** Wire bytes of a message besides its entry bodies, and of each entry besides its body (msgpack
+ *  field names and numbers), counted generously. */
+const MESSAGE_WIRE_OVERHEAD_BYTES = 256;
+const ENTRY_WIRE_OVERHEAD_BYTES = 64;
 
 /** An entry on the wire: its body is the next `size` bytes of the frame's blobs. */
 interface WireEntry {
@@ -48,6 +68,43 @@ const EMPTY_BLOBS = Buffer.alloc(0);
 function wireEntry(e: Entry, blobs: Uint8Array[]): WireEntry {
   if (e.data.byteLength > 0) blobs.push(e.data);
   return { index: e.index, term: e.term, type: e.type, size: e.data.byteLength };
+}
+
+/** An upper bound of the bytes `m` takes in a frame. */
+export function messageWireBytes(m: Message): number {
+  let bytes = MESSAGE_WIRE_OVERHEAD_BYTES;
+  for (let i = 0; i < m.entries.length; i++) bytes += ENTRY_WIRE_OVERHEAD_BYTES + m.entries[i].data.byteLength;
+  return bytes;
+}
+
+/** The raft frame of `messages`. Entry bodies become the frame's raw blobs, not msgpack: they
+ *  leave in the same writev as the frame and are never copied on the way out. */
+function raftFrame(messages: readonly Message[]): { frame: PeerRaft; blobs: Uint8Array[] } {
+  const blobs: Uint8Array[] = [];
+  // Object.assign, not `{ ...m, entries }` (see Connection.request).
+  const msgs = messages.map((m) => (m.entries.length === 0 ? m : Object.assign({}, m, { entries: m.entries.map((e) => wireEntry(e, blobs)) })));
+  return { frame: { type: 'raft', id: 0, msgs: msgs as unknown as Message[] }, blobs };
+}
+
+/** Splits one turn's messages to a peer into frames of about `targetBytes` each, in order; a
+ *  message larger than that goes alone. */
+export function splitIntoFrames(messages: readonly Message[], targetBytes: number = PEER_FRAME_BYTES_TARGET): (readonly Message[])[] {
+  if (messages.length === 1) return [messages];
+  const frames: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = messageWireBytes(m);
+    if (current.length > 0 && bytes + size > targetBytes) {
+      frames.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) frames.push(current);
+  return frames;
 }
 
 const MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.values(MessageType));
@@ -71,16 +128,33 @@ export function wireMessageProblem(m: Message): string | null {
   return null;
 }
 
+/** The canonical form of a peer list (PeerHello.peers): `id-host:port` sorted by id. */
+export function peerListDigest(peers: readonly PeerAddress[]): string {
+  return [...peers]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((p) => `${p.id}-${p.host}:${p.port}`)
+    .join(';');
+}
+
 export class PeerTransport implements PeerSender {
   private readonly opts: PeerTransportOptions;
   private readonly outbound = new Map<NodeId, Connection>();
+  /** The connection each peer opened to us (after a valid hello): replies go back on it when our
+   *  own connection to that peer is down (a mistyped address on one side, a one-way firewall). */
+  private readonly inbound = new Map<NodeId, ServerConnection>();
   private readonly peerIds: ReadonlySet<NodeId>;
+  private readonly ownPeers: string;
   private server: Server | null = null;
   private closed = false;
+  private readonly warnings: PeerWarnings;
+  /** When each peer's outbound connection went down (absent: up, or never tried). */
+  private readonly downSince = new Map<NodeId, number>();
 
   constructor(opts: PeerTransportOptions) {
     this.opts = opts;
     this.peerIds = new Set(opts.peers.map((p) => p.id));
+    this.ownPeers = peerListDigest([opts.self, ...opts.peers]);
+    this.warnings = new PeerWarnings(opts.log);
   }
 
   async start(): Promise<void> {
@@ -104,10 +178,19 @@ export class PeerTransport implements PeerSender {
           group: this.opts.group,
           nodeId: self.id,
           clientAddr: this.opts.clientAddr,
+          peers: this.ownPeers,
         }),
+        onUp: () => this.downSince.delete(peer.id),
         onDown: (reason) => {
-          if (!this.closed) this.opts.onPeerDown(peer.id, `outbound: ${reason}`);
+          if (this.closed) return;
+          const since = this.downSince.get(peer.id) ?? Date.now();
+          this.downSince.set(peer.id, since);
+          if (Date.now() - since >= PEER_UNREACHABLE_WARN_AFTER_MS) {
+            this.warnings.unreachable.note(peer.id, `${peer.id} at ${peer.host}:${peer.port}: ${reason} (down ${Math.round((Date.now() - since) / 1000)} s)`);
+          }
+          this.reportIfCutOff(peer.id, `outbound: ${reason}`);
         },
+        onFrame: (frame) => this.onOutboundFrame(peer, frame),
       });
       this.outbound.set(peer.id, conn);
       conn.connect().catch(() => {
@@ -117,43 +200,53 @@ export class PeerTransport implements PeerSender {
   }
 
   send(to: NodeId, messages: Message[]): void {
-    const conn = this.outbound.get(to);
-    if (conn === undefined) return;
-    // Entry bodies travel as the frame's raw blobs, not inside msgpack: they leave in the same
-    // writev as the frame and are never copied on the way out.
-    const blobs: Uint8Array[] = [];
-    // Object.assign, not `{ ...m, entries }` (see Connection.request).
-    const msgs = messages.map((m) => (m.entries.length === 0 ? m : Object.assign({}, m, { entries: m.entries.map((e) => wireEntry(e, blobs)) })));
-    const frame: PeerRaft = { type: 'raft', id: 0, msgs: msgs as unknown as Message[] };
-    // A frame for a peer that is down is dropped (false): Raft resends what matters.
-    conn.send(frame, blobs);
+    const out = this.outbound.get(to);
+    if (out === undefined) return;
+    const back = out.state === 'up' ? undefined : this.inbound.get(to);
+    for (const list of splitIntoFrames(messages)) {
+      // A frame that cannot be built or queued is this peer's problem, never the replica's:
+      // its messages are lost as on a lossy link, and the leader probes the peer again.
+      let problem: string | null = null;
+      try {
+        const { frame, blobs } = raftFrame(list);
+        const queued = back !== undefined ? back.send(frame, blobs) : out.send(frame, blobs);
+        if (!queued) problem = back !== undefined ? 'send queue full (replying on its connection)' : out.state === 'up' ? 'send queue full' : `not connected (${out.state})`;
+      } catch (err) {
+        problem = `frame not built: ${(err as Error).message}`;
+      }
+      if (problem !== null) {
+        // Not connected either way: onPeerDown said so already.
+        if (out.state === 'up' || back !== undefined) this.opts.onSendFailed(to, problem);
+        return; // the rest would follow a gap: dropped too
+      }
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.warnings.flush();
     await Promise.all([...this.outbound.values()].map((c) => c.close()));
     this.outbound.clear();
     await this.server?.close();
   }
 
+  /** Tells the driver a peer is gone, once neither connection to it is up: a peer reachable one
+   *  way (replies go back on its connection) is not cut off. */
+  private reportIfCutOff(peer: NodeId, reason: string): void {
+    if (this.closed) return;
+    const out = this.outbound.get(peer);
+    const back = this.inbound.get(peer);
+    if ((out !== undefined && out.state === 'up') || (back !== undefined && !back.closed)) return;
+    this.opts.onPeerDown(peer, reason);
+  }
+
   private onInbound(frame: Frame, conn: ServerConnection): void {
     if (frame.type === 'hello') {
-      const hello = frame as unknown as PeerHello;
-      if (hello.group !== this.opts.group || !this.peerIds.has(hello.nodeId)) {
-        conn.close(`hello from ${String(hello.nodeId)} of group ${String(hello.group)}: not a peer of ${this.opts.group}`);
-        return;
-      }
-      const protocol = hello.protocol ?? 1;
-      if (protocol !== PEER_PROTOCOL_VERSION) {
-        // Refused, not misread: replicas of different versions must not exchange Raft traffic.
-        conn.close(`hello from ${hello.nodeId}: peer protocol ${String(protocol)}, this replica speaks ${PEER_PROTOCOL_VERSION} (upgrade every replica)`);
-        return;
-      }
-      conn.context = hello.nodeId;
-      if (typeof hello.clientAddr === 'string') this.opts.onPeerClientAddr(hello.nodeId, hello.clientAddr);
-      conn.onClose((reason) => {
-        if (!this.closed) this.opts.onPeerDown(hello.nodeId, `inbound: ${reason}`);
-      });
+      this.onHello(frame as unknown as PeerHello, conn);
+      return;
+    }
+    if (frame.type === 'notice') {
+      conn.close('a notice is not for this side');
       return;
     }
     const from = conn.context as NodeId | undefined;
@@ -161,9 +254,73 @@ export class PeerTransport implements PeerSender {
       conn.close('raft frame before hello');
       return;
     }
+    this.acceptRaft(from, frame, (reason) => conn.close(reason));
+  }
+
+  private onHello(hello: PeerHello, conn: ServerConnection): void {
+    const refuse = (why: string): void => {
+      const reason = `hello from ${String(hello.nodeId)} (${conn.remoteAddress}) refused: ${why}`;
+      this.warnings.refused.note(conn.remoteAddress, reason);
+      // The caller is told why before the connection closes: it logs it.
+      const notice: PeerNotice = { type: 'notice', id: 0, reason: `${this.opts.self.id} refused your hello: ${why}` };
+      conn.send(notice);
+      conn.close(reason);
+    };
+    if (hello.group !== this.opts.group) {
+      refuse(`it is of group ${JSON.stringify(String(hello.group))}, this replica of ${JSON.stringify(this.opts.group)} (dLegerGroup)`);
+      return;
+    }
+    if (!this.peerIds.has(hello.nodeId)) {
+      refuse(`${JSON.stringify(String(hello.nodeId))} is not among this replica's dLegerPeers (${this.ownPeers})`);
+      return;
+    }
+    const protocol = hello.protocol ?? 1;
+    if (protocol !== PEER_PROTOCOL_VERSION) {
+      // Refused, not misread: replicas of different versions must not exchange Raft traffic.
+      refuse(`peer protocol ${String(protocol)}, this replica speaks ${PEER_PROTOCOL_VERSION} (upgrade every replica)`);
+      return;
+    }
+    const from = hello.nodeId;
+    conn.context = from;
+    if (typeof hello.peers === 'string' && hello.peers !== this.ownPeers) {
+      const reason = `dLegerPeers differ: ${from} has ${hello.peers}; ${this.opts.self.id} has ${this.ownPeers}`;
+      this.warnings.mismatch.note(from, reason);
+      const notice: PeerNotice = { type: 'notice', id: 0, reason };
+      conn.send(notice);
+    }
+    if (typeof hello.clientAddr === 'string') this.opts.onPeerClientAddr(from, hello.clientAddr);
+    this.inbound.get(from)?.close(`${from} connected again`);
+    this.inbound.set(from, conn);
+    conn.onClose((reason) => {
+      if (this.inbound.get(from) === conn) this.inbound.delete(from);
+      this.reportIfCutOff(from, `inbound: ${reason}`);
+    });
+  }
+
+  /** A frame that came back on our own connection to `peer`: its replies (when its connection
+   *  to us is down) and its notices about our configuration. */
+  private onOutboundFrame(peer: PeerAddress, frame: Frame): void {
+    if (frame.type === 'notice') {
+      const reason = String((frame as unknown as PeerNotice).reason).slice(0, NOTICE_CHARS_MAX);
+      this.warnings.notices.note(peer.id, `${peer.id} at ${peer.host}:${peer.port} says: ${reason}`);
+      return;
+    }
+    if (frame.type === 'raft') {
+      const out = this.outbound.get(peer.id);
+      this.acceptRaft(peer.id, frame, (reason) => {
+        this.opts.log('warn', `closing the connection to ${peer.id}: ${reason}`);
+        void out?.close();
+      });
+    }
+  }
+
+  /** Checks a raft frame from `from` and hands its messages to the driver; garbage closes the
+   *  connection it came on (it must not reach the core or the commitlog, where it would stop the
+   *  replica). */
+  private acceptRaft(from: NodeId, frame: Frame, close: (reason: string) => void): void {
     const msgs = (frame as unknown as PeerRaft).msgs;
     if (!Array.isArray(msgs)) {
-      conn.close('raft frame without msgs');
+      close('raft frame without msgs');
       return;
     }
     const self = this.opts.self.id;
@@ -172,14 +329,12 @@ export class PeerTransport implements PeerSender {
     for (const m of msgs) {
       // A peer speaks only for itself and only to us; anything else is a bug or an intruder.
       if (m === null || typeof m !== 'object' || m.from !== from || m.to !== self) {
-        conn.close(`raft message not from ${from} to ${self}`);
+        close(`raft message not from ${from} to ${self}`);
         return;
       }
-      // Garbage must close the connection here, not reach the core or the commitlog (where it
-      // would stop the replica).
       const problem = wireMessageProblem(m);
       if (problem !== null) {
-        conn.close(`raft message from ${from}: ${problem}`);
+        close(`raft message from ${from}: ${problem}`);
         return;
       }
       if (m.entries.length > 0) {
@@ -188,7 +343,7 @@ export class PeerTransport implements PeerSender {
           const w = m.entries[i] as unknown as WireEntry;
           const data = blobs.take(w.size); // a count: wireMessageProblem checked it
           if (data === undefined) {
-            conn.close(`raft message from ${from}: entry ${i} does not fit the frame's blobs`);
+            close(`raft message from ${from}: entry ${i} does not fit the frame's blobs`);
             return;
           }
           entries[i] = { index: w.index, term: w.term, type: w.type, data };
@@ -198,10 +353,30 @@ export class PeerTransport implements PeerSender {
       accepted.push(m);
     }
     if (blobs.left !== 0) {
-      conn.close(`raft frame from ${from}: ${blobs.left} bytes of blobs belong to no entry`);
+      close(`raft frame from ${from}: ${blobs.left} bytes of blobs belong to no entry`);
       return;
     }
     if (tracing) traceMessages(accepted, 'recv');
     this.opts.onMessages(accepted);
+  }
+}
+
+/** The transport's recurring warnings, each at most one line per interval. */
+class PeerWarnings {
+  readonly unreachable: ThrottledWarning;
+  readonly refused: ThrottledWarning;
+  readonly mismatch: ThrottledWarning;
+  readonly notices: ThrottledWarning;
+
+  constructor(log: LogFn) {
+    const logger = { warn: (fields: object, msg: string) => log('warn', msg, fields as Record<string, unknown>) };
+    this.unreachable = new ThrottledWarning(logger, 'a peer stays unreachable (check its address in dLegerPeers and that it runs)', PEER_WARNING_INTERVAL_MS);
+    this.refused = new ThrottledWarning(logger, 'refused a peer connection', PEER_WARNING_INTERVAL_MS);
+    this.mismatch = new ThrottledWarning(logger, 'MISCONFIGURED: this replica and a peer list different dLegerPeers; fix broker.conf on the wrong side', PEER_WARNING_INTERVAL_MS);
+    this.notices = new ThrottledWarning(logger, 'a peer reports a problem with this replica\'s configuration', PEER_WARNING_INTERVAL_MS);
+  }
+
+  flush(): void {
+    for (const w of [this.unreachable, this.refused, this.mismatch, this.notices]) w.flush();
   }
 }

@@ -198,6 +198,10 @@ export interface NodeStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  /** The commit index its master last announced (a slave below it is catching up). */
+  readonly leaderCommitIndex: number;
+  /** Its store is being rebuilt from the master (a new or replaced store): it does not vote yet. */
+  readonly recovering: boolean;
   readonly pid: number;
   readonly addr: string;
 }
@@ -224,7 +228,7 @@ export type Response =
 // ---- replica <-> replica ---------------------------------------------------------------
 /** Version of the replica-to-replica protocol; a peer speaking another one is refused at hello
  *  (2: entry bodies travel as raw blobs after the frame's msgpack part). */
-export const PEER_PROTOCOL_VERSION = 2;
+export const PEER_PROTOCOL_VERSION = 3;
 
 /** First frame on a peer connection: who is calling, so the receiver can route replies. */
 export interface PeerHello {
@@ -236,11 +240,23 @@ export interface PeerHello {
   nodeId: string;
   /** host:port of the caller's client listener: lets replicas answer NOT_MASTER with an address. */
   clientAddr: string;
+  /** The caller's dLegerPeers, canonical (`id-host:port` sorted by id, `;`-joined): replicas
+   *  whose lists differ say so loudly (a mistyped address silently breaks elections). */
+  peers?: string;
 }
-/** All Raft messages for one peer produced in one turn of the driver loop: one frame. */
+/** Raft messages for one peer produced in one turn of the driver loop (one frame, or several
+ *  for a large catch-up). Sent on the connection to that peer, or back on the connection it
+ *  opened to us when ours cannot reach it. */
 export interface PeerRaft {
   type: 'raft';
   id: 0;
   msgs: RaftMessage[];
 }
-export type PeerFrame = PeerHello | PeerRaft;
+/** What a replica tells a peer about the peer's own configuration: why its hello was refused
+ *  (then the connection closes), or that their peer lists differ. The receiver logs it. */
+export interface PeerNotice {
+  type: 'notice';
+  id: 0;
+  reason: string;
+}
+export type PeerFrame = PeerHello | PeerRaft | PeerNotice;
