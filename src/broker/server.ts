@@ -8,7 +8,7 @@ import type { NodeStatus, ReplicaInfo, Request, Response } from './protocol.ts';
 import { PULL_WAIT_MS_MAX, messagesFromWire } from './protocol.ts';
 import { ProposalError, type Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
-import type { ApplyResult, BrokerStateMachine } from './state-machine.ts';
+import type { ApplyResult, BrokerStateMachine, PullResult } from './state-machine.ts';
 import { trace, tracing } from '../trace/trace.ts';
 
 const REQUEST_TYPES: ReadonlySet<string> = new Set([
@@ -132,15 +132,17 @@ export class BrokerServer {
           return this.whenMasterReady(send, conn, () => this.handleSend(send, conn, blobs !== undefined));
         }
         case 'pull':
-          return this.handlePull(req, conn);
+          return this.whenCurrent(req, conn, () => this.handlePull(req, conn));
         case 'commitOffset':
           return this.whenMasterReady(req, conn, () => this.handleCommitOffset(req, conn));
         case 'queryOffset':
-          return this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) });
+          return this.whenCurrent(req, conn, () =>
+            this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) }),
+          );
         case 'createTopic':
           return this.whenMasterReady(req, conn, () => this.handleCreateTopic(req, conn));
         case 'route':
-          return this.handleRoute(req, conn);
+          return this.whenCurrent(req, conn, () => this.handleRoute(req, conn));
         case 'status':
           return this.reply(conn, { type: 'status', id: req.id, status: this.status() });
         case 'transferLeader':
@@ -156,6 +158,24 @@ export class BrokerServer {
   private requireMaster(): void {
     const role = this.opts.replica.role;
     if (role.role !== Role.Leader) throw this.notMaster(role.leaderId);
+  }
+
+  /**
+   * Runs a read of applied state once it is current (Replica.readStaleness): on a master that is
+   * not ready yet, when it is; on a slave that is catching up, never: the client is sent to the
+   * master (NOT_MASTER with its address), as a slave that lags behind a consumer does in RocketMQ.
+   */
+  private whenCurrent(req: Request, conn: ServerConnection, read: () => void): void {
+    const replica = this.opts.replica;
+    const staleness = replica.readStaleness();
+    if (staleness === null) return read();
+    if (replica.role.role === Role.Leader) return this.whenMasterReady(req, conn, read);
+    const leaderId = replica.role.leaderId;
+    const master = this.notMaster(leaderId);
+    throw new RaftmqError(master.code, `${this.opts.nodeId} cannot answer from current state: ${staleness}; ask the master`, {
+      ...(master.masterId ? { masterId: master.masterId } : {}),
+      ...(master.masterAddr ? { masterAddr: master.masterAddr } : {}),
+    });
   }
 
   /**
@@ -247,8 +267,7 @@ export class BrokerServer {
   }
 
   private handlePull(req: Extract<Request, { type: 'pull' }>, conn: ServerConnection): void {
-    const sm = this.opts.stateMachine;
-    const result = sm.pull(req.topic, req.queueId, req.offset, req.maxCount, req.maxBytes);
+    const result = this.pullHere(req);
     const waitMs = Math.min(Math.max(0, Number(req.waitMs) || 0), PULL_WAIT_MS_MAX);
     if (result.messages.length > 0 || waitMs === 0 || this.parkedCount >= PARKED_PULLS_MAX || req.offset < result.maxOffset) {
       this.reply(conn, { type: 'pullResult', id: req.id, ...result });
@@ -261,6 +280,16 @@ export class BrokerServer {
     set.add(parked);
     this.parkedCount++;
     conn.onClose(() => this.unpark(parked));
+  }
+
+  /** The pull as this replica can answer it. A slave may lag a consumer that read from the master:
+   *  an offset past its end is kept (nextOffset = offset), not moved back to it. */
+  private pullHere(req: Extract<Request, { type: 'pull' }>): PullResult {
+    const result = this.opts.stateMachine.pull(req.topic, req.queueId, req.offset, req.maxCount, req.maxBytes);
+    if (result.nextOffset < req.offset && req.offset >= result.maxOffset && this.opts.replica.role.role !== Role.Leader) {
+      return { ...result, nextOffset: req.offset };
+    }
+    return result;
   }
 
   private unpark(p: ParkedPull): boolean {
@@ -276,9 +305,8 @@ export class BrokerServer {
   private answerPull(p: ParkedPull): void {
     if (!this.unpark(p) || p.conn.closed) return;
     try {
-      const { req } = p;
-      const result = this.opts.stateMachine.pull(req.topic, req.queueId, req.offset, req.maxCount, req.maxBytes);
-      this.reply(p.conn, { type: 'pullResult', id: req.id, ...result });
+      const result = this.pullHere(p.req);
+      this.reply(p.conn, { type: 'pullResult', id: p.req.id, ...result });
     } catch (err) {
       this.fail(p.conn, p.req.id, err);
     }
@@ -342,6 +370,8 @@ export class BrokerServer {
       commitIndex: st.commit,
       appliedIndex: this.opts.stateMachine.appliedIndex,
       lastIndex: st.lastIndex,
+      leaderCommitIndex: st.leaderCommit,
+      recovering: st.recovering,
       pid: process.pid,
       addr: this.opts.advertisedAddr,
     };

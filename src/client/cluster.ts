@@ -191,15 +191,18 @@ export class ClusterClient {
     throw lastErr ?? new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
   }
 
-  /** Sends `frame` to the first server that answers (servers in serverOrder, or `prefer` first). */
+  /** Sends `frame` to the first server that answers (servers in serverOrder, or `prefer` first).
+   *  A replica that cannot answer from current state (catching up) names the master: asked next. */
   async callAny<T extends RequestType>(
     frame: RequestInput<T>,
     call: CallOptions & { readonly prefer?: readonly string[] },
   ): Promise<ResponseFor<T>> {
     let lastErr: unknown = new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
     const order = [...new Set([...(call.prefer ?? []), ...this.serverOrder()])];
+    let hint: string | null = null;
     for (let attempt = 0; attempt < call.tries; attempt++) {
-      const addr = order[attempt % order.length]!;
+      const addr: string = hint ?? order[attempt % order.length]!;
+      hint = null;
       const left = call.deadline - Date.now();
       if (left <= 0) break;
       try {
@@ -209,6 +212,11 @@ export class ClusterClient {
       } catch (err) {
         lastErr = err;
         if (!isRetryable(err)) throw err;
+        const e = err as RaftmqError;
+        if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr) {
+          hint = e.masterAddr;
+          continue; // a live replica answered: no pause
+        }
         this.markSuspect(addr);
         if (attempt + 1 < call.tries && attempt + 1 >= order.length) {
           const pause = Math.min(backoffMs(attempt, RETRY_BACKOFF_MS_MIN, RETRY_BACKOFF_MS_MAX), call.deadline - Date.now());

@@ -95,6 +95,8 @@ export class FakeBroker {
       commitIndex: 0,
       appliedIndex: 0,
       lastIndex: 0,
+      leaderCommitIndex: 0,
+      recovering: false,
       pid: process.pid,
       addr: this.addr,
     };
