@@ -4,65 +4,7 @@ import { Connection } from '../../src/net/index.ts';
 import { Producer, PullConsumer } from '../../src/client/index.ts';
 import { messagesToWire, sendResultOf, type SendBatchResult, type StoredMessage } from '../../src/broker/protocol.ts';
 import { LocalCluster } from '../helpers/launcher.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Sends `count` distinct messages with `inflight` concurrent senders; returns the acked bodies. */
-async function sendLoad(producer: Producer, topic: string, count: number, inflight: number, opts: { prefix: string; onAck?: (n: number) => void; stopEarly?: () => boolean }) {
-  const acked = new Set<string>();
-  const failures: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < count && !opts.stopEarly?.()) {
-      const body = `${opts.prefix}-${next++}`;
-      try {
-        await producer.send(topic, { body: Buffer.from(body) });
-        acked.add(body);
-        opts.onAck?.(acked.size);
-      } catch (err) {
-        failures.push(`${body}: ${(err as Error).message}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: inflight }, worker));
-  return { acked, failures };
-}
-
-/** Every message of every queue of `topic` on one replica, in queue order. */
-async function readAll(addr: string, topic: string, queues: number): Promise<StoredMessage[][]> {
-  const [host, port] = addr.split(':');
-  const conn = new Connection({ host, port: Number(port), reconnect: 'lazy' });
-  try {
-    const out: StoredMessage[][] = [];
-    for (let q = 0; q < queues; q++) {
-      const list: StoredMessage[] = [];
-      for (;;) {
-        const r = await conn.request<{ type: 'pullResult'; id: number; messages: StoredMessage[]; nextOffset: number; maxOffset: number }>({
-          type: 'pull', topic, queueId: q, offset: list.length, maxCount: 1024, maxBytes: 4 << 20, waitMs: 0,
-        } as never);
-        list.push(...r.messages);
-        if (r.messages.length === 0 || list.length >= r.maxOffset) break;
-      }
-      out.push(list);
-    }
-    return out;
-  } finally {
-    await conn.close();
-  }
-}
-
-/** Waits until every running replica has applied at least `index`. */
-async function waitApplied(cluster: LocalCluster, index: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const sts = (await cluster.statuses()).filter((_, i) => cluster.running(cluster.nodes[i].id));
-    if (sts.every((s) => s !== null && s.appliedIndex >= index)) return;
-    await sleep(20);
-  }
-  throw new Error(`replicas did not apply ${index} within ${timeoutMs} ms`);
-}
-
-const bodyText = (m: StoredMessage) => Buffer.from(m.body).toString('utf8');
+import { bodyText, readAll, sendLoad, sleep, waitApplied } from '../helpers/group-io.ts';
 
 t.test('3 nodes: 10,000 messages at 64 in flight; every replica applies the same entries in order; a slave serves them all', async (t) => {
   const cluster = await LocalCluster.create({ nodes: 3 });

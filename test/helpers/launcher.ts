@@ -93,6 +93,16 @@ export class LocalCluster {
     return await exited;
   }
 
+  /** Deletes the node's store as a replaced disk would have it (the node must not be running);
+   *  broker.conf stays. */
+  wipe(id: string): void {
+    const n = this.node(id);
+    if (this.running(id)) throw new Error(`${id} is running`);
+    for (const entry of fs.readdirSync(n.dir)) {
+      if (entry !== 'broker.conf') fs.rmSync(path.join(n.dir, entry), { recursive: true, force: true });
+    }
+  }
+
   running(id: string): boolean {
     const p = this.node(id).proc;
     return !!p && p.exitCode === null && p.signalCode === null;
