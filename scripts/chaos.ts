@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
-import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, LOSS_PERCENT } from '../src/chaos/faults.ts';
+import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, LONG_SUSPEND_MS, LOSS_PERCENT } from '../src/chaos/faults.ts';
 import { runChaos } from '../src/chaos/run.ts';
 
 const SPEC: CommandSpec = {
@@ -26,6 +26,9 @@ const SPEC: CommandSpec = {
     '  major-kill        SIGKILL ceil(n/2) replicas: writes must stop, and resume after heal',
     '  leader-suspend    SIGSTOP the master; SIGCONT at heal',
     '  random-suspend    SIGSTOP one random replica; SIGCONT at heal',
+    `  slave-long-suspend  SIGSTOP one slave for ${LONG_SUSPEND_MS / 1000} s (whatever --hold): it falls far behind under load`,
+    '  wipe-replica      SIGKILL one replica, delete its store, restart it empty at heal (it catches up',
+    '                    from the master; skipped while another replica is down or recovering)',
     '  random-partition  cut the replicas into two random halves (needs namespaces)',
     '  leader-partition  isolate the master in a minority (needs namespaces)',
     '  partition-majorities-ring  5 nodes: each sees only its ring neighbours (a majority)',

@@ -12,7 +12,16 @@ import type { NetLab } from './net.ts';
 import type { ChaosNodes } from './nodes.ts';
 import type { HistoryRecorder } from './recorder.ts';
 
-export const PROCESS_FAULTS = ['leader-kill', 'random-kill', 'minor-kill', 'major-kill', 'leader-suspend', 'random-suspend'] as const;
+export const PROCESS_FAULTS = [
+  'leader-kill',
+  'random-kill',
+  'minor-kill',
+  'major-kill',
+  'leader-suspend',
+  'random-suspend',
+  'slave-long-suspend',
+  'wipe-replica',
+] as const;
 export const NETWORK_FAULTS = ['random-partition', 'leader-partition', 'partition-majorities-ring', 'bridge', 'random-loss', 'random-delay'] as const;
 export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
 /** Faults that only make sense with 5 (or more) replicas, as Jepsen defines them. */
@@ -21,6 +30,8 @@ const FIVE_NODE_FAULTS: ReadonlySet<string> = new Set(['partition-majorities-rin
 export const LOSS_PERCENT = 20;
 export const DELAY_MS = 100;
 export const DELAY_JITTER_MS = 50;
+/** slave-long-suspend holds this long whatever the hold: a slave falls far behind at full load. */
+export const LONG_SUSPEND_MS = 30_000;
 /** How long a leader fault waits for a master to aim at. */
 const MASTER_WAIT_MS = 5000;
 
@@ -99,6 +110,15 @@ interface ActiveFault {
   heal(): Promise<void>;
 }
 
+interface FaultPlan {
+  readonly detail: string;
+  /** null: nothing to aim at this cycle. */
+  readonly act: (() => Promise<void>) | null;
+  readonly heal: () => Promise<void>;
+  /** Overrides the run's hold for this fault. */
+  readonly holdMs?: number;
+}
+
 export interface NemesisOptions {
   readonly faults: readonly string[];
   readonly nodes: ChaosNodes;
@@ -139,7 +159,7 @@ export class Nemesis {
       const name = sequence ? this.opts.faults[cycle]! : this.opts.faults[this.prng.intBelow(this.opts.faults.length)]!;
       const fault = await this.inject(name);
       if (fault === null) continue;
-      await this.sleep(Math.max(0, Math.min(opts.holdMs, opts.endAt - Date.now())));
+      await this.sleep(Math.max(0, Math.min(fault.holdMs ?? opts.holdMs, opts.endAt - Date.now())));
       await this.heal();
     }
   }
@@ -168,8 +188,8 @@ export class Nemesis {
   }
 
   /** Injects `name` now; null when it could not be aimed (e.g. no master to kill). */
-  async inject(name: string): Promise<ActiveFault | null> {
-    const { detail, heal, act } = await this.plan(name);
+  async inject(name: string): Promise<(ActiveFault & { readonly holdMs?: number }) | null> {
+    const { detail, heal, act, holdMs } = await this.plan(name);
     if (act === null) return null;
     const faultId = this.nextFaultId++;
     this.opts.recorder.record({ op: 'fault', type: 'start', client: 'nemesis', fault: name, faultId, detail });
@@ -177,13 +197,13 @@ export class Nemesis {
     this.active = { name, faultId, detail, heal };
     this.injectedTotal++;
     this.opts.log(`injected ${name} #${faultId}: ${detail}`);
-    return this.active;
+    return holdMs === undefined ? this.active : { ...this.active, holdMs };
   }
 
   // ---- the faults --------------------------------------------------------------------------
 
   /** What injecting `name` now would do (act null: nothing to aim at this cycle). */
-  private async plan(name: string): Promise<{ detail: string; act: (() => Promise<void>) | null; heal: () => Promise<void> }> {
+  private async plan(name: string): Promise<FaultPlan> {
     const { nodes } = this.opts;
     const ids = nodes.ids;
     const n = ids.length;
@@ -211,6 +231,25 @@ export class Nemesis {
         return this.killFault(this.pick(ids, Math.ceil(n / 2)));
       case 'random-suspend':
         return this.suspendFault(this.pick(ids, 1));
+      case 'slave-long-suspend': {
+        const master = await this.findMaster();
+        if (!master) {
+          this.opts.log(`${name}: no master to tell the slaves by; skipped this cycle`);
+          return none;
+        }
+        return { ...this.suspendFault(this.pick(ids.filter((id) => id !== master), 1)), holdMs: LONG_SUSPEND_MS };
+      }
+      case 'wipe-replica': {
+        // One lost store at a time, as a group tolerates: only when every replica is up and none
+        // is still rebuilding a store.
+        const statuses = await this.opts.monitor.pollAll();
+        const unfit = ids.filter((id) => { const st = statuses.get(id); return !st || st.recovering; });
+        if (unfit.length > 0) {
+          this.opts.log(`${name}: ${unfit.join(',')} down or still recovering; skipped this cycle`);
+          return none;
+        }
+        return this.wipeFault(this.pick(ids, 1));
+      }
       case 'random-partition': {
         const order = this.shuffle(ids);
         const cut = Math.floor(n / 2);
@@ -246,6 +285,18 @@ export class Nemesis {
       detail: `SIGKILL ${victims.join(',')}`,
       act: async () => {
         await Promise.all(victims.map((id) => nodes.kill(id)));
+      },
+      heal: async () => victims.forEach((id) => nodes.start(id)),
+    };
+  }
+
+  private wipeFault(victims: string[]): FaultPlan {
+    const { nodes } = this.opts;
+    return {
+      detail: `SIGKILL ${victims.join(',')}, delete its store, restart it empty`,
+      act: async () => {
+        await Promise.all(victims.map((id) => nodes.kill(id)));
+        for (const id of victims) nodes.wipe(id);
       },
       heal: async () => victims.forEach((id) => nodes.start(id)),
     };

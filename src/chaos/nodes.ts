@@ -175,6 +175,16 @@ export class ChaosNodes {
     await this.signalAndWait(id, 'SIGTERM', STOP_GRACE_MS);
   }
 
+  /** Deletes the store of a stopped replica, as a replaced disk would have it (its broker.conf
+   *  and its logs stay, for the report). */
+  wipe(id: string): void {
+    if (this.running(id)) throw new Error(`wipe: ${id} is running`);
+    const dir = this.spec(id).dir;
+    for (const entry of fs.readdirSync(dir)) {
+      if (entry !== 'broker.conf' && entry !== 'logs') fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+    }
+  }
+
   suspend(id: string): void {
     const pid = this.pid(id);
     if (pid === undefined) return;
