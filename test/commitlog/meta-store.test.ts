@@ -8,7 +8,7 @@ t.test('the hard state and generic keys survive a reopen', async (t) => {
   t.teardown(() => removeDir(dir));
   const file = path.join(dir, 'meta');
   let meta = await openMetaStore(file);
-  t.same(meta.getHardState(), { term: 0, vote: '', commit: 0 });
+  t.same(meta.getHardState(), { term: 0, vote: '', commit: 0, recovering: true }, 'a store that never recorded a hard state may be a replaced disk: recovering');
   await meta.setHardState({ term: 7, vote: 'n2', commit: 41 });
   t.same(meta.getHardState(), { term: 7, vote: 'n2', commit: 41 });
   await meta.put('broker/applied', Uint8Array.of(1, 2, 3));
@@ -21,5 +21,22 @@ t.test('the hard state and generic keys survive a reopen', async (t) => {
   meta = await openMetaStore(file);
   t.same(meta.getHardState(), { term: 7, vote: 'n2', commit: 41 });
   t.same(Buffer.from((await meta.get('broker/applied')) as Uint8Array), Buffer.from([1, 2, 3]));
+  await meta.close();
+});
+
+t.test('the recovering flag is kept until a hard state without it is written', async (t) => {
+  const dir = tempDir('meta');
+  t.teardown(() => removeDir(dir));
+  const file = path.join(dir, 'meta');
+  let meta = await openMetaStore(file);
+  await meta.setHardState({ term: 2, vote: 'n1', commit: 0, recovering: true });
+  await meta.close();
+  meta = await openMetaStore(file);
+  t.same(meta.getHardState(), { term: 2, vote: 'n1', commit: 0, recovering: true }, 'kept across a reopen');
+  await meta.setHardState({ term: 2, vote: 'n1', commit: 5 });
+  await meta.close();
+  meta = await openMetaStore(file);
+  t.same(meta.getHardState(), { term: 2, vote: 'n1', commit: 5 }, 'cleared for good');
+  await t.rejects(meta.setHardState({ term: 2, vote: 'n1', commit: 5, recovering: 'yes' as unknown as boolean }), { code: 'INVALID_ARGUMENT' });
   await meta.close();
 });
