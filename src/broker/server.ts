@@ -236,7 +236,7 @@ export class BrokerServer {
         const rejected = new Set(r.type === 'offsetsCommitted' ? r.rejected : []);
         batch.forEach((c, i) => {
           if (r.type === 'error') this.fail(c.conn, c.id, new RaftmqError(r.code, r.message));
-          else if (rejected.has(i)) this.fail(c.conn, c.id, new RaftmqError('BAD_REQUEST', 'offset commit rejected (unknown queue or offset table full)'));
+          else if (rejected.has(i)) this.fail(c.conn, c.id, new RaftmqError('BAD_REQUEST', 'offset commit rejected on apply (unknown queue, offset past the queue\'s max offset, or offset table full)'));
           else this.reply(c.conn, { type: 'ok', id: c.id });
         });
       },

@@ -99,7 +99,8 @@ export type ApplyResult =
   | { readonly type: 'sendResult'; readonly batch: SendBatchResult; readonly results: readonly SendResultItem[] }
   | { readonly type: 'ok' }
   /** Indexes (into the command's entries) of commits that were not applied: unknown topic or
-   *  queue, or CONSUMER_OFFSET_COUNT_MAX reached. Normally empty. */
+   *  queue, an offset past the queue's max offset, or CONSUMER_OFFSET_COUNT_MAX reached.
+   *  Normally empty (the master checks the same before proposing). */
   | { readonly type: 'offsetsCommitted'; readonly rejected: readonly number[] }
   | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string };
 
@@ -366,16 +367,31 @@ export class BrokerStateMachine {
     const rejected: number[] = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
-      const t = this.topics.get(e.topic);
-      const key = offsetKey(e.group, e.topic, e.queueId);
-      if (t === undefined || e.queueId >= t.queueCount || (!this.offsets.has(key) && this.offsets.size >= CONSUMER_OFFSET_COUNT_MAX)) {
+      if (this.commitOffsetRefusal(e) !== null) {
         rejected.push(i);
         continue;
       }
+      const key = offsetKey(e.group, e.topic, e.queueId);
       this.offsets.set(key, e.offset);
       this.dirtyOffsets.add(key);
     }
     return { type: 'offsetsCommitted', rejected };
+  }
+
+  /** Why the applied state refuses the commit `e` (null: it takes it). Apply decides with it and
+   *  prepareCommitOffset answers with it, so the master's early answer and every replica agree. */
+  private commitOffsetRefusal(e: CommitOffsetEntry): BrokerError | null {
+    const t = this.topics.get(e.topic);
+    if (t === undefined) return new BrokerError('TOPIC_NOT_FOUND', `topic ${e.topic} does not exist`);
+    if (e.queueId >= t.queueCount) return new BrokerError('BAD_REQUEST', `queueId must be an integer in 0..${t.queueCount - 1}, got ${e.queueId}`);
+    const maxOffset = t.queues[e.queueId]?.maxOffset ?? 0;
+    if (e.offset > maxOffset) {
+      return new BrokerError('BAD_REQUEST', `offset ${e.offset} is past the end of ${e.topic}/${e.queueId}, whose max offset (the next one to be written) is ${maxOffset}; commit offsets are in 0..${maxOffset}`);
+    }
+    if (this.offsets.size >= CONSUMER_OFFSET_COUNT_MAX && !this.offsets.has(offsetKey(e.group, e.topic, e.queueId))) {
+      return new BrokerError('OVERLOADED', `the consumer offset table is at its maximum ${CONSUMER_OFFSET_COUNT_MAX} (group, topic, queue) entries`);
+    }
+    return null;
   }
 
   private applySendBatch(logIndex: number, cmd: SendBatchHead, data: Uint8Array): { result: ApplyResult; event?: AppliedEvent } {
@@ -462,7 +478,8 @@ export class BrokerStateMachine {
     return { kind: 'createTopic', topic, queues };
   }
 
-  /** One commit to batch into a commitOffsets command. TOPIC_NOT_FOUND, BAD_REQUEST. */
+  /** One commit to batch into a commitOffsets command: TOPIC_NOT_FOUND, BAD_REQUEST (an offset
+   *  past the queue's max offset among them), OVERLOADED (offset table full). */
   prepareCommitOffset(group: string, topic: string, queueId: number, offset: number): CommitOffsetEntry {
     validateGroupName(group);
     validateTopicName(topic);
@@ -470,7 +487,10 @@ export class BrokerStateMachine {
     if (t === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
     validateQueueId(queueId, t.queueCount);
     validateOffset(offset);
-    return { group, topic, queueId, offset };
+    const entry = { group, topic, queueId, offset };
+    const refusal = this.commitOffsetRefusal(entry);
+    if (refusal !== null) throw refusal;
+    return entry;
   }
 
   // ---- reads (applied state only) ---------------------------------------------------------

@@ -84,6 +84,8 @@ t.test('createTopic grows a topic and refuses to shrink it', async (t) => {
 t.test('consumer offsets commit and query per group, topic and queue', async (t) => {
   const h = new Harness();
   h.run({ kind: 'createTopic', topic: 'T', queues: 2 });
+  h.send('T', 0, ['0', '1', '2', '3', '4', '5', '6', '7']);
+  h.send('T', 1, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
   t.equal(h.sm.queryOffset('g', 'T', 0), -1, 'none committed');
   const e = h.sm.prepareCommitOffset('g', 'T', 0, 7);
   const r = h.run({ kind: 'commitOffsets', entries: [e, { group: 'g', topic: 'T', queueId: 1, offset: 3 }, { group: 'h', topic: 'T', queueId: 0, offset: 1 }] });
@@ -99,6 +101,24 @@ t.test('consumer offsets commit and query per group, topic and queue', async (t)
   const mixed = h.run({ kind: 'commitOffsets', entries: [{ group: 'g', topic: 'Nope', queueId: 0, offset: 1 }, { group: 'g', topic: 'T', queueId: 1, offset: 9 }, { group: 'g', topic: 'T', queueId: 9, offset: 1 }] });
   t.same(mixed, { type: 'offsetsCommitted', rejected: [0, 2] }, 'bad entries of a batch are rejected alone');
   t.equal(h.sm.queryOffset('g', 'T', 1), 9);
+});
+
+t.test('a commit offset is in 0..maxOffset of its queue: refused past it before proposing and on apply', async (t) => {
+  const h = new Harness();
+  h.run({ kind: 'createTopic', topic: 'T', queues: 2 });
+  h.send('T', 0, ['a', 'b', 'c']);
+  t.equal(h.sm.prepareCommitOffset('g', 'T', 0, 3).offset, 3, 'maxOffset itself (everything read) is allowed');
+  t.equal(h.sm.prepareCommitOffset('g', 'T', 1, 0).offset, 0, 'an empty queue takes 0');
+  for (const [queueId, offset, max] of [[0, 4, 3], [0, 1e15, 3], [1, 1, 0]]) {
+    t.throws(() => h.sm.prepareCommitOffset('g', 'T', queueId, offset), { code: 'BAD_REQUEST', message: new RegExp(`^offset ${offset} is past the end of T/${queueId}, whose max offset .* is ${max}; commit offsets are in 0\\.\\.${max}$`) }, `T/${queueId} at ${offset}`);
+  }
+  // Apply decides alone (an entry proposed without the check): the same refusal on every replica.
+  const r = h.run({ kind: 'commitOffsets', entries: [{ group: 'g', topic: 'T', queueId: 0, offset: 1e15 }, { group: 'g', topic: 'T', queueId: 0, offset: 2 }, { group: 'g', topic: 'T', queueId: 1, offset: 1 }] });
+  t.same(r, { type: 'offsetsCommitted', rejected: [0, 2] });
+  t.equal(h.sm.queryOffset('g', 'T', 0), 2);
+  t.equal(h.sm.queryOffset('g', 'T', 1), -1);
+  h.send('T', 1, ['x']);
+  t.same(h.run({ kind: 'commitOffsets', entries: [{ group: 'g', topic: 'T', queueId: 1, offset: 1 }] }), { type: 'offsetsCommitted', rejected: [] }, 'allowed once the queue has grown');
 });
 
 t.test('pull reads by offset within count and byte limits', async (t) => {
