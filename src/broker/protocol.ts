@@ -174,7 +174,16 @@ export type Request =
   | { type: 'commitOffset'; id: number; group: string; topic: string; queueId: number; offset: number }
   | { type: 'queryOffset'; id: number; group: string; topic: string; queueId: number }
   | { type: 'createTopic'; id: number; topic: string; queues: number }
-  | { type: 'route'; id: number; topic: string }
+  | {
+      type: 'route';
+      id: number;
+      topic: string;
+      /** Answer TOPIC_NOT_FOUND for a topic that does not exist even when a send would create it
+       *  (autoCreateTopicEnable): consumers and admin set it, since they never create topics.
+       *  Without it (producers, earlier clients) an unknown topic is answered with the queue count
+       *  a send would create it with. */
+      mustExist?: boolean;
+    }
   | { type: 'status'; id: number }
   | { type: 'transferLeader'; id: number; to: string };
 

@@ -293,7 +293,7 @@ export class BrokerServer {
   private handleRoute(req: Extract<Request, { type: 'route' }>, conn: ServerConnection): void {
     const sm = this.opts.stateMachine;
     const queues = sm.topicQueueCount(req.topic);
-    if (queues === undefined && !this.opts.autoCreateTopicEnable) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${req.topic} does not exist`);
+    if (queues === undefined && (req.mustExist === true || !this.opts.autoCreateTopicEnable)) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${req.topic} does not exist`);
     const replicas = this.replicas();
     this.reply(conn, {
       type: 'route',

@@ -36,9 +36,9 @@ export async function run(argv: string[]): Promise<number> {
       }
       if (++seen >= limit) break;
     }
+    if (!flags.json) process.stderr.write(`${seen} messages\n`);
     return 0;
   } finally {
     await consumer.close();
-    if (!flags.json) process.stderr.write(`${seen} messages\n`);
   }
 }

@@ -57,9 +57,10 @@ export class Admin {
     await this.cluster.callMaster<'transferLeader'>({ type: 'transferLeader', to }, this.call());
   }
 
-  /** The topic's route (queue count, master, replicas), fresh from a server. */
+  /** The topic's route (queue count, master, replicas), fresh from a server; TOPIC_NOT_FOUND
+   *  for a topic that does not exist, whether or not a send would create it. */
   route(topic: string): Promise<RouteResponse> {
-    return this.cluster.route(topic, this.call(), true);
+    return this.cluster.route(topic, this.call(), { refresh: true, mustExist: true });
   }
 
   close(): Promise<void> {

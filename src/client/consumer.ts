@@ -9,7 +9,7 @@ import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type StoredMessage } from '../broker/
 import { RaftmqError, isRetryable } from '../net/errors.ts';
 import { backoffMs, delay } from '../net/util.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
-import type { PullResponse } from './types.ts';
+import type { PullResponse, RouteResponse } from './types.ts';
 
 export type ReadFrom = 'master' | 'slave' | 'any';
 
@@ -104,8 +104,7 @@ export class PullConsumer {
    */
   async *messages(topic: string, options: MessagesOptions = {}): AsyncGenerator<StoredMessage, void, undefined> {
     if (this.closed) throw new RaftmqError('CONNECTION_LOST', 'consumer is closed');
-    const route = await this.cluster.route(topic, { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 3 });
-    const queues = route.queues;
+    const queues = (await this.existingRoute(topic)).queues;
     const maxCount = options.maxCount ?? PULL_COUNT_DEFAULT;
     const waitMs = options.waitMs ?? ITERATOR_WAIT_MS_DEFAULT;
     const commitIntervalMs = options.commitIntervalMs ?? COMMIT_INTERVAL_MS_DEFAULT;
@@ -190,6 +189,15 @@ export class PullConsumer {
     await Promise.all([...this.stopHooks].map((stop) => stop()));
     this.closed = true;
     await this.cluster.close();
+  }
+
+  /** The route of `topic`, TOPIC_NOT_FOUND when it does not exist (a consumer never creates a
+   *  topic). Asked from the master when one answers: a slave a heartbeat behind a topic's
+   *  creation would still call it unknown. */
+  private async existingRoute(topic: string): Promise<RouteResponse> {
+    const now = Date.now();
+    await this.cluster.discoverMaster(now + this.cluster.requestTimeoutMs).catch(() => undefined);
+    return this.cluster.route(topic, { tries: 3, deadline: now + this.cluster.requestTimeoutMs * 3 }, { mustExist: true });
   }
 
   private preferred(): string[] {
