@@ -173,6 +173,9 @@ export type Request =
     }
   | { type: 'commitOffset'; id: number; group: string; topic: string; queueId: number; offset: number }
   | { type: 'queryOffset'; id: number; group: string; topic: string; queueId: number }
+  /** The offset of the queue's first message stored at or after `timestamp` (ms since the epoch;
+   *  the queue's max offset when all are older): RocketMQ's searchOffset. Answered 'offset'. */
+  | { type: 'searchOffset'; id: number; topic: string; queueId: number; timestamp: number }
   | { type: 'createTopic'; id: number; topic: string; queues: number }
   | {
       type: 'route';

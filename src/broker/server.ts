@@ -16,6 +16,7 @@ const REQUEST_TYPES: ReadonlySet<string> = new Set([
   'pull',
   'commitOffset',
   'queryOffset',
+  'searchOffset',
   'createTopic',
   'route',
   'status',
@@ -137,6 +138,8 @@ export class BrokerServer {
           return this.whenMasterReady(req, conn, () => this.handleCommitOffset(req, conn));
         case 'queryOffset':
           return this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) });
+        case 'searchOffset':
+          return this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.searchOffset(req.topic, req.queueId, req.timestamp) });
         case 'createTopic':
           return this.whenMasterReady(req, conn, () => this.handleCreateTopic(req, conn));
         case 'route':

@@ -517,6 +517,51 @@ export class BrokerStateMachine {
   }
 
   /**
+   * RocketMQ's searchOffset: the offset of the queue's first message stored at or after
+   * `timestamp` (ms since the epoch); maxOffset when every message is older. A binary search
+   * over the consume queue that reads the store timestamp in each probed batch's head. Store
+   * timestamps are the master's clock when it proposed, so they grow along a queue only as far
+   * as the masters' clocks do: after a failover to a replica whose clock is behind, the answer
+   * is one of the offsets where the timestamps cross `timestamp`. TOPIC_NOT_FOUND and
+   * BAD_REQUEST as pull; INTERNAL when this replica's log cannot serve a probed entry.
+   */
+  searchOffset(topic: string, queueId: number, timestamp: number): number {
+    const cq = this.queueOf(topic, queueId);
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+      throw new BrokerError('BAD_REQUEST', `timestamp must be a non-negative integer (ms since the epoch), got ${String(timestamp)}`);
+    }
+    if (cq === undefined) return 0;
+    // Invariant: the answer is in [lo, hi].
+    let lo = cq.minOffset;
+    let hi = cq.maxOffset;
+    while (lo < hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (this.storeTimestampAt(topic, queueId, cq, mid) < timestamp) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The store timestamp of the message at `offset`, from its batch's head only. */
+  private storeTimestampAt(topic: string, queueId: number, cq: ConsumeQueue, offset: number): number {
+    const logIndex = Math.floor(cq.packedAt(offset) / SLOT_RADIX);
+    const hit = this.cache.get(logIndex);
+    if (hit?.cmd) return hit.cmd.storeTimestamp;
+    const data = hit?.data ?? this.readEntry(logIndex);
+    if (data === undefined || data === null) {
+      throw new BrokerError('INTERNAL', `the log of this replica cannot serve entry ${logIndex} (${topic}/${queueId} offset ${offset}) to search by time`);
+    }
+    let head: SendBatchHead;
+    try {
+      head = decodeSendBatchHead(data);
+    } catch (err) {
+      assert(false, `state machine: log entry ${logIndex} is not a send batch: ${(err as Error).message}`);
+    }
+    assert(head.topic === topic && head.queueId === queueId, `state machine: entry ${logIndex} does not hold ${topic}/${queueId}`);
+    return head.storeTimestamp;
+  }
+
+  /**
    * Up to `maxCount` messages of a queue from `offset`, stopping before `maxBytes` of bodies
    * (at least one message is returned when one is available). Offsets below minOffset answer
    * nothing with nextOffset = minOffset; offsets at or past maxOffset answer nothing with

@@ -57,6 +57,12 @@ export class Admin {
     await this.cluster.callMaster<'transferLeader'>({ type: 'transferLeader', to }, this.call());
   }
 
+  /** RocketMQ's searchOffset: the offset of the queue's first message stored at or after
+   *  `timestamp` (ms since the epoch), or the queue's max offset when every message is older. */
+  async searchOffset(topic: string, queueId: number, timestamp: number): Promise<number> {
+    return (await this.cluster.callMaster<'searchOffset'>({ type: 'searchOffset', topic, queueId, timestamp }, this.call())).offset;
+  }
+
   /** The topic's route (queue count, master, replicas), fresh from a server; TOPIC_NOT_FOUND
    *  for a topic that does not exist, whether or not a send would create it. */
   route(topic: string): Promise<RouteResponse> {

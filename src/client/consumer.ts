@@ -98,6 +98,17 @@ export class PullConsumer {
     return resp.offset;
   }
 
+  /** RocketMQ's searchOffset: the offset of the queue's first message stored at or after
+   *  `timestamp` (ms since the epoch), or the queue's max offset when every message is older.
+   *  Asked of the master, which holds every committed message. */
+  async searchOffset(topic: string, queueId: number, timestamp: number): Promise<number> {
+    const resp = await this.cluster.callMaster<'searchOffset'>(
+      { type: 'searchOffset', topic, queueId, timestamp },
+      { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 2 },
+    );
+    return resp.offset;
+  }
+
   /**
    * Every message of every queue of `topic`, long-polling for more. Ends when the caller
    * breaks out, after `idleTimeoutMs` without a message, or at close(); commits on the way out.

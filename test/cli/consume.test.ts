@@ -10,6 +10,7 @@ import { LocalCluster } from '../helpers/launcher.ts';
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** How long one CLI run may take before the test calls it hung. */
 const CLI_TIMEOUT_MS = 60_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface CliResult {
   readonly code: number;
@@ -61,4 +62,24 @@ t.test('a commit offset past the queue\'s max offset is BAD_REQUEST naming it', 
   await t.rejects(consumer.commitOffset('commits', 0, 1e15), { code: 'BAD_REQUEST', message: /past the end of commits\/0, whose max offset .* is 3/ });
   await consumer.commitOffset('commits', 0, 3);
   t.equal(await consumer.queryOffset('commits', 0), 3);
+});
+
+t.test('searchOffset through the protocol: the first message stored at or after a time, from the master', async (t) => {
+  await admin.createTopic('timed', 1);
+  const sentAt: number[] = [];
+  for (const body of ['a', 'b', 'c']) {
+    await sleep(5); // distinct store timestamps (the master's clock, in ms)
+    sentAt.push(Date.now());
+    await producer.send('timed', { body: Buffer.from(body) }, { queueId: 0 });
+  }
+  const consumer = new PullConsumer({ servers: [servers], group: 'g' });
+  t.teardown(() => consumer.close());
+  const stored = (await consumer.pull('timed', 0, 0, { maxCount: 10 })).messages.map((m) => m.storeTimestamp);
+  t.equal(await consumer.searchOffset('timed', 0, 0), 0);
+  t.equal(await consumer.searchOffset('timed', 0, stored[1]!), 1);
+  t.equal(await consumer.searchOffset('timed', 0, stored[1]! + 1), 2);
+  t.equal(await consumer.searchOffset('timed', 0, sentAt[2]! + 60_000), 3, 'later than every message: the max offset');
+  t.equal(await admin.searchOffset('timed', 0, stored[2]!), 2, 'Admin asks the same');
+  await t.rejects(consumer.searchOffset('timed', 1, 0), { code: 'BAD_REQUEST' });
+  await t.rejects(consumer.searchOffset('nope', 0, 0), { code: 'TOPIC_NOT_FOUND' });
 });
