@@ -2,7 +2,7 @@
 export { Producer, keyHash } from './producer.ts';
 export type { ProducerOptions, SendOptions } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
-export type { PullConsumerOptions, PullOptions, MessagesOptions, ReadFrom } from './consumer.ts';
+export type { PullConsumerOptions, PullOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
 export { Admin } from './admin.ts';
 export type { AdminOptions, NodeStatusResult } from './admin.ts';
 export type { ClusterOptions } from './cluster.ts';
