@@ -207,3 +207,31 @@ t.test('admin: statusAll reports unreachable nodes, createTopic and route go to 
   await admin.transferLeader('n1');
   t.equal(master.count('transferLeader'), 1);
 });
+
+t.test('admin: resetOffsetByTime sets every queue to the first message at or after a time; consumerProgress shows offsets and lag', async (t) => {
+  const { master, slave } = await cluster(t);
+  master.store('orders', 0, [{ body: Buffer.from('a') }, { body: Buffer.from('b') }], 100);
+  master.store('orders', 0, [{ body: Buffer.from('c') }], 300);
+  master.store('orders', 1, [{ body: Buffer.from('d') }], 200);
+  master.offsets.set('g/orders/0', 3);
+  const admin = new Admin({ servers: [slave.addr] });
+  t.teardown(() => admin.close());
+  t.same(await admin.consumerProgress('g', 'orders'), [
+    { queueId: 0, minOffset: 0, maxOffset: 3, offset: 3, lag: 0 },
+    { queueId: 1, minOffset: 0, maxOffset: 1, offset: -1, lag: null },
+  ]);
+  t.same(await admin.resetOffsetByTime('g', 'orders', 150), [
+    { queueId: 0, previous: 3, offset: 2 },
+    { queueId: 1, previous: -1, offset: 0 },
+  ]);
+  t.same([master.offsets.get('g/orders/0'), master.offsets.get('g/orders/1')], [2, 0]);
+  t.same((await admin.consumerProgress('g', 'orders')).map((p) => p.lag), [1, 1]);
+  t.same(await admin.resetOffsetByTime('g', 'orders', 1000), [
+    { queueId: 0, previous: 2, offset: 3 },
+    { queueId: 1, previous: 0, offset: 1 },
+  ], 'a time after every message: the end of each queue');
+  t.equal(slave.count('commitOffset'), 0, 'offsets are read and written on the master');
+  await t.rejects(admin.resetOffsetByTime('g', 'orders', -1), TypeError);
+  await t.rejects(admin.resetOffsetByTime('g', 'nope', 0), { code: 'TOPIC_NOT_FOUND' });
+  await t.rejects(admin.consumerProgress('g', 'nope'), { code: 'TOPIC_NOT_FOUND' });
+});
