@@ -173,8 +173,20 @@ export type Request =
     }
   | { type: 'commitOffset'; id: number; group: string; topic: string; queueId: number; offset: number }
   | { type: 'queryOffset'; id: number; group: string; topic: string; queueId: number }
+  /** The offset of the queue's first message stored at or after `timestamp` (ms since the epoch;
+   *  the queue's max offset when all are older): RocketMQ's searchOffset. Answered 'offset'. */
+  | { type: 'searchOffset'; id: number; topic: string; queueId: number; timestamp: number }
   | { type: 'createTopic'; id: number; topic: string; queues: number }
-  | { type: 'route'; id: number; topic: string }
+  | {
+      type: 'route';
+      id: number;
+      topic: string;
+      /** Answer TOPIC_NOT_FOUND for a topic that does not exist even when a send would create it
+       *  (autoCreateTopicEnable): consumers and admin set it, since they never create topics.
+       *  Without it (producers, earlier clients) an unknown topic is answered with the queue count
+       *  a send would create it with. */
+      mustExist?: boolean;
+    }
   | { type: 'status'; id: number }
   | { type: 'transferLeader'; id: number; to: string };
 

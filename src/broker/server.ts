@@ -16,6 +16,7 @@ const REQUEST_TYPES: ReadonlySet<string> = new Set([
   'pull',
   'commitOffset',
   'queryOffset',
+  'searchOffset',
   'createTopic',
   'route',
   'status',
@@ -139,6 +140,10 @@ export class BrokerServer {
           return this.whenCurrent(req, conn, () =>
             this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) }),
           );
+        case 'searchOffset':
+          return this.whenCurrent(req, conn, () =>
+            this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.searchOffset(req.topic, req.queueId, req.timestamp) }),
+          );
         case 'createTopic':
           return this.whenMasterReady(req, conn, () => this.handleCreateTopic(req, conn));
         case 'route':
@@ -256,7 +261,7 @@ export class BrokerServer {
         const rejected = new Set(r.type === 'offsetsCommitted' ? r.rejected : []);
         batch.forEach((c, i) => {
           if (r.type === 'error') this.fail(c.conn, c.id, new RaftmqError(r.code, r.message));
-          else if (rejected.has(i)) this.fail(c.conn, c.id, new RaftmqError('BAD_REQUEST', 'offset commit rejected (unknown queue or offset table full)'));
+          else if (rejected.has(i)) this.fail(c.conn, c.id, new RaftmqError('BAD_REQUEST', 'offset commit rejected on apply (unknown queue, offset past the queue\'s max offset, or offset table full)'));
           else this.reply(c.conn, { type: 'ok', id: c.id });
         });
       },
@@ -321,7 +326,11 @@ export class BrokerServer {
   private handleRoute(req: Extract<Request, { type: 'route' }>, conn: ServerConnection): void {
     const sm = this.opts.stateMachine;
     const queues = sm.topicQueueCount(req.topic);
-    if (queues === undefined && !this.opts.autoCreateTopicEnable) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${req.topic} does not exist`);
+    const role = this.opts.replica.role;
+    // A topic this slave does not know may have been created a moment ago on the master (not yet
+    // applied here): the master answers, rather than this slave naming a default queue count.
+    if (queues === undefined && role.role !== Role.Leader && role.leaderId !== NONE) throw this.notMaster(role.leaderId);
+    if (queues === undefined && (req.mustExist === true || !this.opts.autoCreateTopicEnable)) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${req.topic} does not exist`);
     const replicas = this.replicas();
     this.reply(conn, {
       type: 'route',

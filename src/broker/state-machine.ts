@@ -99,7 +99,8 @@ export type ApplyResult =
   | { readonly type: 'sendResult'; readonly batch: SendBatchResult; readonly results: readonly SendResultItem[] }
   | { readonly type: 'ok' }
   /** Indexes (into the command's entries) of commits that were not applied: unknown topic or
-   *  queue, or CONSUMER_OFFSET_COUNT_MAX reached. Normally empty. */
+   *  queue, an offset past the queue's max offset, or CONSUMER_OFFSET_COUNT_MAX reached.
+   *  Normally empty (the master checks the same before proposing). */
   | { readonly type: 'offsetsCommitted'; readonly rejected: readonly number[] }
   | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string };
 
@@ -366,16 +367,31 @@ export class BrokerStateMachine {
     const rejected: number[] = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
-      const t = this.topics.get(e.topic);
-      const key = offsetKey(e.group, e.topic, e.queueId);
-      if (t === undefined || e.queueId >= t.queueCount || (!this.offsets.has(key) && this.offsets.size >= CONSUMER_OFFSET_COUNT_MAX)) {
+      if (this.commitOffsetRefusal(e) !== null) {
         rejected.push(i);
         continue;
       }
+      const key = offsetKey(e.group, e.topic, e.queueId);
       this.offsets.set(key, e.offset);
       this.dirtyOffsets.add(key);
     }
     return { type: 'offsetsCommitted', rejected };
+  }
+
+  /** Why the applied state refuses the commit `e` (null: it takes it). Apply decides with it and
+   *  prepareCommitOffset answers with it, so the master's early answer and every replica agree. */
+  private commitOffsetRefusal(e: CommitOffsetEntry): BrokerError | null {
+    const t = this.topics.get(e.topic);
+    if (t === undefined) return new BrokerError('TOPIC_NOT_FOUND', `topic ${e.topic} does not exist`);
+    if (e.queueId >= t.queueCount) return new BrokerError('BAD_REQUEST', `queueId must be an integer in 0..${t.queueCount - 1}, got ${e.queueId}`);
+    const maxOffset = t.queues[e.queueId]?.maxOffset ?? 0;
+    if (e.offset > maxOffset) {
+      return new BrokerError('BAD_REQUEST', `offset ${e.offset} is past the end of ${e.topic}/${e.queueId}, whose max offset (the next one to be written) is ${maxOffset}; commit offsets are in 0..${maxOffset}`);
+    }
+    if (this.offsets.size >= CONSUMER_OFFSET_COUNT_MAX && !this.offsets.has(offsetKey(e.group, e.topic, e.queueId))) {
+      return new BrokerError('OVERLOADED', `the consumer offset table is at its maximum ${CONSUMER_OFFSET_COUNT_MAX} (group, topic, queue) entries`);
+    }
+    return null;
   }
 
   private applySendBatch(logIndex: number, cmd: SendBatchHead, data: Uint8Array): { result: ApplyResult; event?: AppliedEvent } {
@@ -462,7 +478,8 @@ export class BrokerStateMachine {
     return { kind: 'createTopic', topic, queues };
   }
 
-  /** One commit to batch into a commitOffsets command. TOPIC_NOT_FOUND, BAD_REQUEST. */
+  /** One commit to batch into a commitOffsets command: TOPIC_NOT_FOUND, BAD_REQUEST (an offset
+   *  past the queue's max offset among them), OVERLOADED (offset table full). */
   prepareCommitOffset(group: string, topic: string, queueId: number, offset: number): CommitOffsetEntry {
     validateGroupName(group);
     validateTopicName(topic);
@@ -470,7 +487,10 @@ export class BrokerStateMachine {
     if (t === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
     validateQueueId(queueId, t.queueCount);
     validateOffset(offset);
-    return { group, topic, queueId, offset };
+    const entry = { group, topic, queueId, offset };
+    const refusal = this.commitOffsetRefusal(entry);
+    if (refusal !== null) throw refusal;
+    return entry;
   }
 
   // ---- reads (applied state only) ---------------------------------------------------------
@@ -494,6 +514,51 @@ export class BrokerStateMachine {
   queueBounds(topic: string, queueId: number): QueueBounds {
     const cq = this.queueOf(topic, queueId);
     return { minOffset: cq?.minOffset ?? 0, maxOffset: cq?.maxOffset ?? 0 };
+  }
+
+  /**
+   * RocketMQ's searchOffset: the offset of the queue's first message stored at or after
+   * `timestamp` (ms since the epoch); maxOffset when every message is older. A binary search
+   * over the consume queue that reads the store timestamp in each probed batch's head. Store
+   * timestamps are the master's clock when it proposed, so they grow along a queue only as far
+   * as the masters' clocks do: after a failover to a replica whose clock is behind, the answer
+   * is one of the offsets where the timestamps cross `timestamp`. TOPIC_NOT_FOUND and
+   * BAD_REQUEST as pull; INTERNAL when this replica's log cannot serve a probed entry.
+   */
+  searchOffset(topic: string, queueId: number, timestamp: number): number {
+    const cq = this.queueOf(topic, queueId);
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+      throw new BrokerError('BAD_REQUEST', `timestamp must be a non-negative integer (ms since the epoch), got ${String(timestamp)}`);
+    }
+    if (cq === undefined) return 0;
+    // Invariant: the answer is in [lo, hi].
+    let lo = cq.minOffset;
+    let hi = cq.maxOffset;
+    while (lo < hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (this.storeTimestampAt(topic, queueId, cq, mid) < timestamp) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The store timestamp of the message at `offset`, from its batch's head only. */
+  private storeTimestampAt(topic: string, queueId: number, cq: ConsumeQueue, offset: number): number {
+    const logIndex = Math.floor(cq.packedAt(offset) / SLOT_RADIX);
+    const hit = this.cache.get(logIndex);
+    if (hit?.cmd) return hit.cmd.storeTimestamp;
+    const data = hit?.data ?? this.readEntry(logIndex);
+    if (data === undefined || data === null) {
+      throw new BrokerError('INTERNAL', `the log of this replica cannot serve entry ${logIndex} (${topic}/${queueId} offset ${offset}) to search by time`);
+    }
+    let head: SendBatchHead;
+    try {
+      head = decodeSendBatchHead(data);
+    } catch (err) {
+      assert(false, `state machine: log entry ${logIndex} is not a send batch: ${(err as Error).message}`);
+    }
+    assert(head.topic === topic && head.queueId === queueId, `state machine: entry ${logIndex} does not hold ${topic}/${queueId}`);
+    return head.storeTimestamp;
   }
 
   /**

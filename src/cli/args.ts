@@ -98,3 +98,21 @@ export function parseServers(value: string): string[] {
   }
   return list;
 }
+
+/** ISO 8601 as `Date.parse` reads it exactly: a date, optionally a time, optionally a zone. */
+const ISO_8601_PATTERN = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/** A point in time given as ms since the epoch or as ISO 8601 (a date alone is UTC midnight,
+ *  a time without a zone is local time, as `Date.parse` reads them). Throws UsageError. */
+export function parseTimestampMs(value: string, flag: string): number {
+  if (/^\d+$/.test(value)) {
+    const ms = Number(value);
+    if (!Number.isSafeInteger(ms)) throw new UsageError(`--${flag}: ${value} ms is past the largest safe integer`);
+    return ms;
+  }
+  const ms = ISO_8601_PATTERN.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new UsageError(`--${flag} must be ms since the epoch or an ISO 8601 time (e.g. 2026-12-06T14:00:00Z), got "${value}"`);
+  }
+  return ms;
+}

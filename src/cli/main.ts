@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   topic: { summary: 'topic create: create or grow a topic', load: () => import('./topic.ts') },
   send: { summary: 'send one message, or --count N for a load run', load: () => import('./send.ts') },
   consume: { summary: 'read messages of a topic (all queues)', load: () => import('./consume.ts') },
+  offset: { summary: "offset show | reset: a consumer group's offsets and lag; reset them to a time", load: () => import('./offset.ts') },
   'transfer-leader': { summary: 'move the master role to another replica', load: () => import('./transfer-leader.ts') },
 };
 

@@ -1,4 +1,4 @@
-// Operator calls: node status, topic creation, leadership transfer, routes.
+// Operator calls: node status, topic creation, leadership transfer, routes, a group's offsets.
 import type { NodeStatus } from '../broker/protocol.ts';
 import { RaftmqError } from '../net/errors.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
@@ -13,6 +13,26 @@ export interface NodeStatusResult {
   readonly addr: string;
   readonly status: NodeStatus | null;
   readonly error: RaftmqError | null;
+}
+
+/** One queue as a consumer group stands in it. */
+export interface QueueProgress {
+  readonly queueId: number;
+  readonly minOffset: number;
+  /** The next offset to be written. */
+  readonly maxOffset: number;
+  /** The group's committed offset; -1 when it has none. */
+  readonly offset: number;
+  /** Messages stored at or past the committed offset (maxOffset - offset); null without one. */
+  readonly lag: number | null;
+}
+
+/** What resetOffsetByTime did to one queue. */
+export interface OffsetReset {
+  readonly queueId: number;
+  /** The group's committed offset before the reset; -1 when it had none. */
+  readonly previous: number;
+  readonly offset: number;
 }
 
 export class Admin {
@@ -57,9 +77,60 @@ export class Admin {
     await this.cluster.callMaster<'transferLeader'>({ type: 'transferLeader', to }, this.call());
   }
 
-  /** The topic's route (queue count, master, replicas), fresh from a server. */
+  /** RocketMQ's searchOffset: the offset of the queue's first message stored at or after
+   *  `timestamp` (ms since the epoch), or the queue's max offset when every message is older. */
+  async searchOffset(topic: string, queueId: number, timestamp: number): Promise<number> {
+    return (await this.cluster.callMaster<'searchOffset'>({ type: 'searchOffset', topic, queueId, timestamp }, this.call())).offset;
+  }
+
+  /** Every queue of `topic` with `group`'s committed offset and lag, as the master has them. */
+  async consumerProgress(group: string, topic: string): Promise<QueueProgress[]> {
+    const queues = (await this.route(topic)).queues;
+    return Promise.all(
+      Array.from({ length: queues }, async (_, queueId): Promise<QueueProgress> => {
+        const [bounds, offset] = await Promise.all([this.queueBounds(topic, queueId), this.queryOffset(group, topic, queueId)]);
+        return { queueId, minOffset: bounds.minOffset, maxOffset: bounds.maxOffset, offset, lag: offset < 0 ? null : Math.max(0, bounds.maxOffset - offset) };
+      }),
+    );
+  }
+
+  /**
+   * RocketMQ's resetOffsetByTime (mqadmin resetOffsetByTime): for every queue of `topic`, sets
+   * `group`'s committed offset to the first message stored at or after `timestamp` (ms since the
+   * epoch; the queue's max offset when every message is older). A consumer of the group that is
+   * running keeps its own position and commits it over the reset: stop the group's consumers
+   * first. Returns each queue's offset before and after.
+   */
+  async resetOffsetByTime(group: string, topic: string, timestamp: number): Promise<OffsetReset[]> {
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new TypeError('timestamp must be a non-negative integer (ms since the epoch)');
+    const queues = (await this.route(topic)).queues;
+    return Promise.all(
+      Array.from({ length: queues }, async (_, queueId): Promise<OffsetReset> => {
+        const [previous, offset] = await Promise.all([this.queryOffset(group, topic, queueId), this.searchOffset(topic, queueId, timestamp)]);
+        await this.cluster.callMaster<'commitOffset'>({ type: 'commitOffset', group, topic, queueId, offset }, this.call());
+        return { queueId, previous, offset };
+      }),
+    );
+  }
+
+  /** The group's committed offset of one queue (-1: none), from the master. */
+  private async queryOffset(group: string, topic: string, queueId: number): Promise<number> {
+    return (await this.cluster.callMaster<'queryOffset'>({ type: 'queryOffset', group, topic, queueId }, this.call())).offset;
+  }
+
+  /** A queue's bounds on the master: a pull past the end answers them and no message. */
+  private async queueBounds(topic: string, queueId: number): Promise<{ minOffset: number; maxOffset: number }> {
+    const r = await this.cluster.callMaster<'pull'>(
+      { type: 'pull', topic, queueId, offset: Number.MAX_SAFE_INTEGER, maxCount: 1, maxBytes: 1, waitMs: 0 },
+      this.call(),
+    );
+    return { minOffset: r.minOffset, maxOffset: r.maxOffset };
+  }
+
+  /** The topic's route (queue count, master, replicas), fresh from a server; TOPIC_NOT_FOUND
+   *  for a topic that does not exist, whether or not a send would create it. */
   route(topic: string): Promise<RouteResponse> {
-    return this.cluster.route(topic, this.call(), true);
+    return this.cluster.route(topic, this.call(), { refresh: true, mustExist: true });
   }
 
   close(): Promise<void> {

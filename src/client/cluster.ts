@@ -49,6 +49,13 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
+export interface RouteOptions {
+  /** Ask a server even when a fresh route is cached. */
+  readonly refresh?: boolean;
+  /** TOPIC_NOT_FOUND for a topic that does not exist, even where a send would create it. */
+  readonly mustExist?: boolean;
+}
+
 interface CachedRoute {
   readonly route: RouteResponse;
   readonly fetchedAt: number;
@@ -227,22 +234,29 @@ export class ClusterClient {
     throw lastErr;
   }
 
-  /** The topic's route, cached for ROUTE_REFRESH_MS; asked from the master when known. */
-  async route(topic: string, call: CallOptions, refresh = false): Promise<RouteResponse> {
+  /**
+   * The topic's route, cached for ROUTE_REFRESH_MS; asked from the master when known. `refresh`
+   * skips the cache. `mustExist` (consumers, admin): an unknown topic is TOPIC_NOT_FOUND even
+   * where a send would create it; such a call neither reads the cache nor shares a request in
+   * flight, which may hold a producer's answer for a topic that does not exist yet.
+   */
+  async route(topic: string, call: CallOptions, options: RouteOptions = {}): Promise<RouteResponse> {
+    const mustExist = options.mustExist === true;
     const cached = this.routes.get(topic);
-    if (cached && !refresh && Date.now() - cached.fetchedAt < ROUTE_REFRESH_MS) return cached.route;
+    if (cached && !options.refresh && !mustExist && Date.now() - cached.fetchedAt < ROUTE_REFRESH_MS) return cached.route;
     // Concurrent first sends share one route request.
-    const inFlight = this.routesInFlight.get(topic);
+    const inFlight = mustExist ? undefined : this.routesInFlight.get(topic);
     if (inFlight) return inFlight;
-    const promise = this.callAny<'route'>({ type: 'route', topic }, { ...call, prefer: this.masterAddr ? [this.masterAddr] : [] })
-      .then((route) => {
-        this.routes.set(topic, { route, fetchedAt: Date.now() });
-        if (route.master?.addr && !this.masterAddr) this.masterAddr = route.master.addr;
-        return route;
-      })
-      .finally(() => this.routesInFlight.delete(topic));
-    this.routesInFlight.set(topic, promise);
-    return promise;
+    const frame: RequestInput<'route'> = mustExist ? { type: 'route', topic, mustExist } : { type: 'route', topic };
+    const promise = this.callAny<'route'>(frame, { ...call, prefer: this.masterAddr ? [this.masterAddr] : [] }).then((route) => {
+      this.routes.set(topic, { route, fetchedAt: Date.now() });
+      if (route.master?.addr && !this.masterAddr) this.masterAddr = route.master.addr;
+      return route;
+    });
+    if (mustExist) return promise;
+    const shared = promise.finally(() => this.routesInFlight.delete(topic));
+    this.routesInFlight.set(topic, shared);
+    return shared;
   }
 
   /** Cached route without a request (undefined if none or stale). */

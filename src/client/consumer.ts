@@ -5,11 +5,16 @@
 // one. The message in hand when the loop is left (break, throw, return) is not committed and
 // comes again to the next iterator of the group. Processed offsets are committed every
 // commitIntervalMs and when the iteration ends. A crash replays what came after the last commit.
+//
+// Where the iterator starts in each queue (MessagesOptions): at the group's committed offset;
+// where the group has none, where `from` says (RocketMQ's ConsumeFromWhere); with
+// `fromBeginning`, at offset 0 whatever the group committed, as a replay that commits nothing.
+// Moving a group's committed offsets is an explicit admin call (Admin.resetOffsetByTime).
 import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type StoredMessage } from '../broker/protocol.ts';
 import { RaftmqError, isRetryable } from '../net/errors.ts';
 import { backoffMs, delay } from '../net/util.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
-import type { PullResponse } from './types.ts';
+import type { PullResponse, RouteResponse } from './types.ts';
 
 export type ReadFrom = 'master' | 'slave' | 'any';
 
@@ -37,9 +42,24 @@ export interface PullOptions {
   readonly waitMs?: number;
 }
 
+/** Where a queue the group has no committed offset for starts (RocketMQ's ConsumeFromWhere). */
+export type ConsumeFrom = 'first' | 'last' | { readonly timestamp: number };
+
 export interface MessagesOptions {
-  /** Without a committed offset: start at the oldest message (else at the end). */
+  /**
+   * A replay: read every queue from offset 0, ignoring the group's committed offsets, and commit
+   * nothing (the group's offsets stay as they were). Excludes `from`.
+   */
   readonly fromBeginning?: boolean;
+  /**
+   * Where a queue the group has no committed offset for starts, as RocketMQ's ConsumeFromWhere:
+   * 'first' (CONSUME_FROM_FIRST_OFFSET: the oldest message), 'last' (CONSUME_FROM_LAST_OFFSET,
+   * the default: only messages stored from now on), or { timestamp } (CONSUME_FROM_TIMESTAMP:
+   * the first message stored at or after it, ms since the epoch). The start is committed with
+   * the group's next commit, so it is decided once per group and queue. Queues with a committed
+   * offset resume there, whatever `from` says.
+   */
+  readonly from?: ConsumeFrom;
   /** End the iteration after this long without a message (default: never). */
   readonly idleTimeoutMs?: number;
   readonly maxCount?: number;
@@ -98,14 +118,35 @@ export class PullConsumer {
     return resp.offset;
   }
 
+  /** RocketMQ's searchOffset: the offset of the queue's first message stored at or after
+   *  `timestamp` (ms since the epoch), or the queue's max offset when every message is older.
+   *  Asked of the master, which holds every committed message. */
+  async searchOffset(topic: string, queueId: number, timestamp: number): Promise<number> {
+    const resp = await this.cluster.callMaster<'searchOffset'>(
+      { type: 'searchOffset', topic, queueId, timestamp },
+      { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 2 },
+    );
+    return resp.offset;
+  }
+
   /**
-   * Every message of every queue of `topic`, long-polling for more. Ends when the caller
-   * breaks out, after `idleTimeoutMs` without a message, or at close(); commits on the way out.
+   * Every message of every queue of `topic`, long-polling for more, from where the options say
+   * (MessagesOptions). Ends when the caller breaks out, after `idleTimeoutMs` without a message,
+   * or at close(); commits on the way out (except a replay, `fromBeginning`). The first pull of
+   * each queue is handed over in queue order, so stored messages come in the same order every
+   * time. TOPIC_NOT_FOUND when the topic does not exist; TypeError for bad options.
    */
   async *messages(topic: string, options: MessagesOptions = {}): AsyncGenerator<StoredMessage, void, undefined> {
     if (this.closed) throw new RaftmqError('CONNECTION_LOST', 'consumer is closed');
-    const route = await this.cluster.route(topic, { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 3 });
-    const queues = route.queues;
+    const replay = options.fromBeginning === true;
+    if (replay && options.from !== undefined) {
+      throw new TypeError('fromBeginning and from exclude each other: fromBeginning ignores committed offsets, from applies only where there is none');
+    }
+    const from = options.from ?? 'last';
+    if (from !== 'first' && from !== 'last' && !(typeof from === 'object' && from !== null && Number.isSafeInteger(from.timestamp) && from.timestamp >= 0)) {
+      throw new TypeError(`from must be 'first', 'last' or { timestamp: ms since the epoch }, got ${JSON.stringify(from)}`);
+    }
+    const queues = (await this.existingRoute(topic)).queues;
     const maxCount = options.maxCount ?? PULL_COUNT_DEFAULT;
     const waitMs = options.waitMs ?? ITERATOR_WAIT_MS_DEFAULT;
     const commitIntervalMs = options.commitIntervalMs ?? COMMIT_INTERVAL_MS_DEFAULT;
@@ -116,6 +157,7 @@ export class PullConsumer {
     let stopped = false;
 
     const commitAll = async () => {
+      if (replay) return;
       for (const [queueId, offset] of processed) {
         if (committed.get(queueId) === offset) continue;
         try {
@@ -128,25 +170,49 @@ export class PullConsumer {
     };
 
     const startOffset = async (queueId: number): Promise<number> => {
+      if (replay) return 0;
       const stored = await this.queryOffset(topic, queueId);
       if (stored >= 0) return stored;
-      if (options.fromBeginning) return 0;
-      const probe = await this.pull(topic, queueId, 0, { maxCount: 1, waitMs: 0 });
-      return probe.maxOffset;
+      let start: number;
+      if (from === 'first') start = 0;
+      // A pull past the end answers the queue's bounds and no message.
+      else if (from === 'last') start = (await this.pull(topic, queueId, Number.MAX_SAFE_INTEGER, { maxCount: 1, waitMs: 0 })).maxOffset;
+      else start = await this.searchOffset(topic, queueId, from.timestamp);
+      // Committed with the next round, so the group's start in this queue is decided once.
+      if (!processed.has(queueId)) processed.set(queueId, start);
+      return start;
+    };
+
+    // Queue q hands over its first pull's messages only after queue q - 1 did (or failed).
+    const firstTurns = Array.from({ length: queues }, () => deferred());
+    const endTurnsAll = () => {
+      for (const turn of firstTurns) turn.resolve();
     };
 
     const puller = async (queueId: number) => {
       let offset = -1;
       let failures = 0;
+      let firstTurn = true;
+      const previousTurn = queueId === 0 ? Promise.resolve() : firstTurns[queueId - 1]!.promise;
+      const endFirstTurn = () => {
+        if (!firstTurn) return;
+        firstTurn = false;
+        void previousTurn.then(() => firstTurns[queueId]!.resolve());
+      };
       while (!stopped) {
         try {
           if (offset < 0) offset = await startOffset(queueId);
-          const resp = await this.pull(topic, queueId, offset, { maxCount, waitMs });
+          // The first pull answers at once: the queues after this one wait for its hand-over.
+          const resp = await this.pull(topic, queueId, offset, { maxCount, waitMs: firstTurn ? 0 : waitMs });
           failures = 0;
+          if (firstTurn) await previousTurn;
           if (stopped) return;
-          if (resp.messages.length > 0) await channel.put(resp.messages);
+          const handedOver = resp.messages.length > 0 ? channel.put(resp.messages) : undefined;
+          endFirstTurn();
+          await handedOver;
           offset = resp.nextOffset;
         } catch (err) {
+          endFirstTurn(); // a failing queue does not hold up the others
           if (stopped || this.closed) return;
           if (!isRetryable(err) && !(err instanceof RaftmqError && err.code === 'TOPIC_NOT_FOUND')) {
             channel.fail(err);
@@ -160,6 +226,7 @@ export class PullConsumer {
     const stop = async () => {
       if (stopped) return;
       stopped = true;
+      endTurnsAll();
       channel.close();
     };
     const stopAndCommit = async () => {
@@ -168,7 +235,7 @@ export class PullConsumer {
     };
     this.stopHooks.add(stopAndCommit);
     for (let q = 0; q < queues; q++) void puller(q);
-    const commitTimer = setInterval(() => void commitAll(), commitIntervalMs);
+    const commitTimer = replay ? undefined : setInterval(() => void commitAll(), commitIntervalMs);
     try {
       for (;;) {
         const msg = await channel.take(options.idleTimeoutMs);
@@ -192,6 +259,15 @@ export class PullConsumer {
     await this.cluster.close();
   }
 
+  /** The route of `topic`, TOPIC_NOT_FOUND when it does not exist (a consumer never creates a
+   *  topic). Asked from the master when one answers: a slave a heartbeat behind a topic's
+   *  creation would still call it unknown. */
+  private async existingRoute(topic: string): Promise<RouteResponse> {
+    const now = Date.now();
+    await this.cluster.discoverMaster(now + this.cluster.requestTimeoutMs).catch(() => undefined);
+    return this.cluster.route(topic, { tries: 3, deadline: now + this.cluster.requestTimeoutMs * 3 }, { mustExist: true });
+  }
+
   private preferred(): string[] {
     const master = this.cluster.master;
     if (this.readFrom === 'slave' && master) {
@@ -199,6 +275,12 @@ export class PullConsumer {
     }
     return [];
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /** A bounded FIFO between the pullers and the iterator. */

@@ -2,9 +2,9 @@
 export { Producer, keyHash } from './producer.ts';
 export type { ProducerOptions, SendOptions } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
-export type { PullConsumerOptions, PullOptions, MessagesOptions, ReadFrom } from './consumer.ts';
+export type { PullConsumerOptions, PullOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
 export { Admin } from './admin.ts';
-export type { AdminOptions, NodeStatusResult } from './admin.ts';
+export type { AdminOptions, NodeStatusResult, OffsetReset, QueueProgress } from './admin.ts';
 export type { ClusterOptions } from './cluster.ts';
 export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../net/errors.ts';
 export type { PullResponse, RouteResponse } from './types.ts';

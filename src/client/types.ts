@@ -11,6 +11,7 @@ interface ResponseTypeOf {
   pull: 'pullResult';
   commitOffset: 'ok';
   queryOffset: 'offset';
+  searchOffset: 'offset';
   createTopic: 'ok';
   route: 'route';
   status: 'status';

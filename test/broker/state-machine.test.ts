@@ -84,6 +84,8 @@ t.test('createTopic grows a topic and refuses to shrink it', async (t) => {
 t.test('consumer offsets commit and query per group, topic and queue', async (t) => {
   const h = new Harness();
   h.run({ kind: 'createTopic', topic: 'T', queues: 2 });
+  h.send('T', 0, ['0', '1', '2', '3', '4', '5', '6', '7']);
+  h.send('T', 1, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
   t.equal(h.sm.queryOffset('g', 'T', 0), -1, 'none committed');
   const e = h.sm.prepareCommitOffset('g', 'T', 0, 7);
   const r = h.run({ kind: 'commitOffsets', entries: [e, { group: 'g', topic: 'T', queueId: 1, offset: 3 }, { group: 'h', topic: 'T', queueId: 0, offset: 1 }] });
@@ -99,6 +101,59 @@ t.test('consumer offsets commit and query per group, topic and queue', async (t)
   const mixed = h.run({ kind: 'commitOffsets', entries: [{ group: 'g', topic: 'Nope', queueId: 0, offset: 1 }, { group: 'g', topic: 'T', queueId: 1, offset: 9 }, { group: 'g', topic: 'T', queueId: 9, offset: 1 }] });
   t.same(mixed, { type: 'offsetsCommitted', rejected: [0, 2] }, 'bad entries of a batch are rejected alone');
   t.equal(h.sm.queryOffset('g', 'T', 1), 9);
+});
+
+t.test('a commit offset is in 0..maxOffset of its queue: refused past it before proposing and on apply', async (t) => {
+  const h = new Harness();
+  h.run({ kind: 'createTopic', topic: 'T', queues: 2 });
+  h.send('T', 0, ['a', 'b', 'c']);
+  t.equal(h.sm.prepareCommitOffset('g', 'T', 0, 3).offset, 3, 'maxOffset itself (everything read) is allowed');
+  t.equal(h.sm.prepareCommitOffset('g', 'T', 1, 0).offset, 0, 'an empty queue takes 0');
+  for (const [queueId, offset, max] of [[0, 4, 3], [0, 1e15, 3], [1, 1, 0]]) {
+    t.throws(() => h.sm.prepareCommitOffset('g', 'T', queueId, offset), { code: 'BAD_REQUEST', message: new RegExp(`^offset ${offset} is past the end of T/${queueId}, whose max offset .* is ${max}; commit offsets are in 0\\.\\.${max}$`) }, `T/${queueId} at ${offset}`);
+  }
+  // Apply decides alone (an entry proposed without the check): the same refusal on every replica.
+  const r = h.run({ kind: 'commitOffsets', entries: [{ group: 'g', topic: 'T', queueId: 0, offset: 1e15 }, { group: 'g', topic: 'T', queueId: 0, offset: 2 }, { group: 'g', topic: 'T', queueId: 1, offset: 1 }] });
+  t.same(r, { type: 'offsetsCommitted', rejected: [0, 2] });
+  t.equal(h.sm.queryOffset('g', 'T', 0), 2);
+  t.equal(h.sm.queryOffset('g', 'T', 1), -1);
+  h.send('T', 1, ['x']);
+  t.same(h.run({ kind: 'commitOffsets', entries: [{ group: 'g', topic: 'T', queueId: 1, offset: 1 }] }), { type: 'offsetsCommitted', rejected: [] }, 'allowed once the queue has grown');
+});
+
+t.test('searchOffset finds the first message stored at or after a time (maxOffset when all are older)', async (t) => {
+  const h = new Harness();
+  h.run({ kind: 'createTopic', topic: 'T', queues: 2 });
+  h.send('T', 0, ['a0', 'a1'], 100); // offsets 0, 1
+  h.send('T', 1, ['other'], 150);
+  h.send('T', 0, ['b0'], 200); // 2
+  h.send('T', 0, ['c0', 'c1', 'c2'], 200); // 3..5: same millisecond as b0
+  h.send('T', 0, ['d0'], 300); // 6
+  const at = (ts: number) => h.sm.searchOffset('T', 0, ts);
+  t.same([0, 99, 100, 101, 199, 200, 201, 300, 301, 1e15].map(at), [0, 0, 0, 2, 2, 2, 6, 6, 7, 7]);
+  t.equal(h.sm.searchOffset('T', 1, 151), 1);
+  h.run({ kind: 'createTopic', topic: 'T', queues: 3 });
+  t.equal(h.sm.searchOffset('T', 2, 5), 0, 'an empty queue: 0');
+  t.throws(() => h.sm.searchOffset('Nope', 0, 1), { code: 'TOPIC_NOT_FOUND' });
+  t.throws(() => h.sm.searchOffset('T', 3, 1), { code: 'BAD_REQUEST' });
+  t.throws(() => h.sm.searchOffset('T', 0, -1), { code: 'BAD_REQUEST', message: /timestamp must be a non-negative integer/ });
+  t.throws(() => h.sm.searchOffset('T', 0, 1.5), { code: 'BAD_REQUEST' });
+  // Every answer agrees with a linear scan of the queue's timestamps.
+  const stamps = h.sm.pull('T', 0, 0, 32, 1 << 20).messages.map((m) => m.storeTimestamp);
+  for (let ts = 0; ts <= 310; ts++) {
+    const want = stamps.findIndex((s) => s >= ts);
+    if (at(ts) !== (want < 0 ? stamps.length : want)) t.fail(`at ${ts}: ${at(ts)}, a scan says ${want}`);
+  }
+});
+
+t.test('searchOffset reads batch heads from the log; an entry it cannot serve is INTERNAL', async (t) => {
+  const h = new Harness();
+  for (let i = 0; i < 100; i++) h.send('T', 0, ['x'], 1000 + i); // more batches than the decoded-batch cache keeps
+  const reads = h.log.reads;
+  t.equal(h.sm.searchOffset('T', 0, 1010), 10);
+  t.ok(h.log.reads - reads <= 8, `a binary search: ${h.log.reads - reads} log reads for 100 batches`);
+  h.log.entries[10 - 1] = { ...h.log.entries[10 - 1]!, data: undefined as unknown as Uint8Array }; // the log lost entry 10 (offset 9)
+  t.throws(() => h.sm.searchOffset('T', 0, 1009), { code: 'INTERNAL', message: /cannot serve entry 10/ });
 });
 
 t.test('pull reads by offset within count and byte limits', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseFlags, parseServers, UsageError, type CommandSpec } from '../../src/cli/args.ts';
+import { parseFlags, parseServers, parseTimestampMs, UsageError, type CommandSpec } from '../../src/cli/args.ts';
 
 const SPEC: CommandSpec = {
   usage: 'x',
@@ -36,4 +36,16 @@ t.test('--servers lists are checked host:port pairs', async (t) => {
   t.throws(() => parseServers('nohost'), UsageError);
   t.throws(() => parseServers('h:70000'), UsageError);
   t.throws(() => parseServers(' , '), UsageError);
+});
+
+t.test('a time is ms since the epoch or ISO 8601; anything else is a UsageError naming the flag', async (t) => {
+  t.equal(parseTimestampMs('0', 'from'), 0);
+  t.equal(parseTimestampMs('1765029600000', 'from'), 1765029600000);
+  t.equal(parseTimestampMs('2026-12-06T14:00:00Z', 'from'), Date.UTC(2026, 11, 6, 14));
+  t.equal(parseTimestampMs('2026-12-06T14:00:00.250+01:00', 'from'), Date.UTC(2026, 11, 6, 13, 0, 0, 250));
+  t.equal(parseTimestampMs('2026-12-06', 'from'), Date.UTC(2026, 11, 6), 'a date alone is UTC midnight');
+  t.equal(parseTimestampMs('2026-12-06T14:00', 'from'), new Date(2026, 11, 6, 14).getTime(), 'no zone: local time');
+  for (const bad of ['', 'last', '-5', '1.5', '12/06/2026', 'Dec 6 2026', '2026-13-45', '99999999999999999999']) {
+    t.throws(() => parseTimestampMs(bad, 'from'), { name: 'UsageError', message: /^--from/ }, JSON.stringify(bad));
+  }
 });

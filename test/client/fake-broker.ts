@@ -52,7 +52,7 @@ export class FakeBroker {
   }
 
   /** Appends messages to a queue directly (as if another producer sent them). */
-  store(topic: string, queueId: number, messages: MessageInput[]): StoredMessage[] {
+  store(topic: string, queueId: number, messages: MessageInput[], storeTimestamp = Date.now()): StoredMessage[] {
     const queue = this.topics.get(topic)![queueId]!;
     const first = queue.length;
     const out = messages.map((m, slot) => {
@@ -63,7 +63,7 @@ export class FakeBroker {
         logIndex: 0,
         // What a client builds from a batch result (msgIdHead + 4 hex digits of the slot).
         msgId: `${this.msgIdHead(topic, queueId)}${first}-${msgIdSlotHex(slot)}`,
-        storeTimestamp: Date.now(),
+        storeTimestamp,
         keys: m.keys ?? '',
         tags: m.tags ?? '',
         properties: m.properties ?? {},
@@ -175,6 +175,13 @@ export class FakeBroker {
       case 'queryOffset':
         if (this.role !== 'MASTER') return notMaster();
         return reply({ type: 'offset', offset: this.offsets.get(`${frame.group}/${frame.topic}/${frame.queueId}`) ?? -1 });
+      case 'searchOffset': {
+        if (this.role !== 'MASTER') return notMaster();
+        if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
+        const queue = queues[frame.queueId]!;
+        const found = queue.findIndex((m) => m.storeTimestamp >= frame.timestamp);
+        return reply({ type: 'offset', offset: found < 0 ? queue.length : found });
+      }
       case 'createTopic':
         if (this.role !== 'MASTER') return notMaster();
         this.createTopic(frame.topic, frame.queues);
