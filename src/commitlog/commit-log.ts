@@ -1495,7 +1495,7 @@ export class FileCommitLog implements CommitLog {
   }
 
   private corrupt(file: string, offset: number, reason: string): CommitLogError {
-    return new CommitLogError('STORE_CORRUPT', `corrupt store: ${file} at byte offset ${offset}: ${reason}`);
+    return new CommitLogError('STORE_CORRUPT', `corrupt store: ${file} at byte offset ${offset}: ${reason}`, { location: { file, offset } });
   }
 
   private checkReadable(): void {

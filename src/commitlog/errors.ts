@@ -2,12 +2,21 @@
 // cause. Programmer errors (a broken invariant) are asserts instead: they crash the process.
 import type { CommitLogErrorCode } from './types.ts';
 
+/** Where a STORE_CORRUPT store is bad: a file and a byte offset in it (what a repair cuts). */
+export interface CorruptLocation {
+  readonly file: string;
+  readonly offset: number;
+}
+
 export class CommitLogError extends Error {
   override readonly name = 'CommitLogError';
   readonly code: CommitLogErrorCode;
-  constructor(code: CommitLogErrorCode, message: string, options?: { cause?: unknown }) {
+  /** STORE_CORRUPT: where, when known. */
+  readonly location?: CorruptLocation;
+  constructor(code: CommitLogErrorCode, message: string, options?: { cause?: unknown; location?: CorruptLocation }) {
     super(message, options);
     this.code = code;
+    if (options?.location !== undefined) this.location = options.location;
   }
 }
 
