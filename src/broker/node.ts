@@ -2,8 +2,10 @@
 // to the peer transport and the client server, and stops them in order.
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { openCommitLog, openMetaStore, CommitLogRaftStorage } from '../commitlog/index.ts';
-import type { CommitLog, MetaStore } from '../commitlog/types.ts';
+import fs from 'node:fs';
+import { CommitLogError, openCommitLog, openMetaStore, CommitLogRaftStorage } from '../commitlog/index.ts';
+import { repairCommitLog } from '../commitlog/repair.ts';
+import type { CommitLog, CommitLogOptions, MetaStore } from '../commitlog/types.ts';
 import type { LogFn } from '../net/index.ts';
 import { RaftNode } from '../raft/raw-node.ts';
 import { DEFAULT_RAFT_CONFIG, Role, type NodeId } from '../raft/types.ts';
@@ -195,33 +197,87 @@ async function handOverLeadership(replica: Replica, peers: readonly NodeId[], se
   while (Date.now() < deadline && replica.pendingProposals > 0) await new Promise((r) => setTimeout(r, 5));
 }
 
+/** The commitlog's options for this replica's store. */
+function commitLogOptions(config: BrokerConfig, logger: Logger): CommitLogOptions {
+  return {
+    dir: path.join(config.storePathRootDir, 'commitlog'),
+    segmentBytes: config.mappedFileSizeCommitLog,
+    flushDiskType: config.flushDiskType,
+    flushIntervalMs: config.flushIntervalMs,
+    crcOffloadMinBytes: config.crcOffloadMinBytes,
+    directIo: config.directIoEnable,
+    log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+  };
+}
+
+export interface StoreRepair {
+  /** What was cut from the commitlog (empty: nothing was wrong with it). */
+  readonly cuts: readonly string[];
+  readonly lastIndex: number;
+  /** The state checkpoint was ahead of the kept log and was removed (rebuilt by replay). */
+  readonly stateRebuilt: boolean;
+}
+
+/**
+ * `raftmq node --repair`: makes a store that recovery refuses usable again. The commitlog keeps
+ * its valid prefix (repairCommitLog); the hard state keeps term and vote but says recovering, so
+ * the replica votes again only once its master has re-replicated what was cut (it may have been
+ * acknowledged); a state checkpoint above the kept log is removed and rebuilt from it.
+ */
+export async function repairStore(config: BrokerConfig, logger: Logger): Promise<StoreRepair> {
+  const root = config.storePathRootDir;
+  const { cuts, lastIndex } = await repairCommitLog(commitLogOptions(config, logger));
+  const meta = await openMetaStore(path.join(root, 'meta'));
+  try {
+    const hs = meta.getHardState();
+    if (cuts.length > 0) await meta.setHardState({ term: hs.term, vote: hs.vote, commit: Math.min(hs.commit, lastIndex), recovering: true });
+  } finally {
+    await meta.close();
+  }
+  const stateDir = path.join(root, 'state');
+  let stateRebuilt = false;
+  const sm = await BrokerStateMachine.open(stateDir, stateMachineOptions(config, () => undefined));
+  const applied = sm.appliedIndex;
+  await sm.close({ checkpoint: false });
+  if (applied > lastIndex) {
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    stateRebuilt = true;
+  }
+  for (const cut of cuts) logger.warn({ cut }, 'repair: cut the commitlog');
+  logger.warn({ lastIndex, stateRebuilt, cuts: cuts.length }, cuts.length > 0 ? 'repair: store repaired; the master re-replicates what was cut' : 'repair: the commitlog needed no repair');
+  return { cuts, lastIndex, stateRebuilt };
+}
+
+function stateMachineOptions(config: BrokerConfig, readEntry: (index: number) => Uint8Array | undefined) {
+  return {
+    brokerName: config.brokerName,
+    autoCreateTopicEnable: config.autoCreateTopicEnable,
+    defaultTopicQueueNums: config.defaultTopicQueueNums,
+    readEntry,
+  };
+}
+
 /** Opens the commitlog, the metadata store and the state machine; closes what opened on failure. */
 async function openStores(config: BrokerConfig, logger: Logger): Promise<{ log: CommitLog; meta: MetaStore; stateMachine: BrokerStateMachine }> {
   const root = config.storePathRootDir;
   let log: CommitLog | null = null;
   let meta: MetaStore | null = null;
   try {
-    const commitLog = await openCommitLog({
-      dir: path.join(root, 'commitlog'),
-      segmentBytes: config.mappedFileSizeCommitLog,
-      flushDiskType: config.flushDiskType,
-      flushIntervalMs: config.flushIntervalMs,
-      crcOffloadMinBytes: config.crcOffloadMinBytes,
-      directIo: config.directIoEnable,
-      log: (level, msg, fields) => logger[level](fields ?? {}, msg),
-    });
+    const commitLog = await openCommitLog(commitLogOptions(config, logger));
     log = commitLog;
     const metaStore = await openMetaStore(path.join(root, 'meta'));
     meta = metaStore;
-    const stateMachine = await BrokerStateMachine.open(path.join(root, 'state'), {
-      brokerName: config.brokerName,
-      autoCreateTopicEnable: config.autoCreateTopicEnable,
-      defaultTopicQueueNums: config.defaultTopicQueueNums,
-      readEntry: (index) => {
+    const stateMachine = await BrokerStateMachine.open(
+      path.join(root, 'state'),
+      stateMachineOptions(config, (index) => {
         if (index < commitLog.firstIndex() || index > commitLog.lastIndex()) return undefined;
         return commitLog.read(index, 1)[0]?.data;
-      },
-    });
+      }),
+    );
+    if (stateMachine.appliedIndex > commitLog.lastIndex()) {
+      await stateMachine.close({ checkpoint: false });
+      throw new CommitLogError('STORE_CORRUPT', `store ${root}: the state checkpoint is at index ${stateMachine.appliedIndex} but the commitlog ends at ${commitLog.lastIndex()} (log data lost)`);
+    }
     return { log: commitLog, meta: metaStore, stateMachine };
   } catch (err) {
     await meta?.close().catch(() => {});

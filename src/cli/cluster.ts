@@ -114,8 +114,8 @@ export function replicaExtraNodeFlags(env: NodeJS.ProcessEnv = process.env): str
 }
 
 /** Starts `raftmq node --config conf` as a child in its own process group. */
-export function spawnNode(confPath: string, stdio: 'ignore' | 'inherit' = 'ignore'): ChildProcess {
-  const args = [...REPLICA_V8_FLAGS, ...replicaExtraNodeFlags(), '--import', TSX_LOADER, MAIN, 'node', '--config', confPath];
+export function spawnNode(confPath: string, stdio: 'ignore' | 'inherit' | 'pipe' = 'ignore', extraArgs: readonly string[] = []): ChildProcess {
+  const args = [...REPLICA_V8_FLAGS, ...replicaExtraNodeFlags(), '--import', TSX_LOADER, MAIN, 'node', '--config', confPath, ...extraArgs];
   return spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', stdio],
     detached: true,

@@ -1,7 +1,7 @@
 // raftmq node --config FILE: one replica in the foreground until SIGTERM/SIGINT (graceful stop).
 import { CONFIG_KEYS, loadConfig } from '../broker/config.ts';
 import { createLogger } from '../broker/logger.ts';
-import { startNode } from '../broker/node.ts';
+import { repairStore, startNode } from '../broker/node.ts';
 import { helpText, parseFlags, type CommandSpec } from './args.ts';
 
 const SPEC: CommandSpec = {
@@ -14,6 +14,13 @@ const SPEC: CommandSpec = {
   flags: [
     { name: 'config', kind: 'string', help: 'broker.conf (key=value lines; keys below)', required: true },
     { name: 'log-level', kind: 'string', help: 'log level', default: 'info', choices: ['debug', 'info', 'warn', 'error'] },
+    {
+      name: 'repair',
+      kind: 'bool',
+      help:
+        'before starting, repair a store refused as corrupt: keep the commitlog\'s valid prefix, cut the rest, and let the master\n' +
+        're-replicate it (the replica does not vote until it has). Safe while the other replicas of the group are healthy.',
+    },
   ],
 };
 
@@ -36,11 +43,23 @@ export async function run(argv: string[]): Promise<number> {
   const logger = createLogger({ nodeId: config.dLegerSelfId, storeDir: config.storePathRootDir, level: String(flags['log-level']) });
   let node;
   try {
+    if (flags.repair === true) {
+      const repair = await repairStore(config, logger);
+      console.error(
+        repair.cuts.length === 0
+          ? `raftmq node: ${config.dLegerSelfId}: the store needed no repair`
+          : `raftmq node: ${config.dLegerSelfId}: repaired the store: kept the log up to index ${repair.lastIndex}${repair.stateRebuilt ? ', state rebuilt from it' : ''}; the master re-replicates the rest\n  ${repair.cuts.join('\n  ')}`,
+      );
+    }
     node = await startNode(config, logger);
   } catch (err) {
     // startNode closed what it had opened; exit now, whatever handle might still be pending.
     const e = err as NodeJS.ErrnoException;
-    console.error(`raftmq node: could not start ${config.dLegerSelfId}: ${e.message}`);
+    const hint =
+      e.code === 'STORE_CORRUPT' && flags.repair !== true
+        ? ` (to keep the store's valid part and get the rest back from the master: raftmq node --config ${String(flags.config)} --repair; README, "Operations")`
+        : '';
+    console.error(`raftmq node: could not start ${config.dLegerSelfId}: ${e.message}${hint}`);
     logger.flush();
     process.exit(1);
   }

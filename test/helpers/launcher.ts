@@ -62,11 +62,12 @@ export class LocalCluster {
     return this.nodes.map((n) => n.clientAddr);
   }
 
-  start(id: string, stderr = false): void {
+  start(id: string, stderr: boolean | 'pipe' = false, extraArgs: readonly string[] = []): ChildProcess {
     const n = this.node(id);
     if (n.proc && n.proc.exitCode === null && n.proc.signalCode === null) throw new Error(`${id} is running`);
-    const proc = spawnNode(n.confPath, stderr ? 'inherit' : 'ignore');
+    const proc = spawnNode(n.confPath, stderr === 'pipe' ? 'pipe' : stderr ? 'inherit' : 'ignore', extraArgs);
     n.proc = proc;
+    return proc;
   }
 
   /** Sends `signal` to the node's process (by PID). */
