@@ -1,16 +1,24 @@
-// A warning that may recur many times a second (a slow peer, refused connections): the first
-// occurrence is logged at once, later ones are counted and summed up in one line per interval.
+// A warning that may recur many times a second (a slow peer, refused connections): for each key
+// (a peer, an address) the first occurrence is logged at once, later ones are counted and summed
+// up in one line per interval. Keys are bounded (beyond KEYS_MAX, new keys share one line).
 
 export interface WarnLogger {
   warn(fields: object, msg: string): void;
 }
 
+/** Keys tracked at once; more share the OTHER_KEY line. */
+const KEYS_MAX = 1024;
+const OTHER_KEY = '(others)';
+
+interface KeyState {
+  lastLoggedMs: number;
+  count: number;
+  reason: string;
+  timer: NodeJS.Timeout | null;
+}
+
 export class ThrottledWarning {
-  private lastLoggedMs = Number.NEGATIVE_INFINITY;
-  /** Occurrences not logged yet, by key (a peer id, an address). */
-  private pending = new Map<string, number>();
-  private lastReason = '';
-  private timer: NodeJS.Timeout | null = null;
+  private readonly keys = new Map<string, KeyState>();
 
   constructor(
     private readonly logger: WarnLogger,
@@ -18,27 +26,40 @@ export class ThrottledWarning {
     private readonly intervalMs: number,
   ) {}
 
-  /** Records one occurrence for `key`: logged now if no line went out within the interval, else
-   *  counted into the line at the end of it. */
+  /** Records one occurrence for `key`: logged now if no line for it went out within the
+   *  interval, else counted into its line at the end of it. */
   note(key: string, reason: string): void {
-    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
-    this.lastReason = reason;
-    const waitMs = this.lastLoggedMs + this.intervalMs - Date.now();
-    if (waitMs <= 0) this.flush();
-    else if (this.timer === null) {
-      this.timer = setTimeout(() => this.flush(), waitMs);
-      this.timer.unref();
+    if (!this.keys.has(key) && this.keys.size >= KEYS_MAX) key = OTHER_KEY;
+    let st = this.keys.get(key);
+    if (st === undefined) {
+      st = { lastLoggedMs: Number.NEGATIVE_INFINITY, count: 0, reason, timer: null };
+      this.keys.set(key, st);
+    }
+    st.count++;
+    st.reason = reason;
+    const waitMs = st.lastLoggedMs + this.intervalMs - Date.now();
+    if (waitMs <= 0) this.flushKey(key, st);
+    else if (st.timer === null) {
+      st.timer = setTimeout(() => this.flushKey(key, st), waitMs);
+      st.timer.unref();
     }
   }
 
-  /** Logs what is pending (nothing if nothing is). */
+  /** Logs what is pending for every key. */
   flush(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.pending.size === 0) return;
-    this.lastLoggedMs = Date.now();
-    const counts = Object.fromEntries(this.pending);
-    this.pending = new Map();
-    this.logger.warn({ counts, reason: this.lastReason }, this.msg);
+    for (const [key, st] of this.keys) this.flushKey(key, st);
+  }
+
+  private flushKey(key: string, st: KeyState): void {
+    if (st.timer !== null) clearTimeout(st.timer);
+    st.timer = null;
+    if (st.count === 0) {
+      // Quiet for a whole interval: forget the key (a bounded map).
+      if (Date.now() - st.lastLoggedMs >= this.intervalMs) this.keys.delete(key);
+      return;
+    }
+    st.lastLoggedMs = Date.now();
+    this.logger.warn({ key, count: st.count, reason: st.reason, intervalMs: this.intervalMs }, this.msg);
+    st.count = 0;
   }
 }
