@@ -199,16 +199,21 @@ export class ClusterClient {
   }
 
   /** Sends `frame` to the first server that answers (servers in serverOrder, or `prefer` first).
-   *  A replica that cannot answer from current state (catching up) names the master: asked next. */
+   *  Counts tries as callMaster does: a refused connect (the request never left) costs time, not
+   *  a try; a replica that cannot answer from current state (catching up, or a slave asked about
+   *  a topic it does not know) names the master, which is asked at once (not a try either). */
   async callAny<T extends RequestType>(
     frame: RequestInput<T>,
     call: CallOptions & { readonly prefer?: readonly string[] },
   ): Promise<ResponseFor<T>> {
-    let lastErr: unknown = new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
+    let lastErr: unknown = null;
     const order = [...new Set([...(call.prefer ?? []), ...this.serverOrder()])];
     let hint: string | null = null;
-    for (let attempt = 0; attempt < call.tries; attempt++) {
-      const addr: string = hint ?? order[attempt % order.length]!;
+    let hintFollows = 0;
+    let tries = 0;
+    let pauses = 0;
+    for (let next = 0; tries < call.tries; ) {
+      const addr: string = hint ?? order[next++ % order.length]!;
       hint = null;
       const left = call.deadline - Date.now();
       if (left <= 0) break;
@@ -217,21 +222,24 @@ export class ClusterClient {
         this.markHealthy(addr);
         return resp;
       } catch (err) {
-        lastErr = err;
+        if (lastErr === null || !isConnectFailure(err) || isConnectFailure(lastErr)) lastErr = err;
         if (!isRetryable(err)) throw err;
         const e = err as RaftmqError;
-        if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr) {
+        if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr && hintFollows < HINT_FOLLOWS_MAX) {
+          hintFollows++;
           hint = e.masterAddr;
-          continue; // a live replica answered: no pause
+          continue;
         }
         this.markSuspect(addr);
-        if (attempt + 1 < call.tries && attempt + 1 >= order.length) {
-          const pause = Math.min(backoffMs(attempt, RETRY_BACKOFF_MS_MIN, RETRY_BACKOFF_MS_MAX), call.deadline - Date.now());
+        if (e.requestSent !== false) tries++;
+        // A pause once every server was asked in this round (not between servers).
+        if (tries < call.tries && next % order.length === 0) {
+          const pause = Math.min(backoffMs(pauses++, RETRY_BACKOFF_MS_MIN, RETRY_BACKOFF_MS_MAX), call.deadline - Date.now());
           if (pause > 0) await delay(pause);
         }
       }
     }
-    throw lastErr;
+    throw lastErr ?? new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
   }
 
   /**
