@@ -11,16 +11,8 @@ import { brokerIdOf, brokerRoleOf } from './role.ts';
 import type { ApplyResult, BrokerStateMachine } from './state-machine.ts';
 import { trace, tracing } from '../trace/trace.ts';
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set([
-  'send',
-  'pull',
-  'commitOffset',
-  'queryOffset',
-  'createTopic',
-  'route',
-  'status',
-  'transferLeader',
-]);
+/** Characters of an unknown request type quoted back in the BAD_REQUEST message. */
+const UNKNOWN_TYPE_QUOTED_CHARS_MAX = 64;
 /** Long-polling pulls parked at once on one replica; more are answered empty at once. */
 const PARKED_PULLS_MAX = 10_000;
 /** Offset commits gathered into one log entry. */
@@ -77,8 +69,10 @@ export class BrokerServer {
   }
 
   async start(): Promise<void> {
+    // No frameTypes filter: a well-formed frame of an unknown type is answered BAD_REQUEST by
+    // handle(), so a client newer than this broker learns why instead of losing its connection.
     this.server = await listen(
-      { host: this.opts.host, port: this.opts.port, log: this.opts.log, frameTypes: REQUEST_TYPES },
+      { host: this.opts.host, port: this.opts.port, log: this.opts.log },
       (frame, conn) => this.handle(frame as unknown as Request, conn),
     );
   }
@@ -146,7 +140,7 @@ export class BrokerServer {
         case 'transferLeader':
           return this.handleTransfer(req, conn);
         default:
-          throw new RaftmqError('BAD_REQUEST', `unknown request type ${String((req as Frame).type)}`);
+          throw new RaftmqError('BAD_REQUEST', `unknown request type ${JSON.stringify((req as Frame).type).slice(0, UNKNOWN_TYPE_QUOTED_CHARS_MAX)}`);
       }
     } catch (err) {
       this.fail(conn, req.id, err);
