@@ -111,6 +111,9 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     stateMachine: sm,
     log: logFn,
     clientAddrOf,
+    connectionsMax: config.clientConnectionsMax,
+    connectionsPerAddressMax: config.clientConnectionsPerAddressMax,
+    firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
   });
 
   let stopping: Promise<void> | null = null;

@@ -35,6 +35,10 @@ export interface BrokerServerOptions {
   readonly log: LogFn;
   /** Client address of each replica, learned from peers' hellos. */
   readonly clientAddrOf: (id: NodeId) => string;
+  /** Admission limits of the listener (src/net/server.ts); its defaults when absent. */
+  readonly connectionsMax?: number;
+  readonly connectionsPerAddressMax?: number;
+  readonly firstFrameTimeoutMs?: number;
 }
 
 interface ParkedPull {
@@ -71,8 +75,9 @@ export class BrokerServer {
   async start(): Promise<void> {
     // No frameTypes filter: a well-formed frame of an unknown type is answered BAD_REQUEST by
     // handle(), so a client newer than this broker learns why instead of losing its connection.
+    const { host, port, log, connectionsMax, connectionsPerAddressMax, firstFrameTimeoutMs } = this.opts;
     this.server = await listen(
-      { host: this.opts.host, port: this.opts.port, log: this.opts.log },
+      { host, port, log, connectionsMax, connectionsPerAddressMax, firstFrameTimeoutMs },
       (frame, conn) => this.handle(frame as unknown as Request, conn),
     );
   }
