@@ -3,6 +3,7 @@
 // a bad one is reported in ONE line naming the key and what is expected.
 import { readFile } from 'node:fs/promises';
 import type { FlushDiskType } from '../commitlog/types.ts';
+import { CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, FIRST_FRAME_TIMEOUT_MS } from '../net/server.ts';
 import { TOPIC_QUEUE_COUNT_MAX } from './commands.ts';
 
 export class ConfigError extends Error {
@@ -34,6 +35,13 @@ export interface BrokerConfig {
   readonly clientPeers: readonly PeerAddress[];
   readonly listenPort: number;
   readonly brokerIP1: string;
+  /** Client listener: connections held at once. */
+  readonly clientConnectionsMax: number;
+  /** Client listener: connections from one remote address at once (at most clientConnectionsMax). */
+  readonly clientConnectionsPerAddressMax: number;
+  /** Client listener: time a connection has to deliver its first complete request (and that a
+   *  request begun may stall). */
+  readonly clientFirstFrameTimeoutMs: number;
   readonly storePathRootDir: string;
   readonly flushDiskType: FlushDiskType;
   readonly flushIntervalMs: number;
@@ -64,6 +72,8 @@ export interface ConfigKeyInfo {
 
 /** Most replicas in one group. */
 export const PEER_COUNT_MAX = 7;
+/** Highest clientConnectionsMax accepted (each connection is a file descriptor). */
+export const CLIENT_CONNECTIONS_MAX_LIMIT = 65_536;
 const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,127}$/;
 const PEER_ID_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
 const HOST_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]{1,253})$/;
@@ -79,6 +89,27 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   { key: 'clientPeers', default: '(derived)', description: 'Client listener of every peer, same format and ids as dLegerPeers; by default each peer\'s Raft host with its Raft port shifted by listenPort minus this replica\'s Raft port.' },
   { key: 'listenPort', default: '10911', description: 'Client (producer/consumer) TCP port.' },
   { key: 'brokerIP1', default: '127.0.0.1', description: 'Host advertised to clients for this replica.' },
+  {
+    key: 'clientConnectionsMax',
+    default: String(CONNECTIONS_MAX),
+    description:
+      `Client connections held at once (1..${CLIENT_CONNECTIONS_MAX_LIMIT}). When full, a newcomer evicts the oldest connection that has not yet sent a complete request; ` +
+      'only when every connection has is it refused. Keep the open-files limit (ulimit -n) above it.',
+  },
+  {
+    key: 'clientConnectionsPerAddressMax',
+    default: String(CONNECTIONS_PER_ADDRESS_MAX),
+    description:
+      'Client connections from one remote IP address at once (1..clientConnectionsMax), so that one client cannot take every slot. ' +
+      'A newcomer from an address at its limit evicts that address\'s oldest connection that has not yet sent a complete request, so a client sharing its address (a NAT, loopback) with silent connections still gets in.',
+  },
+  {
+    key: 'clientFirstFrameTimeoutMs',
+    default: String(FIRST_FRAME_TIMEOUT_MS),
+    description:
+      'A client connection that has not sent a complete request this long after connecting is closed, and so is one that stops this long in the middle of a request (100..600000). ' +
+      'Clients send a request as soon as they connect; this frees the slots of connections that send nothing.',
+  },
   { key: 'storePathRootDir', default: './store', description: 'Data directory (commitlog segments, state checkpoints, metadata).' },
   { key: 'flushDiskType', default: 'SYNC_FLUSH', description: 'SYNC_FLUSH: fsync (group commit) before a write counts; ASYNC_FLUSH: flush every flushIntervalMs.' },
   { key: 'flushIntervalMs', default: '500', description: 'ASYNC_FLUSH: flush the commitlog at least this often (1..60000).' },
@@ -218,6 +249,16 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
     if (mine.port !== listenPort) throw err('clientPeers', `clientPeers gives ${self.id} port ${mine.port} but listenPort is ${listenPort}; expected them to agree`);
   }
 
+  const clientConnectionsMax = int('clientConnectionsMax', 1, CLIENT_CONNECTIONS_MAX_LIMIT);
+  const clientConnectionsPerAddressMax = int('clientConnectionsPerAddressMax', 1, CLIENT_CONNECTIONS_MAX_LIMIT);
+  if (clientConnectionsPerAddressMax > clientConnectionsMax) {
+    throw err(
+      'clientConnectionsPerAddressMax',
+      `clientConnectionsPerAddressMax ${clientConnectionsPerAddressMax} is above clientConnectionsMax ${clientConnectionsMax}; expected at most clientConnectionsMax (lower it too when lowering clientConnectionsMax)`,
+    );
+  }
+  const clientFirstFrameTimeoutMs = int('clientFirstFrameTimeoutMs', 100, 600_000);
+
   const storePathRootDir = withDefault('storePathRootDir');
   if (storePathRootDir === '' || storePathRootDir.includes('\0')) throw err('storePathRootDir', 'storePathRootDir is empty; expected a directory path');
 
@@ -256,6 +297,9 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
     clientPeers,
     listenPort,
     brokerIP1,
+    clientConnectionsMax,
+    clientConnectionsPerAddressMax,
+    clientFirstFrameTimeoutMs,
     storePathRootDir,
     flushDiskType: flushText,
     flushIntervalMs,

@@ -12,10 +12,14 @@ export interface Logger {
   flush(): void;
 }
 
+/** Opens the log file before returning: throws (ENOENT, EACCES, ...) if it cannot be opened. */
 export function createLogger(opts: { nodeId: string; storeDir: string; level?: string; stderr?: boolean }): Logger {
   const dir = path.join(opts.storeDir, 'logs');
   fs.mkdirSync(dir, { recursive: true });
-  const file = pino.destination({ dest: path.join(dir, 'broker.log'), sync: false, mkdir: true });
+  // Opened here, not by sonic-boom in the background: pino flushes the file at process exit, and
+  // that flush throws (out of process.exit) while an asynchronous open is still pending.
+  const fd = fs.openSync(path.join(dir, 'broker.log'), 'a');
+  const file = pino.destination({ fd, sync: false });
   const streams: pino.StreamEntry[] = [{ stream: file }];
   if (opts.stderr !== false) streams.push({ stream: pino.destination({ fd: 2, sync: true }) });
   const base = pino({ level: opts.level ?? 'info', base: { node: opts.nodeId, pid: process.pid } }, pino.multistream(streams));
@@ -28,7 +32,7 @@ export function createLogger(opts: { nodeId: string; storeDir: string; level?: s
       try {
         file.flushSync();
       } catch {
-        // not yet open: nothing to flush
+        // already destroyed: nothing left to flush
       }
     },
   };

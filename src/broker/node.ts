@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { CommitLogError, openCommitLog, openMetaStore, CommitLogRaftStorage } from '../commitlog/index.ts';
 import { repairCommitLog } from '../commitlog/repair.ts';
 import type { CommitLog, CommitLogOptions, MetaStore } from '../commitlog/types.ts';
-import type { LogFn } from '../net/index.ts';
+import { WarningSummary, type LogFn } from '../net/index.ts';
 import { RaftNode } from '../raft/raw-node.ts';
 import { DEFAULT_RAFT_CONFIG, Role, type NodeId } from '../raft/types.ts';
 import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
@@ -16,7 +16,6 @@ import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
 import { BrokerStateMachine } from './state-machine.ts';
 import { traceAs } from '../trace/trace.ts';
-import { ThrottledWarning } from './throttled-warning.ts';
 
 /** Proposals waiting for commit on one replica. */
 const PENDING_PROPOSALS_MAX = 100_000;
@@ -80,7 +79,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
 
   let replica: Replica;
-  const sendFailures = new ThrottledWarning(logger, 'messages to a peer dropped (it reads too slowly or not at all; it is probed again)', PEER_WARNING_INTERVAL_MS);
+  const sendFailures = new WarningSummary({ log: logFn, msg: 'messages to a peer dropped (it reads too slowly or not at all; it is probed again)', intervalMs: PEER_WARNING_INTERVAL_MS });
   const transport = new PeerTransport({
     group: config.dLegerGroup,
     self,
@@ -93,7 +92,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
       replica.peerDown(peer);
     },
     onSendFailed: (peer, reason) => {
-      sendFailures.note(peer, reason);
+      sendFailures.note('dropped', peer, { reason });
       replica.sendFailed(peer);
     },
     onPeerClientAddr: (peer, addr) => learnedClientAddr.set(peer, addr),
@@ -129,6 +128,9 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     stateMachine: sm,
     log: logFn,
     clientAddrOf,
+    connectionsMax: config.clientConnectionsMax,
+    connectionsPerAddressMax: config.clientConnectionsPerAddressMax,
+    firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
   });
 
   let stopping: Promise<void> | null = null;

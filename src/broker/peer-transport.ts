@@ -2,10 +2,9 @@
 // send) and accepts every peer (inbound: used to receive). A peer whose connection resets or
 // refuses is reported to the driver at once: that, not a timeout, is how a follower learns its
 // leader process died, and what makes failover take tens of milliseconds.
-import { BlobCursor, Connection, listen, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
+import { BlobCursor, Connection, listen, WarningSummary, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
 import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/types.ts';
 import { PEER_PROTOCOL_VERSION, type PeerHello, type PeerNotice, type PeerRaft } from './protocol.ts';
-import { ThrottledWarning } from './throttled-warning.ts';
 import type { PeerSender } from './replica.ts';
 import { tracing } from '../trace/trace.ts';
 import { traceMessages } from './trace-messages.ts';
@@ -35,8 +34,8 @@ export interface PeerTransportOptions {
 const PEER_FRAME_TYPES: ReadonlySet<string> = new Set(['hello', 'raft', 'notice']);
 /** A peer whose connection stays down this long is named in a warning (with its address). */
 const PEER_UNREACHABLE_WARN_AFTER_MS = 5000;
-/** At most one line per this interval for each kind of recurring peer warning. */
-const PEER_WARNING_INTERVAL_MS = 30_000;
+/** At most one summary line per this interval for each kind of recurring peer warning. */
+const PEER_WARNING_INTERVAL_MS = 10_000;
 /** Characters of a peer's notice that are logged. */
 const NOTICE_CHARS_MAX = 1000;
 /** Outbound reconnects: quick first retry so a restarted peer is back within tens of ms. */
@@ -186,7 +185,7 @@ export class PeerTransport implements PeerSender {
           const since = this.downSince.get(peer.id) ?? Date.now();
           this.downSince.set(peer.id, since);
           if (Date.now() - since >= PEER_UNREACHABLE_WARN_AFTER_MS) {
-            this.warnings.unreachable.note(peer.id, `${peer.id} at ${peer.host}:${peer.port}: ${reason} (down ${Math.round((Date.now() - since) / 1000)} s)`);
+            this.warnings.unreachable.note('unreachable', `${peer.id} at ${peer.host}:${peer.port}`, { reason, downMs: Date.now() - since });
           }
           this.reportIfCutOff(peer.id, `outbound: ${reason}`);
         },
@@ -224,7 +223,7 @@ export class PeerTransport implements PeerSender {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.warnings.flush();
+    this.warnings.close();
     await Promise.all([...this.outbound.values()].map((c) => c.close()));
     this.outbound.clear();
     await this.server?.close();
@@ -260,7 +259,7 @@ export class PeerTransport implements PeerSender {
   private onHello(hello: PeerHello, conn: ServerConnection): void {
     const refuse = (why: string): void => {
       const reason = `hello from ${String(hello.nodeId)} (${conn.remoteAddress}) refused: ${why}`;
-      this.warnings.refused.note(conn.remoteAddress, reason);
+      this.warnings.refused.note('hello refused', conn.remoteAddress, { reason });
       // The caller is told why before the connection closes: it logs it.
       const notice: PeerNotice = { type: 'notice', id: 0, reason: `${this.opts.self.id} refused your hello: ${why}` };
       conn.send(notice);
@@ -284,7 +283,7 @@ export class PeerTransport implements PeerSender {
     conn.context = from;
     if (typeof hello.peers === 'string' && hello.peers !== this.ownPeers) {
       const reason = `dLegerPeers differ: ${from} has ${hello.peers}; ${this.opts.self.id} has ${this.ownPeers}`;
-      this.warnings.mismatch.note(from, reason);
+      this.warnings.mismatch.note('dLegerPeers differ', from, { reason });
       const notice: PeerNotice = { type: 'notice', id: 0, reason };
       conn.send(notice);
     }
@@ -302,7 +301,7 @@ export class PeerTransport implements PeerSender {
   private onOutboundFrame(peer: PeerAddress, frame: Frame): void {
     if (frame.type === 'notice') {
       const reason = String((frame as unknown as PeerNotice).reason).slice(0, NOTICE_CHARS_MAX);
-      this.warnings.notices.note(peer.id, `${peer.id} at ${peer.host}:${peer.port} says: ${reason}`);
+      this.warnings.notices.note('notice', `${peer.id} at ${peer.host}:${peer.port}`, { reason });
       return;
     }
     if (frame.type === 'raft') {
@@ -361,22 +360,23 @@ export class PeerTransport implements PeerSender {
   }
 }
 
-/** The transport's recurring warnings, each at most one line per interval. */
+/** The transport's recurring warnings: the first of each kind at once, then one summary line
+ *  per interval (WarningSummary). */
 class PeerWarnings {
-  readonly unreachable: ThrottledWarning;
-  readonly refused: ThrottledWarning;
-  readonly mismatch: ThrottledWarning;
-  readonly notices: ThrottledWarning;
+  readonly unreachable: WarningSummary;
+  readonly refused: WarningSummary;
+  readonly mismatch: WarningSummary;
+  readonly notices: WarningSummary;
 
   constructor(log: LogFn) {
-    const logger = { warn: (fields: object, msg: string) => log('warn', msg, fields as Record<string, unknown>) };
-    this.unreachable = new ThrottledWarning(logger, 'a peer stays unreachable (check its address in dLegerPeers and that it runs)', PEER_WARNING_INTERVAL_MS);
-    this.refused = new ThrottledWarning(logger, 'refused a peer connection', PEER_WARNING_INTERVAL_MS);
-    this.mismatch = new ThrottledWarning(logger, 'MISCONFIGURED: this replica and a peer list different dLegerPeers; fix broker.conf on the wrong side', PEER_WARNING_INTERVAL_MS);
-    this.notices = new ThrottledWarning(logger, 'a peer reports a problem with this replica\'s configuration', PEER_WARNING_INTERVAL_MS);
+    const summary = (msg: string) => new WarningSummary({ log, msg, intervalMs: PEER_WARNING_INTERVAL_MS });
+    this.unreachable = summary('a peer stays unreachable (check its address in dLegerPeers and that it runs)');
+    this.refused = summary('refused a peer connection');
+    this.mismatch = summary('MISCONFIGURED: this replica and a peer list different dLegerPeers; fix broker.conf on the wrong side');
+    this.notices = summary('a peer reports a problem with this replica\'s configuration');
   }
 
-  flush(): void {
-    for (const w of [this.unreachable, this.refused, this.mismatch, this.notices]) w.flush();
+  close(): void {
+    for (const w of [this.unreachable, this.refused, this.mismatch, this.notices]) w.close();
   }
 }

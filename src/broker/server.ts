@@ -11,17 +11,8 @@ import { brokerIdOf, brokerRoleOf } from './role.ts';
 import type { ApplyResult, BrokerStateMachine, PullResult } from './state-machine.ts';
 import { trace, tracing } from '../trace/trace.ts';
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set([
-  'send',
-  'pull',
-  'commitOffset',
-  'queryOffset',
-  'searchOffset',
-  'createTopic',
-  'route',
-  'status',
-  'transferLeader',
-]);
+/** Characters of an unknown request type quoted back in the BAD_REQUEST message. */
+const UNKNOWN_TYPE_QUOTED_CHARS_MAX = 64;
 /** Long-polling pulls parked at once on one replica; more are answered empty at once. */
 const PARKED_PULLS_MAX = 10_000;
 /** Offset commits gathered into one log entry. */
@@ -44,6 +35,10 @@ export interface BrokerServerOptions {
   readonly log: LogFn;
   /** Client address of each replica, learned from peers' hellos. */
   readonly clientAddrOf: (id: NodeId) => string;
+  /** Admission limits of the listener (src/net/server.ts); its defaults when absent. */
+  readonly connectionsMax?: number;
+  readonly connectionsPerAddressMax?: number;
+  readonly firstFrameTimeoutMs?: number;
 }
 
 interface ParkedPull {
@@ -78,8 +73,11 @@ export class BrokerServer {
   }
 
   async start(): Promise<void> {
+    // No frameTypes filter: a well-formed frame of an unknown type is answered BAD_REQUEST by
+    // handle(), so a client newer than this broker learns why instead of losing its connection.
+    const { host, port, log, connectionsMax, connectionsPerAddressMax, firstFrameTimeoutMs } = this.opts;
     this.server = await listen(
-      { host: this.opts.host, port: this.opts.port, log: this.opts.log, frameTypes: REQUEST_TYPES },
+      { host, port, log, connectionsMax, connectionsPerAddressMax, firstFrameTimeoutMs },
       (frame, conn) => this.handle(frame as unknown as Request, conn),
     );
   }
@@ -153,7 +151,7 @@ export class BrokerServer {
         case 'transferLeader':
           return this.handleTransfer(req, conn);
         default:
-          throw new RaftmqError('BAD_REQUEST', `unknown request type ${String((req as Frame).type)}`);
+          throw new RaftmqError('BAD_REQUEST', `unknown request type ${JSON.stringify((req as Frame).type).slice(0, UNKNOWN_TYPE_QUOTED_CHARS_MAX)}`);
       }
     } catch (err) {
       this.fail(conn, req.id, err);

@@ -40,7 +40,13 @@ export async function run(argv: string[]): Promise<number> {
     console.error(e.code === 'ENOENT' ? `raftmq node: config file ${String(flags.config)} does not exist` : `raftmq node: ${e.message}`);
     return 2;
   }
-  const logger = createLogger({ nodeId: config.dLegerSelfId, storeDir: config.storePathRootDir, level: String(flags['log-level']) });
+  let logger;
+  try {
+    logger = createLogger({ nodeId: config.dLegerSelfId, storeDir: config.storePathRootDir, level: String(flags['log-level']) });
+  } catch (err) {
+    console.error(`raftmq node: could not start ${config.dLegerSelfId}: cannot open its log under ${config.storePathRootDir}: ${(err as Error).message}`);
+    return 1;
+  }
   let node;
   try {
     if (flags.repair === true) {

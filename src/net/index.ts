@@ -6,3 +6,5 @@ export * from './frame-writer.ts';
 export * from './connection.ts';
 export * from './server.ts';
 export * from './util.ts';
+export { WarningSummary } from './warning-summary.ts';
+export type { WarningSummaryOptions } from './warning-summary.ts';

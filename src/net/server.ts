@@ -2,15 +2,40 @@
 // Accepts connections, decodes frames, hands each to `handler(frame, conn)`. A malformed,
 // oversized or unknown frame, or a handler that throws, closes that one connection with a
 // logged reason; nothing a peer sends can crash the process.
+//
+// Admission, so that connections that send nothing cannot lock clients out:
+// - At most `connectionsMax` connections at once, and `connectionsPerAddressMax` from one remote
+//   address (IP), so that one client cannot take every slot.
+// - A connection must deliver its first complete frame within `firstFrameTimeoutMs`, and a frame
+//   it has begun must not stall that long (no byte of it while we are reading), or it is closed.
+// - A connection that has delivered a frame is established and is never evicted. A newcomer that
+//   finds its address full evicts that address's oldest connection still waiting for its first
+//   frame (and likewise for the whole server); only when there is none is it refused. So a client
+//   that shares its address with an attacker (loopback, a NAT) still gets in: the attacker's
+//   silent connections are given up, and the client's own first frame comes within a round trip,
+//   long before its connection could be the oldest silent one.
+// - Refusals, evictions and timeouts are logged as one summary line per interval, never one line
+//   per connection (warning-summary.ts).
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import { FRAME_BYTES_MAX } from '../broker/protocol.ts';
 import { FrameError } from './errors.ts';
 import { FrameDecoder, type Frame } from './frame-codec.ts';
 import { FrameWriter, type FrameWriterStats } from './frame-writer.ts';
+import { WarningSummary } from './warning-summary.ts';
 
-/** Connections one server accepts at once; more are refused (destroyed) with a log line. */
+/** Connections one server holds at once (see the admission rules above). */
 export const CONNECTIONS_MAX = 1024;
+/** Connections from one remote address at once: below CONNECTIONS_MAX, so one address cannot
+ *  take every slot. */
+export const CONNECTIONS_PER_ADDRESS_MAX = 256;
+/** How long a new connection has to deliver its first complete frame, and how long a begun
+ *  frame may stall. Clients and peers send a frame as soon as they connect. */
+export const FIRST_FRAME_TIMEOUT_MS = 3000;
+/** At most one summary line of refusals, evictions and timeouts per interval. */
+export const CONNECTION_WARNING_INTERVAL_MS = 10_000;
+/** Longest time between two sweeps for expired first frames and stalled frames. */
+const SWEEP_INTERVAL_MS_MAX = 1000;
 /** Outgoing bytes one connection may have pending; above it the peer is a slow consumer and is closed. */
 export const CONN_PENDING_BYTES_MAX = 64 * 1024 * 1024;
 /** Above this many pending outgoing bytes, stop reading the connection's requests until it drains. */
@@ -27,6 +52,9 @@ export interface ServerOptions {
   readonly port: number;
   readonly log?: LogFn;
   readonly connectionsMax?: number;
+  readonly connectionsPerAddressMax?: number;
+  readonly firstFrameTimeoutMs?: number;
+  readonly warningIntervalMs?: number;
   readonly connPendingBytesMax?: number;
   readonly connPendingBytesHigh?: number;
   readonly frameBytesMax?: number;
@@ -42,10 +70,26 @@ export type FrameHandler = (frame: Frame, conn: ServerConnection) => void | Prom
 
 let nextConnectionId = 1;
 
+/** Why a connection was refused or dropped by the admission rules: the keys of the summary. */
+export type AdmissionEvent = 'connectionLimit' | 'addressLimit' | 'closing' | 'evicted' | 'firstFrameTimeout' | 'frameStalled';
+
 export class ServerConnection {
   readonly id = nextConnectionId++;
   /** host:port of the remote end. */
   readonly remoteAddress: string;
+  /** IP of the remote end: the unit of the per-address limit. */
+  readonly remoteHost: string;
+  /** Date.now() when accepted. */
+  readonly acceptedAt = Date.now();
+  /** @internal */
+  readonly decoder: FrameDecoder;
+  /** @internal: socket reads so far, compared between sweeps to see a stalled frame. */
+  reads = 0;
+  /** @internal: reading is paused by backpressure (a stall then is ours, not the peer's). */
+  readPaused = false;
+  private readsAtSweep = 0;
+  /** Date.now() since when a begun frame has received no byte (-1: not stalled). */
+  private stalledSince = -1;
   /** Free slot for the owner (e.g. the peer's node id after its hello). */
   context: unknown = undefined;
   readonly stats: FrameWriterStats & { framesReceived: number } = {
@@ -66,7 +110,9 @@ export class ServerConnection {
     frameBytesMax: number,
     private readonly pendingBytesMax: number,
   ) {
-    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.remoteHost = socket.remoteAddress ?? '?';
+    this.remoteAddress = `${this.remoteHost}:${socket.remotePort ?? 0}`;
+    this.decoder = new FrameDecoder({ frameBytesMax });
     // The writer's own bound is above ours so that we, not it, decide what an overflow means.
     this.writer = new FrameWriter(socket, frameBytesMax, Number.MAX_SAFE_INTEGER, this.stats);
   }
@@ -118,6 +164,23 @@ export class ServerConnection {
     else this.closeListeners.push(fn);
   }
 
+  /** @internal: called by each sweep; true when a frame has been begun and no byte of it came
+   *  for `timeoutMs` while the server was reading. */
+  stalled(now: number, timeoutMs: number): boolean {
+    if (this.decoder.pendingBytes === 0 || this.readPaused || this.reads !== this.readsAtSweep) {
+      this.readsAtSweep = this.reads;
+      this.stalledSince = -1;
+      return false;
+    }
+    if (this.stalledSince < 0) this.stalledSince = now;
+    return now - this.stalledSince >= timeoutMs;
+  }
+
+  /** @internal: still stalled since the sweep that found it so (no read came in between). */
+  stillStalled(): boolean {
+    return this.stalledSince >= 0 && this.reads === this.readsAtSweep && this.decoder.pendingBytes > 0 && !this.readPaused;
+  }
+
   /** @internal: the socket closed (by us or by the peer). */
   markClosed(reason: string): void {
     if (this._closed) return;
@@ -134,9 +197,24 @@ export class ServerConnection {
   }
 }
 
+interface AddressEntry {
+  count: number;
+  /** This address's connections waiting for their first frame, oldest first. */
+  readonly awaiting: Set<ServerConnection>;
+}
+
 export class Server {
   private readonly conns = new Set<ServerConnection>();
+  /** Connections waiting for their first frame, oldest first (a Set keeps insertion order). */
+  private readonly awaitingFirstFrame = new Set<ServerConnection>();
+  /** One entry per remote address with a connection: at most connectionsMax entries. */
+  private readonly byAddress = new Map<string, AddressEntry>();
   private readonly log: LogFn;
+  private readonly warnings: WarningSummary;
+  private readonly connectionsMax: number;
+  private readonly connectionsPerAddressMax: number;
+  private readonly firstFrameTimeoutMs: number;
+  private readonly sweepTimer: NodeJS.Timeout;
   private closing: Promise<void> | null = null;
 
   /** @internal: use listen(). */
@@ -146,6 +224,17 @@ export class Server {
     private readonly handler: FrameHandler,
   ) {
     this.log = options.log ?? (() => {});
+    this.connectionsMax = positiveInteger('connectionsMax', options.connectionsMax ?? CONNECTIONS_MAX);
+    this.connectionsPerAddressMax = positiveInteger('connectionsPerAddressMax', options.connectionsPerAddressMax ?? CONNECTIONS_PER_ADDRESS_MAX);
+    this.firstFrameTimeoutMs = positiveInteger('firstFrameTimeoutMs', options.firstFrameTimeoutMs ?? FIRST_FRAME_TIMEOUT_MS);
+    this.warnings = new WarningSummary({
+      log: this.log,
+      msg: 'connections refused or dropped',
+      intervalMs: positiveInteger('warningIntervalMs', options.warningIntervalMs ?? CONNECTION_WARNING_INTERVAL_MS),
+    });
+    // A sweep every quarter of the timeout: a silent connection is closed at most that late.
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS_MAX, Math.max(1, Math.floor(this.firstFrameTimeoutMs / 4))));
+    this.sweepTimer.unref();
     netServer.on('connection', (socket) => this.accept(socket));
     netServer.on('error', (err) => this.log('error', 'server error', { err: err.message }));
   }
@@ -172,9 +261,11 @@ export class Server {
   /** Stops listening and destroys every connection (their clients see CONNECTION_LOST at once). */
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    clearInterval(this.sweepTimer);
     this.closing = new Promise<void>((resolve) => {
       this.netServer.close(() => resolve());
       for (const conn of [...this.conns]) conn.destroy('server closing');
+      this.warnings.close();
     });
     return this.closing;
   }
@@ -187,17 +278,93 @@ export class Server {
   /** @internal */
   forget(conn: ServerConnection, reason: string): void {
     if (!this.conns.delete(conn)) return;
+    this.awaitingFirstFrame.delete(conn);
+    const entry = this.byAddress.get(conn.remoteHost);
+    if (entry !== undefined) {
+      entry.awaiting.delete(conn);
+      if (--entry.count === 0) this.byAddress.delete(conn.remoteHost);
+    }
     this.options.onDisconnect?.(conn, reason);
   }
 
+  /** Connections from `address`, and how many of them wait for their first frame (for tests). */
+  connectionsFrom(address: string): { count: number; awaitingFirstFrame: number } {
+    const entry = this.byAddress.get(address);
+    return { count: entry?.count ?? 0, awaitingFirstFrame: entry?.awaiting.size ?? 0 };
+  }
+
+  /**
+   * Makes room for a newcomer from `address`, evicting the oldest connection still waiting for
+   * its first frame where a limit is reached (of that address for the per-address limit, of any
+   * for the total one); returns why the newcomer is refused when there is none to evict.
+   */
+  private admit(address: string): AdmissionEvent | null {
+    if (this.closing) return 'closing';
+    const entry = this.byAddress.get(address);
+    if (entry !== undefined && entry.count >= this.connectionsPerAddressMax) {
+      const victim = firstOf(entry.awaiting);
+      if (victim === undefined) return 'addressLimit';
+      this.drop(victim, 'evicted', `evicted by a newcomer: ${address} is at its limit of ${this.connectionsPerAddressMax} connections and this one sent no frame yet`);
+    }
+    if (this.conns.size >= this.connectionsMax) {
+      const victim = firstOf(this.awaitingFirstFrame);
+      if (victim === undefined) return 'connectionLimit';
+      this.drop(victim, 'evicted', `evicted by a newcomer: the limit of ${this.connectionsMax} connections is reached and this one sent no frame yet`);
+    }
+    return null;
+  }
+
+  /** Closes `conn` under an admission rule: counted in the summary, not one log line each. */
+  private drop(conn: ServerConnection, event: AdmissionEvent, reason: string): void {
+    this.warnings.note(event, conn.remoteHost, { reason });
+    conn.destroy(reason);
+  }
+
+  /** The connection delivered its first frame: it is established, no longer evictable. */
+  private established(conn: ServerConnection): void {
+    this.awaitingFirstFrame.delete(conn);
+    this.byAddress.get(conn.remoteHost)?.awaiting.delete(conn);
+  }
+
+  /** Closes connections whose first frame is overdue and those stalled in the middle of a frame. */
+  private sweep(): void {
+    const now = Date.now();
+    const timeoutMs = this.firstFrameTimeoutMs;
+    const overdue: ServerConnection[] = [];
+    for (const conn of this.awaitingFirstFrame) {
+      if (now - conn.acceptedAt < timeoutMs) break; // in accept order: the rest are younger
+      overdue.push(conn);
+    }
+    const stalled: ServerConnection[] = [];
+    for (const conn of this.conns) if (conn.stats.framesReceived > 0 && conn.stalled(now, timeoutMs)) stalled.push(conn);
+    if (overdue.length === 0 && stalled.length === 0) return;
+    // Decided after the poll phase, so bytes that came in while this process was busy (a long GC,
+    // a slow turn) are read first and do not count as silence.
+    setImmediate(() => {
+      for (const conn of overdue) {
+        if (!conn.closed && conn.stats.framesReceived === 0) this.drop(conn, 'firstFrameTimeout', `no complete frame within ${timeoutMs} ms of connecting`);
+      }
+      for (const conn of stalled) {
+        if (!conn.closed && conn.stillStalled()) this.drop(conn, 'frameStalled', `a frame begun and no byte of it for ${timeoutMs} ms`);
+      }
+    });
+  }
+
   private accept(socket: Socket): void {
-    const connectionsMax = this.options.connectionsMax ?? CONNECTIONS_MAX;
-    if (this.closing || this.conns.size >= connectionsMax) {
-      this.log('warn', 'connection refused', {
-        remote: `${socket.remoteAddress}:${socket.remotePort}`,
-        reason: this.closing ? 'server closing' : `connection limit ${connectionsMax} reached`,
-      });
-      socket.on('error', () => {});
+    const address = socket.remoteAddress;
+    socket.on('error', () => {});
+    if (address === undefined) {
+      // Reset before we got to it: nothing to serve, nothing to count.
+      socket.destroy();
+      return;
+    }
+    const refusal = this.admit(address);
+    if (refusal !== null) {
+      const reason =
+        refusal === 'closing' ? 'server closing'
+        : refusal === 'addressLimit' ? `${address} has ${this.connectionsPerAddressMax} connections, all established (limit per address)`
+        : `connection limit ${this.connectionsMax} reached, all established`;
+      this.warnings.note(refusal, address, { remote: `${address}:${socket.remotePort}`, reason });
       socket.destroy();
       return;
     }
@@ -210,7 +377,12 @@ export class Server {
       this.options.connPendingBytesMax ?? CONN_PENDING_BYTES_MAX,
     );
     this.conns.add(conn);
-    const decoder = new FrameDecoder({ frameBytesMax });
+    this.awaitingFirstFrame.add(conn);
+    let entry = this.byAddress.get(address);
+    if (entry === undefined) this.byAddress.set(address, (entry = { count: 0, awaiting: new Set() }));
+    entry.count++;
+    entry.awaiting.add(conn);
+    const decoder = conn.decoder;
     const highBytes = this.options.connPendingBytesHigh ?? CONN_PENDING_BYTES_HIGH;
     let lastError: Error | undefined;
     let checkScheduled = false;
@@ -221,7 +393,7 @@ export class Server {
       conn.destroy(reason);
     };
     const onFrame = (frame: Frame) => {
-      conn.stats.framesReceived++;
+      if (conn.stats.framesReceived++ === 0) this.established(conn);
       if (this.options.frameTypes && !this.options.frameTypes.has(frame.type)) {
         throw new FrameError('unknown-type', `unknown frame type ${JSON.stringify(frame.type).slice(0, 64)}`);
       }
@@ -237,12 +409,17 @@ export class Server {
       checkScheduled = false;
       if (!conn.closed && socket.writableLength > highBytes && !socket.isPaused()) {
         socket.pause();
-        socket.once('drain', () => socket.resume());
+        conn.readPaused = true;
+        socket.once('drain', () => {
+          conn.readPaused = false;
+          socket.resume();
+        });
       }
     };
 
     socket.on('data', (chunk: Buffer) => {
       if (conn.closed) return;
+      conn.reads++;
       try {
         for (const frame of decoder.push(chunk)) {
           onFrame(frame);
@@ -266,6 +443,16 @@ export class Server {
     });
     this.options.onConnection?.(conn);
   }
+}
+
+function firstOf<T>(set: ReadonlySet<T>): T | undefined {
+  for (const x of set) return x;
+  return undefined;
+}
+
+function positiveInteger(name: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new TypeError(`${name} must be a positive integer, got ${String(n)}`);
+  return n;
 }
 
 /** Starts a frame server on host:port (port 0: any free port). */

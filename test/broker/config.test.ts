@@ -26,6 +26,9 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     ],
     listenPort: 10911,
     brokerIP1: '127.0.0.1',
+    clientConnectionsMax: 1024,
+    clientConnectionsPerAddressMax: 256,
+    clientFirstFrameTimeoutMs: 3000,
     storePathRootDir: './store',
     flushDiskType: 'SYNC_FLUSH',
     flushIntervalMs: 500,
@@ -79,7 +82,7 @@ t.test('comments, blank lines, whitespace and RocketMQ keys that mean nothing he
 });
 
 t.test('renderConfig writes a file that parses back to the same config', async (t) => {
-  for (const text of [MINIMAL, `${MINIMAL}preferredLeaderId=n2\nflushDiskType=ASYNC_FLUSH\nbrokerIP1=[::1]\nstorePathRootDir=/tmp/x y\n`]) {
+  for (const text of [MINIMAL, `${MINIMAL}preferredLeaderId=n2\nflushDiskType=ASYNC_FLUSH\nbrokerIP1=[::1]\nstorePathRootDir=/tmp/x y\nclientConnectionsMax=10\nclientConnectionsPerAddressMax=10\nclientFirstFrameTimeoutMs=100\n`]) {
     const cfg = parseConfig(text);
     t.same(parseConfig(renderConfig(cfg)), cfg);
   }
@@ -126,6 +129,11 @@ t.test('each bad value is one line that names its key', async (t) => {
     [`${MINIMAL}electionTimeoutMs=150`, 'electionTimeoutMs', /below 2 x heartbeatIntervalMs/],
     [`${MINIMAL}sendTimeoutMs=1.5`, 'sendTimeoutMs', /sendTimeoutMs "1\.5"/],
     [`${MINIMAL}checkpointIntervalMs=`, 'checkpointIntervalMs', /checkpointIntervalMs ""/],
+    [`${MINIMAL}clientConnectionsMax=0`, 'clientConnectionsMax', /^broker\.conf: clientConnectionsMax "0" is not valid; expected an integer in 1\.\.65536$/],
+    [`${MINIMAL}clientConnectionsMax=70000`, 'clientConnectionsMax', /clientConnectionsMax "70000"/],
+    [`${MINIMAL}clientConnectionsPerAddressMax=0`, 'clientConnectionsPerAddressMax', /clientConnectionsPerAddressMax "0"/],
+    [`${MINIMAL}clientConnectionsMax=100`, 'clientConnectionsPerAddressMax', /^broker\.conf: clientConnectionsPerAddressMax 256 is above clientConnectionsMax 100; expected at most clientConnectionsMax/],
+    [`${MINIMAL}clientFirstFrameTimeoutMs=99`, 'clientFirstFrameTimeoutMs', /clientFirstFrameTimeoutMs "99" is not valid; expected an integer in 100\.\.600000/],
     [`${MINIMAL}brokerName=has space`, 'brokerName', /brokerName "has space" is not a valid name/],
     [`${MINIMAL}brokerIP1=a b`, 'brokerIP1', /brokerIP1 "a b" is not a host/],
     [`${MINIMAL}storePathRootDir=`, 'storePathRootDir', /storePathRootDir is empty/],
