@@ -8,7 +8,7 @@ import { runFigure8Seed } from '../test/sim/figure8.ts';
 import { replayCommand, runSeed } from '../test/sim/schedule.ts';
 import type { Profile, ScheduleOptions } from '../test/sim/schedule.ts';
 
-const BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes'];
+const BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes', 'pre-vote-tie-break-always'];
 const PROFILES = ['default', 'crashy', 'wipes', 'figure8'] as const;
 
 const HELP = `usage: npm run sim -- [options]

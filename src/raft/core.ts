@@ -44,6 +44,7 @@ export class Raft {
   private readonly bugCommitOldTerm: boolean;
   private readonly bugVoteForStaleLog: boolean;
   private readonly bugRecoveringVotes: boolean;
+  private readonly bugTieBreakAlways: boolean;
 
   term = 0;
   vote: NodeId = NONE;
@@ -108,6 +109,7 @@ export class Raft {
     this.bugCommitOldTerm = config.testBugs?.has('commit-old-term-by-counting') ?? false;
     this.bugVoteForStaleLog = config.testBugs?.has('vote-for-stale-log') ?? false;
     this.bugRecoveringVotes = config.testBugs?.has('recovering-votes') ?? false;
+    this.bugTieBreakAlways = config.testBugs?.has('pre-vote-tie-break-always') ?? false;
     const hs = storage.initialHardState();
     this.recovering = (hs.recovering ?? false) && this.peers.length > 1;
     this.log = new RaftLog(storage, hs.commit, config.applied ?? 0, config.applyUnpersisted ?? false);
@@ -344,12 +346,13 @@ export class Raft {
     // lacks, before it lost its log: it votes only in a new group, where every log is empty.
     if (this.recovering && m.index > 0 && !this.bugRecoveringVotes) upToDate = false;
     if (
-      pre && upToDate && this.role === Role.PreCandidate && m.term === this.term + 1 &&
-      m.index === this.log.lastIndex() && m.logTerm === this.log.lastTerm() && m.from > this.id
+      pre && upToDate && this.role === Role.PreCandidate && (this.fastElectionWindowTicks > 0 || this.bugTieBreakAlways) &&
+      m.term === this.term + 1 && m.index === this.log.lastIndex() && m.logTerm === this.log.lastTerm() && m.from > this.id
     ) {
-      // Two pre-candidates with equal logs (e.g. both noticed the leader die at once): only the
-      // lower id collects pre-votes from the other, so they do not split the real vote. Pre-vote
-      // is advisory, so refusing costs at most a retry.
+      // Two pre-candidates with equal logs that both noticed the leader die at once (the fast
+      // election window): only the lower id collects pre-votes from the other, so they do not
+      // split the real vote. Only in that window: a lower id that cannot win (it reaches no
+      // majority) must not block a higher one for good.
       upToDate = false;
     }
     const resp = this.newMessage(pre ? MessageType.PreVoteResp : MessageType.VoteResp, m.from);

@@ -14,6 +14,7 @@ import type { DriverBug } from './cluster.ts';
 const COMMIT_OLD_TERM = new Set<TestBug>(['commit-old-term-by-counting']);
 const VOTE_STALE = new Set<TestBug>(['vote-for-stale-log']);
 const RECOVERING_VOTES = new Set<TestBug>(['recovering-votes']);
+const TIE_BREAK_ALWAYS = new Set<TestBug>(['pre-vote-tie-break-always']);
 
 t.test('Figure 8, scripted: a correct core keeps the entry, the counting bug loses a committed entry', async (t) => {
   for (const seed of [1, 2, 3]) {
@@ -82,6 +83,20 @@ t.test('recovering-votes (a replaced disk votes as if it still held its log) is 
     const r = runSeed(seed, sched);
     t.equal(r.violation, null, `seed ${seed} is clean without the bug${r.violation ? `: ${r.violation.invariant}: ${r.violation.message}` : ''}`);
   }
+});
+
+t.test('pre-vote-tie-break-always (a lower id that cannot win blocks a higher one for good) is found by the partial-connectivity liveness check', async (t) => {
+  const sched: ScheduleOptions = { steps: 300, nodes: 5 };
+  let found = -1;
+  for (let seed = 1; seed <= 300 && found < 0; seed++) {
+    const r = runSeed(seed, sched, { testBugs: TIE_BREAK_ALWAYS });
+    if (r.violation) {
+      t.equal(r.violation.invariant, 'liveness', `seed ${seed}: ${r.violation.message}`);
+      found = seed;
+    }
+  }
+  t.ok(found > 0, `found within 300 runs (seed ${found}; replay: ${replayCommand(found, sched, 'pre-vote-tie-break-always')})`);
+  if (found > 0) t.equal(runSeed(found, sched).violation, null, 'and that seed is clean without the bug');
 });
 
 /** Searches seeds 1..maxSeeds (stopping after `enough` hits) of pipelined, crashy 3-node schedules

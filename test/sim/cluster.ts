@@ -836,6 +836,97 @@ export class SimCluster {
 
   // ---------------------------------------------------------------- liveness
 
+  /** Whether `a` and `b` can talk both ways. */
+  private linked(a: number, b: number): boolean {
+    return !this.cut.has(`${this.ids[a]}>${this.ids[b]}`) && !this.cut.has(`${this.ids[b]}>${this.ids[a]}`);
+  }
+
+  /**
+   * Nodes among which Raft must elect: a node that is up and not recovering (such a node does not
+   * vote until a leader catches it up: HardState.recovering) plus enough others, up and not
+   * recovering, to make a majority, that it can talk to both ways and whose logs are not ahead of
+   * its own (so it can win their votes). The others need not talk to each other: a leader only
+   * talks to each follower. Null when there is none.
+   */
+  electableMajority(): number[] | null {
+    const need = Math.floor(this.size / 2) + 1;
+    const usable = (i: number) => this.nodes[i]!.alive && !this.recovering(i);
+    for (let c = 0; c < this.size; c++) {
+      if (!usable(c)) continue;
+      const cs = this.nodes[c]!.core!.status();
+      const cLastTerm = this.nodes[c]!.core ? this.lastTermOf(c) : 0;
+      const members = [c];
+      for (let o = 0; o < this.size; o++) {
+        if (o === c || !usable(o) || !this.linked(c, o)) continue;
+        const oLastTerm = this.lastTermOf(o);
+        const os = this.nodes[o]!.core!.status();
+        if (oLastTerm > cLastTerm || (oLastTerm === cLastTerm && os.lastIndex > cs.lastIndex)) continue;
+        members.push(o);
+      }
+      if (members.length >= need) return members;
+    }
+    return null;
+  }
+
+  /** Term of the last entry of node `i`'s log (its driver's view: durable and in flight). */
+  private lastTermOf(i: number): number {
+    const n = this.nodes[i]!;
+    const last = n.core!.status().lastIndex;
+    const keys = this.checker.logKeys(n.id);
+    const key = keys[last - 1];
+    return key === undefined ? 0 : Number(key.slice(0, key.indexOf('/')));
+  }
+
+  /**
+   * Liveness under partial connectivity: with the partitions and the crashed nodes left as they
+   * are (loss, duplication and delay stop), an electable majority (electableMajority) must elect a
+   * leader that a majority follows within `ticksMax` (with check-quorum on). Returns the ticks it took, -1 when no such majority
+   * exists (nothing to check), or records a 'liveness' violation.
+   */
+  settlePartial(ticksMax: number): number {
+    // Without check-quorum a leader that lost its majority stays leader and its followers'
+    // leases keep refusing others (the broker always runs with it): nothing to check then.
+    if (!this.baseConfig.checkQuorum) return -1;
+    const majority = this.electableMajority();
+    if (majority === null) return -1;
+    this.setNetwork(0, 0, 0);
+    this.note(`settle partially: ${majority.map((i) => this.ids[i]).join(',')} can talk; other cuts and crashes stay`);
+    for (let t = 0; t < ticksMax && !this.violation; t++) {
+      this.tickAll();
+      for (let k = 0; k < 64 && (this.packets.length > 0 || this.busyWrites > 0) && !this.violation; k++) {
+        this.stepClock();
+        this.deliverAll();
+      }
+      if (this.followedLeader() >= 0) return t;
+    }
+    if (!this.violation) {
+      const states = this.nodes.map((n) => {
+        const s = n.core?.status();
+        return s ? `${n.id}:${s.role}@${s.term} leader=${s.leaderId || '-'}` : `${n.id}:down`;
+      });
+      this.failWith({
+        invariant: 'liveness',
+        message: `${majority.map((i) => this.ids[i]).join(',')} can all talk, yet no leader a majority follows within ${ticksMax} ticks: ${states.join('; ')}`,
+      });
+    }
+    return ticksMax;
+  }
+
+  /** A leader that a majority (itself included) follows in its term, or -1. */
+  private followedLeader(): number {
+    for (let i = 0; i < this.size; i++) {
+      const s = this.nodes[i]!.core?.status();
+      if (!s || s.role !== Role.Leader) continue;
+      let followers = 0;
+      for (const n of this.nodes) {
+        const o = n.core?.status();
+        if (o && o.term === s.term && o.leaderId === this.ids[i]) followers++;
+      }
+      if (followers >= Math.floor(this.size / 2) + 1) return i;
+    }
+    return -1;
+  }
+
   /**
    * Heals every fault (partitions, loss, duplication, delay, crashed nodes) and runs until one
    * leader is known to every node, a barrier entry it proposed is applied everywhere, and every
