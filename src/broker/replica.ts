@@ -384,9 +384,10 @@ export class Replica {
       const stale = this.waiters.get(index);
       if (stale) {
         this.waiters.delete(index); // re-inserted below, at the end: the Map stays in deadline order
-        // Certainly not stored: a newer term's entry took its index. (So NOT_MASTER / NO_QUORUM
-        // always mean "not stored"; only TIMEOUT, SHUTTING_DOWN and a lost connection are unknown.)
-        stale.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed'));
+        // Not certainly lost: a newer term's entry took its index here, but another replica may
+        // still hold the old one and a later leader may commit it. Only an entry committed at its
+        // index with another term is certainly lost (applyAll). So: unknown, as a timeout.
+        stale.reject(new ProposalError('TIMEOUT', 'leadership changed before the entry committed; it may still commit'));
       }
       this.waiters.set(index, { term: result.term, deadlineMs, resolve: batch[i].resolve, reject: batch[i].reject });
     }
