@@ -7,6 +7,7 @@ export { Admin } from './admin.ts';
 export type { AdminOptions, NodeStatusResult, OffsetReset, QueueProgress } from './admin.ts';
 export type { ClusterOptions } from './cluster.ts';
 export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../net/errors.ts';
+export type { WriteOutcome } from '../net/errors.ts';
 export type { PullResponse, RouteResponse } from './types.ts';
 export type {
   ErrorCode,

@@ -11,7 +11,12 @@ export interface RaftmqErrorOptions {
   /** Transport errors: false when the request is known never to have left this process
    *  (connect refused, still queued), so a retry cannot duplicate it. */
   readonly requestSent?: boolean;
+  /** A write that failed after its tries: 'not-stored' when no try can have stored it, 'unknown'
+   *  when one may have (a timeout, a connection lost after the request left): at-least-once. */
+  readonly outcome?: WriteOutcome;
 }
+
+export type WriteOutcome = 'unknown' | 'not-stored';
 
 export class RaftmqError extends Error {
   override readonly name: string = 'RaftmqError';
@@ -19,11 +24,13 @@ export class RaftmqError extends Error {
   readonly masterId?: string;
   readonly masterAddr?: string;
   readonly requestSent?: boolean;
+  readonly outcome?: WriteOutcome;
 
   constructor(code: ErrorCode, message: string, options: RaftmqErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     if (options.requestSent !== undefined) this.requestSent = options.requestSent;
+    if (options.outcome !== undefined) this.outcome = options.outcome;
     if (options.masterId) this.masterId = options.masterId;
     if (options.masterAddr) this.masterAddr = options.masterAddr;
   }
@@ -84,6 +91,25 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'SHUTTING_DOWN',
   'OVERLOADED',
 ]);
+
+/** Codes a broker answers before proposing, or after the entry can never commit: the write was
+ *  certainly not stored. Every other failure of a request that left may have been stored. */
+const NOT_STORED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'NOT_MASTER',
+  'NO_QUORUM',
+  'OVERLOADED',
+  'BAD_REQUEST',
+  'TOPIC_NOT_FOUND',
+  'MESSAGE_TOO_LARGE',
+  'DISK_FULL',
+]);
+
+/** What one failed try says about its write: stored for sure never, or perhaps. */
+export function outcomeOf(err: unknown): WriteOutcome {
+  if (!(err instanceof RaftmqError)) return 'unknown';
+  if (err.requestSent === false) return 'not-stored';
+  return NOT_STORED_CODES.has(err.code) ? 'not-stored' : 'unknown';
+}
 
 export function isRetryable(err: unknown): boolean {
   return err instanceof RaftmqError && RETRYABLE_CODES.has(err.code);
