@@ -454,11 +454,16 @@ export class Replica {
     let entriesAfter: Promise<void> | null = null;
     if (hs && (hs.term !== this.writtenTerm || hs.vote !== this.writtenVote || recovering !== this.writtenRecovering)) {
       // Entries that come with the end of recovering are written after it (types.ts HardState).
-      if (this.writtenRecovering && !recovering) entriesAfter = this.hardStateChain.then(() => meta.setHardState(hs));
+      // The commit index stored with it never covers more than the durable log holds for sure once
+      // the writes in flight and this Ready's are done: a truncation in flight may leave old
+      // conflicting entries on disk after a crash, and a restart must not count them committed.
+      const sure = rd.entries.length > 0 ? Math.min(this.stableLastIndex(), rd.entries[0]!.index - 1) : this.stableLastIndex();
+      const stored = hs.commit <= sure ? hs : { ...hs, commit: sure };
+      if (this.writtenRecovering && !recovering) entriesAfter = this.hardStateChain.then(() => meta.setHardState(stored));
       this.writtenTerm = hs.term;
       this.writtenVote = hs.vote;
       this.writtenRecovering = recovering;
-      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => meta.setHardState(hs));
+      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => meta.setHardState(stored));
       writes.push(this.hardStateChain);
     }
     if (rd.entries.length) writes.push(this.persistEntries(rd.entries, appliedBefore, entriesAfter));

@@ -379,3 +379,26 @@ t.test('SYNC_FLUSH: a checkpoint put off for three intervals waits for the write
   t.ok(snapshots.every((s) => s.applied <= s.durable), JSON.stringify(snapshots));
   t.ok(f.log.writes.length > taken, 'and took the waiting append');
 });
+
+t.test('the durable commit index never runs ahead of what the durable log holds for sure (a truncation in flight)', async (t) => {
+  const f = follower(t);
+  // Term 2: entries 1-10, committed up to 7; 8-10 are not committed.
+  f.replica.receive([append(2, 0, 0, 7, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])]);
+  await turns();
+  for (const w of f.log.writes) w.resolve();
+  await turns();
+  // A new leader (term 3) replaces 8-10 with 8-12 and says 12 is committed; the truncation hangs.
+  let release!: () => void;
+  f.log.truncateGate = new Promise<void>((r) => (release = r));
+  f.replica.receive([append(3, 7, 2, 12, [8, 9, 10, 11, 12])]);
+  await turns();
+  // Before it lands, this replica votes in term 4: its hard state (term, vote) must be synced now.
+  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 12, logTerm: 3, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true };
+  f.replica.receive([vote]);
+  await turns();
+  t.equal(f.meta.hs.term, 4, 'the vote is durable');
+  t.ok(f.meta.hs.commit <= 7, `its durable commit (${f.meta.hs.commit}) covers no entry the old suffix 8-10 still holds on disk`);
+  release();
+  for (const w of f.log.writes) w.resolve();
+  await turns();
+});

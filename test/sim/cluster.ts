@@ -39,7 +39,10 @@ export type DriverBug =
   | 'ack-before-durable'
   /** Checkpoint the applied index even where the durable log does not hold the applied entries
    *  yet (pipelined: applied before persisted, RaftConfig.applyUnpersisted). */
-  | 'checkpoint-above-durable';
+  | 'checkpoint-above-durable'
+  /** Persist the hard state's commit index as the core gives it, above what the durable log
+   *  holds for sure (a truncation in flight may leave conflicting entries there after a crash). */
+  | 'commit-ahead-of-log';
 
 export type NodeFactory = (config: RaftConfig, storage: Storage) => RaftNodeApi;
 
@@ -78,6 +81,9 @@ const PIPELINED_WRITES_MAX = 4;
 
 interface Write {
   readonly ready: Ready;
+  /** The hard state as the driver stores it: its commit never above what the durable log holds
+   *  for sure when the write starts (src/broker/replica.ts, startWrites). */
+  readonly hardState: HardState | null;
   stepsLeft: number;
 }
 
@@ -314,17 +320,27 @@ export class SimCluster {
     // Pipelined: now and then a slow write (a disk stall), so a quorum of others often commits
     // an entry before this node persists it and it is applied unpersisted (applyUnpersisted).
     if (this.pipelined && stepsLeft > 0 && this.prng.chance(0.25)) stepsLeft = this.prng.range(this.fsyncStepsMax, 4 * this.fsyncStepsMax + 4);
+    const hardState = this.storedHardState(n, rd);
     if (this.pipelined) {
       // Apply now, take the Ready, and let the write finish later (after earlier ones).
       if (!this.applyCommitted(n, rd.committedEntries, rd)) return;
       if (this.driverBug === 'ack-before-durable') this.sendAll(n, rd.persistedMessages);
       n.core!.accept(rd);
-      n.writes.push({ ready: rd, stepsLeft });
+      n.writes.push({ ready: rd, hardState, stepsLeft });
       this.completeDueWrites(n);
       return;
     }
-    n.writes.push({ ready: rd, stepsLeft });
+    n.writes.push({ ready: rd, hardState, stepsLeft });
     if (stepsLeft === 0) this.completeWrite(n);
+  }
+
+  /** `rd`'s hard state with its commit capped at the last index the durable log holds for sure
+   *  once the writes in flight and this Ready's are done (they may replace a suffix). */
+  private storedHardState(n: SimNode, rd: Ready): HardState | null {
+    const hs = rd.hardState;
+    if (hs === null || this.driverBug === 'commit-ahead-of-log') return hs;
+    const sure = this.durableStableLast(n, rd);
+    return hs.commit <= sure ? hs : { ...hs, commit: sure };
   }
 
   /** Completes the writes that are done, oldest first: writes become durable in the order they
@@ -380,9 +396,9 @@ export class SimCluster {
     if (!w || !core || this.violation) return;
     const rd = w.ready;
     try {
-      if (rd.hardState) {
-        n.storage.setHardState(rd.hardState);
-        if (rd.mustSync) n.syncedHardState = rd.hardState;
+      if (w.hardState) {
+        n.storage.setHardState(w.hardState);
+        if (rd.mustSync) n.syncedHardState = w.hardState;
       }
       n.storage.append(rd.entries);
       if (this.driverBug !== 'ack-before-durable' || !this.pipelined) this.sendAll(n, rd.persistedMessages);
@@ -675,14 +691,18 @@ export class SimCluster {
     const rd = w.ready;
     const hardStateFirst = this.clearsRecovering(n, rd);
     let hardStateKept = false;
-    if (rd.hardState && this.prng.chance(0.5)) {
-      n.storage.setHardState(rd.hardState);
-      if (rd.mustSync) n.syncedHardState = rd.hardState;
+    if (w.hardState && this.prng.chance(0.5)) {
+      n.storage.setHardState(w.hardState);
+      if (rd.mustSync) n.syncedHardState = w.hardState;
       torn += ' hard state kept';
       hardStateKept = true;
     }
     if (hardStateFirst && !hardStateKept) return torn;
     const keep = this.prng.int(rd.entries.length + 1);
+    if (keep === 0 && rd.entries.length > 0 && rd.entries[0].index <= n.storage.lastIndex() && this.prng.chance(0.5)) {
+      this.truncateStorage(n, rd.entries[0].index - 1);
+      return `${torn} truncation kept, no entries`;
+    }
     if (keep > 0) {
       n.storage.append(rd.entries.slice(0, keep));
       torn += ` ${keep}/${rd.entries.length} entries kept`;
@@ -690,31 +710,52 @@ export class SimCluster {
     return torn;
   }
 
-  /** Pipelined writes reach the disk in order: a crash keeps whole writes, then maybe part of
-   *  the next one. */
+  /**
+   * Pipelined writes: the hard-state writes (LevelDB) and the log writes (appends, truncations)
+   * are two chains, each durable in order, independent of each other. A crash keeps a prefix of
+   * each: whole hard states, whole log writes then maybe part of the next (a prefix of its
+   * entries, or only the truncation it starts with). The one ordering rule across the chains: a
+   * write that ends recovering has its hard state durable before its entries.
+   */
   private tearPipelined(n: SimNode): string {
+    const hsWrites = n.writes.filter((w) => w.hardState !== null);
+    const logWrites = n.writes.filter((w) => w.ready.entries.length > 0);
+    let hsKeep = this.prng.int(hsWrites.length + 1);
+    const logKeep = this.prng.int(logWrites.length + 1);
+    const partial = logKeep < logWrites.length ? logWrites[logKeep]! : null;
+    const partialKeep = partial === null ? 0 : this.prng.int(partial.ready.entries.length);
+    for (const w of [...logWrites.slice(0, logKeep), ...(partial !== null && partialKeep > 0 ? [partial] : [])]) {
+      if (this.clearsRecovering(n, w.ready)) hsKeep = Math.max(hsKeep, hsWrites.indexOf(w) + 1);
+    }
     let torn = '';
-    for (const w of n.writes) {
-      if (!this.prng.chance(0.5)) break;
-      const rd = w.ready;
-      const whole = this.prng.chance(0.5);
-      const hardStateFirst = this.clearsRecovering(n, rd);
-      let hardStateKept = false;
-      if (rd.hardState && (whole || this.prng.chance(0.5))) {
-        n.storage.setHardState(rd.hardState);
-        if (rd.mustSync) n.syncedHardState = rd.hardState;
-        torn += ' hard state kept';
-        hardStateKept = true;
+    if (hsKeep > 0) {
+      const w = hsWrites[hsKeep - 1]!;
+      n.storage.setHardState(w.hardState!);
+      if (w.ready.mustSync) n.syncedHardState = w.hardState!;
+      torn += ` ${hsKeep}/${hsWrites.length} hard state(s) kept`;
+    }
+    for (const w of logWrites.slice(0, logKeep)) n.storage.append(w.ready.entries);
+    if (logKeep > 0) torn += ` ${logKeep}/${logWrites.length} log write(s) kept`;
+    if (partial !== null) {
+      const ents = partial.ready.entries;
+      if (partialKeep > 0) {
+        n.storage.append(ents.slice(0, partialKeep));
+        torn += ` then ${partialKeep}/${ents.length} entries`;
+      } else if (ents[0]!.index <= n.storage.lastIndex() && this.prng.chance(0.5)) {
+        this.truncateStorage(n, ents[0]!.index - 1);
+        torn += ' then only its truncation';
       }
-      if (hardStateFirst && !hardStateKept) break;
-      const keep = whole ? rd.entries.length : this.prng.int(rd.entries.length + 1);
-      if (keep > 0) {
-        n.storage.append(rd.entries.slice(0, keep));
-        torn += ` ${keep}/${rd.entries.length} entries kept`;
-      }
-      if (!whole) break;
     }
     return torn;
+  }
+
+  /** Cuts the node's durable log after `index` (a truncation that reached the disk alone). */
+  private truncateStorage(n: SimNode, index: number): void {
+    const kept = n.storage.allEntries().filter((e) => e.index <= index);
+    const fresh = new MemoryStorage();
+    fresh.setHardState(n.storage.initialHardState());
+    fresh.append(kept);
+    n.storage = fresh;
   }
 
   restart(i: number): void {
