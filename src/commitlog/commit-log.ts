@@ -315,7 +315,7 @@ export class FileCommitLog implements CommitLog {
     const log = new FileCommitLog(dir, options);
     fs.mkdirSync(log.dataDir, { recursive: true });
     fs.mkdirSync(log.indexDir, { recursive: true });
-    log.lock = acquireLock(dir, (msg, fields) => log.logFn('warn', msg, fields));
+    log.lock = acquireLock(dir);
     try {
       log.checkpoint = Checkpoint.open(dir).checkpoint;
       log.recover();
