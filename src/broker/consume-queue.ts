@@ -10,7 +10,7 @@
 //   and its bounded cache). Only the owner moves coldEnd (freezeBelow): up, to chunk boundaries.
 //   (With every queue wholly in memory, replica RSS grew ~4.7 MiB/min at full load.)
 // The bodies stay in the log.
-import { assert } from '../raft/assert.ts';
+import { assert } from '../util/index.ts';
 import { SEND_BATCH_COUNT_MAX } from './protocol.ts';
 
 /** Slots per log entry: a batch never holds more messages than this. */

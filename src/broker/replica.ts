@@ -22,6 +22,7 @@ import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/types.ts'
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
 import { NONE, Role } from '../raft/types.ts';
 import { trace, tracing } from '../trace/trace.ts';
+import { ProposalError } from './errors.ts';
 import type { ErrorCode } from './protocol.ts';
 import { traceMessages } from './trace-messages.ts';
 
@@ -48,17 +49,6 @@ export interface ReplicaLogger {
 
 /** Default for ReplicaOptions.writesInFlightMax. */
 export const WRITES_IN_FLIGHT_MAX = 32;
-
-export class ProposalError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly leaderId: NodeId = NONE,
-  ) {
-    super(message);
-    this.name = 'ProposalError';
-  }
-}
 
 export interface ReplicaOptions {
   readonly nodeId: NodeId;

@@ -3,10 +3,10 @@
 import { listen, type Frame, type LogFn, type Server, type ServerConnection, errorResponse, RaftmqError } from '../net/index.ts';
 import { Role, NONE, type NodeId } from '../raft/types.ts';
 import { encodeCommand, type CommitOffsetEntry } from './commands.ts';
-import { BrokerError } from './errors.ts';
+import { BrokerError, ProposalError } from './errors.ts';
 import type { NodeStatus, ReplicaInfo, Request, Response } from './protocol.ts';
 import { PULL_WAIT_MS_MAX, messagesFromWire } from './protocol.ts';
-import { ProposalError, type Replica } from './replica.ts';
+import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import type { ApplyResult, BrokerStateMachine, PullResult } from './state-machine.ts';
 import { trace, tracing } from '../trace/trace.ts';

@@ -15,7 +15,7 @@
 // applied. An in-memory machine (no `open`) keeps everything hot.
 import { Level } from 'level';
 import { Packr } from 'msgpackr';
-import { assert } from '../raft/assert.ts';
+import { assert } from '../util/index.ts';
 import type {
   BrokerCommand,
   CommitOffsetEntry,

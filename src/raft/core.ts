@@ -2,7 +2,7 @@
 // are tick/step/propose, outputs accumulate in `msgs` (send now), `msgsAfterAppend` (send after
 // the next Ready's hard state and entries are persisted) and the log's unstable part.
 
-import { assert } from './assert.ts';
+import { assert } from '../util/index.ts';
 import { RaftLog } from './log.ts';
 import { Prng } from './prng.ts';
 import { Progress, ProgressState } from './progress.ts';

@@ -55,7 +55,7 @@ async function snapshotTaken(): Promise<void> {
 }
 
 /** An assertion (our own durable data is wrong) whose message matches `message`. */
-const assertion = (message: RegExp): { name: string; message: RegExp } => ({ name: 'RaftAssertionError', message });
+const assertion = (message: RegExp): { name: string; message: RegExp } => ({ name: 'AssertionError', message });
 
 type Row = [number, number, string, string];
 const rows = (sm: BrokerStateMachine, q: number, offset: number, count: number): Row[] =>

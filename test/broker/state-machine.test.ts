@@ -3,7 +3,7 @@ import type { ApplyResult } from '../../src/broker/state-machine.ts';
 import { BrokerStateMachine, DECODED_BATCH_CACHE_COUNT_MAX, makeMsgId, parseMsgId } from '../../src/broker/state-machine.ts';
 import { BrokerError } from '../../src/broker/errors.ts';
 import { encodeCommand } from '../../src/broker/commands.ts';
-import { AssertionError } from '../../src/raft/assert.ts';
+import { AssertionError } from '../../src/util/index.ts';
 import { Harness } from './harness.ts';
 
 function offsets(r: ApplyResult): number[] {
