@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Producer } from '../src/client/index.ts';
-import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
-import { TSX_LOADER } from '../src/cli/cluster.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec, TSX_LOADER } from '../src/cli/index.ts';
 import { GcPauses } from './bench/gc-pauses.ts';
 import { median } from './bench/report.ts';
 

@@ -13,9 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
-import { TSX_LOADER } from '../src/cli/cluster.ts';
-import { DIRECT_ALIGN, DirectWriter, alignedBuffer } from '../src/commitlog/direct-writer.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec, TSX_LOADER } from '../src/cli/index.ts';
+import { DIRECT_ALIGN, DirectWriter, alignedBuffer } from '../src/commitlog/index.ts';
 import { freeDiskBytes } from './bench/proc-stats.ts';
 import { median } from './bench/report.ts';
 

@@ -3,7 +3,7 @@
 // test/sim/). Progress goes to stderr; the first failing seed is printed with its replay
 // command and the tail of its trace; stdout ends with exactly one JSON line.
 
-import type { TestBug } from '../src/raft/types.ts';
+import type { TestBug } from '../src/raft/index.ts';
 import { runFigure8Seed } from '../test/sim/figure8.ts';
 import { replayCommand, runSeed } from '../test/sim/schedule.ts';
 import type { Profile, ScheduleOptions } from '../test/sim/schedule.ts';

@@ -2,7 +2,7 @@
 // close the measured window, and kill them by PID whatever happens.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { TSX_LOADER } from '../../src/cli/cluster.ts';
+import { TSX_LOADER } from '../../src/cli/index.ts';
 import type { ChildMessage, DriverMessage, LoadChildConfig, ProgressReport, WindowResult } from './load-protocol.ts';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./load-child.ts', import.meta.url));

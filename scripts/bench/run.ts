@@ -1,7 +1,7 @@
 // One benchmark run: a fresh local broker group, warmup, a measured window, teardown.
 import fs from 'node:fs';
 import { Admin } from '../../src/client/index.ts';
-import { delay } from '../../src/net/util.ts';
+import { delay } from '../../src/net/index.ts';
 import { LocalCluster } from '../../test/helpers/launcher.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';

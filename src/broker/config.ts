@@ -2,10 +2,10 @@
 // exist. Every key has a documented default (or is required); values are validated at start and
 // a bad one is reported in ONE line naming the key and what is expected.
 import { readFile } from 'node:fs/promises';
-import type { FlushDiskType } from '../commitlog/types.ts';
-import { CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, FIRST_FRAME_TIMEOUT_MS } from '../net/server.ts';
+import type { FlushDiskType } from '../commitlog/index.ts';
+import { CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, FIRST_FRAME_TIMEOUT_MS } from '../net/index.ts';
 import { CodedError } from '../util/index.ts';
-import { TOPIC_QUEUE_COUNT_MAX } from './commands.ts';
+import { TOPIC_QUEUE_COUNT_MAX } from '../protocol/index.ts';
 
 export class ConfigError extends CodedError<'BAD_CONFIG'> {
   override readonly name = 'ConfigError';

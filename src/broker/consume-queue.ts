@@ -11,7 +11,7 @@
 //   (With every queue wholly in memory, replica RSS grew ~4.7 MiB/min at full load.)
 // The bodies stay in the log.
 import { assert } from '../util/index.ts';
-import { SEND_BATCH_COUNT_MAX } from './protocol.ts';
+import { SEND_BATCH_COUNT_MAX } from '../protocol/index.ts';
 
 /** Slots per log entry: a batch never holds more messages than this. */
 export const SLOT_RADIX = SEND_BATCH_COUNT_MAX;

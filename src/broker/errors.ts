@@ -1,9 +1,8 @@
 // Typed operating errors of the broker. Callers match on `code` (the wire's ErrorCode), never on
 // the message. Programmer errors (broken invariants) are asserts instead (../util/assert.ts).
-import type { NodeId } from '../raft/index.ts';
-import { NONE } from '../raft/index.ts';
+import { type NodeId, NONE } from '../raft/index.ts';
 import { CodedError } from '../util/index.ts';
-import type { ErrorCode } from './protocol.ts';
+import type { ErrorCode } from '../protocol/index.ts';
 
 export class BrokerError extends CodedError<ErrorCode> {
   override readonly name: string = 'BrokerError';

@@ -18,12 +18,21 @@
 // The one thing that must wait for the local disk is a checkpoint: it never records an applied
 // index above the durable end of the log that no write in flight will replace (stableLastIndex),
 // or a crash would restart the replica above its log, or on a stale suffix.
-import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/types.ts';
-import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
-import { NONE, Role } from '../raft/types.ts';
-import { trace, tracing } from '../trace/trace.ts';
+import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/index.ts';
+import {
+  type Entry,
+  type Message,
+  type NodeId,
+  type RaftNodeApi,
+  type RaftStatus,
+  type Ready,
+  type SoftState,
+  NONE,
+  Role,
+} from '../raft/index.ts';
+import { trace, tracing } from '../trace/index.ts';
 import { ProposalError } from './errors.ts';
-import type { ErrorCode } from './protocol.ts';
+import type { ErrorCode } from '../protocol/index.ts';
 import { traceMessages } from './trace-messages.ts';
 
 /** What the driver needs from the state machine (implemented by BrokerStateMachine). */

@@ -3,8 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeConfig, renderConfig } from '../broker/config.ts';
-import type { NodeStatus } from '../broker/protocol.ts';
+import { makeConfig, renderConfig } from '../broker/index.ts';
+import type { NodeStatus } from '../protocol/index.ts';
 import { Connection } from '../net/index.ts';
 import { parseFlagsOrHelp, UsageError, type CommandSpec } from './args.ts';
 

@@ -5,8 +5,8 @@ export { PullConsumer } from './consumer.ts';
 export type { PullConsumerOptions, PullOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
 export { Admin } from './admin.ts';
 export type { AdminOptions, NodeStatusResult, OffsetReset, QueueProgress } from './admin.ts';
-export type { ClusterOptions } from './cluster.ts';
-export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../net/errors.ts';
+export { ClusterClient, type ClusterOptions } from './cluster.ts';
+export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../protocol/index.ts';
 export type { PullResponse, RouteResponse } from './types.ts';
 export type {
   ErrorCode,
@@ -15,4 +15,4 @@ export type {
   SendResultItem,
   NodeStatus,
   ReplicaInfo,
-} from '../broker/protocol.ts';
+} from '../protocol/index.ts';

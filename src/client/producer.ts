@@ -16,9 +16,9 @@ import {
   type MessageInput,
   type SendBatchResult,
   type SendResultItem,
-} from '../broker/protocol.ts';
-import { TOPIC_QUEUE_COUNT_MAX } from '../broker/commands.ts';
-import { RaftmqError } from '../net/errors.ts';
+  TOPIC_QUEUE_COUNT_MAX,
+  RaftmqError,
+} from '../protocol/index.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
 
 export const SEND_TIMEOUT_MS_DEFAULT = 3000;

@@ -5,3 +5,5 @@ export { RaftNode } from './raw-node.ts';
 export { CompactedError, UnavailableError, RaftError, type RaftErrorCode } from './errors.ts';
 export { VoteResult, committedIndex, majority, voteResult } from './quorum.ts';
 export { Prng } from './prng.ts';
+export { RaftLog } from './log.ts';
+export { Inflights, Progress, ProgressState } from './progress.ts';

@@ -11,8 +11,8 @@ import {
   BrokerStateMachine,
   CHECKPOINT_CHUNK_ENTRY_COUNT,
   COLD_CHUNK_CACHE_COUNT_MAX,
-} from '../../src/broker/state-machine.ts';
-import { PULL_COUNT_MAX, SEND_BATCH_COUNT_MAX } from '../../src/broker/protocol.ts';
+} from '../../src/broker/index.ts';
+import { PULL_COUNT_MAX, SEND_BATCH_COUNT_MAX } from '../../src/protocol/index.ts';
 import { FakeLog } from './harness.ts';
 
 const C = CHECKPOINT_CHUNK_ENTRY_COUNT;

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
-import { makeConfig, renderConfig } from '../../src/broker/config.ts';
-import { TSX_LOADER } from '../../src/cli/cluster.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { makeConfig, renderConfig } from '../../src/broker/index.ts';
+import { TSX_LOADER } from '../../src/cli/index.ts';
+import { freeLocalPorts } from '../../src/net/index.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 

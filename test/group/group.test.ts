@@ -2,7 +2,7 @@
 import t from 'tap';
 import { Connection } from '../../src/net/index.ts';
 import { Producer, PullConsumer } from '../../src/client/index.ts';
-import { messagesToWire, sendResultOf, type SendBatchResult, type StoredMessage } from '../../src/broker/protocol.ts';
+import { messagesToWire, sendResultOf, type SendBatchResult, type StoredMessage } from '../../src/protocol/index.ts';
 import { LocalCluster } from '../helpers/launcher.ts';
 import { bodyText, readAll, sendLoad, sleep, waitApplied } from '../helpers/group-io.ts';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Admin, Producer } from '../../src/client/index.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { freeLocalPorts } from '../../src/net/index.ts';
 import { LocalCluster } from '../helpers/launcher.ts';
 import { sendLoad, sleep } from '../helpers/group-io.ts';
 

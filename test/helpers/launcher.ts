@@ -3,10 +3,10 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeConfig, renderConfig } from '../../src/broker/config.ts';
-import type { NodeStatus } from '../../src/broker/protocol.ts';
-import { queryStatus, spawnNode } from '../../src/cli/cluster.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { makeConfig, renderConfig } from '../../src/broker/index.ts';
+import type { NodeStatus } from '../../src/protocol/index.ts';
+import { queryStatus, spawnNode } from '../../src/cli/index.ts';
+import { freeLocalPorts } from '../../src/net/index.ts';
 
 export interface LaunchedNode {
   readonly id: string;

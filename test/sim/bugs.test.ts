@@ -5,7 +5,7 @@
 
 import t from 'tap';
 import type { Test } from 'tap';
-import type { TestBug } from '../../src/raft/types.ts';
+import type { TestBug } from '../../src/raft/index.ts';
 import { figure8, runFigure8Seed } from './figure8.ts';
 import { replayCommand, runSeed } from './schedule.ts';
 import type { ScheduleOptions } from './schedule.ts';

@@ -2,8 +2,7 @@
 // clean one (a checker that never fires proves nothing).
 
 import t from 'tap';
-import type { Entry } from '../../src/raft/types.ts';
-import { EntryType, Role } from '../../src/raft/types.ts';
+import { type Entry, EntryType, Role } from '../../src/raft/index.ts';
 import { checkHistory } from './checkers.ts';
 import type { Observation } from './checkers.ts';
 

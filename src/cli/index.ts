@@ -1,0 +1,4 @@
+// The CLI folder's API for scripts and tests: the flag parser and the local-group helpers of
+// `raftmq cluster`. main.ts is not here: importing it runs the command line.
+export * from './args.ts';
+export * from './cluster.ts';
