@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { Admin } from '../../src/client/index.ts';
 import { delay } from '../../src/net/index.ts';
-import { LocalCluster } from '../../test/helpers/launcher.ts';
+import { LocalCluster } from '../../src/cli/index.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
 import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpu, totalCpuSeconds } from './proc-stats.ts';

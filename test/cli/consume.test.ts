@@ -4,8 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Admin, Producer, PullConsumer } from '../../src/client/index.ts';
-import { TSX_LOADER } from '../../src/cli/index.ts';
-import { LocalCluster } from '../helpers/launcher.ts';
+import { TSX_LOADER, LocalCluster } from '../../src/cli/index.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** How long one CLI run may take before the test calls it hung. */

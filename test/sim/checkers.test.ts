@@ -3,8 +3,8 @@
 
 import t from 'tap';
 import { type Entry, EntryType, Role } from '../../src/raft/index.ts';
-import { checkHistory } from './checkers.ts';
-import type { Observation } from './checkers.ts';
+import { checkHistory } from '../../scripts/sim/checkers.ts';
+import type { Observation } from '../../scripts/sim/checkers.ts';
 
 const bodies = new Map<string, Uint8Array>();
 function body(s: string): Uint8Array {
