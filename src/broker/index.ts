@@ -17,6 +17,7 @@ export {
   type PeerTransportOptions,
 } from './peer-transport.ts';
 export * from './replica.ts';
+export * from './replica-options.ts';
 export * from './role.ts';
 export * from './send-batch-encoding.ts';
 export * from './server.ts';

@@ -5,7 +5,7 @@
 import { Connection, listen, WarningSummary, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
 import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/index.ts';
 import { BlobCursor, PEER_PROTOCOL_VERSION, type PeerHello, type PeerNotice, type PeerRaft } from '../protocol/index.ts';
-import type { PeerSender } from './replica.ts';
+import type { PeerSender } from './replica-options.ts';
 import { tracing } from '../trace/index.ts';
 import { traceMessages } from './trace-messages.ts';
 
