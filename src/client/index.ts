@@ -1,4 +1,5 @@
-// raftmq client library: the curated public API.
+// The client folder's API for the CLI, the chaos runner and tests. The package's public API is the
+// part of it that ../index.ts exports.
 export { Producer, keyHash } from './producer.ts';
 export type { ProducerOptions, SendOptions } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
