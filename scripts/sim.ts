@@ -1,13 +1,13 @@
 // npm run sim -- --runs N [--seed S] [--nodes 3|5] [--steps N] [--bug NAME] ...
-// Runs randomized fault schedules against simulated clusters of real Raft cores (see
-// test/sim/). Progress goes to stderr; the first failing seed is printed with its replay
-// command and the tail of its trace; stdout ends with exactly one JSON line.
+// Runs randomized fault schedules against simulated clusters of real Raft cores (the simulator is
+// scripts/sim/, its tests test/sim/). Progress goes to stderr; the first failing seed is printed
+// with its replay command and the tail of its trace; stdout ends with exactly one JSON line.
 
-import type { DriverBug } from '../test/sim/cluster.ts';
-import type { TestBug } from '../src/raft/types.ts';
-import { runFigure8Seed } from '../test/sim/figure8.ts';
-import { replayCommand, runSeed } from '../test/sim/schedule.ts';
-import type { Profile, ScheduleOptions } from '../test/sim/schedule.ts';
+import type { TestBug } from '../src/raft/index.ts';
+import type { DriverBug } from './sim/cluster.ts';
+import { runFigure8Seed } from './sim/figure8.ts';
+import { replayCommand, runSeed } from './sim/schedule.ts';
+import type { Profile, ScheduleOptions } from './sim/schedule.ts';
 
 const CORE_BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes', 'pre-vote-tie-break-always'];
 /** Bugs of the simulated driver (the broker's replica loop), not of the core. */

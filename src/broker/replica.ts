@@ -18,73 +18,13 @@
 // The one thing that must wait for the local disk is a checkpoint: it never records an applied
 // index above the durable end of the log that no write in flight will replace (stableLastIndex),
 // or a crash would restart the replica above its log, or on a stale suffix.
-import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/types.ts';
-import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
-import { NONE, Role } from '../raft/types.ts';
-import { trace, tracing } from '../trace/trace.ts';
-import type { ErrorCode } from './protocol.ts';
+import type { ErrorCode } from '../protocol/index.ts';
+import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
+import { NONE, Role } from '../raft/index.ts';
+import { trace, tracing } from '../trace/index.ts';
+import { ProposalError } from './errors.ts';
+import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { traceMessages } from './trace-messages.ts';
-
-/** What the driver needs from the state machine (implemented by BrokerStateMachine). */
-export interface ReplicatedStateMachine {
-  readonly appliedIndex: number;
-  /** Applies one committed entry; the return value goes to the entry's proposer, if waiting. */
-  apply(entry: Entry): unknown;
-  /** Makes the applied state durable; a restart resumes after it. Takes its snapshot of the
-   *  state synchronously, within the call (what is applied after the call is not in it). */
-  checkpoint(): Promise<unknown>;
-}
-
-/** Sends Raft messages to peers; one call per peer per turn becomes one frame. */
-export interface PeerSender {
-  send(to: NodeId, messages: Message[]): void;
-}
-
-export interface ReplicaLogger {
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-  error(fields: object, msg: string): void;
-}
-
-/** Default for ReplicaOptions.writesInFlightMax. */
-export const WRITES_IN_FLIGHT_MAX = 32;
-
-export class ProposalError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly leaderId: NodeId = NONE,
-  ) {
-    super(message);
-    this.name = 'ProposalError';
-  }
-}
-
-export interface ReplicaOptions {
-  readonly nodeId: NodeId;
-  readonly raft: RaftNodeApi;
-  readonly log: CommitLog;
-  readonly meta: MetaStore;
-  readonly stateMachine: ReplicatedStateMachine;
-  readonly peers: PeerSender;
-  readonly logger: ReplicaLogger;
-  readonly tickMs: number;
-  /** A proposal not committed within this long is answered with TIMEOUT (the entry may still commit). */
-  readonly proposalTimeoutMs: number;
-  readonly checkpointIntervalMs: number;
-  /** How the log makes appends durable. SYNC_FLUSH: an entry counts as persisted only once
-   *  fdatasync'd, so everything applied is on disk and checkpoints run beside the loop. Anything
-   *  else (ASYNC_FLUSH, the default assumption): the loop stops for a log flush and the checkpoint. */
-  readonly flushDiskType?: FlushDiskType;
-  /** Most proposals waiting for commit; beyond it new proposals get OVERLOADED. */
-  readonly pendingProposalsMax: number;
-  /** Most Readies whose writes are in flight; the loop takes no new Ready beyond it. */
-  readonly writesInFlightMax?: number;
-  /** Most peer messages queued for the next turn; beyond it they are dropped (Raft tolerates loss). */
-  readonly inboxMessagesMax: number;
-  /** Called when the replica cannot go on (the disk failed): the process should exit. */
-  readonly onFatal: (err: Error) => void;
-}
 
 interface Waiter {
   readonly term: number;

@@ -9,10 +9,8 @@
 // and try again, asking the other servers first. Any other error is final. A retried request
 // whose first try timed out or lost its connection after leaving may have been executed:
 // sends are at-least-once.
-import { messagesToWire, type NodeStatus } from '../broker/protocol.ts';
-import { Connection } from '../net/connection.ts';
-import { RaftmqError, isRetryable, outcomeOf } from '../net/errors.ts';
-import { backoffMs, delay, parseAddr } from '../net/util.ts';
+import { messagesToWire, type NodeStatus, RaftmqError, isRetryable, outcomeOf } from '../protocol/index.ts';
+import { Connection, backoffMs, delay, parseAddr } from '../net/index.ts';
 import type { RequestInput, RequestType, ResponseFor, RouteResponse } from './types.ts';
 
 /** A connection-level failure: the broker said nothing. */

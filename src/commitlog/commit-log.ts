@@ -67,7 +67,7 @@ import path from 'node:path';
 import { Checkpoint } from './checkpoint.ts';
 import { CRC_OFFLOAD_MIN_BYTES_DEFAULT, CrcSealer } from './crc-sealer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
-import { CommitLogError, assert, writeError } from './errors.ts';
+import { CommitLogError, writeError } from './errors.ts';
 import { DiskIo } from './io.ts';
 import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
 import { acquireLock, type StoreLock } from './lock.ts';
@@ -86,7 +86,8 @@ import {
   viewOf,
   type IndexEntry,
 } from './record.ts';
-import { trace, tracing } from '../trace/trace.ts';
+import { trace, tracing } from '../trace/index.ts';
+import { assert } from '../util/index.ts';
 import type { CommitLog, CommitLogOptions, CommitLogStats, FlushDiskType, LogRecord } from './types.ts';
 
 export const SEGMENT_BYTES_DEFAULT = 1024 * 1024 * 1024;

@@ -1,9 +1,9 @@
 // What a producer is told must be true: "not stored" (NOT_MASTER) only when the entry can never
 // commit; when it still might, the outcome is unknown (TIMEOUT).
 import t from 'tap';
-import { Replica } from '../../src/broker/replica.ts';
-import type { ProposeResult, RaftNodeApi, RaftStatus } from '../../src/raft/types.ts';
-import { NONE, Role } from '../../src/raft/types.ts';
+import { Replica } from '../../src/broker/index.ts';
+import type { ProposeResult, RaftNodeApi, RaftStatus } from '../../src/raft/index.ts';
+import { NONE, Role } from '../../src/raft/index.ts';
 
 /** A Raft core that is leader and gives each proposal the index and term the test sets. */
 function fakeLeader(next: { index: number; term: number }): RaftNodeApi {

@@ -3,12 +3,9 @@
 // earlier one) is durable, the loop keeps taking work while writes are in flight, a truncation
 // waits for nothing it must not, and a failed write stops the replica with no ack after it.
 import t from 'tap';
-import { Replica } from '../../src/broker/replica.ts';
-import type { CommitLog, LogRecord, MetaStore } from '../../src/commitlog/types.ts';
-import { CommitLogRaftStorage } from '../../src/commitlog/raft-storage.ts';
-import { RaftNode } from '../../src/raft/raw-node.ts';
-import type { Entry, Message } from '../../src/raft/types.ts';
-import { DEFAULT_RAFT_CONFIG, EntryType, MessageType, NONE } from '../../src/raft/types.ts';
+import { Replica } from '../../src/broker/index.ts';
+import { type CommitLog, type LogRecord, type MetaStore, CommitLogRaftStorage } from '../../src/commitlog/index.ts';
+import { RaftNode, type Entry, type Message, DEFAULT_RAFT_CONFIG, EntryType, MessageType, NONE } from '../../src/raft/index.ts';
 
 interface PendingWrite {
   readonly last: number;

@@ -8,15 +8,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
-import { makeConfig, renderConfig } from '../../src/broker/config.ts';
-import { TSX_LOADER } from '../../src/cli/cluster.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { makeConfig, renderConfig } from '../../src/broker/index.ts';
+import { LOADER_FLAGS } from '../../src/cli/index.ts';
+import { freeLocalPorts } from '../../src/net/index.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** Runs `raftmq node --config conf`; resolves its exit code and the last non-empty line of stderr. */
 async function refusedStart(conf: string): Promise<{ code: number | null; lastLine: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'node', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...LOADER_FLAGS, MAIN, 'node', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const code = await new Promise<number | null>((resolve) => {

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { FakeBroker } from './fake-broker.ts';
 import { Producer, RaftmqError, keyHash } from '../../src/client/index.ts';
-import { MESSAGE_BODY_BYTES_MAX } from '../../src/broker/protocol.ts';
+import { MESSAGE_BODY_BYTES_MAX } from '../../src/protocol/index.ts';
 
 const body = (s: string) => Buffer.from(s);
 

@@ -2,8 +2,8 @@
 import t from 'tap';
 import { Connection } from '../../src/net/index.ts';
 import { Producer, PullConsumer } from '../../src/client/index.ts';
-import { messagesToWire, sendResultOf, type SendBatchResult, type StoredMessage } from '../../src/broker/protocol.ts';
-import { LocalCluster } from '../helpers/launcher.ts';
+import { messagesToWire, sendResultOf, type SendBatchResult, type StoredMessage } from '../../src/protocol/index.ts';
+import { LocalCluster } from '../../src/cli/index.ts';
 import { bodyText, readAll, sendLoad, sleep, waitApplied } from '../helpers/group-io.ts';
 
 t.test('3 nodes: 10,000 messages at 64 in flight; every replica applies the same entries in order; a slave serves them all', async (t) => {

@@ -1,10 +1,7 @@
 import t from 'tap';
-import { CONNECT_TIMEOUT_MS_DEFAULT } from '../../src/net/connection.ts';
 import net from 'node:net';
-import { listen, type Server, type ServerConnection } from '../../src/net/server.ts';
-import { Connection } from '../../src/net/connection.ts';
-import type { Frame } from '../../src/net/frame-codec.ts';
-import { RaftmqError } from '../../src/net/errors.ts';
+import { CONNECT_TIMEOUT_MS_DEFAULT, listen, type Server, type ServerConnection, Connection, type Frame } from '../../src/net/index.ts';
+import { RaftmqError } from '../../src/protocol/index.ts';
 
 const HOST = '127.0.0.1';
 

@@ -1,7 +1,7 @@
 // Liveness under partial connectivity: a group in which a majority can talk elects a leader,
 // whatever other links are cut and whichever nodes are down.
 import t from 'tap';
-import { Role } from '../../src/raft/types.ts';
+import { Role } from '../../src/raft/index.ts';
 import { Network, ids } from './helpers.ts';
 
 const P5 = ids(5);

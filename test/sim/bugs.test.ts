@@ -5,11 +5,11 @@
 
 import t from 'tap';
 import type { Test } from 'tap';
-import type { TestBug } from '../../src/raft/types.ts';
-import { figure8, runFigure8Seed } from './figure8.ts';
-import { replayCommand, runSeed } from './schedule.ts';
-import type { ScheduleOptions } from './schedule.ts';
-import type { DriverBug } from './cluster.ts';
+import type { TestBug } from '../../src/raft/index.ts';
+import { figure8, runFigure8Seed } from '../../scripts/sim/figure8.ts';
+import { replayCommand, runSeed } from '../../scripts/sim/schedule.ts';
+import type { ScheduleOptions } from '../../scripts/sim/schedule.ts';
+import type { DriverBug } from '../../scripts/sim/cluster.ts';
 
 const COMMIT_OLD_TERM = new Set<TestBug>(['commit-old-term-by-counting']);
 const VOTE_STALE = new Set<TestBug>(['vote-for-stale-log']);

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { CONFIG_KEYS } from '../../src/broker/config.ts';
+import { CONFIG_KEYS } from '../../src/broker/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');

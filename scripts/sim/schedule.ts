@@ -8,7 +8,7 @@
 
 import type { DriverBug } from './cluster.ts';
 import fc from 'fast-check';
-import type { TestBug } from '../../src/raft/types.ts';
+import type { TestBug } from '../../src/raft/index.ts';
 import { SimCluster } from './cluster.ts';
 import type { NodeFactory } from './cluster.ts';
 import type { Violation } from './checkers.ts';

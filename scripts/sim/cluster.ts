@@ -13,21 +13,24 @@
 // A wipe is a crash that also loses the whole store (a replaced disk): the node restarts empty,
 // with the recovering hard state a broker's fresh store has (HardState.recovering).
 
-import { MemoryStorage } from '../../src/raft/memory-storage.ts';
-import { RaftNode } from '../../src/raft/raw-node.ts';
-import type {
-  Entry,
-  HardState,
-  Message,
-  NodeId,
-  RaftConfig,
-  RaftNodeApi,
-  RaftStatus,
-  Ready,
-  Storage,
-  TestBug,
-} from '../../src/raft/types.ts';
-import { DEFAULT_RAFT_CONFIG, MessageType, NONE, Role } from '../../src/raft/types.ts';
+import {
+  MemoryStorage,
+  RaftNode,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+  type RaftNodeApi,
+  type RaftStatus,
+  type Ready,
+  type Storage,
+  type TestBug,
+  DEFAULT_RAFT_CONFIG,
+  MessageType,
+  NONE,
+  Role,
+} from '../../src/raft/index.ts';
 import { SafetyChecker, dataKey } from './checkers.ts';
 import type { Observation, Violation } from './checkers.ts';
 import { Prng } from './prng.ts';
