@@ -270,7 +270,7 @@ t.test('damaged checkpoint chunks are assertions, never wrong answers', async (t
   const dir = await damaged('ok', async () => {});
   const sm = await BrokerStateMachine.open(dir, log.options());
   t.equal(sm.pull(TOPIC, 0, C + 5, 1, 1 << 20).messages[0].queueOffset, C + 5);
-  await (sm as unknown as { db: Level<string, Uint8Array> }).db.del(key(0));
+  await (sm as unknown as { store: { db: Level<string, Uint8Array> } }).store.db.del(key(0));
   t.throws(() => sm.pull(TOPIC, 0, 5, 1, 1 << 20), assertion(/checkpoint chunk q:T:0000:0000000000 is missing/));
   await sm.close();
 });

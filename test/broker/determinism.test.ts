@@ -193,7 +193,7 @@ t.test('a failed checkpoint write fails every later checkpoint (none may skip it
   let sm = await BrokerStateMachine.open(dir, log.options());
   for (const e of log.entries.slice(0, 3)) sm.apply(e);
   t.equal(await sm.checkpoint(), 3);
-  const db = (sm as unknown as { db: { batch: (...args: unknown[]) => Promise<void> } }).db;
+  const db = (sm as unknown as { store: { db: { batch: (...args: unknown[]) => Promise<void> } } }).store.db;
   const realBatch = db.batch.bind(db);
   db.batch = async () => {
     throw new Error('injected: disk full');
