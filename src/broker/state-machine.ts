@@ -8,7 +8,7 @@
 // - apply.ts: command kind -> handler; commands/<kind>.ts: a command's apply and its checks
 //   before proposing.
 // - checkpoint-store.ts: the applied-index checkpoint in LevelDB (what a restart resumes after).
-// - snapshot.ts: the whole state at one applied index.
+// - snapshot.ts: the whole state at one applied index, for a replica behind the log's start.
 // - reads.ts and send-batch-cache.ts: pulls and searches; message bodies stay in the Raft log and
 //   are read back through `readEntry` (the commitlog's synchronous read).
 import { assert } from '../raft/assert.ts';
@@ -24,11 +24,13 @@ import { checkSend, prepareSend, type SendOptions } from './state/commands/send-
 import { msgIdPrefix } from './state/msg-id.ts';
 import { pull, queueOf, searchOffset, type ReadContext } from './state/reads.ts';
 import { SendBatchCache } from './state/send-batch-cache.ts';
-import { encodeSnapshot, SNAPSHOT_FORMAT_VERSION } from './state/snapshot.ts';
+import { checkSnapshot, encodeSnapshot, SNAPSHOT_FORMAT_VERSION, type Snapshot } from './state/snapshot.ts';
 import { createTables, tablesInOrder, type BrokerTables, type TableSnapshots } from './state/tables.ts';
 import type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult, QueueBounds } from './state/types.ts';
 
 export type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult, QueueBounds } from './state/types.ts';
+export type { Snapshot } from './state/snapshot.ts';
+export { decodeSnapshot, encodeSnapshot } from './state/snapshot.ts';
 export { makeMsgId, parseMsgId } from './state/msg-id.ts';
 export { TOPIC_COUNT_MAX } from './state/topic-table.ts';
 export { CONSUMER_OFFSET_COUNT_MAX } from './state/consumer-offset-table.ts';
@@ -206,14 +208,34 @@ export class BrokerStateMachine {
     return pull(this.context, topic, queueId, offset, maxCount, maxBytes);
   }
 
-  // ---- the state digest -------------------------------------------------------------------
+  // ---- snapshot / restore -----------------------------------------------------------------
 
-  /** Canonical bytes of the whole replicated state (every table's snapshot). Two replicas that
-   *  applied the same entries give identical bytes, whatever of their queues is cold. */
-  serializeState(): Uint8Array {
+  /** A self-contained copy of all replicated state at appliedIndex (every table; no message
+   *  bodies: the log holds them). Cold consume-queue entries are read back for it. */
+  snapshot(): Snapshot {
     const tables: Partial<Record<keyof BrokerTables, unknown>> = {};
     for (const table of tablesInOrder(this.tables)) tables[table.name as keyof BrokerTables] = table.snapshot();
-    return encodeSnapshot({ formatVersion: SNAPSHOT_FORMAT_VERSION, appliedIndex: this.applied, appliedTerm: this.appliedTermValue, tables: tables as TableSnapshots });
+    return { formatVersion: SNAPSHOT_FORMAT_VERSION, appliedIndex: this.applied, appliedTerm: this.appliedTermValue, tables: tables as TableSnapshots };
+  }
+
+  /** Replaces all replicated state with `snapshot`'s (checked: a malformed one is an assertion);
+   *  apply then continues at snapshot.appliedIndex + 1. A durable machine writes the whole new
+   *  state, and drops the old, in its next checkpoint. */
+  restore(snapshot: Snapshot): void {
+    assert(!this.closed, 'state machine: restore after close');
+    checkSnapshot(snapshot, this.tables);
+    const context = { tables: this.tables, appliedIndex: snapshot.appliedIndex };
+    for (const table of tablesInOrder(this.tables)) table.restore(snapshot.tables[table.name as keyof BrokerTables], context);
+    this.applied = snapshot.appliedIndex;
+    this.appliedTermValue = snapshot.appliedTerm;
+    this.batches.clear();
+    this.store?.replaceAllOnNextCheckpoint();
+  }
+
+  /** Canonical bytes of the whole replicated state (the encoded snapshot). Two replicas that
+   *  applied the same entries give identical bytes, whatever of their queues is cold. */
+  serializeState(): Uint8Array {
+    return encodeSnapshot(this.snapshot());
   }
 
   // ---- checkpoint -------------------------------------------------------------------------

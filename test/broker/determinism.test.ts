@@ -3,27 +3,11 @@ import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrokerCommand } from '../../src/broker/commands.ts';
 import { decodeCommand } from '../../src/broker/commands.ts';
 import type { ApplyResult } from '../../src/broker/state-machine.ts';
 import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT } from '../../src/broker/state-machine.ts';
-import { arbCommand, TOPICS } from './arbitraries.ts';
-import { FakeLog } from './harness.ts';
-
-type Step = BrokerCommand | 'raft-noop';
-
-/** A log as a sequence of leaders would write it: every raft no-op starts a new term. */
-function buildLog(steps: readonly Step[]): FakeLog {
-  const log = new FakeLog();
-  let term = 1;
-  for (const s of steps) {
-    if (s === 'raft-noop') term++;
-    log.append(s, term);
-  }
-  return log;
-}
-
-const arbSteps = fc.array(fc.oneof({ weight: 9, arbitrary: arbCommand() }, { weight: 1, arbitrary: fc.constant('raft-noop' as const) }), { minLength: 1, maxLength: 60 });
+import { arbSteps, TOPICS } from './arbitraries.ts';
+import { buildLog, FakeLog } from './harness.ts';
 
 /** Everything a consumer could read: every queue of every topic, pulled whole. */
 function readAll(sm: BrokerStateMachine): unknown[] {

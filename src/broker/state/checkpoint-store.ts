@@ -27,6 +27,8 @@ interface CheckpointBatch {
   readonly applied: number;
   /** Run once the batch is durable. */
   readonly onDurable: readonly (() => void)[];
+  /** Delete every key the batch does not write: the state was replaced (restore from a snapshot). */
+  readonly replacesAll: boolean;
 }
 
 export class CheckpointStore implements ColdChunkStore {
@@ -38,6 +40,7 @@ export class CheckpointStore implements ColdChunkStore {
   private durableApplied = 0;
   /** Applied index of the last checkpoint taken (written or not). */
   private takenApplied = 0;
+  private replaceAllNext = false;
 
   private constructor(db: Level<string, Uint8Array>) {
     this.db = db;
@@ -83,6 +86,12 @@ export class CheckpointStore implements ColdChunkStore {
     return { applied: m[1] as number, term: m[2] as number };
   }
 
+  /** The next checkpoint writes the whole state and removes every other key (the state was
+   *  replaced wholesale; the tables count all of it as changed). */
+  replaceAllOnNextCheckpoint(): void {
+    this.replaceAllNext = true;
+  }
+
   /**
    * Writes what the tables changed since the previous checkpoint and `meta` in one synced
    * batch; resolves to the checkpointed applied index. The batch is taken synchronously, in the
@@ -123,10 +132,12 @@ export class CheckpointStore implements ColdChunkStore {
       const done = table.takeCheckpoint(ops);
       if (done !== undefined) onDurable.push(done);
     }
-    if (ops.length === 0 && meta.applied === this.takenApplied) return null;
+    const replacesAll = this.replaceAllNext;
+    if (ops.length === 0 && meta.applied === this.takenApplied && !replacesAll) return null;
     ops.push({ type: 'put', key: KEY_META, value: packr.pack([STATE_FORMAT_VERSION, meta.applied, meta.term]) });
+    this.replaceAllNext = false;
     this.takenApplied = meta.applied;
-    return { ops, applied: meta.applied, onDurable };
+    return { ops, applied: meta.applied, onDurable, replacesAll };
   }
 
   private async write(batch: CheckpointBatch | null): Promise<number> {
@@ -134,7 +145,8 @@ export class CheckpointStore implements ColdChunkStore {
     const db = this.db;
     if (batch === null || db === undefined) return this.durableApplied;
     try {
-      await db.batch(batch.ops, { sync: true });
+      const ops = batch.replacesAll ? [...(await staleKeyDeletes(db, batch.ops)), ...batch.ops] : batch.ops;
+      await db.batch(ops as CheckpointOp[], { sync: true });
     } catch (err) {
       this.failure = err as Error;
       throw err;
@@ -153,6 +165,14 @@ function tablesByPrefix(tables: readonly ReplicatedTable<unknown>[]): Map<string
     byPrefix.set(prefix, table);
   }
   return byPrefix;
+}
+
+/** Deletes of every stored key that `ops` does not write. */
+async function staleKeyDeletes(db: Level<string, Uint8Array>, ops: readonly CheckpointOp[]): Promise<CheckpointOp[]> {
+  const written = new Set(ops.map((op) => op.key));
+  const deletes: CheckpointOp[] = [];
+  for await (const key of db.keys()) if (!written.has(key)) deletes.push({ type: 'del', key });
+  return deletes;
 }
 
 function isIndex(v: unknown): boolean {
