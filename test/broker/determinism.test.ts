@@ -153,7 +153,7 @@ function sendLog(count: number): FakeLog {
   return log;
 }
 
-t.test('checkpoint() takes its snapshot in the call: what is applied after it is not in it', async (t) => {
+t.test('checkpoint() takes its batch in the call: what is applied after it is not in it', async (t) => {
   // The replica relies on this to never checkpoint above its durable log (applyUnpersisted).
   const dir = await mkdtemp(path.join(os.tmpdir(), 'raftmq-sm-snap-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
