@@ -11,6 +11,12 @@
 // - snapshot.ts: the whole state at one applied index, for a replica behind the log's start.
 // - reads.ts and send-batch-cache.ts: pulls and searches; message bodies stay in the Raft log and
 //   are read back through `readEntry` (the commitlog's synchronous read).
+//
+// A new replicated command: its kind and codec in commands.ts, its module in state/commands/
+// (handler and checks before proposing), its line in COMMAND_HANDLERS (state/apply.ts), a
+// prepare method here, and its arbitrary in test/broker/arbitraries.ts. A new table: a
+// ReplicatedTable in state/, its line in createTables (state/tables.ts), and its reads in
+// observe() of test/broker/snapshot.test.ts (which fails until a snapshot without it is noticed).
 import { assert } from '../raft/assert.ts';
 import type { CommitOffsetEntry, CreateTopicCommand, SendBatchCommand } from './commands.ts';
 import { TOPIC_QUEUE_COUNT_MAX } from './commands.ts';
