@@ -175,146 +175,169 @@ export async function loadConfig(path: string): Promise<BrokerConfig> {
 }
 
 /** Builds a validated config from raw string values (as they would appear in broker.conf);
- *  missing keys take their defaults. The local cluster launcher can use it directly. */
+ *  missing keys take their defaults. The local cluster launcher can use it directly. Keys are
+ *  checked in a fixed order, so the first bad one is the one reported. */
 export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 'broker.conf'): BrokerConfig {
-  const err = (key: ConfigKey, message: string): ConfigError => new ConfigError(key, `${source}: ${message}`);
-  const raw = (key: ConfigKey): string | undefined => {
-    const v = values[key];
-    return v === undefined ? undefined : v.trim();
-  };
-  const required = (key: ConfigKey, expected: string): string => {
-    const v = raw(key);
-    if (v === undefined || v === '') throw err(key, `${key} is missing; expected ${expected}`);
+  const v = new ConfigValues(values, source);
+  const names = readNames(v);
+  const { self, ids, ...peers } = readPeers(v);
+  const client = readClientListener(v, peers.dLegerPeers, self);
+  const store = readStore(v);
+  const preferredLeaderId = v.raw('preferredLeaderId') ?? '';
+  if (preferredLeaderId !== '' && !ids.includes(preferredLeaderId)) {
+    throw v.err('preferredLeaderId', `preferredLeaderId "${clip(preferredLeaderId)}" is not one of dLegerPeers (${ids.join(', ')}); expected a peer id or empty`);
+  }
+  const options = readTopicAndStoreOptions(v);
+  const timing = readTiming(v);
+  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing };
+}
+
+/** The raw values of one broker.conf; each reader checks one key and names it in its error. */
+class ConfigValues {
+  constructor(
+    private readonly values: Partial<Record<ConfigKey, string>>,
+    private readonly source: string,
+  ) {}
+
+  err(key: ConfigKey, message: string): ConfigError {
+    return new ConfigError(key, `${this.source}: ${message}`);
+  }
+
+  raw(key: ConfigKey): string | undefined {
+    return this.values[key]?.trim();
+  }
+
+  required(key: ConfigKey, expected: string): string {
+    const v = this.raw(key);
+    if (v === undefined || v === '') throw this.err(key, `${key} is missing; expected ${expected}`);
     return v;
-  };
-  const withDefault = (key: ConfigKey): string => {
-    const v = raw(key);
-    if (v !== undefined) return v;
-    return CONFIG_KEYS.find((k) => k.key === key)!.default;
-  };
-  const name = (key: ConfigKey, v: string): string => {
-    if (!NAME_PATTERN.test(v)) throw err(key, `${key} "${clip(v)}" is not a valid name; expected 1..127 characters of [A-Za-z0-9_.-]`);
+  }
+
+  withDefault(key: ConfigKey): string {
+    return this.raw(key) ?? CONFIG_KEYS.find((k) => k.key === key)!.default;
+  }
+
+  name(key: ConfigKey, v: string): string {
+    if (!NAME_PATTERN.test(v)) throw this.err(key, `${key} "${clip(v)}" is not a valid name; expected 1..127 characters of [A-Za-z0-9_.-]`);
     return v;
-  };
-  const int = (key: ConfigKey, min: number, max: number): number => {
-    const v = withDefault(key);
+  }
+
+  int(key: ConfigKey, min: number, max: number): number {
+    const v = this.withDefault(key);
     const n = /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN;
-    if (!(n >= min && n <= max)) throw err(key, `${key} "${clip(v)}" is not valid; expected an integer in ${min}..${max}`);
+    if (!(n >= min && n <= max)) throw this.err(key, `${key} "${clip(v)}" is not valid; expected an integer in ${min}..${max}`);
     return n;
-  };
-  const bool = (key: ConfigKey): boolean => {
-    const v = withDefault(key).toLowerCase();
-    if (v !== 'true' && v !== 'false') throw err(key, `${key} "${clip(withDefault(key))}" is not valid; expected true or false`);
+  }
+
+  bool(key: ConfigKey): boolean {
+    const v = this.withDefault(key).toLowerCase();
+    if (v !== 'true' && v !== 'false') throw this.err(key, `${key} "${clip(this.withDefault(key))}" is not valid; expected true or false`);
     return v === 'true';
-  };
+  }
+}
 
-  const brokerClusterName = name('brokerClusterName', withDefault('brokerClusterName'));
-  const brokerName = name('brokerName', withDefault('brokerName'));
-  const dLegerGroup = name('dLegerGroup', raw('dLegerGroup') ?? brokerName);
+type ConfigPart<K extends ConfigKey> = Pick<BrokerConfig, K>;
 
-  const peersText = required('dLegerPeers', 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:20911;n1-127.0.0.1:20912;n2-127.0.0.1:20913)');
-  const dLegerPeers = parsePeers(peersText, 'dLegerPeers', err);
+function readNames(v: ConfigValues): ConfigPart<'brokerClusterName' | 'brokerName' | 'dLegerGroup'> {
+  const brokerClusterName = v.name('brokerClusterName', v.withDefault('brokerClusterName'));
+  const brokerName = v.name('brokerName', v.withDefault('brokerName'));
+  const dLegerGroup = v.name('dLegerGroup', v.raw('dLegerGroup') ?? brokerName);
+  return { brokerClusterName, brokerName, dLegerGroup };
+}
+
+function readPeers(v: ConfigValues): ConfigPart<'dLegerPeers' | 'dLegerSelfId'> & { self: PeerAddress; ids: string[] } {
+  const peersText = v.required('dLegerPeers', 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:20911;n1-127.0.0.1:20912;n2-127.0.0.1:20913)');
+  const dLegerPeers = parsePeers(peersText, 'dLegerPeers', (key, message) => v.err(key, message));
   const ids = dLegerPeers.map((p) => p.id);
-  const dLegerSelfId = required('dLegerSelfId', `one of the dLegerPeers ids (${ids.join(', ')})`);
-  if (!ids.includes(dLegerSelfId)) throw err('dLegerSelfId', `dLegerSelfId "${clip(dLegerSelfId)}" is not one of dLegerPeers (${ids.join(', ')})`);
+  const dLegerSelfId = v.required('dLegerSelfId', `one of the dLegerPeers ids (${ids.join(', ')})`);
+  if (!ids.includes(dLegerSelfId)) throw v.err('dLegerSelfId', `dLegerSelfId "${clip(dLegerSelfId)}" is not one of dLegerPeers (${ids.join(', ')})`);
   const self = dLegerPeers.find((p) => p.id === dLegerSelfId)!;
+  return { dLegerPeers, dLegerSelfId, self, ids };
+}
 
-  const listenPort = int('listenPort', 1, 65535);
-  const brokerIP1 = withDefault('brokerIP1');
-  if (!HOST_PATTERN.test(brokerIP1)) throw err('brokerIP1', `brokerIP1 "${clip(brokerIP1)}" is not a host; expected an IP address or host name`);
+type ClientListenerKeys = 'listenPort' | 'brokerIP1' | 'clientPeers' | 'clientConnectionsMax' | 'clientConnectionsPerAddressMax' | 'clientFirstFrameTimeoutMs';
+
+function readClientListener(v: ConfigValues, dLegerPeers: readonly PeerAddress[], self: PeerAddress): ConfigPart<ClientListenerKeys> {
+  const listenPort = v.int('listenPort', 1, 65535);
+  const brokerIP1 = v.withDefault('brokerIP1');
+  if (!HOST_PATTERN.test(brokerIP1)) throw v.err('brokerIP1', `brokerIP1 "${clip(brokerIP1)}" is not a host; expected an IP address or host name`);
   if (listenPort === self.port) {
-    throw err('listenPort', `listenPort ${listenPort} is also this replica's dLegerPeers port; expected a different port`);
+    throw v.err('listenPort', `listenPort ${listenPort} is also this replica's dLegerPeers port; expected a different port`);
   }
-
-  let clientPeers: PeerAddress[];
-  const clientText = raw('clientPeers');
-  if (clientText === undefined || clientText === '') {
-    const shift = listenPort - self.port;
-    clientPeers = dLegerPeers.map((p) => {
-      if (p.id === self.id) return { id: p.id, host: brokerIP1, port: listenPort };
-      const port = p.port + shift;
-      if (port < 1 || port > 65535) {
-        throw err('clientPeers', `clientPeers cannot be derived for ${p.id} (port ${p.port} shifted by ${shift} is ${port}); expected clientPeers set explicitly`);
-      }
-      return { id: p.id, host: p.host, port };
-    });
-  } else {
-    const listed = parsePeers(clientText, 'clientPeers', err);
-    const byId = new Map(listed.map((p) => [p.id, p]));
-    if (listed.length !== dLegerPeers.length || ids.some((id) => !byId.has(id))) {
-      throw err('clientPeers', `clientPeers lists ${listed.map((p) => p.id).join(', ')}; expected exactly the dLegerPeers ids (${ids.join(', ')})`);
-    }
-    clientPeers = ids.map((id) => byId.get(id)!);
-    const mine = byId.get(self.id)!;
-    if (mine.port !== listenPort) throw err('clientPeers', `clientPeers gives ${self.id} port ${mine.port} but listenPort is ${listenPort}; expected them to agree`);
-  }
-
-  const clientConnectionsMax = int('clientConnectionsMax', 1, CLIENT_CONNECTIONS_MAX_LIMIT);
-  const clientConnectionsPerAddressMax = int('clientConnectionsPerAddressMax', 1, CLIENT_CONNECTIONS_MAX_LIMIT);
+  const clientText = v.raw('clientPeers');
+  const clientPeers =
+    clientText === undefined || clientText === ''
+      ? deriveClientPeers(v, dLegerPeers, self, brokerIP1, listenPort)
+      : listedClientPeers(v, clientText, dLegerPeers, self, listenPort);
+  const clientConnectionsMax = v.int('clientConnectionsMax', 1, CLIENT_CONNECTIONS_MAX_LIMIT);
+  const clientConnectionsPerAddressMax = v.int('clientConnectionsPerAddressMax', 1, CLIENT_CONNECTIONS_MAX_LIMIT);
   if (clientConnectionsPerAddressMax > clientConnectionsMax) {
-    throw err(
+    throw v.err(
       'clientConnectionsPerAddressMax',
       `clientConnectionsPerAddressMax ${clientConnectionsPerAddressMax} is above clientConnectionsMax ${clientConnectionsMax}; expected at most clientConnectionsMax (lower it too when lowering clientConnectionsMax)`,
     );
   }
-  const clientFirstFrameTimeoutMs = int('clientFirstFrameTimeoutMs', 100, 600_000);
+  const clientFirstFrameTimeoutMs = v.int('clientFirstFrameTimeoutMs', 100, 600_000);
+  return { listenPort, brokerIP1, clientPeers, clientConnectionsMax, clientConnectionsPerAddressMax, clientFirstFrameTimeoutMs };
+}
 
-  const storePathRootDir = withDefault('storePathRootDir');
-  if (storePathRootDir === '' || storePathRootDir.includes('\0')) throw err('storePathRootDir', 'storePathRootDir is empty; expected a directory path');
+/** Each peer's Raft host with its Raft port shifted by listenPort minus this replica's Raft port. */
+function deriveClientPeers(v: ConfigValues, dLegerPeers: readonly PeerAddress[], self: PeerAddress, brokerIP1: string, listenPort: number): PeerAddress[] {
+  const shift = listenPort - self.port;
+  return dLegerPeers.map((p) => {
+    if (p.id === self.id) return { id: p.id, host: brokerIP1, port: listenPort };
+    const port = p.port + shift;
+    if (port < 1 || port > 65535) {
+      throw v.err('clientPeers', `clientPeers cannot be derived for ${p.id} (port ${p.port} shifted by ${shift} is ${port}); expected clientPeers set explicitly`);
+    }
+    return { id: p.id, host: p.host, port };
+  });
+}
 
-  const flushText = withDefault('flushDiskType');
-  if (flushText !== 'SYNC_FLUSH' && flushText !== 'ASYNC_FLUSH') {
-    throw err('flushDiskType', `flushDiskType "${clip(flushText)}" is not valid; expected SYNC_FLUSH or ASYNC_FLUSH`);
+/** clientPeers as set: exactly the dLegerPeers ids (returned in their order), this replica at listenPort. */
+function listedClientPeers(v: ConfigValues, text: string, dLegerPeers: readonly PeerAddress[], self: PeerAddress, listenPort: number): PeerAddress[] {
+  const ids = dLegerPeers.map((p) => p.id);
+  const listed = parsePeers(text, 'clientPeers', (key, message) => v.err(key, message));
+  const byId = new Map(listed.map((p) => [p.id, p]));
+  if (listed.length !== dLegerPeers.length || ids.some((id) => !byId.has(id))) {
+    throw v.err('clientPeers', `clientPeers lists ${listed.map((p) => p.id).join(', ')}; expected exactly the dLegerPeers ids (${ids.join(', ')})`);
   }
-  const flushIntervalMs = int('flushIntervalMs', 1, 60_000);
-  const crcOffloadMinBytes = int('crcOffloadMinBytes', 0, 1024 ** 3);
+  const mine = byId.get(self.id)!;
+  if (mine.port !== listenPort) throw v.err('clientPeers', `clientPeers gives ${self.id} port ${mine.port} but listenPort is ${listenPort}; expected them to agree`);
+  return ids.map((id) => byId.get(id)!);
+}
 
-  const preferredLeaderId = raw('preferredLeaderId') ?? '';
-  if (preferredLeaderId !== '' && !ids.includes(preferredLeaderId)) {
-    throw err('preferredLeaderId', `preferredLeaderId "${clip(preferredLeaderId)}" is not one of dLegerPeers (${ids.join(', ')}); expected a peer id or empty`);
+function readStore(v: ConfigValues): ConfigPart<'storePathRootDir' | 'flushDiskType' | 'flushIntervalMs' | 'crcOffloadMinBytes'> {
+  const storePathRootDir = v.withDefault('storePathRootDir');
+  if (storePathRootDir === '' || storePathRootDir.includes('\0')) throw v.err('storePathRootDir', 'storePathRootDir is empty; expected a directory path');
+  const flushDiskType = v.withDefault('flushDiskType');
+  if (flushDiskType !== 'SYNC_FLUSH' && flushDiskType !== 'ASYNC_FLUSH') {
+    throw v.err('flushDiskType', `flushDiskType "${clip(flushDiskType)}" is not valid; expected SYNC_FLUSH or ASYNC_FLUSH`);
   }
+  const flushIntervalMs = v.int('flushIntervalMs', 1, 60_000);
+  const crcOffloadMinBytes = v.int('crcOffloadMinBytes', 0, 1024 ** 3);
+  return { storePathRootDir, flushDiskType, flushIntervalMs, crcOffloadMinBytes };
+}
 
-  const autoCreateTopicEnable = bool('autoCreateTopicEnable');
-  const directIoEnable = bool('directIoEnable');
-  const defaultTopicQueueNums = int('defaultTopicQueueNums', 1, TOPIC_QUEUE_COUNT_MAX);
-  const mappedFileSizeCommitLog = int('mappedFileSizeCommitLog', 1024 ** 2, 4 * 1024 ** 3);
-  const tickMs = int('tickMs', 1, 1000);
-  const heartbeatIntervalMs = int('heartbeatIntervalMs', 1, 60_000);
-  if (heartbeatIntervalMs < tickMs) throw err('heartbeatIntervalMs', `heartbeatIntervalMs ${heartbeatIntervalMs} is below tickMs ${tickMs}; expected at least one tick`);
-  const electionTimeoutMs = int('electionTimeoutMs', 2, 600_000);
+function readTopicAndStoreOptions(v: ConfigValues): ConfigPart<'autoCreateTopicEnable' | 'directIoEnable' | 'defaultTopicQueueNums' | 'mappedFileSizeCommitLog'> {
+  const autoCreateTopicEnable = v.bool('autoCreateTopicEnable');
+  const directIoEnable = v.bool('directIoEnable');
+  const defaultTopicQueueNums = v.int('defaultTopicQueueNums', 1, TOPIC_QUEUE_COUNT_MAX);
+  const mappedFileSizeCommitLog = v.int('mappedFileSizeCommitLog', 1024 ** 2, 4 * 1024 ** 3);
+  return { autoCreateTopicEnable, directIoEnable, defaultTopicQueueNums, mappedFileSizeCommitLog };
+}
+
+function readTiming(v: ConfigValues): ConfigPart<'tickMs' | 'heartbeatIntervalMs' | 'electionTimeoutMs' | 'sendTimeoutMs' | 'checkpointIntervalMs'> {
+  const tickMs = v.int('tickMs', 1, 1000);
+  const heartbeatIntervalMs = v.int('heartbeatIntervalMs', 1, 60_000);
+  if (heartbeatIntervalMs < tickMs) throw v.err('heartbeatIntervalMs', `heartbeatIntervalMs ${heartbeatIntervalMs} is below tickMs ${tickMs}; expected at least one tick`);
+  const electionTimeoutMs = v.int('electionTimeoutMs', 2, 600_000);
   if (electionTimeoutMs < 2 * heartbeatIntervalMs) {
-    throw err('electionTimeoutMs', `electionTimeoutMs ${electionTimeoutMs} is below 2 x heartbeatIntervalMs (${2 * heartbeatIntervalMs}); expected a larger value`);
+    throw v.err('electionTimeoutMs', `electionTimeoutMs ${electionTimeoutMs} is below 2 x heartbeatIntervalMs (${2 * heartbeatIntervalMs}); expected a larger value`);
   }
-  const sendTimeoutMs = int('sendTimeoutMs', 1, 600_000);
-  const checkpointIntervalMs = int('checkpointIntervalMs', 10, 600_000);
-
-  return {
-    brokerClusterName,
-    brokerName,
-    dLegerGroup,
-    dLegerPeers,
-    dLegerSelfId,
-    clientPeers,
-    listenPort,
-    brokerIP1,
-    clientConnectionsMax,
-    clientConnectionsPerAddressMax,
-    clientFirstFrameTimeoutMs,
-    storePathRootDir,
-    flushDiskType: flushText,
-    flushIntervalMs,
-    crcOffloadMinBytes,
-    directIoEnable,
-    preferredLeaderId,
-    autoCreateTopicEnable,
-    defaultTopicQueueNums,
-    mappedFileSizeCommitLog,
-    tickMs,
-    electionTimeoutMs,
-    heartbeatIntervalMs,
-    sendTimeoutMs,
-    checkpointIntervalMs,
-  };
+  const sendTimeoutMs = v.int('sendTimeoutMs', 1, 600_000);
+  const checkpointIntervalMs = v.int('checkpointIntervalMs', 10, 600_000);
+  return { tickMs, heartbeatIntervalMs, electionTimeoutMs, sendTimeoutMs, checkpointIntervalMs };
 }
 
 function parsePeers(text: string, key: ConfigKey, err: (key: ConfigKey, message: string) => ConfigError): PeerAddress[] {

@@ -3,12 +3,12 @@
 // two tiers so memory stays flat however long a queue grows:
 // - hot, [coldEnd, maxOffset): runs in memory. A batch of n messages is one run (its first queue
 //   offset and its first packed entry), 16 bytes for the whole batch: under load a batch carries
-//   tens of messages, so well under a byte per message (a per-message array costs 0.5-1 GiB over
-//   ten minutes at 100k msgs/s).
+//   tens of messages, so well under a byte per message, where a per-message array would cost
+//   memory for every message ever applied.
 // - cold, [0, coldEnd): chunks of CONSUME_QUEUE_CHUNK_ENTRY_COUNT entries that a completed
-//   checkpoint holds in full, read back through a ColdChunkReader (the state machine's LevelDB
-//   and its bounded cache). Only the owner moves coldEnd (freezeBelow): up, to chunk boundaries.
-//   (With every queue wholly in memory, replica RSS grew ~4.7 MiB/min at full load.)
+//   checkpoint holds in full, read back through a ColdChunkReader (the checkpoint's LevelDB and
+//   a bounded cache), so a replica's memory does not grow with the queue. Only the owner moves
+//   coldEnd (freezeBelow): up, to chunk boundaries.
 // The bodies stay in the log.
 import { assert } from '../util/index.ts';
 import { SEND_BATCH_COUNT_MAX } from '../protocol/index.ts';

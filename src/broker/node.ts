@@ -49,67 +49,98 @@ export interface RunningNode {
 
 export async function startNode(config: BrokerConfig, logger: Logger): Promise<RunningNode> {
   const self = selfPeer(config);
-  const peers = config.dLegerPeers.map((p) => p.id);
-  const logFn: LogFn = (level, msg, fields) => logger[level === 'debug' ? 'debug' : level](fields ?? {}, msg);
-
   traceAs(self.id);
-  const { log, meta, stateMachine: sm } = await openStores(config, logger);
+  const stores = await openStores(config, logger);
+  const raft = createRaft(config, stores);
+  logger.info(
+    { nodeId: self.id, firstIndex: stores.log.firstIndex(), lastIndex: stores.log.lastIndex(), appliedIndex: stores.stateMachine.appliedIndex, term: stores.meta.getHardState().term },
+    'store opened',
+  );
+  let fatalExit: ((err: Error) => void) | null = null;
+  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err));
+  // In stopping order: clients first, the stores last.
+  const closers = [
+    () => parts.server.close(),
+    () => parts.replica.stop(),
+    () => parts.transport.close(),
+    () => stores.stateMachine.close({ checkpoint: false }),
+    () => stores.meta.close(),
+    () => stores.log.close(),
+  ];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers) await close();
+  };
+  await startParts(parts, closers, logger);
+  logger.info({ nodeId: self.id, peerAddr: `${self.host}:${self.port}`, clientAddr: parts.advertisedAddr, pid: process.pid }, 'replica started');
 
-  const storage = new CommitLogRaftStorage(log, meta);
+  fatalExit = (err) => {
+    logger.error({ err: err.message }, 'fatal: the replica cannot go on');
+    void closeAll().finally(() => process.exit(3));
+  };
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await handOverLeadership(parts.replica, config.dLegerPeers.map((p) => p.id), self.id, logger);
+      await closeAll();
+      logger.info({ nodeId: self.id }, 'replica stopped');
+    })();
+    return stopping;
+  };
+  return { config, replica: parts.replica, server: parts.server, clientPort: parts.server.port, stop };
+}
+
+interface Stores {
+  readonly log: CommitLog;
+  readonly meta: MetaStore;
+  readonly stateMachine: BrokerStateMachine;
+}
+
+/** The Raft core over the store, resuming after the state machine's checkpoint. */
+function createRaft(config: BrokerConfig, { log, meta, stateMachine }: Stores): RaftNode {
   const ticks = raftTicksOf(config);
-  const raft = new RaftNode(
+  return new RaftNode(
     {
       ...DEFAULT_RAFT_CONFIG,
-      id: self.id,
-      peers,
+      id: config.dLegerSelfId,
+      peers: config.dLegerPeers.map((p) => p.id),
       seed: randomInt(2 ** 31),
       electionTicks: ticks.electionTicks,
       heartbeatTicks: ticks.heartbeatTicks,
       preferredLeader: config.preferredLeaderId,
       maxBytesPerMessage: RAFT_APPEND_BYTES_MAX,
       maxInflightBytesPerFollower: RAFT_INFLIGHT_BYTES_MAX,
-      applied: sm.appliedIndex,
+      applied: stateMachine.appliedIndex,
       // Apply (and answer) once committed, without waiting for our own fsync: see replica.ts.
       applyUnpersisted: true,
     },
-    storage,
+    new CommitLogRaftStorage(log, meta),
   );
-  logger.info(
-    { nodeId: self.id, firstIndex: log.firstIndex(), lastIndex: log.lastIndex(), appliedIndex: sm.appliedIndex, term: meta.getHardState().term },
-    'store opened',
-  );
+}
 
+interface NodeParts {
+  readonly transport: PeerTransport;
+  readonly replica: Replica;
+  readonly server: BrokerServer;
+  /** This replica's client address as clients are told it. */
+  readonly advertisedAddr: string;
+}
+
+/** The peer transport, the replica driver and the client server, wired to each other. */
+function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft: RaftNode, onFatal: (err: Error) => void): NodeParts {
+  const logFn: LogFn = (level, msg, fields) => logger[level === 'debug' ? 'debug' : level](fields ?? {}, msg);
+  const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
   const learnedClientAddr = new Map<NodeId, string>();
   const configuredClientAddr = new Map(config.clientPeers.map((p) => [p.id, `${p.host}:${p.port}`]));
-  const clientAddrOf = (id: NodeId): string => learnedClientAddr.get(id) ?? configuredClientAddr.get(id) ?? '';
-  const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
-
-  let replica: Replica;
-  const sendFailures = new WarningSummary({ log: logFn, msg: 'messages to a peer dropped (it reads too slowly or not at all; it is probed again)', intervalMs: PEER_WARNING_INTERVAL_MS });
-  const transport = new PeerTransport({
-    group: config.dLegerGroup,
-    self,
-    peers: config.dLegerPeers.filter((p) => p.id !== self.id),
-    clientAddr: advertisedAddr,
-    log: logFn,
-    onMessages: (msgs) => replica.receive(msgs),
-    onPeerDown: (peer, reason) => {
-      if (replica.role.leaderId === peer) logger.warn({ peer, reason }, 'lost the connection to the master');
-      replica.peerDown(peer);
-    },
-    onSendFailed: (peer, reason) => {
-      sendFailures.note('dropped', peer, { reason });
-      replica.sendFailed(peer);
-    },
-    onPeerClientAddr: (peer, addr) => learnedClientAddr.set(peer, addr),
-  });
-  let fatalExit: ((err: Error) => void) | null = null;
+  // The transport calls back into the replica, which needs the transport to send.
+  let replica: Replica | undefined;
+  const driver = (): Replica => replica!;
+  const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr));
   replica = new Replica({
-    nodeId: self.id,
+    nodeId: config.dLegerSelfId,
     raft,
-    log,
-    meta,
-    stateMachine: sm,
+    log: stores.log,
+    meta: stores.meta,
+    stateMachine: stores.stateMachine,
     peers: transport,
     logger,
     tickMs: config.tickMs,
@@ -118,66 +149,73 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     flushDiskType: config.flushDiskType,
     pendingProposalsMax: PENDING_PROPOSALS_MAX,
     inboxMessagesMax: INBOX_MESSAGES_MAX,
-    onFatal: (err) => fatalExit?.(err),
+    onFatal,
   });
   const server = new BrokerServer({
     host: config.brokerIP1,
     port: config.listenPort,
     advertisedAddr,
-    nodeId: self.id,
-    peers,
+    nodeId: config.dLegerSelfId,
+    peers: config.dLegerPeers.map((p) => p.id),
     brokerName: config.brokerName,
     autoCreateTopicEnable: config.autoCreateTopicEnable,
     defaultTopicQueueNums: config.defaultTopicQueueNums,
     sendTimeoutMs: config.sendTimeoutMs,
     replica,
-    stateMachine: sm,
+    stateMachine: stores.stateMachine,
     log: logFn,
-    clientAddrOf,
+    clientAddrOf: (id) => learnedClientAddr.get(id) ?? configuredClientAddr.get(id) ?? '',
     connectionsMax: config.clientConnectionsMax,
     connectionsPerAddressMax: config.clientConnectionsPerAddressMax,
     firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
   });
+  return { transport, replica, server, advertisedAddr };
+}
 
-  let stopping: Promise<void> | null = null;
-  const closeAll = async (): Promise<void> => {
-    await server.close();
-    await replica.stop();
-    await transport.close();
-    await sm.close({ checkpoint: false });
-    await meta.close();
-    await log.close();
-  };
+function createTransport(
+  config: BrokerConfig,
+  logger: Logger,
+  logFn: LogFn,
+  advertisedAddr: string,
+  replica: () => Replica,
+  onPeerClientAddr: (peer: NodeId, addr: string) => void,
+): PeerTransport {
+  const self = selfPeer(config);
+  const sendFailures = new WarningSummary({ log: logFn, msg: 'messages to a peer dropped (it reads too slowly or not at all; it is probed again)', intervalMs: PEER_WARNING_INTERVAL_MS });
+  return new PeerTransport({
+    group: config.dLegerGroup,
+    self,
+    peers: config.dLegerPeers.filter((p) => p.id !== self.id),
+    clientAddr: advertisedAddr,
+    log: logFn,
+    onMessages: (msgs) => replica().receive(msgs),
+    onPeerDown: (peer, reason) => {
+      if (replica().role.leaderId === peer) logger.warn({ peer, reason }, 'lost the connection to the master');
+      replica().peerDown(peer);
+    },
+    onSendFailed: (peer, reason) => {
+      sendFailures.note('dropped', peer, { reason });
+      replica().sendFailed(peer);
+    },
+    onPeerClientAddr,
+  });
+}
+
+/** Starts the transport, the driver and the server. A port in use, most often, refuses one:
+ *  then nothing may keep running half-started (a Raft member without a client listener would
+ *  vote and replicate while no client can reach it), so everything is closed. */
+async function startParts({ transport, replica, server }: NodeParts, closers: readonly (() => Promise<void>)[], logger: Logger): Promise<void> {
   try {
     await transport.start();
     replica.start();
     await server.start();
   } catch (err) {
-    // A port in use, most often. Nothing may keep running half-started (a Raft member without a
-    // client listener would vote and replicate while no client can reach it): close it all.
     logger.error({ err: (err as Error).message }, 'could not start; closing');
-    for (const close of [() => server.close(), () => replica.stop(), () => transport.close(), () => sm.close({ checkpoint: false }), () => meta.close(), () => log.close()]) {
+    for (const close of closers) {
       await close().catch(() => {}); // each on its own: a part that never started may refuse
     }
     throw err;
   }
-  logger.info({ nodeId: self.id, peerAddr: `${self.host}:${self.port}`, clientAddr: advertisedAddr, pid: process.pid }, 'replica started');
-
-  fatalExit = (err) => {
-    logger.error({ err: err.message }, 'fatal: the replica cannot go on');
-    void closeAll().finally(() => process.exit(3));
-  };
-
-  const stop = (): Promise<void> => {
-    if (stopping) return stopping;
-    stopping = (async () => {
-      await handOverLeadership(replica, peers, self.id, logger);
-      await closeAll();
-      logger.info({ nodeId: self.id }, 'replica stopped');
-    })();
-    return stopping;
-  };
-  return { config, replica, server, clientPort: server.port, stop };
 }
 
 /** On the master: transfer leadership to the most caught-up follower and wait (bounded). */
@@ -266,7 +304,7 @@ function stateMachineOptions(config: BrokerConfig, readEntry: (index: number) =>
 }
 
 /** Opens the commitlog, the metadata store and the state machine; closes what opened on failure. */
-async function openStores(config: BrokerConfig, logger: Logger): Promise<{ log: CommitLog; meta: MetaStore; stateMachine: BrokerStateMachine }> {
+async function openStores(config: BrokerConfig, logger: Logger): Promise<Stores> {
   const root = config.storePathRootDir;
   let log: CommitLog | null = null;
   let meta: MetaStore | null = null;

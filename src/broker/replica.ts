@@ -22,16 +22,10 @@ import type { ErrorCode } from '../protocol/index.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
 import { NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
+import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { traceMessages } from './trace-messages.ts';
-
-interface Waiter {
-  readonly term: number;
-  readonly deadlineMs: number;
-  readonly resolve: (result: unknown) => void;
-  readonly reject: (err: ProposalError) => void;
-}
 
 interface PendingProposal {
   readonly data: Uint8Array;
@@ -47,7 +41,7 @@ export class Replica {
   private pendingTicks = 0;
   private unreachable = new Set<NodeId>();
   private transferTo: NodeId = NONE;
-  private readonly waiters = new Map<number, Waiter>();
+  private readonly waiters = new CommitWaiters();
   private turnRunning = false;
   private turnScheduled = false;
   private ticker: NodeJS.Timeout | null = null;
@@ -221,8 +215,7 @@ export class Replica {
     while (this.turnRunning) await new Promise((r) => setImmediate(r));
     for (const p of this.proposals) p.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     this.proposals = [];
-    for (const [, w] of this.waiters) w.reject(new ProposalError('SHUTTING_DOWN', 'replica stopped before the entry committed'));
-    this.waiters.clear();
+    this.waiters.rejectAll(new ProposalError('SHUTTING_DOWN', 'replica stopped before the entry committed'));
     await this.durableTail.catch(() => undefined);
     if (!this.fatal) {
       // The commit index is not synced on every Ready (see startWrites): a clean stop leaves
@@ -279,7 +272,7 @@ export class Replica {
       const ticks = Math.min(this.pendingTicks, 5);
       this.pendingTicks = 0;
       for (let i = 0; i < ticks; i++) raft.tick();
-      this.expireWaiters();
+      if (this.waiters.size > 0) this.waiters.expire(performance.now(), this.soft.leaderId);
       fed = true;
     }
     if (this.unreachable.size) {
@@ -318,19 +311,7 @@ export class Replica {
       return;
     }
     const deadlineMs = performance.now() + this.opts.proposalTimeoutMs;
-    for (let i = 0; i < batch.length; i++) {
-      const index = result.firstIndex + i;
-      // A waiter left at this index from an older term lost its entry: the log there is ours now.
-      const stale = this.waiters.get(index);
-      if (stale) {
-        this.waiters.delete(index); // re-inserted below, at the end: the Map stays in deadline order
-        // Not certainly lost: a newer term's entry took its index here, but another replica may
-        // still hold the old one and a later leader may commit it. Only an entry committed at its
-        // index with another term is certainly lost (applyAll). So: unknown, as a timeout.
-        stale.reject(new ProposalError('TIMEOUT', 'leadership changed before the entry committed; it may still commit'));
-      }
-      this.waiters.set(index, { term: result.term, deadlineMs, resolve: batch[i].resolve, reject: batch[i].reject });
-    }
+    for (let i = 0; i < batch.length; i++) this.waiters.add(result.firstIndex + i, result.term, deadlineMs, batch[i].resolve, batch[i].reject);
   }
 
   private handleReady(rd: Ready): void {
@@ -340,8 +321,7 @@ export class Replica {
     // quorum (maybe not here yet: applyUnpersisted; they may even be among this Ready's entries).
     // Each role first does what somebody waits for: a leader's clients wait for the apply, while
     // its own write is not needed for the commit (applyUnpersisted); a follower's leader waits for
-    // its durable acknowledgement, so its write (and fdatasync) starts before it applies. Traced
-    // at one in flight (bench --trace): a follower's append received -> written 79 -> 45-50 us.
+    // its durable acknowledgement, so its write (and fdatasync) starts before it applies.
     const appliedBefore = this.opts.stateMachine.appliedIndex;
     let write: Promise<unknown> | null;
     if (this.soft.role === Role.Leader) {
@@ -469,12 +449,7 @@ export class Replica {
         this.leaderReadyTerm = e.term;
         this.settleReadyWaiters(true);
       }
-      const w = this.waiters.get(e.index);
-      if (w) {
-        this.waiters.delete(e.index);
-        if (w.term === e.term) w.resolve(result);
-        else w.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed', this.soft.leaderId));
-      }
+      this.waiters.applied(e.index, e.term, result, this.soft.leaderId);
     }
   }
 
@@ -490,18 +465,6 @@ export class Replica {
     }
   }
 
-  private expireWaiters(): void {
-    if (this.waiters.size === 0) return;
-    // Waiters are inserted in deadline order (one timeout for all, a monotonic clock), so only
-    // the head can expire.
-    const now = performance.now();
-    for (const [index, w] of this.waiters) {
-      if (w.deadlineMs > now) break;
-      this.waiters.delete(index);
-      w.reject(new ProposalError('TIMEOUT', 'not committed in time (the entry may still commit)', this.soft.leaderId));
-    }
-  }
-
   /** Starts a checkpoint when one is due. Returns a promise only when the loop must wait for it. */
   private maybeCheckpoint(): Promise<void> | undefined {
     const now = Date.now();
@@ -510,10 +473,8 @@ export class Replica {
     const { log, stateMachine } = this.opts;
     if (this.opts.flushDiskType === 'SYNC_FLUSH') {
       if (this.stableLastIndex() >= stateMachine.appliedIndex) {
-        // Everything applied is fdatasync'd here: the checkpoint (its snapshot is taken now, in
-        // the call) is written beside the loop. (Waiting for it held each replica 3-30 ms
-        // once a second, timed at 35k msgs/s on a busy machine: a LevelDB synced batch plus a
-        // log flush round.)
+        // Everything applied is fdatasync'd here: the checkpoint (its batch is taken now, in the
+        // call) is written beside the loop, which need not wait for a synced LevelDB batch.
         this.startCheckpoint(now);
         stateMachine.checkpoint().then(
           () => {
@@ -556,8 +517,7 @@ export class Replica {
     this.opts.logger.error({ err: err.message, code: (err as { code?: string }).code }, 'replica failed; stopping');
     for (const p of this.proposals) p.reject(new ProposalError('INTERNAL', err.message));
     this.proposals = [];
-    for (const [, w] of this.waiters) w.reject(new ProposalError('INTERNAL', err.message));
-    this.waiters.clear();
+    this.waiters.rejectAll(new ProposalError('INTERNAL', err.message));
     if (this.ticker) clearInterval(this.ticker);
     this.opts.onFatal(err);
   }

@@ -179,6 +179,70 @@ export interface SendBatchHead {
 
 const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
 
+/** Reads msgpack values from `data` at `pos`; `fail` makes the caller's error. */
+class Reader {
+  private readonly view: DataView;
+  constructor(
+    private readonly data: Uint8Array,
+    public pos: number,
+    private readonly fail: (why: string) => Error,
+  ) {
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+  private need(n: number): void {
+    if (this.pos + n > this.data.length) throw this.fail(`sendBatch command cut short at byte ${this.pos}`);
+  }
+  byte(): number {
+    this.need(1);
+    return this.data[this.pos++];
+  }
+  /** A big-endian unsigned integer of 2 or 4 bytes. */
+  private fixed(bytes: 2 | 4): number {
+    this.need(bytes);
+    this.pos += bytes;
+    return bytes === 2 ? this.view.getUint16(this.pos - 2) : this.view.getUint32(this.pos - 4);
+  }
+  arrayLength(what: string): number {
+    const b = this.byte();
+    if ((b & 0xf0) === 0x90) return b & 0x0f;
+    if (b === 0xdc) return this.fixed(2);
+    if (b === 0xdd) return this.fixed(4);
+    throw this.fail(`${what} is not an array`);
+  }
+  /** Any msgpack unsigned integer form, and a float64 only when it holds a safe integer. */
+  uint(what: string): number {
+    const b = this.byte();
+    if (b < 0x80) return b;
+    let v: number;
+    if (b === 0xcc) v = this.byte();
+    else if (b === 0xcd) v = this.fixed(2);
+    else if (b === 0xce) v = this.fixed(4);
+    else if (b === 0xcf || b === 0xcb) {
+      this.need(8);
+      v = b === 0xcf ? Number(this.view.getBigUint64(this.pos)) : this.view.getFloat64(this.pos);
+      this.pos += 8;
+    } else throw this.fail(`${what} is not a non-negative integer`);
+    if (!Number.isSafeInteger(v) || v < 0) throw this.fail(`${what} is not a non-negative integer`);
+    return v;
+  }
+  str(what: string): string {
+    const b = this.byte();
+    let n: number;
+    if ((b & 0xe0) === 0xa0) n = b & 0x1f;
+    else if (b === 0xd9) n = this.byte();
+    else if (b === 0xda) n = this.fixed(2);
+    else if (b === 0xdb) n = this.fixed(4);
+    else throw this.fail(`${what} is not a string`);
+    this.need(n);
+    this.pos += n;
+    try {
+      return UTF8_DECODER.decode(this.data.subarray(this.pos - n, this.pos));
+    } catch {
+      throw this.fail(`${what} is not valid UTF-8`);
+    }
+  }
+}
+
 /**
  * Reads the head of a sendBatch entry (`data` after its `headerBytes` version and kind bytes)
  * without decoding its messages: apply counts them and leaves the bodies alone (a consumer's pull
@@ -187,82 +251,12 @@ const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
  * caller's error.
  */
 export function readSendBatchHead(data: Uint8Array, headerBytes: number, fail: (why: string) => Error): SendBatchHead {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let pos = headerBytes;
-  const need = (n: number): void => {
-    if (pos + n > data.length) throw fail(`sendBatch command cut short at byte ${pos}`);
-  };
-  const byte = (): number => {
-    need(1);
-    return data[pos++];
-  };
-  const arrayLength = (what: string): number => {
-    const b = byte();
-    if ((b & 0xf0) === 0x90) return b & 0x0f;
-    if (b === 0xdc) {
-      need(2);
-      pos += 2;
-      return view.getUint16(pos - 2);
-    }
-    if (b === 0xdd) {
-      need(4);
-      pos += 4;
-      return view.getUint32(pos - 4);
-    }
-    throw fail(`${what} is not an array`);
-  };
-  const uint = (what: string): number => {
-    const b = byte();
-    let v: number;
-    if (b < 0x80) return b;
-    if (b === 0xcc) v = byte();
-    else if (b === 0xcd) {
-      need(2);
-      v = view.getUint16(pos);
-      pos += 2;
-    } else if (b === 0xce) {
-      need(4);
-      v = view.getUint32(pos);
-      pos += 4;
-    } else if (b === 0xcf) {
-      need(8);
-      v = Number(view.getBigUint64(pos));
-      pos += 8;
-    } else if (b === 0xcb) {
-      need(8);
-      v = view.getFloat64(pos);
-      pos += 8;
-    } else throw fail(`${what} is not a non-negative integer`);
-    if (!Number.isSafeInteger(v) || v < 0) throw fail(`${what} is not a non-negative integer`);
-    return v;
-  };
-  const str = (what: string): string => {
-    const b = byte();
-    let n: number;
-    if ((b & 0xe0) === 0xa0) n = b & 0x1f;
-    else if (b === 0xd9) n = byte();
-    else if (b === 0xda) {
-      need(2);
-      n = view.getUint16(pos);
-      pos += 2;
-    } else if (b === 0xdb) {
-      need(4);
-      n = view.getUint32(pos);
-      pos += 4;
-    } else throw fail(`${what} is not a string`);
-    need(n);
-    pos += n;
-    try {
-      return UTF8_DECODER.decode(data.subarray(pos - n, pos));
-    } catch {
-      throw fail(`${what} is not valid UTF-8`);
-    }
-  };
-  if (arrayLength('sendBatch command') !== 5) throw fail('sendBatch is not an array of 5..5 fields');
-  const topic = str('topic');
-  const queueId = uint('queueId');
-  const storeTimestamp = uint('storeTimestamp');
-  const autoCreateQueues = uint('autoCreateQueues');
-  const count = arrayLength('messages');
+  const r = new Reader(data, headerBytes, fail);
+  if (r.arrayLength('sendBatch command') !== 5) throw fail('sendBatch is not an array of 5..5 fields');
+  const topic = r.str('topic');
+  const queueId = r.uint('queueId');
+  const storeTimestamp = r.uint('storeTimestamp');
+  const autoCreateQueues = r.uint('autoCreateQueues');
+  const count = r.arrayLength('messages');
   return { topic, queueId, storeTimestamp, autoCreateQueues, count };
 }

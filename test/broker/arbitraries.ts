@@ -48,3 +48,10 @@ export function arbCommand(): fc.Arbitrary<BrokerCommand> {
     { weight: 1, arbitrary: fc.constant({ kind: 'noop' as const }) },
   );
 }
+
+/** A log step: a command, or now and then a raft no-op (a new leader's term). */
+export function arbStep(): fc.Arbitrary<BrokerCommand | 'raft-noop'> {
+  return fc.oneof({ weight: 9, arbitrary: arbCommand() }, { weight: 1, arbitrary: fc.constant('raft-noop' as const) });
+}
+
+export const arbSteps = fc.array(arbStep(), { minLength: 1, maxLength: 60 });

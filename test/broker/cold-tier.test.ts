@@ -48,9 +48,9 @@ function buildLog(seed: number, total: number): FakeLog {
   return log;
 }
 
-/** Lets a checkpoint take its snapshot and start its write, which cannot finish before the
+/** Lets a checkpoint take its batch and start its write, which cannot finish before the
  *  event loop turns: what is applied next is applied while the write is in flight. */
-async function snapshotTaken(): Promise<void> {
+async function checkpointTaken(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
@@ -114,7 +114,7 @@ t.test('a durable machine keeps a bounded hot tier and reads like an in-memory o
       // As a replica does: apply goes on while the checkpoint is written; one at a time.
       await pending;
       pending = sm.checkpoint();
-      await snapshotTaken();
+      await checkpointTaken();
     }
   }
   const lastCheckpoint = await pending;
@@ -205,7 +205,7 @@ t.test('property: apply, checkpoint, pull and restart interleaved read like an i
             await sm.checkpoint();
           } else if (a.kind === 'checkpointNoWait') {
             pending = sm.checkpoint(); // the next sends apply while it is written
-            await snapshotTaken();
+            await checkpointTaken();
           } else if (a.kind === 'crash' || a.kind === 'close') {
             await sm.close({ checkpoint: a.kind === 'close' });
             await pending;
@@ -270,7 +270,7 @@ t.test('damaged checkpoint chunks are assertions, never wrong answers', async (t
   const dir = await damaged('ok', async () => {});
   const sm = await BrokerStateMachine.open(dir, log.options());
   t.equal(sm.pull(TOPIC, 0, C + 5, 1, 1 << 20).messages[0].queueOffset, C + 5);
-  await (sm as unknown as { db: Level<string, Uint8Array> }).db.del(key(0));
+  await (sm as unknown as { store: { db: Level<string, Uint8Array> } }).store.db.del(key(0));
   t.throws(() => sm.pull(TOPIC, 0, 5, 1, 1 << 20), assertion(/checkpoint chunk q:T:0000:0000000000 is missing/));
   await sm.close();
 });

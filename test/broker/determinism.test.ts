@@ -3,30 +3,11 @@ import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  type BrokerCommand,
-  decodeCommand,
-  type ApplyResult,
-  BrokerStateMachine,
-  CHECKPOINT_CHUNK_ENTRY_COUNT,
-} from '../../src/broker/index.ts';
-import { arbCommand, TOPICS } from './arbitraries.ts';
-import { FakeLog } from './harness.ts';
-
-type Step = BrokerCommand | 'raft-noop';
-
-/** A log as a sequence of leaders would write it: every raft no-op starts a new term. */
-function buildLog(steps: readonly Step[]): FakeLog {
-  const log = new FakeLog();
-  let term = 1;
-  for (const s of steps) {
-    if (s === 'raft-noop') term++;
-    log.append(s, term);
-  }
-  return log;
-}
-
-const arbSteps = fc.array(fc.oneof({ weight: 9, arbitrary: arbCommand() }, { weight: 1, arbitrary: fc.constant('raft-noop' as const) }), { minLength: 1, maxLength: 60 });
+import { decodeCommand } from '../../src/broker/index.ts';
+import type { ApplyResult } from '../../src/broker/index.ts';
+import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT } from '../../src/broker/index.ts';
+import { arbSteps, TOPICS } from './arbitraries.ts';
+import { buildLog, FakeLog } from './harness.ts';
 
 /** Everything a consumer could read: every queue of every topic, pulled whole. */
 function readAll(sm: BrokerStateMachine): unknown[] {
@@ -172,7 +153,7 @@ function sendLog(count: number): FakeLog {
   return log;
 }
 
-t.test('checkpoint() takes its snapshot in the call: what is applied after it is not in it', async (t) => {
+t.test('checkpoint() takes its batch in the call: what is applied after it is not in it', async (t) => {
   // The replica relies on this to never checkpoint above its durable log (applyUnpersisted).
   const dir = await mkdtemp(path.join(os.tmpdir(), 'raftmq-sm-snap-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -196,7 +177,7 @@ t.test('a failed checkpoint write fails every later checkpoint (none may skip it
   let sm = await BrokerStateMachine.open(dir, log.options());
   for (const e of log.entries.slice(0, 3)) sm.apply(e);
   t.equal(await sm.checkpoint(), 3);
-  const db = (sm as unknown as { db: { batch: (...args: unknown[]) => Promise<void> } }).db;
+  const db = (sm as unknown as { store: { db: { batch: (...args: unknown[]) => Promise<void> } } }).store.db;
   const realBatch = db.batch.bind(db);
   db.batch = async () => {
     throw new Error('injected: disk full');

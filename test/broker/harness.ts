@@ -27,6 +27,20 @@ export class FakeLog {
   }
 }
 
+/** A log entry to build: a broker command, or the Raft no-op a new leader appends. */
+export type Step = BrokerCommand | 'raft-noop';
+
+/** A log as a sequence of leaders would write it: every raft no-op starts a new term. */
+export function buildLog(steps: readonly Step[]): FakeLog {
+  const log = new FakeLog();
+  let term = 1;
+  for (const s of steps) {
+    if (s === 'raft-noop') term++;
+    log.append(s, term);
+  }
+  return log;
+}
+
 /** A log plus an in-memory state machine that applies every appended entry at once. */
 export class Harness {
   readonly log = new FakeLog();

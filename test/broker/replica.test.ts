@@ -264,7 +264,7 @@ t.test('SYNC_FLUSH: the loop keeps appending, acknowledging and applying while a
   t.equal(ckpt.calls, 1, 'no second checkpoint while one runs');
 });
 
-t.test('ASYNC_FLUSH: the loop waits for the flush and the checkpoint (the snapshot must not run ahead of the disk)', async (t) => {
+t.test('ASYNC_FLUSH: the loop waits for the flush and the checkpoint (the checkpoint must not run ahead of the disk)', async (t) => {
   const ckpt = heldCheckpoint();
   const f = follower(t, { flushDiskType: 'ASYNC_FLUSH', checkpoint: ckpt.checkpoint });
   await turns();
@@ -288,17 +288,17 @@ t.test('a committed entry is applied before this replica\'s own write of it is d
   t.same(f.acks(), [2]);
 });
 
-/** A follower whose checkpoints record the applied index they snapshot, next to what the test
+/** A follower whose checkpoints record the applied index they hold, next to what the test
  *  made durable; resolve writes with durable(k) so the two can be compared. */
 function checkpointingFollower(t: Parameters<typeof follower>[0]) {
-  const snapshots: { applied: number; durable: number }[] = [];
+  const checkpoints: { applied: number; durable: number }[] = [];
   let durableIndex = 0;
   const f = follower(t, {
     flushDiskType: 'SYNC_FLUSH',
     checkpointIntervalMs: 5,
     checkpoint: async () => {
       // Runs in a later turn, never during follower(): f is set by then.
-      snapshots.push({ applied: f.applied.at(-1) ?? 0, durable: durableIndex });
+      checkpoints.push({ applied: f.applied.at(-1) ?? 0, durable: durableIndex });
     },
   });
   const durable = (k: number) => {
@@ -306,11 +306,11 @@ function checkpointingFollower(t: Parameters<typeof follower>[0]) {
     durableIndex = f.log.writes[k]!.last; // writes complete in order in these tests
   };
   const later = () => new Promise((r) => setTimeout(r, 15));
-  return { f, snapshots, durable, later };
+  return { f, checkpoints, durable, later };
 }
 
 t.test('SYNC_FLUSH: a checkpoint never records an applied index above the durable log', async (t) => {
-  const { f, snapshots, durable, later } = checkpointingFollower(t);
+  const { f, checkpoints, durable, later } = checkpointingFollower(t);
   f.replica.receive([append(1, 0, 0, 2, [1, 2])]);
   await turns();
   t.same(f.applied, [1, 2], 'applied ahead of the disk');
@@ -319,18 +319,18 @@ t.test('SYNC_FLUSH: a checkpoint never records an applied index above the durabl
     f.replica.receive([append(1, 2, 1, 2, [])]); // a heartbeat-like append: a turn
     await turns();
   }
-  t.ok(snapshots.every((s) => s.applied <= s.durable), `no checkpoint above the durable log: ${JSON.stringify(snapshots)}`);
-  const before = snapshots.length;
+  t.ok(checkpoints.every((s) => s.applied <= s.durable), `no checkpoint above the durable log: ${JSON.stringify(checkpoints)}`);
+  const before = checkpoints.length;
   durable(0);
   await later();
   f.replica.receive([append(1, 2, 1, 2, [])]);
   await turns();
-  t.ok(snapshots.length > before && snapshots.at(-1)!.applied === 2, 'checkpointed at 2 once the write is durable');
-  t.ok(snapshots.every((s) => s.applied <= s.durable), JSON.stringify(snapshots));
+  t.ok(checkpoints.length > before && checkpoints.at(-1)!.applied === 2, 'checkpointed at 2 once the write is durable');
+  t.ok(checkpoints.every((s) => s.applied <= s.durable), JSON.stringify(checkpoints));
 });
 
 t.test('SYNC_FLUSH: an old durable suffix that a write in flight replaces does not count as durable', async (t) => {
-  const { f, snapshots, durable, later } = checkpointingFollower(t);
+  const { f, checkpoints, durable, later } = checkpointingFollower(t);
   f.replica.receive([append(1, 0, 0, 1, [1, 2, 3])]); // term 1: 1..3, commit 1
   await turns();
   durable(0);
@@ -345,16 +345,16 @@ t.test('SYNC_FLUSH: an old durable suffix that a write in flight replaces does n
     f.replica.receive([append(2, 3, 2, 3, [])]);
     await turns();
   }
-  t.ok(snapshots.every((s) => s.applied <= 1), `the durable 2..3 of term 1 are not what was applied: ${JSON.stringify(snapshots)}`);
+  t.ok(checkpoints.every((s) => s.applied <= 1), `the durable 2..3 of term 1 are not what was applied: ${JSON.stringify(checkpoints)}`);
   durable(1);
   await later();
   f.replica.receive([append(2, 3, 2, 3, [])]);
   await turns();
-  t.equal(snapshots.at(-1)?.applied, 3, 'checkpointed at 3 once the new write is durable');
+  t.equal(checkpoints.at(-1)?.applied, 3, 'checkpointed at 3 once the new write is durable');
 });
 
 t.test('SYNC_FLUSH: a checkpoint put off for three intervals waits for the writes in flight', async (t) => {
-  const { f, snapshots, durable } = checkpointingFollower(t);
+  const { f, checkpoints, durable } = checkpointingFollower(t);
   f.replica.receive([append(1, 0, 0, 2, [1, 2])]);
   await turns();
   // Turns keep coming (as under load); after 3 intervals (15 ms) the loop stops to wait for the
@@ -369,11 +369,11 @@ t.test('SYNC_FLUSH: a checkpoint put off for three intervals waits for the write
     taken = f.log.writes.length;
   }
   t.ok(stopped, `the loop stopped to wait, with ${taken} writes in flight`);
-  t.ok(snapshots.every((s) => s.applied <= s.durable), JSON.stringify(snapshots));
+  t.ok(checkpoints.every((s) => s.applied <= s.durable), JSON.stringify(checkpoints));
   for (let k = 0; k < f.log.writes.length; k++) durable(k);
   await turns();
-  t.ok(snapshots.some((s) => s.applied >= 2), `then checkpointed: ${JSON.stringify(snapshots)}`);
-  t.ok(snapshots.every((s) => s.applied <= s.durable), JSON.stringify(snapshots));
+  t.ok(checkpoints.some((s) => s.applied >= 2), `then checkpointed: ${JSON.stringify(checkpoints)}`);
+  t.ok(checkpoints.every((s) => s.applied <= s.durable), JSON.stringify(checkpoints));
   t.ok(f.log.writes.length > taken, 'and took the waiting append');
 });
 

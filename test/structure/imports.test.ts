@@ -10,13 +10,12 @@ import { cycles, folderEdges, folderOf, importsOf, indexBypasses, layerViolation
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * src files allowed over the line limit, each at most the lines it has now. Only files another
- * engineer is splitting at this moment: src/commitlog/commit-log.ts and src/broker/state-machine.ts
- * are being split in parallel. The list only shrinks: the test fails once one is under the limit.
+ * src files allowed over the line limit, each at most the lines it has now. Only a file another
+ * engineer is splitting at this moment: src/commitlog/commit-log.ts. The list only shrinks: the
+ * test fails once one is under the limit.
  */
 const LINES_MAX_ALLOWLIST: Readonly<Record<string, number>> = {
   'src/commitlog/commit-log.ts': 1903,
-  'src/broker/state-machine.ts': 955,
 };
 
 function readTree(): Map<string, string> {

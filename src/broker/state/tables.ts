@@ -1,0 +1,36 @@
+// The list of replicated tables: every piece of state the broker's state machine replicates.
+// The machine holds its state only here, and checkpoints, snapshots and restores go through
+// this list, so a new table is added in ONE place (createTables) and must implement
+// ReplicatedTable (with `name` equal to its key) to compile.
+import { ConsumeQueueTable } from './consume-queue-table.ts';
+import { ConsumerOffsetTable } from './consumer-offset-table.ts';
+import type { ReplicatedTable } from './replicated-table.ts';
+import { TopicTable } from './topic-table.ts';
+
+type TableList<T> = { readonly [K in keyof T]: ReplicatedTable<unknown> & { readonly name: K } };
+
+function tableList<T extends TableList<T>>(tables: T): T {
+  return tables;
+}
+
+/** Fresh, empty tables, in restore order: a table may check itself against the ones before it
+ *  (queues and offsets against topics). */
+export function createTables() {
+  return tableList({
+    topics: new TopicTable(),
+    consumeQueues: new ConsumeQueueTable(),
+    consumerOffsets: new ConsumerOffsetTable(),
+  });
+}
+
+export type BrokerTables = ReturnType<typeof createTables>;
+export type TableName = keyof BrokerTables;
+
+type SnapshotOf<T> = T extends ReplicatedTable<infer S> ? S : never;
+/** Every table's snapshot, by table name. */
+export type TableSnapshots = { readonly [K in TableName]: SnapshotOf<BrokerTables[K]> };
+
+/** The tables in list order. */
+export function tablesInOrder(tables: BrokerTables): ReplicatedTable<unknown>[] {
+  return Object.values(tables);
+}
