@@ -67,6 +67,7 @@ import path from 'node:path';
 import { Checkpoint } from './checkpoint.ts';
 import { CRC_OFFLOAD_MIN_BYTES_DEFAULT, CrcSealer } from './crc-sealer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
+import { CommitLogFaults, type CrashInfo } from './faults.ts';
 import { CommitLogError, assert, writeError } from './errors.ts';
 import { DiskIo } from './io.ts';
 import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
@@ -286,7 +287,9 @@ export class FileCommitLog implements CommitLog {
     this.io = new DiskIo(options.faults);
     this.logFn = options.log ?? (() => {});
     this.crcOffloadMinBytes = options.crcOffloadMinBytes ?? CRC_OFFLOAD_MIN_BYTES_DEFAULT;
-    this.sealer = new CrcSealer((msg, fields) => this.logFn('warn', msg, fields));
+    const faults = options.faults instanceof CommitLogFaults ? options.faults : undefined;
+    this.sealer = new CrcSealer((msg, fields) => this.logFn('warn', msg, fields), faults);
+    faults?.onCrash(() => this.crash());
     this.dataArena = new EncodeArena(DATA_ARENA_BYTES, ARENA_SPARES_MAX, () => this.crcOffloadMinBytes > 0 && this.sealer.usable(), (old) =>
       this.sealer.forget(old),
     );
@@ -485,21 +488,10 @@ export class FileCommitLog implements CommitLog {
     return this.closePromise;
   }
 
-  /**
-   * Test-only: "crash" at a quiet moment. Waits for the pump and the flush loop to settle, then
-   * closes every file and releases the lock WITHOUT flushing or writing the checkpoint, as a
-   * process that dies would. Returns what a crash test needs to tear the unflushed tail.
-   */
-  async crashForTest(): Promise<{
-    flushedPos: number;
-    flushedIndex: number;
-    lastSegmentPath: string | null;
-    lastSegmentStart: number;
-    /** Bytes of records in the last segment (its file may be longer: preallocated). */
-    lastSegmentWrittenBytes: number;
-    /** Index entries from here on may be unsynced (the last segment's). */
-    lastSegmentFirstIndex: number;
-  }> {
+  /** A process crash at a quiet moment (CommitLogFaults.crash, tests only): once the pump and the
+   *  flush loop are idle, every file is closed and the lock released without a flush or a
+   *  checkpoint. */
+  private async crash(): Promise<CrashInfo> {
     while (this.pumping || this.pumpScheduled || this.flushing) {
       await this.flushIdle();
       await new Promise((r) => setImmediate(r));
@@ -521,11 +513,6 @@ export class FileCommitLog implements CommitLog {
     this.lock?.release();
     await this.sealer.close();
     return info;
-  }
-
-  /** Test-only: the CRC worker dies (batches are sealed on the main thread from then on). */
-  killCrcWorkerForTest(): Promise<void> {
-    return this.sealer.killWorkerForTest();
   }
 
   // ---------------------------------------------------------------- accept and write

@@ -16,6 +16,7 @@
 // later one is sealed inline on the main thread: slower, never wrong. A job's buffer bytes are
 // those of a SharedArrayBuffer, so the main thread can seal them itself.
 import { Worker } from 'node:worker_threads';
+import type { CommitLogFaults } from './faults.ts';
 import { BODY_CRC_AT, HEADER_CRC_AT, RECORD_HEADER_SIZE, TOTAL_SIZE_AT, sealRecords, viewOf } from './record.ts';
 
 /** Default for CommitLogOptions.crcOffloadMinBytes: a batch of 64 KiB has ~60 bodies of 1 KiB,
@@ -65,7 +66,16 @@ export class CrcSealer {
   /** Buffers the worker holds, by id (it keeps a reference until told to forget it). */
   private readonly bufferIds = new Map<ArrayBufferLike, number>();
 
-  constructor(private readonly warn: (msg: string, fields?: object) => void) {}
+  /** `faults` (tests only) can kill the worker. */
+  constructor(
+    private readonly warn: (msg: string, fields?: object) => void,
+    faults?: CommitLogFaults,
+  ) {
+    // The worker dies as a crashed thread would (the 'exit' handler sees it).
+    faults?.onKillCrcWorker(async () => {
+      await this.worker?.terminate();
+    });
+  }
 
   /** Whether batches may go to the worker at all (it has not failed; not closed). */
   usable(): boolean {
@@ -123,11 +133,6 @@ export class CrcSealer {
     const w = this.worker;
     this.worker = null;
     return w === null ? Promise.resolve() : w.terminate().then(() => {});
-  }
-
-  /** Test-only: the worker dies as a crashed thread would (the 'exit' handler sees it). */
-  async killWorkerForTest(): Promise<void> {
-    await this.worker?.terminate();
   }
 
   private workerOrNull(): Worker | null {

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import t from 'tap';
 import { openCommitLog } from '../../src/commitlog/index.ts';
+import { CommitLogFaults } from '../../src/commitlog/faults.ts';
 import type { CommitLogOptions, LogRecord } from '../../src/commitlog/types.ts';
 import { collectLog, dataFiles, indexFiles, recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
 
@@ -60,13 +61,14 @@ t.test('the CRC worker dying mid-stream: appends go on, sealed inline, and nothi
   for (const flushDiskType of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
     fs.rmSync(dir, { recursive: true, force: true });
     const { lines, log: logFn } = collectLog();
-    const log = await openCommitLog({ dir, flushDiskType, crcOffloadMinBytes: 1, log: logFn });
+    const faults = new CommitLogFaults();
+    const log = await openCommitLog({ dir, flushDiskType, crcOffloadMinBytes: 1, log: logFn, faults });
     const appends: Promise<void>[] = [];
     let next = 1;
     for (let round = 0; round < 40; round++) {
       appends.push(log.append(recordsFrom(next, 20, 1, (i) => 100 + (i % 500))));
       next += 20;
-      if (round === 20) appends.push(log.killCrcWorkerForTest());
+      if (round === 20) appends.push(faults.killCrcWorker());
     }
     await Promise.all(appends);
     t.ok(lines.some((l) => l.level === 'warn' && l.msg.includes('CRC worker failed')), `${flushDiskType}: the failure is logged`);
