@@ -65,13 +65,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Checkpoint } from './checkpoint.ts';
-import { CRC_OFFLOAD_MIN_BYTES_DEFAULT, CrcSealer } from './crc-sealer.ts';
+import { CrcSealer } from './crc-sealer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
 import { CommitLogFaults, type CrashInfo } from './faults.ts';
 import { CommitLogError, assert, writeError } from './errors.ts';
 import { DiskIo } from './io.ts';
 import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
 import { acquireLock, type StoreLock } from './lock.ts';
+import { LogState } from './log-state.ts';
+import { resolveOptions, type StoreSettings } from './options.ts';
 import {
   INDEX_ENTRY_SIZE,
   RECORD_BODY_BYTES_MAX,
@@ -89,25 +91,22 @@ import {
 } from './record.ts';
 import { trace, tracing } from '../trace/trace.ts';
 import type { CommitLog, CommitLogOptions, CommitLogStats, FlushDiskType, LogRecord } from './types.ts';
+import { Waiters } from './waiters.ts';
 
-export const SEGMENT_BYTES_DEFAULT = 1024 * 1024 * 1024;
-export const INDEX_ENTRIES_PER_FILE_DEFAULT = 1024 * 1024;
-export const FLUSH_INTERVAL_MS_DEFAULT = 500;
-export const FLUSH_LEAST_BYTES_DEFAULT = 4 * 1024 * 1024;
-/** Recent records kept in memory for reads (followers close behind, pulls of the tail). 16 MiB is
- *  ~0.15 s of a full-load replica's appends; measured with 3 nodes at 256 in flight, 64 MiB gave
- *  ~60 MiB more RSS per replica and no more throughput (84-95k msgs/s either way). */
-export const CACHE_BYTES_DEFAULT = 16 * 1024 * 1024;
+export {
+  CACHE_BYTES_DEFAULT,
+  FLUSH_INTERVAL_MS_DEFAULT,
+  FLUSH_LEAST_BYTES_DEFAULT,
+  INDEX_ENTRIES_PER_FILE_DEFAULT,
+  SEGMENT_BYTES_DEFAULT,
+} from './options.ts';
 
 /** Limits (TigerStyle: everything has one). */
-const SEGMENT_BYTES_MIN = 4096;
-const SEGMENT_BYTES_MAX = 2 ** 40;
 const APPEND_RECORDS_MAX = 65536;
 const READ_RECORDS_MAX = 65536;
 const READ_INDEX_ENTRIES_MAX = 4096;
 const READ_RANGE_BYTES_MAX = 64 * 1024 * 1024;
 const SCAN_WINDOW_BYTES = 8 * 1024 * 1024;
-const CACHE_RECORD_OVERHEAD_BYTES = 64;
 const NAME_RE = /^\d{20}$/;
 const LAZY_SYNC_INTERVAL_MS = 1000;
 /** Encoding buffers: a few turns' worth of batches; a larger batch gets a buffer of its own. */
@@ -174,14 +173,6 @@ interface Chunk {
   released: boolean;
 }
 
-interface Waiter {
-  readonly index: number;
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
-}
-
-type LifecycleState = 'opening' | 'open' | 'closing' | 'closed';
-
 export class FileCommitLog implements CommitLog {
   private readonly dataDir: string;
   private readonly indexDir: string;
@@ -190,7 +181,6 @@ export class FileCommitLog implements CommitLog {
   private readonly mode: FlushDiskType;
   private readonly flushIntervalMs: number;
   private readonly flushLeastBytes: number;
-  private readonly cacheBytesMax: number;
   private readonly preallocate: boolean;
   /** Data writes go through DirectWriter (turned off for good if the filesystem refuses it). */
   private useDirect: boolean;
@@ -198,33 +188,14 @@ export class FileCommitLog implements CommitLog {
   private readonly io: DiskIo;
   private readonly logFn: NonNullable<CommitLogOptions['log']>;
 
-  private state: LifecycleState = 'opening';
   private lock: StoreLock | null = null;
   private checkpoint: Checkpoint | null = null;
   private segments: Segment[] = [];
   private readonly indexFiles = new Map<number, IndexFile>();
 
-  // Indexes. Invariant: first - 1 <= flushed <= written <= last.
-  private first = 1;
-  private last = 0;
-  private written = 0;
-  private flushed = 0;
-  private prevTerm = 0;
-  // Physical positions. Invariant: flushedPos <= writtenPos <= acceptPos.
-  private acceptSegStart = 0;
-  private acceptPos = 0;
-  private writtenPos = 0;
-  private flushedPos = 0;
-
-  /** Term runs: runTerms[k] is the term of [runStarts[k], runStarts[k + 1]). */
-  private runStarts: number[] = [];
-  private runTerms: number[] = [];
-
-  /** Recent records [cacheStart, last]; always holds every record not yet written. */
-  private cache: LogRecord[] = [];
-  private cacheHead = 0;
-  private cacheStart = 1;
-  private cacheBytes = 0;
+  /** Indexes, positions, term runs and recent records (log-state.ts). */
+  private readonly state: LogState;
+  private readonly waiters = new Waiters();
 
   private pending: Chunk[] = [];
   private pendingHead = 0;
@@ -235,9 +206,6 @@ export class FileCommitLog implements CommitLog {
    *  the CRC worker (it writes their CRCs in place). */
   private readonly dataArena: EncodeArena;
   private readonly indexArena = new EncodeArena(INDEX_ARENA_BYTES, ARENA_SPARES_MAX, () => false);
-  private appendWaiters: Waiter[] = [];
-  private appendWaitersHead = 0;
-  private flushWaiters: Waiter[] = [];
   /** Segment fds written since the last round: every round fdatasyncs them. */
   private readonly dirtyFds = new Set<number>();
   /** Index and checkpoint fds written since they were last synced. Recovery rebuilds the index of
@@ -259,35 +227,29 @@ export class FileCommitLog implements CommitLog {
   private flushIdleWaiters: (() => void)[] = [];
   /** truncateAfter called and not done: appends are refused (the caller serializes them). */
   private truncatesPending = 0;
-  /** truncateAfter is cutting the files: the flush loop must not move flushed forward. */
-  private truncating = false;
   private opChain: Promise<void> = Promise.resolve();
   private closePromise: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  /** Set after a failed fdatasync or an I/O error: writes are refused from then on. */
-  private failed: CommitLogError | null = null;
 
-  private appendCalls = 0;
-  private recordsAppended = 0;
-  private flushRounds = 0;
-
-  private constructor(private readonly dir: string, options: CommitLogOptions) {
-    this.dataDir = path.join(dir, 'data');
-    this.indexDir = path.join(dir, 'index');
-    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
-    this.indexPerFile = options.indexEntriesPerFile ?? INDEX_ENTRIES_PER_FILE_DEFAULT;
-    this.mode = options.flushDiskType ?? 'SYNC_FLUSH';
-    this.flushIntervalMs = options.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT;
-    this.flushLeastBytes = options.flushLeastBytes ?? FLUSH_LEAST_BYTES_DEFAULT;
-    this.cacheBytesMax = options.cacheBytes ?? CACHE_BYTES_DEFAULT;
-    this.preallocate = options.preallocate ?? true;
-    // Direct writes pad the last block with zeros: the preallocated layout, where zeros after the
-    // records are the clean end. ASYNC_FLUSH acknowledges at the write: the page cache is its point.
-    this.useDirect = (options.directIo ?? true) && this.preallocate && this.mode === 'SYNC_FLUSH';
-    this.io = new DiskIo(options.faults);
-    this.logFn = options.log ?? (() => {});
-    this.crcOffloadMinBytes = options.crcOffloadMinBytes ?? CRC_OFFLOAD_MIN_BYTES_DEFAULT;
-    const faults = options.faults instanceof CommitLogFaults ? options.faults : undefined;
+  private constructor(
+    private readonly dir: string,
+    settings: StoreSettings,
+    faultOptions: CommitLogOptions['faults'],
+  ) {
+    this.dataDir = settings.dataDir;
+    this.indexDir = settings.indexDir;
+    this.segmentBytes = settings.segmentBytes;
+    this.indexPerFile = settings.indexPerFile;
+    this.mode = settings.mode;
+    this.flushIntervalMs = settings.flushIntervalMs;
+    this.flushLeastBytes = settings.flushLeastBytes;
+    this.preallocate = settings.preallocate;
+    this.useDirect = settings.directIo;
+    this.io = new DiskIo(faultOptions);
+    this.logFn = settings.log;
+    this.crcOffloadMinBytes = settings.crcOffloadMinBytes;
+    this.state = new LogState(settings.cacheBytesMax);
+    const faults = faultOptions instanceof CommitLogFaults ? faultOptions : undefined;
     this.sealer = new CrcSealer((msg, fields) => this.logFn('warn', msg, fields), faults);
     faults?.onCrash(() => this.crash());
     this.dataArena = new EncodeArena(DATA_ARENA_BYTES, ARENA_SPARES_MAX, () => this.crcOffloadMinBytes > 0 && this.sealer.usable(), (old) =>
@@ -296,26 +258,9 @@ export class FileCommitLog implements CommitLog {
   }
 
   static async open(options: CommitLogOptions): Promise<FileCommitLog> {
-    if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
-      throw new CommitLogError('INVALID_ARGUMENT', 'openCommitLog: options.dir must be a non-empty string');
-    }
-    checkInt('segmentBytes', options.segmentBytes, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
-    checkInt('indexEntriesPerFile', options.indexEntriesPerFile, 16, 2 ** 26);
-    checkInt('flushIntervalMs', options.flushIntervalMs, 1, 3_600_000);
-    checkInt('flushLeastBytes', options.flushLeastBytes, 1, 2 ** 40);
-    checkInt('cacheBytes', options.cacheBytes, 0, 2 ** 40);
-    checkInt('crcOffloadMinBytes', options.crcOffloadMinBytes, 0, 2 ** 40);
-    if (options.directIo !== undefined && typeof options.directIo !== 'boolean') {
-      throw new CommitLogError('INVALID_ARGUMENT', `directIo must be a boolean, not ${String(options.directIo)}`);
-    }
-    if (options.preallocate !== undefined && typeof options.preallocate !== 'boolean') {
-      throw new CommitLogError('INVALID_ARGUMENT', `preallocate must be a boolean, not ${String(options.preallocate)}`);
-    }
-    if (options.flushDiskType !== undefined && options.flushDiskType !== 'SYNC_FLUSH' && options.flushDiskType !== 'ASYNC_FLUSH') {
-      throw new CommitLogError('INVALID_ARGUMENT', `flushDiskType must be SYNC_FLUSH or ASYNC_FLUSH, not ${String(options.flushDiskType)}`);
-    }
-    const dir = path.resolve(options.dir);
-    const log = new FileCommitLog(dir, options);
+    const settings = resolveOptions(options);
+    const dir = settings.dir;
+    const log = new FileCommitLog(dir, settings, options.faults);
     fs.mkdirSync(log.dataDir, { recursive: true });
     fs.mkdirSync(log.indexDir, { recursive: true });
     log.lock = acquireLock(dir, (msg, fields) => log.logFn('warn', msg, fields));
@@ -326,13 +271,13 @@ export class FileCommitLog implements CommitLog {
     } catch (err) {
       log.closeAllFiles();
       log.lock.release();
-      log.state = 'closed';
+      log.state.lifecycle = 'closed';
       throw err;
     }
-    log.state = 'open';
+    log.state.lifecycle = 'open';
     if (log.mode === 'ASYNC_FLUSH') {
       log.timer = setInterval(() => {
-        if (log.written > log.flushed) log.requestFlush();
+        if (log.state.written > log.state.flushed) log.requestFlush();
       }, log.flushIntervalMs);
       log.timer.unref();
     }
@@ -342,24 +287,24 @@ export class FileCommitLog implements CommitLog {
   // ---------------------------------------------------------------- public API
 
   firstIndex(): number {
-    return this.first;
+    return this.state.first;
   }
 
   lastIndex(): number {
-    return this.last;
+    return this.state.last;
   }
 
   flushedIndex(): number {
-    return this.flushed;
+    return this.state.flushed;
   }
 
   stats(): CommitLogStats {
     return {
-      appendCalls: this.appendCalls,
-      recordsAppended: this.recordsAppended,
+      appendCalls: this.state.appendCalls,
+      recordsAppended: this.state.recordsAppended,
       bytesWritten: this.io.bytesWritten,
       writeCalls: this.io.writeCalls,
-      flushRounds: this.flushRounds,
+      flushRounds: this.state.flushRounds,
       fdatasyncCalls: this.io.fdatasyncCalls,
       directWrites: this.io.directWrites,
     };
@@ -371,14 +316,14 @@ export class FileCommitLog implements CommitLog {
       throw new CommitLogError('INVALID_ARGUMENT', `termAt: index must be a non-negative integer, not ${index}`);
     }
     if (index === 0) return 0;
-    if (index === this.first - 1) return this.prevTerm;
-    if (index < this.first) {
-      throw new CommitLogError('COMPACTED', `termAt(${index}): below the first index ${this.first}`);
+    if (index === this.state.first - 1) return this.state.prevTerm;
+    if (index < this.state.first) {
+      throw new CommitLogError('COMPACTED', `termAt(${index}): below the first index ${this.state.first}`);
     }
-    if (index > this.last) {
-      throw new CommitLogError('INVALID_ARGUMENT', `termAt(${index}): beyond the last index ${this.last}`);
+    if (index > this.state.last) {
+      throw new CommitLogError('INVALID_ARGUMENT', `termAt(${index}): beyond the last index ${this.state.last}`);
     }
-    return this.runTerms[this.runOf(index)];
+    return this.state.runs.termOf(index);
   }
 
   append(records: readonly LogRecord[]): Promise<void> {
@@ -396,25 +341,23 @@ export class FileCommitLog implements CommitLog {
         new CommitLogError('INVALID_ARGUMENT', `append: ${records.length} records in one batch (max ${APPEND_RECORDS_MAX})`),
       );
     }
-    let term = this.lastTerm();
+    let term = this.state.lastTerm();
     for (let k = 0; k < records.length; k++) {
       const r = records[k];
-      const problem = this.recordProblem(r, this.last + 1 + k, term);
+      const problem = this.recordProblem(r, this.state.last + 1 + k, term);
       if (problem !== null) return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `append: ${problem}`));
       term = r.term;
     }
     this.accept(records);
-    this.appendCalls++;
-    this.recordsAppended += records.length;
-    const index = this.last;
-    return new Promise<void>((resolve, reject) => {
-      this.appendWaiters.push({ index, resolve, reject });
-      this.kickPump();
-    });
+    this.state.appendCalls++;
+    this.state.recordsAppended += records.length;
+    const done = this.waiters.waitAppend(this.state.last);
+    this.kickPump();
+    return done;
   }
 
   writeNow(): void {
-    if (this.state !== 'open' || this.pumping || this.failed !== null) return;
+    if (this.state.lifecycle !== 'open' || this.pumping || this.state.failed !== null) return;
     // The pump a turn's appends scheduled finds nothing left when it runs.
     if (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed) void this.runPump();
   }
@@ -427,22 +370,22 @@ export class FileCommitLog implements CommitLog {
     if (typeof maxBytes !== 'number' || Number.isNaN(maxBytes) || maxBytes < 0) {
       throw new CommitLogError('INVALID_ARGUMENT', `read: maxBytes must be a non-negative number, not ${maxBytes}`);
     }
-    if (fromIndex < this.first) {
-      throw new CommitLogError('COMPACTED', `read(${fromIndex}): below the first index ${this.first}`);
+    if (fromIndex < this.state.first) {
+      throw new CommitLogError('COMPACTED', `read(${fromIndex}): below the first index ${this.state.first}`);
     }
     const out: LogRecord[] = [];
     let bytes = 0;
     let index = fromIndex;
-    while (index <= this.last && out.length < READ_RECORDS_MAX) {
-      if (index >= this.cacheStart) {
-        const r = this.cache[this.cacheHead + index - this.cacheStart];
+    while (index <= this.state.last && out.length < READ_RECORDS_MAX) {
+      if (index >= this.state.cache.start) {
+        const r = this.state.cache.at(index);
         if (out.length > 0 && bytes + r.data.byteLength > maxBytes) break;
         out.push(r);
         bytes += r.data.byteLength;
         index++;
         continue;
       }
-      const got = this.readFromDisk(index, this.cacheStart - 1, maxBytes - bytes, out);
+      const got = this.readFromDisk(index, this.state.cache.start - 1, maxBytes - bytes, out);
       index += got.count;
       bytes += got.bytes;
       if (got.full) break;
@@ -456,9 +399,9 @@ export class FileCommitLog implements CommitLog {
     if (!Number.isSafeInteger(index) || index < 0) {
       return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `truncateAfter: bad index ${index}`));
     }
-    if (index < this.first - 1) {
+    if (index < this.state.first - 1) {
       return Promise.reject(
-        new CommitLogError('COMPACTED', `truncateAfter(${index}): below the retention point ${this.first - 1}`),
+        new CommitLogError('COMPACTED', `truncateAfter(${index}): below the retention point ${this.state.first - 1}`),
       );
     }
     // From this call until it is done, appends are refused (they would race the cut).
@@ -499,16 +442,16 @@ export class FileCommitLog implements CommitLog {
     if (this.timer !== null) clearInterval(this.timer);
     const seg = this.segments[this.segments.length - 1];
     const info = {
-      flushedPos: this.flushedPos,
-      flushedIndex: this.flushed,
+      flushedPos: this.state.flushedPos,
+      flushedIndex: this.state.flushed,
       lastSegmentPath: seg === undefined ? null : seg.path,
       lastSegmentStart: seg === undefined ? 0 : seg.start,
       lastSegmentWrittenBytes: seg === undefined ? 0 : seg.size,
-      lastSegmentFirstIndex: seg === undefined || seg.firstIndex === 0 ? this.first : seg.firstIndex,
+      lastSegmentFirstIndex: seg === undefined || seg.firstIndex === 0 ? this.state.first : seg.firstIndex,
     };
-    this.state = 'closed';
+    this.state.lifecycle = 'closed';
     this.closePromise = Promise.resolve();
-    this.rejectWaiters(new CommitLogError('STORE_CLOSED', 'crashed (test)'), -1);
+    this.waiters.rejectAbove(new CommitLogError('STORE_CLOSED', 'crashed (test)'), -1);
     this.closeAllFiles();
     this.lock?.release();
     await this.sealer.close();
@@ -536,22 +479,22 @@ export class FileCommitLog implements CommitLog {
   private accept(records: readonly LogRecord[]): void {
     let k = 0;
     while (k < records.length) {
-      const segStart = this.acceptSegStart;
+      const segStart = this.state.acceptSegStart;
       const segEnd = segStart + this.segmentBytes;
       let bytes = 0;
       let j = k;
       while (j < records.length) {
         const size = RECORD_HEADER_SIZE + records[j].data.byteLength;
-        if (this.acceptPos + bytes + size > segEnd) break;
+        if (this.state.acceptPos + bytes + size > segEnd) break;
         bytes += size;
         j++;
       }
       if (j === k) {
         // Roll: the next record starts the next segment.
-        assert(this.acceptPos > segStart || this.segmentBytes < RECORD_HEADER_SIZE + records[k].data.byteLength,
+        assert(this.state.acceptPos > segStart || this.segmentBytes < RECORD_HEADER_SIZE + records[k].data.byteLength,
           'a record that fits in an empty segment must not roll');
-        this.acceptSegStart = Math.max(segEnd, this.acceptPos);
-        this.acceptPos = this.acceptSegStart;
+        this.state.acceptSegStart = Math.max(segEnd, this.state.acceptPos);
+        this.state.acceptPos = this.state.acceptSegStart;
         continue;
       }
       const dataBlock = this.dataArena.reserve(bytes);
@@ -575,22 +518,22 @@ export class FileCommitLog implements CommitLog {
       let indexOff = indexStart;
       for (let m = k; m < j; m++) {
         const r = records[m];
-        const pos = this.acceptPos + off - dataStart;
+        const pos = this.state.acceptPos + off - dataStart;
         const size = encode(data, dataView, off, r.index, r.term, r.type, r.data, pos);
         encodeIndexEntry(index, indexView, indexOff, r.index, pos, r.term, size, r.type);
         off += size;
         indexOff += INDEX_ENTRY_SIZE;
-        this.remember(r, size - RECORD_HEADER_SIZE);
+        this.state.remember(r, size - RECORD_HEADER_SIZE);
       }
       assert(off - dataStart === bytes, 'encoded size matches the planned size');
-      this.acceptPos += bytes;
+      this.state.acceptPos += bytes;
       const chunk: Chunk = {
         segStart,
         data: data.subarray(dataStart, off),
         index: index.subarray(indexStart, indexOff),
         firstIndex: records[k].index,
         lastIndex: records[j - 1].index,
-        endPos: this.acceptPos,
+        endPos: this.state.acceptPos,
         dataBlock,
         indexBlock,
         sealed: !offload,
@@ -602,22 +545,12 @@ export class FileCommitLog implements CommitLog {
         this.sealer.submit(data, dataStart, off, () => {
           chunk.sealed = true;
           if (chunk.dropped) this.releaseChunk(chunk);
-          else if (this.state !== 'closed') this.kickPump();
+          else if (this.state.lifecycle !== 'closed') this.kickPump();
         });
       }
       k = j;
     }
-    this.last = records[records.length - 1].index;
-  }
-
-  /** Term runs and the record cache learn of an accepted record. */
-  private remember(r: LogRecord, bodyBytes: number): void {
-    if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== r.term) {
-      this.runStarts.push(r.index);
-      this.runTerms.push(r.term);
-    }
-    this.cache.push(r);
-    this.cacheBytes += bodyBytes + CACHE_RECORD_OVERHEAD_BYTES;
+    this.state.last = records[records.length - 1].index;
   }
 
   private kickPump(): void {
@@ -639,7 +572,7 @@ export class FileCommitLog implements CommitLog {
     // since waits for the next round.
     let passLastIndex = this.pending.length > 0 ? this.pending[this.pending.length - 1].lastIndex : 0;
     try {
-      while (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.failed === null) {
+      while (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.state.failed === null) {
         const first = this.pending[this.pendingHead];
         let seg: Segment | undefined = this.segments[this.segments.length - 1];
         if (seg === undefined || seg.start !== first.segStart) {
@@ -647,7 +580,7 @@ export class FileCommitLog implements CommitLog {
             assert(first.segStart > seg.start, 'segments only move forward');
             // Roll: the current segment must be complete and durable before the next one exists.
             try {
-              await this.waitFlushed(this.written);
+              await this.waitFlushed(this.state.written);
               await this.syncLazy();
             } catch {
               break; // the store failed; waiters were rejected
@@ -717,7 +650,7 @@ export class FileCommitLog implements CommitLog {
           for (let m = this.pendingHead; m < j; m++) this.releaseChunk(this.pending[m]);
         } catch (err) {
           this.undoWrite(seg, sizeBefore, indexUndo);
-          if (direct && !dataWritten && (err as NodeJS.ErrnoException | null)?.code === 'EINVAL' && this.failed === null) {
+          if (direct && !dataWritten && (err as NodeJS.ErrnoException | null)?.code === 'EINVAL' && this.state.failed === null) {
             // The filesystem took O_DIRECT at open but refuses the writes (alignment, a FUSE or
             // network filesystem): nothing of this write counts yet, so write it again, and every
             // later one, through the page cache.
@@ -732,9 +665,9 @@ export class FileCommitLog implements CommitLog {
         }
         const lastChunk = this.pending[j - 1];
         if (tracing) trace('log.written', lastChunk.lastIndex);
-        this.written = lastChunk.lastIndex;
-        this.writtenPos = lastChunk.endPos;
-        assert(this.writtenPos === seg.start + seg.size, 'written position matches the segment size');
+        this.state.written = lastChunk.lastIndex;
+        this.state.writtenPos = lastChunk.endPos;
+        assert(this.state.writtenPos === seg.start + seg.size, 'written position matches the segment size');
         for (let m = this.pendingHead; m < j; m++) (this.pending as (Chunk | undefined)[])[m] = undefined;
         this.pendingHead = j;
         if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
@@ -755,7 +688,7 @@ export class FileCommitLog implements CommitLog {
     } finally {
       this.pumping = false;
       // A chunk still being sealed kicks the pump itself when it is done.
-      if (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.failed === null) this.kickPump();
+      if (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.state.failed === null) this.kickPump();
       const idle = this.pumpIdleWaiters;
       this.pumpIdleWaiters = [];
       for (const f of idle) f();
@@ -853,18 +786,18 @@ export class FileCommitLog implements CommitLog {
       fs.rmSync(seg.path, { force: true });
     }
     const cur = this.segments[this.segments.length - 1];
-    this.acceptSegStart = cur === undefined ? 0 : cur.start;
-    this.acceptPos = this.writtenPos;
-    assert(cur === undefined ? this.writtenPos === 0 : this.writtenPos === cur.start + cur.size, 'rollback position');
-    if (cur !== undefined && this.failed === null) {
+    this.state.acceptSegStart = cur === undefined ? 0 : cur.start;
+    this.state.acceptPos = this.state.writtenPos;
+    assert(cur === undefined ? this.state.writtenPos === 0 : this.state.writtenPos === cur.start + cur.size, 'rollback position');
+    if (cur !== undefined && this.state.failed === null) {
       try {
         this.extendActive(cur); // it may have been cut back for a roll that failed
       } catch {
         // not needed for correctness: appends to an unextended segment work (as before)
       }
     }
-    this.cutMemoryAfter(this.written);
-    this.rejectWaiters(err, this.written);
+    this.state.cutMemoryAfter(this.state.written);
+    this.waiters.rejectAbove(err, this.state.written);
     if (err.code !== 'DISK_FULL') this.fail(err);
   }
 
@@ -872,10 +805,10 @@ export class FileCommitLog implements CommitLog {
     if (this.mode === 'SYNC_FLUSH') {
       this.requestFlush();
     } else {
-      this.resolveAppendWaiters(this.written);
-      if (this.flushWaiters.length > 0 || this.writtenPos - this.flushedPos >= this.flushLeastBytes) this.requestFlush();
+      this.waiters.resolveAppends(this.state.written);
+      if (this.waiters.hasFlushWaiters() || this.state.writtenPos - this.state.flushedPos >= this.flushLeastBytes) this.requestFlush();
     }
-    this.evictCache();
+    this.state.cache.evict(this.state.written);
   }
 
   private createSegment(start: number, firstIndex: number): Segment {
@@ -972,10 +905,10 @@ export class FileCommitLog implements CommitLog {
     try {
       for (;;) {
         this.flushAgain = false;
-        if (this.failed !== null) break;
-        const targetIndex = this.written;
-        const targetPos = this.writtenPos;
-        if (targetIndex > this.flushed || this.dirtyDirs.size > 0) {
+        if (this.state.failed !== null) break;
+        const targetIndex = this.state.written;
+        const targetPos = this.state.writtenPos;
+        if (targetIndex > this.state.flushed || this.dirtyDirs.size > 0) {
           const fds = [...this.dirtyFds];
           const dirs = [...this.dirtyDirs];
           this.dirtyFds.clear();
@@ -993,17 +926,17 @@ export class FileCommitLog implements CommitLog {
             this.fail(new CommitLogError('IO_ERROR', `fdatasync failed in ${this.dir}; the store refuses writes now`, { cause: err }));
             break;
           }
-          this.flushRounds++;
+          this.state.flushRounds++;
           if (tracing) trace('log.flushEnd', targetIndex);
-          assert(targetIndex >= this.flushed || this.truncating, 'flushed index only moves forward');
-          this.flushed = targetIndex;
-          this.flushedPos = targetPos;
+          assert(targetIndex >= this.state.flushed || this.state.truncating, 'flushed index only moves forward');
+          this.state.flushed = targetIndex;
+          this.state.flushedPos = targetPos;
           this.writeCheckpoint();
           this.closeDeferredFds();
         }
-        if (this.mode === 'SYNC_FLUSH') this.resolveAppendWaiters(this.flushed);
-        this.resolveFlushWaiters();
-        const more = this.mode === 'SYNC_FLUSH' ? this.written > this.flushed : this.flushAgain && this.written > this.flushed;
+        if (this.mode === 'SYNC_FLUSH') this.waiters.resolveAppends(this.state.flushed);
+        this.waiters.resolveFlushes(this.state.flushed);
+        const more = this.mode === 'SYNC_FLUSH' ? this.state.written > this.state.flushed : this.flushAgain && this.state.written > this.state.flushed;
         if (!more) break;
       }
     } finally {
@@ -1018,19 +951,18 @@ export class FileCommitLog implements CommitLog {
   private writeCheckpoint(): void {
     const cp = this.checkpoint;
     assert(cp !== null, 'checkpoint open');
-    cp.write({ flushedPos: this.flushedPos, firstIndex: this.first, prevTerm: this.prevTerm });
+    cp.write({ flushedPos: this.state.flushedPos, firstIndex: this.state.first, prevTerm: this.state.prevTerm });
     this.lazyFds.add(cp.fd); // made durable later (a lagging flushedPos is safe)
   }
 
   /** Resolves once everything accepted up to `index` is written and fdatasync'd. */
   private waitFlushed(index: number): Promise<void> {
-    if (this.failed !== null) return Promise.reject(this.failed);
-    if (index <= this.flushed) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.flushWaiters.push({ index, resolve, reject });
-      this.kickPump();
-      if (index <= this.written) this.requestFlush();
-    });
+    if (this.state.failed !== null) return Promise.reject(this.state.failed);
+    if (index <= this.state.flushed) return Promise.resolve();
+    const p = this.waiters.waitFlush(index);
+    this.kickPump();
+    if (index <= this.state.written) this.requestFlush();
+    return p;
   }
 
   /** fdatasyncs the index and checkpoint files written since their last sync. */
@@ -1052,7 +984,7 @@ export class FileCommitLog implements CommitLog {
   }
 
   private flushAll(): Promise<void> {
-    return this.waitFlushed(this.last);
+    return this.waitFlushed(this.state.last);
   }
 
   private flushIdle(): Promise<void> {
@@ -1060,58 +992,15 @@ export class FileCommitLog implements CommitLog {
     return new Promise<void>((resolve) => this.flushIdleWaiters.push(resolve));
   }
 
-  private resolveAppendWaiters(upTo: number): void {
-    const ws = this.appendWaiters;
-    let h = this.appendWaitersHead;
-    while (h < ws.length && ws[h].index <= upTo) ws[h++].resolve();
-    if (h === ws.length) {
-      this.appendWaiters = [];
-      this.appendWaitersHead = 0;
-    } else if (h > 1024 && h * 2 > ws.length) {
-      this.appendWaiters = ws.slice(h);
-      this.appendWaitersHead = 0;
-    } else {
-      this.appendWaitersHead = h;
-    }
-  }
-
-  private resolveFlushWaiters(): void {
-    if (this.flushWaiters.length === 0) return;
-    const keep: Waiter[] = [];
-    for (const w of this.flushWaiters) {
-      if (w.index <= this.flushed) w.resolve();
-      else keep.push(w);
-    }
-    this.flushWaiters = keep;
-  }
-
-  /** Rejects appends above `above` (all of them if -1) and flush waits that cannot be met. */
-  private rejectWaiters(err: Error, above: number): void {
-    const ws = this.appendWaiters;
-    const keep: Waiter[] = [];
-    for (let h = this.appendWaitersHead; h < ws.length; h++) {
-      if (ws[h].index > above) ws[h].reject(err);
-      else keep.push(ws[h]);
-    }
-    this.appendWaiters = keep;
-    this.appendWaitersHead = 0;
-    const fws = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const w of fws) {
-      if (w.index > above) w.reject(err);
-      else this.flushWaiters.push(w);
-    }
-  }
-
   private fail(err: CommitLogError): void {
-    if (this.failed === null) {
-      this.failed = err;
+    if (this.state.failed === null) {
+      this.state.failed = err;
       this.logFn('error', 'commitlog failed; writes are refused from now on, reads still work', {
         code: err.code,
         message: err.message,
       });
     }
-    this.rejectWaiters(this.failed, -1);
+    this.waiters.rejectAbove(this.state.failed, -1);
   }
 
   // ---------------------------------------------------------------- truncate, retention, close
@@ -1126,16 +1015,16 @@ export class FileCommitLog implements CommitLog {
   }
 
   private async truncateAfterNow(index: number): Promise<void> {
-    if (index >= this.last) return;
-    if (index < this.first - 1) throw new CommitLogError('COMPACTED', `truncateAfter(${index}): below ${this.first - 1}`);
-    this.truncating = true;
+    if (index >= this.state.last) return;
+    if (index < this.state.first - 1) throw new CommitLogError('COMPACTED', `truncateAfter(${index}): below ${this.state.first - 1}`);
+    this.state.truncating = true;
     try {
       await this.flushAll();
       await this.flushIdle();
       await this.pumpIdle();
       const failed = this.checkWritable('truncateAfter');
       if (failed !== null) throw failed;
-      assert(this.pendingHead === this.pending.length && this.written === this.last && this.flushed === this.last,
+      assert(this.pendingHead === this.pending.length && this.state.written === this.state.last && this.state.flushed === this.state.last,
         'truncateAfter runs with everything written and flushed');
       const cutIndex = index + 1;
       const cutPos = this.readIndexEntry(cutIndex).position;
@@ -1145,8 +1034,8 @@ export class FileCommitLog implements CommitLog {
       const keep = dropWhole ? k - 1 : k;
       const newEnd = dropWhole ? this.segments[keep].start + this.segments[keep].size : cutPos;
       // The checkpoint first: flushedPos must never be above the data (recovery would call it corrupt).
-      this.flushedPos = newEnd;
-      this.writtenPos = newEnd;
+      this.state.flushedPos = newEnd;
+      this.state.writtenPos = newEnd;
       this.writeCheckpoint();
       await this.io.fsync(this.checkpointFd());
       for (let s = this.segments.length - 1; s > keep; s--) {
@@ -1182,40 +1071,20 @@ export class FileCommitLog implements CommitLog {
       const syncs = [this.io.fsync(cur.fd), this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
       if (idxFile !== undefined) syncs.push(this.io.fsync(idxFile.fd));
       await Promise.all(syncs);
-      this.acceptSegStart = cur.start;
-      this.acceptPos = newEnd;
-      this.cutMemoryAfter(index);
-      this.written = index;
-      this.flushed = index;
-      this.resolveFlushWaiters();
-      for (const w of this.flushWaiters) w.resolve(); // everything that exists is flushed
-      this.flushWaiters = [];
+      this.state.acceptSegStart = cur.start;
+      this.state.acceptPos = newEnd;
+      this.state.cutMemoryAfter(index);
+      this.state.written = index;
+      this.state.flushed = index;
+      this.waiters.resolveFlushes(this.state.flushed);
+      this.waiters.resolveAllFlushes(); // everything that exists is flushed
     } catch (err) {
       if (err instanceof CommitLogError) throw err;
       const e = writeError(err, `truncating ${this.dir} after ${index}`);
       this.fail(e);
       throw e;
     } finally {
-      this.truncating = false;
-    }
-  }
-
-  /** Drops records above `index` from memory: last, term runs, cache. */
-  private cutMemoryAfter(index: number): void {
-    this.last = index;
-    while (this.runStarts.length > 0 && this.runStarts[this.runStarts.length - 1] > index) {
-      this.runStarts.pop();
-      this.runTerms.pop();
-    }
-    while (this.cacheStart + (this.cache.length - this.cacheHead) - 1 > index && this.cache.length > this.cacheHead) {
-      const r = this.cache.pop() as LogRecord;
-      this.cacheBytes -= r.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
-    }
-    if (this.cache.length === this.cacheHead) {
-      this.cache = [];
-      this.cacheHead = 0;
-      this.cacheStart = index + 1;
-      this.cacheBytes = 0;
+      this.state.truncating = false;
     }
   }
 
@@ -1225,23 +1094,14 @@ export class FileCommitLog implements CommitLog {
     while (k + 1 < this.segments.length && this.segments[k + 1].firstIndex <= index) k++;
     if (k === 0) return;
     const newFirst = this.segments[k].firstIndex;
-    assert(newFirst > this.first && newFirst <= this.written, 'retention keeps written records only');
+    assert(newFirst > this.state.first && newFirst <= this.state.written, 'retention keeps written records only');
     // Memory first (reads below newFirst are refused from now on), then the durable retention
     // point, then the files: a crash in between is finished by the next open.
     const prevTerm = this.termAt(newFirst - 1);
-    this.first = newFirst;
-    this.prevTerm = prevTerm;
-    const r = this.runOf(newFirst);
-    this.runStarts = this.runStarts.slice(r);
-    this.runTerms = this.runTerms.slice(r);
-    this.runStarts[0] = newFirst;
-    while (this.cacheStart < newFirst && this.cacheHead < this.cache.length) {
-      const rec = this.cache[this.cacheHead++];
-      this.cacheBytes -= rec.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
-      this.cacheStart++;
-    }
-    if (this.cacheStart < newFirst) this.cacheStart = newFirst;
-    this.compactCache();
+    this.state.first = newFirst;
+    this.state.prevTerm = prevTerm;
+    this.state.runs.dropBefore(newFirst);
+    this.state.cache.dropBefore(newFirst);
     this.writeCheckpoint();
     await this.io.fsync(this.checkpointFd());
     const gone = this.segments.splice(0, k);
@@ -1261,10 +1121,10 @@ export class FileCommitLog implements CommitLog {
   }
 
   private async closeNow(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closing';
+    if (this.state.lifecycle === 'closed') return;
+    this.state.lifecycle = 'closing';
     await this.opChain;
-    if (this.failed === null) {
+    if (this.state.failed === null) {
       try {
         await this.flushAll();
         await this.syncLazy();
@@ -1272,7 +1132,7 @@ export class FileCommitLog implements CommitLog {
         // failed: reported to the waiters already
       }
     }
-    if (this.failed === null) {
+    if (this.state.failed === null) {
       // Clean close: the last segment's file ends at its last record (the layout of every closed
       // segment). If that fails, the preallocated zeros stay: recovery reads them as the clean end.
       const cur = this.segments[this.segments.length - 1];
@@ -1288,7 +1148,7 @@ export class FileCommitLog implements CommitLog {
       await this.flushIdle();
     }
     if (this.timer !== null) clearInterval(this.timer);
-    if (this.failed === null) {
+    if (this.state.failed === null) {
       try {
         this.writeCheckpoint();
         await this.io.fsync(this.checkpointFd());
@@ -1296,10 +1156,10 @@ export class FileCommitLog implements CommitLog {
         this.logFn('error', 'could not write the checkpoint on close', { error: String(err) });
       }
     }
-    this.rejectWaiters(new CommitLogError('STORE_CLOSED', `store ${this.dir} is closed`), -1);
+    this.waiters.rejectAbove(new CommitLogError('STORE_CLOSED', `store ${this.dir} is closed`), -1);
     this.closeAllFiles();
     this.lock?.release();
-    this.state = 'closed';
+    this.state.lifecycle = 'closed';
     await this.sealer.close();
   }
 
@@ -1350,7 +1210,7 @@ export class FileCommitLog implements CommitLog {
     budget: number,
     out: LogRecord[],
   ): { count: number; bytes: number; full: boolean } {
-    assert(index <= upTo && upTo <= this.written, 'disk reads cover written records only');
+    assert(index <= upTo && upTo <= this.state.written, 'disk reads cover written records only');
     const fileStart = this.indexFileStart(index);
     const n = Math.min(upTo - index + 1, READ_INDEX_ENTRIES_MAX, fileStart + this.indexPerFile - index, READ_RECORDS_MAX - out.length);
     const ibuf = this.readIndexBytes(index, n);
@@ -1447,55 +1307,21 @@ export class FileCommitLog implements CommitLog {
     return position <= seg.start + seg.size ? found : -1;
   }
 
-  private runOf(index: number): number {
-    let lo = 0;
-    let hi = this.runStarts.length - 1;
-    assert(hi >= 0 && this.runStarts[0] <= index, `a term run covers index ${index}`);
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.runStarts[mid] <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
-  private lastTerm(): number {
-    return this.runTerms.length === 0 ? this.prevTerm : this.runTerms[this.runTerms.length - 1];
-  }
-
-  private evictCache(): void {
-    while (this.cacheBytes > this.cacheBytesMax && this.cacheStart <= this.written && this.cacheHead < this.cache.length) {
-      const r = this.cache[this.cacheHead];
-      (this.cache as (LogRecord | undefined)[])[this.cacheHead] = undefined;
-      this.cacheHead++;
-      this.cacheStart++;
-      this.cacheBytes -= r.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
-    }
-    this.compactCache();
-  }
-
-  private compactCache(): void {
-    if (this.cacheHead > 4096 && this.cacheHead * 2 > this.cache.length) {
-      this.cache = this.cache.slice(this.cacheHead);
-      this.cacheHead = 0;
-    }
-  }
-
   private corrupt(file: string, offset: number, reason: string): CommitLogError {
     return new CommitLogError('STORE_CORRUPT', `corrupt store: ${file} at byte offset ${offset}: ${reason}`, { location: { file, offset } });
   }
 
   private checkReadable(): void {
-    if (this.state !== 'open' && this.state !== 'closing') {
-      throw new CommitLogError('STORE_CLOSED', `store ${this.dir} is ${this.state}`);
+    if (this.state.lifecycle !== 'open' && this.state.lifecycle !== 'closing') {
+      throw new CommitLogError('STORE_CLOSED', `store ${this.dir} is ${this.state.lifecycle}`);
     }
   }
 
   private checkWritable(op: string): CommitLogError | null {
-    if (this.state !== 'open') return new CommitLogError('STORE_CLOSED', `${op}: store ${this.dir} is ${this.state}`);
-    if (this.failed !== null) {
-      return new CommitLogError(this.failed.code, `${op}: store ${this.dir} failed earlier: ${this.failed.message}`, {
-        cause: this.failed,
+    if (this.state.lifecycle !== 'open') return new CommitLogError('STORE_CLOSED', `${op}: store ${this.dir} is ${this.state.lifecycle}`);
+    if (this.state.failed !== null) {
+      return new CommitLogError(this.state.failed.code, `${op}: store ${this.dir} failed earlier: ${this.state.failed.message}`, {
+        cause: this.state.failed,
       });
     }
     return null;
@@ -1522,8 +1348,8 @@ export class FileCommitLog implements CommitLog {
     const cp = this.checkpoint;
     assert(cp !== null, 'checkpoint open');
     const cpState = cp.state;
-    this.first = cpState.firstIndex;
-    this.prevTerm = cpState.prevTerm;
+    this.state.first = cpState.firstIndex;
+    this.state.prevTerm = cpState.prevTerm;
     const flushedPos = cpState.flushedPos;
 
     for (const name of fs.readdirSync(this.indexDir).sort()) {
@@ -1577,18 +1403,18 @@ export class FileCommitLog implements CommitLog {
       }
     }
     // Finish an interrupted retention (the checkpoint moved, the files were not all removed yet).
-    while (this.segments.length >= 2 && this.segments[1].firstIndex !== 0 && this.segments[1].firstIndex <= this.first) {
+    while (this.segments.length >= 2 && this.segments[1].firstIndex !== 0 && this.segments[1].firstIndex <= this.state.first) {
       this.logFn('info', 'removing a segment below the retention point', { file: this.segments[0].path });
       const seg = this.segments.shift() as Segment;
       closeQuietly(seg.fd);
       fs.rmSync(seg.path, { force: true });
     }
     const s0 = this.segments[0];
-    if (s0 !== undefined && s0.firstIndex !== 0 && s0.firstIndex !== this.first) {
-      throw this.corrupt(s0.path, 0, `the first record has index ${s0.firstIndex} but the log starts at ${this.first}`);
+    if (s0 !== undefined && s0.firstIndex !== 0 && s0.firstIndex !== this.state.first) {
+      throw this.corrupt(s0.path, 0, `the first record has index ${s0.firstIndex} but the log starts at ${this.state.first}`);
     }
     for (const [start, f] of [...this.indexFiles]) {
-      if (start + this.indexPerFile - 1 < this.first) {
+      if (start + this.indexPerFile - 1 < this.state.first) {
         closeQuietly(f.fd);
         fs.rmSync(f.path, { force: true });
         this.indexFiles.delete(start);
@@ -1597,8 +1423,8 @@ export class FileCommitLog implements CommitLog {
 
     // Where to start verifying: the last segment, if the index holds everything before it.
     let scanFrom = Math.max(0, this.segments.length - 1);
-    let expect = this.first;
-    let prevTerm = this.prevTerm;
+    let expect = this.state.first;
+    let prevTerm = this.state.prevTerm;
     if (scanFrom > 0) {
       const seg = this.segments[scanFrom];
       try {
@@ -1608,15 +1434,14 @@ export class FileCommitLog implements CommitLog {
           throw this.corrupt(this.indexPathOf(this.indexFileStart(seg.firstIndex - 1)), 0, 'entry outside the previous segment');
         }
         this.verifyRecordAt(prevSeg, e, seg.firstIndex - 1);
-        this.runsFromIndex(this.first, seg.firstIndex - 1);
+        this.runsFromIndex(this.state.first, seg.firstIndex - 1);
         expect = seg.firstIndex;
         prevTerm = e.term;
       } catch (err) {
         if (!(err instanceof CommitLogError) || err.code !== 'STORE_CORRUPT') throw err;
         this.logFn('warn', 'the index is incomplete; rebuilding it from the first segment', { reason: err.message });
         scanFrom = 0;
-        this.runStarts = [];
-        this.runTerms = [];
+        this.state.runs.clear();
       }
     }
     for (let s = scanFrom; s < this.segments.length; s++) {
@@ -1626,17 +1451,17 @@ export class FileCommitLog implements CommitLog {
     }
     // A last segment cut to nothing goes: the next append continues the previous one.
     while (this.segments.length > 1 && this.segments[this.segments.length - 1].size === 0) this.dropLastSegment();
-    this.last = expect - 1;
-    if (this.last < this.first - 1) throw new CommitLogError('STORE_CORRUPT', `store ${this.dir}: log ends at ${this.last} below the retention point ${this.first}`);
+    this.state.last = expect - 1;
+    if (this.state.last < this.state.first - 1) throw new CommitLogError('STORE_CORRUPT', `store ${this.dir}: log ends at ${this.state.last} below the retention point ${this.state.first}`);
     // Index entries after the last record are stale.
-    const cutStart = this.indexFileStart(this.last + 1);
+    const cutStart = this.indexFileStart(this.state.last + 1);
     for (const [start, f] of [...this.indexFiles]) {
       if (start > cutStart) {
         closeQuietly(f.fd);
         fs.rmSync(f.path, { force: true });
         this.indexFiles.delete(start);
-      } else if (start === cutStart && f.size > (this.last + 1 - start) * INDEX_ENTRY_SIZE) {
-        f.size = (this.last + 1 - start) * INDEX_ENTRY_SIZE;
+      } else if (start === cutStart && f.size > (this.state.last + 1 - start) * INDEX_ENTRY_SIZE) {
+        f.size = (this.state.last + 1 - start) * INDEX_ENTRY_SIZE;
         fs.ftruncateSync(f.fd, f.size);
       }
     }
@@ -1648,10 +1473,10 @@ export class FileCommitLog implements CommitLog {
     }
     // The last segment is the active one: preallocated (its fdatasync below makes that durable).
     if (cur !== undefined) this.extendActive(cur);
-    this.acceptSegStart = cur === undefined ? 0 : cur.start;
-    this.acceptPos = this.writtenPos = this.flushedPos = end;
-    this.written = this.flushed = this.last;
-    this.cacheStart = this.last + 1;
+    this.state.acceptSegStart = cur === undefined ? 0 : cur.start;
+    this.state.acceptPos = this.state.writtenPos = this.state.flushedPos = end;
+    this.state.written = this.state.flushed = this.state.last;
+    this.state.cache.resetTo(this.state.last + 1);
   }
 
   private dropLastSegment(): void {
@@ -1674,12 +1499,11 @@ export class FileCommitLog implements CommitLog {
   /** Term runs of [lo, hi] from the index: binary searches for the term changes. */
   private runsFromIndex(lo: number, hi: number): void {
     let index = lo;
-    let prev = this.prevTerm;
+    let prev = this.state.prevTerm;
     while (index <= hi) {
       const t = this.readIndexEntry(index).term;
       if (t < prev) throw this.corrupt(this.indexPathOf(this.indexFileStart(index)), 0, `term goes down at index ${index}`);
-      this.runStarts.push(index);
-      this.runTerms.push(t);
+      this.state.runs.add(index, t);
       prev = t;
       let a = index;
       let b = hi + 1; // term(a) === t; b is hi + 1 or an index whose term > t
@@ -1766,10 +1590,7 @@ export class FileCommitLog implements CommitLog {
       }
       encodeIndexEntry(pendingEntries, pendingView, pendingCount * INDEX_ENTRY_SIZE, h.index, h.position, h.term, h.totalSize, h.type);
       pendingCount++;
-      if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== h.term) {
-        this.runStarts.push(h.index);
-        this.runTerms.push(h.term);
-      }
+      this.state.runs.add(h.index, h.term);
       prevTerm = h.term;
       expect++;
       off += h.totalSize;
@@ -1824,7 +1645,7 @@ export class FileCommitLog implements CommitLog {
     const syncs: Promise<void>[] = [this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
     if (cur !== undefined) syncs.push(this.io.fdatasync(cur.fd));
     for (const fd of this.lazyFds) syncs.push(this.io.fdatasync(fd));
-    const idx = this.indexFiles.get(this.indexFileStart(Math.max(1, this.last)));
+    const idx = this.indexFiles.get(this.indexFileStart(Math.max(1, this.state.last)));
     if (idx !== undefined) syncs.push(this.io.fdatasync(idx.fd));
     await Promise.all(syncs);
     this.lazyFds.clear();
@@ -1878,12 +1699,5 @@ function closeQuietly(fd: number): void {
     fs.closeSync(fd);
   } catch {
     // already closed
-  }
-}
-
-function checkInt(name: string, v: number | undefined, min: number, max: number): void {
-  if (v === undefined) return;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new CommitLogError('INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], not ${v}`);
   }
 }
