@@ -63,29 +63,29 @@
 // flushedPos, or anywhere in an earlier segment, is STORE_CORRUPT (file + byte offset): the store
 // does not open. Reads verify every record they take from disk too.
 import fs from 'node:fs';
-import path from 'node:path';
 import { Checkpoint } from './checkpoint.ts';
 import { CrcSealer } from './crc-sealer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
 import { CommitLogFaults, type CrashInfo } from './faults.ts';
-import { CommitLogError, assert, writeError } from './errors.ts';
+import { DirtyFiles } from './dirty-files.ts';
+import { CommitLogError, assert, corruptError, writeError } from './errors.ts';
 import { DiskIo } from './io.ts';
 import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
+import { StoreFiles, closeDirect, closeQuietly, type IndexFile, type Segment } from './files.ts';
 import { acquireLock, type StoreLock } from './lock.ts';
 import { LogState } from './log-state.ts';
 import { resolveOptions, type StoreSettings } from './options.ts';
+import { LogReader } from './reader.ts';
 import {
   INDEX_ENTRY_SIZE,
   RECORD_BODY_BYTES_MAX,
   RECORD_HEADER_SIZE,
   bodyMatches,
   decodeHeader,
-  decodeIndexEntry,
   encodeIndexEntry,
   encodeRecord,
   encodeUnsealedRecord,
   isZero,
-  padName,
   viewOf,
   type IndexEntry,
 } from './record.ts';
@@ -103,9 +103,6 @@ export {
 
 /** Limits (TigerStyle: everything has one). */
 const APPEND_RECORDS_MAX = 65536;
-const READ_RECORDS_MAX = 65536;
-const READ_INDEX_ENTRIES_MAX = 4096;
-const READ_RANGE_BYTES_MAX = 64 * 1024 * 1024;
 const SCAN_WINDOW_BYTES = 8 * 1024 * 1024;
 const NAME_RE = /^\d{20}$/;
 const LAZY_SYNC_INTERVAL_MS = 1000;
@@ -131,29 +128,6 @@ const WRITE_ON_MAIN_THREAD_BYTES_MAX = 1024 * 1024;
  *  pending chunks into one direct write of at most this less a block (the rewritten tail); a
  *  single larger chunk goes out in pieces of this size. */
 const DIRECT_STAGING_BYTES = 1024 * 1024;
-
-interface Segment {
-  readonly start: number;
-  readonly path: string;
-  fd: number;
-  /** Bytes of records written to the file (from its start). */
-  size: number;
-  /** The file's length: `size`, or more while the segment is the active (last) one and is
-   *  preallocated (extended with ftruncate to segmentBytes: a sparse, zero tail). */
-  fileLen: number;
-  /** Index of the first record; 0 while unknown (recovery of a torn first record). */
-  firstIndex: number;
-  /** The O_DIRECT writer of the active segment (SYNC_FLUSH with directIo), opened at its first
-   *  write and closed when it stops being the active one; null: none (yet). */
-  direct: DirectWriter | null;
-}
-
-interface IndexFile {
-  readonly start: number;
-  readonly path: string;
-  fd: number;
-  size: number;
-}
 
 /** One batch (or the part of it in one segment), encoded, accepted but not yet written. */
 interface Chunk {
@@ -181,7 +155,6 @@ export class FileCommitLog implements CommitLog {
   private readonly mode: FlushDiskType;
   private readonly flushIntervalMs: number;
   private readonly flushLeastBytes: number;
-  private readonly preallocate: boolean;
   /** Data writes go through DirectWriter (turned off for good if the filesystem refuses it). */
   private useDirect: boolean;
   private staging: Buffer | null = null;
@@ -190,8 +163,10 @@ export class FileCommitLog implements CommitLog {
 
   private lock: StoreLock | null = null;
   private checkpoint: Checkpoint | null = null;
-  private segments: Segment[] = [];
-  private readonly indexFiles = new Map<number, IndexFile>();
+  private readonly dirty = new DirtyFiles();
+  /** Segment and index files (files.ts). */
+  private readonly files: StoreFiles;
+  private readonly reader: LogReader;
 
   /** Indexes, positions, term runs and recent records (log-state.ts). */
   private readonly state: LogState;
@@ -206,17 +181,6 @@ export class FileCommitLog implements CommitLog {
    *  the CRC worker (it writes their CRCs in place). */
   private readonly dataArena: EncodeArena;
   private readonly indexArena = new EncodeArena(INDEX_ARENA_BYTES, ARENA_SPARES_MAX, () => false);
-  /** Segment fds written since the last round: every round fdatasyncs them. */
-  private readonly dirtyFds = new Set<number>();
-  /** Index and checkpoint fds written since they were last synced. Recovery rebuilds the index of
-   *  the last segment and a lagging checkpoint is safe, so these are synced only at a roll (the
-   *  index of a finished segment must be durable), on close, and at most every
-   *  LAZY_SYNC_INTERVAL_MS by a round: one fdatasync per group commit instead of three. */
-  private readonly lazyFds = new Set<number>();
-  private lazySyncedAtMs = 0;
-  private lazySyncing = 0;
-  private readonly dirtyDirs = new Set<string>();
-  private fdsToClose: number[] = [];
 
   private pumpScheduled = false;
   /** The pump runs: at most one data write (and the index write after it) is in flight. */
@@ -243,12 +207,13 @@ export class FileCommitLog implements CommitLog {
     this.mode = settings.mode;
     this.flushIntervalMs = settings.flushIntervalMs;
     this.flushLeastBytes = settings.flushLeastBytes;
-    this.preallocate = settings.preallocate;
     this.useDirect = settings.directIo;
     this.io = new DiskIo(faultOptions);
     this.logFn = settings.log;
     this.crcOffloadMinBytes = settings.crcOffloadMinBytes;
     this.state = new LogState(settings.cacheBytesMax);
+    this.files = new StoreFiles(settings, this.dirty);
+    this.reader = new LogReader(this.state, this.files, settings.indexPerFile);
     const faults = faultOptions instanceof CommitLogFaults ? faultOptions : undefined;
     this.sealer = new CrcSealer((msg, fields) => this.logFn('warn', msg, fields), faults);
     faults?.onCrash(() => this.crash());
@@ -373,24 +338,7 @@ export class FileCommitLog implements CommitLog {
     if (fromIndex < this.state.first) {
       throw new CommitLogError('COMPACTED', `read(${fromIndex}): below the first index ${this.state.first}`);
     }
-    const out: LogRecord[] = [];
-    let bytes = 0;
-    let index = fromIndex;
-    while (index <= this.state.last && out.length < READ_RECORDS_MAX) {
-      if (index >= this.state.cache.start) {
-        const r = this.state.cache.at(index);
-        if (out.length > 0 && bytes + r.data.byteLength > maxBytes) break;
-        out.push(r);
-        bytes += r.data.byteLength;
-        index++;
-        continue;
-      }
-      const got = this.readFromDisk(index, this.state.cache.start - 1, maxBytes - bytes, out);
-      index += got.count;
-      bytes += got.bytes;
-      if (got.full) break;
-    }
-    return out;
+    return this.reader.read(fromIndex, maxBytes);
   }
 
   truncateAfter(index: number): Promise<void> {
@@ -440,7 +388,7 @@ export class FileCommitLog implements CommitLog {
       await new Promise((r) => setImmediate(r));
     }
     if (this.timer !== null) clearInterval(this.timer);
-    const seg = this.segments[this.segments.length - 1];
+    const seg = this.files.segments[this.files.segments.length - 1];
     const info = {
       flushedPos: this.state.flushedPos,
       flushedIndex: this.state.flushed,
@@ -574,7 +522,7 @@ export class FileCommitLog implements CommitLog {
     try {
       while (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.state.failed === null) {
         const first = this.pending[this.pendingHead];
-        let seg: Segment | undefined = this.segments[this.segments.length - 1];
+        let seg: Segment | undefined = this.files.segments[this.files.segments.length - 1];
         if (seg === undefined || seg.start !== first.segStart) {
           if (seg !== undefined) {
             assert(first.segStart > seg.start, 'segments only move forward');
@@ -589,8 +537,8 @@ export class FileCommitLog implements CommitLog {
             // The segment stops being the last one: its file ends at its last record again, durably,
             // before the next one exists (recovery reads a non-last segment to its file length).
             try {
-              this.closeDirect(seg);
-              if (this.shrinkToWritten(seg)) await this.io.fdatasync(seg.fd);
+              closeDirect(seg);
+              if (this.files.shrinkToWritten(seg)) await this.io.fdatasync(seg.fd);
             } catch (err) {
               this.fail(new CommitLogError('IO_ERROR', `could not cut ${seg.path} back to its records at a roll`, { cause: err }));
               break;
@@ -598,7 +546,7 @@ export class FileCommitLog implements CommitLog {
             if (this.pending[this.pendingHead] !== first) continue;
           }
           try {
-            seg = this.createSegment(first.segStart, first.firstIndex);
+            seg = this.files.createSegment(first.segStart, first.firstIndex);
           } catch (err) {
             this.writeFailed(writeError(err, `creating a segment in ${this.dataDir}`));
             break;
@@ -643,9 +591,9 @@ export class FileCommitLog implements CommitLog {
                 : await this.io.writevAtAsync(seg.fd, joinAdjacent(bufs), sizeBefore);
           }
           dataWritten = true;
-          assert(seg.size === sizeBefore && this.segments[this.segments.length - 1] === seg, 'nothing else wrote the segment meanwhile');
+          assert(seg.size === sizeBefore && this.files.segments[this.files.segments.length - 1] === seg, 'nothing else wrote the segment meanwhile');
           seg.size += n;
-          if (!direct) this.dirtyFds.add(seg.fd); // a direct write (O_DSYNC) is durable when done
+          if (!direct) this.dirty.segmentFds.add(seg.fd); // a direct write (O_DSYNC) is durable when done
           this.writeIndex(this.pendingHead, j, indexUndo);
           for (let m = this.pendingHead; m < j; m++) this.releaseChunk(this.pending[m]);
         } catch (err) {
@@ -655,7 +603,7 @@ export class FileCommitLog implements CommitLog {
             // network filesystem): nothing of this write counts yet, so write it again, and every
             // later one, through the page cache.
             this.useDirect = false;
-            this.closeDirect(seg);
+            closeDirect(seg);
             this.logFn('warn', 'direct writes fail with EINVAL here; SYNC_FLUSH writes go through the page cache', { file: seg.path });
             continue;
           }
@@ -728,11 +676,11 @@ export class FileCommitLog implements CommitLog {
     let groupFirst = 0;
     const flushGroup = (): void => {
       if (bufs.length === 0) return;
-      const file = this.indexFile(fileStart, true);
+      const file = this.files.indexFile(fileStart, true);
       assert(file.size === (groupFirst - fileStart) * INDEX_ENTRY_SIZE, `index file ${file.path} has the expected size`);
       undo.push({ file, size: file.size });
       file.size += this.io.writevAt(file.fd, joinAdjacent(bufs), file.size);
-      this.lazyFds.add(file.fd);
+      this.dirty.lazyFds.add(file.fd);
       bufs = [];
     };
     for (let m = from; m < to; m++) {
@@ -740,7 +688,7 @@ export class FileCommitLog implements CommitLog {
       let index = chunk.firstIndex;
       let off = 0;
       while (index <= chunk.lastIndex) {
-        const start = this.indexFileStart(index);
+        const start = this.files.indexFileStart(index);
         const count = Math.min(chunk.lastIndex - index + 1, start + this.indexPerFile - index);
         if (start !== fileStart) {
           flushGroup();
@@ -778,20 +726,15 @@ export class FileCommitLog implements CommitLog {
     this.logFn('error', 'commitlog write failed; unwritten appends rejected', { code: err.code, message: err.message });
     this.clearPending();
     // A segment created for the failed write holds nothing: remove it.
-    const seg = this.segments[this.segments.length - 1];
-    if (seg !== undefined && seg.size === 0 && this.segments.length > 1) {
-      this.segments.pop();
-      this.closeDirect(seg);
-      this.closeFd(seg.fd);
-      fs.rmSync(seg.path, { force: true });
-    }
-    const cur = this.segments[this.segments.length - 1];
+    const seg = this.files.lastSegment();
+    if (seg !== undefined && seg.size === 0 && this.files.segments.length > 1) this.files.dropLastSegment();
+    const cur = this.files.segments[this.files.segments.length - 1];
     this.state.acceptSegStart = cur === undefined ? 0 : cur.start;
     this.state.acceptPos = this.state.writtenPos;
     assert(cur === undefined ? this.state.writtenPos === 0 : this.state.writtenPos === cur.start + cur.size, 'rollback position');
     if (cur !== undefined && this.state.failed === null) {
       try {
-        this.extendActive(cur); // it may have been cut back for a roll that failed
+        this.files.extendActive(cur); // it may have been cut back for a roll that failed
       } catch {
         // not needed for correctness: appends to an unextended segment work (as before)
       }
@@ -811,37 +754,6 @@ export class FileCommitLog implements CommitLog {
     this.state.cache.evict(this.state.written);
   }
 
-  private createSegment(start: number, firstIndex: number): Segment {
-    const file = path.join(this.dataDir, padName(start));
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    const seg: Segment = { start, path: file, fd, size: 0, fileLen: 0, firstIndex, direct: null };
-    try {
-      this.extendActive(seg);
-    } catch (err) {
-      closeQuietly(fd);
-      fs.rmSync(file, { force: true });
-      throw err;
-    }
-    this.segments.push(seg);
-    this.dirtyDirs.add(this.dataDir);
-    return seg;
-  }
-
-  /**
-   * Preallocation: `seg` becomes the active (last, appended-to) segment, so its file is extended
-   * with ftruncate (sparse: no blocks, no ENOSPC here) to the full segment length. An append then
-   * writes inside the file and its fdatasync has no file size (inode) change to commit: measured
-   * on ext4, p50 ~88 us instead of ~125 us for a 1 KB append. The zeros after the records are the
-   * file's clean end for recovery.
-   */
-  private extendActive(seg: Segment): void {
-    if (!this.preallocate) return;
-    const len = Math.max(this.segmentBytes, seg.size);
-    if (seg.fileLen >= len) return;
-    fs.ftruncateSync(seg.fd, len);
-    seg.fileLen = len;
-  }
-
   /** The active segment's direct writer, opened at its first write; null for buffered writes. */
   private directWriterFor(seg: Segment): DirectWriter | null {
     if (!this.useDirect) return null;
@@ -857,38 +769,6 @@ export class FileCommitLog implements CommitLog {
     return writer;
   }
 
-  private closeDirect(seg: Segment): void {
-    seg.direct?.close();
-    seg.direct = null;
-  }
-
-  /** `seg` stops being the active segment (a roll, a clean close): its file is cut back to end at
-   *  its last record, the layout of every non-last segment. Returns whether the file changed (the
-   *  caller makes the new length durable). */
-  private shrinkToWritten(seg: Segment): boolean {
-    if (seg.fileLen === seg.size) return false;
-    fs.ftruncateSync(seg.fd, seg.size);
-    seg.fileLen = seg.size;
-    return true;
-  }
-
-  private indexFileStart(index: number): number {
-    return 1 + Math.floor((index - 1) / this.indexPerFile) * this.indexPerFile;
-  }
-
-  private indexFile(start: number, create: boolean): IndexFile {
-    let f = this.indexFiles.get(start);
-    if (f === undefined) {
-      assert(create, `index file ${start} exists`);
-      const file = path.join(this.indexDir, padName(start));
-      const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-      f = { start, path: file, fd, size: fs.fstatSync(fd).size };
-      this.indexFiles.set(start, f);
-      this.dirtyDirs.add(this.indexDir);
-    }
-    return f;
-  }
-
   // ---------------------------------------------------------------- flush
 
   private requestFlush(): void {
@@ -902,23 +782,24 @@ export class FileCommitLog implements CommitLog {
   /** Rounds of fdatasync until nothing written is unflushed (SYNC) or nobody waits (ASYNC). */
   private async flushLoop(): Promise<void> {
     this.flushing = true;
+    this.dirty.syncStarted();
     try {
       for (;;) {
         this.flushAgain = false;
         if (this.state.failed !== null) break;
         const targetIndex = this.state.written;
         const targetPos = this.state.writtenPos;
-        if (targetIndex > this.state.flushed || this.dirtyDirs.size > 0) {
-          const fds = [...this.dirtyFds];
-          const dirs = [...this.dirtyDirs];
-          this.dirtyFds.clear();
+        if (targetIndex > this.state.flushed || this.dirty.dirs.size > 0) {
+          const fds = [...this.dirty.segmentFds];
+          const dirs = [...this.dirty.dirs];
+          this.dirty.segmentFds.clear();
           const now = performance.now();
-          if (this.lazyFds.size > 0 && now - this.lazySyncedAtMs >= LAZY_SYNC_INTERVAL_MS) {
-            fds.push(...this.lazyFds);
-            this.lazyFds.clear();
-            this.lazySyncedAtMs = now;
+          if (this.dirty.lazyFds.size > 0 && now - this.dirty.lazySyncedAtMs >= LAZY_SYNC_INTERVAL_MS) {
+            fds.push(...this.dirty.lazyFds);
+            this.dirty.lazyFds.clear();
+            this.dirty.lazySyncedAtMs = now;
           }
-          this.dirtyDirs.clear();
+          this.dirty.dirs.clear();
           if (tracing) trace('log.flushStart', targetIndex);
           try {
             await Promise.all([...fds.map((fd) => this.io.fdatasync(fd)), ...dirs.map((d) => this.io.fsyncDir(d))]);
@@ -932,7 +813,6 @@ export class FileCommitLog implements CommitLog {
           this.state.flushed = targetIndex;
           this.state.flushedPos = targetPos;
           this.writeCheckpoint();
-          this.closeDeferredFds();
         }
         if (this.mode === 'SYNC_FLUSH') this.waiters.resolveAppends(this.state.flushed);
         this.waiters.resolveFlushes(this.state.flushed);
@@ -941,7 +821,7 @@ export class FileCommitLog implements CommitLog {
       }
     } finally {
       this.flushing = false;
-      this.closeDeferredFds();
+      this.dirty.syncEnded();
       const idle = this.flushIdleWaiters;
       this.flushIdleWaiters = [];
       for (const f of idle) f();
@@ -952,7 +832,7 @@ export class FileCommitLog implements CommitLog {
     const cp = this.checkpoint;
     assert(cp !== null, 'checkpoint open');
     cp.write({ flushedPos: this.state.flushedPos, firstIndex: this.state.first, prevTerm: this.state.prevTerm });
-    this.lazyFds.add(cp.fd); // made durable later (a lagging flushedPos is safe)
+    this.dirty.lazyFds.add(cp.fd); // made durable later (a lagging flushedPos is safe)
   }
 
   /** Resolves once everything accepted up to `index` is written and fdatasync'd. */
@@ -967,10 +847,10 @@ export class FileCommitLog implements CommitLog {
 
   /** fdatasyncs the index and checkpoint files written since their last sync. */
   private async syncLazy(): Promise<void> {
-    const fds = [...this.lazyFds];
-    this.lazyFds.clear();
-    this.lazySyncedAtMs = performance.now();
-    this.lazySyncing++;
+    const fds = [...this.dirty.lazyFds];
+    this.dirty.lazyFds.clear();
+    this.dirty.lazySyncedAtMs = performance.now();
+    this.dirty.syncStarted();
     try {
       await Promise.all(fds.map((fd) => this.io.fdatasync(fd)));
     } catch (err) {
@@ -978,8 +858,7 @@ export class FileCommitLog implements CommitLog {
       this.fail(e);
       throw e;
     } finally {
-      this.lazySyncing--;
-      this.closeDeferredFds();
+      this.dirty.syncEnded();
     }
   }
 
@@ -1027,47 +906,28 @@ export class FileCommitLog implements CommitLog {
       assert(this.pendingHead === this.pending.length && this.state.written === this.state.last && this.state.flushed === this.state.last,
         'truncateAfter runs with everything written and flushed');
       const cutIndex = index + 1;
-      const cutPos = this.readIndexEntry(cutIndex).position;
-      let k = this.segmentIndexAt(cutPos);
+      const cutPos = this.reader.readIndexEntry(cutIndex).position;
+      let k = this.files.segmentIndexAt(cutPos);
       assert(k >= 0, `segment of position ${cutPos}`);
-      const dropWhole = cutPos === this.segments[k].start && k > 0;
+      const dropWhole = cutPos === this.files.segments[k].start && k > 0;
       const keep = dropWhole ? k - 1 : k;
-      const newEnd = dropWhole ? this.segments[keep].start + this.segments[keep].size : cutPos;
+      const newEnd = dropWhole ? this.files.segments[keep].start + this.files.segments[keep].size : cutPos;
       // The checkpoint first: flushedPos must never be above the data (recovery would call it corrupt).
       this.state.flushedPos = newEnd;
       this.state.writtenPos = newEnd;
       this.writeCheckpoint();
       await this.io.fsync(this.checkpointFd());
-      for (let s = this.segments.length - 1; s > keep; s--) {
-        const seg = this.segments[s];
-        this.closeDirect(seg);
-        this.closeFd(seg.fd);
-        fs.rmSync(seg.path, { force: true });
-      }
-      this.segments.length = keep + 1;
-      const cur = this.segments[keep];
+      this.files.dropSegmentsAfter(keep);
+      const cur = this.files.segments[keep];
       cur.direct?.forgetTail();
-      if (!dropWhole) {
-        fs.ftruncateSync(cur.fd, cutPos - cur.start);
-        cur.size = cutPos - cur.start;
-        cur.fileLen = cur.size;
-      }
+      if (!dropWhole) this.files.cutSegment(cur, cutPos - cur.start);
       // The kept segment is the active one now: extended again, so the cut part reads as zeros.
-      this.extendActive(cur);
+      this.files.extendActive(cur);
       k = keep;
-      const idxStart = this.indexFileStart(cutIndex);
-      for (const [start, f] of [...this.indexFiles]) {
-        if (start > idxStart) {
-          this.closeFd(f.fd);
-          fs.rmSync(f.path, { force: true });
-          this.indexFiles.delete(start);
-        }
-      }
-      const idxFile = this.indexFiles.get(idxStart);
-      if (idxFile !== undefined) {
-        fs.ftruncateSync(idxFile.fd, (cutIndex - idxStart) * INDEX_ENTRY_SIZE);
-        idxFile.size = (cutIndex - idxStart) * INDEX_ENTRY_SIZE;
-      }
+      const idxStart = this.files.indexFileStart(cutIndex);
+      this.files.dropIndexFiles((start) => start > idxStart);
+      const idxFile = this.files.indexFiles.get(idxStart);
+      if (idxFile !== undefined) this.files.cutIndexFile(idxFile, (cutIndex - idxStart) * INDEX_ENTRY_SIZE);
       const syncs = [this.io.fsync(cur.fd), this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
       if (idxFile !== undefined) syncs.push(this.io.fsync(idxFile.fd));
       await Promise.all(syncs);
@@ -1091,9 +951,9 @@ export class FileCommitLog implements CommitLog {
   private async deleteBeforeNow(index: number): Promise<void> {
     // Whole segments only, never the last one: segment s goes if every record in it is < index.
     let k = 0;
-    while (k + 1 < this.segments.length && this.segments[k + 1].firstIndex <= index) k++;
+    while (k + 1 < this.files.segments.length && this.files.segments[k + 1].firstIndex <= index) k++;
     if (k === 0) return;
-    const newFirst = this.segments[k].firstIndex;
+    const newFirst = this.files.segments[k].firstIndex;
     assert(newFirst > this.state.first && newFirst <= this.state.written, 'retention keeps written records only');
     // Memory first (reads below newFirst are refused from now on), then the durable retention
     // point, then the files: a crash in between is finished by the next open.
@@ -1104,18 +964,9 @@ export class FileCommitLog implements CommitLog {
     this.state.cache.dropBefore(newFirst);
     this.writeCheckpoint();
     await this.io.fsync(this.checkpointFd());
-    const gone = this.segments.splice(0, k);
-    for (const seg of gone) {
-      this.closeFdLater(seg.fd);
-      fs.rmSync(seg.path, { force: true });
-    }
-    for (const [start, f] of [...this.indexFiles]) {
-      if (start + this.indexPerFile - 1 < newFirst) {
-        this.closeFdLater(f.fd);
-        fs.rmSync(f.path, { force: true });
-        this.indexFiles.delete(start);
-      }
-    }
+    const gone = this.files.dropFirstSegments(k);
+    const indexPerFile = this.indexPerFile;
+    this.files.dropIndexFiles((start) => start + indexPerFile - 1 < newFirst);
     await Promise.all([this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)]);
     this.logFn('info', 'retention removed segments', { segments: gone.length, firstIndex: newFirst });
   }
@@ -1135,9 +986,9 @@ export class FileCommitLog implements CommitLog {
     if (this.state.failed === null) {
       // Clean close: the last segment's file ends at its last record (the layout of every closed
       // segment). If that fails, the preallocated zeros stay: recovery reads them as the clean end.
-      const cur = this.segments[this.segments.length - 1];
+      const cur = this.files.segments[this.files.segments.length - 1];
       try {
-        if (cur !== undefined && this.shrinkToWritten(cur)) await this.io.fdatasync(cur.fd);
+        if (cur !== undefined && this.files.shrinkToWritten(cur)) await this.io.fdatasync(cur.fd);
       } catch (err) {
         this.logFn('warn', 'could not cut the last segment back to its records on close', { file: cur?.path, error: String(err) });
       }
@@ -1164,35 +1015,8 @@ export class FileCommitLog implements CommitLog {
   }
 
   private closeAllFiles(): void {
-    for (const seg of this.segments) {
-      this.closeDirect(seg);
-      closeQuietly(seg.fd);
-    }
-    for (const f of this.indexFiles.values()) closeQuietly(f.fd);
-    for (const fd of this.fdsToClose) closeQuietly(fd);
-    this.fdsToClose = [];
+    this.files.closeAll();
     if (this.checkpoint !== null) closeQuietly(this.checkpoint.fd);
-    this.segments = [];
-    this.indexFiles.clear();
-    this.dirtyFds.clear();
-    this.lazyFds.clear();
-  }
-
-  private closeFd(fd: number): void {
-    this.dirtyFds.delete(fd);
-    this.lazyFds.delete(fd);
-    if (this.flushing || this.lazySyncing > 0) this.fdsToClose.push(fd);
-    else closeQuietly(fd);
-  }
-
-  private closeFdLater(fd: number): void {
-    this.closeFd(fd);
-  }
-
-  private closeDeferredFds(): void {
-    if (this.fdsToClose.length === 0 || this.flushing || this.lazySyncing > 0) return;
-    for (const fd of this.fdsToClose) closeQuietly(fd);
-    this.fdsToClose = [];
   }
 
   private checkpointFd(): number {
@@ -1201,115 +1025,6 @@ export class FileCommitLog implements CommitLog {
   }
 
   // ---------------------------------------------------------------- read
-
-  /** Reads records [index, upTo] from disk into `out`, stopping when `budget` data bytes would be
-   *  exceeded (full = true) or at a segment / index file / range limit. */
-  private readFromDisk(
-    index: number,
-    upTo: number,
-    budget: number,
-    out: LogRecord[],
-  ): { count: number; bytes: number; full: boolean } {
-    assert(index <= upTo && upTo <= this.state.written, 'disk reads cover written records only');
-    const fileStart = this.indexFileStart(index);
-    const n = Math.min(upTo - index + 1, READ_INDEX_ENTRIES_MAX, fileStart + this.indexPerFile - index, READ_RECORDS_MAX - out.length);
-    const ibuf = this.readIndexBytes(index, n);
-    const first = this.decodeIndexAt(ibuf, 0, index, fileStart);
-    const s = this.segmentIndexAt(first.position);
-    if (s < 0) throw this.corrupt(this.indexPathOf(fileStart), (index - fileStart) * INDEX_ENTRY_SIZE, `points at position ${first.position} outside every segment`);
-    const seg = this.segments[s];
-    const entries: IndexEntry[] = [];
-    let end = first.position;
-    let bytes = 0;
-    let full = false;
-    for (let m = 0; m < n; m++) {
-      const e = m === 0 ? first : this.decodeIndexAt(ibuf, m * INDEX_ENTRY_SIZE, index + m, fileStart);
-      if (e.position !== end || end + e.totalSize > seg.start + seg.size) break; // the next segment
-      const body = e.totalSize - RECORD_HEADER_SIZE;
-      if ((out.length > 0 || m > 0) && bytes + body > budget) {
-        full = true;
-        break;
-      }
-      if (m > 0 && end + e.totalSize - first.position > READ_RANGE_BYTES_MAX) break;
-      entries.push(e);
-      bytes += body;
-      end += e.totalSize;
-    }
-    const off = first.position - seg.start;
-    const len = end - first.position;
-    if (off + len > seg.size) {
-      throw this.corrupt(seg.path, off, `index says ${len} bytes of records from here, the file has ${seg.size - off}`);
-    }
-    const buf = Buffer.allocUnsafe(len);
-    const got = fs.readSync(seg.fd, buf, 0, len, off);
-    if (got !== len) throw this.corrupt(seg.path, off + got, `short read (${got} of ${len} bytes)`);
-    let p = 0;
-    for (let m = 0; m < entries.length; m++) {
-      const e = entries[m];
-      const h = decodeHeader(buf, p);
-      const where = off + p;
-      if (typeof h === 'string') throw this.corrupt(seg.path, where, h);
-      if (h.index !== index + m || h.term !== e.term || h.totalSize !== e.totalSize || h.position !== e.position || h.type !== e.type) {
-        throw this.corrupt(seg.path, where, `record header (index ${h.index}, term ${h.term}) does not match the index entry of ${index + m}`);
-      }
-      if (!bodyMatches(buf, p, h)) throw this.corrupt(seg.path, where, `body CRC mismatch in record ${index + m}`);
-      out.push({ index: h.index, term: h.term, type: h.type, data: buf.subarray(p + RECORD_HEADER_SIZE, p + h.totalSize) });
-      p += h.totalSize;
-    }
-    return { count: entries.length, bytes, full };
-  }
-
-  private readIndexBytes(index: number, count: number): Buffer {
-    const fileStart = this.indexFileStart(index);
-    const f = this.indexFiles.get(fileStart);
-    const off = (index - fileStart) * INDEX_ENTRY_SIZE;
-    if (f === undefined) throw this.corrupt(this.indexPathOf(fileStart), off, 'index file missing');
-    const len = count * INDEX_ENTRY_SIZE;
-    const buf = Buffer.allocUnsafe(len);
-    const got = off + len <= f.size ? fs.readSync(f.fd, buf, 0, len, off) : -1;
-    if (got !== len) throw this.corrupt(f.path, off, `index file too short (${f.size} bytes) for index ${index + count - 1}`);
-    return buf;
-  }
-
-  private readIndexEntry(index: number): IndexEntry {
-    const buf = this.readIndexBytes(index, 1);
-    return this.decodeIndexAt(buf, 0, index, this.indexFileStart(index));
-  }
-
-  private decodeIndexAt(buf: Buffer, off: number, index: number, fileStart: number): IndexEntry {
-    const e = decodeIndexEntry(buf, off, index);
-    if (typeof e === 'string') {
-      throw this.corrupt(this.indexPathOf(fileStart), (index - fileStart) * INDEX_ENTRY_SIZE, `${e} (index ${index})`);
-    }
-    return e;
-  }
-
-  private indexPathOf(fileStart: number): string {
-    return path.join(this.indexDir, padName(fileStart));
-  }
-
-  /** Position in this.segments of the segment holding `position`, or -1. */
-  private segmentIndexAt(position: number): number {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.segments[mid].start <= position) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    if (found < 0) return -1;
-    const seg = this.segments[found];
-    return position <= seg.start + seg.size ? found : -1;
-  }
-
-  private corrupt(file: string, offset: number, reason: string): CommitLogError {
-    return new CommitLogError('STORE_CORRUPT', `corrupt store: ${file} at byte offset ${offset}: ${reason}`, { location: { file, offset } });
-  }
 
   private checkReadable(): void {
     if (this.state.lifecycle !== 'open' && this.state.lifecycle !== 'closing') {
@@ -1358,20 +1073,15 @@ export class FileCommitLog implements CommitLog {
       if ((start - 1) % this.indexPerFile !== 0) {
         throw new CommitLogError('INVALID_ARGUMENT', `index file ${name} does not match indexEntriesPerFile ${this.indexPerFile}; open the store with the value it was created with`);
       }
-      const file = path.join(this.indexDir, name);
-      const fd = fs.openSync(file, 'r+');
-      this.indexFiles.set(start, { start, path: file, fd, size: fs.fstatSync(fd).size });
+      this.files.openIndexFile(name);
     }
     for (const name of fs.readdirSync(this.dataDir).sort()) {
       if (!NAME_RE.test(name)) continue;
-      const file = path.join(this.dataDir, name);
-      const fd = fs.openSync(file, 'r+');
       // size = the file length until the scan below finds where the records end.
-      const len = fs.fstatSync(fd).size;
-      this.segments.push({ start: Number(name), path: file, fd, size: len, fileLen: len, firstIndex: 0, direct: null });
+      this.files.openSegment(name);
     }
     // Trailing empty segments (created, nothing written before a crash, or left by a cut).
-    while (this.segments.length > 1 && this.segments[this.segments.length - 1].size === 0) this.dropLastSegment();
+    while (this.files.segments.length > 1 && this.files.segments[this.files.segments.length - 1].size === 0) this.files.dropLastSegment();
     const header = Buffer.alloc(RECORD_HEADER_SIZE);
     const firstHeaderProblem = (seg: Segment): string | null => {
       header.fill(0);
@@ -1386,52 +1096,45 @@ export class FileCommitLog implements CommitLog {
       seg.firstIndex = h.index;
       return null;
     };
-    for (let s = 0; s < this.segments.length; s++) {
-      const seg = this.segments[s];
+    for (let s = 0; s < this.files.segments.length; s++) {
+      const seg = this.files.segments[s];
       const problem = firstHeaderProblem(seg);
       if (problem === null) continue;
-      const isLast = s === this.segments.length - 1;
-      if (!isLast) throw this.corrupt(seg.path, 0, problem);
+      const isLast = s === this.files.segments.length - 1;
+      if (!isLast) throw corruptError(seg.path, 0, problem);
       if (s > 0) {
         // The last segment's very first record is bad: cut the whole segment if never flushed.
-        if (seg.start < flushedPos) throw this.corrupt(seg.path, 0, problem);
+        if (seg.start < flushedPos) throw corruptError(seg.path, 0, problem);
         // Zeros: created (and preallocated) before a crash, nothing written: no warning.
         if (!isZero(header, 0, Math.min(RECORD_HEADER_SIZE, seg.size))) {
           this.logFn('warn', 'cut a torn tail: the last segment has no valid first record', { file: seg.path, bytesCut: writtenExtent(seg.fd, 0, seg.size), reason: problem });
         }
-        this.dropLastSegment();
+        this.files.dropLastSegment();
       }
     }
     // Finish an interrupted retention (the checkpoint moved, the files were not all removed yet).
-    while (this.segments.length >= 2 && this.segments[1].firstIndex !== 0 && this.segments[1].firstIndex <= this.state.first) {
-      this.logFn('info', 'removing a segment below the retention point', { file: this.segments[0].path });
-      const seg = this.segments.shift() as Segment;
-      closeQuietly(seg.fd);
-      fs.rmSync(seg.path, { force: true });
+    while (this.files.segments.length >= 2 && this.files.segments[1].firstIndex !== 0 && this.files.segments[1].firstIndex <= this.state.first) {
+      this.logFn('info', 'removing a segment below the retention point', { file: this.files.segments[0].path });
+      this.files.dropFirstSegments(1);
     }
-    const s0 = this.segments[0];
+    const s0 = this.files.segments[0];
     if (s0 !== undefined && s0.firstIndex !== 0 && s0.firstIndex !== this.state.first) {
-      throw this.corrupt(s0.path, 0, `the first record has index ${s0.firstIndex} but the log starts at ${this.state.first}`);
+      throw corruptError(s0.path, 0, `the first record has index ${s0.firstIndex} but the log starts at ${this.state.first}`);
     }
-    for (const [start, f] of [...this.indexFiles]) {
-      if (start + this.indexPerFile - 1 < this.state.first) {
-        closeQuietly(f.fd);
-        fs.rmSync(f.path, { force: true });
-        this.indexFiles.delete(start);
-      }
-    }
+    const indexPerFile = this.indexPerFile;
+    this.files.dropIndexFiles((start) => start + indexPerFile - 1 < this.state.first);
 
     // Where to start verifying: the last segment, if the index holds everything before it.
-    let scanFrom = Math.max(0, this.segments.length - 1);
+    let scanFrom = Math.max(0, this.files.segments.length - 1);
     let expect = this.state.first;
     let prevTerm = this.state.prevTerm;
     if (scanFrom > 0) {
-      const seg = this.segments[scanFrom];
+      const seg = this.files.segments[scanFrom];
       try {
-        const e = this.readIndexEntry(seg.firstIndex - 1);
-        const prevSeg = this.segments[scanFrom - 1];
+        const e = this.reader.readIndexEntry(seg.firstIndex - 1);
+        const prevSeg = this.files.segments[scanFrom - 1];
         if (e.position < prevSeg.start || e.position + e.totalSize > prevSeg.start + prevSeg.size) {
-          throw this.corrupt(this.indexPathOf(this.indexFileStart(seg.firstIndex - 1)), 0, 'entry outside the previous segment');
+          throw corruptError(this.files.indexPathOf(this.files.indexFileStart(seg.firstIndex - 1)), 0, 'entry outside the previous segment');
         }
         this.verifyRecordAt(prevSeg, e, seg.firstIndex - 1);
         this.runsFromIndex(this.state.first, seg.firstIndex - 1);
@@ -1444,55 +1147,43 @@ export class FileCommitLog implements CommitLog {
         this.state.runs.clear();
       }
     }
-    for (let s = scanFrom; s < this.segments.length; s++) {
-      const r = this.scanSegment(this.segments[s], expect, prevTerm, s === this.segments.length - 1, flushedPos);
+    for (let s = scanFrom; s < this.files.segments.length; s++) {
+      const r = this.scanSegment(this.files.segments[s], expect, prevTerm, s === this.files.segments.length - 1, flushedPos);
       expect = r.nextIndex;
       prevTerm = r.lastTerm;
     }
     // A last segment cut to nothing goes: the next append continues the previous one.
-    while (this.segments.length > 1 && this.segments[this.segments.length - 1].size === 0) this.dropLastSegment();
+    while (this.files.segments.length > 1 && this.files.segments[this.files.segments.length - 1].size === 0) this.files.dropLastSegment();
     this.state.last = expect - 1;
     if (this.state.last < this.state.first - 1) throw new CommitLogError('STORE_CORRUPT', `store ${this.dir}: log ends at ${this.state.last} below the retention point ${this.state.first}`);
     // Index entries after the last record are stale.
-    const cutStart = this.indexFileStart(this.state.last + 1);
-    for (const [start, f] of [...this.indexFiles]) {
-      if (start > cutStart) {
-        closeQuietly(f.fd);
-        fs.rmSync(f.path, { force: true });
-        this.indexFiles.delete(start);
-      } else if (start === cutStart && f.size > (this.state.last + 1 - start) * INDEX_ENTRY_SIZE) {
-        f.size = (this.state.last + 1 - start) * INDEX_ENTRY_SIZE;
-        fs.ftruncateSync(f.fd, f.size);
-      }
-    }
-    const cur = this.segments[this.segments.length - 1];
+    const cutStart = this.files.indexFileStart(this.state.last + 1);
+    this.files.dropIndexFiles((start) => start > cutStart);
+    const staleFile = this.files.indexFiles.get(cutStart);
+    const keepBytes = (this.state.last + 1 - cutStart) * INDEX_ENTRY_SIZE;
+    if (staleFile !== undefined && staleFile.size > keepBytes) this.files.cutIndexFile(staleFile, keepBytes);
+    const cur = this.files.segments[this.files.segments.length - 1];
     const end = cur === undefined ? 0 : cur.start + cur.size;
     if (end < flushedPos) {
-      throw this.corrupt(cur === undefined ? this.dataDir : cur.path, cur === undefined ? 0 : cur.size,
+      throw corruptError(cur === undefined ? this.dataDir : cur.path, cur === undefined ? 0 : cur.size,
         `data ends at position ${end} but ${flushedPos} bytes were flushed (flushed data missing)`);
     }
     // The last segment is the active one: preallocated (its fdatasync below makes that durable).
-    if (cur !== undefined) this.extendActive(cur);
+    if (cur !== undefined) this.files.extendActive(cur);
     this.state.acceptSegStart = cur === undefined ? 0 : cur.start;
     this.state.acceptPos = this.state.writtenPos = this.state.flushedPos = end;
     this.state.written = this.state.flushed = this.state.last;
     this.state.cache.resetTo(this.state.last + 1);
   }
 
-  private dropLastSegment(): void {
-    const seg = this.segments.pop() as Segment;
-    closeQuietly(seg.fd);
-    fs.rmSync(seg.path, { force: true });
-  }
-
   private verifyRecordAt(seg: Segment, e: IndexEntry, index: number): void {
     const off = e.position - seg.start;
     const buf = Buffer.allocUnsafe(e.totalSize);
-    if (fs.readSync(seg.fd, buf, 0, e.totalSize, off) !== e.totalSize) throw this.corrupt(seg.path, off, 'short record');
+    if (fs.readSync(seg.fd, buf, 0, e.totalSize, off) !== e.totalSize) throw corruptError(seg.path, off, 'short record');
     const h = decodeHeader(buf, 0);
-    if (typeof h === 'string') throw this.corrupt(seg.path, off, h);
+    if (typeof h === 'string') throw corruptError(seg.path, off, h);
     if (h.index !== index || h.term !== e.term || h.position !== e.position || !bodyMatches(buf, 0, h)) {
-      throw this.corrupt(seg.path, off, `record does not match the index entry of ${index}`);
+      throw corruptError(seg.path, off, `record does not match the index entry of ${index}`);
     }
   }
 
@@ -1501,16 +1192,16 @@ export class FileCommitLog implements CommitLog {
     let index = lo;
     let prev = this.state.prevTerm;
     while (index <= hi) {
-      const t = this.readIndexEntry(index).term;
-      if (t < prev) throw this.corrupt(this.indexPathOf(this.indexFileStart(index)), 0, `term goes down at index ${index}`);
+      const t = this.reader.readIndexEntry(index).term;
+      if (t < prev) throw corruptError(this.files.indexPathOf(this.files.indexFileStart(index)), 0, `term goes down at index ${index}`);
       this.state.runs.add(index, t);
       prev = t;
       let a = index;
       let b = hi + 1; // term(a) === t; b is hi + 1 or an index whose term > t
       while (b - a > 1) {
         const m = Math.floor((a + b) / 2);
-        const tm = this.readIndexEntry(m).term;
-        if (tm < t) throw this.corrupt(this.indexPathOf(this.indexFileStart(m)), 0, `term goes down at index ${m}`);
+        const tm = this.reader.readIndexEntry(m).term;
+        if (tm < t) throw corruptError(this.files.indexPathOf(this.files.indexFileStart(m)), 0, `term goes down at index ${m}`);
         if (tm > t) b = m;
         else a = m;
       }
@@ -1598,16 +1289,14 @@ export class FileCommitLog implements CommitLog {
     if (failure !== null) {
       const position = seg.start + off;
       if (!isLast || position < flushedPos) {
-        throw this.corrupt(seg.path, off, `${failure} (flushed up to position ${flushedPos}; not a torn tail)`);
+        throw corruptError(seg.path, off, `${failure} (flushed up to position ${flushedPos}; not a torn tail)`);
       }
       // Zeros after the last record are the clean end of a preallocated file: no warning. Anything
       // else is a torn tail. Either way the file is cut here (and extended again once recovery is
       // done): bytes after the end are never verified, so whatever lies there (records written
       // after a page that never reached the disk) must not be found by a later recovery.
       if (!zeroEnd) this.logFn('warn', 'cut a torn tail', { file: seg.path, offset: off, bytesCut: writtenExtent(seg.fd, off, seg.size), reason: failure });
-      fs.ftruncateSync(seg.fd, off);
-      seg.size = off;
-      seg.fileLen = off;
+      this.files.cutSegment(seg, off);
     }
     entries.push(pendingEntries.subarray(0, pendingCount * INDEX_ENTRY_SIZE));
     if (seg.size > 0) seg.firstIndex = firstExpected;
@@ -1620,10 +1309,10 @@ export class FileCommitLog implements CommitLog {
     let index = fromIndex;
     let off = 0;
     while (off < entries.length) {
-      const start = this.indexFileStart(index);
+      const start = this.files.indexFileStart(index);
       const count = Math.min((entries.length - off) / INDEX_ENTRY_SIZE, start + this.indexPerFile - index);
       const piece = entries.subarray(off, off + count * INDEX_ENTRY_SIZE);
-      const f = this.indexFile(start, true);
+      const f = this.files.indexFile(start, true);
       const at = (index - start) * INDEX_ENTRY_SIZE;
       const existing = Buffer.alloc(piece.length);
       const got = at < f.size ? fs.readSync(f.fd, existing, 0, Math.min(piece.length, f.size - at), at) : 0;
@@ -1633,7 +1322,7 @@ export class FileCommitLog implements CommitLog {
         }
         fs.writeSync(f.fd, piece, 0, piece.length, at);
         f.size = Math.max(f.size, at + piece.length);
-        this.lazyFds.add(f.fd);
+        this.dirty.lazyFds.add(f.fd);
       }
       index += count;
       off += piece.length;
@@ -1641,16 +1330,16 @@ export class FileCommitLog implements CommitLog {
   }
 
   private async syncAfterRecovery(): Promise<void> {
-    const cur = this.segments[this.segments.length - 1];
+    const cur = this.files.segments[this.files.segments.length - 1];
     const syncs: Promise<void>[] = [this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
     if (cur !== undefined) syncs.push(this.io.fdatasync(cur.fd));
-    for (const fd of this.lazyFds) syncs.push(this.io.fdatasync(fd));
-    const idx = this.indexFiles.get(this.indexFileStart(Math.max(1, this.state.last)));
+    for (const fd of this.dirty.lazyFds) syncs.push(this.io.fdatasync(fd));
+    const idx = this.files.indexFiles.get(this.files.indexFileStart(Math.max(1, this.state.last)));
     if (idx !== undefined) syncs.push(this.io.fdatasync(idx.fd));
     await Promise.all(syncs);
-    this.lazyFds.clear();
+    this.dirty.lazyFds.clear();
     this.writeCheckpoint();
-    this.lazyFds.clear();
+    this.dirty.lazyFds.clear();
     await this.io.fsync(this.checkpointFd());
   }
 }
@@ -1692,12 +1381,4 @@ function writtenExtent(fd: number, from: number, end: number): number {
     last = pos + i + 1;
   }
   return last - from;
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // already closed
-  }
 }
