@@ -68,7 +68,7 @@ import { CrcSealer } from './crc-sealer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
 import { CommitLogFaults, type CrashInfo } from './faults.ts';
 import { DirtyFiles } from './dirty-files.ts';
-import { CommitLogError, assert, corruptError, writeError } from './errors.ts';
+import { CommitLogError, assert, writeError } from './errors.ts';
 import { DiskIo } from './io.ts';
 import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
 import { StoreFiles, closeDirect, closeQuietly, type IndexFile, type Segment } from './files.ts';
@@ -76,18 +76,14 @@ import { acquireLock, type StoreLock } from './lock.ts';
 import { LogState } from './log-state.ts';
 import { resolveOptions, type StoreSettings } from './options.ts';
 import { LogReader } from './reader.ts';
+import { Recovery } from './recovery.ts';
 import {
   INDEX_ENTRY_SIZE,
   RECORD_BODY_BYTES_MAX,
   RECORD_HEADER_SIZE,
-  bodyMatches,
-  decodeHeader,
   encodeIndexEntry,
   encodeRecord,
   encodeUnsealedRecord,
-  isZero,
-  viewOf,
-  type IndexEntry,
 } from './record.ts';
 import { trace, tracing } from '../trace/trace.ts';
 import type { CommitLog, CommitLogOptions, CommitLogStats, FlushDiskType, LogRecord } from './types.ts';
@@ -103,8 +99,6 @@ export {
 
 /** Limits (TigerStyle: everything has one). */
 const APPEND_RECORDS_MAX = 65536;
-const SCAN_WINDOW_BYTES = 8 * 1024 * 1024;
-const NAME_RE = /^\d{20}$/;
 const LAZY_SYNC_INTERVAL_MS = 1000;
 /** Encoding buffers: a few turns' worth of batches; a larger batch gets a buffer of its own. */
 const DATA_ARENA_BYTES = 8 * 1024 * 1024;
@@ -231,7 +225,7 @@ export class FileCommitLog implements CommitLog {
     log.lock = acquireLock(dir, (msg, fields) => log.logFn('warn', msg, fields));
     try {
       log.checkpoint = Checkpoint.open(dir).checkpoint;
-      log.recover();
+      new Recovery(settings, log.state, log.files, log.reader, log.dirty).recover(log.checkpoint.state);
       await log.syncAfterRecovery();
     } catch (err) {
       log.closeAllFiles();
@@ -1044,291 +1038,6 @@ export class FileCommitLog implements CommitLog {
 
   // ---------------------------------------------------------------- recovery
 
-  /**
-   * Rebuilds the in-memory state from the files, verifying the last segment (or everything, when
-   * the index is incomplete) record by record. The corruption rule:
-   *  - a bad record in a segment that is not the last one: STORE_CORRUPT (a segment is complete
-   *    and fdatasync'd before the next one gets its first byte);
-   *  - a bad record in the last segment at a position below the checkpoint's flushedPos (it was
-   *    fdatasync'd): STORE_CORRUPT;
-   *  - a bad record at or after flushedPos (never acknowledged under SYNC_FLUSH: a torn tail after
-   *    a crash): cut there, with a warning; a zeroed header there is the clean end of the records
-   *    (the preallocated rest of the file): cut there too (whatever follows is never trusted), no
-   *    warning;
-   *  - data ending below flushedPos (flushed bytes missing): STORE_CORRUPT.
-   * flushedPos may lag (its slot is not synced by every round), so a bad byte in the last
-   * moments of flushed data before a power cut can be cut as a torn tail rather than reported.
-   */
-  private recover(): void {
-    const cp = this.checkpoint;
-    assert(cp !== null, 'checkpoint open');
-    const cpState = cp.state;
-    this.state.first = cpState.firstIndex;
-    this.state.prevTerm = cpState.prevTerm;
-    const flushedPos = cpState.flushedPos;
-
-    for (const name of fs.readdirSync(this.indexDir).sort()) {
-      if (!NAME_RE.test(name)) continue;
-      const start = Number(name);
-      if ((start - 1) % this.indexPerFile !== 0) {
-        throw new CommitLogError('INVALID_ARGUMENT', `index file ${name} does not match indexEntriesPerFile ${this.indexPerFile}; open the store with the value it was created with`);
-      }
-      this.files.openIndexFile(name);
-    }
-    for (const name of fs.readdirSync(this.dataDir).sort()) {
-      if (!NAME_RE.test(name)) continue;
-      // size = the file length until the scan below finds where the records end.
-      this.files.openSegment(name);
-    }
-    // Trailing empty segments (created, nothing written before a crash, or left by a cut).
-    while (this.files.segments.length > 1 && this.files.segments[this.files.segments.length - 1].size === 0) this.files.dropLastSegment();
-    const header = Buffer.alloc(RECORD_HEADER_SIZE);
-    const firstHeaderProblem = (seg: Segment): string | null => {
-      header.fill(0);
-      if (seg.size < RECORD_HEADER_SIZE) {
-        if (seg.size > 0) fs.readSync(seg.fd, header, 0, seg.size, 0);
-        return seg.size === 0 ? 'empty segment' : 'first record header cut short';
-      }
-      fs.readSync(seg.fd, header, 0, RECORD_HEADER_SIZE, 0);
-      const h = decodeHeader(header, 0);
-      if (typeof h === 'string') return h;
-      if (h.position !== seg.start) return `first record claims position ${h.position}`;
-      seg.firstIndex = h.index;
-      return null;
-    };
-    for (let s = 0; s < this.files.segments.length; s++) {
-      const seg = this.files.segments[s];
-      const problem = firstHeaderProblem(seg);
-      if (problem === null) continue;
-      const isLast = s === this.files.segments.length - 1;
-      if (!isLast) throw corruptError(seg.path, 0, problem);
-      if (s > 0) {
-        // The last segment's very first record is bad: cut the whole segment if never flushed.
-        if (seg.start < flushedPos) throw corruptError(seg.path, 0, problem);
-        // Zeros: created (and preallocated) before a crash, nothing written: no warning.
-        if (!isZero(header, 0, Math.min(RECORD_HEADER_SIZE, seg.size))) {
-          this.logFn('warn', 'cut a torn tail: the last segment has no valid first record', { file: seg.path, bytesCut: writtenExtent(seg.fd, 0, seg.size), reason: problem });
-        }
-        this.files.dropLastSegment();
-      }
-    }
-    // Finish an interrupted retention (the checkpoint moved, the files were not all removed yet).
-    while (this.files.segments.length >= 2 && this.files.segments[1].firstIndex !== 0 && this.files.segments[1].firstIndex <= this.state.first) {
-      this.logFn('info', 'removing a segment below the retention point', { file: this.files.segments[0].path });
-      this.files.dropFirstSegments(1);
-    }
-    const s0 = this.files.segments[0];
-    if (s0 !== undefined && s0.firstIndex !== 0 && s0.firstIndex !== this.state.first) {
-      throw corruptError(s0.path, 0, `the first record has index ${s0.firstIndex} but the log starts at ${this.state.first}`);
-    }
-    const indexPerFile = this.indexPerFile;
-    this.files.dropIndexFiles((start) => start + indexPerFile - 1 < this.state.first);
-
-    // Where to start verifying: the last segment, if the index holds everything before it.
-    let scanFrom = Math.max(0, this.files.segments.length - 1);
-    let expect = this.state.first;
-    let prevTerm = this.state.prevTerm;
-    if (scanFrom > 0) {
-      const seg = this.files.segments[scanFrom];
-      try {
-        const e = this.reader.readIndexEntry(seg.firstIndex - 1);
-        const prevSeg = this.files.segments[scanFrom - 1];
-        if (e.position < prevSeg.start || e.position + e.totalSize > prevSeg.start + prevSeg.size) {
-          throw corruptError(this.files.indexPathOf(this.files.indexFileStart(seg.firstIndex - 1)), 0, 'entry outside the previous segment');
-        }
-        this.verifyRecordAt(prevSeg, e, seg.firstIndex - 1);
-        this.runsFromIndex(this.state.first, seg.firstIndex - 1);
-        expect = seg.firstIndex;
-        prevTerm = e.term;
-      } catch (err) {
-        if (!(err instanceof CommitLogError) || err.code !== 'STORE_CORRUPT') throw err;
-        this.logFn('warn', 'the index is incomplete; rebuilding it from the first segment', { reason: err.message });
-        scanFrom = 0;
-        this.state.runs.clear();
-      }
-    }
-    for (let s = scanFrom; s < this.files.segments.length; s++) {
-      const r = this.scanSegment(this.files.segments[s], expect, prevTerm, s === this.files.segments.length - 1, flushedPos);
-      expect = r.nextIndex;
-      prevTerm = r.lastTerm;
-    }
-    // A last segment cut to nothing goes: the next append continues the previous one.
-    while (this.files.segments.length > 1 && this.files.segments[this.files.segments.length - 1].size === 0) this.files.dropLastSegment();
-    this.state.last = expect - 1;
-    if (this.state.last < this.state.first - 1) throw new CommitLogError('STORE_CORRUPT', `store ${this.dir}: log ends at ${this.state.last} below the retention point ${this.state.first}`);
-    // Index entries after the last record are stale.
-    const cutStart = this.files.indexFileStart(this.state.last + 1);
-    this.files.dropIndexFiles((start) => start > cutStart);
-    const staleFile = this.files.indexFiles.get(cutStart);
-    const keepBytes = (this.state.last + 1 - cutStart) * INDEX_ENTRY_SIZE;
-    if (staleFile !== undefined && staleFile.size > keepBytes) this.files.cutIndexFile(staleFile, keepBytes);
-    const cur = this.files.segments[this.files.segments.length - 1];
-    const end = cur === undefined ? 0 : cur.start + cur.size;
-    if (end < flushedPos) {
-      throw corruptError(cur === undefined ? this.dataDir : cur.path, cur === undefined ? 0 : cur.size,
-        `data ends at position ${end} but ${flushedPos} bytes were flushed (flushed data missing)`);
-    }
-    // The last segment is the active one: preallocated (its fdatasync below makes that durable).
-    if (cur !== undefined) this.files.extendActive(cur);
-    this.state.acceptSegStart = cur === undefined ? 0 : cur.start;
-    this.state.acceptPos = this.state.writtenPos = this.state.flushedPos = end;
-    this.state.written = this.state.flushed = this.state.last;
-    this.state.cache.resetTo(this.state.last + 1);
-  }
-
-  private verifyRecordAt(seg: Segment, e: IndexEntry, index: number): void {
-    const off = e.position - seg.start;
-    const buf = Buffer.allocUnsafe(e.totalSize);
-    if (fs.readSync(seg.fd, buf, 0, e.totalSize, off) !== e.totalSize) throw corruptError(seg.path, off, 'short record');
-    const h = decodeHeader(buf, 0);
-    if (typeof h === 'string') throw corruptError(seg.path, off, h);
-    if (h.index !== index || h.term !== e.term || h.position !== e.position || !bodyMatches(buf, 0, h)) {
-      throw corruptError(seg.path, off, `record does not match the index entry of ${index}`);
-    }
-  }
-
-  /** Term runs of [lo, hi] from the index: binary searches for the term changes. */
-  private runsFromIndex(lo: number, hi: number): void {
-    let index = lo;
-    let prev = this.state.prevTerm;
-    while (index <= hi) {
-      const t = this.reader.readIndexEntry(index).term;
-      if (t < prev) throw corruptError(this.files.indexPathOf(this.files.indexFileStart(index)), 0, `term goes down at index ${index}`);
-      this.state.runs.add(index, t);
-      prev = t;
-      let a = index;
-      let b = hi + 1; // term(a) === t; b is hi + 1 or an index whose term > t
-      while (b - a > 1) {
-        const m = Math.floor((a + b) / 2);
-        const tm = this.reader.readIndexEntry(m).term;
-        if (tm < t) throw corruptError(this.files.indexPathOf(this.files.indexFileStart(m)), 0, `term goes down at index ${m}`);
-        if (tm > t) b = m;
-        else a = m;
-      }
-      index = b;
-    }
-  }
-
-  /** Verifies every record of `seg`, applies the torn-tail rule, and rewrites index entries that
-   *  differ from what the records say. */
-  private scanSegment(
-    seg: Segment,
-    firstExpected: number,
-    firstPrevTerm: number,
-    isLast: boolean,
-    flushedPos: number,
-  ): { nextIndex: number; lastTerm: number } {
-    let expect = firstExpected;
-    let prevTerm = firstPrevTerm;
-    let win = Buffer.allocUnsafe(Math.min(SCAN_WINDOW_BYTES, Math.max(seg.size, RECORD_HEADER_SIZE)));
-    let winStart = 0;
-    let winLen = 0;
-    const load = (from: number, need: number): void => {
-      if (from >= winStart && from + need <= winStart + winLen) return;
-      if (need > win.length) win = Buffer.allocUnsafe(need);
-      winStart = from;
-      winLen = fs.readSync(seg.fd, win, 0, Math.min(win.length, seg.size - from), from);
-    };
-    const entries: Buffer[] = [];
-    let pendingEntries = Buffer.allocUnsafe(64 * 1024);
-    let pendingView = viewOf(pendingEntries);
-    let pendingCount = 0;
-    const startIndex = firstExpected;
-    let off = 0;
-    let failure: string | null = null;
-    /** The failure is zeros where the next header would be: the clean end of a preallocated file. */
-    let zeroEnd = false;
-    while (off < seg.size) {
-      if (off + RECORD_HEADER_SIZE > seg.size) {
-        failure = 'record header cut short at the end of the file';
-        load(off, seg.size - off);
-        zeroEnd = isZero(win, off - winStart, seg.size - winStart);
-        break;
-      }
-      load(off, RECORD_HEADER_SIZE);
-      const h = decodeHeader(win, off - winStart);
-      if (typeof h === 'string') {
-        failure = h;
-        zeroEnd = isZero(win, off - winStart, off - winStart + RECORD_HEADER_SIZE);
-        break;
-      }
-      if (h.position !== seg.start + off) {
-        failure = `record claims position ${h.position}`;
-        break;
-      }
-      if (h.index !== expect) {
-        failure = `record has index ${h.index}, expected ${expect}`;
-        break;
-      }
-      if (h.term < prevTerm) {
-        failure = `record ${h.index} has term ${h.term} below the previous term ${prevTerm}`;
-        break;
-      }
-      if (off + h.totalSize > seg.size) {
-        failure = `record ${h.index} cut short (${h.totalSize} bytes, ${seg.size - off} in the file)`;
-        break;
-      }
-      load(off, h.totalSize);
-      if (!bodyMatches(win, off - winStart, h)) {
-        failure = `body CRC mismatch in record ${h.index}`;
-        break;
-      }
-      if ((pendingCount + 1) * INDEX_ENTRY_SIZE > pendingEntries.length) {
-        entries.push(pendingEntries.subarray(0, pendingCount * INDEX_ENTRY_SIZE));
-        pendingEntries = Buffer.allocUnsafe(pendingEntries.length * 2);
-        pendingView = viewOf(pendingEntries);
-        pendingCount = 0;
-      }
-      encodeIndexEntry(pendingEntries, pendingView, pendingCount * INDEX_ENTRY_SIZE, h.index, h.position, h.term, h.totalSize, h.type);
-      pendingCount++;
-      this.state.runs.add(h.index, h.term);
-      prevTerm = h.term;
-      expect++;
-      off += h.totalSize;
-    }
-    if (failure !== null) {
-      const position = seg.start + off;
-      if (!isLast || position < flushedPos) {
-        throw corruptError(seg.path, off, `${failure} (flushed up to position ${flushedPos}; not a torn tail)`);
-      }
-      // Zeros after the last record are the clean end of a preallocated file: no warning. Anything
-      // else is a torn tail. Either way the file is cut here (and extended again once recovery is
-      // done): bytes after the end are never verified, so whatever lies there (records written
-      // after a page that never reached the disk) must not be found by a later recovery.
-      if (!zeroEnd) this.logFn('warn', 'cut a torn tail', { file: seg.path, offset: off, bytesCut: writtenExtent(seg.fd, off, seg.size), reason: failure });
-      this.files.cutSegment(seg, off);
-    }
-    entries.push(pendingEntries.subarray(0, pendingCount * INDEX_ENTRY_SIZE));
-    if (seg.size > 0) seg.firstIndex = firstExpected;
-    this.syncIndexRange(startIndex, Buffer.concat(entries));
-    return { nextIndex: expect, lastTerm: prevTerm };
-  }
-
-  /** Makes the index files hold `entries` for [fromIndex, ...): rewrites only what differs. */
-  private syncIndexRange(fromIndex: number, entries: Buffer): void {
-    let index = fromIndex;
-    let off = 0;
-    while (off < entries.length) {
-      const start = this.files.indexFileStart(index);
-      const count = Math.min((entries.length - off) / INDEX_ENTRY_SIZE, start + this.indexPerFile - index);
-      const piece = entries.subarray(off, off + count * INDEX_ENTRY_SIZE);
-      const f = this.files.indexFile(start, true);
-      const at = (index - start) * INDEX_ENTRY_SIZE;
-      const existing = Buffer.alloc(piece.length);
-      const got = at < f.size ? fs.readSync(f.fd, existing, 0, Math.min(piece.length, f.size - at), at) : 0;
-      if (got !== piece.length || !existing.equals(piece)) {
-        if (f.size >= at + INDEX_ENTRY_SIZE || got > 0) {
-          this.logFn('warn', 'rewriting index entries that do not match the records', { file: f.path, fromIndex: index });
-        }
-        fs.writeSync(f.fd, piece, 0, piece.length, at);
-        f.size = Math.max(f.size, at + piece.length);
-        this.dirty.lazyFds.add(f.fd);
-      }
-      index += count;
-      off += piece.length;
-    }
-  }
-
   private async syncAfterRecovery(): Promise<void> {
     const cur = this.files.segments[this.files.segments.length - 1];
     const syncs: Promise<void>[] = [this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
@@ -1358,27 +1067,4 @@ function joinAdjacent(parts: readonly Buffer[]): Buffer[] {
     i = j;
   }
   return out;
-}
-
-/** Block size of writtenExtent's scan: a run of this many zeros ends the written part. */
-const EXTENT_SCAN_BLOCK_BYTES = 1024 * 1024;
-
-/**
- * Bytes from `from` to the last non-zero byte before the first all-zero block (or `end`): how much
- * was written past a torn record, for the recovery warning. A preallocated file is zeros (a
- * sparse tail) after what was written, so its length (the segment size, 1 GiB by default) says
- * nothing; the scan reads what was written plus one block.
- */
-function writtenExtent(fd: number, from: number, end: number): number {
-  const buf = Buffer.allocUnsafe(EXTENT_SCAN_BLOCK_BYTES);
-  let last = from;
-  for (let pos = from; pos < end; pos += EXTENT_SCAN_BLOCK_BYTES) {
-    const n = fs.readSync(fd, buf, 0, Math.min(EXTENT_SCAN_BLOCK_BYTES, end - pos), pos);
-    if (n <= 0) break;
-    let i = n - 1;
-    while (i >= 0 && buf[i] === 0) i--;
-    if (i < 0) break;
-    last = pos + i + 1;
-  }
-  return last - from;
 }
