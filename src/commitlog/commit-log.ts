@@ -69,6 +69,7 @@ import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
 import { CommitLogFaults, type CrashInfo } from './faults.ts';
 import { DirtyFiles } from './dirty-files.ts';
 import { CommitLogError, assert, writeError } from './errors.ts';
+import { Flusher } from './flusher.ts';
 import { DiskIo } from './io.ts';
 import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
 import { StoreFiles, closeDirect, closeQuietly, type IndexFile, type Segment } from './files.ts';
@@ -99,7 +100,6 @@ export {
 
 /** Limits (TigerStyle: everything has one). */
 const APPEND_RECORDS_MAX = 65536;
-const LAZY_SYNC_INTERVAL_MS = 1000;
 /** Encoding buffers: a few turns' worth of batches; a larger batch gets a buffer of its own. */
 const DATA_ARENA_BYTES = 8 * 1024 * 1024;
 const INDEX_ARENA_BYTES = 256 * 1024;
@@ -155,12 +155,12 @@ export class FileCommitLog implements CommitLog {
   private readonly io: DiskIo;
   private readonly logFn: NonNullable<CommitLogOptions['log']>;
 
-  private lock: StoreLock | null = null;
-  private checkpoint: Checkpoint | null = null;
   private readonly dirty = new DirtyFiles();
   /** Segment and index files (files.ts). */
   private readonly files: StoreFiles;
   private readonly reader: LogReader;
+  /** fdatasync rounds, the checkpoint, lazy syncs (flusher.ts). */
+  private readonly flusher: Flusher;
 
   /** Indexes, positions, term runs and recent records (log-state.ts). */
   private readonly state: LogState;
@@ -180,9 +180,6 @@ export class FileCommitLog implements CommitLog {
   /** The pump runs: at most one data write (and the index write after it) is in flight. */
   private pumping = false;
   private pumpIdleWaiters: (() => void)[] = [];
-  private flushing = false;
-  private flushAgain = false;
-  private flushIdleWaiters: (() => void)[] = [];
   /** truncateAfter called and not done: appends are refused (the caller serializes them). */
   private truncatesPending = 0;
   private opChain: Promise<void> = Promise.resolve();
@@ -192,6 +189,8 @@ export class FileCommitLog implements CommitLog {
   private constructor(
     private readonly dir: string,
     settings: StoreSettings,
+    private readonly lock: StoreLock,
+    private readonly checkpoint: Checkpoint,
     faultOptions: CommitLogOptions['faults'],
   ) {
     this.dataDir = settings.dataDir;
@@ -208,6 +207,9 @@ export class FileCommitLog implements CommitLog {
     this.state = new LogState(settings.cacheBytesMax);
     this.files = new StoreFiles(settings, this.dirty);
     this.reader = new LogReader(this.state, this.files, settings.indexPerFile);
+    this.flusher = new Flusher(settings, this.state, this.files, this.dirty, checkpoint, this.waiters, this.io, (err) => this.fail(err), () =>
+      this.kickPump(),
+    );
     const faults = faultOptions instanceof CommitLogFaults ? faultOptions : undefined;
     this.sealer = new CrcSealer((msg, fields) => this.logFn('warn', msg, fields), faults);
     faults?.onCrash(() => this.crash());
@@ -218,25 +220,25 @@ export class FileCommitLog implements CommitLog {
 
   static async open(options: CommitLogOptions): Promise<FileCommitLog> {
     const settings = resolveOptions(options);
-    const dir = settings.dir;
-    const log = new FileCommitLog(dir, settings, options.faults);
-    fs.mkdirSync(log.dataDir, { recursive: true });
-    fs.mkdirSync(log.indexDir, { recursive: true });
-    log.lock = acquireLock(dir, (msg, fields) => log.logFn('warn', msg, fields));
+    fs.mkdirSync(settings.dataDir, { recursive: true });
+    fs.mkdirSync(settings.indexDir, { recursive: true });
+    const lock = acquireLock(settings.dir, (msg, fields) => settings.log('warn', msg, fields));
+    let log: FileCommitLog | null = null;
     try {
-      log.checkpoint = Checkpoint.open(dir).checkpoint;
-      new Recovery(settings, log.state, log.files, log.reader, log.dirty).recover(log.checkpoint.state);
-      await log.syncAfterRecovery();
+      const { checkpoint } = Checkpoint.open(settings.dir);
+      log = new FileCommitLog(settings.dir, settings, lock, checkpoint, options.faults);
+      new Recovery(settings, log.state, log.files, log.reader, log.dirty).recover(checkpoint.state);
+      await log.flusher.syncAfterRecovery();
     } catch (err) {
-      log.closeAllFiles();
-      log.lock.release();
-      log.state.lifecycle = 'closed';
+      log?.closeAllFiles();
+      lock.release();
+      if (log !== null) log.state.lifecycle = 'closed';
       throw err;
     }
     log.state.lifecycle = 'open';
     if (log.mode === 'ASYNC_FLUSH') {
       log.timer = setInterval(() => {
-        if (log.state.written > log.state.flushed) log.requestFlush();
+        if (log.state.written > log.state.flushed) log.flusher.request();
       }, log.flushIntervalMs);
       log.timer.unref();
     }
@@ -365,7 +367,7 @@ export class FileCommitLog implements CommitLog {
   flush(): Promise<void> {
     const refusal = this.checkWritable('flush');
     if (refusal !== null) return Promise.reject(refusal);
-    return this.flushAll();
+    return this.flusher.flushAll();
   }
 
   close(): Promise<void> {
@@ -377,8 +379,8 @@ export class FileCommitLog implements CommitLog {
    *  flush loop are idle, every file is closed and the lock released without a flush or a
    *  checkpoint. */
   private async crash(): Promise<CrashInfo> {
-    while (this.pumping || this.pumpScheduled || this.flushing) {
-      await this.flushIdle();
+    while (this.pumping || this.pumpScheduled || this.flusher.busy()) {
+      await this.flusher.idle();
       await new Promise((r) => setImmediate(r));
     }
     if (this.timer !== null) clearInterval(this.timer);
@@ -395,7 +397,7 @@ export class FileCommitLog implements CommitLog {
     this.closePromise = Promise.resolve();
     this.waiters.rejectAbove(new CommitLogError('STORE_CLOSED', 'crashed (test)'), -1);
     this.closeAllFiles();
-    this.lock?.release();
+    this.lock.release();
     await this.sealer.close();
     return info;
   }
@@ -522,8 +524,8 @@ export class FileCommitLog implements CommitLog {
             assert(first.segStart > seg.start, 'segments only move forward');
             // Roll: the current segment must be complete and durable before the next one exists.
             try {
-              await this.waitFlushed(this.state.written);
-              await this.syncLazy();
+              await this.flusher.waitFlushed(this.state.written);
+              await this.flusher.syncLazy();
             } catch {
               break; // the store failed; waiters were rejected
             }
@@ -740,10 +742,10 @@ export class FileCommitLog implements CommitLog {
 
   private afterWrite(): void {
     if (this.mode === 'SYNC_FLUSH') {
-      this.requestFlush();
+      this.flusher.request();
     } else {
       this.waiters.resolveAppends(this.state.written);
-      if (this.waiters.hasFlushWaiters() || this.state.writtenPos - this.state.flushedPos >= this.flushLeastBytes) this.requestFlush();
+      if (this.waiters.hasFlushWaiters() || this.state.writtenPos - this.state.flushedPos >= this.flushLeastBytes) this.flusher.request();
     }
     this.state.cache.evict(this.state.written);
   }
@@ -764,106 +766,6 @@ export class FileCommitLog implements CommitLog {
   }
 
   // ---------------------------------------------------------------- flush
-
-  private requestFlush(): void {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return;
-    }
-    void this.flushLoop();
-  }
-
-  /** Rounds of fdatasync until nothing written is unflushed (SYNC) or nobody waits (ASYNC). */
-  private async flushLoop(): Promise<void> {
-    this.flushing = true;
-    this.dirty.syncStarted();
-    try {
-      for (;;) {
-        this.flushAgain = false;
-        if (this.state.failed !== null) break;
-        const targetIndex = this.state.written;
-        const targetPos = this.state.writtenPos;
-        if (targetIndex > this.state.flushed || this.dirty.dirs.size > 0) {
-          const fds = [...this.dirty.segmentFds];
-          const dirs = [...this.dirty.dirs];
-          this.dirty.segmentFds.clear();
-          const now = performance.now();
-          if (this.dirty.lazyFds.size > 0 && now - this.dirty.lazySyncedAtMs >= LAZY_SYNC_INTERVAL_MS) {
-            fds.push(...this.dirty.lazyFds);
-            this.dirty.lazyFds.clear();
-            this.dirty.lazySyncedAtMs = now;
-          }
-          this.dirty.dirs.clear();
-          if (tracing) trace('log.flushStart', targetIndex);
-          try {
-            await Promise.all([...fds.map((fd) => this.io.fdatasync(fd)), ...dirs.map((d) => this.io.fsyncDir(d))]);
-          } catch (err) {
-            this.fail(new CommitLogError('IO_ERROR', `fdatasync failed in ${this.dir}; the store refuses writes now`, { cause: err }));
-            break;
-          }
-          this.state.flushRounds++;
-          if (tracing) trace('log.flushEnd', targetIndex);
-          assert(targetIndex >= this.state.flushed || this.state.truncating, 'flushed index only moves forward');
-          this.state.flushed = targetIndex;
-          this.state.flushedPos = targetPos;
-          this.writeCheckpoint();
-        }
-        if (this.mode === 'SYNC_FLUSH') this.waiters.resolveAppends(this.state.flushed);
-        this.waiters.resolveFlushes(this.state.flushed);
-        const more = this.mode === 'SYNC_FLUSH' ? this.state.written > this.state.flushed : this.flushAgain && this.state.written > this.state.flushed;
-        if (!more) break;
-      }
-    } finally {
-      this.flushing = false;
-      this.dirty.syncEnded();
-      const idle = this.flushIdleWaiters;
-      this.flushIdleWaiters = [];
-      for (const f of idle) f();
-    }
-  }
-
-  private writeCheckpoint(): void {
-    const cp = this.checkpoint;
-    assert(cp !== null, 'checkpoint open');
-    cp.write({ flushedPos: this.state.flushedPos, firstIndex: this.state.first, prevTerm: this.state.prevTerm });
-    this.dirty.lazyFds.add(cp.fd); // made durable later (a lagging flushedPos is safe)
-  }
-
-  /** Resolves once everything accepted up to `index` is written and fdatasync'd. */
-  private waitFlushed(index: number): Promise<void> {
-    if (this.state.failed !== null) return Promise.reject(this.state.failed);
-    if (index <= this.state.flushed) return Promise.resolve();
-    const p = this.waiters.waitFlush(index);
-    this.kickPump();
-    if (index <= this.state.written) this.requestFlush();
-    return p;
-  }
-
-  /** fdatasyncs the index and checkpoint files written since their last sync. */
-  private async syncLazy(): Promise<void> {
-    const fds = [...this.dirty.lazyFds];
-    this.dirty.lazyFds.clear();
-    this.dirty.lazySyncedAtMs = performance.now();
-    this.dirty.syncStarted();
-    try {
-      await Promise.all(fds.map((fd) => this.io.fdatasync(fd)));
-    } catch (err) {
-      const e = new CommitLogError('IO_ERROR', `fdatasync failed in ${this.dir}; the store refuses writes now`, { cause: err });
-      this.fail(e);
-      throw e;
-    } finally {
-      this.dirty.syncEnded();
-    }
-  }
-
-  private flushAll(): Promise<void> {
-    return this.waitFlushed(this.state.last);
-  }
-
-  private flushIdle(): Promise<void> {
-    if (!this.flushing) return Promise.resolve();
-    return new Promise<void>((resolve) => this.flushIdleWaiters.push(resolve));
-  }
 
   private fail(err: CommitLogError): void {
     if (this.state.failed === null) {
@@ -892,8 +794,8 @@ export class FileCommitLog implements CommitLog {
     if (index < this.state.first - 1) throw new CommitLogError('COMPACTED', `truncateAfter(${index}): below ${this.state.first - 1}`);
     this.state.truncating = true;
     try {
-      await this.flushAll();
-      await this.flushIdle();
+      await this.flusher.flushAll();
+      await this.flusher.idle();
       await this.pumpIdle();
       const failed = this.checkWritable('truncateAfter');
       if (failed !== null) throw failed;
@@ -909,8 +811,7 @@ export class FileCommitLog implements CommitLog {
       // The checkpoint first: flushedPos must never be above the data (recovery would call it corrupt).
       this.state.flushedPos = newEnd;
       this.state.writtenPos = newEnd;
-      this.writeCheckpoint();
-      await this.io.fsync(this.checkpointFd());
+      await this.flusher.writeCheckpointNow();
       this.files.dropSegmentsAfter(keep);
       const cur = this.files.segments[keep];
       cur.direct?.forgetTail();
@@ -956,8 +857,7 @@ export class FileCommitLog implements CommitLog {
     this.state.prevTerm = prevTerm;
     this.state.runs.dropBefore(newFirst);
     this.state.cache.dropBefore(newFirst);
-    this.writeCheckpoint();
-    await this.io.fsync(this.checkpointFd());
+    await this.flusher.writeCheckpointNow();
     const gone = this.files.dropFirstSegments(k);
     const indexPerFile = this.indexPerFile;
     this.files.dropIndexFiles((start) => start + indexPerFile - 1 < newFirst);
@@ -971,8 +871,8 @@ export class FileCommitLog implements CommitLog {
     await this.opChain;
     if (this.state.failed === null) {
       try {
-        await this.flushAll();
-        await this.syncLazy();
+        await this.flusher.flushAll();
+        await this.flusher.syncLazy();
       } catch {
         // failed: reported to the waiters already
       }
@@ -988,34 +888,28 @@ export class FileCommitLog implements CommitLog {
       }
     }
     // A failed store may still have a write in flight: its fd must not be closed under it.
-    while (this.pumping || this.flushing) {
+    while (this.pumping || this.flusher.busy()) {
       await this.pumpIdle();
-      await this.flushIdle();
+      await this.flusher.idle();
     }
     if (this.timer !== null) clearInterval(this.timer);
     if (this.state.failed === null) {
       try {
-        this.writeCheckpoint();
-        await this.io.fsync(this.checkpointFd());
+        await this.flusher.writeCheckpointNow();
       } catch (err) {
         this.logFn('error', 'could not write the checkpoint on close', { error: String(err) });
       }
     }
     this.waiters.rejectAbove(new CommitLogError('STORE_CLOSED', `store ${this.dir} is closed`), -1);
     this.closeAllFiles();
-    this.lock?.release();
+    this.lock.release();
     this.state.lifecycle = 'closed';
     await this.sealer.close();
   }
 
   private closeAllFiles(): void {
     this.files.closeAll();
-    if (this.checkpoint !== null) closeQuietly(this.checkpoint.fd);
-  }
-
-  private checkpointFd(): number {
-    assert(this.checkpoint !== null, 'checkpoint open');
-    return this.checkpoint.fd;
+    closeQuietly(this.checkpoint.fd);
   }
 
   // ---------------------------------------------------------------- read
@@ -1038,19 +932,6 @@ export class FileCommitLog implements CommitLog {
 
   // ---------------------------------------------------------------- recovery
 
-  private async syncAfterRecovery(): Promise<void> {
-    const cur = this.files.segments[this.files.segments.length - 1];
-    const syncs: Promise<void>[] = [this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
-    if (cur !== undefined) syncs.push(this.io.fdatasync(cur.fd));
-    for (const fd of this.dirty.lazyFds) syncs.push(this.io.fdatasync(fd));
-    const idx = this.files.indexFiles.get(this.files.indexFileStart(Math.max(1, this.state.last)));
-    if (idx !== undefined) syncs.push(this.io.fdatasync(idx.fd));
-    await Promise.all(syncs);
-    this.dirty.lazyFds.clear();
-    this.writeCheckpoint();
-    this.dirty.lazyFds.clear();
-    await this.io.fsync(this.checkpointFd());
-  }
 }
 
 /** `parts` with every run of pieces that lie back to back in one buffer (the arena chunks of one
