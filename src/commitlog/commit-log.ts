@@ -67,9 +67,9 @@ import { Checkpoint } from './checkpoint.ts';
 import { ChunkQueue, recordProblem } from './chunks.ts';
 import { CrcSealer } from './crc-sealer.ts';
 import { DirtyFiles } from './dirty-files.ts';
-import { CommitLogError, assert, writeError } from './errors.ts';
+import { CommitLogError } from './errors.ts';
 import { CommitLogFaults, type CrashInfo } from './faults.ts';
-import { StoreFiles, closeQuietly, type Segment } from './files.ts';
+import { StoreFiles, closeQuietly } from './files.ts';
 import { Flusher } from './flusher.ts';
 import { DiskIo } from './io.ts';
 import { acquireLock, type StoreLock } from './lock.ts';
@@ -78,7 +78,7 @@ import { resolveOptions, type StoreSettings } from './options.ts';
 import { WritePump } from './pump.ts';
 import { LogReader } from './reader.ts';
 import { Recovery } from './recovery.ts';
-import { INDEX_ENTRY_SIZE } from './record.ts';
+import { Truncation } from './truncation.ts';
 import type { CommitLog, CommitLogOptions, CommitLogStats, LogRecord } from './types.ts';
 import { Waiters } from './waiters.ts';
 
@@ -105,6 +105,7 @@ export class FileCommitLog implements CommitLog {
   private readonly pump: WritePump;
   private readonly flusher: Flusher;
   private readonly reader: LogReader;
+  private readonly truncation: Truncation;
 
   /** truncateAfter called and not done: appends are refused (the caller serializes them). */
   private truncatesPending = 0;
@@ -132,6 +133,10 @@ export class FileCommitLog implements CommitLog {
     this.flusher = new Flusher(settings, this.state, this.files, this.dirty, checkpoint, this.waiters, this.io, fail, kickPump);
     this.pump = new WritePump(settings, this.state, this.files, this.queue, this.flusher, this.dirty, this.waiters, this.io, fail);
     this.reader = new LogReader(this.state, this.files, settings.indexPerFile);
+    this.truncation = new Truncation(settings, this.state, this.files, this.reader, this.queue, this.pump, this.flusher, this.waiters, this.io, {
+      checkWritable: (op) => this.checkWritable(op),
+      fail,
+    });
     testFaults?.onCrash(() => this.crash());
   }
 
@@ -270,7 +275,7 @@ export class FileCommitLog implements CommitLog {
     }
     // From this call until it is done, appends are refused (they would race the cut).
     this.truncatesPending++;
-    return this.exclusive(() => this.truncateAfterNow(index)).finally(() => {
+    return this.exclusive(() => this.truncation.truncateAfter(index)).finally(() => {
       this.truncatesPending--;
     });
   }
@@ -281,7 +286,7 @@ export class FileCommitLog implements CommitLog {
     if (!Number.isSafeInteger(index) || index < 0) {
       return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `deleteBefore: bad index ${index}`));
     }
-    return this.exclusive(() => this.deleteBeforeNow(index));
+    return this.exclusive(() => this.truncation.deleteBefore(index));
   }
 
   flush(): Promise<void> {
@@ -293,112 +298,6 @@ export class FileCommitLog implements CommitLog {
   close(): Promise<void> {
     if (this.closePromise === null) this.closePromise = this.closeNow();
     return this.closePromise;
-  }
-
-  // ---------------------------------------------------------------- truncate, retention
-
-  /** Removes every record after `index`, once everything accepted is written and flushed. */
-  private async truncateAfterNow(index: number): Promise<void> {
-    const { state } = this;
-    if (index >= state.last) return;
-    if (index < state.first - 1) throw new CommitLogError('COMPACTED', `truncateAfter(${index}): below ${state.first - 1}`);
-    state.truncating = true;
-    try {
-      await this.settle();
-      const cutIndex = index + 1;
-      const cutPos = this.reader.readIndexEntry(cutIndex).position;
-      const k = this.files.segmentIndexAt(cutPos);
-      assert(k >= 0, `segment of position ${cutPos}`);
-      // A cut at a segment's first record removes that segment whole (never the first one).
-      const dropWhole = cutPos === this.files.segments[k].start && k > 0;
-      const keep = dropWhole ? k - 1 : k;
-      const kept = this.files.segments[keep];
-      const newEnd = dropWhole ? kept.start + kept.size : cutPos;
-      // The checkpoint first: flushedPos must never be above the data (recovery would call it corrupt).
-      state.flushedPos = newEnd;
-      state.writtenPos = newEnd;
-      await this.flusher.writeCheckpointNow();
-      this.cutSegments(keep, dropWhole ? null : cutPos);
-      const idxFd = this.cutIndex(cutIndex);
-      const syncs = [this.io.fsync(kept.fd), this.io.fsyncDir(this.settings.dataDir), this.io.fsyncDir(this.settings.indexDir)];
-      if (idxFd !== null) syncs.push(this.io.fsync(idxFd));
-      await Promise.all(syncs);
-      state.acceptSegStart = kept.start;
-      state.acceptPos = newEnd;
-      state.cutMemoryAfter(index);
-      state.written = index;
-      state.flushed = index;
-      this.waiters.resolveFlushes(state.flushed);
-      this.waiters.resolveAllFlushes(); // everything that exists is flushed
-    } catch (err) {
-      if (err instanceof CommitLogError) throw err;
-      const e = writeError(err, `truncating ${this.settings.dir} after ${index}`);
-      this.fail(e);
-      throw e;
-    } finally {
-      state.truncating = false;
-    }
-  }
-
-  /** Retention: removes whole segments whose records are all below `index`, never the last one. */
-  private async deleteBeforeNow(index: number): Promise<void> {
-    const { files, state } = this;
-    // Segment s goes if every record in it is < index.
-    let k = 0;
-    while (k + 1 < files.segments.length && files.segments[k + 1].firstIndex <= index) k++;
-    if (k === 0) return;
-    const newFirst = files.segments[k].firstIndex;
-    assert(newFirst > state.first && newFirst <= state.written, 'retention keeps written records only');
-    // Memory first (reads below newFirst are refused from now on), then the durable retention
-    // point, then the files: a crash in between is finished by the next open.
-    const prevTerm = state.runs.termOf(newFirst - 1);
-    state.first = newFirst;
-    state.prevTerm = prevTerm;
-    state.runs.dropBefore(newFirst);
-    state.cache.dropBefore(newFirst);
-    await this.flusher.writeCheckpointNow();
-    const gone = files.dropFirstSegments(k);
-    const indexPerFile = this.settings.indexPerFile;
-    files.dropIndexFiles((start) => start + indexPerFile - 1 < newFirst);
-    await Promise.all([this.io.fsyncDir(this.settings.dataDir), this.io.fsyncDir(this.settings.indexDir)]);
-    this.settings.log('info', 'retention removed segments', { segments: gone.length, firstIndex: newFirst });
-  }
-
-  /** Waits until everything accepted is written and flushed and nothing is in flight. */
-  private async settle(): Promise<void> {
-    const { state } = this;
-    await this.flusher.flushAll();
-    await this.flusher.idle();
-    await this.pump.idle();
-    const failed = this.checkWritable('truncateAfter');
-    if (failed !== null) throw failed;
-    assert(this.queue.isEmpty() && state.written === state.last && state.flushed === state.last,
-      'truncateAfter runs with everything written and flushed');
-  }
-
-  /** Removes the segments after segments[keep] and cuts that one at `cutPos` (null: keeps it whole);
-   *  it is the active segment then. */
-  private cutSegments(keep: number, cutPos: number | null): Segment {
-    const { files } = this;
-    files.dropSegmentsAfter(keep);
-    const cur = files.segments[keep];
-    cur.direct?.forgetTail();
-    if (cutPos !== null) files.cutSegment(cur, cutPos - cur.start);
-    // The kept segment is the active one now: extended again, so the cut part reads as zeros.
-    files.extendActive(cur);
-    return cur;
-  }
-
-  /** Removes the index entries from `cutIndex` on; returns the fd of the index file cut (to sync),
-   *  or null if none held the entry. */
-  private cutIndex(cutIndex: number): number | null {
-    const { files } = this;
-    const idxStart = files.indexFileStart(cutIndex);
-    files.dropIndexFiles((start) => start > idxStart);
-    const idxFile = files.indexFiles.get(idxStart);
-    if (idxFile === undefined) return null;
-    files.cutIndexFile(idxFile, (cutIndex - idxStart) * INDEX_ENTRY_SIZE);
-    return idxFile.fd;
   }
 
   // ---------------------------------------------------------------- lifecycle
