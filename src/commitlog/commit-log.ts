@@ -52,16 +52,32 @@
 //    flushLeastBytes (4 MiB) plus what is written while one round runs, whichever is less.
 //    (4 MiB, not more: a round's fdatasync makes the kernel write the file back while appends go
 //    on, and appends to a file under writeback stall in write() now and then, the longer the
-//    bigger the round. Measured, 256 MiB of 1 KiB appends: 4 MiB rounds 1.4-1.8 ms longest
-//    stall, 64 MiB rounds 11-20 ms and ~20% lower throughput; 1-2 MiB no better than 4.)
+//    bigger the round, which also costs throughput; smaller rounds are no better. The
+//    bench:commitlog ASYNC_FLUSH phases show it.)
 //
-// Recovery and the corruption rule (see recover()): the last segment is re-verified from its start
+// Recovery and the corruption rule (recovery.ts): the last segment is re-verified from its start
 // (every record: header CRC, body CRC, position, consecutive index, non-decreasing term). A record
 // that fails at or after the checkpoint's flushedPos (never acknowledged under SYNC_FLUSH) is a
 // torn tail: it and everything after it are cut, with a warning; zeros where the next header would
 // be are the clean end of a preallocated file (cut the same way, no warning). A record that fails before
 // flushedPos, or anywhere in an earlier segment, is STORE_CORRUPT (file + byte offset): the store
 // does not open. Reads verify every record they take from disk too.
+//
+// The parts; this file is the front that composes them and checks the API's arguments and state:
+//   options.ts        the options: defaults, limits, checks
+//   log-state.ts      indexes and positions (first, last, written, flushed), shared by the parts
+//   term-runs.ts      the term of every record, in memory
+//   record-cache.ts   recent records, in memory
+//   chunks.ts         accept: encode batches into arena chunks (CRCs inline or on the worker)
+//   pump.ts           write: chunks to the segment and index files
+//   flusher.ts        flush: fdatasync rounds, the checkpoint, lazy syncs
+//   waiters.ts        appends and flushes waiting on those
+//   files.ts          segment and index files: create, preallocate, cut, remove
+//   dirty-files.ts    what is not yet durable; closes deferred past an fdatasync in flight
+//   reader.ts         reads: the cache, then the files, verified
+//   truncation.ts     truncateAfter and retention (deleteBefore)
+//   recovery.ts       open: rebuild the state from the files, the torn-tail rule
+//   faults.ts         test-only faults: crash the store, kill the CRC worker
 import fs from 'node:fs';
 import { Checkpoint } from './checkpoint.ts';
 import { ChunkQueue, recordProblem } from './chunks.ts';
