@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Producer } from '../src/client/index.ts';
-import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
-import { TSX_LOADER } from '../src/cli/cluster.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec, LOADER_FLAGS } from '../src/cli/index.ts';
 import { GcPauses } from './bench/gc-pauses.ts';
 import { median } from './bench/report.ts';
 
@@ -40,7 +39,7 @@ interface RunFigures {
 }
 
 async function runOnce(inflight: number, size: number, durationSec: number, label: string): Promise<RunFigures> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, ECHO], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...LOADER_FLAGS, ECHO], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));

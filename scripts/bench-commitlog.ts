@@ -67,10 +67,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { openCommitLog } from '../src/commitlog/index.ts';
-import { INDEX_ENTRY_SIZE, RECORD_HEADER_SIZE, encodeRecord } from '../src/commitlog/record.ts';
-import type { LogRecord } from '../src/commitlog/types.ts';
-import { delay } from '../src/net/util.ts';
+import { openCommitLog, INDEX_ENTRY_SIZE, RECORD_HEADER_SIZE, encodeRecord, type LogRecord } from '../src/commitlog/index.ts';
+import { delay } from '../src/net/index.ts';
 import { median } from './bench/report.ts';
 
 /** SYNC_FLUSH phases: the log's direct writes (default) or the page cache (DIRECT_IO=0). */

@@ -8,10 +8,7 @@
 //   {"entriesPerSec":N,"proposalsPerSec":N,"batch":64}
 // Profile: node --cpu-prof --import tsx scripts/bench-core.ts
 
-import { MemoryStorage } from '../src/raft/memory-storage.ts';
-import { RaftNode } from '../src/raft/raw-node.ts';
-import type { Message, NodeId } from '../src/raft/types.ts';
-import { DEFAULT_RAFT_CONFIG, Role } from '../src/raft/types.ts';
+import { MemoryStorage, RaftNode, type Message, type NodeId, DEFAULT_RAFT_CONFIG, Role } from '../src/raft/index.ts';
 
 const BATCH = 64;
 const BODY = Buffer.alloc(1024, 7);

@@ -13,9 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
-import { TSX_LOADER } from '../src/cli/cluster.ts';
-import { DIRECT_ALIGN, DirectWriter, alignedBuffer } from '../src/commitlog/direct-writer.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec, LOADER_FLAGS } from '../src/cli/index.ts';
+import { DIRECT_ALIGN, DirectWriter, alignedBuffer } from '../src/commitlog/index.ts';
 import { freeDiskBytes } from './bench/proc-stats.ts';
 import { median } from './bench/report.ts';
 
@@ -72,7 +71,7 @@ async function worker(mode: Mode, file: string, totalBytes: number, writeBytes: 
 
 function runWorker(mode: Mode, file: string, mb: number, writeKib: number): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, process.argv[1], '--worker', mode, file, String(mb), String(writeKib)], {
+    const child = spawn(process.execPath, [...LOADER_FLAGS, process.argv[1], '--worker', mode, file, String(mb), String(writeKib)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

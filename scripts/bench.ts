@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/args.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/index.ts';
 import { brokerConfFrom } from './bench/broker-conf.ts';
 import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
 import { formatSummary, mainThreadProfilesIn, summarizeProfile, type CpuProfile } from './bench/cpu-profile.ts';

@@ -4,9 +4,8 @@
 // summary line as the last line of stdout. Progress goes to stderr.
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/args.ts';
-import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, LONG_SUSPEND_MS, LOSS_PERCENT } from '../src/chaos/faults.ts';
-import { runChaos } from '../src/chaos/run.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/index.ts';
+import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, LONG_SUSPEND_MS, LOSS_PERCENT, runChaos } from '../src/chaos/index.ts';
 
 const SPEC: CommandSpec = {
   usage: 'npm run chaos -- --nodes 3|5 --faults F1,F2,...|all --duration S [--interval S] [--hold S] [--seed N] [--out DIR] [--producers P]',

@@ -1,14 +1,18 @@
 // npm run sim -- --runs N [--seed S] [--nodes 3|5] [--steps N] [--bug NAME] ...
-// Runs randomized fault schedules against simulated clusters of real Raft cores (see
-// test/sim/). Progress goes to stderr; the first failing seed is printed with its replay
-// command and the tail of its trace; stdout ends with exactly one JSON line.
+// Runs randomized fault schedules against simulated clusters of real Raft cores (the simulator is
+// scripts/sim/, its tests test/sim/). Progress goes to stderr; the first failing seed is printed
+// with its replay command and the tail of its trace; stdout ends with exactly one JSON line.
 
-import type { TestBug } from '../src/raft/types.ts';
-import { runFigure8Seed } from '../test/sim/figure8.ts';
-import { replayCommand, runSeed } from '../test/sim/schedule.ts';
-import type { Profile, ScheduleOptions } from '../test/sim/schedule.ts';
+import type { TestBug } from '../src/raft/index.ts';
+import type { DriverBug } from './sim/cluster.ts';
+import { runFigure8Seed } from './sim/figure8.ts';
+import { replayCommand, runSeed } from './sim/schedule.ts';
+import type { Profile, ScheduleOptions } from './sim/schedule.ts';
 
-const BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes'];
+const CORE_BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes', 'pre-vote-tie-break-always'];
+/** Bugs of the simulated driver (the broker's replica loop), not of the core. */
+const DRIVER_BUGS: readonly DriverBug[] = ['ack-before-durable', 'checkpoint-above-durable', 'commit-ahead-of-log'];
+const BUGS: readonly string[] = [...CORE_BUGS, ...DRIVER_BUGS];
 const PROFILES = ['default', 'crashy', 'wipes', 'figure8'] as const;
 
 const HELP = `usage: npm run sim -- [options]
@@ -62,7 +66,7 @@ interface Args {
   seedGiven: boolean;
   nodes?: number;
   steps: number;
-  bug?: TestBug;
+  bug?: TestBug | DriverBug;
   profile: (typeof PROFILES)[number];
   preVote?: boolean;
   torn?: boolean;
@@ -100,8 +104,8 @@ function parseArgs(argv: readonly string[]): Args {
         i++;
         break;
       case '--bug':
-        if (!BUGS.includes(v as TestBug)) usageError(`--bug must be one of ${BUGS.join(', ')}, got '${v ?? ''}'`);
-        a.bug = v as TestBug;
+        if (!BUGS.includes(v ?? '')) usageError(`--bug must be one of ${BUGS.join(', ')}, got '${v ?? ''}'`);
+        a.bug = v as TestBug | DriverBug;
         i++;
         break;
       case '--profile':
@@ -142,7 +146,9 @@ function main(): void {
     ...(args.torn !== undefined ? { tornWrites: args.torn } : {}),
     ...(args.pipelined !== undefined ? { pipelined: args.pipelined } : {}),
   };
-  const bugs = args.bug ? new Set<TestBug>([args.bug]) : undefined;
+  const isDriverBug = (DRIVER_BUGS as readonly string[]).includes(args.bug ?? '');
+  const bugs = args.bug && !isDriverBug ? new Set<TestBug>([args.bug as TestBug]) : undefined;
+  const runOpts = { ...(bugs ? { testBugs: bugs } : {}), ...(isDriverBug ? { driverBug: args.bug as DriverBug } : {}) };
   const log = (s: string): void => {
     if (!args.quiet) process.stderr.write(`${s}\n`);
   };
@@ -169,7 +175,7 @@ function main(): void {
       committed += res.committed;
       replay = `npm run sim -- --profile figure8 --runs 1 --seed ${seed}${args.bug ? ` --bug ${args.bug}` : ''}`;
     } else {
-      const res = runSeed(seed, sched, bugs ? { testBugs: bugs } : {});
+      const res = runSeed(seed, sched, runOpts);
       violation = res.violation;
       trace = res.trace;
       steps += res.steps;

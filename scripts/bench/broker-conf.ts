@@ -1,6 +1,6 @@
 // bench --set KEY=VALUE,...: broker.conf keys for every replica of a bench run.
-import { parseConfig } from '../../src/broker/config.ts';
-import { UsageError } from '../../src/cli/args.ts';
+import { parseConfig } from '../../src/broker/index.ts';
+import { UsageError } from '../../src/cli/index.ts';
 
 /** Keys the bench sets itself (a flag of its own, or the group's layout). */
 const BENCH_OWNED_KEYS: ReadonlySet<string> = new Set(['flushDiskType', 'dLegerPeers', 'dLegerSelfId', 'clientPeers', 'listenPort', 'brokerIP1', 'storePathRootDir']);

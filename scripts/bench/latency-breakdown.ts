@@ -5,7 +5,7 @@
 // carry no log index and are matched to proposals by time.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TraceEvent } from '../../src/trace/trace.ts';
+import type { TraceEvent } from '../../src/trace/index.ts';
 
 interface Point {
   readonly t: number;

@@ -7,7 +7,7 @@
 // no send schedule to fall behind (nothing for a coordinated-omission correction to fill in),
 // and throughput is what K sends in flight achieve: msgs/s x mean latency = K (Little's law).
 import { Producer } from '../../src/client/index.ts';
-import { trace, traceAs, tracing } from '../../src/trace/trace.ts';
+import { trace, traceAs, tracing } from '../../src/trace/index.ts';
 import { GcPauses } from './gc-pauses.ts';
 import { Histogram } from './histogram.ts';
 import type { ChildMessage, DriverMessage, LoadChildConfig } from './load-protocol.ts';

@@ -2,7 +2,7 @@
 // close the measured window, and kill them by PID whatever happens.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { TSX_LOADER } from '../../src/cli/cluster.ts';
+import { LOADER_FLAGS } from '../../src/cli/index.ts';
 import type { ChildMessage, DriverMessage, LoadChildConfig, ProgressReport, WindowResult } from './load-protocol.ts';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./load-child.ts', import.meta.url));
@@ -21,7 +21,7 @@ export class LoadChild {
 
   constructor(readonly name: string, config: LoadChildConfig) {
     // Child stdout goes to our stderr: our stdout carries only the final JSON.
-    this.proc = fork(CHILD_SCRIPT, [JSON.stringify(config)], { execArgv: ['--import', TSX_LOADER], stdio: ['ignore', 2, 2, 'ipc'] });
+    this.proc = fork(CHILD_SCRIPT, [JSON.stringify(config)], { execArgv: [...LOADER_FLAGS], stdio: ['ignore', 2, 2, 'ipc'] });
     if (this.proc.pid === undefined) throw new Error(`${name}: fork failed`);
     this.pid = this.proc.pid;
     this.proc.on('message', (m: ChildMessage) => this.onMessage(m));

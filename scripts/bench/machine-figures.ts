@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { DirectWriter, alignedBuffer } from '../../src/commitlog/direct-writer.ts';
+import { DirectWriter, alignedBuffer } from '../../src/commitlog/index.ts';
 import { median } from './report.ts';
 
 export interface MachineFigures {

@@ -1,8 +1,8 @@
 // One benchmark run: a fresh local broker group, warmup, a measured window, teardown.
 import fs from 'node:fs';
 import { Admin } from '../../src/client/index.ts';
-import { delay } from '../../src/net/util.ts';
-import { LocalCluster } from '../../test/helpers/launcher.ts';
+import { delay } from '../../src/net/index.ts';
+import { LocalCluster } from '../../src/cli/index.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
 import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpu, totalCpuSeconds } from './proc-stats.ts';

@@ -12,33 +12,30 @@
 //     createTopic   [topic, queues]
 //     commitOffsets [[group, topic, queueId, offset]...]
 import { Packr } from 'msgpackr';
+import {
+  GROUP_NAME_LENGTH_MAX,
+  MESSAGE_BODY_BYTES_MAX,
+  MESSAGE_KEYS_BYTES_MAX,
+  MESSAGE_PROPERTIES_BYTES_MAX,
+  MESSAGE_PROPERTY_COUNT_MAX,
+  MESSAGE_TAGS_BYTES_MAX,
+  SEND_BATCH_BYTES_MAX,
+  SEND_BATCH_COUNT_MAX,
+  TOPIC_NAME_LENGTH_MAX,
+  TOPIC_NAME_PATTERN,
+  TOPIC_QUEUE_COUNT_MAX,
+  type MessageInput,
+} from '../protocol/index.ts';
 import { BrokerError, CommandDecodeError } from './errors.ts';
-import type { MessageInput } from './protocol.ts';
-import { MESSAGE_BODY_BYTES_MAX, SEND_BATCH_COUNT_MAX } from './protocol.ts';
 import { encodeSendBatch, readSendBatchHead, type SendBatchHead } from './send-batch-encoding.ts';
 
 export type { SendBatchHead } from './send-batch-encoding.ts';
 
 export const COMMAND_VERSION = 1;
 
-/** RocketMQ's topic rule (TopicValidator): letters, digits, `%`, `|`, `_`, `-`. */
-export const TOPIC_NAME_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
-export const TOPIC_NAME_LENGTH_MAX = 127;
-/** Consumer group names follow the topic character rule; RocketMQ allows 255 characters. */
-export const GROUP_NAME_LENGTH_MAX = 255;
-/** Queues per topic. */
-export const TOPIC_QUEUE_COUNT_MAX = 1024;
-/** `keys` of one message, UTF-8 bytes. */
-export const MESSAGE_KEYS_BYTES_MAX = 1024;
-/** `tags` of one message, UTF-8 bytes. */
-export const MESSAGE_TAGS_BYTES_MAX = 255;
-/** User properties of one message. */
-export const MESSAGE_PROPERTY_COUNT_MAX = 64;
-/** All property names and values of one message, UTF-8 bytes (RocketMQ: Short.MAX_VALUE). */
-export const MESSAGE_PROPERTIES_BYTES_MAX = 32_767;
-/** Bodies plus keys, tags and properties of one send batch. Keeps one log entry well below
- *  FRAME_BYTES_MAX (16 MiB), so it always fits one Raft append frame. */
-export const SEND_BATCH_BYTES_MAX = 2 * MESSAGE_BODY_BYTES_MAX;
+// The request limits (topic names, queue counts, message sizes) are the wire's, shared with the
+// client: ../protocol/limits.ts.
+
 /** Offset commits in one commitOffsets entry (the driver batches commits of many clients). */
 export const COMMIT_OFFSETS_COUNT_MAX = 1024;
 

@@ -2,17 +2,17 @@
 // exist. Every key has a documented default (or is required); values are validated at start and
 // a bad one is reported in ONE line naming the key and what is expected.
 import { readFile } from 'node:fs/promises';
-import type { FlushDiskType } from '../commitlog/types.ts';
-import { CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, FIRST_FRAME_TIMEOUT_MS } from '../net/server.ts';
-import { TOPIC_QUEUE_COUNT_MAX } from './commands.ts';
+import type { FlushDiskType } from '../commitlog/index.ts';
+import { CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, FIRST_FRAME_TIMEOUT_MS } from '../net/index.ts';
+import { CodedError } from '../util/index.ts';
+import { TOPIC_QUEUE_COUNT_MAX } from '../protocol/index.ts';
 
-export class ConfigError extends Error {
+export class ConfigError extends CodedError<'BAD_CONFIG'> {
   override readonly name = 'ConfigError';
-  readonly code = 'BAD_CONFIG' as const;
   /** The key at fault ('' for a line that is not key=value). */
   readonly key: string;
   constructor(key: string, message: string) {
-    super(message);
+    super('BAD_CONFIG', message);
     this.key = key;
   }
 }

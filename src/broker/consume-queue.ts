@@ -10,8 +10,8 @@
 //   and its bounded cache). Only the owner moves coldEnd (freezeBelow): up, to chunk boundaries.
 //   (With every queue wholly in memory, replica RSS grew ~4.7 MiB/min at full load.)
 // The bodies stay in the log.
-import { assert } from '../raft/assert.ts';
-import { SEND_BATCH_COUNT_MAX } from './protocol.ts';
+import { assert } from '../util/index.ts';
+import { SEND_BATCH_COUNT_MAX } from '../protocol/index.ts';
 
 /** Slots per log entry: a batch never holds more messages than this. */
 export const SLOT_RADIX = SEND_BATCH_COUNT_MAX;

@@ -3,19 +3,25 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import fs from 'node:fs';
-import { CommitLogError, openCommitLog, openMetaStore, CommitLogRaftStorage } from '../commitlog/index.ts';
-import { repairCommitLog } from '../commitlog/repair.ts';
-import type { CommitLog, CommitLogOptions, MetaStore } from '../commitlog/types.ts';
+import {
+  CommitLogError,
+  openCommitLog,
+  openMetaStore,
+  CommitLogRaftStorage,
+  repairCommitLog,
+  type CommitLog,
+  type CommitLogOptions,
+  type MetaStore,
+} from '../commitlog/index.ts';
 import { WarningSummary, type LogFn } from '../net/index.ts';
-import { RaftNode } from '../raft/raw-node.ts';
-import { DEFAULT_RAFT_CONFIG, Role, type NodeId } from '../raft/types.ts';
+import { RaftNode, DEFAULT_RAFT_CONFIG, Role, type NodeId } from '../raft/index.ts';
 import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { PeerTransport } from './peer-transport.ts';
 import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
 import { BrokerStateMachine } from './state-machine.ts';
-import { traceAs } from '../trace/trace.ts';
+import { traceAs } from '../trace/index.ts';
 
 /** Proposals waiting for commit on one replica. */
 const PENDING_PROPOSALS_MAX = 100_000;

@@ -2,11 +2,11 @@
 // send) and accepts every peer (inbound: used to receive). A peer whose connection resets or
 // refuses is reported to the driver at once: that, not a timeout, is how a follower learns its
 // leader process died, and what makes failover take tens of milliseconds.
-import { BlobCursor, Connection, listen, WarningSummary, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
-import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/types.ts';
-import { PEER_PROTOCOL_VERSION, type PeerHello, type PeerNotice, type PeerRaft } from './protocol.ts';
-import type { PeerSender } from './replica.ts';
-import { tracing } from '../trace/trace.ts';
+import { Connection, listen, WarningSummary, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
+import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/index.ts';
+import { BlobCursor, PEER_PROTOCOL_VERSION, type PeerHello, type PeerNotice, type PeerRaft } from '../protocol/index.ts';
+import type { PeerSender } from './replica-options.ts';
+import { tracing } from '../trace/index.ts';
 import { traceMessages } from './trace-messages.ts';
 
 export interface PeerAddress {

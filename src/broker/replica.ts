@@ -18,73 +18,13 @@
 // The one thing that must wait for the local disk is a checkpoint: it never records an applied
 // index above the durable end of the log that no write in flight will replace (stableLastIndex),
 // or a crash would restart the replica above its log, or on a stale suffix.
-import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/types.ts';
-import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/types.ts';
-import { NONE, Role } from '../raft/types.ts';
-import { trace, tracing } from '../trace/trace.ts';
-import type { ErrorCode } from './protocol.ts';
+import type { ErrorCode } from '../protocol/index.ts';
+import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
+import { NONE, Role } from '../raft/index.ts';
+import { trace, tracing } from '../trace/index.ts';
+import { ProposalError } from './errors.ts';
+import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { traceMessages } from './trace-messages.ts';
-
-/** What the driver needs from the state machine (implemented by BrokerStateMachine). */
-export interface ReplicatedStateMachine {
-  readonly appliedIndex: number;
-  /** Applies one committed entry; the return value goes to the entry's proposer, if waiting. */
-  apply(entry: Entry): unknown;
-  /** Makes the applied state durable; a restart resumes after it. Takes its snapshot of the
-   *  state synchronously, within the call (what is applied after the call is not in it). */
-  checkpoint(): Promise<unknown>;
-}
-
-/** Sends Raft messages to peers; one call per peer per turn becomes one frame. */
-export interface PeerSender {
-  send(to: NodeId, messages: Message[]): void;
-}
-
-export interface ReplicaLogger {
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-  error(fields: object, msg: string): void;
-}
-
-/** Default for ReplicaOptions.writesInFlightMax. */
-export const WRITES_IN_FLIGHT_MAX = 32;
-
-export class ProposalError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly leaderId: NodeId = NONE,
-  ) {
-    super(message);
-    this.name = 'ProposalError';
-  }
-}
-
-export interface ReplicaOptions {
-  readonly nodeId: NodeId;
-  readonly raft: RaftNodeApi;
-  readonly log: CommitLog;
-  readonly meta: MetaStore;
-  readonly stateMachine: ReplicatedStateMachine;
-  readonly peers: PeerSender;
-  readonly logger: ReplicaLogger;
-  readonly tickMs: number;
-  /** A proposal not committed within this long is answered with TIMEOUT (the entry may still commit). */
-  readonly proposalTimeoutMs: number;
-  readonly checkpointIntervalMs: number;
-  /** How the log makes appends durable. SYNC_FLUSH: an entry counts as persisted only once
-   *  fdatasync'd, so everything applied is on disk and checkpoints run beside the loop. Anything
-   *  else (ASYNC_FLUSH, the default assumption): the loop stops for a log flush and the checkpoint. */
-  readonly flushDiskType?: FlushDiskType;
-  /** Most proposals waiting for commit; beyond it new proposals get OVERLOADED. */
-  readonly pendingProposalsMax: number;
-  /** Most Readies whose writes are in flight; the loop takes no new Ready beyond it. */
-  readonly writesInFlightMax?: number;
-  /** Most peer messages queued for the next turn; beyond it they are dropped (Raft tolerates loss). */
-  readonly inboxMessagesMax: number;
-  /** Called when the replica cannot go on (the disk failed): the process should exit. */
-  readonly onFatal: (err: Error) => void;
-}
 
 interface Waiter {
   readonly term: number;
@@ -384,9 +324,10 @@ export class Replica {
       const stale = this.waiters.get(index);
       if (stale) {
         this.waiters.delete(index); // re-inserted below, at the end: the Map stays in deadline order
-        // Certainly not stored: a newer term's entry took its index. (So NOT_MASTER / NO_QUORUM
-        // always mean "not stored"; only TIMEOUT, SHUTTING_DOWN and a lost connection are unknown.)
-        stale.reject(new ProposalError('NOT_MASTER', 'leadership changed before the entry committed'));
+        // Not certainly lost: a newer term's entry took its index here, but another replica may
+        // still hold the old one and a later leader may commit it. Only an entry committed at its
+        // index with another term is certainly lost (applyAll). So: unknown, as a timeout.
+        stale.reject(new ProposalError('TIMEOUT', 'leadership changed before the entry committed; it may still commit'));
       }
       this.waiters.set(index, { term: result.term, deadlineMs, resolve: batch[i].resolve, reject: batch[i].reject });
     }
@@ -453,11 +394,16 @@ export class Replica {
     let entriesAfter: Promise<void> | null = null;
     if (hs && (hs.term !== this.writtenTerm || hs.vote !== this.writtenVote || recovering !== this.writtenRecovering)) {
       // Entries that come with the end of recovering are written after it (types.ts HardState).
-      if (this.writtenRecovering && !recovering) entriesAfter = this.hardStateChain.then(() => meta.setHardState(hs));
+      // The commit index stored with it never covers more than the durable log holds for sure once
+      // the writes in flight and this Ready's are done: a truncation in flight may leave old
+      // conflicting entries on disk after a crash, and a restart must not count them committed.
+      const sure = rd.entries.length > 0 ? Math.min(this.stableLastIndex(), rd.entries[0]!.index - 1) : this.stableLastIndex();
+      const stored = hs.commit <= sure ? hs : { ...hs, commit: sure };
+      if (this.writtenRecovering && !recovering) entriesAfter = this.hardStateChain.then(() => meta.setHardState(stored));
       this.writtenTerm = hs.term;
       this.writtenVote = hs.vote;
       this.writtenRecovering = recovering;
-      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => meta.setHardState(hs));
+      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => meta.setHardState(stored));
       writes.push(this.hardStateChain);
     }
     if (rd.entries.length) writes.push(this.persistEntries(rd.entries, appliedBefore, entriesAfter));

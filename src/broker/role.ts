@@ -1,7 +1,6 @@
 // Role pass-through (RocketMQ on DLedger): the Raft leader is the group's MASTER (brokerId 0);
 // every other replica is a SLAVE with a stable brokerId > 0.
-import type { NodeId } from '../raft/types.ts';
-import { Role } from '../raft/types.ts';
+import { type NodeId, Role } from '../raft/index.ts';
 
 export type BrokerRole = 'MASTER' | 'SLAVE';
 

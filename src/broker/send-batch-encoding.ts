@@ -3,7 +3,7 @@
 // copied the whole result again behind the two header bytes: two copies of every body on the
 // master's hot path.) The output is plain msgpack, the same bytes msgpackr writes for these values
 // (test/broker/commands.test.ts checks that), so decodeCommand reads it unchanged.
-import type { MessageInput } from './protocol.ts';
+import type { MessageInput } from '../protocol/index.ts';
 
 const UTF8 = new TextEncoder();
 

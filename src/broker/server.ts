@@ -1,15 +1,23 @@
 // The client-facing server of one replica: turns requests into proposals (writes, on the master)
 // or reads of applied state (pulls, on any replica), and answers with the protocol's frames.
-import { listen, type Frame, type LogFn, type Server, type ServerConnection, errorResponse, RaftmqError } from '../net/index.ts';
-import { Role, NONE, type NodeId } from '../raft/types.ts';
+import { listen, type Frame, type LogFn, type Server, type ServerConnection } from '../net/index.ts';
+import { Role, NONE, type NodeId } from '../raft/index.ts';
 import { encodeCommand, type CommitOffsetEntry } from './commands.ts';
-import { BrokerError } from './errors.ts';
-import type { NodeStatus, ReplicaInfo, Request, Response } from './protocol.ts';
-import { PULL_WAIT_MS_MAX, messagesFromWire } from './protocol.ts';
-import { ProposalError, type Replica } from './replica.ts';
+import { BrokerError, ProposalError } from './errors.ts';
+import {
+  PULL_WAIT_MS_MAX,
+  RaftmqError,
+  errorResponse,
+  messagesFromWire,
+  type NodeStatus,
+  type ReplicaInfo,
+  type Request,
+  type Response,
+} from '../protocol/index.ts';
+import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import type { ApplyResult, BrokerStateMachine, PullResult } from './state-machine.ts';
-import { trace, tracing } from '../trace/trace.ts';
+import { trace, tracing } from '../trace/index.ts';
 
 /** Characters of an unknown request type quoted back in the BAD_REQUEST message. */
 const UNKNOWN_TYPE_QUOTED_CHARS_MAX = 64;

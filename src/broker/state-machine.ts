@@ -15,7 +15,7 @@
 // applied. An in-memory machine (no `open`) keeps everything hot.
 import { Level } from 'level';
 import { Packr } from 'msgpackr';
-import { assert } from '../raft/assert.ts';
+import { assert } from '../util/index.ts';
 import type {
   BrokerCommand,
   CommitOffsetEntry,
@@ -34,7 +34,6 @@ import {
   validateQueueCount,
   validateQueueId,
   validateTopicName,
-  TOPIC_QUEUE_COUNT_MAX,
 } from './commands.ts';
 import {
   ConsumeQueue,
@@ -45,8 +44,8 @@ import {
   SLOT_RADIX,
 } from './consume-queue.ts';
 import { BrokerError } from './errors.ts';
-import type { ErrorCode, MessageInput, SendBatchResult, SendResultItem, StoredMessage } from './protocol.ts';
-import { MSG_ID_SLOT_HEX, PULL_COUNT_MAX, msgIdSlotHex, sendResultOf } from './protocol.ts';
+import type { ErrorCode, MessageInput, SendBatchResult, SendResultItem, StoredMessage } from '../protocol/index.ts';
+import { MSG_ID_SLOT_HEX, PULL_COUNT_MAX, TOPIC_QUEUE_COUNT_MAX, msgIdSlotHex, sendResultOf } from '../protocol/index.ts';
 
 /** Tables of the checkpoint LevelDB kept open (see open()). */
 const STATE_DB_OPEN_FILES_MAX = 64;

@@ -1,8 +1,8 @@
 // The Raft messages a send's latency trace follows (src/trace/trace.ts): appends that carry
 // entries, and their acknowledgements, where the replica hands them to the transport or the
 // transport decodes them.
-import { MessageType, type Message } from '../raft/types.ts';
-import { trace } from '../trace/trace.ts';
+import { MessageType, type Message } from '../raft/index.ts';
+import { trace } from '../trace/index.ts';
 
 export function traceMessages(messages: readonly Message[], where: 'send' | 'recv'): void {
   for (const m of messages) {

@@ -41,7 +41,24 @@
 // - ok: no lost, unexplained duplicated, failedButStored, phantom, reordered, misplaced or
 //   divergent finding. Availability is measured, not judged.
 
+import {
+  faultWindows,
+  measureFault,
+  sortAttempts,
+  statsByFault,
+  windowsOutsideFaults,
+  type Failure,
+  type FaultImpact,
+  type FaultStats,
+  type UnavailableWindow,
+} from './availability.ts';
+import { findDivergence, type Divergence } from './divergence.ts';
+import { FindingBuilder, push, type Finding } from './findings.ts';
 import type { DumpedMessage, HistoryEvent, ReceiveEvent, ReplicaDump, SendEvent } from './history.ts';
+
+export type { Divergence } from './divergence.ts';
+export type { FaultImpact, FaultStats, FaultWindow, UnavailableWindow } from './availability.ts';
+export type { Finding } from './findings.ts';
 
 export interface CheckOptions {
   /** Failures this long after a fault's end still belong to it (default 5000 ms). */
@@ -100,61 +117,6 @@ export interface Misplaced {
   readonly storedId: string;
 }
 
-export interface Divergence {
-  readonly a: string;
-  readonly b: string;
-  readonly index: number;
-  readonly what: 'missing' | 'term' | 'hash' | 'messages';
-  readonly detail: string;
-}
-
-/** One injected fault, from its start to its heal. */
-export interface FaultWindow {
-  readonly fault: string;
-  readonly faultId: number;
-  readonly detail?: string;
-  readonly startT: number;
-  /** Heal time, or the end of the run when it was never healed. */
-  readonly endT: number;
-  readonly healed: boolean;
-  /** Failures invoked in [startT, untilT] are this fault's (end + grace, cut at the next injection). */
-  readonly untilT: number;
-}
-
-export interface FaultImpact extends FaultWindow {
-  /** Set when a write failed: the failure's invoke time, the recovering 'ok', the window. */
-  readonly firstFailureT?: number;
-  readonly firstError?: string;
-  readonly recoveredT?: number;
-  readonly recoveryMs?: number;
-  readonly stallMs: number;
-}
-
-export interface FaultStats {
-  readonly injections: number;
-  /** Injections that caused unavailability (a failed or unknown write). */
-  readonly count: number;
-  readonly p50: number;
-  readonly max: number;
-  readonly stallP50: number;
-  readonly stallMax: number;
-}
-
-export interface UnavailableWindow {
-  readonly fromT: number;
-  readonly toT: number;
-  readonly durationMs: number;
-  readonly recovered: boolean;
-  readonly failures: number;
-  readonly firstError: string;
-}
-
-/** A count and its first examples. */
-export interface Finding<T> {
-  readonly count: number;
-  readonly examples: T[];
-}
-
 export interface CheckResult {
   /** True when nothing that breaks a guarantee was found (explained duplicates are allowed). */
   readonly ok: boolean;
@@ -202,23 +164,6 @@ interface SendRecord {
   /** First position in the reference dump's message list, -1 when absent. */
   refPos: number;
   refCopies: number;
-}
-
-interface Failure {
-  readonly invokeT: number;
-  readonly endT: number;
-  readonly error: string;
-}
-
-/** Attempt outcomes needed for availability, as sorted columns. */
-interface Attempts {
-  /** 'ok' attempts sorted by invoke time, with the earliest 'ok' time from each position on. */
-  readonly okInvokeT: Float64Array;
-  readonly okEarliestFrom: Float64Array;
-  /** 'ok' times, sorted. */
-  readonly okT: Float64Array;
-  /** fail / unknown attempts sorted by invoke time. */
-  readonly failures: Failure[];
 }
 
 export function checkHistory(events: readonly HistoryEvent[], dumps: readonly ReplicaDump[], options: CheckOptions = {}): CheckResult {
@@ -339,25 +284,6 @@ function recordAck(rec: SendRecord, ev: SendEvent): void {
   rec.okT = ev.t;
   rec.queueId = ev.queueId;
   rec.queueOffset = ev.queueOffset;
-}
-
-function sortAttempts(okPairs: [number, number][], failures: Failure[]): Attempts {
-  okPairs.sort((a, b) => a[0] - b[0]);
-  const n = okPairs.length;
-  const okInvokeT = new Float64Array(n);
-  const okEarliestFrom = new Float64Array(n);
-  const okT = new Float64Array(n);
-  let earliest = Infinity;
-  for (let i = n - 1; i >= 0; i--) {
-    const [invokeT, doneT] = okPairs[i];
-    okInvokeT[i] = invokeT;
-    okT[i] = doneT;
-    earliest = Math.min(earliest, doneT);
-    okEarliestFrom[i] = earliest;
-  }
-  okT.sort();
-  failures.sort((a, b) => a.invokeT - b.invokeT);
-  return { okInvokeT, okEarliestFrom, okT, failures };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,12 +435,6 @@ function findReorders(sends: Map<string, SendRecord>, haveDump: boolean, acrossC
   return { count: violators.size, byKey: countKey, byQueue: countQueue, examples: found.examples };
 }
 
-function push<T>(map: Map<string, T[]>, key: string, value: T): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
-}
-
 function sweepGroups(groups: Map<string, Ordered[]>, rule: 'key' | 'queue', examples: FindingBuilder<OrderViolation>, violators: Set<string>): number {
   let count = 0;
   for (const items of groups.values()) {
@@ -583,227 +503,4 @@ function storedQueues(messages: readonly DumpedMessage[]): Map<string, string[]>
     ids[m.queueOffset] = m.id;
   }
   return queues;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Replica agreement
-
-function findDivergence(dumps: readonly ReplicaDump[], maxExamples: number): Finding<Divergence> {
-  const found = new FindingBuilder<Divergence>(maxExamples);
-  const lookups = dumps.map(entryLookup);
-  for (let i = 0; i < dumps.length; i++) {
-    for (let j = i + 1; j < dumps.length; j++) {
-      const d = firstDisagreement(dumps[i], lookups[i], dumps[j], lookups[j]);
-      if (d) found.add(d);
-    }
-  }
-  return found.done();
-}
-
-type Entry = ReplicaDump['entries'][number];
-type EntryLookup = { readonly first: number; readonly at: (index: number) => Entry | undefined };
-
-/** Index -> entry; O(1) on the usual contiguous log, a Map when it has holes. */
-function entryLookup(dump: ReplicaDump): EntryLookup {
-  const entries = dump.entries;
-  if (entries.length === 0) return { first: Infinity, at: () => undefined };
-  const first = entries[0].index;
-  const contiguous = entries[entries.length - 1].index - first === entries.length - 1;
-  if (contiguous) return { first, at: (index) => entries[index - first] };
-  const map = new Map<number, Entry>();
-  let lowest = Infinity;
-  for (const e of entries) {
-    map.set(e.index, e);
-    lowest = Math.min(lowest, e.index);
-  }
-  return { first: lowest, at: (index) => map.get(index) };
-}
-
-function firstDisagreement(a: ReplicaDump, la: EntryLookup, b: ReplicaDump, lb: EntryLookup): Divergence | undefined {
-  const upTo = Math.min(a.commitIndex, b.commitIndex);
-  const from = Math.max(1, la.first, lb.first);
-  const pair = { a: a.node, b: b.node };
-  for (let index = from; index <= upTo; index++) {
-    const ea = la.at(index);
-    const eb = lb.at(index);
-    if (!ea || !eb) {
-      const missingOn = !ea && !eb ? `${a.node} and ${b.node}` : !ea ? a.node : b.node;
-      return { ...pair, index, what: 'missing', detail: `committed entry ${index} (commitIndex ${a.node}=${a.commitIndex}, ${b.node}=${b.commitIndex}) is missing on ${missingOn}` };
-    }
-    if (ea.term !== eb.term) return { ...pair, index, what: 'term', detail: `entry ${index}: term ${ea.term} on ${a.node}, ${eb.term} on ${b.node}` };
-    if (ea.hash !== eb.hash) return { ...pair, index, what: 'hash', detail: `entry ${index} (term ${ea.term}): hash ${ea.hash} on ${a.node}, ${eb.hash} on ${b.node}` };
-  }
-  return firstMessageDisagreement(a, b, from, upTo);
-}
-
-/** The decoded messages of the compared range must be the same list. */
-function firstMessageDisagreement(a: ReplicaDump, b: ReplicaDump, from: number, upTo: number): Divergence | undefined {
-  const ma = messagesIn(a.messages, from, upTo);
-  const mb = messagesIn(b.messages, from, upTo);
-  const n = Math.max(ma.length, mb.length);
-  for (let k = 0; k < n; k++) {
-    const x = ma[k];
-    const y = mb[k];
-    if (x && y && sameMessage(x, y)) continue;
-    const index = Math.min(x?.logIndex ?? Infinity, y?.logIndex ?? Infinity);
-    return { a: a.node, b: b.node, index, what: 'messages', detail: `committed messages differ at entry ${index}: ${describeMessage(x)} on ${a.node}, ${describeMessage(y)} on ${b.node}` };
-  }
-  return undefined;
-}
-
-function messagesIn(messages: readonly DumpedMessage[], from: number, upTo: number): DumpedMessage[] {
-  let lo = 0;
-  while (lo < messages.length && messages[lo].logIndex < from) lo++;
-  let hi = lo;
-  while (hi < messages.length && messages[hi].logIndex <= upTo) hi++;
-  return messages.slice(lo, hi);
-}
-
-function sameMessage(x: DumpedMessage, y: DumpedMessage): boolean {
-  return x.id === y.id && x.logIndex === y.logIndex && x.topic === y.topic && x.queueId === y.queueId && x.queueOffset === y.queueOffset;
-}
-
-function describeMessage(m: DumpedMessage | undefined): string {
-  return m ? `${m.id || '(no id)'} ${m.topic}/${m.queueId}@${m.queueOffset}` : 'nothing';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Availability
-
-function faultWindows(events: readonly HistoryEvent[], runEndT: number, graceMs: number): FaultWindow[] {
-  const starts = new Map<number, Extract<HistoryEvent, { op: 'fault' }>>();
-  const ends = new Map<number, number>();
-  for (const ev of events) {
-    if (ev.op !== 'fault') continue;
-    if (ev.type === 'start') starts.set(ev.faultId, ev);
-    else ends.set(ev.faultId, ev.t);
-  }
-  const sorted = [...starts.values()].sort((a, b) => a.t - b.t);
-  return sorted.map((s, i) => {
-    const end = ends.get(s.faultId);
-    const endT = end ?? runEndT;
-    const nextStartT = sorted[i + 1]?.t ?? Infinity;
-    const untilT = Math.min(runEndT, Math.max(endT, Math.min(endT + graceMs, nextStartT)));
-    return { fault: s.fault, faultId: s.faultId, detail: s.detail, startT: s.t, endT, healed: end !== undefined, untilT };
-  });
-}
-
-function measureFault(f: FaultWindow, attempts: Attempts, runEndT: number): FaultImpact {
-  const base = { ...f, stallMs: longestGapWithoutOk(attempts.okT, f.startT, f.untilT) };
-  const i = lowerBound(attempts.failures, f.startT, (x) => x.invokeT);
-  const failure = attempts.failures[i];
-  if (!failure || failure.invokeT > f.untilT) return base;
-  const recoveredT = earliestOkInvokedAfter(attempts, failure.invokeT);
-  const closedT = recoveredT ?? runEndT;
-  return { ...base, firstFailureT: failure.invokeT, firstError: failure.error, recoveredT, recoveryMs: closedT - failure.invokeT };
-}
-
-function windowsOutsideFaults(faults: FaultWindow[], attempts: Attempts, runEndT: number): UnavailableWindow[] {
-  const windows: UnavailableWindow[] = [];
-  let open: { fromT: number; toT: number; recovered: boolean; failures: number; firstError: string } | undefined;
-  for (const failure of attempts.failures) {
-    if (touchesAnyFault(faults, failure)) continue;
-    if (open && failure.invokeT < open.toT) {
-      open.failures++;
-      continue;
-    }
-    if (open) windows.push(closeWindow(open));
-    const recoveredT = earliestOkInvokedAfter(attempts, failure.invokeT);
-    open = { fromT: failure.invokeT, toT: recoveredT ?? runEndT, recovered: recoveredT !== undefined, failures: 1, firstError: failure.error };
-  }
-  if (open) windows.push(closeWindow(open));
-  return windows;
-}
-
-function closeWindow(w: { fromT: number; toT: number; recovered: boolean; failures: number; firstError: string }): UnavailableWindow {
-  return { ...w, durationMs: w.toT - w.fromT };
-}
-
-/** Faults are few (one per interval), so a linear scan per failure is cheap enough. */
-function touchesAnyFault(faults: FaultWindow[], failure: Failure): boolean {
-  for (const f of faults) if (failure.endT >= f.startT && failure.invokeT <= f.untilT) return true;
-  return false;
-}
-
-function earliestOkInvokedAfter(attempts: Attempts, t: number): number | undefined {
-  const i = upperBound(attempts.okInvokeT, t);
-  return i < attempts.okEarliestFrom.length ? attempts.okEarliestFrom[i] : undefined;
-}
-
-/** The longest stretch of [from, to] with no 'ok' completing in it. */
-function longestGapWithoutOk(okT: Float64Array, from: number, to: number): number {
-  if (to <= from) return 0;
-  let prev = from;
-  let longest = 0;
-  for (let i = upperBound(okT, from); i < okT.length && okT[i] <= to; i++) {
-    longest = Math.max(longest, okT[i] - prev);
-    prev = okT[i];
-  }
-  return Math.max(longest, to - prev);
-}
-
-function statsByFault(recovery: FaultImpact[]): Record<string, FaultStats> {
-  const groups = new Map<string, FaultImpact[]>();
-  for (const r of recovery) push(groups, r.fault, r);
-  const stats: Record<string, FaultStats> = {};
-  for (const [fault, list] of [...groups].sort((a, b) => a[0].localeCompare(b[0]))) {
-    const windows = list.flatMap((r) => (r.recoveryMs === undefined ? [] : [r.recoveryMs])).sort((a, b) => a - b);
-    const stalls = list.map((r) => r.stallMs).sort((a, b) => a - b);
-    stats[fault] = {
-      injections: list.length,
-      count: windows.length,
-      p50: percentile(windows, 0.5),
-      max: windows.at(-1) ?? 0,
-      stallP50: percentile(stalls, 0.5),
-      stallMax: stalls.at(-1) ?? 0,
-    };
-  }
-  return stats;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-
-/** Nearest-rank percentile of a sorted list; 0 for an empty one. */
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length)));
-  return sorted[rank - 1];
-}
-
-/** First position whose key is >= t. */
-function lowerBound<T>(list: readonly T[], t: number, key: (x: T) => number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (key(list[mid]) < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First position whose value is > t. */
-function upperBound(sorted: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-class FindingBuilder<T> {
-  private count = 0;
-  private readonly examples: T[] = [];
-  constructor(private readonly max: number) {}
-  add(example: T): void {
-    this.count++;
-    if (this.examples.length < this.max) this.examples.push(example);
-  }
-  done(): Finding<T> {
-    return { count: this.count, examples: this.examples };
-  }
 }

@@ -14,7 +14,7 @@
 // usage: node --import tsx delay-relay.ts <listenHost> <listenPort> <targetHost> <targetPort> <seed>
 import net from 'node:net';
 import readline from 'node:readline';
-import { Prng } from '../raft/prng.ts';
+import { Prng } from '../raft/index.ts';
 
 /** Bytes waiting in one direction before the relay stops reading its source (backpressure). */
 const QUEUED_BYTES_MAX = 8 * 1024 * 1024;

@@ -13,8 +13,7 @@
 // (the hard state is written with terms/votes/entries, so it can lag the real commit index).
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { decodeCommand } from '../broker/commands.ts';
-import { TOPIC_COUNT_MAX } from '../broker/state-machine.ts';
+import { decodeCommand, TOPIC_COUNT_MAX } from '../broker/index.ts';
 import { openCommitLog, openMetaStore } from '../commitlog/index.ts';
 import type { DumpedMessage, ReplicaDump } from './history.ts';
 import { idOfBody } from './workload.ts';

@@ -5,8 +5,8 @@
 // Process faults signal replica processes by PID; network faults set firewall rules in the
 // replicas' namespaces (net.ts) or switch the delay relays. Every fault writes a 'start' event
 // when injected and an 'end' event when healed.
-import { Prng } from '../raft/prng.ts';
-import { delay } from '../net/util.ts';
+import { Prng } from '../raft/index.ts';
+import { delay } from '../net/index.ts';
 import type { Monitor } from './monitor.ts';
 import type { NetLab } from './net.ts';
 import type { ChaosNodes } from './nodes.ts';

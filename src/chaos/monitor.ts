@@ -2,10 +2,9 @@
 // own so a stopped one does not delay the others) and writes a MasterEvent whenever the master
 // the group has (the MASTER with the highest term among fresh answers) changes. The nemesis asks
 // it for the current master; the end of the run asks it whether the replicas caught up.
-import type { NodeStatus } from '../broker/protocol.ts';
-import { ClusterClient } from '../client/cluster.ts';
-import { RaftmqError } from '../net/errors.ts';
-import { delay } from '../net/util.ts';
+import { type NodeStatus, RaftmqError } from '../protocol/index.ts';
+import { ClusterClient } from '../client/index.ts';
+import { delay } from '../net/index.ts';
 import type { HistoryRecorder } from './recorder.ts';
 
 const POLL_MS = 50;

@@ -9,13 +9,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { makeConfig, renderConfig } from '../broker/config.ts';
+import { makeConfig, renderConfig } from '../broker/index.ts';
 import { onExitCleanup } from './cleanup.ts';
 import { REPO_DIR, SRC_DIR } from './code-snapshot.ts';
 import type { NetLab } from './net.ts';
-import { freeLocalPorts } from '../net/free-ports.ts';
-import { parseAddr } from '../net/util.ts';
-import { REPLICA_V8_FLAGS, replicaEnv } from '../cli/cluster.ts';
+import { freeLocalPorts, parseAddr } from '../net/index.ts';
+import { REPLICA_V8_FLAGS, replicaEnv } from '../cli/index.ts';
 
 const CLIENT_PORT = 10911;
 const PEER_PORT = 20911; // below the ephemeral port range (see cluster.ts)

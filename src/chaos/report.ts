@@ -3,7 +3,7 @@
 // latency and failed writes per second with the fault windows shaded and every master change
 // marked, then the verdict, the findings with their first examples and recovery per fault.
 import type { CheckResult, FaultImpact, Finding } from './checker.ts';
-import { percentile } from './checker.ts';
+import { percentile } from './findings.ts';
 import type { HistoryEvent } from './history.ts';
 import { summaryLine } from './summary.ts';
 

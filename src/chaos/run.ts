@@ -2,9 +2,9 @@
 // catch-up, graceful stop, dumps, checker, files. Used by scripts/chaos.ts and the smoke test.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { NodeStatus } from '../broker/protocol.ts';
-import { Admin } from '../client/admin.ts';
-import { delay } from '../net/util.ts';
+import type { NodeStatus } from '../protocol/index.ts';
+import { Admin } from '../client/index.ts';
+import { delay } from '../net/index.ts';
 import { check, renderHtml, summarize, type RunMeta } from './analysis.ts';
 import type { CheckResult } from './checker.ts';
 import { dumpReplica } from './dump.ts';

@@ -22,12 +22,16 @@
 //
 // Consumers: one pull loop per queue from offset 0, offsets kept in memory (no offset commits,
 // so a consumer never re-reads and every receive event is one delivery).
-import { sendResultOf, type MessageInput, type SendBatchResult, type SendResultItem, type StoredMessage } from '../broker/protocol.ts';
-import { PullConsumer } from '../client/consumer.ts';
-import type { ClusterClient } from '../client/cluster.ts';
-import { Producer } from '../client/producer.ts';
-import { RaftmqError } from '../net/errors.ts';
-import { delay } from '../net/util.ts';
+import {
+  sendResultOf,
+  type MessageInput,
+  type SendBatchResult,
+  type SendResultItem,
+  type StoredMessage,
+  RaftmqError,
+} from '../protocol/index.ts';
+import { PullConsumer, type ClusterClient, Producer } from '../client/index.ts';
+import { delay } from '../net/index.ts';
 import type { HistoryRecorder } from './recorder.ts';
 
 /** Padding so a message is a realistic size without loading two cores with bytes. */

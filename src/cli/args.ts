@@ -1,5 +1,6 @@
 // A small, strict flag parser for the raftmq CLI: every flag is declared, unknown flags and bad
 // values are one clear line, and the declarations double as the --help text.
+import { CodedError } from '../util/index.ts';
 
 export interface FlagSpec {
   readonly name: string;
@@ -18,8 +19,12 @@ export interface CommandSpec {
   readonly flags: readonly FlagSpec[];
 }
 
-export class UsageError extends Error {
+/** A command line that cannot run: the command prints the message and its usage. */
+export class UsageError extends CodedError<'USAGE'> {
   override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('USAGE', message);
+  }
 }
 
 export type FlagValues = Record<string, string | number | boolean | undefined>;

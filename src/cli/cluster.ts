@@ -3,8 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeConfig, renderConfig } from '../broker/config.ts';
-import type { NodeStatus } from '../broker/protocol.ts';
+import { makeConfig, renderConfig } from '../broker/index.ts';
+import type { NodeStatus } from '../protocol/index.ts';
 import { Connection } from '../net/index.ts';
 import { parseFlagsOrHelp, UsageError, type CommandSpec } from './args.ts';
 
@@ -33,13 +33,19 @@ const STATUS_POLL_MS = 100;
 // use 40911, which has that problem.
 const PEER_PORT_OFFSET = 10_000;
 
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
+/** Whether this module runs from the TypeScript sources (development, under tsx) or from the
+ *  built JavaScript (the npm package, which has no tsx); children run the same kind of files. */
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const MAIN = fileURLToPath(new URL(FROM_SOURCES ? './main.ts' : './main.js', import.meta.url));
 /**
- * tsx's loader as an absolute URL: a bare `--import tsx` resolves from the child's working
- * directory, so `raftmq cluster` started anywhere but the project (npx --prefix, a global
- * install) had every replica exit with code 1 at once.
+ * tsx's loader as an absolute URL (null when running the built JavaScript): a bare `--import tsx`
+ * resolves from the child's working directory, so `raftmq cluster` started anywhere but the
+ * project (npx --prefix, a global install) had every replica exit with code 1 at once.
  */
-export const TSX_LOADER = import.meta.resolve('tsx');
+export const TSX_LOADER: string | null = FROM_SOURCES ? import.meta.resolve('tsx') : null;
+/** Node.js flags that let a child process run this tree's modules: tsx's loader from the sources,
+ *  none from the built JavaScript. */
+export const LOADER_FLAGS: readonly string[] = TSX_LOADER === null ? [] : ['--import', TSX_LOADER];
 
 interface Child {
   readonly id: string;
@@ -115,7 +121,7 @@ export function replicaExtraNodeFlags(env: NodeJS.ProcessEnv = process.env): str
 
 /** Starts `raftmq node --config conf` as a child in its own process group. */
 export function spawnNode(confPath: string, stdio: 'ignore' | 'inherit' | 'pipe' = 'ignore', extraArgs: readonly string[] = []): ChildProcess {
-  const args = [...REPLICA_V8_FLAGS, ...replicaExtraNodeFlags(), '--import', TSX_LOADER, MAIN, 'node', '--config', confPath, ...extraArgs];
+  const args = [...REPLICA_V8_FLAGS, ...replicaExtraNodeFlags(), ...LOADER_FLAGS, MAIN, 'node', '--config', confPath, ...extraArgs];
   return spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', stdio],
     detached: true,

@@ -1,7 +1,5 @@
 // raftmq node --config FILE: one replica in the foreground until SIGTERM/SIGINT (graceful stop).
-import { CONFIG_KEYS, loadConfig } from '../broker/config.ts';
-import { createLogger } from '../broker/logger.ts';
-import { repairStore, startNode } from '../broker/node.ts';
+import { CONFIG_KEYS, loadConfig, createLogger, repairStore, startNode } from '../broker/index.ts';
 import { helpText, parseFlags, type CommandSpec } from './args.ts';
 
 const SPEC: CommandSpec = {

@@ -1,6 +1,5 @@
 // Operator calls: node status, topic creation, leadership transfer, routes, a group's offsets.
-import type { NodeStatus } from '../broker/protocol.ts';
-import { RaftmqError } from '../net/errors.ts';
+import { type NodeStatus, RaftmqError } from '../protocol/index.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
 import type { RouteResponse } from './types.ts';
 

@@ -9,15 +9,28 @@
 // and try again, asking the other servers first. Any other error is final. A retried request
 // whose first try timed out or lost its connection after leaving may have been executed:
 // sends are at-least-once.
-import { messagesToWire, type NodeStatus } from '../broker/protocol.ts';
-import { Connection } from '../net/connection.ts';
-import { RaftmqError, isRetryable } from '../net/errors.ts';
-import { backoffMs, delay, parseAddr } from '../net/util.ts';
+import { messagesToWire, type NodeStatus, RaftmqError, isRetryable, outcomeOf } from '../protocol/index.ts';
+import { Connection, backoffMs, delay, parseAddr } from '../net/index.ts';
 import type { RequestInput, RequestType, ResponseFor, RouteResponse } from './types.ts';
 
 /** A connection-level failure: the broker said nothing. */
 function isConnectFailure(err: unknown): boolean {
   return err instanceof RaftmqError && err.code === 'CONNECTION_LOST';
+}
+
+/** `err` as the failure of a whole call: its outcome set (unknown if any try may have stored the
+ *  write), and the last try's error named when it is not the one reported. */
+function withOutcome(err: unknown, anyUnknown: boolean, last: unknown): unknown {
+  if (!(err instanceof RaftmqError)) return err;
+  const outcome = anyUnknown ? 'unknown' : outcomeOf(err);
+  const later = last !== err && last instanceof Error ? `; a later try: ${last.message}` : '';
+  return new RaftmqError(err.code, `${err.message}${later}`, {
+    cause: err,
+    outcome,
+    ...(err.requestSent !== undefined ? { requestSent: err.requestSent } : {}),
+    ...(err.masterId ? { masterId: err.masterId } : {}),
+    ...(err.masterAddr ? { masterAddr: err.masterAddr } : {}),
+  });
 }
 
 /** NOT_MASTER hints followed in one call before they count as failures. */
@@ -160,9 +173,12 @@ export class ClusterClient {
     throw lastErr;
   }
 
-  /** Sends `frame` to the master with the retry policy above. */
+  /** Sends `frame` to the master with the retry policy above. A failure carries `outcome`:
+   *  'unknown' if any try may have stored the write (even when a later try was refused), else
+   *  'not-stored'; with an unknown try its error is the one reported (the least certain wins). */
   async callMaster<T extends RequestType>(frame: RequestInput<T>, call: CallOptions): Promise<ResponseFor<T>> {
     let lastErr: unknown = null;
+    let unknownErr: unknown = null;
     let tries = 0;
     let pauses = 0;
     let hintFollows = 0;
@@ -178,7 +194,8 @@ export class ClusterClient {
         // When every try fails, report what a live broker said (NO_QUORUM, TIMEOUT...) rather
         // than a later refused connect to a dead one: it tells the user what is wrong.
         if (lastErr === null || !isConnectFailure(err) || isConnectFailure(lastErr)) lastErr = err;
-        if (!isRetryable(err)) throw err;
+        if (addr !== null && outcomeOf(err) === 'unknown') unknownErr = err;
+        if (!isRetryable(err)) break;
         const e = err as RaftmqError;
         if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr && hintFollows < HINT_FOLLOWS_MAX) {
           hintFollows++;
@@ -195,7 +212,7 @@ export class ClusterClient {
         if (pause > 0) await delay(pause);
       }
     }
-    throw lastErr ?? new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`);
+    throw withOutcome(unknownErr ?? lastErr ?? new RaftmqError('TIMEOUT', `${frame.type} not attempted before its deadline`, { requestSent: false }), unknownErr !== null, lastErr);
   }
 
   /** Sends `frame` to the first server that answers (servers in serverOrder, or `prefer` first).

@@ -10,9 +10,8 @@
 // where the group has none, where `from` says (RocketMQ's ConsumeFromWhere); with
 // `fromBeginning`, at offset 0 whatever the group committed, as a replay that commits nothing.
 // Moving a group's committed offsets is an explicit admin call (Admin.resetOffsetByTime).
-import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type StoredMessage } from '../broker/protocol.ts';
-import { RaftmqError, isRetryable } from '../net/errors.ts';
-import { backoffMs, delay } from '../net/util.ts';
+import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type StoredMessage, RaftmqError, isRetryable } from '../protocol/index.ts';
+import { backoffMs, delay } from '../net/index.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
 import type { PullResponse, RouteResponse } from './types.ts';
 

@@ -1,12 +1,14 @@
-// raftmq client library: the curated public API.
+// The client folder's API for the CLI, the chaos runner and tests. The package's public API is the
+// part of it that ../index.ts exports.
 export { Producer, keyHash } from './producer.ts';
 export type { ProducerOptions, SendOptions } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
 export type { PullConsumerOptions, PullOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
 export { Admin } from './admin.ts';
 export type { AdminOptions, NodeStatusResult, OffsetReset, QueueProgress } from './admin.ts';
-export type { ClusterOptions } from './cluster.ts';
-export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../net/errors.ts';
+export { ClusterClient, type ClusterOptions } from './cluster.ts';
+export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../protocol/index.ts';
+export type { WriteOutcome } from '../protocol/index.ts';
 export type { PullResponse, RouteResponse } from './types.ts';
 export type {
   ErrorCode,
@@ -15,4 +17,4 @@ export type {
   SendResultItem,
   NodeStatus,
   ReplicaInfo,
-} from '../broker/protocol.ts';
+} from '../protocol/index.ts';

@@ -16,15 +16,17 @@ import {
   type MessageInput,
   type SendBatchResult,
   type SendResultItem,
-} from '../broker/protocol.ts';
-import { TOPIC_QUEUE_COUNT_MAX } from '../broker/commands.ts';
-import { RaftmqError } from '../net/errors.ts';
+  TOPIC_QUEUE_COUNT_MAX,
+  RaftmqError,
+} from '../protocol/index.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
 
 export const SEND_TIMEOUT_MS_DEFAULT = 3000;
 export const RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT = 2;
-/** Bytes of message bodies in one coalesced send request (a larger message goes alone). */
-export const SEND_BATCH_BYTES_MAX = 4 * 1024 * 1024;
+/** Default of ProducerOptions.batchBytesMax: bytes of message bodies in one coalesced send request
+ *  (a larger message goes alone). Half the wire's SEND_BATCH_BYTES_MAX, which counts keys, tags and
+ *  properties too, leaving room for them. */
+export const BATCH_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
 
 export interface ProducerOptions extends ClusterOptions {
   /** Overall deadline of one send, retries included. Each try gets `requestTimeoutMs` if set,
@@ -85,7 +87,7 @@ export class Producer {
     this.tryTimeoutMs = options.requestTimeoutMs ?? Math.max(1, Math.ceil(this.sendTimeoutMs / this.tries));
     this.batchSends = options.batchSends ?? true;
     this.batchCountMax = Math.min(options.batchCountMax ?? SEND_BATCH_COUNT_MAX, SEND_BATCH_COUNT_MAX);
-    this.batchBytesMax = options.batchBytesMax ?? SEND_BATCH_BYTES_MAX;
+    this.batchBytesMax = options.batchBytesMax ?? BATCH_BYTES_MAX_DEFAULT;
   }
 
   /** Socket writes and requests so far (to observe coalescing). */

@@ -1,5 +1,5 @@
 // Request/response typing for the client: which response type answers which request type.
-import type { Request, Response } from '../broker/protocol.ts';
+import type { Request, Response } from '../protocol/index.ts';
 
 export type RequestType = Request['type'];
 

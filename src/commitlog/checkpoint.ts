@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { assert } from './errors.ts';
+import { assert } from '../util/index.ts';
 import { readU64, writeU64 } from './record.ts';
 
 const CHECKPOINT_MAGIC = 0x524d5143; // "RMQC"

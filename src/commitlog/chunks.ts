@@ -3,9 +3,9 @@
 // queued as a chunk for the pump (pump.ts). Its CRCs are computed here for a small batch, on the
 // CRC worker for a large one that has unwritten work ahead of it (crc-sealer.ts); the pump writes
 // a chunk only once it is sealed.
+import { assert } from '../util/index.ts';
 import { CrcSealer } from './crc-sealer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
-import { assert } from './errors.ts';
 import type { LogState } from './log-state.ts';
 import type { StoreSettings } from './options.ts';
 import { INDEX_ENTRY_SIZE, RECORD_BODY_BYTES_MAX, RECORD_HEADER_SIZE, encodeIndexEntry, encodeRecord, encodeUnsealedRecord } from './record.ts';

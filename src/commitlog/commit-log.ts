@@ -160,7 +160,7 @@ export class FileCommitLog implements CommitLog {
     const settings = resolveOptions(options);
     fs.mkdirSync(settings.dataDir, { recursive: true });
     fs.mkdirSync(settings.indexDir, { recursive: true });
-    const lock = acquireLock(settings.dir, (msg, fields) => settings.log('warn', msg, fields));
+    const lock = acquireLock(settings.dir);
     let log: FileCommitLog | null = null;
     try {
       const { checkpoint } = Checkpoint.open(settings.dir);

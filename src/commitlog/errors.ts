@@ -1,5 +1,7 @@
 // Operating errors of the commitlog: a stable `code` (see CommitLogErrorCode), a human message, a
-// cause. Programmer errors (a broken invariant) are asserts instead: they crash the process.
+// cause. Programmer errors (a broken invariant) are asserts instead (../util/assert.ts): they
+// crash the process.
+import { CodedError } from '../util/index.ts';
 import type { CommitLogErrorCode } from './types.ts';
 
 /** Where a STORE_CORRUPT store is bad: a file and a byte offset in it (what a repair cuts). */
@@ -8,25 +10,14 @@ export interface CorruptLocation {
   readonly offset: number;
 }
 
-export class CommitLogError extends Error {
+export class CommitLogError extends CodedError<CommitLogErrorCode> {
   override readonly name = 'CommitLogError';
-  readonly code: CommitLogErrorCode;
   /** STORE_CORRUPT: where, when known. */
   readonly location?: CorruptLocation;
   constructor(code: CommitLogErrorCode, message: string, options?: { cause?: unknown; location?: CorruptLocation }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
     if (options?.location !== undefined) this.location = options.location;
   }
-}
-
-export class CommitLogAssertionError extends Error {
-  override readonly name = 'CommitLogAssertionError';
-}
-
-/** Always-on assertion (TigerStyle): invariants are checked in production too. */
-export function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new CommitLogAssertionError(msg);
 }
 
 /** Maps an fs error of a write path to a CommitLogError (ENOSPC/EDQUOT -> DISK_FULL). */

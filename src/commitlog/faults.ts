@@ -2,7 +2,7 @@
 // faults (DiskFaults: a full disk, a failing fdatasync, a filesystem without O_DIRECT) act on the
 // store's I/O, and the parts of the store opened with it register the faults a test triggers on
 // them: a crash of the process, a dying CRC worker. Production code never sets `faults`.
-import { assert } from './errors.ts';
+import { assert } from '../util/index.ts';
 import type { DiskFaults } from './types.ts';
 
 /** What a crash test needs to tear the unflushed tail of a crashed store. */

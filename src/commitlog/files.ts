@@ -3,9 +3,9 @@
 // is described in commit-log.ts.
 import fs from 'node:fs';
 import path from 'node:path';
+import { assert } from '../util/index.ts';
 import type { DirectWriter } from './direct-writer.ts';
 import type { DirtyFiles } from './dirty-files.ts';
-import { assert } from './errors.ts';
 import type { StoreSettings } from './options.ts';
 import { padName } from './record.ts';
 

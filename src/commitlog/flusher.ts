@@ -2,10 +2,11 @@
 // written when the round started, the checkpoint that records flushedPos, and the lazy syncs of
 // index and checkpoint files. Rounds run on libuv's thread pool while the pump goes on writing;
 // what is written during a round waits for the next one.
-import { trace, tracing } from '../trace/trace.ts';
+import { trace, tracing } from '../trace/index.ts';
+import { assert } from '../util/index.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { DirtyFiles } from './dirty-files.ts';
-import { CommitLogError, assert } from './errors.ts';
+import { CommitLogError } from './errors.ts';
 import type { StoreFiles } from './files.ts';
 import type { DiskIo } from './io.ts';
 import type { LogState } from './log-state.ts';

@@ -1,66 +1,53 @@
-// One process per store directory: `<dir>/LOCK` is created exclusively ('wx') and holds the pid.
-// A lock left by a dead process (kill -9) is stale: process.kill(pid, 0) fails with ESRCH, and the
-// lock is taken over with a warning.
+// One process per store directory: an advisory lock (flock) on `<dir>/LOCK`, held on an open file
+// descriptor for as long as the store is open. The kernel drops it when the process dies, however
+// it dies, so a restarted replica never finds a stale lock, even with the pid of the one that
+// crashed (PID 1 in a container). The file holds the holder's pid, only to name it in the error.
+// The file is never removed: a starter that opened it just before a removal would lock a file
+// nobody else can see.
 import fs from 'node:fs';
 import path from 'node:path';
+import fsx from 'fs-native-extensions';
 import { CommitLogError } from './errors.ts';
 
 export interface StoreLock {
   release(): void;
 }
 
-export function acquireLock(
-  dir: string,
-  warn: (msg: string, fields: object) => void,
-): StoreLock {
+export function acquireLock(dir: string): StoreLock {
   const file = path.join(dir, 'LOCK');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = readPid(file);
-      if (pid !== null && pid !== process.pid && !alive(pid)) {
-        warn('removing a stale store lock of a dead process', { dir, pid });
-        fs.rmSync(file, { force: true });
-        continue;
-      }
-      throw new CommitLogError(
-        'STORE_LOCKED',
-        `store ${dir} is locked by process ${pid ?? 'unknown'}` +
-          (pid === process.pid ? ' (this process: opened twice)' : '') +
-          ` (lock file ${file})`,
-      );
-    }
-    fs.writeSync(fd, `${process.pid}\n`);
-    fs.closeSync(fd);
-    let released = false;
-    return {
-      release() {
-        if (released) return;
-        released = true;
-        if (readPid(file) === process.pid) fs.rmSync(file, { force: true });
-      },
-    };
-  }
-  throw new CommitLogError('STORE_LOCKED', `store ${dir}: could not take the lock file ${file}`);
-}
-
-function readPid(file: string): number | null {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  let locked = false;
   try {
-    const n = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
-    return Number.isSafeInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
+    locked = fsx.tryLock(fd);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    fs.closeSync(fd);
+    throw new CommitLogError('IO_ERROR', `store ${dir}: cannot lock ${file}: ${(err as Error).message}`, { cause: err });
   }
+  if (!locked) {
+    const pid = readPid(fd);
+    fs.closeSync(fd);
+    throw new CommitLogError(
+      'STORE_LOCKED',
+      `store ${dir} is locked by process ${pid ?? 'unknown'}` + (pid === process.pid ? ' (this process: opened twice)' : '') + ` (lock file ${file})`,
+    );
+  }
+  const text = Buffer.from(`${process.pid}\n`);
+  fs.ftruncateSync(fd, 0);
+  fs.writeSync(fd, text, 0, text.length, 0);
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      fsx.unlock(fd);
+      fs.closeSync(fd);
+    },
+  };
+}
+
+function readPid(fd: number): number | null {
+  const buf = Buffer.alloc(32);
+  const n = fs.readSync(fd, buf, 0, buf.length, 0);
+  const pid = Number.parseInt(buf.subarray(0, n).toString('utf8').trim(), 10);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
 }

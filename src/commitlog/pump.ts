@@ -2,11 +2,12 @@
 // file order, one data write in flight at a time, and moves `written` / `writtenPos` over the
 // completed ones. The life of an append (accept -> write -> flush) is described in commit-log.ts.
 import fs from 'node:fs';
-import { trace, tracing } from '../trace/trace.ts';
+import { trace, tracing } from '../trace/index.ts';
+import { assert } from '../util/index.ts';
 import type { Chunk, ChunkQueue } from './chunks.ts';
 import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
 import type { DirtyFiles } from './dirty-files.ts';
-import { CommitLogError, assert, writeError } from './errors.ts';
+import { CommitLogError, writeError } from './errors.ts';
 import { closeDirect, type IndexFile, type Segment, type StoreFiles } from './files.ts';
 import type { Flusher } from './flusher.ts';
 import type { DiskIo } from './io.ts';

@@ -1,6 +1,6 @@
 // The Raft core's read-only Storage view over the commitlog (entries, terms) and the meta store
 // (hard state). The driver writes through CommitLog / MetaStore directly.
-import type { Entry, EntryType, HardState, Storage } from '../raft/types.ts';
+import type { Entry, EntryType, HardState, Storage } from '../raft/index.ts';
 import { CommitLogError } from './errors.ts';
 import type { CommitLog, MetaStore } from './types.ts';
 

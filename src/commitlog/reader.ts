@@ -1,7 +1,8 @@
 // Reads: recent records from the record cache, older ones from the files through the index, every
 // record taken from disk verified (header CRC, body CRC, and that it is the one the index names).
 import fs from 'node:fs';
-import { assert, corruptError } from './errors.ts';
+import { assert } from '../util/index.ts';
+import { corruptError } from './errors.ts';
 import type { StoreFiles } from './files.ts';
 import type { LogState } from './log-state.ts';
 import { RECORD_HEADER_SIZE, INDEX_ENTRY_SIZE, bodyMatches, decodeHeader, decodeIndexEntry, type IndexEntry } from './record.ts';

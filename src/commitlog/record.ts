@@ -11,7 +11,7 @@
 // CRCs are CRC-32 (IEEE, zlib's): bodies go to the native zlib.crc32; the small fixed fields
 // (44-byte header, 28-byte index entry) to crc32Small, which is cheaper than a native call there.
 import { crc32 } from 'node:zlib';
-import { assert } from './errors.ts';
+import { assert } from '../util/index.ts';
 
 export const RECORD_MAGIC = 0x524d5131; // "RMQ1"
 export const RECORD_HEADER_SIZE = 48;

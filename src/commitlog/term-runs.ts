@@ -1,6 +1,6 @@
 // The term of every record in the log, from memory: runs of consecutive indexes with one term
 // (terms only go up, so a log of millions of records has a few runs).
-import { assert } from './errors.ts';
+import { assert } from '../util/index.ts';
 
 export class TermRuns {
   /** runTerms[k] is the term of [runStarts[k], runStarts[k + 1]). */

@@ -3,7 +3,8 @@
 // serializes them) and record the new ends durably in the checkpoint before they remove data, so
 // a crash in between leaves a store the next open finishes or reads correctly.
 import type { ChunkQueue } from './chunks.ts';
-import { CommitLogError, assert, writeError } from './errors.ts';
+import { assert } from '../util/index.ts';
+import { CommitLogError, writeError } from './errors.ts';
 import type { Segment, StoreFiles } from './files.ts';
 import type { Flusher } from './flusher.ts';
 import type { DiskIo } from './io.ts';

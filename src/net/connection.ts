@@ -20,8 +20,7 @@
 //   `onUp()` fires when a connection is established (after the `hello` frame is queued).
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import { FRAME_BYTES_MAX, type ErrorCode } from '../broker/protocol.ts';
-import { RaftmqError, errorFromResponse, type ErrorResponse } from './errors.ts';
+import { FRAME_BYTES_MAX, type ErrorCode, RaftmqError, errorFromResponse, type ErrorResponse } from '../protocol/index.ts';
 import { FrameDecoder, type Frame } from './frame-codec.ts';
 import { FrameWriter, SEND_QUEUE_BYTES_MAX, type FrameWriterStats } from './frame-writer.ts';
 import { backoffMs } from './util.ts';

@@ -1,33 +1,5 @@
-// Typed operating errors shared by the client library, the broker server and the net layer.
-// Callers match on `code` (stable, the same on the wire), never on `message`.
-import type { ErrorCode, Response } from '../broker/protocol.ts';
-
-export interface RaftmqErrorOptions {
-  readonly cause?: unknown;
-  /** NOT_MASTER: the master's node id, when known. */
-  readonly masterId?: string;
-  /** NOT_MASTER: the master's client address (host:port), when known. */
-  readonly masterAddr?: string;
-  /** Transport errors: false when the request is known never to have left this process
-   *  (connect refused, still queued), so a retry cannot duplicate it. */
-  readonly requestSent?: boolean;
-}
-
-export class RaftmqError extends Error {
-  override readonly name: string = 'RaftmqError';
-  readonly code: ErrorCode;
-  readonly masterId?: string;
-  readonly masterAddr?: string;
-  readonly requestSent?: boolean;
-
-  constructor(code: ErrorCode, message: string, options: RaftmqErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    if (options.requestSent !== undefined) this.requestSent = options.requestSent;
-    if (options.masterId) this.masterId = options.masterId;
-    if (options.masterAddr) this.masterAddr = options.masterAddr;
-  }
-}
+// Errors of the net layer itself; the wire's RaftmqError and its codes are in ../protocol.
+import { RaftmqError } from '../protocol/index.ts';
 
 /** Why the frame decoder refused its input. The connection that sent it is closed. */
 export type FrameErrorReason = 'oversized' | 'malformed' | 'unknown-type';
@@ -40,51 +12,4 @@ export class FrameError extends RaftmqError {
     super('BAD_REQUEST', message, { cause });
     this.reason = reason;
   }
-}
-
-export type ErrorResponse = Extract<Response, { type: 'error' }>;
-
-/** Turns an `error` response into a typed error. */
-export function errorFromResponse(resp: ErrorResponse): RaftmqError {
-  return new RaftmqError(resp.code, resp.message, {
-    ...(resp.masterId ? { masterId: resp.masterId } : {}),
-    ...(resp.masterAddr ? { masterAddr: resp.masterAddr } : {}),
-  });
-}
-
-/** Turns any thrown value into an `error` response for request `id` (unknown errors become INTERNAL). */
-export function errorResponse(id: number, err: unknown): ErrorResponse {
-  if (err instanceof RaftmqError) {
-    const resp: { -readonly [K in keyof ErrorResponse]: ErrorResponse[K] } = {
-      type: 'error',
-      id,
-      code: err.code,
-      message: err.message,
-    };
-    if (err.masterId !== undefined) resp.masterId = err.masterId;
-    if (err.masterAddr !== undefined) resp.masterAddr = err.masterAddr;
-    return resp;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { type: 'error', id, code: 'INTERNAL', message };
-}
-
-export function isRaftmqError(err: unknown, code?: ErrorCode): err is RaftmqError {
-  return err instanceof RaftmqError && (code === undefined || err.code === code);
-}
-
-/** Codes after which the same request may succeed on another try or another replica.
- *  A TIMEOUT or CONNECTION_LOST after the request left is an unknown outcome: retrying a
- *  send may duplicate it (at-least-once). */
-export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'NOT_MASTER',
-  'TIMEOUT',
-  'CONNECTION_LOST',
-  'NO_QUORUM',
-  'SHUTTING_DOWN',
-  'OVERLOADED',
-]);
-
-export function isRetryable(err: unknown): boolean {
-  return err instanceof RaftmqError && RETRYABLE_CODES.has(err.code);
 }

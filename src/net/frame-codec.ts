@@ -3,7 +3,7 @@
 // (Uint8Array / Buffer) travel as msgpack `bin` and decode as Buffers that are views of the
 // received bytes (no copy) when a frame arrives inside one socket chunk.
 import { Packr, RESERVE_START_SPACE } from 'msgpackr';
-import { FRAME_BYTES_MAX } from '../broker/protocol.ts';
+import { FRAME_BYTES_MAX } from '../protocol/index.ts';
 import { FrameError } from './errors.ts';
 
 /** Bytes of the length prefix. */

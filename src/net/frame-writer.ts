@@ -2,7 +2,7 @@
 // (flushed from setImmediate) in one corked write, which libuv turns into one writev: 256
 // concurrent requests cost one syscall, not 256, and no frame is copied into a joint buffer.
 import type { Socket } from 'node:net';
-import { FRAME_BYTES_MAX } from '../broker/protocol.ts';
+import { FRAME_BYTES_MAX } from '../protocol/index.ts';
 import { encodeFrame, encodeFrameWithBlobs } from './frame-codec.ts';
 
 /** Default bound on bytes queued but not yet flushed to the kernel (ours + the socket's). */

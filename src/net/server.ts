@@ -18,7 +18,7 @@
 //   per connection (warning-summary.ts).
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import { FRAME_BYTES_MAX } from '../broker/protocol.ts';
+import { FRAME_BYTES_MAX } from '../protocol/index.ts';
 import { FrameError } from './errors.ts';
 import { FrameDecoder, type Frame } from './frame-codec.ts';
 import { FrameWriter, type FrameWriterStats } from './frame-writer.ts';

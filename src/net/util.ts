@@ -1,5 +1,5 @@
 // Small async helpers (nats.js style): deferred(), delay(), withTimeout().
-import { RaftmqError } from './errors.ts';
+import { RaftmqError } from '../protocol/index.ts';
 
 export interface Deferred<T> {
   readonly promise: Promise<T>;

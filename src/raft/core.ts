@@ -1,12 +1,15 @@
 // The Raft state machine (etcd's raft.go): roles, elections, replication, commit. No I/O: inputs
 // are tick/step/propose, outputs accumulate in `msgs` (send now), `msgsAfterAppend` (send after
-// the next Ready's hard state and entries are persisted) and the log's unstable part.
+// the next Ready's hard state and entries are persisted) and the log's unstable part. How each
+// role handles a message is in step.ts.
 
-import { assert } from './assert.ts';
+import { assert } from '../util/index.ts';
+import { validateConfig } from './config.ts';
 import { RaftLog } from './log.ts';
 import { Prng } from './prng.ts';
 import { Progress, ProgressState } from './progress.ts';
 import { VoteResult, committedIndex, majority, voteResult } from './quorum.ts';
+import { handleVoteRequest, stepCandidate, stepFollower, stepLeader } from './step.ts';
 import type { Entry, Message, NodeId, ProposeResult, RaftConfig, RaftStatus, SoftState, Storage } from './types.ts';
 import { EntryType, MessageType, NONE, Role } from './types.ts';
 
@@ -15,24 +18,10 @@ type MutableMessage = { -readonly [K in keyof Message]: Message[K] };
 const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([] as Entry[]);
 const EMPTY_DATA = new Uint8Array(0);
 
-export function validateConfig(c: RaftConfig): void {
-  const check = (ok: boolean, what: string) => {
-    if (!ok) throw new TypeError(`RaftConfig: ${what}`);
-  };
-  check(typeof c.id === 'string' && c.id !== NONE, 'id must be a non-empty string');
-  check(new Set(c.peers).size === c.peers.length, 'peers must be unique');
-  check(Number.isInteger(c.heartbeatTicks) && c.heartbeatTicks >= 1, 'heartbeatTicks must be >= 1');
-  check(Number.isInteger(c.electionTicks) && c.electionTicks > c.heartbeatTicks, 'electionTicks must exceed heartbeatTicks');
-  check(Number.isInteger(c.maxEntriesPerMessage) && c.maxEntriesPerMessage >= 1, 'maxEntriesPerMessage must be >= 1');
-  check(c.maxBytesPerMessage >= 1, 'maxBytesPerMessage must be >= 1');
-  check(Number.isInteger(c.maxInflightPerFollower) && c.maxInflightPerFollower >= 1, 'maxInflightPerFollower must be >= 1');
-  check(c.maxInflightBytesPerFollower >= 1, 'maxInflightBytesPerFollower must be >= 1');
-  check(c.maxUncommittedBytes >= 1, 'maxUncommittedBytes must be >= 1');
-  check(Number.isInteger(c.transferTimeoutTicks) && c.transferTimeoutTicks >= 1, 'transferTimeoutTicks must be >= 1');
-  check(Number.isInteger(c.fastElectionTicksMax) && c.fastElectionTicksMax >= 0, 'fastElectionTicksMax must be >= 0');
-  check(c.preferredLeader === NONE || c.peers.includes(c.preferredLeader), 'preferredLeader must be a peer');
-}
-
+/**
+ * One Raft node. Not exported from src/raft (RaftNode in raw-node.ts is the API), so members the
+ * step functions of step.ts need are left public instead of private.
+ */
 export class Raft {
   readonly id: NodeId;
   readonly config: RaftConfig;
@@ -40,10 +29,11 @@ export class Raft {
   readonly peers: readonly NodeId[];
   /** Whether this node is a voter and may campaign. */
   readonly promotable: boolean;
-  private readonly prng: Prng;
+  readonly prng: Prng;
   private readonly bugCommitOldTerm: boolean;
-  private readonly bugVoteForStaleLog: boolean;
-  private readonly bugRecoveringVotes: boolean;
+  readonly bugVoteForStaleLog: boolean;
+  readonly bugRecoveringVotes: boolean;
+  readonly bugTieBreakAlways: boolean;
 
   term = 0;
   vote: NodeId = NONE;
@@ -96,7 +86,7 @@ export class Raft {
    *  next append (proposals keep coming under load); failing that, the next tick sends empty
    *  appends carrying it. Not at once: for one write at a time that would double the messages
    *  per write (an empty append and its response per follower) only to move followers' apply. */
-  private commitBcastDue = false;
+  commitBcastDue = false;
 
   constructor(config: RaftConfig, storage: Storage) {
     validateConfig(config);
@@ -108,6 +98,7 @@ export class Raft {
     this.bugCommitOldTerm = config.testBugs?.has('commit-old-term-by-counting') ?? false;
     this.bugVoteForStaleLog = config.testBugs?.has('vote-for-stale-log') ?? false;
     this.bugRecoveringVotes = config.testBugs?.has('recovering-votes') ?? false;
+    this.bugTieBreakAlways = config.testBugs?.has('pre-vote-tie-break-always') ?? false;
     const hs = storage.initialHardState();
     this.recovering = (hs.recovering ?? false) && this.peers.length > 1;
     this.log = new RaftLog(storage, hs.commit, config.applied ?? 0, config.applyUnpersisted ?? false);
@@ -186,7 +177,7 @@ export class Raft {
     this.pendingBcast = true;
   }
 
-  private setLeader(lead: NodeId): void {
+  setLeader(lead: NodeId): void {
     this.lead = lead;
     if (lead !== NONE) this.clearFastElection();
   }
@@ -291,7 +282,7 @@ export class Raft {
     else this.campaign(false, transfer);
   }
 
-  private campaign(pre: boolean, transfer: boolean): void {
+  campaign(pre: boolean, transfer: boolean): void {
     let voteTerm: number;
     if (pre) {
       this.becomePreCandidate();
@@ -322,7 +313,7 @@ export class Raft {
     }
   }
 
-  private poll(from: NodeId, granted: boolean): VoteResult {
+  poll(from: NodeId, granted: boolean): VoteResult {
     if (this.prs.has(from) && !this.votes.has(from)) this.votes.set(from, granted);
     let grantedCount = 0;
     let rejectedCount = 0;
@@ -331,45 +322,6 @@ export class Raft {
       else rejectedCount++;
     }
     return voteResult(this.peers.length, grantedCount, rejectedCount);
-  }
-
-  private handleVoteRequest(m: Message): void {
-    const pre = m.type === MessageType.PreVote;
-    const canVote =
-      this.vote === m.from ||
-      (this.vote === NONE && this.lead === NONE) ||
-      (pre && m.term > this.term);
-    let upToDate = this.bugVoteForStaleLog || this.log.isUpToDate(m.index, m.logTerm);
-    // A recovering node may have promised this term's vote, or held entries the candidate
-    // lacks, before it lost its log: it votes only in a new group, where every log is empty.
-    if (this.recovering && m.index > 0 && !this.bugRecoveringVotes) upToDate = false;
-    if (
-      pre && upToDate && this.role === Role.PreCandidate && m.term === this.term + 1 &&
-      m.index === this.log.lastIndex() && m.logTerm === this.log.lastTerm() && m.from > this.id
-    ) {
-      // Two pre-candidates with equal logs (e.g. both noticed the leader die at once): only the
-      // lower id collects pre-votes from the other, so they do not split the real vote. Pre-vote
-      // is advisory, so refusing costs at most a retry.
-      upToDate = false;
-    }
-    const resp = this.newMessage(pre ? MessageType.PreVoteResp : MessageType.VoteResp, m.from);
-    if (canVote && upToDate) {
-      resp.term = m.term;
-      if (!pre) {
-        this.electionElapsed = 0;
-        this.vote = m.from;
-        // Give this candidate time to win before a fast election of our own.
-        if (this.fastElectionDelayTicks > 0) {
-          const max = this.config.fastElectionTicksMax;
-          this.fastElectionDelayTicks = this.prng.intBetween(max, 2 * max);
-        }
-      }
-    } else {
-      resp.reject = true;
-    }
-    // A vote is a promise: it leaves only once the vote is durable. A pre-vote promises nothing.
-    if (pre) this.msgs.push(resp);
-    else this.msgsAfterAppend.push(resp);
   }
 
   // ---------------------------------------------------------------- step
@@ -403,19 +355,19 @@ export class Raft {
     }
 
     if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
-      this.handleVoteRequest(m);
+      handleVoteRequest(this, m);
       return;
     }
     switch (this.role) {
       case Role.Leader:
-        this.stepLeader(m);
+        stepLeader(this, m);
         break;
       case Role.Candidate:
       case Role.PreCandidate:
-        this.stepCandidate(m);
+        stepCandidate(this, m);
         break;
       case Role.Follower:
-        this.stepFollower(m);
+        stepFollower(this, m);
         break;
     }
     if (this.recovering) this.maybeFinishRecovery();
@@ -434,153 +386,6 @@ export class Raft {
     }
     const point = this.recoveryPoint;
     if (point > 0 && this.log.persistedLastIndex() >= point && this.log.term(point) === this.recoveryTerm) this.recovering = false;
-  }
-
-  private stepLeader(m: Message): void {
-    const pr = this.prs.get(m.from);
-    if (pr === undefined || m.from === this.id) return;
-    switch (m.type) {
-      case MessageType.AppendResp:
-        pr.recentActive = true;
-        this.handleAppendResp(m, pr);
-        break;
-      case MessageType.HeartbeatResp:
-        pr.recentActive = true;
-        if (m.reject && m.rejectHint < pr.match) {
-          // Its log ends below what it acknowledged (a replaced disk): probe from there. Without
-          // this an idle leader would never send it anything again.
-          pr.lostEntriesAbove(m.rejectHint);
-          this.sendAppend(m.from, true);
-          break;
-        }
-        pr.probeSent = false;
-        if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
-        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
-        break;
-      default:
-        // Append/Heartbeat from another leader of our term cannot happen; TimeoutNow is for followers.
-        break;
-    }
-  }
-
-  private handleAppendResp(m: Message, pr: Progress): void {
-    if (m.reject) {
-      let nextProbeIndex = m.rejectHint;
-      if (m.rejectTerm > 0) nextProbeIndex = this.log.findConflictByTerm(m.rejectHint, m.rejectTerm).index;
-      if (pr.maybeDecrTo(m.index, nextProbeIndex)) {
-        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-        this.sendAppend(m.from, true);
-      }
-      return;
-    }
-    const wasPaused = pr.isPaused();
-    if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
-      if (pr.state === ProgressState.Probe) pr.becomeReplicate();
-      else pr.inflights.freeLE(m.index);
-      if (this.maybeCommit()) this.commitBcastDue = true;
-      else if (wasPaused) this.sendAppend(m.from, true);
-      // Pipelining: fill the window.
-      while (this.sendAppend(m.from, false)) {
-        // each call sends one batch
-      }
-      if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
-    }
-  }
-
-  private stepCandidate(m: Message): void {
-    switch (m.type) {
-      case MessageType.Append:
-        this.becomeFollower(m.term, m.from);
-        this.handleAppend(m);
-        break;
-      case MessageType.Heartbeat:
-        this.becomeFollower(m.term, m.from);
-        this.handleHeartbeat(m);
-        break;
-      case MessageType.PreVoteResp:
-      case MessageType.VoteResp: {
-        const pre = this.role === Role.PreCandidate;
-        if (pre !== (m.type === MessageType.PreVoteResp)) return;
-        if (m.term !== (pre ? this.term + 1 : this.term)) return;
-        const result = this.poll(m.from, !m.reject);
-        if (result === VoteResult.Won) {
-          if (pre) this.campaign(false, false);
-          else this.becomeLeader();
-        } else if (result === VoteResult.Lost) {
-          this.becomeFollower(this.term, NONE);
-        }
-        break;
-      }
-      default:
-        break;
-    }
-  }
-
-  private stepFollower(m: Message): void {
-    switch (m.type) {
-      case MessageType.Append:
-        this.electionElapsed = 0;
-        this.setLeader(m.from);
-        this.handleAppend(m);
-        break;
-      case MessageType.Heartbeat:
-        this.electionElapsed = 0;
-        this.setLeader(m.from);
-        this.handleHeartbeat(m);
-        break;
-      case MessageType.TimeoutNow:
-        // Leadership transfer: campaign at once, skipping pre-vote; voters ignore their lease.
-        this.hup(true);
-        break;
-      default:
-        break;
-    }
-  }
-
-  private handleAppend(m: Message): void {
-    if (m.commit > this.leaderCommit) this.leaderCommit = m.commit;
-    const resp = this.newMessage(MessageType.AppendResp, m.from);
-    if (m.index < this.log.committed) {
-      resp.index = this.log.committed;
-      this.msgsAfterAppend.push(resp);
-      return;
-    }
-    const lastNewIndex = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNewIndex >= 0 && this.recovering && m.index === 0 && m.commit === 0 && m.entries.length > 0) {
-      const first = m.entries[0];
-      // A new group: the leader's no-op is the first entry of its log, so its log was empty when
-      // it was elected (nothing was ever committed) and it has committed nothing since. A store
-      // that starts here lacks nothing.
-      if (first.type === EntryType.NoOp && first.term === m.term) this.recovering = false;
-    }
-    if (lastNewIndex >= 0) {
-      resp.index = lastNewIndex;
-      // Acknowledges durability: only after the entries are persisted.
-      this.msgsAfterAppend.push(resp);
-      return;
-    }
-    // Fast back-off: the highest index at or below the probe whose term is <= the leader's
-    // prevTerm; everything after it in the leader's log up to prevTerm cannot match.
-    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
-    resp.index = m.index;
-    resp.reject = true;
-    resp.rejectHint = hint.index;
-    resp.rejectTerm = hint.term;
-    this.msgs.push(resp);
-  }
-
-  private handleHeartbeat(m: Message): void {
-    if (m.commit > this.leaderCommit) this.leaderCommit = m.commit;
-    const last = this.log.lastIndex();
-    this.log.commitTo(Math.min(m.commit, last));
-    const resp = this.newMessage(MessageType.HeartbeatResp, m.from);
-    if (m.commit > last) {
-      // The leader tells us no more than what we acknowledged; we lack some of it, so our store
-      // was lost: say where our log ends.
-      resp.reject = true;
-      resp.rejectHint = last;
-    }
-    this.msgs.push(resp);
   }
 
   // ---------------------------------------------------------------- replication
@@ -689,7 +494,7 @@ export class Raft {
     return true;
   }
 
-  private sendTimeoutNow(to: NodeId): void {
+  sendTimeoutNow(to: NodeId): void {
     this.msgs.push(this.newMessage(MessageType.TimeoutNow, to));
   }
 
@@ -736,7 +541,7 @@ export class Raft {
 
   // ---------------------------------------------------------------- helpers
 
-  private newMessage(type: MessageType, to: NodeId): MutableMessage {
+  newMessage(type: MessageType, to: NodeId): MutableMessage {
     return {
       type,
       from: this.id,

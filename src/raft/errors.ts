@@ -1,11 +1,10 @@
 // Typed errors of the Raft core (raft-rs style): callers match on `code`, not on messages.
+import { CodedError } from '../util/index.ts';
 
-export class RaftError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
+export type RaftErrorCode = 'RAFT_COMPACTED' | 'RAFT_UNAVAILABLE';
+
+export class RaftError extends CodedError<RaftErrorCode> {
+  override readonly name: string = 'RaftError';
 }
 
 /** The requested index is below the storage's first index (the log was compacted). */

@@ -2,7 +2,8 @@
 export * from './types.ts';
 export { MemoryStorage } from './memory-storage.ts';
 export { RaftNode } from './raw-node.ts';
-export { CompactedError, UnavailableError, RaftError } from './errors.ts';
-export { AssertionError, assert } from './assert.ts';
+export { CompactedError, UnavailableError, RaftError, type RaftErrorCode } from './errors.ts';
 export { VoteResult, committedIndex, majority, voteResult } from './quorum.ts';
 export { Prng } from './prng.ts';
+export { RaftLog } from './log.ts';
+export { Inflights, Progress, ProgressState } from './progress.ts';

@@ -4,7 +4,7 @@
 // are being written; [offsetInProgress, lastIndex] have not been handed out yet. Everything
 // below `offset` is in Storage.
 
-import { assert } from './assert.ts';
+import { assert } from '../util/index.ts';
 import type { Entry } from './types.ts';
 
 export class Unstable {

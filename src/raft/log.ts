@@ -1,7 +1,7 @@
 // The Raft log: Storage (persisted) followed by Unstable (not yet persisted), with the commit
 // and apply cursors. Invariant: applied <= committed <= lastIndex().
 
-import { assert } from './assert.ts';
+import { assert } from '../util/index.ts';
 import { Unstable } from './log-unstable.ts';
 import type { Entry, Storage } from './types.ts';
 

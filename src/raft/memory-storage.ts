@@ -1,7 +1,7 @@
 // The reference Storage: the durable log kept in memory. Used by tests and the simulation.
 // The core only reads it (Storage); the driver writes it with append/setHardState after a Ready.
 
-import { assert } from './assert.ts';
+import { assert } from '../util/index.ts';
 import { CompactedError, UnavailableError } from './errors.ts';
 import type { Entry, HardState, Storage } from './types.ts';
 import { NONE } from './types.ts';

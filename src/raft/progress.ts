@@ -1,6 +1,6 @@
 // The leader's view of one follower (etcd's tracker.Progress) and its in-flight append window.
 
-import { assert } from './assert.ts';
+import { assert } from '../util/index.ts';
 import type { ProgressStatus } from './types.ts';
 
 /**

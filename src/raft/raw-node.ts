@@ -4,7 +4,7 @@
 // Contract: ready() and advance(ready) (or accept(ready)) alternate; hasReady() is false while
 // a Ready is out. With accept(), entries are made durable later by persisted(index, term).
 
-import { assert } from './assert.ts';
+import { assert } from '../util/index.ts';
 import { Raft } from './core.ts';
 import type { Entry, HardState, Message, NodeId, ProposeResult, RaftConfig, RaftNodeApi, RaftStatus, Ready, SoftState, Storage } from './types.ts';
 

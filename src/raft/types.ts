@@ -184,7 +184,10 @@ export type TestBug =
   /** Grant votes without checking the candidate's log is up to date (violates 5.4.1). */
   | 'vote-for-stale-log'
   /** Vote and campaign while recovering (a replaced disk votes as if it still held its log). */
-  | 'recovering-votes';
+  | 'recovering-votes'
+  /** The pre-vote tie-break at all times, not only in the fast election window: a lower id that
+   *  cannot win blocks a higher one for good (a liveness bug under partial connectivity). */
+  | 'pre-vote-tie-break-always';
 
 export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'peers' | 'seed'> = {
   electionTicks: 10,

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { brokerConfFrom } from '../../scripts/bench/broker-conf.ts';
-import { UsageError } from '../../src/cli/args.ts';
+import { UsageError } from '../../src/cli/index.ts';
 
 t.test('--set takes broker.conf keys, checked as broker.conf checks them', async (t) => {
   t.same(brokerConfFrom(undefined), {});

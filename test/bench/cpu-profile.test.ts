@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatSummary, mainThreadProfilesIn, summarizeProfile, type CpuProfile } from '../../scripts/bench/cpu-profile.ts';
-import { replicaExtraNodeFlags } from '../../src/cli/cluster.ts';
+import { replicaExtraNodeFlags } from '../../src/cli/index.ts';
 
 const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
 // Samples 1 ms apart from t = 1000 us: a, a, (idle), b, (garbage collector), a.

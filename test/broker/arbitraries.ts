@@ -1,7 +1,7 @@
 // fast-check generators of broker commands shared by the broker tests.
 import fc from 'fast-check';
-import type { BrokerCommand, CommitOffsetEntry } from '../../src/broker/commands.ts';
-import type { MessageInput } from '../../src/broker/protocol.ts';
+import type { BrokerCommand, CommitOffsetEntry } from '../../src/broker/index.ts';
+import type { MessageInput } from '../../src/protocol/index.ts';
 
 export const TOPICS = ['TopicA', 'TopicB', '%RETRY%g1', 'T-c'];
 export const GROUPS = ['g1', 'g2'];

@@ -11,8 +11,8 @@ import {
   BrokerStateMachine,
   CHECKPOINT_CHUNK_ENTRY_COUNT,
   COLD_CHUNK_CACHE_COUNT_MAX,
-} from '../../src/broker/state-machine.ts';
-import { PULL_COUNT_MAX, SEND_BATCH_COUNT_MAX } from '../../src/broker/protocol.ts';
+} from '../../src/broker/index.ts';
+import { PULL_COUNT_MAX, SEND_BATCH_COUNT_MAX } from '../../src/protocol/index.ts';
 import { FakeLog } from './harness.ts';
 
 const C = CHECKPOINT_CHUNK_ENTRY_COUNT;
@@ -55,7 +55,7 @@ async function snapshotTaken(): Promise<void> {
 }
 
 /** An assertion (our own durable data is wrong) whose message matches `message`. */
-const assertion = (message: RegExp): { name: string; message: RegExp } => ({ name: 'RaftAssertionError', message });
+const assertion = (message: RegExp): { name: string; message: RegExp } => ({ name: 'AssertionError', message });
 
 type Row = [number, number, string, string];
 const rows = (sm: BrokerStateMachine, q: number, offset: number, count: number): Row[] =>

@@ -1,23 +1,27 @@
 import t from 'tap';
 import fc from 'fast-check';
-import type { BrokerCommand } from '../../src/broker/commands.ts';
 import {
+  type BrokerCommand,
   COMMAND_VERSION,
   COMMIT_OFFSETS_COUNT_MAX,
   commandKindOf,
   decodeCommand,
   encodeCommand,
-  MESSAGE_TAGS_BYTES_MAX,
-  SEND_BATCH_BYTES_MAX,
-  TOPIC_NAME_LENGTH_MAX,
-  TOPIC_QUEUE_COUNT_MAX,
   validateCommand,
   validateMessages,
   validateQueueCount,
   validateTopicName,
-} from '../../src/broker/commands.ts';
-import { BrokerError, CommandDecodeError } from '../../src/broker/errors.ts';
-import { MESSAGE_BODY_BYTES_MAX, SEND_BATCH_COUNT_MAX } from '../../src/broker/protocol.ts';
+  BrokerError,
+  CommandDecodeError,
+} from '../../src/broker/index.ts';
+import {
+  MESSAGE_BODY_BYTES_MAX,
+  MESSAGE_TAGS_BYTES_MAX,
+  SEND_BATCH_BYTES_MAX,
+  SEND_BATCH_COUNT_MAX,
+  TOPIC_NAME_LENGTH_MAX,
+  TOPIC_QUEUE_COUNT_MAX,
+} from '../../src/protocol/index.ts';
 import { arbCommand } from './arbitraries.ts';
 
 /** Bodies become hex so Buffer and Uint8Array compare equal. */

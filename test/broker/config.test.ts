@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CONFIG_KEYS, ConfigError, loadConfig, makeConfig, parseConfig, raftTicksOf, renderConfig, selfPeer } from '../../src/broker/config.ts';
+import { CONFIG_KEYS, ConfigError, loadConfig, makeConfig, parseConfig, raftTicksOf, renderConfig, selfPeer } from '../../src/broker/index.ts';
 
 const PEERS = 'n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913';
 const MINIMAL = `dLegerPeers=${PEERS}\ndLegerSelfId=n1\n`;

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { ConsumeQueue, CONSUME_QUEUE_CHUNK_ENTRY_COUNT, decodeChunk, SLOT_RADIX } from '../../src/broker/consume-queue.ts';
-import { AssertionError } from '../../src/raft/assert.ts';
+import { ConsumeQueue, CONSUME_QUEUE_CHUNK_ENTRY_COUNT, decodeChunk, SLOT_RADIX } from '../../src/broker/index.ts';
+import { AssertionError } from '../../src/util/index.ts';
 
 t.test('a batch gets consecutive queue offsets pointing at its slots', async (t) => {
   const cq = new ConsumeQueue();

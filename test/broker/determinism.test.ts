@@ -3,10 +3,13 @@ import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrokerCommand } from '../../src/broker/commands.ts';
-import { decodeCommand } from '../../src/broker/commands.ts';
-import type { ApplyResult } from '../../src/broker/state-machine.ts';
-import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT } from '../../src/broker/state-machine.ts';
+import {
+  type BrokerCommand,
+  decodeCommand,
+  type ApplyResult,
+  BrokerStateMachine,
+  CHECKPOINT_CHUNK_ENTRY_COUNT,
+} from '../../src/broker/index.ts';
 import { arbCommand, TOPICS } from './arbitraries.ts';
 import { FakeLog } from './harness.ts';
 

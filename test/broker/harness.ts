@@ -1,8 +1,12 @@
 // A fake Raft log for state machine tests: entries live in an array; readEntry reads it.
-import type { BrokerCommand } from '../../src/broker/commands.ts';
-import { encodeCommand } from '../../src/broker/commands.ts';
-import type { ApplyEntry, ApplyResult, BrokerStateMachineOptions } from '../../src/broker/state-machine.ts';
-import { BrokerStateMachine } from '../../src/broker/state-machine.ts';
+import {
+  type BrokerCommand,
+  encodeCommand,
+  type ApplyEntry,
+  type ApplyResult,
+  type BrokerStateMachineOptions,
+  BrokerStateMachine,
+} from '../../src/broker/index.ts';
 
 export class FakeLog {
   readonly entries: ApplyEntry[] = [];

@@ -3,12 +3,10 @@
 // closes the connection instead of reaching Raft.
 import net from 'node:net';
 import t from 'tap';
-import { PeerTransport, messageWireBytes, splitIntoFrames, wireMessageProblem } from '../../src/broker/peer-transport.ts';
-import { PEER_PROTOCOL_VERSION } from '../../src/broker/protocol.ts';
-import { encodeFrame, encodeFrameWithBlobs } from '../../src/net/frame-codec.ts';
-import type { Entry, Message } from '../../src/raft/types.ts';
-import { EntryType, MessageType } from '../../src/raft/types.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { PeerTransport, messageWireBytes, splitIntoFrames, wireMessageProblem } from '../../src/broker/index.ts';
+import { PEER_PROTOCOL_VERSION } from '../../src/protocol/index.ts';
+import { encodeFrame, encodeFrameWithBlobs, freeLocalPorts } from '../../src/net/index.ts';
+import { type Entry, type Message, EntryType, MessageType } from '../../src/raft/index.ts';
 
 function message(from: string, to: string, entries: Entry[]): Message {
   return { type: MessageType.Append, from, to, term: 3, index: 7, logTerm: 2, commit: 5, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false };

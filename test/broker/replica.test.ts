@@ -3,12 +3,9 @@
 // earlier one) is durable, the loop keeps taking work while writes are in flight, a truncation
 // waits for nothing it must not, and a failed write stops the replica with no ack after it.
 import t from 'tap';
-import { Replica } from '../../src/broker/replica.ts';
-import type { CommitLog, LogRecord, MetaStore } from '../../src/commitlog/types.ts';
-import { CommitLogRaftStorage } from '../../src/commitlog/raft-storage.ts';
-import { RaftNode } from '../../src/raft/raw-node.ts';
-import type { Entry, Message } from '../../src/raft/types.ts';
-import { DEFAULT_RAFT_CONFIG, EntryType, MessageType, NONE } from '../../src/raft/types.ts';
+import { Replica } from '../../src/broker/index.ts';
+import { type CommitLog, type LogRecord, type MetaStore, CommitLogRaftStorage } from '../../src/commitlog/index.ts';
+import { RaftNode, type Entry, type Message, DEFAULT_RAFT_CONFIG, EntryType, MessageType, NONE } from '../../src/raft/index.ts';
 
 interface PendingWrite {
   readonly last: number;
@@ -378,4 +375,27 @@ t.test('SYNC_FLUSH: a checkpoint put off for three intervals waits for the write
   t.ok(snapshots.some((s) => s.applied >= 2), `then checkpointed: ${JSON.stringify(snapshots)}`);
   t.ok(snapshots.every((s) => s.applied <= s.durable), JSON.stringify(snapshots));
   t.ok(f.log.writes.length > taken, 'and took the waiting append');
+});
+
+t.test('the durable commit index never runs ahead of what the durable log holds for sure (a truncation in flight)', async (t) => {
+  const f = follower(t);
+  // Term 2: entries 1-10, committed up to 7; 8-10 are not committed.
+  f.replica.receive([append(2, 0, 0, 7, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])]);
+  await turns();
+  for (const w of f.log.writes) w.resolve();
+  await turns();
+  // A new leader (term 3) replaces 8-10 with 8-12 and says 12 is committed; the truncation hangs.
+  let release!: () => void;
+  f.log.truncateGate = new Promise<void>((r) => (release = r));
+  f.replica.receive([append(3, 7, 2, 12, [8, 9, 10, 11, 12])]);
+  await turns();
+  // Before it lands, this replica votes in term 4: its hard state (term, vote) must be synced now.
+  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 12, logTerm: 3, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true };
+  f.replica.receive([vote]);
+  await turns();
+  t.equal(f.meta.hs.term, 4, 'the vote is durable');
+  t.ok(f.meta.hs.commit <= 7, `its durable commit (${f.meta.hs.commit}) covers no entry the old suffix 8-10 still holds on disk`);
+  release();
+  for (const w of f.log.writes) w.resolve();
+  await turns();
 });

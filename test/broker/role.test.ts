@@ -1,6 +1,6 @@
 import t from 'tap';
-import { brokerIdOf, brokerRoleOf, MASTER_BROKER_ID } from '../../src/broker/role.ts';
-import { Role } from '../../src/raft/types.ts';
+import { brokerIdOf, brokerRoleOf, MASTER_BROKER_ID } from '../../src/broker/index.ts';
+import { Role } from '../../src/raft/index.ts';
 
 const PEERS = ['n0', 'n1', 'n2'];
 

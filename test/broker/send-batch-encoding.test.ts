@@ -1,10 +1,18 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
-import { decodeCommand, decodeSendBatchHead, encodeCommand, COMMAND_VERSION, type SendBatchCommand } from '../../src/broker/commands.ts';
-import { BrokerError, CommandDecodeError } from '../../src/broker/errors.ts';
-import type { MessageInput } from '../../src/broker/protocol.ts';
-import { encodeSendBatch, readSendBatchHead } from '../../src/broker/send-batch-encoding.ts';
+import {
+  decodeCommand,
+  decodeSendBatchHead,
+  encodeCommand,
+  COMMAND_VERSION,
+  type SendBatchCommand,
+  BrokerError,
+  CommandDecodeError,
+  encodeSendBatch,
+  readSendBatchHead,
+} from '../../src/broker/index.ts';
+import type { MessageInput } from '../../src/protocol/index.ts';
 import { arbMessage } from './arbitraries.ts';
 
 // The reference: the msgpackr encoding encodeCommand used before it wrote sendBatch itself.

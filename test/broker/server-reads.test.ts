@@ -1,9 +1,9 @@
 // Reads of applied state (routes, offsets, pulls) are answered only from current state; a slave
 // that is catching up sends the client to the master instead (its answer would be wrong).
 import t, { type Test } from 'tap';
-import { BrokerServer } from '../../src/broker/server.ts';
+import { BrokerServer } from '../../src/broker/index.ts';
 import { Connection } from '../../src/net/index.ts';
-import { Role } from '../../src/raft/types.ts';
+import { Role } from '../../src/raft/index.ts';
 import { Harness } from './harness.ts';
 
 function fakeReplica(state: { staleness: string | null; role: Role; leaderId: string }) {

@@ -1,9 +1,14 @@
 import t from 'tap';
-import type { ApplyResult } from '../../src/broker/state-machine.ts';
-import { BrokerStateMachine, DECODED_BATCH_CACHE_COUNT_MAX, makeMsgId, parseMsgId } from '../../src/broker/state-machine.ts';
-import { BrokerError } from '../../src/broker/errors.ts';
-import { encodeCommand } from '../../src/broker/commands.ts';
-import { AssertionError } from '../../src/raft/assert.ts';
+import {
+  type ApplyResult,
+  BrokerStateMachine,
+  DECODED_BATCH_CACHE_COUNT_MAX,
+  makeMsgId,
+  parseMsgId,
+  BrokerError,
+  encodeCommand,
+} from '../../src/broker/index.ts';
+import { AssertionError } from '../../src/util/index.ts';
 import { Harness } from './harness.ts';
 
 function offsets(r: ApplyResult): number[] {

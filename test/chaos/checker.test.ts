@@ -3,10 +3,15 @@
 // random runs, then breaks one thing. Replay it: SEED=<seed> npx tap test/chaos/checker.test.ts
 import fc from 'fast-check';
 import t from 'tap';
-import { checkHistory } from '../../src/chaos/checker.ts';
-import type { CheckOptions } from '../../src/chaos/checker.ts';
-import type { DumpedMessage, HistoryEvent, ReplicaDump, SendEvent } from '../../src/chaos/history.ts';
-import { summaryLine } from '../../src/chaos/summary.ts';
+import {
+  checkHistory,
+  type CheckOptions,
+  type DumpedMessage,
+  type HistoryEvent,
+  type ReplicaDump,
+  type SendEvent,
+  summaryLine,
+} from '../../src/chaos/index.ts';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : Date.now() % 2 ** 31;
 const NUM_RUNS = Number(process.env.NUM_RUNS ?? 200);

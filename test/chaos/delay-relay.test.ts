@@ -5,9 +5,8 @@ import net from 'node:net';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
-import { delay, withTimeout } from '../../src/net/util.ts';
-import { Prng } from '../../src/raft/prng.ts';
+import { freeLocalPorts, delay, withTimeout } from '../../src/net/index.ts';
+import { Prng } from '../../src/raft/index.ts';
 
 const RELAY = fileURLToPath(new URL('../../src/chaos/delay-relay.ts', import.meta.url));
 

@@ -1,9 +1,15 @@
 // The HTML report: self-contained, well-formed, escaped, and showing what the checker found.
 import t from 'tap';
-import { checkHistory } from '../../src/chaos/checker.ts';
-import type { HistoryEvent, ReplicaDump } from '../../src/chaos/history.ts';
-import { esc, masterChanges, renderReport, timelineSeries } from '../../src/chaos/report.ts';
-import type { ReportMeta } from '../../src/chaos/report.ts';
+import {
+  checkHistory,
+  type HistoryEvent,
+  type ReplicaDump,
+  esc,
+  masterChanges,
+  renderReport,
+  timelineSeries,
+  type ReportMeta,
+} from '../../src/chaos/index.ts';
 
 function invoke(client: string, id: string, at: number): HistoryEvent {
   return { t: at, wall: at, client, op: 'send', type: 'invoke', id, topic: 'T' };

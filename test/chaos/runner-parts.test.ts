@@ -5,12 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { encodeCommand, type BrokerCommand } from '../../src/broker/commands.ts';
-import { BrokerStateMachine } from '../../src/broker/state-machine.ts';
-import { replayMessages } from '../../src/chaos/dump.ts';
-import { bridgeCuts, componentCuts, ringCuts, type Cuts } from '../../src/chaos/faults.ts';
-import { bodyOf, idOfBody } from '../../src/chaos/workload.ts';
-import { Prng } from '../../src/raft/prng.ts';
+import { encodeCommand, type BrokerCommand, BrokerStateMachine } from '../../src/broker/index.ts';
+import { replayMessages, bridgeCuts, componentCuts, ringCuts, type Cuts, bodyOf, idOfBody } from '../../src/chaos/index.ts';
+import { Prng } from '../../src/raft/index.ts';
 
 /** Who node a can hear from (itself included). */
 function sees(cuts: Cuts, ids: readonly string[], a: string): string[] {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { runChaos } from '../../src/chaos/run.ts';
+import { runChaos } from '../../src/chaos/index.ts';
 
 t.test('chaos smoke: leader kills and a partition on 3 nodes', async (t) => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-chaos-smoke-'));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseFlags, parseServers, parseTimestampMs, UsageError, type CommandSpec } from '../../src/cli/args.ts';
+import { parseFlags, parseServers, parseTimestampMs, UsageError, type CommandSpec } from '../../src/cli/index.ts';
 
 const SPEC: CommandSpec = {
   usage: 'x',

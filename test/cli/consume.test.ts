@@ -4,8 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Admin, Producer, PullConsumer } from '../../src/client/index.ts';
-import { TSX_LOADER } from '../../src/cli/cluster.ts';
-import { LocalCluster } from '../helpers/launcher.ts';
+import { LOADER_FLAGS, LocalCluster } from '../../src/cli/index.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** How long one CLI run may take before the test calls it hung. */
@@ -21,7 +20,7 @@ interface CliResult {
 /** Runs `raftmq <args>` as its own process (the exit code is part of what is tested). */
 function cli(args: readonly string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX_LOADER, MAIN, ...args], { timeout: CLI_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...LOADER_FLAGS, MAIN, ...args], { timeout: CLI_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
       resolve({ code, stdout, stderr });
     });

@@ -6,17 +6,18 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fsx from 'fs-native-extensions';
 import t from 'tap';
 import type { Test } from 'tap';
-import { makeConfig, renderConfig } from '../../src/broker/config.ts';
-import { TSX_LOADER } from '../../src/cli/cluster.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { makeConfig, renderConfig } from '../../src/broker/index.ts';
+import { LOADER_FLAGS } from '../../src/cli/index.ts';
+import { freeLocalPorts } from '../../src/net/index.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** Runs `raftmq node --config conf`; resolves its exit code and the last non-empty line of stderr. */
 async function refusedStart(conf: string): Promise<{ code: number | null; lastLine: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'node', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...LOADER_FLAGS, MAIN, 'node', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const code = await new Promise<number | null>((resolve) => {
@@ -42,9 +43,12 @@ async function writeConf(t: Test, values: Record<string, string> = {}): Promise<
 
 t.test('a store locked by another process: the lock is the last line of stderr', async (t) => {
   const { conf, dir } = await writeConf(t);
-  // The store is locked by a live process: this one.
+  // The store is locked by a live process: this one holds the kernel lock, as a running replica does.
   fs.mkdirSync(path.join(dir, 'commitlog'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'commitlog', 'LOCK'), `${process.pid}\n`);
+  const fd = fs.openSync(path.join(dir, 'commitlog', 'LOCK'), 'w+');
+  fs.writeSync(fd, `${process.pid}\n`);
+  t.ok(fsx.tryLock(fd), 'this process holds the store lock');
+  t.teardown(() => fs.closeSync(fd));
   const r = await refusedStart(conf);
   t.equal(r.code, 1, 'exit code 1');
   t.match(r.lastLine, new RegExp(`^raftmq node: could not start n0: store .*commitlog is locked by process ${process.pid}`), 'the reason is the last line', { stderr: r.stderr });

@@ -1,6 +1,7 @@
 // How replicas are started and how their exits are explained (src/cli/cluster.ts).
-// Replicas are started with tsx's loader by absolute URL (src/cli/cluster.ts TSX_LOADER): with a
-// bare `--import tsx`, `raftmq cluster` run outside the project had every replica exit at once.
+// From the sources, replicas are started with tsx's loader by absolute URL (src/cli/cluster.ts
+// TSX_LOADER, in LOADER_FLAGS): with a bare `--import tsx`, `raftmq cluster` run outside the project
+// had every replica exit at once. The built package needs no loader (test/package).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -8,25 +9,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { makeConfig, renderConfig } from '../../src/broker/config.ts';
-import { exitHint, TSX_LOADER } from '../../src/cli/cluster.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { makeConfig, renderConfig } from '../../src/broker/index.ts';
+import { exitHint, LOADER_FLAGS, TSX_LOADER } from '../../src/cli/index.ts';
+import { freeLocalPorts } from '../../src/net/index.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-t.test('the loader is an absolute file URL that exists', async (t) => {
+t.test('from the sources, the loader is an absolute file URL that exists', async (t) => {
   t.match(TSX_LOADER, /^file:\/\//);
-  t.ok(fs.existsSync(fileURLToPath(TSX_LOADER)));
+  t.ok(TSX_LOADER !== null && fs.existsSync(fileURLToPath(TSX_LOADER)));
+  t.strictSame(LOADER_FLAGS, ['--import', TSX_LOADER]);
 });
 
 t.test('a replica command starts from a directory outside the project', async (t) => {
   const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-cwd-'));
   t.teardown(() => fs.rmSync(elsewhere, { recursive: true, force: true }));
-  const run = (loader: string) => spawnSync(process.execPath, ['--import', loader, MAIN, 'node', '--help'], { cwd: elsewhere, encoding: 'utf8', timeout: 60_000 });
-  const ok = run(TSX_LOADER);
+  const run = (loaderFlags: readonly string[]) => spawnSync(process.execPath, [...loaderFlags, MAIN, 'node', '--help'], { cwd: elsewhere, encoding: 'utf8', timeout: 60_000 });
+  const ok = run(LOADER_FLAGS);
   t.equal(ok.status, 0, ok.stderr);
   t.match(ok.stdout, /raftmq node/);
-  t.not(run('tsx').status, 0, 'the bare specifier does not resolve there (what the fix is for)');
+  t.not(run(['--import', 'tsx']).status, 0, 'the bare specifier does not resolve there (what the fix is for)');
 });
 
 t.test('an exited replica is explained by its last log line, or by how to see its stderr', async (t) => {
@@ -48,7 +50,7 @@ t.test('a replica whose client port is taken exits with code 1 and says why, ins
   t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
   const conf = path.join(dir, 'broker.conf');
   fs.writeFileSync(conf, renderConfig(makeConfig({ dLegerPeers: `n0-127.0.0.1:${peerPort}`, dLegerSelfId: 'n0', listenPort: String(clientPort), storePathRootDir: dir })));
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'node', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...LOADER_FLAGS, MAIN, 'node', '--config', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const code = await new Promise<number | null>((resolve) => {

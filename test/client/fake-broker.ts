@@ -1,7 +1,6 @@
 // A small in-memory broker built on src/net's server, with hooks to script failures.
-import { listen, type Server, type ServerConnection } from '../../src/net/server.ts';
-import type { Frame } from '../../src/net/frame-codec.ts';
-import { messagesFromWire, msgIdSlotHex, type MessageInput, type NodeStatus, type StoredMessage } from '../../src/broker/protocol.ts';
+import { listen, type Server, type ServerConnection, type Frame } from '../../src/net/index.ts';
+import { messagesFromWire, msgIdSlotHex, type MessageInput, type NodeStatus, type StoredMessage } from '../../src/protocol/index.ts';
 
 export type AnyFrame = Frame & Record<string, any>;
 /** Returns true when it answered (or deliberately did not answer) the frame itself. */

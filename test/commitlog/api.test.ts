@@ -2,8 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
-import type { DiskFaults } from '../../src/commitlog/types.ts';
+import { openCommitLog, type DiskFaults } from '../../src/commitlog/index.ts';
 import { dataFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
 
 t.test('a new log is empty with firstIndex 1 and term 0 at index 0', async (t) => {

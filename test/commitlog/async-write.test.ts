@@ -6,8 +6,7 @@
 // truncateAfter / close wait for the writes.
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
-import type { DiskFaults, LogRecord } from '../../src/commitlog/types.ts';
+import { openCommitLog, type DiskFaults, type LogRecord } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
 
 const HEADER = 48;

@@ -3,9 +3,7 @@
 // SYNC_FLUSH) is a torn tail; a bad record before it, or in an earlier segment, is corruption.
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
-import { CommitLogError } from '../../src/commitlog/errors.ts';
-import { CommitLogFaults } from '../../src/commitlog/faults.ts';
+import { openCommitLog, CommitLogError, CommitLogFaults } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, indexFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
 
 const HEADER = 48;

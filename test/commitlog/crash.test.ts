@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openCommitLog } from '../../src/commitlog/index.ts';
-import { crashBody, crashSegmentBytes } from './fixtures/crash-body.ts';
+import { crashBody, crashSegmentBytes } from './crash-body.ts';
 import { collectLog, removeDir, tempDir } from './helpers.ts';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 1234;

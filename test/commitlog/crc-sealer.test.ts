@@ -2,9 +2,7 @@
 // bytes as with every CRC computed inline, and a worker that dies loses nothing.
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
-import { CommitLogFaults } from '../../src/commitlog/faults.ts';
-import type { CommitLogOptions, LogRecord } from '../../src/commitlog/types.ts';
+import { openCommitLog, CommitLogFaults, type CommitLogOptions, type LogRecord } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, indexFiles, recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
 
 /** Batches of 1..200 records of 1..3000 bytes: some below, some above a 64 KiB threshold. */

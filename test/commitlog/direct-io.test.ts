@@ -5,9 +5,7 @@
 import fs from 'node:fs';
 import fc from 'fast-check';
 import t from 'tap';
-import { openCommitLog, type FileCommitLog } from '../../src/commitlog/index.ts';
-import { RECORD_HEADER_SIZE } from '../../src/commitlog/record.ts';
-import type { CommitLogOptions } from '../../src/commitlog/types.ts';
+import { openCommitLog, type FileCommitLog, RECORD_HEADER_SIZE, type CommitLogOptions } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, indexFiles, recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 20261204;

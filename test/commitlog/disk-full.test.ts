@@ -2,8 +2,7 @@
 // writable once there is space again. A failed fdatasync makes the store refuse writes (IO_ERROR).
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
-import type { DiskFaults } from '../../src/commitlog/types.ts';
+import { openCommitLog, type DiskFaults } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, indexFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
 
 function sizes(dir: string): number[] {

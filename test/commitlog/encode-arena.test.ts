@@ -1,6 +1,6 @@
 // The encoding blocks: a block is handed out again only once no chunk uses it.
 import t from 'tap';
-import { EncodeArena } from '../../src/commitlog/encode-arena.ts';
+import { EncodeArena } from '../../src/commitlog/index.ts';
 
 t.test('the current block is rewound only when its chunks are all released', async (t) => {
   const arena = new EncodeArena(1000, 2, () => false);

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { LogRecord } from '../../src/commitlog/types.ts';
+import type { LogRecord } from '../../src/commitlog/index.ts';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `raftmq-${prefix}-`));

@@ -7,9 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
-import { openCommitLog, type FileCommitLog } from '../../src/commitlog/index.ts';
-import type { CommitLogOptions, LogRecord } from '../../src/commitlog/types.ts';
-import { CommitLogFaults } from '../../src/commitlog/faults.ts';
+import { openCommitLog, CommitLogFaults, type FileCommitLog, type CommitLogOptions, type LogRecord } from '../../src/commitlog/index.ts';
 import { body, collectLog, indexFiles, removeDir, sameRecord, tempDir, type LogLine } from './helpers.ts';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 424242;

@@ -4,8 +4,7 @@
 // to its records; recovery treats zeros after the last record as the clean end of the file.
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
-import { CommitLogFaults } from '../../src/commitlog/faults.ts';
+import { openCommitLog, CommitLogFaults } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
 
 const HEADER = 48;

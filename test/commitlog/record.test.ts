@@ -2,9 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
-import { crc32Small } from '../../src/commitlog/record.ts';
-import type { LogRecord } from '../../src/commitlog/types.ts';
+import { openCommitLog, crc32Small, type LogRecord } from '../../src/commitlog/index.ts';
 import { recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
 
 t.test('crc32Small equals zlib.crc32 for every length and offset it is used with and more', async (t) => {

@@ -2,8 +2,7 @@
 // the first bad byte stay (byte for byte), everything after goes, and the store works again.
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
-import { repairCommitLog } from '../../src/commitlog/repair.ts';
+import { openCommitLog, repairCommitLog } from '../../src/commitlog/index.ts';
 import { dataFiles, indexFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
 
 const HEADER = 48;

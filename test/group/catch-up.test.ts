@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Admin, Producer } from '../../src/client/index.ts';
 import { Connection } from '../../src/net/index.ts';
-import type { NodeStatus, StoredMessage } from '../../src/broker/protocol.ts';
-import { LocalCluster } from '../helpers/launcher.ts';
+import type { NodeStatus, StoredMessage } from '../../src/protocol/index.ts';
+import { LocalCluster } from '../../src/cli/index.ts';
 import { ContinuousLoad, readAll, sendLoad, sleep, waitApplied } from '../helpers/group-io.ts';
 
 const FILL = Buffer.alloc(1024, 'x');

@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { Producer } from '../../src/client/index.ts';
-import { LocalCluster } from '../helpers/launcher.ts';
+import { LocalCluster } from '../../src/cli/index.ts';
 
 /** Idle connections the attacker keeps trying to hold. */
 const IDLE_CONNECTIONS_WANTED = 2000;

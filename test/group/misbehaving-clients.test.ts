@@ -3,7 +3,7 @@
 import net from 'node:net';
 import t from 'tap';
 import { Connection, encodeFrame, FrameDecoder } from '../../src/net/index.ts';
-import { LocalCluster } from '../helpers/launcher.ts';
+import { LocalCluster } from '../../src/cli/index.ts';
 
 /** Resolves when the server closes `socket`, or 'still open' after `waitMs`. */
 function closedWithin(socket: net.Socket, waitMs: number): Promise<'closed' | 'still open'> {

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Admin, Producer } from '../../src/client/index.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
-import { LocalCluster } from '../helpers/launcher.ts';
+import { freeLocalPorts } from '../../src/net/index.ts';
+import { LocalCluster } from '../../src/cli/index.ts';
 import { sendLoad, sleep } from '../helpers/group-io.ts';
 
 /** Rewrites one key of a node's broker.conf. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Producer } from '../../src/client/index.ts';
-import { LocalCluster } from '../helpers/launcher.ts';
+import { LocalCluster } from '../../src/cli/index.ts';
 import { bodyText, readAll, sendLoad, sleep, waitApplied } from '../helpers/group-io.ts';
 
 function flipByte(file: string, offset: number): void {

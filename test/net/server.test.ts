@@ -2,9 +2,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import fc from 'fast-check';
 import net from 'node:net';
-import { listen, type Server } from '../../src/net/server.ts';
-import { Connection } from '../../src/net/connection.ts';
-import { encodeFrame, FrameDecoder } from '../../src/net/frame-codec.ts';
+import { listen, type Server, Connection, encodeFrame, FrameDecoder } from '../../src/net/index.ts';
 
 interface LogLine {
   level: string;

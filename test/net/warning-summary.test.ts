@@ -1,5 +1,5 @@
 import t from 'tap';
-import { SUMMARY_ADDRESSES_LISTED_MAX, SUMMARY_ADDRESSES_MAX, WarningSummary } from '../../src/net/warning-summary.ts';
+import { SUMMARY_ADDRESSES_LISTED_MAX, SUMMARY_ADDRESSES_MAX, WarningSummary } from '../../src/net/index.ts';
 
 interface Line {
   level: string;

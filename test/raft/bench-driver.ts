@@ -1,9 +1,6 @@
 // A lean 3-node, no-I/O driver for measuring core throughput (used by perf.test.ts).
 
-import { MemoryStorage } from '../../src/raft/memory-storage.ts';
-import { RaftNode } from '../../src/raft/raw-node.ts';
-import type { Message } from '../../src/raft/types.ts';
-import { Role } from '../../src/raft/types.ts';
+import { MemoryStorage, RaftNode, type Message, Role } from '../../src/raft/index.ts';
 import { ids, makeConfig } from './helpers.ts';
 
 export interface BenchResult {

@@ -2,8 +2,7 @@
 // fast election on reportUnreachable, pipelining, batching, proposal refusals, determinism.
 
 import t from 'tap';
-import type { Message } from '../../src/raft/types.ts';
-import { MessageType, NONE, Role } from '../../src/raft/types.ts';
+import { type Message, MessageType, NONE, Role } from '../../src/raft/index.ts';
 import { Network, bytes, drain, ids, lone, msg, text } from './helpers.ts';
 
 const P3 = ids(3);

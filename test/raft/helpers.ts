@@ -2,10 +2,19 @@
 // with cut/isolate/drop/recover. Each node persists to its own MemoryStorage before sending
 // persistedMessages, exactly as a real driver must.
 
-import { MemoryStorage } from '../../src/raft/memory-storage.ts';
-import { RaftNode } from '../../src/raft/raw-node.ts';
-import type { Entry, Message, NodeId, RaftConfig, Ready } from '../../src/raft/types.ts';
-import { DEFAULT_RAFT_CONFIG, EntryType, MessageType, Role } from '../../src/raft/types.ts';
+import {
+  MemoryStorage,
+  RaftNode,
+  type Entry,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+  type Ready,
+  DEFAULT_RAFT_CONFIG,
+  EntryType,
+  MessageType,
+  Role,
+} from '../../src/raft/index.ts';
 
 export interface TestNode {
   readonly id: NodeId;

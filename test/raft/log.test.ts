@@ -1,9 +1,5 @@
 import t from 'tap';
-import { CompactedError } from '../../src/raft/errors.ts';
-import { RaftLog } from '../../src/raft/log.ts';
-import { MemoryStorage } from '../../src/raft/memory-storage.ts';
-import type { Entry } from '../../src/raft/types.ts';
-import { EntryType } from '../../src/raft/types.ts';
+import { CompactedError, RaftLog, MemoryStorage, type Entry, EntryType } from '../../src/raft/index.ts';
 
 function ent(index: number, term: number, size = 0): Entry {
   return { index, term, type: EntryType.Normal, data: new Uint8Array(size) };

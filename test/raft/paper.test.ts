@@ -2,9 +2,7 @@
 // Algorithm") section by section, as etcd's raft_paper_test.go does.
 
 import t from 'tap';
-import { MemoryStorage } from '../../src/raft/memory-storage.ts';
-import type { Entry, Message } from '../../src/raft/types.ts';
-import { EntryType, MessageType, NONE, Role } from '../../src/raft/types.ts';
+import { MemoryStorage, type Entry, type Message, EntryType, MessageType, NONE, Role } from '../../src/raft/index.ts';
 import { Network, bytes, drain, entry, ids, lone, msg } from './helpers.ts';
 
 const P3 = ids(3);

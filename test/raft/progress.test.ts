@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Inflights, Progress, ProgressState } from '../../src/raft/progress.ts';
+import { Inflights, Progress, ProgressState } from '../../src/raft/index.ts';
 
 t.test('inflights: bounded ring, freed in order', async (t) => {
   const inf = new Inflights(3);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { VoteResult, committedIndex, majority, voteResult } from '../../src/raft/quorum.ts';
+import { VoteResult, committedIndex, majority, voteResult } from '../../src/raft/index.ts';
 
 /** The obvious definition: the largest index that at least a majority of matches reach. */
 function dumbCommittedIndex(matches: number[]): number {

@@ -2,8 +2,7 @@
 // replaced disk) must not vote or campaign until a leader has caught it up; a new group, whose
 // logs are all empty, still elects.
 import t from 'tap';
-import { MemoryStorage } from '../../src/raft/memory-storage.ts';
-import { MessageType, NONE, Role } from '../../src/raft/types.ts';
+import { MemoryStorage, MessageType, NONE, Role } from '../../src/raft/index.ts';
 import { Network, bytes, drain, ids, lone, msg } from './helpers.ts';
 
 const P3 = ids(3);

@@ -2,7 +2,7 @@
 // followers' messages, their storage and every node's committed entries. (Speed itself is measured
 // by `npm run bench:core`, never asserted in a test.)
 import t from 'tap';
-import { MessageType } from '../../src/raft/types.ts';
+import { MessageType } from '../../src/raft/index.ts';
 import { Network } from './helpers.ts';
 
 t.test('a proposed body travels by reference to followers and to every applied entry', async (t) => {

@@ -2,10 +2,9 @@
 // clean one (a checker that never fires proves nothing).
 
 import t from 'tap';
-import type { Entry } from '../../src/raft/types.ts';
-import { EntryType, Role } from '../../src/raft/types.ts';
-import { checkHistory } from './checkers.ts';
-import type { Observation } from './checkers.ts';
+import { type Entry, EntryType, Role } from '../../src/raft/index.ts';
+import { checkHistory } from '../../scripts/sim/checkers.ts';
+import type { Observation } from '../../scripts/sim/checkers.ts';
 
 const bodies = new Map<string, Uint8Array>();
 function body(s: string): Uint8Array {

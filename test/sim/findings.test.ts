@@ -2,8 +2,8 @@
 // contract) changes; then drop the todo and keep them as regressions.
 
 import t from 'tap';
-import { replayCommand, runSeed } from './schedule.ts';
-import type { ScheduleOptions } from './schedule.ts';
+import { replayCommand, runSeed } from '../../scripts/sim/schedule.ts';
+import type { ScheduleOptions } from '../../scripts/sim/schedule.ts';
 
 t.test(
   'a torn write (hard state durable, only a prefix of its entries) restarts cleanly',

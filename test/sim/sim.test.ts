@@ -4,8 +4,8 @@
 // A failure prints the seed, the replay command and the last lines of the trace.
 
 import t from 'tap';
-import { replayCommand, runSeed } from './schedule.ts';
-import type { ScheduleOptions } from './schedule.ts';
+import { replayCommand, runSeed } from '../../scripts/sim/schedule.ts';
+import type { ScheduleOptions } from '../../scripts/sim/schedule.ts';
 
 const BASE_SEED = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : 20260101;
 const RUNS_PER_SIZE = Number(process.env.SIM_RUNS ?? 500);

@@ -1,33 +1,9 @@
-// The wire protocol between clients and brokers, and between replicas. One framing for both:
-// a 4-byte big-endian length, then one msgpackr-encoded frame object. Bodies stay raw bytes.
-import { BlobCursor } from '../net/blob-cursor.ts';
-import type { Message as RaftMessage } from '../raft/types.ts';
-
-/** Largest frame either side accepts (length prefix excluded). */
-export const FRAME_BYTES_MAX = 16 * 1024 * 1024;
-/** Largest message body a producer may send (RocketMQ's maxMessageSize is 4 MiB). */
-export const MESSAGE_BODY_BYTES_MAX = 4 * 1024 * 1024;
-/** Most messages in one send request. */
-export const SEND_BATCH_COUNT_MAX = 1024;
-/** Most messages one pull returns. */
-export const PULL_COUNT_MAX = 1024;
-/** Longest long-poll a pull may ask for. */
-export const PULL_WAIT_MS_MAX = 30_000;
-
-/** Stable error codes; the same on the wire and in the client's typed errors. */
-export type ErrorCode =
-  | 'NOT_MASTER'
-  | 'TIMEOUT'
-  | 'TOPIC_NOT_FOUND'
-  | 'MESSAGE_TOO_LARGE'
-  | 'BAD_REQUEST'
-  | 'NO_QUORUM'
-  | 'STORE_CORRUPT'
-  | 'DISK_FULL'
-  | 'SHUTTING_DOWN'
-  | 'CONNECTION_LOST'
-  | 'OVERLOADED'
-  | 'INTERNAL';
+// The client <-> broker wire: the messages a producer sends and a consumer receives, and every
+// request and response. Framing (net/frame-codec.ts): a 4-byte big-endian length, then one
+// msgpackr-encoded frame object; message bodies stay raw bytes (blobs after the msgpack part).
+import { BlobCursor } from './blob-cursor.ts';
+import type { ErrorCode } from './errors.ts';
+import { SEND_BATCH_COUNT_MAX } from './limits.ts';
 
 export interface MessageInput {
   readonly keys?: string;
@@ -63,7 +39,7 @@ export interface SendResultItem {
 
 /**
  * A message of a send request as this version's clients put it on the wire: no `body`, whose
- * bytes are instead the next `size` bytes of the frame's blobs (frame-codec.ts). The bodies go
+ * bytes are instead the next `size` bytes of the frame's blobs (../net/frame-codec.ts). The bodies go
  * to the socket as the application's own Buffers, never copied into msgpack: at 100 MB/s that
  * copy was the client's largest allocation, and the garbage collections it caused showed in
  * the latency tail. Brokers still accept the inline form (`body` in each message) of earlier
@@ -236,39 +212,3 @@ export type Response =
       masterId?: string;
       masterAddr?: string;
     };
-
-// ---- replica <-> replica ---------------------------------------------------------------
-/** Version of the replica-to-replica protocol; a peer speaking another one is refused at hello
- *  (2: entry bodies travel as raw blobs after the frame's msgpack part). */
-export const PEER_PROTOCOL_VERSION = 3;
-
-/** First frame on a peer connection: who is calling, so the receiver can route replies. */
-export interface PeerHello {
-  type: 'hello';
-  id: 0;
-  /** PEER_PROTOCOL_VERSION of the caller (absent: version 1). */
-  protocol: number;
-  group: string;
-  nodeId: string;
-  /** host:port of the caller's client listener: lets replicas answer NOT_MASTER with an address. */
-  clientAddr: string;
-  /** The caller's dLegerPeers, canonical (`id-host:port` sorted by id, `;`-joined): replicas
-   *  whose lists differ say so loudly (a mistyped address silently breaks elections). */
-  peers?: string;
-}
-/** Raft messages for one peer produced in one turn of the driver loop (one frame, or several
- *  for a large catch-up). Sent on the connection to that peer, or back on the connection it
- *  opened to us when ours cannot reach it. */
-export interface PeerRaft {
-  type: 'raft';
-  id: 0;
-  msgs: RaftMessage[];
-}
-/** What a replica tells a peer about the peer's own configuration: why its hello was refused
- *  (then the connection closes), or that their peer lists differ. The receiver logs it. */
-export interface PeerNotice {
-  type: 'notice';
-  id: 0;
-  reason: string;
-}
-export type PeerFrame = PeerHello | PeerRaft | PeerNotice;

@@ -1,7 +1,7 @@
 // Send requests carry bodies as the frame's blobs: messagesToWire / messagesFromWire.
 import fc from 'fast-check';
 import t from 'tap';
-import { MSG_ID_SLOT_HEX, SEND_BATCH_COUNT_MAX, messagesFromWire, messagesToWire, msgIdSlotHex, type MessageInput } from '../../src/broker/protocol.ts';
+import { MSG_ID_SLOT_HEX, SEND_BATCH_COUNT_MAX, messagesFromWire, messagesToWire, msgIdSlotHex, type MessageInput } from '../../src/protocol/index.ts';
 
 const SEED = Number(process.env.SEED ?? 20261129);
 

@@ -8,7 +8,7 @@
 
 import type { DriverBug } from './cluster.ts';
 import fc from 'fast-check';
-import type { TestBug } from '../../src/raft/types.ts';
+import type { TestBug } from '../../src/raft/index.ts';
 import { SimCluster } from './cluster.ts';
 import type { NodeFactory } from './cluster.ts';
 import type { Violation } from './checkers.ts';
@@ -304,6 +304,11 @@ export function runSchedule(seed: number, s: Schedule, opts: RunOptions = {}): R
     }
   }
   let settleTicks = 0;
+  if (!c.violation && opts.settle !== false) {
+    // First with the partitions and crashes left in place: a connected majority must elect.
+    c.settlePartial((opts.settleElectionTimeouts ?? 50) * s.electionTicks);
+    if (c.violation) failedAtStep = -1;
+  }
   if (!c.violation && opts.settle !== false) {
     c.note('settle: heal everything, expect a leader and every proposal resolved');
     settleTicks = c.settle((opts.settleElectionTimeouts ?? 50) * s.electionTicks);

@@ -13,8 +13,7 @@
 //   4. n1 restarts and wins term 4 with n2's vote (its last term 2 beats n2's 1): it lacks A.
 
 import fc from 'fast-check';
-import type { TestBug } from '../../src/raft/types.ts';
-import { Role } from '../../src/raft/types.ts';
+import { type TestBug, Role } from '../../src/raft/index.ts';
 import { SimCluster } from './cluster.ts';
 import type { Violation } from './checkers.ts';
 

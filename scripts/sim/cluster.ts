@@ -13,21 +13,24 @@
 // A wipe is a crash that also loses the whole store (a replaced disk): the node restarts empty,
 // with the recovering hard state a broker's fresh store has (HardState.recovering).
 
-import { MemoryStorage } from '../../src/raft/memory-storage.ts';
-import { RaftNode } from '../../src/raft/raw-node.ts';
-import type {
-  Entry,
-  HardState,
-  Message,
-  NodeId,
-  RaftConfig,
-  RaftNodeApi,
-  RaftStatus,
-  Ready,
-  Storage,
-  TestBug,
-} from '../../src/raft/types.ts';
-import { DEFAULT_RAFT_CONFIG, MessageType, NONE, Role } from '../../src/raft/types.ts';
+import {
+  MemoryStorage,
+  RaftNode,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+  type RaftNodeApi,
+  type RaftStatus,
+  type Ready,
+  type Storage,
+  type TestBug,
+  DEFAULT_RAFT_CONFIG,
+  MessageType,
+  NONE,
+  Role,
+} from '../../src/raft/index.ts';
 import { SafetyChecker, dataKey } from './checkers.ts';
 import type { Observation, Violation } from './checkers.ts';
 import { Prng } from './prng.ts';
@@ -39,7 +42,10 @@ export type DriverBug =
   | 'ack-before-durable'
   /** Checkpoint the applied index even where the durable log does not hold the applied entries
    *  yet (pipelined: applied before persisted, RaftConfig.applyUnpersisted). */
-  | 'checkpoint-above-durable';
+  | 'checkpoint-above-durable'
+  /** Persist the hard state's commit index as the core gives it, above what the durable log
+   *  holds for sure (a truncation in flight may leave conflicting entries there after a crash). */
+  | 'commit-ahead-of-log';
 
 export type NodeFactory = (config: RaftConfig, storage: Storage) => RaftNodeApi;
 
@@ -78,6 +84,9 @@ const PIPELINED_WRITES_MAX = 4;
 
 interface Write {
   readonly ready: Ready;
+  /** The hard state as the driver stores it: its commit never above what the durable log holds
+   *  for sure when the write starts (src/broker/replica.ts, startWrites). */
+  readonly hardState: HardState | null;
   stepsLeft: number;
 }
 
@@ -314,17 +323,27 @@ export class SimCluster {
     // Pipelined: now and then a slow write (a disk stall), so a quorum of others often commits
     // an entry before this node persists it and it is applied unpersisted (applyUnpersisted).
     if (this.pipelined && stepsLeft > 0 && this.prng.chance(0.25)) stepsLeft = this.prng.range(this.fsyncStepsMax, 4 * this.fsyncStepsMax + 4);
+    const hardState = this.storedHardState(n, rd);
     if (this.pipelined) {
       // Apply now, take the Ready, and let the write finish later (after earlier ones).
       if (!this.applyCommitted(n, rd.committedEntries, rd)) return;
       if (this.driverBug === 'ack-before-durable') this.sendAll(n, rd.persistedMessages);
       n.core!.accept(rd);
-      n.writes.push({ ready: rd, stepsLeft });
+      n.writes.push({ ready: rd, hardState, stepsLeft });
       this.completeDueWrites(n);
       return;
     }
-    n.writes.push({ ready: rd, stepsLeft });
+    n.writes.push({ ready: rd, hardState, stepsLeft });
     if (stepsLeft === 0) this.completeWrite(n);
+  }
+
+  /** `rd`'s hard state with its commit capped at the last index the durable log holds for sure
+   *  once the writes in flight and this Ready's are done (they may replace a suffix). */
+  private storedHardState(n: SimNode, rd: Ready): HardState | null {
+    const hs = rd.hardState;
+    if (hs === null || this.driverBug === 'commit-ahead-of-log') return hs;
+    const sure = this.durableStableLast(n, rd);
+    return hs.commit <= sure ? hs : { ...hs, commit: sure };
   }
 
   /** Completes the writes that are done, oldest first: writes become durable in the order they
@@ -380,9 +399,9 @@ export class SimCluster {
     if (!w || !core || this.violation) return;
     const rd = w.ready;
     try {
-      if (rd.hardState) {
-        n.storage.setHardState(rd.hardState);
-        if (rd.mustSync) n.syncedHardState = rd.hardState;
+      if (w.hardState) {
+        n.storage.setHardState(w.hardState);
+        if (rd.mustSync) n.syncedHardState = w.hardState;
       }
       n.storage.append(rd.entries);
       if (this.driverBug !== 'ack-before-durable' || !this.pipelined) this.sendAll(n, rd.persistedMessages);
@@ -675,14 +694,18 @@ export class SimCluster {
     const rd = w.ready;
     const hardStateFirst = this.clearsRecovering(n, rd);
     let hardStateKept = false;
-    if (rd.hardState && this.prng.chance(0.5)) {
-      n.storage.setHardState(rd.hardState);
-      if (rd.mustSync) n.syncedHardState = rd.hardState;
+    if (w.hardState && this.prng.chance(0.5)) {
+      n.storage.setHardState(w.hardState);
+      if (rd.mustSync) n.syncedHardState = w.hardState;
       torn += ' hard state kept';
       hardStateKept = true;
     }
     if (hardStateFirst && !hardStateKept) return torn;
     const keep = this.prng.int(rd.entries.length + 1);
+    if (keep === 0 && rd.entries.length > 0 && rd.entries[0].index <= n.storage.lastIndex() && this.prng.chance(0.5)) {
+      this.truncateStorage(n, rd.entries[0].index - 1);
+      return `${torn} truncation kept, no entries`;
+    }
     if (keep > 0) {
       n.storage.append(rd.entries.slice(0, keep));
       torn += ` ${keep}/${rd.entries.length} entries kept`;
@@ -690,31 +713,52 @@ export class SimCluster {
     return torn;
   }
 
-  /** Pipelined writes reach the disk in order: a crash keeps whole writes, then maybe part of
-   *  the next one. */
+  /**
+   * Pipelined writes: the hard-state writes (LevelDB) and the log writes (appends, truncations)
+   * are two chains, each durable in order, independent of each other. A crash keeps a prefix of
+   * each: whole hard states, whole log writes then maybe part of the next (a prefix of its
+   * entries, or only the truncation it starts with). The one ordering rule across the chains: a
+   * write that ends recovering has its hard state durable before its entries.
+   */
   private tearPipelined(n: SimNode): string {
+    const hsWrites = n.writes.filter((w) => w.hardState !== null);
+    const logWrites = n.writes.filter((w) => w.ready.entries.length > 0);
+    let hsKeep = this.prng.int(hsWrites.length + 1);
+    const logKeep = this.prng.int(logWrites.length + 1);
+    const partial = logKeep < logWrites.length ? logWrites[logKeep]! : null;
+    const partialKeep = partial === null ? 0 : this.prng.int(partial.ready.entries.length);
+    for (const w of [...logWrites.slice(0, logKeep), ...(partial !== null && partialKeep > 0 ? [partial] : [])]) {
+      if (this.clearsRecovering(n, w.ready)) hsKeep = Math.max(hsKeep, hsWrites.indexOf(w) + 1);
+    }
     let torn = '';
-    for (const w of n.writes) {
-      if (!this.prng.chance(0.5)) break;
-      const rd = w.ready;
-      const whole = this.prng.chance(0.5);
-      const hardStateFirst = this.clearsRecovering(n, rd);
-      let hardStateKept = false;
-      if (rd.hardState && (whole || this.prng.chance(0.5))) {
-        n.storage.setHardState(rd.hardState);
-        if (rd.mustSync) n.syncedHardState = rd.hardState;
-        torn += ' hard state kept';
-        hardStateKept = true;
+    if (hsKeep > 0) {
+      const w = hsWrites[hsKeep - 1]!;
+      n.storage.setHardState(w.hardState!);
+      if (w.ready.mustSync) n.syncedHardState = w.hardState!;
+      torn += ` ${hsKeep}/${hsWrites.length} hard state(s) kept`;
+    }
+    for (const w of logWrites.slice(0, logKeep)) n.storage.append(w.ready.entries);
+    if (logKeep > 0) torn += ` ${logKeep}/${logWrites.length} log write(s) kept`;
+    if (partial !== null) {
+      const ents = partial.ready.entries;
+      if (partialKeep > 0) {
+        n.storage.append(ents.slice(0, partialKeep));
+        torn += ` then ${partialKeep}/${ents.length} entries`;
+      } else if (ents[0]!.index <= n.storage.lastIndex() && this.prng.chance(0.5)) {
+        this.truncateStorage(n, ents[0]!.index - 1);
+        torn += ' then only its truncation';
       }
-      if (hardStateFirst && !hardStateKept) break;
-      const keep = whole ? rd.entries.length : this.prng.int(rd.entries.length + 1);
-      if (keep > 0) {
-        n.storage.append(rd.entries.slice(0, keep));
-        torn += ` ${keep}/${rd.entries.length} entries kept`;
-      }
-      if (!whole) break;
     }
     return torn;
+  }
+
+  /** Cuts the node's durable log after `index` (a truncation that reached the disk alone). */
+  private truncateStorage(n: SimNode, index: number): void {
+    const kept = n.storage.allEntries().filter((e) => e.index <= index);
+    const fresh = new MemoryStorage();
+    fresh.setHardState(n.storage.initialHardState());
+    fresh.append(kept);
+    n.storage = fresh;
   }
 
   restart(i: number): void {
@@ -835,6 +879,97 @@ export class SimCluster {
   }
 
   // ---------------------------------------------------------------- liveness
+
+  /** Whether `a` and `b` can talk both ways. */
+  private linked(a: number, b: number): boolean {
+    return !this.cut.has(`${this.ids[a]}>${this.ids[b]}`) && !this.cut.has(`${this.ids[b]}>${this.ids[a]}`);
+  }
+
+  /**
+   * Nodes among which Raft must elect: a node that is up and not recovering (such a node does not
+   * vote until a leader catches it up: HardState.recovering) plus enough others, up and not
+   * recovering, to make a majority, that it can talk to both ways and whose logs are not ahead of
+   * its own (so it can win their votes). The others need not talk to each other: a leader only
+   * talks to each follower. Null when there is none.
+   */
+  electableMajority(): number[] | null {
+    const need = Math.floor(this.size / 2) + 1;
+    const usable = (i: number) => this.nodes[i]!.alive && !this.recovering(i);
+    for (let c = 0; c < this.size; c++) {
+      if (!usable(c)) continue;
+      const cs = this.nodes[c]!.core!.status();
+      const cLastTerm = this.nodes[c]!.core ? this.lastTermOf(c) : 0;
+      const members = [c];
+      for (let o = 0; o < this.size; o++) {
+        if (o === c || !usable(o) || !this.linked(c, o)) continue;
+        const oLastTerm = this.lastTermOf(o);
+        const os = this.nodes[o]!.core!.status();
+        if (oLastTerm > cLastTerm || (oLastTerm === cLastTerm && os.lastIndex > cs.lastIndex)) continue;
+        members.push(o);
+      }
+      if (members.length >= need) return members;
+    }
+    return null;
+  }
+
+  /** Term of the last entry of node `i`'s log (its driver's view: durable and in flight). */
+  private lastTermOf(i: number): number {
+    const n = this.nodes[i]!;
+    const last = n.core!.status().lastIndex;
+    const keys = this.checker.logKeys(n.id);
+    const key = keys[last - 1];
+    return key === undefined ? 0 : Number(key.slice(0, key.indexOf('/')));
+  }
+
+  /**
+   * Liveness under partial connectivity: with the partitions and the crashed nodes left as they
+   * are (loss, duplication and delay stop), an electable majority (electableMajority) must elect a
+   * leader that a majority follows within `ticksMax` (with check-quorum on). Returns the ticks it took, -1 when no such majority
+   * exists (nothing to check), or records a 'liveness' violation.
+   */
+  settlePartial(ticksMax: number): number {
+    // Without check-quorum a leader that lost its majority stays leader and its followers'
+    // leases keep refusing others (the broker always runs with it): nothing to check then.
+    if (!this.baseConfig.checkQuorum) return -1;
+    const majority = this.electableMajority();
+    if (majority === null) return -1;
+    this.setNetwork(0, 0, 0);
+    this.note(`settle partially: ${majority.map((i) => this.ids[i]).join(',')} can talk; other cuts and crashes stay`);
+    for (let t = 0; t < ticksMax && !this.violation; t++) {
+      this.tickAll();
+      for (let k = 0; k < 64 && (this.packets.length > 0 || this.busyWrites > 0) && !this.violation; k++) {
+        this.stepClock();
+        this.deliverAll();
+      }
+      if (this.followedLeader() >= 0) return t;
+    }
+    if (!this.violation) {
+      const states = this.nodes.map((n) => {
+        const s = n.core?.status();
+        return s ? `${n.id}:${s.role}@${s.term} leader=${s.leaderId || '-'}` : `${n.id}:down`;
+      });
+      this.failWith({
+        invariant: 'liveness',
+        message: `${majority.map((i) => this.ids[i]).join(',')} can all talk, yet no leader a majority follows within ${ticksMax} ticks: ${states.join('; ')}`,
+      });
+    }
+    return ticksMax;
+  }
+
+  /** A leader that a majority (itself included) follows in its term, or -1. */
+  private followedLeader(): number {
+    for (let i = 0; i < this.size; i++) {
+      const s = this.nodes[i]!.core?.status();
+      if (!s || s.role !== Role.Leader) continue;
+      let followers = 0;
+      for (const n of this.nodes) {
+        const o = n.core?.status();
+        if (o && o.term === s.term && o.leaderId === this.ids[i]) followers++;
+      }
+      if (followers >= Math.floor(this.size / 2) + 1) return i;
+    }
+    return -1;
+  }
 
   /**
    * Heals every fault (partitions, loss, duplication, delay, crashed nodes) and runs until one

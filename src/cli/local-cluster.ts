@@ -1,12 +1,15 @@
-// Starts real `raftmq node` processes on 127.0.0.1 for multi-process tests, and stops them by PID.
+// Starts real `raftmq node` processes on 127.0.0.1 (free ports, a temporary directory, small
+// segments) and stops them by PID: the local group of the multi-process tests and the benchmark.
+// It lives here, beside `raftmq cluster`, so that scripts and tests share it without importing
+// each other.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeConfig, renderConfig } from '../../src/broker/config.ts';
-import type { NodeStatus } from '../../src/broker/protocol.ts';
-import { queryStatus, spawnNode } from '../../src/cli/cluster.ts';
-import { freeLocalPorts } from '../../src/net/free-ports.ts';
+import { makeConfig, renderConfig } from '../broker/index.ts';
+import { freeLocalPorts } from '../net/index.ts';
+import type { NodeStatus } from '../protocol/index.ts';
+import { queryStatus, spawnNode } from './cluster.ts';
 
 export interface LaunchedNode {
   readonly id: string;

@@ -1,4 +1,4 @@
-// Reading a frame's blobs (frame-codec.ts: raw bytes after the msgpack part), item by item.
+// Reading a frame's blobs (raw bytes after the msgpack part, ../net/frame-codec.ts), item by item.
 
 /** Hands out a received frame's blobs in order, `size` bytes at a time (views, not copies): the
  *  reading side of a frame whose items each say how many blob bytes are theirs. */

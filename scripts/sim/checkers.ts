@@ -14,8 +14,7 @@
 //    report the index committed; Leader Completeness is checked for leaders of later terms only,
 //    which keeps the check sound (no false alarms) while still catching Figure 8.
 
-import type { Entry, NodeId } from '../../src/raft/types.ts';
-import { Role } from '../../src/raft/types.ts';
+import { type Entry, type NodeId, Role } from '../../src/raft/index.ts';
 
 export type Invariant =
   | 'election-safety'

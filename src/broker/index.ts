@@ -1,0 +1,24 @@
+// The broker folder's API for the CLI, the chaos runner and tests. Other folders import the broker
+// only from here; inside the folder, files import each other directly.
+export * from './commands.ts';
+export * from './config.ts';
+export * from './consume-queue.ts';
+export * from './errors.ts';
+export * from './logger.ts';
+export * from './node.ts';
+export {
+  PeerTransport,
+  PEER_FRAME_BYTES_TARGET,
+  PEER_SEND_QUEUE_BYTES_MAX,
+  messageWireBytes,
+  peerListDigest,
+  splitIntoFrames,
+  wireMessageProblem,
+  type PeerTransportOptions,
+} from './peer-transport.ts';
+export * from './replica.ts';
+export * from './replica-options.ts';
+export * from './role.ts';
+export * from './send-batch-encoding.ts';
+export * from './server.ts';
+export * from './state-machine.ts';

@@ -1,0 +1,54 @@
+// What the replica driver (replica.ts) is given: its options, and the parts it drives through
+// interfaces (the state machine, the peer transport, a logger), so tests can hand it fakes.
+import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/index.ts';
+import type { Entry, Message, NodeId, RaftNodeApi } from '../raft/index.ts';
+
+/** What the driver needs from the state machine (implemented by BrokerStateMachine). */
+export interface ReplicatedStateMachine {
+  readonly appliedIndex: number;
+  /** Applies one committed entry; the return value goes to the entry's proposer, if waiting. */
+  apply(entry: Entry): unknown;
+  /** Makes the applied state durable; a restart resumes after it. Takes its snapshot of the
+   *  state synchronously, within the call (what is applied after the call is not in it). */
+  checkpoint(): Promise<unknown>;
+}
+
+/** Sends Raft messages to peers; one call per peer per turn becomes one frame. */
+export interface PeerSender {
+  send(to: NodeId, messages: Message[]): void;
+}
+
+export interface ReplicaLogger {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
+/** Default for ReplicaOptions.writesInFlightMax. */
+export const WRITES_IN_FLIGHT_MAX = 32;
+
+export interface ReplicaOptions {
+  readonly nodeId: NodeId;
+  readonly raft: RaftNodeApi;
+  readonly log: CommitLog;
+  readonly meta: MetaStore;
+  readonly stateMachine: ReplicatedStateMachine;
+  readonly peers: PeerSender;
+  readonly logger: ReplicaLogger;
+  readonly tickMs: number;
+  /** A proposal not committed within this long is answered with TIMEOUT (the entry may still commit). */
+  readonly proposalTimeoutMs: number;
+  readonly checkpointIntervalMs: number;
+  /** How the log makes appends durable. SYNC_FLUSH: an entry counts as persisted only once
+   *  fdatasync'd, so everything applied is on disk and checkpoints run beside the loop. Anything
+   *  else (ASYNC_FLUSH, the default assumption): the loop stops for a log flush and the checkpoint. */
+  readonly flushDiskType?: FlushDiskType;
+  /** Most proposals waiting for commit; beyond it new proposals get OVERLOADED. */
+  readonly pendingProposalsMax: number;
+  /** Most Readies whose writes are in flight; the loop takes no new Ready beyond it. */
+  readonly writesInFlightMax?: number;
+  /** Most peer messages queued for the next turn; beyond it they are dropped (Raft tolerates loss). */
+  readonly inboxMessagesMax: number;
+  /** Called when the replica cannot go on (the disk failed): the process should exit. */
+  readonly onFatal: (err: Error) => void;
+}

@@ -1,0 +1,21 @@
+// The chaos runner's API for scripts/chaos.ts and its tests. delay-relay.ts is not here: it is a
+// program of its own, started as a child process.
+export { checkHistory, type CheckOptions } from './checker.ts';
+export { replayMessages } from './dump.ts';
+export {
+  ALL_FAULTS,
+  DELAY_JITTER_MS,
+  DELAY_MS,
+  LONG_SUSPEND_MS,
+  LOSS_PERCENT,
+  bridgeCuts,
+  componentCuts,
+  faultsValidFor,
+  ringCuts,
+  type Cuts,
+} from './faults.ts';
+export type { DumpedMessage, HistoryEvent, ReplicaDump, SendEvent } from './history.ts';
+export { esc, masterChanges, renderReport, timelineSeries, type ReportMeta } from './report.ts';
+export { runChaos } from './run.ts';
+export { summaryLine } from './summary.ts';
+export { bodyOf, idOfBody } from './workload.ts';

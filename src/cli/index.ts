@@ -1,0 +1,5 @@
+// The CLI folder's API for scripts and tests: the flag parser, the local-group helpers of
+// `raftmq cluster` and LocalCluster. main.ts is not here: importing it runs the command line.
+export * from './args.ts';
+export * from './cluster.ts';
+export * from './local-cluster.ts';

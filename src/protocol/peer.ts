@@ -1,0 +1,38 @@
+// The replica <-> replica wire: the same framing as the client wire (net/frame-codec.ts), on the
+// Raft listener. Raft messages travel as the core's own type; entry bodies as blobs.
+import type { Message as RaftMessage } from '../raft/index.ts';
+
+/** Version of the replica-to-replica protocol; a peer speaking another one is refused at hello
+ *  (2: entry bodies travel as raw blobs after the frame's msgpack part). */
+export const PEER_PROTOCOL_VERSION = 3;
+
+/** First frame on a peer connection: who is calling, so the receiver can route replies. */
+export interface PeerHello {
+  type: 'hello';
+  id: 0;
+  /** PEER_PROTOCOL_VERSION of the caller (absent: version 1). */
+  protocol: number;
+  group: string;
+  nodeId: string;
+  /** host:port of the caller's client listener: lets replicas answer NOT_MASTER with an address. */
+  clientAddr: string;
+  /** The caller's dLegerPeers, canonical (`id-host:port` sorted by id, `;`-joined): replicas
+   *  whose lists differ say so loudly (a mistyped address silently breaks elections). */
+  peers?: string;
+}
+/** Raft messages for one peer produced in one turn of the driver loop (one frame, or several
+ *  for a large catch-up). Sent on the connection to that peer, or back on the connection it
+ *  opened to us when ours cannot reach it. */
+export interface PeerRaft {
+  type: 'raft';
+  id: 0;
+  msgs: RaftMessage[];
+}
+/** What a replica tells a peer about the peer's own configuration: why its hello was refused
+ *  (then the connection closes), or that their peer lists differ. The receiver logs it. */
+export interface PeerNotice {
+  type: 'notice';
+  id: 0;
+  reason: string;
+}
+export type PeerFrame = PeerHello | PeerRaft | PeerNotice;
