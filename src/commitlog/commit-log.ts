@@ -52,286 +52,134 @@
 //    flushLeastBytes (4 MiB) plus what is written while one round runs, whichever is less.
 //    (4 MiB, not more: a round's fdatasync makes the kernel write the file back while appends go
 //    on, and appends to a file under writeback stall in write() now and then, the longer the
-//    bigger the round. Measured, 256 MiB of 1 KiB appends: 4 MiB rounds 1.4-1.8 ms longest
-//    stall, 64 MiB rounds 11-20 ms and ~20% lower throughput; 1-2 MiB no better than 4.)
+//    bigger the round, which also costs throughput; smaller rounds are no better. The
+//    bench:commitlog ASYNC_FLUSH phases show it.)
 //
-// Recovery and the corruption rule (see recover()): the last segment is re-verified from its start
+// Recovery and the corruption rule (recovery.ts): the last segment is re-verified from its start
 // (every record: header CRC, body CRC, position, consecutive index, non-decreasing term). A record
 // that fails at or after the checkpoint's flushedPos (never acknowledged under SYNC_FLUSH) is a
 // torn tail: it and everything after it are cut, with a warning; zeros where the next header would
 // be are the clean end of a preallocated file (cut the same way, no warning). A record that fails before
 // flushedPos, or anywhere in an earlier segment, is STORE_CORRUPT (file + byte offset): the store
 // does not open. Reads verify every record they take from disk too.
+//
+// The parts; this file is the front that composes them and checks the API's arguments and state:
+//   options.ts        the options: defaults, limits, checks
+//   log-state.ts      indexes and positions (first, last, written, flushed), shared by the parts
+//   term-runs.ts      the term of every record, in memory
+//   record-cache.ts   recent records, in memory
+//   chunks.ts         accept: encode batches into arena chunks (CRCs inline or on the worker)
+//   pump.ts           write: chunks to the segment and index files
+//   flusher.ts        flush: fdatasync rounds, the checkpoint, lazy syncs
+//   waiters.ts        appends and flushes waiting on those
+//   files.ts          segment and index files: create, preallocate, cut, remove
+//   dirty-files.ts    what is not yet durable; closes deferred past an fdatasync in flight
+//   reader.ts         reads: the cache, then the files, verified
+//   truncation.ts     truncateAfter and retention (deleteBefore)
+//   recovery.ts       open: rebuild the state from the files, the torn-tail rule
+//   faults.ts         test-only faults: crash the store, kill the CRC worker
 import fs from 'node:fs';
-import path from 'node:path';
 import { Checkpoint } from './checkpoint.ts';
-import { CRC_OFFLOAD_MIN_BYTES_DEFAULT, CrcSealer } from './crc-sealer.ts';
-import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
-import { CommitLogError, writeError } from './errors.ts';
+import { ChunkQueue, recordProblem } from './chunks.ts';
+import { CrcSealer } from './crc-sealer.ts';
+import { DirtyFiles } from './dirty-files.ts';
+import { CommitLogError } from './errors.ts';
+import { CommitLogFaults, type CrashInfo } from './faults.ts';
+import { StoreFiles, closeQuietly } from './files.ts';
+import { Flusher } from './flusher.ts';
 import { DiskIo } from './io.ts';
-import { DIRECT_ALIGN, alignedBuffer, type DirectWriter } from './direct-writer.ts';
 import { acquireLock, type StoreLock } from './lock.ts';
-import {
-  INDEX_ENTRY_SIZE,
-  RECORD_BODY_BYTES_MAX,
-  RECORD_HEADER_SIZE,
-  bodyMatches,
-  decodeHeader,
-  decodeIndexEntry,
-  encodeIndexEntry,
-  encodeRecord,
-  encodeUnsealedRecord,
-  isZero,
-  padName,
-  viewOf,
-  type IndexEntry,
-} from './record.ts';
-import { trace, tracing } from '../trace/index.ts';
-import { assert } from '../util/index.ts';
-import type { CommitLog, CommitLogOptions, CommitLogStats, FlushDiskType, LogRecord } from './types.ts';
+import { LogState } from './log-state.ts';
+import { resolveOptions, type StoreSettings } from './options.ts';
+import { WritePump } from './pump.ts';
+import { LogReader } from './reader.ts';
+import { Recovery } from './recovery.ts';
+import { Truncation } from './truncation.ts';
+import type { CommitLog, CommitLogOptions, CommitLogStats, LogRecord } from './types.ts';
+import { Waiters } from './waiters.ts';
 
-export const SEGMENT_BYTES_DEFAULT = 1024 * 1024 * 1024;
-export const INDEX_ENTRIES_PER_FILE_DEFAULT = 1024 * 1024;
-export const FLUSH_INTERVAL_MS_DEFAULT = 500;
-export const FLUSH_LEAST_BYTES_DEFAULT = 4 * 1024 * 1024;
-/** Recent records kept in memory for reads (followers close behind, pulls of the tail). 16 MiB is
- *  ~0.15 s of a full-load replica's appends; measured with 3 nodes at 256 in flight, 64 MiB gave
- *  ~60 MiB more RSS per replica and no more throughput (84-95k msgs/s either way). */
-export const CACHE_BYTES_DEFAULT = 16 * 1024 * 1024;
+export {
+  CACHE_BYTES_DEFAULT,
+  FLUSH_INTERVAL_MS_DEFAULT,
+  FLUSH_LEAST_BYTES_DEFAULT,
+  INDEX_ENTRIES_PER_FILE_DEFAULT,
+  SEGMENT_BYTES_DEFAULT,
+} from './options.ts';
 
-/** Limits (TigerStyle: everything has one). */
-const SEGMENT_BYTES_MIN = 4096;
-const SEGMENT_BYTES_MAX = 2 ** 40;
+/** Records in one append at most. */
 const APPEND_RECORDS_MAX = 65536;
-const READ_RECORDS_MAX = 65536;
-const READ_INDEX_ENTRIES_MAX = 4096;
-const READ_RANGE_BYTES_MAX = 64 * 1024 * 1024;
-const SCAN_WINDOW_BYTES = 8 * 1024 * 1024;
-const CACHE_RECORD_OVERHEAD_BYTES = 64;
-const NAME_RE = /^\d{20}$/;
-const LAZY_SYNC_INTERVAL_MS = 1000;
-/** Encoding buffers: a few turns' worth of batches; a larger batch gets a buffer of its own. */
-const DATA_ARENA_BYTES = 8 * 1024 * 1024;
-const INDEX_ARENA_BYTES = 256 * 1024;
-/** Full encoding blocks kept for reuse while their chunks are still being sealed or written. */
-const ARENA_SPARES_MAX = 2;
-/**
- * Data writes. The pump joins pending chunks into one write of at most WRITE_BYTES_MAX (a single
- * larger chunk is written alone). A write up to WRITE_ON_MAIN_THREAD_BYTES_MAX is made on the main
- * thread; a larger one (only a single huge batch) on libuv's thread pool, so the event loop is not
- * blocked for milliseconds. Measured on this machine (2 cores, ext4, 6 GiB of 1 KiB entries in
- * 137 KB batches, 8 appends in flight, fdatasync every 4 MiB): main-thread writes of <= 256 KiB
- * ~1000-1100 MB/s; 512 KiB ~820, 1 MiB ~700 (per byte, larger writes into a file that the flush
- * rounds keep writing back cost more); the same 137 KB writes on the thread pool ~500-800 MB/s and
- * ~1.8 instead of ~1.1 CPU-s per GiB (the copy on another core, thread hand-offs): on two cores
- * there is no idle core for the overlap to use.
- */
-const WRITE_BYTES_MAX = 256 * 1024;
-const WRITE_ON_MAIN_THREAD_BYTES_MAX = 1024 * 1024;
-/** The aligned staging buffer of direct writes (one write in flight per log). The pump joins
- *  pending chunks into one direct write of at most this less a block (the rewritten tail); a
- *  single larger chunk goes out in pieces of this size. */
-const DIRECT_STAGING_BYTES = 1024 * 1024;
-
-interface Segment {
-  readonly start: number;
-  readonly path: string;
-  fd: number;
-  /** Bytes of records written to the file (from its start). */
-  size: number;
-  /** The file's length: `size`, or more while the segment is the active (last) one and is
-   *  preallocated (extended with ftruncate to segmentBytes: a sparse, zero tail). */
-  fileLen: number;
-  /** Index of the first record; 0 while unknown (recovery of a torn first record). */
-  firstIndex: number;
-  /** The O_DIRECT writer of the active segment (SYNC_FLUSH with directIo), opened at its first
-   *  write and closed when it stops being the active one; null: none (yet). */
-  direct: DirectWriter | null;
-}
-
-interface IndexFile {
-  readonly start: number;
-  readonly path: string;
-  fd: number;
-  size: number;
-}
-
-/** One batch (or the part of it in one segment), encoded, accepted but not yet written. */
-interface Chunk {
-  readonly segStart: number;
-  readonly data: Buffer;
-  readonly index: Buffer;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly endPos: number;
-  /** Where `data` and `index` live (released once the chunk is written or dropped). */
-  readonly dataBlock: ArenaBlock;
-  readonly indexBlock: ArenaBlock;
-  /** CRCs filled in (at accept, or by the CRC worker since): the pump may write it. */
-  sealed: boolean;
-  /** Dropped unwritten (a failed write) while the CRC worker still had it. */
-  dropped: boolean;
-  released: boolean;
-}
-
-interface Waiter {
-  readonly index: number;
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
-}
-
-type LifecycleState = 'opening' | 'open' | 'closing' | 'closed';
 
 export class FileCommitLog implements CommitLog {
-  private readonly dataDir: string;
-  private readonly indexDir: string;
-  private readonly segmentBytes: number;
-  private readonly indexPerFile: number;
-  private readonly mode: FlushDiskType;
-  private readonly flushIntervalMs: number;
-  private readonly flushLeastBytes: number;
-  private readonly cacheBytesMax: number;
-  private readonly preallocate: boolean;
-  /** Data writes go through DirectWriter (turned off for good if the filesystem refuses it). */
-  private useDirect: boolean;
-  private staging: Buffer | null = null;
+  private readonly state: LogState;
   private readonly io: DiskIo;
-  private readonly logFn: NonNullable<CommitLogOptions['log']>;
-
-  private state: LifecycleState = 'opening';
-  private lock: StoreLock | null = null;
-  private checkpoint: Checkpoint | null = null;
-  private segments: Segment[] = [];
-  private readonly indexFiles = new Map<number, IndexFile>();
-
-  // Indexes. Invariant: first - 1 <= flushed <= written <= last.
-  private first = 1;
-  private last = 0;
-  private written = 0;
-  private flushed = 0;
-  private prevTerm = 0;
-  // Physical positions. Invariant: flushedPos <= writtenPos <= acceptPos.
-  private acceptSegStart = 0;
-  private acceptPos = 0;
-  private writtenPos = 0;
-  private flushedPos = 0;
-
-  /** Term runs: runTerms[k] is the term of [runStarts[k], runStarts[k + 1]). */
-  private runStarts: number[] = [];
-  private runTerms: number[] = [];
-
-  /** Recent records [cacheStart, last]; always holds every record not yet written. */
-  private cache: LogRecord[] = [];
-  private cacheHead = 0;
-  private cacheStart = 1;
-  private cacheBytes = 0;
-
-  private pending: Chunk[] = [];
-  private pendingHead = 0;
+  private readonly dirty = new DirtyFiles();
+  private readonly files: StoreFiles;
+  private readonly waiters = new Waiters();
   /** Seals (CRCs) large batches on a worker thread: crc-sealer.ts. */
   private readonly sealer: CrcSealer;
-  private readonly crcOffloadMinBytes: number;
-  /** Where pending chunks are encoded (encode-arena.ts): shared memory while batches may go to
-   *  the CRC worker (it writes their CRCs in place). */
-  private readonly dataArena: EncodeArena;
-  private readonly indexArena = new EncodeArena(INDEX_ARENA_BYTES, ARENA_SPARES_MAX, () => false);
-  private appendWaiters: Waiter[] = [];
-  private appendWaitersHead = 0;
-  private flushWaiters: Waiter[] = [];
-  /** Segment fds written since the last round: every round fdatasyncs them. */
-  private readonly dirtyFds = new Set<number>();
-  /** Index and checkpoint fds written since they were last synced. Recovery rebuilds the index of
-   *  the last segment and a lagging checkpoint is safe, so these are synced only at a roll (the
-   *  index of a finished segment must be durable), on close, and at most every
-   *  LAZY_SYNC_INTERVAL_MS by a round: one fdatasync per group commit instead of three. */
-  private readonly lazyFds = new Set<number>();
-  private lazySyncedAtMs = 0;
-  private lazySyncing = 0;
-  private readonly dirtyDirs = new Set<string>();
-  private fdsToClose: number[] = [];
+  private readonly queue: ChunkQueue;
+  private readonly pump: WritePump;
+  private readonly flusher: Flusher;
+  private readonly reader: LogReader;
+  private readonly truncation: Truncation;
 
-  private pumpScheduled = false;
-  /** The pump runs: at most one data write (and the index write after it) is in flight. */
-  private pumping = false;
-  private pumpIdleWaiters: (() => void)[] = [];
-  private flushing = false;
-  private flushAgain = false;
-  private flushIdleWaiters: (() => void)[] = [];
   /** truncateAfter called and not done: appends are refused (the caller serializes them). */
   private truncatesPending = 0;
-  /** truncateAfter is cutting the files: the flush loop must not move flushed forward. */
-  private truncating = false;
+  /** truncateAfter and deleteBefore run one at a time, in call order. */
   private opChain: Promise<void> = Promise.resolve();
   private closePromise: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  /** Set after a failed fdatasync or an I/O error: writes are refused from then on. */
-  private failed: CommitLogError | null = null;
 
-  private appendCalls = 0;
-  private recordsAppended = 0;
-  private flushRounds = 0;
-
-  private constructor(private readonly dir: string, options: CommitLogOptions) {
-    this.dataDir = path.join(dir, 'data');
-    this.indexDir = path.join(dir, 'index');
-    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
-    this.indexPerFile = options.indexEntriesPerFile ?? INDEX_ENTRIES_PER_FILE_DEFAULT;
-    this.mode = options.flushDiskType ?? 'SYNC_FLUSH';
-    this.flushIntervalMs = options.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT;
-    this.flushLeastBytes = options.flushLeastBytes ?? FLUSH_LEAST_BYTES_DEFAULT;
-    this.cacheBytesMax = options.cacheBytes ?? CACHE_BYTES_DEFAULT;
-    this.preallocate = options.preallocate ?? true;
-    // Direct writes pad the last block with zeros: the preallocated layout, where zeros after the
-    // records are the clean end. ASYNC_FLUSH acknowledges at the write: the page cache is its point.
-    this.useDirect = (options.directIo ?? true) && this.preallocate && this.mode === 'SYNC_FLUSH';
-    this.io = new DiskIo(options.faults);
-    this.logFn = options.log ?? (() => {});
-    this.crcOffloadMinBytes = options.crcOffloadMinBytes ?? CRC_OFFLOAD_MIN_BYTES_DEFAULT;
-    this.sealer = new CrcSealer((msg, fields) => this.logFn('warn', msg, fields));
-    this.dataArena = new EncodeArena(DATA_ARENA_BYTES, ARENA_SPARES_MAX, () => this.crcOffloadMinBytes > 0 && this.sealer.usable(), (old) =>
-      this.sealer.forget(old),
-    );
+  private constructor(
+    private readonly settings: StoreSettings,
+    private readonly lock: StoreLock,
+    private readonly checkpoint: Checkpoint,
+    faults: CommitLogOptions['faults'],
+  ) {
+    const testFaults = faults instanceof CommitLogFaults ? faults : undefined;
+    const fail = (err: CommitLogError): void => this.fail(err);
+    const kickPump = (): void => this.pump.kick();
+    this.state = new LogState(settings.cacheBytesMax);
+    this.io = new DiskIo(faults);
+    this.files = new StoreFiles(settings, this.dirty);
+    this.sealer = new CrcSealer((msg, fields) => settings.log('warn', msg, fields), testFaults);
+    this.queue = new ChunkQueue(settings, this.state, this.sealer, () => {
+      if (this.state.lifecycle !== 'closed') kickPump();
+    });
+    this.flusher = new Flusher(settings, this.state, this.files, this.dirty, checkpoint, this.waiters, this.io, fail, kickPump);
+    this.pump = new WritePump(settings, this.state, this.files, this.queue, this.flusher, this.dirty, this.waiters, this.io, fail);
+    this.reader = new LogReader(this.state, this.files, settings.indexPerFile);
+    this.truncation = new Truncation(settings, this.state, this.files, this.reader, this.queue, this.pump, this.flusher, this.waiters, this.io, {
+      checkWritable: (op) => this.checkWritable(op),
+      fail,
+    });
+    testFaults?.onCrash(() => this.crash());
   }
 
   static async open(options: CommitLogOptions): Promise<FileCommitLog> {
-    if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
-      throw new CommitLogError('INVALID_ARGUMENT', 'openCommitLog: options.dir must be a non-empty string');
-    }
-    checkInt('segmentBytes', options.segmentBytes, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
-    checkInt('indexEntriesPerFile', options.indexEntriesPerFile, 16, 2 ** 26);
-    checkInt('flushIntervalMs', options.flushIntervalMs, 1, 3_600_000);
-    checkInt('flushLeastBytes', options.flushLeastBytes, 1, 2 ** 40);
-    checkInt('cacheBytes', options.cacheBytes, 0, 2 ** 40);
-    checkInt('crcOffloadMinBytes', options.crcOffloadMinBytes, 0, 2 ** 40);
-    if (options.directIo !== undefined && typeof options.directIo !== 'boolean') {
-      throw new CommitLogError('INVALID_ARGUMENT', `directIo must be a boolean, not ${String(options.directIo)}`);
-    }
-    if (options.preallocate !== undefined && typeof options.preallocate !== 'boolean') {
-      throw new CommitLogError('INVALID_ARGUMENT', `preallocate must be a boolean, not ${String(options.preallocate)}`);
-    }
-    if (options.flushDiskType !== undefined && options.flushDiskType !== 'SYNC_FLUSH' && options.flushDiskType !== 'ASYNC_FLUSH') {
-      throw new CommitLogError('INVALID_ARGUMENT', `flushDiskType must be SYNC_FLUSH or ASYNC_FLUSH, not ${String(options.flushDiskType)}`);
-    }
-    const dir = path.resolve(options.dir);
-    const log = new FileCommitLog(dir, options);
-    fs.mkdirSync(log.dataDir, { recursive: true });
-    fs.mkdirSync(log.indexDir, { recursive: true });
-    log.lock = acquireLock(dir);
+    const settings = resolveOptions(options);
+    fs.mkdirSync(settings.dataDir, { recursive: true });
+    fs.mkdirSync(settings.indexDir, { recursive: true });
+    const lock = acquireLock(settings.dir);
+    let log: FileCommitLog | null = null;
     try {
-      log.checkpoint = Checkpoint.open(dir).checkpoint;
-      log.recover();
-      await log.syncAfterRecovery();
+      const { checkpoint } = Checkpoint.open(settings.dir);
+      log = new FileCommitLog(settings, lock, checkpoint, options.faults);
+      new Recovery(settings, log.state, log.files, log.reader, log.dirty).recover(checkpoint.state);
+      await log.flusher.syncAfterRecovery();
     } catch (err) {
-      log.closeAllFiles();
-      log.lock.release();
-      log.state = 'closed';
+      log?.closeAllFiles();
+      lock.release();
+      if (log !== null) log.state.lifecycle = 'closed';
       throw err;
     }
-    log.state = 'open';
-    if (log.mode === 'ASYNC_FLUSH') {
+    log.state.lifecycle = 'open';
+    if (settings.mode === 'ASYNC_FLUSH') {
+      const state = log.state;
+      const flusher = log.flusher;
       log.timer = setInterval(() => {
-        if (log.written > log.flushed) log.requestFlush();
-      }, log.flushIntervalMs);
+        if (state.written > state.flushed) flusher.request();
+      }, settings.flushIntervalMs);
       log.timer.unref();
     }
     return log;
@@ -340,24 +188,24 @@ export class FileCommitLog implements CommitLog {
   // ---------------------------------------------------------------- public API
 
   firstIndex(): number {
-    return this.first;
+    return this.state.first;
   }
 
   lastIndex(): number {
-    return this.last;
+    return this.state.last;
   }
 
   flushedIndex(): number {
-    return this.flushed;
+    return this.state.flushed;
   }
 
   stats(): CommitLogStats {
     return {
-      appendCalls: this.appendCalls,
-      recordsAppended: this.recordsAppended,
+      appendCalls: this.state.appendCalls,
+      recordsAppended: this.state.recordsAppended,
       bytesWritten: this.io.bytesWritten,
       writeCalls: this.io.writeCalls,
-      flushRounds: this.flushRounds,
+      flushRounds: this.state.flushRounds,
       fdatasyncCalls: this.io.fdatasyncCalls,
       directWrites: this.io.directWrites,
     };
@@ -365,18 +213,19 @@ export class FileCommitLog implements CommitLog {
 
   termAt(index: number): number {
     this.checkReadable();
+    const { state } = this;
     if (!Number.isSafeInteger(index) || index < 0) {
       throw new CommitLogError('INVALID_ARGUMENT', `termAt: index must be a non-negative integer, not ${index}`);
     }
     if (index === 0) return 0;
-    if (index === this.first - 1) return this.prevTerm;
-    if (index < this.first) {
-      throw new CommitLogError('COMPACTED', `termAt(${index}): below the first index ${this.first}`);
+    if (index === state.first - 1) return state.prevTerm;
+    if (index < state.first) {
+      throw new CommitLogError('COMPACTED', `termAt(${index}): below the first index ${state.first}`);
     }
-    if (index > this.last) {
-      throw new CommitLogError('INVALID_ARGUMENT', `termAt(${index}): beyond the last index ${this.last}`);
+    if (index > state.last) {
+      throw new CommitLogError('INVALID_ARGUMENT', `termAt(${index}): beyond the last index ${state.last}`);
     }
-    return this.runTerms[this.runOf(index)];
+    return state.runs.termOf(index);
   }
 
   append(records: readonly LogRecord[]): Promise<void> {
@@ -394,27 +243,25 @@ export class FileCommitLog implements CommitLog {
         new CommitLogError('INVALID_ARGUMENT', `append: ${records.length} records in one batch (max ${APPEND_RECORDS_MAX})`),
       );
     }
-    let term = this.lastTerm();
+    const { state } = this;
+    let term = state.lastTerm();
     for (let k = 0; k < records.length; k++) {
       const r = records[k];
-      const problem = this.recordProblem(r, this.last + 1 + k, term);
+      const problem = recordProblem(r, state.last + 1 + k, term, this.settings.segmentBytes);
       if (problem !== null) return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `append: ${problem}`));
       term = r.term;
     }
-    this.accept(records);
-    this.appendCalls++;
-    this.recordsAppended += records.length;
-    const index = this.last;
-    return new Promise<void>((resolve, reject) => {
-      this.appendWaiters.push({ index, resolve, reject });
-      this.kickPump();
-    });
+    this.queue.accept(records);
+    state.appendCalls++;
+    state.recordsAppended += records.length;
+    const done = this.waiters.waitAppend(state.last);
+    this.pump.kick();
+    return done;
   }
 
   writeNow(): void {
-    if (this.state !== 'open' || this.pumping || this.failed !== null) return;
-    // The pump a turn's appends scheduled finds nothing left when it runs.
-    if (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed) void this.runPump();
+    if (this.state.lifecycle !== 'open') return;
+    this.pump.writeNow();
   }
 
   read(fromIndex: number, maxBytes: number): LogRecord[] {
@@ -425,27 +272,10 @@ export class FileCommitLog implements CommitLog {
     if (typeof maxBytes !== 'number' || Number.isNaN(maxBytes) || maxBytes < 0) {
       throw new CommitLogError('INVALID_ARGUMENT', `read: maxBytes must be a non-negative number, not ${maxBytes}`);
     }
-    if (fromIndex < this.first) {
-      throw new CommitLogError('COMPACTED', `read(${fromIndex}): below the first index ${this.first}`);
+    if (fromIndex < this.state.first) {
+      throw new CommitLogError('COMPACTED', `read(${fromIndex}): below the first index ${this.state.first}`);
     }
-    const out: LogRecord[] = [];
-    let bytes = 0;
-    let index = fromIndex;
-    while (index <= this.last && out.length < READ_RECORDS_MAX) {
-      if (index >= this.cacheStart) {
-        const r = this.cache[this.cacheHead + index - this.cacheStart];
-        if (out.length > 0 && bytes + r.data.byteLength > maxBytes) break;
-        out.push(r);
-        bytes += r.data.byteLength;
-        index++;
-        continue;
-      }
-      const got = this.readFromDisk(index, this.cacheStart - 1, maxBytes - bytes, out);
-      index += got.count;
-      bytes += got.bytes;
-      if (got.full) break;
-    }
-    return out;
+    return this.reader.read(fromIndex, maxBytes);
   }
 
   truncateAfter(index: number): Promise<void> {
@@ -454,14 +284,14 @@ export class FileCommitLog implements CommitLog {
     if (!Number.isSafeInteger(index) || index < 0) {
       return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `truncateAfter: bad index ${index}`));
     }
-    if (index < this.first - 1) {
+    if (index < this.state.first - 1) {
       return Promise.reject(
-        new CommitLogError('COMPACTED', `truncateAfter(${index}): below the retention point ${this.first - 1}`),
+        new CommitLogError('COMPACTED', `truncateAfter(${index}): below the retention point ${this.state.first - 1}`),
       );
     }
     // From this call until it is done, appends are refused (they would race the cut).
     this.truncatesPending++;
-    return this.exclusive(() => this.truncateAfterNow(index)).finally(() => {
+    return this.exclusive(() => this.truncation.truncateAfter(index)).finally(() => {
       this.truncatesPending--;
     });
   }
@@ -472,13 +302,13 @@ export class FileCommitLog implements CommitLog {
     if (!Number.isSafeInteger(index) || index < 0) {
       return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `deleteBefore: bad index ${index}`));
     }
-    return this.exclusive(() => this.deleteBeforeNow(index));
+    return this.exclusive(() => this.truncation.deleteBefore(index));
   }
 
   flush(): Promise<void> {
     const refusal = this.checkWritable('flush');
     if (refusal !== null) return Promise.reject(refusal);
-    return this.flushAll();
+    return this.flusher.flushAll();
   }
 
   close(): Promise<void> {
@@ -486,649 +316,7 @@ export class FileCommitLog implements CommitLog {
     return this.closePromise;
   }
 
-  /**
-   * Test-only: "crash" at a quiet moment. Waits for the pump and the flush loop to settle, then
-   * closes every file and releases the lock WITHOUT flushing or writing the checkpoint, as a
-   * process that dies would. Returns what a crash test needs to tear the unflushed tail.
-   */
-  async crashForTest(): Promise<{
-    flushedPos: number;
-    flushedIndex: number;
-    lastSegmentPath: string | null;
-    lastSegmentStart: number;
-    /** Bytes of records in the last segment (its file may be longer: preallocated). */
-    lastSegmentWrittenBytes: number;
-    /** Index entries from here on may be unsynced (the last segment's). */
-    lastSegmentFirstIndex: number;
-  }> {
-    while (this.pumping || this.pumpScheduled || this.flushing) {
-      await this.flushIdle();
-      await new Promise((r) => setImmediate(r));
-    }
-    if (this.timer !== null) clearInterval(this.timer);
-    const seg = this.segments[this.segments.length - 1];
-    const info = {
-      flushedPos: this.flushedPos,
-      flushedIndex: this.flushed,
-      lastSegmentPath: seg === undefined ? null : seg.path,
-      lastSegmentStart: seg === undefined ? 0 : seg.start,
-      lastSegmentWrittenBytes: seg === undefined ? 0 : seg.size,
-      lastSegmentFirstIndex: seg === undefined || seg.firstIndex === 0 ? this.first : seg.firstIndex,
-    };
-    this.state = 'closed';
-    this.closePromise = Promise.resolve();
-    this.rejectWaiters(new CommitLogError('STORE_CLOSED', 'crashed (test)'), -1);
-    this.closeAllFiles();
-    this.lock?.release();
-    await this.sealer.close();
-    return info;
-  }
-
-  /** Test-only: the CRC worker dies (batches are sealed on the main thread from then on). */
-  killCrcWorkerForTest(): Promise<void> {
-    return this.sealer.killWorkerForTest();
-  }
-
-  // ---------------------------------------------------------------- accept and write
-
-  private recordProblem(r: LogRecord, index: number, prevTerm: number): string | null {
-    if (r === null || typeof r !== 'object') return `record for index ${index} is not an object`;
-    if (r.index !== index) return `record index ${r.index}, expected ${index} (indexes are consecutive from lastIndex() + 1)`;
-    if (!Number.isSafeInteger(r.term) || r.term < prevTerm) {
-      return `record ${index}: term ${r.term} is not an integer >= the previous term ${prevTerm}`;
-    }
-    if (!Number.isInteger(r.type) || r.type < 0 || r.type > 255) return `record ${index}: type ${r.type} is not a u8`;
-    if (!(r.data instanceof Uint8Array)) return `record ${index}: data is not a Uint8Array`;
-    const bodyMax = Math.min(RECORD_BODY_BYTES_MAX, this.segmentBytes - RECORD_HEADER_SIZE);
-    if (r.data.byteLength > bodyMax) {
-      return `record ${index} of ${r.data.byteLength} bytes does not fit in a segment of ${this.segmentBytes} bytes (largest body ${bodyMax})`;
-    }
-    return null;
-  }
-
-  /** Encodes the batch, gives it positions and makes it visible (lastIndex, read, termAt). */
-  private accept(records: readonly LogRecord[]): void {
-    let k = 0;
-    while (k < records.length) {
-      const segStart = this.acceptSegStart;
-      const segEnd = segStart + this.segmentBytes;
-      let bytes = 0;
-      let j = k;
-      while (j < records.length) {
-        const size = RECORD_HEADER_SIZE + records[j].data.byteLength;
-        if (this.acceptPos + bytes + size > segEnd) break;
-        bytes += size;
-        j++;
-      }
-      if (j === k) {
-        // Roll: the next record starts the next segment.
-        assert(this.acceptPos > segStart || this.segmentBytes < RECORD_HEADER_SIZE + records[k].data.byteLength,
-          'a record that fits in an empty segment must not roll');
-        this.acceptSegStart = Math.max(segEnd, this.acceptPos);
-        this.acceptPos = this.acceptSegStart;
-        continue;
-      }
-      const dataBlock = this.dataArena.reserve(bytes);
-      const indexBlock = this.indexArena.reserve((j - k) * INDEX_ENTRY_SIZE);
-      const { buf: data, view: dataView } = dataBlock;
-      const { buf: index, view: indexView } = indexBlock;
-      const dataStart = dataBlock.used - bytes;
-      const indexStart = indexBlock.used - (j - k) * INDEX_ENTRY_SIZE;
-      // A large batch is sealed (CRCs) on the worker while the main thread writes what is ahead
-      // of it, but only if something is ahead of it (unwritten or being sealed): alone, it would
-      // wait for the hand-off with nothing to overlap (measured: one appender awaiting each
-      // 137 KB append, ~1,150 MB/s sealing inline, ~640 MB/s on the worker).
-      const offload =
-        this.crcOffloadMinBytes > 0 &&
-        bytes >= this.crcOffloadMinBytes &&
-        (this.pendingHead < this.pending.length || this.sealer.outstanding() > 0) &&
-        data.buffer instanceof SharedArrayBuffer &&
-        this.sealer.available();
-      const encode = offload ? encodeUnsealedRecord : encodeRecord;
-      let off = dataStart;
-      let indexOff = indexStart;
-      for (let m = k; m < j; m++) {
-        const r = records[m];
-        const pos = this.acceptPos + off - dataStart;
-        const size = encode(data, dataView, off, r.index, r.term, r.type, r.data, pos);
-        encodeIndexEntry(index, indexView, indexOff, r.index, pos, r.term, size, r.type);
-        off += size;
-        indexOff += INDEX_ENTRY_SIZE;
-        this.remember(r, size - RECORD_HEADER_SIZE);
-      }
-      assert(off - dataStart === bytes, 'encoded size matches the planned size');
-      this.acceptPos += bytes;
-      const chunk: Chunk = {
-        segStart,
-        data: data.subarray(dataStart, off),
-        index: index.subarray(indexStart, indexOff),
-        firstIndex: records[k].index,
-        lastIndex: records[j - 1].index,
-        endPos: this.acceptPos,
-        dataBlock,
-        indexBlock,
-        sealed: !offload,
-        dropped: false,
-        released: false,
-      };
-      this.pending.push(chunk);
-      if (offload) {
-        this.sealer.submit(data, dataStart, off, () => {
-          chunk.sealed = true;
-          if (chunk.dropped) this.releaseChunk(chunk);
-          else if (this.state !== 'closed') this.kickPump();
-        });
-      }
-      k = j;
-    }
-    this.last = records[records.length - 1].index;
-  }
-
-  /** Term runs and the record cache learn of an accepted record. */
-  private remember(r: LogRecord, bodyBytes: number): void {
-    if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== r.term) {
-      this.runStarts.push(r.index);
-      this.runTerms.push(r.term);
-    }
-    this.cache.push(r);
-    this.cacheBytes += bodyBytes + CACHE_RECORD_OVERHEAD_BYTES;
-  }
-
-  private kickPump(): void {
-    if (this.pumpScheduled || this.pumping) return;
-    this.pumpScheduled = true;
-    // setImmediate, not a microtask: every append of this turn joins the write, and a loop of
-    // awaited appends still yields to I/O (fdatasync completions, the flush timer).
-    setImmediate(() => void this.runPump());
-  }
-
-  /** Writes every accepted chunk: one writev per segment and one per index file per turn. */
-  private async runPump(): Promise<void> {
-    this.pumpScheduled = false;
-    if (this.pumping) return;
-    this.pumping = true;
-    // A write that waits on the thread pool (every direct write, a huge page-cache one) lets
-    // appends join `pending` meanwhile: the chunks pending when a pass starts, or when it last
-    // requested a round (up to this index), share one flush round, as one write would; what came
-    // since waits for the next round.
-    let passLastIndex = this.pending.length > 0 ? this.pending[this.pending.length - 1].lastIndex : 0;
-    try {
-      while (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.failed === null) {
-        const first = this.pending[this.pendingHead];
-        let seg: Segment | undefined = this.segments[this.segments.length - 1];
-        if (seg === undefined || seg.start !== first.segStart) {
-          if (seg !== undefined) {
-            assert(first.segStart > seg.start, 'segments only move forward');
-            // Roll: the current segment must be complete and durable before the next one exists.
-            try {
-              await this.waitFlushed(this.written);
-              await this.syncLazy();
-            } catch {
-              break; // the store failed; waiters were rejected
-            }
-            if (this.pending[this.pendingHead] !== first) continue;
-            // The segment stops being the last one: its file ends at its last record again, durably,
-            // before the next one exists (recovery reads a non-last segment to its file length).
-            try {
-              this.closeDirect(seg);
-              if (this.shrinkToWritten(seg)) await this.io.fdatasync(seg.fd);
-            } catch (err) {
-              this.fail(new CommitLogError('IO_ERROR', `could not cut ${seg.path} back to its records at a roll`, { cause: err }));
-              break;
-            }
-            if (this.pending[this.pendingHead] !== first) continue;
-          }
-          try {
-            seg = this.createSegment(first.segStart, first.firstIndex);
-          } catch (err) {
-            this.writeFailed(writeError(err, `creating a segment in ${this.dataDir}`));
-            break;
-          }
-        }
-        // One write of what is pending for this segment (at most WRITE_BYTES_MAX, at least one
-        // chunk). One data write is in flight at a time (one on the thread pool: appends accepted
-        // meanwhile wait in `pending`), so writes complete in file order and `written` moves only
-        // over completed ones.
-        const bufs: Buffer[] = [];
-        let j = this.pendingHead;
-        let bytes = 0;
-        // A direct write waits for the device, so it takes up to its staging buffer at once.
-        const writeMax = this.useDirect ? DIRECT_STAGING_BYTES - DIRECT_ALIGN : WRITE_BYTES_MAX;
-        while (
-          j < this.pending.length &&
-          this.pending[j].sealed &&
-          this.pending[j].segStart === seg.start &&
-          (j === this.pendingHead || bytes + this.pending[j].data.length <= writeMax)
-        ) {
-          bytes += this.pending[j].data.length;
-          bufs.push(this.pending[j++].data);
-        }
-        const sizeBefore = seg.size;
-        if (sizeBefore === 0) seg.firstIndex = first.firstIndex;
-        const indexUndo: { file: IndexFile; size: number }[] = [];
-        let direct = false;
-        let dataWritten = false;
-        try {
-          const writer = this.directWriterFor(seg);
-          direct = writer !== null;
-          if (tracing) trace('log.writeStart', this.pending[j - 1].lastIndex);
-          let n: number;
-          if (writer !== null) {
-            const r = await this.io.writeDirectAt(writer, joinAdjacent(bufs), sizeBefore);
-            n = r.bytes;
-            if (r.alignedEnd > seg.fileLen) seg.fileLen = r.alignedEnd; // padding past an unaligned segmentBytes
-          } else {
-            n =
-              bytes <= WRITE_ON_MAIN_THREAD_BYTES_MAX
-                ? this.io.writevAt(seg.fd, joinAdjacent(bufs), sizeBefore)
-                : await this.io.writevAtAsync(seg.fd, joinAdjacent(bufs), sizeBefore);
-          }
-          dataWritten = true;
-          assert(seg.size === sizeBefore && this.segments[this.segments.length - 1] === seg, 'nothing else wrote the segment meanwhile');
-          seg.size += n;
-          if (!direct) this.dirtyFds.add(seg.fd); // a direct write (O_DSYNC) is durable when done
-          this.writeIndex(this.pendingHead, j, indexUndo);
-          for (let m = this.pendingHead; m < j; m++) this.releaseChunk(this.pending[m]);
-        } catch (err) {
-          this.undoWrite(seg, sizeBefore, indexUndo);
-          if (direct && !dataWritten && (err as NodeJS.ErrnoException | null)?.code === 'EINVAL' && this.failed === null) {
-            // The filesystem took O_DIRECT at open but refuses the writes (alignment, a FUSE or
-            // network filesystem): nothing of this write counts yet, so write it again, and every
-            // later one, through the page cache.
-            this.useDirect = false;
-            this.closeDirect(seg);
-            this.logFn('warn', 'direct writes fail with EINVAL here; SYNC_FLUSH writes go through the page cache', { file: seg.path });
-            continue;
-          }
-          this.afterWrite(); // what earlier writes of this pass wrote counts (see below)
-          this.writeFailed(writeError(err, `appending to ${seg.path}`));
-          break;
-        }
-        const lastChunk = this.pending[j - 1];
-        if (tracing) trace('log.written', lastChunk.lastIndex);
-        this.written = lastChunk.lastIndex;
-        this.writtenPos = lastChunk.endPos;
-        assert(this.writtenPos === seg.start + seg.size, 'written position matches the segment size');
-        for (let m = this.pendingHead; m < j; m++) (this.pending as (Chunk | undefined)[])[m] = undefined;
-        this.pendingHead = j;
-        if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
-          this.pending = this.pending.slice(this.pendingHead); // a pump that never runs dry
-          this.pendingHead = 0;
-        }
-        // What is pending for this segment and written next, right here, joins this write's flush
-        // round and acknowledgements (one group commit for everything pending, as one write
-        // would). A roll, or a write for the thread pool, comes after them.
-        const next = this.pendingHead < this.pending.length ? this.pending[this.pendingHead] : undefined;
-        const passDone = lastChunk.lastIndex >= passLastIndex;
-        if (passDone || next === undefined || !next.sealed || next.segStart !== seg.start || (!direct && next.data.length > WRITE_ON_MAIN_THREAD_BYTES_MAX)) {
-          this.afterWrite();
-          passLastIndex = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1].lastIndex : 0;
-        }
-      }
-      if (this.pendingHead >= this.pending.length) this.clearPending();
-    } finally {
-      this.pumping = false;
-      // A chunk still being sealed kicks the pump itself when it is done.
-      if (this.pendingHead < this.pending.length && this.pending[this.pendingHead].sealed && this.failed === null) this.kickPump();
-      const idle = this.pumpIdleWaiters;
-      this.pumpIdleWaiters = [];
-      for (const f of idle) f();
-    }
-  }
-
-  /** Resolves once no pump runs (no write in flight). */
-  private pumpIdle(): Promise<void> {
-    if (!this.pumping) return Promise.resolve();
-    return new Promise<void>((resolve) => this.pumpIdleWaiters.push(resolve));
-  }
-
-  /** Forgets every chunk (written or dropped): their encoding buffers can be reused. */
-  private clearPending(): void {
-    // A chunk the CRC worker still has is released once it is sealed: its bytes are not reused
-    // before the worker is done writing into them.
-    for (let m = this.pendingHead; m < this.pending.length; m++) {
-      const c = this.pending[m];
-      if (c.sealed) this.releaseChunk(c);
-      else c.dropped = true;
-    }
-    this.pending = [];
-    this.pendingHead = 0;
-  }
-
-  /** The chunk's encoding bytes may be reused. */
-  private releaseChunk(c: Chunk): void {
-    if (c.released) return;
-    c.released = true;
-    this.dataArena.release(c.dataBlock);
-    this.indexArena.release(c.indexBlock);
-  }
-
-  private writeIndex(from: number, to: number, undo: { file: IndexFile; size: number }[]): void {
-    let bufs: Buffer[] = [];
-    let fileStart = -1;
-    let groupFirst = 0;
-    const flushGroup = (): void => {
-      if (bufs.length === 0) return;
-      const file = this.indexFile(fileStart, true);
-      assert(file.size === (groupFirst - fileStart) * INDEX_ENTRY_SIZE, `index file ${file.path} has the expected size`);
-      undo.push({ file, size: file.size });
-      file.size += this.io.writevAt(file.fd, joinAdjacent(bufs), file.size);
-      this.lazyFds.add(file.fd);
-      bufs = [];
-    };
-    for (let m = from; m < to; m++) {
-      const chunk = this.pending[m];
-      let index = chunk.firstIndex;
-      let off = 0;
-      while (index <= chunk.lastIndex) {
-        const start = this.indexFileStart(index);
-        const count = Math.min(chunk.lastIndex - index + 1, start + this.indexPerFile - index);
-        if (start !== fileStart) {
-          flushGroup();
-          fileStart = start;
-          groupFirst = index;
-        }
-        bufs.push(chunk.index.subarray(off, off + count * INDEX_ENTRY_SIZE));
-        index += count;
-        off += count * INDEX_ENTRY_SIZE;
-      }
-    }
-    flushGroup();
-  }
-
-  /** A failed write leaves no half record: cut the files back to their sizes before it. */
-  private undoWrite(seg: Segment, size: number, indexUndo: { file: IndexFile; size: number }[]): void {
-    seg.direct?.forgetTail();
-    try {
-      fs.ftruncateSync(seg.fd, size);
-      seg.size = size;
-      // A preallocated file is extended again: the cut part reads as zeros (the clean end).
-      if (seg.fileLen > size) fs.ftruncateSync(seg.fd, seg.fileLen);
-      else seg.fileLen = size;
-      for (const u of indexUndo) {
-        fs.ftruncateSync(u.file.fd, u.size);
-        u.file.size = u.size;
-      }
-    } catch (err) {
-      this.fail(new CommitLogError('IO_ERROR', `could not cut a failed write back in ${seg.path}`, { cause: err }));
-    }
-  }
-
-  /** Rolls back every accepted, unwritten record and rejects its append. */
-  private writeFailed(err: CommitLogError): void {
-    this.logFn('error', 'commitlog write failed; unwritten appends rejected', { code: err.code, message: err.message });
-    this.clearPending();
-    // A segment created for the failed write holds nothing: remove it.
-    const seg = this.segments[this.segments.length - 1];
-    if (seg !== undefined && seg.size === 0 && this.segments.length > 1) {
-      this.segments.pop();
-      this.closeDirect(seg);
-      this.closeFd(seg.fd);
-      fs.rmSync(seg.path, { force: true });
-    }
-    const cur = this.segments[this.segments.length - 1];
-    this.acceptSegStart = cur === undefined ? 0 : cur.start;
-    this.acceptPos = this.writtenPos;
-    assert(cur === undefined ? this.writtenPos === 0 : this.writtenPos === cur.start + cur.size, 'rollback position');
-    if (cur !== undefined && this.failed === null) {
-      try {
-        this.extendActive(cur); // it may have been cut back for a roll that failed
-      } catch {
-        // not needed for correctness: appends to an unextended segment work (as before)
-      }
-    }
-    this.cutMemoryAfter(this.written);
-    this.rejectWaiters(err, this.written);
-    if (err.code !== 'DISK_FULL') this.fail(err);
-  }
-
-  private afterWrite(): void {
-    if (this.mode === 'SYNC_FLUSH') {
-      this.requestFlush();
-    } else {
-      this.resolveAppendWaiters(this.written);
-      if (this.flushWaiters.length > 0 || this.writtenPos - this.flushedPos >= this.flushLeastBytes) this.requestFlush();
-    }
-    this.evictCache();
-  }
-
-  private createSegment(start: number, firstIndex: number): Segment {
-    const file = path.join(this.dataDir, padName(start));
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    const seg: Segment = { start, path: file, fd, size: 0, fileLen: 0, firstIndex, direct: null };
-    try {
-      this.extendActive(seg);
-    } catch (err) {
-      closeQuietly(fd);
-      fs.rmSync(file, { force: true });
-      throw err;
-    }
-    this.segments.push(seg);
-    this.dirtyDirs.add(this.dataDir);
-    return seg;
-  }
-
-  /**
-   * Preallocation: `seg` becomes the active (last, appended-to) segment, so its file is extended
-   * with ftruncate (sparse: no blocks, no ENOSPC here) to the full segment length. An append then
-   * writes inside the file and its fdatasync has no file size (inode) change to commit: measured
-   * on ext4, p50 ~88 us instead of ~125 us for a 1 KB append. The zeros after the records are the
-   * file's clean end for recovery.
-   */
-  private extendActive(seg: Segment): void {
-    if (!this.preallocate) return;
-    const len = Math.max(this.segmentBytes, seg.size);
-    if (seg.fileLen >= len) return;
-    fs.ftruncateSync(seg.fd, len);
-    seg.fileLen = len;
-  }
-
-  /** The active segment's direct writer, opened at its first write; null for buffered writes. */
-  private directWriterFor(seg: Segment): DirectWriter | null {
-    if (!this.useDirect) return null;
-    if (seg.direct !== null) return seg.direct;
-    this.staging ??= alignedBuffer(DIRECT_STAGING_BYTES);
-    const writer = this.io.openDirect(seg.path, seg.fd, this.staging);
-    if (writer === null) {
-      this.useDirect = false;
-      this.logFn('warn', 'the filesystem refuses O_DIRECT; SYNC_FLUSH writes go through the page cache', { dir: this.dataDir });
-      return null;
-    }
-    seg.direct = writer;
-    return writer;
-  }
-
-  private closeDirect(seg: Segment): void {
-    seg.direct?.close();
-    seg.direct = null;
-  }
-
-  /** `seg` stops being the active segment (a roll, a clean close): its file is cut back to end at
-   *  its last record, the layout of every non-last segment. Returns whether the file changed (the
-   *  caller makes the new length durable). */
-  private shrinkToWritten(seg: Segment): boolean {
-    if (seg.fileLen === seg.size) return false;
-    fs.ftruncateSync(seg.fd, seg.size);
-    seg.fileLen = seg.size;
-    return true;
-  }
-
-  private indexFileStart(index: number): number {
-    return 1 + Math.floor((index - 1) / this.indexPerFile) * this.indexPerFile;
-  }
-
-  private indexFile(start: number, create: boolean): IndexFile {
-    let f = this.indexFiles.get(start);
-    if (f === undefined) {
-      assert(create, `index file ${start} exists`);
-      const file = path.join(this.indexDir, padName(start));
-      const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-      f = { start, path: file, fd, size: fs.fstatSync(fd).size };
-      this.indexFiles.set(start, f);
-      this.dirtyDirs.add(this.indexDir);
-    }
-    return f;
-  }
-
-  // ---------------------------------------------------------------- flush
-
-  private requestFlush(): void {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return;
-    }
-    void this.flushLoop();
-  }
-
-  /** Rounds of fdatasync until nothing written is unflushed (SYNC) or nobody waits (ASYNC). */
-  private async flushLoop(): Promise<void> {
-    this.flushing = true;
-    try {
-      for (;;) {
-        this.flushAgain = false;
-        if (this.failed !== null) break;
-        const targetIndex = this.written;
-        const targetPos = this.writtenPos;
-        if (targetIndex > this.flushed || this.dirtyDirs.size > 0) {
-          const fds = [...this.dirtyFds];
-          const dirs = [...this.dirtyDirs];
-          this.dirtyFds.clear();
-          const now = performance.now();
-          if (this.lazyFds.size > 0 && now - this.lazySyncedAtMs >= LAZY_SYNC_INTERVAL_MS) {
-            fds.push(...this.lazyFds);
-            this.lazyFds.clear();
-            this.lazySyncedAtMs = now;
-          }
-          this.dirtyDirs.clear();
-          if (tracing) trace('log.flushStart', targetIndex);
-          try {
-            await Promise.all([...fds.map((fd) => this.io.fdatasync(fd)), ...dirs.map((d) => this.io.fsyncDir(d))]);
-          } catch (err) {
-            this.fail(new CommitLogError('IO_ERROR', `fdatasync failed in ${this.dir}; the store refuses writes now`, { cause: err }));
-            break;
-          }
-          this.flushRounds++;
-          if (tracing) trace('log.flushEnd', targetIndex);
-          assert(targetIndex >= this.flushed || this.truncating, 'flushed index only moves forward');
-          this.flushed = targetIndex;
-          this.flushedPos = targetPos;
-          this.writeCheckpoint();
-          this.closeDeferredFds();
-        }
-        if (this.mode === 'SYNC_FLUSH') this.resolveAppendWaiters(this.flushed);
-        this.resolveFlushWaiters();
-        const more = this.mode === 'SYNC_FLUSH' ? this.written > this.flushed : this.flushAgain && this.written > this.flushed;
-        if (!more) break;
-      }
-    } finally {
-      this.flushing = false;
-      this.closeDeferredFds();
-      const idle = this.flushIdleWaiters;
-      this.flushIdleWaiters = [];
-      for (const f of idle) f();
-    }
-  }
-
-  private writeCheckpoint(): void {
-    const cp = this.checkpoint;
-    assert(cp !== null, 'checkpoint open');
-    cp.write({ flushedPos: this.flushedPos, firstIndex: this.first, prevTerm: this.prevTerm });
-    this.lazyFds.add(cp.fd); // made durable later (a lagging flushedPos is safe)
-  }
-
-  /** Resolves once everything accepted up to `index` is written and fdatasync'd. */
-  private waitFlushed(index: number): Promise<void> {
-    if (this.failed !== null) return Promise.reject(this.failed);
-    if (index <= this.flushed) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.flushWaiters.push({ index, resolve, reject });
-      this.kickPump();
-      if (index <= this.written) this.requestFlush();
-    });
-  }
-
-  /** fdatasyncs the index and checkpoint files written since their last sync. */
-  private async syncLazy(): Promise<void> {
-    const fds = [...this.lazyFds];
-    this.lazyFds.clear();
-    this.lazySyncedAtMs = performance.now();
-    this.lazySyncing++;
-    try {
-      await Promise.all(fds.map((fd) => this.io.fdatasync(fd)));
-    } catch (err) {
-      const e = new CommitLogError('IO_ERROR', `fdatasync failed in ${this.dir}; the store refuses writes now`, { cause: err });
-      this.fail(e);
-      throw e;
-    } finally {
-      this.lazySyncing--;
-      this.closeDeferredFds();
-    }
-  }
-
-  private flushAll(): Promise<void> {
-    return this.waitFlushed(this.last);
-  }
-
-  private flushIdle(): Promise<void> {
-    if (!this.flushing) return Promise.resolve();
-    return new Promise<void>((resolve) => this.flushIdleWaiters.push(resolve));
-  }
-
-  private resolveAppendWaiters(upTo: number): void {
-    const ws = this.appendWaiters;
-    let h = this.appendWaitersHead;
-    while (h < ws.length && ws[h].index <= upTo) ws[h++].resolve();
-    if (h === ws.length) {
-      this.appendWaiters = [];
-      this.appendWaitersHead = 0;
-    } else if (h > 1024 && h * 2 > ws.length) {
-      this.appendWaiters = ws.slice(h);
-      this.appendWaitersHead = 0;
-    } else {
-      this.appendWaitersHead = h;
-    }
-  }
-
-  private resolveFlushWaiters(): void {
-    if (this.flushWaiters.length === 0) return;
-    const keep: Waiter[] = [];
-    for (const w of this.flushWaiters) {
-      if (w.index <= this.flushed) w.resolve();
-      else keep.push(w);
-    }
-    this.flushWaiters = keep;
-  }
-
-  /** Rejects appends above `above` (all of them if -1) and flush waits that cannot be met. */
-  private rejectWaiters(err: Error, above: number): void {
-    const ws = this.appendWaiters;
-    const keep: Waiter[] = [];
-    for (let h = this.appendWaitersHead; h < ws.length; h++) {
-      if (ws[h].index > above) ws[h].reject(err);
-      else keep.push(ws[h]);
-    }
-    this.appendWaiters = keep;
-    this.appendWaitersHead = 0;
-    const fws = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const w of fws) {
-      if (w.index > above) w.reject(err);
-      else this.flushWaiters.push(w);
-    }
-  }
-
-  private fail(err: CommitLogError): void {
-    if (this.failed === null) {
-      this.failed = err;
-      this.logFn('error', 'commitlog failed; writes are refused from now on, reads still work', {
-        code: err.code,
-        message: err.message,
-      });
-    }
-    this.rejectWaiters(this.failed, -1);
-  }
-
-  // ---------------------------------------------------------------- truncate, retention, close
+  // ---------------------------------------------------------------- lifecycle
 
   private exclusive(fn: () => Promise<void>): Promise<void> {
     const run = this.opChain.then(fn);
@@ -1139,765 +327,110 @@ export class FileCommitLog implements CommitLog {
     return run;
   }
 
-  private async truncateAfterNow(index: number): Promise<void> {
-    if (index >= this.last) return;
-    if (index < this.first - 1) throw new CommitLogError('COMPACTED', `truncateAfter(${index}): below ${this.first - 1}`);
-    this.truncating = true;
-    try {
-      await this.flushAll();
-      await this.flushIdle();
-      await this.pumpIdle();
-      const failed = this.checkWritable('truncateAfter');
-      if (failed !== null) throw failed;
-      assert(this.pendingHead === this.pending.length && this.written === this.last && this.flushed === this.last,
-        'truncateAfter runs with everything written and flushed');
-      const cutIndex = index + 1;
-      const cutPos = this.readIndexEntry(cutIndex).position;
-      let k = this.segmentIndexAt(cutPos);
-      assert(k >= 0, `segment of position ${cutPos}`);
-      const dropWhole = cutPos === this.segments[k].start && k > 0;
-      const keep = dropWhole ? k - 1 : k;
-      const newEnd = dropWhole ? this.segments[keep].start + this.segments[keep].size : cutPos;
-      // The checkpoint first: flushedPos must never be above the data (recovery would call it corrupt).
-      this.flushedPos = newEnd;
-      this.writtenPos = newEnd;
-      this.writeCheckpoint();
-      await this.io.fsync(this.checkpointFd());
-      for (let s = this.segments.length - 1; s > keep; s--) {
-        const seg = this.segments[s];
-        this.closeDirect(seg);
-        this.closeFd(seg.fd);
-        fs.rmSync(seg.path, { force: true });
-      }
-      this.segments.length = keep + 1;
-      const cur = this.segments[keep];
-      cur.direct?.forgetTail();
-      if (!dropWhole) {
-        fs.ftruncateSync(cur.fd, cutPos - cur.start);
-        cur.size = cutPos - cur.start;
-        cur.fileLen = cur.size;
-      }
-      // The kept segment is the active one now: extended again, so the cut part reads as zeros.
-      this.extendActive(cur);
-      k = keep;
-      const idxStart = this.indexFileStart(cutIndex);
-      for (const [start, f] of [...this.indexFiles]) {
-        if (start > idxStart) {
-          this.closeFd(f.fd);
-          fs.rmSync(f.path, { force: true });
-          this.indexFiles.delete(start);
-        }
-      }
-      const idxFile = this.indexFiles.get(idxStart);
-      if (idxFile !== undefined) {
-        fs.ftruncateSync(idxFile.fd, (cutIndex - idxStart) * INDEX_ENTRY_SIZE);
-        idxFile.size = (cutIndex - idxStart) * INDEX_ENTRY_SIZE;
-      }
-      const syncs = [this.io.fsync(cur.fd), this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
-      if (idxFile !== undefined) syncs.push(this.io.fsync(idxFile.fd));
-      await Promise.all(syncs);
-      this.acceptSegStart = cur.start;
-      this.acceptPos = newEnd;
-      this.cutMemoryAfter(index);
-      this.written = index;
-      this.flushed = index;
-      this.resolveFlushWaiters();
-      for (const w of this.flushWaiters) w.resolve(); // everything that exists is flushed
-      this.flushWaiters = [];
-    } catch (err) {
-      if (err instanceof CommitLogError) throw err;
-      const e = writeError(err, `truncating ${this.dir} after ${index}`);
-      this.fail(e);
-      throw e;
-    } finally {
-      this.truncating = false;
+  /** The store fails: writes are refused from now on and every waiter is rejected. */
+  private fail(err: CommitLogError): void {
+    const { state } = this;
+    if (state.failed === null) {
+      state.failed = err;
+      this.settings.log('error', 'commitlog failed; writes are refused from now on, reads still work', {
+        code: err.code,
+        message: err.message,
+      });
     }
-  }
-
-  /** Drops records above `index` from memory: last, term runs, cache. */
-  private cutMemoryAfter(index: number): void {
-    this.last = index;
-    while (this.runStarts.length > 0 && this.runStarts[this.runStarts.length - 1] > index) {
-      this.runStarts.pop();
-      this.runTerms.pop();
-    }
-    while (this.cacheStart + (this.cache.length - this.cacheHead) - 1 > index && this.cache.length > this.cacheHead) {
-      const r = this.cache.pop() as LogRecord;
-      this.cacheBytes -= r.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
-    }
-    if (this.cache.length === this.cacheHead) {
-      this.cache = [];
-      this.cacheHead = 0;
-      this.cacheStart = index + 1;
-      this.cacheBytes = 0;
-    }
-  }
-
-  private async deleteBeforeNow(index: number): Promise<void> {
-    // Whole segments only, never the last one: segment s goes if every record in it is < index.
-    let k = 0;
-    while (k + 1 < this.segments.length && this.segments[k + 1].firstIndex <= index) k++;
-    if (k === 0) return;
-    const newFirst = this.segments[k].firstIndex;
-    assert(newFirst > this.first && newFirst <= this.written, 'retention keeps written records only');
-    // Memory first (reads below newFirst are refused from now on), then the durable retention
-    // point, then the files: a crash in between is finished by the next open.
-    const prevTerm = this.termAt(newFirst - 1);
-    this.first = newFirst;
-    this.prevTerm = prevTerm;
-    const r = this.runOf(newFirst);
-    this.runStarts = this.runStarts.slice(r);
-    this.runTerms = this.runTerms.slice(r);
-    this.runStarts[0] = newFirst;
-    while (this.cacheStart < newFirst && this.cacheHead < this.cache.length) {
-      const rec = this.cache[this.cacheHead++];
-      this.cacheBytes -= rec.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
-      this.cacheStart++;
-    }
-    if (this.cacheStart < newFirst) this.cacheStart = newFirst;
-    this.compactCache();
-    this.writeCheckpoint();
-    await this.io.fsync(this.checkpointFd());
-    const gone = this.segments.splice(0, k);
-    for (const seg of gone) {
-      this.closeFdLater(seg.fd);
-      fs.rmSync(seg.path, { force: true });
-    }
-    for (const [start, f] of [...this.indexFiles]) {
-      if (start + this.indexPerFile - 1 < newFirst) {
-        this.closeFdLater(f.fd);
-        fs.rmSync(f.path, { force: true });
-        this.indexFiles.delete(start);
-      }
-    }
-    await Promise.all([this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)]);
-    this.logFn('info', 'retention removed segments', { segments: gone.length, firstIndex: newFirst });
+    this.waiters.rejectAbove(state.failed, -1);
   }
 
   private async closeNow(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closing';
+    const { state, files, flusher } = this;
+    if (state.lifecycle === 'closed') return;
+    state.lifecycle = 'closing';
     await this.opChain;
-    if (this.failed === null) {
+    if (state.failed === null) {
       try {
-        await this.flushAll();
-        await this.syncLazy();
+        await flusher.flushAll();
+        await flusher.syncLazy();
       } catch {
         // failed: reported to the waiters already
       }
     }
-    if (this.failed === null) {
+    if (state.failed === null) {
       // Clean close: the last segment's file ends at its last record (the layout of every closed
       // segment). If that fails, the preallocated zeros stay: recovery reads them as the clean end.
-      const cur = this.segments[this.segments.length - 1];
+      const cur = files.lastSegment();
       try {
-        if (cur !== undefined && this.shrinkToWritten(cur)) await this.io.fdatasync(cur.fd);
+        if (cur !== undefined && files.shrinkToWritten(cur)) await this.io.fdatasync(cur.fd);
       } catch (err) {
-        this.logFn('warn', 'could not cut the last segment back to its records on close', { file: cur?.path, error: String(err) });
+        this.settings.log('warn', 'could not cut the last segment back to its records on close', { file: cur?.path, error: String(err) });
       }
     }
     // A failed store may still have a write in flight: its fd must not be closed under it.
-    while (this.pumping || this.flushing) {
-      await this.pumpIdle();
-      await this.flushIdle();
+    while (this.pump.writing() || flusher.busy()) {
+      await this.pump.idle();
+      await flusher.idle();
     }
     if (this.timer !== null) clearInterval(this.timer);
-    if (this.failed === null) {
+    if (state.failed === null) {
       try {
-        this.writeCheckpoint();
-        await this.io.fsync(this.checkpointFd());
+        await flusher.writeCheckpointNow();
       } catch (err) {
-        this.logFn('error', 'could not write the checkpoint on close', { error: String(err) });
+        this.settings.log('error', 'could not write the checkpoint on close', { error: String(err) });
       }
     }
-    this.rejectWaiters(new CommitLogError('STORE_CLOSED', `store ${this.dir} is closed`), -1);
+    this.waiters.rejectAbove(new CommitLogError('STORE_CLOSED', `store ${this.settings.dir} is closed`), -1);
     this.closeAllFiles();
-    this.lock?.release();
-    this.state = 'closed';
+    this.lock.release();
+    state.lifecycle = 'closed';
     await this.sealer.close();
   }
 
+  /** A process crash at a quiet moment (CommitLogFaults.crash, tests only): once the pump and the
+   *  flush loop are idle, every file is closed and the lock released without a flush or a
+   *  checkpoint. */
+  private async crash(): Promise<CrashInfo> {
+    const { state } = this;
+    while (this.pump.busy() || this.flusher.busy()) {
+      await this.flusher.idle();
+      await new Promise((r) => setImmediate(r));
+    }
+    if (this.timer !== null) clearInterval(this.timer);
+    const seg = this.files.lastSegment();
+    const info: CrashInfo = {
+      flushedPos: state.flushedPos,
+      flushedIndex: state.flushed,
+      lastSegmentPath: seg === undefined ? null : seg.path,
+      lastSegmentStart: seg === undefined ? 0 : seg.start,
+      lastSegmentWrittenBytes: seg === undefined ? 0 : seg.size,
+      lastSegmentFirstIndex: seg === undefined || seg.firstIndex === 0 ? state.first : seg.firstIndex,
+    };
+    state.lifecycle = 'closed';
+    this.closePromise = Promise.resolve();
+    this.waiters.rejectAbove(new CommitLogError('STORE_CLOSED', 'crashed (test)'), -1);
+    this.closeAllFiles();
+    this.lock.release();
+    await this.sealer.close();
+    return info;
+  }
+
   private closeAllFiles(): void {
-    for (const seg of this.segments) {
-      this.closeDirect(seg);
-      closeQuietly(seg.fd);
-    }
-    for (const f of this.indexFiles.values()) closeQuietly(f.fd);
-    for (const fd of this.fdsToClose) closeQuietly(fd);
-    this.fdsToClose = [];
-    if (this.checkpoint !== null) closeQuietly(this.checkpoint.fd);
-    this.segments = [];
-    this.indexFiles.clear();
-    this.dirtyFds.clear();
-    this.lazyFds.clear();
-  }
-
-  private closeFd(fd: number): void {
-    this.dirtyFds.delete(fd);
-    this.lazyFds.delete(fd);
-    if (this.flushing || this.lazySyncing > 0) this.fdsToClose.push(fd);
-    else closeQuietly(fd);
-  }
-
-  private closeFdLater(fd: number): void {
-    this.closeFd(fd);
-  }
-
-  private closeDeferredFds(): void {
-    if (this.fdsToClose.length === 0 || this.flushing || this.lazySyncing > 0) return;
-    for (const fd of this.fdsToClose) closeQuietly(fd);
-    this.fdsToClose = [];
-  }
-
-  private checkpointFd(): number {
-    assert(this.checkpoint !== null, 'checkpoint open');
-    return this.checkpoint.fd;
-  }
-
-  // ---------------------------------------------------------------- read
-
-  /** Reads records [index, upTo] from disk into `out`, stopping when `budget` data bytes would be
-   *  exceeded (full = true) or at a segment / index file / range limit. */
-  private readFromDisk(
-    index: number,
-    upTo: number,
-    budget: number,
-    out: LogRecord[],
-  ): { count: number; bytes: number; full: boolean } {
-    assert(index <= upTo && upTo <= this.written, 'disk reads cover written records only');
-    const fileStart = this.indexFileStart(index);
-    const n = Math.min(upTo - index + 1, READ_INDEX_ENTRIES_MAX, fileStart + this.indexPerFile - index, READ_RECORDS_MAX - out.length);
-    const ibuf = this.readIndexBytes(index, n);
-    const first = this.decodeIndexAt(ibuf, 0, index, fileStart);
-    const s = this.segmentIndexAt(first.position);
-    if (s < 0) throw this.corrupt(this.indexPathOf(fileStart), (index - fileStart) * INDEX_ENTRY_SIZE, `points at position ${first.position} outside every segment`);
-    const seg = this.segments[s];
-    const entries: IndexEntry[] = [];
-    let end = first.position;
-    let bytes = 0;
-    let full = false;
-    for (let m = 0; m < n; m++) {
-      const e = m === 0 ? first : this.decodeIndexAt(ibuf, m * INDEX_ENTRY_SIZE, index + m, fileStart);
-      if (e.position !== end || end + e.totalSize > seg.start + seg.size) break; // the next segment
-      const body = e.totalSize - RECORD_HEADER_SIZE;
-      if ((out.length > 0 || m > 0) && bytes + body > budget) {
-        full = true;
-        break;
-      }
-      if (m > 0 && end + e.totalSize - first.position > READ_RANGE_BYTES_MAX) break;
-      entries.push(e);
-      bytes += body;
-      end += e.totalSize;
-    }
-    const off = first.position - seg.start;
-    const len = end - first.position;
-    if (off + len > seg.size) {
-      throw this.corrupt(seg.path, off, `index says ${len} bytes of records from here, the file has ${seg.size - off}`);
-    }
-    const buf = Buffer.allocUnsafe(len);
-    const got = fs.readSync(seg.fd, buf, 0, len, off);
-    if (got !== len) throw this.corrupt(seg.path, off + got, `short read (${got} of ${len} bytes)`);
-    let p = 0;
-    for (let m = 0; m < entries.length; m++) {
-      const e = entries[m];
-      const h = decodeHeader(buf, p);
-      const where = off + p;
-      if (typeof h === 'string') throw this.corrupt(seg.path, where, h);
-      if (h.index !== index + m || h.term !== e.term || h.totalSize !== e.totalSize || h.position !== e.position || h.type !== e.type) {
-        throw this.corrupt(seg.path, where, `record header (index ${h.index}, term ${h.term}) does not match the index entry of ${index + m}`);
-      }
-      if (!bodyMatches(buf, p, h)) throw this.corrupt(seg.path, where, `body CRC mismatch in record ${index + m}`);
-      out.push({ index: h.index, term: h.term, type: h.type, data: buf.subarray(p + RECORD_HEADER_SIZE, p + h.totalSize) });
-      p += h.totalSize;
-    }
-    return { count: entries.length, bytes, full };
-  }
-
-  private readIndexBytes(index: number, count: number): Buffer {
-    const fileStart = this.indexFileStart(index);
-    const f = this.indexFiles.get(fileStart);
-    const off = (index - fileStart) * INDEX_ENTRY_SIZE;
-    if (f === undefined) throw this.corrupt(this.indexPathOf(fileStart), off, 'index file missing');
-    const len = count * INDEX_ENTRY_SIZE;
-    const buf = Buffer.allocUnsafe(len);
-    const got = off + len <= f.size ? fs.readSync(f.fd, buf, 0, len, off) : -1;
-    if (got !== len) throw this.corrupt(f.path, off, `index file too short (${f.size} bytes) for index ${index + count - 1}`);
-    return buf;
-  }
-
-  private readIndexEntry(index: number): IndexEntry {
-    const buf = this.readIndexBytes(index, 1);
-    return this.decodeIndexAt(buf, 0, index, this.indexFileStart(index));
-  }
-
-  private decodeIndexAt(buf: Buffer, off: number, index: number, fileStart: number): IndexEntry {
-    const e = decodeIndexEntry(buf, off, index);
-    if (typeof e === 'string') {
-      throw this.corrupt(this.indexPathOf(fileStart), (index - fileStart) * INDEX_ENTRY_SIZE, `${e} (index ${index})`);
-    }
-    return e;
-  }
-
-  private indexPathOf(fileStart: number): string {
-    return path.join(this.indexDir, padName(fileStart));
-  }
-
-  /** Position in this.segments of the segment holding `position`, or -1. */
-  private segmentIndexAt(position: number): number {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.segments[mid].start <= position) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    if (found < 0) return -1;
-    const seg = this.segments[found];
-    return position <= seg.start + seg.size ? found : -1;
-  }
-
-  private runOf(index: number): number {
-    let lo = 0;
-    let hi = this.runStarts.length - 1;
-    assert(hi >= 0 && this.runStarts[0] <= index, `a term run covers index ${index}`);
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.runStarts[mid] <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
-  private lastTerm(): number {
-    return this.runTerms.length === 0 ? this.prevTerm : this.runTerms[this.runTerms.length - 1];
-  }
-
-  private evictCache(): void {
-    while (this.cacheBytes > this.cacheBytesMax && this.cacheStart <= this.written && this.cacheHead < this.cache.length) {
-      const r = this.cache[this.cacheHead];
-      (this.cache as (LogRecord | undefined)[])[this.cacheHead] = undefined;
-      this.cacheHead++;
-      this.cacheStart++;
-      this.cacheBytes -= r.data.byteLength + CACHE_RECORD_OVERHEAD_BYTES;
-    }
-    this.compactCache();
-  }
-
-  private compactCache(): void {
-    if (this.cacheHead > 4096 && this.cacheHead * 2 > this.cache.length) {
-      this.cache = this.cache.slice(this.cacheHead);
-      this.cacheHead = 0;
-    }
-  }
-
-  private corrupt(file: string, offset: number, reason: string): CommitLogError {
-    return new CommitLogError('STORE_CORRUPT', `corrupt store: ${file} at byte offset ${offset}: ${reason}`, { location: { file, offset } });
+    this.files.closeAll();
+    closeQuietly(this.checkpoint.fd);
   }
 
   private checkReadable(): void {
-    if (this.state !== 'open' && this.state !== 'closing') {
-      throw new CommitLogError('STORE_CLOSED', `store ${this.dir} is ${this.state}`);
+    const { lifecycle } = this.state;
+    if (lifecycle !== 'open' && lifecycle !== 'closing') {
+      throw new CommitLogError('STORE_CLOSED', `store ${this.settings.dir} is ${lifecycle}`);
     }
   }
 
   private checkWritable(op: string): CommitLogError | null {
-    if (this.state !== 'open') return new CommitLogError('STORE_CLOSED', `${op}: store ${this.dir} is ${this.state}`);
-    if (this.failed !== null) {
-      return new CommitLogError(this.failed.code, `${op}: store ${this.dir} failed earlier: ${this.failed.message}`, {
-        cause: this.failed,
+    const { lifecycle, failed } = this.state;
+    if (lifecycle !== 'open') return new CommitLogError('STORE_CLOSED', `${op}: store ${this.settings.dir} is ${lifecycle}`);
+    if (failed !== null) {
+      return new CommitLogError(failed.code, `${op}: store ${this.settings.dir} failed earlier: ${failed.message}`, {
+        cause: failed,
       });
     }
     return null;
-  }
-
-  // ---------------------------------------------------------------- recovery
-
-  /**
-   * Rebuilds the in-memory state from the files, verifying the last segment (or everything, when
-   * the index is incomplete) record by record. The corruption rule:
-   *  - a bad record in a segment that is not the last one: STORE_CORRUPT (a segment is complete
-   *    and fdatasync'd before the next one gets its first byte);
-   *  - a bad record in the last segment at a position below the checkpoint's flushedPos (it was
-   *    fdatasync'd): STORE_CORRUPT;
-   *  - a bad record at or after flushedPos (never acknowledged under SYNC_FLUSH: a torn tail after
-   *    a crash): cut there, with a warning; a zeroed header there is the clean end of the records
-   *    (the preallocated rest of the file): cut there too (whatever follows is never trusted), no
-   *    warning;
-   *  - data ending below flushedPos (flushed bytes missing): STORE_CORRUPT.
-   * flushedPos may lag (its slot is not synced by every round), so a bad byte in the last
-   * moments of flushed data before a power cut can be cut as a torn tail rather than reported.
-   */
-  private recover(): void {
-    const cp = this.checkpoint;
-    assert(cp !== null, 'checkpoint open');
-    const cpState = cp.state;
-    this.first = cpState.firstIndex;
-    this.prevTerm = cpState.prevTerm;
-    const flushedPos = cpState.flushedPos;
-
-    for (const name of fs.readdirSync(this.indexDir).sort()) {
-      if (!NAME_RE.test(name)) continue;
-      const start = Number(name);
-      if ((start - 1) % this.indexPerFile !== 0) {
-        throw new CommitLogError('INVALID_ARGUMENT', `index file ${name} does not match indexEntriesPerFile ${this.indexPerFile}; open the store with the value it was created with`);
-      }
-      const file = path.join(this.indexDir, name);
-      const fd = fs.openSync(file, 'r+');
-      this.indexFiles.set(start, { start, path: file, fd, size: fs.fstatSync(fd).size });
-    }
-    for (const name of fs.readdirSync(this.dataDir).sort()) {
-      if (!NAME_RE.test(name)) continue;
-      const file = path.join(this.dataDir, name);
-      const fd = fs.openSync(file, 'r+');
-      // size = the file length until the scan below finds where the records end.
-      const len = fs.fstatSync(fd).size;
-      this.segments.push({ start: Number(name), path: file, fd, size: len, fileLen: len, firstIndex: 0, direct: null });
-    }
-    // Trailing empty segments (created, nothing written before a crash, or left by a cut).
-    while (this.segments.length > 1 && this.segments[this.segments.length - 1].size === 0) this.dropLastSegment();
-    const header = Buffer.alloc(RECORD_HEADER_SIZE);
-    const firstHeaderProblem = (seg: Segment): string | null => {
-      header.fill(0);
-      if (seg.size < RECORD_HEADER_SIZE) {
-        if (seg.size > 0) fs.readSync(seg.fd, header, 0, seg.size, 0);
-        return seg.size === 0 ? 'empty segment' : 'first record header cut short';
-      }
-      fs.readSync(seg.fd, header, 0, RECORD_HEADER_SIZE, 0);
-      const h = decodeHeader(header, 0);
-      if (typeof h === 'string') return h;
-      if (h.position !== seg.start) return `first record claims position ${h.position}`;
-      seg.firstIndex = h.index;
-      return null;
-    };
-    for (let s = 0; s < this.segments.length; s++) {
-      const seg = this.segments[s];
-      const problem = firstHeaderProblem(seg);
-      if (problem === null) continue;
-      const isLast = s === this.segments.length - 1;
-      if (!isLast) throw this.corrupt(seg.path, 0, problem);
-      if (s > 0) {
-        // The last segment's very first record is bad: cut the whole segment if never flushed.
-        if (seg.start < flushedPos) throw this.corrupt(seg.path, 0, problem);
-        // Zeros: created (and preallocated) before a crash, nothing written: no warning.
-        if (!isZero(header, 0, Math.min(RECORD_HEADER_SIZE, seg.size))) {
-          this.logFn('warn', 'cut a torn tail: the last segment has no valid first record', { file: seg.path, bytesCut: writtenExtent(seg.fd, 0, seg.size), reason: problem });
-        }
-        this.dropLastSegment();
-      }
-    }
-    // Finish an interrupted retention (the checkpoint moved, the files were not all removed yet).
-    while (this.segments.length >= 2 && this.segments[1].firstIndex !== 0 && this.segments[1].firstIndex <= this.first) {
-      this.logFn('info', 'removing a segment below the retention point', { file: this.segments[0].path });
-      const seg = this.segments.shift() as Segment;
-      closeQuietly(seg.fd);
-      fs.rmSync(seg.path, { force: true });
-    }
-    const s0 = this.segments[0];
-    if (s0 !== undefined && s0.firstIndex !== 0 && s0.firstIndex !== this.first) {
-      throw this.corrupt(s0.path, 0, `the first record has index ${s0.firstIndex} but the log starts at ${this.first}`);
-    }
-    for (const [start, f] of [...this.indexFiles]) {
-      if (start + this.indexPerFile - 1 < this.first) {
-        closeQuietly(f.fd);
-        fs.rmSync(f.path, { force: true });
-        this.indexFiles.delete(start);
-      }
-    }
-
-    // Where to start verifying: the last segment, if the index holds everything before it.
-    let scanFrom = Math.max(0, this.segments.length - 1);
-    let expect = this.first;
-    let prevTerm = this.prevTerm;
-    if (scanFrom > 0) {
-      const seg = this.segments[scanFrom];
-      try {
-        const e = this.readIndexEntry(seg.firstIndex - 1);
-        const prevSeg = this.segments[scanFrom - 1];
-        if (e.position < prevSeg.start || e.position + e.totalSize > prevSeg.start + prevSeg.size) {
-          throw this.corrupt(this.indexPathOf(this.indexFileStart(seg.firstIndex - 1)), 0, 'entry outside the previous segment');
-        }
-        this.verifyRecordAt(prevSeg, e, seg.firstIndex - 1);
-        this.runsFromIndex(this.first, seg.firstIndex - 1);
-        expect = seg.firstIndex;
-        prevTerm = e.term;
-      } catch (err) {
-        if (!(err instanceof CommitLogError) || err.code !== 'STORE_CORRUPT') throw err;
-        this.logFn('warn', 'the index is incomplete; rebuilding it from the first segment', { reason: err.message });
-        scanFrom = 0;
-        this.runStarts = [];
-        this.runTerms = [];
-      }
-    }
-    for (let s = scanFrom; s < this.segments.length; s++) {
-      const r = this.scanSegment(this.segments[s], expect, prevTerm, s === this.segments.length - 1, flushedPos);
-      expect = r.nextIndex;
-      prevTerm = r.lastTerm;
-    }
-    // A last segment cut to nothing goes: the next append continues the previous one.
-    while (this.segments.length > 1 && this.segments[this.segments.length - 1].size === 0) this.dropLastSegment();
-    this.last = expect - 1;
-    if (this.last < this.first - 1) throw new CommitLogError('STORE_CORRUPT', `store ${this.dir}: log ends at ${this.last} below the retention point ${this.first}`);
-    // Index entries after the last record are stale.
-    const cutStart = this.indexFileStart(this.last + 1);
-    for (const [start, f] of [...this.indexFiles]) {
-      if (start > cutStart) {
-        closeQuietly(f.fd);
-        fs.rmSync(f.path, { force: true });
-        this.indexFiles.delete(start);
-      } else if (start === cutStart && f.size > (this.last + 1 - start) * INDEX_ENTRY_SIZE) {
-        f.size = (this.last + 1 - start) * INDEX_ENTRY_SIZE;
-        fs.ftruncateSync(f.fd, f.size);
-      }
-    }
-    const cur = this.segments[this.segments.length - 1];
-    const end = cur === undefined ? 0 : cur.start + cur.size;
-    if (end < flushedPos) {
-      throw this.corrupt(cur === undefined ? this.dataDir : cur.path, cur === undefined ? 0 : cur.size,
-        `data ends at position ${end} but ${flushedPos} bytes were flushed (flushed data missing)`);
-    }
-    // The last segment is the active one: preallocated (its fdatasync below makes that durable).
-    if (cur !== undefined) this.extendActive(cur);
-    this.acceptSegStart = cur === undefined ? 0 : cur.start;
-    this.acceptPos = this.writtenPos = this.flushedPos = end;
-    this.written = this.flushed = this.last;
-    this.cacheStart = this.last + 1;
-  }
-
-  private dropLastSegment(): void {
-    const seg = this.segments.pop() as Segment;
-    closeQuietly(seg.fd);
-    fs.rmSync(seg.path, { force: true });
-  }
-
-  private verifyRecordAt(seg: Segment, e: IndexEntry, index: number): void {
-    const off = e.position - seg.start;
-    const buf = Buffer.allocUnsafe(e.totalSize);
-    if (fs.readSync(seg.fd, buf, 0, e.totalSize, off) !== e.totalSize) throw this.corrupt(seg.path, off, 'short record');
-    const h = decodeHeader(buf, 0);
-    if (typeof h === 'string') throw this.corrupt(seg.path, off, h);
-    if (h.index !== index || h.term !== e.term || h.position !== e.position || !bodyMatches(buf, 0, h)) {
-      throw this.corrupt(seg.path, off, `record does not match the index entry of ${index}`);
-    }
-  }
-
-  /** Term runs of [lo, hi] from the index: binary searches for the term changes. */
-  private runsFromIndex(lo: number, hi: number): void {
-    let index = lo;
-    let prev = this.prevTerm;
-    while (index <= hi) {
-      const t = this.readIndexEntry(index).term;
-      if (t < prev) throw this.corrupt(this.indexPathOf(this.indexFileStart(index)), 0, `term goes down at index ${index}`);
-      this.runStarts.push(index);
-      this.runTerms.push(t);
-      prev = t;
-      let a = index;
-      let b = hi + 1; // term(a) === t; b is hi + 1 or an index whose term > t
-      while (b - a > 1) {
-        const m = Math.floor((a + b) / 2);
-        const tm = this.readIndexEntry(m).term;
-        if (tm < t) throw this.corrupt(this.indexPathOf(this.indexFileStart(m)), 0, `term goes down at index ${m}`);
-        if (tm > t) b = m;
-        else a = m;
-      }
-      index = b;
-    }
-  }
-
-  /** Verifies every record of `seg`, applies the torn-tail rule, and rewrites index entries that
-   *  differ from what the records say. */
-  private scanSegment(
-    seg: Segment,
-    firstExpected: number,
-    firstPrevTerm: number,
-    isLast: boolean,
-    flushedPos: number,
-  ): { nextIndex: number; lastTerm: number } {
-    let expect = firstExpected;
-    let prevTerm = firstPrevTerm;
-    let win = Buffer.allocUnsafe(Math.min(SCAN_WINDOW_BYTES, Math.max(seg.size, RECORD_HEADER_SIZE)));
-    let winStart = 0;
-    let winLen = 0;
-    const load = (from: number, need: number): void => {
-      if (from >= winStart && from + need <= winStart + winLen) return;
-      if (need > win.length) win = Buffer.allocUnsafe(need);
-      winStart = from;
-      winLen = fs.readSync(seg.fd, win, 0, Math.min(win.length, seg.size - from), from);
-    };
-    const entries: Buffer[] = [];
-    let pendingEntries = Buffer.allocUnsafe(64 * 1024);
-    let pendingView = viewOf(pendingEntries);
-    let pendingCount = 0;
-    const startIndex = firstExpected;
-    let off = 0;
-    let failure: string | null = null;
-    /** The failure is zeros where the next header would be: the clean end of a preallocated file. */
-    let zeroEnd = false;
-    while (off < seg.size) {
-      if (off + RECORD_HEADER_SIZE > seg.size) {
-        failure = 'record header cut short at the end of the file';
-        load(off, seg.size - off);
-        zeroEnd = isZero(win, off - winStart, seg.size - winStart);
-        break;
-      }
-      load(off, RECORD_HEADER_SIZE);
-      const h = decodeHeader(win, off - winStart);
-      if (typeof h === 'string') {
-        failure = h;
-        zeroEnd = isZero(win, off - winStart, off - winStart + RECORD_HEADER_SIZE);
-        break;
-      }
-      if (h.position !== seg.start + off) {
-        failure = `record claims position ${h.position}`;
-        break;
-      }
-      if (h.index !== expect) {
-        failure = `record has index ${h.index}, expected ${expect}`;
-        break;
-      }
-      if (h.term < prevTerm) {
-        failure = `record ${h.index} has term ${h.term} below the previous term ${prevTerm}`;
-        break;
-      }
-      if (off + h.totalSize > seg.size) {
-        failure = `record ${h.index} cut short (${h.totalSize} bytes, ${seg.size - off} in the file)`;
-        break;
-      }
-      load(off, h.totalSize);
-      if (!bodyMatches(win, off - winStart, h)) {
-        failure = `body CRC mismatch in record ${h.index}`;
-        break;
-      }
-      if ((pendingCount + 1) * INDEX_ENTRY_SIZE > pendingEntries.length) {
-        entries.push(pendingEntries.subarray(0, pendingCount * INDEX_ENTRY_SIZE));
-        pendingEntries = Buffer.allocUnsafe(pendingEntries.length * 2);
-        pendingView = viewOf(pendingEntries);
-        pendingCount = 0;
-      }
-      encodeIndexEntry(pendingEntries, pendingView, pendingCount * INDEX_ENTRY_SIZE, h.index, h.position, h.term, h.totalSize, h.type);
-      pendingCount++;
-      if (this.runTerms.length === 0 || this.runTerms[this.runTerms.length - 1] !== h.term) {
-        this.runStarts.push(h.index);
-        this.runTerms.push(h.term);
-      }
-      prevTerm = h.term;
-      expect++;
-      off += h.totalSize;
-    }
-    if (failure !== null) {
-      const position = seg.start + off;
-      if (!isLast || position < flushedPos) {
-        throw this.corrupt(seg.path, off, `${failure} (flushed up to position ${flushedPos}; not a torn tail)`);
-      }
-      // Zeros after the last record are the clean end of a preallocated file: no warning. Anything
-      // else is a torn tail. Either way the file is cut here (and extended again once recovery is
-      // done): bytes after the end are never verified, so whatever lies there (records written
-      // after a page that never reached the disk) must not be found by a later recovery.
-      if (!zeroEnd) this.logFn('warn', 'cut a torn tail', { file: seg.path, offset: off, bytesCut: writtenExtent(seg.fd, off, seg.size), reason: failure });
-      fs.ftruncateSync(seg.fd, off);
-      seg.size = off;
-      seg.fileLen = off;
-    }
-    entries.push(pendingEntries.subarray(0, pendingCount * INDEX_ENTRY_SIZE));
-    if (seg.size > 0) seg.firstIndex = firstExpected;
-    this.syncIndexRange(startIndex, Buffer.concat(entries));
-    return { nextIndex: expect, lastTerm: prevTerm };
-  }
-
-  /** Makes the index files hold `entries` for [fromIndex, ...): rewrites only what differs. */
-  private syncIndexRange(fromIndex: number, entries: Buffer): void {
-    let index = fromIndex;
-    let off = 0;
-    while (off < entries.length) {
-      const start = this.indexFileStart(index);
-      const count = Math.min((entries.length - off) / INDEX_ENTRY_SIZE, start + this.indexPerFile - index);
-      const piece = entries.subarray(off, off + count * INDEX_ENTRY_SIZE);
-      const f = this.indexFile(start, true);
-      const at = (index - start) * INDEX_ENTRY_SIZE;
-      const existing = Buffer.alloc(piece.length);
-      const got = at < f.size ? fs.readSync(f.fd, existing, 0, Math.min(piece.length, f.size - at), at) : 0;
-      if (got !== piece.length || !existing.equals(piece)) {
-        if (f.size >= at + INDEX_ENTRY_SIZE || got > 0) {
-          this.logFn('warn', 'rewriting index entries that do not match the records', { file: f.path, fromIndex: index });
-        }
-        fs.writeSync(f.fd, piece, 0, piece.length, at);
-        f.size = Math.max(f.size, at + piece.length);
-        this.lazyFds.add(f.fd);
-      }
-      index += count;
-      off += piece.length;
-    }
-  }
-
-  private async syncAfterRecovery(): Promise<void> {
-    const cur = this.segments[this.segments.length - 1];
-    const syncs: Promise<void>[] = [this.io.fsyncDir(this.dataDir), this.io.fsyncDir(this.indexDir)];
-    if (cur !== undefined) syncs.push(this.io.fdatasync(cur.fd));
-    for (const fd of this.lazyFds) syncs.push(this.io.fdatasync(fd));
-    const idx = this.indexFiles.get(this.indexFileStart(Math.max(1, this.last)));
-    if (idx !== undefined) syncs.push(this.io.fdatasync(idx.fd));
-    await Promise.all(syncs);
-    this.lazyFds.clear();
-    this.writeCheckpoint();
-    this.lazyFds.clear();
-    await this.io.fsync(this.checkpointFd());
-  }
-}
-
-/** `parts` with every run of pieces that lie back to back in one buffer (the arena chunks of one
- *  turn) joined into one: fewer, larger writes. */
-function joinAdjacent(parts: readonly Buffer[]): Buffer[] {
-  const out: Buffer[] = [];
-  let i = 0;
-  while (i < parts.length) {
-    const first = parts[i];
-    let end = first.byteOffset + first.length;
-    let j = i + 1;
-    while (j < parts.length && parts[j].buffer === first.buffer && parts[j].byteOffset === end) end += parts[j++].length;
-    out.push(j === i + 1 ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset));
-    i = j;
-  }
-  return out;
-}
-
-/** Block size of writtenExtent's scan: a run of this many zeros ends the written part. */
-const EXTENT_SCAN_BLOCK_BYTES = 1024 * 1024;
-
-/**
- * Bytes from `from` to the last non-zero byte before the first all-zero block (or `end`): how much
- * was written past a torn record, for the recovery warning. A preallocated file is zeros (a
- * sparse tail) after what was written, so its length (the segment size, 1 GiB by default) says
- * nothing; the scan reads what was written plus one block.
- */
-function writtenExtent(fd: number, from: number, end: number): number {
-  const buf = Buffer.allocUnsafe(EXTENT_SCAN_BLOCK_BYTES);
-  let last = from;
-  for (let pos = from; pos < end; pos += EXTENT_SCAN_BLOCK_BYTES) {
-    const n = fs.readSync(fd, buf, 0, Math.min(EXTENT_SCAN_BLOCK_BYTES, end - pos), pos);
-    if (n <= 0) break;
-    let i = n - 1;
-    while (i >= 0 && buf[i] === 0) i--;
-    if (i < 0) break;
-    last = pos + i + 1;
-  }
-  return last - from;
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // already closed
-  }
-}
-
-function checkInt(name: string, v: number | undefined, min: number, max: number): void {
-  if (v === undefined) return;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new CommitLogError('INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], not ${v}`);
   }
 }

@@ -1,10 +1,11 @@
 // Body CRCs of large batches, computed on a worker thread.
 //
-// Why: zlib.crc32 costs ~0.27 s per GiB of 1 KiB bodies on this machine (6.6 GB/s of arithmetic
-// plus ~110 ns of call overhead per record), a third of the append path's main-thread time. A
-// batch of at least `minBytes` is encoded into a SharedArrayBuffer arena without its CRCs; the
-// worker fills them in (body CRC, then header CRC, per record: record.ts sealRecords) while the
-// main thread encodes and writes other batches; the pump writes a chunk only once it is sealed.
+// Why: zlib.crc32 over every body (arithmetic plus a call per record) is a large share of the
+// append path's main-thread time (`npm run bench:commitlog` prints the CRC rate next to the burst
+// figures). A batch of at least `minBytes` is encoded into a SharedArrayBuffer arena without its
+// CRCs; the worker fills them in (body CRC, then header CRC, per record: record.ts sealRecords)
+// while the main thread encodes and writes other batches; the pump writes a chunk only once it is
+// sealed.
 // Small batches (a lone SYNC_FLUSH append, one message in flight) are sealed inline: a hand-off
 // costs tens of microseconds of latency, more than their CRCs.
 //
@@ -16,11 +17,12 @@
 // later one is sealed inline on the main thread: slower, never wrong. A job's buffer bytes are
 // those of a SharedArrayBuffer, so the main thread can seal them itself.
 import { Worker } from 'node:worker_threads';
+import type { CommitLogFaults } from './faults.ts';
 import { BODY_CRC_AT, HEADER_CRC_AT, RECORD_HEADER_SIZE, TOTAL_SIZE_AT, sealRecords, viewOf } from './record.ts';
 
-/** Default for CommitLogOptions.crcOffloadMinBytes: a batch of 64 KiB has ~60 bodies of 1 KiB,
- *  ~16 us of CRCs at the measured ~270 ns each. Not tuned: the measured case is the commitlog
- *  benchmark's 137 KB batches (sustained ASYNC_FLUSH 68% -> 71.7-75.6% of raw). */
+/** Default for CommitLogOptions.crcOffloadMinBytes: a batch of 64 KiB (some sixty bodies of 1 KiB)
+ *  has CRCs worth more than a hand-off to the worker. Not tuned: the case it was chosen for is the
+ *  commitlog benchmark's 137 KB batches (`npm run bench:commitlog`, sustained ASYNC_FLUSH). */
 export const CRC_OFFLOAD_MIN_BYTES_DEFAULT = 64 * 1024;
 /** Jobs outstanding at most; beyond that a batch is sealed inline (a bound on the queue). */
 const JOBS_MAX = 4096;
@@ -65,7 +67,16 @@ export class CrcSealer {
   /** Buffers the worker holds, by id (it keeps a reference until told to forget it). */
   private readonly bufferIds = new Map<ArrayBufferLike, number>();
 
-  constructor(private readonly warn: (msg: string, fields?: object) => void) {}
+  /** `faults` (tests only) can kill the worker. */
+  constructor(
+    private readonly warn: (msg: string, fields?: object) => void,
+    faults?: CommitLogFaults,
+  ) {
+    // The worker dies as a crashed thread would (the 'exit' handler sees it).
+    faults?.onKillCrcWorker(async () => {
+      await this.worker?.terminate();
+    });
+  }
 
   /** Whether batches may go to the worker at all (it has not failed; not closed). */
   usable(): boolean {
@@ -123,11 +134,6 @@ export class CrcSealer {
     const w = this.worker;
     this.worker = null;
     return w === null ? Promise.resolve() : w.terminate().then(() => {});
-  }
-
-  /** Test-only: the worker dies as a crashed thread would (the 'exit' handler sees it). */
-  async killWorkerForTest(): Promise<void> {
-    await this.worker?.terminate();
   }
 
   private workerOrNull(): Worker | null {

@@ -1,16 +1,14 @@
 // Direct I/O (O_DIRECT) data writes for the active segment under SYNC_FLUSH.
 //
 // Why: a buffered write copies every byte into page-cache pages, and on a VM whose free memory
-// the host has taken back, each fresh page costs a fault on the host: measured here, the copy
-// (copy_folio_from_iter_atomic) was 20% of all CPU samples of a full-load 3-node run, and three
-// processes each writing 148 KiB at a time and making it durable (`npm run bench:direct-io`,
-// median of 3 alternating rounds) spent 1.92 CPU-s per GB through the page cache against 1.28
-// direct, at 477 against 569 MB/s. A SYNC_FLUSH log fdatasyncs every write at once anyway, so the page
-// cache buys it nothing on the write path. The fd is opened O_DSYNC as well: a write returns once
-// its data (and the block allocation in the sparse file) is durable, as if fdatasync followed it,
-// in one thread-pool job instead of two (a write, then the round's fdatasync). Measured against
-// O_DIRECT + fdatasync, alternating: p50 at one message in flight 1.24 vs 1.46 ms (median of 4),
-// throughput at 256 in flight within noise.
+// the host has taken back, each fresh page costs a fault on the host: under full load that copy
+// is a large share of the CPU, and direct writes made durable cost less CPU per byte and go
+// faster (`npm run bench:direct-io` compares the two). A SYNC_FLUSH log fdatasyncs every write at
+// once anyway, so the page cache buys it nothing on the write path. The fd is opened O_DSYNC as
+// well: a write returns once its data (and the block allocation in the sparse file) is durable,
+// as if fdatasync followed it, in one thread-pool job instead of two (a write, then the round's
+// fdatasync), which lowers the latency of a lone append and costs no throughput
+// (`npm run bench:commitlog`, syncSerial and sync phases).
 //
 // O_DIRECT needs the buffer address, the file offset and the length aligned (4 KiB here, the
 // largest logical block size in common use). Each write therefore copies into an aligned staging

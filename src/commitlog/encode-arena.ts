@@ -7,8 +7,7 @@
 // case: everything accepted in a turn is written in the next one), and a full block waits among
 // the spares (at most `sparesMax`) until its chunks are written. Without spares, a pump that
 // never runs dry (batches always being sealed on the worker) would take fresh memory for every
-// block: measured, 6 GiB of appends then took ~1.5 CPU-s more system time (fresh memory: page
-// faults and zeroing) than with blocks reused.
+// block, and fresh memory costs system time (page faults and zeroing) that reused blocks do not.
 //
 // Blocks are SharedArrayBuffer memory while `wantShared()` says so (the CRC worker writes into
 // them). A shared block is reused only while sharing is wanted: after the worker fails, a block

@@ -30,3 +30,8 @@ export function writeError(err: unknown, what: string): CommitLogError {
     cause: err,
   });
 }
+
+/** STORE_CORRUPT at a file and byte offset (the location a repair cuts at). */
+export function corruptError(file: string, offset: number, reason: string): CommitLogError {
+  return new CommitLogError('STORE_CORRUPT', `corrupt store: ${file} at byte offset ${offset}: ${reason}`, { location: { file, offset } });
+}

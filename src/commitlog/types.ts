@@ -1,5 +1,6 @@
 // The commitlog's public contract: what the replica driver and the broker rely on.
-// Implementation: commit-log.ts (segments + index), meta-store.ts (LevelDB), raft-storage.ts.
+// Implementation: commit-log.ts (segments + index; its parts are listed there), meta-store.ts
+// (LevelDB), raft-storage.ts.
 
 export type FlushDiskType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
 
@@ -28,7 +29,7 @@ export interface CommitLogOptions {
   /** Sparse preallocation of the active segment (default true): while a segment is the last,
    *  appended-to one, its file is extended with ftruncate to segmentBytes (no blocks allocated),
    *  so an append does not change the file size and its fdatasync has no inode size update to
-   *  commit (on ext4 ~30% cheaper for small appends). A roll and a clean close cut the file back
+   *  commit (cheaper on ext4 for small appends). A roll and a clean close cut the file back
    *  to its last record, so closed stores and non-last segments look as with `false`. Recovery
    *  takes zeros after the last record as the clean end either way; `false` keeps every file
    *  exactly as long as its records at all times. */
@@ -45,7 +46,8 @@ export interface CommitLogOptions {
   readonly directIo?: boolean;
   /** Index entries per index file (default 1 Mi entries = 32 MiB files); small in tests. */
   readonly indexEntriesPerFile?: number;
-  /** Test-only fault injection (never set in production): see DiskFaults. */
+  /** Test-only fault injection (never set in production): see DiskFaults. A CommitLogFaults
+   *  (faults.ts) can also crash the store or kill its CRC worker. */
   readonly faults?: DiskFaults;
 }
 

@@ -3,7 +3,7 @@
 // SYNC_FLUSH) is a torn tail; a bad record before it, or in an earlier segment, is corruption.
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog, CommitLogError } from '../../src/commitlog/index.ts';
+import { openCommitLog, CommitLogError, CommitLogFaults } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, indexFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
 
 const HEADER = 48;
@@ -82,11 +82,12 @@ t.test('a torn tail after the flushed point is cut and logged', async (t) => {
 t.test('a record torn at a random byte after a crash is cut (ASYNC_FLUSH, unflushed tail)', async (t) => {
   const dir = tempDir('torn-async');
   t.teardown(() => removeDir(dir));
-  let log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000 });
+  const faults = new CommitLogFaults();
+  let log = await openCommitLog({ dir, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, faults });
   await log.append(recordsFrom(1, 10, 1, () => 200));
   await log.flush();
   await log.append(recordsFrom(11, 5, 1, () => 200));
-  const info = await log.crashForTest();
+  const info = await faults.crash();
   t.equal(info.flushedIndex, 10);
   t.equal(info.flushedPos, 10 * 248);
   const seg = info.lastSegmentPath as string;
@@ -134,11 +135,12 @@ t.test('a flipped byte in the last record: STORE_CORRUPT if it was flushed, cut 
 
   const dir2 = tempDir('flip-last-unflushed');
   t.teardown(() => removeDir(dir2));
-  const log = await openCommitLog({ dir: dir2, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000 });
+  const faults = new CommitLogFaults();
+  const log = await openCommitLog({ dir: dir2, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, faults });
   await log.append(recordsFrom(1, 9, 1, () => 100));
   await log.flush();
   await log.append(recordsFrom(10, 1, 1, () => 100));
-  const info = await log.crashForTest();
+  const info = await faults.crash();
   flipByte(info.lastSegmentPath as string, 9 * 148 + HEADER + 50);
   const { lines, log: logFn } = collectLog();
   const reopened = await openCommitLog({ dir: dir2, log: logFn });

@@ -2,7 +2,7 @@
 // bytes as with every CRC computed inline, and a worker that dies loses nothing.
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog, type CommitLogOptions, type LogRecord } from '../../src/commitlog/index.ts';
+import { openCommitLog, CommitLogFaults, type CommitLogOptions, type LogRecord } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, indexFiles, recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
 
 /** Batches of 1..200 records of 1..3000 bytes: some below, some above a 64 KiB threshold. */
@@ -59,13 +59,14 @@ t.test('the CRC worker dying mid-stream: appends go on, sealed inline, and nothi
   for (const flushDiskType of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
     fs.rmSync(dir, { recursive: true, force: true });
     const { lines, log: logFn } = collectLog();
-    const log = await openCommitLog({ dir, flushDiskType, crcOffloadMinBytes: 1, log: logFn });
+    const faults = new CommitLogFaults();
+    const log = await openCommitLog({ dir, flushDiskType, crcOffloadMinBytes: 1, log: logFn, faults });
     const appends: Promise<void>[] = [];
     let next = 1;
     for (let round = 0; round < 40; round++) {
       appends.push(log.append(recordsFrom(next, 20, 1, (i) => 100 + (i % 500))));
       next += 20;
-      if (round === 20) appends.push(log.killCrcWorkerForTest());
+      if (round === 20) appends.push(faults.killCrcWorker());
     }
     await Promise.all(appends);
     t.ok(lines.some((l) => l.level === 'warn' && l.msg.includes('CRC worker failed')), `${flushDiskType}: the failure is logged`);

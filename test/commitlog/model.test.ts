@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
-import { openCommitLog, type FileCommitLog, type CommitLogOptions, type LogRecord } from '../../src/commitlog/index.ts';
+import { openCommitLog, CommitLogFaults, type FileCommitLog, type CommitLogOptions, type LogRecord } from '../../src/commitlog/index.ts';
 import { body, collectLog, indexFiles, removeDir, sameRecord, tempDir, type LogLine } from './helpers.ts';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 424242;
@@ -25,7 +25,8 @@ interface Model {
 
 interface Real {
   log: FileCommitLog;
-  opts: CommitLogOptions;
+  /** Opens every store of the run, with `faults` (to crash it). */
+  opts: CommitLogOptions & { faults: CommitLogFaults };
   lines: LogLine[];
 }
 
@@ -216,7 +217,7 @@ class CrashCmd implements fc.AsyncCommand<Model, Real> {
   }
   async run(m: Model, r: Real): Promise<void> {
     count('CrashCmd');
-    const info = await r.log.crashForTest();
+    const info = await r.opts.faults.crash();
     if (info.lastSegmentPath !== null) {
       const fileLen = fs.statSync(info.lastSegmentPath).size;
       const size = info.lastSegmentWrittenBytes;
@@ -297,7 +298,7 @@ t.test('the commitlog agrees with an array model under random commands and crash
     fc.asyncProperty(optionsArb, fc.commands(commands, { maxCommands: 60, size: 'large' }), async (o, cmds) => {
       const dir = tempDir('model');
       const { lines, log } = collectLog();
-      const opts: CommitLogOptions = { dir, ...o, flushIntervalMs: 3_600_000, log };
+      const opts = { dir, ...o, flushIntervalMs: 3_600_000, log, faults: new CommitLogFaults() };
       const real: Real = { log: await openCommitLog(opts), opts, lines };
       try {
         await fc.asyncModelRun(() => ({ model: { first: 1, prevTerm: 0, recs: [] } as Model, real }), cmds);

@@ -4,7 +4,7 @@
 // to its records; recovery treats zeros after the last record as the clean end of the file.
 import fs from 'node:fs';
 import t from 'tap';
-import { openCommitLog } from '../../src/commitlog/index.ts';
+import { openCommitLog, CommitLogFaults } from '../../src/commitlog/index.ts';
 import { collectLog, dataFiles, recordsFrom, removeDir, sameRecord, tempDir } from './helpers.ts';
 
 const HEADER = 48;
@@ -67,12 +67,13 @@ for (const mode of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
   t.test(`${mode}: a crash with a sparse tail reopens without a warning, keeps every written record, and appends`, async (t) => {
     const dir = tempDir('prealloc-crash');
     t.teardown(() => removeDir(dir));
-    const opts = { dir, segmentBytes: SEG, flushDiskType: mode, flushIntervalMs: 3_600_000 };
+    const faults = new CommitLogFaults();
+    const opts = { dir, segmentBytes: SEG, flushDiskType: mode, flushIntervalMs: 3_600_000, faults };
     let log = await openCommitLog(opts);
     await log.append(recordsFrom(1, 10, 1, () => 100));
     await log.flush();
     await log.append(recordsFrom(11, 5, 1, () => 100)); // ASYNC_FLUSH: written, not flushed
-    const info = await log.crashForTest();
+    const info = await faults.crash();
     const seg = info.lastSegmentPath as string;
     // What the process leaves when it dies: the file extended to the segment length (the old
     // layout had no such tail; make it so either way, as the new code leaves it).
@@ -97,12 +98,13 @@ for (const mode of ['SYNC_FLUSH', 'ASYNC_FLUSH'] as const) {
 t.test('records after a zeroed hole in the unflushed tail are cut, not resurrected by a later crash', async (t) => {
   const dir = tempDir('prealloc-hole');
   t.teardown(() => removeDir(dir));
-  const opts = { dir, segmentBytes: SEG, flushDiskType: 'ASYNC_FLUSH' as const, flushIntervalMs: 3_600_000 };
+  const faults = new CommitLogFaults();
+  const opts = { dir, segmentBytes: SEG, flushDiskType: 'ASYNC_FLUSH' as const, flushIntervalMs: 3_600_000, faults };
   let log = await openCommitLog(opts);
   await log.append(recordsFrom(1, 10, 1, () => 100));
   await log.flush();
   await log.append(recordsFrom(11, 10, 1, () => 100));
-  let info = await log.crashForTest();
+  let info = await faults.crash();
   const seg = info.lastSegmentPath as string;
   // The page of record 15 never reached the disk, the ones of 16..20 did.
   const fd = fs.openSync(seg, 'r+');
@@ -113,7 +115,7 @@ t.test('records after a zeroed hole in the unflushed tail are cut, not resurrect
   t.ok(isZero(seg, 14 * 148, SEG - 14 * 148), 'the stale records after the hole are gone from the file');
   // Same size, same term: a record 15 that lines up exactly with the old one.
   await log.append(recordsFrom(15, 1, 1, () => 100, 5));
-  info = await log.crashForTest();
+  info = await faults.crash();
   log = await openCommitLog(opts);
   t.equal(log.lastIndex(), 15, 'old records 16..20 did not come back');
   t.ok(sameRecord(log.read(15, 0)[0], recordsFrom(15, 1, 1, () => 100, 5)[0]));
@@ -124,9 +126,10 @@ t.test('a zeroed header inside the flushed region is still STORE_CORRUPT with fi
   for (const where of ['middle', 'last'] as const) {
     const dir = tempDir('prealloc-zero-flushed');
     t.teardown(() => removeDir(dir));
-    const log = await openCommitLog({ dir, segmentBytes: 1 << 20 });
+    const faults = new CommitLogFaults();
+    const log = await openCommitLog({ dir, segmentBytes: 1 << 20, faults });
     await log.append(recordsFrom(1, 50, 1, () => 100));
-    const info = await log.crashForTest(); // SYNC_FLUSH: everything flushed; the file stays extended
+    const info = await faults.crash(); // SYNC_FLUSH: everything flushed; the file stays extended
     const seg = info.lastSegmentPath as string;
     const k = where === 'middle' ? 19 : 49;
     const fd = fs.openSync(seg, 'r+');
@@ -142,11 +145,12 @@ t.test('a zeroed header inside the flushed region is still STORE_CORRUPT with fi
 t.test('a store whose last segment is not extended (the old layout) opens and appends', async (t) => {
   const dir = tempDir('prealloc-old');
   t.teardown(() => removeDir(dir));
-  let log = await openCommitLog({ dir, segmentBytes: SEG, preallocate: false, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000 });
+  const faults = new CommitLogFaults();
+  let log = await openCommitLog({ dir, segmentBytes: SEG, preallocate: false, flushDiskType: 'ASYNC_FLUSH', flushIntervalMs: 3_600_000, faults });
   await log.append(recordsFrom(1, 10, 1, () => 100));
   await log.flush();
   await log.append(recordsFrom(11, 3, 1, () => 100));
-  const info = await log.crashForTest();
+  const info = await faults.crash();
   t.equal(fs.statSync(info.lastSegmentPath as string).size, 13 * 148, 'old layout: the file ends at the last record');
   const { lines, log: logFn } = collectLog();
   log = await openCommitLog({ dir, segmentBytes: SEG, log: logFn });
@@ -161,13 +165,14 @@ t.test('a store whose last segment is not extended (the old layout) opens and ap
 t.test('truncateAfter zeroes the cut records of the active segment; a crash after it cannot bring them back', async (t) => {
   const dir = tempDir('prealloc-trunc');
   t.teardown(() => removeDir(dir));
-  let log = await openCommitLog({ dir, segmentBytes: SEG });
+  const faults = new CommitLogFaults();
+  let log = await openCommitLog({ dir, segmentBytes: SEG, faults });
   await log.append(recordsFrom(1, 20, 1, () => 100));
   await log.truncateAfter(10);
   const seg = dataFiles(dir)[0];
   t.equal(fs.statSync(seg).size, SEG);
   t.ok(isZero(seg, 10 * 148, SEG - 10 * 148), 'the cut part reads as zeros');
-  await log.crashForTest();
+  await faults.crash();
   log = await openCommitLog({ dir, segmentBytes: SEG });
   t.equal(log.lastIndex(), 10);
   await log.close();

@@ -10,12 +10,10 @@ import { cycles, folderEdges, folderOf, importsOf, indexBypasses, layerViolation
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * src files allowed over the line limit, each at most the lines it has now. Only a file another
- * engineer is splitting at this moment: src/commitlog/commit-log.ts. The list only shrinks: the
- * test fails once one is under the limit.
+ * src files allowed over the line limit, each at most the lines it has now. None now; a file
+ * being split in parallel may be listed while it is, and the test fails once it is under the limit.
  */
 const LINES_MAX_ALLOWLIST: Readonly<Record<string, number>> = {
-  'src/commitlog/commit-log.ts': 1903,
 };
 
 function readTree(): Map<string, string> {
