@@ -273,7 +273,7 @@ export class PeerTransport implements PeerSender {
       refuse(`${JSON.stringify(String(hello.nodeId))} is not among this replica's dLegerPeers (${this.ownPeers})`);
       return;
     }
-    const protocol = hello.protocol ?? 1;
+    const protocol = hello.protocol;
     if (protocol !== PEER_PROTOCOL_VERSION) {
       // Refused, not misread: replicas of different versions must not exchange Raft traffic.
       refuse(`peer protocol ${String(protocol)}, this replica speaks ${PEER_PROTOCOL_VERSION} (upgrade every replica)`);

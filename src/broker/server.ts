@@ -132,11 +132,8 @@ export class BrokerServer {
     try {
       switch (req.type) {
         case 'send': {
-          // A client that sends bodies as blobs reads batch results; an earlier one (bodies inline)
-          // gets the per-message results it expects.
-          const blobs = (req as { blobs?: Buffer }).blobs;
-          const send = blobs === undefined ? req : withBodies(req, blobs);
-          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn, blobs !== undefined));
+          const send = withBodies(req, (req as { blobs?: Buffer }).blobs);
+          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn));
         }
         case 'pull':
           return this.whenCurrent(req, conn, () => this.handlePull(req, conn));
@@ -212,7 +209,7 @@ export class BrokerServer {
     });
   }
 
-  private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection, batchForm: boolean): void {
+  private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection): void {
     // Only called through whenMasterReady, which checked that we are a ready master.
     if (typeof req.topic !== 'string' || !Array.isArray(req.messages)) throw new RaftmqError('BAD_REQUEST', 'send needs a topic and messages');
     if (tracing) trace('server.request', -1);
@@ -222,7 +219,7 @@ export class BrokerServer {
         const r = result as ApplyResult;
         if (r.type === 'sendResult') {
           if (tracing) trace('server.reply', -1);
-          this.reply(conn, batchForm ? { type: 'sendResult', id: req.id, batch: r.batch } : { type: 'sendResult', id: req.id, results: [...r.results] });
+          this.reply(conn, { type: 'sendResult', id: req.id, batch: r.batch });
         } else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
         else this.fail(conn, req.id, new RaftmqError('INTERNAL', `unexpected apply result ${r.type}`));
       },
@@ -395,7 +392,8 @@ export class BrokerServer {
 
 /** A send request that came with its bodies as the frame's blobs (protocol.ts WireMessage), with
  *  the bodies put in its messages. Throws BAD_REQUEST for blobs that do not match the messages. */
-function withBodies(req: Extract<Request, { type: 'send' }>, blobs: Buffer): Extract<Request, { type: 'send' }> {
+function withBodies(req: Extract<Request, { type: 'send' }>, blobs: Buffer | undefined): Extract<Request, { type: 'send' }> {
+  if (blobs === undefined) throw new RaftmqError('BAD_REQUEST', 'send: the message bodies must come as the frame\'s blobs (protocol.WireMessage)');
   const messages = messagesFromWire(req.messages, blobs);
   if (typeof messages === 'string') throw new RaftmqError('BAD_REQUEST', messages);
   return { type: 'send', id: req.id, topic: req.topic, queueId: req.queueId, messages };

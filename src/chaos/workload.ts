@@ -28,6 +28,7 @@ import {
   type SendBatchResult,
   type SendResultItem,
   type StoredMessage,
+  outcomeOf,
   RaftmqError,
 } from '../protocol/index.ts';
 import { PullConsumer, type ClusterClient, Producer } from '../client/index.ts';
@@ -40,7 +41,6 @@ const PULL_COUNT = 256;
 const PULL_WAIT_MS = 500;
 const ERROR_PAUSE_MS = 50;
 /** Answers that mean "not stored" (see replica.ts and server.ts for why each one is definite). */
-const DEFINITE_FAILURES: ReadonlySet<string> = new Set(['BAD_REQUEST', 'MESSAGE_TOO_LARGE', 'TOPIC_NOT_FOUND', 'NOT_MASTER', 'NO_QUORUM', 'OVERLOADED']);
 const ID_PATTERN = /^p\d+-\d+$/;
 
 /** The workload's message id inside a stored body ('' if the body is not the workload's). */
@@ -156,11 +156,11 @@ export class Workload {
       const p = request(addr, frame, timeoutMs);
       p.then(
         (resp) => {
-          const { batch, results } = resp as { batch?: SendBatchResult; results?: SendResultItem[] };
-          tries.forEach((a, i) => a && this.endAttempt(a, 'ok', undefined, batch !== undefined ? sendResultOf(batch, i) : results?.[i]));
+          const { batch } = resp as { batch: SendBatchResult };
+          tries.forEach((a, i) => a && this.endAttempt(a, 'ok', undefined, sendResultOf(batch, i)));
         },
         (err: unknown) => {
-          const definite = err instanceof RaftmqError && (err.requestSent === false || DEFINITE_FAILURES.has(err.code));
+          const definite = outcomeOf(err) === 'not-stored';
           for (const a of tries) if (a) this.endAttempt(a, definite ? 'fail' : 'unknown', err);
         },
       );

@@ -220,21 +220,11 @@ export class Producer {
         (resp) => {
           const n = batch.sends.length;
           const b = resp.batch;
-          if (b !== undefined) {
-            if (!isBatchResult(b) || b.count !== n) {
-              rejectAll(batch.sends, new RaftmqError('INTERNAL', `broker answered a malformed batch result for ${n} messages: ${JSON.stringify(b)}`));
-              return;
-            }
-            for (let i = 0; i < n; i++) batch.sends[i]!.resolve(sendResultOf(b, i));
+          if (!isBatchResult(b) || b.count !== n) {
+            rejectAll(batch.sends, new RaftmqError('INTERNAL', `broker answered a malformed batch result for ${n} messages: ${JSON.stringify(b)}`));
             return;
           }
-          // A broker of an earlier version: one result per message.
-          const results = resp.results;
-          if (!Array.isArray(results) || results.length !== n) {
-            rejectAll(batch.sends, new RaftmqError('INTERNAL', `broker answered ${results?.length} results for ${n} messages`));
-            return;
-          }
-          for (let i = 0; i < n; i++) batch.sends[i]!.resolve(results[i]!);
+          for (let i = 0; i < n; i++) batch.sends[i]!.resolve(sendResultOf(b, i));
         },
         (err: unknown) => {
           this.cluster.invalidateRoute(batch.topic);

@@ -38,12 +38,10 @@ export interface SendResultItem {
 }
 
 /**
- * A message of a send request as this version's clients put it on the wire: no `body`, whose
- * bytes are instead the next `size` bytes of the frame's blobs (../net/frame-codec.ts). The bodies go
- * to the socket as the application's own Buffers, never copied into msgpack: at 100 MB/s that
- * copy was the client's largest allocation, and the garbage collections it caused showed in
- * the latency tail. Brokers still accept the inline form (`body` in each message) of earlier
- * clients.
+ * A message of a send request on the wire: no `body`, whose bytes are instead the next `size`
+ * bytes of the frame's blobs (../net/frame-codec.ts). The bodies go to the socket as the
+ * application's own Buffers, never copied into msgpack (that copy was a producer's largest
+ * allocation at full load, and its garbage collections showed in the latency tail).
  */
 export interface WireMessage {
   readonly keys?: string;
@@ -195,9 +193,8 @@ export interface NodeStatus {
 }
 
 export type Response =
-  /** `batch` to clients that send bodies as blobs (this version on); `results` (one per
-   *  message) to clients that send them inline, and from earlier brokers. */
-  | { type: 'sendResult'; id: number; batch?: SendBatchResult; results?: SendResultItem[] }
+  /** One batch result (msgId head, first queue offset, count), not an object per message. */
+  | { type: 'sendResult'; id: number; batch: SendBatchResult }
   | { type: 'pullResult'; id: number; messages: StoredMessage[]; nextOffset: number; minOffset: number; maxOffset: number }
   | { type: 'ok'; id: number }
   | { type: 'offset'; id: number; offset: number }

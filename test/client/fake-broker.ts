@@ -32,11 +32,8 @@ export class FakeBroker {
     return this.server.addr;
   }
 
-  /** How send results are answered: one batch object (this version's brokers), one result per
-   *  message (earlier brokers), or a batch with bad fields. */
-  sendResultForm: 'batch' | 'perMessage' | 'malformed' = 'batch';
-  /** Per send request received: whether its bodies came as the frame's blobs. */
-  readonly sendBodiesAsBlobs: boolean[] = [];
+  /** How send results are answered: one batch object, or a batch with bad fields. */
+  sendResultForm: 'batch' | 'malformed' = 'batch';
 
   private msgIdHead(topic: string, queueId: number): string {
     return `${this.nodeId}-${topic}-${queueId}-`;
@@ -128,18 +125,12 @@ export class FakeBroker {
         if (this.role !== 'MASTER') return notMaster();
         if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
         {
-          const messages = frame.blobs === undefined ? frame.messages : messagesFromWire(frame.messages, frame.blobs);
+          if (frame.blobs === undefined) return reply({ type: 'error', code: 'BAD_REQUEST', message: 'send: bodies must come as blobs' });
+          const messages = messagesFromWire(frame.messages, frame.blobs);
           if (typeof messages === 'string') return reply({ type: 'error', code: 'BAD_REQUEST', message: messages });
-          this.sendBodiesAsBlobs.push(frame.blobs !== undefined);
           const stored = this.store(frame.topic, frame.queueId, messages);
-          if (this.sendResultForm === 'batch') {
-            return reply({ type: 'sendResult', batch: { msgIdHead: `${this.msgIdHead(frame.topic, frame.queueId)}${stored[0]!.queueOffset}-`, queueId: frame.queueId, firstOffset: stored[0]!.queueOffset, logIndex: 0, count: stored.length } });
-          }
           if (this.sendResultForm === 'malformed') return reply({ type: 'sendResult', batch: { msgIdHead: 7, count: stored.length } });
-          return reply({
-            type: 'sendResult',
-            results: stored.map((m) => ({ msgId: m.msgId, queueId: m.queueId, queueOffset: m.queueOffset, logIndex: m.logIndex })),
-          });
+          return reply({ type: 'sendResult', batch: { msgIdHead: `${this.msgIdHead(frame.topic, frame.queueId)}${stored[0]!.queueOffset}-`, queueId: frame.queueId, firstOffset: stored[0]!.queueOffset, logIndex: 0, count: stored.length } });
         }
       case 'pull': {
         if (!queues) return reply({ type: 'error', code: 'TOPIC_NOT_FOUND', message: frame.topic });
