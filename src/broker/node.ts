@@ -146,7 +146,6 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     tickMs: config.tickMs,
     proposalTimeoutMs: config.sendTimeoutMs,
     checkpointIntervalMs: config.checkpointIntervalMs,
-    flushDiskType: config.flushDiskType,
     pendingProposalsMax: PENDING_PROPOSALS_MAX,
     inboxMessagesMax: INBOX_MESSAGES_MAX,
     onFatal,

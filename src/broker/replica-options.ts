@@ -1,6 +1,6 @@
 // What the replica driver (replica.ts) is given: its options, and the parts it drives through
 // interfaces (the state machine, the peer transport, a logger), so tests can hand it fakes.
-import type { CommitLog, FlushDiskType, MetaStore } from '../commitlog/index.ts';
+import type { CommitLog, MetaStore } from '../commitlog/index.ts';
 import type { Entry, Message, NodeId, RaftNodeApi } from '../raft/index.ts';
 
 /** What the driver needs from the state machine (implemented by BrokerStateMachine). */
@@ -39,10 +39,6 @@ export interface ReplicaOptions {
   /** A proposal not committed within this long is answered with TIMEOUT (the entry may still commit). */
   readonly proposalTimeoutMs: number;
   readonly checkpointIntervalMs: number;
-  /** How the log makes appends durable. SYNC_FLUSH: an entry counts as persisted only once
-   *  fdatasync'd, so everything applied is on disk and checkpoints run beside the loop. Anything
-   *  else (ASYNC_FLUSH, the default assumption): the loop stops for a log flush and the checkpoint. */
-  readonly flushDiskType?: FlushDiskType;
   /** Most proposals waiting for commit; beyond it new proposals get OVERLOADED. */
   readonly pendingProposalsMax: number;
   /** Most Readies whose writes are in flight; the loop takes no new Ready beyond it. */

@@ -471,7 +471,7 @@ export class Replica {
     const interval = this.opts.checkpointIntervalMs;
     if (this.checkpointing || now - this.lastCheckpointMs < interval) return undefined;
     const { log, stateMachine } = this.opts;
-    if (this.opts.flushDiskType === 'SYNC_FLUSH') {
+    if (log.appendsDurable) {
       if (this.stableLastIndex() >= stateMachine.appliedIndex) {
         // Everything applied is fdatasync'd here: the checkpoint (its batch is taken now, in the
         // call) is written beside the loop, which need not wait for a synced LevelDB batch.

@@ -199,6 +199,10 @@ export class FileCommitLog implements CommitLog {
     return this.state.flushed;
   }
 
+  get appendsDurable(): boolean {
+    return this.settings.mode === 'SYNC_FLUSH';
+  }
+
   stats(): CommitLogStats {
     return {
       appendCalls: this.state.appendCalls,

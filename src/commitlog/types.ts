@@ -86,6 +86,9 @@ export interface CommitLog {
   lastIndex(): number;
   /** Index up to which entries are durable (fdatasync done). */
   flushedIndex(): number;
+  /** Whether an append resolves only once it is durable (SYNC_FLUSH): then what a caller has
+   *  seen persisted is on disk, and a checkpoint of state built from it needs no flush first. */
+  readonly appendsDurable: boolean;
   /** Term of `index`, from memory. 0 for index 0; throws for an index outside the log (except
    *  firstIndex() - 1 after retention, whose term is remembered). */
   termAt(index: number): number;

@@ -15,6 +15,8 @@ interface PendingWrite {
 
 /** A CommitLog in memory; appends are accepted at once and become durable when the test says. */
 class ManualLog implements CommitLog {
+  /** Whether a resolved append is durable (SYNC_FLUSH's contract); set per test. */
+  appendsDurable = false;
   records: LogRecord[] = [];
   /** What the replica asked of the log and of the state machine, in order (see follower()). */
   readonly events: string[] = [];
@@ -96,6 +98,7 @@ interface FollowerOptions {
 
 function follower(t: { teardown(fn: () => unknown): void }, options: FollowerOptions = {}) {
   const log = new ManualLog();
+  log.appendsDurable = options.flushDiskType === 'SYNC_FLUSH';
   const meta = new MemoryMeta();
   const sent: Message[] = [];
   const fatal: Error[] = [];
@@ -121,7 +124,6 @@ function follower(t: { teardown(fn: () => unknown): void }, options: FollowerOpt
     tickMs: 1000,
     proposalTimeoutMs: 1000,
     checkpointIntervalMs: options.checkpointIntervalMs ?? 60_000,
-    flushDiskType: options.flushDiskType,
     pendingProposalsMax: 100,
     inboxMessagesMax: 1000,
     onFatal: (err) => fatal.push(err),
