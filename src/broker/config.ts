@@ -118,14 +118,14 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
     default: '0',
     description:
       'Commitlog batches of at least this many bytes, written while others are queued, get their CRCs on a worker thread (0: never; e.g. 65536). ' +
-      'Helps a replica with a core to spare; measured with 3 replicas and the client on 2 cores it cost ~6% more CPU and no throughput, so it is off by default.',
+      'Helps a replica with a core to spare; off by default because replicas sharing few cores gain no throughput from it (docs/performance.md).',
   },
   {
     key: 'directIoEnable',
     default: 'true',
     description:
-      'SYNC_FLUSH: write commitlog data with O_DIRECT and O_DSYNC (no copy into the page cache; each write durable when it returns); falls back with a warning where the filesystem refuses it. ' +
-      'Measured on a 2-core VM: ~30% less server CPU per message at full load; false writes through the page cache.',
+      'SYNC_FLUSH: write commitlog data with O_DIRECT and O_DSYNC (no copy into the page cache; each write durable when it returns, less server CPU per message); falls back with a warning where the filesystem refuses it. ' +
+      'false writes through the page cache.',
   },
   { key: 'preferredLeaderId', default: '', description: 'A peer id the leader hands leadership to once it is caught up; empty for none.' },
   { key: 'autoCreateTopicEnable', default: 'true', description: 'A send to an unknown topic creates it (with defaultTopicQueueNums queues).' },

@@ -78,30 +78,25 @@ export function writeClusterConfigs(opts: { nodes: number; dir: string; basePort
 }
 
 /**
- * V8 heap settings for a replica process. A replica's live heap is small (~10 MiB) but it moves
- * tens of MB/s through short-lived objects and buffers; with V8's defaults the old-generation
- * limit stays tiny and every few MB promoted starts a full mark-compact (measured with
- * --trace-gc: about 10 per second on a master at full load; 15-30% of its CPU in perf profiles). A larger young generation lets request
- * objects die young, and a larger initial old space stops the back-to-back full collections
- * (5 mark-compacts instead of 40-65 per 300k messages; about 20% less server CPU). Resident
- * memory grows by at most the young generation (2 x 32 MiB).
+ * V8 heap settings for a replica process. A replica's live heap is small but it moves tens of
+ * MB/s through short-lived objects and buffers; with V8's defaults the old-generation limit stays
+ * tiny and every few MB promoted starts a full mark-compact. A larger young generation lets
+ * request objects die young, and a larger initial old space stops back-to-back full collections
+ * (`npm run bench` shows the CPU it saves). Resident memory grows by at most the young
+ * generation (2 x 32 MiB).
  */
 export const REPLICA_V8_FLAGS: readonly string[] = ['--max-semi-space-size=32', '--min-semi-space-size=16', '--initial-old-space-size=128'];
 
 /**
  * Environment of a replica process: glibc malloc tuned unless the caller's environment sets the
- * variable itself.
+ * variable itself, so resident memory stays flat under load (a long `npm run bench` run shows it;
+ * figures in docs/performance.md).
  * - MALLOC_ARENA_MAX=2: with one arena per thread that mallocs (LevelDB's compaction thread,
- *   libuv's pool, V8's helpers) a replica's resident memory crept up under load: measured at full
- *   load (128 B, 256 in flight), anonymous RSS of each replica from minute 1 to minute 4 went
- *   224->236, 219->233, 216->233 MiB with the default and 205->206, 203->212, 215->213 MiB with 2.
- * - MALLOC_MMAP_THRESHOLD_=131072: a fixed threshold (glibc's default one rises to the size of
- *   every large block freed, up to 32 MiB: once a replica has freed one of its multi-MiB buffers,
+ *   libuv's pool, V8's helpers) a replica's resident memory creeps up under load.
+ * - MALLOC_MMAP_THRESHOLD_=131072: a fixed threshold. glibc's default one rises to the size of
+ *   every large block freed (up to 32 MiB): once a replica has freed one of its multi-MiB buffers,
  *   blocks below that size, such as frames assembled from several socket reads, come from the
- *   arenas and fragment them; which block raised it was not traced). Measured at full load (128 B, 256 in flight, 5 minutes),
- *   anonymous RSS minus the V8 heap from minute 1 on grew +1.9, +0.5, +2.1 MiB/min with the
- *   default and +0.1, -0.1, +0.1 with the fixed threshold (10 minutes: +0.1, +1.1, +0.1), at the
- *   same throughput (97k / 99k / 93k msgs/s).
+ *   arenas and fragment them.
  */
 export const REPLICA_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 

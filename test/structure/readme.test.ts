@@ -17,10 +17,12 @@ t.test('the layout table lists every folder under src, and no folder that is gon
 
 t.test('the configuration table lists every broker.conf key with its default', async (t) => {
   const section = README.slice(README.indexOf('## Configuration'), README.indexOf('\n## ', README.indexOf('## Configuration') + 1));
-  const rows = new Map([...section.matchAll(/^\| `([A-Za-z0-9]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]));
+  const rows = new Map([...section.matchAll(/^\| `([A-Za-z0-9]+)` \| ([^|]*) \| (.*) \|$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
+  const meanings = new Map([...section.matchAll(/^\| `([A-Za-z0-9]+)` \| [^|]* \| (.*) \|$/gm)].map((m) => [m[1]!, m[2]!.replace(/\\\|/g, '|')]));
   for (const k of CONFIG_KEYS) {
     t.ok(rows.has(k.key), `${k.key} is in the README`);
     if (rows.has(k.key)) t.equal(rows.get(k.key)!.replace(/`/g, ''), k.default || '(empty)', `${k.key}: the README's default is the code's`);
+    if (meanings.has(k.key)) t.equal(meanings.get(k.key), k.description, `${k.key}: the README says what --help says`);
   }
   const known = new Set(CONFIG_KEYS.map((k) => k.key as string));
   t.same([...rows.keys()].filter((k) => !known.has(k)), [], 'and no key that does not exist');
