@@ -11,7 +11,6 @@ import {
   validateMessages,
   validateQueueCount,
   validateTopicName,
-  BrokerError,
   CommandDecodeError,
 } from '../../src/broker/index.ts';
 import {
@@ -23,6 +22,7 @@ import {
   TOPIC_QUEUE_COUNT_MAX,
 } from '../../src/protocol/index.ts';
 import { arbCommand } from './arbitraries.ts';
+import { brokerErrorCode } from './harness.ts';
 
 /** Bodies become hex so Buffer and Uint8Array compare equal. */
 function normalize(cmd: BrokerCommand): unknown {
@@ -92,55 +92,46 @@ t.test('decoding garbage throws CommandDecodeError, never anything else', async 
   );
 });
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof BrokerError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 t.test('topic names follow RocketMQ rules', async (t) => {
-  for (const ok of ['TopicTest', '%RETRY%group', 'a|b', 'a_b-c', 'x'.repeat(TOPIC_NAME_LENGTH_MAX)]) t.equal(code(() => validateTopicName(ok)), undefined, ok);
+  for (const ok of ['TopicTest', '%RETRY%group', 'a|b', 'a_b-c', 'x'.repeat(TOPIC_NAME_LENGTH_MAX)]) t.equal(brokerErrorCode(() => validateTopicName(ok)), undefined, ok);
   for (const bad of ['', 'has space', 'a:b', 'a/b', 'ü', 'x'.repeat(TOPIC_NAME_LENGTH_MAX + 1), 42]) {
-    t.equal(code(() => validateTopicName(bad)), 'BAD_REQUEST', String(bad));
+    t.equal(brokerErrorCode(() => validateTopicName(bad)), 'BAD_REQUEST', String(bad));
   }
 });
 
 t.test('queue counts are 1..TOPIC_QUEUE_COUNT_MAX', async (t) => {
-  t.equal(code(() => validateQueueCount(1)), undefined);
-  t.equal(code(() => validateQueueCount(TOPIC_QUEUE_COUNT_MAX)), undefined);
-  for (const bad of [0, -1, 1.5, TOPIC_QUEUE_COUNT_MAX + 1, '4']) t.equal(code(() => validateQueueCount(bad)), 'BAD_REQUEST', String(bad));
+  t.equal(brokerErrorCode(() => validateQueueCount(1)), undefined);
+  t.equal(brokerErrorCode(() => validateQueueCount(TOPIC_QUEUE_COUNT_MAX)), undefined);
+  for (const bad of [0, -1, 1.5, TOPIC_QUEUE_COUNT_MAX + 1, '4']) t.equal(brokerErrorCode(() => validateQueueCount(bad)), 'BAD_REQUEST', String(bad));
 });
 
 t.test('message validation names the limit that was broken', async (t) => {
   const body = Uint8Array.of(1);
-  t.equal(code(() => validateMessages([{ body }])), undefined);
-  t.equal(code(() => validateMessages([])), 'BAD_REQUEST', 'empty batch');
-  t.equal(code(() => validateMessages('x')), 'BAD_REQUEST', 'not an array');
-  t.equal(code(() => validateMessages(Array.from({ length: SEND_BATCH_COUNT_MAX + 1 }, () => ({ body })))), 'BAD_REQUEST', 'too many');
-  t.equal(code(() => validateMessages([{ body: 'text' }])), 'BAD_REQUEST', 'string body');
-  t.equal(code(() => validateMessages([{ body: new Uint8Array(0) }])), 'BAD_REQUEST', 'empty body');
-  t.equal(code(() => validateMessages([{ body: new Uint8Array(MESSAGE_BODY_BYTES_MAX) }])), undefined, 'largest body');
-  t.equal(code(() => validateMessages([{ body: new Uint8Array(MESSAGE_BODY_BYTES_MAX + 1) }])), 'MESSAGE_TOO_LARGE', 'body too large');
+  t.equal(brokerErrorCode(() => validateMessages([{ body }])), undefined);
+  t.equal(brokerErrorCode(() => validateMessages([])), 'BAD_REQUEST', 'empty batch');
+  t.equal(brokerErrorCode(() => validateMessages('x')), 'BAD_REQUEST', 'not an array');
+  t.equal(brokerErrorCode(() => validateMessages(Array.from({ length: SEND_BATCH_COUNT_MAX + 1 }, () => ({ body })))), 'BAD_REQUEST', 'too many');
+  t.equal(brokerErrorCode(() => validateMessages([{ body: 'text' }])), 'BAD_REQUEST', 'string body');
+  t.equal(brokerErrorCode(() => validateMessages([{ body: new Uint8Array(0) }])), 'BAD_REQUEST', 'empty body');
+  t.equal(brokerErrorCode(() => validateMessages([{ body: new Uint8Array(MESSAGE_BODY_BYTES_MAX) }])), undefined, 'largest body');
+  t.equal(brokerErrorCode(() => validateMessages([{ body: new Uint8Array(MESSAGE_BODY_BYTES_MAX + 1) }])), 'MESSAGE_TOO_LARGE', 'body too large');
   const big = new Uint8Array(MESSAGE_BODY_BYTES_MAX);
-  t.equal(code(() => validateMessages(Array.from({ length: SEND_BATCH_BYTES_MAX / MESSAGE_BODY_BYTES_MAX + 1 }, () => ({ body: big })))), 'MESSAGE_TOO_LARGE', 'batch too large');
-  t.equal(code(() => validateMessages([{ body, tags: 'x'.repeat(MESSAGE_TAGS_BYTES_MAX + 1) }])), 'BAD_REQUEST', 'tags too long');
-  t.equal(code(() => validateMessages([{ body, keys: 5 }])), 'BAD_REQUEST', 'keys not a string');
-  t.equal(code(() => validateMessages([{ body, properties: { a: 1 } }])), 'BAD_REQUEST', 'property not a string');
-  t.equal(code(() => validateMessages([{ body, properties: { '': 'x' } }])), 'BAD_REQUEST', 'empty property name');
-  t.equal(code(() => validateMessages([{ body, properties: { a: 'x'.repeat(40_000) } }])), 'BAD_REQUEST', 'properties too large');
+  t.equal(brokerErrorCode(() => validateMessages(Array.from({ length: SEND_BATCH_BYTES_MAX / MESSAGE_BODY_BYTES_MAX + 1 }, () => ({ body: big })))), 'MESSAGE_TOO_LARGE', 'batch too large');
+  t.equal(brokerErrorCode(() => validateMessages([{ body, tags: 'x'.repeat(MESSAGE_TAGS_BYTES_MAX + 1) }])), 'BAD_REQUEST', 'tags too long');
+  t.equal(brokerErrorCode(() => validateMessages([{ body, keys: 5 }])), 'BAD_REQUEST', 'keys not a string');
+  t.equal(brokerErrorCode(() => validateMessages([{ body, properties: { a: 1 } }])), 'BAD_REQUEST', 'property not a string');
+  t.equal(brokerErrorCode(() => validateMessages([{ body, properties: { '': 'x' } }])), 'BAD_REQUEST', 'empty property name');
+  t.equal(brokerErrorCode(() => validateMessages([{ body, properties: { a: 'x'.repeat(40_000) } }])), 'BAD_REQUEST', 'properties too large');
   const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
-  t.equal(code(() => validateMessages([{ body, properties: many }])), 'BAD_REQUEST', 'too many properties');
+  t.equal(brokerErrorCode(() => validateMessages([{ body, properties: many }])), 'BAD_REQUEST', 'too many properties');
 });
 
 t.test('commitOffsets batches are bounded and checked entry by entry', async (t) => {
   const e = { group: 'g', topic: 'T', queueId: 0, offset: 5 };
-  t.equal(code(() => validateCommand({ kind: 'commitOffsets', entries: [e] })), undefined);
-  t.equal(code(() => validateCommand({ kind: 'commitOffsets', entries: [] })), 'BAD_REQUEST');
-  t.equal(code(() => validateCommand({ kind: 'commitOffsets', entries: Array(COMMIT_OFFSETS_COUNT_MAX + 1).fill(e) })), 'BAD_REQUEST');
-  t.equal(code(() => validateCommand({ kind: 'commitOffsets', entries: [{ ...e, group: 'a b' }] })), 'BAD_REQUEST');
-  t.equal(code(() => validateCommand({ kind: 'commitOffsets', entries: [{ ...e, offset: -1 }] })), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => validateCommand({ kind: 'commitOffsets', entries: [e] })), undefined);
+  t.equal(brokerErrorCode(() => validateCommand({ kind: 'commitOffsets', entries: [] })), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => validateCommand({ kind: 'commitOffsets', entries: Array(COMMIT_OFFSETS_COUNT_MAX + 1).fill(e) })), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => validateCommand({ kind: 'commitOffsets', entries: [{ ...e, group: 'a b' }] })), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => validateCommand({ kind: 'commitOffsets', entries: [{ ...e, offset: -1 }] })), 'BAD_REQUEST');
 });

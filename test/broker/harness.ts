@@ -6,6 +6,7 @@ import {
   type ApplyResult,
   type BrokerStateMachineOptions,
   BrokerStateMachine,
+  BrokerError,
 } from '../../src/broker/index.ts';
 
 export class FakeLog {
@@ -56,4 +57,15 @@ export class Harness {
     const cmd = this.sm.prepareSend(topic, queueId, bodies.map((b) => ({ body: Buffer.from(b) })), storeTimestamp);
     return this.run(cmd);
   }
+}
+
+/** The BrokerError code `fn` throws, or undefined when it does not throw (other errors rethrown). */
+export function brokerErrorCode(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof BrokerError) return err.code;
+    throw err;
+  }
+  return undefined;
 }

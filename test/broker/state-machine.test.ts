@@ -5,26 +5,16 @@ import {
   DECODED_BATCH_CACHE_COUNT_MAX,
   makeMsgId,
   parseMsgId,
-  BrokerError,
   encodeCommand,
 } from '../../src/broker/index.ts';
 import { AssertionError } from '../../src/util/index.ts';
-import { Harness } from './harness.ts';
+import { Harness, brokerErrorCode } from './harness.ts';
 
 function offsets(r: ApplyResult): number[] {
   if (r.type !== 'sendResult') throw new Error(`expected a send result, got ${JSON.stringify(r)}`);
   return r.results.map((x) => x.queueOffset);
 }
 
-function errorCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof BrokerError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 t.test('sends assign consecutive queue offsets per queue', async (t) => {
   const h = new Harness();
@@ -55,7 +45,7 @@ t.test('send results carry the log index and unique, parseable msgIds', async (t
 t.test('a send to an unknown topic creates it with defaultTopicQueueNums queues', async (t) => {
   const h = new Harness({ defaultTopicQueueNums: 3 });
   t.equal(h.sm.topicQueueCount('New'), undefined);
-  t.equal(errorCode(() => h.sm.checkSend('New', 3, [{ body: Buffer.from('x') }])), 'BAD_REQUEST', 'queue beyond the default count');
+  t.equal(brokerErrorCode(() => h.sm.checkSend('New', 3, [{ body: Buffer.from('x') }])), 'BAD_REQUEST', 'queue beyond the default count');
   t.same(offsets(h.send('New', 2, ['x'])), [0]);
   t.equal(h.sm.topicQueueCount('New'), 3);
   t.same(h.sm.listTopics(), [{ topic: 'New', queues: 3 }]);
@@ -63,7 +53,7 @@ t.test('a send to an unknown topic creates it with defaultTopicQueueNums queues'
 
 t.test('with autoCreateTopicEnable off, unknown topics are refused before and on apply', async (t) => {
   const h = new Harness({ autoCreateTopicEnable: false });
-  t.equal(errorCode(() => h.sm.checkSend('New', 0, [{ body: Buffer.from('x') }])), 'TOPIC_NOT_FOUND');
+  t.equal(brokerErrorCode(() => h.sm.checkSend('New', 0, [{ body: Buffer.from('x') }])), 'TOPIC_NOT_FOUND');
   const r = h.run({ kind: 'sendBatch', topic: 'New', queueId: 0, storeTimestamp: 1, autoCreateQueues: 0, messages: [{ body: Buffer.from('x') }] });
   t.same(r, { type: 'error', code: 'TOPIC_NOT_FOUND', message: 'topic New does not exist' });
   t.equal(h.sm.appliedIndex, 1, 'a rejected entry is still applied');
@@ -78,12 +68,12 @@ t.test('createTopic grows a topic and refuses to shrink it', async (t) => {
   t.same(h.run({ kind: 'createTopic', topic: 'T', queues: 2 }), { type: 'ok' });
   t.same(h.run({ kind: 'createTopic', topic: 'T', queues: 8 }), { type: 'ok' });
   t.equal(h.sm.topicQueueCount('T'), 8);
-  t.equal(errorCode(() => h.sm.prepareCreateTopic('T', 4)), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => h.sm.prepareCreateTopic('T', 4)), 'BAD_REQUEST');
   const r = h.run({ kind: 'createTopic', topic: 'T', queues: 4 });
   t.equal(r.type === 'error' && r.code, 'BAD_REQUEST');
   t.equal(h.sm.topicQueueCount('T'), 8);
-  t.equal(errorCode(() => h.sm.prepareCreateTopic('bad name', 4)), 'BAD_REQUEST');
-  t.equal(errorCode(() => h.sm.prepareCreateTopic('T2', 0)), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => h.sm.prepareCreateTopic('bad name', 4)), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => h.sm.prepareCreateTopic('T2', 0)), 'BAD_REQUEST');
 });
 
 t.test('consumer offsets commit and query per group, topic and queue', async (t) => {
@@ -100,9 +90,9 @@ t.test('consumer offsets commit and query per group, topic and queue', async (t)
   t.equal(h.sm.queryOffset('h', 'T', 0), 1);
   h.run({ kind: 'commitOffsets', entries: [{ group: 'g', topic: 'T', queueId: 0, offset: 2 }] });
   t.equal(h.sm.queryOffset('g', 'T', 0), 2, 'the last commit wins, even backwards (reset)');
-  t.equal(errorCode(() => h.sm.prepareCommitOffset('g', 'Nope', 0, 1)), 'TOPIC_NOT_FOUND');
-  t.equal(errorCode(() => h.sm.prepareCommitOffset('g', 'T', 2, 1)), 'BAD_REQUEST');
-  t.equal(errorCode(() => h.sm.prepareCommitOffset('g', 'T', 0, -1)), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => h.sm.prepareCommitOffset('g', 'Nope', 0, 1)), 'TOPIC_NOT_FOUND');
+  t.equal(brokerErrorCode(() => h.sm.prepareCommitOffset('g', 'T', 2, 1)), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => h.sm.prepareCommitOffset('g', 'T', 0, -1)), 'BAD_REQUEST');
   const mixed = h.run({ kind: 'commitOffsets', entries: [{ group: 'g', topic: 'Nope', queueId: 0, offset: 1 }, { group: 'g', topic: 'T', queueId: 1, offset: 9 }, { group: 'g', topic: 'T', queueId: 9, offset: 1 }] });
   t.same(mixed, { type: 'offsetsCommitted', rejected: [0, 2] }, 'bad entries of a batch are rejected alone');
   t.equal(h.sm.queryOffset('g', 'T', 1), 9);
@@ -192,10 +182,10 @@ t.test('pull reads by offset within count and byte limits', async (t) => {
   t.same([past.messages.length, past.nextOffset], [0, 4], 'an offset past the end is pointed back to maxOffset');
   const empty = h.sm.pull('T', 3, 0, 32, 1 << 20);
   t.same([empty.messages.length, empty.nextOffset, empty.maxOffset], [0, 0, 0]);
-  t.equal(errorCode(() => h.sm.pull('Nope', 0, 0, 1, 1)), 'TOPIC_NOT_FOUND');
-  t.equal(errorCode(() => h.sm.pull('T', 4, 0, 1, 1)), 'BAD_REQUEST');
-  t.equal(errorCode(() => h.sm.pull('T', 0, 0, 0, 1)), 'BAD_REQUEST');
-  t.equal(errorCode(() => h.sm.pull('T', 0, -1, 1, 1)), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => h.sm.pull('Nope', 0, 0, 1, 1)), 'TOPIC_NOT_FOUND');
+  t.equal(brokerErrorCode(() => h.sm.pull('T', 4, 0, 1, 1)), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => h.sm.pull('T', 0, 0, 0, 1)), 'BAD_REQUEST');
+  t.equal(brokerErrorCode(() => h.sm.pull('T', 0, -1, 1, 1)), 'BAD_REQUEST');
 });
 
 t.test('entries in the log but not yet applied are invisible to pulls', async (t) => {

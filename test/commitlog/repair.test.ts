@@ -4,19 +4,12 @@ import fs from 'node:fs';
 import t from 'tap';
 import { openCommitLog, repairCommitLog } from '../../src/commitlog/index.ts';
 import { dataFiles, indexFiles, recordsFrom, removeDir, tempDir } from './helpers.ts';
+import { flipByte } from '../helpers/files.ts';
 
 const HEADER = 48;
 const SIZE = 100;
 const RECORD = HEADER + SIZE;
 
-function flipByte(file: string, offset: number): void {
-  const fd = fs.openSync(file, 'r+');
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, offset);
-  b[0] ^= 0x5a;
-  fs.writeSync(fd, b, 0, 1, offset);
-  fs.closeSync(fd);
-}
 
 async function writeLog(dir: string, count: number, segmentBytes: number): Promise<void> {
   const log = await openCommitLog({ dir, segmentBytes });

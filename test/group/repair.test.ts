@@ -6,15 +6,8 @@ import t from 'tap';
 import { Producer } from '../../src/client/index.ts';
 import { LocalCluster } from '../../src/cli/index.ts';
 import { bodyText, readAll, sendLoad, sleep, waitApplied } from '../helpers/group-io.ts';
+import { flipByte } from '../helpers/files.ts';
 
-function flipByte(file: string, offset: number): void {
-  const fd = fs.openSync(file, 'r+');
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, offset);
-  b[0] ^= 0x5a;
-  fs.writeSync(fd, b, 0, 1, offset);
-  fs.closeSync(fd);
-}
 
 function exitOf(proc: import('node:child_process').ChildProcess): Promise<{ code: number | null; stderr: string }> {
   let stderr = '';
