@@ -5,6 +5,7 @@
 // a chunk only once it is sealed.
 import { assert } from '../util/index.ts';
 import { CrcSealer } from './crc-sealer.ts';
+import { DIRECT_ALIGN } from './direct-writer.ts';
 import { EncodeArena, type ArenaBlock } from './encode-arena.ts';
 import type { LogState } from './log-state.ts';
 import type { StoreSettings } from './options.ts';
@@ -22,6 +23,9 @@ const QUEUE_HEAD_SLACK_MAX = 1024;
 /** One batch (or the part of it in one segment), encoded, accepted but not yet written. */
 export interface Chunk {
   readonly segStart: number;
+  /** Zero bytes at the start of `data` up to a block boundary (StoreSettings.alignAppends): the
+   *  pump starts the write after them, so it never rewrites the block before. */
+  readonly pad: number;
   readonly data: Buffer;
   readonly index: Buffer;
   readonly firstIndex: number;
@@ -141,11 +145,12 @@ export class ChunkQueue {
     while (k < records.length) {
       const segStart = state.acceptSegStart;
       const segEnd = segStart + segmentBytes;
+      const pad = k === 0 ? this.padBefore(state.acceptPos - segStart) : 0;
       let bytes = 0;
       let j = k;
       while (j < records.length) {
         const size = RECORD_HEADER_SIZE + records[j].data.byteLength;
-        if (state.acceptPos + bytes + size > segEnd) break;
+        if (state.acceptPos + pad + bytes + size > segEnd) break;
         bytes += size;
         j++;
       }
@@ -157,20 +162,29 @@ export class ChunkQueue {
         state.acceptPos = state.acceptSegStart;
         continue;
       }
-      this.encode(records, k, j, bytes);
+      this.encode(records, k, j, bytes, pad);
       k = j;
     }
     state.last = records[records.length - 1].index;
   }
 
-  /** Encodes records [k, j) (`bytes` in all, in the accepting segment) as one chunk. */
-  private encode(records: readonly LogRecord[], k: number, j: number, bytes: number): void {
+  /** Zero bytes that take an append starting `offset` bytes into its segment to the next block. */
+  private padBefore(offset: number): number {
+    if (!this.settings.alignAppends || offset % DIRECT_ALIGN === 0) return 0;
+    return DIRECT_ALIGN - (offset % DIRECT_ALIGN);
+  }
+
+  /** Encodes records [k, j) (`bytes` in all, in the accepting segment, after `pad` zeros) as one
+   *  chunk. */
+  private encode(records: readonly LogRecord[], k: number, j: number, bytes: number, pad: number): void {
     const { state } = this;
-    const dataBlock = this.dataArena.reserve(bytes);
+    const dataBlock = this.dataArena.reserve(pad + bytes);
     const indexBlock = this.indexArena.reserve((j - k) * INDEX_ENTRY_SIZE);
     const { buf: data, view: dataView } = dataBlock;
     const { buf: index, view: indexView } = indexBlock;
-    const dataStart = dataBlock.used - bytes;
+    const chunkStart = dataBlock.used - pad - bytes;
+    const dataStart = chunkStart + pad;
+    if (pad > 0) data.fill(0, chunkStart, dataStart);
     const indexStart = indexBlock.used - (j - k) * INDEX_ENTRY_SIZE;
     const offload = this.offloads(bytes, data);
     const encodeOne = offload ? encodeUnsealedRecord : encodeRecord;
@@ -178,7 +192,7 @@ export class ChunkQueue {
     let indexOff = indexStart;
     for (let m = k; m < j; m++) {
       const r = records[m];
-      const pos = state.acceptPos + off - dataStart;
+      const pos = state.acceptPos + pad + off - dataStart;
       const size = encodeOne(data, dataView, off, r.index, r.term, r.type, r.data, pos);
       encodeIndexEntry(index, indexView, indexOff, r.index, pos, r.term, size, r.type);
       off += size;
@@ -186,10 +200,11 @@ export class ChunkQueue {
       state.remember(r, size - RECORD_HEADER_SIZE);
     }
     assert(off - dataStart === bytes, 'encoded size matches the planned size');
-    state.acceptPos += bytes;
+    state.acceptPos += pad + bytes;
     const chunk: Chunk = {
       segStart: state.acceptSegStart,
-      data: data.subarray(dataStart, off),
+      pad,
+      data: data.subarray(chunkStart, off),
       index: index.subarray(indexStart, indexOff),
       firstIndex: records[k].index,
       lastIndex: records[j - 1].index,

@@ -23,6 +23,8 @@ export class CommitLogFaults implements DiskFaults {
   refuseDirectWrites = false;
   failDatasync = false;
   datasyncDelayMs = 0;
+  powerCutNextWrite = false;
+  powerCutBlock: { readonly start: number; readonly end: number } | null = null;
 
   private crashStore: (() => Promise<CrashInfo>) | null = null;
   private killWorker: (() => Promise<void>) | null = null;

@@ -5,7 +5,7 @@
 // on the thread pool); fdatasync and fsync run on the thread pool and never block the event loop.
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { DirectWriter } from './direct-writer.ts';
+import { DIRECT_ALIGN, DirectWriter } from './direct-writer.ts';
 import type { DiskFaults } from './types.ts';
 
 const fdatasyncCb = promisify(fs.fdatasync);
@@ -21,9 +21,21 @@ export class DiskIo {
 
   constructor(private readonly faults: DiskFaults | undefined) {}
 
+  /** DiskFaults.powerCutNextWrite: the write at `position` never happens; the block it would
+   *  have begun with is recorded for the test to tear. */
+  private powerCut(position: number): void {
+    const f = this.faults;
+    if (!f?.powerCutNextWrite) return;
+    f.powerCutNextWrite = false;
+    const start = position - (position % DIRECT_ALIGN);
+    f.powerCutBlock = { start, end: start + DIRECT_ALIGN };
+    throw errno('EIO', 'i/o error, write (power cut)');
+  }
+
   /** Writes all of `bufs` at `position`, looping on short writes. With a fault budget, a write that
    *  does not fit is written partly (a torn write) and then fails with ENOSPC. */
   writevAt(fd: number, bufs: readonly Buffer[], position: number): number {
+    this.powerCut(position);
     const { list, left, fail } = this.takeBudget(bufs);
     const done = this.writeAll(fd, list, left, position);
     if (fail) throw errno('ENOSPC', 'no space left on device, write');
@@ -34,6 +46,7 @@ export class DiskIo {
    *  the rest of a short write (rare) is written synchronously. The buffers must not change until
    *  the promise settles. */
   async writevAtAsync(fd: number, bufs: readonly Buffer[], position: number): Promise<number> {
+    this.powerCut(position);
     const { list, left, fail } = this.takeBudget(bufs);
     let done = 0;
     if (left > 0) {
@@ -49,6 +62,7 @@ export class DiskIo {
    *  torn-write rules. Returns the bytes of `bufs` written and the aligned end of the write. */
   async writeDirectAt(writer: DirectWriter, bufs: readonly Buffer[], position: number): Promise<{ bytes: number; alignedEnd: number }> {
     if (this.faults?.refuseDirectWrites) throw errno('EINVAL', 'invalid argument, write'); // before the budget: nothing written
+    this.powerCut(position);
     const { list, left, fail } = this.takeBudget(bufs);
     let result = { bytes: 0, alignedEnd: position };
     if (left > 0) {

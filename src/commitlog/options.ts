@@ -33,6 +33,10 @@ export interface StoreSettings {
   readonly preallocate: boolean;
   /** Data writes through DirectWriter, unless the filesystem refuses them (pump.ts). */
   readonly directIo: boolean;
+  /** Each append starts its records at a block boundary of its segment (zeros before): a write
+   *  never rewrites a block that holds records already acknowledged, so a power cut that tears
+   *  the block a write was writing cannot take them (SYNC_FLUSH, which acknowledges durability). */
+  readonly alignAppends: boolean;
   readonly crcOffloadMinBytes: number;
   readonly log: LogFn;
 }
@@ -74,6 +78,7 @@ export function resolveOptions(options: CommitLogOptions): StoreSettings {
     // Direct writes pad the last block with zeros: the preallocated layout, where zeros after the
     // records are the clean end. ASYNC_FLUSH acknowledges at the write: the page cache is its point.
     directIo: (options.directIo ?? true) && preallocate && mode === 'SYNC_FLUSH',
+    alignAppends: mode === 'SYNC_FLUSH',
     crcOffloadMinBytes: options.crcOffloadMinBytes ?? CRC_OFFLOAD_MIN_BYTES_DEFAULT,
     log: options.log ?? (() => {}),
   };

@@ -216,15 +216,19 @@ export class WritePump {
    *  thread), a promise when it waits on the thread pool (a direct write, a huge one). */
   private writeData(seg: Segment, writer: DirectWriter | null, batch: WriteBatch): number | Promise<number> {
     const bufs = joinAdjacent(batch.bufs);
+    // The first chunk's leading zeros are not written: the write starts at its block boundary and
+    // leaves the block before (records already acknowledged) untouched. The file reads zeros there.
+    const pad = this.queue.head()!.pad;
+    if (pad > 0) bufs[0] = bufs[0]!.subarray(pad);
+    const at = seg.size + pad;
     if (writer !== null) {
-      return this.io.writeDirectAt(writer, bufs, seg.size).then((r) => {
+      return this.io.writeDirectAt(writer, bufs, at).then((r) => {
         if (r.alignedEnd > seg.fileLen) seg.fileLen = r.alignedEnd; // padding past an unaligned segmentBytes
-        return r.bytes;
+        return pad + r.bytes;
       });
     }
-    return batch.bytes <= WRITE_ON_MAIN_THREAD_BYTES_MAX
-      ? this.io.writevAt(seg.fd, bufs, seg.size)
-      : this.io.writevAtAsync(seg.fd, bufs, seg.size);
+    const n = batch.bytes - pad <= WRITE_ON_MAIN_THREAD_BYTES_MAX ? this.io.writevAt(seg.fd, bufs, at) : this.io.writevAtAsync(seg.fd, bufs, at);
+    return typeof n === 'number' ? pad + n : n.then((m) => pad + m);
   }
 
   /** The data write of `n` bytes completed: the segment grows, the index entries follow. */

@@ -13,6 +13,7 @@
 // flushed data before a power cut can be cut as a torn tail rather than reported.
 import fs from 'node:fs';
 import type { CheckpointState } from './checkpoint.ts';
+import { DIRECT_ALIGN } from './direct-writer.ts';
 import type { DirtyFiles } from './dirty-files.ts';
 import { CommitLogError, corruptError } from './errors.ts';
 import type { Segment, StoreFiles } from './files.ts';
@@ -243,6 +244,11 @@ export class Recovery {
       win.load(off, RECORD_HEADER_SIZE);
       const h = decodeHeader(win.buf, win.at(off));
       if (typeof h === 'string') {
+        const next = afterPadding(win, seg, off, expect, prevTerm);
+        if (next > off) {
+          off = next;
+          continue;
+        }
         failure = h;
         zeroEnd = win.isZero(off, off + RECORD_HEADER_SIZE);
         break;
@@ -319,6 +325,23 @@ export class Recovery {
 }
 
 /** Why the header `h` read at `off` in `seg` cannot be the record expected there; null: it can. */
+/**
+ * Where the next append's records start if zeros at `off` are the padding before it (an append
+ * starts at a block boundary: StoreSettings.alignAppends): the next boundary, when the bytes up to
+ * it are zeros and the expected record's header is there; else `off` (the end of the records).
+ */
+function afterPadding(win: ScanWindow, seg: Segment, off: number, expect: number, prevTerm: number): number {
+  const inBlock = off % DIRECT_ALIGN;
+  if (inBlock === 0) return off;
+  const next = off + DIRECT_ALIGN - inBlock;
+  if (next + RECORD_HEADER_SIZE > seg.size) return off;
+  win.load(off, next + RECORD_HEADER_SIZE - off);
+  if (!win.isZero(off, next)) return off;
+  const h = decodeHeader(win.buf, win.at(next));
+  if (typeof h === 'string' || headerProblem(h, seg, next, expect, prevTerm) !== null) return off;
+  return next;
+}
+
 function headerProblem(h: RecordHeader, seg: Segment, off: number, expect: number, prevTerm: number): string | null {
   if (h.position !== seg.start + off) return `record claims position ${h.position}`;
   if (h.index !== expect) return `record has index ${h.index}, expected ${expect}`;

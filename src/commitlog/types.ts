@@ -64,6 +64,11 @@ export interface DiskFaults {
   refuseDirectWrites?: boolean;
   failDatasync?: boolean;
   datasyncDelayMs?: number;
+  /** The power goes out during the next data write: it writes nothing, fails with EIO, and
+   *  records here the one block (file offsets) it would have written first, for the test to tear
+   *  as a write cut off mid-block would. */
+  powerCutNextWrite?: boolean;
+  powerCutBlock?: { readonly start: number; readonly end: number } | null;
 }
 
 /** Counters for benchmarks and tests. */

@@ -35,6 +35,8 @@ for (const mode of ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const) {
     for (let k = 0; k < 200; k++) {
       const first = log.lastIndex() + 1;
       const recs = recordsFrom(first, 1 + (k % 5), 1, size);
+      // SYNC_FLUSH starts each append at a block boundary (StoreSettings.alignAppends).
+      if (mode === 'SYNC_FLUSH' && pos % 4096 !== 0) pos += 4096 - (pos % 4096);
       for (const r of recs) pos += HEADER + r.data.byteLength;
       endOf.set(k, pos);
       const last = recs[recs.length - 1];
