@@ -28,7 +28,8 @@ options:
   --nodes 3|5       cluster size (default: random per run)
   --steps N         operations per schedule (default 300)
   --bug NAME        build the cores with a test bug: ${BUGS.join(', ')}
-  --profile P       default | crashy (more crashes, leader faults) | wipes (crashy, plus
+  --profile P       default | crashy (more crashes, leader faults) | wipes (crashy, plus power
+                    cuts of every node and
                     stores deleted: replicas restart empty and catch up) | figure8 (scripted
                     phases, 3 nodes; --steps and --nodes do not apply)
   --prevote on|off  fix pre-vote (default: random per run)

@@ -655,13 +655,20 @@ export class SimCluster {
     this.note(`${n.id} WIPED`);
   }
 
-  crash(i: number): void {
+  /** Every node loses power at once: each crashes (a torn write in flight, maybe), and whatever
+   *  was written without a sync is gone (a kill keeps the page cache; a power cut does not). */
+  powerCut(): void {
+    this.note('POWER CUT');
+    for (let i = 0; i < this.size; i++) this.crash(i, true);
+  }
+
+  crash(i: number, powerLoss = false): void {
     const n = this.nodes[i];
     if (!n.alive) return;
     const inFlight = n.writes.length;
     let torn = this.tornWrites ? (this.pipelined ? this.tearPipelined(n) : this.tearOne(n)) : '';
     const stored = n.storage.initialHardState();
-    if (stored !== n.syncedHardState && this.prng.chance(0.5)) {
+    if (stored !== n.syncedHardState && (powerLoss || this.prng.chance(0.5))) {
       n.storage.setHardState(n.syncedHardState);
       torn += ' unsynced hard state lost';
     }

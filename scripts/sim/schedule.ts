@@ -34,6 +34,8 @@ export type Op =
   | { readonly t: 'isolateLeader' }
   /** Crashes `node` and deletes its store (a replaced disk): it restarts empty (SimCluster.wipe). */
   | { readonly t: 'wipe'; readonly node: number }
+  /** Every node loses power at once (SimCluster.powerCut). */
+  | { readonly t: 'powerCut' }
   /** Restarts `node`, or if it is up the lowest crashed node. */
   | { readonly t: 'restart'; readonly node: number }
   /** node -1: whichever node the driver believes is leader (else a random live node). */
@@ -62,7 +64,8 @@ export interface Schedule {
 /** default: the main property test. crashy: more crashes and leader faults, slices of one
  *  entry per message and single nodes ticking alone (finds Figure 8 style histories). wipes:
  *  crashy, plus replicas whose store is deleted (they restart empty and must catch up before
- *  they vote); check-quorum on, as the broker runs it (a stale leader must step down). */
+ *  they vote) and power cuts of every node at once; check-quorum on, as the broker runs it (a
+ *  stale leader must step down). */
 export type Profile = 'default' | 'crashy' | 'wipes';
 
 export interface ScheduleOptions {
@@ -84,7 +87,13 @@ const node = fc.integer({ min: 0, max: 4 });
 
 function opArb(profile: Profile): fc.Arbitrary<Op> {
   const crashy = profile === 'crashy' || profile === 'wipes';
-  const wipes = profile === 'wipes' ? [{ weight: 5, arbitrary: fc.record({ t: fc.constant('wipe' as const), node }) }] : [];
+  const wipes =
+    profile === 'wipes'
+      ? [
+          { weight: 5, arbitrary: fc.record({ t: fc.constant('wipe' as const), node }) },
+          { weight: 2, arbitrary: fc.constant({ t: 'powerCut' as const }) },
+        ]
+      : [];
   return fc.oneof(
     ...wipes,
     { weight: 60, arbitrary: fc.record({ t: fc.constant('tick' as const), count: fc.integer({ min: 1, max: 3 }) }) },
@@ -233,6 +242,9 @@ export function applyOp(c: SimCluster, op: Op): void {
       if (leaders.length) c.isolate(leaders[c.prng.int(leaders.length)]);
       break;
     }
+    case 'powerCut':
+      c.powerCut();
+      break;
     case 'wipe':
       c.wipe(op.node % n);
       break;
