@@ -28,10 +28,9 @@ options:
   --nodes 3|5       cluster size (default: random per run)
   --steps N         operations per schedule (default 300)
   --bug NAME        build the cores with a test bug: ${BUGS.join(', ')}
-  --profile P       default | crashy (more crashes, leader faults) | wipes (crashy, plus power
-                    cuts of every node and
-                    stores deleted: replicas restart empty and catch up) | figure8 (scripted
-                    phases, 3 nodes; --steps and --nodes do not apply)
+  --profile P       default | crashy (more crashes, leader faults) | wipes (crashy, plus stores
+                    deleted: replicas restart empty and catch up; and power cuts of every node)
+                    | figure8 (scripted phases, 3 nodes; --steps and --nodes do not apply)
   --prevote on|off  fix pre-vote (default: random per run)
   --torn on|off     torn writes on crash (default: random per run)
   --pipelined on|off  pipelined persistence, as the broker runs it (default: odd seeds on)
