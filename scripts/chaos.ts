@@ -28,6 +28,8 @@ const SPEC: CommandSpec = {
     `  slave-long-suspend  SIGSTOP one slave for ${LONG_SUSPEND_MS / 1000} s (whatever --hold): it falls far behind under load`,
     '  wipe-replica      SIGKILL one replica, delete its store, restart it empty at heal (it catches up',
     '                    from the master; skipped while another replica is down or recovering)',
+    '  mistyped-peer     restart one slave with another peer\'s Raft port mistyped in its dLegerPeers',
+    '  wrong-group       restart one slave with another dLegerGroup (its peers refuse it)',
     '  random-partition  cut the replicas into two random halves (needs namespaces)',
     '  leader-partition  isolate the master in a minority (needs namespaces)',
     '  partition-majorities-ring  5 nodes: each sees only its ring neighbours (a majority)',

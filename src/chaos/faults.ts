@@ -21,6 +21,8 @@ export const PROCESS_FAULTS = [
   'random-suspend',
   'slave-long-suspend',
   'wipe-replica',
+  'mistyped-peer',
+  'wrong-group',
 ] as const;
 export const NETWORK_FAULTS = ['random-partition', 'leader-partition', 'partition-majorities-ring', 'bridge', 'random-loss', 'random-delay'] as const;
 export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
@@ -34,6 +36,17 @@ export const DELAY_JITTER_MS = 50;
 export const LONG_SUSPEND_MS = 30_000;
 /** How long a leader fault waits for a master to aim at. */
 const MASTER_WAIT_MS = 5000;
+
+/** broker.conf with this replica's group name changed (its hellos are refused by the others). */
+export function wrongGroup(conf: string): string {
+  const lines = conf.split('\n').filter((l) => !l.startsWith('dLegerGroup='));
+  return [...lines, 'dLegerGroup=some-other-group'].join('\n');
+}
+
+/** broker.conf with `peer`'s Raft port in dLegerPeers off by one thousand (a typo). */
+export function mistypePeer(conf: string, peer: string): string {
+  return conf.replace(new RegExp(`(dLegerPeers=(?:[^\\n]*;)?${peer}-[^:;\\n]+:)(\\d+)`), (_m, head: string, port: string) => `${head}${(Number(port) + 1000) % 65536}`);
+}
 
 export function faultsValidFor(nodes: number): string[] {
   return ALL_FAULTS.filter((f) => nodes >= 5 || !FIVE_NODE_FAULTS.has(f));
@@ -239,6 +252,19 @@ export class Nemesis {
         }
         return { ...this.suspendFault(this.pick(ids.filter((id) => id !== master), 1)), holdMs: LONG_SUSPEND_MS };
       }
+      case 'mistyped-peer':
+      case 'wrong-group': {
+        // An operator's mistake on one slave's broker.conf: the group must keep its master and data.
+        const master = await this.findMaster();
+        if (!master) {
+          this.opts.log(`${name}: no master to tell the slaves by; skipped this cycle`);
+          return none;
+        }
+        const victim = this.pick(ids.filter((id) => id !== master), 1)[0]!;
+        const other = ids.find((id) => id !== victim)!;
+        const edit = name === 'wrong-group' ? wrongGroup : (conf: string) => mistypePeer(conf, other);
+        return this.restartWithFault(victim, edit, name === 'wrong-group' ? 'dLegerGroup changed' : `${other}'s Raft port mistyped`);
+      }
       case 'wipe-replica': {
         // One lost store at a time, as a group tolerates: only when every replica is up and none
         // is still rebuilding a store.
@@ -287,6 +313,22 @@ export class Nemesis {
         await Promise.all(victims.map((id) => nodes.kill(id)));
       },
       heal: async () => victims.forEach((id) => nodes.start(id)),
+    };
+  }
+
+  /** Restarts `victim` with a mistaken broker.conf; the heal restarts it with the right one. */
+  private restartWithFault(victim: string, edit: (conf: string) => string, what: string): FaultPlan {
+    const { nodes } = this.opts;
+    return {
+      detail: `restart ${victim} with a mistaken broker.conf (${what})`,
+      act: async () => {
+        await nodes.kill(victim);
+        nodes.start(victim, edit);
+      },
+      heal: async () => {
+        await nodes.kill(victim);
+        nodes.start(victim);
+      },
     };
   }
 

@@ -11,6 +11,8 @@ export {
   bridgeCuts,
   componentCuts,
   faultsValidFor,
+  mistypePeer,
+  wrongGroup,
   ringCuts,
   type Cuts,
 } from './faults.ts';

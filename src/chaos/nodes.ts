@@ -149,11 +149,18 @@ export class ChaosNodes {
     return this.running(id) ? this.procs.get(id)?.pid : undefined;
   }
 
-  start(id: string): void {
+  /** Starts the replica with its broker.conf, or with `edit` applied to it (an operator's mistake:
+   *  a copy beside it, the original stays). */
+  start(id: string, edit?: (conf: string) => string): void {
     if (this.running(id)) return;
     const s = this.spec(id);
+    let confPath = s.confPath;
+    if (edit !== undefined) {
+      confPath = path.join(s.dir, 'broker.mistaken.conf');
+      fs.writeFileSync(confPath, edit(fs.readFileSync(s.confPath, 'utf8')));
+    }
     // The replica's V8 flags come before the script: the same runtime as `raftmq cluster` gives it.
-    const proc = this.spawnIn(s.index, [this.codePath('cli/main.ts'), 'node', '--config', s.confPath], ['ignore', 'ignore', this.opts.stderr ?? 'ignore'], REPLICA_V8_FLAGS);
+    const proc = this.spawnIn(s.index, [this.codePath('cli/main.ts'), 'node', '--config', confPath], ['ignore', 'ignore', this.opts.stderr ?? 'ignore'], REPLICA_V8_FLAGS);
     proc.on('error', () => {});
     this.procs.set(id, proc);
     this.suspended.delete(id);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { encodeCommand, type BrokerCommand, BrokerStateMachine } from '../../src/broker/index.ts';
-import { replayMessages, bridgeCuts, componentCuts, ringCuts, type Cuts, bodyOf, idOfBody } from '../../src/chaos/index.ts';
+import { replayMessages, bridgeCuts, componentCuts, ringCuts, type Cuts, bodyOf, idOfBody, mistypePeer, wrongGroup } from '../../src/chaos/index.ts';
 import { Prng } from '../../src/raft/index.ts';
 
 /** Who node a can hear from (itself included). */
@@ -83,4 +83,12 @@ t.test('replayMessages gives the queue offsets the state machine gives', async (
   const replayed = replayMessages(records).map((m) => ({ id: m.id, topic: m.topic, queueId: m.queueId, queueOffset: m.queueOffset, logIndex: m.logIndex }));
   t.ok(expected.length > 100, `${expected.length} messages stored`);
   t.same(replayed, expected, 'same messages, queues and offsets as apply');
+});
+
+t.test('operator-mistake faults: a mistyped peer port and another group name, each in a copy of broker.conf', async (t) => {
+  const conf = 'brokerName=broker-a\ndLegerGroup=broker-a\ndLegerPeers=n0-10.0.0.1:40911;n1-10.0.0.2:40911;n2-10.0.0.3:40911\ndLegerSelfId=n2\n';
+  t.equal(mistypePeer(conf, 'n1'), conf.replace('n1-10.0.0.2:40911', 'n1-10.0.0.2:41911'), 'only that peer\'s port changes');
+  t.equal(mistypePeer(conf, 'n0'), conf.replace('n0-10.0.0.1:40911', 'n0-10.0.0.1:41911'));
+  t.match(wrongGroup(conf), /\ndLegerGroup=some-other-group$/);
+  t.notMatch(wrongGroup(conf), /dLegerGroup=broker-a/);
 });
