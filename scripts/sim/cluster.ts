@@ -938,9 +938,15 @@ export class SimCluster {
     // Without check-quorum a leader that lost its majority stays leader and its followers'
     // leases keep refusing others (the broker always runs with it): nothing to check then.
     if (!this.baseConfig.checkQuorum) return -1;
+    this.setNetwork(0, 0, 0);
+    // What is already on its way lands first (a dead leader's last appends): logs change, so
+    // which majority is electable is decided after.
+    for (let k = 0; k < 64 && (this.packets.length > 0 || this.busyWrites > 0) && !this.violation; k++) {
+      this.stepClock();
+      this.deliverAll();
+    }
     const majority = this.electableMajority();
     if (majority === null) return -1;
-    this.setNetwork(0, 0, 0);
     this.note(`settle partially: ${majority.map((i) => this.ids[i]).join(',')} can talk; other cuts and crashes stay`);
     for (let t = 0; t < ticksMax && !this.violation; t++) {
       this.tickAll();
@@ -950,7 +956,9 @@ export class SimCluster {
       }
       if (this.followedLeader() >= 0) return t;
     }
-    if (!this.violation) {
+    // Logs change only through a leader: without one the majority is still electable now, unless
+    // an election that lost on the way (a candidate's uncommitted entries) changed them.
+    if (!this.violation && this.electableMajority() !== null) {
       const states = this.nodes.map((n) => {
         const s = n.core?.status();
         return s ? `${n.id}:${s.role}@${s.term} leader=${s.leaderId || '-'}` : `${n.id}:down`;

@@ -115,7 +115,7 @@ export function wireMessageProblem(m: Message): string | null {
   for (const k of ['term', 'index', 'logTerm', 'commit', 'rejectHint', 'rejectTerm'] as const) {
     if (!isCount(m[k])) return `${k} is not a non-negative integer`;
   }
-  if (typeof m.reject !== 'boolean' || typeof m.transfer !== 'boolean') return 'reject/transfer are not booleans';
+  if (typeof m.reject !== 'boolean' || typeof m.transfer !== 'boolean' || typeof m.recovering !== 'boolean') return 'reject/transfer/recovering are not booleans';
   if (!Array.isArray(m.entries)) return 'no entries list';
   for (let i = 0; i < m.entries.length; i++) {
     const w = m.entries[i] as unknown as WireEntry;

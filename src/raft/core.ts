@@ -307,6 +307,7 @@ export class Raft {
       m.index = lastIndex;
       m.logTerm = lastTerm;
       m.transfer = transfer;
+      m.recovering = this.recovering;
       // A real vote request goes out only after our own term and vote are durable.
       if (pre) this.msgs.push(m);
       else this.msgsAfterAppend.push(m);
@@ -555,6 +556,7 @@ export class Raft {
       rejectHint: 0,
       rejectTerm: 0,
       transfer: false,
+      recovering: false,
     };
   }
 

@@ -19,8 +19,9 @@ export function handleVoteRequest(r: Raft, m: Message): void {
     (pre && m.term > r.term);
   let upToDate = r.bugVoteForStaleLog || r.log.isUpToDate(m.index, m.logTerm);
   // A recovering node may have promised this term's vote, or held entries the candidate
-  // lacks, before it lost its log: it votes only in a new group, where every log is empty.
-  if (r.recovering && m.index > 0 && !r.bugRecoveringVotes) upToDate = false;
+  // lacks, before it lost its log: it votes only in a new group, for a candidate that is as new
+  // as itself (recovering, empty log); one that has seen the group may lack what it committed.
+  if (r.recovering && (m.index > 0 || !m.recovering) && !r.bugRecoveringVotes) upToDate = false;
   if (
     pre && upToDate && r.role === Role.PreCandidate && (r.fastElectionWindowTicks > 0 || r.bugTieBreakAlways) &&
     m.term === r.term + 1 && m.index === r.log.lastIndex() && m.logTerm === r.log.lastTerm() && m.from > r.id

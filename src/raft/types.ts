@@ -59,6 +59,10 @@ export interface Message {
   readonly rejectTerm: number;
   /** Vote/PreVote sent because of a leadership transfer: voters ignore their leader lease. */
   readonly transfer: boolean;
+  /** Vote/PreVote: the candidate's store is recovering (HardState.recovering): it has never held
+   *  a leader's committed entry. A recovering voter votes only for such a candidate with an
+   *  empty log (a new group), never for one that has seen the group and holds nothing. */
+  readonly recovering: boolean;
 }
 
 export enum Role {

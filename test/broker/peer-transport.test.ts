@@ -9,7 +9,7 @@ import { encodeFrame, encodeFrameWithBlobs, freeLocalPorts } from '../../src/net
 import { type Entry, type Message, EntryType, MessageType } from '../../src/raft/index.ts';
 
 function message(from: string, to: string, entries: Entry[]): Message {
-  return { type: MessageType.Append, from, to, term: 3, index: 7, logTerm: 2, commit: 5, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false };
+  return { type: MessageType.Append, from, to, term: 3, index: 7, logTerm: 2, commit: 5, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false };
 }
 
 async function pair(t: { teardown(fn: () => unknown): void }) {

@@ -82,7 +82,7 @@ class MemoryMeta implements MetaStore {
 
 function append(term: number, prevIndex: number, prevTerm: number, commit: number, indexes: number[], entryTerm = term): Message {
   const entries: Entry[] = indexes.map((index) => ({ index, term: entryTerm, type: EntryType.Normal, data: Buffer.from(`e${index}`) }));
-  return { type: MessageType.Append, from: 'n0', to: 'n1', term, index: prevIndex, logTerm: prevTerm, commit, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false };
+  return { type: MessageType.Append, from: 'n0', to: 'n1', term, index: prevIndex, logTerm: prevTerm, commit, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -392,7 +392,7 @@ t.test('the durable commit index never runs ahead of what the durable log holds 
   f.replica.receive([append(3, 7, 2, 12, [8, 9, 10, 11, 12])]);
   await turns();
   // Before it lands, this replica votes in term 4: its hard state (term, vote) must be synced now.
-  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 12, logTerm: 3, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true };
+  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 12, logTerm: 3, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true, recovering: false };
   f.replica.receive([vote]);
   await turns();
   t.equal(f.meta.hs.term, 4, 'the vote is durable');

@@ -189,7 +189,7 @@ export class Network {
 
 /** A message with defaults for the fields a test does not care about. */
 export function msg(m: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
-  return { index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, ...m };
+  return { index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false, ...m };
 }
 
 /** A lone RaftNode (no network) with its storage. */

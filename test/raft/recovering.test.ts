@@ -13,17 +13,21 @@ function freshStorage(): MemoryStorage {
   return s;
 }
 
-t.test('a recovering node refuses its vote to a candidate with a non-empty log, and grants it to an empty one', async (t) => {
+t.test('a recovering node refuses its vote to a candidate with a non-empty log or one that has seen the group, and grants it to one as new as itself', async (t) => {
   const { node, storage } = lone('n1', P3, {}, freshStorage());
   t.ok(node.status().recovering);
   node.step(msg({ type: MessageType.Vote, from: 'n2', to: 'n1', term: 5, index: 7, logTerm: 4 }));
   let rd = drain(node, storage);
   const refused = rd.persistedMessages.find((m) => m.type === MessageType.VoteResp);
   t.ok(refused?.reject, 'a candidate with entries is refused: this node may have voted in term 5 before it lost its log');
-  node.step(msg({ type: MessageType.Vote, from: 'n0', to: 'n1', term: 6, index: 0, logTerm: 0 }));
+  node.step(msg({ type: MessageType.Vote, from: 'n0', to: 'n1', term: 6, index: 0, logTerm: 0, recovering: false }));
+  rd = drain(node, storage);
+  const seen = rd.persistedMessages.find((m) => m.type === MessageType.VoteResp);
+  t.ok(seen?.reject, 'an empty candidate that has seen the group (not recovering) is refused: it may lack what was committed');
+  node.step(msg({ type: MessageType.Vote, from: 'n2', to: 'n1', term: 7, index: 0, logTerm: 0, recovering: true }));
   rd = drain(node, storage);
   const granted = rd.persistedMessages.find((m) => m.type === MessageType.VoteResp);
-  t.equal(granted?.reject, false, 'a candidate with an empty log (a new group) gets the vote');
+  t.equal(granted?.reject, false, 'a candidate as new as itself (recovering, empty log: a new group) gets the vote');
 });
 
 t.test('a recovering node with entries does not campaign; with an empty log it may', async (t) => {
