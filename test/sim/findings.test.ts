@@ -16,3 +16,16 @@ t.test(
     t.equal(r.violation, null, `${r.violation?.invariant}: ${r.violation?.message} (${replayCommand(500384, sched)})`);
   },
 );
+
+t.test(
+  'a recovering voter does not elect an empty candidate that has seen the group (wipes, 3 nodes)',
+  // Found by the simulation: n0's store was wiped, n1 had cleared recovering on the first
+  // leader's first append but crashed before persisting it, and n2, the only other holder of a
+  // committed entry, was down; n0 voted for empty n1, which became leader without the entry.
+  // Fixed by Message.recovering: a recovering voter votes only for a candidate as new as itself.
+  async (t) => {
+    const sched: ScheduleOptions = { steps: 300, nodes: 3, profile: 'wipes' };
+    const r = runSeed(50002968, sched);
+    t.equal(r.violation, null, `${r.violation?.invariant}: ${r.violation?.message} (${replayCommand(50002968, sched)})`);
+  },
+);
