@@ -626,8 +626,9 @@ export class SimCluster {
 
   /** Whether node `i`'s store lacks entries it may once have acknowledged (not yet caught up). */
   private recovering(i: number): boolean {
+    // Until the end of recovering is durable too: a crash before then brings it back.
     const n = this.nodes[i];
-    return n.core ? n.core.status().recovering : n.storage.initialHardState().recovering === true;
+    return n.storage.initialHardState().recovering === true || (n.core?.status().recovering ?? false);
   }
 
   /**
