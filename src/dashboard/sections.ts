@@ -8,7 +8,8 @@ export interface SectionInput {
   readonly master: BrokerInfo | null;
   /** The freshest answer of any replica, for when there is no master. */
   readonly best: BrokerInfo | null;
-  readonly infos: readonly { readonly addr: string; readonly info: BrokerInfo | null }[];
+  /** Each replica's last answer (null: never answered) and whether it answers now. */
+  readonly infos: readonly { readonly addr: string; readonly info: BrokerInfo | null; readonly up: boolean }[];
 }
 
 const TRUNCATED = 'the replica cut its lists at their row limit';
@@ -61,13 +62,13 @@ function replicaDetails({ infos }: SectionInput): Section {
       { key: 'keyIndex', label: 'key index entries' },
       { key: 'reads', label: 'reads' },
     ],
-    rows: infos.map(({ addr, info }) => ({
+    rows: infos.map(({ addr, info, up }) => ({
       node: info?.status.nodeId ?? '?',
       addr,
       pid: info?.status.pid ?? '',
       metrics: info === null ? '' : info.metricsPort > 0 ? `${addr.slice(0, addr.lastIndexOf(':'))}:${info.metricsPort}/metrics` : 'off',
       keyIndex: info === null ? '' : info.keyIndexEntries < 0 ? 'off' : info.keyIndexEntries,
-      reads: info === null ? 'down' : (info.staleness ?? 'current'),
+      reads: !up ? 'down' : (info?.staleness ?? 'current'),
     })),
     note: '',
   };

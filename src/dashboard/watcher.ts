@@ -159,7 +159,7 @@ export class ClusterWatcher {
     const groups = this.groups();
     const masterInfo = this.masterInfo(groups);
     const best = this.replicas.filter((r) => r.up && r.info !== null).sort((a, b) => b.info!.status.appliedIndex - a.info!.status.appliedIndex)[0]?.info ?? null;
-    const input = { master: masterInfo, best, infos: this.replicas.map((r) => ({ addr: r.addr, info: r.up ? r.info : null })) };
+    const input = { master: masterInfo, best, infos: this.replicas.map((r) => ({ addr: r.addr, info: r.info, up: r.up })) };
     return {
       generatedAtMs: Date.now(),
       pollMs: this.opts.pollMs,
