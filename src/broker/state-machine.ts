@@ -44,6 +44,7 @@ import type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult
 export type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult, QueueBounds } from './state/types.ts';
 export type { Snapshot } from './state/snapshot.ts';
 export type { KeyIndexRebuild, LogEntryRead } from './state/key-index-feed.ts';
+export { KeyIndex, keyHash as messageKeyHash } from './state/key-index.ts';
 export { decodeSnapshot, encodeSnapshot } from './state/snapshot.ts';
 export { makeMsgId, parseMsgId } from './state/msg-id.ts';
 export { TOPIC_COUNT_MAX } from './state/topic-table.ts';

@@ -1,8 +1,7 @@
 // The key index and the message lookups: derived state built on apply, bounded, rebuilt from the
 // log, and lookups that find only what is stored.
 import t from 'tap';
-import { BrokerStateMachine, makeMsgId, type BrokerCommand } from '../../src/broker/index.ts';
-import { KeyIndex, keyHash } from '../../src/broker/state/key-index.ts';
+import { BrokerStateMachine, KeyIndex, makeMsgId, messageKeyHash as keyHash, type BrokerCommand } from '../../src/broker/index.ts';
 import { Harness, brokerErrorCode, type FakeLog } from './harness.ts';
 
 const send = (topic: string, queueId: number, messages: { keys?: string; body: string }[], autoCreateQueues = 4): BrokerCommand => ({
