@@ -1,10 +1,10 @@
 // The broker's Prometheus metrics (names under raftmq_; docs/observability.md lists them). What
-// moves on the hot path is recorded per batch: one observation per Ready's append, per send
-// request (a batch of messages), per pull; everything that is a level (term, indexes, lag, disk)
-// is read from its owner only when scraped, so it costs nothing between scrapes.
+// moves on the hot path is recorded per batch (one observation per Ready's append, per send
+// request, per pull) into plain numbers (src/metrics/plain.ts) that a scrape reads; everything
+// that is a level (term, indexes, lag, disk) is read from its owner only when scraped.
 import fs from 'node:fs';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { BoundedLabel, createRegistry } from '../metrics/index.ts';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { BoundedLabel, PlainHistogram, createRegistry, type PlainHistogramSeries } from '../metrics/index.ts';
 import type { ErrorCode } from '../protocol/index.ts';
 import { Role, NONE, type NodeId, type RaftStatus, type SoftState } from '../raft/index.ts';
 
@@ -59,59 +59,65 @@ export interface MetricsSources {
   keyIndexEntries(): number;
 }
 
-interface TopicCounters {
-  readonly messagesIn: Counter.Internal;
-  readonly bytesIn: Counter.Internal;
-  readonly messagesOut: Counter.Internal;
-  readonly bytesOut: Counter.Internal;
+/** One topic's counts, plain numbers until a scrape reads them. */
+interface TopicCounts {
+  readonly topic: string;
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
 }
 
 export class BrokerMetrics implements ReplicaMetrics, ServerMetrics, FlushMetrics {
   readonly registry: Registry;
-  private readonly appendSeconds: Histogram;
-  private readonly sendSeconds: Histogram;
-  private readonly pullSeconds: Histogram;
-  private readonly flushSeconds: Histogram<'kind'>;
-  private readonly flushByKind: Readonly<Record<'fdatasync' | 'directWrite', Histogram.Internal<'kind'>>>;
+  private readonly appendSeconds: PlainHistogramSeries;
+  private readonly sendSeconds: PlainHistogramSeries;
+  private readonly pullSeconds: PlainHistogramSeries;
+  private readonly flushByKind: Readonly<Record<'fdatasync' | 'directWrite', PlainHistogramSeries>>;
   private readonly errors: Counter<'code'>;
   private readonly leaderChanges: Counter;
   private readonly preVotesStarted: Counter;
   private readonly electionsStarted: Counter;
   private readonly electionsWon: Counter;
-  private readonly topics: BoundedLabel<TopicCounters>;
+  private readonly topics: BoundedLabel<TopicCounts>;
+  private readonly topicList: TopicCounts[] = [];
   private sources: MetricsSources | null = null;
 
   constructor(registry: Registry = createRegistry()) {
     this.registry = registry;
     const registers = [registry];
-    const histogram = (name: string, help: string) => new Histogram({ name, help, buckets: LATENCY_BUCKETS_SECONDS, registers });
+    const histogram = (name: string, help: string) => new PlainHistogram(registry, name, help, LATENCY_BUCKETS_SECONDS).of();
     this.appendSeconds = histogram('raftmq_raft_append_seconds', 'Time from the start of a Ready\'s log write to its entries being durable (write and fsync).');
     this.sendSeconds = histogram('raftmq_broker_send_seconds', 'Time from a send request\'s arrival at the master to its answer (replication and commit included).');
     this.pullSeconds = histogram('raftmq_broker_pull_seconds', 'Time to build a pull\'s answer (a long poll\'s wait excluded).');
-    this.flushSeconds = new Histogram({
-      name: 'raftmq_commitlog_flush_seconds',
-      help: 'Duration of each commitlog sync: an fdatasync, or a direct (O_DIRECT|O_DSYNC) data write.',
-      labelNames: ['kind'],
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers,
-    });
-    this.flushByKind = { fdatasync: this.flushSeconds.labels('fdatasync'), directWrite: this.flushSeconds.labels('direct_write') };
+    const flush = new PlainHistogram(registry, 'raftmq_commitlog_flush_seconds', 'Duration of each commitlog sync: an fdatasync, or a direct (O_DIRECT|O_DSYNC) data write.', LATENCY_BUCKETS_SECONDS, 'kind');
+    this.flushByKind = { fdatasync: flush.of('fdatasync'), directWrite: flush.of('direct_write') };
     this.errors = new Counter({ name: 'raftmq_broker_errors_total', help: 'Requests answered with an error, by error code.', labelNames: ['code'], registers });
     this.leaderChanges = new Counter({ name: 'raftmq_raft_leader_changes_total', help: 'Times this replica learned of a new leader (itself included).', registers });
     this.preVotesStarted = new Counter({ name: 'raftmq_raft_pre_votes_started_total', help: 'Pre-vote rounds this replica started.', registers });
     this.electionsStarted = new Counter({ name: 'raftmq_raft_elections_started_total', help: 'Elections this replica started (as a candidate, after a pre-vote it won).', registers });
     this.electionsWon = new Counter({ name: 'raftmq_raft_elections_won_total', help: 'Elections this replica won (it became leader).', registers });
-    const topicCounter = (name: string, help: string) => new Counter({ name, help, labelNames: ['topic'], registers });
-    const messagesIn = topicCounter('raftmq_broker_messages_in_total', 'Messages stored through this replica as master, by topic.');
-    const bytesIn = topicCounter('raftmq_broker_bytes_in_total', 'Message body bytes stored through this replica as master, by topic.');
-    const messagesOut = topicCounter('raftmq_broker_messages_out_total', 'Messages this replica delivered to pulls, by topic.');
-    const bytesOut = topicCounter('raftmq_broker_bytes_out_total', 'Message body bytes this replica delivered to pulls, by topic.');
-    this.topics = new BoundedLabel(TOPIC_LABELS_MAX, (topic) => ({
-      messagesIn: messagesIn.labels(topic),
-      bytesIn: bytesIn.labels(topic),
-      messagesOut: messagesOut.labels(topic),
-      bytesOut: bytesOut.labels(topic),
-    }));
+    const topicList = this.topicList;
+    const topicCounter = (name: string, help: string, read: (t: TopicCounts) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['topic'],
+        registers,
+        collect() {
+          this.reset();
+          for (const t of topicList) this.inc({ topic: t.topic }, read(t));
+        },
+      });
+    topicCounter('raftmq_broker_messages_in_total', 'Messages stored through this replica as master, by topic.', (t) => t.messagesIn);
+    topicCounter('raftmq_broker_bytes_in_total', 'Message body bytes stored through this replica as master, by topic.', (t) => t.bytesIn);
+    topicCounter('raftmq_broker_messages_out_total', 'Messages this replica delivered to pulls, by topic.', (t) => t.messagesOut);
+    topicCounter('raftmq_broker_bytes_out_total', 'Message body bytes this replica delivered to pulls, by topic.', (t) => t.bytesOut);
+    this.topics = new BoundedLabel(TOPIC_LABELS_MAX, (topic) => {
+      const counts = { topic, messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0 };
+      topicList.push(counts);
+      return counts;
+    });
     this.defineLevels(registers);
   }
 
@@ -134,15 +140,15 @@ export class BrokerMetrics implements ReplicaMetrics, ServerMetrics, FlushMetric
 
   received(topic: string, messages: number, bytes: number, seconds: number): void {
     const t = this.topics.get(topic);
-    t.messagesIn.inc(messages);
-    t.bytesIn.inc(bytes);
+    t.messagesIn += messages;
+    t.bytesIn += bytes;
     this.sendSeconds.observe(seconds);
   }
 
   delivered(topic: string, messages: number, bytes: number, seconds: number): void {
     const t = this.topics.get(topic);
-    t.messagesOut.inc(messages);
-    t.bytesOut.inc(bytes);
+    t.messagesOut += messages;
+    t.bytesOut += bytes;
     this.pullSeconds.observe(seconds);
   }
 

@@ -3,5 +3,6 @@
 // whoever scrapes (the dashboard). Imports only packages: the broker and, later, the NameServer
 // define their own metrics over it.
 export { createRegistry, BoundedLabel, METRIC_PREFIX, OTHER_LABEL_VALUE } from './registry.ts';
+export { PlainHistogram, PlainHistogramSeries } from './plain.ts';
 export { serveMetrics, type MetricsServer, type MetricsServerOptions } from './exporter.ts';
 export { parsePrometheusText, sumOf, histogramBuckets, quantileBetween, type Sample } from './prom-text.ts';
