@@ -22,7 +22,7 @@ const SPEC: CommandSpec = {
   usage:
     'npm run bench -- [--nodes 3|5] [--size BYTES] [--inflight K] [--producers P] [--duration S] [--warmup S]\n' +
     '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]] [--trace DIR]\n' +
-    '                 [--cpu-prof DIR] [--set KEY=VALUE,...]',
+    '                 [--cpu-prof DIR] [--set KEY=VALUE,...] [--metrics off|on|both]',
   summary:
     'Starts a fresh local broker group (temp dir, 127.0.0.1) per run, waits for a master, creates the\n' +
     'topic, warms up, then drives it for --duration seconds from P load processes: K independent\n' +
@@ -42,6 +42,10 @@ const SPEC: CommandSpec = {
     '--cpu-prof DIR (not --compare): the replicas run under node --cpu-prof, write DIR/run-N/*.cpuprofile\n' +
     '(open in Chrome DevTools or speedscope) and are stopped gracefully; each run ends with every\n' +
     'replica\'s top functions by self time in the measured window (profiling costs CPU: not headline figures).\n' +
+    '--metrics on: every replica serves Prometheus metrics (metricsPromExporterPort, a free port each);\n' +
+    '--metrics both (not --compare): each run is done twice, metrics off and on, in alternating order,\n' +
+    'and two JSON lines give the medians, {"metrics":"off",...} then {"metrics":"on",...}: what\n' +
+    'recording the metrics costs, measured on the same machine at the same time.\n' +
     'Exit status 1 when a send failed or a run broke (the JSON is still printed), 2 for bad flags.',
   flags: [
     { name: 'nodes', kind: 'int', help: 'replicas in the group (default 3)', min: 1, max: 7 },
@@ -58,6 +62,7 @@ const SPEC: CommandSpec = {
     { name: 'trace', kind: 'string', help: 'with --inflight 1 (not --compare): trace each send\'s steps into DIR and print the breakdown' },
     { name: 'cpu-prof', kind: 'string', help: 'not with --compare: CPU-profile the replicas into DIR and print their top functions' },
     { name: 'set', kind: 'string', help: 'broker.conf keys for every replica, KEY=VALUE[,KEY=VALUE...] (e.g. directIoEnable=false), to compare settings' },
+    { name: 'metrics', kind: 'string', help: 'replicas serve Prometheus metrics: off, on, or both (alternating runs)', default: 'off', choices: ['off', 'on', 'both'] },
   ],
 };
 
@@ -158,12 +163,33 @@ function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs
     flush: (flags.flush ?? 'SYNC_FLUSH') as FlushType,
     queues: Number(flags.queues),
     brokerConf: brokerConfFrom(flags.set),
+    metrics: flags.metrics === 'on',
     runs: Number(flags.runs ?? (compare ? 1 : 3)),
   };
 }
 
+/** --metrics both: every run twice, off and on, the order alternating; two lines of medians. */
+async function metricsOnAndOff(opts: BenchOptions, runs: number): Promise<number> {
+  const figures: Record<'off' | 'on', BenchFigures[]> = { off: [], on: [] };
+  let failed = 0;
+  for (let r = 1; r <= runs; r++) {
+    for (const mode of r % 2 === 1 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+      const s = await runConfig({ ...opts, metrics: mode === 'on' }, 1, `metrics ${mode}, pair ${r}/${runs} `);
+      figures[mode].push(s.figures);
+      failed += s.failedSends;
+    }
+  }
+  for (const mode of ['off', 'on'] as const) console.log(JSON.stringify({ metrics: mode, ...medianFigures(figures[mode]) }));
+  return failed > 0 ? 1 : 0;
+}
+
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
+  if (flags.metrics === 'both') {
+    const ctx = await context(opts.durationSec, opts.warmupSec, runs, opts.producers);
+    say(`bench --metrics both: ${JSON.stringify(opts)}, ${runs} pair(s) of runs; ${ctx.machine}, commit ${ctx.commit}`);
+    return metricsOnAndOff(opts, runs);
+  }
   const traceDir = flags.trace === undefined ? undefined : path.resolve(String(flags.trace));
   const cpuProfDir = flags['cpu-prof'] === undefined ? undefined : path.resolve(String(flags['cpu-prof']));
   if (traceDir !== undefined && opts.inflight !== 1) throw new UsageError(`--trace needs --inflight 1 (sends are matched to proposals by time), got ${opts.inflight}`);
@@ -201,6 +227,7 @@ async function context(durationSec: number, warmupSec: number, runs: number, pro
 
 async function compare(flags: FlagValues): Promise<number> {
   if (flags.trace !== undefined) throw new UsageError('--trace works with one configuration at --inflight 1, not with --compare');
+  if (flags.metrics === 'both') throw new UsageError('--metrics both works with one configuration, not with --compare');
   if (flags['cpu-prof'] !== undefined) throw new UsageError('--cpu-prof works with one configuration, not with --compare');
   const { runs, ...base } = optionsFrom({ ...flags, inflight: flags.inflight ?? Math.max(...MATRIX.inflight) }, true);
   const axis = <T,>(given: unknown, all: readonly T[]): readonly T[] => (given === undefined ? all : [given as T]);

@@ -42,4 +42,9 @@ export {
   type SendResultItem,
   type NodeStatus,
   type ReplicaInfo,
+  type BrokerInfo,
+  type RoleChange,
+  type QueueInfo,
+  type GroupQueueInfo,
+  QUERY_MESSAGE_COUNT_MAX,
 } from './protocol/index.ts';

@@ -3,7 +3,7 @@ import { parseConfig } from '../../src/broker/index.ts';
 import { UsageError } from '../../src/cli/index.ts';
 
 /** Keys the bench sets itself (a flag of its own, or the group's layout). */
-const BENCH_OWNED_KEYS: ReadonlySet<string> = new Set(['flushDiskType', 'dLegerPeers', 'dLegerSelfId', 'clientPeers', 'listenPort', 'brokerIP1', 'storePathRootDir']);
+const BENCH_OWNED_KEYS: ReadonlySet<string> = new Set(['flushDiskType', 'dLegerPeers', 'dLegerSelfId', 'clientPeers', 'listenPort', 'brokerIP1', 'storePathRootDir', 'metricsPromExporterPort']);
 
 /** --set KEY=VALUE,...: checked as broker.conf lines are (unknown keys and bad values refused). */
 export function brokerConfFrom(given: unknown): Readonly<Record<string, string>> {
@@ -13,7 +13,8 @@ export function brokerConfFrom(given: unknown): Readonly<Record<string, string>>
     const eq = item.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set: expected KEY=VALUE, got "${item}"`);
     const key = item.slice(0, eq).trim();
-    if (BENCH_OWNED_KEYS.has(key)) throw new UsageError(`--set: ${key} is set by the bench${key === 'flushDiskType' ? ' (use --flush)' : ''}`);
+    const use = key === 'flushDiskType' ? ' (use --flush)' : key === 'metricsPromExporterPort' ? ' (use --metrics on|both: each replica needs a port of its own)' : '';
+    if (BENCH_OWNED_KEYS.has(key)) throw new UsageError(`--set: ${key} is set by the bench${use}`);
     if (key in out) throw new UsageError(`--set: ${key} is given twice`);
     out[key] = item.slice(eq + 1).trim();
   }

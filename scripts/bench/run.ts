@@ -21,6 +21,8 @@ export interface BenchOptions {
   readonly queues: number;
   /** Extra broker.conf keys for every replica (bench --set). */
   readonly brokerConf?: Readonly<Record<string, string>>;
+  /** Each replica serves Prometheus metrics on a port of its own (bench --metrics). */
+  readonly metrics?: boolean;
 }
 
 /** The headline figures of one run (or the medians of several): the stdout JSON line. */
@@ -124,6 +126,7 @@ export interface RunOnceOptions {
 export async function runOnce(opts: BenchOptions, label: string, say: (line: string) => void, how: RunOnceOptions = {}): Promise<RunResult> {
   const cluster = await LocalCluster.create({
     nodes: opts.nodes,
+    metrics: opts.metrics === true,
     extra: { mappedFileSizeCommitLog: SEGMENT_BYTES, ...opts.brokerConf, flushDiskType: opts.flush },
   });
   live.clusters.add(cluster);

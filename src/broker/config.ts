@@ -59,6 +59,12 @@ export interface BrokerConfig {
   readonly heartbeatIntervalMs: number;
   readonly sendTimeoutMs: number;
   readonly checkpointIntervalMs: number;
+  /** HTTP port of the Prometheus metrics listener (on brokerIP1); 0: off. */
+  readonly metricsPromExporterPort: number;
+  /** Whether the in-memory message key index (queryMsgByKey) is kept. */
+  readonly messageIndexEnable: boolean;
+  /** Most (topic, key) entries the key index holds; the oldest go first. */
+  readonly maxIndexNum: number;
 }
 
 export type ConfigKey = keyof BrokerConfig;
@@ -70,6 +76,9 @@ export interface ConfigKeyInfo {
   readonly description: string;
 }
 
+/** Default and highest maxIndexNum (the key index's typed arrays are sized by it at start). */
+export const KEY_INDEX_ENTRIES_DEFAULT = 1_000_000;
+export const KEY_INDEX_ENTRIES_LIMIT = 50_000_000;
 /** Most replicas in one group. */
 export const PEER_COUNT_MAX = 7;
 /** Highest clientConnectionsMax accepted (each connection is a file descriptor). */
@@ -136,6 +145,21 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   { key: 'heartbeatIntervalMs', default: '100', description: 'Leader heartbeat interval; at least tickMs.' },
   { key: 'sendTimeoutMs', default: '3000', description: 'How long a send or other write waits to commit before answering TIMEOUT (1..600000).' },
   { key: 'checkpointIntervalMs', default: '1000', description: 'How often the broker state is checkpointed, bounding the log replay at restart (10..600000).' },
+  {
+    key: 'metricsPromExporterPort',
+    default: '0',
+    description: 'HTTP port on brokerIP1 where this replica serves Prometheus metrics (GET /metrics, text format); 0: off. Every replica on one host needs a port of its own.',
+  },
+  {
+    key: 'messageIndexEnable',
+    default: 'true',
+    description: 'Keep an in-memory index of message keys, for lookups by key (raftmq message --key); rebuilt at start from the retained log.',
+  },
+  {
+    key: 'maxIndexNum',
+    default: String(KEY_INDEX_ENTRIES_DEFAULT),
+    description: `Most (topic, key) entries the key index holds, the oldest dropped first (1..${KEY_INDEX_ENTRIES_LIMIT}); about 30 bytes each.`,
+  },
 ];
 
 /** RocketMQ keys that a DLedger-mode broker.conf often carries and that mean nothing here (roles
@@ -189,7 +213,8 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   }
   const options = readTopicAndStoreOptions(v);
   const timing = readTiming(v);
-  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing };
+  const observability = readObservability(v, client.listenPort, self.port);
+  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...observability };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */
@@ -338,6 +363,16 @@ function readTiming(v: ConfigValues): ConfigPart<'tickMs' | 'heartbeatIntervalMs
   const sendTimeoutMs = v.int('sendTimeoutMs', 1, 600_000);
   const checkpointIntervalMs = v.int('checkpointIntervalMs', 10, 600_000);
   return { tickMs, heartbeatIntervalMs, electionTimeoutMs, sendTimeoutMs, checkpointIntervalMs };
+}
+
+function readObservability(v: ConfigValues, listenPort: number, peerPort: number): ConfigPart<'metricsPromExporterPort' | 'messageIndexEnable' | 'maxIndexNum'> {
+  const metricsPromExporterPort = v.int('metricsPromExporterPort', 0, 65535);
+  if (metricsPromExporterPort !== 0 && (metricsPromExporterPort === listenPort || metricsPromExporterPort === peerPort)) {
+    throw v.err('metricsPromExporterPort', `metricsPromExporterPort ${metricsPromExporterPort} is also this replica's ${metricsPromExporterPort === listenPort ? 'listenPort' : 'dLegerPeers port'}; expected a port of its own, or 0`);
+  }
+  const messageIndexEnable = v.bool('messageIndexEnable');
+  const maxIndexNum = v.int('maxIndexNum', 1, KEY_INDEX_ENTRIES_LIMIT);
+  return { metricsPromExporterPort, messageIndexEnable, maxIndexNum };
 }
 
 function parsePeers(text: string, key: ConfigKey, err: (key: ConfigKey, message: string) => ConfigError): PeerAddress[] {

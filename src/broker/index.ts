@@ -5,6 +5,7 @@ export * from './config.ts';
 export * from './consume-queue.ts';
 export * from './errors.ts';
 export * from './logger.ts';
+export { BrokerMetrics, CONSUMER_LAG_SERIES_MAX, type MetricsSources, type ReplicaMetrics, type ServerMetrics, type FlushMetrics } from './metrics.ts';
 export * from './node.ts';
 export {
   PeerTransport,

@@ -11,13 +11,17 @@ import {
   repairCommitLog,
   type CommitLog,
   type CommitLogOptions,
+  type FileCommitLog,
   type MetaStore,
 } from '../commitlog/index.ts';
 import { WarningSummary, type LogFn } from '../net/index.ts';
+import { serveMetrics } from '../metrics/index.ts';
 import { RaftNode, DEFAULT_RAFT_CONFIG, Role, type NodeId } from '../raft/index.ts';
 import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { MetricsSources } from './metrics.ts';
 import { PeerTransport } from './peer-transport.ts';
+import { BrokerMetrics } from './metrics.ts';
 import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
 import { BrokerStateMachine } from './state-machine.ts';
@@ -37,6 +41,9 @@ const RAFT_INFLIGHT_BYTES_MAX = 16 * 1024 * 1024;
 const PEER_WARNING_INTERVAL_MS = 10_000;
 /** How long a graceful stop waits for the leadership hand-over. */
 const TRANSFER_ON_STOP_MS_MAX = 2000;
+/** Log bytes the key index rebuild reads at most at start (newest first): bounds the start time
+ *  of a replica with a long log. */
+const KEY_INDEX_REBUILD_BYTES_MAX = 256 * 1024 * 1024;
 
 export interface RunningNode {
   readonly config: BrokerConfig;
@@ -50,16 +57,19 @@ export interface RunningNode {
 export async function startNode(config: BrokerConfig, logger: Logger): Promise<RunningNode> {
   const self = selfPeer(config);
   traceAs(self.id);
-  const stores = await openStores(config, logger);
+  const metrics = config.metricsPromExporterPort > 0 ? new BrokerMetrics() : undefined;
+  const stores = await openStores(config, logger, metrics);
   const raft = createRaft(config, stores);
   logger.info(
     { nodeId: self.id, firstIndex: stores.log.firstIndex(), lastIndex: stores.log.lastIndex(), appliedIndex: stores.stateMachine.appliedIndex, term: stores.meta.getHardState().term },
     'store opened',
   );
   let fatalExit: ((err: Error) => void) | null = null;
-  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err));
+  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics);
+  let metricsServer: { close(): Promise<void> } | null = null;
   // In stopping order: clients first, the stores last.
   const closers = [
+    async () => metricsServer?.close(),
     () => parts.server.close(),
     () => parts.replica.stop(),
     () => parts.transport.close(),
@@ -71,6 +81,16 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     for (const close of closers) await close();
   };
   await startParts(parts, closers, logger);
+  if (metrics !== undefined) {
+    metrics.useSources(metricsSources(config, stores, parts));
+    try {
+      metricsServer = await serveMetrics({ host: config.brokerIP1, port: config.metricsPromExporterPort, registry: metrics.registry });
+    } catch (err) {
+      logger.error({ err: (err as Error).message, port: config.metricsPromExporterPort }, 'could not start the metrics listener (metricsPromExporterPort); closing');
+      await closeAll().catch(() => {});
+      throw err;
+    }
+  }
   logger.info({ nodeId: self.id, peerAddr: `${self.host}:${self.port}`, clientAddr: parts.advertisedAddr, pid: process.pid }, 'replica started');
 
   fatalExit = (err) => {
@@ -89,8 +109,24 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   return { config, replica: parts.replica, server: parts.server, clientPort: parts.server.port, stop };
 }
 
+/** Where the metrics read the replica's levels at scrape time. */
+function metricsSources(config: BrokerConfig, stores: Stores, parts: NodeParts): MetricsSources {
+  const { log, stateMachine } = stores;
+  return {
+    raftStatus: () => parts.replica.status(),
+    appliedIndex: () => stateMachine.appliedIndex,
+    logBytesAfter: (index) => log.bytesAfter(index),
+    logStats: () => log.stats(),
+    storeDir: config.storePathRootDir,
+    clientConnections: () => parts.server.connectionCount,
+    peerConnections: () => parts.transport.connectedPeerCount,
+    consumerLags: (max) => stateMachine.consumerOffsetList(max).offsets,
+    keyIndexEntries: () => Math.max(0, stateMachine.keyIndexEntries),
+  };
+}
+
 interface Stores {
-  readonly log: CommitLog;
+  readonly log: FileCommitLog;
   readonly meta: MetaStore;
   readonly stateMachine: BrokerStateMachine;
 }
@@ -126,7 +162,7 @@ interface NodeParts {
 }
 
 /** The peer transport, the replica driver and the client server, wired to each other. */
-function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft: RaftNode, onFatal: (err: Error) => void): NodeParts {
+function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft: RaftNode, onFatal: (err: Error) => void, metrics: BrokerMetrics | undefined): NodeParts {
   const logFn: LogFn = (level, msg, fields) => logger[level === 'debug' ? 'debug' : level](fields ?? {}, msg);
   const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
   const learnedClientAddr = new Map<NodeId, string>();
@@ -149,6 +185,7 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     pendingProposalsMax: PENDING_PROPOSALS_MAX,
     inboxMessagesMax: INBOX_MESSAGES_MAX,
     onFatal,
+    ...(metrics !== undefined ? { metrics } : {}),
   });
   const server = new BrokerServer({
     host: config.brokerIP1,
@@ -167,6 +204,8 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     connectionsMax: config.clientConnectionsMax,
     connectionsPerAddressMax: config.clientConnectionsPerAddressMax,
     firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
+    metricsPort: config.metricsPromExporterPort,
+    ...(metrics !== undefined ? { metrics } : {}),
   });
   return { transport, replica, server, advertisedAddr };
 }
@@ -243,8 +282,9 @@ async function handOverLeadership(replica: Replica, peers: readonly NodeId[], se
 }
 
 /** The commitlog's options for this replica's store. */
-function commitLogOptions(config: BrokerConfig, logger: Logger): CommitLogOptions {
+function commitLogOptions(config: BrokerConfig, logger: Logger, metrics?: BrokerMetrics): CommitLogOptions {
   return {
+    ...(metrics !== undefined ? { observer: metrics } : {}),
     dir: path.join(config.storePathRootDir, 'commitlog'),
     segmentBytes: config.mappedFileSizeCommitLog,
     flushDiskType: config.flushDiskType,
@@ -296,19 +336,31 @@ export async function repairStore(config: BrokerConfig, logger: Logger): Promise
 function stateMachineOptions(config: BrokerConfig, readEntry: (index: number) => Uint8Array | undefined) {
   return {
     brokerName: config.brokerName,
+    keyIndexCapacity: config.messageIndexEnable ? config.maxIndexNum : 0,
     autoCreateTopicEnable: config.autoCreateTopicEnable,
     defaultTopicQueueNums: config.defaultTopicQueueNums,
     readEntry,
   };
 }
 
+/** The key index is derived state: rebuilt from the retained log up to the checkpoint (what is
+ *  replayed after it fills it as it is applied). Replaying beats keeping it in the checkpoint:
+ *  nothing to write on the checkpoint path, nothing to get out of step with the log after a
+ *  repair, and the cost is bounded (the index's size, KEY_INDEX_REBUILD_BYTES_MAX). */
+function rebuildKeyIndex(log: FileCommitLog, sm: BrokerStateMachine, logger: Logger): void {
+  const t0 = performance.now();
+  const done = sm.rebuildKeyIndex((from, maxBytes) => log.read(from, maxBytes), log.firstIndex(), KEY_INDEX_REBUILD_BYTES_MAX);
+  if (done === undefined || done.entriesRead === 0) return;
+  logger.info({ ...done, toIndex: sm.appliedIndex, ms: Math.round(performance.now() - t0) }, 'key index rebuilt from the log');
+}
+
 /** Opens the commitlog, the metadata store and the state machine; closes what opened on failure. */
-async function openStores(config: BrokerConfig, logger: Logger): Promise<Stores> {
+async function openStores(config: BrokerConfig, logger: Logger, metrics: BrokerMetrics | undefined): Promise<Stores> {
   const root = config.storePathRootDir;
   let log: CommitLog | null = null;
   let meta: MetaStore | null = null;
   try {
-    const commitLog = await openCommitLog(commitLogOptions(config, logger));
+    const commitLog = await openCommitLog(commitLogOptions(config, logger, metrics));
     log = commitLog;
     const metaStore = await openMetaStore(path.join(root, 'meta'));
     meta = metaStore;
@@ -323,6 +375,7 @@ async function openStores(config: BrokerConfig, logger: Logger): Promise<Stores>
       await stateMachine.close({ checkpoint: false });
       throw new CommitLogError('STORE_CORRUPT', `store ${root}: the state checkpoint is at index ${stateMachine.appliedIndex} but the commitlog ends at ${commitLog.lastIndex()} (log data lost)`);
     }
+    rebuildKeyIndex(commitLog, stateMachine, logger);
     return { log: commitLog, meta: metaStore, stateMachine };
   } catch (err) {
     await meta?.close().catch(() => {});

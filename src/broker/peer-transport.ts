@@ -156,6 +156,13 @@ export class PeerTransport implements PeerSender {
     this.warnings = new PeerWarnings(opts.log);
   }
 
+  /** Outbound connections to peers that are up now. */
+  get connectedPeerCount(): number {
+    let up = 0;
+    for (const conn of this.outbound.values()) if (conn.state === 'up') up++;
+    return up;
+  }
+
   async start(): Promise<void> {
     const { self, log } = this.opts;
     this.server = await listen(

@@ -2,6 +2,7 @@
 // interfaces (the state machine, the peer transport, a logger), so tests can hand it fakes.
 import type { CommitLog, MetaStore } from '../commitlog/index.ts';
 import type { Entry, Message, NodeId, RaftNodeApi } from '../raft/index.ts';
+import type { ReplicaMetrics } from './metrics.ts';
 
 /** What the driver needs from the state machine (implemented by BrokerStateMachine). */
 export interface ReplicatedStateMachine {
@@ -47,4 +48,6 @@ export interface ReplicaOptions {
   readonly inboxMessagesMax: number;
   /** Called when the replica cannot go on (the disk failed): the process should exit. */
   readonly onFatal: (err: Error) => void;
+  /** Where the driver records its metrics; absent when they are off. */
+  readonly metrics?: ReplicaMetrics;
 }

@@ -18,14 +18,18 @@
 // The one thing that must wait for the local disk is a checkpoint: it never records an applied
 // index above the durable end of the log that no write in flight will replace (stableLastIndex),
 // or a crash would restart the replica above its log, or on a stale suffix.
-import type { ErrorCode } from '../protocol/index.ts';
+import type { ErrorCode, RoleChange } from '../protocol/index.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
 import { NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
+import { brokerRoleOf } from './role.ts';
 import { traceMessages } from './trace-messages.ts';
+
+/** Role and leader changes kept for operators (roleChanges). */
+export const ROLE_CHANGES_KEPT_MAX = 64;
 
 interface PendingProposal {
   readonly data: Uint8Array;
@@ -72,6 +76,8 @@ export class Replica {
   private readonly inFlightFirstIndexes: number[] = [];
   /** When a due SYNC_FLUSH checkpoint was first put off because the durable log was behind. */
   private checkpointDeferredSinceMs = -1;
+  /** The latest role and leader changes, oldest first (at most ROLE_CHANGES_KEPT_MAX). */
+  private readonly roleChangeLog: RoleChange[] = [];
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
@@ -103,6 +109,11 @@ export class Replica {
 
   get role(): SoftState {
     return this.soft;
+  }
+
+  /** The latest role and leader changes this replica went through, oldest first. */
+  roleChanges(): readonly RoleChange[] {
+    return this.roleChangeLog;
   }
 
   /** True on the leader once an entry of its term is applied: reads and role answers are current. */
@@ -386,7 +397,13 @@ export class Replica {
       this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => meta.setHardState(stored));
       writes.push(this.hardStateChain);
     }
-    if (rd.entries.length) writes.push(this.persistEntries(rd.entries, appliedBefore, entriesAfter));
+    if (rd.entries.length) {
+      const metrics = this.opts.metrics;
+      const t0 = metrics === undefined ? 0 : performance.now();
+      const appended = this.persistEntries(rd.entries, appliedBefore, entriesAfter);
+      if (metrics !== undefined) appended.then(() => metrics.appended((performance.now() - t0) / 1000), () => undefined);
+      writes.push(appended);
+    }
     if (writes.length === 0) return null;
     return writes.length === 1 ? writes[0] : Promise.all(writes);
   }
@@ -457,7 +474,10 @@ export class Replica {
     const before = this.soft;
     this.soft = soft;
     if (before.role === Role.Leader && (soft.role !== Role.Leader || soft.term !== before.term)) this.settleReadyWaiters(false);
+    this.opts.metrics?.roleChanged(before, soft);
     if (before.role !== soft.role || before.leaderId !== soft.leaderId) {
+      if (this.roleChangeLog.length >= ROLE_CHANGES_KEPT_MAX) this.roleChangeLog.shift();
+      this.roleChangeLog.push({ atMs: Date.now(), term: soft.term, role: brokerRoleOf(soft.role), raftRole: soft.role, leaderId: soft.leaderId });
       this.opts.logger.info(
         { role: soft.role, term: soft.term, leaderId: soft.leaderId, previousRole: before.role },
         soft.role === Role.Leader ? 'became leader (MASTER)' : `role ${soft.role} (SLAVE), leader ${soft.leaderId || 'unknown'}`,

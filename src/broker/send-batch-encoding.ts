@@ -175,6 +175,8 @@ export interface SendBatchHead {
   readonly storeTimestamp: number;
   readonly autoCreateQueues: number;
   readonly count: number;
+  /** Byte position of the first message in the entry's data. */
+  readonly messagesPos: number;
 }
 
 const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
@@ -225,6 +227,24 @@ class Reader {
     if (!Number.isSafeInteger(v) || v < 0) throw this.fail(`${what} is not a non-negative integer`);
     return v;
   }
+  /** Skips a bin value (a message body) without reading it. */
+  skipBin(what: string): void {
+    const b = this.byte();
+    const n = b === 0xc4 ? this.byte() : b === 0xc5 ? this.fixed(2) : b === 0xc6 ? this.fixed(4) : -1;
+    if (n < 0) throw this.fail(`${what} is not a bin`);
+    this.need(n);
+    this.pos += n;
+  }
+  /** The byte length of a string value (its bytes follow at pos), or -1 for nil. */
+  strOrNilLength(what: string): number {
+    const b = this.byte();
+    if (b === 0xc0) return -1;
+    if ((b & 0xe0) === 0xa0) return b & 0x1f;
+    if (b === 0xd9) return this.byte();
+    if (b === 0xda) return this.fixed(2);
+    if (b === 0xdb) return this.fixed(4);
+    throw this.fail(`${what} is not a string`);
+  }
   str(what: string): string {
     const b = this.byte();
     let n: number;
@@ -258,5 +278,38 @@ export function readSendBatchHead(data: Uint8Array, headerBytes: number, fail: (
   const storeTimestamp = r.uint('storeTimestamp');
   const autoCreateQueues = r.uint('autoCreateQueues');
   const count = r.arrayLength('messages');
-  return { topic, queueId, storeTimestamp, autoCreateQueues, count };
+  return { topic, queueId, storeTimestamp, autoCreateQueues, count, messagesPos: r.pos };
+}
+
+/**
+ * Calls `onKeys(slot, start, end)` with the byte range of each message's keys (UTF-8, in `data`)
+ * in a sendBatch entry whose head is `head`; messages without keys are skipped. Reads only the
+ * messages' headers: bodies are stepped over. `fail` makes the caller's error.
+ */
+export function forEachMessageKeys(data: Uint8Array, head: SendBatchHead, fail: (why: string) => Error, onKeys: (slot: number, start: number, end: number) => void): void {
+  const r = new Reader(data, head.messagesPos, fail);
+  for (let slot = 0; slot < head.count; slot++) {
+    const fields = r.arrayLength('message');
+    if (fields < 1 || fields > 4) throw fail(`message ${slot} has ${fields} fields`);
+    r.skipBin('body');
+    if (fields >= 2) {
+      const n = r.strOrNilLength('keys');
+      if (n > 0) {
+        if (r.pos + n > data.length) throw fail(`keys of message ${slot} cut short`);
+        onKeys(slot, r.pos, r.pos + n);
+        r.pos += n;
+      }
+    }
+    if (fields >= 3) {
+      const n = r.strOrNilLength('tags');
+      if (n > 0) r.pos += n;
+    }
+    if (fields >= 4) {
+      const props = r.arrayLength('properties');
+      for (let i = 0; i < props; i++) {
+        const n = r.strOrNilLength('property');
+        r.pos += Math.max(0, n);
+      }
+    }
+  }
 }

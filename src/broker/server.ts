@@ -14,6 +14,8 @@ import {
   type Request,
   type Response,
 } from '../protocol/index.ts';
+import { brokerInfoOf, queryMessage, viewMessage } from './admin-reads.ts';
+import type { ServerMetrics } from './metrics.ts';
 import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import type { ApplyResult, BrokerStateMachine, PullResult } from './state-machine.ts';
@@ -47,6 +49,10 @@ export interface BrokerServerOptions {
   readonly connectionsMax?: number;
   readonly connectionsPerAddressMax?: number;
   readonly firstFrameTimeoutMs?: number;
+  /** Where requests are counted and timed; absent when metrics are off. */
+  readonly metrics?: ServerMetrics;
+  /** Port of this replica's metrics listener, told to operators (0: off). */
+  readonly metricsPort?: number;
 }
 
 interface ParkedPull {
@@ -80,6 +86,11 @@ export class BrokerServer {
     return this.server?.port ?? 0;
   }
 
+  /** Client connections open now. */
+  get connectionCount(): number {
+    return this.server?.connections.size ?? 0;
+  }
+
   async start(): Promise<void> {
     // No frameTypes filter: a well-formed frame of an unknown type is answered BAD_REQUEST by
     // handle(), so a client newer than this broker learns why instead of losing its connection.
@@ -102,7 +113,9 @@ export class BrokerServer {
   }
 
   private fail(conn: ServerConnection, id: number, err: unknown): void {
-    conn.send(errorResponse(id, this.toRaftmqError(err)));
+    const resp = errorResponse(id, this.toRaftmqError(err));
+    this.opts.metrics?.failed(resp.code);
+    conn.send(resp);
   }
 
   private toRaftmqError(err: unknown): unknown {
@@ -132,8 +145,10 @@ export class BrokerServer {
     try {
       switch (req.type) {
         case 'send': {
-          const send = withBodies(req, (req as { blobs?: Buffer }).blobs);
-          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn));
+          const blobs = (req as { blobs?: Buffer }).blobs;
+          const send = withBodies(req, blobs);
+          const arrivedMs = this.opts.metrics === undefined ? 0 : performance.now();
+          return this.whenMasterReady(send, conn, () => this.handleSend(send, conn, arrivedMs, blobs!.length));
         }
         case 'pull':
           return this.whenCurrent(req, conn, () => this.handlePull(req, conn));
@@ -155,6 +170,12 @@ export class BrokerServer {
           return this.reply(conn, { type: 'status', id: req.id, status: this.status() });
         case 'transferLeader':
           return this.handleTransfer(req, conn);
+        case 'brokerInfo':
+          return this.reply(conn, { type: 'brokerInfo', id: req.id, info: brokerInfoOf({ ...this.opts, metricsPort: this.opts.metricsPort ?? 0, status: () => this.status() }) });
+        case 'viewMessage':
+          return this.reply(conn, { type: 'messages', id: req.id, messages: viewMessage(this.opts.stateMachine, req) });
+        case 'queryMessage':
+          return this.reply(conn, { type: 'messages', id: req.id, messages: queryMessage(this.opts.stateMachine, req) });
         default:
           throw new RaftmqError('BAD_REQUEST', `unknown request type ${JSON.stringify((req as Frame).type).slice(0, UNKNOWN_TYPE_QUOTED_CHARS_MAX)}`);
       }
@@ -209,7 +230,8 @@ export class BrokerServer {
     });
   }
 
-  private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection): void {
+  /** `arrivedMs` (performance.now(); 0 without metrics) and `bodyBytes` are for the metrics. */
+  private handleSend(req: Extract<Request, { type: 'send' }>, conn: ServerConnection, arrivedMs: number, bodyBytes: number): void {
     // Only called through whenMasterReady, which checked that we are a ready master.
     if (typeof req.topic !== 'string' || !Array.isArray(req.messages)) throw new RaftmqError('BAD_REQUEST', 'send needs a topic and messages');
     if (tracing) trace('server.request', -1);
@@ -220,6 +242,7 @@ export class BrokerServer {
         if (r.type === 'sendResult') {
           if (tracing) trace('server.reply', -1);
           this.reply(conn, { type: 'sendResult', id: req.id, batch: r.batch });
+          this.opts.metrics?.received(req.topic, r.batch.count, bodyBytes, (performance.now() - arrivedMs) / 1000);
         } else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
         else this.fail(conn, req.id, new RaftmqError('INTERNAL', `unexpected apply result ${r.type}`));
       },
@@ -275,10 +298,12 @@ export class BrokerServer {
   }
 
   private handlePull(req: Extract<Request, { type: 'pull' }>, conn: ServerConnection): void {
+    const startMs = this.opts.metrics === undefined ? 0 : performance.now();
     const result = this.pullHere(req);
     const waitMs = Math.min(Math.max(0, Number(req.waitMs) || 0), PULL_WAIT_MS_MAX);
     if (result.messages.length > 0 || waitMs === 0 || this.parkedCount >= PARKED_PULLS_MAX || req.offset < result.maxOffset) {
       this.reply(conn, { type: 'pullResult', id: req.id, ...result });
+      this.recordPull(req.topic, result, startMs);
       return;
     }
     const key = `${req.topic}\0${req.queueId}`;
@@ -288,6 +313,15 @@ export class BrokerServer {
     set.add(parked);
     this.parkedCount++;
     conn.onClose(() => this.unpark(parked));
+  }
+
+  /** One pull answered with messages (their body bytes summed here: only with metrics on). */
+  private recordPull(topic: string, result: PullResult, startMs: number): void {
+    const metrics = this.opts.metrics;
+    if (metrics === undefined || result.messages.length === 0) return;
+    let bytes = 0;
+    for (const m of result.messages) bytes += m.body.byteLength;
+    metrics.delivered(topic, result.messages.length, bytes, (performance.now() - startMs) / 1000);
   }
 
   /** The pull as this replica can answer it. A slave may lag a consumer that read from the master:
@@ -313,8 +347,10 @@ export class BrokerServer {
   private answerPull(p: ParkedPull): void {
     if (!this.unpark(p) || p.conn.closed) return;
     try {
+      const startMs = this.opts.metrics === undefined ? 0 : performance.now();
       const result = this.pullHere(p.req);
       this.reply(p.conn, { type: 'pullResult', id: p.req.id, ...result });
+      this.recordPull(p.req.topic, result, startMs);
     } catch (err) {
       this.fail(p.conn, p.req.id, err);
     }

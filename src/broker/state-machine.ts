@@ -11,6 +11,8 @@
 // - snapshot.ts: the whole state at one applied index, for a replica behind the log's start.
 // - reads.ts and send-batch-cache.ts: pulls and searches; message bodies stay in the Raft log and
 //   are read back through `readEntry` (the commitlog's synchronous read).
+// - key-index.ts, key-index-feed.ts, lookups.ts: the key index (derived, not replicated: built on
+//   apply, rebuilt from the log at start) and the lookups by msgId and by key.
 //
 // A new replicated command: its kind and codec in commands.ts, its module in state/commands/
 // (handler and checks before proposing), its line in COMMAND_HANDLERS (state/apply.ts), a
@@ -27,7 +29,13 @@ import { prepareCommitOffset } from './state/commands/commit-offsets.ts';
 import { prepareCreateTopic } from './state/commands/create-topic.ts';
 import { checkSend, prepareSend, type SendOptions } from './state/commands/send-batch.ts';
 import { msgIdPrefix } from './state/msg-id.ts';
+import { KeyIndex } from './state/key-index.ts';
+import { rebuildKeyIndex, type KeyIndexRebuild, type LogEntryRead } from './state/key-index-feed.ts';
+import { messageAt, messagesByKey, type LookupContext } from './state/lookups.ts';
+import { parseMsgId } from './state/msg-id.ts';
 import { pull, queueOf, searchOffset, type ReadContext } from './state/reads.ts';
+import { BrokerError } from './errors.ts';
+import type { GroupQueueInfo, QueueInfo, StoredMessage } from '../protocol/index.ts';
 import { SendBatchCache } from './state/send-batch-cache.ts';
 import { checkSnapshot, encodeSnapshot, SNAPSHOT_FORMAT_VERSION, type Snapshot } from './state/snapshot.ts';
 import { createTables, tablesInOrder, type BrokerTables, type TableSnapshots } from './state/tables.ts';
@@ -35,6 +43,8 @@ import type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult
 
 export type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult, QueueBounds } from './state/types.ts';
 export type { Snapshot } from './state/snapshot.ts';
+export type { KeyIndexRebuild, LogEntryRead } from './state/key-index-feed.ts';
+export { KeyIndex, keyHash as messageKeyHash } from './state/key-index.ts';
 export { decodeSnapshot, encodeSnapshot } from './state/snapshot.ts';
 export { makeMsgId, parseMsgId } from './state/msg-id.ts';
 export { TOPIC_COUNT_MAX } from './state/topic-table.ts';
@@ -59,6 +69,9 @@ export interface BrokerStateMachineOptions {
   /** The data of the committed log entry at `logIndex`, or undefined when the log no longer (or
    *  not yet) has it. Synchronous: the commitlog serves recent entries from memory. */
   readonly readEntry: (logIndex: number) => Uint8Array | undefined;
+  /** Entries of the message key index (derived state: see state/key-index.ts); 0 or absent: no
+   *  index, lookups by key are refused. */
+  readonly keyIndexCapacity?: number;
 }
 
 export class BrokerStateMachine {
@@ -71,9 +84,12 @@ export class BrokerStateMachine {
   private readonly sendOptions: SendOptions;
   /** What apply handlers and reads work with. */
   private readonly context: ApplyContext & ReadContext;
+  private readonly keyIndex: KeyIndex | undefined;
+  private readonly readEntry: (logIndex: number) => Uint8Array | undefined;
   /** The applied-index checkpoint; absent for a purely in-memory machine. */
   private store: CheckpointStore | undefined;
   private closed = false;
+  private readonly brokerName: string;
 
   /** An in-memory state machine at applied index 0. Use `open` for a durable one. */
   constructor(options: BrokerStateMachineOptions) {
@@ -85,7 +101,10 @@ export class BrokerStateMachine {
     }
     this.sendOptions = { autoCreateTopicEnable: options.autoCreateTopicEnable ?? DEFAULT_AUTO_CREATE_TOPIC_ENABLE, defaultTopicQueueNums: queueNums };
     this.batches = new SendBatchCache(options.readEntry);
-    this.context = { tables: this.tables, msgIdPrefix: msgIdPrefix(options.brokerName), batches: this.batches };
+    this.readEntry = options.readEntry;
+    this.keyIndex = (options.keyIndexCapacity ?? 0) > 0 ? new KeyIndex(options.keyIndexCapacity!) : undefined;
+    this.brokerName = options.brokerName;
+    this.context = { tables: this.tables, msgIdPrefix: msgIdPrefix(options.brokerName), batches: this.batches, keyIndex: this.keyIndex };
   }
 
   /** Opens (or creates) the checkpoint store in `dir` and restores the last checkpoint. The
@@ -211,6 +230,65 @@ export class BrokerStateMachine {
   /** Up to `maxCount` messages of a queue from `offset`, within `maxBytes` of bodies (reads.ts). */
   pull(topic: string, queueId: number, offset: number, maxCount: number, maxBytes: number): PullResult {
     return pull(this.context, topic, queueId, offset, maxCount, maxBytes);
+  }
+
+  /** Every topic's queues with their bounds, in topic order, at most `rowsMax` queues in all. */
+  queueList(rowsMax: number): { topics: { topic: string; queues: QueueInfo[] }[]; truncated: boolean } {
+    const topics: { topic: string; queues: QueueInfo[] }[] = [];
+    let rows = 0;
+    for (const { topic, queues } of this.tables.topics.list()) {
+      if (rows + queues > rowsMax) return { topics, truncated: true };
+      rows += queues;
+      topics.push({ topic, queues: Array.from({ length: queues }, (_, queueId) => ({ queueId, ...this.queueBounds(topic, queueId) })) });
+    }
+    return { topics, truncated: false };
+  }
+
+  /** Committed consumer offsets with the lag behind each queue's end, at most `rowsMax`. */
+  consumerOffsetList(rowsMax: number): { offsets: GroupQueueInfo[]; truncated: boolean } {
+    const offsets: GroupQueueInfo[] = [];
+    for (const [group, topic, queueId, offset] of this.tables.consumerOffsets.entries()) {
+      if (offsets.length >= rowsMax) return { offsets, truncated: true };
+      const maxOffset = this.tables.consumeQueues.get(topic, queueId)?.maxOffset ?? 0;
+      offsets.push({ group, topic, queueId, offset, lag: Math.max(0, maxOffset - offset) });
+    }
+    return { offsets, truncated: false };
+  }
+
+  // ---- lookups (derived state: see state/lookups.ts) ----------------------------------------
+
+  /** The message a msgId names, if this replica stores it; BAD_REQUEST for a string that is not
+   *  a msgId or names another broker group. */
+  messageById(msgId: string): StoredMessage | undefined {
+    const parsed = typeof msgId === 'string' ? parseMsgId(msgId) : undefined;
+    if (parsed === undefined) throw new BrokerError('BAD_REQUEST', `${JSON.stringify(String(msgId)).slice(0, 80)} is not a msgId`);
+    if (parsed.brokerName !== this.brokerName) throw new BrokerError('BAD_REQUEST', `msgId ${msgId} belongs to broker ${parsed.brokerName}, this is ${this.brokerName}`);
+    return messageAt(this.lookupContext(), parsed.logIndex, parsed.slot);
+  }
+
+  /** The newest stored messages of `topic` with key `key`, at most `max`; BAD_REQUEST when the
+   *  key index is off. */
+  messagesByKey(topic: string, key: string, max: number): StoredMessage[] {
+    if (this.keyIndex === undefined) throw new BrokerError('BAD_REQUEST', 'the key index is off on this replica (messageIndexEnable=false)');
+    return messagesByKey(this.lookupContext(), this.keyIndex, topic, key, max);
+  }
+
+  /** Entries in the key index; -1 when it is off. */
+  get keyIndexEntries(): number {
+    return this.keyIndex?.size ?? -1;
+  }
+
+  /** Fills the key index from the log entries up to appliedIndex (those after it are applied
+   *  later and fill it as they are), newest first, reading at most `bytesMax`. Call once, before
+   *  the first apply. Undefined when the index is off. */
+  rebuildKeyIndex(read: (from: number, maxBytes: number) => readonly LogEntryRead[], firstIndex: number, bytesMax: number): KeyIndexRebuild | undefined {
+    if (this.keyIndex === undefined) return undefined;
+    assert(this.keyIndex.size === 0, 'state machine: the key index is rebuilt only when empty');
+    return rebuildKeyIndex(this.keyIndex, read, firstIndex, this.applied, bytesMax);
+  }
+
+  private lookupContext(): LookupContext {
+    return { ...this.context, appliedIndex: this.applied, readEntry: this.readEntry };
   }
 
   // ---- snapshot / restore -----------------------------------------------------------------

@@ -12,7 +12,8 @@ const SPEC: CommandSpec = {
   usage: 'raftmq cluster [--nodes 3|5] [--dir DIR] [--base-port P]',
   summary:
     'Runs a local broker group: one `raftmq node` child process per replica, each with a generated\n' +
-    'broker.conf under DIR/<id>/. Client ports are P, P+1, ...; Raft peer ports P+10000, P+10001, ....\n' +
+    'broker.conf under DIR/<id>/. Client ports are P, P+1, ...; Raft peer ports P+10000, P+10001, ...;\n' +
+    'Prometheus metrics (GET /metrics) on P+20000, P+20001, ... (raftmq dashboard reads them).\n' +
     'Prints each node, then the master once elected and every master change. Ctrl-C stops them all\n' +
     'gracefully. Node logs: DIR/<id>/logs/broker.log.',
   flags: [
@@ -32,6 +33,8 @@ const STATUS_POLL_MS = 100;
 // (seen: "EADDRINUSE 127.0.0.1:40912" when a local group started). RocketMQ's DLedger examples
 // use 40911, which has that problem.
 const PEER_PORT_OFFSET = 10_000;
+/** Metrics ports sit above the peer ports, below the ephemeral range for the default base port. */
+const METRICS_PORT_OFFSET = 20_000;
 
 /** Whether this module runs from the TypeScript sources (development, under tsx) or from the
  *  built JavaScript (the npm package, which has no tsx); children run the same kind of files. */
@@ -50,13 +53,14 @@ export const LOADER_FLAGS: readonly string[] = TSX_LOADER === null ? [] : ['--im
 interface Child {
   readonly id: string;
   readonly clientAddr: string;
+  readonly metricsAddr: string;
   readonly confPath: string;
   proc: ChildProcess;
   exited: boolean;
 }
 
 /** Writes DIR/<id>/broker.conf for every node; returns their paths. */
-export function writeClusterConfigs(opts: { nodes: number; dir: string; basePort: number; host: string; flush: string; extra?: Record<string, string> }): { id: string; confPath: string; clientAddr: string }[] {
+export function writeClusterConfigs(opts: { nodes: number; dir: string; basePort: number; host: string; flush: string; extra?: Record<string, string> }): { id: string; confPath: string; clientAddr: string; metricsAddr: string }[] {
   const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i}`);
   const peers = ids.map((id, i) => `${id}-${opts.host}:${opts.basePort + PEER_PORT_OFFSET + i}`).join(';');
   return ids.map((id, i) => {
@@ -69,11 +73,12 @@ export function writeClusterConfigs(opts: { nodes: number; dir: string; basePort
       brokerIP1: opts.host,
       storePathRootDir: nodeDir,
       flushDiskType: opts.flush,
+      metricsPromExporterPort: String(opts.basePort + METRICS_PORT_OFFSET + i),
       ...opts.extra,
     });
     const confPath = path.join(nodeDir, 'broker.conf');
     fs.writeFileSync(confPath, renderConfig(config));
-    return { id, confPath, clientAddr: `${opts.host}:${opts.basePort + i}` };
+    return { id, confPath, clientAddr: `${opts.host}:${opts.basePort + i}`, metricsAddr: `${opts.host}:${config.metricsPromExporterPort}` };
   });
 }
 
@@ -162,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
   const specs = writeClusterConfigs({ nodes, dir, basePort: Number(flags['base-port']), host: String(flags.host), flush: String(flags.flush) });
   const children: Child[] = specs.map((s) => ({ ...s, proc: spawnNode(s.confPath, 'ignore'), exited: false }));
   for (const c of children) {
-    console.log(`${c.id} client=${c.clientAddr} pid=${c.proc.pid} conf=${c.confPath}`);
+    console.log(`${c.id} client=${c.clientAddr} pid=${c.proc.pid} metrics=http://${c.metricsAddr}/metrics conf=${c.confPath}`);
     c.proc.on('exit', (code, signal) => {
       c.exited = true;
       if (stopping) return;

@@ -1,6 +1,7 @@
 // raftmq consume: read a topic's messages (all queues), from the group's offsets or the beginning.
 import { PullConsumer, type ConsumeFrom } from '../client/index.ts';
 import { parseFlagsOrHelp, parseServers, parseTimestampMs, UsageError, type CommandSpec } from './args.ts';
+import { progressShown, startProgress } from './progress.ts';
 
 const SPEC: CommandSpec = {
   usage: 'raftmq consume --servers H:P[,...] --topic T [--group G] [--from first|last|TIME | --from-beginning] [--count N] [--idle-timeout-ms MS] [--json]',
@@ -13,7 +14,8 @@ const SPEC: CommandSpec = {
     "prints the same ones. To move a group's offsets: raftmq offset reset. Stops after --count messages\n" +
     'or when no message arrived for --idle-timeout-ms; a topic that does not exist is an error (exit 1).\n' +
     '--json prints one line per message: {"topic","queueId","queueOffset","msgId","keys","body"}\n' +
-    '(body as UTF-8).',
+    '(body as UTF-8). With the messages going to a file or pipe and stderr a terminal (and no --json),\n' +
+    'a bar on stderr shows the count, rate and, with --count, the time left.',
   flags: [
     { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
     { name: 'topic', kind: 'string', help: 'topic', required: true },
@@ -44,6 +46,8 @@ export async function run(argv: string[]): Promise<number> {
   const limit = flags.count === undefined ? Infinity : Number(flags.count);
   const idleTimeoutMs = Number(flags['idle-timeout-ms']);
   let seen = 0;
+  // The messages are the progress when they go to the terminal themselves.
+  const bar = startProgress({ ...(limit !== Infinity ? { total: limit } : {}), unit: 'msgs', enabled: !flags.json && progressShown() && process.stdout.isTTY !== true });
   try {
     const messages = consumer.messages(String(flags.topic), {
       ...(fromBeginning ? { fromBeginning } : {}),
@@ -57,11 +61,14 @@ export async function run(argv: string[]): Promise<number> {
       } else {
         console.log(`${m.topic}/${m.queueId}@${m.queueOffset} ${m.msgId}${m.keys ? ` key=${m.keys}` : ''} ${body}`);
       }
-      if (++seen >= limit) break;
+      bar.update(++seen);
+      if (seen >= limit) break;
     }
+    bar.stop();
     if (!flags.json) process.stderr.write(`${seen} messages\n`);
     return 0;
   } finally {
+    bar.stop();
     await consumer.close();
   }
 }

@@ -16,6 +16,8 @@ export interface LaunchedNode {
   readonly clientAddr: string;
   readonly confPath: string;
   readonly dir: string;
+  /** host:port of its Prometheus metrics listener; '' when metrics are off. */
+  readonly metricsAddr: string;
   proc: ChildProcess | null;
 }
 
@@ -28,9 +30,11 @@ export class LocalCluster {
     this.nodes = nodes;
   }
 
-  static async create(opts: { nodes: number; extra?: Record<string, string>; stderr?: boolean }): Promise<LocalCluster> {
+  /** `metrics`: each node serves Prometheus metrics on a free port of its own. */
+  static async create(opts: { nodes: number; extra?: Record<string, string>; stderr?: boolean; metrics?: boolean }): Promise<LocalCluster> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-cluster-'));
-    const ports = await freeLocalPorts(opts.nodes * 2);
+    const ports = await freeLocalPorts(opts.nodes * (opts.metrics ? 3 : 2));
+    const metricsPort = (i: number): number => (opts.metrics ? ports[2 * opts.nodes + i]! : 0);
     const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i}`);
     const peers = ids.map((id, i) => `${id}-127.0.0.1:${ports[opts.nodes + i]}`).join(';');
     const clientPeers = ids.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
@@ -45,10 +49,11 @@ export class LocalCluster {
         storePathRootDir: dir,
         mappedFileSizeCommitLog: String(64 * 1024 * 1024),
         ...opts.extra,
+        ...(opts.metrics ? { metricsPromExporterPort: String(metricsPort(i)) } : {}),
       });
       const confPath = path.join(dir, 'broker.conf');
       fs.writeFileSync(confPath, renderConfig(config));
-      return { id, clientAddr: `127.0.0.1:${ports[i]}`, confPath, dir, proc: null };
+      return { id, clientAddr: `127.0.0.1:${ports[i]}`, confPath, dir, metricsAddr: opts.metrics ? `127.0.0.1:${metricsPort(i)}` : '', proc: null };
     });
     const cluster = new LocalCluster(root, nodes);
     for (const n of nodes) cluster.start(n.id, opts.stderr);

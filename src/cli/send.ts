@@ -1,14 +1,16 @@
 // raftmq send: one message, or a load run with --count (ends with one JSON line).
 import { Producer } from '../client/index.ts';
 import { parseFlagsOrHelp, parseServers, UsageError, type CommandSpec } from './args.ts';
+import { progressShown, startProgress } from './progress.ts';
 
 const SPEC: CommandSpec = {
   usage: 'raftmq send --servers H:P[,...] --topic T [--key K] (--body TEXT | --count N [--size BYTES] [--inflight K])',
   summary:
     'Sends through the master; a send is acknowledged once a majority of replicas has it on disk.\n' +
     'With --body: one message, prints its msgId, queue and offset. With --count: a load run of N\n' +
-    'messages of --size bytes with --inflight sends awaiting acks at once; progress on stderr every\n' +
-    'second, then one JSON line {"sent","acked","failed","msgsPerSec"}.',
+    'messages of --size bytes with --inflight sends awaiting acks at once; progress on stderr (a bar\n' +
+    'with rate and ETA on a terminal, else a line every second), then one JSON line\n' +
+    '{"sent","acked","failed","msgsPerSec"}.',
   flags: [
     { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
     { name: 'topic', kind: 'string', help: 'topic', required: true },
@@ -48,10 +50,13 @@ async function loadRun(producer: Producer, topic: string, keys: string | undefin
   let failed = 0;
   let firstError = '';
   const t0 = performance.now();
+  const bar = startProgress({ total: count, unit: 'msgs' });
+  const lines = !progressShown();
   const progress = setInterval(() => {
     const s = (performance.now() - t0) / 1000;
-    process.stderr.write(`sent ${sent} acked ${acked} failed ${failed} (${Math.round(acked / s)} msgs/s)\n`);
-  }, 1000);
+    bar.update(acked + failed, failed > 0 ? `(${failed} failed)` : '');
+    if (lines) process.stderr.write(`sent ${sent} acked ${acked} failed ${failed} (${Math.round(acked / s)} msgs/s)\n`);
+  }, lines ? 1000 : 200);
   const worker = async (): Promise<void> => {
     while (sent < count) {
       sent++;
@@ -66,6 +71,8 @@ async function loadRun(producer: Producer, topic: string, keys: string | undefin
   };
   await Promise.all(Array.from({ length: Math.min(inflight, count) }, worker));
   clearInterval(progress);
+  bar.update(acked + failed, failed > 0 ? `(${failed} failed)` : '');
+  bar.stop();
   const seconds = (performance.now() - t0) / 1000;
   if (firstError) process.stderr.write(`first error: ${firstError}\n`);
   console.log(JSON.stringify({ sent, acked, failed, msgsPerSec: Math.round(acked / seconds) }));

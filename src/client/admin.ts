@@ -1,5 +1,6 @@
-// Operator calls: node status, topic creation, leadership transfer, routes, a group's offsets.
-import { type NodeStatus, RaftmqError } from '../protocol/index.ts';
+// Operator calls: node status, topic creation, leadership transfer, routes, a group's offsets,
+// what one replica knows (brokerInfo), message lookups by msgId and by key.
+import { type BrokerInfo, type NodeStatus, type StoredMessage, QUERY_MESSAGE_COUNT_MAX, RaftmqError } from '../protocol/index.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
 import type { RouteResponse } from './types.ts';
 
@@ -62,6 +63,26 @@ export class Admin {
         ),
       ),
     );
+  }
+
+  /** What one replica knows (no retry): its status, topics and queues, consumer offsets, recent
+   *  role changes, where its metrics are. */
+  async brokerInfo(server: string, timeoutMs?: number): Promise<BrokerInfo> {
+    return (await this.cluster.request<'brokerInfo'>(server, { type: 'brokerInfo' }, timeoutMs)).info;
+  }
+
+  /** RocketMQ's viewMessage (queryMsgById): the message `msgId` names, or null when it is not
+   *  stored (or no longer). Asked of the master when known, else of any replica. */
+  async viewMessage(msgId: string): Promise<StoredMessage | null> {
+    const resp = await this.cluster.callAny<'viewMessage'>({ type: 'viewMessage', msgId }, this.lookupCall());
+    return resp.messages[0] ?? null;
+  }
+
+  /** RocketMQ's queryMessage (queryMsgByKey): the newest messages of `topic` whose keys include
+   *  `key`, at most `maxCount` (1..QUERY_MESSAGE_COUNT_MAX). */
+  async queryMessage(topic: string, key: string, maxCount = 32): Promise<StoredMessage[]> {
+    if (!Number.isInteger(maxCount) || maxCount < 1 || maxCount > QUERY_MESSAGE_COUNT_MAX) throw new TypeError(`maxCount must be an integer in 1..${QUERY_MESSAGE_COUNT_MAX}`);
+    return (await this.cluster.callAny<'queryMessage'>({ type: 'queryMessage', topic, key, maxCount }, this.lookupCall())).messages;
   }
 
   /** Creates (or updates) a topic with `queues` queues, on the master. */
@@ -138,5 +159,11 @@ export class Admin {
 
   private call() {
     return { tries: 3, deadline: Date.now() + this.timeoutMs };
+  }
+
+  /** Lookups are answered by any replica from its own state: the master's is the most current. */
+  private lookupCall() {
+    const master = this.cluster.master;
+    return { ...this.call(), ...(master !== null ? { prefer: [master] } : {}) };
   }
 }

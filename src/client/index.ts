@@ -17,4 +17,8 @@ export type {
   SendResultItem,
   NodeStatus,
   ReplicaInfo,
+  BrokerInfo,
+  RoleChange,
+  QueueInfo,
+  GroupQueueInfo,
 } from '../protocol/index.ts';

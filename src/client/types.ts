@@ -16,6 +16,9 @@ interface ResponseTypeOf {
   route: 'route';
   status: 'status';
   transferLeader: 'ok';
+  brokerInfo: 'brokerInfo';
+  viewMessage: 'messages';
+  queryMessage: 'messages';
 }
 
 /** The successful response to request type T (errors arrive as thrown RaftmqErrors). */

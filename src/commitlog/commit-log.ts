@@ -135,12 +135,13 @@ export class FileCommitLog implements CommitLog {
     private readonly lock: StoreLock,
     private readonly checkpoint: Checkpoint,
     faults: CommitLogOptions['faults'],
+    observer: CommitLogOptions['observer'],
   ) {
     const testFaults = faults instanceof CommitLogFaults ? faults : undefined;
     const fail = (err: CommitLogError): void => this.fail(err);
     const kickPump = (): void => this.pump.kick();
     this.state = new LogState(settings.cacheBytesMax);
-    this.io = new DiskIo(faults);
+    this.io = new DiskIo(faults, observer);
     this.files = new StoreFiles(settings, this.dirty);
     this.sealer = new CrcSealer((msg, fields) => settings.log('warn', msg, fields), testFaults);
     this.queue = new ChunkQueue(settings, this.state, this.sealer, () => {
@@ -164,7 +165,7 @@ export class FileCommitLog implements CommitLog {
     let log: FileCommitLog | null = null;
     try {
       const { checkpoint } = Checkpoint.open(settings.dir);
-      log = new FileCommitLog(settings, lock, checkpoint, options.faults);
+      log = new FileCommitLog(settings, lock, checkpoint, options.faults, options.observer);
       new Recovery(settings, log.state, log.files, log.reader, log.dirty).recover(checkpoint.state);
       await log.flusher.syncAfterRecovery();
     } catch (err) {
@@ -212,7 +213,16 @@ export class FileCommitLog implements CommitLog {
       flushRounds: this.state.flushRounds,
       fdatasyncCalls: this.io.fdatasyncCalls,
       directWrites: this.io.directWrites,
+      segmentCount: this.files.segments.length,
+      segmentBytes: this.files.segments.reduce((sum, seg) => sum + seg.size, 0),
     };
+  }
+
+  /** Bytes of the log after record `index` as the files lay them out (records, and the padding
+   *  and segment ends between them): what a follower whose match index is `index` lacks. */
+  bytesAfter(index: number): number {
+    this.checkReadable();
+    return this.reader.bytesAfter(index);
   }
 
   termAt(index: number): number {

@@ -6,6 +6,7 @@ import type { CommitLogOptions } from './types.ts';
 export type {
   CommitLog,
   CommitLogErrorCode,
+  CommitLogObserver,
   CommitLogOptions,
   CommitLogStats,
   DiskFaults,

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { DIRECT_ALIGN, DirectWriter } from './direct-writer.ts';
-import type { DiskFaults } from './types.ts';
+import type { CommitLogObserver, DiskFaults } from './types.ts';
 
 const fdatasyncCb = promisify(fs.fdatasync);
 const writevCb = promisify(fs.writev);
@@ -19,7 +19,10 @@ export class DiskIo {
   writeCalls = 0;
   bytesWritten = 0;
 
-  constructor(private readonly faults: DiskFaults | undefined) {}
+  constructor(
+    private readonly faults: DiskFaults | undefined,
+    private readonly observer: CommitLogObserver | undefined,
+  ) {}
 
   /** DiskFaults.powerCutNextWrite: the write at `position` never happens; the block it would
    *  have begun with is recorded for the test to tear. */
@@ -72,7 +75,9 @@ export class DiskIo {
         throw errno('EIO', 'i/o error, write');
       }
       this.directWrites++; // counted when issued: writeNow's test sees it start in the call
+      const t0 = this.observer === undefined ? 0 : performance.now();
       result = await writer.writeAt(list, position);
+      this.observer?.synced('directWrite', (performance.now() - t0) / 1000);
       this.count(result.bytes);
     }
     if (fail) throw errno('ENOSPC', 'no space left on device, write');
@@ -128,9 +133,11 @@ export class DiskIo {
       this.faults.failDatasync = false;
       throw errno('EIO', 'i/o error, fdatasync');
     }
+    const t0 = this.observer === undefined ? 0 : performance.now();
     const delayMs = this.faults?.datasyncDelayMs ?? 0;
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     await fdatasyncCb(fd);
+    this.observer?.synced('fdatasync', (performance.now() - t0) / 1000);
   }
 
   async fsync(fd: number): Promise<void> {

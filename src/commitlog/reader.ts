@@ -45,6 +45,19 @@ export class LogReader {
     return out;
   }
 
+  /** See CommitLog.bytesAfter: from the record's index entry when it is written, else the
+   *  cached records' sizes. */
+  bytesAfter(index: number): number {
+    const { state } = this;
+    const from = Math.max(index + 1, state.first);
+    if (from > state.last) return 0;
+    let bytes = 0;
+    const cachedFrom = Math.max(from, state.written + 1, state.cache.start);
+    for (let i = cachedFrom; i <= state.last; i++) bytes += RECORD_HEADER_SIZE + state.cache.at(i).data.byteLength;
+    if (from <= state.written && from < cachedFrom) bytes += Math.max(0, state.writtenPos - this.readIndexEntry(from).position);
+    return bytes;
+  }
+
   /** The index entry of `index` (which must have one), checked. */
   readIndexEntry(index: number): IndexEntry {
     const buf = this.readIndexBytes(index, 1);

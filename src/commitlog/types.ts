@@ -46,6 +46,9 @@ export interface CommitLogOptions {
   readonly directIo?: boolean;
   /** Index entries per index file (default 1 Mi entries = 32 MiB files); small in tests. */
   readonly indexEntriesPerFile?: number;
+  /** Told of each sync as it completes (metrics): called once per fdatasync or direct write,
+   *  never per record. */
+  readonly observer?: CommitLogObserver;
   /** Test-only fault injection (never set in production): see DiskFaults. A CommitLogFaults
    *  (faults.ts) can also crash the store or kill its CRC worker. */
   readonly faults?: DiskFaults;
@@ -71,7 +74,14 @@ export interface DiskFaults {
   powerCutBlock?: { readonly start: number; readonly end: number } | null;
 }
 
-/** Counters for benchmarks and tests. */
+/** What a commitlog reports as it works (CommitLogOptions.observer). */
+export interface CommitLogObserver {
+  /** An fdatasync (or fsync), or a direct data write (O_DIRECT | O_DSYNC: a write that is its own
+   *  sync), took `seconds`. */
+  synced(kind: 'fdatasync' | 'directWrite', seconds: number): void;
+}
+
+/** Counters for benchmarks, tests and metrics. */
 export interface CommitLogStats {
   readonly appendCalls: number;
   readonly recordsAppended: number;
@@ -82,6 +92,9 @@ export interface CommitLogStats {
   readonly fdatasyncCalls: number;
   /** Data writes made with O_DIRECT, counted when issued (each may be several aligned write calls). */
   readonly directWrites: number;
+  readonly segmentCount: number;
+  /** Sum of the segments' sizes (their records, alignment padding and unused segment ends). */
+  readonly segmentBytes: number;
 }
 
 export interface CommitLog {

@@ -8,6 +8,8 @@ export {
   SEND_BATCH_BYTES_MAX,
   PULL_COUNT_MAX,
   PULL_WAIT_MS_MAX,
+  QUERY_MESSAGE_COUNT_MAX,
+  BROKER_INFO_ROWS_MAX,
   TOPIC_NAME_PATTERN,
   TOPIC_NAME_LENGTH_MAX,
   GROUP_NAME_LENGTH_MAX,
@@ -45,6 +47,10 @@ export {
   type Response,
   type ReplicaInfo,
   type NodeStatus,
+  type BrokerInfo,
+  type RoleChange,
+  type QueueInfo,
+  type GroupQueueInfo,
 } from './wire.ts';
 export { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft, type PeerNotice, type PeerFrame } from './peer.ts';
 export { BlobCursor } from './blob-cursor.ts';

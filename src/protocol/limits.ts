@@ -12,6 +12,10 @@ export const SEND_BATCH_COUNT_MAX = 1024;
 export const SEND_BATCH_BYTES_MAX = 2 * MESSAGE_BODY_BYTES_MAX;
 /** Most messages one pull returns. */
 export const PULL_COUNT_MAX = 1024;
+/** Most messages one queryMessage returns. */
+export const QUERY_MESSAGE_COUNT_MAX = 64;
+/** Rows of each list in a brokerInfo answer (queues of all topics; consumer offsets). */
+export const BROKER_INFO_ROWS_MAX = 8192;
 /** Longest long-poll a pull may ask for. */
 export const PULL_WAIT_MS_MAX = 30_000;
 

@@ -162,7 +162,16 @@ export type Request =
       mustExist?: boolean;
     }
   | { type: 'status'; id: number }
-  | { type: 'transferLeader'; id: number; to: string };
+  | { type: 'transferLeader'; id: number; to: string }
+  /** What one replica knows, for an operator's look at the group (the dashboard, scripts):
+   *  answered by any replica from its own state, current or not (BrokerInfo.staleness says). */
+  | { type: 'brokerInfo'; id: number }
+  /** RocketMQ's viewMessage (queryMsgById): the message a msgId names, read from the log by any
+   *  replica. Answered 'messages' (none when it is not stored here). */
+  | { type: 'viewMessage'; id: number; msgId: string }
+  /** RocketMQ's queryMessage (queryMsgByKey): the newest messages of `topic` whose keys include
+   *  `key` (keys separated by spaces), from the replica's key index. Answered 'messages'. */
+  | { type: 'queryMessage'; id: number; topic: string; key: string; maxCount: number };
 
 export interface ReplicaInfo {
   readonly nodeId: string;
@@ -192,6 +201,54 @@ export interface NodeStatus {
   readonly addr: string;
 }
 
+/** A change of Raft role or leader as one replica saw it. */
+export interface RoleChange {
+  /** Wall clock of the replica, ms since the epoch. */
+  readonly atMs: number;
+  readonly term: number;
+  readonly role: 'MASTER' | 'SLAVE';
+  readonly raftRole: string;
+  /** '' when no leader is known. */
+  readonly leaderId: string;
+}
+
+export interface QueueInfo {
+  readonly queueId: number;
+  readonly minOffset: number;
+  /** The next offset to be written. */
+  readonly maxOffset: number;
+}
+
+/** A consumer group's committed offset on one queue. */
+export interface GroupQueueInfo {
+  readonly group: string;
+  readonly topic: string;
+  readonly queueId: number;
+  readonly offset: number;
+  /** Messages stored at or past the committed offset. */
+  readonly lag: number;
+}
+
+/**
+ * One replica's view of its group. Lists are bounded (BROKER_INFO_ROWS_MAX rows each; `truncated`
+ * says when one was cut). New kinds of state (consumer membership, retries) become new fields,
+ * which readers that do not know them ignore.
+ */
+export interface BrokerInfo {
+  readonly status: NodeStatus;
+  /** Why reads of this replica are not current (a slave catching up), or null. */
+  readonly staleness: string | null;
+  /** Port of its Prometheus metrics (GET /metrics on its host), 0 when off. */
+  readonly metricsPort: number;
+  readonly topics: readonly { readonly topic: string; readonly queues: readonly QueueInfo[] }[];
+  readonly consumerOffsets: readonly GroupQueueInfo[];
+  /** Its recent role and leader changes, oldest first. */
+  readonly roleChanges: readonly RoleChange[];
+  /** Entries in its key index (-1: the index is off). */
+  readonly keyIndexEntries: number;
+  readonly truncated: boolean;
+}
+
 export type Response =
   /** One batch result (msgId head, first queue offset, count), not an object per message. */
   | { type: 'sendResult'; id: number; batch: SendBatchResult }
@@ -200,6 +257,8 @@ export type Response =
   | { type: 'offset'; id: number; offset: number }
   | { type: 'route'; id: number; topic: string; queues: number; master: ReplicaInfo | null; replicas: ReplicaInfo[] }
   | { type: 'status'; id: number; status: NodeStatus }
+  | { type: 'brokerInfo'; id: number; info: BrokerInfo }
+  | { type: 'messages'; id: number; messages: StoredMessage[] }
   | {
       type: 'error';
       id: number;

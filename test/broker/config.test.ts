@@ -43,6 +43,9 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     heartbeatIntervalMs: 100,
     sendTimeoutMs: 3000,
     checkpointIntervalMs: 1000,
+    metricsPromExporterPort: 0,
+    messageIndexEnable: true,
+    maxIndexNum: 1_000_000,
   });
   t.same(selfPeer(cfg), { id: 'n1', host: '127.0.0.1', port: 40912 });
   t.same(raftTicksOf(cfg), { electionTicks: 50, heartbeatTicks: 10 });
@@ -137,6 +140,11 @@ t.test('each bad value is one line that names its key', async (t) => {
     [`${MINIMAL}brokerName=has space`, 'brokerName', /brokerName "has space" is not a valid name/],
     [`${MINIMAL}brokerIP1=a b`, 'brokerIP1', /brokerIP1 "a b" is not a host/],
     [`${MINIMAL}storePathRootDir=`, 'storePathRootDir', /storePathRootDir is empty/],
+    [`${MINIMAL}metricsPromExporterPort=10911`, 'metricsPromExporterPort', /metricsPromExporterPort 10911 is also this replica's listenPort/],
+    [`${MINIMAL}metricsPromExporterPort=40912`, 'metricsPromExporterPort', /also this replica's dLegerPeers port/],
+    [`${MINIMAL}metricsPromExporterPort=70000`, 'metricsPromExporterPort', /expected an integer in 0\.\.65535/],
+    [`${MINIMAL}messageIndexEnable=1`, 'messageIndexEnable', /expected true or false/],
+    [`${MINIMAL}maxIndexNum=0`, 'maxIndexNum', /maxIndexNum "0" is not valid; expected an integer in 1\.\.50000000/],
     [`${MINIMAL}clientPeers=n0-h:1;n1-h:2`, 'clientPeers', /expected exactly the dLegerPeers ids/],
     [`${MINIMAL}clientPeers=n0-h:1;n1-h:2;n2-h:3`, 'clientPeers', /but listenPort is 10911/],
     ['dLegerPeers=n0-h:100;n1-h:40000\ndLegerSelfId=n1\nlistenPort=100', 'clientPeers', /cannot be derived for n0/],

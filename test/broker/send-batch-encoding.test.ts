@@ -11,6 +11,7 @@ import {
   CommandDecodeError,
   encodeSendBatch,
   readSendBatchHead,
+  forEachMessageKeys,
 } from '../../src/broker/index.ts';
 import type { MessageInput } from '../../src/protocol/index.ts';
 import { arbMessage } from './arbitraries.ts';
@@ -83,7 +84,7 @@ t.test('a number field that is not a non-negative safe integer is refused, not w
 
 const fail = (why: string): Error => new CommandDecodeError(why);
 
-t.test('the head read without decoding the messages matches the full decode', async (t) => {
+t.test('the head read without decoding the messages matches the full decode, and the key walker finds every message\'s keys', async (t) => {
   const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
   t.comment(`seed ${seed} (SEED=${seed} replays)`);
   let checked = 0;
@@ -92,7 +93,11 @@ t.test('the head read without decoding the messages matches the full decode', as
       const bytes = encodeCommand(cmd);
       const head = readSendBatchHead(bytes, 2, fail);
       const want = { topic: cmd.topic, queueId: cmd.queueId, storeTimestamp: cmd.storeTimestamp, autoCreateQueues: cmd.autoCreateQueues, count: cmd.messages.length };
-      if (JSON.stringify(head) !== JSON.stringify(want)) return false;
+      const { messagesPos: _, ...fields } = head;
+      if (JSON.stringify(fields) !== JSON.stringify(want)) return false;
+      const keys: (string | undefined)[] = new Array(cmd.messages.length).fill(undefined);
+      forEachMessageKeys(bytes, head, fail, (slot, start, end) => (keys[slot] = Buffer.from(bytes.subarray(start, end)).toString('utf8')));
+      if (cmd.messages.some((m, i) => (m.keys || undefined) !== keys[i])) return false;
       // Every cut before the messages' array header is refused, never misread.
       const headEnd = reference({ ...cmd, messages: [] }).length;
       for (let cut = 2; cut < headEnd; cut++) {
@@ -117,7 +122,7 @@ t.test('the head accepts every msgpack unsigned integer form and refuses other t
   uint64[0] = 0xcf;
   uint64.writeBigUInt64BE(3n, 1);
   const entry = Buffer.concat([Buffer.from([COMMAND_VERSION, 1, 0x95, 0xa1, 0x54]), uint64, Buffer.from([0xcd, 0x01, 0x2c, 0x04, 0x91, 0x91, 0xc4, 0x01, 0x07])]);
-  t.same(decodeSendBatchHead(entry), { topic: 'T', queueId: 3, storeTimestamp: 300, autoCreateQueues: 4, count: 1 });
+  t.same(decodeSendBatchHead(entry), { topic: 'T', queueId: 3, storeTimestamp: 300, autoCreateQueues: 4, count: 1, messagesPos: 19 });
   t.same(decodeCommand(entry), { kind: 'sendBatch', topic: 'T', queueId: 3, storeTimestamp: 300, autoCreateQueues: 4, messages: [{ body: Buffer.of(7) }] }, 'the full decode agrees');
   const negative = Buffer.from(entry);
   negative[5] = 0xd0; // int8: not an unsigned form

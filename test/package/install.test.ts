@@ -57,7 +57,7 @@ function bindable(port: number): Promise<boolean> {
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 2000);
-    if ((await bindable(port)) && (await bindable(port + 10_000))) return port;
+    if ((await bindable(port)) && (await bindable(port + 10_000)) && (await bindable(port + 20_000))) return port;
   }
   throw new Error('no free base port in [20000, 22000)');
 }
@@ -180,6 +180,20 @@ t.test('the packed tarball installs into a new project, and its client and bin w
   };
   t.strictSame(result.received, { topic: 'installed', keys: 'k1', body: 'hello from the tarball', msgId: result.sentMsgId }, 'a message sent with the installed client is pulled back');
   t.equal(result.role, 'MASTER', 'Admin.status reaches the replica');
+
+  const metrics = await (await fetch(`http://127.0.0.1:${basePort + 20_000}/metrics`)).text();
+  t.match(metrics, /^raftmq_raft_role\{role="leader"\} 1$/m, 'the installed replica serves its metrics');
+  const dashboard = spawn(...withoutRunnerOptions(bin, ['dashboard', '--servers', `127.0.0.1:${basePort}`, '--port', '0']), { cwd: project, env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      readline.createInterface({ input: dashboard.stdout! }).on('line', (line) => line.startsWith('dashboard: ') && resolve(line.slice('dashboard: '.length)));
+      dashboard.once('exit', (code) => reject(new Error(`raftmq dashboard exited with ${code}`)));
+    });
+    t.match(await (await fetch(url)).text(), /<title>raftmq dashboard<\/title>/, 'the installed package serves the dashboard page');
+    t.equal((await fetch(new URL('/assets/uPlot.iife.min.js', url))).status, 200, 'and its chart library, from the package');
+  } finally {
+    process.kill(dashboard.pid!, 'SIGTERM');
+  }
 
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   process.kill(proc.pid!, 'SIGTERM');

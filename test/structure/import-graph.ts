@@ -30,6 +30,8 @@ export const SRC_FOLDER_RULES: Readonly<Record<string, { readonly only?: readonl
   'src/util': { only: [], why: 'the bottom of the tree: everyone imports it' },
   'src/raft': { only: ['src/util'], why: 'the Raft core is pure: no I/O, no broker, no wire' },
   'src/protocol': { only: ['src/util', 'src/raft'], why: 'the wire is below net, broker and client, which all import it' },
+  'src/metrics': { only: ['src/util'], why: 'the metrics registry and exporter are below every component that defines metrics' },
+  'src/dashboard': { only: ['src/util', 'src/protocol', 'src/client', 'src/metrics'], why: 'the dashboard reads the same admin and metrics endpoints a script would' },
   'src/commitlog': { not: ['src/broker', 'src/net', 'src/client', 'src/cli', 'src/chaos'], why: 'the commitlog is storage under the broker' },
   'src/client': { not: ['src/broker', 'src/commitlog', 'src/cli', 'src/chaos'], why: 'the client depends on the wire, not on server internals' },
 };

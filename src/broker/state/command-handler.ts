@@ -3,6 +3,7 @@ import { assert } from '../../util/index.ts';
 import type { BrokerCommand, CommandKind, SendBatchHead } from '../commands.ts';
 import { decodeCommand, validateCommand } from '../commands.ts';
 import type { ErrorCode } from '../../protocol/index.ts';
+import type { KeyIndex } from './key-index.ts';
 import type { SendBatchCache } from './send-batch-cache.ts';
 import type { BrokerTables } from './tables.ts';
 import type { AppliedEvent, ApplyEntry, ApplyResult } from './types.ts';
@@ -15,6 +16,8 @@ export interface ApplyContext {
   readonly msgIdPrefix: string;
   /** Apply leaves a send batch's bytes there for the pulls that come next. */
   readonly batches: SendBatchCache;
+  /** Derived, not replicated: apply files the keys of each stored message (absent: off). */
+  readonly keyIndex: KeyIndex | undefined;
 }
 
 export interface ApplyOutcome {

@@ -40,6 +40,11 @@ export class ConsumerOffsetTable implements ReplicatedTable<ConsumerOffsetSnapsh
     return this.offsets.size >= CONSUMER_OFFSET_COUNT_MAX && !this.offsets.has(offsetKey(group, topic, queueId));
   }
 
+  /** Every (group, topic, queueId, offset), in no particular order. */
+  *entries(): IterableIterator<readonly [group: string, topic: string, queueId: number, offset: number]> {
+    for (const [key, offset] of this.offsets) yield [...partsOf(key), offset] as const;
+  }
+
   set(group: string, topic: string, queueId: number, offset: number): void {
     const key = offsetKey(group, topic, queueId);
     this.offsets.set(key, offset);

@@ -1,6 +1,7 @@
 // Reads of the applied state: pulls and searches of a consume queue. Bodies come from the log,
 // through the send-batch cache.
 import { assert } from '../../util/index.ts';
+import type { SendBatchCommand } from '../commands.ts';
 import { validateOffset, validateQueueId } from '../commands.ts';
 import type { ConsumeQueue } from '../consume-queue.ts';
 import { SLOT_RADIX } from '../consume-queue.ts';
@@ -61,26 +62,32 @@ export function pull(ctx: ReadContext, topic: string, queueId: number, offset: n
     const batch = ctx.batches.batchAt(logIndex);
     if (batch === undefined) break;
     assert(batch.topic === topic && batch.queueId === queueId && slot < batch.messages.length, `state machine: entry ${logIndex} does not hold ${topic}/${queueId} slot ${slot}`);
-    const m = batch.messages[slot];
-    if (messages.length > 0 && bytes + m.body.length > maxBytes) break;
-    bytes += m.body.length;
-    const properties = m.properties ?? EMPTY_PROPERTIES;
-    const reconsume = properties[PROPERTY_RECONSUME_TIME];
-    messages.push({
-      topic,
-      queueId,
-      queueOffset: o,
-      logIndex,
-      msgId: msgIdHead(ctx.msgIdPrefix, logIndex) + msgIdSlotHex(slot),
-      storeTimestamp: batch.storeTimestamp,
-      keys: m.keys ?? '',
-      tags: m.tags ?? '',
-      properties,
-      body: m.body,
-      reconsumeTimes: reconsume !== undefined && /^\d{1,9}$/.test(reconsume) ? Number(reconsume) : 0,
-    });
+    const size = batch.messages[slot].body.length;
+    if (messages.length > 0 && bytes + size > maxBytes) break;
+    bytes += size;
+    messages.push(storedMessageOf(ctx.msgIdPrefix, batch, o, logIndex, slot));
   }
   return { messages, nextOffset: offset + messages.length, minOffset, maxOffset };
+}
+
+/** Message `slot` of `batch` (the entry at `logIndex`), stored at `queueOffset`, as a consumer sees it. */
+export function storedMessageOf(msgIdPrefix: string, batch: SendBatchCommand, queueOffset: number, logIndex: number, slot: number): StoredMessage {
+  const m = batch.messages[slot];
+  const properties = m.properties ?? EMPTY_PROPERTIES;
+  const reconsume = properties[PROPERTY_RECONSUME_TIME];
+  return {
+    topic: batch.topic,
+    queueId: batch.queueId,
+    queueOffset,
+    logIndex,
+    msgId: msgIdHead(msgIdPrefix, logIndex) + msgIdSlotHex(slot),
+    storeTimestamp: batch.storeTimestamp,
+    keys: m.keys ?? '',
+    tags: m.tags ?? '',
+    properties,
+    body: m.body,
+    reconsumeTimes: reconsume !== undefined && /^\d{1,9}$/.test(reconsume) ? Number(reconsume) : 0,
+  };
 }
 
 /**

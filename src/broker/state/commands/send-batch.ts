@@ -8,6 +8,7 @@ import type { MessageInput, SendResultItem } from '../../../protocol/index.ts';
 import { sendResultOf } from '../../../protocol/index.ts';
 import type { ApplyOutcome, CommandHandler } from '../command-handler.ts';
 import { refused } from '../command-handler.ts';
+import { indexBatchKeys } from '../key-index-feed.ts';
 import { sendBatchResult } from '../msg-id.ts';
 import type { BrokerTables } from '../tables.ts';
 
@@ -31,6 +32,7 @@ export const sendBatchHandler: CommandHandler<SendBatchHead> = {
     const first = cq.appendBatch(logIndex, count);
     tables.consumeQueues.noteAppended(cmd.topic, cmd.queueId);
     ctx.batches.putApplied(logIndex, entry.data);
+    if (ctx.keyIndex !== undefined) indexBatchKeys(ctx.keyIndex, cmd, entry.data, logIndex);
     // One object per batch; the per-message results only when read (only the master answers a
     // producer, and every replica applies).
     let results: SendResultItem[] | undefined;
