@@ -22,6 +22,10 @@ export function handleVoteRequest(r: Raft, m: Message): void {
   // lacks, before it lost its log: it votes only in a new group, for a candidate that is as new
   // as itself (recovering, empty log); one that has seen the group may lack what it committed.
   if (r.recovering && (m.index > 0 || !m.recovering) && !r.bugRecoveringVotes) upToDate = false;
+  // Nor does a node that has seen the group elect a recovering candidate: the candidate's empty
+  // log proves nothing, and this node's own log may be empty only because it crashed before its
+  // copy of the group's first entry was durable (its recovering flag goes first).
+  if (!r.recovering && m.recovering && !r.bugRecoveringVotes) upToDate = false;
   if (
     pre && upToDate && r.role === Role.PreCandidate && (r.fastElectionWindowTicks > 0 || r.bugTieBreakAlways) &&
     m.term === r.term + 1 && m.index === r.log.lastIndex() && m.logTerm === r.log.lastTerm() && m.from > r.id

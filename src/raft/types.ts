@@ -61,7 +61,8 @@ export interface Message {
   readonly transfer: boolean;
   /** Vote/PreVote: the candidate's store is recovering (HardState.recovering): it has never held
    *  a leader's committed entry. A recovering voter votes only for such a candidate with an
-   *  empty log (a new group), never for one that has seen the group and holds nothing. */
+   *  empty log (a new group), never for one that has seen the group and holds nothing; a voter
+   *  that has seen the group never votes for a recovering candidate. */
   readonly recovering: boolean;
 }
 

@@ -29,3 +29,17 @@ t.test(
     t.equal(r.violation, null, `${r.violation?.invariant}: ${r.violation?.message} (${replayCommand(50002968, sched)})`);
   },
 );
+
+t.test(
+  'a voter that has seen the group does not elect a recovering candidate (wipes, 3 nodes)',
+  // Found by the simulation: the mirror of the case above. n0 had cleared recovering on the
+  // first leader's first append but crashed before persisting it (empty log, not recovering);
+  // n1, which held the committed entries with n2, was wiped and asked for votes with its empty
+  // log while n2 was cut off; n0 saw an empty log as good as its own and voted for it. Fixed: a
+  // node that is not recovering does not vote for one that is.
+  async (t) => {
+    const sched: ScheduleOptions = { steps: 300, nodes: 3, profile: 'wipes' };
+    const r = runSeed(50019049, sched);
+    t.equal(r.violation, null, `${r.violation?.invariant}: ${r.violation?.message} (${replayCommand(50019049, sched)})`);
+  },
+);
