@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseFlagsOrHelp, UsageError, type CommandSpec, type FlagValues } from '../src/cli/index.ts';
+import { parseFlagsOrHelp, startProgress, UsageError, type CommandSpec, type FlagValues, type Progress } from '../src/cli/index.ts';
 import { brokerConfFrom } from './bench/broker-conf.ts';
 import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
 import { formatSummary, mainThreadProfilesIn, summarizeProfile, type CpuProfile } from './bench/cpu-profile.ts';
@@ -26,8 +26,9 @@ const SPEC: CommandSpec = {
   summary:
     'Starts a fresh local broker group (temp dir, 127.0.0.1) per run, waits for a master, creates the\n' +
     'topic, warms up, then drives it for --duration seconds from P load processes: K independent\n' +
-    'send() calls in flight, each awaiting its own ack. Progress on stderr every second, one line per\n' +
-    'run on stderr, and one JSON line on stdout with the medians over the runs:\n' +
+    'send() calls in flight, each awaiting its own ack. Progress on stderr every second (under it a bar\n' +
+    'with the time left when stderr is a terminal), one line per run on stderr, and one JSON line on\n' +
+    'stdout with the medians over the runs:\n' +
     '  {"nodes","size","inflight","flush","msgsPerSec","mbPerSec","p50Ms","p99Ms","p999Ms",\n' +
     '   "serverCpuSecPer100k","clientCpuSecPer100k","serverRssMiB"}\n' +
     'Latency: each send from call to ack. CPU: utime+stime from /proc/<pid>/stat over the measured\n' +
@@ -66,7 +67,18 @@ const SPEC: CommandSpec = {
   ],
 };
 
-const say = (line: string): void => void process.stderr.write(`${line}\n`);
+// On a terminal, a bar over the seconds of load of the whole bench; its lines print above it.
+let bar: Progress = startProgress({ unit: 's', enabled: false });
+let secondsDone = 0;
+const say = (line: string): void => bar.log(line);
+const printResult = (line: string): void => bar.log(line, process.stdout);
+const startBar = (seconds: number): void => {
+  bar = startProgress({ total: seconds, unit: 's of load', rate: false });
+};
+const onSecond = (msgsPerSec: number): void => {
+  secondsDone++;
+  bar.update(secondsDone, `${msgsPerSec} msgs/s`);
+};
 
 interface RunSummary {
   readonly figures: BenchFigures;
@@ -99,7 +111,7 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
     }
     let res: RunResult;
     try {
-      res = await runOnce(opts, runLabel, say, { gracefulStop: runProfDir !== undefined });
+      res = await runOnce(opts, runLabel, say, { gracefulStop: runProfDir !== undefined, onSecond });
     } finally {
       delete process.env.RAFTMQ_TRACE_DIR;
       delete process.env.RAFTMQ_REPLICA_NODE_FLAGS;
@@ -179,7 +191,7 @@ async function metricsOnAndOff(opts: BenchOptions, runs: number): Promise<number
       failed += s.failedSends;
     }
   }
-  for (const mode of ['off', 'on'] as const) console.log(JSON.stringify({ metrics: mode, ...medianFigures(figures[mode]) }));
+  for (const mode of ['off', 'on'] as const) printResult(JSON.stringify({ metrics: mode, ...medianFigures(figures[mode]) }));
   return failed > 0 ? 1 : 0;
 }
 
@@ -188,6 +200,7 @@ async function single(flags: FlagValues): Promise<number> {
   if (flags.metrics === 'both') {
     const ctx = await context(opts.durationSec, opts.warmupSec, runs, opts.producers);
     say(`bench --metrics both: ${JSON.stringify(opts)}, ${runs} pair(s) of runs; ${ctx.machine}, commit ${ctx.commit}`);
+    startBar(2 * runs * (opts.warmupSec + opts.durationSec));
     return metricsOnAndOff(opts, runs);
   }
   const traceDir = flags.trace === undefined ? undefined : path.resolve(String(flags.trace));
@@ -196,8 +209,9 @@ async function single(flags: FlagValues): Promise<number> {
   const ctx = await context(opts.durationSec, opts.warmupSec, runs, opts.producers);
   say(`bench: ${JSON.stringify(opts)}, ${runs} run(s); ${ctx.machine}, commit ${ctx.commit}`);
   say(`bench: machine figures: ${ctx.machineFigures}`);
+  startBar(runs * (opts.warmupSec + opts.durationSec));
   const summary = await runConfig(opts, runs, '', traceDir, cpuProfDir);
-  console.log(JSON.stringify(summary.figures));
+  printResult(JSON.stringify(summary.figures));
   return summary.failedSends > 0 ? 1 : 0;
 }
 
@@ -245,6 +259,7 @@ async function compare(flags: FlagValues): Promise<number> {
   const ctx = await context(base.durationSec, base.warmupSec, runs, base.producers);
   say(`bench: machine figures: ${ctx.machineFigures}`);
   say(`bench --compare: ${cellsToRun.length} cells, ${base.warmupSec} s warmup + ${base.durationSec} s each, ${runs} run(s) per cell, output in ${outDir}`);
+  startBar(cellsToRun.length * runs * (base.warmupSec + base.durationSec));
   const done: CompareCell[] = [];
   let status = 0;
   for (const [i, cell] of cellsToRun.entries()) {
@@ -254,7 +269,7 @@ async function compare(flags: FlagValues): Promise<number> {
     try {
       const s = await runConfig(cell, runs, label);
       result = { nodes: cell.nodes, size: cell.size, inflight: cell.inflight, flush: cell.flush, figures: s.figures, failedSends: s.failedSends, otherCpuPercent: s.otherCpuPercent, note: s.note };
-      console.log(JSON.stringify(s.figures));
+      printResult(JSON.stringify(s.figures));
       if (s.failedSends > 0) status = 1;
     } catch (err) {
       say(`${label}FAILED: ${(err as Error).message}`);
@@ -288,6 +303,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('exit', () => killAllNow());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
+      bar.stop();
       say(`bench: ${signal}, stopping the servers and load processes`);
       killAllNow();
       process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -296,6 +312,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return flags.compare ? await compare(flags) : await single(flags);
   } catch (err) {
+    bar.stop();
     if (err instanceof UsageError) {
       say(`bench: ${err.message}`);
       return 2;
@@ -303,6 +320,8 @@ async function main(argv: string[]): Promise<number> {
     // Expected failures (a replica died, no master) read best as one line; BENCH_DEBUG=1 for the stack.
     say(`bench: ${process.env.BENCH_DEBUG ? ((err as Error).stack ?? String(err)) : (err as Error).message}`);
     return 1;
+  } finally {
+    bar.stop();
   }
 }
 

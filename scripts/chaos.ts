@@ -4,7 +4,7 @@
 // summary line as the last line of stdout. Progress goes to stderr.
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { parseFlagsOrHelp, UsageError, type CommandSpec } from '../src/cli/index.ts';
+import { parseFlagsOrHelp, startProgress, UsageError, type CommandSpec } from '../src/cli/index.ts';
 import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, LONG_SUSPEND_MS, LOSS_PERCENT, runChaos } from '../src/chaos/index.ts';
 
 const SPEC: CommandSpec = {
@@ -39,7 +39,9 @@ const SPEC: CommandSpec = {
     '                    else a userspace relay in front of each Raft port delays the peer traffic',
     '  all               every fault valid for --nodes',
     '',
-    'Files in --out: history.jsonl (every operation), findings.json (the checker), report.html (timeline).',
+    'Progress on stderr: a line every 5 s, and under the lines a bar with the time left when stderr is a',
+    'terminal. Files in --out: history.jsonl (every operation), findings.json (the checker), report.html',
+    '(timeline).',
   ].join('\n'),
   flags: [
     { name: 'nodes', kind: 'int', help: 'replicas: 3 or 5', default: 3, min: 3, max: 5 },
@@ -92,28 +94,34 @@ async function main(argv: string[]): Promise<number> {
   const nodes = Number(flags.nodes);
   const seed = flags.seed === undefined ? randomInt(2 ** 31 - 1) : Number(flags.seed);
   const out = path.resolve(flags.out === undefined ? path.join('chaos-out', new Date().toISOString().replace(/[:.]/g, '-')) : String(flags.out));
-  const log = (line: string): void => {
-    process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-  };
+  // On a terminal, a bar over --duration with what the workload has acked so far.
+  const bar = startProgress({ total: Number(flags.duration), unit: 's', rate: false });
+  const log = (line: string): void => bar.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`);
   log(`nodes ${nodes}, duration ${String(flags.duration)}s, interval ${String(flags.interval)}s, hold ${String(flags.hold)}s, seed ${seed}, out ${out}`);
-  const outcome = await runChaos({
-    nodes,
-    faults,
-    order: flags.order === 'sequence' ? 'sequence' : 'random',
-    durationS: Number(flags.duration),
-    intervalS: Number(flags.interval),
-    holdS: Number(flags.hold),
-    seed,
-    outDir: out,
-    producers: Number(flags.producers),
-    workers: Number(flags.workers),
-    ratePerSec: Number(flags.rate),
-    consumers: Number(flags.consumers),
-    queues: Number(flags.queues),
-    netns: flags.netns === 'off' ? 'off' : 'auto',
-    ...(flags['keep-data'] ? { keepData: true } : {}),
-    log,
-  });
+  let outcome;
+  try {
+    outcome = await runChaos({
+      nodes,
+      faults,
+      order: flags.order === 'sequence' ? 'sequence' : 'random',
+      durationS: Number(flags.duration),
+      intervalS: Number(flags.interval),
+      holdS: Number(flags.hold),
+      seed,
+      outDir: out,
+      producers: Number(flags.producers),
+      workers: Number(flags.workers),
+      ratePerSec: Number(flags.rate),
+      consumers: Number(flags.consumers),
+      queues: Number(flags.queues),
+      netns: flags.netns === 'off' ? 'off' : 'auto',
+      ...(flags['keep-data'] ? { keepData: true } : {}),
+      log,
+      onProgress: (p) => bar.update(Math.min(p.elapsedS, Number(flags.duration)), `acked ${p.acked} | fault ${p.fault} | master ${p.master}`),
+    });
+  } finally {
+    bar.stop();
+  }
   const r = outcome.result;
   log(`lost ${r.lost.count}, duplicated ${r.duplicated.count} (unexplained ${r.duplicated.unexplained}), reordered ${r.reordered.count}, divergent ${r.divergent.count}, misplaced ${r.misplaced.count}, phantom ${r.phantom.count}, failedButStored ${r.failedButStored.count}`);
   log(`files: ${outcome.files.history}, ${outcome.files.findings}, ${outcome.files.report}`);

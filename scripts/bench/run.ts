@@ -121,6 +121,8 @@ const roundMs = (x: number): number => (Number.isFinite(x) ? Number(x.toPrecisio
 export interface RunOnceOptions {
   /** Stop the replicas with SIGTERM and wait for their exit (so that --cpu-prof writes its files). */
   readonly gracefulStop?: boolean;
+  /** Called after each second of load, warmup included, with that second's rate (a progress bar). */
+  readonly onSecond?: (msgsPerSec: number) => void;
 }
 
 export async function runOnce(opts: BenchOptions, label: string, say: (line: string) => void, how: RunOnceOptions = {}): Promise<RunResult> {
@@ -175,6 +177,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
         phaseHist.merge(r.hist);
       }
       const rss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
+      how.onSecond?.(Math.round(acked / sec));
       say(
         `${label} ${phase} ${String(second).padStart(3)}/${of} s: ${Math.round(acked / sec)} msgs/s` +
           `${failed > 0 ? ` (${failed} failed)` : ''}, p99 so far ${roundMs(phaseHist.percentile(0.99))} ms,` +

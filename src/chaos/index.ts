@@ -18,6 +18,6 @@ export {
 } from './faults.ts';
 export type { DumpedMessage, HistoryEvent, ReplicaDump, SendEvent } from './history.ts';
 export { esc, masterChanges, renderReport, timelineSeries, type ReportMeta } from './report.ts';
-export { runChaos } from './run.ts';
+export { runChaos, type ChaosProgress } from './run.ts';
 export { summaryLine } from './summary.ts';
 export { bodyOf, idOfBody } from './workload.ts';

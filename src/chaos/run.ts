@@ -40,6 +40,17 @@ export interface ChaosOptions {
   readonly keepData?: boolean;
   readonly log: (line: string) => void;
   readonly progressEveryMs?: number;
+  /** Called once a second while faults run (a terminal's progress bar). */
+  readonly onProgress?: (p: ChaosProgress) => void;
+}
+
+export interface ChaosProgress {
+  readonly elapsedS: number;
+  readonly acked: number;
+  readonly unknown: number;
+  readonly failed: number;
+  readonly fault: string;
+  readonly master: string;
 }
 
 export interface ChaosOutcome {
@@ -132,10 +143,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     const startedAt = Date.now();
     const w = workload;
     const mon = monitor;
+    const everyMs = opts.progressEveryMs ?? 5000;
+    let loggedAt = startedAt;
     progress = setInterval(() => {
-      const s = Math.round((Date.now() - startedAt) / 1000);
+      const now = Date.now();
+      const s = Math.round((now - startedAt) / 1000);
+      opts.onProgress?.({ elapsedS: s, acked: w.acked, unknown: w.unknown, failed: w.failed, fault: nemesis.current || '-', master: mon.master || '-' });
+      if (now - loggedAt < everyMs - 500) return;
+      loggedAt = now;
       log(`${s}s acked ${w.acked} unknown ${w.unknown} failed ${w.failed} received ${w.received} | fault ${nemesis.current || '-'} | master ${mon.master || '-'}`);
-    }, opts.progressEveryMs ?? 5000);
+    }, Math.min(1000, everyMs));
     workload.start();
 
     await nemesis.run({ intervalMs: opts.intervalS * 1000, holdMs: opts.holdS * 1000, endAt: startedAt + opts.durationS * 1000 });

@@ -3,3 +3,4 @@
 export * from './args.ts';
 export * from './cluster.ts';
 export * from './local-cluster.ts';
+export * from './progress.ts';
