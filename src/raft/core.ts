@@ -278,7 +278,9 @@ export class Raft {
     // A recovering node's log may lack what it once acknowledged: only a new group's empty logs
     // may elect it (see HardState.recovering).
     if (this.recovering && this.log.lastIndex() > 0 && !this.bugRecoveringVotes) return;
-    if (this.config.preVote && !transfer) this.campaign(true, false);
+    // A recovering node asks first whatever the setting: once the group has a log it cannot win,
+    // and its real votes would only raise everyone's term and reset their election timers.
+    if ((this.config.preVote || this.recovering) && !transfer) this.campaign(true, false);
     else this.campaign(false, transfer);
   }
 

@@ -82,7 +82,8 @@ export interface HardState {
   /**
    * The log may lack entries this node once acknowledged (a store that never recorded a hard
    * state: a new replica or a replaced disk; a repaired tail). Such a node grants no vote and
-   * does not campaign (unless the logs involved are empty: a new group) until it durably holds
+   * does not campaign (unless the logs involved are empty: a new group, and then through a
+   * pre-vote whatever RaftConfig.preVote says) until it durably holds
    * an entry its leader committed in its own term, or it sees a new group's first entry (the
    * first leader's no-op, sent before anything was committed). Raft's safety assumes that what a
    * node acknowledged or voted stays on its disk. Absent means false. A single-voter group

@@ -41,6 +41,28 @@ t.test('a recovering node with entries does not campaign; with an empty log it m
   t.not(empty.status().role, Role.Follower, 'an empty recovering node may campaign (a new group)');
 });
 
+t.test('a node that has seen the group refuses its vote to a recovering candidate, even with a log as empty as its own', async (t) => {
+  // Its own log may be empty only because its copy of the first entry was lost in a crash.
+  const { node, storage } = lone('n1', P3);
+  t.notOk(node.status().recovering);
+  node.step(msg({ type: MessageType.Vote, from: 'n2', to: 'n1', term: 5, index: 0, logTerm: 0, recovering: true }));
+  let rd = drain(node, storage);
+  t.ok(rd.persistedMessages.find((m) => m.type === MessageType.VoteResp)?.reject, 'a recovering candidate is refused');
+  node.step(msg({ type: MessageType.Vote, from: 'n0', to: 'n1', term: 6, index: 0, logTerm: 0, recovering: false }));
+  rd = drain(node, storage);
+  t.equal(rd.persistedMessages.find((m) => m.type === MessageType.VoteResp)?.reject, false, 'one that is not recovering gets the vote');
+});
+
+t.test('a recovering node campaigns through a pre-vote even with pre-vote off (it must not raise the group\'s term when it cannot win)', async (t) => {
+  const { node } = lone('n2', P3, { preVote: false }, freshStorage());
+  node.campaign();
+  t.equal(node.status().role, Role.PreCandidate);
+  t.equal(node.status().term, 0, 'the term stays until a majority would vote for it');
+  const plain = lone('n0', P3, { preVote: false }).node;
+  plain.campaign();
+  t.equal(plain.status().role, Role.Candidate, 'a node that is not recovering campaigns as configured');
+});
+
 t.test('a new group of fresh stores elects, and its members stop recovering once they see the first entry', async (t) => {
   const net = new Network(P3);
   for (const id of P3) {
