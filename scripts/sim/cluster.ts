@@ -937,8 +937,10 @@ export class SimCluster {
    */
   settlePartial(ticksMax: number): number {
     // Without check-quorum a leader that lost its majority stays leader and its followers'
-    // leases keep refusing others (the broker always runs with it): nothing to check then.
-    if (!this.baseConfig.checkQuorum) return -1;
+    // leases keep refusing others. Without pre-vote a node that reaches only part of the majority
+    // raises its term at each of its timeouts, and Raft bounds nothing there (the reason pre-vote
+    // exists). The broker always runs with both: nothing to check without either.
+    if (!this.baseConfig.checkQuorum || !this.baseConfig.preVote) return -1;
     this.setNetwork(0, 0, 0);
     // What is already on its way lands first (a dead leader's last appends): logs change, so
     // which majority is electable is decided after.
