@@ -24,7 +24,7 @@ import { PeerTransport } from './peer-transport.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
-import { BrokerStateMachine } from './state-machine.ts';
+import { BrokerStateMachine, type KeyIndexRebuilder } from './state-machine.ts';
 import { traceAs } from '../trace/index.ts';
 
 /** Proposals waiting for commit on one replica. */
@@ -41,9 +41,11 @@ const RAFT_INFLIGHT_BYTES_MAX = 16 * 1024 * 1024;
 const PEER_WARNING_INTERVAL_MS = 10_000;
 /** How long a graceful stop waits for the leadership hand-over. */
 const TRANSFER_ON_STOP_MS_MAX = 2000;
-/** Log bytes the key index rebuild reads at most at start (newest first): bounds the start time
- *  of a replica with a long log. */
+/** Log bytes the key index rebuild reads at most after a start (newest first): bounds its time
+ *  for a replica with a long log. */
 const KEY_INDEX_REBUILD_BYTES_MAX = 256 * 1024 * 1024;
+/** Longest the key index rebuild holds the event loop at a time. */
+const KEY_INDEX_REBUILD_SLICE_MS = 10;
 
 export interface RunningNode {
   readonly config: BrokerConfig;
@@ -68,7 +70,9 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics);
   let metricsServer: { close(): Promise<void> } | null = null;
   // In stopping order: clients first, the stores last.
+  let stopKeyIndexRebuild = (): void => undefined;
   const closers = [
+    async () => stopKeyIndexRebuild(),
     async () => metricsServer?.close(),
     () => parts.server.close(),
     () => parts.replica.stop(),
@@ -92,6 +96,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     }
   }
   logger.info({ nodeId: self.id, peerAddr: `${self.host}:${self.port}`, clientAddr: parts.advertisedAddr, pid: process.pid }, 'replica started');
+  stopKeyIndexRebuild = rebuildKeyIndexInBackground(stores, logger);
 
   fatalExit = (err) => {
     logger.error({ err: err.message }, 'fatal: the replica cannot go on');
@@ -129,6 +134,8 @@ interface Stores {
   readonly log: FileCommitLog;
   readonly meta: MetaStore;
   readonly stateMachine: BrokerStateMachine;
+  /** Begun before the first apply, run after the start (rebuildKeyIndexInBackground). */
+  readonly keyIndexRebuild: KeyIndexRebuilder | undefined;
 }
 
 /** The Raft core over the store, resuming after the state machine's checkpoint. */
@@ -343,15 +350,31 @@ function stateMachineOptions(config: BrokerConfig, readEntry: (index: number) =>
   };
 }
 
-/** The key index is derived state: rebuilt from the retained log up to the checkpoint (what is
+/** The key index is derived state: refilled from the retained log up to the checkpoint (what is
  *  replayed after it fills it as it is applied). Replaying beats keeping it in the checkpoint:
  *  nothing to write on the checkpoint path, nothing to get out of step with the log after a
- *  repair, and the cost is bounded (the index's size, KEY_INDEX_REBUILD_BYTES_MAX). */
-function rebuildKeyIndex(log: FileCommitLog, sm: BrokerStateMachine, logger: Logger): void {
+ *  repair. It runs in slices after the start, so a long log never delays the replica's return to
+ *  its group (key lookups answer OVERLOADED meanwhile); its cost is bounded by the index's size
+ *  and KEY_INDEX_REBUILD_BYTES_MAX. */
+function rebuildKeyIndexInBackground({ stateMachine: sm, keyIndexRebuild: rebuild }: Stores, logger: Logger): () => void {
+  if (rebuild === undefined) return () => undefined;
   const t0 = performance.now();
-  const done = sm.rebuildKeyIndex((from, maxBytes) => log.read(from, maxBytes), log.firstIndex(), KEY_INDEX_REBUILD_BYTES_MAX);
-  if (done === undefined || done.entriesRead === 0) return;
-  logger.info({ ...done, toIndex: sm.appliedIndex, ms: Math.round(performance.now() - t0) }, 'key index rebuilt from the log');
+  let stopped = false;
+  const slice = (): void => {
+    if (stopped) return;
+    const until = performance.now() + KEY_INDEX_REBUILD_SLICE_MS;
+    while (!rebuild.done && performance.now() < until) rebuild.step();
+    if (!rebuild.done) {
+      setImmediate(slice);
+      return;
+    }
+    const done = sm.finishKeyIndexRebuild();
+    logger.info({ ...done, toIndex: rebuild.lastIndex, ms: Math.round(performance.now() - t0) }, 'key index rebuilt from the log');
+  };
+  setImmediate(slice);
+  return () => {
+    stopped = true;
+  };
 }
 
 /** Opens the commitlog, the metadata store and the state machine; closes what opened on failure. */
@@ -375,8 +398,8 @@ async function openStores(config: BrokerConfig, logger: Logger, metrics: BrokerM
       await stateMachine.close({ checkpoint: false });
       throw new CommitLogError('STORE_CORRUPT', `store ${root}: the state checkpoint is at index ${stateMachine.appliedIndex} but the commitlog ends at ${commitLog.lastIndex()} (log data lost)`);
     }
-    rebuildKeyIndex(commitLog, stateMachine, logger);
-    return { log: commitLog, meta: metaStore, stateMachine };
+    const keyIndexRebuild = stateMachine.startKeyIndexRebuild((from, maxBytes) => commitLog.read(from, maxBytes), commitLog.firstIndex(), KEY_INDEX_REBUILD_BYTES_MAX);
+    return { log: commitLog, meta: metaStore, stateMachine, keyIndexRebuild };
   } catch (err) {
     await meta?.close().catch(() => {});
     await log?.close().catch(() => {});

@@ -30,7 +30,7 @@ import { prepareCreateTopic } from './state/commands/create-topic.ts';
 import { checkSend, prepareSend, type SendOptions } from './state/commands/send-batch.ts';
 import { msgIdPrefix } from './state/msg-id.ts';
 import { KeyIndex } from './state/key-index.ts';
-import { rebuildKeyIndex, type KeyIndexRebuild, type LogEntryRead } from './state/key-index-feed.ts';
+import { KeyIndexRebuilder, type KeyIndexRebuild, type LogEntryRead } from './state/key-index-feed.ts';
 import { messageAt, messagesByKey, type LookupContext } from './state/lookups.ts';
 import { parseMsgId } from './state/msg-id.ts';
 import { pull, queueOf, searchOffset, type ReadContext } from './state/reads.ts';
@@ -43,7 +43,7 @@ import type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult
 
 export type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult, QueueBounds } from './state/types.ts';
 export type { Snapshot } from './state/snapshot.ts';
-export type { KeyIndexRebuild, LogEntryRead } from './state/key-index-feed.ts';
+export { KeyIndexRebuilder, type KeyIndexRebuild, type LogEntryRead } from './state/key-index-feed.ts';
 export { KeyIndex, keyHash as messageKeyHash } from './state/key-index.ts';
 export { decodeSnapshot, encodeSnapshot } from './state/snapshot.ts';
 export { makeMsgId, parseMsgId } from './state/msg-id.ts';
@@ -85,6 +85,8 @@ export class BrokerStateMachine {
   /** What apply handlers and reads work with. */
   private readonly context: ApplyContext & ReadContext;
   private readonly keyIndex: KeyIndex | undefined;
+  /** While the key index of a restarted replica is refilled from the log (startKeyIndexRebuild). */
+  private keyIndexRebuild: KeyIndexRebuilder | undefined;
   private readonly readEntry: (logIndex: number) => Uint8Array | undefined;
   /** The applied-index checkpoint; absent for a purely in-memory machine. */
   private store: CheckpointStore | undefined;
@@ -270,7 +272,14 @@ export class BrokerStateMachine {
    *  key index is off. */
   messagesByKey(topic: string, key: string, max: number): StoredMessage[] {
     if (this.keyIndex === undefined) throw new BrokerError('BAD_REQUEST', 'the key index is off on this replica (messageIndexEnable=false)');
-    return messagesByKey(this.lookupContext(), this.keyIndex, topic, key, max);
+    const found = messagesByKey(this.lookupContext(), this.keyIndex, topic, key, max);
+    const rebuild = this.keyIndexRebuild;
+    if (rebuild !== undefined && found.length < max) {
+      // Older messages may hold the key too: no answer rather than an incomplete one.
+      const { entriesRead, entries } = rebuild.progress;
+      throw new BrokerError('OVERLOADED', `the key index is being rebuilt after a restart (${entriesRead} of up to ${entries} log entries read): try again shortly, or another replica`);
+    }
+    return found;
   }
 
   /** Entries in the key index; -1 when it is off. */
@@ -278,13 +287,35 @@ export class BrokerStateMachine {
     return this.keyIndex?.size ?? -1;
   }
 
-  /** Fills the key index from the log entries up to appliedIndex (those after it are applied
-   *  later and fill it as they are), newest first, reading at most `bytesMax`. Call once, before
-   *  the first apply. Undefined when the index is off. */
+  /** Whether the key index is still being refilled after a restart. */
+  get keyIndexRebuilding(): boolean {
+    return this.keyIndexRebuild !== undefined;
+  }
+
+  /** Begins refilling the key index from the log entries up to appliedIndex (those after it fill
+   *  it as they are applied), newest first, at most `bytesMax` of them: the caller runs step()
+   *  until done, then finishKeyIndexRebuild(). Call before the first apply. Undefined when the
+   *  index is off or the log holds nothing applied. */
+  startKeyIndexRebuild(read: (from: number, maxBytes: number) => readonly LogEntryRead[], firstIndex: number, bytesMax: number): KeyIndexRebuilder | undefined {
+    if (this.keyIndex === undefined || this.applied < firstIndex) return undefined;
+    assert(this.keyIndex.size === 0 && this.keyIndexRebuild === undefined, 'state machine: the key index is rebuilt only when empty');
+    this.keyIndexRebuild = new KeyIndexRebuilder(this.keyIndex, read, firstIndex, this.applied, bytesMax);
+    return this.keyIndexRebuild;
+  }
+
+  finishKeyIndexRebuild(): KeyIndexRebuild | undefined {
+    const rebuild = this.keyIndexRebuild;
+    if (rebuild === undefined) return undefined;
+    this.keyIndexRebuild = undefined;
+    return rebuild.finish();
+  }
+
+  /** The whole rebuild at once (tools and tests). */
   rebuildKeyIndex(read: (from: number, maxBytes: number) => readonly LogEntryRead[], firstIndex: number, bytesMax: number): KeyIndexRebuild | undefined {
-    if (this.keyIndex === undefined) return undefined;
-    assert(this.keyIndex.size === 0, 'state machine: the key index is rebuilt only when empty');
-    return rebuildKeyIndex(this.keyIndex, read, firstIndex, this.applied, bytesMax);
+    const rebuild = this.startKeyIndexRebuild(read, firstIndex, bytesMax);
+    if (rebuild === undefined) return undefined;
+    while (!rebuild.done) rebuild.step();
+    return this.finishKeyIndexRebuild();
   }
 
   private lookupContext(): LookupContext {

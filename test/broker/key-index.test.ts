@@ -111,3 +111,46 @@ t.test('the rebuild reads newest first and stops once the index is full or its b
   const cut = budget.rebuildKeyIndex(reader(h.log), 1, 1000)!;
   t.ok(cut.bytesRead < 200_000 && cut.fromIndex > 1, `stopped after ${cut.bytesRead} bytes`);
 });
+
+t.test('the rebuild runs in steps while apply goes on: lookups say OVERLOADED until it is done, then find old and new in order', async (t) => {
+  const h = new Harness({ keyIndexCapacity: 100_000 });
+  for (let i = 0; i < 10_000; i++) h.run(send('T', 0, [{ keys: i % 1000 === 0 ? 'old all' : `k${i}`, body: `m${i}` }]));
+  const restarted = new BrokerStateMachine(h.log.options({ keyIndexCapacity: 100_000 }));
+  restarted.restore(h.sm.snapshot());
+  let reads = 0;
+  const read = reader(h.log);
+  const rebuild = restarted.startKeyIndexRebuild((from, max) => (reads++, read(from, max)), 1, 1 << 30)!;
+  t.ok(restarted.keyIndexRebuilding);
+  rebuild.step();
+  t.ok(!rebuild.done && reads > 0, 'a step reads part of the log');
+  // Apply goes on: newer entries are filed at once.
+  restarted.apply(h.log.append(send('T', 0, [{ keys: 'new all', body: 'after-1' }])));
+  rebuild.step();
+  restarted.apply(h.log.append(send('T', 0, [{ keys: 'new all', body: 'after-2' }])));
+  t.same(bodies(restarted.messagesByKey('T', 'new', 2)), ['after-2', 'after-1'], 'a lookup that the new entries answer in full is answered');
+  t.equal(brokerErrorCode(() => restarted.messagesByKey('T', 'all', 5)), 'OVERLOADED', 'one that older entries may answer is not (no incomplete answer)');
+  t.equal(brokerErrorCode(() => restarted.messagesByKey('T', 'old', 1)), 'OVERLOADED');
+  while (!rebuild.done) rebuild.step();
+  const done = restarted.finishKeyIndexRebuild()!;
+  t.equal(done.entriesRead, 10_000);
+  t.notOk(restarted.keyIndexRebuilding);
+  t.same(bodies(restarted.messagesByKey('T', 'all', 4)), ['after-2', 'after-1', 'm9000', 'm8000'], 'old and new keys, newest first');
+  t.same(bodies(restarted.messagesByKey('T', 'k1', 1)), ['m1']);
+  t.equal(restarted.keyIndexEntries, 9_990 + 10 * 2 + 2 * 2, 'one entry per key: 9,990 with one, 10 old and 2 new with two');
+});
+
+t.test('each step of the rebuild reads about its own entries, not a whole read buffer past them', async (t) => {
+  const h = new Harness({ keyIndexCapacity: 100_000 });
+  for (let i = 0; i < 50_000; i++) h.run(send('T', 0, [{ keys: `k${i}`, body: 'x' }]));
+  const restarted = new BrokerStateMachine(h.log.options({ keyIndexCapacity: 100_000 }));
+  restarted.restore(h.sm.snapshot());
+  let delivered = 0;
+  const read = reader(h.log);
+  const done = restarted.rebuildKeyIndex((from, max) => {
+    const got = read(from, max);
+    delivered += got.length;
+    return got;
+  }, 1, 1 << 30)!;
+  t.equal(done.entriesRead, 50_000);
+  t.ok(delivered <= 50_000 * 1.1, `the reads returned ${delivered} records for 50000 entries`);
+});

@@ -1,7 +1,7 @@
 // The message key index (RocketMQ's IndexService, for queryMsgByKey): (topic, key) -> where the
 // messages are (log index and slot in the batch). Derived state, not replicated: each replica
 // builds it as it applies send batches, reading the keys from the entry bytes (bodies are stepped
-// over, no string is made), and a restart rebuilds it from the retained log (rebuildKeyIndex).
+// over, no string is made), and a restart rebuilds it from the retained log (KeyIndexRebuilder).
 //
 // Bounded: a ring of `capacity` entries, the oldest overwritten first, chained per hash bucket in
 // typed arrays (about 30 bytes an entry, no object per key). Keys are found by a 32-bit hash of
@@ -133,6 +133,14 @@ export class KeyIndex {
       seq = this.prevs[pos]! - 1;
     }
     return out;
+  }
+
+  /** Calls `fn` for each live entry, oldest first. */
+  forEachOldestFirst(fn: (hash: number, logIndex: number, slot: number) => void): void {
+    for (let seq = this.low; seq < this.next; seq++) {
+      const pos = seq % this.capacity;
+      fn(this.hashes[pos]!, this.logIndexes[pos]!, this.slots[pos]!);
+    }
   }
 
   /** Retention: forgets the entries of log indexes below `logIndex`. */
