@@ -153,7 +153,7 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   {
     key: 'messageIndexEnable',
     default: 'true',
-    description: 'Keep an in-memory index of message keys, for lookups by key (raftmq message --key); rebuilt at start from the retained log.',
+    description: 'Keep an in-memory index of message keys, for lookups by key (raftmq message --key); refilled from the retained log after a start, in the background.',
   },
   {
     key: 'maxIndexNum',
