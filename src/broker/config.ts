@@ -59,6 +59,11 @@ export interface BrokerConfig {
   readonly heartbeatIntervalMs: number;
   readonly sendTimeoutMs: number;
   readonly checkpointIntervalMs: number;
+  /** A follower further than this many log bytes behind is caught up at peerPushQuota while
+   *  clients write; 0: never paced. */
+  readonly peerPushThrottlePoint: number;
+  /** Bytes per second a paced follower is sent. */
+  readonly peerPushQuota: number;
   /** HTTP port of the Prometheus metrics listener (on brokerIP1); 0: off. */
   readonly metricsPromExporterPort: number;
   /** Whether the in-memory message key index (queryMsgByKey) is kept. */
@@ -146,6 +151,14 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   { key: 'sendTimeoutMs', default: '3000', description: 'How long a send or other write waits to commit before answering TIMEOUT (1..600000).' },
   { key: 'checkpointIntervalMs', default: '1000', description: 'How often the broker state is checkpointed, bounding the log replay at restart (10..600000).' },
   {
+    key: 'peerPushThrottlePoint',
+    default: String(300 * 1024 ** 2),
+    description:
+      'A follower further behind the master than this many log bytes (one back from a long pause, or a replaced disk) is caught up at peerPushQuota while clients are writing, ' +
+      'so that the catch-up leaves the live writes the CPU and disk they share; with no writes for a second it goes at full speed. 0: never paced (DLedger\'s name and default).',
+  },
+  { key: 'peerPushQuota', default: String(20 * 1024 ** 2), description: 'Bytes per second a paced follower is sent (65536..; DLedger\'s name and default).' },
+  {
     key: 'metricsPromExporterPort',
     default: '0',
     description: 'HTTP port on brokerIP1 where this replica serves Prometheus metrics (GET /metrics, text format); 0: off. Every replica on one host needs a port of its own.',
@@ -213,8 +226,9 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   }
   const options = readTopicAndStoreOptions(v);
   const timing = readTiming(v);
+  const catchUp = readCatchUp(v);
   const observability = readObservability(v, client.listenPort, self.port);
-  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...observability };
+  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...observability };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */
@@ -350,6 +364,12 @@ function readTopicAndStoreOptions(v: ConfigValues): ConfigPart<'autoCreateTopicE
   const defaultTopicQueueNums = v.int('defaultTopicQueueNums', 1, TOPIC_QUEUE_COUNT_MAX);
   const mappedFileSizeCommitLog = v.int('mappedFileSizeCommitLog', 1024 ** 2, 4 * 1024 ** 3);
   return { autoCreateTopicEnable, directIoEnable, defaultTopicQueueNums, mappedFileSizeCommitLog };
+}
+
+function readCatchUp(v: ConfigValues): ConfigPart<'peerPushThrottlePoint' | 'peerPushQuota'> {
+  const peerPushThrottlePoint = v.int('peerPushThrottlePoint', 0, 1024 ** 5);
+  const peerPushQuota = v.int('peerPushQuota', 65536, 1024 ** 4);
+  return { peerPushThrottlePoint, peerPushQuota };
 }
 
 function readTiming(v: ConfigValues): ConfigPart<'tickMs' | 'heartbeatIntervalMs' | 'electionTimeoutMs' | 'sendTimeoutMs' | 'checkpointIntervalMs'> {

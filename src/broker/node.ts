@@ -20,7 +20,8 @@ import { RaftNode, DEFAULT_RAFT_CONFIG, Role, type NodeId } from '../raft/index.
 import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsSources } from './metrics.ts';
-import { PeerTransport } from './peer-transport.ts';
+import { PeerTransport, PEER_SEND_QUEUE_BYTES_MAX } from './peer-transport.ts';
+import { CatchUpThrottle } from './catch-up-throttle.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
@@ -76,6 +77,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     async () => metricsServer?.close(),
     () => parts.server.close(),
     () => parts.replica.stop(),
+    async () => parts.throttle.close(),
     () => parts.transport.close(),
     () => stores.stateMachine.close({ checkpoint: false }),
     () => stores.meta.close(),
@@ -162,6 +164,8 @@ function createRaft(config: BrokerConfig, { log, meta, stateMachine }: Stores): 
 
 interface NodeParts {
   readonly transport: PeerTransport;
+  /** Between the replica and the transport: paces the catch-up of a follower far behind. */
+  readonly throttle: CatchUpThrottle;
   readonly replica: Replica;
   readonly server: BrokerServer;
   /** This replica's client address as clients are told it. */
@@ -178,13 +182,14 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
   let replica: Replica | undefined;
   const driver = (): Replica => replica!;
   const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr));
+  const throttle = createThrottle(config, logFn, stores, transport, driver);
   replica = new Replica({
     nodeId: config.dLegerSelfId,
     raft,
     log: stores.log,
     meta: stores.meta,
     stateMachine: stores.stateMachine,
-    peers: transport,
+    peers: throttle,
     logger,
     tickMs: config.tickMs,
     proposalTimeoutMs: config.sendTimeoutMs,
@@ -214,7 +219,24 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     metricsPort: config.metricsPromExporterPort,
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  return { transport, replica, server, advertisedAddr };
+  return { transport, throttle, replica, server, advertisedAddr };
+}
+
+/** Paces what the replica sends a follower far behind (catch-up-throttle.ts). */
+function createThrottle(config: BrokerConfig, logFn: LogFn, stores: Stores, transport: PeerTransport, replica: () => Replica): CatchUpThrottle {
+  const dropped = new WarningSummary({ log: logFn, msg: 'catch-up appends to a paced follower dropped (its queue is full; it is probed again)', intervalMs: PEER_WARNING_INTERVAL_MS });
+  return new CatchUpThrottle({
+    sender: transport,
+    throttlePointBytes: config.peerPushThrottlePoint,
+    quotaBytesPerSecond: config.peerPushQuota,
+    queueBytesMax: PEER_SEND_QUEUE_BYTES_MAX,
+    bytesAfter: (index) => stores.log.bytesAfter(index),
+    lastIndex: () => stores.log.lastIndex(),
+    onDropped: (peer, reason) => {
+      dropped.note('dropped', peer, { reason });
+      replica().sendFailed(peer);
+    },
+  });
 }
 
 function createTransport(
