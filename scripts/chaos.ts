@@ -30,6 +30,7 @@ const SPEC: CommandSpec = {
     '                    from the master; skipped while another replica is down or recovering)',
     '  mistyped-peer     restart one slave with another peer\'s Raft port mistyped in its dLegerPeers',
     '  wrong-group       restart one slave with another dLegerGroup (its peers refuse it)',
+    '  stale-config      restart one slave with the dLegerPeers of a smaller, older group (its peers refuse it)',
     '  random-partition  cut the replicas into two random halves (needs namespaces)',
     '  leader-partition  isolate the master in a minority (needs namespaces)',
     '  partition-majorities-ring  5 nodes: each sees only its ring neighbours (a majority)',

@@ -14,6 +14,7 @@ export {
   PEER_SEND_QUEUE_BYTES_MAX,
   messageWireBytes,
   peerListDigest,
+  peerIdsOf,
   splitIntoFrames,
   wireMessageProblem,
   type PeerTransportOptions,

@@ -135,6 +135,16 @@ export function peerListDigest(peers: readonly PeerAddress[]): string {
     .join(';');
 }
 
+/** The sorted ids of a peer list digest (peerListDigest's form, or a peer's claim of it). */
+export function peerIdsOf(digest: string): string {
+  return digest
+    .slice(0, 4096)
+    .split(';')
+    .map((p) => p.slice(0, Math.max(0, p.indexOf('-'))))
+    .sort()
+    .join(',');
+}
+
 export class PeerTransport implements PeerSender {
   private readonly opts: PeerTransportOptions;
   private readonly outbound = new Map<NodeId, Connection>();
@@ -284,6 +294,12 @@ export class PeerTransport implements PeerSender {
     if (protocol !== PEER_PROTOCOL_VERSION) {
       // Refused, not misread: replicas of different versions must not exchange Raft traffic.
       refuse(`peer protocol ${String(protocol)}, this replica speaks ${PEER_PROTOCOL_VERSION} (upgrade every replica)`);
+      return;
+    }
+    if (typeof hello.peers === 'string' && peerIdsOf(hello.peers) !== peerIdsOf(this.ownPeers)) {
+      // Replicas that count majorities of different groups could each elect a master in one
+      // term (a stale 3-replica list in a group of 5: 2 of 3 and 3 of 5 need not overlap).
+      refuse(`its dLegerPeers name other replicas (${peerIdsOf(hello.peers)}; this replica's: ${peerIdsOf(this.ownPeers)}): fix broker.conf on the wrong side`);
       return;
     }
     const from = hello.nodeId;

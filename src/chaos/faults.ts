@@ -23,6 +23,7 @@ export const PROCESS_FAULTS = [
   'wipe-replica',
   'mistyped-peer',
   'wrong-group',
+  'stale-config',
 ] as const;
 export const NETWORK_FAULTS = ['random-partition', 'leader-partition', 'partition-majorities-ring', 'bridge', 'random-loss', 'random-delay'] as const;
 export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
@@ -46,6 +47,17 @@ export function wrongGroup(conf: string): string {
 /** broker.conf with `peer`'s Raft port in dLegerPeers off by one thousand (a typo). */
 export function mistypePeer(conf: string, peer: string): string {
   return conf.replace(new RegExp(`(dLegerPeers=(?:[^\\n]*;)?${peer}-[^:;\\n]+:)(\\d+)`), (_m, head: string, port: string) => `${head}${(Number(port) + 1000) % 65536}`);
+}
+
+/** broker.conf as it was when the group had only the replicas `keep` (an old copy left on one
+ *  machine): dLegerPeers and clientPeers list only those. */
+export function staleConfig(conf: string, keep: readonly string[]): string {
+  const only = (list: string): string => list.split(';').filter((p) => keep.includes(p.slice(0, p.indexOf('-')))).join(';');
+  return conf
+    .split('\n')
+    .filter((l) => !(l.startsWith('preferredLeaderId=') && !keep.includes(l.slice('preferredLeaderId='.length))))
+    .map((l) => l.replace(/^(dLegerPeers|clientPeers)=(.*)$/, (_m, key: string, list: string) => `${key}=${only(list)}`))
+    .join('\n');
 }
 
 export function faultsValidFor(nodes: number): string[] {
@@ -251,6 +263,18 @@ export class Nemesis {
           return none;
         }
         return { ...this.suspendFault(this.pick(ids.filter((id) => id !== master), 1)), holdMs: LONG_SUSPEND_MS };
+      }
+      case 'stale-config': {
+        // A slave restarted with a copy of broker.conf from when the group was smaller: it counts
+        // majorities of another group, so the others must refuse it, not vote with it.
+        const master = await this.findMaster();
+        if (!master) {
+          this.opts.log(`${name}: no master to tell the slaves by; skipped this cycle`);
+          return none;
+        }
+        const victim = this.pick(ids.filter((id) => id !== master), 1)[0]!;
+        const keep = [victim, ...this.pick(ids.filter((id) => id !== victim), Math.floor((n - 1) / 2))];
+        return this.restartWithFault(victim, (conf) => staleConfig(conf, keep), `dLegerPeers of an older, smaller group: ${keep.join(',')}`);
       }
       case 'mistyped-peer':
       case 'wrong-group': {

@@ -13,6 +13,7 @@ export {
   faultsValidFor,
   mistypePeer,
   wrongGroup,
+  staleConfig,
   ringCuts,
   type Cuts,
 } from './faults.ts';

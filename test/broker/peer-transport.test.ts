@@ -3,7 +3,7 @@
 // closes the connection instead of reaching Raft.
 import net from 'node:net';
 import t from 'tap';
-import { PeerTransport, messageWireBytes, splitIntoFrames, wireMessageProblem } from '../../src/broker/index.ts';
+import { PeerTransport, messageWireBytes, peerIdsOf, splitIntoFrames, wireMessageProblem } from '../../src/broker/index.ts';
 import { PEER_PROTOCOL_VERSION } from '../../src/protocol/index.ts';
 import { encodeFrame, encodeFrameWithBlobs, freeLocalPorts } from '../../src/net/index.ts';
 import { type Entry, type Message, EntryType, MessageType } from '../../src/raft/index.ts';
@@ -147,7 +147,7 @@ t.test('a catch-up burst larger than a frame arrives whole, over several frames'
 });
 
 /** Two transports where b's address for a is `bToA` (a typo when it is not a's port). */
-async function pairWith(t: { teardown(fn: () => unknown): void }, opts: { bToAPort?: number; bGroup?: string } = {}) {
+async function pairWith(t: { teardown(fn: () => unknown): void }, opts: { bToAPort?: number; bGroup?: string; bExtraPeer?: boolean } = {}) {
   const [pa, pb, unused] = await freeLocalPorts(3);
   const logs: { side: string; level: string; msg: string; fields: unknown }[] = [];
   const events = { aReceived: [] as Message[], bReceived: [] as Message[], aDown: [] as string[], bDown: [] as string[] };
@@ -159,7 +159,8 @@ async function pairWith(t: { teardown(fn: () => unknown): void }, opts: { bToAPo
     onMessages: (m) => events.aReceived.push(...m), onPeerDown: (p, r) => events.aDown.push(`${p}: ${r}`), onSendFailed: () => undefined, onPeerClientAddr: () => undefined,
   });
   const b = new PeerTransport({
-    group: opts.bGroup ?? 'g', self: B, peers: [{ ...A, port: opts.bToAPort === undefined ? pa! : opts.bToAPort === -1 ? unused! : opts.bToAPort }], clientAddr: 'x:2', log: log('b') as never,
+    group: opts.bGroup ?? 'g', self: B, clientAddr: 'x:2', log: log('b') as never,
+    peers: [{ ...A, port: opts.bToAPort === undefined ? pa! : opts.bToAPort === -1 ? unused! : opts.bToAPort }, ...(opts.bExtraPeer ? [{ id: 'c', host: '127.0.0.1', port: unused! }] : [])],
     onMessages: (m) => events.bReceived.push(...m), onPeerDown: (p, r) => events.bDown.push(`${p}: ${r}`), onSendFailed: () => undefined, onPeerClientAddr: () => undefined,
   });
   await Promise.all([a.start(), b.start()]);
@@ -200,4 +201,26 @@ t.test('a hello of another group is refused with a reason: logged on the receivi
   const toldThere = logs.find((l) => l.side === 'b' && /refused your hello/.test(JSON.stringify(l.fields)));
   t.ok(toldThere, 'the refused side logs why it was refused');
   t.match(JSON.stringify(toldThere?.fields), /dLegerGroup/, 'and what to fix');
+});
+
+t.test('replicas whose dLegerPeers name other replicas refuse each other (they would count different majorities), both sides saying why', async (t) => {
+  // b lists a third replica c: a majority of b's group (2 of 3) and of a's (2 of 2) are other sets.
+  const { a, logs, events } = await pairWith(t, { bExtraPeer: true });
+  await until(() => logs.some((l) => l.side === 'a' && /refused a peer/.test(l.msg)) && logs.some((l) => l.side === 'b' && /refused a peer/.test(l.msg)), 3000);
+  for (const side of ['a', 'b']) {
+    const refused = logs.find((l) => l.side === side && /refused a peer/.test(l.msg));
+    t.match(JSON.stringify(refused?.fields), /dLegerPeers name other replicas \(a,b(,c)?; this replica's: a,b(,c)?\)/, `${side} refuses the other's hello, naming both lists`);
+  }
+  await until(() => logs.some((l) => l.side === 'a' && /refused your hello/.test(JSON.stringify(l.fields))), 3000);
+  t.ok(logs.some((l) => l.side === 'a' && /refused your hello/.test(JSON.stringify(l.fields))), 'and the refused side is told why');
+  a.send('b', [message('a', 'b', [])]);
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(events.bReceived, [], 'no Raft message crosses');
+});
+
+t.test('peerIdsOf: the sorted ids of a peer list, whatever the addresses', async (t) => {
+  t.equal(peerIdsOf('n1-h:2;n0-h:1'), 'n0,n1');
+  t.equal(peerIdsOf('n0-10.0.0.1:1;n1-10.0.0.2:9'), peerIdsOf('n1-h:2;n0-h:1'), 'a mistyped address is the same replicas');
+  t.not(peerIdsOf('n0-h:1;n1-h:2'), peerIdsOf('n0-h:1;n1-h:2;n2-h:3'));
+  t.equal(peerIdsOf('garbage'), '', 'a list without ids names none');
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { encodeCommand, type BrokerCommand, BrokerStateMachine } from '../../src/broker/index.ts';
-import { replayMessages, bridgeCuts, componentCuts, ringCuts, type Cuts, bodyOf, idOfBody, mistypePeer, wrongGroup } from '../../src/chaos/index.ts';
+import { replayMessages, bridgeCuts, componentCuts, ringCuts, type Cuts, bodyOf, idOfBody, mistypePeer, staleConfig, wrongGroup } from '../../src/chaos/index.ts';
 import { Prng } from '../../src/raft/index.ts';
 
 /** Who node a can hear from (itself included). */
@@ -91,4 +91,7 @@ t.test('operator-mistake faults: a mistyped peer port and another group name, ea
   t.equal(mistypePeer(conf, 'n0'), conf.replace('n0-10.0.0.1:40911', 'n0-10.0.0.1:41911'));
   t.match(wrongGroup(conf), /\ndLegerGroup=some-other-group$/);
   t.notMatch(wrongGroup(conf), /dLegerGroup=broker-a/);
+  const five = 'dLegerPeers=n0-h:1;n1-h:2;n2-h:3;n3-h:4;n4-h:5\nclientPeers=n0-h:11;n1-h:12;n2-h:13;n3-h:14;n4-h:15\ndLegerSelfId=n3\npreferredLeaderId=n1\n';
+  t.equal(staleConfig(five, ['n3', 'n0', 'n4']), 'dLegerPeers=n0-h:1;n3-h:4;n4-h:5\nclientPeers=n0-h:11;n3-h:14;n4-h:15\ndLegerSelfId=n3\n', 'a stale list: only the kept replicas, in both lists; a preferred leader not among them is gone');
+  t.match(staleConfig(five, ['n3', 'n1']), /preferredLeaderId=n1/, 'one among them stays');
 });
