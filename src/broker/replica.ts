@@ -390,7 +390,10 @@ export class Replica {
       // conflicting entries on disk after a crash, and a restart must not count them committed.
       const sure = rd.entries.length > 0 ? Math.min(this.stableLastIndex(), rd.entries[0]!.index - 1) : this.stableLastIndex();
       const stored = hs.commit <= sure ? hs : { ...hs, commit: sure };
-      if (this.writtenRecovering && !recovering) entriesAfter = this.hardStateChain.then(() => meta.setHardState(stored));
+      if (this.writtenRecovering && !recovering) {
+        entriesAfter = this.hardStateChain.then(() => meta.setHardState(stored));
+        this.opts.logger.info({ term: hs.term, commit: hs.commit }, 'store rebuilt: caught up with the master, this replica votes and serves reads again');
+      }
       this.writtenTerm = hs.term;
       this.writtenVote = hs.vote;
       this.writtenRecovering = recovering;
