@@ -60,7 +60,7 @@ export interface BrokerConfig {
   readonly sendTimeoutMs: number;
   readonly checkpointIntervalMs: number;
   /** A follower further than this many log bytes behind is caught up at peerPushQuota while
-   *  clients write; 0: never paced. */
+   *  clients write; 0 (the default): never paced. */
   readonly peerPushThrottlePoint: number;
   /** Bytes per second a paced follower is sent. */
   readonly peerPushQuota: number;
@@ -152,10 +152,11 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   { key: 'checkpointIntervalMs', default: '1000', description: 'How often the broker state is checkpointed, bounding the log replay at restart (10..600000).' },
   {
     key: 'peerPushThrottlePoint',
-    default: String(300 * 1024 ** 2),
+    default: '0',
     description:
-      'A follower further behind the master than this many log bytes (one back from a long pause, or a replaced disk) is caught up at peerPushQuota while clients are writing, ' +
-      'so that the catch-up leaves the live writes the CPU and disk they share; with no writes for a second it goes at full speed. 0: never paced (DLedger\'s name and default).',
+      'A follower further behind the master than this many log bytes (as stored) is caught up at peerPushQuota while clients are writing, ' +
+      'so that the catch-up leaves live writes the CPU and disk they share with it; with no writes for a second it goes at full speed. ' +
+      '0 (the default): never paced, so a replaced disk is back to full redundancy soonest; DLedger paces from 314572800 (300 MiB).',
   },
   { key: 'peerPushQuota', default: String(20 * 1024 ** 2), description: 'Bytes per second a paced follower is sent (65536..; DLedger\'s name and default).' },
   {

@@ -43,7 +43,7 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     heartbeatIntervalMs: 100,
     sendTimeoutMs: 3000,
     checkpointIntervalMs: 1000,
-    peerPushThrottlePoint: 300 * 1024 ** 2,
+    peerPushThrottlePoint: 0,
     peerPushQuota: 20 * 1024 ** 2,
     metricsPromExporterPort: 0,
     messageIndexEnable: true,

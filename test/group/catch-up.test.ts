@@ -18,6 +18,8 @@ const FILL = Buffer.alloc(1024, 'x');
 const body1k = (prefix: string) => (n: number) => Buffer.concat([Buffer.from(`${prefix}-${n}|`), FILL]);
 const nameOf = (m: StoredMessage) => Buffer.from(m.body).toString('utf8').split('|')[0]!;
 const STOP_SECONDS = Number(process.env.CATCH_UP_STOP_SECONDS ?? 6);
+/** peerPushThrottlePoint in the stopped-slave test (CATCH_UP_PACING_POINT=0 turns pacing off). */
+const PACING_POINT_BYTES = Number(process.env.CATCH_UP_PACING_POINT ?? 16 * 1024 * 1024);
 const QUEUES = 4;
 
 async function statusOf(cluster: LocalCluster, id: string): Promise<NodeStatus | null> {
@@ -135,8 +137,9 @@ t.test('5 nodes: a wiped slave catches up under load', async (t) => {
   await wipeAndCatchUp(t, 5, (master, ids) => ids.find((id) => id !== master)!, false);
 });
 
-t.test(`a slave stopped (SIGSTOP) for ${STOP_SECONDS} s at full load costs the master a bounded amount of memory and catches up`, async (t) => {
-  const cluster = await LocalCluster.create({ nodes: 3 });
+t.test(`a slave stopped (SIGSTOP) for ${STOP_SECONDS} s at full load costs the master a bounded amount of memory and catches up, paced`, async (t) => {
+  // Pacing on (it is off by default) from a low point, so that the paced path runs end to end.
+  const cluster = await LocalCluster.create({ nodes: 3, extra: { peerPushThrottlePoint: String(PACING_POINT_BYTES) } });
   t.teardown(() => cluster.destroy());
   const master = await cluster.waitForMaster();
   const masterPid = cluster.node(master.nodeId).proc?.pid;
