@@ -153,6 +153,8 @@ export class PeerTransport implements PeerSender {
   private readonly inbound = new Map<NodeId, ServerConnection>();
   private readonly peerIds: ReadonlySet<NodeId>;
   private readonly ownPeers: string;
+  /** peerIdsOf(ownPeers): a hello whose list names other ids is refused. */
+  private readonly ownPeerIds: string;
   private server: Server | null = null;
   private closed = false;
   private readonly warnings: PeerWarnings;
@@ -163,6 +165,7 @@ export class PeerTransport implements PeerSender {
     this.opts = opts;
     this.peerIds = new Set(opts.peers.map((p) => p.id));
     this.ownPeers = peerListDigest([opts.self, ...opts.peers]);
+    this.ownPeerIds = peerIdsOf(this.ownPeers);
     this.warnings = new PeerWarnings(opts.log);
   }
 
@@ -296,10 +299,11 @@ export class PeerTransport implements PeerSender {
       refuse(`peer protocol ${String(protocol)}, this replica speaks ${PEER_PROTOCOL_VERSION} (upgrade every replica)`);
       return;
     }
-    if (typeof hello.peers === 'string' && peerIdsOf(hello.peers) !== peerIdsOf(this.ownPeers)) {
+    const theirIds = typeof hello.peers === 'string' ? peerIdsOf(hello.peers) : this.ownPeerIds;
+    if (theirIds !== this.ownPeerIds) {
       // Replicas that count majorities of different groups could each elect a master in one
       // term (a stale 3-replica list in a group of 5: 2 of 3 and 3 of 5 need not overlap).
-      refuse(`its dLegerPeers name other replicas (${peerIdsOf(hello.peers)}; this replica's: ${peerIdsOf(this.ownPeers)}): fix broker.conf on the wrong side`);
+      refuse(`its dLegerPeers name other replicas (${theirIds}; this replica's: ${this.ownPeerIds}): fix broker.conf on the wrong side`);
       return;
     }
     const from = hello.nodeId;

@@ -257,34 +257,22 @@ export class Nemesis {
       case 'random-suspend':
         return this.suspendFault(this.pick(ids, 1));
       case 'slave-long-suspend': {
-        const master = await this.findMaster();
-        if (!master) {
-          this.opts.log(`${name}: no master to tell the slaves by; skipped this cycle`);
-          return none;
-        }
-        return { ...this.suspendFault(this.pick(ids.filter((id) => id !== master), 1)), holdMs: LONG_SUSPEND_MS };
+        const victim = await this.pickSlave(name);
+        return victim === null ? none : { ...this.suspendFault([victim]), holdMs: LONG_SUSPEND_MS };
       }
       case 'stale-config': {
         // A slave restarted with a copy of broker.conf from when the group was smaller: it counts
         // majorities of another group, so the others must refuse it, not vote with it.
-        const master = await this.findMaster();
-        if (!master) {
-          this.opts.log(`${name}: no master to tell the slaves by; skipped this cycle`);
-          return none;
-        }
-        const victim = this.pick(ids.filter((id) => id !== master), 1)[0]!;
+        const victim = await this.pickSlave(name);
+        if (victim === null) return none;
         const keep = [victim, ...this.pick(ids.filter((id) => id !== victim), Math.floor((n - 1) / 2))];
         return this.restartWithFault(victim, (conf) => staleConfig(conf, keep), `dLegerPeers of an older, smaller group: ${keep.join(',')}`);
       }
       case 'mistyped-peer':
       case 'wrong-group': {
         // An operator's mistake on one slave's broker.conf: the group must keep its master and data.
-        const master = await this.findMaster();
-        if (!master) {
-          this.opts.log(`${name}: no master to tell the slaves by; skipped this cycle`);
-          return none;
-        }
-        const victim = this.pick(ids.filter((id) => id !== master), 1)[0]!;
+        const victim = await this.pickSlave(name);
+        if (victim === null) return none;
         const other = ids.find((id) => id !== victim)!;
         const edit = name === 'wrong-group' ? wrongGroup : (conf: string) => mistypePeer(conf, other);
         return this.restartWithFault(victim, edit, name === 'wrong-group' ? 'dLegerGroup changed' : `${other}'s Raft port mistyped`);
@@ -341,6 +329,16 @@ export class Nemesis {
   }
 
   /** Restarts `victim` with a mistaken broker.conf; the heal restarts it with the right one. */
+  /** One random slave, or null (logged) when no master is known to tell the slaves by. */
+  private async pickSlave(fault: string): Promise<string | null> {
+    const master = await this.findMaster();
+    if (!master) {
+      this.opts.log(`${fault}: no master to tell the slaves by; skipped this cycle`);
+      return null;
+    }
+    return this.pick(this.opts.nodes.ids.filter((id) => id !== master), 1)[0]!;
+  }
+
   private restartWithFault(victim: string, edit: (conf: string) => string, what: string): FaultPlan {
     const { nodes } = this.opts;
     return {
