@@ -11,6 +11,7 @@
 //                   no key can reach an object prototype)
 //     createTopic   [topic, queues]
 //     commitOffsets [[group, topic, queueId, offset]...]
+//     retain        [cutAt, atMs]
 import { Packr } from 'msgpackr';
 import {
   GROUP_NAME_LENGTH_MAX,
@@ -74,11 +75,21 @@ export interface NoopCommand {
   readonly kind: 'noop';
 }
 
-export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | NoopCommand;
+/** Retention (retain.ts): cut the log at an earlier mark (0: cut nothing), and make this entry a
+ *  mark. Proposed by the master, so every replica cuts at the same index. */
+export interface RetainCommand {
+  readonly kind: 'retain';
+  /** A mark's index: the log up to and including it is dropped. 0: nothing is dropped. */
+  readonly cutAt: number;
+  /** The master's clock when it proposed (ms): this mark's age for later cuts. */
+  readonly atMs: number;
+}
+
+export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | RetainCommand | NoopCommand;
 export type CommandKind = BrokerCommand['kind'];
 
-const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3 };
-const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets'];
+const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3, retain: 4 };
+const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets', 'retain'];
 const HEADER_BYTES = 2;
 
 // useRecords: false keeps the encoding plain msgpack (no msgpackr record extension), so the bytes
@@ -99,6 +110,9 @@ export function encodeCommand(cmd: BrokerCommand): Uint8Array {
       break;
     case 'commitOffsets':
       fields = [cmd.entries.map((e) => [e.group, e.topic, e.queueId, e.offset])];
+      break;
+    case 'retain':
+      fields = [cmd.cutAt, cmd.atMs];
       break;
   }
   const body = packr.pack(fields);
@@ -158,6 +172,10 @@ export function decodeCommand(data: Uint8Array): BrokerCommand {
         return { group: str(x[0], 'group'), topic: str(x[1], 'topic'), queueId: uint(x[2], 'queueId'), offset: uint(x[3], 'offset') };
       });
       return { kind, entries };
+    }
+    case 'retain': {
+      const f = tuple(fields, 2, 2, kind);
+      return { kind, cutAt: uint(f[0], 'cutAt'), atMs: uint(f[1], 'atMs') };
     }
   }
 }
@@ -330,6 +348,10 @@ export function validateCommand(cmd: BrokerCommand): void {
         validateQueueId(e.queueId, TOPIC_QUEUE_COUNT_MAX);
         validateOffset(e.offset);
       }
+      return;
+    case 'retain':
+      if (!Number.isSafeInteger(cmd.cutAt) || cmd.cutAt < 0) throw badRequest('cutAt must be a non-negative integer');
+      if (!Number.isSafeInteger(cmd.atMs) || cmd.atMs < 0) throw badRequest('atMs must be a non-negative integer');
       return;
   }
 }

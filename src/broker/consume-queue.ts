@@ -38,27 +38,40 @@ export class ConsumeQueue {
   /** Packed (logIndex, slot) of run r's first offset; later offsets follow slot by slot. */
   private runBase: Float64Array = new Float64Array(INITIAL_CAPACITY);
   private runs = 0;
+  /** Entries stored from baseOffset (readable or not). */
   private count = 0;
+  /** First offset stored: 0, or the chunk boundary a snapshot restore started the queue at. */
+  private base = 0;
+  /** First offset readable: retention moves it up (trimTo); entries below it are never served. */
+  private min = 0;
   /** Offsets below this are cold (read through `cold`). A multiple of the chunk size. */
   private coldEndValue = 0;
   /** Packed entry at maxOffset - 1 (-1 when empty): appends check growth without a cold read. */
   private last = -1;
   /** Last run found by a lookup: pulls read offsets in order, so it is usually the next answer. */
   private lastRun = 0;
-  /** Queue offset of the first entry. Always 0 until retention trims queues. */
-  readonly minOffset: number = 0;
 
   /** `cold` is needed only by a queue that will be frozen (a durable state machine's). */
   constructor(private readonly cold?: ColdChunkReader) {}
 
   /** The next queue offset to assign (exclusive upper bound, RocketMQ's maxOffset). */
   get maxOffset(): number {
-    return this.minOffset + this.count;
+    return this.base + this.count;
   }
 
-  /** Messages still indexed (hot and cold). */
+  /** Queue offset of the first readable entry (RocketMQ's minOffset): 0 until retention. */
+  get minOffset(): number {
+    return this.min;
+  }
+
+  /** First offset stored (a chunk boundary at or below minOffset). */
+  get baseOffset(): number {
+    return this.base;
+  }
+
+  /** Readable messages (hot and cold). */
   get size(): number {
-    return this.count;
+    return this.maxOffset - this.min;
   }
 
   /** Hot runs held (one per batch at most; for tests and memory figures). */
@@ -83,7 +96,33 @@ export class ConsumeQueue {
 
   /** Room for `n` more entries. */
   hasRoom(n: number): boolean {
-    return this.count + n <= CONSUME_QUEUE_ENTRY_COUNT_MAX;
+    return this.maxOffset + n <= CONSUME_QUEUE_ENTRY_COUNT_MAX;
+  }
+
+  /** Starts an empty queue at `offset`, a chunk boundary (a restore: what came before is gone). */
+  startAt(offset: number): void {
+    assert(this.count === 0 && this.base === 0 && this.min === 0, 'consume queue: startAt needs a new queue');
+    assert(Number.isSafeInteger(offset) && offset >= 0 && offset % CONSUME_QUEUE_CHUNK_ENTRY_COUNT === 0 && offset <= CONSUME_QUEUE_ENTRY_COUNT_MAX, `consume queue: bad start ${offset}`);
+    this.base = this.min = this.coldEndValue = offset;
+  }
+
+  /** Retention: offsets below `offset` are no longer served (their log entries are deleted). */
+  trimTo(offset: number): void {
+    assert(Number.isSafeInteger(offset) && offset >= this.min && offset <= this.maxOffset, `consume queue: trim to ${offset} outside [${this.min}, ${this.maxOffset}]`);
+    this.min = offset;
+  }
+
+  /** The first offset whose entry is at or after log index `logIndex` (maxOffset if none):
+   *  where a trim of every log entry below `logIndex` leaves minOffset. */
+  offsetOfLogIndex(logIndex: number): number {
+    let lo = this.min;
+    let hi = this.maxOffset;
+    while (lo < hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (this.packedAt(mid) < logIndex * SLOT_RADIX) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Indexes `count` messages that sit in slots 0..count-1 of the entry at `logIndex`.
@@ -116,7 +155,12 @@ export class ConsumeQueue {
   /** The packed entry (logIndex * SLOT_RADIX + slot) at `offset`, which must be indexed. One
    *  lookup for both parts: a cold one costs a cache probe. */
   packedAt(offset: number): number {
-    assert(this.has(offset), `consume queue: offset ${offset} outside [${this.minOffset}, ${this.maxOffset})`);
+    assert(this.has(offset), `consume queue: offset ${offset} outside [${this.min}, ${this.maxOffset})`);
+    return this.storedAt(offset);
+  }
+
+  /** packedAt for any stored offset, below minOffset too (checkpoints write whole chunks). */
+  private storedAt(offset: number): number {
     if (offset < this.coldEndValue) {
       const chunk = Math.floor(offset / CONSUME_QUEUE_CHUNK_ENTRY_COUNT);
       return this.coldChunk(chunk)[offset - chunk * CONSUME_QUEUE_CHUNK_ENTRY_COUNT];
@@ -128,7 +172,7 @@ export class ConsumeQueue {
   /** Entries [from, to) as little-endian float64s, one per offset (the checkpoint format). Cold
    *  entries are read chunk by chunk (the state digest reads whole queues). */
   encodeRange(from: number, to: number): Uint8Array {
-    assert(from >= this.minOffset && from <= to && to <= this.maxOffset, `consume queue: bad range [${from}, ${to})`);
+    assert(from >= this.base && from <= to && to <= this.maxOffset, `consume queue: bad range [${from}, ${to})`);
     const out = new Uint8Array((to - from) * CONSUME_QUEUE_ENTRY_BYTES);
     const view = new DataView(out.buffer);
     let o = from;
@@ -139,7 +183,7 @@ export class ConsumeQueue {
       const end = Math.min(to, start + CONSUME_QUEUE_CHUNK_ENTRY_COUNT);
       for (; o < end; o++) view.setFloat64((o - from) * CONSUME_QUEUE_ENTRY_BYTES, entries[o - start], true);
     }
-    for (; o < to; o++) view.setFloat64((o - from) * CONSUME_QUEUE_ENTRY_BYTES, this.packedAt(o), true);
+    for (; o < to; o++) view.setFloat64((o - from) * CONSUME_QUEUE_ENTRY_BYTES, this.storedAt(o), true);
     return out;
   }
 
@@ -168,9 +212,9 @@ export class ConsumeQueue {
    *  were checked as they were read), the last of them being `lastPacked`. */
   restoreCold(end: number, lastPacked: number): void {
     assert(this.count === 0 && this.cold !== undefined, 'consume queue: restoreCold needs an empty queue with a cold reader');
-    assert(end > 0 && end % CONSUME_QUEUE_CHUNK_ENTRY_COUNT === 0 && end <= CONSUME_QUEUE_ENTRY_COUNT_MAX, `consume queue: bad cold end ${end}`);
+    assert(end > this.base && end % CONSUME_QUEUE_CHUNK_ENTRY_COUNT === 0 && end <= CONSUME_QUEUE_ENTRY_COUNT_MAX, `consume queue: bad cold end ${end}`);
     assert(Number.isSafeInteger(lastPacked) && lastPacked >= SLOT_RADIX, `consume queue: bad last entry ${lastPacked}`);
-    this.count = end;
+    this.count = end - this.base;
     this.coldEndValue = end;
     this.last = lastPacked;
   }

@@ -20,13 +20,15 @@
 // ReplicatedTable in state/, its line in createTables (state/tables.ts), and its reads in
 // observe() of test/broker/snapshot.test.ts (which fails until a snapshot without it is noticed).
 import { assert } from '../util/index.ts';
-import type { CommitOffsetEntry, CreateTopicCommand, SendBatchCommand } from './commands.ts';
+import type { CommitOffsetEntry, CreateTopicCommand, RetainCommand, SendBatchCommand } from './commands.ts';
 import { TOPIC_QUEUE_COUNT_MAX, type MessageInput } from '../protocol/index.ts';
 import { applyCommand } from './state/apply.ts';
 import type { ApplyContext } from './state/command-handler.ts';
 import { CheckpointStore } from './state/checkpoint-store.ts';
 import { prepareCommitOffset } from './state/commands/commit-offsets.ts';
 import { prepareCreateTopic } from './state/commands/create-topic.ts';
+import { prepareRetain } from './state/commands/retain.ts';
+import type { RetentionMark } from './state/retention-table.ts';
 import { checkSend, prepareSend, type SendOptions } from './state/commands/send-batch.ts';
 import { msgIdPrefix } from './state/msg-id.ts';
 import { KeyIndex } from './state/key-index.ts';
@@ -52,6 +54,16 @@ export { CONSUMER_OFFSET_COUNT_MAX } from './state/consumer-offset-table.ts';
 export { CHECKPOINT_CHUNK_ENTRY_COUNT, COLD_CHUNK_CACHE_COUNT_MAX } from './state/consume-queue-table.ts';
 export { DECODED_BATCH_CACHE_BYTES_MAX, DECODED_BATCH_CACHE_COUNT_MAX } from './state/send-batch-cache.ts';
 export { PROPERTY_RECONSUME_TIME } from './state/reads.ts';
+export { RETENTION_MARK_COUNT_MAX, type RetentionMark } from './state/retention-table.ts';
+
+/** A retention mark's snapshot: the state at the mark with the log up to it cut (onMark). */
+export interface MarkSnapshot {
+  readonly index: number;
+  readonly term: number;
+  /** encodeSnapshot bytes. */
+  readonly bytes: Uint8Array;
+}
+export type MarkListener = (mark: MarkSnapshot) => void;
 
 /** onApplied listeners. */
 export const APPLIED_LISTENER_COUNT_MAX = 16;
@@ -80,6 +92,7 @@ export class BrokerStateMachine {
   /** All replicated state. */
   private readonly tables: BrokerTables = createTables();
   private readonly listeners: AppliedListener[] = [];
+  private markListener: MarkListener | undefined;
   private readonly batches: SendBatchCache;
   private readonly sendOptions: SendOptions;
   /** What apply handlers and reads work with. */
@@ -152,16 +165,24 @@ export class BrokerStateMachine {
     assert(entry.term >= this.appliedTermValue, `state machine: term ${entry.term} below applied term ${this.appliedTermValue}`);
     let result: ApplyResult;
     let event: AppliedEvent | undefined;
+    let mark: boolean | undefined;
     if (entry.type === 1) {
       result = { type: 'noop' };
     } else {
       assert(entry.type === 0, `state machine: entry ${entry.index} has unknown type ${entry.type}`);
-      ({ result, event } = applyCommand(this.context, entry));
+      ({ result, event, mark } = applyCommand(this.context, entry));
     }
     this.applied = entry.index;
     this.appliedTermValue = entry.term;
     if (event !== undefined) for (const l of this.listeners) l(event);
+    if (mark === true && this.markListener !== undefined) this.markListener({ index: entry.index, term: entry.term, bytes: encodeSnapshot(this.markSnapshot()) });
     return result;
+  }
+
+  /** Called inside apply for each retention mark, with its snapshot; it must keep the bytes
+   *  durably before returning (a checkpoint after the mark never replays it). One listener. */
+  onMark(listener: MarkListener): void {
+    this.markListener = listener;
   }
 
   /** Calls `listener` after every applied send batch (to wake long-polling pulls of that queue).
@@ -193,6 +214,22 @@ export class BrokerStateMachine {
   /** Creating an existing topic with as many or more queues is allowed (it grows); fewer is not. */
   prepareCreateTopic(topic: string, queues: number): CreateTopicCommand {
     return prepareCreateTopic(this.tables, topic, queues);
+  }
+
+  /** A retain entry: cut the log at mark `cutAt` (0: cut nothing) and mark this entry.
+   *  BAD_REQUEST when `cutAt` is not a mark. `atMs` is the master's clock. */
+  prepareRetain(cutAt: number, atMs: number): RetainCommand {
+    return prepareRetain(this.tables, cutAt, atMs);
+  }
+
+  /** First log index retained (1 until retention cut the log): entries below are deleted. */
+  get retainedFrom(): number {
+    return this.tables.retention.retainedFrom;
+  }
+
+  /** Retention marks after the cut, oldest first. */
+  get retentionMarks(): readonly RetentionMark[] {
+    return this.tables.retention.marks;
   }
 
   /** One commit to batch into a commitOffsets command: TOPIC_NOT_FOUND, BAD_REQUEST (an offset
@@ -327,8 +364,18 @@ export class BrokerStateMachine {
   /** A self-contained copy of all replicated state at appliedIndex (every table; no message
    *  bodies: the log holds them). Cold consume-queue entries are read back for it. */
   snapshot(): Snapshot {
+    return this.snapshotCutAt(0);
+  }
+
+  /** The snapshot at appliedIndex as it is once the log is cut there (a retention mark): the
+   *  queues serve nothing below it. A replica restored from it holds the log after it only. */
+  markSnapshot(): Snapshot {
+    return this.snapshotCutAt(this.applied);
+  }
+
+  private snapshotCutAt(cutAt: number): Snapshot {
     const tables: Partial<Record<keyof BrokerTables, unknown>> = {};
-    for (const table of tablesInOrder(this.tables)) tables[table.name as keyof BrokerTables] = table.snapshot();
+    for (const table of tablesInOrder(this.tables)) tables[table.name as keyof BrokerTables] = table.snapshot(cutAt);
     return { formatVersion: SNAPSHOT_FORMAT_VERSION, appliedIndex: this.applied, appliedTerm: this.appliedTermValue, tables: tables as TableSnapshots };
   }
 
@@ -343,6 +390,8 @@ export class BrokerStateMachine {
     this.applied = snapshot.appliedIndex;
     this.appliedTermValue = snapshot.appliedTerm;
     this.batches.clear();
+    // Derived from the log, which starts after the snapshot now.
+    this.keyIndex?.clear();
     this.store?.replaceAllOnNextCheckpoint();
   }
 

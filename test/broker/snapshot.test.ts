@@ -23,7 +23,7 @@ const SETUP: Step[] = TOPICS.map((topic) => ({ kind: 'createTopic', topic, queue
 
 /** Every answer a client could get from the applied state, as comparable text. */
 function observe(sm: BrokerStateMachine): string {
-  const out: unknown[] = [sm.appliedIndex, sm.appliedTerm, sm.listTopics()];
+  const out: unknown[] = [sm.appliedIndex, sm.appliedTerm, sm.listTopics(), sm.retainedFrom, sm.retentionMarks];
   for (const { topic, queues } of sm.listTopics()) {
     for (let q = 0; q < queues; q++) {
       const bounds = sm.queueBounds(topic, q);
@@ -71,9 +71,10 @@ t.test('a machine restored from a snapshot answers every read and applies the ne
   t.ok(runsWithAllTables >= 20, `${runsWithAllTables} runs restored a snapshot with every table non-empty`);
 });
 
-/** Fills every table: topics, queues with messages, consumer offsets. */
+/** Fills every table: topics, queues with messages, consumer offsets, retention marks. */
 function fullLog(): FakeLog {
   const log = new FakeLog();
+  log.append({ kind: 'retain', cutAt: 0, atMs: 5 });
   log.append({ kind: 'createTopic', topic: TOPICS[0], queues: 2 });
   for (let i = 0; i < 3; i++) log.append({ kind: 'sendBatch', topic: TOPICS[i % 2], queueId: i % 2, storeTimestamp: 10 + i, autoCreateQueues: 4, messages: [{ body: Uint8Array.of(i) }] });
   log.append({ kind: 'commitOffsets', entries: [{ group: GROUPS[0], topic: TOPICS[0], queueId: 0, offset: 1 }] });
@@ -87,7 +88,7 @@ t.test('every replicated table is in the snapshot, and leaving any one out is no
   const snapshot = original.snapshot();
   const empty = new BrokerStateMachine(log.options()).snapshot();
   const names = Object.keys(snapshot.tables) as (keyof Snapshot['tables'])[];
-  t.same(names, ['topics', 'consumeQueues', 'consumerOffsets']);
+  t.same(names, ['topics', 'consumeQueues', 'consumerOffsets', 'retention']);
   for (const name of names) {
     const without = { ...snapshot, tables: { ...snapshot.tables, [name]: empty.tables[name] } } as Snapshot;
     const restored = new BrokerStateMachine(log.options());
@@ -108,7 +109,7 @@ t.test('the state machine keeps replicated state only in its tables', async (t) 
   // listed in src/broker/state/tables.ts (so checkpoints and snapshots carry it), or something
   // every replica may hold differently (a cache, an option, a listener, the key index derived
   // from the log): only that goes here.
-  const notReplicated = ['listeners', 'batches', 'sendOptions', 'context', 'store', 'closed', 'brokerName', 'readEntry', 'keyIndex', 'keyIndexRebuild'];
+  const notReplicated = ['listeners', 'batches', 'sendOptions', 'context', 'store', 'closed', 'brokerName', 'readEntry', 'keyIndex', 'keyIndexRebuild', 'markListener'];
   const sm = new BrokerStateMachine(new FakeLog().options());
   t.same(Object.keys(sm).sort(), ['applied', 'appliedTermValue', 'tables', ...notReplicated].sort());
 });

@@ -8,6 +8,7 @@ import type { ApplyCommandOf, ApplyContext, ApplyOutcome, CommandHandler } from 
 import { decodeValidated } from './command-handler.ts';
 import { commitOffsetsHandler } from './commands/commit-offsets.ts';
 import { createTopicHandler } from './commands/create-topic.ts';
+import { retainHandler } from './commands/retain.ts';
 import { sendBatchHandler } from './commands/send-batch.ts';
 import type { ApplyEntry } from './types.ts';
 
@@ -19,6 +20,7 @@ export const COMMAND_HANDLERS: { readonly [K in CommandKind]: CommandHandler<App
   sendBatch: sendBatchHandler,
   createTopic: createTopicHandler,
   commitOffsets: commitOffsetsHandler,
+  retain: retainHandler,
 };
 
 /** Applies a broker command entry (type 0) through its handler. */

@@ -24,6 +24,8 @@ export interface ApplyOutcome {
   readonly result: ApplyResult;
   /** Messages became readable (tells onApplied listeners). */
   readonly event?: AppliedEvent;
+  /** The entry is a retention mark: the state machine keeps its snapshot (onMark). */
+  readonly mark?: boolean;
 }
 
 export interface CommandHandler<C> {

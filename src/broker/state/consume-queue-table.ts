@@ -1,7 +1,8 @@
 // Replicated table: the consume queue of every (topic, queue) that has received a message.
 // Checkpoint records `q:<topic>:<queueId 4 digits>:<chunk 10 digits>` -> CHECKPOINT_CHUNK_ENTRY_COUNT
 // entries (the last chunk of a queue may be short), so a checkpoint rewrites at most the partial
-// last chunk of each queue that changed.
+// last chunk of each queue that changed; `q:<topic>:<queueId 4 digits>:min` -> the queue's
+// minOffset once retention moved it (the chunks wholly below it are deleted).
 //
 // Memory: once a completed checkpoint holds a chunk in full, the queue drops it from memory (it
 // goes cold) and reads it back from LevelDB on demand (getSync, through a small cache shared by
@@ -17,7 +18,7 @@ import {
   SLOT_RADIX,
 } from '../consume-queue.ts';
 import type { CheckpointOp, ReplicatedTable, RestoreContext } from './replicated-table.ts';
-import { cmp } from './replicated-table.ts';
+import { cmp, packr } from './replicated-table.ts';
 
 /** Consume-queue entries per checkpoint value (32 KiB); also the unit of the cold tier. */
 export const CHECKPOINT_CHUNK_ENTRY_COUNT = CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
@@ -30,9 +31,10 @@ const HOT_MARGIN_CHUNK_COUNT = 1;
 const COLD_CHUNKS_PER_QUEUE_MAX = CONSUME_QUEUE_ENTRY_COUNT_MAX / CONSUME_QUEUE_CHUNK_ENTRY_COUNT;
 const C = CHECKPOINT_CHUNK_ENTRY_COUNT;
 
-/** [topic, queueId, minOffset, entries], sorted by topic and queue; only queues with entries.
- *  `entries` are the queue's packed entries from minOffset in encodeRange pieces cut at chunk
- *  boundaries (the checkpoint's unit; no piece is larger than a chunk). */
+/** [topic, queueId, minOffset, entries], sorted by topic and queue; every queue that ever had a
+ *  message. `entries` are the queue's packed entries from the chunk boundary at or below
+ *  minOffset (entries below minOffset in that chunk included, so every replica holds the same
+ *  chunks) in encodeRange pieces cut at chunk boundaries (no piece is larger than a chunk). */
 export type ConsumeQueueSnapshot = readonly (readonly [topic: string, queueId: number, minOffset: number, entries: readonly Uint8Array[]])[];
 
 /** Where cold chunks are read from: the checkpoint store. */
@@ -44,13 +46,20 @@ const KEY_PREFIX = 'q:';
 const queueKey = (topic: string, queueId: number): string => `${topic}:${queueId}`;
 const chunkKey = (topic: string, queueId: number, chunk: number): string =>
   `${KEY_PREFIX}${topic}:${String(queueId).padStart(4, '0')}:${String(chunk).padStart(10, '0')}`;
+/** Sorts after the queue's chunks (letters after digits). */
+const MIN_SUFFIX = 'min';
+const minKey = (topic: string, queueId: number): string => `${KEY_PREFIX}${topic}:${String(queueId).padStart(4, '0')}:${MIN_SUFFIX}`;
 
 /** A consume queue as its checkpoint chunks describe it, while a checkpoint load streams them. */
 interface LoadedQueue {
   readonly topic: string;
   readonly queueId: number;
+  /** Chunk number of the first chunk seen (-1 before any). */
+  firstChunk: number;
   /** Full chunks seen; a short one (`tail`) can only be the last. */
   fullChunks: number;
+  /** From the queue's `min` record (0 without one). */
+  minOffset: number;
   /** Packed last entry of the full chunks (-1 before any). */
   lastPacked: number;
   tail: Uint8Array | undefined;
@@ -65,6 +74,9 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
   private readonly changed = new Set<string>();
   /** queueKey -> queue offset up to which the last checkpoint taken (written or not) holds it. */
   private readonly checkpointedEnd = new Map<string, number>();
+  /** queueKey -> chunk number below which the checkpoint holds no chunk of the queue (retention
+   *  deleted them, or a restore started the queue there). */
+  private readonly chunksDeletedBelow = new Map<string, number>();
   private coldStore: ColdChunkStore | undefined;
   /** coldCacheKey -> decoded cold chunk, least recently used first. */
   private readonly coldChunks = new Map<number, Float64Array>();
@@ -118,14 +130,29 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
 
   // ---- snapshot ---------------------------------------------------------------------------
 
-  snapshot(): ConsumeQueueSnapshot {
+  snapshot(cutAt = 0): ConsumeQueueSnapshot {
     const out: [string, number, number, Uint8Array[]][] = [];
     for (const topic of [...this.queues.keys()].sort(cmp)) {
       this.queues.get(topic)!.forEach((cq, queueId) => {
-        if (cq !== undefined && cq.size > 0) out.push([topic, queueId, cq.minOffset, encodeInChunks(cq)]);
+        if (cq === undefined || cq.maxOffset === 0) return;
+        const minOffset = cutAt > 0 ? cq.offsetOfLogIndex(cutAt + 1) : cq.minOffset;
+        out.push([topic, queueId, minOffset, encodeInChunks(cq, minOffset)]);
       });
     }
     return out;
+  }
+
+  /** Retention: every queue stops serving the entries of log indexes below `logIndex`. */
+  trimBelowLogIndex(logIndex: number): void {
+    for (const [topic, byId] of this.queues) {
+      byId.forEach((cq, queueId) => {
+        if (cq === undefined) return;
+        const offset = cq.offsetOfLogIndex(logIndex);
+        if (offset === cq.minOffset) return;
+        cq.trimTo(offset);
+        this.changed.add(queueKey(topic, queueId));
+      });
+    }
   }
 
   restore(snapshot: ConsumeQueueSnapshot, context: RestoreContext): void {
@@ -133,21 +160,25 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
     this.queues.clear();
     this.changed.clear();
     this.checkpointedEnd.clear();
+    this.chunksDeletedBelow.clear();
     this.clearColdCache();
     for (const record of snapshot) {
       assert(Array.isArray(record) && record.length === 4 && Array.isArray(record[3]), 'state restore: a consume queue snapshot record is not [topic, queueId, minOffset, entries]');
       const [topic, queueId, minOffset, pieces] = record;
       checkQueueOf(topic, queueId, context);
       assert(this.get(topic, queueId) === undefined, `state restore: queue ${topic}/${queueId} twice`);
-      // Nothing moves a queue's minOffset yet: retention will, and will restore it.
-      assert(minOffset === 0, `state restore: queue ${topic}/${queueId} starts at ${String(minOffset)}`);
+      assert(Number.isSafeInteger(minOffset) && minOffset >= 0 && minOffset <= CONSUME_QUEUE_ENTRY_COUNT_MAX, `state restore: queue ${topic}/${queueId} starts at ${String(minOffset)}`);
       const cq = this.getOrCreate(topic, queueId);
+      const base = Math.floor(minOffset / C) * C;
+      cq.startAt(base);
       for (const piece of pieces) {
         assert(piece instanceof Uint8Array && piece.length <= C * CONSUME_QUEUE_ENTRY_BYTES, `state restore: a piece of queue ${topic}/${queueId} is not up to one chunk of entries`);
         cq.appendEncoded(cq.maxOffset, piece);
       }
-      assert(cq.size > 0, `state restore: queue ${topic}/${queueId} has no entries`);
+      assert(cq.maxOffset >= minOffset && cq.maxOffset > 0, `state restore: queue ${topic}/${queueId} ends at ${cq.maxOffset}, below its minOffset ${minOffset}`);
+      cq.trimTo(minOffset);
       checkPointsBelowApplied(cq, context);
+      this.chunksDeletedBelow.set(queueKey(topic, queueId), base / C);
       this.changed.add(queueKey(topic, queueId));
     }
   }
@@ -162,7 +193,15 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
       const topic = qk.slice(0, sep);
       const queueId = Number(qk.slice(sep + 1));
       const cq = this.get(topic, queueId)!;
-      const from = this.checkpointedEnd.get(qk) ?? 0;
+      const deletedBelow = this.chunksDeletedBelow.get(qk) ?? 0;
+      const minChunk = Math.floor(cq.minOffset / C);
+      if (cq.minOffset > 0) {
+        ops.push({ type: 'put', key: minKey(topic, queueId), value: packr.pack(cq.minOffset) });
+        // Retention: the chunks wholly below minOffset go (never read again).
+        for (let chunk = deletedBelow; chunk < minChunk; chunk++) ops.push({ type: 'del', key: chunkKey(topic, queueId, chunk) });
+        if (minChunk > deletedBelow) this.chunksDeletedBelow.set(qk, minChunk);
+      }
+      const from = Math.max(this.checkpointedEnd.get(qk) ?? 0, minChunk * C);
       const to = cq.maxOffset;
       const firstChunk = Math.floor(from / C);
       // Cold chunks are full and durable: a checkpoint never rewrites (nor reads) them.
@@ -195,9 +234,16 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
       checkQueueOf(q.topic, q.queueId, context);
       assert(this.get(q.topic, q.queueId) === undefined, `state restore: chunks of ${q.topic}/${q.queueId} are not contiguous`);
       const cq = this.getOrCreate(q.topic, q.queueId);
-      if (q.fullChunks > 0) cq.restoreCold(q.fullChunks * C, q.lastPacked);
+      const firstChunk = q.firstChunk >= 0 ? q.firstChunk : Math.floor(q.minOffset / C);
+      assert(firstChunk === Math.floor(q.minOffset / C) || (q.minOffset === 0 && firstChunk === 0), `state restore: ${q.topic}/${q.queueId} starts at chunk ${firstChunk}, its minOffset is ${q.minOffset}`);
+      cq.startAt(firstChunk * C);
+      if (q.fullChunks > 0) cq.restoreCold((firstChunk + q.fullChunks) * C, q.lastPacked);
       if (q.tail !== undefined) cq.appendEncoded(cq.maxOffset, q.tail);
-      this.checkpointedEnd.set(queueKey(q.topic, q.queueId), cq.maxOffset);
+      assert(cq.maxOffset >= q.minOffset, `state restore: ${q.topic}/${q.queueId} ends below its minOffset ${q.minOffset}`);
+      cq.trimTo(q.minOffset);
+      const qk = queueKey(q.topic, q.queueId);
+      this.checkpointedEnd.set(qk, cq.maxOffset);
+      this.chunksDeletedBelow.set(qk, firstChunk);
       checkPointsBelowApplied(cq, context);
     }
     this.loading = [];
@@ -234,10 +280,10 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
   }
 }
 
-/** A queue's entries from minOffset, cut at chunk boundaries. */
-function encodeInChunks(cq: ConsumeQueue): Uint8Array[] {
+/** A queue's entries from the chunk boundary at or below `minOffset`, cut at chunk boundaries. */
+function encodeInChunks(cq: ConsumeQueue, minOffset: number): Uint8Array[] {
   const pieces: Uint8Array[] = [];
-  for (let start = cq.minOffset; start < cq.maxOffset; ) {
+  for (let start = Math.floor(minOffset / C) * C; start < cq.maxOffset; ) {
     const end = Math.min(cq.maxOffset, (Math.floor(start / C) + 1) * C);
     pieces.push(cq.encodeRange(start, end));
     start = end;
@@ -260,15 +306,23 @@ function checkPointsBelowApplied(cq: ConsumeQueue, { appliedIndex }: RestoreCont
 function loadChunk(loading: LoadedQueue[], key: string, value: Uint8Array): void {
   const [topic, queueIdText, chunkText] = key.slice(KEY_PREFIX.length).split(':');
   const queueId = Number(queueIdText);
-  const chunk = Number(chunkText);
-  assert(Number.isInteger(queueId) && Number.isInteger(chunk) && key === chunkKey(topic, queueId, chunk), `state restore: bad key ${key}`);
   let q = loading.at(-1);
   if (q === undefined || q.topic !== topic || q.queueId !== queueId) {
-    q = { topic, queueId, fullChunks: 0, lastPacked: -1, tail: undefined };
+    q = { topic, queueId, firstChunk: -1, fullChunks: 0, minOffset: 0, lastPacked: -1, tail: undefined };
     loading.push(q);
   }
+  if (chunkText === MIN_SUFFIX) {
+    assert(Number.isInteger(queueId) && key === minKey(topic, queueId), `state restore: bad key ${key}`);
+    const minOffset = packr.unpack(value) as unknown;
+    assert(Number.isSafeInteger(minOffset) && (minOffset as number) > 0, `state restore: bad minOffset of ${topic}/${queueId}`);
+    q.minOffset = minOffset as number;
+    return;
+  }
+  const chunk = Number(chunkText);
+  assert(Number.isInteger(queueId) && Number.isInteger(chunk) && key === chunkKey(topic, queueId, chunk), `state restore: bad key ${key}`);
   assert(q.tail === undefined, `state restore: chunk ${chunk - 1} of ${topic}/${queueId} is short but not the last`);
-  assert(chunk === q.fullChunks, `state restore: chunk ${chunk} of ${topic}/${queueId} does not follow offset ${q.fullChunks * C}`);
+  if (q.firstChunk < 0) q.firstChunk = chunk;
+  assert(chunk === q.firstChunk + q.fullChunks, `state restore: chunk ${chunk} of ${topic}/${queueId} does not follow offset ${(q.firstChunk + q.fullChunks) * C}`);
   const fullBytes = C * CONSUME_QUEUE_ENTRY_BYTES;
   assert(value.length > 0 && value.length <= fullBytes, `state restore: chunk ${chunk} of ${topic}/${queueId} has ${value.length} bytes`);
   if (value.length < fullBytes) {

@@ -24,8 +24,10 @@ export interface ReplicatedTable<S> {
   readonly checkpointKeyPrefix: string;
 
   /** A self-contained copy of the whole table at the applied index: plain values (msgpack can
-   *  carry them) in a canonical order, sharing nothing the table goes on changing. */
-  snapshot(): S;
+   *  carry them) in a canonical order, sharing nothing the table goes on changing. With `cutAt`
+   *  (a log index, at most the applied one): as the table would be once retention cut the log up
+   *  to and including it (a table that holds nothing of the log ignores it). */
+  snapshot(cutAt?: number): S;
   /** Replaces the whole content with `snapshot`'s, checked as a checkpoint restore checks it
    *  (assertions), and counts all of it as changed: the next checkpoint writes it in full. */
   restore(snapshot: S, context: RestoreContext): void;

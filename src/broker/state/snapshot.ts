@@ -6,7 +6,7 @@ import { assert } from '../../util/index.ts';
 import { packr } from './replicated-table.ts';
 import type { BrokerTables, TableSnapshots } from './tables.ts';
 
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
 
 export interface Snapshot {
   readonly formatVersion: number;

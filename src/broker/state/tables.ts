@@ -5,6 +5,7 @@
 import { ConsumeQueueTable } from './consume-queue-table.ts';
 import { ConsumerOffsetTable } from './consumer-offset-table.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
+import { RetentionTable } from './retention-table.ts';
 import { TopicTable } from './topic-table.ts';
 
 type TableList<T> = { readonly [K in keyof T]: ReplicatedTable<unknown> & { readonly name: K } };
@@ -20,6 +21,7 @@ export function createTables() {
     topics: new TopicTable(),
     consumeQueues: new ConsumeQueueTable(),
     consumerOffsets: new ConsumerOffsetTable(),
+    retention: new RetentionTable(),
   });
 }
 
