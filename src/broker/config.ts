@@ -64,6 +64,10 @@ export interface BrokerConfig {
   readonly peerPushThrottlePoint: number;
   /** Bytes per second a paced follower is sent. */
   readonly peerPushQuota: number;
+  /** Hours a message is kept at least (RocketMQ's fileReservedTime); fractions allowed. */
+  readonly fileReservedTime: number;
+  /** Hours of the day (local time) when expired messages are deleted in normal operation. */
+  readonly deleteWhen: readonly number[];
   /** HTTP port of the Prometheus metrics listener (on brokerIP1); 0: off. */
   readonly metricsPromExporterPort: number;
   /** Whether the in-memory message key index (queryMsgByKey) is kept. */
@@ -160,6 +164,12 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   },
   { key: 'peerPushQuota', default: String(20 * 1024 ** 2), description: 'Bytes per second a paced follower is sent (65536..; DLedger\'s name and default).' },
   {
+    key: 'fileReservedTime',
+    default: '72',
+    description: 'Hours a message is kept at least (fractions allowed, e.g. 0.5); older ones are deleted at a deleteWhen hour, or at once when the disk is fuller than diskMaxUsedSpaceRatio. Deletion goes by commitlog segment (mappedFileSizeCommitLog).',
+  },
+  { key: 'deleteWhen', default: '04', description: 'Hours of the day (local time, ;-separated, e.g. 04;16) when expired messages are deleted in normal operation.' },
+  {
     key: 'metricsPromExporterPort',
     default: '0',
     description: 'HTTP port on brokerIP1 where this replica serves Prometheus metrics (GET /metrics, text format); 0: off. Every replica on one host needs a port of its own.',
@@ -177,9 +187,9 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
 ];
 
 /** RocketMQ keys that a DLedger-mode broker.conf often carries and that mean nothing here (roles
- *  come from Raft; there is no NameServer; retention is not configured yet). Accepted and
+ *  come from Raft; there is no NameServer yet). Accepted and
  *  ignored, so a RocketMQ config needs no edit. */
-export const IGNORED_ROCKETMQ_KEYS: readonly string[] = ['enableDLegerCommitLog', 'brokerId', 'brokerRole', 'namesrvAddr', 'deleteWhen', 'fileReservedTime'];
+export const IGNORED_ROCKETMQ_KEYS: readonly string[] = ['enableDLegerCommitLog', 'brokerId', 'brokerRole', 'namesrvAddr'];
 
 const KNOWN = new Set<string>(CONFIG_KEYS.map((k) => k.key));
 
@@ -228,8 +238,9 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   const options = readTopicAndStoreOptions(v);
   const timing = readTiming(v);
   const catchUp = readCatchUp(v);
+  const retention = readRetention(v);
   const observability = readObservability(v, client.listenPort, self.port);
-  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...observability };
+  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */
@@ -371,6 +382,20 @@ function readCatchUp(v: ConfigValues): ConfigPart<'peerPushThrottlePoint' | 'pee
   const peerPushThrottlePoint = v.int('peerPushThrottlePoint', 0, 1024 ** 5);
   const peerPushQuota = v.int('peerPushQuota', 65536, 1024 ** 4);
   return { peerPushThrottlePoint, peerPushQuota };
+}
+
+function readRetention(v: ConfigValues): ConfigPart<'fileReservedTime' | 'deleteWhen'> {
+  const hoursText = v.withDefault('fileReservedTime');
+  const fileReservedTime = Number(hoursText);
+  if (!/^\d+(\.\d+)?$/.test(hoursText) || !(fileReservedTime > 0) || fileReservedTime > 24 * 365 * 100) {
+    throw v.err('fileReservedTime', `fileReservedTime "${clip(hoursText)}" is not a number of hours above 0 (e.g. 72, or 0.5)`);
+  }
+  const whenText = v.withDefault('deleteWhen');
+  const deleteWhen = whenText.split(';').map((h) => h.trim());
+  if (deleteWhen.some((h) => !/^\d{1,2}$/.test(h) || Number(h) > 23)) {
+    throw v.err('deleteWhen', `deleteWhen "${clip(whenText)}" is not a ;-separated list of hours 0..23 (e.g. 04 or 04;16)`);
+  }
+  return { fileReservedTime, deleteWhen: [...new Set(deleteWhen.map(Number))].sort((a, b) => a - b) };
 }
 
 function readTiming(v: ConfigValues): ConfigPart<'tickMs' | 'heartbeatIntervalMs' | 'electionTimeoutMs' | 'sendTimeoutMs' | 'checkpointIntervalMs'> {

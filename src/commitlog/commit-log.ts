@@ -319,6 +319,21 @@ export class FileCommitLog implements CommitLog {
     return this.exclusive(() => this.truncation.deleteBefore(index));
   }
 
+  restartAt(first: number, prevTerm: number): Promise<void> {
+    const refusal = this.checkWritable('restartAt');
+    if (refusal !== null) return Promise.reject(refusal);
+    if (!Number.isSafeInteger(first) || first < 1 || !Number.isSafeInteger(prevTerm) || prevTerm < 0 || (first === 1 && prevTerm !== 0)) {
+      return Promise.reject(new CommitLogError('INVALID_ARGUMENT', `restartAt(${first}, ${prevTerm}): bad index or term`));
+    }
+    this.truncatesPending++;
+    return this.exclusive(async () => {
+      if (this.state.last >= this.state.first) await this.truncation.truncateAfter(this.state.first - 1);
+      await this.truncation.restartAt(first, prevTerm);
+    }).finally(() => {
+      this.truncatesPending--;
+    });
+  }
+
   flush(): Promise<void> {
     const refusal = this.checkWritable('flush');
     if (refusal !== null) return Promise.reject(refusal);

@@ -103,6 +103,41 @@ export class Truncation {
     this.settings.log('info', 'retention removed segments', { segments: gone.length, firstIndex: newFirst });
   }
 
+  /** An empty log starts over at `first` (the caller emptied it with truncateAfter). The new
+   *  start is durable in the checkpoint before the index files of the old log go. */
+  async restartAt(first: number, prevTerm: number): Promise<void> {
+    const { files, state } = this;
+    assert(state.last === state.first - 1, 'restartAt needs an empty log');
+    try {
+      await this.settle();
+      state.first = first;
+      state.prevTerm = prevTerm;
+      state.runs.clear();
+      state.cache.dropBefore(first);
+      state.last = first - 1;
+      state.written = first - 1;
+      state.flushed = first - 1;
+      await this.flusher.writeCheckpointNow();
+      // The empty segment takes its first index from the next record written to it.
+      const seg = files.segments[files.segments.length - 1];
+      if (seg !== undefined && seg.size === 0) seg.firstIndex = 0;
+      files.dropIndexFiles(() => true);
+      // The index file holding `first` has entries from its own start: the ones before `first`
+      // read as zeros (a sparse hole), never read since they are below the log.
+      const idxStart = files.indexFileStart(first);
+      const idx = files.indexFile(idxStart, true);
+      files.cutIndexFile(idx, (first - idxStart) * INDEX_ENTRY_SIZE);
+      await Promise.all([this.io.fsync(idx.fd), this.io.fsyncDir(this.settings.indexDir)]);
+      this.waiters.resolveAllFlushes();
+      this.settings.log('info', 'the log restarts after a snapshot', { firstIndex: first, prevTerm });
+    } catch (err) {
+      if (err instanceof CommitLogError) throw err;
+      const e = writeError(err, `restarting ${this.settings.dir} at ${first}`);
+      this.host.fail(e);
+      throw e;
+    }
+  }
+
   /** Waits until everything accepted is written and flushed and nothing is in flight. */
   private async settle(): Promise<void> {
     const { state } = this;

@@ -129,6 +129,10 @@ export interface CommitLog {
   truncateAfter(index: number): Promise<void>;
   /** Retention: drops whole segments that end before `index`. */
   deleteBefore(index: number): Promise<void>;
+  /** Makes the log empty and restarts it at `first`, the entry before having term `prevTerm` (a
+   *  snapshot replaced everything up to first - 1). Durable when it resolves; appends then
+   *  continue at `first`. */
+  restartAt(first: number, prevTerm: number): Promise<void>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

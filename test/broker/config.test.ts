@@ -45,6 +45,8 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     checkpointIntervalMs: 1000,
     peerPushThrottlePoint: 0,
     peerPushQuota: 20 * 1024 ** 2,
+    fileReservedTime: 72,
+    deleteWhen: [4],
     metricsPromExporterPort: 0,
     messageIndexEnable: true,
     maxIndexNum: 1_000_000,
@@ -53,6 +55,21 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
   t.same(raftTicksOf(cfg), { electionTicks: 50, heartbeatTicks: 10 });
   t.equal(CONFIG_KEYS.length, Object.keys(cfg).length, 'every config field is documented');
   for (const k of CONFIG_KEYS) t.ok(k.description.length > 10 && k.default !== undefined, k.key);
+});
+
+t.test('retention keys: fileReservedTime in hours (fractions too), deleteWhen as hours of the day; bad values refused with one line', async (t) => {
+  const cfg = parseConfig(`${MINIMAL}\nfileReservedTime=0.25\ndeleteWhen=16;04;4\n`);
+  t.equal(cfg.fileReservedTime, 0.25);
+  t.same(cfg.deleteWhen, [4, 16]);
+  for (const [line, why] of [
+    ['fileReservedTime=0', /fileReservedTime "0" is not a number of hours above 0/],
+    ['fileReservedTime=-1', /is not a number of hours/],
+    ['fileReservedTime=3h', /is not a number of hours/],
+    ['deleteWhen=24', /deleteWhen "24" is not a ;-separated list of hours 0..23/],
+    ['deleteWhen=04;', /is not a ;-separated list/],
+  ] as const) {
+    t.throws(() => parseConfig(`${MINIMAL}\n${line}\n`), { message: why }, line);
+  }
 });
 
 t.test('comments, blank lines, whitespace and RocketMQ keys that mean nothing here are accepted', async (t) => {

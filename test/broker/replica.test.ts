@@ -59,6 +59,9 @@ class ManualLog implements CommitLog {
     this.truncating = false;
   }
   async deleteBefore(): Promise<void> {}
+  async restartAt(): Promise<void> {
+    throw new Error("ManualLog: restartAt is not modelled");
+  }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -201,3 +201,37 @@ t.test('writeNow writes what was accepted at once, and under SYNC_FLUSH starts i
     await reopened.close();
   }
 });
+
+t.test('restartAt empties the log and restarts it at a later index, durably; appends continue there', async (t) => {
+  for (const [name, indexEntriesPerFile] of [['index files of 1 Mi entries', undefined], ['index files of 16 entries', 16]] as const) {
+    const dir = tempDir('api-restart');
+    t.teardown(() => removeDir(dir));
+    const opts = { dir, segmentBytes: 4096, ...(indexEntriesPerFile !== undefined ? { indexEntriesPerFile } : {}) };
+    let log = await openCommitLog(opts);
+    for (let i = 1; i <= 60; i += 10) await log.append(recordsFrom(i, 10, 1, () => 200));
+    await log.deleteBefore(25);
+    await log.restartAt(1000, 7);
+    t.equal(log.firstIndex(), 1000, name);
+    t.equal(log.lastIndex(), 999);
+    t.equal(log.termAt(999), 7);
+    t.throws(() => log.read(60, 1), { code: 'COMPACTED' });
+    await log.close();
+    // A crash right after: the empty log restarts where it was told.
+    log = await openCommitLog(opts);
+    t.same([log.firstIndex(), log.lastIndex(), log.termAt(999)], [1000, 999, 7], `${name}: reopened empty`);
+    await log.append(recordsFrom(1000, 30, 8, () => 300));
+    t.equal(log.read(1000, Infinity).length, 30);
+    await log.close();
+    log = await openCommitLog(opts);
+    t.same([log.firstIndex(), log.lastIndex(), log.termAt(999), log.termAt(1029)], [1000, 1029, 7, 8], `${name}: reopened with entries`);
+    t.same(log.read(1000, Infinity).map((r) => r.index), Array.from({ length: 30 }, (_, i) => 1000 + i));
+    // And again from a log that has entries: restartAt empties it first.
+    await log.restartAt(5000, 9);
+    await log.append(recordsFrom(5000, 3, 9, () => 10));
+    await log.close();
+    log = await openCommitLog(opts);
+    t.same([log.firstIndex(), log.lastIndex(), log.termAt(4999)], [5000, 5002, 9]);
+    await t.rejects(log.restartAt(0, 0), { code: 'INVALID_ARGUMENT' });
+    await log.close();
+  }
+});

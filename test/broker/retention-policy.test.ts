@@ -1,0 +1,35 @@
+// The master's retention decisions: marks every segment, cuts at expired marks at the deleteWhen
+// hours or when the disk is filling, the oldest marks forcibly when it is nearly full.
+import t from 'tap';
+import { decideRetention, type RetentionInputs, type RetentionSettings } from '../../src/broker/retention-policy.ts';
+
+const HOUR = 3_600_000;
+const S: RetentionSettings = { fileReservedMs: 72 * HOUR, deleteWhen: [4], diskMaxUsedSpaceRatio: 75, diskSpaceCleanForciblyRatio: 85, markIntervalBytes: 1000, markCountMax: 3 };
+const NOW = 1000 * HOUR;
+const marks = [
+  { index: 10, atMs: NOW - 100 * HOUR },
+  { index: 20, atMs: NOW - 80 * HOUR },
+  { index: 30, atMs: NOW - 10 * HOUR },
+];
+const base: RetentionInputs = { nowMs: NOW, hour: 12, marks, bytesSinceLastMark: 0, bytesAfter: (i) => (40 - i) * 100, diskUsedPercent: 10 };
+
+t.test('a mark once a segment of log followed the last one, while there is room for marks', async (t) => {
+  t.equal(decideRetention(S, { ...base, marks: [] }), null);
+  t.same(decideRetention(S, { ...base, marks: [], bytesSinceLastMark: 1000 }), { cutAt: 0, why: 'mark' });
+  t.equal(decideRetention(S, { ...base, bytesSinceLastMark: 1000 }), null, 'three marks are the most');
+});
+
+t.test('expired marks are cut at a deleteWhen hour, or at any hour above diskMaxUsedSpaceRatio', async (t) => {
+  t.equal(decideRetention(S, base), null, 'not at noon');
+  t.same(decideRetention(S, { ...base, hour: 4 }), { cutAt: 20, why: 'expired' }, 'the newest expired mark');
+  t.same(decideRetention(S, { ...base, diskUsedPercent: 75 }), { cutAt: 20, why: 'expired, disk above diskMaxUsedSpaceRatio' });
+  t.equal(decideRetention(S, { ...base, hour: 4, marks: marks.slice(2) }), null, 'nothing expired');
+});
+
+t.test('above diskSpaceCleanForciblyRatio the oldest mark goes even unexpired, while a segment follows it', async (t) => {
+  const fresh = marks.slice(2);
+  t.same(decideRetention(S, { ...base, marks: fresh, diskUsedPercent: 90 }), { cutAt: 30, why: 'disk above diskSpaceCleanForciblyRatio' }, 'exactly a segment after mark 30');
+  t.same(decideRetention(S, { ...base, marks: fresh, diskUsedPercent: 90, bytesAfter: () => 5000 }), { cutAt: 30, why: 'disk above diskSpaceCleanForciblyRatio' });
+  t.equal(decideRetention(S, { ...base, marks: fresh, diskUsedPercent: 90, bytesAfter: () => 999 }), null, 'less than a segment after it: nothing to free');
+  t.same(decideRetention(S, { ...base, diskUsedPercent: 90 }), { cutAt: 20, why: 'expired, disk above diskMaxUsedSpaceRatio' }, 'expired ones first');
+});
