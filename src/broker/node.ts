@@ -25,7 +25,10 @@ import { CatchUpThrottle } from './catch-up-throttle.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
-import { BrokerStateMachine, type KeyIndexRebuilder } from './state-machine.ts';
+import { BrokerStateMachine, RETENTION_MARK_COUNT_MAX, type KeyIndexRebuilder } from './state-machine.ts';
+import { LogCompactor } from './log-compactor.ts';
+import { MarkStore } from './retention-marks.ts';
+import { diskUsedPercentOf, RetentionService } from './retention-service.ts';
 import { traceAs } from '../trace/index.ts';
 
 /** Proposals waiting for commit on one replica. */
@@ -45,6 +48,11 @@ const TRANSFER_ON_STOP_MS_MAX = 2000;
 /** Log bytes the key index rebuild reads at most after a start (newest first): bounds its time
  *  for a replica with a long log. */
 const KEY_INDEX_REBUILD_BYTES_MAX = 256 * 1024 * 1024;
+/** Disk use (percent) from which expired messages go at any hour, and from which the oldest go
+ *  even unexpired (RocketMQ's diskMaxUsedSpaceRatio and diskSpaceCleanForciblyRatio defaults;
+ *  configurable once the disk-full work lands). */
+const RETENTION_DISK_MAX_USED_RATIO = 75;
+const RETENTION_DISK_CLEAN_FORCIBLY_RATIO = 85;
 /** Longest the key index rebuild holds the event loop at a time. */
 const KEY_INDEX_REBUILD_SLICE_MS = 10;
 
@@ -74,6 +82,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   let stopKeyIndexRebuild = (): void => undefined;
   const closers = [
     async () => stopKeyIndexRebuild(),
+    async () => parts.retention.stop(),
     async () => metricsServer?.close(),
     () => parts.server.close(),
     () => parts.replica.stop(),
@@ -87,6 +96,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     for (const close of closers) await close();
   };
   await startParts(parts, closers, logger);
+  parts.retention.start();
   if (metrics !== undefined) {
     metrics.useSources(metricsSources(config, stores, parts));
     try {
@@ -136,6 +146,8 @@ interface Stores {
   readonly log: FileCommitLog;
   readonly meta: MetaStore;
   readonly stateMachine: BrokerStateMachine;
+  /** Snapshots of the retention marks (retention-marks.ts). */
+  readonly marks: MarkStore;
   /** Begun before the first apply, run after the start (rebuildKeyIndexInBackground). */
   readonly keyIndexRebuild: KeyIndexRebuilder | undefined;
 }
@@ -168,6 +180,8 @@ interface NodeParts {
   readonly throttle: CatchUpThrottle;
   readonly replica: Replica;
   readonly server: BrokerServer;
+  /** The master's retention proposals. */
+  readonly retention: RetentionService;
   /** This replica's client address as clients are told it. */
   readonly advertisedAddr: string;
 }
@@ -183,6 +197,7 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
   const driver = (): Replica => replica!;
   const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr));
   const throttle = createThrottle(config, logFn, stores, transport, driver);
+  const compactor = new LogCompactor(stores.log, stores.marks, () => stores.stateMachine.durableRetainedFrom, logger);
   replica = new Replica({
     nodeId: config.dLegerSelfId,
     raft,
@@ -197,8 +212,10 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     pendingProposalsMax: PENDING_PROPOSALS_MAX,
     inboxMessagesMax: INBOX_MESSAGES_MAX,
     onFatal,
+    onCheckpointed: () => compactor.maybeCompact(),
     ...(metrics !== undefined ? { metrics } : {}),
   });
+  const retention = createRetention(config, logger, stores, replica);
   const server = new BrokerServer({
     host: config.brokerIP1,
     port: config.listenPort,
@@ -219,7 +236,27 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     metricsPort: config.metricsPromExporterPort,
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  return { transport, throttle, replica, server, advertisedAddr };
+  return { transport, throttle, replica, server, retention, advertisedAddr };
+}
+
+/** The master's retention proposals (retention-service.ts), by the config's rules. */
+function createRetention(config: BrokerConfig, logger: Logger, { log, stateMachine }: Stores, replica: Replica): RetentionService {
+  return new RetentionService({
+    settings: {
+      fileReservedMs: config.fileReservedTime * 3_600_000,
+      deleteWhen: config.deleteWhen,
+      diskMaxUsedSpaceRatio: RETENTION_DISK_MAX_USED_RATIO,
+      diskSpaceCleanForciblyRatio: RETENTION_DISK_CLEAN_FORCIBLY_RATIO,
+      markIntervalBytes: config.mappedFileSizeCommitLog,
+      markCountMax: RETENTION_MARK_COUNT_MAX,
+    },
+    stateMachine,
+    bytesAfter: (index) => log.bytesAfter(index),
+    diskUsedPercent: () => diskUsedPercentOf(config.storePathRootDir),
+    leaderReady: () => replica.leaderReady,
+    propose: (data) => replica.propose(data),
+    logger,
+  });
 }
 
 /** Paces what the replica sends a follower far behind (catch-up-throttle.ts). */
@@ -409,6 +446,7 @@ async function openStores(config: BrokerConfig, logger: Logger, metrics: BrokerM
     log = commitLog;
     const metaStore = await openMetaStore(path.join(root, 'meta'));
     meta = metaStore;
+    const marks = MarkStore.open(path.join(root, 'snapshots'));
     const stateMachine = await BrokerStateMachine.open(
       path.join(root, 'state'),
       stateMachineOptions(config, (index) => {
@@ -416,12 +454,20 @@ async function openStores(config: BrokerConfig, logger: Logger, metrics: BrokerM
         return commitLog.read(index, 1)[0]?.data;
       }),
     );
+    stateMachine.onMark((mark) => {
+      try {
+        marks.put(mark);
+      } catch (err) {
+        // The state is unaffected; this replica cannot send this mark to a follower behind it.
+        logger.error({ err: (err as Error).message, index: mark.index }, 'retention: could not write the snapshot of a mark');
+      }
+    });
     if (stateMachine.appliedIndex > commitLog.lastIndex()) {
       await stateMachine.close({ checkpoint: false });
       throw new CommitLogError('STORE_CORRUPT', `store ${root}: the state checkpoint is at index ${stateMachine.appliedIndex} but the commitlog ends at ${commitLog.lastIndex()} (log data lost)`);
     }
     const keyIndexRebuild = stateMachine.startKeyIndexRebuild((from, maxBytes) => commitLog.read(from, maxBytes), commitLog.firstIndex(), KEY_INDEX_REBUILD_BYTES_MAX);
-    return { log: commitLog, meta: metaStore, stateMachine, keyIndexRebuild };
+    return { log: commitLog, meta: metaStore, stateMachine, marks, keyIndexRebuild };
   } catch (err) {
     await meta?.close().catch(() => {});
     await log?.close().catch(() => {});

@@ -48,6 +48,8 @@ export interface ReplicaOptions {
   readonly inboxMessagesMax: number;
   /** Called when the replica cannot go on (the disk failed): the process should exit. */
   readonly onFatal: (err: Error) => void;
+  /** A state checkpoint completed (retention frees the disk behind a cut it holds). */
+  readonly onCheckpointed?: () => void;
   /** Where the driver records its metrics; absent when they are off. */
   readonly metrics?: ReplicaMetrics;
 }

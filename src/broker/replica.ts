@@ -502,6 +502,7 @@ export class Replica {
         stateMachine.checkpoint().then(
           () => {
             this.checkpointing = false;
+            this.opts.onCheckpointed?.();
           },
           (err: Error) => {
             this.checkpointing = false;
@@ -523,6 +524,7 @@ export class Replica {
         if (this.stableLastIndex() < stateMachine.appliedIndex) await this.durableTail;
         await log.flush();
         await stateMachine.checkpoint();
+        this.opts.onCheckpointed?.();
       } finally {
         this.checkpointing = false;
       }

@@ -93,6 +93,8 @@ export class BrokerStateMachine {
   private readonly tables: BrokerTables = createTables();
   private readonly listeners: AppliedListener[] = [];
   private markListener: MarkListener | undefined;
+  /** retainedFrom as of the last completed checkpoint. */
+  private checkpointedCut = 1;
   private readonly batches: SendBatchCache;
   private readonly sendOptions: SendOptions;
   /** What apply handlers and reads work with. */
@@ -134,6 +136,7 @@ export class BrokerStateMachine {
       sm.applied = meta?.applied ?? 0;
       sm.appliedTermValue = meta?.term ?? 0;
       for (const table of tables) table.finishCheckpointLoad({ tables: sm.tables, appliedIndex: sm.applied });
+      sm.checkpointedCut = sm.retainedFrom;
     } catch (err) {
       await store.close();
       throw err;
@@ -416,7 +419,17 @@ export class BrokerStateMachine {
    */
   checkpoint(): Promise<number> {
     if (this.store === undefined) return Promise.resolve(0);
-    return this.store.checkpoint(tablesInOrder(this.tables), { applied: this.applied, term: this.appliedTermValue });
+    const cut = this.retainedFrom;
+    return this.store.checkpoint(tablesInOrder(this.tables), { applied: this.applied, term: this.appliedTermValue }).then((applied) => {
+      this.checkpointedCut = Math.max(this.checkpointedCut, cut);
+      return applied;
+    });
+  }
+
+  /** retainedFrom as the last completed checkpoint holds it: the log below it is never replayed
+   *  again after a restart, so it may be deleted. */
+  get durableRetainedFrom(): number {
+    return this.checkpointedCut;
   }
 
   /** Stops persisting. With `checkpoint` (default true) writes a final checkpoint first; false
