@@ -88,12 +88,11 @@ export interface ConfigKeyInfo {
 /** Default and highest maxIndexNum (the key index's typed arrays are sized by it at start). */
 export const KEY_INDEX_ENTRIES_DEFAULT = 1_000_000;
 export const KEY_INDEX_ENTRIES_LIMIT = 50_000_000;
-/** Log files: MiB per file and files kept (the one being written included). At least 2 files:
- *  pino-roll, which rotates them, always keeps one rotated file besides the current one. */
+/** Log files: MiB per file and files kept (the one being written included; 1: that one only). */
 export const LOG_FILE_MAX_SIZE_DEFAULT = 128;
 export const LOG_FILE_MAX_SIZE_LIMIT = 65_536;
 export const LOG_FILE_MAX_COUNT_DEFAULT = 10;
-export const LOG_FILE_MAX_COUNT_MIN = 2;
+export const LOG_FILE_MAX_COUNT_MIN = 1;
 export const LOG_FILE_MAX_COUNT_LIMIT = 1000;
 /** Most replicas in one group. */
 export const PEER_COUNT_MAX = 7;

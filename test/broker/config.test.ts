@@ -89,7 +89,7 @@ t.test('comments, blank lines, whitespace and RocketMQ keys that mean nothing he
 });
 
 t.test('logFileMaxSize and logFileMaxCount take their bounds and values in between', async (t) => {
-  for (const [size, count] of [[1, 2], [512, 3], [65536, 1000]] as const) {
+  for (const [size, count] of [[1, 1], [512, 3], [65536, 1000]] as const) {
     const cfg = parseConfig(`${MINIMAL}logFileMaxSize=${size}\nlogFileMaxCount=${count}\n`);
     t.equal(cfg.logFileMaxSize, size, `logFileMaxSize=${size}`);
     t.equal(cfg.logFileMaxCount, count, `logFileMaxCount=${count}`);
@@ -162,8 +162,7 @@ t.test('each bad value is one line that names its key', async (t) => {
     [`${MINIMAL}logFileMaxSize=0`, 'logFileMaxSize', /^broker\.conf: logFileMaxSize "0" is not valid; expected an integer in 1\.\.65536$/],
     [`${MINIMAL}logFileMaxSize=128M`, 'logFileMaxSize', /logFileMaxSize "128M" is not valid; expected an integer in 1\.\.65536/],
     [`${MINIMAL}logFileMaxSize=65537`, 'logFileMaxSize', /logFileMaxSize "65537"/],
-    [`${MINIMAL}logFileMaxCount=1`, 'logFileMaxCount', /^broker\.conf: logFileMaxCount "1" is not valid; expected an integer in 2\.\.1000$/],
-    [`${MINIMAL}logFileMaxCount=0`, 'logFileMaxCount', /logFileMaxCount "0"/],
+    [`${MINIMAL}logFileMaxCount=0`, 'logFileMaxCount', /^broker\.conf: logFileMaxCount "0" is not valid; expected an integer in 1\.\.1000$/],
     [`${MINIMAL}logFileMaxCount=ten`, 'logFileMaxCount', /logFileMaxCount "ten"/],
     [`${MINIMAL}logFileMaxCount=1001`, 'logFileMaxCount', /logFileMaxCount "1001"/],
     [`${MINIMAL}clientPeers=n0-h:1;n1-h:2`, 'clientPeers', /expected exactly the dLegerPeers ids/],
