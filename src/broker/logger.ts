@@ -80,9 +80,12 @@ export async function createLogger(opts: LoggerOptions): Promise<Logger> {
     throw err;
   }
   followRotations(dir, file);
-  const streams: pino.StreamEntry[] = [{ stream: file }];
-  if (opts.stderr !== false) streams.push({ stream: pino.destination({ fd: 2, sync: true }) });
-  const base = pino({ level: opts.level ?? 'info', base: { node: opts.nodeId, pid: process.pid } }, pino.multistream(streams));
+  // Each stream at the logger's level: a multistream entry without one takes 'info' and would
+  // drop debug lines.
+  const level = (opts.level ?? 'info') as pino.Level;
+  const streams: pino.StreamEntry[] = [{ level, stream: file }];
+  if (opts.stderr !== false) streams.push({ level, stream: pino.destination({ fd: 2, sync: true }) });
+  const base = pino({ level, base: { node: opts.nodeId, pid: process.pid } }, pino.multistream(streams));
   return wrap(base, file);
 }
 

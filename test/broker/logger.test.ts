@@ -136,6 +136,18 @@ t.test('a broker.log of an earlier version becomes the oldest file, deleted by r
   t.equal(files.length, 3);
 });
 
+t.test('the level given reaches the file: debug lines at debug, none at info', async (t) => {
+  for (const level of ['debug', 'info']) {
+    const store = tempStore(t);
+    const logger = await createLogger({ nodeId: 'n0', storeDir: store, stderr: false, level });
+    logger.debug({}, 'a debug line');
+    logger.info({}, 'an info line');
+    await logger.close();
+    const msgs = linesOf(t, path.join(store, 'logs', 'broker.log')).map((l) => l.msg);
+    t.same(msgs, level === 'debug' ? ['a debug line', 'an info line'] : ['an info line'], `level ${level}`);
+  }
+});
+
 t.test('createLogger fails fast when the log directory cannot be created or the file opened', async (t) => {
   const store = tempStore(t);
   const notADir = path.join(store, 'file');
