@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { createLogger, type Logger } from '../../src/broker/logger.ts';
+import { createLogger, type Logger } from '../../src/broker/index.ts';
 
-const LOGGER_MODULE = fileURLToPath(new URL('../../src/broker/logger.ts', import.meta.url));
+const BROKER_MODULE = fileURLToPath(new URL('../../src/broker/index.ts', import.meta.url));
 const LINE_FILE = /^broker\.(\d+)\.log$/;
 
 function tempStore(t: Test): string {
@@ -167,7 +167,7 @@ t.test('the lines logged before flush() and process.exit are in the file', async
   const script = path.join(store, 'exit.mts');
   fs.writeFileSync(
     script,
-    `import { createLogger } from ${JSON.stringify(LOGGER_MODULE)};\n` +
+    `import { createLogger } from ${JSON.stringify(BROKER_MODULE)};\n` +
       `const logger = await createLogger({ nodeId: 'n0', storeDir: ${JSON.stringify(store)}, stderr: false, maxFileBytes: 4096, logFileMaxCount: 3 });\n` +
       `for (let i = 0; i < 300; i++) { logger.info({ seq: i, pad: 'x'.repeat(40) }, 'line'); if (i % 20 === 19) await new Promise((r) => setImmediate(r)); }\n` +
       `logger.error({ seq: 300 }, 'fatal');\n` +
