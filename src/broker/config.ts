@@ -74,6 +74,10 @@ export interface BrokerConfig {
   readonly messageIndexEnable: boolean;
   /** Most (topic, key) entries the key index holds; the oldest go first. */
   readonly maxIndexNum: number;
+  /** MiB logs/broker.N.log grows to before the log moves on to the next file. */
+  readonly logFileMaxSize: number;
+  /** Log files kept, the one being written included; the oldest are deleted. */
+  readonly logFileMaxCount: number;
 }
 
 export type ConfigKey = keyof BrokerConfig;
@@ -88,6 +92,12 @@ export interface ConfigKeyInfo {
 /** Default and highest maxIndexNum (the key index's typed arrays are sized by it at start). */
 export const KEY_INDEX_ENTRIES_DEFAULT = 1_000_000;
 export const KEY_INDEX_ENTRIES_LIMIT = 50_000_000;
+/** Log files: MiB per file and files kept (the one being written included; 1: that one only). */
+export const LOG_FILE_MAX_SIZE_DEFAULT = 128;
+export const LOG_FILE_MAX_SIZE_LIMIT = 65_536;
+export const LOG_FILE_MAX_COUNT_DEFAULT = 10;
+export const LOG_FILE_MAX_COUNT_MIN = 1;
+export const LOG_FILE_MAX_COUNT_LIMIT = 1000;
 /** Most replicas in one group. */
 export const PEER_COUNT_MAX = 7;
 /** Highest clientConnectionsMax accepted (each connection is a file descriptor). */
@@ -184,6 +194,16 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
     default: String(KEY_INDEX_ENTRIES_DEFAULT),
     description: `Most (topic, key) entries the key index holds, the oldest dropped first (1..${KEY_INDEX_ENTRIES_LIMIT}); about 30 bytes each.`,
   },
+  {
+    key: 'logFileMaxSize',
+    default: String(LOG_FILE_MAX_SIZE_DEFAULT),
+    description: `MiB a log file (logs/broker.N.log) grows to before the log moves on to the next file (1..${LOG_FILE_MAX_SIZE_LIMIT}).`,
+  },
+  {
+    key: 'logFileMaxCount',
+    default: String(LOG_FILE_MAX_COUNT_DEFAULT),
+    description: `Log files kept, the one being written included; the oldest is deleted (${LOG_FILE_MAX_COUNT_MIN}..${LOG_FILE_MAX_COUNT_LIMIT}).`,
+  },
 ];
 
 /** RocketMQ keys that a DLedger-mode broker.conf often carries and that mean nothing here (roles
@@ -240,7 +260,8 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   const catchUp = readCatchUp(v);
   const retention = readRetention(v);
   const observability = readObservability(v, client.listenPort, self.port);
-  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability };
+  const logFiles = readLogFiles(v);
+  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability, ...logFiles };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */
@@ -419,6 +440,12 @@ function readObservability(v: ConfigValues, listenPort: number, peerPort: number
   const messageIndexEnable = v.bool('messageIndexEnable');
   const maxIndexNum = v.int('maxIndexNum', 1, KEY_INDEX_ENTRIES_LIMIT);
   return { metricsPromExporterPort, messageIndexEnable, maxIndexNum };
+}
+
+function readLogFiles(v: ConfigValues): ConfigPart<'logFileMaxSize' | 'logFileMaxCount'> {
+  const logFileMaxSize = v.int('logFileMaxSize', 1, LOG_FILE_MAX_SIZE_LIMIT);
+  const logFileMaxCount = v.int('logFileMaxCount', LOG_FILE_MAX_COUNT_MIN, LOG_FILE_MAX_COUNT_LIMIT);
+  return { logFileMaxSize, logFileMaxCount };
 }
 
 function parsePeers(text: string, key: ConfigKey, err: (key: ConfigKey, message: string) => ConfigError): PeerAddress[] {

@@ -20,6 +20,10 @@ export {
   type PeerTransportOptions,
 } from './peer-transport.ts';
 export * from './replica.ts';
+export { decideRetention, type RetentionDecision, type RetentionInputs, type RetentionSettings } from './retention-policy.ts';
+export { MarkStore, MarkStoreError, MARK_SNAPSHOT_BYTES_MAX } from './retention-marks.ts';
+export { RetentionService, RETENTION_CHECK_INTERVAL_MS, diskUsedPercentOf } from './retention-service.ts';
+export { LogCompactor } from './log-compactor.ts';
 export * from './replica-options.ts';
 export * from './role.ts';
 export * from './send-batch-encoding.ts';

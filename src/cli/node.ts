@@ -8,7 +8,8 @@ const SPEC: CommandSpec = {
     'Runs one replica of a broker group in the foreground. It is MASTER while it is the Raft leader,\n' +
     'SLAVE otherwise. SIGTERM or Ctrl-C stops it gracefully: a master first hands leadership to the\n' +
     'most caught-up follower, then it flushes and exits 0. Logs are JSON lines on stderr and in\n' +
-    '<storePathRootDir>/logs/broker.log.',
+    '<storePathRootDir>/logs/broker.N.log files (logFileMaxSize MiB each, logFileMaxCount kept);\n' +
+    'logs/broker.log links to the one being written.',
   flags: [
     { name: 'config', kind: 'string', help: 'broker.conf (key=value lines; keys below)', required: true },
     { name: 'log-level', kind: 'string', help: 'log level', default: 'info', choices: ['debug', 'info', 'warn', 'error'] },
@@ -40,7 +41,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   let logger;
   try {
-    logger = createLogger({ nodeId: config.dLegerSelfId, storeDir: config.storePathRootDir, level: String(flags['log-level']) });
+    logger = await createLogger({
+      nodeId: config.dLegerSelfId,
+      storeDir: config.storePathRootDir,
+      level: String(flags['log-level']),
+      logFileMaxSize: config.logFileMaxSize,
+      logFileMaxCount: config.logFileMaxCount,
+    });
   } catch (err) {
     console.error(`raftmq node: could not start ${config.dLegerSelfId}: cannot open its log under ${config.storePathRootDir}: ${(err as Error).message}`);
     return 1;

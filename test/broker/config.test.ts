@@ -50,6 +50,8 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     metricsPromExporterPort: 0,
     messageIndexEnable: true,
     maxIndexNum: 1_000_000,
+    logFileMaxSize: 128,
+    logFileMaxCount: 10,
   });
   t.same(selfPeer(cfg), { id: 'n1', host: '127.0.0.1', port: 40912 });
   t.same(raftTicksOf(cfg), { electionTicks: 50, heartbeatTicks: 10 });
@@ -101,6 +103,14 @@ t.test('comments, blank lines, whitespace and RocketMQ keys that mean nothing he
   t.equal(cfg.preferredLeaderId, 'n2');
   t.equal(cfg.dLegerPeers.length, 3);
   t.same(cfg.clientPeers.map((p) => `${p.id}@${p.host}:${p.port}`), ['n0@127.0.0.1:30911', 'n1@10.0.0.2:30921', 'n2@host-c:30931']);
+});
+
+t.test('logFileMaxSize and logFileMaxCount take their bounds and values in between', async (t) => {
+  for (const [size, count] of [[1, 1], [512, 3], [65536, 1000]] as const) {
+    const cfg = parseConfig(`${MINIMAL}logFileMaxSize=${size}\nlogFileMaxCount=${count}\n`);
+    t.equal(cfg.logFileMaxSize, size, `logFileMaxSize=${size}`);
+    t.equal(cfg.logFileMaxCount, count, `logFileMaxCount=${count}`);
+  }
 });
 
 t.test('renderConfig writes a file that parses back to the same config', async (t) => {
@@ -166,6 +176,12 @@ t.test('each bad value is one line that names its key', async (t) => {
     [`${MINIMAL}metricsPromExporterPort=70000`, 'metricsPromExporterPort', /expected an integer in 0\.\.65535/],
     [`${MINIMAL}messageIndexEnable=1`, 'messageIndexEnable', /expected true or false/],
     [`${MINIMAL}maxIndexNum=0`, 'maxIndexNum', /maxIndexNum "0" is not valid; expected an integer in 1\.\.50000000/],
+    [`${MINIMAL}logFileMaxSize=0`, 'logFileMaxSize', /^broker\.conf: logFileMaxSize "0" is not valid; expected an integer in 1\.\.65536$/],
+    [`${MINIMAL}logFileMaxSize=128M`, 'logFileMaxSize', /logFileMaxSize "128M" is not valid; expected an integer in 1\.\.65536/],
+    [`${MINIMAL}logFileMaxSize=65537`, 'logFileMaxSize', /logFileMaxSize "65537"/],
+    [`${MINIMAL}logFileMaxCount=0`, 'logFileMaxCount', /^broker\.conf: logFileMaxCount "0" is not valid; expected an integer in 1\.\.1000$/],
+    [`${MINIMAL}logFileMaxCount=ten`, 'logFileMaxCount', /logFileMaxCount "ten"/],
+    [`${MINIMAL}logFileMaxCount=1001`, 'logFileMaxCount', /logFileMaxCount "1001"/],
     [`${MINIMAL}clientPeers=n0-h:1;n1-h:2`, 'clientPeers', /expected exactly the dLegerPeers ids/],
     [`${MINIMAL}clientPeers=n0-h:1;n1-h:2;n2-h:3`, 'clientPeers', /but listenPort is 10911/],
     ['dLegerPeers=n0-h:100;n1-h:40000\ndLegerSelfId=n1\nlistenPort=100', 'clientPeers', /cannot be derived for n0/],

@@ -1,7 +1,7 @@
 // The master's retention decisions: marks every segment, cuts at expired marks at the deleteWhen
 // hours or when the disk is filling, the oldest marks forcibly when it is nearly full.
 import t from 'tap';
-import { decideRetention, type RetentionInputs, type RetentionSettings } from '../../src/broker/retention-policy.ts';
+import { decideRetention, type RetentionInputs, type RetentionSettings } from '../../src/broker/index.ts';
 
 const HOUR = 3_600_000;
 const S: RetentionSettings = { fileReservedMs: 72 * HOUR, deleteWhen: [4], diskMaxUsedSpaceRatio: 75, diskSpaceCleanForciblyRatio: 85, markIntervalBytes: 1000, markCountMax: 3 };

@@ -10,7 +10,7 @@ import { Level } from 'level';
 import type { MarkSnapshot } from '../../src/broker/index.ts';
 import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT, decodeSnapshot } from '../../src/broker/index.ts';
 import { PULL_COUNT_MAX } from '../../src/protocol/index.ts';
-import type { ApplyEntry } from '../../src/broker/state-machine.ts';
+import type { ApplyEntry } from '../../src/broker/index.ts';
 import { arbStep, GROUPS, TOPICS } from './arbitraries.ts';
 import { FakeLog, type Step } from './harness.ts';
 
