@@ -9,11 +9,11 @@ import { runFigure8Seed } from './sim/figure8.ts';
 import { replayCommand, runSeed } from './sim/schedule.ts';
 import type { Profile, ScheduleOptions } from './sim/schedule.ts';
 
-const CORE_BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes', 'pre-vote-tie-break-always'];
+const CORE_BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes', 'pre-vote-tie-break-always', 'install-stale-snapshot'];
 /** Bugs of the simulated driver (the broker's replica loop), not of the core. */
-const DRIVER_BUGS: readonly DriverBug[] = ['ack-before-durable', 'checkpoint-above-durable', 'commit-ahead-of-log'];
+const DRIVER_BUGS: readonly DriverBug[] = ['ack-before-durable', 'checkpoint-above-durable', 'commit-ahead-of-log', 'compact-stale-state'];
 const BUGS: readonly string[] = [...CORE_BUGS, ...DRIVER_BUGS];
-const PROFILES = ['default', 'crashy', 'wipes', 'figure8'] as const;
+const PROFILES = ['default', 'crashy', 'wipes', 'snapshots', 'figure8'] as const;
 
 const HELP = `usage: npm run sim -- [options]
 
@@ -30,15 +30,20 @@ options:
   --bug NAME        build the cores with a test bug: ${BUGS.join(', ')}
   --profile P       default | crashy (more crashes, leader faults) | wipes (crashy, plus stores
                     deleted: replicas restart empty and catch up; and power cuts of every node)
+                    | snapshots (crashy, with log compaction: followers behind get snapshots,
+                    which the network drops, delays, duplicates and reorders)
                     | figure8 (scripted phases, 3 nodes; --steps and --nodes do not apply)
   --prevote on|off  fix pre-vote (default: random per run)
   --torn on|off     torn writes on crash (default: random per run)
   --pipelined on|off  pipelined persistence, as the broker runs it (default: odd seeds on)
+  --compact on|off  log compaction and snapshots (default: on in profile snapshots only); its
+                    chance per applied batch is 0.05, 0.3 or 0.8 by seed % 3
   --quiet           no progress lines
   --help            this text
 
 output: progress on stderr; the last line on stdout is
-  {"runs":N,"steps":N,"violations":N,"firstFailingSeed":S|null,"elections":N,"committed":N}
+  {"runs":N,"steps":N,"violations":N,"firstFailingSeed":S|null,"elections":N,"committed":N,
+   "compactions":N,"snapshotsSent":N,"snapshotsInstalled":N}
 exit status: 0 no violation, 1 violations found, 2 bad arguments.`;
 
 function usageError(msg: string): never {
@@ -71,6 +76,7 @@ interface Args {
   preVote?: boolean;
   torn?: boolean;
   pipelined?: boolean;
+  compact?: boolean;
   quiet: boolean;
 }
 
@@ -125,6 +131,10 @@ function parseArgs(argv: readonly string[]): Args {
         a.pipelined = onOff(k, v);
         i++;
         break;
+      case '--compact':
+        a.compact = onOff(k, v);
+        i++;
+        break;
       case '--quiet':
         a.quiet = true;
         break;
@@ -145,6 +155,7 @@ function main(): void {
     ...(args.preVote !== undefined ? { preVote: args.preVote } : {}),
     ...(args.torn !== undefined ? { tornWrites: args.torn } : {}),
     ...(args.pipelined !== undefined ? { pipelined: args.pipelined } : {}),
+    ...(args.compact !== undefined ? { compact: args.compact } : {}),
   };
   const isDriverBug = (DRIVER_BUGS as readonly string[]).includes(args.bug ?? '');
   const bugs = args.bug && !isDriverBug ? new Set<TestBug>([args.bug as TestBug]) : undefined;
@@ -159,6 +170,9 @@ function main(): void {
   let firstFailingSeed: number | null = null;
   let elections = 0;
   let committed = 0;
+  let compactions = 0;
+  let snapshotsSent = 0;
+  let snapshotsInstalled = 0;
   const started = Date.now();
   let lastProgress = started;
   for (let r = 0; r < args.runs; r++) {
@@ -181,6 +195,9 @@ function main(): void {
       steps += res.steps;
       elections += res.elections;
       committed += res.committed;
+      compactions += res.cluster.stats.compactions;
+      snapshotsSent += res.cluster.stats.snapshotsSent;
+      snapshotsInstalled += res.cluster.stats.snapshotsInstalled;
       replay = replayCommand(seed, sched, args.bug);
     }
     if (violation) {
@@ -198,7 +215,7 @@ function main(): void {
     }
   }
   log(`sim: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  process.stdout.write(`${JSON.stringify({ runs: args.runs, steps, violations, firstFailingSeed, elections, committed })}\n`);
+  process.stdout.write(`${JSON.stringify({ runs: args.runs, steps, violations, firstFailingSeed, elections, committed, compactions, snapshotsSent, snapshotsInstalled })}\n`);
   process.exitCode = violations > 0 ? 1 : 0;
 }
 

@@ -13,6 +13,13 @@
 //  - "Committed in term T" is approximated from above by the term of the first node seen to
 //    report the index committed; Leader Completeness is checked for leaders of later terms only,
 //    which keeps the check sound (no false alarms) while still catching Figure 8.
+//  - Compacted logs (snapshots): the state machine is a hash chain over the applied entries
+//    (stateHash), and a reference chain is computed from the global committed prefix. A node's
+//    log below its snapshot (a restart over a compacted store, or an installed snapshot) is
+//    taken to be the committed prefix, which is sound because the snapshot's state must equal
+//    the reference state at its index (and its term the committed entry's term), and a snapshot
+//    may not be installed below what the node already committed. Every applied state is checked
+//    against the reference too. The other checks then run unchanged on the indexes above.
 
 import { type Entry, type NodeId, Role } from '../../src/raft/index.ts';
 
@@ -26,6 +33,7 @@ export type Invariant =
   | 'committed-stable'
   | 'commit-monotonic'
   | 'state-machine-safety'
+  | 'snapshot-state'
   | 'acked-durable';
 
 export interface Violation {
@@ -53,16 +61,23 @@ export type Observation =
   | { readonly k: 'log'; readonly node: NodeId; readonly entries: readonly Entry[] }
   /** The node's commit index is `commit` while it is at `term`. */
   | { readonly k: 'commit'; readonly node: NodeId; readonly term: number; readonly commit: number }
-  /** The node applied these entries (in order). */
-  | { readonly k: 'apply'; readonly node: NodeId; readonly entries: readonly Entry[] }
+  /** The node applied these entries (in order); `hash`: its state machine's state after them. */
+  | { readonly k: 'apply'; readonly node: NodeId; readonly entries: readonly Entry[]; readonly hash?: number }
+  /** The node's log became a snapshot at (index, term) and its state machine the snapshot's
+   *  state `hash` (Ready.snapshot, with the state the leader sent along). */
+  | { readonly k: 'snapshot'; readonly node: NodeId; readonly index: number; readonly term: number; readonly hash: number }
   | { readonly k: 'crash'; readonly node: NodeId }
-  /** The node restarted from its durable state: `log` (from index 1), the durable term, the
-   *  durable commit (what the driver knows committed: HardState.commit or its applied
-   *  checkpoint, whichever is higher), and the commit/applied indexes the new core starts from. */
+  /** The node restarted from its durable state: `log` (from index 1, or from after `snapshot`,
+   *  its store's compaction point), the durable term, the durable commit (what the driver knows
+   *  committed: HardState.commit, its applied checkpoint or its snapshot, whichever is highest),
+   *  the commit/applied indexes the new core starts from, and (`stateHash`) its state machine's
+   *  state at `applied`. */
   | {
       readonly k: 'restart';
       readonly node: NodeId;
       readonly log: readonly Entry[];
+      readonly snapshot?: { readonly index: number; readonly term: number };
+      readonly stateHash?: number;
       readonly term: number;
       readonly durableCommit: number;
       readonly commit: number;
@@ -87,6 +102,24 @@ export function dataKey(data: Uint8Array): string {
 /** Identity of an entry at a known index: term, type and body. */
 export function entryKey(e: Entry): string {
   return `${e.term}/${e.type}/${dataKey(e.data)}`;
+}
+
+/** The simulated state machine's state before anything is applied. */
+export const INITIAL_STATE_HASH = 0;
+
+/** The state after applying the entry with key `key` in state `prev` (a 32-bit FNV-1a chain):
+ *  equal states at an index mean equal applied prefixes (up to hash collisions). */
+export function stateHash(prev: number, key: string): number {
+  let h = (prev ^ 0x811c9dc5) >>> 0;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+function keyTerm(key: string): number {
+  return Number(key.slice(0, key.indexOf('/')));
 }
 
 interface NodeView {
@@ -123,6 +156,8 @@ export class SafetyChecker {
   private readonly committedKeys: string[] = [''];
   private readonly committedAt: number[] = [0];
   private readonly appliedKeys: string[] = [];
+  /** The reference state machine: its state after applying the committed prefix [1, i]. */
+  private readonly refHashes: number[] = [INITIAL_STATE_HASH];
   private readonly acks: Ack[] = [];
   /** Number of distinct (term, leader) pairs seen. */
   elections = 0;
@@ -146,6 +181,13 @@ export class SafetyChecker {
     return v;
   }
 
+  /** The reference state at committed index `index`, or undefined if not known committed. */
+  referenceState(index: number): number | undefined {
+    if (index >= this.committedKeys.length) return undefined;
+    for (let i = this.refHashes.length; i <= index; i++) this.refHashes.push(stateHash(this.refHashes[i - 1], this.committedKeys[i]));
+    return this.refHashes[index];
+  }
+
   /** The node's log as entry keys (index i at [i - 1]), for tests and traces. */
   logKeys(node: NodeId): readonly string[] {
     return this.view(node).keys;
@@ -164,7 +206,9 @@ export class SafetyChecker {
       case 'commit':
         return this.onCommit(o.node, o.term, o.commit);
       case 'apply':
-        return this.onApply(o.node, o.entries);
+        return this.onApply(o.node, o.entries, o.hash);
+      case 'snapshot':
+        return this.onSnapshot(o.node, o.index, o.term, o.hash);
       case 'crash': {
         const v = this.view(o.node);
         v.alive = false;
@@ -324,7 +368,43 @@ export class SafetyChecker {
     return null;
   }
 
-  private onApply(node: NodeId, entries: readonly Entry[]): Violation | null {
+  /** Checks a state machine state `hash` at `index` against the reference. */
+  private checkState(node: NodeId, what: string, index: number, hash: number): Violation | null {
+    const want = this.referenceState(index);
+    if (want === undefined) return this.fail('snapshot-state', `${node} ${what} at ${index}, which is not known committed (committed prefix ends at ${this.committedIndex()})`);
+    if (want !== hash) return this.fail('snapshot-state', `${node} ${what} at ${index} with state ${hash}; the committed prefix gives ${want}`);
+    return null;
+  }
+
+  /** Fills the node's view of its log up to `index` with the committed prefix (see the header). */
+  private takeCommittedPrefix(node: NodeId, v: NodeView, index: number, term: number, what: string): Violation | null {
+    if (index > this.committedIndex()) {
+      return this.fail('snapshot-state', `${node} ${what} at ${index} beyond the committed prefix (ends at ${this.committedIndex()})`);
+    }
+    if (index > 0 && keyTerm(this.committedKeys[index]) !== term) {
+      return this.fail('snapshot-state', `${node} ${what} at ${index} of term ${term}; the committed entry there is ${this.committedKeys[index]}`);
+    }
+    v.keys = this.committedKeys.slice(1, index + 1);
+    v.terms = v.keys.map(keyTerm);
+    return null;
+  }
+
+  private onSnapshot(node: NodeId, index: number, term: number, hash: number): Violation | null {
+    const v = this.view(node);
+    if (index < v.commit) {
+      return this.fail('committed-stable', `${node} installed a snapshot at ${index} below its commit index ${v.commit}: its log loses committed entries`);
+    }
+    if (index < v.applied) {
+      return this.fail('state-machine-safety', `${node} installed a snapshot at ${index} below its applied index ${v.applied}: its state goes back`);
+    }
+    const bad = this.takeCommittedPrefix(node, v, index, term, 'installed a snapshot') ?? this.checkState(node, 'installed a snapshot', index, hash);
+    if (bad) return bad;
+    v.commit = index;
+    v.applied = index;
+    return null;
+  }
+
+  private onApply(node: NodeId, entries: readonly Entry[], hash?: number): Violation | null {
     const v = this.view(node);
     for (const e of entries) {
       if (e.index !== v.applied + 1) {
@@ -345,6 +425,7 @@ export class SafetyChecker {
       }
       v.applied = e.index;
     }
+    if (hash !== undefined && entries.length > 0) return this.checkState(node, 'applied', v.applied, hash);
     return null;
   }
 
@@ -356,9 +437,14 @@ export class SafetyChecker {
     v.terms = [];
     v.commit = 0;
     v.applied = 0;
+    const snap = o.snapshot ?? { index: 0, term: 0 };
+    if (snap.index > 0) {
+      const bad = this.takeCommittedPrefix(o.node, v, snap.index, snap.term, 'restarted over a snapshot');
+      if (bad) return bad;
+    }
     for (let i = 0; i < o.log.length; i++) {
       const e = o.log[i];
-      if (e.index !== i + 1) return this.fail('log-matching', `${o.node} restarted with entry ${e.index} at position ${i + 1}`);
+      if (e.index !== snap.index + i + 1) return this.fail('log-matching', `${o.node} restarted with entry ${e.index} at position ${snap.index + i + 1}`);
       v.keys.push(entryKey(e));
       v.terms.push(e.term);
     }
@@ -372,6 +458,7 @@ export class SafetyChecker {
     const bad = this.onCommit(o.node, o.term, o.commit);
     if (bad) return bad;
     v.applied = o.applied;
+    if (o.stateHash !== undefined && o.applied > 0) return this.checkState(o.node, 'restarted its state machine', o.applied, o.stateHash);
     return null;
   }
 

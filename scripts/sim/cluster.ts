@@ -12,6 +12,17 @@
 // without mustSync may be lost, and the node restarts as a new core over its MemoryStorage.
 // A wipe is a crash that also loses the whole store (a replaced disk): the node restarts empty,
 // with the recovering hard state a broker's fresh store has (HardState.recovering).
+//
+// Snapshots (ClusterOptions.compactChance > 0): each node's state machine is a hash chain over
+// the entries it applied (checkers.ts, stateHash). After applying, the driver now and then
+// compacts its store at a random applied point it holds durably and keeps the state there as
+// its snapshot (durable with the compaction). A Snapshot message carries the sender's snapshot
+// state as a side payload (dropped, delayed, duplicated and reordered with it); the receiver
+// keeps what arrived, and installs the payload the core asks for (Ready.snapshot): its state
+// machine takes it when the Ready is taken, its store when the write completes (a crash before
+// loses it; a torn write may keep it, then a prefix of the entries after it). The sender learns
+// each transfer's fate (reportSnapshot: delivered, or lost on the way); a sender that crashes
+// may lose the transfers it has in flight.
 
 import {
   MemoryStorage,
@@ -24,6 +35,7 @@ import {
   type RaftNodeApi,
   type RaftStatus,
   type Ready,
+  type SnapshotMeta,
   type Storage,
   type TestBug,
   DEFAULT_RAFT_CONFIG,
@@ -31,7 +43,7 @@ import {
   NONE,
   Role,
 } from '../../src/raft/index.ts';
-import { SafetyChecker, dataKey } from './checkers.ts';
+import { INITIAL_STATE_HASH, SafetyChecker, dataKey, entryKey, stateHash } from './checkers.ts';
 import type { Observation, Violation } from './checkers.ts';
 import { Prng } from './prng.ts';
 
@@ -45,7 +57,10 @@ export type DriverBug =
   | 'checkpoint-above-durable'
   /** Persist the hard state's commit index as the core gives it, above what the durable log
    *  holds for sure (a truncation in flight may leave conflicting entries there after a crash). */
-  | 'commit-ahead-of-log';
+  | 'commit-ahead-of-log'
+  /** Compaction keeps the state machine's state of the index before the compaction point as the
+   *  snapshot (an off-by-one between the log and the state it is cut at). */
+  | 'compact-stale-state';
 
 export type NodeFactory = (config: RaftConfig, storage: Storage) => RaftNodeApi;
 
@@ -72,6 +87,9 @@ export interface ClusterOptions {
   /** The state machine checkpoints its applied index now and then and restarts from it
    *  (default true). */
   readonly checkpoints?: boolean;
+  /** After each batch of applied entries, the chance that the driver compacts its store (0: never,
+   *  the default; no random draw is made then, so runs without it replay as before). */
+  readonly compactChance?: number;
   /** Ticks fed to the core per turn at most (replica.ts caps a stalled loop at 5). */
   readonly ticksPerTurnMax?: number;
   readonly factory?: NodeFactory;
@@ -82,8 +100,23 @@ export interface ClusterOptions {
 /** Writes a pipelined node keeps in flight before it stops taking Readies (backpressure). */
 const PIPELINED_WRITES_MAX = 4;
 
+/** A state machine state: its applied index, the term there and the hash chain value. */
+interface SnapState {
+  readonly index: number;
+  readonly term: number;
+  readonly hash: number;
+}
+
+const NO_SNAPSHOT: SnapState = { index: 0, term: 0, hash: INITIAL_STATE_HASH };
+
+function snapKey(index: number, term: number): string {
+  return `${index}/${term}`;
+}
+
 interface Write {
   readonly ready: Ready;
+  /** The state of Ready.snapshot (what the leader sent along), installed with it. */
+  readonly snap: SnapState | null;
   /** The hard state as the driver stores it: its commit never above what the durable log holds
    *  for sure when the write starts (src/broker/replica.ts, startWrites). */
   readonly hardState: HardState | null;
@@ -127,6 +160,21 @@ class SimNode {
   /** The state machine's durable applied index (replica.ts checkpoints it now and then); the
    *  core restarts with it as RaftConfig.applied. */
   checkpoint = 0;
+  /** The state machine's state at `checkpoint` (durable with it). */
+  checkpointHash = INITIAL_STATE_HASH;
+  /** The snapshot its store holds (storage.snapshot(), with the state there); durable. */
+  snapState: SnapState = NO_SNAPSHOT;
+  /** The state machine (volatile): applied index and state. */
+  smIndex = 0;
+  smHash = INITIAL_STATE_HASH;
+  /** States at the indexes applied in this incarnation (for checkpoints and compaction), from
+   *  hashBase on. */
+  hashes = new Map<number, number>();
+  hashBase = 0;
+  /** Snapshot states that arrived with Snapshot messages (volatile, like the inbox), by index/term. */
+  snapPayloads = new Map<string, SnapState>();
+  /** Snapshot transfers to report to the core (reportSnapshot). */
+  snapshotReports: { readonly peer: NodeId; readonly ok: boolean }[] = [];
   constructor(readonly id: NodeId) {}
   get alive(): boolean {
     return this.core !== null;
@@ -135,6 +183,11 @@ class SimNode {
 
 interface Packet {
   readonly msg: Message;
+  /** Snapshot messages: the sender's snapshot state, and the sender's incarnation (its fate is
+   *  reported to that incarnation only); a duplicate made by the network is not reported. */
+  readonly snap?: SnapState;
+  readonly incarnation?: number;
+  readonly dup?: boolean;
   readonly deliverAt: number;
 }
 
@@ -146,6 +199,9 @@ export interface ClusterStats {
   dropped: number;
   crashes: number;
   wipes: number;
+  compactions: number;
+  snapshotsSent: number;
+  snapshotsInstalled: number;
 }
 
 export class SimCluster {
@@ -156,7 +212,18 @@ export class SimCluster {
   violation: Violation | null = null;
   /** Logical time: one step per operation (and per drain round while settling). */
   now = 0;
-  readonly stats: ClusterStats = { proposed: 0, refused: 0, acked: 0, delivered: 0, dropped: 0, crashes: 0, wipes: 0 };
+  readonly stats: ClusterStats = {
+    proposed: 0,
+    refused: 0,
+    acked: 0,
+    delivered: 0,
+    dropped: 0,
+    crashes: 0,
+    wipes: 0,
+    compactions: 0,
+    snapshotsSent: 0,
+    snapshotsInstalled: 0,
+  };
   readonly proposals: Proposal[] = [];
 
   private packets: Packet[] = [];
@@ -170,6 +237,7 @@ export class SimCluster {
   private readonly pipelined: boolean;
   private readonly driverBug: DriverBug | null;
   private readonly checkpoints: boolean;
+  private readonly compactChance: number;
   private readonly ticksPerTurnMax: number;
   private readonly factory: NodeFactory;
   private readonly baseConfig: Omit<RaftConfig, 'id' | 'seed'>;
@@ -186,6 +254,7 @@ export class SimCluster {
     this.pipelined = opts.pipelinedWrites ?? false;
     this.driverBug = opts.driverBug ?? null;
     this.checkpoints = opts.checkpoints ?? true;
+    this.compactChance = opts.compactChance ?? 0;
     this.ticksPerTurnMax = opts.ticksPerTurnMax ?? 5;
     this.factory = opts.factory ?? ((config, storage) => new RaftNode(config, storage));
     this.traceLines = opts.traceLines ?? 60;
@@ -272,6 +341,11 @@ export class SimCluster {
           n.unreachable = [];
           for (const p of peers) core.reportUnreachable(p);
         }
+        if (n.snapshotReports.length) {
+          const reports = n.snapshotReports;
+          n.snapshotReports = [];
+          for (const r of reports) core.reportSnapshot?.(r.peer, r.ok);
+        }
         if (n.inbox.length) {
           const inbox = n.inbox;
           n.inbox = [];
@@ -312,13 +386,18 @@ export class SimCluster {
       n.term = Math.max(n.term, s.term);
       this.observe({ k: 'role', node: n.id, term: s.term, role: s.role });
     }
+    let snap: SnapState | null = null;
+    if (rd.snapshot !== null) {
+      snap = this.takeSnapshot(n, rd.snapshot);
+      if (snap === null) return;
+    }
     if (rd.entries.length) this.observe({ k: 'log', node: n.id, entries: rd.entries });
     if (rd.hardState) {
       n.term = Math.max(n.term, rd.hardState.term);
       this.observe({ k: 'commit', node: n.id, term: rd.hardState.term, commit: rd.hardState.commit });
     }
     this.sendAll(n, rd.messages);
-    const hasWrite = rd.hardState !== null || rd.entries.length > 0;
+    const hasWrite = rd.hardState !== null || rd.entries.length > 0 || snap !== null;
     let stepsLeft = !hasWrite || this.fsyncStepsMax === 0 ? 0 : this.prng.range(1, this.fsyncStepsMax);
     // Pipelined: now and then a slow write (a disk stall), so a quorum of others often commits
     // an entry before this node persists it and it is applied unpersisted (applyUnpersisted).
@@ -329,12 +408,35 @@ export class SimCluster {
       if (!this.applyCommitted(n, rd.committedEntries, rd)) return;
       if (this.driverBug === 'ack-before-durable') this.sendAll(n, rd.persistedMessages);
       n.core!.accept(rd);
-      n.writes.push({ ready: rd, hardState, stepsLeft });
+      n.writes.push({ ready: rd, snap, hardState, stepsLeft });
       this.completeDueWrites(n);
       return;
     }
-    n.writes.push({ ready: rd, hardState, stepsLeft });
+    n.writes.push({ ready: rd, snap, hardState, stepsLeft });
     if (stepsLeft === 0) this.completeWrite(n);
+  }
+
+  /** Ready.snapshot: the state that arrived with it becomes the state machine's (the store
+   *  follows when the write completes). Null on a violation. */
+  private takeSnapshot(n: SimNode, meta: SnapshotMeta): SnapState | null {
+    const snap = n.snapPayloads.get(snapKey(meta.index, meta.term));
+    if (snap === undefined) {
+      this.failWith({ invariant: 'driver-contract', message: `${n.id} was asked to install snapshot ${meta.index}@${meta.term}, which never arrived` });
+      return null;
+    }
+    this.note(`${n.id} takes snapshot ${meta.index}@${meta.term} (applied ${n.smIndex})`);
+    this.observe({ k: 'snapshot', node: n.id, index: snap.index, term: snap.term, hash: snap.hash });
+    n.smIndex = snap.index;
+    n.smHash = snap.hash;
+    n.hashes.set(snap.index, snap.hash);
+    return snap;
+  }
+
+  /** The store becomes the snapshot (durable). */
+  private installSnapshot(n: SimNode, snap: SnapState): void {
+    n.storage.applySnapshot({ index: snap.index, term: snap.term });
+    n.snapState = snap;
+    this.stats.snapshotsInstalled++;
   }
 
   /** `rd`'s hard state with its commit capped at the last index the durable log holds for sure
@@ -370,18 +472,22 @@ export class SimCluster {
     const writes = this.unwritten(n, pending);
     for (let i = writes.length - 1; i >= 0; i--) {
       const ents = writes[i].entries;
-      if (ents.length === 0) continue;
-      const first = ents[0].index;
-      if (index >= first) return index <= ents[ents.length - 1].index ? ents[index - first].term : 0;
+      const first = ents.length > 0 ? ents[0].index : 0;
+      if (ents.length > 0 && index >= first) return index <= ents[ents.length - 1].index ? ents[index - first].term : 0;
+      // A snapshot replaces the log: below it nothing is known, above it only later writes hold.
+      const snap = writes[i].snapshot;
+      if (snap !== null) return index === snap.index ? snap.term : 0;
       // A write starting above `index` leaves it alone; an older write may hold it.
     }
-    return index <= n.storage.lastIndex() ? n.storage.term(index) : 0;
+    return index <= n.storage.lastIndex() && index >= n.storage.firstIndex() - 1 ? n.storage.term(index) : 0;
   }
 
   /** Last index of the durable log that no write in flight (or `pending`) will replace. */
   private durableStableLast(n: SimNode, pending?: Ready): number {
     let last = n.storage.lastIndex();
     for (const rd of this.unwritten(n, pending)) {
+      // A snapshot install replaces the whole log: only the compaction point is sure.
+      if (rd.snapshot !== null) return n.storage.firstIndex() - 1;
       if (rd.entries.length > 0) last = Math.min(last, rd.entries[0].index - 1);
     }
     return last;
@@ -399,6 +505,11 @@ export class SimCluster {
     if (!w || !core || this.violation) return;
     const rd = w.ready;
     try {
+      // The snapshot first, then the hard state and the entries (types.ts, Ready).
+      if (w.snap !== null) {
+        this.installSnapshot(n, w.snap);
+        this.note(`${n.id} installed snapshot ${w.snap.index}@${w.snap.term}`);
+      }
       if (w.hardState) {
         n.storage.setHardState(w.hardState);
         if (rd.mustSync) n.syncedHardState = w.hardState;
@@ -410,6 +521,8 @@ export class SimCluster {
         if (rd.entries.length > 0) {
           const last = rd.entries[rd.entries.length - 1];
           core.persisted(last.index, last.term);
+        } else if (rd.snapshot !== null) {
+          core.persisted(rd.snapshot.index, rd.snapshot.term);
         }
         return;
       }
@@ -430,7 +543,11 @@ export class SimCluster {
    *  on a violation. */
   private applyCommitted(n: SimNode, entries: readonly Entry[], pending?: Ready): boolean {
     for (const e of entries) {
-      const term = this.pipelined ? this.acceptedTerm(n, e.index, pending) : n.storage.lastIndex() >= e.index ? n.storage.term(e.index) : 0;
+      const term = this.pipelined
+        ? this.acceptedTerm(n, e.index, pending)
+        : n.storage.lastIndex() >= e.index && e.index >= n.storage.firstIndex() - 1
+          ? n.storage.term(e.index)
+          : 0;
       if (term !== e.term) {
         this.failWith({
           invariant: 'driver-contract',
@@ -440,13 +557,30 @@ export class SimCluster {
       }
     }
     if (entries.length === 0) return true;
-    this.observe({ k: 'apply', node: n.id, entries });
+    // The state machine: a hash chain over the applied entries.
+    for (const e of entries) {
+      if (e.index !== n.smIndex + 1) {
+        this.failWith({ invariant: 'driver-contract', message: `${n.id} was asked to apply ${e.index} with its state machine at ${n.smIndex}` });
+        return false;
+      }
+      n.smHash = stateHash(n.smHash, entryKey(e));
+      n.smIndex = e.index;
+      n.hashes.set(e.index, n.smHash);
+    }
+    this.observe({ k: 'apply', node: n.id, entries, hash: n.smHash });
     if (this.checkpoints && this.prng.chance(0.2)) {
       const last = entries[entries.length - 1].index;
       // The checkpoint is durable at once; after a crash the log below it must hold what was
       // applied, so it never goes above the durable prefix no write in flight replaces.
-      n.checkpoint = this.driverBug === 'checkpoint-above-durable' ? last : Math.max(n.checkpoint, Math.min(last, this.durableStableLast(n, pending)));
+      const point = this.driverBug === 'checkpoint-above-durable' ? last : Math.max(n.checkpoint, Math.min(last, this.durableStableLast(n, pending)));
+      const hash = n.hashes.get(point);
+      // (Below a snapshot the states are not kept; such a checkpoint would be useless anyway.)
+      if (hash !== undefined) {
+        n.checkpoint = point;
+        n.checkpointHash = hash;
+      }
     }
+    if (this.compactChance > 0 && this.prng.chance(this.compactChance)) this.maybeCompact(n, pending);
     for (const e of entries) {
       const p = n.waiting.get(e.index);
       if (p === undefined) continue;
@@ -457,6 +591,26 @@ export class SimCluster {
       }
     }
     return true;
+  }
+
+  /** Retention: compacts the node's store at a random applied index it holds durably (and no
+   *  write in flight replaces), keeping the state there as its snapshot. */
+  private maybeCompact(n: SimNode, pending?: Ready): void {
+    const hi = Math.min(n.smIndex, this.durableStableLast(n, pending));
+    const lo = Math.max(n.storage.firstIndex(), n.hashBase);
+    if (hi < lo) return;
+    const point = this.prng.range(lo, hi);
+    const hash = this.driverBug === 'compact-stale-state' ? (n.hashes.get(point - 1) ?? INITIAL_STATE_HASH) : n.hashes.get(point);
+    if (hash === undefined) {
+      this.failWith({ invariant: 'driver-contract', message: `${n.id}: no state machine state kept at ${point} (applied ${n.smIndex})` });
+      return;
+    }
+    n.storage.compact(point, n.smIndex);
+    n.snapState = { index: point, term: n.storage.snapshot().term, hash };
+    for (const k of n.hashes.keys()) if (k < point) n.hashes.delete(k);
+    n.hashBase = point;
+    this.stats.compactions++;
+    this.note(`${n.id} compacted to ${point}@${n.snapState.term}`);
   }
 
   // ---------------------------------------------------------------- the network
@@ -476,6 +630,18 @@ export class SimCluster {
         case MessageType.VoteResp:
           if (!m.reject) this.observe({ k: 'vote', voter: n.id, term: m.term, candidate: m.to });
           break;
+        case MessageType.Snapshot: {
+          this.observe({ k: 'leaderMsg', node: n.id, term: m.term });
+          const snap = n.snapState;
+          if (snap.index !== m.index || snap.term !== m.logTerm) {
+            this.failWith({ invariant: 'driver-contract', message: `${n.id} sent snapshot ${m.index}@${m.logTerm} but its store's snapshot is ${snap.index}@${snap.term}` });
+            return;
+          }
+          this.stats.snapshotsSent++;
+          this.note(`${n.id} sends snapshot ${m.index}@${m.logTerm} to ${m.to}`);
+          this.send(m, snap, n.incarnation);
+          continue;
+        }
         default:
           break;
       }
@@ -483,14 +649,27 @@ export class SimCluster {
     }
   }
 
-  private send(m: Message): void {
+  /** Tells the sender of a snapshot whether its transfer arrived (only the incarnation that sent
+   *  it; a duplicate made by the network is not a transfer). Returns the sender to pump, if any. */
+  private reportSnapshotFate(p: Packet, ok: boolean): SimNode | null {
+    if (p.snap === undefined || p.dup === true) return null;
+    const sender = this.nodes[this.ids.indexOf(p.msg.from)];
+    if (!sender.alive || sender.incarnation !== p.incarnation) return null;
+    sender.snapshotReports.push({ peer: p.msg.to, ok });
+    return sender;
+  }
+
+  /** Sends from the node being pumped (a snapshot's fate report is taken at its next turn). */
+  private send(m: Message, snap?: SnapState, incarnation?: number): void {
+    const extra = snap !== undefined ? { snap, incarnation } : {};
     if (this.cut.has(`${m.from}>${m.to}`) || (this.dropRate > 0 && this.prng.chance(this.dropRate))) {
       this.stats.dropped++;
+      this.reportSnapshotFate({ msg: m, deliverAt: 0, ...extra }, false);
       return;
     }
-    this.packets.push({ msg: m, deliverAt: this.now + (this.delayMax > 0 ? this.prng.range(0, this.delayMax) : 0) });
+    this.packets.push({ msg: m, deliverAt: this.now + (this.delayMax > 0 ? this.prng.range(0, this.delayMax) : 0), ...extra });
     if (this.dupRate > 0 && this.prng.chance(this.dupRate)) {
-      this.packets.push({ msg: m, deliverAt: this.now + this.prng.range(0, this.delayMax + 2) });
+      this.packets.push({ msg: m, deliverAt: this.now + this.prng.range(0, this.delayMax + 2), ...extra, dup: true });
     }
   }
 
@@ -520,7 +699,14 @@ export class SimCluster {
       const to = this.nodes[this.ids.indexOf(m.to)];
       if (!to.alive || this.cut.has(`${m.from}>${m.to}`)) {
         this.stats.dropped++;
+        const sender = this.reportSnapshotFate(p, false);
+        if (sender !== null) touched.add(sender);
         continue;
+      }
+      if (p.snap !== undefined) {
+        to.snapPayloads.set(snapKey(p.snap.index, p.snap.term), p.snap);
+        const sender = this.reportSnapshotFate(p, true);
+        if (sender !== null) touched.add(sender);
       }
       to.inbox.push(m);
       this.stats.delivered++;
@@ -535,17 +721,21 @@ export class SimCluster {
 
   /** Drops `count` random messages in flight. */
   dropSome(count: number): void {
+    const senders = new Set<SimNode>();
     for (let i = 0; i < count && this.packets.length; i++) {
-      this.packets.splice(this.prng.int(this.packets.length), 1);
+      const [p] = this.packets.splice(this.prng.int(this.packets.length), 1);
       this.stats.dropped++;
+      const sender = this.reportSnapshotFate(p, false);
+      if (sender !== null) senders.add(sender);
     }
+    for (const s of senders) this.pump(s);
   }
 
   /** Duplicates `count` random messages in flight (the copy may arrive later). */
   duplicateSome(count: number): void {
     for (let i = 0; i < count && this.packets.length; i++) {
       const p = this.packets[this.prng.int(this.packets.length)];
-      this.packets.push({ msg: p.msg, deliverAt: this.now + this.prng.range(0, this.delayMax + 3) });
+      this.packets.push({ ...p, deliverAt: this.now + this.prng.range(0, this.delayMax + 3), dup: true });
     }
   }
 
@@ -646,14 +836,23 @@ export class SimCluster {
     this.crash(i);
     const n = this.nodes[i];
     // Its connections died with it: nothing sent to the old incarnation reaches the new one.
+    const senders = new Set<SimNode>();
+    for (const p of this.packets) {
+      if (p.msg.to !== n.id) continue;
+      const sender = this.reportSnapshotFate(p, false);
+      if (sender !== null) senders.add(sender);
+    }
     this.packets = this.packets.filter((p) => p.msg.to !== n.id);
     n.storage = new MemoryStorage();
+    n.snapState = NO_SNAPSHOT;
+    n.checkpointHash = INITIAL_STATE_HASH;
     n.storage.setHardState({ term: 0, vote: NONE, commit: 0, recovering: true });
     n.syncedHardState = n.storage.initialHardState();
     n.checkpoint = 0;
     n.wipedAtTick = this.ticksElapsed;
     this.stats.wipes++;
     this.note(`${n.id} WIPED`);
+    for (const s of senders) this.pump(s);
   }
 
   /** Every node loses power at once: each crashes (a torn write in flight, maybe), and whatever
@@ -676,8 +875,15 @@ export class SimCluster {
     n.core = null;
     n.writes = [];
     n.inbox = [];
+    n.snapPayloads = new Map();
+    n.snapshotReports = [];
+    n.hashes = new Map();
     n.pendingTicks = 0;
     n.unreachable = [];
+    if (this.packets.some((p) => p.snap !== undefined && p.msg.from === n.id)) {
+      // A sender that crashes may lose the snapshot transfers it had in flight.
+      this.packets = this.packets.filter((p) => p.snap === undefined || p.msg.from !== n.id || this.prng.chance(0.5));
+    }
     n.transferTo = NONE;
     n.proposals = [];
     n.waiting = new Map();
@@ -709,6 +915,12 @@ export class SimCluster {
       hardStateKept = true;
     }
     if (hardStateFirst && !hardStateKept) return torn;
+    if (w.snap !== null) {
+      // The install comes first: without it nothing after it is kept.
+      if (!this.prng.chance(0.5)) return `${torn} snapshot lost`;
+      this.installSnapshot(n, w.snap);
+      torn += ' snapshot kept';
+    }
     const keep = this.prng.int(rd.entries.length + 1);
     if (keep === 0 && rd.entries.length > 0 && rd.entries[0].index <= n.storage.lastIndex() && this.prng.chance(0.5)) {
       this.truncateStorage(n, rd.entries[0].index - 1);
@@ -730,12 +942,14 @@ export class SimCluster {
    */
   private tearPipelined(n: SimNode): string {
     const hsWrites = n.writes.filter((w) => w.hardState !== null);
-    const logWrites = n.writes.filter((w) => w.ready.entries.length > 0);
+    const logWrites = n.writes.filter((w) => w.ready.entries.length > 0 || w.snap !== null);
     let hsKeep = this.prng.int(hsWrites.length + 1);
     const logKeep = this.prng.int(logWrites.length + 1);
     const partial = logKeep < logWrites.length ? logWrites[logKeep]! : null;
     const partialKeep = partial === null ? 0 : this.prng.int(partial.ready.entries.length);
-    for (const w of [...logWrites.slice(0, logKeep), ...(partial !== null && partialKeep > 0 ? [partial] : [])]) {
+    // A partly kept write with a snapshot: its install first (always, if entries are kept).
+    const partialSnapKept = partial !== null && partial.snap !== null && (partialKeep > 0 || this.prng.chance(0.5));
+    for (const w of [...logWrites.slice(0, logKeep), ...(partial !== null && (partialKeep > 0 || partialSnapKept) ? [partial] : [])]) {
       if (this.clearsRecovering(n, w.ready)) hsKeep = Math.max(hsKeep, hsWrites.indexOf(w) + 1);
     }
     let torn = '';
@@ -745,9 +959,18 @@ export class SimCluster {
       if (w.ready.mustSync) n.syncedHardState = w.hardState!;
       torn += ` ${hsKeep}/${hsWrites.length} hard state(s) kept`;
     }
-    for (const w of logWrites.slice(0, logKeep)) n.storage.append(w.ready.entries);
+    for (const w of logWrites.slice(0, logKeep)) {
+      if (w.snap !== null) this.installSnapshot(n, w.snap);
+      n.storage.append(w.ready.entries);
+    }
     if (logKeep > 0) torn += ` ${logKeep}/${logWrites.length} log write(s) kept`;
-    if (partial !== null) {
+    if (partial !== null && partial.snap !== null) {
+      if (partialSnapKept) {
+        this.installSnapshot(n, partial.snap);
+        if (partialKeep > 0) n.storage.append(partial.ready.entries.slice(0, partialKeep));
+        torn += ` then its snapshot and ${partialKeep}/${partial.ready.entries.length} entries`;
+      }
+    } else if (partial !== null) {
       const ents = partial.ready.entries;
       if (partialKeep > 0) {
         n.storage.append(ents.slice(0, partialKeep));
@@ -762,11 +985,7 @@ export class SimCluster {
 
   /** Cuts the node's durable log after `index` (a truncation that reached the disk alone). */
   private truncateStorage(n: SimNode, index: number): void {
-    const kept = n.storage.allEntries().filter((e) => e.index <= index);
-    const fresh = new MemoryStorage();
-    fresh.setHardState(n.storage.initialHardState());
-    fresh.append(kept);
-    n.storage = fresh;
+    n.storage.truncateAfter(index);
   }
 
   restart(i: number): void {
@@ -777,6 +996,22 @@ export class SimCluster {
       n.wipedAtTick = -1;
     }
     const config: RaftConfig = { ...this.baseConfig, id: n.id, seed: this.prng.u32(), applied: n.checkpoint };
+    const stored = n.storage.snapshot();
+    if (stored.index !== n.snapState.index || stored.term !== n.snapState.term) {
+      this.failWith({ invariant: 'driver-contract', message: `${n.id}: store snapshot ${stored.index}@${stored.term}, state kept for ${n.snapState.index}@${n.snapState.term}` });
+      return;
+    }
+    // The state machine restarts from its checkpoint or its snapshot, whichever is newer (as the
+    // core's applied index does: RaftConfig.applied, at least firstIndex() - 1).
+    if (n.snapState.index >= n.checkpoint) {
+      n.smIndex = n.snapState.index;
+      n.smHash = n.snapState.hash;
+    } else {
+      n.smIndex = n.checkpoint;
+      n.smHash = n.checkpointHash;
+    }
+    n.hashes = new Map([[n.smIndex, n.smHash]]);
+    n.hashBase = n.smIndex;
     try {
       n.core = this.factory(config, n.storage);
     } catch (err) {
@@ -791,14 +1026,21 @@ export class SimCluster {
     n.role = Role.Follower;
     n.leaderId = NONE;
     const st = n.core.status();
-    if (n.incarnation > 1) this.note(`${n.id} RESTART term ${hs.term} last ${n.storage.lastIndex()} commit ${st.commit}`);
+    if (n.incarnation > 1) this.note(`${n.id} RESTART term ${hs.term} first ${n.storage.firstIndex()} last ${n.storage.lastIndex()} commit ${st.commit}`);
+    if (st.applied !== n.smIndex) {
+      this.failWith({ invariant: 'driver-contract', message: `${n.id} restarted with applied ${st.applied}, its state machine is at ${n.smIndex}` });
+      return;
+    }
     this.observe({
       k: 'restart',
       node: n.id,
       log: n.storage.allEntries(),
+      ...(stored.index > 0 ? { snapshot: stored } : {}),
+      stateHash: n.smHash,
       term: hs.term,
-      // Applied entries were committed: a checkpoint above the durable commit is knowledge too.
-      durableCommit: Math.max(hs.commit, n.checkpoint),
+      // Applied entries were committed: a checkpoint or snapshot above the durable commit is
+      // knowledge too.
+      durableCommit: Math.max(hs.commit, n.checkpoint, stored.index),
       commit: st.commit,
       applied: st.applied,
     });

@@ -58,6 +58,8 @@ export interface Schedule {
   readonly pipelined?: boolean;
   /** Nodes start with fresh (recovering) stores, as a new broker group does. */
   readonly freshStores?: boolean;
+  /** Chance that a node compacts its store after applying a batch (snapshots); 0 or absent: never. */
+  readonly compactChance?: number;
   readonly ops: readonly Op[];
 }
 
@@ -65,8 +67,11 @@ export interface Schedule {
  *  entry per message and single nodes ticking alone (finds Figure 8 style histories). wipes:
  *  crashy, plus replicas whose store is deleted (they restart empty and must catch up before
  *  they vote) and power cuts of every node at once; check-quorum on, as the broker runs it (a
- *  stale leader must step down). */
-export type Profile = 'default' | 'crashy' | 'wipes';
+ *  stale leader must step down). snapshots: crashy's operations with log compaction on (nodes
+ *  compact their stores at random applied points; followers behind get snapshots), and more
+ *  duplication and delay so that snapshots arrive late and twice. Compaction is off in the other
+ *  profiles unless ScheduleOptions.compact turns it on (so their seeds replay as before). */
+export type Profile = 'default' | 'crashy' | 'wipes' | 'snapshots';
 
 export interface ScheduleOptions {
   readonly steps: number;
@@ -81,12 +86,25 @@ export interface ScheduleOptions {
   readonly pipelined?: boolean;
   /** Fixed per-message entry limit (1 makes a leader send old entries apart from its no-op). */
   readonly maxEntriesPerMessage?: number;
+  /** Log compaction (snapshots); default: on in profile snapshots only. Its chance per applied
+   *  batch is picked per seed from COMPACT_CHANCES (outside the generator, like `pipelined`). */
+  readonly compact?: boolean;
+}
+
+/** Chance per applied batch that a node compacts, by seed % 3: rare, frequent, nearly always. */
+export const COMPACT_CHANCES: readonly number[] = [0.05, 0.3, 0.8];
+
+/** Whether a run of these options compacts, and how often (0: never). */
+export function compactChanceOf(seed: number, opts: ScheduleOptions): number {
+  const on = opts.compact ?? opts.profile === 'snapshots';
+  return on ? COMPACT_CHANCES[seed % COMPACT_CHANCES.length] : 0;
 }
 
 const node = fc.integer({ min: 0, max: 4 });
 
 function opArb(profile: Profile): fc.Arbitrary<Op> {
-  const crashy = profile === 'crashy' || profile === 'wipes';
+  const crashy = profile === 'crashy' || profile === 'wipes' || profile === 'snapshots';
+  const snapshots = profile === 'snapshots';
   const wipes =
     profile === 'wipes'
       ? [
@@ -101,9 +119,9 @@ function opArb(profile: Profile): fc.Arbitrary<Op> {
     { weight: 70, arbitrary: fc.record({ t: fc.constant('deliver' as const), count: fc.integer({ min: 1, max: 12 }) }) },
     { weight: 20, arbitrary: fc.constant({ t: 'deliverAll' as const }) },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('drop' as const), count: fc.integer({ min: 1, max: 6 }) }) },
-    { weight: 3, arbitrary: fc.record({ t: fc.constant('dup' as const), count: fc.integer({ min: 1, max: 6 }) }) },
+    { weight: snapshots ? 8 : 3, arbitrary: fc.record({ t: fc.constant('dup' as const), count: fc.integer({ min: 1, max: 6 }) }) },
     {
-      weight: 3,
+      weight: snapshots ? 6 : 3,
       arbitrary: fc.record({
         t: fc.constant('net' as const),
         dropPct: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 30 })),
@@ -297,13 +315,14 @@ export function runSchedule(seed: number, s: Schedule, opts: RunOptions = {}): R
     fsyncStepsMax: s.fsyncStepsMax,
     tornWrites: s.tornWrites,
     pipelinedWrites: s.pipelined ?? false,
+    ...(s.compactChance ? { compactChance: s.compactChance } : {}),
     freshStores: s.freshStores ?? false,
     ...(opts.driverBug ? { driverBug: opts.driverBug } : {}),
     ...(opts.factory ? { factory: opts.factory } : {}),
   });
   c.note(
     `cluster ${s.nodes} nodes preVote=${s.preVote} checkQuorum=${s.checkQuorum} election=${s.electionTicks} heartbeat=${s.heartbeatTicks} ` +
-      `maxEntries=${s.maxEntriesPerMessage} inflight=${s.maxInflightPerFollower} fsync<=${s.fsyncStepsMax} torn=${s.tornWrites} pipelined=${s.pipelined ?? false}`,
+      `maxEntries=${s.maxEntriesPerMessage} inflight=${s.maxInflightPerFollower} fsync<=${s.fsyncStepsMax} torn=${s.tornWrites} pipelined=${s.pipelined ?? false} compact=${s.compactChance ?? 0}`,
   );
   let failedAtStep: number | null = null;
   let steps = 0;
@@ -342,7 +361,8 @@ export function runSchedule(seed: number, s: Schedule, opts: RunOptions = {}): R
 
 /** Generates the schedule of `seed` and runs it. */
 export function runSeed(seed: number, sched: ScheduleOptions, opts: RunOptions = {}): RunResult {
-  return runSchedule(seed, { ...generateSchedule(seed, sched), pipelined: sched.pipelined ?? seed % 2 === 1 }, opts);
+  const compactChance = compactChanceOf(seed, sched);
+  return runSchedule(seed, { ...generateSchedule(seed, sched), pipelined: sched.pipelined ?? seed % 2 === 1, ...(compactChance > 0 ? { compactChance } : {}) }, opts);
 }
 
 /** The command that replays one run. */
@@ -353,6 +373,7 @@ export function replayCommand(seed: number, sched: ScheduleOptions, bug?: string
   if (sched.preVote !== undefined) parts.push(`--prevote ${sched.preVote ? 'on' : 'off'}`);
   if (sched.tornWrites !== undefined) parts.push(`--torn ${sched.tornWrites ? 'on' : 'off'}`);
   if (sched.pipelined !== undefined) parts.push(`--pipelined ${sched.pipelined ? 'on' : 'off'}`);
+  if (sched.compact !== undefined) parts.push(`--compact ${sched.compact ? 'on' : 'off'}`);
   if (bug) parts.push(`--bug ${bug}`);
   return parts.join(' ');
 }

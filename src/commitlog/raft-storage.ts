@@ -25,6 +25,10 @@ export class CommitLogRaftStorage implements Storage {
     return this.log.lastIndex();
   }
 
+  snapshot(): { index: number; term: number } {
+    return { index: this.log.firstIndex() - 1, term: this.log.firstIndex() > 1 ? this.log.termAt(this.log.firstIndex() - 1) : 0 };
+  }
+
   /** Throws CommitLogError COMPACTED below firstIndex() - 1, INVALID_ARGUMENT above lastIndex(). */
   term(index: number): number {
     return this.log.termAt(index);

@@ -10,7 +10,7 @@ import { Prng } from './prng.ts';
 import { Progress, ProgressState } from './progress.ts';
 import { VoteResult, committedIndex, majority, voteResult } from './quorum.ts';
 import { handleVoteRequest, stepCandidate, stepFollower, stepLeader } from './step.ts';
-import type { Entry, Message, NodeId, ProposeResult, RaftConfig, RaftStatus, SoftState, Storage } from './types.ts';
+import type { Entry, Message, NodeId, ProposeResult, RaftConfig, RaftStatus, SnapshotMeta, SoftState, Storage } from './types.ts';
 import { EntryType, MessageType, NONE, Role } from './types.ts';
 
 type MutableMessage = { -readonly [K in keyof Message]: Message[K] };
@@ -34,6 +34,7 @@ export class Raft {
   readonly bugVoteForStaleLog: boolean;
   readonly bugRecoveringVotes: boolean;
   readonly bugTieBreakAlways: boolean;
+  readonly bugInstallStaleSnapshot: boolean;
 
   term = 0;
   vote: NodeId = NONE;
@@ -99,6 +100,7 @@ export class Raft {
     this.bugVoteForStaleLog = config.testBugs?.has('vote-for-stale-log') ?? false;
     this.bugRecoveringVotes = config.testBugs?.has('recovering-votes') ?? false;
     this.bugTieBreakAlways = config.testBugs?.has('pre-vote-tie-break-always') ?? false;
+    this.bugInstallStaleSnapshot = config.testBugs?.has('install-stale-snapshot') ?? false;
     const hs = storage.initialHardState();
     this.recovering = (hs.recovering ?? false) && this.peers.length > 1;
     this.log = new RaftLog(storage, hs.commit, config.applied ?? 0, config.applyUnpersisted ?? false);
@@ -340,13 +342,13 @@ export class Raft {
         // Never change our term for a pre-vote.
       } else if (m.type === MessageType.PreVoteResp && !m.reject) {
         // Granted pre-votes carry the future term; we take it when the real campaign starts.
-      } else if (m.type === MessageType.Append || m.type === MessageType.Heartbeat) {
+      } else if (m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot) {
         this.becomeFollower(m.term, m.from);
       } else {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.config.checkQuorum || this.config.preVote) && (m.type === MessageType.Append || m.type === MessageType.Heartbeat)) {
+      if ((this.config.checkQuorum || this.config.preVote) && (m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot)) {
         // A stale leader (maybe isolated while we moved on): tell it our term so it steps down.
         this.msgs.push(this.newMessage(MessageType.AppendResp, m.from));
       } else if (m.type === MessageType.PreVote) {
@@ -402,13 +404,14 @@ export class Raft {
     return this.log.maybeCommit(index, this.term, this.bugCommitOldTerm);
   }
 
-  /** Leader: sends one append to `to` if its progress allows. Returns whether one was sent. */
+  /** Leader: sends one append to `to` if its progress allows (a snapshot instead if the entries
+   *  it needs are compacted). Returns whether a message was sent. */
   sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const pr = this.prs.get(to);
     if (pr === undefined || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
-    // Snapshots are not implemented: a follower behind the compaction point cannot be served.
-    if (prevIndex < this.log.firstIndex() - 1) return false;
+    // The term of prevIndex, or the entries from next, are compacted: only a snapshot helps.
+    if (prevIndex < this.log.firstIndex() - 1) return this.sendSnapshot(to, pr);
     const lastIndex = this.log.lastIndex();
     let entries = EMPTY_ENTRIES;
     let bytes = 0;
@@ -426,6 +429,38 @@ export class Raft {
     this.msgs.push(m);
     pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : 0, bytes);
     return true;
+  }
+
+  /**
+   * Leader: sends storage.snapshot() to `to` and pauses its progress (state Snapshot) until the
+   * follower answers or the transfer is reported. As etcd does, only to a follower heard from
+   * in the current check-quorum period (recentActive): a snapshot is large, and one that is down
+   * would only waste it; its heartbeat response makes it active and sends the snapshot then.
+   * Not while this node's own log is a snapshot still being installed (its storage's snapshot
+   * would be the one it replaces); the next heartbeat response retries.
+   */
+  sendSnapshot(to: NodeId, pr: Progress): boolean {
+    if (!pr.recentActive || this.log.unstable.snapshot !== null) return false;
+    const snap = this.log.storage.snapshot();
+    assert(
+      snap.index >= this.log.firstIndex() - 1 && snap.index <= this.log.committed,
+      `sendSnapshot: storage.snapshot() at ${snap.index} outside [${this.log.firstIndex() - 1}, commit ${this.log.committed}]`,
+    );
+    const m = this.newMessage(MessageType.Snapshot, to);
+    m.index = snap.index;
+    m.logTerm = snap.term;
+    m.commit = this.log.committed;
+    this.msgs.push(m);
+    pr.becomeSnapshot(snap.index);
+    return true;
+  }
+
+  /** Leader: the driver reports how the transfer of a snapshot to `peer` ended. */
+  reportSnapshot(peer: NodeId, ok: boolean): void {
+    if (this.role !== Role.Leader || peer === this.id) return;
+    const pr = this.prs.get(peer);
+    if (pr === undefined || pr.state !== ProgressState.Snapshot) return;
+    pr.snapshotReported(ok);
   }
 
   /** Leader: sends every follower what it lacks (filling the pipeline of those in Replicate),
@@ -509,7 +544,10 @@ export class Raft {
   reportUnreachable(peer: NodeId): void {
     if (this.role === Role.Leader) {
       const pr = this.prs.get(peer);
-      if (pr !== undefined && peer !== this.id && pr.state === ProgressState.Replicate) pr.becomeProbe();
+      if (pr === undefined || peer === this.id) return;
+      if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+      // The snapshot transfer cannot have finished: send it again once the peer answers.
+      else if (pr.state === ProgressState.Snapshot) pr.snapshotReported(false);
       return;
     }
     if (peer === NONE || peer !== this.lead) return;
@@ -534,6 +572,11 @@ export class Raft {
     if (self !== undefined && self.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) {
       this.commitBcastDue = true;
     }
+  }
+
+  /** The driver installed `snap` (Ready.snapshot) in its state machine. */
+  onSnapshotApplied(snap: SnapshotMeta): void {
+    this.log.appliedSnapshot(snap);
   }
 
   /** The driver applied committed entries up to `index` (carrying `bytes` of data). */

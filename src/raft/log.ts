@@ -1,9 +1,11 @@
 // The Raft log: Storage (persisted) followed by Unstable (not yet persisted), with the commit
-// and apply cursors. Invariant: applied <= committed <= lastIndex().
+// and apply cursors. Invariant: applied <= committed <= lastIndex(). A snapshot received from
+// the leader and not yet installed (unstable.snapshot) replaces the whole log: firstIndex() is
+// its index + 1 and term() knows its term.
 
 import { assert } from '../util/index.ts';
 import { Unstable } from './log-unstable.ts';
-import type { Entry, Storage } from './types.ts';
+import type { Entry, SnapshotMeta, Storage } from './types.ts';
 
 export class RaftLog {
   readonly storage: Storage;
@@ -28,30 +30,33 @@ export class RaftLog {
     this.committed = Math.min(Math.max(committed, this.applied), this.lastIndex());
   }
 
+  /** The first index whose entry the log holds (storage may be compacted between calls). */
   firstIndex(): number {
-    return this.storage.firstIndex();
+    const i = this.unstable.maybeFirstIndex();
+    return i >= 0 ? i : this.storage.firstIndex();
   }
 
   lastIndex(): number {
     return this.unstable.offset + this.unstable.ents.length - 1;
   }
 
-  /** Last index that is durable locally (entries below the unstable part). */
+  /** Last index that is durable locally (entries below the unstable part); 0 while a snapshot is
+   *  being installed (the durable log is then the one it replaces). */
   persistedLastIndex(): number {
-    return this.unstable.offset - 1;
+    return this.unstable.snapshot !== null ? 0 : this.unstable.offset - 1;
   }
 
   /** Term of `index`; 0 if beyond the last index or unknown (compacted). */
   term(index: number): number {
     const t = this.unstable.termOf(index);
     if (t >= 0) return t;
-    if (index > this.lastIndex() || index < this.storage.firstIndex() - 1) return 0;
+    if (index > this.lastIndex() || index < this.firstIndex() - 1) return 0;
     return this.storage.term(index);
   }
 
   /** Whether `index` is compacted away (its term is not known). */
   isCompacted(index: number): boolean {
-    return index > 0 && index < this.storage.firstIndex() - 1;
+    return index > 0 && index < this.firstIndex() - 1;
   }
 
   lastTerm(): number {
@@ -132,6 +137,29 @@ export class RaftLog {
     return false;
   }
 
+  /**
+   * Follower: the leader sent a snapshot. Returns false (nothing changes but maybe the commit
+   * index) if it is stale (at or below our commit index) or if our log already holds its last
+   * entry (then the commit index moves up to it). Otherwise the log becomes the snapshot
+   * (restore): every entry is discarded, committed = snap.index, and the snapshot waits in
+   * unstable for the driver (Ready.snapshot). `installStale` is a test bug: restore a stale one.
+   */
+  maybeRestore(snap: SnapshotMeta, installStale = false): boolean {
+    if (snap.index <= this.committed && !installStale) return false;
+    if (snap.index > this.committed && this.matchTerm(snap.index, snap.term)) {
+      this.commitTo(snap.index);
+      return false;
+    }
+    this.unstable.restore(snap);
+    this.committed = snap.index;
+    return true;
+  }
+
+  /** The driver installed `snap` in its state machine: it is applied. */
+  appliedSnapshot(snap: SnapshotMeta): void {
+    this.applied = snap.index;
+  }
+
   appliedTo(index: number): void {
     assert(index <= this.committed && index >= this.applied, `RaftLog.appliedTo: ${index} outside [${this.applied}, ${this.committed}]`);
     this.applied = index;
@@ -143,13 +171,25 @@ export class RaftLog {
     return Math.min(this.committed, this.applyUnpersisted ? this.lastIndex() : this.persistedLastIndex());
   }
 
+  /** The index after which committed entries are handed out: applied, or a snapshot handed out
+   *  and not yet applied. While a snapshot waits to be handed out, -1: nothing can be applied. */
+  private applyFloor(): number {
+    const snap = this.unstable.snapshot;
+    if (snap === null) return this.applied;
+    if (!this.unstable.snapshotInProgress) return -1;
+    return Math.max(this.applied, snap.index);
+  }
+
   hasNextCommittedEntries(): boolean {
-    return this.maxAppliableIndex() > this.applied;
+    const floor = this.applyFloor();
+    return floor >= 0 && this.maxAppliableIndex() > floor;
   }
 
   nextCommittedEntries(bytesMax: number): Entry[] {
+    const floor = this.applyFloor();
+    if (floor < 0) return [];
     const hi = this.maxAppliableIndex() + 1;
-    const lo = this.applied + 1;
+    const lo = floor + 1;
     if (lo >= hi) return [];
     return this.slice(lo, hi, bytesMax);
   }

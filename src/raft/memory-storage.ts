@@ -3,7 +3,7 @@
 
 import { assert } from '../util/index.ts';
 import { CompactedError, UnavailableError } from './errors.ts';
-import type { Entry, HardState, Storage } from './types.ts';
+import type { Entry, HardState, SnapshotMeta, Storage } from './types.ts';
 import { NONE } from './types.ts';
 
 export class MemoryStorage implements Storage {
@@ -53,6 +53,10 @@ export class MemoryStorage implements Storage {
     return out;
   }
 
+  snapshot(): SnapshotMeta {
+    return { index: this.offset - 1, term: this.compactedTerm };
+  }
+
   // ---- mutators (driver side) ----
 
   setHardState(hs: HardState): void {
@@ -81,13 +85,33 @@ export class MemoryStorage implements Storage {
     }
   }
 
-  /** Discards entries up to and including `index` (retention / after a snapshot). */
-  compact(index: number): void {
+  /**
+   * Discards entries up to and including `index` (retention): the driver keeps its state
+   * machine's state at `index` as the snapshot. Refused (RangeError) above `applied`, the
+   * state machine's applied index (a snapshot is of applied state; unchecked when not given,
+   * for callers that track it elsewhere), or above the last index.
+   */
+  compact(index: number, applied?: number): void {
     if (index < this.offset) return;
-    assert(index <= this.lastIndex(), `MemoryStorage.compact: ${index} > last ${this.lastIndex()}`);
+    if (applied !== undefined && index > applied) throw new RangeError(`MemoryStorage.compact: ${index} is above the applied index ${applied}`);
+    if (index > this.lastIndex()) throw new RangeError(`MemoryStorage.compact: ${index} is above the last index ${this.lastIndex()}`);
     this.compactedTerm = this.ents[index - this.offset].term;
     this.ents = this.ents.slice(index + 1 - this.offset);
     this.offset = index + 1;
+  }
+
+  /** Installs a snapshot (Ready.snapshot): the log is discarded and now starts after it. */
+  applySnapshot(meta: SnapshotMeta): void {
+    assert(meta.index >= 0 && meta.term >= 0, `MemoryStorage.applySnapshot: bad ${JSON.stringify(meta)}`);
+    this.ents = [];
+    this.offset = meta.index + 1;
+    this.compactedTerm = meta.term;
+  }
+
+  /** Drops the stored entries after `index` (a truncation that reached the disk alone). */
+  truncateAfter(index: number): void {
+    assert(index >= this.offset - 1, `MemoryStorage.truncateAfter: ${index} is below the compaction point ${this.offset - 1}`);
+    if (index < this.lastIndex()) this.ents.length = index + 1 - this.offset;
   }
 
   /** An independent copy (entry objects are shared: they are immutable). */

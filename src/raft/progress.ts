@@ -86,6 +86,9 @@ export enum ProgressState {
   Probe = 'Probe',
   /** Appends are pipelined: next advances optimistically, bounded by the inflight window. */
   Replicate = 'Replicate',
+  /** The entries the follower needs are compacted: a snapshot was sent; no appends until it is
+   *  answered (AppendResp) or its transfer is reported (reportSnapshot, reportUnreachable). */
+  Snapshot = 'Snapshot',
 }
 
 export class Progress {
@@ -96,6 +99,8 @@ export class Progress {
   state = ProgressState.Probe;
   /** Probe state: an append was sent and not answered; no more until a response or heartbeat. */
   probeSent = false;
+  /** State Snapshot: the index of the snapshot sent (0 otherwise). */
+  pendingSnapshot = 0;
   /** Heard from within the current check-quorum period. */
   recentActive = false;
   readonly inflights: Inflights;
@@ -114,14 +119,17 @@ export class Progress {
     this.next = next;
     this.state = ProgressState.Probe;
     this.probeSent = false;
+    this.pendingSnapshot = 0;
     this.recentActive = false;
     this.inflights.reset();
   }
 
+  /** Probes from match + 1; from a Snapshot state, after the snapshot sent (etcd). */
   becomeProbe(): void {
+    this.next = this.state === ProgressState.Snapshot ? Math.max(this.match + 1, this.pendingSnapshot + 1) : this.match + 1;
     this.state = ProgressState.Probe;
-    this.next = this.match + 1;
     this.probeSent = false;
+    this.pendingSnapshot = 0;
     this.inflights.reset();
   }
 
@@ -129,13 +137,32 @@ export class Progress {
     this.state = ProgressState.Replicate;
     this.next = this.match + 1;
     this.probeSent = false;
+    this.pendingSnapshot = 0;
     this.inflights.reset();
+  }
+
+  /** A snapshot at `index` was sent: nothing more until it is answered or reported. */
+  becomeSnapshot(index: number): void {
+    this.state = ProgressState.Snapshot;
+    this.pendingSnapshot = index;
+    this.probeSent = false;
+    this.inflights.reset();
+  }
+
+  /** The snapshot transfer was reported finished (`ok`) or failed: Probe (after the snapshot if
+   *  ok, from match + 1 if not), paused until the follower answers (a heartbeat response). */
+  snapshotReported(ok: boolean): void {
+    assert(this.state === ProgressState.Snapshot, `Progress.snapshotReported: state is ${this.state}`);
+    if (!ok) this.pendingSnapshot = 0;
+    this.becomeProbe();
+    this.probeSent = true;
   }
 
   /** The follower's log ends at `lastIndex`, below its match: it lost its store. Probe from there. */
   lostEntriesAbove(lastIndex: number): void {
     assert(lastIndex < this.match, `Progress.lostEntriesAbove: ${lastIndex} is not below match ${this.match}`);
     this.match = lastIndex;
+    this.pendingSnapshot = 0;
     this.becomeProbe();
   }
 
@@ -156,6 +183,8 @@ export class Progress {
    * that may still match. Returns false if the rejection is stale (ignored).
    */
   maybeDecrTo(rejected: number, matchHint: number): boolean {
+    // A rejection of an append sent before the snapshot: the snapshot's answer will tell.
+    if (this.state === ProgressState.Snapshot) return false;
     if (this.state === ProgressState.Replicate) {
       if (rejected <= this.match) return false;
       this.next = this.match + 1;
@@ -176,7 +205,14 @@ export class Progress {
 
   /** Whether sending another append to this follower must wait. */
   isPaused(): boolean {
-    return this.state === ProgressState.Probe ? this.probeSent : this.inflights.full();
+    switch (this.state) {
+      case ProgressState.Probe:
+        return this.probeSent;
+      case ProgressState.Replicate:
+        return this.inflights.full();
+      case ProgressState.Snapshot:
+        return true;
+    }
   }
 
   /** An append carrying `entryCount` entries up to `lastIndex` was sent. */
@@ -196,6 +232,7 @@ export class Progress {
       match: this.match,
       next: this.next,
       state: this.state,
+      pendingSnapshot: this.pendingSnapshot,
       inflight: this.inflights.count,
       inflightBytes: this.inflights.bytes,
       recentActive: this.recentActive,

@@ -2,7 +2,8 @@
 // its output into Ready batches that respect the persistence ordering rule (see types.ts).
 //
 // Contract: ready() and advance(ready) (or accept(ready)) alternate; hasReady() is false while
-// a Ready is out. With accept(), entries are made durable later by persisted(index, term).
+// a Ready is out. With accept(), entries (and a snapshot) are made durable later by
+// persisted(index, term).
 
 import { assert } from '../util/index.ts';
 import { Raft } from './core.ts';
@@ -49,6 +50,10 @@ export class RaftNode implements RaftNodeApi {
     this.raft.reportUnreachable(peer);
   }
 
+  reportSnapshot(peer: NodeId, ok: boolean): void {
+    this.raft.reportSnapshot(peer, ok);
+  }
+
   /** Campaigns now (tests and tools; the normal path is the election timeout). */
   campaign(): void {
     this.raft.hup(false);
@@ -58,7 +63,7 @@ export class RaftNode implements RaftNodeApi {
     if (this.readyOutstanding) return false;
     const r = this.raft;
     if (r.pendingBcast || r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
-    if (r.log.unstable.hasNextEntries() || r.log.hasNextCommittedEntries()) return true;
+    if (r.log.unstable.nextSnapshot() !== null || r.log.unstable.hasNextEntries() || r.log.hasNextCommittedEntries()) return true;
     const soft = this.prevSoftState;
     if (soft.role !== r.role || soft.leaderId !== r.lead || soft.term !== r.term) return true;
     const hard = this.prevHardState;
@@ -87,9 +92,10 @@ export class RaftNode implements RaftNodeApi {
       this.prevHardState = hardState;
     }
     const unstable = r.log.unstable;
+    const snapshot = unstable.nextSnapshot();
     let entries = EMPTY_ENTRIES;
-    if (unstable.hasNextEntries()) {
-      entries = unstable.nextEntries();
+    if (unstable.hasNextEntries()) entries = unstable.nextEntries();
+    if (snapshot !== null || entries.length > 0) {
       unstable.acceptInProgress();
       mustSync = true;
     }
@@ -100,12 +106,16 @@ export class RaftNode implements RaftNodeApi {
     const committedEntries = r.log.hasNextCommittedEntries()
       ? r.log.nextCommittedEntries(r.config.maxBytesPerMessage)
       : EMPTY_ENTRIES;
-    return { softState, hardState, mustSync, entries, messages, persistedMessages, committedEntries };
+    return { softState, hardState, mustSync, snapshot, entries, messages, persistedMessages, committedEntries };
   }
 
   advance(ready: Ready): void {
     assert(this.readyOutstanding, 'RaftNode.advance: no Ready is outstanding');
     this.readyOutstanding = false;
+    if (ready.snapshot !== null) {
+      this.raft.onSnapshotApplied(ready.snapshot);
+      this.raft.onPersisted(ready.snapshot.index, ready.snapshot.term);
+    }
     if (ready.entries.length > 0) {
       const last = ready.entries[ready.entries.length - 1];
       this.raft.onPersisted(last.index, last.term);
@@ -116,6 +126,7 @@ export class RaftNode implements RaftNodeApi {
   accept(ready: Ready): void {
     assert(this.readyOutstanding, 'RaftNode.accept: no Ready is outstanding');
     this.readyOutstanding = false;
+    if (ready.snapshot !== null) this.raft.onSnapshotApplied(ready.snapshot);
     this.onApplied(ready);
   }
 

@@ -95,9 +95,14 @@ function handleAppendResp(r: Raft, m: Message, pr: Progress): void {
     return;
   }
   const wasPaused = pr.isPaused();
-  if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
+  if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state !== ProgressState.Replicate)) {
     if (pr.state === ProgressState.Probe) pr.becomeReplicate();
-    else pr.inflights.freeLE(m.index);
+    else if (pr.state === ProgressState.Snapshot) {
+      // The snapshot (or a later log) is in place, or appends can serve it again (etcd); else
+      // this answers something older and the snapshot's answer is still to come.
+      if (pr.match >= pr.pendingSnapshot || pr.match + 1 >= r.log.firstIndex()) pr.becomeReplicate();
+      else return;
+    } else pr.inflights.freeLE(m.index);
     if (r.maybeCommit()) r.commitBcastDue = true;
     else if (wasPaused) r.sendAppend(m.from, true);
     // Pipelining: fill the window.
@@ -118,6 +123,10 @@ export function stepCandidate(r: Raft, m: Message): void {
     case MessageType.Heartbeat:
       r.becomeFollower(m.term, m.from);
       handleHeartbeat(r, m);
+      break;
+    case MessageType.Snapshot:
+      r.becomeFollower(m.term, m.from);
+      handleSnapshot(r, m);
       break;
     case MessageType.PreVoteResp:
     case MessageType.VoteResp: {
@@ -150,6 +159,11 @@ export function stepFollower(r: Raft, m: Message): void {
       r.electionElapsed = 0;
       r.setLeader(m.from);
       handleHeartbeat(r, m);
+      break;
+    case MessageType.Snapshot:
+      r.electionElapsed = 0;
+      r.setLeader(m.from);
+      handleSnapshot(r, m);
       break;
     case MessageType.TimeoutNow:
       // Leadership transfer: campaign at once, skipping pre-vote; voters ignore their lease.
@@ -190,6 +204,23 @@ function handleAppend(r: Raft, m: Message): void {
   resp.rejectHint = hint.index;
   resp.rejectTerm = hint.term;
   r.msgs.push(resp);
+}
+
+/**
+ * Follower: a snapshot from the leader (its term checked as for an append). A stale one (at or
+ * below our commit index) is ignored, one whose last entry our log holds only moves the commit
+ * index; otherwise the log becomes the snapshot (RaftLog.maybeRestore) and Ready.snapshot hands
+ * it to the driver. Either way the answer is an AppendResp at our commit index (the snapshot
+ * index after a restore), sent once the Ready is durable: it promises that we hold the log up to
+ * there. A recovering node stays recovering: only the usual rule (a durable committed entry of
+ * its leader's term) clears it, so a node whose log is just a snapshot does not vote yet.
+ */
+function handleSnapshot(r: Raft, m: Message): void {
+  if (m.commit > r.leaderCommit) r.leaderCommit = m.commit;
+  r.log.maybeRestore({ index: m.index, term: m.logTerm }, r.bugInstallStaleSnapshot);
+  const resp = r.newMessage(MessageType.AppendResp, m.from);
+  resp.index = r.log.committed;
+  r.msgsAfterAppend.push(resp);
 }
 
 function handleHeartbeat(r: Raft, m: Message): void {

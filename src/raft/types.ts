@@ -32,7 +32,22 @@ export enum MessageType {
   Heartbeat = 'Heartbeat',
   HeartbeatResp = 'HeartbeatResp',
   TimeoutNow = 'TimeoutNow',
+  /** Leader -> follower whose next entries are compacted: `index`/`logTerm` are the snapshot's
+   *  index and term (storage.snapshot()), `commit` the leader's commit, no entries. The driver
+   *  sends the snapshot's state with it. Answered by an AppendResp (index = the snapshot index the
+   *  follower now holds, or its commit index if the snapshot was stale). */
+  Snapshot = 'Snapshot',
 }
+
+/** A snapshot of the state machine at `index` (its log entry has `term`): everything up to and
+ *  including `index` is in the snapshot's state, not in the log. */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** No snapshot: the log was never compacted. */
+export const EMPTY_SNAPSHOT: SnapshotMeta = Object.freeze({ index: 0, term: 0 });
 
 export interface Message {
   readonly type: MessageType;
@@ -41,11 +56,13 @@ export interface Message {
   /** Sender's term; for PreVote (and its response) the term the sender would campaign in. */
   readonly term: number;
   /** Append: index of the entry before `entries` (prevIndex). Vote/PreVote: candidate's last index.
+   *  Snapshot: the snapshot's index.
    *  AppendResp: on success the follower's new last matching index; on reject the rejected prevIndex. */
   readonly index: number;
-  /** Append: term of `index` (prevTerm). Vote/PreVote: candidate's last log term. */
+  /** Append: term of `index` (prevTerm). Vote/PreVote: candidate's last log term. Snapshot: the
+   *  snapshot's term. */
   readonly logTerm: number;
-  /** Append/Heartbeat: leader's commit index. */
+  /** Append/Heartbeat/Snapshot: leader's commit index. */
   readonly commit: number;
   readonly entries: readonly Entry[];
   /** VoteResp/PreVoteResp: vote refused. AppendResp: log did not match at `index`.
@@ -110,16 +127,29 @@ export interface SoftState {
  *  4. apply `committedEntries` in order (always already persisted locally).
  *  5. call `advance(ready)`.
  *
+ *
+ * `snapshot` (when not null) comes first in step 2: the driver installs the snapshot's state in
+ * its state machine and resets its log to it, so that afterwards storage.firstIndex() ===
+ * index + 1, lastIndex() === index, term(index) === term and snapshot() equals it; only then does
+ * it persist `hardState` and `entries` (which follow the snapshot). `committedEntries` of that
+ * Ready start after the snapshot index (the state machine is at the snapshot after the install).
+ * `persistedMessages` (the acknowledgement of the snapshot) leave only once the install is durable.
+ *
  * Pipelined persistence (etcd's async storage writes): instead of waiting in step 2, the driver
  * may start the writes, apply `committedEntries`, call `accept(ready)` and take the next Ready
  * while the writes are in flight. Writes must become durable in the order they were started;
  * when one is, the driver sends that Ready's `persistedMessages` (never before those of an
- * earlier Ready) and reports `persisted(lastEntry.index, lastEntry.term)`.
+ * earlier Ready) and reports `persisted(lastEntry.index, lastEntry.term)`, or
+ * `persisted(snapshot.index, snapshot.term)` for a Ready with a snapshot and no entries. With a
+ * snapshot, accept(ready) means its state is in the state machine (in memory at least): the
+ * applied index becomes the snapshot index.
  */
 export interface Ready {
   readonly softState: SoftState | null;
   readonly hardState: HardState | null;
   readonly mustSync: boolean;
+  /** A snapshot to install before anything else of this Ready (see above); null: none. */
+  readonly snapshot: SnapshotMeta | null;
   readonly entries: readonly Entry[];
   readonly messages: readonly Message[];
   readonly persistedMessages: readonly Message[];
@@ -138,6 +168,11 @@ export interface Storage {
   term(index: number): number;
   /** Entries [lo, hi), at least one if lo < hi, stopping before `maxBytes` of data is exceeded. */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
+  /** The newest snapshot the driver can send to a follower: firstIndex() - 1 <= index <=
+   *  lastIndex(), and index <= the applied index. EMPTY_SNAPSHOT ({ index: 0, term: 0 }) for a log
+   *  never compacted. The driver may compact (move firstIndex() up, to at most applied + 1)
+   *  between calls into the core; the core compacts nothing itself. */
+  snapshot(): SnapshotMeta;
 }
 
 export interface RaftConfig {
@@ -193,7 +228,10 @@ export type TestBug =
   | 'recovering-votes'
   /** The pre-vote tie-break at all times, not only in the fast election window: a lower id that
    *  cannot win blocks a higher one for good (a liveness bug under partial connectivity). */
-  | 'pre-vote-tie-break-always';
+  | 'pre-vote-tie-break-always'
+  /** A follower installs a Snapshot at or below its commit index instead of ignoring it (its
+   *  log and state go back; committed entries vanish from it). */
+  | 'install-stale-snapshot';
 
 export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'peers' | 'seed'> = {
   electionTicks: 10,
@@ -225,7 +263,11 @@ export type ProposeResult =
 export interface ProgressStatus {
   readonly match: number;
   readonly next: number;
-  readonly state: 'Probe' | 'Replicate';
+  /** Snapshot: a snapshot was sent and no appends go out until it is answered or reported. */
+  readonly state: 'Probe' | 'Replicate' | 'Snapshot';
+  /** State Snapshot: the index of the snapshot sent; 0 otherwise. Always set by the core
+   *  (optional in the type only so that status fakes elsewhere in the tree still compile). */
+  readonly pendingSnapshot?: number;
   readonly inflight: number;
   /** Entry data bytes of the appends in flight. */
   readonly inflightBytes: number;
@@ -265,13 +307,22 @@ export interface RaftNodeApi {
   /** The transport lost its connection to `peer` (reset or refused). If it is our leader, the
    *  follower forgets it and campaigns after a short randomized delay instead of a full timeout. */
   reportUnreachable(peer: NodeId): void;
+  /** The transfer of a snapshot to `peer` (a Snapshot message this node sent) finished: `ok`
+   *  it was delivered, else it failed. Leader only (ignored elsewhere, or if `peer` is not waiting
+   *  for a snapshot). Either way the peer goes to Probe and is paused until it answers (a
+   *  heartbeat response): on success the leader then probes after the snapshot, on failure a
+   *  new snapshot goes out (etcd's ReportSnapshot). RaftNode implements it; optional in this
+   *  interface only so that the broker's test fakes of RaftNodeApi still compile (a driver that
+   *  sends snapshots must call it). */
+  reportSnapshot?(peer: NodeId, ok: boolean): void;
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;
   /** Takes `ready` like advance(), but its entries are still being written: they stay out of the
    *  local durable log (not applied, not counted by a leader for commit) until persisted(). */
   accept(ready: Ready): void;
-  /** Entries up to (index, term) handed out by accepted Readies are durable. A stale report (the
+  /** Entries up to (index, term) handed out by accepted Readies are durable (a snapshot handed out
+   *  is reported with its (index, term), or by a later entry of its Ready). A stale report (the
    *  entry at index was replaced since) is ignored. Not while a Ready is outstanding. */
   persisted(index: number, term: number): void;
   status(): RaftStatus;

@@ -54,6 +54,8 @@ export class Network {
   /** Every message delivered (after filtering). */
   delivered: Message[] = [];
   keepReadies = false;
+  /** Report each Snapshot message's fate to its sender (reportSnapshot), as a transport does. */
+  reportSnapshots = true;
 
   constructor(peerIds: readonly NodeId[], overrides: Partial<RaftConfig> | ((id: NodeId) => Partial<RaftConfig>) = {}) {
     for (const id of peerIds) {
@@ -115,6 +117,8 @@ export class Network {
     const rd = n.node.ready();
     if (this.keepReadies) n.readies.push(rd);
     const out: Message[] = [...rd.messages];
+    // The snapshot is installed first (types.ts, Ready).
+    if (rd.snapshot !== null) n.storage.applySnapshot(rd.snapshot);
     if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
     n.storage.append(rd.entries);
     for (const m of rd.persistedMessages) out.push(m);
@@ -139,10 +143,15 @@ export class Network {
 
   /** Delivers one message (if it passes the filters). */
   send(m: Message): void {
-    if (!this.passes(m)) return;
+    const report = this.reportSnapshots && m.type === MessageType.Snapshot && this.nodes.has(m.from);
+    if (!this.passes(m)) {
+      if (report) this.node(m.from).reportSnapshot(m.to, false);
+      return;
+    }
     if (this.rewrite !== null) m = this.rewrite(m);
     this.delivered.push(m);
     this.get(m.to).node.step(m);
+    if (report) this.node(m.from).reportSnapshot(m.to, true);
   }
 
   tick(id: NodeId, count = 1): void {
@@ -201,6 +210,7 @@ export function lone(id: NodeId, peers: readonly NodeId[], overrides: Partial<Ra
 /** Handles a Ready like a driver (persist, then advance) and returns it. */
 export function drain(node: RaftNode, storage: MemoryStorage): Ready {
   const rd = node.ready();
+  if (rd.snapshot !== null) storage.applySnapshot(rd.snapshot);
   if (rd.hardState !== null) storage.setHardState(rd.hardState);
   storage.append(rd.entries);
   node.advance(rd);

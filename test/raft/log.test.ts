@@ -40,7 +40,7 @@ t.test('MemoryStorage: entries respects the byte limit but returns at least one'
 
 t.test('MemoryStorage: compaction', async (t) => {
   const s = storageWith([1, 1, 2, 2]);
-  s.compact(2);
+  s.compact(2, 4);
   t.equal(s.firstIndex(), 3);
   t.equal(s.term(2), 1, 'term of the compaction point is kept');
   t.throws(() => s.term(1), CompactedError);

@@ -143,3 +143,42 @@ t.test('commit-ahead-of-log (a durable commit index above what the durable log h
   const ok = runSeed(1481, sched);
   t.equal(ok.violation, null, 'the same schedule with the driver as it is: clean');
 });
+
+const INSTALL_STALE = new Set<TestBug>(['install-stale-snapshot']);
+
+t.test('install-stale-snapshot (a follower installs a snapshot at or below its commit index) is found by the snapshots profile', async (t) => {
+  // Stale snapshots reach followers as duplicates and late deliveries of Snapshot messages.
+  for (const nodes of [3, 5]) {
+    const sched: ScheduleOptions = { steps: 300, nodes, profile: 'snapshots' };
+    const found: number[] = [];
+    const invariants = new Set<string>();
+    for (let seed = 1; seed <= 120 && found.length < 2; seed++) {
+      const r = runSeed(seed, sched, { testBugs: INSTALL_STALE });
+      if (r.violation) {
+        found.push(seed);
+        invariants.add(r.violation.invariant);
+      }
+    }
+    t.comment(`${nodes} nodes: found by seeds ${found.join(', ')} (${[...invariants].join(', ')}); e.g. ${found[0] !== undefined ? replayCommand(found[0], sched, 'install-stale-snapshot') : '-'}`);
+    t.ok(found.length >= 1, `${nodes} nodes: found within 120 runs`);
+    for (const seed of found) {
+      const r = runSeed(seed, sched);
+      t.equal(r.violation, null, `seed ${seed} is clean without the bug${r.violation ? `: ${r.violation.invariant}: ${r.violation.message}` : ''}`);
+      t.ok(r.cluster.stats.snapshotsInstalled > 0, `seed ${seed} installs snapshots without the bug too`);
+    }
+  }
+});
+
+t.test('compact-stale-state (the driver keeps the state of the wrong index as its snapshot) is found by the state checker', async (t) => {
+  const sched: ScheduleOptions = { steps: 300, nodes: 3, profile: 'snapshots' };
+  const found: number[] = [];
+  for (let seed = 1; seed <= 50 && found.length < 2; seed++) {
+    const r = runSeed(seed, sched, { driverBug: 'compact-stale-state' });
+    if (r.violation) {
+      t.equal(r.violation.invariant, 'snapshot-state', `seed ${seed}: ${r.violation.message}`);
+      found.push(seed);
+    }
+  }
+  t.ok(found.length >= 1, `found within 50 runs (seeds ${found.join(', ')}; replay: ${replayCommand(found[0] ?? 0, sched, 'compact-stale-state')})`);
+  for (const seed of found) t.equal(runSeed(seed, sched).violation, null, `seed ${seed} is clean with a correct driver`);
+});

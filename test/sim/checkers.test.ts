@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { type Entry, EntryType, Role } from '../../src/raft/index.ts';
-import { checkHistory } from '../../scripts/sim/checkers.ts';
+import { INITIAL_STATE_HASH, checkHistory, entryKey, stateHash } from '../../scripts/sim/checkers.ts';
 import type { Observation } from '../../scripts/sim/checkers.ts';
 
 const bodies = new Map<string, Uint8Array>();
@@ -139,4 +139,51 @@ t.test('acknowledged proposals are in every later leader log', async (t) => {
   t.equal(firstInvariant([log('n0', e(1, 1, 'a')), ack, log('n1', e(1, 2, 'x')), leader('n1', 2)]), 'acked-durable');
   t.equal(firstInvariant([log('n1', e(1, 2, 'x')), leader('n1', 2), log('n0', e(1, 1, 'a')), ack]), 'acked-durable');
   t.equal(firstInvariant([log('n0', e(1, 1, 'a')), ack, log('n1', e(1, 1, 'a'), e(2, 2, '')), leader('n1', 2)]), null);
+});
+
+/** The state after applying `entries` from the initial state. */
+function stateOf(...entries: Entry[]): number {
+  let h = INITIAL_STATE_HASH;
+  for (const x of entries) h = stateHash(h, entryKey(x));
+  return h;
+}
+
+t.test('snapshots: a restored state must equal the state of the committed prefix', async (t) => {
+  const a = e(1, 1, 'a');
+  const b = e(2, 1, 'b');
+  const c = e(3, 1, 'c');
+  const committed = [log('n0', a, b, c), commit('n0', 1, 3), log('n1', a), commit('n1', 1, 1)];
+  const snap = (index: number, term: number, hash: number): Observation => ({ k: 'snapshot', node: 'n1', index, term, hash });
+  t.equal(firstInvariant([...committed, snap(2, 1, stateOf(a, b)), log('n1', c), commit('n1', 1, 3)]), null, 'a correct snapshot, then the log after it');
+  t.equal(firstInvariant([...committed, snap(2, 1, stateOf(a))]), 'snapshot-state', 'the state of another index');
+  t.equal(firstInvariant([...committed, snap(2, 1, stateOf(b, a))]), 'snapshot-state', 'the entries in another order');
+  t.equal(firstInvariant([...committed, snap(2, 2, stateOf(a, b))]), 'snapshot-state', 'the wrong term');
+  t.equal(firstInvariant([...committed, snap(4, 1, stateOf(a, b, c))]), 'snapshot-state', 'beyond the committed prefix');
+  t.equal(firstInvariant([...committed, commit('n1', 1, 1), apply('n1', a), snap(2, 1, stateOf(a, b)), { k: 'snapshot', node: 'n0', index: 2, term: 1, hash: stateOf(a, b) }]), 'committed-stable', 'below the commit index (n0 committed 3)');
+  // After a snapshot the log above it is checked as usual (log matching against n0's entry 3).
+  t.equal(firstInvariant([...committed, snap(2, 1, stateOf(a, b)), log('n1', e(3, 1, 'x'))]), 'log-matching');
+});
+
+t.test('snapshots: applied states and restarts over a compacted store are checked against the committed prefix', async (t) => {
+  const a = e(1, 1, 'a');
+  const b = e(2, 1, 'b');
+  const c = e(3, 1, 'c');
+  const base = [log('n0', a, b, c), commit('n0', 1, 3)];
+  const applyWith = (hash: number, ...entries: Entry[]): Observation => ({ k: 'apply', node: 'n0', entries, hash });
+  t.equal(firstInvariant([...base, applyWith(stateOf(a, b), a, b)]), null);
+  t.equal(firstInvariant([...base, applyWith(stateOf(a), a, b)]), 'snapshot-state', 'an applied state that is not the prefix');
+  const restart = (snapshot: { index: number; term: number }, log: Entry[], applied: number, stateHash: number): Observation => ({
+    k: 'restart',
+    node: 'n0',
+    log,
+    snapshot,
+    stateHash,
+    term: 1,
+    durableCommit: 3,
+    commit: 3,
+    applied,
+  });
+  t.equal(firstInvariant([...base, { k: 'crash', node: 'n0' }, restart({ index: 2, term: 1 }, [c], 2, stateOf(a, b))]), null, 'over a snapshot at 2');
+  t.equal(firstInvariant([...base, { k: 'crash', node: 'n0' }, restart({ index: 2, term: 1 }, [c], 2, stateOf(a, c))]), 'snapshot-state', 'with a wrong state');
+  t.equal(firstInvariant([...base, { k: 'crash', node: 'n0' }, restart({ index: 2, term: 1 }, [e(4, 1, 'd')], 2, stateOf(a, b))]), 'log-matching', 'with a gap after the snapshot');
 });

@@ -75,3 +75,47 @@ t.test('schedules with wiped stores (replicas restart empty and catch up) keep e
   t.comment(`${2 * runs} schedules, ${wipes} stores wiped`);
   t.ok(wipes >= runs, 'the schedules wipe stores');
 });
+
+t.test('schedules with log compaction (snapshots to followers behind) keep every invariant, the restored states included', async (t) => {
+  const runs = Number(process.env.SIM_SNAPSHOT_RUNS ?? 300);
+  let installed = 0;
+  let sent = 0;
+  let compactions = 0;
+  for (const nodes of [3, 5]) {
+    for (let r = 0; r < runs; r++) {
+      const seed = BASE_SEED + 11_000_000 + nodes * 100_000 + r;
+      const sched: ScheduleOptions = { steps: STEPS, nodes, profile: 'snapshots' };
+      const res = runSeed(seed, sched);
+      installed += res.cluster.stats.snapshotsInstalled;
+      sent += res.cluster.stats.snapshotsSent;
+      compactions += res.cluster.stats.compactions;
+      if (res.violation) {
+        t.fail(`seed ${seed}: ${res.violation.invariant}: ${res.violation.message}`, { replay: replayCommand(seed, sched), trace: res.trace.join('\n') });
+        return;
+      }
+    }
+  }
+  t.comment(`${2 * runs} schedules, ${compactions} compactions, ${sent} snapshots sent, ${installed} installed`);
+  t.ok(installed >= runs / 10, 'the schedules install snapshots');
+});
+
+t.test('wiped stores with log compaction: a replica restarted empty catches up through a snapshot', async (t) => {
+  const runs = Number(process.env.SIM_SNAPSHOT_RUNS ?? 300) / 3;
+  let installed = 0;
+  let wipes = 0;
+  for (const nodes of [3, 5]) {
+    for (let r = 0; r < runs; r++) {
+      const seed = BASE_SEED + 12_000_000 + nodes * 100_000 + r;
+      const sched: ScheduleOptions = { steps: STEPS, nodes, profile: 'wipes', compact: true };
+      const res = runSeed(seed, sched);
+      installed += res.cluster.stats.snapshotsInstalled;
+      wipes += res.cluster.stats.wipes;
+      if (res.violation) {
+        t.fail(`seed ${seed}: ${res.violation.invariant}: ${res.violation.message}`, { replay: replayCommand(seed, sched), trace: res.trace.join('\n') });
+        return;
+      }
+    }
+  }
+  t.comment(`${2 * runs} schedules, ${wipes} stores wiped, ${installed} snapshots installed`);
+  t.ok(installed >= 1, 'the schedules install snapshots');
+});
