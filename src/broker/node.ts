@@ -16,11 +16,11 @@ import {
 } from '../commitlog/index.ts';
 import { WarningSummary, type LogFn } from '../net/index.ts';
 import { serveMetrics } from '../metrics/index.ts';
-import { RaftNode, DEFAULT_RAFT_CONFIG, Role, type NodeId } from '../raft/index.ts';
+import { RaftNode, DEFAULT_RAFT_CONFIG, EMPTY_SNAPSHOT, Role, type NodeId, type SnapshotMeta } from '../raft/index.ts';
 import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsSources } from './metrics.ts';
-import { PeerTransport, PEER_SEND_QUEUE_BYTES_MAX } from './peer-transport.ts';
+import { PeerTransport, PEER_SEND_QUEUE_BYTES_MAX, type PeerTransportOptions } from './peer-transport.ts';
 import { CatchUpThrottle } from './catch-up-throttle.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Replica } from './replica.ts';
@@ -28,6 +28,8 @@ import { BrokerServer } from './server.ts';
 import { BrokerStateMachine, RETENTION_MARK_COUNT_MAX, type KeyIndexRebuilder } from './state-machine.ts';
 import { LogCompactor } from './log-compactor.ts';
 import { MarkStore } from './retention-marks.ts';
+import { finishInterruptedInstall, installSnapshot } from './snapshot-install.ts';
+import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
 import { diskUsedPercentOf, RetentionService } from './retention-service.ts';
 import { traceAs } from '../trace/index.ts';
 
@@ -86,6 +88,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     async () => metricsServer?.close(),
     () => parts.server.close(),
     () => parts.replica.stop(),
+    async () => parts.snapshotSender.close(),
     async () => parts.throttle.close(),
     () => parts.transport.close(),
     () => stores.stateMachine.close({ checkpoint: false }),
@@ -153,7 +156,7 @@ interface Stores {
 }
 
 /** The Raft core over the store, resuming after the state machine's checkpoint. */
-function createRaft(config: BrokerConfig, { log, meta, stateMachine }: Stores): RaftNode {
+function createRaft(config: BrokerConfig, { log, meta, stateMachine, marks }: Stores): RaftNode {
   const ticks = raftTicksOf(config);
   return new RaftNode(
     {
@@ -170,14 +173,24 @@ function createRaft(config: BrokerConfig, { log, meta, stateMachine }: Stores): 
       // Apply (and answer) once committed, without waiting for our own fsync: see replica.ts.
       applyUnpersisted: true,
     },
-    new CommitLogRaftStorage(log, meta),
+    new CommitLogRaftStorage(log, meta, () => snapshotOf(stateMachine, log, marks)),
   );
+}
+
+/** The snapshot a follower behind the log's start is sent: the mark at the cut the last
+ *  checkpoint holds (the log below it may be gone). None before the first cut. */
+function snapshotOf(stateMachine: BrokerStateMachine, log: FileCommitLog, marks: MarkStore): SnapshotMeta {
+  const cut = stateMachine.durableRetainedFrom - 1;
+  if (cut <= 0) return log.firstIndex() > 1 ? { index: log.firstIndex() - 1, term: log.termAt(log.firstIndex() - 1) } : EMPTY_SNAPSHOT;
+  return { index: cut, term: marks.termOf(cut) ?? log.termAt(cut) };
 }
 
 interface NodeParts {
   readonly transport: PeerTransport;
   /** Between the replica and the transport: paces the catch-up of a follower far behind. */
   readonly throttle: CatchUpThrottle;
+  /** Streams snapshots to followers behind the log's start. */
+  readonly snapshotSender: SnapshotSender;
   readonly replica: Replica;
   readonly server: BrokerServer;
   /** The master's retention proposals. */
@@ -195,7 +208,24 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
   // The transport calls back into the replica, which needs the transport to send.
   let replica: Replica | undefined;
   const driver = (): Replica => replica!;
-  const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr));
+  const receiver = new SnapshotReceiver({ deliver: (msg) => driver().receive([msg]), log: logFn });
+  let sender: SnapshotSender | undefined;
+  const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr), {
+    onSnapChunk: (from, frame, data) => receiver.onChunk(from, frame, data),
+    onSnapAck: (from, ack) => sender?.onAck(from, ack),
+    onPeerDown: (peer) => sender?.peerDown(peer),
+  });
+  sender = new SnapshotSender({
+    read: (index, term) => {
+      const mark = stores.marks.get(index);
+      if (mark.term !== term) throw new Error(`the mark at ${index} has term ${mark.term}, not ${term}`);
+      return mark.bytes;
+    },
+    sendChunk: (to, frame, data) => transport.sendSnapChunk(to, frame, data),
+    report: (to, ok) => driver().snapshotReported(to, ok),
+    log: logFn,
+  });
+  const snapshotSender = sender;
   const throttle = createThrottle(config, logFn, stores, transport, driver);
   const compactor = new LogCompactor(stores.log, stores.marks, () => stores.stateMachine.durableRetainedFrom, logger);
   replica = new Replica({
@@ -212,7 +242,14 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     pendingProposalsMax: PENDING_PROPOSALS_MAX,
     inboxMessagesMax: INBOX_MESSAGES_MAX,
     onFatal,
-    onCheckpointed: () => compactor.maybeCompact(),
+    onCheckpointed: () => {
+      compactor.maybeCompact();
+      snapshotSender.expire();
+    },
+    snapshots: {
+      send: (m) => snapshotSender.send(m),
+      install: (index, term) => installSnapshot({ receiver, stateMachine: stores.stateMachine, log: stores.log, marks: stores.marks }, index, term),
+    },
     ...(metrics !== undefined ? { metrics } : {}),
   });
   const retention = createRetention(config, logger, stores, replica);
@@ -234,9 +271,10 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     connectionsPerAddressMax: config.clientConnectionsPerAddressMax,
     firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
     metricsPort: config.metricsPromExporterPort,
+    logFirstIndex: () => stores.log.firstIndex(),
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  return { transport, throttle, replica, server, retention, advertisedAddr };
+  return { transport, throttle, snapshotSender, replica, server, retention, advertisedAddr };
 }
 
 /** The master's retention proposals (retention-service.ts), by the config's rules. */
@@ -283,6 +321,7 @@ function createTransport(
   advertisedAddr: string,
   replica: () => Replica,
   onPeerClientAddr: (peer: NodeId, addr: string) => void,
+  snapshots: Pick<PeerTransportOptions, 'onSnapChunk' | 'onSnapAck'> & { onPeerDown: (peer: NodeId) => void },
 ): PeerTransport {
   const self = selfPeer(config);
   const sendFailures = new WarningSummary({ log: logFn, msg: 'messages to a peer dropped (it reads too slowly or not at all; it is probed again)', intervalMs: PEER_WARNING_INTERVAL_MS });
@@ -295,6 +334,7 @@ function createTransport(
     onMessages: (msgs) => replica().receive(msgs),
     onPeerDown: (peer, reason) => {
       if (replica().role.leaderId === peer) logger.warn({ peer, reason }, 'lost the connection to the master');
+      snapshots.onPeerDown(peer);
       replica().peerDown(peer);
     },
     onSendFailed: (peer, reason) => {
@@ -302,6 +342,8 @@ function createTransport(
       replica().sendFailed(peer);
     },
     onPeerClientAddr,
+    onSnapChunk: snapshots.onSnapChunk,
+    onSnapAck: snapshots.onSnapAck,
   });
 }
 
@@ -462,6 +504,9 @@ async function openStores(config: BrokerConfig, logger: Logger, metrics: BrokerM
         logger.error({ err: (err as Error).message, index: mark.index }, 'retention: could not write the snapshot of a mark');
       }
     });
+    if (await finishInterruptedInstall(stateMachine, commitLog)) {
+      logger.warn({ appliedIndex: stateMachine.appliedIndex }, 'finished a snapshot install a stop interrupted: the log restarts after it');
+    }
     if (stateMachine.appliedIndex > commitLog.lastIndex()) {
       await stateMachine.close({ checkpoint: false });
       throw new CommitLogError('STORE_CORRUPT', `store ${root}: the state checkpoint is at index ${stateMachine.appliedIndex} but the commitlog ends at ${commitLog.lastIndex()} (log data lost)`);

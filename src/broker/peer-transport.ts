@@ -4,7 +4,7 @@
 // leader process died, and what makes failover take tens of milliseconds.
 import { Connection, listen, WarningSummary, type Server, type ServerConnection, type Frame, type LogFn } from '../net/index.ts';
 import { EntryType, MessageType, type Entry, type Message, type NodeId } from '../raft/index.ts';
-import { BlobCursor, PEER_PROTOCOL_VERSION, type PeerHello, type PeerNotice, type PeerRaft } from '../protocol/index.ts';
+import { BlobCursor, PEER_PROTOCOL_VERSION, type PeerHello, type PeerNotice, type PeerRaft, type PeerSnapAck, type PeerSnapChunk } from '../protocol/index.ts';
 import type { PeerSender } from './replica-options.ts';
 import { tracing } from '../trace/index.ts';
 import { traceMessages } from './trace-messages.ts';
@@ -29,9 +29,14 @@ export interface PeerTransportOptions {
   readonly onSendFailed: (peer: NodeId, reason: string) => void;
   /** A peer announced its client address (for NOT_MASTER hints). */
   readonly onPeerClientAddr: (peer: NodeId, addr: string) => void;
+  /** A snapshot chunk from the master: the acknowledgement to send back, or why the chunk is
+   *  malformed (the connection closes). Absent: chunks close the connection. */
+  readonly onSnapChunk?: (from: NodeId, frame: PeerSnapChunk, data: Uint8Array) => PeerSnapAck | string;
+  /** A follower acknowledged snapshot chunks. */
+  readonly onSnapAck?: (from: NodeId, ack: PeerSnapAck) => void;
 }
 
-const PEER_FRAME_TYPES: ReadonlySet<string> = new Set(['hello', 'raft', 'notice']);
+const PEER_FRAME_TYPES: ReadonlySet<string> = new Set(['hello', 'raft', 'notice', 'snap']);
 /** A peer whose connection stays down this long is named in a warning (with its address). */
 const PEER_UNREACHABLE_WARN_AFTER_MS = 5000;
 /** At most one summary line per this interval for each kind of recurring peer warning. */
@@ -241,6 +246,15 @@ export class PeerTransport implements PeerSender {
     }
   }
 
+  /** Queues one snapshot chunk to `to` (on our connection to it, or back on its connection to us);
+   *  false when it cannot be queued. */
+  sendSnapChunk(to: NodeId, frame: PeerSnapChunk, data: Uint8Array): boolean {
+    const out = this.outbound.get(to);
+    if (out === undefined) return false;
+    const back = out.state === 'up' ? undefined : this.inbound.get(to);
+    return back !== undefined ? back.send(frame, [data]) : out.send(frame, [data]);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.warnings.close();
@@ -270,10 +284,25 @@ export class PeerTransport implements PeerSender {
     }
     const from = conn.context as NodeId | undefined;
     if (from === undefined) {
-      conn.close('raft frame before hello');
+      conn.close(`${frame.type} frame before hello`);
+      return;
+    }
+    if (frame.type === 'snap') {
+      this.acceptSnapChunk(from, frame, (reason) => conn.close(reason), (ack) => conn.send(ack));
       return;
     }
     this.acceptRaft(from, frame, (reason) => conn.close(reason));
+  }
+
+  /** A snapshot chunk: to the receiver, its acknowledgement back on the same connection. */
+  private acceptSnapChunk(from: NodeId, frame: Frame, close: (reason: string) => void, reply: (ack: PeerSnapAck) => void): void {
+    const blobs = frame.blobs ?? EMPTY_BLOBS;
+    const answer = this.opts.onSnapChunk === undefined ? 'snapshot chunks are not taken here' : this.opts.onSnapChunk(from, frame as unknown as PeerSnapChunk, blobs);
+    if (typeof answer === 'string') {
+      close(`snapshot chunk from ${from}: ${answer}`);
+      return;
+    }
+    reply(answer);
   }
 
   private onHello(hello: PeerHello, conn: ServerConnection): void {
@@ -331,6 +360,16 @@ export class PeerTransport implements PeerSender {
       this.warnings.notices.note('notice', `${peer.id} at ${peer.host}:${peer.port}`, { reason });
       return;
     }
+    if (frame.type === 'snapAck') {
+      this.opts.onSnapAck?.(peer.id, frame as unknown as PeerSnapAck);
+      return;
+    }
+    if (frame.type === 'snap') {
+      // A chunk back on our own connection (its connection to us is down).
+      const out = this.outbound.get(peer.id);
+      this.acceptSnapChunk(peer.id, frame, () => void out?.close(), (ack) => void out?.send(ack));
+      return;
+    }
     if (frame.type === 'raft') {
       const out = this.outbound.get(peer.id);
       this.acceptRaft(peer.id, frame, (reason) => {
@@ -361,6 +400,11 @@ export class PeerTransport implements PeerSender {
       const problem = wireMessageProblem(m);
       if (problem !== null) {
         close(`raft message from ${from}: ${problem}`);
+        return;
+      }
+      if (m.type === MessageType.Snapshot) {
+        // Its bytes come in a snapshot transfer, which hands the message over once they are in.
+        close(`raft message from ${from}: a Snapshot outside a snapshot transfer`);
         return;
       }
       if (m.entries.length > 0) {

@@ -25,6 +25,15 @@ export interface ReplicaLogger {
   error(fields: object, msg: string): void;
 }
 
+/** What the driver needs for snapshots (node.ts wires snapshot-transfer.ts and snapshot-install.ts). */
+export interface SnapshotDriver {
+  /** The core sent a Snapshot message: stream the snapshot's bytes with it. */
+  send(message: Message): void;
+  /** Ready.snapshot: make the state machine and the log the snapshot's, durably. The state
+   *  machine holds it when the returned promise settles (it is awaited before the Ready goes on). */
+  install(index: number, term: number): Promise<void>;
+}
+
 /** Default for ReplicaOptions.writesInFlightMax. */
 export const WRITES_IN_FLIGHT_MAX = 32;
 
@@ -50,6 +59,8 @@ export interface ReplicaOptions {
   readonly onFatal: (err: Error) => void;
   /** A state checkpoint completed (retention frees the disk behind a cut it holds). */
   readonly onCheckpointed?: () => void;
+  /** Snapshots (retention): absent, a Snapshot message or Ready.snapshot is a programmer error. */
+  readonly snapshots?: SnapshotDriver;
   /** Where the driver records its metrics; absent when they are off. */
   readonly metrics?: ReplicaMetrics;
 }

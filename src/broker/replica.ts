@@ -20,7 +20,7 @@
 // or a crash would restart the replica above its log, or on a stale suffix.
 import type { ErrorCode, RoleChange } from '../protocol/index.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
-import { NONE, Role } from '../raft/index.ts';
+import { MessageType, NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
@@ -44,6 +44,8 @@ export class Replica {
   private proposals: PendingProposal[] = [];
   private pendingTicks = 0;
   private unreachable = new Set<NodeId>();
+  /** Snapshot transfers that ended, for the core (reportSnapshot). */
+  private snapshotReports: [NodeId, boolean][] = [];
   private transferTo: NodeId = NONE;
   private readonly waiters = new CommitWaiters();
   private turnRunning = false;
@@ -197,6 +199,13 @@ export class Replica {
     this.schedule();
   }
 
+  /** A snapshot transfer to `peer` ended (delivered, or failed: the core sends it again). */
+  snapshotReported(peer: NodeId, ok: boolean): void {
+    if (this.stopped) return;
+    if (this.snapshotReports.length < 1024) this.snapshotReports.push([peer, ok]);
+    this.schedule();
+  }
+
   /** Proposes one command; resolves with the state machine's result once it is committed and applied. */
   propose(data: Uint8Array): Promise<unknown> {
     if (this.stopped) return Promise.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
@@ -255,7 +264,12 @@ export class Replica {
       while (!this.fatal) {
         const fed = this.feedCore();
         const take = this.raft.hasReady() && this.writesInFlight < (this.opts.writesInFlightMax ?? WRITES_IN_FLIGHT_MAX);
-        if (take) this.handleReady(this.raft.ready());
+        if (take) {
+          const rd = this.raft.ready();
+          if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot.index, rd.snapshot.term);
+          this.handleReady(rd);
+          if (rd.snapshot !== null && rd.entries.length === 0) this.durableEntry = { index: rd.snapshot.index, term: rd.snapshot.term };
+        }
         const blocking = this.maybeCheckpoint();
         if (blocking !== undefined) await blocking;
         if (this.stopped || (!fed && !take)) break;
@@ -289,6 +303,11 @@ export class Replica {
     if (this.unreachable.size) {
       for (const p of this.unreachable) raft.reportUnreachable(p);
       this.unreachable.clear();
+      fed = true;
+    }
+    if (this.snapshotReports.length) {
+      for (const [peer, ok] of this.snapshotReports) raft.reportSnapshot?.(peer, ok);
+      this.snapshotReports = [];
       fed = true;
     }
     if (this.inbox.length) {
@@ -442,9 +461,30 @@ export class Replica {
     return accepted.then((a) => a.durable);
   }
 
+  /** Ready.snapshot, before anything else of its Ready: every write started before is durable
+   *  first (the log is replaced), then the snapshot is installed durably; the loop waits. */
+  private async installSnapshot(index: number, term: number): Promise<void> {
+    const snapshots = this.opts.snapshots;
+    if (snapshots === undefined) throw new Error(`Ready.snapshot at ${index} without a snapshot driver`);
+    await this.durableTail;
+    await this.appendGate;
+    await snapshots.install(index, term);
+    this.durableLastIndex = index;
+    this.opts.logger.info({ index, term }, 'installed a snapshot from the master: the log now starts after it');
+  }
+
   private sendAll(messages: readonly Message[]): void {
     if (messages.length === 0) return;
     if (tracing) traceMessages(messages, 'send');
+    if (this.opts.snapshots !== undefined && messages.some((m) => m.type === MessageType.Snapshot)) {
+      const rest: Message[] = [];
+      for (const m of messages) {
+        if (m.type === MessageType.Snapshot) this.opts.snapshots.send(m);
+        else rest.push(m);
+      }
+      if (rest.length === 0) return;
+      messages = rest;
+    }
     if (messages.length === 1) {
       this.opts.peers.send(messages[0].to, [messages[0]]);
       return;

@@ -53,6 +53,8 @@ export interface BrokerServerOptions {
   readonly metrics?: ServerMetrics;
   /** Port of this replica's metrics listener, told to operators (0: off). */
   readonly metricsPort?: number;
+  /** The first index of this replica's log on disk (status). */
+  readonly logFirstIndex?: () => number;
 }
 
 interface ParkedPull {
@@ -422,6 +424,8 @@ export class BrokerServer {
       recovering: st.recovering,
       pid: process.pid,
       addr: this.opts.advertisedAddr,
+      retainedFrom: this.opts.stateMachine.retainedFrom,
+      firstIndex: this.opts.logFirstIndex?.() ?? 1,
     };
   }
 }

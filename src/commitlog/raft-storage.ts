@@ -1,6 +1,6 @@
 // The Raft core's read-only Storage view over the commitlog (entries, terms) and the meta store
 // (hard state). The driver writes through CommitLog / MetaStore directly.
-import type { Entry, EntryType, HardState, Storage } from '../raft/index.ts';
+import type { Entry, EntryType, HardState, SnapshotMeta, Storage } from '../raft/index.ts';
 import { CommitLogError } from './errors.ts';
 import type { CommitLog, MetaStore } from './types.ts';
 
@@ -11,6 +11,9 @@ export class CommitLogRaftStorage implements Storage {
   constructor(
     private readonly log: CommitLog,
     private readonly meta: MetaStore,
+    /** The snapshot the driver can send (the broker's retention mark at its cut); absent: the
+     *  entry before the log's first (a log never compacted has none). */
+    private readonly snapshotOf?: () => SnapshotMeta,
   ) {}
 
   initialHardState(): HardState {
@@ -25,7 +28,8 @@ export class CommitLogRaftStorage implements Storage {
     return this.log.lastIndex();
   }
 
-  snapshot(): { index: number; term: number } {
+  snapshot(): SnapshotMeta {
+    if (this.snapshotOf !== undefined) return this.snapshotOf();
     return { index: this.log.firstIndex() - 1, term: this.log.firstIndex() > 1 ? this.log.termAt(this.log.firstIndex() - 1) : 0 };
   }
 

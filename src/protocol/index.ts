@@ -52,5 +52,5 @@ export {
   type QueueInfo,
   type GroupQueueInfo,
 } from './wire.ts';
-export { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft, type PeerNotice, type PeerFrame } from './peer.ts';
+export { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft, type PeerNotice, type PeerFrame, type PeerSnapChunk, type PeerSnapAck } from './peer.ts';
 export { BlobCursor } from './blob-cursor.ts';

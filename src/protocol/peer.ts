@@ -3,8 +3,8 @@
 import type { Message as RaftMessage } from '../raft/index.ts';
 
 /** Version of the replica-to-replica protocol; a peer speaking another one is refused at hello
- *  (2: entry bodies travel as raw blobs after the frame's msgpack part). */
-export const PEER_PROTOCOL_VERSION = 3;
+ *  (2: entry bodies travel as raw blobs after the frame's msgpack part; 4: snapshot transfers). */
+export const PEER_PROTOCOL_VERSION = 4;
 
 /** First frame on a peer connection: who is calling, so the receiver can route replies. */
 export interface PeerHello {
@@ -35,4 +35,27 @@ export interface PeerNotice {
   id: 0;
   reason: string;
 }
-export type PeerFrame = PeerHello | PeerRaft | PeerNotice;
+/** One chunk of a snapshot (a retention mark's state) from the master to a follower behind the
+ *  start of its log; the chunk's bytes are the frame's blob. `msg` is the Raft Snapshot message
+ *  the follower's core is given once every byte is in. Sent on the connection to that peer. */
+export interface PeerSnapChunk {
+  type: 'snap';
+  id: 0;
+  msg: RaftMessage;
+  /** Where the chunk starts in the snapshot's bytes, and their total. */
+  offset: number;
+  total: number;
+  /** crc32 of this chunk's bytes. */
+  crc: number;
+}
+/** The follower's answer to each chunk, back on the connection the chunk came on: it holds the
+ *  snapshot (index, term) up to `next` (a chunk it did not expect rewinds the master to there,
+ *  which is also how a transfer resumes after a dropped connection). */
+export interface PeerSnapAck {
+  type: 'snapAck';
+  id: 0;
+  index: number;
+  term: number;
+  next: number;
+}
+export type PeerFrame = PeerHello | PeerRaft | PeerNotice | PeerSnapChunk | PeerSnapAck;

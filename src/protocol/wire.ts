@@ -199,6 +199,10 @@ export interface NodeStatus {
   readonly recovering: boolean;
   readonly pid: number;
   readonly addr: string;
+  /** First message log index retained (retention cut the log below it; 1 before any cut). */
+  readonly retainedFrom?: number;
+  /** First index of its log on disk (at or below retainedFrom: deletion goes by segment). */
+  readonly firstIndex?: number;
 }
 
 /** A change of Raft role or leader as one replica saw it. */
