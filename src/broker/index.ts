@@ -24,6 +24,8 @@ export { decideRetention, type RetentionDecision, type RetentionInputs, type Ret
 export { MarkStore, MarkStoreError, MARK_SNAPSHOT_BYTES_MAX } from './retention-marks.ts';
 export { RetentionService, RETENTION_CHECK_INTERVAL_MS, diskUsedPercentOf } from './retention-service.ts';
 export { LogCompactor } from './log-compactor.ts';
+export { SnapshotReceiver, SnapshotSender, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_STALL_MS, SNAPSHOT_WINDOW_CHUNKS, SNAPSHOT_STAGED_BYTES_MAX, type ReceivedSnapshot } from './snapshot-transfer.ts';
+export { installSnapshot, finishInterruptedInstall } from './snapshot-install.ts';
 export * from './replica-options.ts';
 export * from './role.ts';
 export * from './send-batch-encoding.ts';

@@ -43,6 +43,12 @@ interface Outgoing {
   sent: number;
   lastProgressMs: number;
   readonly startedMs: number;
+  /** Inside pump (see there). */
+  pumping: boolean;
+  /** The one chunk of an empty snapshot went out. */
+  emptySent: boolean;
+  /** acked when the sender last went back to it (-1: never). */
+  rewoundAt: number;
 }
 
 export class SnapshotSender {
@@ -66,6 +72,8 @@ export class SnapshotSender {
     if (current !== undefined && current.msg.index === msg.index && current.msg.logTerm === msg.logTerm) {
       current.msg = msg;
       current.sent = current.acked;
+      current.emptySent = false;
+      current.rewoundAt = -1;
       current.lastProgressMs = this.now();
       this.pump(to, current);
       return;
@@ -79,7 +87,7 @@ export class SnapshotSender {
       this.opts.report(to, false);
       return;
     }
-    const t: Outgoing = { msg, bytes, acked: 0, sent: 0, lastProgressMs: this.now(), startedMs: this.now() };
+    const t: Outgoing = { msg, bytes, acked: 0, sent: 0, lastProgressMs: this.now(), startedMs: this.now(), pumping: false, emptySent: false, rewoundAt: -1 };
     this.transfers.set(to, t);
     this.opts.log('info', `sending ${to} the snapshot of index ${msg.index} (${bytes.length} bytes): it is behind the start of the log`);
     this.pump(to, t);
@@ -90,11 +98,18 @@ export class SnapshotSender {
     const t = this.transfers.get(from);
     if (t === undefined || ack.index !== t.msg.index || ack.term !== t.msg.logTerm) return;
     if (!Number.isSafeInteger(ack.next) || ack.next < 0 || ack.next > t.bytes.length) return;
-    if (ack.next > t.acked) t.lastProgressMs = this.now();
-    // Behind what we sent and not in order: rewind (it dropped or never got the rest).
-    if (ack.next < t.sent && ack.next !== t.acked) t.sent = ack.next;
-    t.acked = ack.next;
-    if (t.sent < t.acked) t.sent = t.acked;
+    if (ack.next > t.acked || (t.bytes.length === 0 && t.emptySent)) {
+      t.acked = ack.next;
+      t.lastProgressMs = this.now();
+      if (t.sent < t.acked) t.sent = t.acked;
+    } else if (ack.next === t.acked && t.sent > t.acked && t.rewoundAt !== t.acked) {
+      // No progress while more is on the way: it lacks the chunk at `acked` (lost, or failed its
+      // CRC). Send again from there, once per point (more such answers are for the same gap).
+      t.rewoundAt = t.acked;
+      t.sent = t.acked;
+    } else {
+      return; // an old acknowledgement (reordered or repeated)
+    }
     if (t.acked === t.bytes.length) {
       this.transfers.delete(from);
       this.opts.log('info', `${from} has the snapshot of index ${t.msg.index} (${t.bytes.length} bytes in ${this.now() - t.startedMs} ms)`);
@@ -108,7 +123,10 @@ export class SnapshotSender {
    *  the transfer resumes where the follower says it stopped). */
   peerDown(peer: NodeId): void {
     const t = this.transfers.get(peer);
-    if (t !== undefined) t.sent = t.acked;
+    if (t !== undefined) {
+      t.sent = t.acked;
+      t.emptySent = false;
+    }
   }
 
   /** Gives up transfers with no progress for SNAPSHOT_STALL_MS (call it on a timer). */
@@ -127,15 +145,30 @@ export class SnapshotSender {
   }
 
   private pump(to: NodeId, t: Outgoing): void {
-    const total = t.bytes.length;
-    // An empty snapshot is still one (empty) chunk: the follower needs the message.
-    while ((t.sent < total || total === 0) && t.sent - t.acked < SNAPSHOT_WINDOW_CHUNKS * SNAPSHOT_CHUNK_BYTES) {
-      const end = Math.min(total, t.sent + SNAPSHOT_CHUNK_BYTES);
-      const data = t.bytes.subarray(t.sent, end);
-      const frame: PeerSnapChunk = { type: 'snap', id: 0, msg: t.msg, offset: t.sent, total, crc: crc32(data) };
-      if (!this.opts.sendChunk(to, frame, data)) return; // resumed when the core sends it again
-      t.sent = end;
-      if (total === 0) return;
+    // An acknowledgement may come back inside sendChunk (a synchronous link): the outer call
+    // goes on with what it changed.
+    if (t.pumping) return;
+    t.pumping = true;
+    try {
+      const total = t.bytes.length;
+      // An empty snapshot is still one (empty) chunk: the follower needs the message.
+      while ((t.sent < total || (total === 0 && !t.emptySent)) && t.sent - t.acked < SNAPSHOT_WINDOW_CHUNKS * SNAPSHOT_CHUNK_BYTES) {
+        const start = t.sent;
+        const end = Math.min(total, start + SNAPSHOT_CHUNK_BYTES);
+        const data = t.bytes.subarray(start, end);
+        const frame: PeerSnapChunk = { type: 'snap', id: 0, msg: t.msg, offset: start, total, crc: crc32(data) };
+        t.sent = end;
+        if (total === 0) t.emptySent = true;
+        if (!this.opts.sendChunk(to, frame, data)) {
+          // Resumed when the core sends the Snapshot again.
+          t.sent = Math.min(t.sent, start);
+          t.emptySent = false;
+          return;
+        }
+        if (this.transfers.get(to) !== t) return; // finished (or replaced) meanwhile
+      }
+    } finally {
+      t.pumping = false;
     }
   }
 }

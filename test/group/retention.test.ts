@@ -56,7 +56,7 @@ async function readRetained(addr: string): Promise<{ bounds: [number, number][];
       let min = -1;
       let max = 0;
       for (;;) {
-        const r = await conn.request<{ type: 'pullResult'; messages: StoredMessage[]; nextOffset: number; minOffset: number; maxOffset: number }>({
+        const r = await conn.request<{ type: 'pullResult'; id: number; messages: StoredMessage[]; nextOffset: number; minOffset: number; maxOffset: number }>({
           type: 'pull', topic: TOPIC, queueId: q, offset, maxCount: 1024, maxBytes: 4 << 20, waitMs: 0,
         } as never);
         if (min < 0) min = r.minOffset;
