@@ -8,7 +8,7 @@ import { parseFlagsOrHelp, startProgress, UsageError, type CommandSpec } from '.
 import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, LONG_SUSPEND_MS, LOSS_PERCENT, runChaos } from '../src/chaos/index.ts';
 
 const SPEC: CommandSpec = {
-  usage: 'npm run chaos -- --nodes 3|5 --faults F1,F2,...|all --duration S [--interval S] [--hold S] [--seed N] [--out DIR] [--producers P]',
+  usage: 'npm run chaos -- --nodes 3|5 --faults F1,F2,...|all --duration S [--interval S] [--hold S] [--seed N] [--out DIR] [--producers P] [--retention S]',
   summary: [
     'Chaos test of a raftmq broker group, in the spirit of OpenMessaging Chaos and Jepsen. Starts the',
     'replicas as real processes, each in its own network namespace when run as root (else on',
@@ -40,6 +40,12 @@ const SPEC: CommandSpec = {
     '                    else a userspace relay in front of each Raft port delays the peer traffic',
     '  all               every fault valid for --nodes',
     '',
+    'Retention (--retention S): the replicas keep messages S seconds, with 1 MiB commit log segments',
+    '(a retention mark per MiB of log), deletion at every hour and 200 ms checkpoints, so the log is cut',
+    'and its segments deleted during the run, and a wiped replica catches up through a snapshot. The',
+    'dumps then start at a mark snapshot; an acknowledged message below what the final log covers is',
+    'counted as expiredByRetention, not lost.',
+    '',
     'Progress on stderr: a line every 5 s, and under the lines a bar with the time left when stderr is a',
     'terminal. Files in --out: history.jsonl (every operation), findings.json (the checker), report.html',
     '(timeline).',
@@ -59,6 +65,7 @@ const SPEC: CommandSpec = {
     { name: 'consumers', kind: 'int', help: 'consumer clients (each reads every queue)', default: 1, min: 0, max: 16 },
     { name: 'queues', kind: 'int', help: 'queues of the test topic', default: 4, min: 1, max: 64 },
     { name: 'netns', kind: 'string', help: 'network namespaces: auto (when root) or off', default: 'auto', choices: ['auto', 'off'] },
+    { name: 'retention', kind: 'int', help: 'seconds the replicas keep messages (default: off, no retention in a run)', min: 1, max: 86_400 },
     { name: 'keep-data', kind: 'bool', help: 'keep the replicas\' data (default: only when the check fails or they did not catch up)' },
   ],
 };
@@ -98,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
   // On a terminal, a bar over --duration with what the workload has acked so far.
   const bar = startProgress({ total: Number(flags.duration), unit: 's', rate: false });
   const log = (line: string): void => bar.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`);
-  log(`nodes ${nodes}, duration ${String(flags.duration)}s, interval ${String(flags.interval)}s, hold ${String(flags.hold)}s, seed ${seed}, out ${out}`);
+  log(`nodes ${nodes}, duration ${String(flags.duration)}s, interval ${String(flags.interval)}s, hold ${String(flags.hold)}s, seed ${seed}${flags.retention !== undefined ? `, retention ${String(flags.retention)}s` : ''}, out ${out}`);
   let outcome;
   try {
     outcome = await runChaos({
@@ -117,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
       queues: Number(flags.queues),
       netns: flags.netns === 'off' ? 'off' : 'auto',
       ...(flags['keep-data'] ? { keepData: true } : {}),
+      ...(flags.retention !== undefined ? { retentionS: Number(flags.retention) } : {}),
       log,
       onProgress: (p) => bar.update(Math.min(p.elapsedS, Number(flags.duration)), `acked ${p.acked} | fault ${p.fault} | master ${p.master}`),
     });
@@ -125,6 +133,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const r = outcome.result;
   log(`lost ${r.lost.count}, duplicated ${r.duplicated.count} (unexplained ${r.duplicated.unexplained}), reordered ${r.reordered.count}, divergent ${r.divergent.count}, misplaced ${r.misplaced.count}, phantom ${r.phantom.count}, failedButStored ${r.failedButStored.count}`);
+  if (flags.retention !== undefined) {
+    const installed = Object.entries(outcome.snapshotsInstalled).map(([id, n]) => `${id}=${n}`).join(' ');
+    const cut = r.dumpStarts.some((d) => d.queues.length > 0);
+    log(`retention: expiredByRetention ${r.expiredByRetention.count}, dumps start above offset 0: ${cut ? 'yes' : 'no'}, snapshots installed ${installed}`);
+  }
   log(`files: ${outcome.files.history}, ${outcome.files.findings}, ${outcome.files.report}`);
   console.log(outcome.summary);
   return r.ok && outcome.caughtUp ? 0 : 1;

@@ -15,6 +15,8 @@ export interface RunMeta {
   readonly startedAt: string;
   readonly namespaces: boolean;
   readonly delayMode: string;
+  /** --retention, when given. */
+  readonly retentionS?: number;
 }
 
 /** Every client of a run lives in the runner's process and stamps `t` from one monotonic clock,

@@ -5,7 +5,11 @@
 // Rules (a "send" is one message id; it may have several attempts = invoke + outcome):
 // - acked: the number of send 'ok' events.
 // - lost: an id with at least one 'ok' that is in no replica's committed messages and was
-//   never received by a consumer.
+//   never received by a consumer, unless it expired by retention.
+// - expiredByRetention: such an id whose 'ok' names a queue offset below the first offset of
+//   that queue the reference dump covers (a dump replayed from a retention mark covers each
+//   queue from its next offset at the mark; coverage.ts): retention deleted it on every replica.
+//   Counted, not a finding. An 'ok' without an offset is never expired (it can only be lost).
 // - duplicated: an id stored more than once in the reference dump (the replica with the highest
 //   commitIndex; ties: more messages, then the first). Explained when the id had an 'unknown'
 //   outcome, an attempt without an outcome, or more than one attempt (a retry); unexplained
@@ -15,7 +19,7 @@
 // - reordered: for two acked sends A, B of the same client (the same topic and key for the
 //   per-key rule; the same topic and queue for the per-queue rule) where A's first 'ok' is
 //   strictly earlier than B's first invoke, B must be stored after A: per key by position in the
-//   reference dump's log (falls back to queueOffset on one queue when there are no dumps), per
+//   reference dump's log (sends it does not store take no part; falls back to queueOffset on one queue when there are no dumps), per
 //   queue by queueOffset (from the 'ok', else the dump). Sends that overlapped in time are
 //   concurrent and may land in any order; equal timestamps count as overlap. With
 //   `orderAcrossClients`, the rule also applies between clients (real-time order implies log
@@ -23,11 +27,13 @@
 //   reordered counts the sends B that break either rule (each once). A consumer seeing a
 //   queue's offsets go backwards is redelivery, not a finding.
 // - misplaced: an 'ok' or a receive names (topic, queue, offset) where the reference dump
-//   stores a different id.
+//   stores a different id (an offset the dump does not cover is not checked).
 // - divergent: the number of replica pairs whose committed prefixes disagree: for indexes up to
 //   min(commitIndex) of the two, from the later of their first entries (a compacted prefix is
 //   not compared), both must have the entry with equal term and hash, and their decoded
-//   messages in that range must be the same. The first differing index is reported.
+//   messages in that range must be the same (from after the later of their replay marks, when
+//   a dump was replayed from a retention mark: queue offsets included). The first differing
+//   index is reported.
 // - recovery per fault injection: a fault owns [start, until], until = end + graceMs, cut at the
 //   next injection's start (but never before its own end). The first attempt invoked in it that
 //   ended 'fail' or 'unknown' opens the unavailability window; the earliest 'ok' among attempts
@@ -52,10 +58,12 @@ import {
   type FaultStats,
   type UnavailableWindow,
 } from './availability.ts';
+import { dumpStarts, queueStartLookup, type DumpStart, type QueueStartOf } from './coverage.ts';
 import { findDivergence, type Divergence } from './divergence.ts';
 import { FindingBuilder, push, type Finding } from './findings.ts';
 import type { DumpedMessage, HistoryEvent, ReceiveEvent, ReplicaDump, SendEvent } from './history.ts';
 
+export type { DumpStart } from './coverage.ts';
 export type { Divergence } from './divergence.ts';
 export type { FaultImpact, FaultStats, FaultWindow, UnavailableWindow } from './availability.ts';
 export type { Finding } from './findings.ts';
@@ -125,6 +133,10 @@ export interface CheckResult {
   readonly received: number;
   readonly referenceNode?: string;
   readonly lost: Finding<LostMessage>;
+  /** Acknowledged, stored nowhere, below what the reference dump covers: deleted by retention. */
+  readonly expiredByRetention: Finding<LostMessage>;
+  /** Where each dump's messages start (retention). */
+  readonly dumpStarts: DumpStart[];
   readonly duplicated: Finding<DuplicateMessage> & { readonly explained: number; readonly unexplained: number };
   readonly failedButStored: Finding<StoredAgainstHistory>;
   readonly phantom: Finding<StoredAgainstHistory>;
@@ -173,7 +185,7 @@ export function checkHistory(events: readonly HistoryEvent[], dumps: readonly Re
   const reference = pickReference(dumps);
   const stored = markStored(sends, dumps, reference, maxExamples);
   const receivedIds = markReceived(sends, events);
-  const lost = findLost(sends, maxExamples);
+  const { lost, expired } = findLost(sends, queueStartLookup(reference), maxExamples);
   const duplicated = findDuplicates(sends, reference, maxExamples);
   const reordered = findReorders(sends, reference !== undefined, options.orderAcrossClients ?? false, maxExamples);
   const misplaced = findMisplaced(events, reference, maxExamples);
@@ -196,6 +208,8 @@ export function checkHistory(events: readonly HistoryEvent[], dumps: readonly Re
     received: receivedIds,
     referenceNode: reference?.node,
     lost,
+    expiredByRetention: expired,
+    dumpStarts: dumpStarts(dumps),
     duplicated,
     failedButStored: stored.failedButStored,
     phantom: stored.phantom,
@@ -354,13 +368,16 @@ function markReceived(sends: Map<string, SendRecord>, events: readonly HistoryEv
   return received;
 }
 
-function findLost(sends: Map<string, SendRecord>, maxExamples: number): Finding<LostMessage> {
+function findLost(sends: Map<string, SendRecord>, queueStart: QueueStartOf, maxExamples: number): { lost: Finding<LostMessage>; expired: Finding<LostMessage> } {
   const lost = new FindingBuilder<LostMessage>(maxExamples);
+  const expired = new FindingBuilder<LostMessage>(maxExamples);
   for (const rec of sends.values()) {
     if (rec.okCount === 0 || rec.stored || rec.received) continue;
-    lost.add({ id: rec.id, client: rec.client, ackT: rec.okT, key: rec.key, topic: rec.topic, queueId: rec.queueId, queueOffset: rec.queueOffset });
+    const m = { id: rec.id, client: rec.client, ackT: rec.okT, key: rec.key, topic: rec.topic, queueId: rec.queueId, queueOffset: rec.queueOffset };
+    const belowCoverage = rec.queueId !== undefined && rec.queueOffset !== undefined && rec.queueOffset < queueStart(rec.topic, rec.queueId);
+    (belowCoverage ? expired : lost).add(m);
   }
-  return lost.done();
+  return { lost: lost.done(), expired: expired.done() };
 }
 
 function findDuplicates(sends: Map<string, SendRecord>, reference: ReplicaDump | undefined, maxExamples: number): CheckResult['duplicated'] {

@@ -58,7 +58,8 @@ function firstDisagreement(a: ReplicaDump, la: EntryLookup, b: ReplicaDump, lb: 
     if (ea.term !== eb.term) return { ...pair, index, what: 'term', detail: `entry ${index}: term ${ea.term} on ${a.node}, ${eb.term} on ${b.node}` };
     if (ea.hash !== eb.hash) return { ...pair, index, what: 'hash', detail: `entry ${index} (term ${ea.term}): hash ${ea.hash} on ${a.node}, ${eb.hash} on ${b.node}` };
   }
-  return firstMessageDisagreement(a, b, from, upTo);
+  // A dump replayed from a retention mark has the messages of the entries after it only.
+  return firstMessageDisagreement(a, b, Math.max(from, (a.replayedAfter ?? 0) + 1, (b.replayedAfter ?? 0) + 1), upTo);
 }
 
 /** The decoded messages of the compared range must be the same list. */

@@ -8,6 +8,9 @@
 // says so, is refused (stores nothing) for a queue the topic does not have, and otherwise gives
 // its messages the next offsets of that queue.
 //
+// Retention: a log whose first entries were deleted is replayed from a retention mark's snapshot
+// (mark-seed.ts): its topics and queue offsets at the mark, then the entries after the mark.
+//
 // The commit index: what the replica reported as committed just before it was stopped (the run
 // waits until every replica has applied everything first), or the hard state on disk if higher
 // (the hard state is written with terms/votes/entries, so it can lag the real commit index).
@@ -15,7 +18,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { decodeCommand, TOPIC_COUNT_MAX } from '../broker/index.ts';
 import { openCommitLog, openMetaStore } from '../commitlog/index.ts';
-import type { DumpedMessage, ReplicaDump } from './history.ts';
+import type { DumpedMessage, QueueStart, ReplicaDump } from './history.ts';
+import { EMPTY_SEED, seedForLog, type ReplaySeed } from './mark-seed.ts';
 import { idOfBody } from './workload.ts';
 
 const READ_BYTES = 8 * 1024 * 1024;
@@ -43,8 +47,10 @@ export async function dumpReplica(opts: DumpOptions): Promise<ReplicaDump> {
   const entries: { index: number; term: number; hash: string }[] = [];
   const records: { index: number; type: number; data: Uint8Array }[] = [];
   let commitIndex = 0;
+  let seed = EMPTY_SEED;
   try {
     commitIndex = Math.min(Math.max(opts.reportedCommitIndex, diskCommit), log.lastIndex());
+    seed = seedForLog(opts.dir, log.firstIndex(), opts.node);
     let next = log.firstIndex();
     while (next <= log.lastIndex()) {
       const batch = log.read(next, READ_BYTES);
@@ -53,23 +59,36 @@ export async function dumpReplica(opts: DumpOptions): Promise<ReplicaDump> {
         if (entries.length >= ENTRIES_MAX) throw new Error(`${opts.node}: more than ${ENTRIES_MAX} log entries`);
         entries.push({ index: r.index, term: r.term, hash: entryHash(r.term, r.type, r.data) });
         // Only committed entries store messages; copy, since reads may share buffers.
-        if (r.index <= commitIndex) records.push({ index: r.index, type: r.type, data: Uint8Array.from(r.data) });
+        if (r.index <= commitIndex && r.index > seed.afterIndex) records.push({ index: r.index, type: r.type, data: Uint8Array.from(r.data) });
       }
       next = batch[batch.length - 1]!.index + 1;
     }
   } finally {
     await log.close();
   }
-  return { node: opts.node, commitIndex, entries, messages: replayMessages(records, opts.node) };
+  const messages = replayMessages(records, opts.node, seed);
+  if (seed.afterIndex === 0) return { node: opts.node, commitIndex, entries, messages };
+  return { node: opts.node, commitIndex, entries, messages, replayedAfter: seed.afterIndex, queueStarts: queueStartsOf(seed) };
+}
+
+function queueStartsOf(seed: ReplaySeed): QueueStart[] {
+  return seed.queues.map(([topic, queueId, offset]) => ({ topic, queueId, offset }));
 }
 
 export function entryHash(term: number, type: number, data: Uint8Array): string {
   return createHash('sha1').update(`${term}:${type}:`).update(data).digest('hex').slice(0, 16);
 }
 
-/** The messages stored by these committed entries (in log order), as apply stores them. */
-export function replayMessages(records: readonly { index: number; type: number; data: Uint8Array }[], node = ''): DumpedMessage[] {
+/** The messages stored by these committed entries (in log order), as apply stores them, from
+ *  the state of `seed` (topics and queue offsets at a mark; default: nothing, every queue at 0). */
+export function replayMessages(records: readonly { index: number; type: number; data: Uint8Array }[], node = '', seed: ReplaySeed = EMPTY_SEED): DumpedMessage[] {
   const topics = new Map<string, { queueCount: number; next: number[] }>();
+  for (const [topic, queueCount] of seed.topics) topics.set(topic, { queueCount, next: [] });
+  for (const [topic, queueId, next] of seed.queues) {
+    const t = topics.get(topic);
+    if (t === undefined) throw new Error(`${node}: the mark snapshot of ${seed.afterIndex} has queue ${topic}/${queueId} but not its topic`);
+    t.next[queueId] = next;
+  }
   const out: DumpedMessage[] = [];
   for (const r of records) {
     if (r.type !== 0) continue; // the Raft no-op of a new term

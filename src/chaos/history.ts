@@ -79,6 +79,18 @@ export interface ReplicaDump {
   readonly entries: readonly { readonly index: number; readonly term: number; readonly hash: string }[];
   /** Messages stored by committed entries, in log order, decoded from the broker's commands. */
   readonly messages: readonly DumpedMessage[];
+  /** Retention: `messages` are those of the entries after this log index (a mark whose snapshot
+   *  seeded the replay; the log before it was cut). 0 or absent: from the log's start. */
+  readonly replayedAfter?: number;
+  /** Retention: the first queue offset `messages` cover, per queue the mark's snapshot lists
+   *  (its next offset at the mark). A queue not listed is covered from 0. */
+  readonly queueStarts?: readonly QueueStart[];
+}
+
+export interface QueueStart {
+  readonly topic: string;
+  readonly queueId: number;
+  readonly offset: number;
 }
 
 export interface DumpedMessage {

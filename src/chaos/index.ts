@@ -2,6 +2,8 @@
 // program of its own, started as a child process.
 export { checkHistory, type CheckOptions } from './checker.ts';
 export { replayMessages } from './dump.ts';
+export { EMPTY_SEED, seedForLog, seedFromSnapshot, type ReplaySeed } from './mark-seed.ts';
+export { retentionConfig, RETENTION_SEGMENT_BYTES, snapshotsInstalled } from './retention.ts';
 export {
   ALL_FAULTS,
   DELAY_JITTER_MS,
@@ -17,7 +19,7 @@ export {
   ringCuts,
   type Cuts,
 } from './faults.ts';
-export type { DumpedMessage, HistoryEvent, ReplicaDump, SendEvent } from './history.ts';
+export type { DumpedMessage, HistoryEvent, QueueStart, ReplicaDump, SendEvent } from './history.ts';
 export { esc, masterChanges, renderReport, timelineSeries, type ReportMeta } from './report.ts';
 export { runChaos, type ChaosProgress } from './run.ts';
 export { summaryLine } from './summary.ts';

@@ -380,6 +380,7 @@ function renderHeadline(result: CheckResult): string {
   const cards: [string, string, boolean][] = [
     ['acked', fmtCount(result.sends.acked), false],
     ['lost', String(result.lost.count), result.lost.count > 0],
+    ['expired by retention', String(result.expiredByRetention.count), false],
     ['duplicated', `${result.duplicated.count}${result.duplicated.count ? ` (${result.duplicated.unexplained} unexplained)` : ''}`, result.duplicated.unexplained > 0],
     ['reordered', String(result.reordered.count), result.reordered.count > 0],
     ['divergent', String(result.divergent.count), result.divergent.count > 0],

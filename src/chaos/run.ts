@@ -15,6 +15,7 @@ import { snapshotSources } from './code-snapshot.ts';
 import { checkPrerequisites, NetLab } from './net.ts';
 import { ChaosNodes, SEGMENT_BYTES } from './nodes.ts';
 import { HistoryRecorder } from './recorder.ts';
+import { RETENTION_SEGMENT_BYTES, retentionConfig, snapshotsInstalled } from './retention.ts';
 import { Workload } from './workload.ts';
 
 export interface ChaosOptions {
@@ -36,6 +37,9 @@ export interface ChaosOptions {
   readonly queues: number;
   /** 'auto': namespaces when the machine allows them; 'off': always 127.0.0.1. */
   readonly netns: 'auto' | 'off';
+  /** Seconds the replicas keep messages (retention.ts: short segments, cuts, marks, snapshots);
+   *  absent: no retention (the default hours, never reached in a run). */
+  readonly retentionS?: number;
   /** Keep the replicas' data directories (default: only when the check fails or they did not catch up). */
   readonly keepData?: boolean;
   readonly log: (line: string) => void;
@@ -60,6 +64,8 @@ export interface ChaosOutcome {
   readonly files: { readonly history: string; readonly findings: string; readonly report: string };
   readonly caughtUp: boolean;
   readonly consumersDrained: boolean;
+  /** Per replica, the snapshots it installed from the master (its logs say so). */
+  readonly snapshotsInstalled: Readonly<Record<string, number>>;
 }
 
 const TOPIC = 'chaos';
@@ -113,7 +119,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     startedAt: new Date().toISOString(),
     namespaces: lab !== null,
     delayMode,
+    ...(opts.retentionS !== undefined ? { retentionS: opts.retentionS } : {}),
   };
+  const segmentBytes = opts.retentionS !== undefined ? RETENTION_SEGMENT_BYTES : SEGMENT_BYTES;
+  if (opts.retentionS !== undefined) log(`retention ${opts.retentionS}s: ${segmentBytes / 1024 / 1024} MiB segments, a mark per segment of log`);
 
   const historyPath = path.join(opts.outDir, 'history.jsonl');
   const recorder = new HistoryRecorder(historyPath);
@@ -123,7 +132,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   let workload: Workload | null = null;
   let progress: NodeJS.Timeout | null = null;
   try {
-    nodes = await ChaosNodes.create({ nodes: opts.nodes, dir: dataDir, lab, relays, srcDir: code.srcDir });
+    const extraConfig = opts.retentionS !== undefined ? retentionConfig(opts.retentionS) : undefined;
+    nodes = await ChaosNodes.create({ nodes: opts.nodes, dir: dataDir, lab, relays, srcDir: code.srcDir, ...(extraConfig ? { extraConfig } : {}) });
     nodes.startAll();
     const servers = nodes.specs.map((s) => s.clientAddr);
     monitor = new Monitor(new Map(nodes.specs.map((s) => [s.id, s.clientAddr])), recorder);
@@ -192,22 +202,27 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     const dumps: ReplicaDump[] = [];
     for (const s of nodes.specs) {
       const reportedCommit = finalStatuses.get(s.id)?.commitIndex ?? reported.byNode.get(s.id) ?? 0;
-      dumps.push(await dumpReplica({ node: s.id, dir: s.dir, segmentBytes: SEGMENT_BYTES, reportedCommitIndex: reportedCommit }));
+      dumps.push(await dumpReplica({ node: s.id, dir: s.dir, segmentBytes, reportedCommitIndex: reportedCommit }));
     }
+    const installed = Object.fromEntries(nodes.specs.map((s) => [s.id, snapshotsInstalled(s.dir)]));
     recorder.close();
     const events = parseHistory(fs.readFileSync(historyPath, 'utf8'));
     const result = check(events, dumps);
+    for (const d of result.dumpStarts) {
+      const queues = d.queues.map((q) => `${q.topic}/${q.queueId}@${q.offset}`).join(' ');
+      log(`dump ${d.node}: ${d.replayedAfter > 0 ? `from the mark at ${d.replayedAfter}, queues from ${queues || '0'}` : 'from the log\'s start'}; snapshots installed ${installed[d.node]}`);
+    }
     const files = {
       history: historyPath,
       findings: path.join(opts.outDir, 'findings.json'),
       report: path.join(opts.outDir, 'report.html'),
     };
-    fs.writeFileSync(files.findings, JSON.stringify({ meta, caughtUp: reported.caughtUp, consumersDrained, result }, null, 2) + '\n');
+    fs.writeFileSync(files.findings, JSON.stringify({ meta, caughtUp: reported.caughtUp, consumersDrained, snapshotsInstalled: installed, result }, null, 2) + '\n');
     fs.writeFileSync(files.report, renderHtml(events, result, meta));
     const keep = opts.keepData ?? (!result.ok || !reported.caughtUp);
     if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
     else log(`replica data kept in ${dataDir}`);
-    return { result, summary: summarize(result, meta), meta, files, caughtUp: reported.caughtUp, consumersDrained };
+    return { result, summary: summarize(result, meta), meta, files, caughtUp: reported.caughtUp, consumersDrained, snapshotsInstalled: installed };
   } finally {
     if (progress) clearInterval(progress);
     recorder.close();
