@@ -84,6 +84,10 @@ export interface BrokerStateMachineOptions {
   /** Entries of the message key index (derived state: see state/key-index.ts); 0 or absent: no
    *  index, lookups by key are refused. */
   readonly keyIndexCapacity?: number;
+  /** Test-only fault injection, so the tests can show their checks fire. Never set in production.
+   *  'mark-snapshot-uncut': a mark's snapshot keeps the consume queues as they are, not cut at
+   *  the mark (a replica restored from it would serve entries its log does not hold). */
+  readonly testBugs?: ReadonlySet<'mark-snapshot-uncut'>;
 }
 
 export class BrokerStateMachine {
@@ -107,6 +111,7 @@ export class BrokerStateMachine {
   private store: CheckpointStore | undefined;
   private closed = false;
   private readonly brokerName: string;
+  private readonly bugMarkUncut: boolean;
 
   /** An in-memory state machine at applied index 0. Use `open` for a durable one. */
   constructor(options: BrokerStateMachineOptions) {
@@ -121,6 +126,7 @@ export class BrokerStateMachine {
     this.readEntry = options.readEntry;
     this.keyIndex = (options.keyIndexCapacity ?? 0) > 0 ? new KeyIndex(options.keyIndexCapacity!) : undefined;
     this.brokerName = options.brokerName;
+    this.bugMarkUncut = options.testBugs?.has('mark-snapshot-uncut') ?? false;
     this.context = { tables: this.tables, msgIdPrefix: msgIdPrefix(options.brokerName), batches: this.batches, keyIndex: this.keyIndex };
   }
 
@@ -373,7 +379,9 @@ export class BrokerStateMachine {
   /** The snapshot at appliedIndex as it is once the log is cut there (a retention mark): the
    *  queues serve nothing below it. A replica restored from it holds the log after it only. */
   markSnapshot(): Snapshot {
-    return this.snapshotCutAt(this.applied);
+    const snapshot = this.snapshotCutAt(this.applied);
+    if (!this.bugMarkUncut) return snapshot;
+    return { ...snapshot, tables: { ...snapshot.tables, consumeQueues: this.tables.consumeQueues.snapshot() } };
   }
 
   private snapshotCutAt(cutAt: number): Snapshot {

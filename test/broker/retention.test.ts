@@ -113,42 +113,50 @@ t.test('a cut drops the same prefix of every queue: minOffset is where the first
   t.ok(runsWithCuts >= 30, `${runsWithCuts} runs cut the log`);
 });
 
+/** The property: a machine restored from a mark snapshot, holding only the log after the mark,
+ *  serves what a replica that applied everything serves, and ends with the same state. */
+function restoreProperty(bugs: ReadonlySet<'mark-snapshot-uncut'> | undefined, counter: { restores: number }) {
+  return fc.property(fc.array(arbRStep, { minLength: 5, maxLength: 80 }), fc.nat(), (steps, pick) => {
+    const { log } = build(steps);
+    const marks: MarkSnapshot[] = [];
+    const original = new BrokerStateMachine(log.options(bugs === undefined ? {} : { testBugs: bugs }));
+    original.onMark((m) => marks.push(m));
+    applyAll(original, log.entries);
+    const mark = marks[pick % marks.length];
+    if (mark === undefined) return;
+    // The cut at the mark, if no later cut passed it: from then on both must agree.
+    if (original.retentionMarks.some((m) => m.index === mark.index)) {
+      const cut = log.append({ kind: 'retain', cutAt: mark.index, atMs: 1 }, log.entries.at(-1)!.term);
+      original.apply(cut);
+    }
+    // Entries up to the mark are gone from this replica's log.
+    const restored = new BrokerStateMachine(log.options({ readEntry: (i) => (i <= mark.index ? undefined : log.readEntry(i)) }));
+    restored.restore(decodeSnapshot(mark.bytes));
+    if (restored.appliedIndex !== mark.index || restored.retainedFrom !== mark.index + 1) throw new Error('the mark snapshot is not at its mark');
+    // Step by step beside a replica that applied everything: from its minOffset on, the
+    // restored one serves exactly what that replica serves (it cannot serve below the mark).
+    const beside = new BrokerStateMachine(log.options());
+    applyAll(beside, log.entries.slice(0, mark.index));
+    for (const e of log.entries.slice(mark.index)) {
+      restored.apply(e);
+      beside.apply(e);
+      const from = (topic: string, q: number): number => restored.queueBounds(topic, q).minOffset;
+      if (readAll(restored, from) !== readAll(beside, from)) throw new Error(`the restored machine (mark ${mark.index}) reads differently at ${e.index}`);
+    }
+    counter.restores++;
+    if (Buffer.compare(Buffer.from(restored.serializeState()), Buffer.from(original.serializeState())) !== 0) throw new Error(`state bytes differ (mark ${mark.index})`);
+  });
+}
+
 t.test('a machine restored from a mark snapshot, with the log after the mark only, ends as the one that applied everything', async (t) => {
-  let restores = 0;
-  fc.assert(
-    fc.property(fc.array(arbRStep, { minLength: 5, maxLength: 80 }), fc.nat(), (steps, pick) => {
-      const { log } = build(steps);
-      const marks: MarkSnapshot[] = [];
-      const original = new BrokerStateMachine(log.options());
-      original.onMark((m) => marks.push(m));
-      applyAll(original, log.entries);
-      const mark = marks[pick % marks.length];
-      if (mark === undefined) return;
-      // The cut at the mark, if no later cut passed it: from then on both must agree.
-      if (original.retentionMarks.some((m) => m.index === mark.index)) {
-        const cut = log.append({ kind: 'retain', cutAt: mark.index, atMs: 1 }, log.entries.at(-1)!.term);
-        original.apply(cut);
-      }
-      // Entries up to the mark are gone from this replica's log.
-      const restored = new BrokerStateMachine(log.options({ readEntry: (i) => (i <= mark.index ? undefined : log.readEntry(i)) }));
-      restored.restore(decodeSnapshot(mark.bytes));
-      if (restored.appliedIndex !== mark.index || restored.retainedFrom !== mark.index + 1) throw new Error('the mark snapshot is not at its mark');
-      // Step by step beside a replica that applied everything: from its minOffset on, the
-      // restored one serves exactly what that replica serves (it cannot serve below the mark).
-      const beside = new BrokerStateMachine(log.options());
-      applyAll(beside, log.entries.slice(0, mark.index));
-      for (const e of log.entries.slice(mark.index)) {
-        restored.apply(e);
-        beside.apply(e);
-        const from = (topic: string, q: number): number => restored.queueBounds(topic, q).minOffset;
-        if (readAll(restored, from) !== readAll(beside, from)) throw new Error(`the restored machine (mark ${mark.index}) reads differently at ${e.index}`);
-      }
-      restores++;
-      if (Buffer.compare(Buffer.from(restored.serializeState()), Buffer.from(original.serializeState())) !== 0) throw new Error(`state bytes differ (mark ${mark.index})`);
-    }),
-    { numRuns: 200 },
-  );
-  t.ok(restores >= 50, `${restores} restores from a mark`);
+  const counter = { restores: 0 };
+  fc.assert(restoreProperty(undefined, counter), { numRuns: 200 });
+  t.ok(counter.restores >= 50, `${counter.restores} restores from a mark`);
+});
+
+t.test('planted bug: a mark snapshot whose queues are not cut at the mark is found', async (t) => {
+  const result = fc.check(restoreProperty(new Set(['mark-snapshot-uncut']), { restores: 0 }), { numRuns: 200 });
+  t.ok(result.failed, `found: ${result.failed ? String((result.errorInstance as Error | undefined)?.message) : 'NOT found'} (seed ${result.seed})`);
 });
 
 t.test('a retain naming no mark is refused on every replica alike, and cuts nothing', async (t) => {
