@@ -212,8 +212,10 @@ function handleAppend(r: Raft, m: Message): void {
  * index; otherwise the log becomes the snapshot (RaftLog.maybeRestore) and Ready.snapshot hands
  * it to the driver. Either way the answer is an AppendResp at our commit index (the snapshot
  * index after a restore), sent once the Ready is durable: it promises that we hold the log up to
- * there. A recovering node stays recovering: only the usual rule (a durable committed entry of
- * its leader's term) clears it, so a node whose log is just a snapshot does not vote yet.
+ * there. A recovering node stays recovering: only the usual rule (Raft.maybeFinishRecovery: it
+ * durably holds a committed entry of its leader's term) clears it. The snapshot's own last entry
+ * counts only if it is of the leader's term, and only once the install is durable
+ * (persistedLastIndex() is 0 until then); otherwise the next such entry does it.
  */
 function handleSnapshot(r: Raft, m: Message): void {
   if (m.commit > r.leaderCommit) r.leaderCommit = m.commit;
