@@ -1,0 +1,180 @@
+// npm run bench:catch-up: how fast a replica far behind catches up, and what it costs the live
+// writes meanwhile. A local group of 3 is filled with --gib of messages; one slave is then
+// either wiped (--from empty: it restarts with an empty store) or was stopped halfway through
+// the fill (--from prefix: it restarts with the first half). While it catches up, a probe
+// producer writes at a steady rate and its latencies are recorded. Prints one JSON line:
+//   {"from","gib","bytesBehind","catchUpMs","mbPerSec","probe":{"before":{p50,p99},"during":{p50,p99}},"probeFailed"}
+import fs from 'node:fs';
+import path from 'node:path';
+import { Producer } from '../src/client/index.ts';
+import { LocalCluster, parseFlagsOrHelp, type CommandSpec } from '../src/cli/index.ts';
+import type { NodeStatus } from '../src/protocol/index.ts';
+
+const SPEC: CommandSpec = {
+  usage: 'npm run bench:catch-up -- [--from empty|prefix] [--gib G] [--probe-rate N] [--size BYTES]',
+  summary:
+    'Fills a fresh local group of 3 (temp dir, 127.0.0.1) with G GiB, restarts one slave that is\n' +
+    'behind (wiped, or stopped halfway through the fill), and measures how long it takes to apply\n' +
+    'what the master had committed at its restart, while a probe producer writes N msgs/s and\n' +
+    'records each send\'s latency. Progress on stderr; one JSON line on stdout.',
+  flags: [
+    { name: 'from', kind: 'string', help: 'empty: the slave restarts wiped; prefix: it restarts with the first half of the log', default: 'empty', choices: ['empty', 'prefix'] },
+    { name: 'gib', kind: 'string', help: 'GiB the group is filled with before the catch-up (default 2)', default: '2' },
+    { name: 'probe-rate', kind: 'int', help: 'messages per second the probe writes during the catch-up', default: 1000, min: 1, max: 100_000 },
+    { name: 'size', kind: 'int', help: 'body bytes of the fill and probe messages', default: 1024, min: 16, max: 1024 * 1024 },
+  ],
+};
+
+const TOPIC = 'catch-up';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 100) / 100;
+}
+
+function storeBytes(dir: string): number {
+  let total = 0;
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else total += fs.statSync(p).blocks * 512;
+    }
+  };
+  walk(path.join(dir, 'commitlog', 'data'));
+  return total;
+}
+
+async function fill(producer: Producer, bytes: number, size: number, label: string): Promise<void> {
+  const body = Buffer.alloc(size, 'f');
+  const count = Math.ceil(bytes / size);
+  let next = 0;
+  let done = 0;
+  const t0 = Date.now();
+  const timer = setInterval(() => process.stderr.write(`${label}: ${((done * size) / 2 ** 30).toFixed(2)} GiB of ${(bytes / 2 ** 30).toFixed(2)}\n`), 5000);
+  try {
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        while (next < count) {
+          next++;
+          await producer.send(TOPIC, { body });
+          done++;
+        }
+      }),
+    );
+  } finally {
+    clearInterval(timer);
+  }
+  process.stderr.write(`${label}: ${(bytes / 2 ** 30).toFixed(2)} GiB in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+/** Sends `rate` messages a second until stopped; records each latency with its start time. */
+class Probe {
+  readonly samples: { atMs: number; ms: number }[] = [];
+  failed = 0;
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(producer: Producer, rate: number, size: number) {
+    const body = Buffer.alloc(size, 'p');
+    this.done = (async () => {
+      const t0 = performance.now();
+      const inflight = new Set<Promise<void>>();
+      for (let i = 0; !this.stopped; i++) {
+        const due = t0 + (i * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 1) await sleep(wait);
+        const atMs = Date.now();
+        const start = performance.now();
+        const p = producer.send(TOPIC, { body }).then(
+          () => void this.samples.push({ atMs, ms: performance.now() - start }),
+          () => void this.failed++,
+        );
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+        if (inflight.size > 10_000) await Promise.race(inflight);
+      }
+      await Promise.all(inflight);
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  between(fromMs: number, toMs: number): { p50: number; p99: number; n: number } {
+    const xs = this.samples.filter((s) => s.atMs >= fromMs && s.atMs < toMs).map((s) => s.ms).sort((a, b) => a - b);
+    return { p50: pct(xs, 0.5), p99: pct(xs, 0.99), n: xs.length };
+  }
+}
+
+async function statusOf(cluster: LocalCluster, id: string): Promise<NodeStatus | null> {
+  return (await cluster.statuses())[cluster.nodes.findIndex((n) => n.id === id)] ?? null;
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlagsOrHelp(SPEC, process.argv.slice(2));
+  if (flags === null) return 0;
+  const from = String(flags.from);
+  const gib = Number(flags.gib);
+  if (!(gib > 0 && gib <= 64)) throw new Error(`--gib must be in (0, 64], got ${String(flags.gib)}`);
+  const size = Number(flags.size);
+  const bytes = gib * 2 ** 30;
+  const cluster = await LocalCluster.create({ nodes: 3, extra: { mappedFileSizeCommitLog: String(256 * 1024 * 1024) } });
+  const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 30_000 });
+  try {
+    const master = await cluster.waitForMaster(20_000);
+    const victim = cluster.nodes.find((n) => n.id !== master.nodeId)!;
+    if (from === 'prefix') {
+      await fill(producer, bytes / 2, size, 'fill (first half)');
+      await cluster.kill(victim.id);
+      await fill(producer, bytes / 2, size, 'fill (second half, the slave stopped)');
+    } else {
+      await fill(producer, bytes, size, 'fill');
+      await cluster.kill(victim.id);
+      cluster.wipe(victim.id);
+    }
+    const masterNow = await cluster.waitForMaster(20_000);
+    const masterDir = cluster.nodes.find((n) => n.id === masterNow.nodeId)!.dir;
+    const bytesBehind = storeBytes(masterDir) - (from === 'prefix' ? storeBytes(victim.dir) : 0);
+    const probe = new Probe(producer, Number(flags['probe-rate']), size);
+    await sleep(3000);
+    const target = (await statusOf(cluster, masterNow.nodeId))!.commitIndex;
+    const restartedAt = Date.now();
+    cluster.start(victim.id);
+    let caughtUpAt = 0;
+    while (caughtUpAt === 0) {
+      await sleep(50);
+      const st = await statusOf(cluster, victim.id).catch(() => null);
+      if (st !== null && st.appliedIndex >= target) caughtUpAt = Date.now();
+      if (Date.now() - restartedAt > 30 * 60_000) throw new Error('no catch-up within 30 minutes');
+    }
+    await sleep(1000);
+    await probe.stop();
+    const catchUpMs = caughtUpAt - restartedAt;
+    const out = {
+      from,
+      gib,
+      bytesBehind,
+      catchUpMs,
+      mbPerSec: Math.round((bytesBehind / 1e6 / (catchUpMs / 1000)) * 10) / 10,
+      probe: { before: probe.between(restartedAt - 3000, restartedAt), during: probe.between(restartedAt, caughtUpAt) },
+      probeFailed: probe.failed,
+    };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return probe.failed > 0 ? 1 : 0;
+  } finally {
+    await producer.close();
+    await cluster.destroy();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`bench:catch-up: ${err.message}\n`);
+    process.exit(1);
+  },
+);
