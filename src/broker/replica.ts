@@ -306,7 +306,7 @@ export class Replica {
       fed = true;
     }
     if (this.snapshotReports.length) {
-      for (const [peer, ok] of this.snapshotReports) raft.reportSnapshot?.(peer, ok);
+      for (const [peer, ok] of this.snapshotReports) raft.reportSnapshot(peer, ok);
       this.snapshotReports = [];
       fed = true;
     }

@@ -265,9 +265,8 @@ export interface ProgressStatus {
   readonly next: number;
   /** Snapshot: a snapshot was sent and no appends go out until it is answered or reported. */
   readonly state: 'Probe' | 'Replicate' | 'Snapshot';
-  /** State Snapshot: the index of the snapshot sent; 0 otherwise. Always set by the core
-   *  (optional in the type only so that status fakes elsewhere in the tree still compile). */
-  readonly pendingSnapshot?: number;
+  /** State Snapshot: the index of the snapshot sent; 0 otherwise. */
+  readonly pendingSnapshot: number;
   readonly inflight: number;
   /** Entry data bytes of the appends in flight. */
   readonly inflightBytes: number;
@@ -311,10 +310,8 @@ export interface RaftNodeApi {
    *  it was delivered, else it failed. Leader only (ignored elsewhere, or if `peer` is not waiting
    *  for a snapshot). Either way the peer goes to Probe and is paused until it answers (a
    *  heartbeat response): on success the leader then probes after the snapshot, on failure a
-   *  new snapshot goes out (etcd's ReportSnapshot). RaftNode implements it; optional in this
-   *  interface only so that the broker's test fakes of RaftNodeApi still compile (a driver that
-   *  sends snapshots must call it). */
-  reportSnapshot?(peer: NodeId, ok: boolean): void;
+   *  new snapshot goes out (etcd's ReportSnapshot). A driver that sends snapshots must call it. */
+  reportSnapshot(peer: NodeId, ok: boolean): void;
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;

@@ -14,6 +14,7 @@ function fakeLeader(next: { index: number; term: number }): RaftNodeApi {
     propose: (data): ProposeResult => ({ ok: true, term: next.term, firstIndex: next.index, lastIndex: next.index + data.length - 1 }),
     transferLeadership: () => false,
     reportUnreachable: () => undefined,
+    reportSnapshot: () => undefined,
     hasReady: () => false,
     ready: () => {
       throw new Error('no ready');

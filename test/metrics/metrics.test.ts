@@ -7,7 +7,7 @@ import { NONE, Role, type RaftStatus } from '../../src/raft/index.ts';
 
 const status = (over: Partial<RaftStatus> = {}): RaftStatus => ({
   id: 'n0', role: Role.Leader, term: 7, vote: 'n0', leaderId: 'n0', commit: 90, applied: 90, lastIndex: 100, leaderCommit: 90, recovering: false, transferee: NONE,
-  progress: { n1: { match: 100, next: 101, state: 'Replicate', inflight: 0, inflightBytes: 0, recentActive: true }, n2: { match: 40, next: 41, state: 'Probe', inflight: 0, inflightBytes: 0, recentActive: false } },
+  progress: { n1: { match: 100, next: 101, state: 'Replicate', inflight: 0, inflightBytes: 0, recentActive: true, pendingSnapshot: 0 }, n2: { match: 40, next: 41, state: 'Probe', inflight: 0, inflightBytes: 0, recentActive: false, pendingSnapshot: 0 } },
   ...over,
 });
 
