@@ -12,6 +12,7 @@ import { breakdown, breakdownTable, readTraces } from './bench/latency-breakdown
 import { describeMachine, measureMachine } from './bench/machine-figures.ts';
 import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType, type RunResult } from './bench/run.ts';
 import { svgChart } from './bench/svg-chart.ts';
+import { lineChartSvg } from './bench/line-chart.ts';
 
 const FLUSH_TYPES: readonly FlushType[] = ['SYNC_FLUSH', 'ASYNC_FLUSH'];
 const MATRIX = { nodes: [3, 5], size: [128, 1024], inflight: [1, 64, 256], flush: FLUSH_TYPES } as const;
@@ -22,7 +23,7 @@ const SPEC: CommandSpec = {
   usage:
     'npm run bench -- [--nodes 3|5] [--size BYTES] [--inflight K] [--producers P] [--duration S] [--warmup S]\n' +
     '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]] [--trace DIR]\n' +
-    '                 [--cpu-prof DIR] [--set KEY=VALUE,...] [--metrics off|on|both]',
+    '                 [--cpu-prof DIR] [--set KEY=VALUE,...] [--metrics off|on|both] [--plot FILE]',
   summary:
     'Starts a fresh local broker group (temp dir, 127.0.0.1) per run, waits for a master, creates the\n' +
     'topic, warms up, then drives it for --duration seconds from P load processes: K independent\n' +
@@ -35,7 +36,10 @@ const SPEC: CommandSpec = {
     'window, all replicas (server) or all load processes (client); the per-run line on stderr also has\n' +
     'serverSysCpuSecPer100k, the kernel\'s (stime) part of the server figure, and\n' +
     'clientGcPausePercent, the load processes\' share of time in GC pauses. RSS: the largest replica\'s VmRSS\n' +
-    'at the end. --compare runs the matrix (3 and 5 nodes; 128 B and 1 KiB; 1, 64 and 256 in flight;\n' +
+    'at the end; each run also prints on stderr every replica\'s RSS (sampled each second) and its store\n' +
+    'on disk (allocated bytes under storePathRootDir, logs/ left out, sampled every 5 s): first, last,\n' +
+    'max, the trend from minute 1 on, the median of each minute, and the segments retention removed.\n' +
+    '--compare runs the matrix (3 and 5 nodes; 128 B and 1 KiB; 1, 64 and 256 in flight;\n' +
     'both flush types), one JSON line per cell on stdout, and writes DIR/bench.md and DIR/bench.svg;\n' +
     'an axis flag given with --compare narrows the matrix to that value.\n' +
     '--trace DIR (with --inflight 1): every process records each send\'s steps (src/trace/trace.ts) into\n' +
@@ -47,6 +51,11 @@ const SPEC: CommandSpec = {
     '--metrics both (not --compare): each run is done twice, metrics off and on, in alternating order,\n' +
     'and two JSON lines give the medians, {"metrics":"off",...} then {"metrics":"on",...}: what\n' +
     'recording the metrics costs, measured on the same machine at the same time.\n' +
+    '--plot FILE (not --compare or --metrics both): writes an SVG line chart of each replica\'s RSS and\n' +
+    'store on disk (MiB) over the measured window, one point per 5 s (FILE.run-N.svg for each run\n' +
+    'when --runs > 1). A soak with retention (deleteWhen lists all 24 hours, 0;1;2 and so on to 23):\n' +
+    '  --size 128 --duration 1800 --runs 1 --plot soak.svg\n' +
+    '  --set "mappedFileSizeCommitLog=16777216,fileReservedTime=0.03,deleteWhen=0;1;2;...;23,checkpointIntervalMs=1000"\n' +
     'Exit status 1 when a send failed or a run broke (the JSON is still printed), 2 for bad flags.',
   flags: [
     { name: 'nodes', kind: 'int', help: 'replicas in the group (default 3)', min: 1, max: 7 },
@@ -63,6 +72,7 @@ const SPEC: CommandSpec = {
     { name: 'trace', kind: 'string', help: 'with --inflight 1 (not --compare): trace each send\'s steps into DIR and print the breakdown' },
     { name: 'cpu-prof', kind: 'string', help: 'not with --compare: CPU-profile the replicas into DIR and print their top functions' },
     { name: 'set', kind: 'string', help: 'broker.conf keys for every replica, KEY=VALUE[,KEY=VALUE...] (e.g. directIoEnable=false), to compare settings' },
+    { name: 'plot', kind: 'string', help: 'not with --compare: write an SVG chart of each replica\'s RSS and store size over the window to FILE' },
     { name: 'metrics', kind: 'string', help: 'replicas serve Prometheus metrics: off, on, or both (alternating runs)', default: 'off', choices: ['off', 'on', 'both'] },
   ],
 };
@@ -89,7 +99,7 @@ interface RunSummary {
 }
 
 /** --runs runs of one configuration; the medians, or throws when a run broke. */
-async function runConfig(opts: BenchOptions, runs: number, label: string, traceDir?: string, cpuProfDir?: string): Promise<RunSummary> {
+async function runConfig(opts: BenchOptions, runs: number, label: string, traceDir?: string, cpuProfDir?: string, plotFile?: string): Promise<RunSummary> {
   const figures: BenchFigures[] = [];
   const otherCpu: number[] = [];
   let failedSends = 0;
@@ -147,6 +157,31 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
     if (res.rss.some((x) => x.minuteMediansMiB.length >= 2)) {
       say(`${runLabel}: RSS MiB per replica, median of each minute: ${res.rss.map((x) => `${x.id} ${x.minuteMediansMiB.join(' ')}`).join('; ')}`);
     }
+    const store = res.store.map((x) => `${x.id} ${x.firstMiB} -> ${x.lastMiB} (max ${x.maxMiB}` +
+      `${Number.isFinite(x.settledTrendMiBPerMin) ? `, from minute 1 on ${signed(x.settledTrendMiBPerMin)} MiB/min` : ''}` +
+      `, ${x.lastFiles} files at the end, retention removed ${Number.isNaN(x.retentionRemovedSegments) ? '?' : x.retentionRemovedSegments} segments since the start)`);
+    say(`${runLabel}: store MiB on disk per replica over the window (first -> last sample, every ${res.storeSampleSec} s, logs/ left out): ${store.join(', ')}`);
+    if (res.store.some((x) => x.minuteMediansMiB.length >= 2)) {
+      say(`${runLabel}: store MiB per replica, median of each minute: ${res.store.map((x) => `${x.id} ${x.minuteMediansMiB.join(' ')}`).join('; ')}`);
+    }
+    if (plotFile !== undefined) {
+      const file = runs === 1 ? plotFile : plotFile.replace(/(\.svg)?$/i, `.run-${r}.svg`);
+      const conf = Object.entries(opts.brokerConf ?? {}).map(([k, v]) => `${k}=${v}`).join('; ');
+      const subtitle = `${opts.nodes} nodes, ${opts.size} B, ${opts.inflight} in flight, ${opts.flush}, ${res.windowSec} s window` +
+        `${conf ? `; ${conf}` : ''}; ${res.figures.msgsPerSec} msgs/s, p99 ${res.figures.p99Ms} ms${res.failed > 0 ? `, ${res.failed} sends failed` : ''}`;
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      fs.writeFileSync(
+        file,
+        lineChartSvg(
+          [
+            { title: 'Resident memory (VmRSS) per replica', yLabel: 'RSS (MiB)', series: res.plot.map((p) => ({ name: p.id, points: p.rss })) },
+            { title: 'Store on disk per replica (allocated, logs/ left out)', yLabel: 'store (MiB)', series: res.plot.map((p) => ({ name: p.id, points: p.store })) },
+          ],
+          { title: `raftmq bench${label ? ` ${label.trim()}` : ''}: RSS and store size over the window`, subtitle },
+        ),
+      );
+      say(`${runLabel}: wrote ${file}`);
+    }
     if (res.failed > 0) {
       say(`${runLabel}: WARNING ${res.failed} sends failed (first: ${res.firstError}); the figures count only acked sends`);
       notes.push(`${res.failed} failed: ${res.firstError}`);
@@ -198,6 +233,7 @@ async function metricsOnAndOff(opts: BenchOptions, runs: number): Promise<number
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
   if (flags.metrics === 'both') {
+    if (flags.plot !== undefined) throw new UsageError('--plot works with one run at a time, not with --metrics both');
     const ctx = await context(opts.durationSec, opts.warmupSec, runs, opts.producers);
     say(`bench --metrics both: ${JSON.stringify(opts)}, ${runs} pair(s) of runs; ${ctx.machine}, commit ${ctx.commit}`);
     startBar(2 * runs * (opts.warmupSec + opts.durationSec));
@@ -210,7 +246,8 @@ async function single(flags: FlagValues): Promise<number> {
   say(`bench: ${JSON.stringify(opts)}, ${runs} run(s); ${ctx.machine}, commit ${ctx.commit}`);
   say(`bench: machine figures: ${ctx.machineFigures}`);
   startBar(runs * (opts.warmupSec + opts.durationSec));
-  const summary = await runConfig(opts, runs, '', traceDir, cpuProfDir);
+  const plotFile = flags.plot === undefined ? undefined : String(flags.plot);
+  const summary = await runConfig(opts, runs, '', traceDir, cpuProfDir, plotFile);
   printResult(JSON.stringify(summary.figures));
   return summary.failedSends > 0 ? 1 : 0;
 }
@@ -243,6 +280,7 @@ async function compare(flags: FlagValues): Promise<number> {
   if (flags.trace !== undefined) throw new UsageError('--trace works with one configuration at --inflight 1, not with --compare');
   if (flags.metrics === 'both') throw new UsageError('--metrics both works with one configuration, not with --compare');
   if (flags['cpu-prof'] !== undefined) throw new UsageError('--cpu-prof works with one configuration, not with --compare');
+  if (flags.plot !== undefined) throw new UsageError('--plot works with one configuration, not with --compare');
   const { runs, ...base } = optionsFrom({ ...flags, inflight: flags.inflight ?? Math.max(...MATRIX.inflight) }, true);
   const axis = <T,>(given: unknown, all: readonly T[]): readonly T[] => (given === undefined ? all : [given as T]);
   const cellsToRun: BenchOptions[] = [];

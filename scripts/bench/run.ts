@@ -7,6 +7,7 @@ import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
 import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpu, totalCpuSeconds } from './proc-stats.ts';
 import { RssSeries } from './rss-series.ts';
+import { PlotSeries, retentionRemovedIn, storeUsage } from './store-size.ts';
 
 export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
 
@@ -55,6 +56,30 @@ export interface ReplicaRss {
   readonly minuteMediansMiB: readonly number[];
 }
 
+/** A replica's store on disk over the window (store-size.ts): allocated bytes, logs/ left out. */
+export interface ReplicaStore {
+  readonly id: string;
+  readonly firstMiB: number;
+  readonly lastMiB: number;
+  readonly maxMiB: number;
+  /** Least-squares growth from the window's second minute on; NaN for a window shorter than two minutes. */
+  readonly settledTrendMiBPerMin: number;
+  /** The median of each whole minute of the window. */
+  readonly minuteMediansMiB: readonly number[];
+  /** Files in the store at the end of the window. */
+  readonly lastFiles: number;
+  /** Segments the replica's retention removed: the sum over "retention removed segments" in the
+   *  log files it still keeps (older files may have been rotated away); NaN when none could be read. */
+  readonly retentionRemovedSegments: number;
+}
+
+/** Points of one replica's series for bench --plot: (second of the window, MiB). */
+export interface ReplicaPlot {
+  readonly id: string;
+  readonly rss: readonly (readonly [number, number])[];
+  readonly store: readonly (readonly [number, number])[];
+}
+
 /** One run: the figures and what goes with them on stderr. */
 export interface RunResult {
   readonly figures: BenchFigures;
@@ -75,6 +100,10 @@ export interface RunResult {
    *  the load that competed with the run. An estimate, good to about a tenth of a core; never below 0. */
   readonly otherCpuPercent: number;
   readonly rss: readonly ReplicaRss[];
+  readonly store: readonly ReplicaStore[];
+  /** Seconds between the store samples (and between the points of `plot`, at first). */
+  readonly storeSampleSec: number;
+  readonly plot: readonly ReplicaPlot[];
   /** Each replica's pid -> its id, with "(master)" on the master at the start. */
   readonly serverIds: ReadonlyMap<number, string>;
   /** The measured window on the monotonic clock, in microseconds (process.hrtime, as V8's profiles). */
@@ -92,6 +121,10 @@ const DISK_RESERVE_BYTES = 10 * 1024 ** 3;
 const MB = 1e6;
 /** RSS growth is also fitted from this second of the window on (see ReplicaRss). */
 const SETTLED_AFTER_SEC = 60;
+/** The store on disk is measured every this many seconds of the window (a walk of its files);
+ *  the chart of --plot keeps one RSS and one store point per replica as often. */
+const STORE_SAMPLE_SEC = 5;
+const MiB = 1024 ** 2;
 
 /** Everything a run has started, so an interrupt can stop it synchronously (see killAllNow). */
 const live = { clusters: new Set<LocalCluster>(), children: new Set<LoadChild>() };
@@ -208,16 +241,39 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       series.all.add(0, rssMiB(pid) ?? NaN);
       return series;
     });
+    const plots = serverPids.map((pid) => {
+      const rss = new PlotSeries(STORE_SAMPLE_SEC);
+      rss.add(0, rssMiB(pid) ?? NaN);
+      return { rss, store: new PlotSeries(STORE_SAMPLE_SEC) };
+    });
     const addRss = (i: number, mib: number): void => {
       const t = (performance.now() - start.t) / 1000;
       rssSeries[i].all.add(t, mib);
       rssSeries[i].settled.add(t, mib);
+      plots[i].rss.add(t, mib);
     };
+    // The store on disk: its own series, sampled every STORE_SAMPLE_SEC (a walk is cheap, not free).
+    const storeSeries = cluster.nodes.map(() => ({ all: new RssSeries(), settled: new RssSeries(SETTLED_AFTER_SEC) }));
+    const storeFiles = cluster.nodes.map(() => NaN);
+    const addStore = (): void => {
+      const t = (performance.now() - start.t) / 1000;
+      cluster.nodes.forEach((n, i) => {
+        const u = storeUsage(n.dir);
+        if (u === null) return;
+        const mib = u.bytes / MiB;
+        storeSeries[i].all.add(t, mib);
+        storeSeries[i].settled.add(t, mib);
+        plots[i].store.add(t, mib);
+        storeFiles[i] = u.files;
+      });
+    };
+    addStore();
     let cutShort = '';
     for (let s = 1; s <= opts.durationSec; s++) {
       await delay(Math.max(0, start.t + s * 1000 - performance.now()));
       const { rss } = await tick('measure', s, opts.durationSec);
       rss.forEach((x, i) => addRss(i, x));
+      if (s % STORE_SAMPLE_SEC === 0) addStore();
       const free = freeDiskBytes(cluster.root);
       if (free < DISK_RESERVE_BYTES) {
         cutShort = `disk nearly full (${(free / 1024 ** 3).toFixed(1)} GiB left) after ${s} s`;
@@ -230,6 +286,8 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     stopped = true;
     const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
     finalRss.forEach((x, i) => addRss(i, x));
+    addStore();
+    const removedSegments = cluster.nodes.map((n) => retentionRemovedIn(`${n.dir}/logs`));
 
     const hist = new Histogram();
     let acked = 0;
@@ -297,6 +355,25 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
           minuteMediansMiB: all.minuteMedians.map((x) => round(x, 1)),
         };
       }),
+      store: cluster.nodes.map((n, i) => {
+        const { all, settled } = storeSeries[i];
+        return {
+          id: n.id,
+          firstMiB: round(all.first, 1),
+          lastMiB: round(all.last, 1),
+          maxMiB: round(all.max, 1),
+          settledTrendMiBPerMin: windowSec >= 2 * SETTLED_AFTER_SEC ? round(settled.slopeMiBPerMin, 2) : NaN,
+          minuteMediansMiB: all.minuteMedians.map((x) => round(x, 1)),
+          lastFiles: storeFiles[i],
+          retentionRemovedSegments: removedSegments[i],
+        };
+      }),
+      storeSampleSec: STORE_SAMPLE_SEC,
+      plot: cluster.nodes.map((n, i) => ({
+        id: serverIds.get(n.proc!.pid!) ?? n.id,
+        rss: plots[i].rss.points.map(([t, v]) => [round(t, 1), round(v, 1)] as const),
+        store: plots[i].store.points.map(([t, v]) => [round(t, 1), round(v, 1)] as const),
+      })),
       cutShort,
     };
   } finally {
