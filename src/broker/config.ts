@@ -70,6 +70,15 @@ export interface BrokerConfig {
   readonly messageIndexEnable: boolean;
   /** Most (topic, key) entries the key index holds; the oldest go first. */
   readonly maxIndexNum: number;
+  /** Percent of the store's disk above which retention removes the oldest log (RocketMQ's
+   *  diskMaxUsedSpaceRatio); parsed here, acted on by the retention code. */
+  readonly diskMaxUsedSpaceRatio: number;
+  /** Percent above which retention removes the oldest log even before its reserved time. */
+  readonly diskSpaceCleanForciblyRatio: number;
+  /** Percent above which the master refuses writes with DISK_FULL (reads go on). */
+  readonly diskSpaceWarningLevelRatio: number;
+  /** How often the store's disk use is sampled (statfs). */
+  readonly diskCheckIntervalMs: number;
 }
 
 export type ConfigKey = keyof BrokerConfig;
@@ -174,6 +183,14 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
     default: String(KEY_INDEX_ENTRIES_DEFAULT),
     description: `Most (topic, key) entries the key index holds, the oldest dropped first (1..${KEY_INDEX_ENTRIES_LIMIT}); about 30 bytes each.`,
   },
+  { key: 'diskMaxUsedSpaceRatio', default: '75', description: 'Percent of the store\'s disk above which retention removes the oldest log (1..100; at most diskSpaceCleanForciblyRatio).' },
+  { key: 'diskSpaceCleanForciblyRatio', default: '85', description: 'Percent of the store\'s disk above which retention removes the oldest log even if not yet expired (1..100; at most diskSpaceWarningLevelRatio).' },
+  {
+    key: 'diskSpaceWarningLevelRatio',
+    default: '90',
+    description: 'Percent of the store\'s disk (used as df counts it) above which the master refuses writes with DISK_FULL; reads go on and writes resume by themselves below it (1..100).',
+  },
+  { key: 'diskCheckIntervalMs', default: '1000', description: 'How often each replica samples its store\'s disk use (statfs) for the ratios above (10..600000).' },
 ];
 
 /** RocketMQ keys that a DLedger-mode broker.conf often carries and that mean nothing here (roles
@@ -229,7 +246,8 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   const timing = readTiming(v);
   const catchUp = readCatchUp(v);
   const observability = readObservability(v, client.listenPort, self.port);
-  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...observability };
+  const disk = readDiskRatios(v);
+  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...observability, ...disk };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */
@@ -394,6 +412,28 @@ function readObservability(v: ConfigValues, listenPort: number, peerPort: number
   const messageIndexEnable = v.bool('messageIndexEnable');
   const maxIndexNum = v.int('maxIndexNum', 1, KEY_INDEX_ENTRIES_LIMIT);
   return { metricsPromExporterPort, messageIndexEnable, maxIndexNum };
+}
+
+type DiskKeys = 'diskMaxUsedSpaceRatio' | 'diskSpaceCleanForciblyRatio' | 'diskSpaceWarningLevelRatio' | 'diskCheckIntervalMs';
+
+/** RocketMQ's three disk ratios (integer percents, as in RocketMQ) must rise in the order they act:
+ *  retention starts, retention forces, writes are refused; a warning level below a cleaning
+ *  ratio would refuse writes before retention ever tried to make room. */
+function readDiskRatios(v: ConfigValues): ConfigPart<DiskKeys> {
+  const diskMaxUsedSpaceRatio = v.int('diskMaxUsedSpaceRatio', 1, 100);
+  const diskSpaceCleanForciblyRatio = v.int('diskSpaceCleanForciblyRatio', 1, 100);
+  const diskSpaceWarningLevelRatio = v.int('diskSpaceWarningLevelRatio', 1, 100);
+  if (diskMaxUsedSpaceRatio > diskSpaceCleanForciblyRatio) {
+    throw v.err('diskMaxUsedSpaceRatio', `diskMaxUsedSpaceRatio ${diskMaxUsedSpaceRatio} is above diskSpaceCleanForciblyRatio ${diskSpaceCleanForciblyRatio}; expected at most diskSpaceCleanForciblyRatio`);
+  }
+  if (diskSpaceCleanForciblyRatio > diskSpaceWarningLevelRatio) {
+    throw v.err(
+      'diskSpaceCleanForciblyRatio',
+      `diskSpaceCleanForciblyRatio ${diskSpaceCleanForciblyRatio} is above diskSpaceWarningLevelRatio ${diskSpaceWarningLevelRatio}; expected at most diskSpaceWarningLevelRatio (retention must try before writes are refused)`,
+    );
+  }
+  const diskCheckIntervalMs = v.int('diskCheckIntervalMs', 10, 600_000);
+  return { diskMaxUsedSpaceRatio, diskSpaceCleanForciblyRatio, diskSpaceWarningLevelRatio, diskCheckIntervalMs };
 }
 
 function parsePeers(text: string, key: ConfigKey, err: (key: ConfigKey, message: string) => ConfigError): PeerAddress[] {
