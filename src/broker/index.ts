@@ -1,6 +1,7 @@
 // The broker folder's API for the CLI, the chaos runner and tests. Other folders import the broker
 // only from here; inside the folder, files import each other directly.
 export { CatchUpThrottle, type CatchUpThrottleOptions } from './catch-up-throttle.ts';
+export { DiskUsage, usedPercentOf, type DiskSpace, type DiskUsageOptions } from './disk-usage.ts';
 export * from './commands.ts';
 export * from './config.ts';
 export * from './consume-queue.ts';

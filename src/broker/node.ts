@@ -22,6 +22,7 @@ import type { Logger } from './logger.ts';
 import type { MetricsSources } from './metrics.ts';
 import { PeerTransport, PEER_SEND_QUEUE_BYTES_MAX } from './peer-transport.ts';
 import { CatchUpThrottle } from './catch-up-throttle.ts';
+import { DiskUsage } from './disk-usage.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Replica } from './replica.ts';
 import { BrokerServer } from './server.ts';
@@ -68,12 +69,14 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     'store opened',
   );
   let fatalExit: ((err: Error) => void) | null = null;
-  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics);
+  const disk = new DiskUsage({ dir: config.storePathRootDir, warningLevelPercent: config.diskSpaceWarningLevelRatio, intervalMs: config.diskCheckIntervalMs, logger });
+  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics, disk);
   let metricsServer: { close(): Promise<void> } | null = null;
   // In stopping order: clients first, the stores last.
   let stopKeyIndexRebuild = (): void => undefined;
   const closers = [
     async () => stopKeyIndexRebuild(),
+    async () => disk.close(),
     async () => metricsServer?.close(),
     () => parts.server.close(),
     () => parts.replica.stop(),
@@ -86,6 +89,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   const closeAll = async (): Promise<void> => {
     for (const close of closers) await close();
   };
+  await disk.start();
   await startParts(parts, closers, logger);
   if (metrics !== undefined) {
     metrics.useSources(metricsSources(config, stores, parts));
@@ -173,7 +177,7 @@ interface NodeParts {
 }
 
 /** The peer transport, the replica driver and the client server, wired to each other. */
-function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft: RaftNode, onFatal: (err: Error) => void, metrics: BrokerMetrics | undefined): NodeParts {
+function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft: RaftNode, onFatal: (err: Error) => void, metrics: BrokerMetrics | undefined, disk: DiskUsage): NodeParts {
   const logFn: LogFn = (level, msg, fields) => logger[level === 'debug' ? 'debug' : level](fields ?? {}, msg);
   const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
   const learnedClientAddr = new Map<NodeId, string>();
@@ -217,6 +221,7 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     connectionsPerAddressMax: config.clientConnectionsPerAddressMax,
     firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
     metricsPort: config.metricsPromExporterPort,
+    disk,
     ...(metrics !== undefined ? { metrics } : {}),
   });
   return { transport, throttle, replica, server, advertisedAddr };
