@@ -2,6 +2,7 @@
 // only from here; inside the folder, files import each other directly.
 export { CatchUpThrottle, type CatchUpThrottleOptions } from './catch-up-throttle.ts';
 export { DiskUsage, usedPercentOf, type DiskSpace, type DiskUsageOptions } from './disk-usage.ts';
+export { LogAppender, AppendAbandoned, DISK_FULL_RETRY_MS, type LogAppenderOptions } from './log-appender.ts';
 export * from './commands.ts';
 export * from './config.ts';
 export * from './consume-queue.ts';

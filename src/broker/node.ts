@@ -222,6 +222,7 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
     metricsPort: config.metricsPromExporterPort,
     disk,
+    writesStalled: () => replica!.writesStalled,
     ...(metrics !== undefined ? { metrics } : {}),
   });
   return { transport, throttle, replica, server, advertisedAddr };

@@ -18,12 +18,17 @@
 // The one thing that must wait for the local disk is a checkpoint: it never records an applied
 // index above the durable end of the log that no write in flight will replace (stableLastIndex),
 // or a crash would restart the replica above its log, or on a stale suffix.
+//
+// A full disk is not fatal (log-appender.ts): appends that fail with DISK_FULL, and every later
+// one, wait in order and are tried again until there is space; their acknowledgements wait with
+// them, and no checkpoint is taken meanwhile. Any other failed write stops the replica.
 import type { ErrorCode, RoleChange } from '../protocol/index.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
 import { NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
+import { AppendAbandoned, LogAppender } from './log-appender.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { brokerRoleOf } from './role.ts';
 import { traceMessages } from './trace-messages.ts';
@@ -78,10 +83,13 @@ export class Replica {
   private checkpointDeferredSinceMs = -1;
   /** The latest role and leader changes, oldest first (at most ROLE_CHANGES_KEPT_MAX). */
   private readonly roleChangeLog: RoleChange[] = [];
+  /** Every commitlog append and truncation goes through it: it waits out a full disk. */
+  private readonly appender: LogAppender;
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
     this.raft = opts.raft;
+    this.appender = new LogAppender({ log: opts.log, logger: opts.logger, ...(opts.diskFullRetryMs !== undefined ? { retryMs: opts.diskFullRetryMs } : {}) });
     const st = this.raft.status();
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
     const hs = opts.meta.getHardState();
@@ -161,6 +169,11 @@ export class Replica {
     return null;
   }
 
+  /** Whether this replica's log writes are waiting for disk space (it acknowledges nothing newer). */
+  get writesStalled(): boolean {
+    return this.appender.stalled;
+  }
+
   /** Proposals not yet answered (queued for the core or waiting for commit). */
   get pendingProposals(): number {
     return this.waiters.size + this.proposals.length;
@@ -227,8 +240,14 @@ export class Replica {
     for (const p of this.proposals) p.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     this.proposals = [];
     this.waiters.rejectAll(new ProposalError('SHUTTING_DOWN', 'replica stopped before the entry committed'));
-    await this.durableTail.catch(() => undefined);
-    if (!this.fatal) {
+    // Appends waiting for disk space are given up: what is not durable here stays with the group.
+    this.appender.abandon();
+    const allDurable = await this.durableTail.then(
+      () => true,
+      () => false,
+    );
+    // After a write that did not land, no checkpoint or commit index may claim what it held.
+    if (!this.fatal && allDurable) {
       // The commit index is not synced on every Ready (see startWrites): a clean stop leaves
       // the latest on disk, for offline readers of the store (a restart relearns it anyway).
       const st = this.raft.status();
@@ -261,7 +280,7 @@ export class Replica {
         if (this.stopped || (!fed && !take)) break;
       }
     } catch (err) {
-      this.fail(err as Error);
+      if (!(this.stopped && err instanceof AppendAbandoned)) this.fail(err as Error);
     } finally {
       this.turnRunning = false;
     }
@@ -368,7 +387,7 @@ export class Replica {
     // A failed write stops the replica; every later link of the chain rejects too, so no
     // acknowledgement of anything after it ever leaves.
     tail.catch((err: Error) => {
-      if (!this.fatal) this.fail(err);
+      if (!this.fatal && !(this.stopped && err instanceof AppendAbandoned)) this.fail(err);
     });
     this.durableTail = tail;
   }
@@ -415,7 +434,7 @@ export class Replica {
    *  `appliedBefore`: the applied index before this Ready's committed entries were applied (they
    *  may be these very entries, and later Readies may apply these before the truncation runs). */
   private persistEntries(entries: readonly Entry[], appliedBefore: number, after: Promise<void> | null): Promise<void> {
-    const { log } = this.opts;
+    const log = this.appender;
     // The common case: appends are accepted in call order, synchronously.
     if (this.appendGate === null && after === null && entries[0].index > log.lastIndex()) return log.append(entries);
     const gateBefore = this.appendGate ?? Promise.resolve();
@@ -493,6 +512,9 @@ export class Replica {
     const now = Date.now();
     const interval = this.opts.checkpointIntervalMs;
     if (this.checkpointing || now - this.lastCheckpointMs < interval) return undefined;
+    // While the disk is full nothing more becomes durable here, and a checkpoint would only find
+    // the disk full too: none until the appends go through again.
+    if (this.appender.stalled) return undefined;
     const { log, stateMachine } = this.opts;
     if (log.appendsDurable) {
       if (this.stableLastIndex() >= stateMachine.appliedIndex) {
@@ -520,7 +542,8 @@ export class Replica {
       try {
         // The loop waits, so nothing more is applied: once every write started so far is
         // durable (or, under ASYNC_FLUSH, written and then flushed), the log holds all of it.
-        if (this.stableLastIndex() < stateMachine.appliedIndex) await this.durableTail;
+        // Not if the disk turns out full meanwhile: the loop must not stop until there is space.
+        if (this.stableLastIndex() < stateMachine.appliedIndex && !(await this.appender.raceStall(this.durableTail))) return;
         await log.flush();
         await stateMachine.checkpoint();
       } finally {
