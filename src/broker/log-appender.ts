@@ -46,6 +46,16 @@ export function isDiskFull(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'DISK_FULL';
 }
 
+/** Whether `err` (or its cause) says the disk is full: the commitlog's DISK_FULL, an fs error's
+ *  ENOSPC or EDQUOT, or LevelDB's "No space left on device" (its IO errors carry no errno). */
+export function isNoSpace(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === 'DISK_FULL' || e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
+    if (typeof e.message === 'string' && /no space left on device|disk quota exceeded|ENOSPC/i.test(e.message)) return true;
+  }
+  return false;
+}
+
 export class LogAppender {
   private readonly log: CommitLog;
   private readonly logger: ReplicaLogger;

@@ -28,7 +28,7 @@ import { NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
-import { AppendAbandoned, LogAppender } from './log-appender.ts';
+import { AppendAbandoned, LogAppender, isNoSpace } from './log-appender.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { brokerRoleOf } from './role.ts';
 import { traceMessages } from './trace-messages.ts';
@@ -85,6 +85,10 @@ export class Replica {
   private readonly roleChangeLog: RoleChange[] = [];
   /** Every commitlog append and truncation goes through it: it waits out a full disk. */
   private readonly appender: LogAppender;
+  /** Set when a state checkpoint found the disk full: the checkpoint store refuses every later
+   *  one (a later batch holds only what changed after the failed one), so none is taken until a
+   *  restart, which replays the log from the last good checkpoint. */
+  private checkpointsOff: Error | null = null;
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
@@ -250,9 +254,10 @@ export class Replica {
     if (!this.fatal && allDurable) {
       // The commit index is not synced on every Ready (see startWrites): a clean stop leaves
       // the latest on disk, for offline readers of the store (a restart relearns it anyway).
+      // Neither it nor the last checkpoint is needed: a full disk only leaves them out.
       const st = this.raft.status();
-      await this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit, recovering: st.recovering });
-      await this.opts.stateMachine.checkpoint();
+      await this.unlessNoSpace(this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit, recovering: st.recovering }), 'the commit index at stop');
+      if (this.checkpointsOff === null) await this.unlessNoSpace(this.opts.stateMachine.checkpoint(), 'the last checkpoint');
       await this.opts.log.flush();
     }
   }
@@ -514,7 +519,7 @@ export class Replica {
     if (this.checkpointing || now - this.lastCheckpointMs < interval) return undefined;
     // While the disk is full nothing more becomes durable here, and a checkpoint would only find
     // the disk full too: none until the appends go through again.
-    if (this.appender.stalled) return undefined;
+    if (this.appender.stalled || this.checkpointsOff !== null) return undefined;
     const { log, stateMachine } = this.opts;
     if (log.appendsDurable) {
       if (this.stableLastIndex() >= stateMachine.appliedIndex) {
@@ -527,7 +532,9 @@ export class Replica {
           },
           (err: Error) => {
             this.checkpointing = false;
-            if (!this.stopped && !this.fatal) this.fail(err);
+            if (this.stopped || this.fatal) return;
+            if (isNoSpace(err)) this.stopCheckpoints(err);
+            else this.fail(err);
           },
         );
         return undefined;
@@ -546,10 +553,32 @@ export class Replica {
         if (this.stableLastIndex() < stateMachine.appliedIndex && !(await this.appender.raceStall(this.durableTail))) return;
         await log.flush();
         await stateMachine.checkpoint();
+      } catch (err) {
+        if (!isNoSpace(err)) throw err;
+        this.stopCheckpoints(err as Error);
       } finally {
         this.checkpointing = false;
       }
     })();
+  }
+
+  private stopCheckpoints(err: Error): void {
+    if (this.checkpointsOff !== null) return;
+    this.checkpointsOff = err;
+    this.opts.logger.error(
+      { err: err.message, appliedIndex: this.opts.stateMachine.appliedIndex },
+      'a state checkpoint found the disk full: no more checkpoints until this replica restarts (it keeps serving; a restart replays the log from the last good checkpoint)',
+    );
+  }
+
+  /** Awaits a write that is optional at stop; a full disk only leaves it out. */
+  private async unlessNoSpace(write: Promise<unknown>, what: string): Promise<void> {
+    try {
+      await write;
+    } catch (err) {
+      if (!isNoSpace(err)) throw err;
+      this.opts.logger.warn({ err: (err as Error).message }, `stopping: ${what} was not written (the disk is full)`);
+    }
   }
 
   private startCheckpoint(now: number): void {

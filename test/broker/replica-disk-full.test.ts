@@ -43,7 +43,7 @@ const payload = (index: number) => Buffer.alloc(ENTRY_BYTES, index % 251);
 
 /** One replica over a real commitlog with disk faults, a memory meta store and a fake state
  *  machine that records what it applied and what each checkpoint held. */
-async function replicaOn(t: Test, id: string, peers: string[], send: (to: string, msgs: Message[]) => void, electionTicks: number) {
+async function replicaOn(t: Test, id: string, peers: string[], send: (to: string, msgs: Message[]) => void, electionTicks: number, checkpointError?: () => Error | null) {
   const dir = tempDir(`disk-full-${id}`);
   const faults: DiskFaults = { bytesLeft: Infinity };
   const log = await openCommitLog({ dir, faults, directIo: false, log: () => undefined });
@@ -70,7 +70,11 @@ async function replicaOn(t: Test, id: string, peers: string[], send: (to: string
         return e.index;
       },
       // The batch is taken in the call: what is durable in the log at that moment is what counts.
-      checkpoint: async () => checkpoints.push({ applied: applied.at(-1) ?? 0, durable: log.flushedIndex() }),
+      checkpoint: async () => {
+        checkpoints.push({ applied: applied.at(-1) ?? 0, durable: log.flushedIndex() });
+        const err = checkpointError?.() ?? null;
+        if (err !== null) throw err;
+      },
     },
     peers: { send },
     logger: {
@@ -239,3 +243,33 @@ t.test('a follower whose writes fail with ENOSPC holds no write back; it catches
   t.same(contents(f.log), contents(l.log));
   t.same(stallLines(f), { full: 1, back: 1 });
 });
+
+for (const [what, error, fatal] of [
+  ['finds the disk full: no more checkpoints until a restart, and the replica goes on', new Error('IO error: /store/state/000005.log: No space left on device'), false],
+  ['fails otherwise: the replica stops', new Error('IO error: /store/state/000005.log: Input/output error'), true],
+] as const) {
+  t.test(`a state checkpoint that ${what}`, async (t) => {
+    const sent: Message[] = [];
+    let failing = false;
+    const f = await replicaOn(t, 'n1', ['n0', 'n1', 'n2'], (_to, msgs) => sent.push(...msgs), 1_000_000, () => (failing ? error : null));
+    f.replica.start();
+    const acks = () => sent.filter((m) => m.type === MessageType.AppendResp && !m.reject).map((m) => m.index);
+    f.replica.receive([appendFrom(1, 0, 0, 2, [1, 2])]);
+    await until(() => acks().includes(2) && f.checkpoints.some((c) => c.applied === 2), 'a checkpoint at 2');
+    failing = true;
+    f.replica.receive([appendFrom(1, 2, 1, 4, [3, 4])]);
+    await until(() => f.checkpoints.at(-1)!.applied === 4 || f.fatal.length > 0, 'the failing checkpoint');
+    await new Promise((r) => setTimeout(r, 60)); // several intervals
+    if (fatal) {
+      t.equal(f.fatal.length, 1, 'the replica failed');
+      return;
+    }
+    t.same(f.fatal, [], 'the replica did not fail');
+    const taken = f.checkpoints.length;
+    f.replica.receive([appendFrom(1, 4, 1, 6, [5, 6])]);
+    await until(() => acks().includes(6), 'the ack of 6');
+    await new Promise((r) => setTimeout(r, 60));
+    t.equal(f.checkpoints.length, taken, 'no checkpoint after the one that found the disk full');
+    t.equal(f.lines.filter((l) => l.level === 'error' && l.msg.includes('no more checkpoints')).length, 1, 'said once');
+  });
+}
