@@ -21,14 +21,17 @@
 //
 // A full disk is not fatal (log-appender.ts): appends that fail with DISK_FULL, and every later
 // one, wait in order and are tried again until there is space; their acknowledgements wait with
-// them, and no checkpoint is taken meanwhile. Any other failed write stops the replica.
+// them, and no checkpoint is taken meanwhile. A hard-state write is retried the same way; a state
+// checkpoint that finds the disk full ends checkpoints until a restart. Any other failed write
+// stops the replica.
+import type { MetaStore } from '../commitlog/index.ts';
 import type { ErrorCode, RoleChange } from '../protocol/index.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
 import { NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
-import { AppendAbandoned, LogAppender, isNoSpace } from './log-appender.ts';
+import { AppendAbandoned, DISK_FULL_RETRY_MS, LogAppender, isNoSpace } from './log-appender.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { brokerRoleOf } from './role.ts';
 import { traceMessages } from './trace-messages.ts';
@@ -404,7 +407,6 @@ export class Replica {
     // twice in one term breaks election safety). The commit index need not be: a restarted replica
     // relearns it from the leader, so a commit-only change is not worth a LevelDB fsync per Ready.
     const hs = rd.hardState;
-    const meta = this.opts.meta;
     const recovering = hs?.recovering === true;
     let entriesAfter: Promise<void> | null = null;
     if (hs && (hs.term !== this.writtenTerm || hs.vote !== this.writtenVote || recovering !== this.writtenRecovering)) {
@@ -415,13 +417,13 @@ export class Replica {
       const sure = rd.entries.length > 0 ? Math.min(this.stableLastIndex(), rd.entries[0]!.index - 1) : this.stableLastIndex();
       const stored = hs.commit <= sure ? hs : { ...hs, commit: sure };
       if (this.writtenRecovering && !recovering) {
-        entriesAfter = this.hardStateChain.then(() => meta.setHardState(stored));
+        entriesAfter = this.hardStateChain.then(() => this.writeHardState(stored));
         this.opts.logger.info({ term: hs.term, commit: hs.commit }, 'store rebuilt: caught up with the master, this replica votes and serves reads again');
       }
       this.writtenTerm = hs.term;
       this.writtenVote = hs.vote;
       this.writtenRecovering = recovering;
-      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => meta.setHardState(stored));
+      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => this.writeHardState(stored));
       writes.push(this.hardStateChain);
     }
     if (rd.entries.length) {
@@ -433,6 +435,25 @@ export class Replica {
     }
     if (writes.length === 0) return null;
     return writes.length === 1 ? writes[0] : Promise.all(writes);
+  }
+
+  /** Writes the hard state; a full disk has it tried again until there is space (the meta store
+   *  reopens its LevelDB for that). Nothing that depends on it (a vote, a new term) leaves before
+   *  it is durable, exactly as with a slow disk; a stop gives it up. */
+  private async writeHardState(hs: Parameters<MetaStore['setHardState']>[0]): Promise<void> {
+    for (let logged = false; ; ) {
+      try {
+        await this.opts.meta.setHardState(hs);
+        if (logged) this.opts.logger.info({ term: hs.term }, 'the hard state (term, vote) is written: the disk has space again');
+        return;
+      } catch (err) {
+        if (!isNoSpace(err)) throw err;
+        if (this.stopped) throw new AppendAbandoned('the replica stopped while its disk was full');
+        if (!logged) this.opts.logger.warn({ term: hs.term, err: (err as Error).message }, 'the hard state (term, vote) cannot be written: the disk is full; this replica votes and acknowledges nothing until it is, and retries');
+        logged = true;
+        await new Promise((r) => setTimeout(r, this.opts.diskFullRetryMs ?? DISK_FULL_RETRY_MS));
+      }
+    }
   }
 
   /** Appends entries (truncating a conflicting suffix first); resolves once they are durable.

@@ -11,10 +11,17 @@ import { removeDir, tempDir } from '../commitlog/helpers.ts';
 
 class MemoryMeta implements MetaStore {
   hs = { term: 0, vote: NONE, commit: 0 };
+  /** While set, writes fail as the LevelDB store's do on a full disk. */
+  full = false;
+  failedWrites = 0;
   getHardState() {
     return { ...this.hs };
   }
   async setHardState(hs: { term: number; vote: string; commit: number }): Promise<void> {
+    if (this.full) {
+      this.failedWrites++;
+      throw Object.assign(new Error('meta store: disk full while writing the hard state'), { code: 'DISK_FULL' });
+    }
     this.hs = { ...hs };
   }
   async get(): Promise<Uint8Array | undefined> {
@@ -96,7 +103,7 @@ async function replicaOn(t: Test, id: string, peers: string[], send: (to: string
     await log.close();
     removeDir(dir);
   });
-  return { id, dir, log, faults, replica, applied, checkpoints, fatal, lines };
+  return { id, dir, log, meta, faults, replica, applied, checkpoints, fatal, lines };
 }
 
 type Node = Awaited<ReturnType<typeof replicaOn>>;
@@ -273,3 +280,20 @@ for (const [what, error, fatal] of [
     t.equal(f.lines.filter((l) => l.level === 'error' && l.msg.includes('no more checkpoints')).length, 1, 'said once');
   });
 }
+
+t.test('a vote whose hard state cannot be written for lack of space is not sent until it is durable; the replica does not fail', async (t) => {
+  const sent: Message[] = [];
+  const f = await replicaOn(t, 'n1', ['n0', 'n1', 'n2'], (_to, msgs) => sent.push(...msgs), 1_000_000);
+  f.replica.start();
+  f.meta.full = true;
+  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true, recovering: false };
+  f.replica.receive([vote]);
+  await until(() => f.meta.failedWrites >= 3, 'a few tries');
+  t.same(sent.filter((m) => m.type === MessageType.VoteResp), [], 'no vote response while the vote is not durable');
+  t.same(f.fatal, []);
+  f.meta.full = false;
+  await until(() => sent.some((m) => m.type === MessageType.VoteResp), 'the vote response');
+  t.match(f.meta.hs, { term: 4, vote: 'n2' }, 'durable first');
+  t.match(sent.find((m) => m.type === MessageType.VoteResp), { to: 'n2', term: 4, reject: false });
+  t.equal(f.lines.filter((l) => l.msg.includes('hard state (term, vote) cannot be written')).length, 1, 'one warning for all the tries');
+});
