@@ -56,6 +56,33 @@ export function isNoSpace(err: unknown): boolean {
   return false;
 }
 
+/** Runs `write` until it does not fail for lack of space, every `retryMs`; one warning for all
+ *  the tries and one info line when it went through. A stop gives it up (AppendAbandoned). */
+export async function retryWhileNoSpace(write: () => Promise<void>, what: string, opts: { logger: ReplicaLogger; retryMs: number; stopped: () => boolean }): Promise<void> {
+  for (let logged = false; ; logged = true) {
+    try {
+      await write();
+      if (logged) opts.logger.info({}, `${what} is written: the disk has space again`);
+      return;
+    } catch (err) {
+      if (!isNoSpace(err)) throw err;
+      if (opts.stopped()) throw new AppendAbandoned('the replica stopped while its disk was full');
+      if (!logged) opts.logger.warn({ err: (err as Error).message }, `${what} cannot be written: the disk is full; nothing that depends on it is acted on until it is, and it is tried again`);
+      await new Promise((r) => setTimeout(r, opts.retryMs));
+    }
+  }
+}
+
+/** Awaits a write that may be left out (at a stop): a full disk only says so. */
+export async function unlessNoSpace(logger: ReplicaLogger, write: Promise<unknown>, what: string): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    if (!isNoSpace(err)) throw err;
+    logger.warn({ err: (err as Error).message }, `stopping: ${what} was not written (the disk is full)`);
+  }
+}
+
 export class LogAppender {
   private readonly log: CommitLog;
   private readonly logger: ReplicaLogger;

@@ -31,7 +31,7 @@ import { NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
-import { AppendAbandoned, DISK_FULL_RETRY_MS, LogAppender, isNoSpace } from './log-appender.ts';
+import { AppendAbandoned, DISK_FULL_RETRY_MS, LogAppender, isNoSpace, retryWhileNoSpace, unlessNoSpace } from './log-appender.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { brokerRoleOf } from './role.ts';
 import { traceMessages } from './trace-messages.ts';
@@ -259,8 +259,8 @@ export class Replica {
       // the latest on disk, for offline readers of the store (a restart relearns it anyway).
       // Neither it nor the last checkpoint is needed: a full disk only leaves them out.
       const st = this.raft.status();
-      await this.unlessNoSpace(this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit, recovering: st.recovering }), 'the commit index at stop');
-      if (this.checkpointsOff === null) await this.unlessNoSpace(this.opts.stateMachine.checkpoint(), 'the last checkpoint');
+      await unlessNoSpace(this.opts.logger, this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit, recovering: st.recovering }), 'the commit index at stop');
+      if (this.checkpointsOff === null) await unlessNoSpace(this.opts.logger, this.opts.stateMachine.checkpoint(), 'the last checkpoint');
       await this.opts.log.flush();
     }
   }
@@ -440,20 +440,9 @@ export class Replica {
   /** Writes the hard state; a full disk has it tried again until there is space (the meta store
    *  reopens its LevelDB for that). Nothing that depends on it (a vote, a new term) leaves before
    *  it is durable, exactly as with a slow disk; a stop gives it up. */
-  private async writeHardState(hs: Parameters<MetaStore['setHardState']>[0]): Promise<void> {
-    for (let logged = false; ; ) {
-      try {
-        await this.opts.meta.setHardState(hs);
-        if (logged) this.opts.logger.info({ term: hs.term }, 'the hard state (term, vote) is written: the disk has space again');
-        return;
-      } catch (err) {
-        if (!isNoSpace(err)) throw err;
-        if (this.stopped) throw new AppendAbandoned('the replica stopped while its disk was full');
-        if (!logged) this.opts.logger.warn({ term: hs.term, err: (err as Error).message }, 'the hard state (term, vote) cannot be written: the disk is full; this replica votes and acknowledges nothing until it is, and retries');
-        logged = true;
-        await new Promise((r) => setTimeout(r, this.opts.diskFullRetryMs ?? DISK_FULL_RETRY_MS));
-      }
-    }
+  private writeHardState(hs: Parameters<MetaStore['setHardState']>[0]): Promise<void> {
+    const what = `the hard state (term ${hs.term}, vote)`;
+    return retryWhileNoSpace(() => this.opts.meta.setHardState(hs), what, { logger: this.opts.logger, retryMs: this.opts.diskFullRetryMs ?? DISK_FULL_RETRY_MS, stopped: () => this.stopped });
   }
 
   /** Appends entries (truncating a conflicting suffix first); resolves once they are durable.
@@ -590,16 +579,6 @@ export class Replica {
       { err: err.message, appliedIndex: this.opts.stateMachine.appliedIndex },
       'a state checkpoint found the disk full: no more checkpoints until this replica restarts (it keeps serving; a restart replays the log from the last good checkpoint)',
     );
-  }
-
-  /** Awaits a write that is optional at stop; a full disk only leaves it out. */
-  private async unlessNoSpace(write: Promise<unknown>, what: string): Promise<void> {
-    try {
-      await write;
-    } catch (err) {
-      if (!isNoSpace(err)) throw err;
-      this.opts.logger.warn({ err: (err as Error).message }, `stopping: ${what} was not written (the disk is full)`);
-    }
   }
 
   private startCheckpoint(now: number): void {

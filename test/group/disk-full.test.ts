@@ -11,9 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { Producer } from '../../src/client/index.ts';
+import { Admin, Producer } from '../../src/client/index.ts';
 import { LocalCluster } from '../../src/cli/index.ts';
-import { queryStatus } from '../../src/cli/cluster.ts';
 import type { NodeStatus } from '../../src/protocol/index.ts';
 import { bodyText, readAll, sleep } from '../helpers/group-io.ts';
 
@@ -146,7 +145,9 @@ if ('reason' in found) {
       await producer.send('full', { body }, { queueId: n % QUEUES });
       acked.add(bodyText({ body } as never));
     };
-    const status = (addr: string): Promise<NodeStatus | null> => queryStatus(addr, 1000);
+    const admin = new Admin({ servers: c.servers, timeoutMs: 1000 });
+    t.teardown(() => admin.close());
+    const status = (addr: string): Promise<NodeStatus | null> => admin.status(addr).catch(() => null);
     await send();
 
     // 1. A slave's filesystem fills up completely: its commitlog writes get ENOSPC.
