@@ -78,6 +78,15 @@ export interface BrokerConfig {
   readonly logFileMaxSize: number;
   /** Log files kept, the one being written included; the oldest are deleted. */
   readonly logFileMaxCount: number;
+  /** Percent of the store's disk above which expired messages are deleted at any hour (RocketMQ's
+   *  diskMaxUsedSpaceRatio). */
+  readonly diskMaxUsedSpaceRatio: number;
+  /** Percent above which the oldest messages are deleted even before their reserved time. */
+  readonly diskSpaceCleanForciblyRatio: number;
+  /** Percent above which the master refuses writes with DISK_FULL (reads go on). */
+  readonly diskSpaceWarningLevelRatio: number;
+  /** How often the store's disk use is sampled (statfs). */
+  readonly diskCheckIntervalMs: number;
 }
 
 export type ConfigKey = keyof BrokerConfig;
@@ -204,6 +213,14 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
     default: String(LOG_FILE_MAX_COUNT_DEFAULT),
     description: `Log files kept, the one being written included; the oldest is deleted (${LOG_FILE_MAX_COUNT_MIN}..${LOG_FILE_MAX_COUNT_LIMIT}).`,
   },
+  { key: 'diskMaxUsedSpaceRatio', default: '75', description: 'Percent of the store\'s disk above which expired messages (fileReservedTime) are deleted at once, whatever deleteWhen says (1..100; at most diskSpaceCleanForciblyRatio).' },
+  { key: 'diskSpaceCleanForciblyRatio', default: '85', description: 'Percent of the store\'s disk above which the oldest messages are deleted even if not yet expired, a segment at a time (1..100; at most diskSpaceWarningLevelRatio).' },
+  {
+    key: 'diskSpaceWarningLevelRatio',
+    default: '90',
+    description: 'Percent of the store\'s disk (used as df counts it) above which the master refuses writes with DISK_FULL; reads go on and writes resume by themselves below it (1..100).',
+  },
+  { key: 'diskCheckIntervalMs', default: '1000', description: 'How often each replica samples its store\'s disk use (statfs) for the ratios above (10..600000).' },
 ];
 
 /** RocketMQ keys that a DLedger-mode broker.conf often carries and that mean nothing here (roles
@@ -261,7 +278,8 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   const retention = readRetention(v);
   const observability = readObservability(v, client.listenPort, self.port);
   const logFiles = readLogFiles(v);
-  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability, ...logFiles };
+  const disk = readDiskRatios(v);
+  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability, ...logFiles, ...disk };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */
@@ -446,6 +464,28 @@ function readLogFiles(v: ConfigValues): ConfigPart<'logFileMaxSize' | 'logFileMa
   const logFileMaxSize = v.int('logFileMaxSize', 1, LOG_FILE_MAX_SIZE_LIMIT);
   const logFileMaxCount = v.int('logFileMaxCount', LOG_FILE_MAX_COUNT_MIN, LOG_FILE_MAX_COUNT_LIMIT);
   return { logFileMaxSize, logFileMaxCount };
+}
+
+type DiskKeys = 'diskMaxUsedSpaceRatio' | 'diskSpaceCleanForciblyRatio' | 'diskSpaceWarningLevelRatio' | 'diskCheckIntervalMs';
+
+/** RocketMQ's three disk ratios (integer percents, as in RocketMQ) must rise in the order they act:
+ *  retention starts, retention forces, writes are refused; a warning level below a cleaning
+ *  ratio would refuse writes before retention ever tried to make room. */
+function readDiskRatios(v: ConfigValues): ConfigPart<DiskKeys> {
+  const diskMaxUsedSpaceRatio = v.int('diskMaxUsedSpaceRatio', 1, 100);
+  const diskSpaceCleanForciblyRatio = v.int('diskSpaceCleanForciblyRatio', 1, 100);
+  const diskSpaceWarningLevelRatio = v.int('diskSpaceWarningLevelRatio', 1, 100);
+  if (diskMaxUsedSpaceRatio > diskSpaceCleanForciblyRatio) {
+    throw v.err('diskMaxUsedSpaceRatio', `diskMaxUsedSpaceRatio ${diskMaxUsedSpaceRatio} is above diskSpaceCleanForciblyRatio ${diskSpaceCleanForciblyRatio}; expected at most diskSpaceCleanForciblyRatio`);
+  }
+  if (diskSpaceCleanForciblyRatio > diskSpaceWarningLevelRatio) {
+    throw v.err(
+      'diskSpaceCleanForciblyRatio',
+      `diskSpaceCleanForciblyRatio ${diskSpaceCleanForciblyRatio} is above diskSpaceWarningLevelRatio ${diskSpaceWarningLevelRatio}; expected at most diskSpaceWarningLevelRatio (retention must try before writes are refused)`,
+    );
+  }
+  const diskCheckIntervalMs = v.int('diskCheckIntervalMs', 10, 600_000);
+  return { diskMaxUsedSpaceRatio, diskSpaceCleanForciblyRatio, diskSpaceWarningLevelRatio, diskCheckIntervalMs };
 }
 
 function parsePeers(text: string, key: ConfigKey, err: (key: ConfigKey, message: string) => ConfigError): PeerAddress[] {

@@ -1,6 +1,8 @@
 // The broker folder's API for the CLI, the chaos runner and tests. Other folders import the broker
 // only from here; inside the folder, files import each other directly.
 export { CatchUpThrottle, type CatchUpThrottleOptions } from './catch-up-throttle.ts';
+export { DiskUsage, usedPercentOf, type DiskSpace, type DiskUsageOptions } from './disk-usage.ts';
+export { LogAppender, AppendAbandoned, DISK_FULL_RETRY_MS, type LogAppenderOptions } from './log-appender.ts';
 export * from './commands.ts';
 export * from './config.ts';
 export * from './consume-queue.ts';
@@ -22,7 +24,7 @@ export {
 export * from './replica.ts';
 export { decideRetention, type RetentionDecision, type RetentionInputs, type RetentionSettings } from './retention-policy.ts';
 export { MarkStore, MarkStoreError, MARK_SNAPSHOT_BYTES_MAX } from './retention-marks.ts';
-export { RetentionService, RETENTION_CHECK_INTERVAL_MS, diskUsedPercentOf } from './retention-service.ts';
+export { RetentionService, RETENTION_CHECK_INTERVAL_MS } from './retention-service.ts';
 export { LogCompactor } from './log-compactor.ts';
 export { SnapshotReceiver, SnapshotSender, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_STALL_MS, SNAPSHOT_WINDOW_CHUNKS, SNAPSHOT_STAGED_BYTES_MAX, type ReceivedSnapshot } from './snapshot-transfer.ts';
 export { installSnapshot, finishInterruptedInstall } from './snapshot-install.ts';

@@ -22,15 +22,18 @@ import type { Logger } from './logger.ts';
 import type { MetricsSources } from './metrics.ts';
 import { PeerTransport, PEER_SEND_QUEUE_BYTES_MAX, type PeerTransportOptions } from './peer-transport.ts';
 import { CatchUpThrottle } from './catch-up-throttle.ts';
+import { DiskUsage } from './disk-usage.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Replica } from './replica.ts';
+import type { SnapshotDriver } from './replica-options.ts';
+import type { PeerSnapAck, PeerSnapChunk } from '../protocol/index.ts';
 import { BrokerServer } from './server.ts';
 import { BrokerStateMachine, RETENTION_MARK_COUNT_MAX, type KeyIndexRebuilder } from './state-machine.ts';
 import { LogCompactor } from './log-compactor.ts';
 import { MarkStore } from './retention-marks.ts';
 import { finishInterruptedInstall, installSnapshot } from './snapshot-install.ts';
 import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
-import { diskUsedPercentOf, RetentionService } from './retention-service.ts';
+import { RetentionService } from './retention-service.ts';
 import { traceAs } from '../trace/index.ts';
 
 /** Proposals waiting for commit on one replica. */
@@ -50,11 +53,6 @@ const TRANSFER_ON_STOP_MS_MAX = 2000;
 /** Log bytes the key index rebuild reads at most after a start (newest first): bounds its time
  *  for a replica with a long log. */
 const KEY_INDEX_REBUILD_BYTES_MAX = 256 * 1024 * 1024;
-/** Disk use (percent) from which expired messages go at any hour, and from which the oldest go
- *  even unexpired (RocketMQ's diskMaxUsedSpaceRatio and diskSpaceCleanForciblyRatio defaults;
- *  configurable once the disk-full work lands). */
-const RETENTION_DISK_MAX_USED_RATIO = 75;
-const RETENTION_DISK_CLEAN_FORCIBLY_RATIO = 85;
 /** Longest the key index rebuild holds the event loop at a time. */
 const KEY_INDEX_REBUILD_SLICE_MS = 10;
 
@@ -78,13 +76,15 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     'store opened',
   );
   let fatalExit: ((err: Error) => void) | null = null;
-  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics);
+  const disk = new DiskUsage({ dir: config.storePathRootDir, warningLevelPercent: config.diskSpaceWarningLevelRatio, intervalMs: config.diskCheckIntervalMs, logger });
+  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics, disk);
   let metricsServer: { close(): Promise<void> } | null = null;
   // In stopping order: clients first, the stores last.
   let stopKeyIndexRebuild = (): void => undefined;
   const closers = [
     async () => stopKeyIndexRebuild(),
     async () => parts.retention.stop(),
+    async () => disk.close(),
     async () => metricsServer?.close(),
     () => parts.server.close(),
     () => parts.replica.stop(),
@@ -98,6 +98,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   const closeAll = async (): Promise<void> => {
     for (const close of closers) await close();
   };
+  await disk.start();
   await startParts(parts, closers, logger);
   parts.retention.start();
   if (metrics !== undefined) {
@@ -200,7 +201,7 @@ interface NodeParts {
 }
 
 /** The peer transport, the replica driver and the client server, wired to each other. */
-function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft: RaftNode, onFatal: (err: Error) => void, metrics: BrokerMetrics | undefined): NodeParts {
+function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft: RaftNode, onFatal: (err: Error) => void, metrics: BrokerMetrics | undefined, disk: DiskUsage): NodeParts {
   const logFn: LogFn = (level, msg, fields) => logger[level === 'debug' ? 'debug' : level](fields ?? {}, msg);
   const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
   const learnedClientAddr = new Map<NodeId, string>();
@@ -208,24 +209,10 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
   // The transport calls back into the replica, which needs the transport to send.
   let replica: Replica | undefined;
   const driver = (): Replica => replica!;
-  const receiver = new SnapshotReceiver({ deliver: (msg) => driver().receive([msg]), log: logFn });
-  let sender: SnapshotSender | undefined;
-  const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr), {
-    onSnapChunk: (from, frame, data) => receiver.onChunk(from, frame, data),
-    onSnapAck: (from, ack) => sender?.onAck(from, ack),
-    onPeerDown: (peer) => sender?.peerDown(peer),
-  });
-  sender = new SnapshotSender({
-    read: (index, term) => {
-      const mark = stores.marks.get(index);
-      if (mark.term !== term) throw new Error(`the mark at ${index} has term ${mark.term}, not ${term}`);
-      return mark.bytes;
-    },
-    sendChunk: (to, frame, data) => transport.sendSnapChunk(to, frame, data),
-    report: (to, ok) => driver().snapshotReported(to, ok),
-    log: logFn,
-  });
-  const snapshotSender = sender;
+  const snapshots = createSnapshotLink(stores, logFn, driver);
+  const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr), snapshots.transportHooks);
+  snapshots.bindTransport(transport);
+  const snapshotSender = snapshots.sender;
   const throttle = createThrottle(config, logFn, stores, transport, driver);
   const compactor = new LogCompactor(stores.log, stores.marks, () => stores.stateMachine.durableRetainedFrom, logger);
   replica = new Replica({
@@ -246,13 +233,10 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
       compactor.maybeCompact();
       snapshotSender.expire();
     },
-    snapshots: {
-      send: (m) => snapshotSender.send(m),
-      install: (index, term) => installSnapshot({ receiver, stateMachine: stores.stateMachine, log: stores.log, marks: stores.marks }, index, term),
-    },
+    snapshots: snapshots.driver,
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  const retention = createRetention(config, logger, stores, replica);
+  const retention = createRetention(config, logger, stores, replica, disk);
   const server = new BrokerServer({
     host: config.brokerIP1,
     port: config.listenPort,
@@ -272,29 +256,64 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
     metricsPort: config.metricsPromExporterPort,
     logFirstIndex: () => stores.log.firstIndex(),
+    disk,
+    writesStalled: () => replica!.writesStalled,
     ...(metrics !== undefined ? { metrics } : {}),
   });
   return { transport, throttle, snapshotSender, replica, server, retention, advertisedAddr };
 }
 
 /** The master's retention proposals (retention-service.ts), by the config's rules. */
-function createRetention(config: BrokerConfig, logger: Logger, { log, stateMachine }: Stores, replica: Replica): RetentionService {
+function createRetention(config: BrokerConfig, logger: Logger, { log, stateMachine }: Stores, replica: Replica, disk: DiskUsage): RetentionService {
   return new RetentionService({
     settings: {
       fileReservedMs: config.fileReservedTime * 3_600_000,
       deleteWhen: config.deleteWhen,
-      diskMaxUsedSpaceRatio: RETENTION_DISK_MAX_USED_RATIO,
-      diskSpaceCleanForciblyRatio: RETENTION_DISK_CLEAN_FORCIBLY_RATIO,
+      diskMaxUsedSpaceRatio: config.diskMaxUsedSpaceRatio,
+      diskSpaceCleanForciblyRatio: config.diskSpaceCleanForciblyRatio,
       markIntervalBytes: config.mappedFileSizeCommitLog,
       markCountMax: RETENTION_MARK_COUNT_MAX,
     },
     stateMachine,
     bytesAfter: (index) => log.bytesAfter(index),
-    diskUsedPercent: () => diskUsedPercentOf(config.storePathRootDir),
+    diskUsedPercent: () => disk.usedPercent,
     leaderReady: () => replica.leaderReady,
     propose: (data) => replica.propose(data),
     logger,
   });
+}
+
+/** Snapshots between this replica and its peers: streamed to a follower behind the log's start
+ *  (snapshot-transfer.ts), installed from the master (snapshot-install.ts). */
+function createSnapshotLink(stores: Stores, logFn: LogFn, driver: () => Replica) {
+  let transport: PeerTransport | undefined;
+  const receiver = new SnapshotReceiver({ deliver: (msg) => driver().receive([msg]), log: logFn });
+  const sender = new SnapshotSender({
+    read: (index, term) => {
+      const mark = stores.marks.get(index);
+      if (mark.term !== term) throw new Error(`the mark at ${index} has term ${mark.term}, not ${term}`);
+      return mark.bytes;
+    },
+    sendChunk: (to, frame, data) => transport?.sendSnapChunk(to, frame, data) ?? false,
+    report: (to, ok) => driver().snapshotReported(to, ok),
+    log: logFn,
+  });
+  const driverPart: SnapshotDriver = {
+    send: (m) => sender.send(m),
+    install: (index, term) => installSnapshot({ receiver, stateMachine: stores.stateMachine, log: stores.log, marks: stores.marks }, index, term),
+  };
+  return {
+    sender,
+    driver: driverPart,
+    bindTransport: (t: PeerTransport): void => {
+      transport = t;
+    },
+    transportHooks: {
+      onSnapChunk: (from: NodeId, frame: PeerSnapChunk, data: Uint8Array) => receiver.onChunk(from, frame, data),
+      onSnapAck: (from: NodeId, ack: PeerSnapAck) => sender.onAck(from, ack),
+      onPeerDown: (peer: NodeId) => sender.peerDown(peer),
+    },
+  };
 }
 
 /** Paces what the replica sends a follower far behind (catch-up-throttle.ts). */

@@ -55,6 +55,9 @@ export interface ReplicaOptions {
   readonly writesInFlightMax?: number;
   /** Most peer messages queued for the next turn; beyond it they are dropped (Raft tolerates loss). */
   readonly inboxMessagesMax: number;
+  /** How long commitlog appends that found the disk full wait before they are tried again
+   *  (log-appender.ts; default DISK_FULL_RETRY_MS). */
+  readonly diskFullRetryMs?: number;
   /** Called when the replica cannot go on (the disk failed): the process should exit. */
   readonly onFatal: (err: Error) => void;
   /** A state checkpoint completed (retention frees the disk behind a cut it holds). */

@@ -18,18 +18,26 @@
 // The one thing that must wait for the local disk is a checkpoint: it never records an applied
 // index above the durable end of the log that no write in flight will replace (stableLastIndex),
 // or a crash would restart the replica above its log, or on a stale suffix.
+//
+// A full disk is not fatal (log-appender.ts): appends that fail with DISK_FULL, and every later
+// one, wait in order and are tried again until there is space; their acknowledgements wait with
+// them, and no checkpoint is taken meanwhile. A hard-state write is retried the same way, and a
+// state checkpoint at the next interval (checkpoint-scheduler.ts). Any other failed write
+// stops the replica.
+import type { MetaStore } from '../commitlog/index.ts';
 import type { ErrorCode, RoleChange } from '../protocol/index.ts';
 import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
 import { MessageType, NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
+import { AppendAbandoned, DISK_FULL_RETRY_MS, LogAppender, retryWhileNoSpace, unlessNoSpace } from './log-appender.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
-import { brokerRoleOf } from './role.ts';
 import { traceMessages } from './trace-messages.ts';
+import { ReadyWaiters, RoleChangeLog } from './leader-state.ts';
+import { CheckpointScheduler } from './checkpoint-scheduler.ts';
 
-/** Role and leader changes kept for operators (roleChanges). */
-export const ROLE_CHANGES_KEPT_MAX = 64;
+export { ROLE_CHANGES_KEPT_MAX } from './leader-state.ts';
 
 interface PendingProposal {
   readonly data: Uint8Array;
@@ -51,14 +59,12 @@ export class Replica {
   private turnRunning = false;
   private turnScheduled = false;
   private ticker: NodeJS.Timeout | null = null;
-  private lastCheckpointMs = 0;
-  private checkpointing = false;
   private stopped = false;
   private fatal: Error | null = null;
   private soft: SoftState = { role: Role.Follower, leaderId: NONE, term: 0 };
   /** Set once this leader has applied an entry of its own term (its no-op): it is "leader ready". */
   private leaderReadyTerm = -1;
-  private readyWaiters: Array<(ready: boolean) => void> = [];
+  private readonly readyWaiters: ReadyWaiters;
   /** Term, vote and the recovering flag as last sent to the meta store (see startWrites). */
   private writtenTerm: number;
   private writtenVote: NodeId;
@@ -76,14 +82,29 @@ export class Replica {
    *  every write in flight that carries entries, oldest first (see stableLastIndex). */
   private durableLastIndex: number;
   private readonly inFlightFirstIndexes: number[] = [];
-  /** When a due SYNC_FLUSH checkpoint was first put off because the durable log was behind. */
-  private checkpointDeferredSinceMs = -1;
-  /** The latest role and leader changes, oldest first (at most ROLE_CHANGES_KEPT_MAX). */
-  private readonly roleChangeLog: RoleChange[] = [];
+  private readonly roleChangeLog = new RoleChangeLog();
+  /** Every commitlog append and truncation goes through it: it waits out a full disk. */
+  private readonly appender: LogAppender;
+  /** When state checkpoints are taken (checkpoint-scheduler.ts). */
+  private readonly checkpoints: CheckpointScheduler;
 
   constructor(opts: ReplicaOptions) {
     this.opts = opts;
+    this.readyWaiters = new ReadyWaiters(opts.pendingProposalsMax);
     this.raft = opts.raft;
+    this.appender = new LogAppender({ log: opts.log, logger: opts.logger, ...(opts.diskFullRetryMs !== undefined ? { retryMs: opts.diskFullRetryMs } : {}) });
+    this.checkpoints = new CheckpointScheduler({
+      log: opts.log,
+      stateMachine: opts.stateMachine,
+      intervalMs: opts.checkpointIntervalMs,
+      logger: opts.logger,
+      stableLastIndex: () => this.stableLastIndex(),
+      durableTail: () => this.durableTail,
+      appender: this.appender,
+      ...(opts.onCheckpointed !== undefined ? { onCheckpointed: opts.onCheckpointed } : {}),
+      fail: (err) => this.fail(err),
+      done: () => this.stopped || this.fatal !== null,
+    });
     const st = this.raft.status();
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
     const hs = opts.meta.getHardState();
@@ -115,7 +136,7 @@ export class Replica {
 
   /** The latest role and leader changes this replica went through, oldest first. */
   roleChanges(): readonly RoleChange[] {
-    return this.roleChangeLog;
+    return this.roleChangeLog.list;
   }
 
   /** True on the leader once an entry of its term is applied: reads and role answers are current. */
@@ -127,25 +148,8 @@ export class Replica {
    *  first or `timeoutMs` passes. */
   whenLeaderReady(timeoutMs: number): Promise<boolean> {
     if (this.leaderReady) return Promise.resolve(true);
-    if (this.soft.role !== Role.Leader || this.readyWaiters.length >= this.opts.pendingProposalsMax) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        const i = this.readyWaiters.indexOf(waiter);
-        if (i >= 0) this.readyWaiters.splice(i, 1);
-        resolve(false);
-      }, timeoutMs);
-      const waiter = (ready: boolean) => {
-        clearTimeout(timer);
-        resolve(ready);
-      };
-      this.readyWaiters.push(waiter);
-    });
-  }
-
-  private settleReadyWaiters(ready: boolean): void {
-    const waiters = this.readyWaiters;
-    this.readyWaiters = [];
-    for (const w of waiters) w(ready);
+    if (this.soft.role !== Role.Leader) return Promise.resolve(false);
+    return this.readyWaiters.wait(timeoutMs);
   }
 
   /**
@@ -161,6 +165,11 @@ export class Replica {
     if (st.recovering) return `its store is being rebuilt from the master (applied ${applied})`;
     if (st.leaderId !== NONE && applied < st.leaderCommit) return `it is behind the master (applied ${applied} of ${st.leaderCommit})`;
     return null;
+  }
+
+  /** Whether this replica's log writes are waiting for disk space (it acknowledges nothing newer). */
+  get writesStalled(): boolean {
+    return this.appender.stalled;
   }
 
   /** Proposals not yet answered (queued for the core or waiting for commit). */
@@ -236,13 +245,20 @@ export class Replica {
     for (const p of this.proposals) p.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     this.proposals = [];
     this.waiters.rejectAll(new ProposalError('SHUTTING_DOWN', 'replica stopped before the entry committed'));
-    await this.durableTail.catch(() => undefined);
-    if (!this.fatal) {
+    // Appends waiting for disk space are given up: what is not durable here stays with the group.
+    this.appender.abandon();
+    const allDurable = await this.durableTail.then(
+      () => true,
+      () => false,
+    );
+    // After a write that did not land, no checkpoint or commit index may claim what it held.
+    if (!this.fatal && allDurable) {
       // The commit index is not synced on every Ready (see startWrites): a clean stop leaves
       // the latest on disk, for offline readers of the store (a restart relearns it anyway).
+      // Neither it nor the last checkpoint is needed: a full disk only leaves them out.
       const st = this.raft.status();
-      await this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit, recovering: st.recovering });
-      await this.opts.stateMachine.checkpoint();
+      await unlessNoSpace(this.opts.logger, this.opts.meta.setHardState({ term: st.term, vote: st.vote, commit: st.commit, recovering: st.recovering }), 'the commit index at stop');
+      await unlessNoSpace(this.opts.logger, this.opts.stateMachine.checkpoint(), 'the last checkpoint');
       await this.opts.log.flush();
     }
   }
@@ -270,12 +286,12 @@ export class Replica {
           this.handleReady(rd);
           if (rd.snapshot !== null && rd.entries.length === 0) this.durableEntry = { index: rd.snapshot.index, term: rd.snapshot.term };
         }
-        const blocking = this.maybeCheckpoint();
+        const blocking = this.checkpoints.maybeCheckpoint();
         if (blocking !== undefined) await blocking;
         if (this.stopped || (!fed && !take)) break;
       }
     } catch (err) {
-      this.fail(err as Error);
+      if (!(this.stopped && err instanceof AppendAbandoned)) this.fail(err as Error);
     } finally {
       this.turnRunning = false;
     }
@@ -387,7 +403,7 @@ export class Replica {
     // A failed write stops the replica; every later link of the chain rejects too, so no
     // acknowledgement of anything after it ever leaves.
     tail.catch((err: Error) => {
-      if (!this.fatal) this.fail(err);
+      if (!this.fatal && !(this.stopped && err instanceof AppendAbandoned)) this.fail(err);
     });
     this.durableTail = tail;
   }
@@ -399,7 +415,6 @@ export class Replica {
     // twice in one term breaks election safety). The commit index need not be: a restarted replica
     // relearns it from the leader, so a commit-only change is not worth a LevelDB fsync per Ready.
     const hs = rd.hardState;
-    const meta = this.opts.meta;
     const recovering = hs?.recovering === true;
     let entriesAfter: Promise<void> | null = null;
     if (hs && (hs.term !== this.writtenTerm || hs.vote !== this.writtenVote || recovering !== this.writtenRecovering)) {
@@ -410,13 +425,13 @@ export class Replica {
       const sure = rd.entries.length > 0 ? Math.min(this.stableLastIndex(), rd.entries[0]!.index - 1) : this.stableLastIndex();
       const stored = hs.commit <= sure ? hs : { ...hs, commit: sure };
       if (this.writtenRecovering && !recovering) {
-        entriesAfter = this.hardStateChain.then(() => meta.setHardState(stored));
+        entriesAfter = this.hardStateChain.then(() => this.writeHardState(stored));
         this.opts.logger.info({ term: hs.term, commit: hs.commit }, 'store rebuilt: caught up with the master, this replica votes and serves reads again');
       }
       this.writtenTerm = hs.term;
       this.writtenVote = hs.vote;
       this.writtenRecovering = recovering;
-      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => meta.setHardState(stored));
+      this.hardStateChain = entriesAfter ?? this.hardStateChain.then(() => this.writeHardState(stored));
       writes.push(this.hardStateChain);
     }
     if (rd.entries.length) {
@@ -430,11 +445,19 @@ export class Replica {
     return writes.length === 1 ? writes[0] : Promise.all(writes);
   }
 
+  /** Writes the hard state; a full disk has it tried again until there is space (the meta store
+   *  reopens its LevelDB for that). Nothing that depends on it (a vote, a new term) leaves before
+   *  it is durable, exactly as with a slow disk; a stop gives it up. */
+  private writeHardState(hs: Parameters<MetaStore['setHardState']>[0]): Promise<void> {
+    const what = `the hard state (term ${hs.term}, vote)`;
+    return retryWhileNoSpace(() => this.opts.meta.setHardState(hs), what, { logger: this.opts.logger, retryMs: this.opts.diskFullRetryMs ?? DISK_FULL_RETRY_MS, stopped: () => this.stopped });
+  }
+
   /** Appends entries (truncating a conflicting suffix first); resolves once they are durable.
    *  `appliedBefore`: the applied index before this Ready's committed entries were applied (they
    *  may be these very entries, and later Readies may apply these before the truncation runs). */
   private persistEntries(entries: readonly Entry[], appliedBefore: number, after: Promise<void> | null): Promise<void> {
-    const { log } = this.opts;
+    const log = this.appender;
     // The common case: appends are accepted in call order, synchronously.
     if (this.appendGate === null && after === null && entries[0].index > log.lastIndex()) return log.append(entries);
     const gateBefore = this.appendGate ?? Promise.resolve();
@@ -507,7 +530,7 @@ export class Replica {
       if (tracing) trace('replica.apply', e.index);
       if (this.soft.role === Role.Leader && e.term === this.soft.term && this.leaderReadyTerm !== e.term) {
         this.leaderReadyTerm = e.term;
-        this.settleReadyWaiters(true);
+        this.readyWaiters.settle(true);
       }
       this.waiters.applied(e.index, e.term, result, this.soft.leaderId);
     }
@@ -516,65 +539,14 @@ export class Replica {
   private onSoftState(soft: SoftState): void {
     const before = this.soft;
     this.soft = soft;
-    if (before.role === Role.Leader && (soft.role !== Role.Leader || soft.term !== before.term)) this.settleReadyWaiters(false);
+    if (before.role === Role.Leader && (soft.role !== Role.Leader || soft.term !== before.term)) this.readyWaiters.settle(false);
     this.opts.metrics?.roleChanged(before, soft);
-    if (before.role !== soft.role || before.leaderId !== soft.leaderId) {
-      if (this.roleChangeLog.length >= ROLE_CHANGES_KEPT_MAX) this.roleChangeLog.shift();
-      this.roleChangeLog.push({ atMs: Date.now(), term: soft.term, role: brokerRoleOf(soft.role), raftRole: soft.role, leaderId: soft.leaderId });
+    if (this.roleChangeLog.note(before, soft)) {
       this.opts.logger.info(
         { role: soft.role, term: soft.term, leaderId: soft.leaderId, previousRole: before.role },
         soft.role === Role.Leader ? 'became leader (MASTER)' : `role ${soft.role} (SLAVE), leader ${soft.leaderId || 'unknown'}`,
       );
     }
-  }
-
-  /** Starts a checkpoint when one is due. Returns a promise only when the loop must wait for it. */
-  private maybeCheckpoint(): Promise<void> | undefined {
-    const now = Date.now();
-    const interval = this.opts.checkpointIntervalMs;
-    if (this.checkpointing || now - this.lastCheckpointMs < interval) return undefined;
-    const { log, stateMachine } = this.opts;
-    if (log.appendsDurable) {
-      if (this.stableLastIndex() >= stateMachine.appliedIndex) {
-        // Everything applied is fdatasync'd here: the checkpoint (its batch is taken now, in the
-        // call) is written beside the loop, which need not wait for a synced LevelDB batch.
-        this.startCheckpoint(now);
-        stateMachine.checkpoint().then(
-          () => {
-            this.checkpointing = false;
-            this.opts.onCheckpointed?.();
-          },
-          (err: Error) => {
-            this.checkpointing = false;
-            if (!this.stopped && !this.fatal) this.fail(err);
-          },
-        );
-        return undefined;
-      }
-      // Applied ahead of the local disk (applyUnpersisted): try again next turn, and after a
-      // few intervals of that, wait for the writes in flight (below) so checkpoints never stop.
-      if (this.checkpointDeferredSinceMs < 0) this.checkpointDeferredSinceMs = now;
-      if (now - this.checkpointDeferredSinceMs < 3 * interval) return undefined;
-    }
-    this.startCheckpoint(now);
-    return (async () => {
-      try {
-        // The loop waits, so nothing more is applied: once every write started so far is
-        // durable (or, under ASYNC_FLUSH, written and then flushed), the log holds all of it.
-        if (this.stableLastIndex() < stateMachine.appliedIndex) await this.durableTail;
-        await log.flush();
-        await stateMachine.checkpoint();
-        this.opts.onCheckpointed?.();
-      } finally {
-        this.checkpointing = false;
-      }
-    })();
-  }
-
-  private startCheckpoint(now: number): void {
-    this.checkpointing = true;
-    this.lastCheckpointMs = now;
-    this.checkpointDeferredSinceMs = -1;
   }
 
   private fail(err: Error): void {

@@ -1,7 +1,6 @@
 // The master's retention loop: every RETENTION_CHECK_INTERVAL_MS it asks the policy
 // (retention-policy.ts) whether to propose a retain entry, and proposes it. Only a ready master
 // proposes; one retain at a time. The cut itself happens on apply, on every replica alike.
-import { statfsSync } from 'node:fs';
 import { encodeCommand } from './commands.ts';
 import type { Logger } from './logger.ts';
 import { decideRetention, type RetentionSettings } from './retention-policy.ts';
@@ -76,12 +75,4 @@ export class RetentionService {
       this.proposing = false;
     });
   }
-}
-
-/** Percent of the filesystem holding `dir` in use, as df counts it. */
-export function diskUsedPercentOf(dir: string): number {
-  const s = statfsSync(dir);
-  const used = s.blocks - s.bfree;
-  const total = used + s.bavail;
-  return total > 0 ? (100 * used) / total : 0;
 }

@@ -55,6 +55,11 @@ export interface BrokerServerOptions {
   readonly metricsPort?: number;
   /** The first index of this replica's log on disk (status). */
   readonly logFirstIndex?: () => number;
+  /** The store's disk use (disk-usage.ts): above diskSpaceWarningLevelRatio the master refuses
+   *  writes that add to the log with DISK_FULL. Absent: never refused. */
+  readonly disk?: { refusal(): string | null; readonly usedPercent: number; readonly overWarningLevel: boolean };
+  /** Whether this replica's own log writes wait for disk space (replica.ts); for status. */
+  readonly writesStalled?: () => boolean;
 }
 
 interface ParkedPull {
@@ -145,6 +150,7 @@ export class BrokerServer {
       return;
     }
     try {
+      if (req.type === 'send' || req.type === 'createTopic') this.refuseIfDiskFull();
       switch (req.type) {
         case 'send': {
           const blobs = (req as { blobs?: Buffer }).blobs;
@@ -184,6 +190,16 @@ export class BrokerServer {
     } catch (err) {
       this.fail(conn, req.id, err);
     }
+  }
+
+  /** On the master, a write that adds to the log is refused while the disk is above the warning
+   *  level (sends and topic creation; offset commits go on: a few bytes each, batched, they keep
+   *  consumers' progress, as RocketMQ keeps them outside its commitlog). A slave answers as it
+   *  would anyway (NOT_MASTER), so clients still find the master. */
+  private refuseIfDiskFull(): void {
+    if (this.opts.replica.role.role !== Role.Leader) return;
+    const refusal = this.opts.disk?.refusal() ?? null;
+    if (refusal !== null) throw new RaftmqError('DISK_FULL', `${this.opts.nodeId} refuses writes: ${refusal}`);
   }
 
   private requireMaster(): void {
@@ -426,6 +442,9 @@ export class BrokerServer {
       addr: this.opts.advertisedAddr,
       retainedFrom: this.opts.stateMachine.retainedFrom,
       firstIndex: this.opts.logFirstIndex?.() ?? 1,
+      ...(this.opts.disk !== undefined
+        ? { diskUsedPercent: Number(this.opts.disk.usedPercent.toFixed(1)), diskFull: this.opts.disk.overWarningLevel, diskWritesStalled: this.opts.writesStalled?.() ?? false }
+        : {}),
     };
   }
 }

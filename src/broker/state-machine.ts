@@ -419,7 +419,8 @@ export class BrokerStateMachine {
    * LevelDB batch. Resolves to the checkpointed applied index. The batch is taken synchronously,
    * in the call: what is applied after the call is not in it (the replica relies on this to keep
    * checkpoints at or below its durable log). Batches are written one after another, in call
-   * order. A failed write fails this and every later checkpoint. A no-op for an in-memory machine.
+   * order. A full disk fails this one (its changes go with the next); any other failed write fails
+   * this and every later checkpoint. A no-op for an in-memory machine.
    *
    * Under ASYNC_FLUSH the caller should flush the commitlog up to appliedIndex first: a
    * checkpoint ahead of the durable local log leaves queue entries pointing at entries the log

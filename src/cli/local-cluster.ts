@@ -30,8 +30,10 @@ export class LocalCluster {
     this.nodes = nodes;
   }
 
-  /** `metrics`: each node serves Prometheus metrics on a free port of its own. */
-  static async create(opts: { nodes: number; extra?: Record<string, string>; stderr?: boolean; metrics?: boolean }): Promise<LocalCluster> {
+  /** `metrics`: each node serves Prometheus metrics on a free port of its own. `prepare` runs on
+   *  each node's (empty) store directory before its broker.conf is written and it starts (a test
+   *  mounts a small filesystem there). */
+  static async create(opts: { nodes: number; extra?: Record<string, string>; stderr?: boolean; metrics?: boolean; prepare?: (id: string, dir: string) => void }): Promise<LocalCluster> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-cluster-'));
     const ports = await freeLocalPorts(opts.nodes * (opts.metrics ? 3 : 2));
     const metricsPort = (i: number): number => (opts.metrics ? ports[2 * opts.nodes + i]! : 0);
@@ -41,6 +43,7 @@ export class LocalCluster {
     const nodes = ids.map((id, i) => {
       const dir = path.join(root, id);
       fs.mkdirSync(dir, { recursive: true });
+      opts.prepare?.(id, dir);
       const config = makeConfig({
         dLegerPeers: peers,
         clientPeers,

@@ -28,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
   if (flags === null) {
     console.log(helpText(SPEC));
     console.log('\nbroker.conf keys:');
-    for (const k of CONFIG_KEYS) console.log(`  ${k.key.padEnd(24)}${k.description} [default: ${k.default || '(empty)'}]`);
+    for (const k of CONFIG_KEYS) console.log(`  ${k.key.padEnd(29)}${k.description} [default: ${k.default || '(empty)'}]`);
     return 0;
   }
   let config;

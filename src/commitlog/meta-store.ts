@@ -2,6 +2,11 @@
 // (the broker's applied-index checkpoint, consumer offsets, topic config). Every write is
 // `{ sync: true }`: the promise resolves only once the write is durable. The hard state is cached
 // in memory, so getHardState() is synchronous.
+//
+// A write that finds the disk full fails with DISK_FULL and may be tried again: LevelDB keeps a
+// failed synced write's error for every later write of the open database (and its log file may
+// hold a torn record), so the next write first reopens the database, which recovers its log up to
+// the last whole record.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Level } from 'level';
@@ -21,10 +26,12 @@ const FRESH_HARD_STATE: HardStateValue = { term: 0, vote: '', commit: 0, recover
 export class LevelMetaStore implements MetaStore {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private hardState: HardStateValue;
+  /** A write found the disk full: the database is reopened before the next one. */
+  private reopenBeforeWrite = false;
 
   private constructor(
     private readonly dir: string,
-    private readonly db: Level<string, Uint8Array>,
+    private db: Level<string, Uint8Array>,
     hs: HardStateValue,
   ) {
     this.hardState = hs;
@@ -75,9 +82,27 @@ export class LevelMetaStore implements MetaStore {
     const problem = hardStateProblem(hs);
     if (problem !== null) throw new CommitLogError('INVALID_ARGUMENT', `setHardState: ${problem}`);
     const value: HardStateValue = hs.recovering === true ? { term: hs.term, vote: hs.vote, commit: hs.commit, recovering: true } : { term: hs.term, vote: hs.vote, commit: hs.commit };
-    await this.db.put(HARD_STATE_KEY, Buffer.from(JSON.stringify(value)), { sync: true });
+    await this.write('the hard state', () => this.db.put(HARD_STATE_KEY, Buffer.from(JSON.stringify(value)), { sync: true }));
     // Only once durable does the cached value change: a failed write leaves the old state.
     this.hardState = value;
+  }
+
+  /** Runs a synced write; a full disk fails it with DISK_FULL and has the next write reopen the
+   *  database first (see the top of this file). */
+  private async write(what: string, put: () => Promise<void>): Promise<void> {
+    try {
+      if (this.reopenBeforeWrite) {
+        await this.db.close().catch(() => undefined);
+        this.db = new Level<string, Uint8Array>(this.dir, { valueEncoding: 'view' });
+        await this.db.open();
+        this.reopenBeforeWrite = false;
+      }
+      await put();
+    } catch (err) {
+      if (!isNoSpace(err)) throw err;
+      this.reopenBeforeWrite = true;
+      throw new CommitLogError('DISK_FULL', `meta store ${this.dir}: disk full while writing ${what}`, { cause: err });
+    }
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -93,7 +118,7 @@ export class LevelMetaStore implements MetaStore {
     if (!(value instanceof Uint8Array) || value.byteLength > VALUE_BYTES_MAX) {
       throw new CommitLogError('INVALID_ARGUMENT', `put: value must be a Uint8Array of at most ${VALUE_BYTES_MAX} bytes`);
     }
-    await this.db.put(key, value, { sync: true });
+    await this.write(key, () => this.db.put(key, value, { sync: true }));
   }
 
   async close(): Promise<void> {
@@ -106,6 +131,15 @@ export class LevelMetaStore implements MetaStore {
   private checkOpen(op: string): void {
     if (this.state !== 'open') throw new CommitLogError('STORE_CLOSED', `${op}: meta store ${this.dir} is ${this.state}`);
   }
+}
+
+/** ENOSPC or EDQUOT, as an errno or in LevelDB's message (its IO errors carry no errno). */
+function isNoSpace(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
+    if (typeof e.message === 'string' && /no space left on device|disk quota exceeded/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 function checkKey(key: string): void {

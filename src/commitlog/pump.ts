@@ -49,6 +49,9 @@ export class WritePump {
   private scheduled = false;
   /** The pump runs: at most one data write (and the index write after it) is in flight. */
   private running = false;
+  /** A DISK_FULL was logged and no write has succeeded since: a writer that retries until there
+   *  is space (the replica does) gets one line, not one per try. */
+  private diskFullLogged = false;
   private idleWaiters: (() => void)[] = [];
   /** The chunks pending when a pass starts, or when it last requested a flush round (up to this
    *  index), share one flush round, as one write would; what came since waits for the next one. */
@@ -252,6 +255,7 @@ export class WritePump {
     if (tracing) trace('log.written', lastChunk.lastIndex);
     state.written = lastChunk.lastIndex;
     state.writtenPos = lastChunk.endPos;
+    this.diskFullLogged = false;
     assert(state.writtenPos === seg.start + seg.size, 'written position matches the segment size');
     queue.takeTo(end);
     const next = queue.head();
@@ -332,7 +336,10 @@ export class WritePump {
   /** Rolls back every accepted, unwritten record and rejects its append. */
   private writeFailed(err: CommitLogError): void {
     const { state, files } = this;
-    this.settings.log('error', 'commitlog write failed; unwritten appends rejected', { code: err.code, message: err.message });
+    if (err.code !== 'DISK_FULL' || !this.diskFullLogged) {
+      this.settings.log('error', 'commitlog write failed; unwritten appends rejected', { code: err.code, message: err.message });
+    }
+    if (err.code === 'DISK_FULL') this.diskFullLogged = true;
     this.queue.clear();
     // A segment created for the failed write holds nothing: remove it.
     const seg = files.lastSegment();

@@ -203,6 +203,13 @@ export interface NodeStatus {
   readonly retainedFrom?: number;
   /** First index of its log on disk (at or below retainedFrom: deletion goes by segment). */
   readonly firstIndex?: number;
+  /** Percent of its store's disk in use (df's Use%), at its last sample. */
+  readonly diskUsedPercent?: number;
+  /** Above diskSpaceWarningLevelRatio: as master it refuses sends and topic creation (DISK_FULL). */
+  readonly diskFull?: boolean;
+  /** Its own log writes failed for lack of space and are being retried (it acknowledges nothing
+   *  newer meanwhile). */
+  readonly diskWritesStalled?: boolean;
 }
 
 /** A change of Raft role or leader as one replica saw it. */

@@ -10,6 +10,7 @@ import { Prng } from './prng.ts';
 import { Progress, ProgressState } from './progress.ts';
 import { VoteResult, committedIndex, majority, voteResult } from './quorum.ts';
 import { handleVoteRequest, stepCandidate, stepFollower, stepLeader } from './step.ts';
+import { sendSnapshot } from './snapshot-sender.ts';
 import type { Entry, Message, NodeId, ProposeResult, RaftConfig, RaftStatus, SnapshotMeta, SoftState, Storage } from './types.ts';
 import { EntryType, MessageType, NONE, Role } from './types.ts';
 
@@ -411,7 +412,7 @@ export class Raft {
     if (pr === undefined || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     // The term of prevIndex, or the entries from next, are compacted: only a snapshot helps.
-    if (prevIndex < this.log.firstIndex() - 1) return this.sendSnapshot(to, pr);
+    if (prevIndex < this.log.firstIndex() - 1) return sendSnapshot(this, to, pr);
     const lastIndex = this.log.lastIndex();
     let entries = EMPTY_ENTRIES;
     let bytes = 0;
@@ -429,38 +430,6 @@ export class Raft {
     this.msgs.push(m);
     pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : 0, bytes);
     return true;
-  }
-
-  /**
-   * Leader: sends storage.snapshot() to `to` and pauses its progress (state Snapshot) until the
-   * follower answers or the transfer is reported. As etcd does, only to a follower heard from
-   * in the current check-quorum period (recentActive): a snapshot is large, and one that is down
-   * would only waste it; its heartbeat response makes it active and sends the snapshot then.
-   * Not while this node's own log is a snapshot still being installed (its storage's snapshot
-   * would be the one it replaces); the next heartbeat response retries.
-   */
-  sendSnapshot(to: NodeId, pr: Progress): boolean {
-    if (!pr.recentActive || this.log.unstable.snapshot !== null) return false;
-    const snap = this.log.storage.snapshot();
-    assert(
-      snap.index >= this.log.firstIndex() - 1 && snap.index <= this.log.committed,
-      `sendSnapshot: storage.snapshot() at ${snap.index} outside [${this.log.firstIndex() - 1}, commit ${this.log.committed}]`,
-    );
-    const m = this.newMessage(MessageType.Snapshot, to);
-    m.index = snap.index;
-    m.logTerm = snap.term;
-    m.commit = this.log.committed;
-    this.msgs.push(m);
-    pr.becomeSnapshot(snap.index);
-    return true;
-  }
-
-  /** Leader: the driver reports how the transfer of a snapshot to `peer` ended. */
-  reportSnapshot(peer: NodeId, ok: boolean): void {
-    if (this.role !== Role.Leader || peer === this.id) return;
-    const pr = this.prs.get(peer);
-    if (pr === undefined || pr.state !== ProgressState.Snapshot) return;
-    pr.snapshotReported(ok);
   }
 
   /** Leader: sends every follower what it lacks (filling the pipeline of those in Replicate),

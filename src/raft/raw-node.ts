@@ -7,6 +7,7 @@
 
 import { assert } from '../util/index.ts';
 import { Raft } from './core.ts';
+import { reportSnapshot } from './snapshot-sender.ts';
 import type { Entry, HardState, Message, NodeId, ProposeResult, RaftConfig, RaftNodeApi, RaftStatus, Ready, SoftState, Storage } from './types.ts';
 
 const EMPTY_MESSAGES: readonly Message[] = Object.freeze([] as Message[]);
@@ -51,7 +52,7 @@ export class RaftNode implements RaftNodeApi {
   }
 
   reportSnapshot(peer: NodeId, ok: boolean): void {
-    this.raft.reportSnapshot(peer, ok);
+    reportSnapshot(this.raft, peer, ok);
   }
 
   /** Campaigns now (tests and tools; the normal path is the election timeout). */

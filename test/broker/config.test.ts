@@ -52,6 +52,10 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     maxIndexNum: 1_000_000,
     logFileMaxSize: 128,
     logFileMaxCount: 10,
+    diskMaxUsedSpaceRatio: 75,
+    diskSpaceCleanForciblyRatio: 85,
+    diskSpaceWarningLevelRatio: 90,
+    diskCheckIntervalMs: 1000,
   });
   t.same(selfPeer(cfg), { id: 'n1', host: '127.0.0.1', port: 40912 });
   t.same(raftTicksOf(cfg), { electionTicks: 50, heartbeatTicks: 10 });
@@ -182,6 +186,14 @@ t.test('each bad value is one line that names its key', async (t) => {
     [`${MINIMAL}logFileMaxCount=0`, 'logFileMaxCount', /^broker\.conf: logFileMaxCount "0" is not valid; expected an integer in 1\.\.1000$/],
     [`${MINIMAL}logFileMaxCount=ten`, 'logFileMaxCount', /logFileMaxCount "ten"/],
     [`${MINIMAL}logFileMaxCount=1001`, 'logFileMaxCount', /logFileMaxCount "1001"/],
+    [`${MINIMAL}diskSpaceWarningLevelRatio=0`, 'diskSpaceWarningLevelRatio', /diskSpaceWarningLevelRatio "0" is not valid; expected an integer in 1\.\.100/],
+    [`${MINIMAL}diskSpaceWarningLevelRatio=101`, 'diskSpaceWarningLevelRatio', /expected an integer in 1\.\.100/],
+    [`${MINIMAL}diskSpaceWarningLevelRatio=92.5`, 'diskSpaceWarningLevelRatio', /diskSpaceWarningLevelRatio "92\.5"/],
+    [`${MINIMAL}diskMaxUsedSpaceRatio=0`, 'diskMaxUsedSpaceRatio', /expected an integer in 1\.\.100/],
+    [`${MINIMAL}diskSpaceCleanForciblyRatio=abc`, 'diskSpaceCleanForciblyRatio', /expected an integer in 1\.\.100/],
+    [`${MINIMAL}diskMaxUsedSpaceRatio=86`, 'diskMaxUsedSpaceRatio', /^broker\.conf: diskMaxUsedSpaceRatio 86 is above diskSpaceCleanForciblyRatio 85; expected at most diskSpaceCleanForciblyRatio$/],
+    [`${MINIMAL}diskSpaceWarningLevelRatio=80`, 'diskSpaceCleanForciblyRatio', /diskSpaceCleanForciblyRatio 85 is above diskSpaceWarningLevelRatio 80; expected at most diskSpaceWarningLevelRatio/],
+    [`${MINIMAL}diskCheckIntervalMs=5`, 'diskCheckIntervalMs', /diskCheckIntervalMs "5" is not valid; expected an integer in 10\.\.600000/],
     [`${MINIMAL}clientPeers=n0-h:1;n1-h:2`, 'clientPeers', /expected exactly the dLegerPeers ids/],
     [`${MINIMAL}clientPeers=n0-h:1;n1-h:2;n2-h:3`, 'clientPeers', /but listenPort is 10911/],
     ['dLegerPeers=n0-h:100;n1-h:40000\ndLegerSelfId=n1\nlistenPort=100', 'clientPeers', /cannot be derived for n0/],

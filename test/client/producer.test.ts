@@ -90,6 +90,19 @@ t.test('NO_QUORUM is retried with backoff and the send succeeds when the group r
   t.equal(master!.count('send'), 3);
 });
 
+t.test('DISK_FULL is not retried: the producer gets the broker\'s message at once (it names the disk use), the message certainly not stored', async (t) => {
+  const [master] = await brokers(1, t);
+  master!.hook = (frame, conn) => {
+    if (frame.type !== 'send') return false;
+    conn.send({ type: 'error', id: frame.id, code: 'DISK_FULL', message: 'n0 refuses writes: the store\'s disk is 93.2% used (diskSpaceWarningLevelRatio=90); writes resume below that' });
+    return true;
+  };
+  const producer = new Producer({ servers: [master!.addr], retryTimesWhenSendFailed: 5 });
+  t.teardown(() => producer.close());
+  await t.rejects(producer.send('orders', { body: body('x') }), { code: 'DISK_FULL', outcome: 'not-stored', message: /93\.2% used/ });
+  t.equal(master!.count('send'), 1, 'one try');
+});
+
 t.test('MESSAGE_TOO_LARGE and BAD_REQUEST are not retried', async (t) => {
   const [master] = await brokers(1, t);
   let code = 'MESSAGE_TOO_LARGE';

@@ -31,9 +31,17 @@ for (const [budget, crcOffloadMinBytes] of [
     t.same(sizes(dir), before, 'the partial write was cut back');
     t.equal(log.read(1, Infinity).length, 10, 'what was written before still reads');
     t.ok(lines.some((l) => l.level === 'error' && l.msg.includes('write failed')));
+    // A writer that tries again while the disk is still full gets no new line for it.
+    const logged = lines.length;
+    await t.rejects(log.append(recordsFrom(11, 5, 1, () => 300)), { code: 'DISK_FULL' });
+    t.equal(lines.length, logged, 'the same full disk is logged once');
     faults.bytesLeft = Infinity;
     await log.append(recordsFrom(11, 3, 2, () => 300));
     t.equal(log.lastIndex(), 13, 'appends work again once there is space');
+    faults.bytesLeft = 0;
+    await t.rejects(log.append(recordsFrom(14, 1, 2, () => 300)), { code: 'DISK_FULL' });
+    t.equal(lines.filter((l) => l.level === 'error').length, 2, 'a full disk after a write went through is logged again');
+    faults.bytesLeft = Infinity;
     await log.close();
     const again = await openCommitLog({ dir });
     t.equal(again.lastIndex(), 13);

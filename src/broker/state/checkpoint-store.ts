@@ -33,6 +33,12 @@ interface CheckpointBatch {
 
 export class CheckpointStore implements ColdChunkStore {
   private db: Level<string, Uint8Array> | undefined;
+  /** A batch whose write found the disk full: written again with the next one (the tables
+   *  forgot its changes when it was taken). */
+  private retry: CheckpointBatch | null = null;
+  /** The LevelDB must be reopened before the next write (a full disk; its reopen may fail too
+   *  while the disk stays full, and is tried again with the next checkpoint). */
+  private mustReopen = false;
   private chain: Promise<void> = Promise.resolve();
   /** The first failed write: every later checkpoint fails with it. */
   private failure: Error | null = null;
@@ -96,8 +102,10 @@ export class CheckpointStore implements ColdChunkStore {
    * Writes what the tables changed since the previous checkpoint and `meta` in one synced
    * batch; resolves to the checkpointed applied index. The batch is taken synchronously, in the
    * call: what is applied after the call is not in it. Batches are written one after another,
-   * in call order. A failed write fails this and every later checkpoint (a later batch holds
-   * only what changed after the failed one was taken). After close it writes nothing.
+   * in call order. A write that finds the disk full fails this checkpoint only: its batch goes
+   * again with the next one (the LevelDB is reopened first). Any other failed write fails this and
+   * every later checkpoint (a later batch holds only what changed after the failed one was
+   * taken). After close it writes nothing.
    */
   checkpoint(tables: readonly ReplicatedTable<unknown>[], meta: CheckpointMeta): Promise<number> {
     if (this.failure !== null) return Promise.reject(this.failure);
@@ -132,11 +140,15 @@ export class CheckpointStore implements ColdChunkStore {
       const done = table.takeCheckpoint(ops);
       if (done !== undefined) onDurable.push(done);
     }
-    const replacesAll = this.replaceAllNext;
-    if (ops.length === 0 && meta.applied === this.takenApplied && !replacesAll) return null;
+    const retry = this.retry;
+    const replacesAll = this.replaceAllNext || (retry?.replacesAll ?? false);
+    if (ops.length === 0 && meta.applied === this.takenApplied && !replacesAll && retry === null) return null;
     ops.push({ type: 'put', key: KEY_META, value: packr.pack([STATE_FORMAT_VERSION, meta.applied, meta.term]) });
     this.replaceAllNext = false;
     this.takenApplied = meta.applied;
+    this.retry = null;
+    // The failed batch first: what this one writes of the same keys is newer.
+    if (retry !== null) return { ops: [...retry.ops, ...ops], applied: meta.applied, onDurable: [...retry.onDurable, ...onDurable], replacesAll };
     return { ops, applied: meta.applied, onDurable, replacesAll };
   }
 
@@ -145,16 +157,38 @@ export class CheckpointStore implements ColdChunkStore {
     const db = this.db;
     if (batch === null || db === undefined) return this.durableApplied;
     try {
+      // LevelDB keeps a failed synced write's error (and may drop later writes it reports done)
+      // until it is reopened.
+      if (this.mustReopen) {
+        if (db.status === 'open') await db.close();
+        await db.open();
+        this.mustReopen = false;
+      }
       const ops = batch.replacesAll ? [...(await staleKeyDeletes(db, batch.ops)), ...batch.ops] : batch.ops;
       await db.batch(ops as CheckpointOp[], { sync: true });
     } catch (err) {
-      this.failure = err as Error;
+      if (!isNoSpace(err)) {
+        this.failure = err as Error;
+        throw err;
+      }
+      // A full disk: the batch goes again with the next checkpoint.
+      this.retry = batch;
+      this.mustReopen = true;
       throw err;
     }
     this.durableApplied = batch.applied;
     for (const done of batch.onDurable) done();
     return batch.applied;
   }
+}
+
+/** A write that failed for lack of space (LevelDB says so in its message). */
+function isNoSpace(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
+    if (typeof e.message === 'string' && /no space left on device|disk quota exceeded|ENOSPC/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 function tablesByPrefix(tables: readonly ReplicatedTable<unknown>[]): Map<string, ReplicatedTable<unknown>> {
