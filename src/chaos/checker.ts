@@ -19,12 +19,12 @@
 // - reordered: for two acked sends A, B of the same client (the same topic and key for the
 //   per-key rule; the same topic and queue for the per-queue rule) where A's first 'ok' is
 //   strictly earlier than B's first invoke, B must be stored after A: per key by position in the
-//   reference dump's log (sends it does not store take no part; falls back to queueOffset on one queue when there are no dumps), per
-//   queue by queueOffset (from the 'ok', else the dump). Sends that overlapped in time are
-//   concurrent and may land in any order; equal timestamps count as overlap. With
-//   `orderAcrossClients`, the rule also applies between clients (real-time order implies log
-//   order in a linearizable log, but only when every client's `t` is from one clock).
-//   reordered counts the sends B that break either rule (each once). A consumer seeing a
+//   reference dump's log (sends it does not store, e.g. expired ones, take no part; falls back
+//   to queueOffset on one queue when there are no dumps), per queue by queueOffset (from the
+//   'ok', else the dump). Sends that overlapped in time are concurrent and may land in any
+//   order; equal timestamps count as overlap. With `orderAcrossClients`, the rule also applies
+//   between clients (real-time order implies log order in a linearizable log, but only when
+//   every client's `t` is from one clock). reordered counts the sends B that break either rule (each once). A consumer seeing a
 //   queue's offsets go backwards is redelivery, not a finding.
 // - misplaced: an 'ok' or a receive names (topic, queue, offset) where the reference dump
 //   stores a different id (an offset the dump does not cover is not checked).
