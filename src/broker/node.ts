@@ -481,7 +481,8 @@ function rebuildKeyIndexInBackground({ stateMachine: sm, keyIndexRebuild: rebuil
   const t0 = performance.now();
   let stopped = false;
   const slice = (): void => {
-    if (stopped) return;
+    // A snapshot installed meanwhile replaced the log and dropped the refill.
+    if (stopped || !sm.keyIndexRebuilding) return;
     const until = performance.now() + KEY_INDEX_REBUILD_SLICE_MS;
     while (!rebuild.done && performance.now() < until) rebuild.step();
     if (!rebuild.done) {

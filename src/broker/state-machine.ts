@@ -401,7 +401,9 @@ export class BrokerStateMachine {
     this.applied = snapshot.appliedIndex;
     this.appliedTermValue = snapshot.appliedTerm;
     this.batches.clear();
-    // Derived from the log, which starts after the snapshot now.
+    // Derived from the log, which starts after the snapshot now (a refill still running would
+    // read entries that are going away).
+    this.keyIndexRebuild = undefined;
     this.keyIndex?.clear();
     this.store?.replaceAllOnNextCheckpoint();
   }

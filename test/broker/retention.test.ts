@@ -228,3 +228,22 @@ t.test('a durable machine restored from a mark snapshot checkpoints and reopens 
   t.same(sm.pull('T', 1, 4000, 10, 1 << 20).messages.map((m) => m.body[0]), [99, 99, 99]);
   await sm.close();
 });
+
+t.test('a snapshot restored while the key index is being refilled after a start drops the refill (its log is going away)', async (t) => {
+  const log = new FakeLog();
+  let mark: MarkSnapshot | undefined;
+  const source = new BrokerStateMachine(log.options({ keyIndexCapacity: 100 }));
+  source.onMark((m) => (mark = m));
+  for (let i = 0; i < 5; i++) source.apply(log.append({ kind: 'sendBatch', topic: 'T', queueId: 0, storeTimestamp: 1, autoCreateQueues: 1, messages: [{ body: Uint8Array.of(i), keys: `k${i}` }] }));
+  source.apply(log.append({ kind: 'retain', cutAt: 0, atMs: 1 }));
+  // A replica restarted at its checkpoint of index 3: its key index is empty until refilled.
+  const atThree = new BrokerStateMachine(log.options());
+  applyAll(atThree, log.entries.slice(0, 3));
+  const restarted = new BrokerStateMachine(log.options({ keyIndexCapacity: 100 }));
+  restarted.restore(atThree.snapshot());
+  const rebuild = restarted.startKeyIndexRebuild((from) => log.entries.slice(from - 1, from).map((e) => ({ index: e.index, type: e.type, data: e.data })), 1, 1 << 20);
+  t.ok(rebuild !== undefined && restarted.keyIndexRebuilding, 'a refill is running');
+  restarted.restore(decodeSnapshot(mark!.bytes));
+  t.notOk(restarted.keyIndexRebuilding, 'the restore dropped it');
+  t.same(restarted.messagesByKey('T', 'k1', 5), [], 'and lookups answer (nothing below the mark), not OVERLOADED');
+});
