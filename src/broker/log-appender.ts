@@ -159,6 +159,25 @@ export class LogAppender {
     this.expectedLast = index;
   }
 
+  /** Empties the log and restarts it at `first` (a snapshot was installed); as truncateAfter,
+   *  after the batches waiting for space, and tried again while the disk is full. */
+  async restartAt(first: number, prevTerm: number): Promise<void> {
+    for (;;) {
+      if (this.waiting() > 0) await new Promise<void>((resolve) => this.nothingWaitsWaiters.push(resolve));
+      this.truncating = true;
+      try {
+        await this.log.restartAt(first, prevTerm);
+        break;
+      } catch (err) {
+        if (!isDiskFull(err)) throw err;
+        await new Promise((r) => setTimeout(r, this.retryMs));
+      } finally {
+        this.truncating = false;
+      }
+    }
+    this.expectedLast = first - 1;
+  }
+
   /** Resolves true once `durable` resolves, false as soon as appends stall (at once if they
    *  already are): for a caller that must not wait for the disk to have space again. */
   raceStall(durable: Promise<unknown>): Promise<boolean> {

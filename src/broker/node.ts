@@ -300,7 +300,7 @@ function createSnapshotLink(stores: Stores, logFn: LogFn, driver: () => Replica)
   });
   const driverPart: SnapshotDriver = {
     send: (m) => sender.send(m),
-    install: (index, term) => installSnapshot({ receiver, stateMachine: stores.stateMachine, log: stores.log, marks: stores.marks }, index, term),
+    install: (index, term, restartLog) => installSnapshot({ receiver, stateMachine: stores.stateMachine, marks: stores.marks }, index, term, restartLog),
   };
   return {
     sender,

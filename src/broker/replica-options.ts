@@ -29,9 +29,10 @@ export interface ReplicaLogger {
 export interface SnapshotDriver {
   /** The core sent a Snapshot message: stream the snapshot's bytes with it. */
   send(message: Message): void;
-  /** Ready.snapshot: make the state machine and the log the snapshot's, durably. The state
-   *  machine holds it when the returned promise settles (it is awaited before the Ready goes on). */
-  install(index: number, term: number): Promise<void>;
+  /** Ready.snapshot: make the state machine and the log the snapshot's, durably, restarting the
+   *  log through `restartLog` (the driver's own writer, which must know where the log now ends).
+   *  The state machine holds it when the returned promise settles (awaited before the Ready goes on). */
+  install(index: number, term: number, restartLog: (first: number, prevTerm: number) => Promise<void>): Promise<void>;
 }
 
 /** Default for ReplicaOptions.writesInFlightMax. */

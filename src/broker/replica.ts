@@ -491,7 +491,7 @@ export class Replica {
     if (snapshots === undefined) throw new Error(`Ready.snapshot at ${index} without a snapshot driver`);
     await this.durableTail;
     await this.appendGate;
-    await snapshots.install(index, term);
+    await snapshots.install(index, term, (first, prevTerm) => this.appender.restartAt(first, prevTerm));
     this.durableLastIndex = index;
     this.opts.logger.info({ index, term }, 'installed a snapshot from the master: the log now starts after it');
   }

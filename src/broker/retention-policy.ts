@@ -10,6 +10,8 @@
 //   has not expired (one mark per decision: the master asks again a moment later), as long as a
 //   segment's worth of log follows it (the active segment is never deleted anyway, and cutting
 //   the marks of the last few entries would free nothing).
+// - A cut frees at least a segment's worth of log: an idle broker, whose newest marks hold only
+//   retain entries, is not cut mark after mark.
 import type { RetentionMark } from './state-machine.ts';
 
 export interface RetentionSettings {
@@ -33,6 +35,8 @@ export interface RetentionInputs {
   readonly bytesSinceLastMark: number;
   /** Log bytes after `index` (as stored). */
   readonly bytesAfter: (index: number) => number;
+  /** Where the log is cut now (retainedFrom - 1; 0 before any cut). */
+  readonly cutIndex: number;
   /** Percent of the store's disk in use. */
   readonly diskUsedPercent: number;
 }
@@ -46,8 +50,9 @@ export interface RetentionDecision {
 /** What to propose now, or null (nothing to do). */
 export function decideRetention(s: RetentionSettings, i: RetentionInputs): RetentionDecision | null {
   const { marks } = i;
+  const kept = i.bytesAfter(i.cutIndex);
   let expired = 0;
-  for (const m of marks) if (i.nowMs - m.atMs >= s.fileReservedMs) expired = m.index;
+  for (const m of marks) if (i.nowMs - m.atMs >= s.fileReservedMs && kept - i.bytesAfter(m.index) >= s.markIntervalBytes) expired = m.index;
   if (i.diskUsedPercent >= s.diskSpaceCleanForciblyRatio) {
     if (expired > 0) return { cutAt: expired, why: 'expired, disk above diskMaxUsedSpaceRatio' };
     if (marks.length > 0 && i.bytesAfter(marks[0].index) >= s.markIntervalBytes) return { cutAt: marks[0].index, why: 'disk above diskSpaceCleanForciblyRatio' };

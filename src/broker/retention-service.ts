@@ -52,6 +52,7 @@ export class RetentionService {
       marks,
       bytesSinceLastMark: opts.bytesAfter(lastMark),
       bytesAfter: opts.bytesAfter,
+      cutIndex: sm.retainedFrom - 1,
       diskUsedPercent: opts.diskUsedPercent(),
     });
     if (decision === null) return;

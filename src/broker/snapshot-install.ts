@@ -13,11 +13,14 @@ import { decodeSnapshot, type BrokerStateMachine } from './state-machine.ts';
 export interface SnapshotInstallParts {
   readonly receiver: Pick<SnapshotReceiver, 'take'>;
   readonly stateMachine: BrokerStateMachine;
-  readonly log: Pick<CommitLog, 'restartAt' | 'lastIndex' | 'firstIndex' | 'termAt'>;
   readonly marks: Pick<MarkStore, 'put'>;
 }
 
-export async function installSnapshot(parts: SnapshotInstallParts, index: number, term: number): Promise<void> {
+/** What finishInterruptedInstall needs of the log. */
+type InstallLog = Pick<CommitLog, 'restartAt' | 'lastIndex' | 'firstIndex' | 'termAt'>;
+
+/** `restartLog`: the replica's writer's restartAt (it must learn where the log now ends). */
+export async function installSnapshot(parts: SnapshotInstallParts, index: number, term: number, restartLog: (first: number, prevTerm: number) => Promise<void>): Promise<void> {
   const received = parts.receiver.take(index, term);
   if (received === undefined) throw new Error(`the core installs the snapshot of index ${index} (term ${term}) but its bytes never came in full`);
   const snapshot = decodeSnapshot(received.bytes);
@@ -25,13 +28,13 @@ export async function installSnapshot(parts: SnapshotInstallParts, index: number
   parts.stateMachine.restore(snapshot);
   parts.marks.put({ index, term, bytes: received.bytes });
   await parts.stateMachine.checkpoint();
-  await parts.log.restartAt(index + 1, term);
+  await restartLog(index + 1, term);
 }
 
 /** At open: a state restored from a mark whose log does not hold the mark yet (a crash between
  *  the checkpoint and the log's restart) gets its log restarted after the mark. Returns whether
  *  it did. */
-export async function finishInterruptedInstall(stateMachine: BrokerStateMachine, log: SnapshotInstallParts['log']): Promise<boolean> {
+export async function finishInterruptedInstall(stateMachine: BrokerStateMachine, log: InstallLog): Promise<boolean> {
   const applied = stateMachine.appliedIndex;
   if (applied === 0 || stateMachine.retainedFrom !== applied + 1) return false;
   const holdsMark = applied >= log.firstIndex() - 1 && applied <= log.lastIndex() && log.termAt(applied) === stateMachine.appliedTerm;

@@ -11,7 +11,7 @@ const marks = [
   { index: 20, atMs: NOW - 80 * HOUR },
   { index: 30, atMs: NOW - 10 * HOUR },
 ];
-const base: RetentionInputs = { nowMs: NOW, hour: 12, marks, bytesSinceLastMark: 0, bytesAfter: (i) => (40 - i) * 100, diskUsedPercent: 10 };
+const base: RetentionInputs = { nowMs: NOW, hour: 12, marks, bytesSinceLastMark: 0, bytesAfter: (i) => (40 - i) * 100, cutIndex: 0, diskUsedPercent: 10 };
 
 t.test('a mark once a segment of log followed the last one, while there is room for marks', async (t) => {
   t.equal(decideRetention(S, { ...base, marks: [] }), null);
@@ -24,6 +24,8 @@ t.test('expired marks are cut at a deleteWhen hour, or at any hour above diskMax
   t.same(decideRetention(S, { ...base, hour: 4 }), { cutAt: 20, why: 'expired' }, 'the newest expired mark');
   t.same(decideRetention(S, { ...base, diskUsedPercent: 75 }), { cutAt: 20, why: 'expired, disk above diskMaxUsedSpaceRatio' });
   t.equal(decideRetention(S, { ...base, hour: 4, marks: marks.slice(2) }), null, 'nothing expired');
+  t.same(decideRetention(S, { ...base, hour: 4, cutIndex: 12 }), null, 'cutting at 20 would free 800 bytes, less than a segment');
+  t.same(decideRetention(S, { ...base, hour: 4, cutIndex: 5 }), { cutAt: 20, why: 'expired' }, 'from 5 it frees 1500');
 });
 
 t.test('above diskSpaceCleanForciblyRatio the oldest mark goes even unexpired, while a segment follows it', async (t) => {
