@@ -9,9 +9,10 @@ import path from 'node:path';
 import { Producer } from '../src/client/index.ts';
 import { LocalCluster, parseFlagsOrHelp, type CommandSpec } from '../src/cli/index.ts';
 import type { NodeStatus } from '../src/protocol/index.ts';
+import { brokerConfFrom } from './bench/broker-conf.ts';
 
 const SPEC: CommandSpec = {
-  usage: 'npm run bench:catch-up -- [--from empty|prefix] [--gib G] [--probe-rate N] [--size BYTES]',
+  usage: 'npm run bench:catch-up -- [--from empty|prefix] [--gib G] [--probe-rate N] [--size BYTES] [--set KEY=VALUE,...]',
   summary:
     'Fills a fresh local group of 3 (temp dir, 127.0.0.1) with G GiB, restarts one slave that is\n' +
     'behind (wiped, or stopped halfway through the fill), and measures how long it takes to apply\n' +
@@ -22,6 +23,7 @@ const SPEC: CommandSpec = {
     { name: 'gib', kind: 'string', help: 'GiB the group is filled with before the catch-up (default 2)', default: '2' },
     { name: 'probe-rate', kind: 'int', help: 'messages per second the probe writes during the catch-up', default: 1000, min: 1, max: 100_000 },
     { name: 'size', kind: 'int', help: 'body bytes of the fill and probe messages', default: 1024, min: 16, max: 1024 * 1024 },
+    { name: 'set', kind: 'string', help: 'broker.conf keys for every replica, KEY=VALUE[,KEY=VALUE...] (e.g. peerPushThrottlePoint=1)' },
   ],
 };
 
@@ -122,7 +124,7 @@ async function main(): Promise<number> {
   if (!(gib > 0 && gib <= 64)) throw new Error(`--gib must be in (0, 64], got ${String(flags.gib)}`);
   const size = Number(flags.size);
   const bytes = gib * 2 ** 30;
-  const cluster = await LocalCluster.create({ nodes: 3, extra: { mappedFileSizeCommitLog: String(256 * 1024 * 1024) } });
+  const cluster = await LocalCluster.create({ nodes: 3, extra: { mappedFileSizeCommitLog: String(256 * 1024 * 1024), ...brokerConfFrom(flags.set) } });
   const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 30_000 });
   try {
     const master = await cluster.waitForMaster(20_000);
@@ -156,6 +158,7 @@ async function main(): Promise<number> {
     const catchUpMs = caughtUpAt - restartedAt;
     const out = {
       from,
+      set: flags.set ?? '',
       gib,
       bytesBehind,
       catchUpMs,
