@@ -6,7 +6,7 @@ import { FakeLog } from './harness.ts';
 
 const HOUR = 3_600_000;
 const EVERY_HOUR = Array.from({ length: 24 }, (_, h) => h);
-const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, flush: () => {} };
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, flush: () => {}, close: async () => {} };
 
 function setup() {
   const log = new FakeLog();
