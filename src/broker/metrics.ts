@@ -57,6 +57,9 @@ export interface MetricsSources {
   /** At most `max` (group, topic, queue) entries with the group's lag there. */
   consumerLags(max: number): Iterable<{ readonly group: string; readonly topic: string; readonly queueId: number; readonly lag: number }>;
   keyIndexEntries(): number;
+  /** First index of the log on disk, and the first index retention keeps. */
+  logFirstIndex(): number;
+  retainedFrom(): number;
 }
 
 /** One topic's counts, plain numbers until a scrape reads them. */
@@ -190,6 +193,8 @@ export class BrokerMetrics implements ReplicaMetrics, ServerMetrics, FlushMetric
       for (const [id, p] of Object.entries(s.raftStatus().progress)) g.set({ follower: id as NodeId }, s.logBytesAfter(p.match));
     }, ['follower']);
     gauge('raftmq_commitlog_segments', 'Commitlog segment files.', (s, g) => g.set(s.logStats().segmentCount));
+    gauge('raftmq_commitlog_first_index', 'First log index on disk (retention deletes whole segments below the cut).', (s, g) => g.set(s.logFirstIndex()));
+    gauge('raftmq_broker_retained_from_index', 'First log index retention keeps: messages below it are deleted on every replica.', (s, g) => g.set(s.retainedFrom()));
     gauge('raftmq_commitlog_segment_bytes', 'Bytes of the commitlog segments (records, padding and gaps at segment ends).', (s, g) => g.set(s.logStats().segmentBytes));
     gauge('raftmq_commitlog_disk_used_ratio', 'Used fraction (0..1) of the filesystem holding the store.', (s, g) => {
       const st = fs.statfsSync(s.storeDir);

@@ -144,6 +144,8 @@ function metricsSources(config: BrokerConfig, stores: Stores, parts: NodeParts):
     peerConnections: () => parts.transport.connectedPeerCount,
     consumerLags: (max) => stateMachine.consumerOffsetList(max).offsets,
     keyIndexEntries: () => Math.max(0, stateMachine.keyIndexEntries),
+    logFirstIndex: () => log.firstIndex(),
+    retainedFrom: () => stateMachine.retainedFrom,
   };
 }
 

@@ -21,6 +21,8 @@ const sources = (over: Partial<MetricsSources> = {}): MetricsSources => ({
   peerConnections: () => 1,
   consumerLags: () => [{ group: 'g', topic: 'T', queueId: 1, lag: 5 }],
   keyIndexEntries: () => 9,
+  logFirstIndex: () => 5,
+  retainedFrom: () => 7,
   ...over,
 });
 
@@ -59,6 +61,8 @@ t.test('a scrape shows the levels from their sources and what was recorded, with
   t.equal(v('raftmq_raft_elections_won_total'), 1);
   t.equal(v('raftmq_raft_leader_changes_total'), 1);
   t.ok(v('process_cpu_seconds_total') > 0, 'the default process metrics are there');
+  t.equal(v('raftmq_commitlog_first_index'), 5);
+  t.equal(v('raftmq_broker_retained_from_index'), 7);
   const ratio = v('raftmq_commitlog_disk_used_ratio');
   t.ok(ratio > 0 && ratio < 1, `disk used ratio ${ratio}`);
   for (const name of new Set(s.map((x) => x.name))) {
