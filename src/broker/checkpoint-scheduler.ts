@@ -5,7 +5,7 @@
 // A checkpoint that finds the disk full is not fatal: the checkpoint store writes its batch again
 // with the next one, which is tried at the next interval.
 import type { CommitLog } from '../commitlog/index.ts';
-import { isNoSpace } from './log-appender.ts';
+import { isNoSpaceError } from '../util/index.ts';
 import type { ReplicaLogger, ReplicatedStateMachine } from './replica-options.ts';
 
 export interface CheckpointSchedulerParts {
@@ -75,7 +75,7 @@ export class CheckpointScheduler {
         await stateMachine.checkpoint();
         this.succeeded();
       } catch (err) {
-        if (!isNoSpace(err)) {
+        if (!isNoSpaceError(err)) {
           this.running = false;
           throw err;
         }
@@ -102,7 +102,7 @@ export class CheckpointScheduler {
   private failed(err: Error): void {
     this.running = false;
     if (this.parts.done()) return;
-    if (!isNoSpace(err)) {
+    if (!isNoSpaceError(err)) {
       this.parts.fail(err);
       return;
     }

@@ -13,7 +13,7 @@
 // Any other write error is passed on (the replica stops: the disk's state is unknown).
 import type { CommitLog } from '../commitlog/index.ts';
 import type { Entry } from '../raft/index.ts';
-import { assert } from '../util/index.ts';
+import { assert, isNoSpaceError } from '../util/index.ts';
 import type { ReplicaLogger } from './replica-options.ts';
 
 /** Default for LogAppenderOptions.retryMs. */
@@ -46,15 +46,6 @@ export function isDiskFull(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'DISK_FULL';
 }
 
-/** Whether `err` (or its cause) says the disk is full: the commitlog's DISK_FULL, an fs error's
- *  ENOSPC or EDQUOT, or LevelDB's "No space left on device" (its IO errors carry no errno). */
-export function isNoSpace(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
-    if (e.code === 'DISK_FULL' || e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
-    if (typeof e.message === 'string' && /no space left on device|disk quota exceeded|ENOSPC/i.test(e.message)) return true;
-  }
-  return false;
-}
 
 /** Runs `write` until it does not fail for lack of space, every `retryMs`; one warning for all
  *  the tries and one info line when it went through. A stop gives it up (AppendAbandoned). */
@@ -65,7 +56,7 @@ export async function retryWhileNoSpace(write: () => Promise<void>, what: string
       if (logged) opts.logger.info({}, `${what} is written: the disk has space again`);
       return;
     } catch (err) {
-      if (!isNoSpace(err)) throw err;
+      if (!isNoSpaceError(err)) throw err;
       if (opts.stopped()) throw new AppendAbandoned('the replica stopped while its disk was full');
       if (!logged) opts.logger.warn({ err: (err as Error).message }, `${what} cannot be written: the disk is full; nothing that depends on it is acted on until it is, and it is tried again`);
       await new Promise((r) => setTimeout(r, opts.retryMs));
@@ -78,7 +69,7 @@ export async function unlessNoSpace(logger: ReplicaLogger, write: Promise<unknow
   try {
     await write;
   } catch (err) {
-    if (!isNoSpace(err)) throw err;
+    if (!isNoSpaceError(err)) throw err;
     logger.warn({ err: (err as Error).message }, `stopping: ${what} was not written (the disk is full)`);
   }
 }

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Level } from 'level';
 import { CommitLogError } from './errors.ts';
+import { isNoSpaceError } from '../util/index.ts';
 import type { MetaStore, StoredHardState } from './types.ts';
 
 const HARD_STATE_KEY = 'raft/hardState';
@@ -99,7 +100,7 @@ export class LevelMetaStore implements MetaStore {
       }
       await put();
     } catch (err) {
-      if (!isNoSpace(err)) throw err;
+      if (!isNoSpaceError(err)) throw err;
       this.reopenBeforeWrite = true;
       throw new CommitLogError('DISK_FULL', `meta store ${this.dir}: disk full while writing ${what}`, { cause: err });
     }
@@ -131,15 +132,6 @@ export class LevelMetaStore implements MetaStore {
   private checkOpen(op: string): void {
     if (this.state !== 'open') throw new CommitLogError('STORE_CLOSED', `${op}: meta store ${this.dir} is ${this.state}`);
   }
-}
-
-/** ENOSPC or EDQUOT, as an errno or in LevelDB's message (its IO errors carry no errno). */
-function isNoSpace(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
-    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
-    if (typeof e.message === 'string' && /no space left on device|disk quota exceeded/i.test(e.message)) return true;
-  }
-  return false;
 }
 
 function checkKey(key: string): void {

@@ -16,3 +16,13 @@ export class CodedError<C extends string = string> extends Error {
     this.code = code;
   }
 }
+
+/** Whether `err` (or a cause of it) says the disk is full: a DISK_FULL code, an fs error's ENOSPC
+ *  or EDQUOT, or LevelDB's "No space left on device" (its IO errors carry no errno). */
+export function isNoSpaceError(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === 'DISK_FULL' || e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
+    if (typeof e.message === 'string' && /no space left on device|disk quota exceeded/i.test(e.message)) return true;
+  }
+  return false;
+}

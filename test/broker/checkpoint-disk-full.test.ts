@@ -1,42 +1,20 @@
 // A state checkpoint on a real full filesystem (a 4 MiB tmpfs; needs root): the checkpoint that
 // finds the disk full fails alone; once there is space the next one writes its changes too, and
 // a reopened machine holds everything applied (consume queues, offsets, retention) as it was.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { BrokerStateMachine } from '../../src/broker/index.ts';
 import { FakeLog } from './harness.ts';
-
-function tryMount(dir: string): string | null {
-  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs';
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' });
-    return null;
-  } catch (err) {
-    return `cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`;
-  }
-}
+import { fillUp, mountTmpfs, unmount } from '../helpers/small-fs.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-checkpoint-full-'));
-const skip = tryMount(root);
+const skip = mountTmpfs(root, '4m');
 t.teardown(() => {
-  if (skip === null) execFileSync('umount', [root], { stdio: 'pipe' });
+  if (skip === null) unmount(root);
   fs.rmSync(root, { recursive: true, force: true });
 });
-
-function fillUp(file: string): void {
-  const fd = fs.openSync(file, 'w');
-  for (const size of [64 * 1024, 512]) {
-    try {
-      for (;;) fs.writeSync(fd, Buffer.alloc(size));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-    }
-  }
-  fs.closeSync(fd);
-}
 
 t.test('a checkpoint that finds the disk full fails alone; the next one, with space, writes what it held too', { skip: skip ?? false }, async (t) => {
   const dir = path.join(root, 'state');

@@ -2,27 +2,17 @@
 // finds the disk full fails with DISK_FULL and leaves the old hard state; once there is space the
 // same store takes writes again (LevelDB keeps a failed synced write's error for the open
 // database: the store reopens it), and a reopened store reads the last durable hard state.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { openMetaStore } from '../../src/commitlog/index.ts';
-
-function tryMount(dir: string): string | null {
-  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs';
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'pipe' });
-    return null;
-  } catch (err) {
-    return `cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`;
-  }
-}
+import { fillUp, mountTmpfs, unmount } from '../helpers/small-fs.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-meta-full-'));
-const skip = tryMount(root);
+const skip = mountTmpfs(root, '2m');
 t.teardown(() => {
-  if (skip === null) execFileSync('umount', [root], { stdio: 'pipe' });
+  if (skip === null) unmount(root);
   fs.rmSync(root, { recursive: true, force: true });
 });
 
@@ -32,15 +22,7 @@ t.test('a hard-state write on a full disk fails with DISK_FULL; the store writes
   await meta.setHardState({ term: 1, vote: 'n0', commit: 0 });
   // Fill the filesystem to the last byte.
   const filler = path.join(root, 'filler');
-  const fd = fs.openSync(filler, 'w');
-  for (const size of [64 * 1024, 512]) {
-    try {
-      for (;;) fs.writeSync(fd, Buffer.alloc(size));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-    }
-  }
-  fs.closeSync(fd);
+  fillUp(filler);
   // A small record may still fit in the last page of LevelDB's log: write until one does not.
   let refused: { code?: string; message: string } | null = null;
   let term = 2;

@@ -4,7 +4,7 @@
 // (apply is deterministic). Each table owns the keys under its prefix; `m:state` holds
 // [format version, applied index, applied term].
 import { Level } from 'level';
-import { assert } from '../../util/index.ts';
+import { assert, isNoSpaceError } from '../../util/index.ts';
 import type { ColdChunkStore } from './consume-queue-table.ts';
 import type { CheckpointOp, ReplicatedTable } from './replicated-table.ts';
 import { packr } from './replicated-table.ts';
@@ -167,7 +167,7 @@ export class CheckpointStore implements ColdChunkStore {
       const ops = batch.replacesAll ? [...(await staleKeyDeletes(db, batch.ops)), ...batch.ops] : batch.ops;
       await db.batch(ops as CheckpointOp[], { sync: true });
     } catch (err) {
-      if (!isNoSpace(err)) {
+      if (!isNoSpaceError(err)) {
         this.failure = err as Error;
         throw err;
       }
@@ -180,15 +180,6 @@ export class CheckpointStore implements ColdChunkStore {
     for (const done of batch.onDurable) done();
     return batch.applied;
   }
-}
-
-/** A write that failed for lack of space (LevelDB says so in its message). */
-function isNoSpace(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e != null && depth < 4; e = e.cause as typeof e, depth++) {
-    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
-    if (typeof e.message === 'string' && /no space left on device|disk quota exceeded|ENOSPC/i.test(e.message)) return true;
-  }
-  return false;
 }
 
 function tablesByPrefix(tables: readonly ReplicatedTable<unknown>[]): Map<string, ReplicatedTable<unknown>> {
