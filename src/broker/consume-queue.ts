@@ -64,11 +64,6 @@ export class ConsumeQueue {
     return this.min;
   }
 
-  /** First offset stored (a chunk boundary at or below minOffset). */
-  get baseOffset(): number {
-    return this.base;
-  }
-
   /** Readable messages (hot and cold). */
   get size(): number {
     return this.maxOffset - this.min;

@@ -56,10 +56,6 @@ export class MarkStore {
     return [...this.marks.keys()].sort((a, b) => a - b);
   }
 
-  has(index: number): boolean {
-    return this.marks.has(index);
-  }
-
   termOf(index: number): number | undefined {
     return this.marks.get(index);
   }

@@ -31,8 +31,6 @@ export interface RetentionInputs {
   /** The master's local hour (0..23). */
   readonly hour: number;
   readonly marks: readonly RetentionMark[];
-  /** Log bytes after the newest mark (after the cut when there is none). */
-  readonly bytesSinceLastMark: number;
   /** Log bytes after `index` (as stored). */
   readonly bytesAfter: (index: number) => number;
   /** Where the log is cut now (retainedFrom - 1; 0 before any cut). */
@@ -59,6 +57,7 @@ export function decideRetention(s: RetentionSettings, i: RetentionInputs): Reten
   }
   if (expired > 0 && s.deleteWhen.includes(i.hour)) return { cutAt: expired, why: 'expired' };
   if (expired > 0 && i.diskUsedPercent >= s.diskMaxUsedSpaceRatio) return { cutAt: expired, why: 'expired, disk above diskMaxUsedSpaceRatio' };
-  if (i.bytesSinceLastMark >= s.markIntervalBytes && marks.length < s.markCountMax) return { cutAt: 0, why: 'mark' };
+  const lastMark = marks.at(-1)?.index ?? i.cutIndex;
+  if (i.bytesAfter(lastMark) >= s.markIntervalBytes && marks.length < s.markCountMax) return { cutAt: 0, why: 'mark' };
   return null;
 }

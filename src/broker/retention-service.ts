@@ -45,12 +45,10 @@ export class RetentionService {
     const sm = opts.stateMachine;
     const marks = sm.retentionMarks;
     const nowMs = opts.nowMs?.() ?? Date.now();
-    const lastMark = marks.at(-1)?.index ?? sm.retainedFrom - 1;
     const decision = decideRetention(opts.settings, {
       nowMs,
       hour: new Date(nowMs).getHours(),
       marks,
-      bytesSinceLastMark: opts.bytesAfter(lastMark),
       bytesAfter: opts.bytesAfter,
       cutIndex: sm.retainedFrom - 1,
       diskUsedPercent: opts.diskUsedPercent(),

@@ -59,11 +59,6 @@ export class SnapshotSender {
     this.now = opts.nowMs ?? Date.now;
   }
 
-  /** Transfers in progress (status, tests). */
-  get active(): number {
-    return this.transfers.size;
-  }
-
   /** The core sent `msg` (a Snapshot message): starts its transfer, or resumes the one of the same
    *  snapshot from what the follower acknowledged. */
   send(msg: Message): void {

@@ -11,12 +11,14 @@ const marks = [
   { index: 20, atMs: NOW - 80 * HOUR },
   { index: 30, atMs: NOW - 10 * HOUR },
 ];
-const base: RetentionInputs = { nowMs: NOW, hour: 12, marks, bytesSinceLastMark: 0, bytesAfter: (i) => (40 - i) * 100, cutIndex: 0, diskUsedPercent: 10 };
+// 100 bytes of log per index up to 38: less than a segment after the last mark (30).
+const base: RetentionInputs = { nowMs: NOW, hour: 12, marks, bytesAfter: (i) => (38 - i) * 100, cutIndex: 0, diskUsedPercent: 10 };
 
 t.test('a mark once a segment of log followed the last one, while there is room for marks', async (t) => {
-  t.equal(decideRetention(S, { ...base, marks: [] }), null);
-  t.same(decideRetention(S, { ...base, marks: [], bytesSinceLastMark: 1000 }), { cutAt: 0, why: 'mark' });
-  t.equal(decideRetention(S, { ...base, bytesSinceLastMark: 1000 }), null, 'three marks are the most');
+  t.equal(decideRetention(S, { ...base, marks: [], cutIndex: 35 }), null, '300 bytes after the cut');
+  t.same(decideRetention(S, { ...base, marks: [], cutIndex: 28 }), { cutAt: 0, why: 'mark' }, '1000 bytes after the cut');
+  t.equal(decideRetention(S, { ...base, bytesAfter: (i) => (45 - i) * 100 }), null, 'three marks are the most');
+  t.same(decideRetention(S, { ...base, marks: marks.slice(1), bytesAfter: (i) => (45 - i) * 100 }), { cutAt: 0, why: 'mark' }, '1500 bytes after mark 30');
 });
 
 t.test('expired marks are cut at a deleteWhen hour, or at any hour above diskMaxUsedSpaceRatio', async (t) => {
@@ -30,7 +32,7 @@ t.test('expired marks are cut at a deleteWhen hour, or at any hour above diskMax
 
 t.test('above diskSpaceCleanForciblyRatio the oldest mark goes even unexpired, while a segment follows it', async (t) => {
   const fresh = marks.slice(2);
-  t.same(decideRetention(S, { ...base, marks: fresh, diskUsedPercent: 90 }), { cutAt: 30, why: 'disk above diskSpaceCleanForciblyRatio' }, 'exactly a segment after mark 30');
+  t.same(decideRetention(S, { ...base, marks: fresh, diskUsedPercent: 90, bytesAfter: (i) => (40 - i) * 100 }), { cutAt: 30, why: 'disk above diskSpaceCleanForciblyRatio' }, 'exactly a segment after mark 30');
   t.same(decideRetention(S, { ...base, marks: fresh, diskUsedPercent: 90, bytesAfter: () => 5000 }), { cutAt: 30, why: 'disk above diskSpaceCleanForciblyRatio' });
   t.equal(decideRetention(S, { ...base, marks: fresh, diskUsedPercent: 90, bytesAfter: () => 999 }), null, 'less than a segment after it: nothing to free');
   t.same(decideRetention(S, { ...base, diskUsedPercent: 90 }), { cutAt: 20, why: 'expired, disk above diskMaxUsedSpaceRatio' }, 'expired ones first');
