@@ -46,7 +46,6 @@ export function isDiskFull(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'DISK_FULL';
 }
 
-
 /** Runs `write` until it does not fail for lack of space, every `retryMs`; one warning for all
  *  the tries and one info line when it went through. A stop gives it up (AppendAbandoned). */
 export async function retryWhileNoSpace(write: () => Promise<void>, what: string, opts: { logger: ReplicaLogger; retryMs: number; stopped: () => boolean }): Promise<void> {
@@ -134,39 +133,33 @@ export class LogAppender {
    *  before it, and failing with DISK_FULL, without cutting, when one of them fails: then the
    *  failed batches wait, are appended again, and the cut is tried once more. */
   async truncateAfter(index: number): Promise<void> {
-    for (;;) {
-      if (this.waiting() > 0) await new Promise<void>((resolve) => this.nothingWaitsWaiters.push(resolve));
-      this.truncating = true;
-      try {
-        await this.log.truncateAfter(index);
-        break;
-      } catch (err) {
-        if (!isDiskFull(err)) throw err;
-      } finally {
-        this.truncating = false;
-      }
-    }
+    await this.cut(() => this.log.truncateAfter(index));
     assert(this.waiting() === 0, 'LogAppender.truncateAfter: the log cut while an append before the cut had failed');
     this.expectedLast = index;
   }
 
-  /** Empties the log and restarts it at `first` (a snapshot was installed); as truncateAfter,
-   *  after the batches waiting for space, and tried again while the disk is full. */
+  /** Empties the log and restarts it at `first` (a snapshot was installed); as truncateAfter. */
   async restartAt(first: number, prevTerm: number): Promise<void> {
+    await this.cut(() => this.log.restartAt(first, prevTerm));
+    this.expectedLast = first - 1;
+  }
+
+  /** Runs a cut of the log after the batches waiting for space; a DISK_FULL (an append before it
+   *  failed) has it tried again once those are back in, or after retryMs. */
+  private async cut(run: () => Promise<void>): Promise<void> {
     for (;;) {
       if (this.waiting() > 0) await new Promise<void>((resolve) => this.nothingWaitsWaiters.push(resolve));
       this.truncating = true;
       try {
-        await this.log.restartAt(first, prevTerm);
-        break;
+        await run();
+        return;
       } catch (err) {
         if (!isDiskFull(err)) throw err;
-        await new Promise((r) => setTimeout(r, this.retryMs));
       } finally {
         this.truncating = false;
       }
+      if (this.waiting() === 0) await new Promise((r) => setTimeout(r, this.retryMs));
     }
-    this.expectedLast = first - 1;
   }
 
   /** Resolves true once `durable` resolves, false as soon as appends stall (at once if they

@@ -31,6 +31,13 @@ export function writeError(err: unknown, what: string): CommitLogError {
   });
 }
 
+/** A failed write that leaves the store failed for good (a cut, a restart): IO_ERROR even for a
+ *  full disk, since DISK_FULL tells a writer it may try again. */
+export function failedForGood(err: unknown, what: string): CommitLogError {
+  const e = writeError(err, what);
+  return e.code === 'DISK_FULL' ? new CommitLogError('IO_ERROR', `${e.message}; the store refuses writes now`, { cause: err }) : e;
+}
+
 /** STORE_CORRUPT at a file and byte offset (the location a repair cuts at). */
 export function corruptError(file: string, offset: number, reason: string): CommitLogError {
   return new CommitLogError('STORE_CORRUPT', `corrupt store: ${file} at byte offset ${offset}: ${reason}`, { location: { file, offset } });

@@ -4,7 +4,7 @@
 // a crash in between leaves a store the next open finishes or reads correctly.
 import type { ChunkQueue } from './chunks.ts';
 import { assert } from '../util/index.ts';
-import { CommitLogError, writeError } from './errors.ts';
+import { CommitLogError, failedForGood } from './errors.ts';
 import type { Segment, StoreFiles } from './files.ts';
 import type { Flusher } from './flusher.ts';
 import type { DiskIo } from './io.ts';
@@ -71,7 +71,7 @@ export class Truncation {
       this.waiters.resolveAllFlushes(); // everything that exists is flushed
     } catch (err) {
       if (err instanceof CommitLogError) throw err;
-      const e = writeError(err, `truncating ${this.settings.dir} after ${index}`);
+      const e = failedForGood(err, `truncating ${this.settings.dir} after ${index}`);
       this.host.fail(e);
       throw e;
     } finally {
@@ -132,7 +132,7 @@ export class Truncation {
       this.settings.log('info', 'the log restarts after a snapshot', { firstIndex: first, prevTerm });
     } catch (err) {
       if (err instanceof CommitLogError) throw err;
-      const e = writeError(err, `restarting ${this.settings.dir} at ${first}`);
+      const e = failedForGood(err, `restarting ${this.settings.dir} at ${first}`);
       this.host.fail(e);
       throw e;
     }

@@ -92,3 +92,22 @@ t.test('a write error other than a full disk is passed on', async (t) => {
   await t.rejects(s.appender.append(entries(2, 1, 1)), { code: 'IO_ERROR' });
   t.notOk(s.appender.stalled);
 });
+
+t.test('a cut that itself finds the disk full (nothing waits) is tried again after retryMs, not at once in a loop', async (t) => {
+  const s = await setup(t);
+  await s.appender.append(entries(1, 5, 1));
+  let calls = 0;
+  const realTruncate = s.log.truncateAfter.bind(s.log);
+  s.log.truncateAfter = (index: number) => {
+    calls++;
+    if (calls <= 3) return Promise.reject(Object.assign(new Error('disk full while cutting'), { code: 'DISK_FULL' }));
+    return realTruncate(index);
+  };
+  const started = performance.now();
+  await s.appender.truncateAfter(2);
+  t.equal(calls, 4, 'three refusals, then the cut');
+  t.ok(performance.now() - started >= 25, 'with retryMs (10) between the tries');
+  t.same(s.terms(), ['1@1', '2@1']);
+  await s.appender.append(entries(3, 1, 2));
+  t.same(s.terms(), ['1@1', '2@1', '3@2'], 'appends continue after the cut');
+});
