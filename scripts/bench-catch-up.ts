@@ -4,12 +4,17 @@
 // the fill (--from prefix: it restarts with the first half). While it catches up, a probe
 // producer writes at a steady rate and its latencies are recorded. Prints one JSON line:
 //   {"from","gib","bytesBehind","catchUpMs","mbPerSec","probe":{"before":{p50,p99},"during":{p50,p99}},"probeFailed"}
-import fs from 'node:fs';
 import path from 'node:path';
 import { Producer } from '../src/client/index.ts';
 import { LocalCluster, parseFlagsOrHelp, type CommandSpec } from '../src/cli/index.ts';
 import type { NodeStatus } from '../src/protocol/index.ts';
 import { brokerConfFrom } from './bench/broker-conf.ts';
+import { Histogram } from './bench/histogram.ts';
+import { storeUsage } from './bench/store-size.ts';
+
+/** Log bytes of a replica's store on disk. */
+const logBytes = (dir: string): number => storeUsage(path.join(dir, 'commitlog', 'data'), [])?.bytes ?? 0;
+const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 const SPEC: CommandSpec = {
   usage: 'npm run bench:catch-up -- [--from empty|prefix] [--gib G] [--probe-rate N] [--size BYTES] [--set KEY=VALUE,...]',
@@ -29,24 +34,6 @@ const SPEC: CommandSpec = {
 
 const TOPIC = 'catch-up';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 100) / 100;
-}
-
-function storeBytes(dir: string): number {
-  let total = 0;
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else total += fs.statSync(p).blocks * 512;
-    }
-  };
-  walk(path.join(dir, 'commitlog', 'data'));
-  return total;
-}
 
 async function fill(producer: Producer, bytes: number, size: number, label: string): Promise<void> {
   const body = Buffer.alloc(size, 'f');
@@ -106,9 +93,11 @@ class Probe {
     await this.done;
   }
 
+  /** Percentiles as the bench reports them (its Histogram, nearest rank). */
   between(fromMs: number, toMs: number): { p50: number; p99: number; n: number } {
-    const xs = this.samples.filter((s) => s.atMs >= fromMs && s.atMs < toMs).map((s) => s.ms).sort((a, b) => a - b);
-    return { p50: pct(xs, 0.5), p99: pct(xs, 0.99), n: xs.length };
+    const h = new Histogram();
+    for (const s of this.samples) if (s.atMs >= fromMs && s.atMs < toMs) h.record(s.ms);
+    return { p50: round2(h.percentile(0.5)), p99: round2(h.percentile(0.99)), n: h.count };
   }
 }
 
@@ -140,9 +129,10 @@ async function main(): Promise<number> {
     }
     const masterNow = await cluster.waitForMaster(20_000);
     const masterDir = cluster.nodes.find((n) => n.id === masterNow.nodeId)!.dir;
-    const bytesBehind = storeBytes(masterDir) - (from === 'prefix' ? storeBytes(victim.dir) : 0);
+    const bytesBehind = logBytes(masterDir) - (from === 'prefix' ? logBytes(victim.dir) : 0);
     const probe = new Probe(producer, Number(flags['probe-rate']), size);
-    await sleep(3000);
+    // The "before" window starts after the probe's first second (its connection and route).
+    await sleep(4000);
     const target = (await statusOf(cluster, masterNow.nodeId))!.commitIndex;
     const restartedAt = Date.now();
     cluster.start(victim.id);
