@@ -1,26 +1,7 @@
 import t from 'tap';
 import { lineChartSvg, type LinePanel } from '../../scripts/bench/line-chart.ts';
 import { PlotSeries } from '../../scripts/bench/store-size.ts';
-
-/** A small XML well-formedness check (as in report.test.ts): balanced tags, quoted attributes, no stray & or <. */
-function checkXml(xml: string): string[] {
-  const problems: string[] = [];
-  const stack: string[] = [];
-  const token = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|<|&(?!(?:amp|lt|gt|quot|apos);)/g;
-  let m: RegExpExecArray | null;
-  while ((m = token.exec(xml)) !== null) {
-    if (m[2] === undefined) {
-      problems.push(`stray ${m[0]} at ${m.index}`);
-      continue;
-    }
-    const [, closing, name, , selfClosing] = m;
-    if (selfClosing) continue;
-    if (!closing) stack.push(name);
-    else if (stack.pop() !== name) problems.push(`</${name}> does not close the open tag at ${m.index}`);
-  }
-  if (stack.length > 0) problems.push(`unclosed: ${stack.join(', ')}`);
-  return problems;
-}
+import { checkXml } from './xml.ts';
 
 /** The points attribute of each polyline, parsed. */
 function polylines(svg: string): { points: [number, number][]; stroke: string }[] {

@@ -2,6 +2,7 @@ import t from 'tap';
 import { markdownReport, markdownTable, median, medianFigures, type CompareCell } from '../../scripts/bench/report.ts';
 import type { BenchFigures, FlushType } from '../../scripts/bench/run.ts';
 import { escapeXml, formatRate, niceAxis, svgChart } from '../../scripts/bench/svg-chart.ts';
+import { checkXml } from './xml.ts';
 
 function figures(nodes: number, size: number, inflight: number, flush: FlushType, msgsPerSec: number): BenchFigures {
   return {
@@ -27,26 +28,6 @@ function matrix(): CompareCell[] {
           });
         }
   return cells;
-}
-
-/** A small XML well-formedness check: balanced tags, quoted attributes, no stray & or <. */
-function checkXml(xml: string): string[] {
-  const problems: string[] = [];
-  const stack: string[] = [];
-  const token = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|<|&(?!(?:amp|lt|gt|quot|apos);)/g;
-  let m: RegExpExecArray | null;
-  while ((m = token.exec(xml)) !== null) {
-    if (m[2] === undefined) {
-      problems.push(`stray ${m[0]} at ${m.index}`);
-      continue;
-    }
-    const [, closing, name, , selfClosing] = m;
-    if (selfClosing) continue;
-    if (!closing) stack.push(name);
-    else if (stack.pop() !== name) problems.push(`</${name}> does not close the open tag at ${m.index}`);
-  }
-  if (stack.length > 0) problems.push(`unclosed: ${stack.join(', ')}`);
-  return problems;
 }
 
 t.test('the SVG is well-formed, has a bar per measured cell and escapes text', async (t) => {
