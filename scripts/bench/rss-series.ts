@@ -46,3 +46,32 @@ export class RssSeries {
     return ((this.n * this.sumTX - this.sumT * this.sumX) / d) * 60;
   }
 }
+
+/** One replica's figure (RSS, store size) over the window: every sample, and those from
+ *  `settledAfterSec` on (the working size is reached in the first minute). */
+export class WindowSeries {
+  readonly all = new RssSeries();
+  readonly settled: RssSeries;
+
+  constructor(private readonly settledAfterSec: number) {
+    this.settled = new RssSeries(settledAfterSec);
+  }
+
+  add(tSec: number, mib: number): void {
+    this.all.add(tSec, mib);
+    this.settled.add(tSec, mib);
+  }
+
+  /** first / last / max, the trend from settledAfterSec on (NaN for a window too short to say),
+   *  and the median of each minute, rounded for the report. */
+  summary(windowSec: number): { firstMiB: number; lastMiB: number; maxMiB: number; settledTrendMiBPerMin: number; minuteMediansMiB: number[] } {
+    const r = (x: number, digits: number): number => Number(x.toFixed(digits));
+    return {
+      firstMiB: r(this.all.first, 1),
+      lastMiB: r(this.all.last, 1),
+      maxMiB: r(this.all.max, 1),
+      settledTrendMiBPerMin: windowSec >= 2 * this.settledAfterSec ? r(this.settled.slopeMiBPerMin, 2) : NaN,
+      minuteMediansMiB: this.all.minuteMedians.map((x) => r(x, 1)),
+    };
+  }
+}

@@ -6,7 +6,7 @@ import { LocalCluster } from '../../src/cli/index.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
 import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpu, totalCpuSeconds } from './proc-stats.ts';
-import { RssSeries } from './rss-series.ts';
+import { WindowSeries } from './rss-series.ts';
 import { PlotSeries, retentionRemovedIn, storeUsage } from './store-size.ts';
 
 export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
@@ -237,8 +237,8 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     for (const c of children) c.measure();
     lastCpu = start;
     const rssSeries = serverPids.map((pid) => {
-      const series = { all: new RssSeries(), settled: new RssSeries(SETTLED_AFTER_SEC) };
-      series.all.add(0, rssMiB(pid) ?? NaN);
+      const series = new WindowSeries(SETTLED_AFTER_SEC);
+      series.add(0, rssMiB(pid) ?? NaN);
       return series;
     });
     const plots = serverPids.map((pid) => {
@@ -248,12 +248,11 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     });
     const addRss = (i: number, mib: number): void => {
       const t = (performance.now() - start.t) / 1000;
-      rssSeries[i].all.add(t, mib);
-      rssSeries[i].settled.add(t, mib);
+      rssSeries[i].add(t, mib);
       plots[i].rss.add(t, mib);
     };
     // The store on disk: its own series, sampled every STORE_SAMPLE_SEC (a walk is cheap, not free).
-    const storeSeries = cluster.nodes.map(() => ({ all: new RssSeries(), settled: new RssSeries(SETTLED_AFTER_SEC) }));
+    const storeSeries = cluster.nodes.map(() => new WindowSeries(SETTLED_AFTER_SEC));
     const storeFiles = cluster.nodes.map(() => NaN);
     const addStore = (): void => {
       const t = (performance.now() - start.t) / 1000;
@@ -261,8 +260,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
         const u = storeUsage(n.dir);
         if (u === null) return;
         const mib = u.bytes / MiB;
-        storeSeries[i].all.add(t, mib);
-        storeSeries[i].settled.add(t, mib);
+        storeSeries[i].add(t, mib);
         plots[i].store.add(t, mib);
         storeFiles[i] = u.files;
       });
@@ -343,31 +341,13 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
       clientGcPausePercent: results.length > 0 ? round((gcPauseMs / results.length / (windowSec * 1000)) * 100, 2) : NaN,
       otherCpuPercent: Math.round((otherCpu / windowSec) * 100),
-      rss: cluster.nodes.map((n, i) => {
-        const { all, settled } = rssSeries[i];
-        return {
-          id: n.id,
-          firstMiB: round(all.first, 1),
-          lastMiB: round(all.last, 1),
-          maxMiB: round(all.max, 1),
-          trendMiBPerMin: round(all.slopeMiBPerMin, 1),
-          settledTrendMiBPerMin: windowSec >= 2 * SETTLED_AFTER_SEC ? round(settled.slopeMiBPerMin, 2) : NaN,
-          minuteMediansMiB: all.minuteMedians.map((x) => round(x, 1)),
-        };
-      }),
-      store: cluster.nodes.map((n, i) => {
-        const { all, settled } = storeSeries[i];
-        return {
-          id: n.id,
-          firstMiB: round(all.first, 1),
-          lastMiB: round(all.last, 1),
-          maxMiB: round(all.max, 1),
-          settledTrendMiBPerMin: windowSec >= 2 * SETTLED_AFTER_SEC ? round(settled.slopeMiBPerMin, 2) : NaN,
-          minuteMediansMiB: all.minuteMedians.map((x) => round(x, 1)),
-          lastFiles: storeFiles[i],
-          retentionRemovedSegments: removedSegments[i],
-        };
-      }),
+      rss: cluster.nodes.map((n, i) => ({ id: n.id, ...rssSeries[i].summary(windowSec), trendMiBPerMin: round(rssSeries[i].all.slopeMiBPerMin, 1) })),
+      store: cluster.nodes.map((n, i) => ({
+        id: n.id,
+        ...storeSeries[i].summary(windowSec),
+        lastFiles: storeFiles[i],
+        retentionRemovedSegments: removedSegments[i],
+      })),
       storeSampleSec: STORE_SAMPLE_SEC,
       plot: cluster.nodes.map((n, i) => ({
         id: serverIds.get(n.proc!.pid!) ?? n.id,
