@@ -4,6 +4,8 @@
 // (second, value) points for a chart.
 import fs from 'node:fs';
 import path from 'node:path';
+import { logLinesIn } from '../../src/broker/index.ts';
+import { LOG_SEGMENTS_REMOVED } from '../../src/commitlog/index.ts';
 
 export interface StoreUsage {
   /** Bytes allocated to every file under the directory (st_blocks x 512). */
@@ -47,30 +49,17 @@ export function storeUsage(dir: string, exclude: readonly string[] = ['logs']): 
   return walk(dir, true) ? { bytes, files } : null;
 }
 
-/** The sum of `segments` over the "retention removed segments" lines of a replica's log files. */
+/** The sum of `segments` over the lines where retention removed segments, in a replica's logs. */
 export function retentionRemovedIn(logDir: string): number {
-  let files: string[];
-  try {
-    files = fs.readdirSync(logDir).filter((f) => /^broker\.\d+\.log$/.test(f));
-  } catch {
-    return NaN;
-  }
+  if (!fs.existsSync(logDir)) return NaN; // unknown, not none
   let total = 0;
-  for (const f of files) {
-    let text: string;
+  for (const line of logLinesIn(logDir)) {
+    if (!line.includes(LOG_SEGMENTS_REMOVED)) continue;
     try {
-      text = fs.readFileSync(path.join(logDir, f), 'utf8');
+      const n = Number((JSON.parse(line) as { segments?: unknown }).segments);
+      if (Number.isFinite(n)) total += n;
     } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.includes('retention removed segments')) continue;
-      try {
-        const n = Number((JSON.parse(line) as { segments?: unknown }).segments);
-        if (Number.isFinite(n)) total += n;
-      } catch {
-        // a torn last line
-      }
+      // a torn last line
     }
   }
   return total;

@@ -167,3 +167,26 @@ function errorReporter(): (err: Error) => void {
     }
   };
 }
+
+const LOG_FILE_RE = /^broker\.(\d+)\.log$/;
+
+/** The lines of the log files in `dir` (a replica's logs/), oldest file first: for tools that
+ *  count events across restarts. A file rotation removes meanwhile is skipped. */
+export function* logLinesIn(dir: string): Generator<string> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => LOG_FILE_RE.test(n));
+  } catch {
+    return;
+  }
+  names.sort((a, b) => Number(LOG_FILE_RE.exec(a)![1]) - Number(LOG_FILE_RE.exec(b)![1]));
+  for (const name of names) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(dir, name), 'utf8');
+    } catch {
+      continue;
+    }
+    yield* text.split('\n');
+  }
+}

@@ -39,6 +39,9 @@ import { CheckpointScheduler } from './checkpoint-scheduler.ts';
 
 export { ROLE_CHANGES_KEPT_MAX } from './leader-state.ts';
 
+/** Logged once per snapshot installed (tools count these lines). */
+export const LOG_SNAPSHOT_INSTALLED = 'installed a snapshot from the master: the log now starts after it';
+
 interface PendingProposal {
   readonly data: Uint8Array;
   readonly resolve: (result: unknown) => void;
@@ -493,7 +496,7 @@ export class Replica {
     await this.appendGate;
     await snapshots.install(index, term, (first, prevTerm) => this.appender.restartAt(first, prevTerm));
     this.durableLastIndex = index;
-    this.opts.logger.info({ index, term }, 'installed a snapshot from the master: the log now starts after it');
+    this.opts.logger.info({ index, term }, LOG_SNAPSHOT_INSTALLED);
   }
 
   private sendAll(messages: readonly Message[]): void {

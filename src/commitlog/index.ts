@@ -34,3 +34,4 @@ export function openCommitLog(options: CommitLogOptions): Promise<FileCommitLog>
 export function openMetaStore(dir: string): Promise<LevelMetaStore> {
   return LevelMetaStore.open(dir);
 }
+export { LOG_SEGMENTS_REMOVED } from './truncation.ts';

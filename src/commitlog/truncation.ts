@@ -22,6 +22,9 @@ export interface TruncationHost {
   fail(err: CommitLogError): void;
 }
 
+/** Logged with `segments` whenever retention removes segment files (tools sum these lines). */
+export const LOG_SEGMENTS_REMOVED = 'retention removed segments';
+
 export class Truncation {
   constructor(
     private readonly settings: StoreSettings,
@@ -100,7 +103,7 @@ export class Truncation {
     const indexPerFile = this.settings.indexPerFile;
     files.dropIndexFiles((start) => start + indexPerFile - 1 < newFirst);
     await Promise.all([this.io.fsyncDir(this.settings.dataDir), this.io.fsyncDir(this.settings.indexDir)]);
-    this.settings.log('info', 'retention removed segments', { segments: gone.length, firstIndex: newFirst });
+    this.settings.log('info', LOG_SEGMENTS_REMOVED, { segments: gone.length, firstIndex: newFirst });
   }
 
   /** An empty log starts over at `first` (the caller emptied it with truncateAfter). The new
