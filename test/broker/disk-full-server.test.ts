@@ -102,4 +102,5 @@ t.test('a slave answers writes NOT_MASTER whatever its disk (clients must still 
     (e: { code?: string }) => e,
   );
   t.ok(err !== null && err.code !== 'DISK_FULL', `refused as a slave refuses, not DISK_FULL: ${err?.code}`);
+  t.equal(err?.code, 'NOT_MASTER', 'NOT_MASTER, naming the master');
 });

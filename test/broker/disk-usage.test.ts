@@ -1,5 +1,6 @@
 // The disk-use monitor: df's Use% of a statfs sample, one log line per crossing of
 // diskSpaceWarningLevelRatio (never one per sample), samples on an interval that close() stops.
+import fs from 'node:fs';
 import os from 'node:os';
 import t from 'tap';
 import { DiskUsage, usedPercentOf, type DiskSpace } from '../../src/broker/index.ts';
@@ -38,6 +39,8 @@ t.test('samples of the real store directory give a percent', async (t) => {
   await disk.start();
   t.teardown(() => disk.close());
   t.ok(disk.usedPercent >= 0 && disk.usedPercent <= 100, `${disk.usedPercent}`);
+  const df = usedPercentOf(fs.statfsSync(os.tmpdir()));
+  t.ok(Math.abs(disk.usedPercent - df) < 1, `${disk.usedPercent.toFixed(2)}% sampled, ${df.toFixed(2)}% by statfs now`);
   t.equal(disk.overWarningLevel, false);
 });
 

@@ -145,10 +145,12 @@ t.test('a follower whose writes fail with ENOSPC does not fail, acknowledges not
   await until(() => acks().includes(9), 'the ack of 7..9 (it fit)');
   f.replica.receive([appendFrom(1, 9, 1, 9, [10, 11, 12])]);
   await until(() => f.replica.writesStalled, 'the stall');
+  const callsAtStall = f.log.stats().appendCalls;
   f.replica.receive([appendFrom(1, 12, 1, 9, [13, 14])]);
   f.replica.receive([appendFrom(1, 14, 1, 9, [15])]);
   // Several retries go by while the disk stays full.
   await new Promise((r) => setTimeout(r, 150));
+  t.ok(f.log.stats().appendCalls - callsAtStall >= 2, `retries went by (${f.log.stats().appendCalls - callsAtStall} appends tried since the stall), so the one warning below stands for several`);
   t.same(f.fatal, [], 'the replica did not fail');
   t.equal(Math.max(...acks()), 9, 'nothing after the last durable entry is acknowledged');
   t.equal(f.log.lastIndex(), 9, 'the log holds only what fit');
