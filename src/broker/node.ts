@@ -16,7 +16,7 @@ import {
 } from '../commitlog/index.ts';
 import { WarningSummary, type LogFn } from '../net/index.ts';
 import { serveMetrics } from '../metrics/index.ts';
-import { RaftNode, DEFAULT_RAFT_CONFIG, EMPTY_SNAPSHOT, Role, type NodeId, type SnapshotMeta } from '../raft/index.ts';
+import { RaftNode, DEFAULT_RAFT_CONFIG, Role, type NodeId, type SnapshotMeta } from '../raft/index.ts';
 import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsSources } from './metrics.ts';
@@ -182,10 +182,11 @@ function createRaft(config: BrokerConfig, { log, meta, stateMachine, marks }: St
 }
 
 /** The snapshot a follower behind the log's start is sent: the mark at the cut the last
- *  checkpoint holds (the log below it may be gone). None before the first cut. */
-function snapshotOf(stateMachine: BrokerStateMachine, log: FileCommitLog, marks: MarkStore): SnapshotMeta {
+ *  checkpoint holds (the log below it may be gone). null before the first cut (the storage's own
+ *  answer then). */
+function snapshotOf(stateMachine: BrokerStateMachine, log: FileCommitLog, marks: MarkStore): SnapshotMeta | null {
   const cut = stateMachine.durableRetainedFrom - 1;
-  if (cut <= 0) return log.firstIndex() > 1 ? { index: log.firstIndex() - 1, term: log.termAt(log.firstIndex() - 1) } : EMPTY_SNAPSHOT;
+  if (cut <= 0) return null;
   return { index: cut, term: marks.termOf(cut) ?? log.termAt(cut) };
 }
 

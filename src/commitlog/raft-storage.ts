@@ -11,9 +11,9 @@ export class CommitLogRaftStorage implements Storage {
   constructor(
     private readonly log: CommitLog,
     private readonly meta: MetaStore,
-    /** The snapshot the driver can send (the broker's retention mark at its cut); absent: the
-     *  entry before the log's first (a log never compacted has none). */
-    private readonly snapshotOf?: () => SnapshotMeta,
+    /** The snapshot the driver can send (the broker's retention mark at its cut); absent, or
+     *  null: the entry before the log's first (a log never compacted has none). */
+    private readonly snapshotOf?: () => SnapshotMeta | null,
   ) {}
 
   initialHardState(): HardState {
@@ -29,7 +29,8 @@ export class CommitLogRaftStorage implements Storage {
   }
 
   snapshot(): SnapshotMeta {
-    if (this.snapshotOf !== undefined) return this.snapshotOf();
+    const driven = this.snapshotOf?.() ?? null;
+    if (driven !== null) return driven;
     return { index: this.log.firstIndex() - 1, term: this.log.firstIndex() > 1 ? this.log.termAt(this.log.firstIndex() - 1) : 0 };
   }
 
