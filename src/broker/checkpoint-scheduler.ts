@@ -75,10 +75,6 @@ export class CheckpointScheduler {
         await stateMachine.checkpoint();
         this.succeeded();
       } catch (err) {
-        if (!isNoSpaceError(err)) {
-          this.running = false;
-          throw err;
-        }
         this.failed(err as Error);
       }
     })();

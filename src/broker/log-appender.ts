@@ -76,7 +76,8 @@ export async function unlessNoSpace(logger: ReplicaLogger, write: Promise<unknow
 export class LogAppender {
   private readonly log: CommitLog;
   private readonly logger: ReplicaLogger;
-  private readonly retryMs: number;
+  /** How long a stalled write waits before it is tried again. */
+  readonly retryMs: number;
   /** Batches not yet durable, in index order: issued ones first, then the waiting ones (once a
    *  batch waits, every later one does too). */
   private readonly pending: Batch[] = [];

@@ -31,7 +31,7 @@ import { MessageType, NONE, Role } from '../raft/index.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
-import { AppendAbandoned, DISK_FULL_RETRY_MS, LogAppender, retryWhileNoSpace, unlessNoSpace } from './log-appender.ts';
+import { AppendAbandoned, LogAppender, retryWhileNoSpace, unlessNoSpace } from './log-appender.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { traceMessages } from './trace-messages.ts';
 import { ReadyWaiters, RoleChangeLog } from './leader-state.ts';
@@ -453,7 +453,7 @@ export class Replica {
    *  it is durable, exactly as with a slow disk; a stop gives it up. */
   private writeHardState(hs: Parameters<MetaStore['setHardState']>[0]): Promise<void> {
     const what = `the hard state (term ${hs.term}, vote)`;
-    return retryWhileNoSpace(() => this.opts.meta.setHardState(hs), what, { logger: this.opts.logger, retryMs: this.opts.diskFullRetryMs ?? DISK_FULL_RETRY_MS, stopped: () => this.stopped });
+    return retryWhileNoSpace(() => this.opts.meta.setHardState(hs), what, { logger: this.opts.logger, retryMs: this.appender.retryMs, stopped: () => this.stopped });
   }
 
   /** Appends entries (truncating a conflicting suffix first); resolves once they are durable.
