@@ -10,7 +10,7 @@ import { FakeLog } from './harness.ts';
 import { fillUp, mountTmpfs, unmount } from '../helpers/small-fs.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-checkpoint-full-'));
-const skip = mountTmpfs(root, '4m');
+const skip = mountTmpfs(root, 4 * 1024 * 1024);
 t.teardown(() => {
   if (skip === null) unmount(root);
   fs.rmSync(root, { recursive: true, force: true });

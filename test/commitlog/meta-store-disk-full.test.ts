@@ -10,7 +10,7 @@ import { openMetaStore } from '../../src/commitlog/index.ts';
 import { fillUp, mountTmpfs, unmount } from '../helpers/small-fs.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-meta-full-'));
-const skip = mountTmpfs(root, '2m');
+const skip = mountTmpfs(root, 2 * 1024 * 1024);
 t.teardown(() => {
   if (skip === null) unmount(root);
   fs.rmSync(root, { recursive: true, force: true });

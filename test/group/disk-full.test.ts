@@ -6,7 +6,6 @@
 // use while reads go on; once a filler file is removed, writes resume by themselves. Every
 // acknowledged message is readable on every replica at the end, and no process ever exits.
 // Needs root (mount); skipped with the reason otherwise.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,35 +14,13 @@ import { Admin, Producer } from '../../src/client/index.ts';
 import { LocalCluster } from '../../src/cli/index.ts';
 import type { NodeStatus } from '../../src/protocol/index.ts';
 import { bodyText, readAll, sleep } from '../helpers/group-io.ts';
+import { mountSmallFs, unmount, type FsKind } from '../helpers/small-fs.ts';
+import { usedPercentOf } from '../../src/broker/index.ts';
 
 const FS_BYTES = 64 * 1024 * 1024;
 const WARNING_LEVEL = 60;
 const QUEUES = 2;
 const BODY_BYTES = 8 * 1024;
-
-type FsKind = 'ext4' | 'tmpfs';
-
-/** Mounts a FS_BYTES filesystem at `dir`; its image (ext4) goes to `imageDir`. */
-function mountSmallFs(kind: FsKind, dir: string, imageDir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  if (kind === 'tmpfs') {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_BYTES}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return;
-  }
-  const image = path.join(imageDir, `${path.basename(dir)}.img`);
-  fs.writeFileSync(image, '');
-  fs.truncateSync(image, FS_BYTES);
-  execFileSync('mkfs.ext4', ['-q', '-F', image], { stdio: 'pipe' });
-  execFileSync('mount', ['-o', 'loop', image, dir], { stdio: 'pipe' });
-}
-
-function unmount(dir: string): void {
-  try {
-    execFileSync('umount', [dir], { stdio: 'pipe' });
-  } catch {
-    // not mounted (a failed start) or already gone
-  }
-}
 
 /** The filesystem this machine lets us mount, or why none. */
 function probe(): { kind: FsKind } | { reason: string } {
@@ -52,7 +29,7 @@ function probe(): { kind: FsKind } | { reason: string } {
   try {
     for (const kind of ['ext4', 'tmpfs'] as const) {
       try {
-        mountSmallFs(kind, path.join(dir, 'm'), dir);
+        mountSmallFs(kind, path.join(dir, 'm'), FS_BYTES, dir);
         unmount(path.join(dir, 'm'));
         return { kind };
       } catch {
@@ -66,9 +43,7 @@ function probe(): { kind: FsKind } | { reason: string } {
 }
 
 function usedPercent(dir: string): number {
-  const s = fs.statfsSync(dir);
-  const used = s.blocks - s.bfree;
-  return (100 * used) / (used + s.bavail);
+  return usedPercentOf(fs.statfsSync(dir));
 }
 
 /** Writes zeros to `file` until the filesystem of `dir` is `percent` used, or (Infinity) until
@@ -126,7 +101,7 @@ if ('reason' in found) {
         mappedFileSizeCommitLog: String(4 * 1024 * 1024),
       },
       prepare: (_id, dir) => {
-        mountSmallFs(found.kind, dir, imageDir);
+        mountSmallFs(found.kind, dir, FS_BYTES, imageDir);
         mounts.push(dir);
       },
     });
