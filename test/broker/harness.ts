@@ -1,4 +1,7 @@
-// A fake Raft log for state machine tests: entries live in an array; readEntry reads it.
+// A fake Raft log for state machine tests: entries live in an array; readEntry reads it. And an
+// in-memory meta store for replica driver tests.
+import type { MetaStore } from '../../src/commitlog/index.ts';
+import { NONE } from '../../src/raft/index.ts';
 import {
   type BrokerCommand,
   encodeCommand,
@@ -68,4 +71,29 @@ export function brokerErrorCode(fn: () => unknown): string | undefined {
     throw err;
   }
   return undefined;
+}
+
+/** The hard state in memory; counts its writes. While `full`, writes fail as the LevelDB store's
+ *  do on a full disk. */
+export class MemoryMeta implements MetaStore {
+  hs = { term: 0, vote: NONE, commit: 0 };
+  writes = 0;
+  full = false;
+  failedWrites = 0;
+  getHardState() {
+    return { ...this.hs };
+  }
+  async setHardState(hs: { term: number; vote: string; commit: number }): Promise<void> {
+    if (this.full) {
+      this.failedWrites++;
+      throw Object.assign(new Error('meta store: disk full while writing the hard state'), { code: 'DISK_FULL' });
+    }
+    this.writes++;
+    this.hs = { ...hs };
+  }
+  async get(): Promise<Uint8Array | undefined> {
+    return undefined;
+  }
+  async put(): Promise<void> {}
+  async close(): Promise<void> {}
 }

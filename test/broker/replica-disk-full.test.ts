@@ -5,31 +5,10 @@
 // is on disk, in order, and nothing acknowledged is lost.
 import t, { type Test } from 'tap';
 import { Replica } from '../../src/broker/index.ts';
-import { CommitLogRaftStorage, openCommitLog, type DiskFaults, type FileCommitLog, type MetaStore } from '../../src/commitlog/index.ts';
-import { RaftNode, DEFAULT_RAFT_CONFIG, EntryType, MessageType, NONE, Role, type Entry, type Message } from '../../src/raft/index.ts';
+import { CommitLogRaftStorage, openCommitLog, type DiskFaults, type FileCommitLog } from '../../src/commitlog/index.ts';
+import { RaftNode, DEFAULT_RAFT_CONFIG, EntryType, MessageType, Role, type Entry, type Message } from '../../src/raft/index.ts';
 import { removeDir, tempDir } from '../commitlog/helpers.ts';
-
-class MemoryMeta implements MetaStore {
-  hs = { term: 0, vote: NONE, commit: 0 };
-  /** While set, writes fail as the LevelDB store's do on a full disk. */
-  full = false;
-  failedWrites = 0;
-  getHardState() {
-    return { ...this.hs };
-  }
-  async setHardState(hs: { term: number; vote: string; commit: number }): Promise<void> {
-    if (this.full) {
-      this.failedWrites++;
-      throw Object.assign(new Error('meta store: disk full while writing the hard state'), { code: 'DISK_FULL' });
-    }
-    this.hs = { ...hs };
-  }
-  async get(): Promise<Uint8Array | undefined> {
-    return undefined;
-  }
-  async put(): Promise<void> {}
-  async close(): Promise<void> {}
-}
+import { MemoryMeta } from './harness.ts';
 
 interface LogLine {
   readonly level: string;

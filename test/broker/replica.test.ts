@@ -4,8 +4,9 @@
 // waits for nothing it must not, and a failed write stops the replica with no ack after it.
 import t from 'tap';
 import { Replica } from '../../src/broker/index.ts';
-import { type CommitLog, type LogRecord, type MetaStore, CommitLogRaftStorage } from '../../src/commitlog/index.ts';
-import { RaftNode, type Entry, type Message, DEFAULT_RAFT_CONFIG, EntryType, MessageType, NONE } from '../../src/raft/index.ts';
+import { type CommitLog, type LogRecord, CommitLogRaftStorage } from '../../src/commitlog/index.ts';
+import { RaftNode, type Entry, type Message, DEFAULT_RAFT_CONFIG, EntryType, MessageType } from '../../src/raft/index.ts';
+import { MemoryMeta } from './harness.ts';
 
 interface PendingWrite {
   readonly last: number;
@@ -63,23 +64,6 @@ class ManualLog implements CommitLog {
     throw new Error("ManualLog: restartAt is not modelled");
   }
   async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
-class MemoryMeta implements MetaStore {
-  hs = { term: 0, vote: NONE, commit: 0 };
-  writes = 0;
-  getHardState() {
-    return { ...this.hs };
-  }
-  async setHardState(hs: { term: number; vote: string; commit: number }): Promise<void> {
-    this.writes++;
-    this.hs = { ...hs };
-  }
-  async get(): Promise<Uint8Array | undefined> {
-    return undefined;
-  }
-  async put(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
