@@ -328,7 +328,6 @@ export class Nemesis {
     };
   }
 
-  /** Restarts `victim` with a mistaken broker.conf; the heal restarts it with the right one. */
   /** One random slave, or null (logged) when no master is known to tell the slaves by. */
   private async pickSlave(fault: string): Promise<string | null> {
     const master = await this.findMaster();
@@ -339,6 +338,7 @@ export class Nemesis {
     return this.pick(this.opts.nodes.ids.filter((id) => id !== master), 1)[0]!;
   }
 
+  /** Restarts `victim` with a mistaken broker.conf; the heal restarts it with the right one. */
   private restartWithFault(victim: string, edit: (conf: string) => string, what: string): FaultPlan {
     const { nodes } = this.opts;
     return {
