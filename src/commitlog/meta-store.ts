@@ -32,7 +32,7 @@ export class LevelMetaStore implements MetaStore {
 
   private constructor(
     private readonly dir: string,
-    private db: Level<string, Uint8Array>,
+    private readonly db: Level<string, Uint8Array>,
     hs: HardStateValue,
   ) {
     this.hardState = hs;
@@ -93,8 +93,7 @@ export class LevelMetaStore implements MetaStore {
   private async write(what: string, put: () => Promise<void>): Promise<void> {
     try {
       if (this.reopenBeforeWrite) {
-        await this.db.close().catch(() => undefined);
-        this.db = new Level<string, Uint8Array>(this.dir, { valueEncoding: 'view' });
+        if (this.db.status === 'open') await this.db.close().catch(() => undefined);
         await this.db.open();
         this.reopenBeforeWrite = false;
       }
