@@ -60,7 +60,7 @@ export class CatchUpThrottle implements PeerSender {
   private lastIndexSeen = 0;
   private lastGrowthAt = Number.NEGATIVE_INFINITY;
   private closed = false;
-  /** Paced bytes sent, and appends dropped, since the start (for status and tests). */
+  /** Paced bytes sent, and appends dropped, since the start (read by the tests). */
   pacedBytes = 0;
   dropped = 0;
 

@@ -96,7 +96,7 @@ export class DiskUsage {
     if (this.sampling) return;
     this.sampling = true;
     try {
-      const space = await (this.opts.statfs ?? statfs)(this.opts.dir);
+      const space = await (this.opts.statfs ?? fs.promises.statfs)(this.opts.dir);
       this.sampleFailed = false;
       this.percent = usedPercentOf(space);
       this.update(this.usedPercent);
@@ -119,8 +119,4 @@ export class DiskUsage {
     if (over) this.opts.logger.warn(fields, 'the store\'s disk is above diskSpaceWarningLevelRatio: writes are refused with DISK_FULL until it is back under (reads go on)');
     else this.opts.logger.info(fields, 'the store\'s disk is back under diskSpaceWarningLevelRatio: writes are taken again');
   }
-}
-
-async function statfs(dir: string): Promise<DiskSpace> {
-  return fs.promises.statfs(dir);
 }
