@@ -19,6 +19,8 @@ interface ResponseTypeOf {
   brokerInfo: 'brokerInfo';
   viewMessage: 'messages';
   queryMessage: 'messages';
+  members: 'members';
+  memberChange: 'members';
 }
 
 /** The successful response to request type T (errors arrive as thrown RaftmqErrors). */

@@ -17,6 +17,9 @@ export type ErrorCode =
   | 'SHUTTING_DOWN'
   | 'CONNECTION_LOST'
   | 'OVERLOADED'
+  /** A membership change refused: another is in flight, a learner still catching up, or one
+   *  that would leave the group without a live quorum (the message says which). */
+  | 'MEMBER_CHANGE_REFUSED'
   | 'INTERNAL';
 
 export interface RaftmqErrorOptions {
@@ -88,6 +91,7 @@ const NOT_STORED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TOPIC_NOT_FOUND',
   'MESSAGE_TOO_LARGE',
   'DISK_FULL',
+  'MEMBER_CHANGE_REFUSED',
 ]);
 
 /** What one failed try says about its write: stored for sure never, or perhaps. */

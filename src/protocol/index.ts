@@ -51,6 +51,10 @@ export {
   type RoleChange,
   type QueueInfo,
   type GroupQueueInfo,
+  type ReadConsistency,
+  type MemberChangeRequest,
+  type MemberInfo,
+  type MembersInfo,
 } from './wire.ts';
 export { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft, type PeerNotice, type PeerFrame, type PeerSnapChunk, type PeerSnapAck } from './peer.ts';
 export { BlobCursor } from './blob-cursor.ts';

@@ -144,9 +144,11 @@ export type Request =
       maxBytes: number;
       /** Long poll: wait up to this long for a message at `offset` (0 = answer at once). */
       waitMs: number;
+      /** Absent or 'committed': what this replica has applied. 'linearizable': see ReadConsistency. */
+      consistency?: ReadConsistency;
     }
   | { type: 'commitOffset'; id: number; group: string; topic: string; queueId: number; offset: number }
-  | { type: 'queryOffset'; id: number; group: string; topic: string; queueId: number }
+  | { type: 'queryOffset'; id: number; group: string; topic: string; queueId: number; consistency?: ReadConsistency }
   /** The offset of the queue's first message stored at or after `timestamp` (ms since the epoch;
    *  the queue's max offset when all are older): RocketMQ's searchOffset. Answered 'offset'. */
   | { type: 'searchOffset'; id: number; topic: string; queueId: number; timestamp: number }
@@ -171,7 +173,56 @@ export type Request =
   | { type: 'viewMessage'; id: number; msgId: string }
   /** RocketMQ's queryMessage (queryMsgByKey): the newest messages of `topic` whose keys include
    *  `key` (keys separated by spaces), from the replica's key index. Answered 'messages'. */
-  | { type: 'queryMessage'; id: number; topic: string; key: string; maxCount: number };
+  | { type: 'queryMessage'; id: number; topic: string; key: string; maxCount: number }
+  /** The group's replicas as its configuration has them (any replica answers from its own view;
+   *  the master adds each one's match index and lag). Answered 'members'. */
+  | { type: 'members'; id: number }
+  /** A membership change, on the master; answered 'members' once the change is applied there. */
+  | MemberChangeRequest;
+
+/**
+ * How current a read must be. 'committed' (the default): what the replica asked has applied; a
+ * slave or learner may be behind, and a master cut off from its group may not know it was
+ * replaced, so it is possibly stale. 'linearizable': the replica first learns the group's
+ * commit index from a master that confirms with a quorum that it still leads (Raft's ReadIndex)
+ * and answers once it has applied that far: the read reflects every write acknowledged before it
+ * began, or fails (NO_QUORUM / TIMEOUT) when no quorum can confirm it.
+ */
+export type ReadConsistency = 'committed' | 'linearizable';
+
+/** add: a new replica (a learner with `learner`, else a voter; a learner's catch-up comes first
+ *  either way); promote: a caught-up learner becomes a voter; remove: a voter or learner leaves.
+ *  `force`: skip the refusal of a change that would leave the group without a live quorum. */
+export type MemberChangeRequest =
+  | { type: 'memberChange'; id: number; op: 'add'; nodeId: string; peerAddr: string; clientAddr: string; learner: boolean; force?: boolean }
+  | { type: 'memberChange'; id: number; op: 'promote' | 'remove'; nodeId: string; force?: boolean };
+
+export interface MemberInfo {
+  readonly nodeId: string;
+  /** host:port of its replica-to-replica (Raft) listener. */
+  readonly peerAddr: string;
+  /** host:port of its client listener. */
+  readonly clientAddr: string;
+  /** VOTER or LEARNER in the configuration; `isMaster` says which voter leads. */
+  readonly kind: 'VOTER' | 'LEARNER';
+  readonly isMaster: boolean;
+  /** As the master sees it (null when the answer is not the master's): the last log index the
+   *  member holds, how far it is behind the master's last index, and whether it answered within
+   *  the last election timeout. */
+  readonly match: number | null;
+  readonly lag: number | null;
+  readonly active: boolean | null;
+}
+
+export interface MembersInfo {
+  /** Who answered, and its view's log index (the configuration took effect there; 0: the seed
+   *  from dLegerPeers). */
+  readonly answeredBy: string;
+  readonly configIndex: number;
+  /** A change proposed and not yet applied (the next one is refused meanwhile). */
+  readonly changePending: boolean;
+  readonly members: readonly MemberInfo[];
+}
 
 export interface ReplicaInfo {
   readonly nodeId: string;
@@ -270,6 +321,7 @@ export type Response =
   | { type: 'status'; id: number; status: NodeStatus }
   | { type: 'brokerInfo'; id: number; info: BrokerInfo }
   | { type: 'messages'; id: number; messages: StoredMessage[] }
+  | { type: 'members'; id: number; members: MembersInfo }
   | {
       type: 'error';
       id: number;
