@@ -190,11 +190,12 @@ export type Request =
  */
 export type ReadConsistency = 'committed' | 'linearizable';
 
-/** add: a new replica (a learner with `learner`, else a voter; a learner's catch-up comes first
- *  either way); promote: a caught-up learner becomes a voter; remove: a voter or learner leaves.
- *  `force`: skip the refusal of a change that would leave the group without a live quorum. */
+/** add: a new replica joins as a learner (it receives the log, never votes); promote: a
+ *  caught-up learner becomes a voter (refused while it lags: clients retry, see
+ *  Admin.addMember); remove: a voter or learner leaves. `force`: skip the refusal of a change
+ *  that would leave the group without a live quorum. */
 export type MemberChangeRequest =
-  | { type: 'memberChange'; id: number; op: 'add'; nodeId: string; peerAddr: string; clientAddr: string; learner: boolean; force?: boolean }
+  | { type: 'memberChange'; id: number; op: 'add'; nodeId: string; peerAddr: string; clientAddr: string; force?: boolean }
   | { type: 'memberChange'; id: number; op: 'promote' | 'remove'; nodeId: string; force?: boolean };
 
 export interface MemberInfo {
