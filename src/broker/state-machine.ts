@@ -20,6 +20,8 @@
 // ReplicatedTable in state/, its line in createTables (state/tables.ts), and its reads in
 // observe() of test/broker/snapshot.test.ts (which fails until a snapshot without it is noticed).
 import { assert } from '../util/index.ts';
+import { EntryType, decodeConfChangeEntry } from '../raft/index.ts';
+import type { Membership } from './membership.ts';
 import type { CommitOffsetEntry, CreateTopicCommand, RetainCommand, SendBatchCommand } from './commands.ts';
 import { TOPIC_QUEUE_COUNT_MAX, type MessageInput } from '../protocol/index.ts';
 import { applyCommand } from './state/apply.ts';
@@ -97,6 +99,7 @@ export class BrokerStateMachine {
   private readonly tables: BrokerTables = createTables();
   private readonly listeners: AppliedListener[] = [];
   private markListener: MarkListener | undefined;
+  private membershipListener: ((m: Membership) => void) | undefined;
   /** retainedFrom as of the last completed checkpoint. */
   private checkpointedCut = 1;
   private readonly batches: SendBatchCache;
@@ -177,6 +180,10 @@ export class BrokerStateMachine {
     let mark: boolean | undefined;
     if (entry.type === 1) {
       result = { type: 'noop' };
+    } else if (entry.type === EntryType.ConfChange) {
+      const membership = this.tables.membership.apply(entry.index, decodeConfChangeEntry(entry.data));
+      result = { type: 'ok' };
+      this.membershipListener?.(membership);
     } else {
       assert(entry.type === 0, `state machine: entry ${entry.index} has unknown type ${entry.type}`);
       ({ result, event, mark } = applyCommand(this.context, entry));
@@ -192,6 +199,21 @@ export class BrokerStateMachine {
    *  durably before returning (a checkpoint after the mark never replays it). One listener. */
   onMark(listener: MarkListener): void {
     this.markListener = listener;
+  }
+
+  /** Called inside apply for each configuration entry, after the table has it. One listener. */
+  onMembership(listener: (m: Membership) => void): void {
+    this.membershipListener = listener;
+  }
+
+  /** The configuration applied last (null: none yet, the seed from dLegerPeers is in force). */
+  get membership(): Membership | null {
+    return this.tables.membership.current;
+  }
+
+  /** The configuration in force at log index `index` (at most the applied one). */
+  membershipAt(index: number): Membership | null {
+    return this.tables.membership.at(index);
   }
 
   /** Calls `listener` after every applied send batch (to wake long-polling pulls of that queue).

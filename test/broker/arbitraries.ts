@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import type { BrokerCommand, CommitOffsetEntry } from '../../src/broker/index.ts';
 import type { MessageInput } from '../../src/protocol/index.ts';
+import { confStep, type Step } from './harness.ts';
 
 export const TOPICS = ['TopicA', 'TopicB', '%RETRY%g1', 'T-c'];
 export const GROUPS = ['g1', 'g2'];
@@ -52,8 +53,15 @@ export function arbCommand(): fc.Arbitrary<BrokerCommand> {
 }
 
 /** A log step: a command, or now and then a raft no-op (a new leader's term). */
-export function arbStep(): fc.Arbitrary<BrokerCommand | 'raft-noop'> {
-  return fc.oneof({ weight: 9, arbitrary: arbCommand() }, { weight: 1, arbitrary: fc.constant('raft-noop' as const) });
+/** A configuration entry: some of n0..n4 as voters, others as learners. */
+export function arbConfStep(): fc.Arbitrary<Step> {
+  return fc
+    .tuple(fc.subarray(['n0', 'n1', 'n2', 'n3', 'n4'], { minLength: 1 }), fc.subarray(['l0', 'l1']), fc.constantFrom('addLearner' as const, 'addVoter' as const, 'promote' as const, 'remove' as const))
+    .map(([voters, learners, op]) => confStep(op, voters[0]!, voters, learners));
+}
+
+export function arbStep(): fc.Arbitrary<Step> {
+  return fc.oneof({ weight: 9, arbitrary: arbCommand() }, { weight: 1, arbitrary: fc.constant('raft-noop' as const) }, { weight: 1, arbitrary: arbConfStep() });
 }
 
 export const arbSteps = fc.array(arbStep(), { minLength: 1, maxLength: 60 });

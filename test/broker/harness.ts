@@ -1,7 +1,9 @@
 // A fake Raft log for state machine tests: entries live in an array; readEntry reads it. And an
 // in-memory meta store for replica driver tests.
 import type { MetaStore } from '../../src/commitlog/index.ts';
-import { NONE } from '../../src/raft/index.ts';
+import type { MembersView } from '../../src/broker/member-requests.ts';
+import { MemberDirectory, encodeMemberContext } from '../../src/broker/membership.ts';
+import { EntryType, NONE, encodeConfChangeEntry, type ConfChangeEntry } from '../../src/raft/index.ts';
 import {
   type BrokerCommand,
   encodeCommand,
@@ -19,10 +21,14 @@ export class FakeLog {
     this.reads++;
     return this.entries[logIndex - 1]?.data;
   };
-  append(cmd: BrokerCommand | 'raft-noop', term = 1): ApplyEntry {
+  append(cmd: Step, term = 1): ApplyEntry {
     const index = this.entries.length + 1;
     const entry: ApplyEntry =
-      cmd === 'raft-noop' ? { index, term, type: 1, data: new Uint8Array(0) } : { index, term, type: 0, data: encodeCommand(cmd) };
+      cmd === 'raft-noop'
+        ? { index, term, type: 1, data: new Uint8Array(0) }
+        : 'conf' in cmd
+          ? { index, term, type: EntryType.ConfChange, data: encodeConfChangeEntry(cmd.conf) }
+          : { index, term, type: 0, data: encodeCommand(cmd) };
     this.entries.push(entry);
     return entry;
   }
@@ -31,8 +37,16 @@ export class FakeLog {
   }
 }
 
-/** A log entry to build: a broker command, or the Raft no-op a new leader appends. */
-export type Step = BrokerCommand | 'raft-noop';
+/** A log entry to build: a broker command, the Raft no-op a new leader appends, or a
+ *  configuration change (the core's entry; the broker keeps its member addresses). */
+export type Step = BrokerCommand | 'raft-noop' | { readonly conf: ConfChangeEntry };
+
+/** A configuration entry that makes `voters` and `learners` the group, each member at its own
+ *  made-up addresses. */
+export function confStep(op: ConfChangeEntry['op'], node: string, voters: readonly string[], learners: readonly string[] = []): Step {
+  const addresses = [...voters, ...learners].map((id, i) => ({ id, peerAddr: `127.0.0.1:${20000 + i}`, clientAddr: `127.0.0.1:${10000 + i}` }));
+  return { conf: { op, node, context: encodeMemberContext(addresses), conf: { voters, learners } } };
+}
 
 /** A log as a sequence of leaders would write it: every raft no-op starts a new term. */
 export function buildLog(steps: readonly Step[]): FakeLog {
@@ -53,7 +67,7 @@ export class Harness {
     this.sm = new BrokerStateMachine(this.log.options(extra));
   }
   /** Appends and applies (commit = apply at once). */
-  run(cmd: BrokerCommand | 'raft-noop', term = 1): ApplyResult {
+  run(cmd: Step, term = 1): ApplyResult {
     return this.sm.apply(this.log.append(cmd, term));
   }
   send(topic: string, queueId: number, bodies: string[], storeTimestamp = 1000): ApplyResult {
@@ -96,4 +110,13 @@ export class MemoryMeta implements MetaStore {
   }
   async put(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+/** The membership view of a group that never changed its seed `ids` (server tests). */
+export function staticMembers(ids: readonly string[]): MembersView {
+  return {
+    conf: () => ({ voters: ids, learners: [] }),
+    configIndex: () => 0,
+    directory: new MemberDirectory(ids.map((id, i) => ({ id, peerAddr: `127.0.0.1:${20000 + i}`, clientAddr: `127.0.0.1:${10000 + i}` }))),
+  };
 }

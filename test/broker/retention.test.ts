@@ -51,7 +51,7 @@ function build(steps: readonly RStep[]): Built {
       live.push(log.entries.length + 1);
       log.append({ kind: 'retain', cutAt, atMs: 1000 + log.entries.length }, term);
       uncut.append({ kind: 'retain', cutAt: 0, atMs: 1000 + uncut.entries.length }, term);
-    } else if (s.kind !== 'retain') {
+    } else if ('conf' in s || s.kind !== 'retain') {
       both(s);
     }
   }

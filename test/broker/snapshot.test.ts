@@ -11,7 +11,7 @@ import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT, decodeSnapshot, encod
 import { PULL_COUNT_MAX } from '../../src/protocol/index.ts';
 import { AssertionError } from '../../src/util/index.ts';
 import { arbStep, arbSteps, GROUPS, TOPICS } from './arbitraries.ts';
-import { buildLog, FakeLog, type Step } from './harness.ts';
+import { buildLog, confStep, FakeLog, type Step } from './harness.ts';
 
 /** Timestamps searchOffset is asked about: before, among and after the arbitraries' ones. */
 const SEARCH_TIMESTAMPS = [0, 2 ** 20, 2 ** 41, 2 ** 43];
@@ -23,7 +23,8 @@ const SETUP: Step[] = TOPICS.map((topic) => ({ kind: 'createTopic', topic, queue
 
 /** Every answer a client could get from the applied state, as comparable text. */
 function observe(sm: BrokerStateMachine): string {
-  const out: unknown[] = [sm.appliedIndex, sm.appliedTerm, sm.listTopics(), sm.retainedFrom, sm.retentionMarks];
+  const out: unknown[] = [sm.appliedIndex, sm.appliedTerm, sm.listTopics(), sm.retainedFrom, sm.retentionMarks, sm.membership];
+  for (let i = 0; i <= sm.appliedIndex; i++) out.push(sm.membershipAt(i)?.index ?? 0);
   for (const { topic, queues } of sm.listTopics()) {
     for (let q = 0; q < queues; q++) {
       const bounds = sm.queueBounds(topic, q);
@@ -78,6 +79,7 @@ function fullLog(): FakeLog {
   log.append({ kind: 'createTopic', topic: TOPICS[0], queues: 2 });
   for (let i = 0; i < 3; i++) log.append({ kind: 'sendBatch', topic: TOPICS[i % 2], queueId: i % 2, storeTimestamp: 10 + i, autoCreateQueues: 4, messages: [{ body: Uint8Array.of(i) }] });
   log.append({ kind: 'commitOffsets', entries: [{ group: GROUPS[0], topic: TOPICS[0], queueId: 0, offset: 1 }] });
+  log.append(confStep('addLearner', 'n3', ['n0', 'n1', 'n2'], ['n3']));
   return log;
 }
 
@@ -88,7 +90,7 @@ t.test('every replicated table is in the snapshot, and leaving any one out is no
   const snapshot = original.snapshot();
   const empty = new BrokerStateMachine(log.options()).snapshot();
   const names = Object.keys(snapshot.tables) as (keyof Snapshot['tables'])[];
-  t.same(names, ['topics', 'consumeQueues', 'consumerOffsets', 'retention']);
+  t.same(names, ['topics', 'consumeQueues', 'consumerOffsets', 'retention', 'membership']);
   for (const name of names) {
     const without = { ...snapshot, tables: { ...snapshot.tables, [name]: empty.tables[name] } } as Snapshot;
     const restored = new BrokerStateMachine(log.options());
@@ -109,7 +111,7 @@ t.test('the state machine keeps replicated state only in its tables', async (t) 
   // listed in src/broker/state/tables.ts (so checkpoints and snapshots carry it), or something
   // every replica may hold differently (a cache, an option, a listener, the key index derived
   // from the log): only that goes here.
-  const notReplicated = ['listeners', 'batches', 'sendOptions', 'context', 'store', 'closed', 'brokerName', 'readEntry', 'keyIndex', 'keyIndexRebuild', 'markListener', 'checkpointedCut', 'bugMarkUncut'];
+  const notReplicated = ['listeners', 'batches', 'sendOptions', 'context', 'store', 'closed', 'brokerName', 'readEntry', 'keyIndex', 'keyIndexRebuild', 'markListener', 'membershipListener', 'checkpointedCut', 'bugMarkUncut'];
   const sm = new BrokerStateMachine(new FakeLog().options());
   t.same(Object.keys(sm).sort(), ['applied', 'appliedTermValue', 'tables', ...notReplicated].sort());
 });

@@ -5,6 +5,7 @@
 import { ConsumeQueueTable } from './consume-queue-table.ts';
 import { ConsumerOffsetTable } from './consumer-offset-table.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
+import { MembershipTable } from './membership-table.ts';
 import { RetentionTable } from './retention-table.ts';
 import { TopicTable } from './topic-table.ts';
 
@@ -22,6 +23,7 @@ export function createTables() {
     consumeQueues: new ConsumeQueueTable(),
     consumerOffsets: new ConsumerOffsetTable(),
     retention: new RetentionTable(),
+    membership: new MembershipTable(),
   });
 }
 

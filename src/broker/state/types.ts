@@ -18,7 +18,7 @@ export type ApplyResult =
 export interface ApplyEntry {
   readonly index: number;
   readonly term: number;
-  /** 0 normal (a broker command), 1 the leader's no-op. */
+  /** 0 normal (a broker command), 1 the leader's no-op, 2 a configuration change (src/raft). */
   readonly type: number;
   readonly data: Uint8Array;
 }
