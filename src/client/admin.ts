@@ -1,8 +1,8 @@
 // Operator calls: node status, topic creation, leadership transfer, routes, a group's offsets,
 // what one replica knows (brokerInfo), message lookups by msgId and by key.
-import { type BrokerInfo, type NodeStatus, type StoredMessage, QUERY_MESSAGE_COUNT_MAX, RaftmqError } from '../protocol/index.ts';
-import { ClusterClient, type ClusterOptions } from './cluster.ts';
-import type { RouteResponse } from './types.ts';
+import { type BrokerInfo, type NodeStatus, type ReadConsistency, type StoredMessage, QUERY_MESSAGE_COUNT_MAX, RaftmqError } from '../protocol/index.ts';
+import { ClusterClient, consistencyOf, type ClusterOptions } from './cluster.ts';
+import type { RequestInput, RouteResponse } from './types.ts';
 
 export interface AdminOptions extends ClusterOptions {
   /** Deadline of one admin call, retries included. */
@@ -25,6 +25,17 @@ export interface QueueProgress {
   readonly offset: number;
   /** Messages stored at or past the committed offset (maxOffset - offset); null without one. */
   readonly lag: number | null;
+}
+
+/** How current the offsets an admin call reads must be (ReadConsistency). */
+export interface OffsetReadOptions {
+  /**
+   * 'committed' (the default): the master's applied state, which a master cut off from its group
+   * may not know to be stale. 'linearizable': the master first confirms with a quorum that it
+   * still leads (one heartbeat round to a quorum, Raft's ReadIndex), so the read reflects every
+   * write acknowledged before it began, or fails (NO_QUORUM, TIMEOUT).
+   */
+  readonly consistency?: ReadConsistency;
 }
 
 /** What resetOffsetByTime did to one queue. */
@@ -103,12 +114,13 @@ export class Admin {
     return (await this.cluster.callMaster<'searchOffset'>({ type: 'searchOffset', topic, queueId, timestamp }, this.call())).offset;
   }
 
-  /** Every queue of `topic` with `group`'s committed offset and lag, as the master has them. */
-  async consumerProgress(group: string, topic: string): Promise<QueueProgress[]> {
+  /** Every queue of `topic` with `group`'s committed offset and lag, as the master has them
+   *  (`consistency`: OffsetReadOptions). */
+  async consumerProgress(group: string, topic: string, options: OffsetReadOptions = {}): Promise<QueueProgress[]> {
     const queues = (await this.route(topic)).queues;
     return Promise.all(
       Array.from({ length: queues }, async (_, queueId): Promise<QueueProgress> => {
-        const [bounds, offset] = await Promise.all([this.queueBounds(topic, queueId), this.queryOffset(group, topic, queueId)]);
+        const [bounds, offset] = await Promise.all([this.queueBounds(topic, queueId, options), this.queryOffset(group, topic, queueId, options)]);
         return { queueId, minOffset: bounds.minOffset, maxOffset: bounds.maxOffset, offset, lag: offset < 0 ? null : Math.max(0, bounds.maxOffset - offset) };
       }),
     );
@@ -119,14 +131,14 @@ export class Admin {
    * `group`'s committed offset to the first message stored at or after `timestamp` (ms since the
    * epoch; the queue's max offset when every message is older). A consumer of the group that is
    * running keeps its own position and commits it over the reset: stop the group's consumers
-   * first. Returns each queue's offset before and after.
+   * first. Returns each queue's offset before (read as `options.consistency` says) and after.
    */
-  async resetOffsetByTime(group: string, topic: string, timestamp: number): Promise<OffsetReset[]> {
+  async resetOffsetByTime(group: string, topic: string, timestamp: number, options: OffsetReadOptions = {}): Promise<OffsetReset[]> {
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new TypeError('timestamp must be a non-negative integer (ms since the epoch)');
     const queues = (await this.route(topic)).queues;
     return Promise.all(
       Array.from({ length: queues }, async (_, queueId): Promise<OffsetReset> => {
-        const [previous, offset] = await Promise.all([this.queryOffset(group, topic, queueId), this.searchOffset(topic, queueId, timestamp)]);
+        const [previous, offset] = await Promise.all([this.queryOffset(group, topic, queueId, options), this.searchOffset(topic, queueId, timestamp)]);
         await this.cluster.callMaster<'commitOffset'>({ type: 'commitOffset', group, topic, queueId, offset }, this.call());
         return { queueId, previous, offset };
       }),
@@ -134,14 +146,15 @@ export class Admin {
   }
 
   /** The group's committed offset of one queue (-1: none), from the master. */
-  private async queryOffset(group: string, topic: string, queueId: number): Promise<number> {
-    return (await this.cluster.callMaster<'queryOffset'>({ type: 'queryOffset', group, topic, queueId }, this.call())).offset;
+  private async queryOffset(group: string, topic: string, queueId: number, options: OffsetReadOptions): Promise<number> {
+    const frame: RequestInput<'queryOffset'> = { type: 'queryOffset', group, topic, queueId, ...consistencyOf(options) };
+    return (await this.cluster.callMaster<'queryOffset'>(frame, this.call())).offset;
   }
 
   /** A queue's bounds on the master: a pull past the end answers them and no message. */
-  private async queueBounds(topic: string, queueId: number): Promise<{ minOffset: number; maxOffset: number }> {
+  private async queueBounds(topic: string, queueId: number, options: OffsetReadOptions): Promise<{ minOffset: number; maxOffset: number }> {
     const r = await this.cluster.callMaster<'pull'>(
-      { type: 'pull', topic, queueId, offset: Number.MAX_SAFE_INTEGER, maxCount: 1, maxBytes: 1, waitMs: 0 },
+      { type: 'pull', topic, queueId, offset: Number.MAX_SAFE_INTEGER, maxCount: 1, maxBytes: 1, waitMs: 0, ...consistencyOf(options) },
       this.call(),
     );
     return { minOffset: r.minOffset, maxOffset: r.maxOffset };

@@ -9,7 +9,7 @@
 // and try again, asking the other servers first. Any other error is final. A retried request
 // whose first try timed out or lost its connection after leaving may have been executed:
 // sends are at-least-once.
-import { messagesToWire, type NodeStatus, RaftmqError, isRetryable, outcomeOf } from '../protocol/index.ts';
+import { messagesToWire, type NodeStatus, type ReadConsistency, RaftmqError, isRetryable, outcomeOf } from '../protocol/index.ts';
 import { Connection, backoffMs, delay, parseAddr } from '../net/index.ts';
 import type { RequestInput, RequestType, ResponseFor, RouteResponse } from './types.ts';
 
@@ -31,6 +31,15 @@ function withOutcome(err: unknown, anyUnknown: boolean, last: unknown): unknown 
     ...(err.masterId ? { masterId: err.masterId } : {}),
     ...(err.masterAddr ? { masterAddr: err.masterAddr } : {}),
   });
+}
+
+/** A read frame's consistency field: absent for the default ('committed'), so every default
+ *  read stays the frame it was. TypeError for anything but the two ReadConsistency values. */
+export function consistencyOf(options: { readonly consistency?: ReadConsistency }): { consistency?: ReadConsistency } {
+  const c = options.consistency;
+  if (c === undefined || c === 'committed') return {};
+  if (c !== 'linearizable') throw new TypeError(`consistency must be 'committed' or 'linearizable', got ${JSON.stringify(c)}`);
+  return { consistency: c };
 }
 
 /** NOT_MASTER hints followed in one call before they count as failures. */

@@ -10,9 +10,9 @@
 // where the group has none, where `from` says (RocketMQ's ConsumeFromWhere); with
 // `fromBeginning`, at offset 0 whatever the group committed, as a replay that commits nothing.
 // Moving a group's committed offsets is an explicit admin call (Admin.resetOffsetByTime).
-import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type StoredMessage, RaftmqError, isRetryable } from '../protocol/index.ts';
+import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type ReadConsistency, type StoredMessage, RaftmqError, isRetryable } from '../protocol/index.ts';
 import { backoffMs, delay } from '../net/index.ts';
-import { ClusterClient, type ClusterOptions } from './cluster.ts';
+import { ClusterClient, consistencyOf, type ClusterOptions } from './cluster.ts';
 import type { PullResponse, RouteResponse } from './types.ts';
 
 export type ReadFrom = 'master' | 'slave' | 'any';
@@ -32,9 +32,25 @@ export interface PullConsumerOptions extends ClusterOptions {
   readonly group: string;
   /** Where pulls go: the master, a slave (falling back to the master), or any replica (default). */
   readonly readFrom?: ReadFrom;
+  /** The consistency of every pull and offset query (the iterator's too) unless a call says
+   *  otherwise: ReadOptions. Default 'committed'. */
+  readonly consistency?: ReadConsistency;
 }
 
-export interface PullOptions {
+/** How current a read must be. */
+export interface ReadOptions {
+  /**
+   * 'committed' (the default): what the replica asked has applied; cheap, and possibly stale (a
+   * slave may be behind; a master cut off from its group may not know it was replaced).
+   * 'linearizable': the read reflects every write acknowledged before it began. It costs the
+   * master one heartbeat round to a quorum to confirm it still leads (Raft's ReadIndex), and a
+   * slave asked also one request to the master and a wait until it has applied that far. Fails
+   * with NO_QUORUM or TIMEOUT (retried over the replicas) when no quorum confirms a master.
+   */
+  readonly consistency?: ReadConsistency;
+}
+
+export interface PullOptions extends ReadOptions {
   readonly maxCount?: number;
   readonly maxBytes?: number;
   /** Long poll: how long the broker may wait for a message at `offset` (0: answer at once). */
@@ -70,6 +86,7 @@ export class PullConsumer {
   readonly group: string;
   private readonly cluster: ClusterClient;
   private readonly readFrom: ReadFrom;
+  private readonly consistency: ReadConsistency;
   private readonly stopHooks = new Set<() => Promise<void>>();
   private closed = false;
 
@@ -77,10 +94,13 @@ export class PullConsumer {
     if (typeof options.group !== 'string' || options.group.length === 0) throw new TypeError('group must be a non-empty string');
     this.group = options.group;
     this.readFrom = options.readFrom ?? 'any';
+    consistencyOf(options); // a TypeError for a bad value, here rather than at the first pull
+    this.consistency = options.consistency ?? 'committed';
     this.cluster = new ClusterClient(options);
   }
 
-  /** Pulls up to maxCount committed messages of one queue from `offset`. */
+  /** Pulls up to maxCount committed messages of one queue from `offset` (`consistency`:
+   *  ReadOptions; default the consumer's). */
   async pull(topic: string, queueId: number, offset: number, options: PullOptions = {}): Promise<PullResponse> {
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), PULL_WAIT_MS_MAX);
     const frame = {
@@ -91,6 +111,7 @@ export class PullConsumer {
       maxCount: Math.min(options.maxCount ?? PULL_COUNT_DEFAULT, PULL_COUNT_MAX),
       maxBytes: options.maxBytes ?? PULL_BYTES_DEFAULT,
       waitMs,
+      ...consistencyOf({ consistency: options.consistency ?? this.consistency }),
     };
     const timeoutMs = waitMs + this.cluster.requestTimeoutMs;
     const deadline = Date.now() + timeoutMs * PULL_TRIES;
@@ -108,10 +129,13 @@ export class PullConsumer {
     );
   }
 
-  /** The group's committed offset for a queue; negative when none was committed. */
-  async queryOffset(topic: string, queueId: number): Promise<number> {
+  /** The group's committed offset for a queue; negative when none was committed. From the
+   *  master; `consistency` (ReadOptions; default the consumer's): 'linearizable' also rules out
+   *  the answer of a master that was replaced without knowing it. */
+  async queryOffset(topic: string, queueId: number, options: ReadOptions = {}): Promise<number> {
+    const consistency = consistencyOf({ consistency: options.consistency ?? this.consistency });
     const resp = await this.cluster.callMaster<'queryOffset'>(
-      { type: 'queryOffset', group: this.group, topic, queueId },
+      { type: 'queryOffset', group: this.group, topic, queueId, ...consistency },
       { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 2 },
     );
     return resp.offset;

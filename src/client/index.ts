@@ -3,9 +3,9 @@
 export { Producer, keyHash } from './producer.ts';
 export type { ProducerOptions, SendOptions } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
-export type { PullConsumerOptions, PullOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
+export type { PullConsumerOptions, PullOptions, ReadOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
 export { Admin } from './admin.ts';
-export type { AdminOptions, NodeStatusResult, OffsetReset, QueueProgress } from './admin.ts';
+export type { AdminOptions, NodeStatusResult, OffsetReadOptions, OffsetReset, QueueProgress } from './admin.ts';
 export { ClusterClient, type ClusterOptions } from './cluster.ts';
 export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../protocol/index.ts';
 export type { WriteOutcome } from '../protocol/index.ts';
@@ -21,4 +21,5 @@ export type {
   RoleChange,
   QueueInfo,
   GroupQueueInfo,
+  ReadConsistency,
 } from '../protocol/index.ts';
