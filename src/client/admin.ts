@@ -1,7 +1,26 @@
 // Operator calls: node status, topic creation, leadership transfer, routes, a group's offsets,
-// what one replica knows (brokerInfo), message lookups by msgId and by key.
-import { type BrokerInfo, type NodeStatus, type ReadConsistency, type StoredMessage, QUERY_MESSAGE_COUNT_MAX, RaftmqError } from '../protocol/index.ts';
-import { ClusterClient, consistencyOf, type ClusterOptions } from './cluster.ts';
+// what one replica knows (brokerInfo), message lookups by msgId and by key, the group's members
+// and changes to them (membership.ts).
+import {
+  type BrokerInfo,
+  type MembersInfo,
+  type NodeStatus,
+  type ReadConsistency,
+  type StoredMessage,
+  QUERY_MESSAGE_COUNT_MAX,
+  RaftmqError,
+} from '../protocol/index.ts';
+import { ClusterClient, DISCOVERY_TIMEOUT_MS_MAX, consistencyOf, type ClusterOptions } from './cluster.ts';
+import {
+  type AddMemberOptions,
+  type MemberChangeOptions,
+  MEMBER_CATCH_UP_TIMEOUT_MS_DEFAULT,
+  changeOutcome,
+  checkMemberAddrs,
+  checkMemberId,
+  memberOf,
+  promoteWhenCaughtUp,
+} from './membership.ts';
 import type { RequestInput, RouteResponse } from './types.ts';
 
 export interface AdminOptions extends ClusterOptions {
@@ -145,6 +164,78 @@ export class Admin {
     );
   }
 
+  /**
+   * The group's members as its configuration has them: voters and learners, which one is master,
+   * each one's addresses and, from the master, its match index, lag and whether it answers.
+   * Asked of `server` alone when given (its own view; no retry), else of the master when one is
+   * found, else of any replica (then match, lag and active are null).
+   */
+  async members(server?: string): Promise<MembersInfo> {
+    if (server !== undefined) return (await this.cluster.request<'members'>(server, { type: 'members' }, this.timeoutMs)).members;
+    const call = this.call();
+    const master = await this.cluster.discoverMaster(Math.min(call.deadline, Date.now() + DISCOVERY_TIMEOUT_MS_MAX * 2)).catch(() => null);
+    return (await this.cluster.callAny<'members'>({ type: 'members' }, { ...call, ...(master !== null ? { prefer: [master] } : {}) })).members;
+  }
+
+  /**
+   * Adds replica `nodeId` (reachable by the others at `peerAddr`, by clients at `clientAddr`) as a
+   * learner: it receives the log, never votes. Unless `learner`, then waits until it has caught
+   * up and promotes it to voter: the master refuses a promotion while the learner lags, and it is
+   * asked again (its progress read every MEMBER_POLL_MS, handed to `onProgress`) until
+   * `timeoutMs` (default 10 min; then TIMEOUT naming the lag, the learner staying). A replica
+   * that is already a learner at these addresses is not an error: the wait goes on from there.
+   * Returns the final configuration. TypeError for a malformed id or address; each refusal of
+   * the master (MEMBER_CHANGE_REFUSED) as it is. A change whose answer was lost is not sent
+   * again: the error says `outcome: 'unknown'`; read members() to see what is in force.
+   */
+  async addMember(nodeId: string, peerAddr: string, clientAddr: string, options: AddMemberOptions = {}): Promise<MembersInfo> {
+    checkMemberId(nodeId);
+    checkMemberAddrs(peerAddr, clientAddr);
+    const timeoutMs = options.timeoutMs ?? MEMBER_CATCH_UP_TIMEOUT_MS_DEFAULT;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new TypeError(`timeoutMs must be a positive integer, got ${String(timeoutMs)}`);
+    const deadline = Date.now() + timeoutMs;
+    const added = await this.addLearner(nodeId, peerAddr, clientAddr, options);
+    if (options.learner === true || memberOf(added, nodeId)?.kind === 'VOTER') return added;
+    return promoteWhenCaughtUp({ members: () => this.members(), promote: (id, o) => this.promoteMember(id, o) }, nodeId, deadline, options);
+  }
+
+  /** Makes learner `nodeId` a voter; MEMBER_CHANGE_REFUSED while it lags (addMember waits that
+   *  out) or when it is no learner. Not retried after an unknown outcome (see addMember). */
+  async promoteMember(nodeId: string, options: MemberChangeOptions = {}): Promise<MembersInfo> {
+    checkMemberId(nodeId);
+    return this.changeMembers({ type: 'memberChange', op: 'promote', nodeId, ...forceOf(options) });
+  }
+
+  /** Removes voter or learner `nodeId`; a removed master steps down first. Refused (unless
+   *  `force`) when it would leave the group without a quorum of live replicas, and always when
+   *  it is the last voter. Not retried after an unknown outcome (see addMember). */
+  async removeMember(nodeId: string, options: MemberChangeOptions = {}): Promise<MembersInfo> {
+    checkMemberId(nodeId);
+    return this.changeMembers({ type: 'memberChange', op: 'remove', nodeId, ...forceOf(options) });
+  }
+
+  /** The add itself. A refusal or lost answer where the configuration already has `nodeId` at
+   *  these addresses (an earlier try or run went through) counts as done: as a learner, or as a
+   *  voter when a voter is the goal anyway. */
+  private async addLearner(nodeId: string, peerAddr: string, clientAddr: string, options: AddMemberOptions): Promise<MembersInfo> {
+    try {
+      return await this.changeMembers({ type: 'memberChange', op: 'add', nodeId, peerAddr, clientAddr, ...forceOf(options) });
+    } catch (err) {
+      const refused = err instanceof RaftmqError && (err.code === 'MEMBER_CHANGE_REFUSED' || err.code === 'BAD_REQUEST');
+      if (!refused && changeOutcome(err) !== 'unknown') throw err;
+      const info = await this.members().catch(() => null);
+      const member = info === null ? undefined : memberOf(info, nodeId);
+      const done = member !== undefined && member.peerAddr === peerAddr && member.clientAddr === clientAddr && (member.kind === 'LEARNER' || options.learner !== true);
+      if (!done) throw err;
+      return info!;
+    }
+  }
+
+  /** A membership change on the master: retried only where no try can have applied it. */
+  private async changeMembers(frame: RequestInput<'memberChange'>): Promise<MembersInfo> {
+    return (await this.cluster.callMaster<'memberChange'>(frame, { ...this.call(), retryUnknown: false })).members;
+  }
+
   /** The group's committed offset of one queue (-1: none), from the master. */
   private async queryOffset(group: string, topic: string, queueId: number, options: OffsetReadOptions): Promise<number> {
     const frame: RequestInput<'queryOffset'> = { type: 'queryOffset', group, topic, queueId, ...consistencyOf(options) };
@@ -179,4 +270,8 @@ export class Admin {
     const master = this.cluster.master;
     return { ...this.call(), ...(master !== null ? { prefer: [master] } : {}) };
   }
+}
+
+function forceOf(options: MemberChangeOptions): { force?: true } {
+  return options.force === true ? { force: true } : {};
 }

@@ -8,7 +8,7 @@
 // SHUTTING_DOWN, OVERLOADED and NOT_MASTER without a hint forget the master, back off briefly
 // and try again, asking the other servers first. Any other error is final. A retried request
 // whose first try timed out or lost its connection after leaving may have been executed:
-// sends are at-least-once.
+// sends are at-least-once. A call with `retryUnknown: false` stops instead (membership changes).
 import { messagesToWire, type NodeStatus, type ReadConsistency, RaftmqError, isRetryable, outcomeOf } from '../protocol/index.ts';
 import { Connection, backoffMs, delay, parseAddr } from '../net/index.ts';
 import type { RequestInput, RequestType, ResponseFor, RouteResponse } from './types.ts';
@@ -69,6 +69,11 @@ export interface CallOptions {
   readonly deadline: number;
   /** Timeout of each attempt; capped by the time left before the deadline. */
   readonly timeoutMs?: number;
+  /** false: no new try after one whose outcome is unknown (a TIMEOUT or a lost connection after
+   *  the request left), for writes that must not be applied twice, such as membership changes.
+   *  Tries refused before anything was stored (NOT_MASTER, NO_QUORUM, a refused connect) are
+   *  retried either way. Default true (sends are at-least-once). */
+  readonly retryUnknown?: boolean;
 }
 
 export interface RouteOptions {
@@ -205,6 +210,7 @@ export class ClusterClient {
         if (lastErr === null || !isConnectFailure(err) || isConnectFailure(lastErr)) lastErr = err;
         if (addr !== null && outcomeOf(err) === 'unknown') unknownErr = err;
         if (!isRetryable(err)) break;
+        if (call.retryUnknown === false && unknownErr !== null) break;
         const e = err as RaftmqError;
         if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr && hintFollows < HINT_FOLLOWS_MAX) {
           hintFollows++;

@@ -6,6 +6,16 @@ export { PullConsumer } from './consumer.ts';
 export type { PullConsumerOptions, PullOptions, ReadOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
 export { Admin } from './admin.ts';
 export type { AdminOptions, NodeStatusResult, OffsetReadOptions, OffsetReset, QueueProgress } from './admin.ts';
+export {
+  MEMBER_ID_PATTERN,
+  MEMBER_POLL_MS,
+  MEMBER_PROMOTE_RETRY_MS,
+  MEMBER_CATCH_UP_TIMEOUT_MS_DEFAULT,
+  LEARNER_LAGS_PATTERN,
+  checkMemberId,
+  checkMemberAddrs,
+} from './membership.ts';
+export type { AddMemberOptions, MemberChangeOptions, MemberProgress } from './membership.ts';
 export { ClusterClient, type ClusterOptions } from './cluster.ts';
 export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../protocol/index.ts';
 export type { WriteOutcome } from '../protocol/index.ts';
@@ -22,4 +32,6 @@ export type {
   QueueInfo,
   GroupQueueInfo,
   ReadConsistency,
+  MemberInfo,
+  MembersInfo,
 } from '../protocol/index.ts';

@@ -3,8 +3,11 @@ import type { Request, Response } from '../protocol/index.ts';
 
 export type RequestType = Request['type'];
 
-/** The request frames before the connection assigns an id. */
-export type RequestInput<T extends RequestType = RequestType> = Omit<Extract<Request, { type: T }>, 'id'>;
+/** The request frames before the connection assigns an id (each variant of a request type
+ *  kept apart: memberChange's add has addresses, its promote and remove do not). */
+export type RequestInput<T extends RequestType = RequestType> = WithoutId<Extract<Request, { type: T }>>;
+
+type WithoutId<R> = R extends unknown ? Omit<R, 'id'> : never;
 
 interface ResponseTypeOf {
   send: 'sendResult';

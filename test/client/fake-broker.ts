@@ -1,6 +1,6 @@
 // A small in-memory broker built on src/net's server, with hooks to script failures.
 import { listen, type Server, type ServerConnection, type Frame } from '../../src/net/index.ts';
-import { messagesFromWire, msgIdSlotHex, type MessageInput, type NodeStatus, type StoredMessage } from '../../src/protocol/index.ts';
+import { messagesFromWire, msgIdSlotHex, type MembersInfo, type MessageInput, type NodeStatus, type StoredMessage } from '../../src/protocol/index.ts';
 
 export type AnyFrame = Frame & Record<string, any>;
 /** Returns true when it answered (or deliberately did not answer) the frame itself. */
@@ -11,6 +11,9 @@ export class FakeBroker {
   /** The master's address, for NOT_MASTER hints and status (empty: unknown). */
   masterAddr = '';
   hook: Hook | null = null;
+  /** The answer to `members` (null: BAD_REQUEST, as a broker without membership). memberChange
+   *  is left to hooks. */
+  members: MembersInfo | null = null;
   readonly requests: AnyFrame[] = [];
   readonly topics = new Map<string, StoredMessage[][]>();
   readonly offsets = new Map<string, number>();
@@ -176,6 +179,9 @@ export class FakeBroker {
         if (this.role !== 'MASTER') return notMaster();
         this.createTopic(frame.topic, frame.queues);
         return reply({ type: 'ok' });
+      case 'members':
+        if (this.members === null) return reply({ type: 'error', code: 'BAD_REQUEST', message: 'unknown type members' });
+        return reply({ type: 'members', members: this.members });
       case 'transferLeader':
         if (this.role !== 'MASTER') return notMaster();
         return reply({ type: 'ok' });
