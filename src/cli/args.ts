@@ -86,6 +86,25 @@ function convert(f: FlagSpec, raw: string): string | number {
   return raw;
 }
 
+/** Splits a command line into its positional arguments (in order) and its flags (each with its
+ *  value, when the spec says it takes one), for parseFlags. */
+export function splitPositionals(spec: CommandSpec, argv: readonly string[]): { positionals: string[]; flagArgs: string[] } {
+  const takesValue = new Set(spec.flags.filter((f) => f.kind !== 'bool').map((f) => f.name));
+  const positionals: string[] = [];
+  const flagArgs: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-')) {
+      positionals.push(arg);
+      continue;
+    }
+    flagArgs.push(arg);
+    const next = argv[i + 1];
+    if (!arg.includes('=') && takesValue.has(arg.slice(2)) && next !== undefined && !next.startsWith('--')) flagArgs.push(argv[++i]!);
+  }
+  return { positionals, flagArgs };
+}
+
 /** parseFlags, printing the help (and returning null) for --help. */
 export function parseFlagsOrHelp(spec: CommandSpec, argv: readonly string[]): FlagValues | null {
   const flags = parseFlags(spec, argv);

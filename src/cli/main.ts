@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   send: { summary: 'send one message, or --count N for a load run', load: () => import('./send.ts') },
   consume: { summary: 'read messages of a topic (all queues)', load: () => import('./consume.ts') },
   offset: { summary: "offset show | reset: a consumer group's offsets and lag; reset them to a time", load: () => import('./offset.ts') },
+  member: { summary: "member list | add | promote | remove: the group's voters and learners", load: () => import('./member.ts') },
   'transfer-leader': { summary: 'move the master role to another replica', load: () => import('./transfer-leader.ts') },
   message: { summary: 'find messages by msgId or by key', load: () => import('./message.ts') },
   dashboard: { summary: 'serve a live web dashboard of a broker group', load: () => import('./dashboard.ts') },
