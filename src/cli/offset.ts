@@ -4,15 +4,18 @@ import { Admin } from '../client/index.ts';
 import { helpText, parseFlagsOrHelp, parseServers, parseTimestampMs, UsageError, type CommandSpec } from './args.ts';
 
 const SHOW: CommandSpec = {
-  usage: 'raftmq offset show --servers H:P[,...] --group G --topic T [--json]',
+  usage: 'raftmq offset show --servers H:P[,...] --group G --topic T [--consistency linearizable] [--json]',
   summary:
     "Shows, for every queue of T, the group's committed offset (the next message it will read), the\n" +
     "queue's min and max offset (max: the next offset to be written) and the lag (max - committed),\n" +
-    'as the master has them. "-" marks a queue where the group has no committed offset.',
+    'as the master has them. "-" marks a queue where the group has no committed offset.\n' +
+    'With --consistency linearizable the master first confirms with a quorum that it still leads\n' +
+    '(one heartbeat round), so a master cut off from its group cannot answer stale offsets.',
   flags: [
     { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
     { name: 'group', kind: 'string', help: 'consumer group', required: true },
     { name: 'topic', kind: 'string', help: 'topic', required: true },
+    { name: 'consistency', kind: 'string', help: 'committed or linearizable', default: 'committed', choices: ['committed', 'linearizable'] },
     { name: 'json', kind: 'bool', help: 'one JSON line per queue: {"queueId","minOffset","maxOffset","offset","lag"} (offset -1, lag null: none committed)' },
   ],
 };
@@ -53,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    const progress = await admin.consumerProgress(group, topic);
+    const progress = await admin.consumerProgress(group, topic, { consistency: flags.consistency === 'linearizable' ? 'linearizable' : 'committed' });
     if (flags.json) {
       for (const p of progress) console.log(JSON.stringify(p));
       return 0;
