@@ -11,7 +11,11 @@ import { Progress, ProgressState } from './progress.ts';
 import { VoteResult, committedIndex, majority, voteResult } from './quorum.ts';
 import { handleVoteRequest, stepCandidate, stepFollower, stepLeader } from './step.ts';
 import { sendSnapshot } from './snapshot-sender.ts';
-import type { Entry, Message, NodeId, ProposeResult, RaftConfig, RaftStatus, SnapshotMeta, SoftState, Storage } from './types.ts';
+import { ConfHistory } from './conf.ts';
+import { initialConf, maybeStepDownRemoved, onConfChanged, scanConfEntries, syncProgress } from './membership.ts';
+import { raftStatus } from './status.ts';
+import { ReadOnly, closeOpenRound, releaseWaitingReads } from './read-index.ts';
+import type { ConfState, Entry, Message, NodeId, RaftConfig, RaftStatus, ReadState, SnapshotMeta, SoftState, Storage, TestBug } from './types.ts';
 import { EntryType, MessageType, NONE, Role } from './types.ts';
 
 type MutableMessage = { -readonly [K in keyof Message]: Message[K] };
@@ -26,16 +30,14 @@ const EMPTY_DATA = new Uint8Array(0);
 export class Raft {
   readonly id: NodeId;
   readonly config: RaftConfig;
-  /** Every voter, including this node. */
-  readonly peers: readonly NodeId[];
-  /** Whether this node is a voter and may campaign. */
-  readonly promotable: boolean;
+  /** The seed configuration (RaftConfig.peers and learners): in force while the log holds no
+   *  ConfChange entry. */
+  readonly seedConf: ConfState;
+  /** The configurations of the log; the latest is in force. */
+  readonly confs: ConfHistory;
   readonly prng: Prng;
-  private readonly bugCommitOldTerm: boolean;
-  readonly bugVoteForStaleLog: boolean;
-  readonly bugRecoveringVotes: boolean;
-  readonly bugTieBreakAlways: boolean;
-  readonly bugInstallStaleSnapshot: boolean;
+  /** Test-only fault injection (RaftConfig.testBugs). */
+  readonly bugs: ReadonlySet<TestBug>;
 
   term = 0;
   vote: NodeId = NONE;
@@ -43,12 +45,20 @@ export class Raft {
   role = Role.Follower;
   readonly log: RaftLog;
 
-  /** Progress of every voter (this node's own `match` is its persisted last index). */
+  /** Progress of every member, voters and learners (this node's own `match` is its persisted
+   *  last index). Created and removed when the configuration changes (on append). */
   readonly prs = new Map<NodeId, Progress>();
-  /** prs in `peers` order, and scratch space for the commit computation. */
-  private readonly voterProgress: Progress[] = [];
-  private readonly matchBuffer: number[];
-  private readonly matchScratch: number[];
+  /** The voters' progress in conf.voters order, and scratch space for the commit computation. */
+  private voterProgress: Progress[] = [];
+  private matchBuffer: number[] = [];
+  private matchScratch: number[] = [];
+  /** Leader: the last conf entry it appended, or its last index when elected (etcd); no other
+   *  conf change until the driver applied it. */
+  pendingConfIndex = 0;
+  /** Leader: ReadIndex requests in progress. */
+  readonly readOnly = new ReadOnly();
+  /** Confirmed reads for the next Ready. */
+  readStates: ReadState[] = [];
   private readonly votes = new Map<NodeId, boolean>();
 
   /** Messages that may be sent at once. */
@@ -94,27 +104,54 @@ export class Raft {
     validateConfig(config);
     this.id = config.id;
     this.config = config;
-    this.peers = config.peers.slice();
-    this.promotable = this.peers.includes(this.id);
+    this.seedConf = { voters: config.peers.slice(), learners: (config.learners ?? []).slice() };
     this.prng = new Prng(config.seed);
-    this.bugCommitOldTerm = config.testBugs?.has('commit-old-term-by-counting') ?? false;
-    this.bugVoteForStaleLog = config.testBugs?.has('vote-for-stale-log') ?? false;
-    this.bugRecoveringVotes = config.testBugs?.has('recovering-votes') ?? false;
-    this.bugTieBreakAlways = config.testBugs?.has('pre-vote-tie-break-always') ?? false;
-    this.bugInstallStaleSnapshot = config.testBugs?.has('install-stale-snapshot') ?? false;
+    this.bugs = config.testBugs ?? new Set();
     const hs = storage.initialHardState();
-    this.recovering = (hs.recovering ?? false) && this.peers.length > 1;
     this.log = new RaftLog(storage, hs.commit, config.applied ?? 0, config.applyUnpersisted ?? false);
-    for (const peer of this.peers) {
-      const pr = new Progress(0, this.log.lastIndex() + 1, config.maxInflightPerFollower, config.maxInflightBytesPerFollower);
-      this.prs.set(peer, pr);
-      this.voterProgress.push(pr);
-    }
-    this.matchBuffer = new Array<number>(this.peers.length).fill(0);
-    this.matchScratch = new Array<number>(this.peers.length).fill(0);
+    this.confs = new ConfHistory(initialConf(config, storage, this.seedConf));
+    scanConfEntries(this, storage);
+    this.log.onAppend = (entries, from) => this.onLogAppend(entries, from);
+    syncProgress(this);
+    const voters = this.conf.voters;
+    this.recovering = (hs.recovering ?? false) && !(voters.length === 1 && voters[0] === this.id);
     this.becomeFollower(hs.term, NONE);
     this.vote = hs.vote;
   }
+
+  // ---------------------------------------------------------------- configuration
+
+  /** The configuration in force. */
+  get conf(): ConfState {
+    return this.confs.current();
+  }
+
+  /** Whether this node is a voter and may campaign. */
+  get promotable(): boolean {
+    return this.conf.voters.includes(this.id);
+  }
+
+  isVoter(id: NodeId): boolean {
+    return this.conf.voters.includes(id);
+  }
+
+  /** Every write to the log: a conf entry written (or truncated away) changes the configuration. */
+  private onLogAppend(entries: readonly Entry[], from: number): void {
+    if (this.confs.onAppend(entries, from, this.log.committed)) onConfChanged(this);
+  }
+
+  /** The log became a snapshot whose configuration is `conf` (null: the seed). */
+  restoreConf(index: number, conf: ConfState | null): void {
+    this.confs.restore(index, conf ?? this.seedConf);
+    onConfChanged(this);
+  }
+
+  setVoterProgress(voters: Progress[]): void {
+    this.voterProgress = voters;
+    this.matchBuffer = new Array<number>(voters.length).fill(0);
+    this.matchScratch = new Array<number>(voters.length).fill(0);
+  }
+
 
   // ---------------------------------------------------------------- state transitions
 
@@ -130,6 +167,8 @@ export class Raft {
     this.resetRandomizedElectionTimeout();
     this.abortLeaderTransfer();
     this.votes.clear();
+    this.pendingConfIndex = 0;
+    this.readOnly.reset();
     const last = this.log.lastIndex();
     for (const [peer, pr] of this.prs) {
       pr.reset(peer === this.id ? this.log.persistedLastIndex() : 0, last + 1);
@@ -174,6 +213,9 @@ export class Raft {
     // Elected with an empty log: nothing was ever committed (Leader Completeness), so a new
     // group's first leader lacks nothing (see HardState.recovering).
     if (this.log.lastIndex() === 0) this.recovering = false;
+    // No conf change until everything before our term is applied (etcd); with the bug, none of
+    // the new-term rule for conf changes.
+    if (!this.bugs.has('conf-change-before-term-commit')) this.pendingConfIndex = this.log.lastIndex();
     // Raft 5.4.2 / 8: an entry of the new term lets the leader commit everything before it.
     const noOp: Entry = { index: this.log.lastIndex() + 1, term: this.term, type: EntryType.NoOp, data: EMPTY_DATA };
     this.log.append([noOp]);
@@ -243,7 +285,11 @@ export class Raft {
         this.becomeFollower(this.term, NONE);
         return;
       }
-      for (const [peer, pr] of this.prs) if (peer !== this.id) pr.recentActive = false;
+      for (const [peer, pr] of this.prs) {
+        if (peer === this.id) continue;
+        pr.activeLastPeriod = pr.recentActive;
+        pr.recentActive = false;
+      }
     }
     if (this.leadTransferee !== NONE) {
       if (++this.transferElapsed >= this.config.transferTimeoutTicks) {
@@ -262,12 +308,12 @@ export class Raft {
   private quorumActive(): boolean {
     let active = 0;
     for (const pr of this.voterProgress) if (pr.recentActive) active++;
-    return active >= majority(this.peers.length);
+    return active >= majority(this.voterProgress.length);
   }
 
   private maybeTransferToPreferred(): void {
     const preferred = this.config.preferredLeader;
-    if (preferred === NONE || preferred === this.id || this.leadTransferee !== NONE) return;
+    if (preferred === NONE || preferred === this.id || this.leadTransferee !== NONE || !this.isVoter(preferred)) return;
     const pr = this.prs.get(preferred);
     if (pr === undefined || !pr.recentActive || pr.match !== this.log.lastIndex()) return;
     this.transferLeadership(preferred);
@@ -280,7 +326,7 @@ export class Raft {
     if (this.role === Role.Leader || !this.promotable) return;
     // A recovering node's log may lack what it once acknowledged: only a new group's empty logs
     // may elect it (see HardState.recovering).
-    if (this.recovering && this.log.lastIndex() > 0 && !this.bugRecoveringVotes) return;
+    if (this.recovering && this.log.lastIndex() > 0 && !this.bugs.has('recovering-votes')) return;
     // A recovering node asks first whatever the setting: once the group has a log it cannot win,
     // and its real votes would only raise everyone's term and reset their election timers.
     if ((this.config.preVote || this.recovering) && !transfer) this.campaign(true, false);
@@ -305,7 +351,7 @@ export class Raft {
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
     const type = pre ? MessageType.PreVote : MessageType.Vote;
-    for (const peer of this.peers) {
+    for (const peer of this.conf.voters) {
       if (peer === this.id) continue;
       const m = this.newMessage(type, peer);
       m.term = voteTerm;
@@ -320,14 +366,15 @@ export class Raft {
   }
 
   poll(from: NodeId, granted: boolean): VoteResult {
-    if (this.prs.has(from) && !this.votes.has(from)) this.votes.set(from, granted);
+    // Votes from non-voters are ignored.
+    if (this.isVoter(from) && !this.votes.has(from)) this.votes.set(from, granted);
     let grantedCount = 0;
     let rejectedCount = 0;
     for (const v of this.votes.values()) {
       if (v) grantedCount++;
       else rejectedCount++;
     }
-    return voteResult(this.peers.length, grantedCount, rejectedCount);
+    return voteResult(this.conf.voters.length, grantedCount, rejectedCount);
   }
 
   // ---------------------------------------------------------------- step
@@ -367,6 +414,7 @@ export class Raft {
     switch (this.role) {
       case Role.Leader:
         stepLeader(this, m);
+        maybeStepDownRemoved(this);
         break;
       case Role.Candidate:
       case Role.PreCandidate:
@@ -402,7 +450,9 @@ export class Raft {
     const matches = this.matchBuffer;
     for (let i = 0; i < progress.length; i++) matches[i] = progress[i].match;
     const index = committedIndex(matches, this.matchScratch);
-    return this.log.maybeCommit(index, this.term, this.bugCommitOldTerm);
+    if (!this.log.maybeCommit(index, this.term, this.bugs.has('commit-old-term-by-counting'))) return false;
+    releaseWaitingReads(this);
+    return true;
   }
 
   /** Leader: sends one append to `to` if its progress allows (a snapshot instead if the entries
@@ -436,7 +486,7 @@ export class Raft {
    *  or at least an empty append carrying the commit index. */
   bcastAppend(): void {
     this.commitBcastDue = false;
-    for (const peer of this.peers) {
+    for (const peer of this.prs.keys()) {
       if (peer === this.id || !this.sendAppend(peer, true)) continue;
       const pr = this.prs.get(peer)!;
       while (pr.state === ProgressState.Replicate && this.sendAppend(peer, false)) {
@@ -445,52 +495,37 @@ export class Raft {
     }
   }
 
-  private bcastHeartbeat(): void {
+  /** Heartbeats to every member; `context`: a ReadIndex round (default: the latest one sent while
+   *  reads wait, so that a lost round is confirmed by a later heartbeat). */
+  private bcastHeartbeat(context = this.readOnly.heartbeatContext()): void {
     const committed = this.log.committed;
-    for (const peer of this.peers) {
+    for (const [peer, pr] of this.prs) {
       if (peer === this.id) continue;
-      const pr = this.prs.get(peer)!;
       const m = this.newMessage(MessageType.Heartbeat, peer);
       // The follower may lack entries up to our commit index: never tell it more than it has.
       m.commit = Math.min(pr.match, committed);
+      m.context = context;
       this.msgs.push(m);
     }
   }
 
-  /** Flushes deferred broadcasts; called before building a Ready. */
+  /** Flushes deferred broadcasts (and a ReadIndex round); called before building a Ready. */
   flushPending(): void {
     if (this.pendingBcast) {
       this.pendingBcast = false;
       if (this.role === Role.Leader) this.bcastAppend();
     }
+    if (this.role === Role.Leader) {
+      const round = closeOpenRound(this);
+      if (round !== null) this.bcastHeartbeat(round);
+    }
   }
 
-  // ---------------------------------------------------------------- proposals and transfer
+  // ---------------------------------------------------------------- transfer
 
-  propose(data: readonly Uint8Array[]): ProposeResult {
-    if (data.length === 0) throw new TypeError('propose: no entries');
-    if (this.role !== Role.Leader) return { ok: false, code: 'NOT_LEADER', leaderHint: this.lead };
-    if (this.leadTransferee !== NONE) return { ok: false, code: 'TRANSFERRING', leaderHint: this.id };
-    let bytes = 0;
-    for (let i = 0; i < data.length; i++) bytes += data[i].byteLength;
-    // One proposal may exceed the limit on its own (else it could never go through).
-    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedBytes) {
-      return { ok: false, code: 'UNCOMMITTED_LIMIT', leaderHint: this.id };
-    }
-    const firstIndex = this.log.lastIndex() + 1;
-    const term = this.term;
-    const entries = new Array<Entry>(data.length);
-    for (let i = 0; i < data.length; i++) {
-      entries[i] = { index: firstIndex + i, term, type: EntryType.Normal, data: data[i] };
-    }
-    this.log.append(entries);
-    this.uncommittedBytes += bytes;
-    this.pendingBcast = true;
-    return { ok: true, term, firstIndex, lastIndex: firstIndex + data.length - 1 };
-  }
-
+  /** Leadership goes to voters only. */
   transferLeadership(to: NodeId): boolean {
-    if (this.role !== Role.Leader || to === this.id || !this.prs.has(to)) return false;
+    if (this.role !== Role.Leader || to === this.id || !this.isVoter(to)) return false;
     if (this.leadTransferee === to) return true;
     this.abortLeaderTransfer();
     this.leadTransferee = to;
@@ -505,29 +540,9 @@ export class Raft {
     this.msgs.push(this.newMessage(MessageType.TimeoutNow, to));
   }
 
-  private abortLeaderTransfer(): void {
+  abortLeaderTransfer(): void {
     this.leadTransferee = NONE;
     this.transferElapsed = 0;
-  }
-
-  reportUnreachable(peer: NodeId): void {
-    if (this.role === Role.Leader) {
-      const pr = this.prs.get(peer);
-      if (pr === undefined || peer === this.id) return;
-      if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-      // The snapshot transfer cannot have finished: send it again once the peer answers.
-      else if (pr.state === ProgressState.Snapshot) pr.snapshotReported(false);
-      return;
-    }
-    if (peer === NONE || peer !== this.lead) return;
-    // Our leader is gone (its connection was reset): forget it, so we stop honouring its lease,
-    // and campaign after a short randomized delay rather than a full election timeout.
-    this.lead = NONE;
-    if (!this.promotable || this.config.fastElectionTicksMax === 0) return;
-    // Retry window: about an election timeout, so that a last retry comes after the leases of
-    // peers that have not noticed yet (they heard from the leader when we did) have expired.
-    this.fastElectionWindowTicks = this.config.electionTicks + 2 * this.config.fastElectionTicksMax;
-    this.fastElectionDelayTicks = this.prng.intBetween(1, this.config.fastElectionTicksMax);
   }
 
   // ---------------------------------------------------------------- persistence feedback
@@ -540,6 +555,7 @@ export class Raft {
     const self = this.prs.get(this.id);
     if (self !== undefined && self.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) {
       this.commitBcastDue = true;
+      maybeStepDownRemoved(this);
     }
   }
 
@@ -571,27 +587,12 @@ export class Raft {
       rejectTerm: 0,
       transfer: false,
       recovering: false,
+      context: EMPTY_DATA,
+      conf: null,
     };
   }
 
   status(): RaftStatus {
-    const progress: Record<NodeId, ReturnType<Progress['toStatus']>> = {};
-    if (this.role === Role.Leader) {
-      for (const [peer, pr] of this.prs) if (peer !== this.id) progress[peer] = pr.toStatus();
-    }
-    return {
-      id: this.id,
-      role: this.role,
-      term: this.term,
-      vote: this.vote,
-      leaderId: this.lead,
-      commit: this.log.committed,
-      applied: this.log.applied,
-      lastIndex: this.log.lastIndex(),
-      leaderCommit: this.role === Role.Leader ? this.log.committed : this.leaderCommit,
-      recovering: this.recovering,
-      progress,
-      transferee: this.leadTransferee,
-    };
+    return raftStatus(this);
   }
 }

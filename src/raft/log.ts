@@ -17,6 +17,10 @@ export class RaftLog {
   /** Hand out committed entries that are not yet persisted locally (see RaftConfig). */
   private readonly applyUnpersisted: boolean;
 
+  /** Told of every write to the log: entries[from..] replace the log from entries[from].index on
+   *  (the Raft core tracks ConfChange entries with it). */
+  onAppend: ((entries: readonly Entry[], from: number) => void) | null = null;
+
   constructor(storage: Storage, committed: number, applied: number, applyUnpersisted = false) {
     this.storage = storage;
     this.applyUnpersisted = applyUnpersisted;
@@ -107,6 +111,7 @@ export class RaftLog {
     if (conflictIndex !== 0) {
       assert(conflictIndex > this.committed, `RaftLog.maybeAppend: conflict at ${conflictIndex} is committed (${this.committed})`);
       this.unstable.truncateAndAppend(entries, conflictIndex - (prevIndex + 1));
+      this.onAppend?.(entries, conflictIndex - (prevIndex + 1));
     }
     this.commitTo(Math.min(committed, lastNewIndex));
     return lastNewIndex;
@@ -117,6 +122,7 @@ export class RaftLog {
     if (entries.length === 0) return this.lastIndex();
     assert(entries[0].index - 1 >= this.committed, `RaftLog.append: ${entries[0].index} would overwrite committed ${this.committed}`);
     this.unstable.truncateAndAppend(entries, 0);
+    this.onAppend?.(entries, 0);
     return this.lastIndex();
   }
 

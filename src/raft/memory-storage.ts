@@ -3,8 +3,9 @@
 
 import { assert } from '../util/index.ts';
 import { CompactedError, UnavailableError } from './errors.ts';
-import type { Entry, HardState, SnapshotMeta, Storage } from './types.ts';
-import { NONE } from './types.ts';
+import { decodeConfChangeEntry } from './conf.ts';
+import type { ConfAt, ConfState, Entry, HardState, SnapshotMeta, Storage } from './types.ts';
+import { EntryType, NONE } from './types.ts';
 
 export class MemoryStorage implements Storage {
   private hardState: HardState = { term: 0, vote: NONE, commit: 0 };
@@ -14,6 +15,10 @@ export class MemoryStorage implements Storage {
   private offset = 1;
   /** Term of the entry at offset - 1 (0 for a log never compacted). */
   private compactedTerm = 0;
+  /** The configuration in force at offset - 1 (null: no conf entry at or below it, the seed). */
+  private compactedConf: ConfState | null = null;
+  /** What the driver's state machine knows (setConfState); see initialConfState(). */
+  private appliedConf: ConfAt | null = null;
 
   initialHardState(): HardState {
     return this.hardState;
@@ -54,13 +59,28 @@ export class MemoryStorage implements Storage {
   }
 
   snapshot(): SnapshotMeta {
-    return { index: this.offset - 1, term: this.compactedTerm };
+    return { index: this.offset - 1, term: this.compactedTerm, conf: this.compactedConf };
+  }
+
+  /** The configuration set by setConfState(), or the snapshot's if that is newer (or none was
+   *  set); null when neither knows one (the seed). */
+  initialConfState(): ConfAt | null {
+    const snap: ConfAt | null = this.compactedConf !== null ? { index: this.offset - 1, conf: this.compactedConf } : null;
+    if (this.appliedConf === null) return snap;
+    if (snap === null || this.appliedConf.index >= snap.index) return this.appliedConf;
+    return snap;
   }
 
   // ---- mutators (driver side) ----
 
   setHardState(hs: HardState): void {
     this.hardState = hs;
+  }
+
+  /** The configuration the driver's state machine holds at its applied index (a driver that
+   *  restarts the core with RaftConfig.applied sets it; see Storage.initialConfState). */
+  setConfState(c: ConfAt | null): void {
+    this.appliedConf = c;
   }
 
   /** Appends `entries` (contiguous). If entries[0].index <= lastIndex, the stored suffix from
@@ -96,6 +116,13 @@ export class MemoryStorage implements Storage {
     if (applied !== undefined && index > applied) throw new RangeError(`MemoryStorage.compact: ${index} is above the applied index ${applied}`);
     if (index > this.lastIndex()) throw new RangeError(`MemoryStorage.compact: ${index} is above the last index ${this.lastIndex()}`);
     this.compactedTerm = this.ents[index - this.offset].term;
+    for (let i = index - this.offset; i >= 0; i--) {
+      const e = this.ents[i];
+      if (e.type === EntryType.ConfChange) {
+        this.compactedConf = decodeConfChangeEntry(e.data).conf;
+        break;
+      }
+    }
     this.ents = this.ents.slice(index + 1 - this.offset);
     this.offset = index + 1;
   }
@@ -106,6 +133,7 @@ export class MemoryStorage implements Storage {
     this.ents = [];
     this.offset = meta.index + 1;
     this.compactedTerm = meta.term;
+    this.compactedConf = meta.conf ?? null;
   }
 
   /** Drops the stored entries after `index` (a truncation that reached the disk alone). */
@@ -121,6 +149,8 @@ export class MemoryStorage implements Storage {
     c.ents = this.ents.slice();
     c.offset = this.offset;
     c.compactedTerm = this.compactedTerm;
+    c.compactedConf = this.compactedConf;
+    c.appliedConf = this.appliedConf;
     return c;
   }
 

@@ -103,6 +103,12 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from within the current check-quorum period. */
   recentActive = false;
+  /** recentActive at the end of the previous check-quorum period: recentActive || this is "heard
+   *  from within the last one or two periods", which does not flicker at a period's start (for the
+   *  conf change checks). */
+  activeLastPeriod = false;
+  /** The highest ReadIndex round this peer acknowledged (a heartbeat response) in this term. */
+  readAckRound = 0;
   readonly inflights: Inflights;
 
   constructor(match: number, next: number, inflightCountMax: number, inflightBytesMax?: number) {
@@ -121,7 +127,14 @@ export class Progress {
     this.probeSent = false;
     this.pendingSnapshot = 0;
     this.recentActive = false;
+    this.activeLastPeriod = false;
+    this.readAckRound = 0;
     this.inflights.reset();
+  }
+
+  /** Heard from recently: in this check-quorum period or the one before. */
+  recentlyActive(): boolean {
+    return this.recentActive || this.activeLastPeriod;
   }
 
   /** Probes from match + 1; from a Snapshot state, after the snapshot sent (etcd). */
@@ -227,7 +240,7 @@ export class Progress {
     }
   }
 
-  toStatus(): ProgressStatus {
+  toStatus(learner: boolean): ProgressStatus {
     return {
       match: this.match,
       next: this.next,
@@ -236,6 +249,7 @@ export class Progress {
       inflight: this.inflights.count,
       inflightBytes: this.inflights.bytes,
       recentActive: this.recentActive,
+      learner,
     };
   }
 }

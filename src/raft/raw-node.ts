@@ -8,10 +8,14 @@
 import { assert } from '../util/index.ts';
 import { Raft } from './core.ts';
 import { reportSnapshot } from './snapshot-sender.ts';
-import type { Entry, HardState, Message, NodeId, ProposeResult, RaftConfig, RaftNodeApi, RaftStatus, Ready, SoftState, Storage } from './types.ts';
+import { propose, proposeConfChange } from './propose.ts';
+import { reportUnreachable } from './unreachable.ts';
+import { readIndex } from './read-index.ts';
+import type { ConfChange, Entry, HardState, Message, NodeId, ProposeRefusal, ProposeResult, RaftConfig, RaftNodeApi, RaftStatus, Ready, ReadState, SoftState, Storage } from './types.ts';
 
 const EMPTY_MESSAGES: readonly Message[] = Object.freeze([] as Message[]);
 const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([] as Entry[]);
+const EMPTY_READ_STATES: readonly ReadState[] = Object.freeze([] as ReadState[]);
 
 export class RaftNode implements RaftNodeApi {
   private readonly raft: Raft;
@@ -40,7 +44,15 @@ export class RaftNode implements RaftNodeApi {
   }
 
   propose(data: readonly Uint8Array[]): ProposeResult {
-    return this.raft.propose(data);
+    return propose(this.raft, data);
+  }
+
+  proposeConfChange(cc: ConfChange, opts: { readonly force?: boolean } = {}): ProposeResult {
+    return proposeConfChange(this.raft, cc, opts.force ?? false);
+  }
+
+  readIndex(ctx: Uint8Array): { readonly ok: true } | ProposeRefusal {
+    return readIndex(this.raft, ctx);
   }
 
   transferLeadership(to: NodeId): boolean {
@@ -48,7 +60,7 @@ export class RaftNode implements RaftNodeApi {
   }
 
   reportUnreachable(peer: NodeId): void {
-    this.raft.reportUnreachable(peer);
+    reportUnreachable(this.raft, peer);
   }
 
   reportSnapshot(peer: NodeId, ok: boolean): void {
@@ -63,7 +75,8 @@ export class RaftNode implements RaftNodeApi {
   hasReady(): boolean {
     if (this.readyOutstanding) return false;
     const r = this.raft;
-    if (r.pendingBcast || r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
+    if (r.pendingBcast || r.msgs.length > 0 || r.msgsAfterAppend.length > 0 || r.readStates.length > 0) return true;
+    if (r.readOnly.openHasReads) return true;
     if (r.log.unstable.nextSnapshot() !== null || r.log.unstable.hasNextEntries() || r.log.hasNextCommittedEntries()) return true;
     const soft = this.prevSoftState;
     if (soft.role !== r.role || soft.leaderId !== r.lead || soft.term !== r.term) return true;
@@ -107,7 +120,9 @@ export class RaftNode implements RaftNodeApi {
     const committedEntries = r.log.hasNextCommittedEntries()
       ? r.log.nextCommittedEntries(r.config.maxBytesPerMessage)
       : EMPTY_ENTRIES;
-    return { softState, hardState, mustSync, snapshot, entries, messages, persistedMessages, committedEntries };
+    const readStates = r.readStates.length > 0 ? r.readStates : EMPTY_READ_STATES;
+    if (r.readStates.length > 0) r.readStates = [];
+    return { softState, hardState, mustSync, snapshot, entries, messages, persistedMessages, committedEntries, readStates };
   }
 
   advance(ready: Ready): void {

@@ -25,6 +25,7 @@ export function sendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
   m.index = snap.index;
   m.logTerm = snap.term;
   m.commit = r.log.committed;
+  m.conf = snap.conf ?? null;
   r.msgs.push(m);
   pr.becomeSnapshot(snap.index);
   return true;

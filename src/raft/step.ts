@@ -7,6 +7,7 @@ import type { Raft } from './core.ts';
 import type { Progress } from './progress.ts';
 import { ProgressState } from './progress.ts';
 import { VoteResult } from './quorum.ts';
+import { handleReadIndex, onHeartbeatAck } from './read-index.ts';
 import type { Message } from './types.ts';
 import { EntryType, MessageType, NONE, Role } from './types.ts';
 
@@ -17,17 +18,17 @@ export function handleVoteRequest(r: Raft, m: Message): void {
     r.vote === m.from ||
     (r.vote === NONE && r.lead === NONE) ||
     (pre && m.term > r.term);
-  let upToDate = r.bugVoteForStaleLog || r.log.isUpToDate(m.index, m.logTerm);
+  let upToDate = r.bugs.has('vote-for-stale-log') || r.log.isUpToDate(m.index, m.logTerm);
   // A recovering node may have promised this term's vote, or held entries the candidate
   // lacks, before it lost its log: it votes only in a new group, for a candidate that is as new
   // as itself (recovering, empty log); one that has seen the group may lack what it committed.
-  if (r.recovering && (m.index > 0 || !m.recovering) && !r.bugRecoveringVotes) upToDate = false;
+  if (r.recovering && (m.index > 0 || !m.recovering) && !r.bugs.has('recovering-votes')) upToDate = false;
   // Nor does a node that has seen the group elect a recovering candidate: the candidate's empty
   // log proves nothing, and this node's own log may be empty only because it crashed before its
   // copy of the group's first entry was durable (its recovering flag goes first).
-  if (!r.recovering && m.recovering && !r.bugRecoveringVotes) upToDate = false;
+  if (!r.recovering && m.recovering && !r.bugs.has('recovering-votes')) upToDate = false;
   if (
-    pre && upToDate && r.role === Role.PreCandidate && (r.fastElectionWindowTicks > 0 || r.bugTieBreakAlways) &&
+    pre && upToDate && r.role === Role.PreCandidate && (r.fastElectionWindowTicks > 0 || r.bugs.has('pre-vote-tie-break-always')) &&
     m.term === r.term + 1 && m.index === r.log.lastIndex() && m.logTerm === r.log.lastTerm() && m.from > r.id
   ) {
     // Two pre-candidates with equal logs that both noticed the leader die at once (the fast
@@ -65,8 +66,12 @@ export function stepLeader(r: Raft, m: Message): void {
       pr.recentActive = true;
       handleAppendResp(r, m, pr);
       break;
+    case MessageType.ReadIndex:
+      handleReadIndex(r, m);
+      break;
     case MessageType.HeartbeatResp:
       pr.recentActive = true;
+      if (m.context.byteLength > 0) onHeartbeatAck(r, m.from, m.context);
       if (m.reject && m.rejectHint < pr.match) {
         // Its log ends below what it acknowledged (a replaced disk): probe from there. Without
         // this an idle leader would never send it anything again.
@@ -169,6 +174,9 @@ export function stepFollower(r: Raft, m: Message): void {
       // Leadership transfer: campaign at once, skipping pre-vote; voters ignore their lease.
       r.hup(true);
       break;
+    case MessageType.ReadIndexResp:
+      r.readStates.push({ index: m.index, ctx: m.context });
+      break;
     default:
       break;
   }
@@ -219,7 +227,7 @@ function handleAppend(r: Raft, m: Message): void {
  */
 function handleSnapshot(r: Raft, m: Message): void {
   if (m.commit > r.leaderCommit) r.leaderCommit = m.commit;
-  r.log.maybeRestore({ index: m.index, term: m.logTerm }, r.bugInstallStaleSnapshot);
+  if (r.log.maybeRestore({ index: m.index, term: m.logTerm, conf: m.conf }, r.bugs.has('install-stale-snapshot'))) r.restoreConf(m.index, m.conf);
   const resp = r.newMessage(MessageType.AppendResp, m.from);
   resp.index = r.log.committed;
   r.msgsAfterAppend.push(resp);
@@ -230,6 +238,7 @@ function handleHeartbeat(r: Raft, m: Message): void {
   const last = r.log.lastIndex();
   r.log.commitTo(Math.min(m.commit, last));
   const resp = r.newMessage(MessageType.HeartbeatResp, m.from);
+  resp.context = m.context;
   if (m.commit > last) {
     // The leader tells us no more than what we acknowledged; we lack some of it, so our store
     // was lost: say where our log ends.

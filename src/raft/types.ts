@@ -12,6 +12,44 @@ export enum EntryType {
   Normal = 0,
   /** The empty entry a new leader appends at the start of its term (Raft 5.4.2, 8). */
   NoOp = 1,
+  /** A membership change: `data` is encodeConfChangeEntry(...) (conf.ts). It takes effect when it
+   *  is appended (Raft thesis 4.1: a server uses the latest configuration in its log), committed
+   *  or not, and is undone if a conflicting append truncates it. */
+  ConfChange = 2,
+}
+
+/** A configuration: who votes and who only receives the log. Disjoint lists. */
+export interface ConfState {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+export type ConfChangeOp = 'addLearner' | 'addVoter' | 'promote' | 'remove';
+
+export interface ConfChange {
+  readonly op: ConfChangeOp;
+  readonly node: NodeId;
+  /** Opaque to the core, stored in the entry (the broker puts member addresses here). */
+  readonly context: string;
+}
+
+/** What a ConfChange entry holds: the change AND the whole resulting configuration, so that
+ *  applying any conf entry is "set the configuration to this" (absolute, not a delta). */
+export interface ConfChangeEntry extends ConfChange {
+  readonly conf: ConfState;
+}
+
+/** A configuration and the log index it took effect at (0: the seed). */
+export interface ConfAt {
+  readonly index: number;
+  readonly conf: ConfState;
+}
+
+/** A linearizable read the driver may serve once its applied index is >= `index` (ReadIndex). */
+export interface ReadState {
+  readonly index: number;
+  /** The context given to readIndex(). */
+  readonly ctx: Uint8Array;
 }
 
 export interface Entry {
@@ -37,6 +75,10 @@ export enum MessageType {
    *  sends the snapshot's state with it. Answered by an AppendResp (index = the snapshot index the
    *  follower now holds, or its commit index if the snapshot was stale). */
   Snapshot = 'Snapshot',
+  /** Follower/learner -> leader: a ReadIndex request (`context`: the reader's ctx). */
+  ReadIndex = 'ReadIndex',
+  /** Leader -> the follower that asked: `index` is the read index, `context` the ctx. */
+  ReadIndexResp = 'ReadIndexResp',
 }
 
 /** A snapshot of the state machine at `index` (its log entry has `term`): everything up to and
@@ -44,6 +86,9 @@ export enum MessageType {
 export interface SnapshotMeta {
   readonly index: number;
   readonly term: number;
+  /** The configuration in force at `index`; null or absent: no conf entry at or below it (the
+   *  seed, RaftConfig.peers). */
+  readonly conf?: ConfState | null;
 }
 
 /** No snapshot: the log was never compacted. */
@@ -81,6 +126,11 @@ export interface Message {
    *  empty log (a new group), never for one that has seen the group and holds nothing; a voter
    *  that has seen the group never votes for a recovering candidate. */
   readonly recovering: boolean;
+  /** Heartbeat/HeartbeatResp: the leader's ReadIndex round (opaque to followers, echoed back);
+   *  ReadIndex/ReadIndexResp: the reader's ctx. Empty elsewhere. */
+  readonly context: Uint8Array;
+  /** Snapshot: the configuration in force at the snapshot's index (null: the seed). Null elsewhere. */
+  readonly conf: ConfState | null;
 }
 
 export enum Role {
@@ -154,6 +204,8 @@ export interface Ready {
   readonly messages: readonly Message[];
   readonly persistedMessages: readonly Message[];
   readonly committedEntries: readonly Entry[];
+  /** Confirmed ReadIndex requests of this node (readIndex()): serve each once applied >= index. */
+  readonly readStates: readonly ReadState[];
 }
 
 /** Read-only view of the durable log the core starts from (etcd's Storage, hashicorp's LogStore). */
@@ -173,12 +225,25 @@ export interface Storage {
    *  never compacted. The driver may compact (move firstIndex() up, to at most applied + 1)
    *  between calls into the core; the core compacts nothing itself. */
   snapshot(): SnapshotMeta;
+  /** The configuration the driver's state machine knows as of its applied index
+   *  (RaftConfig.applied): the latest ConfChange entry at or below it, or the snapshot's conf.
+   *  Null: none applied yet (RaftConfig.peers is the seed). The core scans the log after the
+   *  applied index for later conf entries itself. */
+  initialConfState(): ConfAt | null;
 }
 
 export interface RaftConfig {
   readonly id: NodeId;
-  /** Every voting member, including `id`. */
+  /** The seed voters of a brand-new group (dLegerPeers). The configuration in force is log state
+   *  (ConfChange entries, snapshots); the seed applies while the log holds none. Empty for a node
+   *  joining an existing group: it knows no configuration until the leader sends one, and never
+   *  campaigns while it is not a voter. */
   readonly peers: readonly NodeId[];
+  /** Seed learners (disjoint from peers); default none. */
+  readonly learners?: readonly NodeId[];
+  /** A learner whose match is more than this many entries below the leader's last index may not
+   *  be promoted (LEARNER_LAGGING). Default 1000. */
+  readonly promoteLagMax?: number;
   /** Election timeout is randomized in [electionTicks, 2 * electionTicks). */
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
@@ -231,7 +296,12 @@ export type TestBug =
   | 'pre-vote-tie-break-always'
   /** A follower installs a Snapshot at or below its commit index instead of ignoring it (its
    *  log and state go back; committed entries vanish from it). */
-  | 'install-stale-snapshot';
+  | 'install-stale-snapshot'
+  /** A new leader takes a conf change before it has committed an entry of its own term (the
+   *  single-server change bug: two configurations whose majorities do not overlap). */
+  | 'conf-change-before-term-commit'
+  /** A leader takes a conf change while another is not yet applied (two in flight). */
+  | 'two-conf-changes-in-flight';
 
 export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'peers' | 'seed'> = {
   electionTicks: 10,
@@ -248,11 +318,32 @@ export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'peers' | 'seed'> = {
   fastElectionTicksMax: 3,
 };
 
-/** Why a proposal was refused. Stable codes; the broker maps NOT_LEADER to NOT_MASTER. */
-export type ProposeRefusal =
-  | { readonly ok: false; readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId }
-  | { readonly ok: false; readonly code: 'TRANSFERRING'; readonly leaderHint: NodeId }
-  | { readonly ok: false; readonly code: 'UNCOMMITTED_LIMIT'; readonly leaderHint: NodeId };
+export type ProposeRefusalCode =
+  | 'NOT_LEADER'
+  | 'TRANSFERRING'
+  | 'UNCOMMITTED_LIMIT'
+  /** proposeConfChange: a conf entry is not yet applied by the leader, or the leader has not yet
+   *  committed an entry of its own term. */
+  | 'CONF_CHANGE_IN_FLIGHT'
+  /** proposeConfChange: the change does not fit the configuration (unknown node, a member added
+   *  again, the last voter removed, a promotion of a non-learner). */
+  | 'BAD_CONF_CHANGE'
+  /** proposeConfChange: promote/addVoter of a learner that is not caught up (RaftConfig.promoteLagMax). */
+  | 'LEARNER_LAGGING'
+  /** proposeConfChange: the recently active voters of the new configuration would not be a
+   *  majority of it (skipped with force). */
+  | 'NO_LIVE_QUORUM'
+  /** readIndex: too many reads pending. */
+  | 'READ_QUEUE_FULL';
+
+/** Why a proposal (or a read) was refused. Stable codes; the broker maps NOT_LEADER to NOT_MASTER.
+ *  `reason` is one human line (it may change between versions; `code` does not). */
+export interface ProposeRefusal {
+  readonly ok: false;
+  readonly code: ProposeRefusalCode;
+  readonly leaderHint: NodeId;
+  readonly reason: string;
+}
 
 /** Accepted: the entries got indexes [firstIndex, lastIndex] in `term`. The proposal succeeded iff
  *  a committed entry at lastIndex later has this term (another term there means it was lost). */
@@ -271,6 +362,8 @@ export interface ProgressStatus {
   /** Entry data bytes of the appends in flight. */
   readonly inflightBytes: number;
   readonly recentActive: boolean;
+  /** A learner (receives the log, does not vote). */
+  readonly learner: boolean;
 }
 
 export interface RaftStatus {
@@ -287,9 +380,14 @@ export interface RaftStatus {
   readonly leaderCommit: number;
   /** See HardState.recovering. */
   readonly recovering: boolean;
-  /** Leader only: one entry per other peer. */
+  /** Leader only: one entry per other member (voters and learners). */
   readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
   readonly transferee: NodeId;
+  /** The configuration in force (the latest in this node's log, committed or not). */
+  readonly conf: ConfState;
+  /** Leader: index of the last conf entry it appended (or its last index when it was elected);
+   *  a new conf change waits until it is applied. 0 elsewhere. */
+  readonly pendingConfIndex: number;
 }
 
 /**
@@ -301,6 +399,12 @@ export interface RaftNodeApi {
   step(message: Message): void;
   /** Proposes application commands (bodies are not copied). */
   propose(data: readonly Uint8Array[]): ProposeResult;
+  /** Proposes a membership change (one at a time, single-server). `force` skips NO_LIVE_QUORUM. */
+  proposeConfChange(cc: ConfChange, opts?: { readonly force?: boolean }): ProposeResult;
+  /** A linearizable read (etcd's ReadIndex): a ReadState with `ctx` comes out in a later Ready once
+   *  leadership is confirmed. One that cannot complete (leader lost) never comes out: the driver
+   *  times it out. NOT_LEADER when no leader is known, READ_QUEUE_FULL beyond the queue limit. */
+  readIndex(ctx: Uint8Array): { readonly ok: true } | ProposeRefusal;
   /** Starts a leadership transfer (leader only; ignored elsewhere). Returns false if refused. */
   transferLeadership(to: NodeId): boolean;
   /** The transport lost its connection to `peer` (reset or refused). If it is our leader, the

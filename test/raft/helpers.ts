@@ -8,8 +8,11 @@ import {
   type Entry,
   type Message,
   type NodeId,
+  type ConfChange,
+  type ProposeResult,
   type RaftConfig,
   type Ready,
+  type ReadState,
   DEFAULT_RAFT_CONFIG,
   EntryType,
   MessageType,
@@ -25,6 +28,8 @@ export interface TestNode {
   applied: Entry[];
   /** Every Ready handed out (for ordering checks). */
   readies: Ready[];
+  /** Every ReadState handed out. */
+  reads: ReadState[];
 }
 
 export function ids(n: number): NodeId[] {
@@ -62,8 +67,25 @@ export class Network {
       const o = typeof overrides === 'function' ? overrides(id) : overrides;
       const config = makeConfig(id, peerIds, o);
       const storage = new MemoryStorage();
-      this.nodes.set(id, { id, node: new RaftNode(config, storage), storage, config, applied: [], readies: [] });
+      this.nodes.set(id, { id, node: new RaftNode(config, storage), storage, config, applied: [], readies: [], reads: [] });
     }
+  }
+
+  /** A node joining the group: an empty store and an empty seed (it learns the configuration
+   *  from the leader). */
+  add(id: NodeId, overrides: Partial<RaftConfig> = {}): TestNode {
+    const config = makeConfig(id, [], { seed: 4242 + this.nodes.size, ...overrides });
+    const storage = new MemoryStorage();
+    const n: TestNode = { id, node: new RaftNode(config, storage), storage, config, applied: [], readies: [], reads: [] };
+    this.nodes.set(id, n);
+    return n;
+  }
+
+  /** Proposes a conf change at `id` and stabilizes. */
+  confChange(id: NodeId, op: ConfChange['op'], node: NodeId, force = false): ProposeResult {
+    const r = this.node(id).proposeConfChange({ op, node, context: `addr-of-${node}` }, { force });
+    this.stabilize();
+    return r;
   }
 
   get(id: NodeId): TestNode {
@@ -123,6 +145,7 @@ export class Network {
     n.storage.append(rd.entries);
     for (const m of rd.persistedMessages) out.push(m);
     for (const e of rd.committedEntries) n.applied.push(e);
+    for (const rs of rd.readStates) n.reads.push(rs);
     n.node.advance(rd);
     return out;
   }
@@ -198,7 +221,7 @@ export class Network {
 
 /** A message with defaults for the fields a test does not care about. */
 export function msg(m: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
-  return { index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false, ...m };
+  return { index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false, context: new Uint8Array(0), conf: null, ...m };
 }
 
 /** A lone RaftNode (no network) with its storage. */

@@ -178,7 +178,7 @@ t.test('restore: the log becomes the snapshot; term and lastIndex are right whil
   // A vote request for a shorter log of the same last term is refused: our last entry is (10, 2).
   node.step(msg({ type: MessageType.PreVote, from: 'n2', to: 'n1', term: 3, index: 9, logTerm: 2 }));
   const rd = node.ready();
-  t.same(rd.snapshot, { index: 10, term: 2 });
+  t.same(rd.snapshot, { index: 10, term: 2, conf: null });
   t.equal(rd.entries.length, 0);
   t.equal(rd.committedEntries.length, 0);
   t.equal(rd.hardState?.commit, 10);
@@ -222,7 +222,7 @@ t.test('Ready ordering: a snapshot and the entries after it in one Ready; commit
     node.step(snapshotMsg(10, 2, 12, 2));
     node.step(msg({ type: MessageType.Append, from: 'n0', to: 'n1', term: 2, index: 10, logTerm: 2, commit: 12, entries: [entry(11, 2), entry(12, 2)] }));
     const rd = node.ready();
-    t.same(rd.snapshot, { index: 10, term: 2 }, `applyUnpersisted=${applyUnpersisted}: the snapshot`);
+    t.same(rd.snapshot, { index: 10, term: 2, conf: null }, `applyUnpersisted=${applyUnpersisted}: the snapshot`);
     t.same(rd.entries.map((e) => e.index), [11, 12], 'then the entries after it');
     t.same(
       rd.committedEntries.map((e) => e.index),
