@@ -12,6 +12,8 @@
 //                                    fdatasync: no inode size update). A roll and a clean close cut
 //                                    it back to its last record: every other segment, and every
 //                                    segment of a closed store, ends at its last record.
+//   <dir>/data/<20-digit>.recycled   files of segments retention removed, kept for new segments
+//                                    (recycledSegmentsMax; recycler.ts)
 //   <dir>/index/<20-digit index>     32-byte entries (record.ts), file k holds indexes
 //                                    [1 + k * perFile, (k + 1) * perFile]
 //
@@ -73,6 +75,7 @@
 //   flusher.ts        flush: fdatasync rounds, the checkpoint, lazy syncs
 //   waiters.ts        appends and flushes waiting on those
 //   files.ts          segment and index files: create, preallocate, cut, remove
+//   recycler.ts       files of removed segments kept for new ones (recycledSegmentsMax)
 //   dirty-files.ts    what is not yet durable; closes deferred past an fdatasync in flight
 //   reader.ts         reads: the cache, then the files, verified
 //   truncation.ts     truncateAfter and retention (deleteBefore)
@@ -94,12 +97,14 @@ import { resolveOptions, type StoreSettings } from './options.ts';
 import { WritePump } from './pump.ts';
 import { LogReader } from './reader.ts';
 import { Recovery } from './recovery.ts';
+import { SegmentRecycler } from './recycler.ts';
 import { Truncation } from './truncation.ts';
 import type { CommitLog, CommitLogOptions, CommitLogStats, LogRecord } from './types.ts';
 import { Waiters } from './waiters.ts';
 
 export {
   CACHE_BYTES_DEFAULT,
+  RECYCLED_SEGMENTS_MAX_DEFAULT,
   FLUSH_INTERVAL_MS_DEFAULT,
   FLUSH_LEAST_BYTES_DEFAULT,
   INDEX_ENTRIES_PER_FILE_DEFAULT,
@@ -142,7 +147,7 @@ export class FileCommitLog implements CommitLog {
     const kickPump = (): void => this.pump.kick();
     this.state = new LogState(settings.cacheBytesMax);
     this.io = new DiskIo(faults, observer);
-    this.files = new StoreFiles(settings, this.dirty);
+    this.files = new StoreFiles(settings, this.dirty, new SegmentRecycler(settings, (point) => testFaults?.reached(point) ?? false));
     this.sealer = new CrcSealer((msg, fields) => settings.log('warn', msg, fields), testFaults);
     this.queue = new ChunkQueue(settings, this.state, this.sealer, () => {
       if (this.state.lifecycle !== 'closed') kickPump();
@@ -215,6 +220,8 @@ export class FileCommitLog implements CommitLog {
       directWrites: this.io.directWrites,
       segmentCount: this.files.segments.length,
       segmentBytes: this.files.segments.reduce((sum, seg) => sum + seg.size, 0),
+      segmentsRecycled: this.files.segmentsRecycled,
+      recycledFiles: this.files.recycler.size,
     };
   }
 

@@ -5,6 +5,13 @@
 import { assert } from '../util/index.ts';
 import type { DiskFaults } from './types.ts';
 
+/** Points in the recycling of segment files (recycler.ts) where a test can stop the store, as a
+ *  crash there would: after retired files were renamed into the pool (and the directory fsync'd),
+ *  before their first block is zeroed; after the zeroing, before they join the pool; after a pool
+ *  file was renamed to the next segment's name, before the directory fsync; after that fsync,
+ *  before the first write into it. */
+export type RecyclePoint = 'retire-renamed' | 'retire-zeroed' | 'take-renamed' | 'take-synced';
+
 /** What a crash test needs to tear the unflushed tail of a crashed store. */
 export interface CrashInfo {
   readonly flushedPos: number;
@@ -25,12 +32,22 @@ export class CommitLogFaults implements DiskFaults {
   datasyncDelayMs = 0;
   powerCutNextWrite = false;
   powerCutBlock: { readonly start: number; readonly end: number } | null = null;
+  /** The recycling stops at this point (once), failing the operation there: deleteBefore rejects,
+   *  a roll fails the store. The test then crashes the store (`crash`) and reopens it. */
+  crashAtRecycle: RecyclePoint | null = null;
 
   private crashStore: (() => Promise<CrashInfo>) | null = null;
   private killWorker: (() => Promise<void>) | null = null;
 
   constructor(disk: Partial<DiskFaults> = {}) {
     Object.assign(this, disk);
+  }
+
+  /** Whether the recycling reached the point set in crashAtRecycle (then cleared). */
+  reached(point: RecyclePoint): boolean {
+    if (this.crashAtRecycle !== point) return false;
+    this.crashAtRecycle = null;
+    return true;
   }
 
   /** Called by the store opened with these faults (the last one opened is the one crashed). */

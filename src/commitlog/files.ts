@@ -8,6 +8,7 @@ import type { DirectWriter } from './direct-writer.ts';
 import type { DirtyFiles } from './dirty-files.ts';
 import type { StoreSettings } from './options.ts';
 import { padName } from './record.ts';
+import type { RecycledFile, SegmentRecycler } from './recycler.ts';
 
 export interface Segment {
   readonly start: number;
@@ -23,6 +24,9 @@ export interface Segment {
   /** The O_DIRECT writer of the active segment (SYNC_FLUSH with directIo), opened at its first
    *  write and closed when it stops being the active one; null: none (yet). */
   direct: DirectWriter | null;
+  /** Created in a recycled file (recycler.ts) in this process: the bytes after the records are an
+   *  older segment's, not zeros, until the next cut (a roll, a close, a recovery). */
+  readonly recycled: boolean;
 }
 
 export interface IndexFile {
@@ -38,21 +42,30 @@ export class StoreFiles {
   /** By the index of their first entry. */
   readonly indexFiles = new Map<number, IndexFile>();
 
+  /** Segments created in a recycled file since open. */
+  segmentsRecycled = 0;
+
   constructor(
     private readonly settings: StoreSettings,
     private readonly dirty: DirtyFiles,
+    readonly recycler: SegmentRecycler,
   ) {}
 
   lastSegment(): Segment | undefined {
     return this.segments[this.segments.length - 1];
   }
 
-  /** Creates the segment starting at position `start` as the new active one (preallocated). */
+  /** Creates the segment starting at position `start` as the new active one (preallocated): in the
+   *  recycled file the roll prepared for it (recycler.ts), else in a new file. */
   createSegment(start: number, firstIndex: number): Segment {
-    const file = path.join(this.settings.dataDir, padName(start));
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    const seg: Segment = { start, path: file, fd, size: 0, fileLen: 0, firstIndex, direct: null };
+    const recycled = this.recycler.take(start);
+    const file = recycled ?? path.join(this.settings.dataDir, padName(start));
+    const flags = recycled !== null ? fs.constants.O_RDWR : fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL;
+    const fd = fs.openSync(file, flags, 0o644);
+    const seg: Segment = { start, path: file, fd, size: 0, fileLen: 0, firstIndex, direct: null, recycled: recycled !== null };
     try {
+      // A recycled file is as long as its old segment was: a roll cuts it back (shrinkToWritten).
+      if (recycled !== null) seg.fileLen = fs.fstatSync(fd).size;
       this.extendActive(seg);
     } catch (err) {
       closeQuietly(fd);
@@ -61,6 +74,7 @@ export class StoreFiles {
     }
     this.segments.push(seg);
     this.dirty.dirs.add(this.settings.dataDir);
+    if (recycled !== null) this.segmentsRecycled++;
     return seg;
   }
 
@@ -70,7 +84,8 @@ export class StoreFiles {
     const file = path.join(this.settings.dataDir, name);
     const fd = fs.openSync(file, 'r+');
     const len = fs.fstatSync(fd).size;
-    const seg: Segment = { start: Number(name), path: file, fd, size: len, fileLen: len, firstIndex: 0, direct: null };
+    // Not `recycled` even if it once was: recovery cuts the file at the end of its records.
+    const seg: Segment = { start: Number(name), path: file, fd, size: len, fileLen: len, firstIndex: 0, direct: null, recycled: false };
     this.segments.push(seg);
     return seg;
   }
@@ -117,11 +132,19 @@ export class StoreFiles {
     this.segments.length = k + 1;
   }
 
-  /** Removes the first `count` segments (retention); returns them. */
-  dropFirstSegments(count: number): Segment[] {
+  /** Retention: the first `count` segments leave the log; their files are renamed into the
+   *  recycler's pool while it has room (returned: the caller fsyncs the directory, then has the
+   *  recycler admit them), else unlinked. */
+  retireFirstSegments(count: number): RecycledFile[] {
     const gone = this.segments.splice(0, count);
-    for (const seg of gone) this.removeSegment(seg);
-    return gone;
+    const kept: RecycledFile[] = [];
+    for (const seg of gone) {
+      closeDirect(seg);
+      this.dirty.closeFd(seg.fd);
+      const f = this.recycler.retire(seg.path, seg.start, kept.length);
+      if (f !== null) kept.push(f);
+    }
+    return kept;
   }
 
   /** Position in `segments` of the segment holding `position` (or ending at it), or -1. */

@@ -23,7 +23,7 @@ export { INDEX_ENTRY_SIZE, RECORD_HEADER_SIZE, crc32Small, encodeRecord } from '
 export { DIRECT_ALIGN, DirectWriter, alignedBuffer } from './direct-writer.ts';
 export { EncodeArena } from './encode-arena.ts';
 /** Test-only fault injection (crash a store, kill its CRC worker): passed as CommitLogOptions.faults. */
-export { CommitLogFaults, type CrashInfo } from './faults.ts';
+export { CommitLogFaults, type CrashInfo, type RecyclePoint } from './faults.ts';
 
 /** Opens (creating if needed) the commitlog in options.dir, recovering it after a crash. */
 export function openCommitLog(options: CommitLogOptions): Promise<FileCommitLog> {

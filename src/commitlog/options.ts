@@ -13,7 +13,11 @@ export const FLUSH_LEAST_BYTES_DEFAULT = 4 * 1024 * 1024;
  *  replicas more RSS and no more throughput (three nodes at 256 in flight, `npm run bench`). */
 export const CACHE_BYTES_DEFAULT = 16 * 1024 * 1024;
 
+/** Files of retired segments kept for new segments (recycler.ts). */
+export const RECYCLED_SEGMENTS_MAX_DEFAULT = 0;
+
 /** Limits (TigerStyle: everything has one). */
+const RECYCLED_SEGMENTS_MAX_LIMIT = 64;
 const SEGMENT_BYTES_MIN = 4096;
 const SEGMENT_BYTES_MAX = 2 ** 40;
 
@@ -38,6 +42,8 @@ export interface StoreSettings {
    *  the block a write was writing cannot take them (SYNC_FLUSH, which acknowledges durability). */
   readonly alignAppends: boolean;
   readonly crcOffloadMinBytes: number;
+  /** Files of retired segments kept for reuse (recycler.ts); 0: none (needs `preallocate`). */
+  readonly recycledSegmentsMax: number;
   readonly log: LogFn;
 }
 
@@ -52,6 +58,7 @@ export function resolveOptions(options: CommitLogOptions): StoreSettings {
   checkInt('flushLeastBytes', options.flushLeastBytes, 1, 2 ** 40);
   checkInt('cacheBytes', options.cacheBytes, 0, 2 ** 40);
   checkInt('crcOffloadMinBytes', options.crcOffloadMinBytes, 0, 2 ** 40);
+  checkInt('recycledSegmentsMax', options.recycledSegmentsMax, 0, RECYCLED_SEGMENTS_MAX_LIMIT);
   if (options.directIo !== undefined && typeof options.directIo !== 'boolean') {
     throw new CommitLogError('INVALID_ARGUMENT', `directIo must be a boolean, not ${String(options.directIo)}`);
   }
@@ -80,6 +87,8 @@ export function resolveOptions(options: CommitLogOptions): StoreSettings {
     directIo: (options.directIo ?? true) && preallocate && mode === 'SYNC_FLUSH',
     alignAppends: mode === 'SYNC_FLUSH',
     crcOffloadMinBytes: options.crcOffloadMinBytes ?? CRC_OFFLOAD_MIN_BYTES_DEFAULT,
+    // A recycled file is longer than its records until the next roll: the preallocated layout.
+    recycledSegmentsMax: preallocate ? (options.recycledSegmentsMax ?? RECYCLED_SEGMENTS_MAX_DEFAULT) : 0,
     log: options.log ?? (() => {}),
   };
 }

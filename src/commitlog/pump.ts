@@ -59,6 +59,7 @@ export class WritePump {
   /** Data writes go through DirectWriter (turned off for good if the filesystem refuses it). */
   private useDirect: boolean;
   private staging: Buffer | null = null;
+  private readonly zeroBlock = Buffer.alloc(DIRECT_ALIGN);
 
   constructor(
     private readonly settings: StoreSettings,
@@ -183,6 +184,15 @@ export class WritePump {
       this.fail(new CommitLogError('IO_ERROR', `could not cut ${seg.path} back to its records at a roll`, { cause: err }));
       return 'stop';
     }
+    // A recycled file for the next segment: renamed to its name, durably, before the first write.
+    if (this.files.recycler.size > 0) {
+      try {
+        await this.files.recycler.prepare(first.segStart, this.io);
+      } catch (err) {
+        this.fail(new CommitLogError('IO_ERROR', `could not reuse a recycled segment file in ${this.settings.dataDir}`, { cause: err }));
+        return 'stop';
+      }
+    }
     return this.queue.head() !== first ? 'again' : 'done';
   }
 
@@ -230,8 +240,20 @@ export class WritePump {
         return pad + r.bytes;
       });
     }
-    const n = batch.bytes - pad <= WRITE_ON_MAIN_THREAD_BYTES_MAX ? this.io.writevAt(seg.fd, bufs, at) : this.io.writevAtAsync(seg.fd, bufs, at);
-    return typeof n === 'number' ? pad + n : n.then((m) => pad + m);
+    // In a recycled file the bytes after the records are old ones, not zeros: the zeros up to the
+    // next block boundary, where the next append starts, are written with the records (as direct
+    // writes do), never later over a block that holds acknowledged records.
+    const zeros = seg.recycled && this.settings.alignAppends ? this.zerosToBlockEnd(seg, at + batch.bytes - pad) : 0;
+    if (zeros > 0) bufs.push(this.zeroBlock.subarray(0, zeros));
+    const n = batch.bytes - pad + zeros <= WRITE_ON_MAIN_THREAD_BYTES_MAX ? this.io.writevAt(seg.fd, bufs, at) : this.io.writevAtAsync(seg.fd, bufs, at);
+    return typeof n === 'number' ? pad + n - zeros : n.then((m) => pad + m - zeros);
+  }
+
+  /** Zeros from `end` (where a buffered write's records end) to the next block boundary, within
+   *  `seg`'s file (an append never starts past its end). */
+  private zerosToBlockEnd(seg: Segment, end: number): number {
+    const inBlock = end % DIRECT_ALIGN;
+    return inBlock === 0 ? 0 : Math.max(0, Math.min(DIRECT_ALIGN - inBlock, seg.fileLen - end));
   }
 
   /** The data write of `n` bytes completed: the segment grows, the index entries follow. */
@@ -339,7 +361,12 @@ export class WritePump {
     if (err.code !== 'DISK_FULL' || !this.diskFullLogged) {
       this.settings.log('error', 'commitlog write failed; unwritten appends rejected', { code: err.code, message: err.message });
     }
-    if (err.code === 'DISK_FULL') this.diskFullLogged = true;
+    if (err.code === 'DISK_FULL') {
+      this.diskFullLogged = true;
+      // The recycled files hold space a full disk needs now.
+      const released = files.recycler.release();
+      if (released > 0) this.settings.log('warn', 'disk full: removed the recycled segment files', { files: released });
+    }
     this.queue.clear();
     // A segment created for the failed write holds nothing: remove it.
     const seg = files.lastSegment();

@@ -7,7 +7,8 @@
 //    fdatasync'd): STORE_CORRUPT;
 //  - a bad record at or after flushedPos (never acknowledged under SYNC_FLUSH: a torn tail after a
 //    crash): cut there, with a warning; a zeroed header there is the clean end of the records (the
-//    preallocated rest of the file): cut there too (whatever follows is never trusted), no warning;
+//    preallocated rest of the file), and so is an intact header of an older segment (the old bytes
+//    of a recycled file, recycler.ts): cut there too (whatever follows is never trusted), no warning;
 //  - data ending below flushedPos (flushed bytes missing): STORE_CORRUPT.
 // flushedPos may lag (its slot is not synced by every round), so a bad byte in the last moments of
 // flushed data before a power cut can be cut as a torn tail rather than reported.
@@ -46,8 +47,10 @@ interface ScanResult {
   readonly end: number;
   /** Why the record at `end` is bad; null: none is. */
   readonly failure: string | null;
-  /** The failure is zeros where the next header would be: the clean end of a preallocated file. */
-  readonly zeroEnd: boolean;
+  /** The failure is the clean end of the records: zeros where the next header would be (the
+   *  preallocated rest of the file), or an intact header of an older segment (a recycled file's
+   *  old bytes: it claims a position below this segment's start). */
+  readonly cleanEnd: boolean;
   /** Index entries of the good records. */
   readonly entries: Buffer;
   readonly nextIndex: number;
@@ -72,6 +75,8 @@ export class Recovery {
     this.openFiles();
     this.checkFirstRecords(flushedPos);
     this.finishRetention();
+    // Pool files were zeroed before they joined the pool, unless a crash came between: again.
+    this.files.recycler.loadSync(this.files.segments[0]?.start ?? 0);
     this.scanSegments(flushedPos);
     this.cutStaleIndex();
     this.settleEnd(flushedPos);
@@ -126,7 +131,7 @@ export class Recovery {
     const { files, state } = this;
     while (files.segments.length >= 2 && files.segments[1].firstIndex !== 0 && files.segments[1].firstIndex <= state.first) {
       this.settings.log('info', 'removing a segment below the retention point', { file: files.segments[0].path });
-      files.dropFirstSegments(1);
+      files.retireFirstSegments(1);
     }
     const s0 = files.segments[0];
     if (s0 !== undefined && s0.firstIndex !== 0 && s0.firstIndex !== state.first) {
@@ -210,11 +215,12 @@ export class Recovery {
       if (!isLast || seg.start + off < flushedPos) {
         throw corruptError(seg.path, off, `${r.failure} (flushed up to position ${flushedPos}; not a torn tail)`);
       }
-      // Zeros after the last record are the clean end of a preallocated file: no warning. Anything
-      // else is a torn tail. Either way the file is cut here (and extended again once recovery is
-      // done): bytes after the end are never verified, so whatever lies there (records written
-      // after a page that never reached the disk) must not be found by a later recovery.
-      if (!r.zeroEnd) {
+      // Zeros after the last record are the clean end of a preallocated file, and an older
+      // segment's record that of a recycled one: no warning. Anything else is a torn tail. Either
+      // way the file is cut here (and extended again once recovery is done): bytes after the end
+      // are never verified, so whatever lies there (records written after a page that never
+      // reached the disk, a recycled file's old records) must not be found by a later recovery.
+      if (!r.cleanEnd) {
         this.settings.log('warn', 'cut a torn tail', { file: seg.path, offset: off, bytesCut: writtenExtent(seg.fd, off, seg.size), reason: r.failure });
       }
       this.files.cutSegment(seg, off);
@@ -233,12 +239,12 @@ export class Recovery {
     let prevTerm = firstPrevTerm;
     let off = 0;
     let failure: string | null = null;
-    let zeroEnd = false;
+    let cleanEnd = false;
     while (off < seg.size) {
       if (off + RECORD_HEADER_SIZE > seg.size) {
         failure = 'record header cut short at the end of the file';
         win.load(off, seg.size - off);
-        zeroEnd = win.isZero(off, seg.size);
+        cleanEnd = win.isZero(off, seg.size);
         break;
       }
       win.load(off, RECORD_HEADER_SIZE);
@@ -250,11 +256,14 @@ export class Recovery {
           continue;
         }
         failure = h;
-        zeroEnd = win.isZero(off, off + RECORD_HEADER_SIZE);
+        cleanEnd = win.isZero(off, off + RECORD_HEADER_SIZE);
         break;
       }
       failure = headerProblem(h, seg, off, expect, prevTerm);
-      if (failure !== null) break;
+      if (failure !== null) {
+        cleanEnd = h.position < seg.start;
+        break;
+      }
       win.load(off, h.totalSize);
       if (!bodyMatches(win.buf, win.at(off), h)) {
         failure = `body CRC mismatch in record ${h.index}`;
@@ -266,7 +275,7 @@ export class Recovery {
       expect++;
       off += h.totalSize;
     }
-    return { end: off, failure, zeroEnd, entries: entries.concat(), nextIndex: expect, lastTerm: prevTerm };
+    return { end: off, failure, cleanEnd, entries: entries.concat(), nextIndex: expect, lastTerm: prevTerm };
   }
 
   /** Makes the index files hold `entries` for [fromIndex, ...): rewrites only what differs. */

@@ -99,11 +99,14 @@ export class Truncation {
     state.runs.dropBefore(newFirst);
     state.cache.dropBefore(newFirst);
     await this.flusher.writeCheckpointNow();
-    const gone = files.dropFirstSegments(k);
+    // Renamed into the recycler's pool (or unlinked); the renames are durable before the files'
+    // first blocks are zeroed (recycler.ts: a crash between leaves no zeroed file under a segment name).
+    const recycled = files.retireFirstSegments(k);
     const indexPerFile = this.settings.indexPerFile;
     files.dropIndexFiles((start) => start + indexPerFile - 1 < newFirst);
     await Promise.all([this.io.fsyncDir(this.settings.dataDir), this.io.fsyncDir(this.settings.indexDir)]);
-    this.settings.log('info', LOG_SEGMENTS_REMOVED, { segments: gone.length, firstIndex: newFirst });
+    this.settings.log('info', LOG_SEGMENTS_REMOVED, { segments: k, firstIndex: newFirst, recycled: recycled.length });
+    await files.recycler.admit(recycled, (fd) => this.io.fdatasync(fd));
   }
 
   /** An empty log starts over at `first` (the caller emptied it with truncateAfter). The new

@@ -44,6 +44,13 @@ export interface CommitLogOptions {
    *  a write) the store logs a warning and writes through the page cache. ASYNC_FLUSH always
    *  writes through the page cache (it acknowledges at the write). See direct-writer.ts. */
   readonly directIo?: boolean;
+  /** Files of segments removed by retention (deleteBefore) kept for new segments (default 0: none;
+   *  at most 64; needs `preallocate`). A roll renames one to the new segment's name instead of
+   *  creating a sparse file, so durable writes into it overwrite blocks the filesystem allocated
+   *  before instead of allocating them. Beyond the bound a removed segment is unlinked; the kept
+   *  files hold their disk space (up to this many segments) until reused, and a full disk
+   *  (DISK_FULL on a write) unlinks them. See recycler.ts and docs/performance.md. */
+  readonly recycledSegmentsMax?: number;
   /** Index entries per index file (default 1 Mi entries = 32 MiB files); small in tests. */
   readonly indexEntriesPerFile?: number;
   /** Told of each sync as it completes (metrics): called once per fdatasync or direct write,
@@ -95,6 +102,10 @@ export interface CommitLogStats {
   readonly segmentCount: number;
   /** Sum of the segments' sizes (their records, alignment padding and unused segment ends). */
   readonly segmentBytes: number;
+  /** Segments created in a recycled file (recycledSegmentsMax) since open. */
+  readonly segmentsRecycled: number;
+  /** Files of removed segments waiting for reuse now. */
+  readonly recycledFiles: number;
 }
 
 export interface CommitLog {
