@@ -9,11 +9,11 @@ import { runFigure8Seed } from './sim/figure8.ts';
 import { replayCommand, runSeed } from './sim/schedule.ts';
 import type { Profile, ScheduleOptions } from './sim/schedule.ts';
 
-const CORE_BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes', 'pre-vote-tie-break-always', 'install-stale-snapshot'];
+const CORE_BUGS: readonly TestBug[] = ['commit-old-term-by-counting', 'vote-for-stale-log', 'recovering-votes', 'pre-vote-tie-break-always', 'install-stale-snapshot', 'conf-change-before-term-commit', 'two-conf-changes-in-flight'];
 /** Bugs of the simulated driver (the broker's replica loop), not of the core. */
 const DRIVER_BUGS: readonly DriverBug[] = ['ack-before-durable', 'checkpoint-above-durable', 'commit-ahead-of-log', 'compact-stale-state'];
 const BUGS: readonly string[] = [...CORE_BUGS, ...DRIVER_BUGS];
-const PROFILES = ['default', 'crashy', 'wipes', 'snapshots', 'figure8'] as const;
+const PROFILES = ['default', 'crashy', 'wipes', 'snapshots', 'membership', 'figure8'] as const;
 
 const HELP = `usage: npm run sim -- [options]
 
@@ -32,6 +32,10 @@ options:
                     deleted: replicas restart empty and catch up; and power cuts of every node)
                     | snapshots (crashy, with log compaction: followers behind get snapshots,
                     which the network drops, delays, duplicates and reorders)
+                    | membership (crashy and wipes faults, plus membership changes: 2 spare
+                    nodes join with empty stores and seeds; adds, promotions, removals of
+                    any member, the leader included; half the seeds compact; pre-vote and
+                    check-quorum on)
                     | figure8 (scripted phases, 3 nodes; --steps and --nodes do not apply)
   --prevote on|off  fix pre-vote (default: random per run)
   --torn on|off     torn writes on crash (default: random per run)
@@ -43,7 +47,8 @@ options:
 
 output: progress on stderr; the last line on stdout is
   {"runs":N,"steps":N,"violations":N,"firstFailingSeed":S|null,"elections":N,"committed":N,
-   "compactions":N,"snapshotsSent":N,"snapshotsInstalled":N}
+   "compactions":N,"snapshotsSent":N,"snapshotsInstalled":N,"confProposed":N,"confRefused":N,
+   "confApplied":N,"retired":N,"leaderRemovals":N,"wipes":N,"crashes":N,"acked":N}
 exit status: 0 no violation, 1 violations found, 2 bad arguments.`;
 
 function usageError(msg: string): never {
@@ -173,6 +178,7 @@ function main(): void {
   let compactions = 0;
   let snapshotsSent = 0;
   let snapshotsInstalled = 0;
+  const conf = { confProposed: 0, confRefused: 0, confApplied: 0, retired: 0, leaderRemovals: 0, wipes: 0, crashes: 0, acked: 0 };
   const started = Date.now();
   let lastProgress = started;
   for (let r = 0; r < args.runs; r++) {
@@ -198,6 +204,7 @@ function main(): void {
       compactions += res.cluster.stats.compactions;
       snapshotsSent += res.cluster.stats.snapshotsSent;
       snapshotsInstalled += res.cluster.stats.snapshotsInstalled;
+      for (const k of Object.keys(conf) as (keyof typeof conf)[]) conf[k] += res.cluster.stats[k];
       replay = replayCommand(seed, sched, args.bug);
     }
     if (violation) {
@@ -215,7 +222,7 @@ function main(): void {
     }
   }
   log(`sim: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  process.stdout.write(`${JSON.stringify({ runs: args.runs, steps, violations, firstFailingSeed, elections, committed, compactions, snapshotsSent, snapshotsInstalled })}\n`);
+  process.stdout.write(`${JSON.stringify({ runs: args.runs, steps, violations, firstFailingSeed, elections, committed, compactions, snapshotsSent, snapshotsInstalled, ...conf })}\n`);
   process.exitCode = violations > 0 ? 1 : 0;
 }
 

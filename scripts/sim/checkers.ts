@@ -21,7 +21,7 @@
 //    may not be installed below what the node already committed. Every applied state is checked
 //    against the reference too. The other checks then run unchanged on the indexes above.
 
-import { type Entry, type NodeId, Role } from '../../src/raft/index.ts';
+import { type ConfState, type Entry, type NodeId, EntryType, Role, decodeConfChangeEntry } from '../../src/raft/index.ts';
 
 export type Invariant =
   | 'election-safety'
@@ -34,7 +34,14 @@ export type Invariant =
   | 'commit-monotonic'
   | 'state-machine-safety'
   | 'snapshot-state'
-  | 'acked-durable';
+  | 'acked-durable'
+  /** Two configurations in flight (the latest committed one and those after it in a log) differ
+   *  by more than one voter: their majorities need not overlap. */
+  | 'conf-in-flight'
+  /** The latest committed conf entry is not held by a majority of that configuration's voters
+   *  (a node whose store was lost, recovering, counts as holding it: one lost store is in the
+   *  fault model). */
+  | 'conf-majority';
 
 export interface Violation {
   /** An Invariant, or a harness-level one: 'core-threw', 'driver-contract', 'liveness'. */
@@ -82,6 +89,8 @@ export type Observation =
       readonly durableCommit: number;
       readonly commit: number;
       readonly applied: number;
+      /** Its store lost what it may have acknowledged (HardState.recovering). */
+      readonly recovering?: boolean;
     }
   /** The proposer applied proposal.lastIndex with proposal.term while it was at `term`: the
    *  client got its acknowledgement. */
@@ -118,6 +127,10 @@ export function stateHash(prev: number, key: string): number {
   return h;
 }
 
+function keyTypeIsConf(key: string): boolean {
+  return key.startsWith(`${keyTerm(key)}/${EntryType.ConfChange}/`);
+}
+
 function keyTerm(key: string): number {
   return Number(key.slice(0, key.indexOf('/')));
 }
@@ -133,6 +146,10 @@ interface NodeView {
   /** Term it is leader of, 0 when not leader. */
   leaderTerm: number;
   alive: boolean;
+  /** Indexes of the ConfChange entries of its log, ascending. */
+  confIdx: number[];
+  /** It restarted with a lost store (recovering). */
+  recovering: boolean;
 }
 
 interface Registered {
@@ -161,6 +178,32 @@ export class SafetyChecker {
   private readonly acks: Ack[] = [];
   /** Number of distinct (term, leader) pairs seen. */
   elections = 0;
+  /** The configuration of every ConfChange entry seen, by entry key. */
+  private readonly confOfKey = new Map<string, ConfState>();
+  /** Indexes of the ConfChange entries of the global committed prefix, ascending. */
+  private readonly committedConfIdx: number[] = [];
+  private readonly seed: ConfState;
+
+  /** `seedVoters`: RaftConfig.peers of the group (the configuration before any conf entry). */
+  constructor(seedVoters: readonly NodeId[] = []) {
+    this.seed = { voters: seedVoters, learners: [] };
+  }
+
+  /** The configurations of the conf entries above the committed prefix in any node's log. */
+  confsInFlight(): ConfState[] {
+    const c = this.committedIndex();
+    const out: ConfState[] = [];
+    for (const v of this.nodes.values()) {
+      for (let j = v.confIdx.length - 1; j >= 0 && v.confIdx[j] > c; j--) out.push(this.confOfKey.get(v.keys[v.confIdx[j] - 1])!);
+    }
+    return out;
+  }
+
+  /** The configuration of the latest committed conf entry (the seed if none). */
+  committedConf(): ConfState {
+    const k = this.committedConfIdx[this.committedConfIdx.length - 1];
+    return k === undefined ? this.seed : this.confOfKey.get(this.committedKeys[k])!;
+  }
 
   /** Highest index known committed by anyone (the global committed prefix is [1, this]). */
   committedIndex(): number {
@@ -175,7 +218,7 @@ export class SafetyChecker {
   view(node: NodeId): NodeView {
     let v = this.nodes.get(node);
     if (!v) {
-      v = { keys: [], terms: [], commit: 0, applied: 0, term: 0, leaderTerm: 0, alive: true };
+      v = { keys: [], terms: [], commit: 0, applied: 0, term: 0, leaderTerm: 0, alive: true, confIdx: [], recovering: false };
       this.nodes.set(node, v);
     }
     return v;
@@ -300,6 +343,8 @@ export class SafetyChecker {
     }
     v.keys.length = first - 1;
     v.terms.length = first - 1;
+    while (v.confIdx.length > 0 && v.confIdx[v.confIdx.length - 1] >= first) v.confIdx.pop();
+    let confs = false;
     for (let j = 0; j < entries.length; j++) {
       const e = entries[j];
       const i = first + j;
@@ -327,8 +372,49 @@ export class SafetyChecker {
       }
       v.keys.push(key);
       v.terms.push(e.term);
+      if (e.type === EntryType.ConfChange) {
+        if (!this.confOfKey.has(key)) this.confOfKey.set(key, decodeConfChangeEntry(e.data).conf);
+        v.confIdx.push(i);
+        confs = true;
+      }
+    }
+    return (confs ? this.checkConfInFlight(node, v) : null) ?? this.checkConfMajority(first);
+  }
+
+  /** The latest committed configuration and those after the commit index in `v`'s log differ
+   *  pairwise by at most one voter. */
+  private checkConfInFlight(node: NodeId, v: NodeView): Violation | null {
+    const c = this.committedIndex();
+    const confs: ConfState[] = [];
+    if (this.committedConfIdx.length > 0 || this.seed.voters.length > 0) confs.push(this.committedConf());
+    for (const i of v.confIdx) if (i > c) confs.push(this.confOfKey.get(v.keys[i - 1])!);
+    for (let a = 0; a < confs.length; a++) {
+      for (let b = a + 1; b < confs.length; b++) {
+        const va = confs[a].voters;
+        const vb = confs[b].voters;
+        const diff = va.filter((x) => !vb.includes(x)).length + vb.filter((x) => !va.includes(x)).length;
+        if (diff > 1) {
+          return this.fail('conf-in-flight', `${node}'s log holds configurations ${JSON.stringify(va)} and ${JSON.stringify(vb)} in flight (committed up to ${c}): ${diff} voters apart`);
+        }
+      }
     }
     return null;
+  }
+
+  /** The latest committed conf entry is held by a majority of its voters (see Invariant). Only
+   *  a write from `from` or below can take it away. */
+  private checkConfMajority(from: number): Violation | null {
+    const k = this.committedConfIdx[this.committedConfIdx.length - 1];
+    if (k === undefined || from > k) return null;
+    const conf = this.committedConf();
+    const key = this.committedKeys[k];
+    let holders = 0;
+    for (const id of conf.voters) {
+      const v = this.nodes.get(id);
+      if (v !== undefined && (v.keys[k - 1] === key || v.recovering)) holders++;
+    }
+    if (holders >= Math.floor(conf.voters.length / 2) + 1) return null;
+    return this.fail('conf-majority', `committed conf entry ${k} (${JSON.stringify(conf.voters)}) is held by only ${holders} of its voters`);
   }
 
   private onCommit(node: NodeId, term: number, commit: number): Violation | null {
@@ -349,6 +435,11 @@ export class SafetyChecker {
         }
         this.committedKeys[i] = key;
         this.committedAt[i] = term;
+        if (this.confOfKey.has(key) && keyTypeIsConf(key)) {
+          this.committedConfIdx.push(i);
+          const bad = this.checkConfMajority(0);
+          if (bad) return bad;
+        }
       } else if (known !== key) {
         return this.fail('committed-stable', `${node} committed ${key} at ${i} where ${known} was committed before`);
       } else if (term < this.committedAt[i]) {
@@ -386,6 +477,7 @@ export class SafetyChecker {
     }
     v.keys = this.committedKeys.slice(1, index + 1);
     v.terms = v.keys.map(keyTerm);
+    v.confIdx = this.committedConfIdx.filter((i) => i <= index);
     return null;
   }
 
@@ -435,6 +527,8 @@ export class SafetyChecker {
     v.leaderTerm = 0;
     v.keys = [];
     v.terms = [];
+    v.confIdx = [];
+    v.recovering = o.recovering === true;
     v.commit = 0;
     v.applied = 0;
     const snap = o.snapshot ?? { index: 0, term: 0 };
@@ -445,9 +539,16 @@ export class SafetyChecker {
     for (let i = 0; i < o.log.length; i++) {
       const e = o.log[i];
       if (e.index !== snap.index + i + 1) return this.fail('log-matching', `${o.node} restarted with entry ${e.index} at position ${snap.index + i + 1}`);
-      v.keys.push(entryKey(e));
+      const key = entryKey(e);
+      v.keys.push(key);
       v.terms.push(e.term);
+      if (e.type === EntryType.ConfChange) {
+        if (!this.confOfKey.has(key)) this.confOfKey.set(key, decodeConfChangeEntry(e.data).conf);
+        v.confIdx.push(e.index);
+      }
     }
+    const lost = this.checkConfMajority(0);
+    if (lost) return lost;
     // The in-memory term may have been ahead of the durable one if nothing was promised in it
     // (vote-once and election-safety check the promises). Restart from the durable term.
     v.term = o.term;

@@ -27,6 +27,10 @@
 import {
   MemoryStorage,
   RaftNode,
+  type ConfAt,
+  type ConfChange,
+  type ConfState,
+  type ConfChangeOp,
   type Entry,
   type HardState,
   type Message,
@@ -39,9 +43,12 @@ import {
   type Storage,
   type TestBug,
   DEFAULT_RAFT_CONFIG,
+  EntryType,
   MessageType,
   NONE,
   Role,
+  decodeConfChangeEntry,
+  isMemberOf,
 } from '../../src/raft/index.ts';
 import { INITIAL_STATE_HASH, SafetyChecker, dataKey, entryKey, stateHash } from './checkers.ts';
 import type { Observation, Violation } from './checkers.ts';
@@ -65,7 +72,11 @@ export type DriverBug =
 export type NodeFactory = (config: RaftConfig, storage: Storage) => RaftNodeApi;
 
 export interface ClusterOptions {
+  /** Seed voters (n0 ..). */
   readonly nodes: number;
+  /** Spare node ids after the seeds, running from the start with an empty store and an empty
+   *  seed (joining nodes): conf changes may add them. Default 0. */
+  readonly spares?: number;
   readonly seed: number;
   /** Overrides of DEFAULT_RAFT_CONFIG for every node. */
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'peers' | 'seed'>>;
@@ -93,7 +104,8 @@ export interface ClusterOptions {
   /** Ticks fed to the core per turn at most (replica.ts caps a stalled loop at 5). */
   readonly ticksPerTurnMax?: number;
   readonly factory?: NodeFactory;
-  /** Lines of trace kept for a failure report. */
+  /** Lines of trace kept for a failure report (default 60; 0, or SIM_TRACE_ALL=1 in the
+   *  environment: all of it, for debugging a seed). */
   readonly traceLines?: number;
 }
 
@@ -105,9 +117,11 @@ interface SnapState {
   readonly index: number;
   readonly term: number;
   readonly hash: number;
+  /** The configuration at `index` (null: the seed). */
+  readonly conf: ConfState | null;
 }
 
-const NO_SNAPSHOT: SnapState = { index: 0, term: 0, hash: INITIAL_STATE_HASH };
+const NO_SNAPSHOT: SnapState = { index: 0, term: 0, hash: INITIAL_STATE_HASH, conf: null };
 
 function snapKey(index: number, term: number): string {
   return `${index}/${term}`;
@@ -175,7 +189,28 @@ class SimNode {
   snapPayloads = new Map<string, SnapState>();
   /** Snapshot transfers to report to the core (reportSnapshot). */
   snapshotReports: { readonly peer: NodeId; readonly ok: boolean }[] = [];
-  constructor(readonly id: NodeId) {}
+  /** Conf changes to propose at its next turn. */
+  confChanges: { readonly cc: ConfChange; readonly force: boolean }[] = [];
+  /** The state machine's configuration: its base (null: the seed) and the conf entries applied
+   *  since (for checkpoints and compaction, which keep the configuration at their index). */
+  confBase: ConfAt | null = null;
+  confsApplied: ConfAt[] = [];
+  /** The configuration at `checkpoint` (durable with it). */
+  checkpointConf: ConfAt | null = null;
+  /** Removed from the configuration (it applied the change): the driver stopped it for good. */
+  retired = false;
+  /** It applied its own removal: it is stopped after this turn. */
+  retireDue = false;
+  constructor(
+    readonly id: NodeId,
+    /** RaftConfig.peers: the seed voters, or none for a joining node. */
+    public seedPeers: readonly NodeId[],
+  ) {}
+  /** The state machine's configuration at `index` (at or below its applied index). */
+  confAt(index: number): ConfAt | null {
+    for (let i = this.confsApplied.length - 1; i >= 0; i--) if (this.confsApplied[i].index <= index) return this.confsApplied[i];
+    return this.confBase;
+  }
   get alive(): boolean {
     return this.core !== null;
   }
@@ -202,11 +237,18 @@ export interface ClusterStats {
   compactions: number;
   snapshotsSent: number;
   snapshotsInstalled: number;
+  /** Conf changes the leaders took, refused (any code), and conf entries applied (distinct). */
+  confProposed: number;
+  confRefused: number;
+  confApplied: number;
+  /** Nodes stopped after they applied their own removal (a leader among them: leaderRemovals). */
+  retired: number;
+  leaderRemovals: number;
 }
 
 export class SimCluster {
   readonly prng: Prng;
-  readonly checker = new SafetyChecker();
+  readonly checker: SafetyChecker;
   readonly nodes: SimNode[] = [];
   readonly ids: NodeId[] = [];
   violation: Violation | null = null;
@@ -223,7 +265,14 @@ export class SimCluster {
     compactions: 0,
     snapshotsSent: 0,
     snapshotsInstalled: 0,
+    confProposed: 0,
+    confRefused: 0,
+    confApplied: 0,
+    retired: 0,
+    leaderRemovals: 0,
   };
+  /** Indexes of the conf entries some node applied. */
+  private readonly confIndexesApplied = new Set<number>();
   readonly proposals: Proposal[] = [];
 
   private packets: Packet[] = [];
@@ -257,18 +306,22 @@ export class SimCluster {
     this.compactChance = opts.compactChance ?? 0;
     this.ticksPerTurnMax = opts.ticksPerTurnMax ?? 5;
     this.factory = opts.factory ?? ((config, storage) => new RaftNode(config, storage));
-    this.traceLines = opts.traceLines ?? 60;
-    for (let i = 0; i < opts.nodes; i++) this.ids.push(`n${i}`);
+    this.traceLines = opts.traceLines ?? (process.env.SIM_TRACE_ALL ? 0 : 60);
+    const spares = opts.spares ?? 0;
+    for (let i = 0; i < opts.nodes + spares; i++) this.ids.push(`n${i}`);
+    const seeds = this.ids.slice(0, opts.nodes);
+    this.checker = new SafetyChecker(seeds);
     this.baseConfig = {
       ...DEFAULT_RAFT_CONFIG,
       ...opts.raft,
       applyUnpersisted: this.pipelined,
-      peers: this.ids,
+      peers: seeds,
       ...(opts.testBugs ? { testBugs: opts.testBugs } : {}),
     };
     for (const id of this.ids) {
-      const n = new SimNode(id);
-      if (opts.freshStores) n.storage.setHardState({ term: 0, vote: NONE, commit: 0, recovering: true });
+      const spare = !seeds.includes(id);
+      const n = new SimNode(id, spare ? [] : seeds);
+      if (opts.freshStores || spare) n.storage.setHardState({ term: 0, vote: NONE, commit: 0, recovering: true });
       n.syncedHardState = n.storage.initialHardState();
       this.nodes.push(n);
     }
@@ -363,8 +416,20 @@ export class SimCluster {
           for (const b of batches) this.proposeNow(n, core, b);
           if (this.violation) return;
         }
-        if (!core.hasReady()) return;
+        if (n.confChanges.length) {
+          const changes = n.confChanges;
+          n.confChanges = [];
+          for (const c of changes) this.proposeConfNow(n, core, c.cc, c.force);
+          if (this.violation) return;
+        }
+        if (!core.hasReady()) break;
         this.handleReady(n, core.ready());
+      }
+      // Stopped only if it is still out of the configuration in force (a later entry may add it
+      // back: then it was a member all along).
+      if (n.retireDue && n.core !== null) {
+        n.retireDue = false;
+        if (!isMemberOf(n.core.status().conf, n.id)) this.retire(n);
       }
     } catch (err) {
       const e = err as Error;
@@ -373,6 +438,35 @@ export class SimCluster {
         message: `${n.id}: ${e.name}: ${e.message}\n${(e.stack ?? '').split('\n').slice(1, 6).join('\n')}`,
       });
     }
+  }
+
+  /** The node applied its own removal: the driver stops it for good (src/raft: it would never
+   *  campaign again anyway). */
+  private retire(n: SimNode): void {
+    n.retireDue = false;
+    const wasLeader = n.role === Role.Leader || n.core?.status().role === Role.Leader;
+    this.crash(this.ids.indexOf(n.id));
+    n.retired = true;
+    this.stats.retired++;
+    if (wasLeader) this.stats.leaderRemovals++;
+    this.note(`${n.id} RETIRED (removed from the configuration)`);
+  }
+
+  private proposeConfNow(n: SimNode, core: RaftNodeApi, cc: ConfChange, force: boolean): void {
+    const st = core.status();
+    const r = core.proposeConfChange(cc, { force });
+    if (!r.ok) {
+      this.stats.confRefused++;
+      this.note(`${n.id} proposeConfChange ${cc.op} ${cc.node}${force ? ' (force)' : ''} -> ${r.code}: ${r.reason}`);
+      if (st.role !== Role.Leader && r.code !== 'NOT_LEADER') {
+        this.failWith({ invariant: 'driver-contract', message: `${n.id} (${st.role}) refused a conf change with ${r.code}, not NOT_LEADER` });
+      }
+      return;
+    }
+    this.stats.confProposed++;
+    if (cc.op === 'addLearner' || cc.op === 'addVoter') this.addedIds.add(cc.node);
+    this.note(`${n.id} proposeConfChange ${cc.op} ${cc.node}${force ? ' (force)' : ''} -> ${r.firstIndex}@${r.term}`);
+    this.observe({ k: 'leaderMsg', node: n.id, term: r.term });
   }
 
   private handleReady(n: SimNode, rd: Ready): void {
@@ -429,12 +523,14 @@ export class SimCluster {
     n.smIndex = snap.index;
     n.smHash = snap.hash;
     n.hashes.set(snap.index, snap.hash);
+    n.confBase = snap.conf !== null ? { index: snap.index, conf: snap.conf } : null;
+    n.confsApplied = [];
     return snap;
   }
 
   /** The store becomes the snapshot (durable). */
   private installSnapshot(n: SimNode, snap: SnapState): void {
-    n.storage.applySnapshot({ index: snap.index, term: snap.term });
+    n.storage.applySnapshot({ index: snap.index, term: snap.term, conf: snap.conf });
     n.snapState = snap;
     this.stats.snapshotsInstalled++;
   }
@@ -566,6 +662,7 @@ export class SimCluster {
       n.smHash = stateHash(n.smHash, entryKey(e));
       n.smIndex = e.index;
       n.hashes.set(e.index, n.smHash);
+      if (e.type === EntryType.ConfChange) this.applyConf(n, e);
     }
     this.observe({ k: 'apply', node: n.id, entries, hash: n.smHash });
     if (this.checkpoints && this.prng.chance(0.2)) {
@@ -578,6 +675,7 @@ export class SimCluster {
       if (hash !== undefined) {
         n.checkpoint = point;
         n.checkpointHash = hash;
+        n.checkpointConf = n.confAt(point);
       }
     }
     if (this.compactChance > 0 && this.prng.chance(this.compactChance)) this.maybeCompact(n, pending);
@@ -593,6 +691,18 @@ export class SimCluster {
     return true;
   }
 
+  /** A conf entry applied: the state machine's configuration; a node removed by it retires. */
+  private applyConf(n: SimNode, e: Entry): void {
+    const before = n.confAt(e.index - 1)?.conf ?? { voters: n.seedPeers, learners: [] };
+    const conf = decodeConfChangeEntry(e.data).conf;
+    n.confsApplied.push({ index: e.index, conf });
+    if (!this.confIndexesApplied.has(e.index)) {
+      this.confIndexesApplied.add(e.index);
+      this.stats.confApplied = this.confIndexesApplied.size;
+    }
+    if (isMemberOf(before, n.id) && !isMemberOf(conf, n.id)) n.retireDue = true;
+  }
+
   /** Retention: compacts the node's store at a random applied index it holds durably (and no
    *  write in flight replaces), keeping the state there as its snapshot. */
   private maybeCompact(n: SimNode, pending?: Ready): void {
@@ -606,7 +716,13 @@ export class SimCluster {
       return;
     }
     n.storage.compact(point, n.smIndex);
-    n.snapState = { index: point, term: n.storage.snapshot().term, hash };
+    const stored = n.storage.snapshot();
+    const conf = n.confAt(point);
+    if (JSON.stringify(stored.conf ?? null) !== JSON.stringify(conf?.conf ?? null)) {
+      this.failWith({ invariant: 'driver-contract', message: `${n.id}: the store's configuration at ${point} is ${JSON.stringify(stored.conf)}, the state machine's ${JSON.stringify(conf)}` });
+      return;
+    }
+    n.snapState = { index: point, term: stored.term, hash, conf: stored.conf ?? null };
     for (const k of n.hashes.keys()) if (k < point) n.hashes.delete(k);
     n.hashBase = point;
     this.stats.compactions++;
@@ -815,7 +931,7 @@ export class SimCluster {
   }
 
   /** Whether node `i`'s store lacks entries it may once have acknowledged (not yet caught up). */
-  private recovering(i: number): boolean {
+  recovering(i: number): boolean {
     // Until the end of recovering is durable too: a crash before then brings it back.
     const n = this.nodes[i];
     return n.storage.initialHardState().recovering === true || (n.core?.status().recovering ?? false);
@@ -827,13 +943,44 @@ export class SimCluster {
    * recovering (two of three stores lost can lose committed entries whatever the protocol).
    */
   wipe(i: number): void {
+    if (this.nodes[i].retired) return;
+    const confs = this.confsInView();
     for (let j = 0; j < this.size; j++) {
-      if (j !== i && this.recovering(j)) {
+      if (j !== i && this.recovering(j) && confs.some((c) => c.voters.includes(this.ids[j]))) {
         this.note(`wipe ${this.ids[i]} skipped: ${this.ids[j]} is still recovering`);
         return;
       }
     }
+    // Fewer than 3 voters: one lost store is a lost majority copy (or the group's only one).
+    if (confs.some((c) => c.voters.length < 3)) {
+      this.note(`wipe ${this.ids[i]} skipped: a configuration has fewer than 3 voters`);
+      return;
+    }
     this.crash(i);
+    this.wipeStore(i);
+  }
+
+  /** The configurations of every live node, the latest committed one and those in flight in
+   *  any node's log (a crashed node's too). */
+  confsInView(): ConfState[] {
+    const out: ConfState[] = [this.checker.committedConf(), ...this.checker.confsInFlight()];
+    for (const n of this.nodes) {
+      const st = n.core?.status();
+      if (st) out.push(st.conf);
+    }
+    return out;
+  }
+
+  /** Whether some node's configuration has `i` as a voter that is recovering (its store lacks
+   *  what it may have acknowledged). */
+  recoveringVoter(): boolean {
+    const confs = this.confsInView();
+    for (let j = 0; j < this.size; j++) if (this.recovering(j) && confs.some((c) => c.voters.includes(this.ids[j]))) return true;
+    return false;
+  }
+
+  /** Node `i` (down) loses its store: it restarts empty and recovering. */
+  private wipeStore(i: number): void {
     const n = this.nodes[i];
     // Its connections died with it: nothing sent to the old incarnation reaches the new one.
     const senders = new Set<SimNode>();
@@ -846,6 +993,9 @@ export class SimCluster {
     n.storage = new MemoryStorage();
     n.snapState = NO_SNAPSHOT;
     n.checkpointHash = INITIAL_STATE_HASH;
+    n.checkpointConf = null;
+    n.confBase = null;
+    n.confsApplied = [];
     n.storage.setHardState({ term: 0, vote: NONE, commit: 0, recovering: true });
     n.syncedHardState = n.storage.initialHardState();
     n.checkpoint = 0;
@@ -886,6 +1036,8 @@ export class SimCluster {
     }
     n.transferTo = NONE;
     n.proposals = [];
+    n.confChanges = [];
+    n.retireDue = false;
     n.waiting = new Map();
     n.role = Role.Follower;
     n.leaderId = NONE;
@@ -990,12 +1142,12 @@ export class SimCluster {
 
   restart(i: number): void {
     const n = this.nodes[i];
-    if (n.alive) return;
+    if (n.alive || n.retired) return;
     if (n.wipedAtTick >= 0) {
       if (this.ticksElapsed - n.wipedAtTick < WIPE_DOWN_ELECTION_TIMEOUTS * 2 * this.baseConfig.electionTicks) return;
       n.wipedAtTick = -1;
     }
-    const config: RaftConfig = { ...this.baseConfig, id: n.id, seed: this.prng.u32(), applied: n.checkpoint };
+    const config: RaftConfig = { ...this.baseConfig, peers: n.seedPeers, id: n.id, seed: this.prng.u32(), applied: n.checkpoint };
     const stored = n.storage.snapshot();
     if (stored.index !== n.snapState.index || stored.term !== n.snapState.term) {
       this.failWith({ invariant: 'driver-contract', message: `${n.id}: store snapshot ${stored.index}@${stored.term}, state kept for ${n.snapState.index}@${n.snapState.term}` });
@@ -1006,10 +1158,15 @@ export class SimCluster {
     if (n.snapState.index >= n.checkpoint) {
       n.smIndex = n.snapState.index;
       n.smHash = n.snapState.hash;
+      n.confBase = n.snapState.conf !== null ? { index: n.snapState.index, conf: n.snapState.conf } : null;
     } else {
       n.smIndex = n.checkpoint;
       n.smHash = n.checkpointHash;
+      n.confBase = n.checkpointConf;
     }
+    n.confsApplied = [];
+    // The state machine tells the core the configuration it knows (Storage.initialConfState).
+    n.storage.setConfState(n.confBase);
     n.hashes = new Map([[n.smIndex, n.smHash]]);
     n.hashBase = n.smIndex;
     try {
@@ -1043,6 +1200,7 @@ export class SimCluster {
       durableCommit: Math.max(hs.commit, n.checkpoint, stored.index),
       commit: st.commit,
       applied: st.applied,
+      recovering: hs.recovering === true,
     });
     this.pump(n);
   }
@@ -1108,6 +1266,43 @@ export class SimCluster {
     this.observe({ k: 'leaderMsg', node: n.id, term: r.term });
   }
 
+  /**
+   * Queues a membership change at a believed leader (else a random live node): `op` of the
+   * pick-th node it fits (addLearner: a non-member, a spare or a removed node, which comes back
+   * empty; promote: a learner; addVoter: a learner or a non-member; remove: any member, the
+   * leader included). The driver's own caution, as an operator's: no removal while a voter's
+   * store is recovering, and no vote for a node still recovering (either could leave a group
+   * whose only electable majority needs a vote a recovering node never grants).
+   */
+  confChange(op: ConfChangeOp, pick: number, force: boolean): void {
+    const leaders = this.believedLeaders();
+    const at = leaders.length ? leaders[this.prng.int(leaders.length)] : this.prng.int(this.size);
+    const n = this.nodes[at];
+    if (!n.alive) return;
+    const conf = n.core!.status().conf;
+    const members = [...conf.voters, ...conf.learners];
+    // Only spares never proposed for addition join: an id that was a member once never comes
+    // back (as etcd has it), else a node replaying the log would meet its old removal and stop.
+    const others = this.ids.filter((id) => !members.includes(id) && this.nodes[this.ids.indexOf(id)].seedPeers.length === 0 && !this.addedIds.has(id));
+    const candidates = op === 'addLearner' ? others : op === 'promote' ? conf.learners : op === 'addVoter' ? [...conf.learners, ...others] : members;
+    if (candidates.length === 0) return;
+    const id = candidates[pick % candidates.length];
+    const target = this.ids.indexOf(id);
+    if (op === 'remove' && this.recoveringVoter()) {
+      this.note(`conf ${op} ${id} skipped: a voter is recovering`);
+      return;
+    }
+    if ((op === 'promote' || op === 'addVoter') && !this.nodes[target].retired && this.recovering(target)) {
+      this.note(`conf ${op} ${id} skipped: it is recovering`);
+      return;
+    }
+    n.confChanges.push({ cc: { op, node: id, context: `addr-of-${id}` }, force });
+    this.pump(n);
+  }
+
+  /** Ids some leader took an addition of (they never join again as new nodes). */
+  private readonly addedIds = new Set<NodeId>();
+
   transfer(i: number, to: number): void {
     const n = this.nodes[i];
     if (!n.alive) return;
@@ -1143,15 +1338,18 @@ export class SimCluster {
    * talks to each follower. Null when there is none.
    */
   electableMajority(): number[] | null {
-    const need = Math.floor(this.size / 2) + 1;
     const usable = (i: number) => this.nodes[i]!.alive && !this.recovering(i);
     for (let c = 0; c < this.size; c++) {
       if (!usable(c)) continue;
       const cs = this.nodes[c]!.core!.status();
+      // The candidate's own configuration counts the votes (a voter in it, or it cannot run).
+      const voters = cs.conf.voters;
+      if (!voters.includes(this.ids[c])) continue;
+      const need = Math.floor(voters.length / 2) + 1;
       const cLastTerm = this.nodes[c]!.core ? this.lastTermOf(c) : 0;
       const members = [c];
       for (let o = 0; o < this.size; o++) {
-        if (o === c || !usable(o) || !this.linked(c, o)) continue;
+        if (o === c || !voters.includes(this.ids[o]) || !usable(o) || !this.linked(c, o)) continue;
         const oLastTerm = this.lastTermOf(o);
         const os = this.nodes[o]!.core!.status();
         if (oLastTerm > cLastTerm || (oLastTerm === cLastTerm && os.lastIndex > cs.lastIndex)) continue;
@@ -1216,7 +1414,8 @@ export class SimCluster {
     return ticksMax;
   }
 
-  /** A leader that a majority (itself included) follows in its term, or -1. */
+  /** A leader that a majority of its configuration's voters (itself included) follows in its
+   *  term, or -1. */
   private followedLeader(): number {
     for (let i = 0; i < this.size; i++) {
       const s = this.nodes[i]!.core?.status();
@@ -1224,9 +1423,9 @@ export class SimCluster {
       let followers = 0;
       for (const n of this.nodes) {
         const o = n.core?.status();
-        if (o && o.term === s.term && o.leaderId === this.ids[i]) followers++;
+        if (o && s.conf.voters.includes(n.id) && o.term === s.term && o.leaderId === this.ids[i]) followers++;
       }
-      if (followers >= Math.floor(this.size / 2) + 1) return i;
+      if (followers >= Math.floor(s.conf.voters.length / 2) + 1) return i;
     }
     return -1;
   }
@@ -1261,8 +1460,9 @@ export class SimCluster {
         continue;
       }
       let done = true;
+      const conf = this.nodes[leader].core!.status().conf;
       for (const n of this.nodes) {
-        if (n.core!.status().applied < barrier.lastIndex) done = false;
+        if (isMemberOf(conf, n.id) && (n.core?.status().applied ?? 0) < barrier.lastIndex) done = false;
       }
       if (!done || this.checker.committedKey(barrier.lastIndex) === undefined) continue;
       this.resolveProposals(barrier);
@@ -1281,13 +1481,17 @@ export class SimCluster {
     return ticksMax;
   }
 
-  /** The one leader every node agrees on (same term), or -1. */
+  /** The one leader every member of its configuration agrees on (same term), or -1. Nodes
+   *  outside it (spares never added, removed nodes) do not count. */
   private stableLeader(): number {
     let leader = -1;
     let term = -1;
     for (let i = 0; i < this.size; i++) {
       const core = this.nodes[i].core;
-      if (core === null) return -1;
+      if (core === null) {
+        if (this.nodes[i].retired) continue;
+        return -1;
+      }
       const s = core.status();
       if (s.role === Role.Leader) {
         if (leader >= 0) return -1;
@@ -1296,9 +1500,11 @@ export class SimCluster {
       }
     }
     if (leader < 0) return -1;
+    const conf = this.nodes[leader].core!.status().conf;
     for (const n of this.nodes) {
-      const s = n.core!.status();
-      if (s.leaderId !== this.ids[leader] || s.term !== term) return -1;
+      if (!isMemberOf(conf, n.id)) continue;
+      const s = n.core?.status();
+      if (!s || s.leaderId !== this.ids[leader] || s.term !== term) return -1;
     }
     return leader;
   }

@@ -8,7 +8,7 @@
 
 import type { DriverBug } from './cluster.ts';
 import fc from 'fast-check';
-import type { TestBug } from '../../src/raft/index.ts';
+import type { ConfChangeOp, TestBug } from '../../src/raft/index.ts';
 import { SimCluster } from './cluster.ts';
 import type { NodeFactory } from './cluster.ts';
 import type { Violation } from './checkers.ts';
@@ -42,7 +42,10 @@ export type Op =
   | { readonly t: 'propose'; readonly node: number; readonly count: number }
   | { readonly t: 'transfer'; readonly to: number }
   /** A transport report; unless `spurious`, only made when the link is really down. */
-  | { readonly t: 'unreachable'; readonly node: number; readonly peer: number; readonly spurious: boolean };
+  | { readonly t: 'unreachable'; readonly node: number; readonly peer: number; readonly spurious: boolean }
+  /** A membership change at a believed leader; `pick` chooses the node among those the change
+   *  fits (SimCluster.confChange). */
+  | { readonly t: 'conf'; readonly op: ConfChangeOp; readonly pick: number; readonly force: boolean };
 
 export interface Schedule {
   readonly nodes: number;
@@ -60,6 +63,8 @@ export interface Schedule {
   readonly freshStores?: boolean;
   /** Chance that a node compacts its store after applying a batch (snapshots); 0 or absent: never. */
   readonly compactChance?: number;
+  /** Spare nodes (empty stores, empty seeds) that conf changes may add. */
+  readonly spares?: number;
   readonly ops: readonly Op[];
 }
 
@@ -71,7 +76,10 @@ export interface Schedule {
  *  compact their stores at random applied points; followers behind get snapshots), and more
  *  duplication and delay so that snapshots arrive late and twice. Compaction is off in the other
  *  profiles unless ScheduleOptions.compact turns it on (so their seeds replay as before). */
-export type Profile = 'default' | 'crashy' | 'wipes' | 'snapshots';
+export type Profile = 'default' | 'crashy' | 'wipes' | 'snapshots' | 'membership';
+
+/** Spare node ids of the membership profile. */
+export const MEMBERSHIP_SPARES = 3;
 
 export interface ScheduleOptions {
   readonly steps: number;
@@ -96,24 +104,43 @@ export const COMPACT_CHANCES: readonly number[] = [0.05, 0.3, 0.8];
 
 /** Whether a run of these options compacts, and how often (0: never). */
 export function compactChanceOf(seed: number, opts: ScheduleOptions): number {
-  const on = opts.compact ?? opts.profile === 'snapshots';
+  const on = opts.compact ?? (opts.profile === 'snapshots' || (opts.profile === 'membership' && (seed >> 1) % 2 === 0));
   return on ? COMPACT_CHANCES[seed % COMPACT_CHANCES.length] : 0;
 }
 
-const node = fc.integer({ min: 0, max: 4 });
+const anyNode = fc.integer({ min: 0, max: 4 });
+/** The membership profile's nodes: up to 5 seeds and 3 spares. */
+const anyNodeWithSpares = fc.integer({ min: 0, max: 7 });
+
+/** Membership changes: adds of spare (or removed) nodes, promotions, removals (the leader's too). */
+function confOps(): { weight: number; arbitrary: fc.Arbitrary<Op> }[] {
+  const conf = (op: ConfChangeOp, weight: number) => ({
+    weight,
+    arbitrary: fc.record({
+      t: fc.constant('conf' as const),
+      op: fc.constant(op),
+      pick: fc.integer({ min: 0, max: 7 }),
+      force: fc.integer({ min: 0, max: 5 }).map((x) => x === 0),
+    }),
+  });
+  return [conf('addLearner', 6), conf('promote', 6), conf('addVoter', 3), conf('remove', 6)];
+}
 
 function opArb(profile: Profile): fc.Arbitrary<Op> {
+  const membership = profile === 'membership';
+  const node = membership ? anyNodeWithSpares : anyNode;
   const crashy = profile === 'crashy' || profile === 'wipes' || profile === 'snapshots';
   const snapshots = profile === 'snapshots';
   const wipes =
-    profile === 'wipes'
+    profile === 'wipes' || membership
       ? [
-          { weight: 5, arbitrary: fc.record({ t: fc.constant('wipe' as const), node }) },
-          { weight: 2, arbitrary: fc.constant({ t: 'powerCut' as const }) },
+          { weight: membership ? 2 : 5, arbitrary: fc.record({ t: fc.constant('wipe' as const), node }) },
+          { weight: membership ? 1 : 2, arbitrary: fc.constant({ t: 'powerCut' as const }) },
         ]
       : [];
   return fc.oneof(
     ...wipes,
+    ...(membership ? confOps() : []),
     { weight: 60, arbitrary: fc.record({ t: fc.constant('tick' as const), count: fc.integer({ min: 1, max: 3 }) }) },
     { weight: crashy ? 40 : 4, arbitrary: fc.record({ t: fc.constant('tickOne' as const), node }) },
     { weight: 70, arbitrary: fc.record({ t: fc.constant('deliver' as const), count: fc.integer({ min: 1, max: 12 }) }) },
@@ -157,15 +184,15 @@ function opArb(profile: Profile): fc.Arbitrary<Op> {
 export function scheduleArb(opts: ScheduleOptions): fc.Arbitrary<Schedule> {
   return fc.record({
     nodes: opts.nodes !== undefined ? fc.constant(opts.nodes) : fc.constantFrom(3, 5),
-    preVote: opts.preVote !== undefined ? fc.constant(opts.preVote) : fc.boolean(),
-    checkQuorum: opts.profile === 'wipes' ? fc.constant(true) : fc.boolean(),
+    preVote: opts.preVote !== undefined ? fc.constant(opts.preVote) : opts.profile === 'membership' ? fc.constant(true) : fc.boolean(),
+    checkQuorum: opts.profile === 'wipes' || opts.profile === 'membership' ? fc.constant(true) : fc.boolean(),
     electionTicks: fc.integer({ min: 5, max: 10 }),
     heartbeatTicks: fc.integer({ min: 1, max: 2 }),
     maxEntriesPerMessage: opts.maxEntriesPerMessage !== undefined ? fc.constant(opts.maxEntriesPerMessage) : fc.constantFrom(1, 3, 64),
     maxInflightPerFollower: fc.constantFrom(1, 4, 256),
     fsyncStepsMax: fc.integer({ min: 0, max: 4 }),
     tornWrites: opts.tornWrites !== undefined ? fc.constant(opts.tornWrites) : fc.boolean(),
-    freshStores: fc.constant(opts.profile === 'wipes'),
+    freshStores: fc.constant(opts.profile === 'wipes' || opts.profile === 'membership'),
     ops: fc.array(opArb(opts.profile ?? 'default'), { minLength: opts.steps, maxLength: opts.steps }),
   });
 }
@@ -290,6 +317,9 @@ export function applyOp(c: SimCluster, op: Op): void {
       if (leaders.length) c.transfer(leaders[0], op.to % n);
       break;
     }
+    case 'conf':
+      c.confChange(op.op, op.pick, op.force);
+      break;
     case 'unreachable': {
       const a = op.node % n;
       const b = op.peer % n;
@@ -317,6 +347,7 @@ export function runSchedule(seed: number, s: Schedule, opts: RunOptions = {}): R
     pipelinedWrites: s.pipelined ?? false,
     ...(s.compactChance ? { compactChance: s.compactChance } : {}),
     freshStores: s.freshStores ?? false,
+    ...(s.spares ? { spares: s.spares } : {}),
     ...(opts.driverBug ? { driverBug: opts.driverBug } : {}),
     ...(opts.factory ? { factory: opts.factory } : {}),
   });
@@ -362,7 +393,8 @@ export function runSchedule(seed: number, s: Schedule, opts: RunOptions = {}): R
 /** Generates the schedule of `seed` and runs it. */
 export function runSeed(seed: number, sched: ScheduleOptions, opts: RunOptions = {}): RunResult {
   const compactChance = compactChanceOf(seed, sched);
-  return runSchedule(seed, { ...generateSchedule(seed, sched), pipelined: sched.pipelined ?? seed % 2 === 1, ...(compactChance > 0 ? { compactChance } : {}) }, opts);
+  const spares = sched.profile === 'membership' ? { spares: MEMBERSHIP_SPARES } : {};
+  return runSchedule(seed, { ...generateSchedule(seed, sched), pipelined: sched.pipelined ?? seed % 2 === 1, ...(compactChance > 0 ? { compactChance } : {}), ...spares }, opts);
 }
 
 /** The command that replays one run. */

@@ -91,6 +91,12 @@ export class ConfHistory {
     return this.history[this.history.length - 1].conf;
   }
 
+  /** The configuration before the one in force (itself when there is none). */
+  previous(): ConfState {
+    const h = this.history;
+    return h[Math.max(0, h.length - 2)].conf;
+  }
+
   /** Index of the entry the configuration in force comes from (0: the seed). */
   currentIndex(): number {
     return this.history[this.history.length - 1].index;

@@ -126,9 +126,10 @@ export class Raft {
     return this.confs.current();
   }
 
-  /** Whether this node is a voter and may campaign. */
+  /** Whether this node may campaign: a voter, or a voter whose removal is not committed yet
+   *  (Raft thesis 4.2.2: it may still be needed to commit that entry). */
   get promotable(): boolean {
-    return this.conf.voters.includes(this.id);
+    return this.conf.voters.includes(this.id) || (this.confs.currentIndex() > this.log.committed && this.confs.previous().voters.includes(this.id));
   }
 
   isVoter(id: NodeId): boolean {
@@ -213,9 +214,8 @@ export class Raft {
     // Elected with an empty log: nothing was ever committed (Leader Completeness), so a new
     // group's first leader lacks nothing (see HardState.recovering).
     if (this.log.lastIndex() === 0) this.recovering = false;
-    // No conf change until everything before our term is applied (etcd); with the bug, none of
-    // the new-term rule for conf changes.
-    if (!this.bugs.has('conf-change-before-term-commit')) this.pendingConfIndex = this.log.lastIndex();
+    // No conf change until everything before our term is applied (etcd).
+    this.pendingConfIndex = this.log.lastIndex();
     // Raft 5.4.2 / 8: an entry of the new term lets the leader commit everything before it.
     const noOp: Entry = { index: this.log.lastIndex() + 1, term: this.term, type: EntryType.NoOp, data: EMPTY_DATA };
     this.log.append([noOp]);
