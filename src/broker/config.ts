@@ -30,6 +30,8 @@ export interface BrokerConfig {
   /** Raft peers in dLegerPeers order (that order also gives the slaves' brokerIds). */
   readonly dLegerPeers: readonly PeerAddress[];
   readonly dLegerSelfId: string;
+  /** Join a running group instead of seeding a new one (see CONFIG_KEYS). */
+  readonly dLegerJoin: boolean;
   /** Client listener of every peer, same ids and order as dLegerPeers (for routes and
    *  NOT_MASTER redirects). */
   readonly clientPeers: readonly PeerAddress[];
@@ -123,6 +125,14 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   { key: 'dLegerGroup', default: '(= brokerName)', description: 'Raft group name; peers of another group are refused.' },
   { key: 'dLegerPeers', default: REQUIRED, description: 'Raft peers: id-host:port separated by ";" (e.g. n0-127.0.0.1:20911;n1-127.0.0.1:20912;n2-127.0.0.1:20913), 1..7, ids unique.' },
   { key: 'dLegerSelfId', default: REQUIRED, description: 'This replica: one of the dLegerPeers ids.' },
+  {
+    key: 'dLegerJoin',
+    default: 'false',
+    description:
+      'true: this replica joins a running group (`raftmq member add` adds it): while its store holds no configuration it is no member, never campaigns and waits for the master. ' +
+      'dLegerPeers then only says where its own Raft listener is and where to reach members. false: a new store seeds a new group with dLegerPeers as its voters. ' +
+      'Either way, once the group has changed its membership the configuration in the log decides, not dLegerPeers.',
+  },
   { key: 'clientPeers', default: '(derived)', description: 'Client listener of every peer, same format and ids as dLegerPeers; by default each peer\'s Raft host with its Raft port shifted by listenPort minus this replica\'s Raft port.' },
   { key: 'listenPort', default: '10911', description: 'Client (producer/consumer) TCP port.' },
   { key: 'brokerIP1', default: '127.0.0.1', description: 'Host advertised to clients for this replica.' },
@@ -273,13 +283,14 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
     throw v.err('preferredLeaderId', `preferredLeaderId "${clip(preferredLeaderId)}" is not one of dLegerPeers (${ids.join(', ')}); expected a peer id or empty`);
   }
   const options = readTopicAndStoreOptions(v);
+  const dLegerJoin = v.bool('dLegerJoin');
   const timing = readTiming(v);
   const catchUp = readCatchUp(v);
   const retention = readRetention(v);
   const observability = readObservability(v, client.listenPort, self.port);
   const logFiles = readLogFiles(v);
   const disk = readDiskRatios(v);
-  return { ...names, ...peers, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability, ...logFiles, ...disk };
+  return { ...names, ...peers, dLegerJoin, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability, ...logFiles, ...disk };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */

@@ -16,8 +16,10 @@ import {
 } from '../commitlog/index.ts';
 import { WarningSummary, type LogFn } from '../net/index.ts';
 import { serveMetrics } from '../metrics/index.ts';
-import { RaftNode, DEFAULT_RAFT_CONFIG, Role, type NodeId, type SnapshotMeta } from '../raft/index.ts';
-import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
+import { RaftNode, DEFAULT_RAFT_CONFIG, Role, decodeConfChangeEntry, type ConfAt, type Entry, type NodeId, type SnapshotMeta } from '../raft/index.ts';
+import { MemberDirectory, isMember, membershipOf, splitAddress, type Membership } from './membership.ts';
+import type { MembersView } from './member-requests.ts';
+import { raftTicksOf, selfPeer, type BrokerConfig, type PeerAddress } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsSources } from './metrics.ts';
 import { PeerTransport, PEER_SEND_QUEUE_BYTES_MAX, type PeerTransportOptions } from './peer-transport.ts';
@@ -35,6 +37,17 @@ import { finishInterruptedInstall, installSnapshot } from './snapshot-install.ts
 import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
 import { RetentionService } from './retention-service.ts';
 import { traceAs } from '../trace/index.ts';
+
+/** Logged once by a replica that learns it was removed from its group (it then stops). */
+export const LOG_REMOVED = 'removed from the group by a membership change: stopping';
+/** Exit code of a replica that stopped because it was removed (a supervisor should not restart
+ *  it: it is no member any more). */
+export const EXIT_REMOVED = 0;
+/** How long a removed replica goes on before it stops (its last answers get out). */
+const REMOVED_STOP_DELAY_MS = 300;
+/** How long peers are still dialled after their removal applied: the notice telling them must
+ *  get out first. */
+const REMOVED_PEER_LINGER_MS = 2000;
 
 /** Proposals waiting for commit on one replica. */
 const PENDING_PROPOSALS_MAX = 100_000;
@@ -77,8 +90,10 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     'store opened',
   );
   let fatalExit: ((err: Error) => void) | null = null;
+  let removedExit: ((index: number) => void) | null = null;
+  let removing = false;
   const disk = new DiskUsage({ dir: config.storePathRootDir, warningLevelPercent: config.diskSpaceWarningLevelRatio, intervalMs: config.diskCheckIntervalMs, logger });
-  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics, disk);
+  const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics, disk, (index) => removedExit?.(index));
   let metricsServer: { close(): Promise<void> } | null = null;
   // In stopping order: clients first, the stores last.
   let stopKeyIndexRebuild = (): void => undefined;
@@ -122,12 +137,22 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await handOverLeadership(parts.replica, config.dLegerPeers.map((p) => p.id), self.id, logger);
+      await handOverLeadership(parts.replica, self.id, logger);
       await closeAll();
       logger.info({ nodeId: self.id }, 'replica stopped');
     })();
     return stopping;
   };
+  removedExit = (index) => {
+    if (stopping !== null || removing) return;
+    removing = true;
+    logger.warn({ nodeId: self.id, index }, LOG_REMOVED);
+    // A moment first: the answer to the change (a master removing itself answers it) gets out.
+    setTimeout(() => void stop().finally(() => process.exit(EXIT_REMOVED)), REMOVED_STOP_DELAY_MS);
+  };
+  // Removed while it was down: it stops at once (a member that applied the removal would tell it).
+  const applied = stores.stateMachine.membership;
+  if (applied !== null && !isMember(applied, self.id) && applied.change?.op === 'remove' && applied.change.node === self.id) removedExit(applied.index);
   return { config, replica: parts.replica, server: parts.server, clientPort: parts.server.port, stop };
 }
 
@@ -166,7 +191,8 @@ function createRaft(config: BrokerConfig, { log, meta, stateMachine, marks }: St
     {
       ...DEFAULT_RAFT_CONFIG,
       id: config.dLegerSelfId,
-      peers: config.dLegerPeers.map((p) => p.id),
+      // The seed of a new group; a replica joining one knows no configuration until it is sent one.
+      peers: config.dLegerJoin && stateMachine.membership === null ? [] : config.dLegerPeers.map((p) => p.id),
       seed: randomInt(2 ** 31),
       electionTicks: ticks.electionTicks,
       heartbeatTicks: ticks.heartbeatTicks,
@@ -177,8 +203,12 @@ function createRaft(config: BrokerConfig, { log, meta, stateMachine, marks }: St
       // Apply (and answer) once committed, without waiting for our own fsync: see replica.ts.
       applyUnpersisted: true,
     },
-    new CommitLogRaftStorage(log, meta, () => snapshotOf(stateMachine, log, marks)),
+    new CommitLogRaftStorage(log, meta, () => snapshotOf(stateMachine, log, marks), () => confAtOf(stateMachine.membership)),
   );
+}
+
+function confAtOf(m: Membership | null): ConfAt | null {
+  return m === null ? null : { index: m.index, conf: { voters: m.voters, learners: m.learners } };
 }
 
 /** The snapshot a follower behind the log's start is sent: the mark at the cut the last
@@ -187,7 +217,8 @@ function createRaft(config: BrokerConfig, { log, meta, stateMachine, marks }: St
 function snapshotOf(stateMachine: BrokerStateMachine, log: FileCommitLog, marks: MarkStore): SnapshotMeta | null {
   const cut = stateMachine.durableRetainedFrom - 1;
   if (cut <= 0) return null;
-  return { index: cut, term: marks.termOf(cut) ?? log.termAt(cut) };
+  const m = stateMachine.membershipAt(cut);
+  return { index: cut, term: marks.termOf(cut) ?? log.termAt(cut), conf: m === null ? null : { voters: m.voters, learners: m.learners } };
 }
 
 interface NodeParts {
@@ -205,16 +236,27 @@ interface NodeParts {
 }
 
 /** The peer transport, the replica driver and the client server, wired to each other. */
-function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft: RaftNode, onFatal: (err: Error) => void, metrics: BrokerMetrics | undefined, disk: DiskUsage): NodeParts {
+function createParts(
+  config: BrokerConfig,
+  logger: Logger,
+  stores: Stores,
+  raft: RaftNode,
+  onFatal: (err: Error) => void,
+  metrics: BrokerMetrics | undefined,
+  disk: DiskUsage,
+  onRemoved: (index: number) => void,
+): NodeParts {
   const logFn: LogFn = (level, msg, fields) => logger[level === 'debug' ? 'debug' : level](fields ?? {}, msg);
   const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
   const learnedClientAddr = new Map<NodeId, string>();
-  const configuredClientAddr = new Map(config.clientPeers.map((p) => [p.id, `${p.host}:${p.port}`]));
+  const members = createMembers(config, stores, raft, logger);
   // The transport calls back into the replica, which needs the transport to send.
   let replica: Replica | undefined;
   const driver = (): Replica => replica!;
   const snapshots = createSnapshotLink(stores, logFn, driver);
-  const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr), snapshots.transportHooks);
+  const transport = createTransport(config, logger, logFn, advertisedAddr, driver, (peer, addr) => learnedClientAddr.set(peer, addr), snapshots.transportHooks, members, onRemoved);
+  members.bindTransport(transport);
+  stores.stateMachine.onMembership((m) => members.applied(m, onRemoved));
   snapshots.bindTransport(transport);
   const snapshotSender = snapshots.sender;
   const throttle = createThrottle(config, logFn, stores, transport, driver);
@@ -238,6 +280,7 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
       snapshotSender.expire();
     },
     snapshots: snapshots.driver,
+    onConfigEntries: (appended) => members.appended(appended),
     ...(metrics !== undefined ? { metrics } : {}),
   });
   const retention = createRetention(config, logger, stores, replica, disk);
@@ -246,7 +289,9 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     port: config.listenPort,
     advertisedAddr,
     nodeId: config.dLegerSelfId,
-    peers: config.dLegerPeers.map((p) => p.id),
+    seedPeers: config.dLegerPeers.map((p) => p.id),
+    peerAddr: `${selfPeer(config).host}:${selfPeer(config).port}`,
+    members: members.view,
     brokerName: config.brokerName,
     autoCreateTopicEnable: config.autoCreateTopicEnable,
     defaultTopicQueueNums: config.defaultTopicQueueNums,
@@ -254,7 +299,7 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     replica,
     stateMachine: stores.stateMachine,
     log: logFn,
-    clientAddrOf: (id) => learnedClientAddr.get(id) ?? configuredClientAddr.get(id) ?? '',
+    clientAddrOf: (id) => learnedClientAddr.get(id) ?? members.view.directory.clientAddr(id),
     connectionsMax: config.clientConnectionsMax,
     connectionsPerAddressMax: config.clientConnectionsPerAddressMax,
     firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
@@ -265,6 +310,78 @@ function createParts(config: BrokerConfig, logger: Logger, stores: Stores, raft:
     ...(metrics !== undefined ? { metrics } : {}),
   });
   return { transport, throttle, snapshotSender, replica, server, retention, advertisedAddr };
+}
+
+/**
+ * This replica's view of its group's membership: where members are (MemberDirectory), which
+ * peers the transport dials (the members of the configurations appended and applied, or the seed
+ * until there is one), and who was removed (told when they call).
+ */
+interface NodeMembers {
+  readonly view: MembersView;
+  peers(): PeerAddress[];
+  bindTransport(t: PeerTransport): void;
+  /** Configuration entries appended to the log (not yet committed). */
+  appended(entries: readonly Entry[]): void;
+  /** A configuration entry applied. */
+  applied(m: Membership, onRemoved: (index: number) => void): void;
+  /** The index of the entry that removed `peer`, if it did (and is still kept). */
+  removedAt(peer: NodeId): number | null;
+}
+
+function createMembers(config: BrokerConfig, { stateMachine }: Stores, raft: RaftNode, logger: Logger): NodeMembers {
+  const self = config.dLegerSelfId;
+  const clientOf = new Map(config.clientPeers.map((p) => [p.id, `${p.host}:${p.port}`]));
+  const directory = new MemberDirectory(config.dLegerPeers.map((p) => ({ id: p.id, peerAddr: `${p.host}:${p.port}`, clientAddr: clientOf.get(p.id) ?? '' })));
+  if (stateMachine.membership !== null) directory.note(stateMachine.membership);
+  const removed = new Map<NodeId, number>();
+  let transport: PeerTransport | undefined;
+  /** Peers whose removal applied, still dialled until the notice got out. */
+  const lingering = new Set<NodeId>();
+  const peers = (): PeerAddress[] => {
+    const conf = raft.status().conf;
+    const ids = new Set<NodeId>([...conf.voters, ...conf.learners, ...lingering]);
+    const applied = stateMachine.membership;
+    if (applied !== null) for (const id of [...applied.voters, ...applied.learners]) ids.add(id);
+    if (directory.configIndex === 0) for (const p of config.dLegerPeers) ids.add(p.id);
+    ids.delete(self);
+    return directory.addressesOf(ids).map((a) => ({ id: a.id, ...splitAddress(a.peerAddr) }));
+  };
+  const refresh = (): void => transport?.setPeers(peers());
+  return {
+    view: { conf: () => raft.status().conf, configIndex: () => directory.configIndex, directory },
+    peers,
+    bindTransport: (t) => {
+      transport = t;
+    },
+    appended: (entries) => {
+      for (const e of entries) {
+        const m = membershipOf(e.index, decodeConfChangeEntry(e.data));
+        if (typeof m === 'string') logger.warn({ index: e.index, problem: m }, 'a configuration entry names no usable addresses');
+        else directory.note(m);
+      }
+      refresh();
+    },
+    applied: (m, onRemoved) => {
+      directory.note(m);
+      if (m.change?.op === 'remove') {
+        const gone = m.change.node;
+        removed.set(gone, m.index);
+        if (gone === self) {
+          onRemoved(m.index);
+          return;
+        }
+        transport?.tellRemoved(gone, m.index);
+        lingering.add(gone);
+        setTimeout(() => {
+          lingering.delete(gone);
+          refresh();
+        }, REMOVED_PEER_LINGER_MS).unref();
+      } else if (m.change !== undefined) removed.delete(m.change.node);
+      refresh();
+    },
+    removedAt: (peer) => removed.get(peer) ?? null,
+  };
 }
 
 /** The master's retention proposals (retention-service.ts), by the config's rules. */
@@ -345,14 +462,24 @@ function createTransport(
   replica: () => Replica,
   onPeerClientAddr: (peer: NodeId, addr: string) => void,
   snapshots: Pick<PeerTransportOptions, 'onSnapChunk' | 'onSnapAck'> & { onPeerDown: (peer: NodeId) => void },
+  members: NodeMembers,
+  onRemoved: (index: number) => void,
 ): PeerTransport {
   const self = selfPeer(config);
   const sendFailures = new WarningSummary({ log: logFn, msg: 'messages to a peer dropped (it reads too slowly or not at all; it is probed again)', intervalMs: PEER_WARNING_INTERVAL_MS });
   return new PeerTransport({
     group: config.dLegerGroup,
     self,
-    peers: config.dLegerPeers.filter((p) => p.id !== self.id),
+    peers: members.peers(),
+    configIndex: () => members.view.configIndex(),
+    // Joining and no configuration yet: the master may be a replica added after our dLegerPeers.
+    acceptUnknown: () => members.view.configIndex() === 0 && !isMember(members.view.conf(), self.id),
     clientAddr: advertisedAddr,
+    onRemoved: (from, index) => {
+      logger.warn({ from, index }, `${from} says this replica was removed from the group at log index ${index}`);
+      onRemoved(index);
+    },
+    removedAt: (peer) => members.removedAt(peer),
     log: logFn,
     onMessages: (msgs) => replica().receive(msgs),
     onPeerDown: (peer, reason) => {
@@ -388,13 +515,13 @@ async function startParts({ transport, replica, server }: NodeParts, closers: re
 }
 
 /** On the master: transfer leadership to the most caught-up follower and wait (bounded). */
-async function handOverLeadership(replica: Replica, peers: readonly NodeId[], self: NodeId, logger: Logger): Promise<void> {
+async function handOverLeadership(replica: Replica, self: NodeId, logger: Logger): Promise<void> {
   const st = replica.status();
-  if (st.role !== Role.Leader || peers.length < 2) return;
+  if (st.role !== Role.Leader || st.conf.voters.length < 2) return;
   let best: NodeId = '';
   let bestMatch = -1;
   for (const [id, p] of Object.entries(st.progress)) {
-    if (id !== self && p.recentActive && p.match > bestMatch) {
+    if (id !== self && st.conf.voters.includes(id) && p.recentActive && p.match > bestMatch) {
       best = id;
       bestMatch = p.match;
     }

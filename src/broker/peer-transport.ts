@@ -18,7 +18,16 @@ export interface PeerAddress {
 export interface PeerTransportOptions {
   readonly group: string;
   readonly self: PeerAddress;
+  /** The peers at start (dLegerPeers, or the configuration the store holds); setPeers changes them. */
   readonly peers: readonly PeerAddress[];
+  /** The log index of the configuration in force (0: the dLegerPeers seed), told in the hello:
+   *  the seed lists of two replicas must name the same ids, later configurations come from the
+   *  log and may differ for a while. Absent: 0. */
+  readonly configIndex?: () => number;
+  /** Whether a caller that is no peer of ours is taken anyway (and dialled back at the address
+   *  its hello gives): while this replica joins a group and knows no configuration, the master
+   *  may be one that dLegerPeers does not name. Absent: never. */
+  readonly acceptUnknown?: () => boolean;
   /** Our client listener, announced in the hello. */
   readonly clientAddr: string;
   readonly log: LogFn;
@@ -34,6 +43,11 @@ export interface PeerTransportOptions {
   readonly onSnapChunk?: (from: NodeId, frame: PeerSnapChunk, data: Uint8Array) => PeerSnapAck | string;
   /** A follower acknowledged snapshot chunks. */
   readonly onSnapAck?: (from: NodeId, ack: PeerSnapAck) => void;
+  /** A member told us we were removed from the group at log index `index`. */
+  readonly onRemoved?: (from: NodeId, index: number) => void;
+  /** The log index of the configuration entry that removed `peer` (null: it was not): a removed
+   *  replica that calls is told so. */
+  readonly removedAt?: (peer: NodeId) => number | null;
 }
 
 const PEER_FRAME_TYPES: ReadonlySet<string> = new Set(['hello', 'raft', 'notice', 'snap']);
@@ -122,14 +136,27 @@ export function wireMessageProblem(m: Message): string | null {
   }
   if (typeof m.reject !== 'boolean' || typeof m.transfer !== 'boolean' || typeof m.recovering !== 'boolean') return 'reject/transfer/recovering are not booleans';
   if (!Array.isArray(m.entries)) return 'no entries list';
+  if (!(m.context instanceof Uint8Array) || m.context.byteLength > MESSAGE_CONTEXT_BYTES_MAX) return 'context is not a byte string of at most 64 bytes';
+  if (m.conf !== null && confProblem(m.conf) !== null) return `conf: ${confProblem(m.conf)}`;
   for (let i = 0; i < m.entries.length; i++) {
     const w = m.entries[i] as unknown as WireEntry;
     if (w === null || typeof w !== 'object') return `entry ${i} is not an object`;
     if (!Number.isSafeInteger(w.index) || w.index < 1 || !isCount(w.term)) return `entry ${i} has a bad index or term`;
-    if (w.type !== EntryType.Normal && w.type !== EntryType.NoOp) return `entry ${i} has an unknown type`;
+    if (w.type !== EntryType.Normal && w.type !== EntryType.NoOp && w.type !== EntryType.ConfChange) return `entry ${i} has an unknown type`;
     if (!isCount(w.size)) return `entry ${i} has a bad size`;
   }
   return null;
+}
+
+/** Bytes of a Raft message's context (a linearizable read's id). */
+const MESSAGE_CONTEXT_BYTES_MAX = 64;
+const MEMBER_IDS_MAX = 16;
+
+function confProblem(conf: unknown): string | null {
+  if (conf === null || typeof conf !== 'object') return 'not an object';
+  const { voters, learners } = conf as { voters?: unknown; learners?: unknown };
+  const ids = (v: unknown) => Array.isArray(v) && v.length <= MEMBER_IDS_MAX && v.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 64);
+  return ids(voters) && ids(learners) ? null : 'voters and learners are not lists of node ids';
 }
 
 /** The canonical form of a peer list (PeerHello.peers): `id-host:port` sorted by id. */
@@ -156,7 +183,8 @@ export class PeerTransport implements PeerSender {
   /** The connection each peer opened to us (after a valid hello): replies go back on it when our
    *  own connection to that peer is down (a mistyped address on one side, a one-way firewall). */
   private readonly inbound = new Map<NodeId, ServerConnection>();
-  private readonly peerIds: ReadonlySet<NodeId>;
+  /** Every peer we connect to and accept (the configuration's members, or the seed's). */
+  private readonly peers = new Map<NodeId, PeerAddress>();
   private readonly ownPeers: string;
   /** peerIdsOf(ownPeers): a hello whose list names other ids is refused. */
   private readonly ownPeerIds: string;
@@ -168,7 +196,7 @@ export class PeerTransport implements PeerSender {
 
   constructor(opts: PeerTransportOptions) {
     this.opts = opts;
-    this.peerIds = new Set(opts.peers.map((p) => p.id));
+    for (const p of opts.peers) this.peers.set(p.id, p);
     this.ownPeers = peerListDigest([opts.self, ...opts.peers]);
     this.ownPeerIds = peerIdsOf(this.ownPeers);
     this.warnings = new PeerWarnings(opts.log);
@@ -187,40 +215,73 @@ export class PeerTransport implements PeerSender {
       { host: self.host, port: self.port, log, frameTypes: PEER_FRAME_TYPES, connPendingBytesMax: PEER_SEND_QUEUE_BYTES_MAX },
       (frame, conn) => this.onInbound(frame, conn),
     );
-    for (const peer of this.opts.peers) {
-      const conn = new Connection({
-        host: peer.host,
-        port: peer.port,
-        reconnect: 'auto',
-        backoffMsMin: PEER_BACKOFF_MS_MIN,
-        backoffMsMax: PEER_BACKOFF_MS_MAX,
-        sendQueueBytesMax: PEER_SEND_QUEUE_BYTES_MAX,
-        hello: (): PeerHello => ({
-          type: 'hello',
-          id: 0,
-          protocol: PEER_PROTOCOL_VERSION,
-          group: this.opts.group,
-          nodeId: self.id,
-          clientAddr: this.opts.clientAddr,
-          peers: this.ownPeers,
-        }),
-        onUp: () => this.downSince.delete(peer.id),
-        onDown: (reason) => {
-          if (this.closed) return;
-          const since = this.downSince.get(peer.id) ?? Date.now();
-          this.downSince.set(peer.id, since);
-          if (Date.now() - since >= PEER_UNREACHABLE_WARN_AFTER_MS) {
-            this.warnings.unreachable.note('unreachable', `${peer.id} at ${peer.host}:${peer.port}`, { reason, downMs: Date.now() - since });
-          }
-          this.reportIfCutOff(peer.id, `outbound: ${reason}`);
-        },
-        onFrame: (frame) => this.onOutboundFrame(peer, frame),
-      });
-      this.outbound.set(peer.id, conn);
-      conn.connect().catch(() => {
-        // reconnect: 'auto' keeps trying; onDown already told the driver
-      });
+    for (const peer of this.peers.values()) this.dial(peer);
+  }
+
+  /** The peers now (a membership change): new ones are dialled, gone ones hung up on, one whose
+   *  address changed is dialled at the new one. */
+  setPeers(peers: readonly PeerAddress[]): void {
+    if (this.closed) return;
+    const next = new Map(peers.filter((p) => p.id !== this.opts.self.id).map((p) => [p.id, p]));
+    for (const [id, old] of this.peers) {
+      const now = next.get(id);
+      if (now !== undefined && now.host === old.host && now.port === old.port) continue;
+      this.peers.delete(id);
+      this.downSince.delete(id);
+      const out = this.outbound.get(id);
+      this.outbound.delete(id);
+      void out?.close();
+      this.inbound.get(id)?.close(`${id} left the configuration or moved`);
+      this.inbound.delete(id);
     }
+    for (const [id, p] of next) {
+      if (this.peers.has(id)) continue;
+      this.peers.set(id, p);
+      if (this.server !== null) this.dial(p);
+    }
+  }
+
+  /** Ids of the peers now. */
+  get peerIds(): NodeId[] {
+    return [...this.peers.keys()];
+  }
+
+  private dial(peer: PeerAddress): void {
+    const self = this.opts.self;
+    const conn = new Connection({
+      host: peer.host,
+      port: peer.port,
+      reconnect: 'auto',
+      backoffMsMin: PEER_BACKOFF_MS_MIN,
+      backoffMsMax: PEER_BACKOFF_MS_MAX,
+      sendQueueBytesMax: PEER_SEND_QUEUE_BYTES_MAX,
+      hello: (): PeerHello => ({
+        type: 'hello',
+        id: 0,
+        protocol: PEER_PROTOCOL_VERSION,
+        group: this.opts.group,
+        nodeId: self.id,
+        clientAddr: this.opts.clientAddr,
+        peers: this.ownPeers,
+        configIndex: this.opts.configIndex?.() ?? 0,
+        peerAddr: `${self.host}:${self.port}`,
+      }),
+      onUp: () => this.downSince.delete(peer.id),
+      onDown: (reason) => {
+        if (this.closed || this.outbound.get(peer.id) !== conn) return;
+        const since = this.downSince.get(peer.id) ?? Date.now();
+        this.downSince.set(peer.id, since);
+        if (Date.now() - since >= PEER_UNREACHABLE_WARN_AFTER_MS) {
+          this.warnings.unreachable.note('unreachable', `${peer.id} at ${peer.host}:${peer.port}`, { reason, downMs: Date.now() - since });
+        }
+        this.reportIfCutOff(peer.id, `outbound: ${reason}`);
+      },
+      onFrame: (frame) => this.onOutboundFrame(peer, frame),
+    });
+    this.outbound.set(peer.id, conn);
+    conn.connect().catch(() => {
+      // reconnect: 'auto' keeps trying; onDown already told the driver
+    });
   }
 
   send(to: NodeId, messages: Message[]): void {
@@ -278,11 +339,12 @@ export class PeerTransport implements PeerSender {
       this.onHello(frame as unknown as PeerHello, conn);
       return;
     }
+    const from = conn.context as NodeId | undefined;
     if (frame.type === 'notice') {
+      if (from !== undefined && this.tookRemoval(from, frame as unknown as PeerNotice)) return;
       conn.close('a notice is not for this side');
       return;
     }
-    const from = conn.context as NodeId | undefined;
     if (from === undefined) {
       conn.close(`${frame.type} frame before hello`);
       return;
@@ -318,8 +380,25 @@ export class PeerTransport implements PeerSender {
       refuse(`it is of group ${JSON.stringify(String(hello.group))}, this replica of ${JSON.stringify(this.opts.group)} (dLegerGroup)`);
       return;
     }
-    if (!this.peerIds.has(hello.nodeId)) {
-      refuse(`${JSON.stringify(String(hello.nodeId))} is not among this replica's dLegerPeers (${this.ownPeers})`);
+    const removedAt = this.opts.removedAt?.(hello.nodeId) ?? null;
+    if (removedAt !== null && !this.peers.has(hello.nodeId)) {
+      const notice: PeerNotice = { type: 'notice', id: 0, reason: `${this.opts.self.id}: you were removed from the group at log index ${removedAt}`, removedAt };
+      conn.send(notice);
+      conn.close(`${String(hello.nodeId)} was removed from the group`);
+      return;
+    }
+    if (!this.peers.has(hello.nodeId) && this.opts.acceptUnknown?.() === true && typeof hello.peerAddr === 'string' && hello.nodeId !== this.opts.self.id) {
+      const at = hello.peerAddr.lastIndexOf(':');
+      const port = Number(hello.peerAddr.slice(at + 1));
+      if (at > 0 && Number.isInteger(port) && port > 0 && port < 65536 && /^[A-Za-z0-9_]{1,64}$/.test(hello.nodeId)) {
+        const peer = { id: hello.nodeId, host: hello.peerAddr.slice(0, at), port };
+        this.opts.log('info', `joining: took a call from ${peer.id} (${hello.peerAddr}), which dLegerPeers does not name`);
+        this.peers.set(peer.id, peer);
+        this.dial(peer);
+      }
+    }
+    if (!this.peers.has(hello.nodeId)) {
+      refuse(`${JSON.stringify(String(hello.nodeId))} is not a member of this replica's configuration (${[...this.peers.keys()].join(', ')}; dLegerPeers ${this.ownPeers})`);
       return;
     }
     const protocol = hello.protocol;
@@ -329,7 +408,9 @@ export class PeerTransport implements PeerSender {
       return;
     }
     const theirIds = typeof hello.peers === 'string' ? peerIdsOf(hello.peers) : this.ownPeerIds;
-    if (theirIds !== this.ownPeerIds) {
+    // Only while both run on the seed: after a membership change dLegerPeers no longer decide.
+    const bothSeeded = (hello.configIndex ?? 0) === 0 && (this.opts.configIndex?.() ?? 0) === 0;
+    if (bothSeeded && theirIds !== this.ownPeerIds) {
       // Replicas that count majorities of different groups could each elect a master in one
       // term (a stale 3-replica list in a group of 5: 2 of 3 and 3 of 5 need not overlap).
       refuse(`its dLegerPeers name other replicas (${theirIds}; this replica's: ${this.ownPeerIds}): fix broker.conf on the wrong side`);
@@ -337,7 +418,7 @@ export class PeerTransport implements PeerSender {
     }
     const from = hello.nodeId;
     conn.context = from;
-    if (typeof hello.peers === 'string' && hello.peers !== this.ownPeers) {
+    if (bothSeeded && typeof hello.peers === 'string' && hello.peers !== this.ownPeers) {
       const reason = `dLegerPeers differ: ${from} has ${hello.peers}; ${this.opts.self.id} has ${this.ownPeers}`;
       this.warnings.mismatch.note('dLegerPeers differ', from, { reason });
       const notice: PeerNotice = { type: 'notice', id: 0, reason };
@@ -352,10 +433,24 @@ export class PeerTransport implements PeerSender {
     });
   }
 
+  /** Tells `peer` it was removed at `index` (on our connection to it; best effort). */
+  tellRemoved(peer: NodeId, index: number): void {
+    const notice: PeerNotice = { type: 'notice', id: 0, reason: `${this.opts.self.id}: ${peer} was removed from the group at log index ${index}`, removedAt: index };
+    this.outbound.get(peer)?.send(notice);
+  }
+
+  /** A notice that says we were removed: handed to onRemoved. */
+  private tookRemoval(from: NodeId, notice: PeerNotice): boolean {
+    if (!Number.isSafeInteger(notice.removedAt) || (notice.removedAt as number) < 1) return false;
+    this.opts.onRemoved?.(from, notice.removedAt as number);
+    return true;
+  }
+
   /** A frame that came back on our own connection to `peer`: its replies (when its connection
    *  to us is down) and its notices about our configuration. */
   private onOutboundFrame(peer: PeerAddress, frame: Frame): void {
     if (frame.type === 'notice') {
+      if (this.tookRemoval(peer.id, frame as unknown as PeerNotice)) return;
       const reason = String((frame as unknown as PeerNotice).reason).slice(0, NOTICE_CHARS_MAX);
       this.warnings.notices.note('notice', `${peer.id} at ${peer.host}:${peer.port}`, { reason });
       return;

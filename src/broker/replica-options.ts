@@ -65,6 +65,10 @@ export interface ReplicaOptions {
   readonly onCheckpointed?: () => void;
   /** Snapshots (retention): absent, a Snapshot message or Ready.snapshot is a programmer error. */
   readonly snapshots?: SnapshotDriver;
+  /** A Ready brought configuration entries (appended, or applied) or a snapshot: the
+   *  configuration in force may have changed (status().conf), and `appended` may name members
+   *  with their addresses before any replica applied them. */
+  readonly onConfigEntries?: (appended: readonly Entry[]) => void;
   /** Where the driver records its metrics; absent when they are off. */
   readonly metrics?: ReplicaMetrics;
 }

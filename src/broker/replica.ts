@@ -25,9 +25,10 @@
 // state checkpoint at the next interval (checkpoint-scheduler.ts). Any other failed write
 // stops the replica.
 import type { MetaStore } from '../commitlog/index.ts';
-import type { ErrorCode, RoleChange } from '../protocol/index.ts';
-import type { Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
-import { MessageType, NONE, Role } from '../raft/index.ts';
+import type { RoleChange } from '../protocol/index.ts';
+import type { ConfChange, Entry, Message, NodeId, ProposeRefusal, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
+import { EntryType, MessageType, NONE, Role } from '../raft/index.ts';
+import { ReadIndexWaiters } from './read-index-waiters.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
 import { ProposalError } from './errors.ts';
@@ -41,6 +42,16 @@ export { ROLE_CHANGES_KEPT_MAX } from './leader-state.ts';
 
 /** Logged once per snapshot installed (tools count these lines). */
 export const LOG_SNAPSHOT_INSTALLED = 'installed a snapshot from the master: the log now starts after it';
+
+/** Linearizable reads waiting for their ReadIndex confirmation or their apply, at most. */
+export const LINEARIZABLE_READS_MAX = 4096;
+
+interface PendingConfChange {
+  readonly change: ConfChange;
+  readonly force: boolean;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (err: ProposalError) => void;
+}
 
 interface PendingProposal {
   readonly data: Uint8Array;
@@ -58,7 +69,9 @@ export class Replica {
   /** Snapshot transfers that ended, for the core (reportSnapshot). */
   private snapshotReports: [NodeId, boolean][] = [];
   private transferTo: NodeId = NONE;
+  private confChanges: PendingConfChange[] = [];
   private readonly waiters = new CommitWaiters();
+  private readonly reads = new ReadIndexWaiters(LINEARIZABLE_READS_MAX);
   private turnRunning = false;
   private turnScheduled = false;
   private ticker: NodeJS.Timeout | null = null;
@@ -175,6 +188,11 @@ export class Replica {
     return this.appender.stalled;
   }
 
+  /** A membership change is asked and not yet applied here (the next one would be refused). */
+  get membershipChangePending(): boolean {
+    return this.confChanges.length > 0 || this.raft.status().pendingConfIndex > this.opts.stateMachine.appliedIndex;
+  }
+
   /** Proposals not yet answered (queued for the core or waiting for commit). */
   get pendingProposals(): number {
     return this.waiters.size + this.proposals.length;
@@ -239,6 +257,31 @@ export class Replica {
     this.schedule();
   }
 
+  /** Proposes a configuration change (master only); resolves once it is applied here. Refused
+   *  with MEMBER_CHANGE_REFUSED (the core's reason) when the core will not take it. */
+  changeMembership(change: ConfChange, force: boolean): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
+    if (this.fatal) return Promise.reject(new ProposalError('INTERNAL', `replica failed: ${this.fatal.message}`));
+    if (this.soft.role !== Role.Leader) return Promise.reject(new ProposalError('NOT_MASTER', 'this replica is not the master', this.soft.leaderId));
+    if (this.confChanges.length > 0) return Promise.reject(new ProposalError('MEMBER_CHANGE_REFUSED', 'another membership change is being proposed'));
+    return new Promise((resolve, reject) => {
+      this.confChanges.push({ change, force, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once this replica has applied everything committed before the call, as confirmed
+   *  by a master with a quorum (Raft's ReadIndex): a read after it is linearizable. Rejects with
+   *  NOT_MASTER when no master is known or it changed before confirming, TIMEOUT when no quorum
+   *  confirmed within the proposal timeout. */
+  linearizableRead(): Promise<void> {
+    if (this.stopped) return Promise.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
+    if (this.fatal) return Promise.reject(new ProposalError('INTERNAL', `replica failed: ${this.fatal.message}`));
+    const read = this.reads.add(performance.now() + this.opts.proposalTimeoutMs);
+    this.schedule();
+    return read;
+  }
+
   /** Stops the loop: no new input; waits for the running turn, checkpoints, flushes. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -247,7 +290,10 @@ export class Replica {
     while (this.turnRunning) await new Promise((r) => setImmediate(r));
     for (const p of this.proposals) p.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     this.proposals = [];
+    for (const c of this.confChanges) c.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
+    this.confChanges = [];
     this.waiters.rejectAll(new ProposalError('SHUTTING_DOWN', 'replica stopped before the entry committed'));
+    this.reads.rejectAll(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     // Appends waiting for disk space are given up: what is not durable here stays with the group.
     this.appender.abandon();
     const allDurable = await this.durableTail.then(
@@ -317,6 +363,7 @@ export class Replica {
       this.pendingTicks = 0;
       for (let i = 0; i < ticks; i++) raft.tick();
       if (this.waiters.size > 0) this.waiters.expire(performance.now(), this.soft.leaderId);
+      if (this.reads.size > 0) this.reads.expire(performance.now(), () => new ProposalError('TIMEOUT', `no master confirmed with a quorum of the group within ${this.opts.proposalTimeoutMs} ms that it still leads (a linearizable read needs one)`));
       fed = true;
     }
     if (this.unreachable.size) {
@@ -344,7 +391,32 @@ export class Replica {
       this.proposeAll();
       fed = true;
     }
+    if (this.confChanges.length) {
+      this.proposeConfChanges();
+      fed = true;
+    }
+    const reads = this.reads.takeNew();
+    for (const ctx of reads) {
+      const r = raft.readIndex(ctx);
+      if (!r.ok) this.reads.refused(ctx, refusalError(r));
+      fed = true;
+    }
     return fed;
+  }
+
+  private proposeConfChanges(): void {
+    const list = this.confChanges;
+    this.confChanges = [];
+    const deadlineMs = performance.now() + this.opts.proposalTimeoutMs;
+    for (const c of list) {
+      const result = this.raft.proposeConfChange(c.change, { force: c.force });
+      if (!result.ok) {
+        c.reject(refusalError(result));
+        continue;
+      }
+      this.opts.logger.info({ op: c.change.op, node: c.change.node, index: result.lastIndex, term: result.term }, 'membership change proposed');
+      this.waiters.add(result.lastIndex, result.term, deadlineMs, c.resolve, c.reject);
+    }
   }
 
   /** All proposals of this turn go to the core in one call: one contiguous range of indexes. */
@@ -354,8 +426,7 @@ export class Replica {
     const result = this.raft.propose(batch.map((p) => p.data));
     if (tracing && result.ok) trace('replica.propose', result.firstIndex);
     if (!result.ok) {
-      const code: ErrorCode = result.code === 'UNCOMMITTED_LIMIT' ? 'OVERLOADED' : 'NOT_MASTER';
-      const err = new ProposalError(code, `proposal refused: ${result.code}`, result.leaderHint);
+      const err = refusalError(result);
       for (const p of batch) p.reject(err);
       return;
     }
@@ -365,6 +436,9 @@ export class Replica {
 
   private handleReady(rd: Ready): void {
     if (rd.softState) this.onSoftState(rd.softState);
+    if (this.opts.onConfigEntries !== undefined && (rd.snapshot !== null || hasConfEntry(rd.entries) || hasConfEntry(rd.committedEntries))) {
+      this.opts.onConfigEntries(rd.entries.filter((e) => e.type === EntryType.ConfChange));
+    }
     this.sendAll(rd.messages);
     // Committed entries are applied, and their clients answered, at once: they are durable on a
     // quorum (maybe not here yet: applyUnpersisted; they may even be among this Ready's entries).
@@ -381,6 +455,7 @@ export class Replica {
       if (rd.entries.length) this.opts.log.writeNow();
       if (rd.committedEntries.length) this.applyAll(rd.committedEntries);
     }
+    for (const rs of rd.readStates) this.reads.confirmed(rs.ctx, rs.index, this.opts.stateMachine.appliedIndex);
     this.raft.accept(rd);
     if (write === null && this.writesInFlight === 0) {
       this.sendAll(rd.persistedMessages);
@@ -537,12 +612,15 @@ export class Replica {
       }
       this.waiters.applied(e.index, e.term, result, this.soft.leaderId);
     }
+    if (this.reads.size > 0) this.reads.applied(sm.appliedIndex);
   }
 
   private onSoftState(soft: SoftState): void {
     const before = this.soft;
     this.soft = soft;
     if (before.role === Role.Leader && (soft.role !== Role.Leader || soft.term !== before.term)) this.readyWaiters.settle(false);
+    // A confirmation asked of the old master will not come (a confirmed read still completes).
+    if (soft.leaderId !== before.leaderId || soft.term !== before.term) this.reads.rejectUnconfirmed(new ProposalError('NOT_MASTER', 'the master changed before it confirmed the read', soft.leaderId));
     this.opts.metrics?.roleChanged(before, soft);
     if (this.roleChangeLog.note(before, soft)) {
       this.opts.logger.info(
@@ -558,7 +636,33 @@ export class Replica {
     for (const p of this.proposals) p.reject(new ProposalError('INTERNAL', err.message));
     this.proposals = [];
     this.waiters.rejectAll(new ProposalError('INTERNAL', err.message));
+    this.reads.rejectAll(new ProposalError('INTERNAL', err.message));
+    for (const c of this.confChanges) c.reject(new ProposalError('INTERNAL', err.message));
+    this.confChanges = [];
     if (this.ticker) clearInterval(this.ticker);
     this.opts.onFatal(err);
+  }
+}
+
+function hasConfEntry(entries: readonly Entry[]): boolean {
+  for (let i = 0; i < entries.length; i++) if (entries[i].type === EntryType.ConfChange) return true;
+  return false;
+}
+
+/** The error a client gets for a refusal of the core. */
+function refusalError(r: ProposeRefusal): ProposalError {
+  const reason = (r as { reason?: string }).reason ?? r.code;
+  switch (r.code) {
+    case 'UNCOMMITTED_LIMIT':
+    case 'READ_QUEUE_FULL':
+      return new ProposalError('OVERLOADED', `refused: ${reason}`, r.leaderHint);
+    case 'NOT_LEADER':
+    case 'TRANSFERRING':
+      return new ProposalError('NOT_MASTER', `refused: ${reason}`, r.leaderHint);
+    case 'LEARNER_LAGGING':
+      // Clients wait this one out (Admin.addMember promotes once caught up): say so in words.
+      return new ProposalError('MEMBER_CHANGE_REFUSED', `the learner is still catching up: ${reason}`, r.leaderHint);
+    default:
+      return new ProposalError('MEMBER_CHANGE_REFUSED', reason, r.leaderHint);
   }
 }

@@ -18,6 +18,7 @@ import { brokerInfoOf, queryMessage, viewMessage } from './admin-reads.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
+import { confChangeOf, membersInfoOf, replicaIdsOf, type MembersView } from './member-requests.ts';
 import type { ApplyResult, BrokerStateMachine, PullResult } from './state-machine.ts';
 import { trace, tracing } from '../trace/index.ts';
 
@@ -34,7 +35,11 @@ export interface BrokerServerOptions {
   /** Advertised host:port of this listener. */
   readonly advertisedAddr: string;
   readonly nodeId: NodeId;
-  readonly peers: readonly NodeId[];
+  /** dLegerPeers ids in their order (the seed; brokerIds follow it). */
+  readonly seedPeers: readonly NodeId[];
+  /** This replica's Raft listener (host:port), for the configuration entries it proposes. */
+  readonly peerAddr: string;
+  readonly members: MembersView;
   readonly brokerName: string;
   readonly autoCreateTopicEnable: boolean;
   readonly defaultTopicQueueNums: number;
@@ -43,7 +48,7 @@ export interface BrokerServerOptions {
   readonly replica: Replica;
   readonly stateMachine: BrokerStateMachine;
   readonly log: LogFn;
-  /** Client address of each replica, learned from peers' hellos. */
+  /** Client address of each replica (its hello, the configuration, clientPeers). */
   readonly clientAddrOf: (id: NodeId) => string;
   /** Admission limits of the listener (src/net/server.ts); its defaults when absent. */
   readonly connectionsMax?: number;
@@ -151,6 +156,8 @@ export class BrokerServer {
     }
     try {
       if (req.type === 'send' || req.type === 'createTopic') this.refuseIfDiskFull();
+      const consistency = (req as { consistency?: unknown }).consistency;
+      if (consistency !== undefined && consistency !== 'linearizable' && consistency !== 'committed') throw new RaftmqError('BAD_REQUEST', 'consistency must be committed or linearizable');
       switch (req.type) {
         case 'send': {
           const blobs = (req as { blobs?: Buffer }).blobs;
@@ -159,13 +166,15 @@ export class BrokerServer {
           return this.whenMasterReady(send, conn, () => this.handleSend(send, conn, arrivedMs, blobs!.length));
         }
         case 'pull':
+          if (req.consistency === 'linearizable') return this.linearizable(req, conn, () => this.handlePull(req, conn));
           return this.whenCurrent(req, conn, () => this.handlePull(req, conn));
         case 'commitOffset':
           return this.whenMasterReady(req, conn, () => this.handleCommitOffset(req, conn));
-        case 'queryOffset':
-          return this.whenCurrent(req, conn, () =>
-            this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) }),
-          );
+        case 'queryOffset': {
+          const answer = () => this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) });
+          if (req.consistency === 'linearizable') return this.linearizable(req, conn, answer);
+          return this.whenCurrent(req, conn, answer);
+        }
         case 'searchOffset':
           return this.whenCurrent(req, conn, () =>
             this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.searchOffset(req.topic, req.queueId, req.timestamp) }),
@@ -184,6 +193,10 @@ export class BrokerServer {
           return this.reply(conn, { type: 'messages', id: req.id, messages: viewMessage(this.opts.stateMachine, req) });
         case 'queryMessage':
           return this.reply(conn, { type: 'messages', id: req.id, messages: queryMessage(this.opts.stateMachine, req) });
+        case 'members':
+          return this.reply(conn, { type: 'members', id: req.id, members: this.membersInfo() });
+        case 'memberChange':
+          return this.whenMasterReady(req, conn, () => this.handleMemberChange(req, conn));
         default:
           throw new RaftmqError('BAD_REQUEST', `unknown request type ${JSON.stringify((req as Frame).type).slice(0, UNKNOWN_TYPE_QUOTED_CHARS_MAX)}`);
       }
@@ -200,6 +213,35 @@ export class BrokerServer {
     if (this.opts.replica.role.role !== Role.Leader) return;
     const refusal = this.opts.disk?.refusal() ?? null;
     if (refusal !== null) throw new RaftmqError('DISK_FULL', `${this.opts.nodeId} refuses writes: ${refusal}`);
+  }
+
+  /** Runs a read once this replica has applied what a master confirmed with a quorum was
+   *  committed when the read arrived (Replica.linearizableRead): on any replica, slave or learner. */
+  private linearizable(req: Request, conn: ServerConnection, read: () => void): void {
+    this.opts.replica.linearizableRead().then(
+      () => {
+        if (conn.closed) return;
+        try {
+          read();
+        } catch (err) {
+          this.fail(conn, req.id, err);
+        }
+      },
+      (err) => this.fail(conn, req.id, err),
+    );
+  }
+
+  private membersInfo() {
+    return membersInfoOf(this.opts.nodeId, this.opts.members, this.opts.replica.status(), this.opts.advertisedAddr, this.opts.replica.membershipChangePending);
+  }
+
+  private handleMemberChange(req: Extract<Request, { type: 'memberChange' }>, conn: ServerConnection): void {
+    const change = confChangeOf(req, this.opts.members, this.opts.nodeId, { id: this.opts.nodeId, peerAddr: this.opts.peerAddr, clientAddr: this.opts.advertisedAddr });
+    this.opts.log('info', `membership change asked: ${req.op} ${req.nodeId}`, { op: req.op, nodeId: req.nodeId, force: req.force === true });
+    this.opts.replica.changeMembership(change, req.force === true).then(
+      () => this.reply(conn, { type: 'members', id: req.id, members: this.membersInfo() }),
+      (err) => this.fail(conn, req.id, err),
+    );
   }
 
   private requireMaster(): void {
@@ -400,7 +442,8 @@ export class BrokerServer {
   }
 
   private replicas(): ReplicaInfo[] {
-    const { peers, nodeId } = this.opts;
+    const { nodeId } = this.opts;
+    const peers = this.replicaIds();
     const role = this.opts.replica.role;
     return peers.map((id) => {
       const isLeader = role.leaderId === id;
@@ -416,14 +459,19 @@ export class BrokerServer {
 
   private handleTransfer(req: Extract<Request, { type: 'transferLeader' }>, conn: ServerConnection): void {
     this.requireMaster();
-    if (!this.opts.peers.includes(req.to)) throw new RaftmqError('BAD_REQUEST', `${String(req.to)} is not a replica of this group`);
+    if (!this.opts.members.conf().voters.includes(req.to)) throw new RaftmqError('BAD_REQUEST', `${String(req.to)} is not a voter of this group`);
     this.opts.replica.transferLeadership(req.to);
     this.reply(conn, { type: 'ok', id: req.id });
   }
 
+  private replicaIds(): NodeId[] {
+    return replicaIdsOf(this.opts.members.conf(), this.opts.seedPeers, this.opts.nodeId);
+  }
+
   status(): NodeStatus {
     const st = this.opts.replica.status();
-    const { nodeId, peers } = this.opts;
+    const { nodeId } = this.opts;
+    const peers = this.replicaIds();
     return {
       nodeId,
       brokerName: this.opts.brokerName,
@@ -442,6 +490,7 @@ export class BrokerServer {
       addr: this.opts.advertisedAddr,
       retainedFrom: this.opts.stateMachine.retainedFrom,
       firstIndex: this.opts.logFirstIndex?.() ?? 1,
+      memberKind: st.conf.voters.includes(nodeId) ? 'VOTER' : st.conf.learners.includes(nodeId) ? 'LEARNER' : 'NONE',
       ...(this.opts.disk !== undefined
         ? { diskUsedPercent: Number(this.opts.disk.usedPercent.toFixed(1)), diskFull: this.opts.disk.overWarningLevel, diskWritesStalled: this.opts.writesStalled?.() ?? false }
         : {}),

@@ -14,6 +14,8 @@ import { queryStatus, spawnNode } from './cluster.ts';
 export interface LaunchedNode {
   readonly id: string;
   readonly clientAddr: string;
+  /** host:port of its Raft listener. */
+  readonly peerAddr: string;
   readonly confPath: string;
   readonly dir: string;
   /** host:port of its Prometheus metrics listener; '' when metrics are off. */
@@ -24,10 +26,13 @@ export interface LaunchedNode {
 export class LocalCluster {
   readonly nodes: LaunchedNode[];
   readonly root: string;
+  /** What every node's broker.conf shares (addNode writes the same). */
+  private readonly shared: { peers: string; clientPeers: string; extra: Record<string, string>; metrics: boolean };
 
-  private constructor(root: string, nodes: LaunchedNode[]) {
+  private constructor(root: string, nodes: LaunchedNode[], shared: LocalCluster['shared']) {
     this.root = root;
     this.nodes = nodes;
+    this.shared = shared;
   }
 
   /** `metrics`: each node serves Prometheus metrics on a free port of its own. `prepare` runs on
@@ -56,11 +61,40 @@ export class LocalCluster {
       });
       const confPath = path.join(dir, 'broker.conf');
       fs.writeFileSync(confPath, renderConfig(config));
-      return { id, clientAddr: `127.0.0.1:${ports[i]}`, confPath, dir, metricsAddr: opts.metrics ? `127.0.0.1:${metricsPort(i)}` : '', proc: null };
+      return { id, clientAddr: `127.0.0.1:${ports[i]}`, peerAddr: `127.0.0.1:${ports[opts.nodes + i]}`, confPath, dir, metricsAddr: opts.metrics ? `127.0.0.1:${metricsPort(i)}` : '', proc: null };
     });
-    const cluster = new LocalCluster(root, nodes);
+    const cluster = new LocalCluster(root, nodes, { peers, clientPeers, extra: opts.extra ?? {}, metrics: opts.metrics ?? false });
     for (const n of nodes) cluster.start(n.id, opts.stderr);
     return cluster;
+  }
+
+  /**
+   * Creates (and starts) a replica `id` that joins the running group (dLegerJoin): its
+   * dLegerPeers are the group's first ones plus itself, on free ports. It is no member until
+   * `raftmq member add` (Admin.addMember) adds it with the returned node's addresses.
+   */
+  async addNode(id: string, stderr: boolean | 'pipe' = false): Promise<LaunchedNode> {
+    if (this.nodes.some((n) => n.id === id)) throw new Error(`node ${id} exists`);
+    const [clientPort, peerPort, metricsPort] = await freeLocalPorts(3);
+    const dir = path.join(this.root, id);
+    fs.mkdirSync(dir, { recursive: true });
+    const config = makeConfig({
+      dLegerPeers: `${this.shared.peers};${id}-127.0.0.1:${peerPort}`,
+      clientPeers: `${this.shared.clientPeers};${id}-127.0.0.1:${clientPort}`,
+      dLegerSelfId: id,
+      dLegerJoin: 'true',
+      listenPort: String(clientPort),
+      storePathRootDir: dir,
+      mappedFileSizeCommitLog: String(64 * 1024 * 1024),
+      ...this.shared.extra,
+      ...(this.shared.metrics ? { metricsPromExporterPort: String(metricsPort) } : {}),
+    });
+    const confPath = path.join(dir, 'broker.conf');
+    fs.writeFileSync(confPath, renderConfig(config));
+    const node: LaunchedNode = { id, clientAddr: `127.0.0.1:${clientPort}`, peerAddr: `127.0.0.1:${peerPort}`, confPath, dir, metricsAddr: this.shared.metrics ? `127.0.0.1:${metricsPort}` : '', proc: null };
+    this.nodes.push(node);
+    this.start(id, stderr);
+    return node;
   }
 
   node(id: string): LaunchedNode {

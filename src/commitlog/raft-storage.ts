@@ -1,6 +1,6 @@
 // The Raft core's read-only Storage view over the commitlog (entries, terms) and the meta store
 // (hard state). The driver writes through CommitLog / MetaStore directly.
-import type { Entry, EntryType, HardState, SnapshotMeta, Storage } from '../raft/index.ts';
+import type { ConfAt, Entry, EntryType, HardState, SnapshotMeta, Storage } from '../raft/index.ts';
 import { CommitLogError } from './errors.ts';
 import type { CommitLog, MetaStore } from './types.ts';
 
@@ -14,10 +14,17 @@ export class CommitLogRaftStorage implements Storage {
     /** The snapshot the driver can send (the broker's retention mark at its cut); absent, or
      *  null: the entry before the log's first (a log never compacted has none). */
     private readonly snapshotOf?: () => SnapshotMeta | null,
+    /** The configuration the driver's state machine applied last (Storage.initialConfState);
+     *  absent: none (the seed). */
+    private readonly confOf?: () => ConfAt | null,
   ) {}
 
   initialHardState(): HardState {
     return this.meta.getHardState();
+  }
+
+  initialConfState(): ConfAt | null {
+    return this.confOf?.() ?? null;
   }
 
   firstIndex(): number {

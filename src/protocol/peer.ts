@@ -3,8 +3,9 @@
 import type { Message as RaftMessage } from '../raft/index.ts';
 
 /** Version of the replica-to-replica protocol; a peer speaking another one is refused at hello
- *  (2: entry bodies travel as raw blobs after the frame's msgpack part; 4: snapshot transfers). */
-export const PEER_PROTOCOL_VERSION = 4;
+ *  (2: entry bodies travel as raw blobs after the frame's msgpack part; 4: snapshot transfers;
+ *  5: membership change and ReadIndex: configuration entries, Message.context and .conf). */
+export const PEER_PROTOCOL_VERSION = 5;
 
 /** First frame on a peer connection: who is calling, so the receiver can route replies. */
 export interface PeerHello {
@@ -19,6 +20,11 @@ export interface PeerHello {
   /** The caller's dLegerPeers, canonical (`id-host:port` sorted by id, `;`-joined): replicas
    *  whose lists differ say so loudly (a mistyped address silently breaks elections). */
   peers?: string;
+  /** Log index of the configuration the caller runs on (0 or absent: its dLegerPeers seed). */
+  configIndex?: number;
+  /** host:port of the caller's Raft listener: a replica joining a group, which knows no
+   *  configuration yet, learns from it where to answer a master it has not heard of. */
+  peerAddr?: string;
 }
 /** Raft messages for one peer produced in one turn of the driver loop (one frame, or several
  *  for a large catch-up). Sent on the connection to that peer, or back on the connection it
@@ -34,6 +40,9 @@ export interface PeerNotice {
   type: 'notice';
   id: 0;
   reason: string;
+  /** The receiver was removed from the group by the configuration entry at this log index, which
+   *  the sender applied (so it is committed): the receiver stops. */
+  removedAt?: number;
 }
 /** One chunk of a snapshot (a retention mark's state) from the master to a follower behind the
  *  start of its log; the chunk's bytes are the frame's blob. `msg` is the Raft Snapshot message

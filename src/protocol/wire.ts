@@ -262,6 +262,9 @@ export interface NodeStatus {
   /** Its own log writes failed for lack of space and are being retried (it acknowledges nothing
    *  newer meanwhile). */
   readonly diskWritesStalled?: boolean;
+  /** Its place in the configuration it holds: a voter, a learner (receives the log, never votes),
+   *  or none (joining, or removed). */
+  readonly memberKind?: 'VOTER' | 'LEARNER' | 'NONE';
 }
 
 /** A change of Raft role or leader as one replica saw it. */

@@ -4,11 +4,13 @@ import t from 'tap';
 import { CatchUpThrottle, type CatchUpThrottleOptions } from '../../src/broker/index.ts';
 import { EntryType, MessageType, type Message, type NodeId } from '../../src/raft/index.ts';
 
+const EMPTY_CONTEXT = new Uint8Array(0);
+
 const KIB = 1024;
 
 function message(type: MessageType, index: number, entryCount: number, entryBytes: number): Message {
   const entries = Array.from({ length: entryCount }, (_, i) => ({ index: index + 1 + i, term: 1, type: EntryType.Normal, data: new Uint8Array(entryBytes) }));
-  return { type, from: 'n0', to: 'n1', term: 1, index, logTerm: 1, commit: 0, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false };
+  return { type, from: 'n0', to: 'n1', term: 1, index, logTerm: 1, commit: 0, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false, context: EMPTY_CONTEXT, conf: null };
 }
 
 /** A log of `last` entries of `entryBytes` each, a fake clock and a manual timer. */

@@ -19,6 +19,7 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
       { id: 'n2', host: '127.0.0.1', port: 40913 },
     ],
     dLegerSelfId: 'n1',
+    dLegerJoin: false,
     clientPeers: [
       { id: 'n0', host: '127.0.0.1', port: 10910 },
       { id: 'n1', host: '127.0.0.1', port: 10911 },

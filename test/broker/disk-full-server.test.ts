@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { BrokerServer, DiskUsage, type ApplyEntry } from '../../src/broker/index.ts';
 import { Admin, Producer, PullConsumer } from '../../src/client/index.ts';
 import { Role } from '../../src/raft/index.ts';
-import { Harness } from './harness.ts';
+import { Harness, staticMembers } from './harness.ts';
 
 async function serve(t: Test, role: Role) {
   const h = new Harness();
@@ -21,7 +21,7 @@ async function serve(t: Test, role: Role) {
       return role === Role.Leader;
     },
     whenLeaderReady: async () => role === Role.Leader,
-    status: () => ({ id: 'n1', role, term: 3, vote: '', leaderId: role === Role.Leader ? 'n1' : 'n0', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '' }),
+    status: () => ({ id: 'n1', role, term: 3, vote: '', leaderId: role === Role.Leader ? 'n1' : 'n0', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
     // Commits and applies at once, as a group with room on its disks would.
     propose: async (data: Uint8Array) => {
       proposals++;
@@ -38,7 +38,9 @@ async function serve(t: Test, role: Role) {
     port: 0,
     advertisedAddr: '127.0.0.1:1',
     nodeId: 'n1',
-    peers: ['n0', 'n1', 'n2'],
+    seedPeers: ['n0', 'n1', 'n2'],
+    peerAddr: '127.0.0.1:2',
+    members: staticMembers(['n0', 'n1', 'n2']),
     brokerName: 'broker-a',
     autoCreateTopicEnable: true,
     defaultTopicQueueNums: 4,

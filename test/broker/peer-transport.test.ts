@@ -8,8 +8,10 @@ import { PEER_PROTOCOL_VERSION } from '../../src/protocol/index.ts';
 import { encodeFrame, encodeFrameWithBlobs, freeLocalPorts } from '../../src/net/index.ts';
 import { type Entry, type Message, EntryType, MessageType } from '../../src/raft/index.ts';
 
+const EMPTY_CONTEXT = new Uint8Array(0);
+
 function message(from: string, to: string, entries: Entry[]): Message {
-  return { type: MessageType.Append, from, to, term: 3, index: 7, logTerm: 2, commit: 5, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false };
+  return { type: MessageType.Append, from, to, term: 3, index: 7, logTerm: 2, commit: 5, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false, context: EMPTY_CONTEXT, conf: null };
 }
 
 async function pair(t: { teardown(fn: () => unknown): void }) {

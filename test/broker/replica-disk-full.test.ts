@@ -10,6 +10,8 @@ import { RaftNode, DEFAULT_RAFT_CONFIG, EntryType, MessageType, Role, type Entry
 import { removeDir, tempDir } from '../commitlog/helpers.ts';
 import { MemoryMeta } from './harness.ts';
 
+const EMPTY_CONTEXT = new Uint8Array(0);
+
 interface LogLine {
   readonly level: string;
   readonly msg: string;
@@ -103,7 +105,7 @@ function stallLines(n: Node) {
 
 function appendFrom(leaderTerm: number, prevIndex: number, prevTerm: number, commit: number, indexes: number[]): Message {
   const entries: Entry[] = indexes.map((index) => ({ index, term: leaderTerm, type: EntryType.Normal, data: payload(index) }));
-  return { type: MessageType.Append, from: 'n0', to: 'n1', term: leaderTerm, index: prevIndex, logTerm: prevTerm, commit, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false };
+  return { type: MessageType.Append, from: 'n0', to: 'n1', term: leaderTerm, index: prevIndex, logTerm: prevTerm, commit, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false, context: EMPTY_CONTEXT, conf: null };
 }
 
 t.test('a follower whose writes fail with ENOSPC does not fail, acknowledges nothing it has not written, and catches up in order once there is space', async (t) => {
@@ -270,7 +272,7 @@ t.test('a vote whose hard state cannot be written for lack of space is not sent 
   const f = await replicaOn(t, 'n1', ['n0', 'n1', 'n2'], (_to, msgs) => sent.push(...msgs), 1_000_000);
   f.replica.start();
   f.meta.full = true;
-  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true, recovering: false };
+  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true, recovering: false, context: EMPTY_CONTEXT, conf: null };
   f.replica.receive([vote]);
   await until(() => f.meta.failedWrites >= 3, 'a few tries');
   t.same(sent.filter((m) => m.type === MessageType.VoteResp), [], 'no vote response while the vote is not durable');

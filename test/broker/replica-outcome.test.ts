@@ -7,11 +7,13 @@ import { NONE, Role } from '../../src/raft/index.ts';
 
 /** A Raft core that is leader and gives each proposal the index and term the test sets. */
 function fakeLeader(next: { index: number; term: number }): RaftNodeApi {
-  const status = (): RaftStatus => ({ id: 'n1', role: Role.Leader, term: next.term, vote: 'n1', leaderId: 'n1', commit: 0, applied: 0, lastIndex: 0, leaderCommit: 0, recovering: false, progress: {}, transferee: NONE });
+  const status = (): RaftStatus => ({ id: 'n1', role: Role.Leader, term: next.term, vote: 'n1', leaderId: 'n1', commit: 0, applied: 0, lastIndex: 0, leaderCommit: 0, recovering: false, progress: {}, transferee: NONE, conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 });
   return {
     tick: () => undefined,
     step: () => undefined,
     propose: (data): ProposeResult => ({ ok: true, term: next.term, firstIndex: next.index, lastIndex: next.index + data.length - 1 }),
+    proposeConfChange: (): ProposeResult => ({ ok: false, code: 'BAD_CONF_CHANGE', leaderHint: 'n1', reason: 'not modelled' }),
+    readIndex: () => ({ ok: false, code: 'NOT_LEADER', leaderHint: NONE, reason: 'not modelled' }),
     transferLeadership: () => false,
     reportUnreachable: () => undefined,
     reportSnapshot: () => undefined,

@@ -8,6 +8,8 @@ import { type CommitLog, type LogRecord, CommitLogRaftStorage } from '../../src/
 import { RaftNode, type Entry, type Message, DEFAULT_RAFT_CONFIG, EntryType, MessageType } from '../../src/raft/index.ts';
 import { MemoryMeta } from './harness.ts';
 
+const EMPTY_CONTEXT = new Uint8Array(0);
+
 interface PendingWrite {
   readonly last: number;
   resolve(): void;
@@ -69,7 +71,7 @@ class ManualLog implements CommitLog {
 
 function append(term: number, prevIndex: number, prevTerm: number, commit: number, indexes: number[], entryTerm = term): Message {
   const entries: Entry[] = indexes.map((index) => ({ index, term: entryTerm, type: EntryType.Normal, data: Buffer.from(`e${index}`) }));
-  return { type: MessageType.Append, from: 'n0', to: 'n1', term, index: prevIndex, logTerm: prevTerm, commit, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false };
+  return { type: MessageType.Append, from: 'n0', to: 'n1', term, index: prevIndex, logTerm: prevTerm, commit, entries, reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false, context: EMPTY_CONTEXT, conf: null };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -379,7 +381,7 @@ t.test('the durable commit index never runs ahead of what the durable log holds 
   f.replica.receive([append(3, 7, 2, 12, [8, 9, 10, 11, 12])]);
   await turns();
   // Before it lands, this replica votes in term 4: its hard state (term, vote) must be synced now.
-  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 12, logTerm: 3, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true, recovering: false };
+  const vote: Message = { type: MessageType.Vote, from: 'n2', to: 'n1', term: 4, index: 12, logTerm: 3, commit: 0, entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: true, recovering: false, context: EMPTY_CONTEXT, conf: null };
   f.replica.receive([vote]);
   await turns();
   t.equal(f.meta.hs.term, 4, 'the vote is durable');

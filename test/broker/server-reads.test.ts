@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { BrokerServer } from '../../src/broker/index.ts';
 import { Connection } from '../../src/net/index.ts';
 import { Role } from '../../src/raft/index.ts';
-import { Harness } from './harness.ts';
+import { Harness, staticMembers } from './harness.ts';
 
 function fakeReplica(state: { staleness: string | null; role: Role; leaderId: string }) {
   return {
@@ -16,7 +16,7 @@ function fakeReplica(state: { staleness: string | null; role: Role; leaderId: st
       return state.role === Role.Leader;
     },
     whenLeaderReady: async () => state.role === Role.Leader,
-    status: () => ({ id: 'n1', role: state.role, term: 3, vote: '', leaderId: state.leaderId, commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '' }),
+    status: () => ({ id: 'n1', role: state.role, term: 3, vote: '', leaderId: state.leaderId, commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
     propose: async () => {
       throw new Error('no writes here');
     },
@@ -33,7 +33,9 @@ async function serve(t: Test, state: { staleness: string | null; role: Role; lea
     port: 0,
     advertisedAddr: '127.0.0.1:1',
     nodeId: 'n1',
-    peers: ['n0', 'n1', 'n2'],
+    seedPeers: ['n0', 'n1', 'n2'],
+    peerAddr: '127.0.0.1:2',
+    members: staticMembers(['n0', 'n1', 'n2']),
     brokerName: 'broker-a',
     autoCreateTopicEnable: true,
     defaultTopicQueueNums: 4,

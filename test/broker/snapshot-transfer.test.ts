@@ -8,10 +8,12 @@ import { SnapshotReceiver, SnapshotSender, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_STALL_
 import type { PeerSnapAck, PeerSnapChunk } from '../../src/protocol/index.ts';
 import { MessageType, type Message } from '../../src/raft/index.ts';
 
+const EMPTY_CONTEXT = new Uint8Array(0);
+
 function snapshotMessage(index: number, term: number): Message {
   return {
     type: MessageType.Snapshot, from: 'n0', to: 'n1', term: 3, index, logTerm: term, commit: index,
-    entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false,
+    entries: [], reject: false, rejectHint: 0, rejectTerm: 0, transfer: false, recovering: false, context: EMPTY_CONTEXT, conf: null,
   };
 }
 

@@ -6,8 +6,8 @@ import { histogramBuckets, parsePrometheusText, quantileBetween, serveMetrics, s
 import { NONE, Role, type RaftStatus } from '../../src/raft/index.ts';
 
 const status = (over: Partial<RaftStatus> = {}): RaftStatus => ({
-  id: 'n0', role: Role.Leader, term: 7, vote: 'n0', leaderId: 'n0', commit: 90, applied: 90, lastIndex: 100, leaderCommit: 90, recovering: false, transferee: NONE,
-  progress: { n1: { match: 100, next: 101, state: 'Replicate', inflight: 0, inflightBytes: 0, recentActive: true, pendingSnapshot: 0 }, n2: { match: 40, next: 41, state: 'Probe', inflight: 0, inflightBytes: 0, recentActive: false, pendingSnapshot: 0 } },
+  id: 'n0', role: Role.Leader, term: 7, vote: 'n0', leaderId: 'n0', commit: 90, applied: 90, lastIndex: 100, leaderCommit: 90, recovering: false, transferee: NONE, conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0,
+  progress: { n1: { match: 100, next: 101, state: 'Replicate', inflight: 0, inflightBytes: 0, recentActive: true, pendingSnapshot: 0, learner: false }, n2: { match: 40, next: 41, state: 'Probe', inflight: 0, inflightBytes: 0, recentActive: false, pendingSnapshot: 0, learner: false } },
   ...over,
 });
 
