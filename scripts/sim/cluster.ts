@@ -201,6 +201,9 @@ class SimNode {
   retired = false;
   /** It applied its own removal: it is stopped after this turn. */
   retireDue = false;
+  /** Terms it led (in any incarnation), and whether the removal it applied was its own as leader. */
+  leaderTerms = new Set<number>();
+  removedItselfAsLeader = false;
   constructor(
     readonly id: NodeId,
     /** RaftConfig.peers: the seed voters, or none for a joining node. */
@@ -241,7 +244,8 @@ export interface ClusterStats {
   confProposed: number;
   confRefused: number;
   confApplied: number;
-  /** Nodes stopped after they applied their own removal (a leader among them: leaderRemovals). */
+  /** Nodes stopped after they applied their own removal (leaderRemovals: a leader that removed
+   *  itself, stepped down and was stopped). */
   retired: number;
   leaderRemovals: number;
 }
@@ -444,7 +448,7 @@ export class SimCluster {
    *  campaign again anyway). */
   private retire(n: SimNode): void {
     n.retireDue = false;
-    const wasLeader = n.role === Role.Leader || n.core?.status().role === Role.Leader;
+    const wasLeader = n.removedItselfAsLeader;
     this.crash(this.ids.indexOf(n.id));
     n.retired = true;
     this.stats.retired++;
@@ -477,6 +481,7 @@ export class SimCluster {
       }
       n.role = s.role;
       n.leaderId = s.leaderId;
+      if (s.role === Role.Leader) n.leaderTerms.add(s.term);
       n.term = Math.max(n.term, s.term);
       this.observe({ k: 'role', node: n.id, term: s.term, role: s.role });
     }
@@ -700,7 +705,10 @@ export class SimCluster {
       this.confIndexesApplied.add(e.index);
       this.stats.confApplied = this.confIndexesApplied.size;
     }
-    if (isMemberOf(before, n.id) && !isMemberOf(conf, n.id)) n.retireDue = true;
+    if (isMemberOf(before, n.id) && !isMemberOf(conf, n.id)) {
+      n.retireDue = true;
+      n.removedItselfAsLeader = n.leaderTerms.has(e.term);
+    }
   }
 
   /** Retention: compacts the node's store at a random applied index it holds durably (and no
@@ -954,6 +962,13 @@ export class SimCluster {
     // Fewer than 3 voters: one lost store is a lost majority copy (or the group's only one).
     if (confs.some((c) => c.voters.length < 3)) {
       this.note(`wipe ${this.ids[i]} skipped: a configuration has fewer than 3 voters`);
+      return;
+    }
+    // Nor during a membership change (an operator's rule too): a new voter's log counts in the
+    // vote, so with one store lost the voters left may all refuse each other (seed 1039585: the
+    // lost store held the newest term, a promoted learner had it too and refused the others).
+    if (this.checker.confsInFlight().length > 0) {
+      this.note(`wipe ${this.ids[i]} skipped: a conf change is in flight`);
       return;
     }
     this.crash(i);
@@ -1297,6 +1312,14 @@ export class SimCluster {
       return;
     }
     n.confChanges.push({ cc: { op, node: id, context: `addr-of-${id}` }, force });
+    this.pump(n);
+  }
+
+  /** Queues a conf change at node `i` (taken at its next turn), whatever it believes it is. */
+  proposeConf(i: number, cc: ConfChange, force = false): void {
+    const n = this.nodes[i];
+    if (!n.alive) return;
+    n.confChanges.push({ cc, force });
     this.pump(n);
   }
 

@@ -506,6 +506,8 @@ export class Raft {
       m.commit = Math.min(pr.match, committed);
       m.context = context;
       this.msgs.push(m);
+      // A removed node now learns that its removal is committed: farewell.
+      if (pr.removedAt > 0 && m.commit >= pr.removedAt) this.prs.delete(peer);
     }
   }
 

@@ -4,6 +4,7 @@
 
 import { assert } from '../util/index.ts';
 import type { Raft } from './core.ts';
+import { isMemberOf } from './conf.ts';
 import { Progress } from './progress.ts';
 import type { ConfAt, ConfState, RaftConfig, Storage } from './types.ts';
 import { EntryType, NONE, Role } from './types.ts';
@@ -39,17 +40,27 @@ export function onConfChanged(r: Raft): void {
   if (r.maybeCommit()) r.commitBcastDue = true;
 }
 
-/** Progress entries follow the configuration: new members probe from the end of the log. */
+/** Progress entries follow the configuration: new members probe from the end of the log. The
+ *  members the latest conf entry removed keep theirs (removedAt) until a heartbeat tells them it
+ *  is committed (Raft.bcastHeartbeat): they then apply their removal and stop. They count for
+ *  nothing. */
 export function syncProgress(r: Raft): void {
   const conf = r.conf;
   const last = r.log.lastIndex();
-  for (const id of [...conf.voters, ...conf.learners]) {
-    if (r.prs.has(id)) continue;
-    const match = id === r.id ? r.log.persistedLastIndex() : 0;
-    r.prs.set(id, new Progress(match, Math.max(last + 1, match + 1), r.config.maxInflightPerFollower, r.config.maxInflightBytesPerFollower));
+  const at = r.confs.currentIndex();
+  const before = r.confs.previous();
+  const outgoing = at > 0 ? [...before.voters, ...before.learners].filter((id) => !isMemberOf(conf, id)) : [];
+  for (const id of [...conf.voters, ...conf.learners, ...outgoing]) {
+    let pr = r.prs.get(id);
+    if (pr === undefined) {
+      const match = id === r.id ? r.log.persistedLastIndex() : 0;
+      pr = new Progress(match, Math.max(last + 1, match + 1), r.config.maxInflightPerFollower, r.config.maxInflightBytesPerFollower);
+      r.prs.set(id, pr);
+    }
+    pr.removedAt = outgoing.includes(id) ? at : 0;
   }
   for (const id of [...r.prs.keys()]) {
-    if (!conf.voters.includes(id) && !conf.learners.includes(id)) r.prs.delete(id);
+    if (!isMemberOf(conf, id) && !outgoing.includes(id)) r.prs.delete(id);
   }
   r.setVoterProgress(conf.voters.map((id) => r.prs.get(id)!));
 }

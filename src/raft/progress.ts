@@ -109,6 +109,9 @@ export class Progress {
   activeLastPeriod = false;
   /** The highest ReadIndex round this peer acknowledged (a heartbeat response) in this term. */
   readAckRound = 0;
+  /** A node the latest conf entry removed (0: a member): the leader keeps replicating to it until
+   *  a heartbeat tells it that entry is committed, so that it applies its removal and stops. */
+  removedAt = 0;
   readonly inflights: Inflights;
 
   constructor(match: number, next: number, inflightCountMax: number, inflightBytesMax?: number) {

@@ -8,7 +8,7 @@ export function raftStatus(r: Raft): RaftStatus {
   const progress: Record<string, ProgressStatus> = {};
   const conf = r.conf;
   if (r.role === Role.Leader) {
-    for (const [peer, pr] of r.prs) if (peer !== r.id) progress[peer] = pr.toStatus(conf.learners.includes(peer));
+    for (const [peer, pr] of r.prs) if (peer !== r.id && pr.removedAt === 0) progress[peer] = pr.toStatus(conf.learners.includes(peer));
   }
   return {
     id: r.id,

@@ -282,3 +282,39 @@ t.test('a learner never votes, never counts for commit or check-quorum, and its 
   node.step(msg({ type: MessageType.VoteResp, from: 'n1', to: 'n0', term: 1 }));
   t.equal(node.status().role, Role.Leader, 'the voter vote does');
 });
+
+t.test('thesis 4.2.2: a voter whose removal is not committed may still campaign, and is elected to commit it', async (t) => {
+  const net = new Network(['n0', 'n1']);
+  net.campaign('n0');
+  net.propose('n0', 'a');
+  // n0 removes itself; the entry reaches nobody, then n0 goes down and comes back.
+  net.isolate('n0');
+  t.ok(net.confChange('n0', 'remove', 'n0').ok);
+  t.same(net.node('n0').status().conf, conf(['n1']));
+  net.restart('n0');
+  net.recover();
+  // n1 (conf {n0, n1}) needs n0's vote, and n0's log is ahead: only n0 can be elected, and
+  // only its term can commit the removal; then it steps down and n1 leads alone.
+  const leader = electOther(net, ['n0']);
+  t.equal(leader, 'n1');
+  t.same(net.node('n1').status().conf, conf(['n1']), 'the removal was committed');
+  t.ok(net.node('n1').status().term >= 3, 'in a term n0 led');
+  t.equal(net.node('n0').status().role, Role.Follower);
+  net.tick('n0', 100);
+  t.equal(net.node('n0').status().role, Role.Follower, 'and it never campaigns again');
+});
+
+t.test('a removed follower still gets the log until a heartbeat tells it its removal is committed', async (t) => {
+  const net = new Network(P3);
+  net.campaign('n0');
+  net.propose('n0', 'a');
+  t.ok(net.confChange('n0', 'remove', 'n2').ok);
+  net.tickAll(2);
+  const s2 = net.node('n2').status();
+  t.same(s2.conf, conf(['n0', 'n1']), 'n2 holds its removal');
+  t.equal(s2.applied, net.node('n0').status().commit, 'and applied it (its driver stops it now)');
+  t.notOk('n2' in net.node('n0').status().progress, 'the leader lists it no more');
+  net.delivered = [];
+  net.tickAll(3);
+  t.equal(net.delivered.filter((m) => m.to === 'n2').length, 0, 'nor sends it anything after the farewell');
+});

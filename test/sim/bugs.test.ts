@@ -7,6 +7,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import type { TestBug } from '../../src/raft/index.ts';
 import { figure8, runFigure8Seed } from '../../scripts/sim/figure8.ts';
+import { singleServerChange } from '../../scripts/sim/single-server.ts';
 import { replayCommand, runSeed } from '../../scripts/sim/schedule.ts';
 import type { ScheduleOptions } from '../../scripts/sim/schedule.ts';
 import type { DriverBug } from '../../scripts/sim/cluster.ts';
@@ -181,4 +182,35 @@ t.test('compact-stale-state (the driver keeps the state of the wrong index as it
   }
   t.ok(found.length >= 1, `found within 50 runs (seeds ${found.join(', ')}; replay: ${replayCommand(found[0] ?? 0, sched, 'compact-stale-state')})`);
   for (const seed of found) t.equal(runSeed(seed, sched).violation, null, `seed ${seed} is clean with a correct driver`);
+});
+
+const CONF_BEFORE_TERM_COMMIT = new Set<TestBug>(['conf-change-before-term-commit']);
+const TWO_CONF_IN_FLIGHT = new Set<TestBug>(['two-conf-changes-in-flight']);
+
+t.test('conf-change-before-term-commit: the single-server change bug, scripted, loses a committed entry; the correct core does not', async (t) => {
+  for (const seed of [1, 2, 3]) {
+    const ok = singleServerChange(seed);
+    t.equal(ok.violation, null, `seed ${seed}: no violation without the bug`);
+    t.ok(ok.completed, `seed ${seed}: the script runs to its end (n0 wins term 3 under C1)`);
+    const bad = singleServerChange(seed, CONF_BEFORE_TERM_COMMIT);
+    t.equal(bad.violation?.invariant, 'leader-completeness', `seed ${seed}: ${bad.violation?.message.slice(0, 120)}`);
+  }
+});
+
+t.test('two-conf-changes-in-flight is found by the membership schedules', async (t) => {
+  for (const nodes of [3, 5]) {
+    const sched: ScheduleOptions = { steps: 300, nodes, profile: 'membership' };
+    const found: number[] = [];
+    const invariants = new Set<string>();
+    for (let seed = 1; seed <= 200 && found.length < 2; seed++) {
+      const r = runSeed(seed, sched, { testBugs: TWO_CONF_IN_FLIGHT });
+      if (r.violation) {
+        found.push(seed);
+        invariants.add(r.violation.invariant);
+      }
+    }
+    t.comment(`${nodes} nodes: found by seeds ${found.join(', ')} (${[...invariants].join(', ')}); e.g. ${found[0] !== undefined ? replayCommand(found[0], sched, 'two-conf-changes-in-flight') : '-'}`);
+    t.ok(found.length >= 1, `${nodes} nodes: found within 200 runs`);
+    for (const seed of found) t.equal(runSeed(seed, sched).violation, null, `seed ${seed} is clean without the bug`);
+  }
 });

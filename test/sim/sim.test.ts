@@ -119,3 +119,23 @@ t.test('wiped stores with log compaction: a replica restarted empty catches up t
   t.comment(`${2 * runs} schedules, ${wipes} stores wiped, ${installed} snapshots installed`);
   t.ok(installed >= 1, 'the schedules install snapshots');
 });
+
+t.test('schedules with membership changes (spares join, learners are promoted, members and leaders are removed) keep every invariant', async (t) => {
+  const runs = Number(process.env.SIM_MEMBERSHIP_RUNS ?? 300);
+  const totals = { confProposed: 0, confApplied: 0, retired: 0, leaderRemovals: 0 };
+  for (const nodes of [3, 5]) {
+    for (let r = 0; r < runs; r++) {
+      const seed = BASE_SEED + 13_000_000 + nodes * 100_000 + r;
+      const sched: ScheduleOptions = { steps: STEPS, nodes, profile: 'membership' };
+      const res = runSeed(seed, sched);
+      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += res.cluster.stats[k];
+      if (res.violation) {
+        t.fail(`seed ${seed}: ${res.violation.invariant}: ${res.violation.message}`, { replay: replayCommand(seed, sched), trace: res.trace.join('\n') });
+        return;
+      }
+    }
+  }
+  t.comment(`${2 * runs} schedules: ${totals.confProposed} conf changes taken, ${totals.confApplied} applied, ${totals.retired} removed nodes stopped (${totals.leaderRemovals} leaders)`);
+  t.ok(totals.confApplied >= runs / 2, 'the schedules apply conf changes');
+  t.ok(totals.retired >= 1, 'and remove members');
+});
