@@ -48,7 +48,7 @@ options:
 output: progress on stderr; the last line on stdout is
   {"runs":N,"steps":N,"violations":N,"firstFailingSeed":S|null,"elections":N,"committed":N,
    "compactions":N,"snapshotsSent":N,"snapshotsInstalled":N,"confProposed":N,"confRefused":N,
-   "confApplied":N,"retired":N,"leaderRemovals":N,"wipes":N,"crashes":N,"acked":N}
+   "confApplied":N,"readsRequested":N,"readsRefused":N,"readsServed":N,"retired":N,"leaderRemovals":N,"wipes":N,"crashes":N,"acked":N}
 exit status: 0 no violation, 1 violations found, 2 bad arguments.`;
 
 function usageError(msg: string): never {
@@ -178,7 +178,7 @@ function main(): void {
   let compactions = 0;
   let snapshotsSent = 0;
   let snapshotsInstalled = 0;
-  const conf = { confProposed: 0, confRefused: 0, confApplied: 0, retired: 0, leaderRemovals: 0, wipes: 0, crashes: 0, acked: 0 };
+  const conf = { readsRequested: 0, readsRefused: 0, readsServed: 0, confProposed: 0, confRefused: 0, confApplied: 0, retired: 0, leaderRemovals: 0, wipes: 0, crashes: 0, acked: 0 };
   const started = Date.now();
   let lastProgress = started;
   for (let r = 0; r < args.runs; r++) {

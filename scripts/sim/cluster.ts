@@ -189,6 +189,8 @@ class SimNode {
   snapPayloads = new Map<string, SnapState>();
   /** Snapshot transfers to report to the core (reportSnapshot). */
   snapshotReports: { readonly peer: NodeId; readonly ok: boolean }[] = [];
+  /** ReadIndex requests to hand to the core at its next turn (their ids). */
+  reads: number[] = [];
   /** Conf changes to propose at its next turn. */
   confChanges: { readonly cc: ConfChange; readonly force: boolean }[] = [];
   /** The state machine's configuration: its base (null: the seed) and the conf entries applied
@@ -244,6 +246,10 @@ export interface ClusterStats {
   confProposed: number;
   confRefused: number;
   confApplied: number;
+  /** ReadIndex: requests made, refused (any code) and confirmed (a ReadState came out). */
+  readsRequested: number;
+  readsRefused: number;
+  readsServed: number;
   /** Nodes stopped after they applied their own removal (leaderRemovals: a leader that removed
    *  itself, stepped down and was stopped). */
   retired: number;
@@ -269,6 +275,9 @@ export class SimCluster {
     compactions: 0,
     snapshotsSent: 0,
     snapshotsInstalled: 0,
+    readsRequested: 0,
+    readsRefused: 0,
+    readsServed: 0,
     confProposed: 0,
     confRefused: 0,
     confApplied: 0,
@@ -420,6 +429,11 @@ export class SimCluster {
           for (const b of batches) this.proposeNow(n, core, b);
           if (this.violation) return;
         }
+        if (n.reads.length) {
+          const reads = n.reads;
+          n.reads = [];
+          for (const id of reads) this.readNow(n, core, id);
+        }
         if (n.confChanges.length) {
           const changes = n.confChanges;
           n.confChanges = [];
@@ -491,6 +505,7 @@ export class SimCluster {
       if (snap === null) return;
     }
     if (rd.entries.length) this.observe({ k: 'log', node: n.id, entries: rd.entries });
+    for (const rs of rd.readStates) this.onReadState(n, rs.index, rs.ctx);
     if (rd.hardState) {
       n.term = Math.max(n.term, rd.hardState.term);
       this.observe({ k: 'commit', node: n.id, term: rd.hardState.term, commit: rd.hardState.commit });
@@ -691,6 +706,7 @@ export class SimCluster {
       if (p.term === e.term) {
         this.stats.acked++;
         this.observe({ k: 'ack', node: n.id, term: n.term, proposal: p });
+        this.ackedIndexMax = Math.max(this.ackedIndexMax, p.lastIndex);
       }
     }
     return true;
@@ -1321,6 +1337,55 @@ export class SimCluster {
     if (!n.alive) return;
     n.confChanges.push({ cc, force });
     this.pump(n);
+  }
+
+  /** The highest log index of a proposal acknowledged to its client so far. */
+  private ackedIndexMax = 0;
+  /** ReadIndex requests by id: where, and ackedIndexMax when it was made. */
+  private readonly readRequests = new Map<number, { readonly node: NodeId; readonly floor: number }>();
+  private nextReadId = 1;
+  private readonly readsServed = new Set<number>();
+
+  /** A client asks node `i` for a linearizable read (taken at its next turn). */
+  read(i: number): void {
+    const n = this.nodes[i];
+    if (!n.alive) return;
+    const id = this.nextReadId++;
+    this.readRequests.set(id, { node: n.id, floor: this.ackedIndexMax });
+    n.reads.push(id);
+    this.pump(n);
+  }
+
+  private readNow(n: SimNode, core: RaftNodeApi, id: number): void {
+    const ctx = Buffer.alloc(4);
+    ctx.writeUInt32BE(id, 0);
+    this.stats.readsRequested++;
+    const r = core.readIndex(ctx);
+    if (!r.ok) {
+      this.stats.readsRefused++;
+      this.note(`${n.id} readIndex #${id} -> ${r.code}`);
+    } else this.note(`${n.id} readIndex #${id}`);
+  }
+
+  /** A ReadState: it must come back where it was asked, and its index must cover every write
+   *  acknowledged before the read was made (linearizability of ReadIndex). The network may
+   *  duplicate a forwarded read or its answer: a second ReadState for it is checked too (a
+   *  driver serves the first and ignores a context it no longer waits for). */
+  private onReadState(n: SimNode, index: number, ctx: Uint8Array): void {
+    const id = ctx.byteLength === 4 ? Buffer.from(ctx.buffer, ctx.byteOffset, 4).readUInt32BE(0) : -1;
+    const req = this.readRequests.get(id);
+    if (req === undefined || req.node !== n.id) {
+      this.failWith({ invariant: 'read-index', message: `${n.id} got a ReadState for read #${id}, which it never asked for` });
+      return;
+    }
+    if (!this.readsServed.has(id)) {
+      this.readsServed.add(id);
+      this.stats.readsServed++;
+    }
+    this.note(`${n.id} ReadState #${id} at ${index} (acknowledged before it: up to ${req.floor})`);
+    if (index < req.floor) {
+      this.failWith({ invariant: 'read-index', message: `${n.id}: read #${id} confirmed at index ${index}, but a write at ${req.floor} was acknowledged before the read began` });
+    }
   }
 
   /** Ids some leader took an addition of (they never join again as new nodes). */

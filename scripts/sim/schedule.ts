@@ -45,7 +45,9 @@ export type Op =
   | { readonly t: 'unreachable'; readonly node: number; readonly peer: number; readonly spurious: boolean }
   /** A membership change at a believed leader; `pick` chooses the node among those the change
    *  fits (SimCluster.confChange). */
-  | { readonly t: 'conf'; readonly op: ConfChangeOp; readonly pick: number; readonly force: boolean };
+  | { readonly t: 'conf'; readonly op: ConfChangeOp; readonly pick: number; readonly force: boolean }
+  /** A linearizable read (ReadIndex) at `node` (-1: a believed leader, else a random live node). */
+  | { readonly t: 'read'; readonly node: number };
 
 export interface Schedule {
   readonly nodes: number;
@@ -141,6 +143,9 @@ function opArb(profile: Profile): fc.Arbitrary<Op> {
   return fc.oneof(
     ...wipes,
     ...(membership ? confOps() : []),
+    ...(membership
+      ? [{ weight: 12, arbitrary: fc.record({ t: fc.constant('read' as const), node: fc.oneof({ weight: 1, arbitrary: fc.constant(-1) }, { weight: 2, arbitrary: node }) }) }]
+      : []),
     { weight: 60, arbitrary: fc.record({ t: fc.constant('tick' as const), count: fc.integer({ min: 1, max: 3 }) }) },
     { weight: crashy ? 40 : 4, arbitrary: fc.record({ t: fc.constant('tickOne' as const), node }) },
     { weight: 70, arbitrary: fc.record({ t: fc.constant('deliver' as const), count: fc.integer({ min: 1, max: 12 }) }) },
@@ -320,6 +325,15 @@ export function applyOp(c: SimCluster, op: Op): void {
     case 'conf':
       c.confChange(op.op, op.pick, op.force);
       break;
+    case 'read': {
+      let i = op.node;
+      if (i < 0) {
+        const leaders = c.believedLeaders();
+        i = leaders.length ? leaders[c.prng.int(leaders.length)] : c.prng.int(n);
+      }
+      c.read(i % n);
+      break;
+    }
     case 'unreachable': {
       const a = op.node % n;
       const b = op.peer % n;

@@ -120,9 +120,9 @@ t.test('wiped stores with log compaction: a replica restarted empty catches up t
   t.ok(installed >= 1, 'the schedules install snapshots');
 });
 
-t.test('schedules with membership changes (spares join, learners are promoted, members and leaders are removed) keep every invariant', async (t) => {
+t.test('schedules with membership changes (spares join, learners are promoted, members and leaders are removed) and ReadIndex reads keep every invariant', async (t) => {
   const runs = Number(process.env.SIM_MEMBERSHIP_RUNS ?? 300);
-  const totals = { confProposed: 0, confApplied: 0, retired: 0, leaderRemovals: 0 };
+  const totals = { confProposed: 0, confApplied: 0, retired: 0, leaderRemovals: 0, readsServed: 0 };
   for (const nodes of [3, 5]) {
     for (let r = 0; r < runs; r++) {
       const seed = BASE_SEED + 13_000_000 + nodes * 100_000 + r;
@@ -135,7 +135,8 @@ t.test('schedules with membership changes (spares join, learners are promoted, m
       }
     }
   }
-  t.comment(`${2 * runs} schedules: ${totals.confProposed} conf changes taken, ${totals.confApplied} applied, ${totals.retired} removed nodes stopped (${totals.leaderRemovals} leaders)`);
+  t.comment(`${2 * runs} schedules: ${totals.confProposed} conf changes taken, ${totals.confApplied} applied, ${totals.retired} removed nodes stopped (${totals.leaderRemovals} leaders), ${totals.readsServed} linearizable reads confirmed`);
   t.ok(totals.confApplied >= runs / 2, 'the schedules apply conf changes');
   t.ok(totals.retired >= 1, 'and remove members');
+  t.ok(totals.readsServed >= 1, 'and confirm ReadIndex reads');
 });
