@@ -33,3 +33,5 @@ export * from './role.ts';
 export * from './send-batch-encoding.ts';
 export * from './server.ts';
 export * from './state-machine.ts';
+export { MemberDirectory, encodeMemberContext, decodeMemberContext, type Membership, type MemberAddress } from './membership.ts';
+export { type MembersView } from './member-requests.ts';

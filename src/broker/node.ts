@@ -16,10 +16,11 @@ import {
 } from '../commitlog/index.ts';
 import { WarningSummary, type LogFn } from '../net/index.ts';
 import { serveMetrics } from '../metrics/index.ts';
-import { RaftNode, DEFAULT_RAFT_CONFIG, Role, decodeConfChangeEntry, type ConfAt, type Entry, type NodeId, type SnapshotMeta } from '../raft/index.ts';
-import { MemberDirectory, isMember, membershipOf, splitAddress, type Membership } from './membership.ts';
+import { RaftNode, DEFAULT_RAFT_CONFIG, Role, type ConfAt, type NodeId, type SnapshotMeta } from '../raft/index.ts';
+import { isMember, type Membership } from './membership.ts';
+import { createMembers, type NodeMembers } from './node-members.ts';
 import type { MembersView } from './member-requests.ts';
-import { raftTicksOf, selfPeer, type BrokerConfig, type PeerAddress } from './config.ts';
+import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsSources } from './metrics.ts';
 import { PeerTransport, PEER_SEND_QUEUE_BYTES_MAX, type PeerTransportOptions } from './peer-transport.ts';
@@ -32,6 +33,7 @@ import type { PeerSnapAck, PeerSnapChunk } from '../protocol/index.ts';
 import { BrokerServer } from './server.ts';
 import { BrokerStateMachine, RETENTION_MARK_COUNT_MAX, type KeyIndexRebuilder } from './state-machine.ts';
 import { LogCompactor } from './log-compactor.ts';
+import { rebuildKeyIndexInBackground } from './key-index-rebuild.ts';
 import { MarkStore } from './retention-marks.ts';
 import { finishInterruptedInstall, installSnapshot } from './snapshot-install.ts';
 import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
@@ -45,9 +47,6 @@ export const LOG_REMOVED = 'removed from the group by a membership change: stopp
 export const EXIT_REMOVED = 0;
 /** How long a removed replica goes on before it stops (its last answers get out). */
 const REMOVED_STOP_DELAY_MS = 300;
-/** How long peers are still dialled after their removal applied: the notice telling them must
- *  get out first. */
-const REMOVED_PEER_LINGER_MS = 2000;
 
 /** Proposals waiting for commit on one replica. */
 const PENDING_PROPOSALS_MAX = 100_000;
@@ -67,8 +66,6 @@ const TRANSFER_ON_STOP_MS_MAX = 2000;
 /** Log bytes the key index rebuild reads at most after a start (newest first): bounds its time
  *  for a replica with a long log. */
 const KEY_INDEX_REBUILD_BYTES_MAX = 256 * 1024 * 1024;
-/** Longest the key index rebuild holds the event loop at a time. */
-const KEY_INDEX_REBUILD_SLICE_MS = 10;
 
 export interface RunningNode {
   readonly config: BrokerConfig;
@@ -91,7 +88,6 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   );
   let fatalExit: ((err: Error) => void) | null = null;
   let removedExit: ((index: number) => void) | null = null;
-  let removing = false;
   const disk = new DiskUsage({ dir: config.storePathRootDir, warningLevelPercent: config.diskSpaceWarningLevelRatio, intervalMs: config.diskCheckIntervalMs, logger });
   const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics, disk, (index) => removedExit?.(index));
   let metricsServer: { close(): Promise<void> } | null = null;
@@ -128,7 +124,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     }
   }
   logger.info({ nodeId: self.id, peerAddr: `${self.host}:${self.port}`, clientAddr: parts.advertisedAddr, pid: process.pid }, 'replica started');
-  stopKeyIndexRebuild = rebuildKeyIndexInBackground(stores, logger);
+  stopKeyIndexRebuild = rebuildKeyIndexInBackground(stores.stateMachine, stores.keyIndexRebuild, logger);
 
   fatalExit = (err) => {
     logger.error({ err: err.message }, 'fatal: the replica cannot go on');
@@ -143,17 +139,23 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     })();
     return stopping;
   };
-  removedExit = (index) => {
-    if (stopping !== null || removing) return;
+  removedExit = exitWhenRemoved(self.id, stores.stateMachine.membership, stop, logger);
+  return { config, replica: parts.replica, server: parts.server, clientPort: parts.server.port, stop };
+}
+
+/** What a replica does once it learns it was removed from its group: says so and stops (exit
+ *  EXIT_REMOVED). A replica that was removed while it was down does so at once. */
+function exitWhenRemoved(self: NodeId, applied: Membership | null, stop: () => Promise<void>, logger: Logger): (index: number) => void {
+  let removing = false;
+  const exit = (index: number): void => {
+    if (removing) return;
     removing = true;
-    logger.warn({ nodeId: self.id, index }, LOG_REMOVED);
+    logger.warn({ nodeId: self, index }, LOG_REMOVED);
     // A moment first: the answer to the change (a master removing itself answers it) gets out.
     setTimeout(() => void stop().finally(() => process.exit(EXIT_REMOVED)), REMOVED_STOP_DELAY_MS);
   };
-  // Removed while it was down: it stops at once (a member that applied the removal would tell it).
-  const applied = stores.stateMachine.membership;
-  if (applied !== null && !isMember(applied, self.id) && applied.change?.op === 'remove' && applied.change.node === self.id) removedExit(applied.index);
-  return { config, replica: parts.replica, server: parts.server, clientPort: parts.server.port, stop };
+  if (applied !== null && !isMember(applied, self) && applied.change?.op === 'remove' && applied.change.node === self) exit(applied.index);
+  return exit;
 }
 
 /** Where the metrics read the replica's levels at scrape time. */
@@ -249,7 +251,7 @@ function createParts(
   const logFn: LogFn = (level, msg, fields) => logger[level === 'debug' ? 'debug' : level](fields ?? {}, msg);
   const advertisedAddr = `${config.brokerIP1}:${config.listenPort}`;
   const learnedClientAddr = new Map<NodeId, string>();
-  const members = createMembers(config, stores, raft, logger);
+  const members = createMembers(config, stores.stateMachine, raft, logger);
   // The transport calls back into the replica, which needs the transport to send.
   let replica: Replica | undefined;
   const driver = (): Replica => replica!;
@@ -284,14 +286,29 @@ function createParts(
     ...(metrics !== undefined ? { metrics } : {}),
   });
   const retention = createRetention(config, logger, stores, replica, disk);
-  const server = new BrokerServer({
+  const server = createServer(config, stores, replica, members.view, (id) => learnedClientAddr.get(id) ?? members.view.directory.clientAddr(id), logFn, disk, metrics);
+  return { transport, throttle, snapshotSender, replica, server, retention, advertisedAddr };
+}
+
+/** The client listener of this replica. */
+function createServer(
+  config: BrokerConfig,
+  stores: Stores,
+  replica: Replica,
+  members: MembersView,
+  clientAddrOf: (id: NodeId) => string,
+  logFn: LogFn,
+  disk: DiskUsage,
+  metrics: BrokerMetrics | undefined,
+): BrokerServer {
+  return new BrokerServer({
     host: config.brokerIP1,
     port: config.listenPort,
-    advertisedAddr,
+    advertisedAddr: `${config.brokerIP1}:${config.listenPort}`,
     nodeId: config.dLegerSelfId,
     seedPeers: config.dLegerPeers.map((p) => p.id),
     peerAddr: `${selfPeer(config).host}:${selfPeer(config).port}`,
-    members: members.view,
+    members,
     brokerName: config.brokerName,
     autoCreateTopicEnable: config.autoCreateTopicEnable,
     defaultTopicQueueNums: config.defaultTopicQueueNums,
@@ -299,89 +316,16 @@ function createParts(
     replica,
     stateMachine: stores.stateMachine,
     log: logFn,
-    clientAddrOf: (id) => learnedClientAddr.get(id) ?? members.view.directory.clientAddr(id),
+    clientAddrOf,
     connectionsMax: config.clientConnectionsMax,
     connectionsPerAddressMax: config.clientConnectionsPerAddressMax,
     firstFrameTimeoutMs: config.clientFirstFrameTimeoutMs,
     metricsPort: config.metricsPromExporterPort,
     logFirstIndex: () => stores.log.firstIndex(),
     disk,
-    writesStalled: () => replica!.writesStalled,
+    writesStalled: () => replica.writesStalled,
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  return { transport, throttle, snapshotSender, replica, server, retention, advertisedAddr };
-}
-
-/**
- * This replica's view of its group's membership: where members are (MemberDirectory), which
- * peers the transport dials (the members of the configurations appended and applied, or the seed
- * until there is one), and who was removed (told when they call).
- */
-interface NodeMembers {
-  readonly view: MembersView;
-  peers(): PeerAddress[];
-  bindTransport(t: PeerTransport): void;
-  /** Configuration entries appended to the log (not yet committed). */
-  appended(entries: readonly Entry[]): void;
-  /** A configuration entry applied. */
-  applied(m: Membership, onRemoved: (index: number) => void): void;
-  /** The index of the entry that removed `peer`, if it did (and is still kept). */
-  removedAt(peer: NodeId): number | null;
-}
-
-function createMembers(config: BrokerConfig, { stateMachine }: Stores, raft: RaftNode, logger: Logger): NodeMembers {
-  const self = config.dLegerSelfId;
-  const clientOf = new Map(config.clientPeers.map((p) => [p.id, `${p.host}:${p.port}`]));
-  const directory = new MemberDirectory(config.dLegerPeers.map((p) => ({ id: p.id, peerAddr: `${p.host}:${p.port}`, clientAddr: clientOf.get(p.id) ?? '' })));
-  if (stateMachine.membership !== null) directory.note(stateMachine.membership);
-  const removed = new Map<NodeId, number>();
-  let transport: PeerTransport | undefined;
-  /** Peers whose removal applied, still dialled until the notice got out. */
-  const lingering = new Set<NodeId>();
-  const peers = (): PeerAddress[] => {
-    const conf = raft.status().conf;
-    const ids = new Set<NodeId>([...conf.voters, ...conf.learners, ...lingering]);
-    const applied = stateMachine.membership;
-    if (applied !== null) for (const id of [...applied.voters, ...applied.learners]) ids.add(id);
-    if (directory.configIndex === 0) for (const p of config.dLegerPeers) ids.add(p.id);
-    ids.delete(self);
-    return directory.addressesOf(ids).map((a) => ({ id: a.id, ...splitAddress(a.peerAddr) }));
-  };
-  const refresh = (): void => transport?.setPeers(peers());
-  return {
-    view: { conf: () => raft.status().conf, configIndex: () => directory.configIndex, directory },
-    peers,
-    bindTransport: (t) => {
-      transport = t;
-    },
-    appended: (entries) => {
-      for (const e of entries) {
-        const m = membershipOf(e.index, decodeConfChangeEntry(e.data));
-        if (typeof m === 'string') logger.warn({ index: e.index, problem: m }, 'a configuration entry names no usable addresses');
-        else directory.note(m);
-      }
-      refresh();
-    },
-    applied: (m, onRemoved) => {
-      directory.note(m);
-      if (m.change?.op === 'remove') {
-        const gone = m.change.node;
-        removed.set(gone, m.index);
-        if (gone === self) {
-          onRemoved(m.index);
-          return;
-        }
-        transport?.tellRemoved(gone, m.index);
-        lingering.add(gone);
-        setTimeout(() => {
-          lingering.delete(gone);
-          refresh();
-        }, REMOVED_PEER_LINGER_MS).unref();
-      } else if (m.change !== undefined) removed.delete(m.change.node);
-      refresh();
-    },
-    removedAt: (peer) => removed.get(peer) ?? null,
-  };
 }
 
 /** The master's retention proposals (retention-service.ts), by the config's rules. */
@@ -549,6 +493,7 @@ function commitLogOptions(config: BrokerConfig, logger: Logger, metrics?: Broker
     flushIntervalMs: config.flushIntervalMs,
     crcOffloadMinBytes: config.crcOffloadMinBytes,
     directIo: config.directIoEnable,
+    recycledSegmentsMax: config.recycledSegmentsMax,
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   };
 }
@@ -598,34 +543,6 @@ function stateMachineOptions(config: BrokerConfig, readEntry: (index: number) =>
     autoCreateTopicEnable: config.autoCreateTopicEnable,
     defaultTopicQueueNums: config.defaultTopicQueueNums,
     readEntry,
-  };
-}
-
-/** The key index is derived state: refilled from the retained log up to the checkpoint (what is
- *  replayed after it fills it as it is applied). Replaying beats keeping it in the checkpoint:
- *  nothing to write on the checkpoint path, nothing to get out of step with the log after a
- *  repair. It runs in slices after the start, so a long log never delays the replica's return to
- *  its group (key lookups answer OVERLOADED meanwhile); its cost is bounded by the index's size
- *  and KEY_INDEX_REBUILD_BYTES_MAX. */
-function rebuildKeyIndexInBackground({ stateMachine: sm, keyIndexRebuild: rebuild }: Stores, logger: Logger): () => void {
-  if (rebuild === undefined) return () => undefined;
-  const t0 = performance.now();
-  let stopped = false;
-  const slice = (): void => {
-    // A snapshot installed meanwhile replaced the log and dropped the refill.
-    if (stopped || !sm.keyIndexRebuilding) return;
-    const until = performance.now() + KEY_INDEX_REBUILD_SLICE_MS;
-    while (!rebuild.done && performance.now() < until) rebuild.step();
-    if (!rebuild.done) {
-      setImmediate(slice);
-      return;
-    }
-    const done = sm.finishKeyIndexRebuild();
-    logger.info({ ...done, toIndex: rebuild.lastIndex, ms: Math.round(performance.now() - t0) }, 'key index rebuilt from the log');
-  };
-  setImmediate(slice);
-  return () => {
-    stopped = true;
   };
 }
 

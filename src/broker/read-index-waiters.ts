@@ -2,7 +2,11 @@
 // ReadState with the commit index the master confirmed with a quorum, and is answered once this
 // replica has applied up to that index (the read then reflects every write acknowledged before
 // it began). A read whose ReadState never comes (no quorum, the master changed) times out.
-import { ProposalError } from './errors.ts';
+import type { RaftNodeApi } from '../raft/index.ts';
+import { ProposalError, refusalError } from './errors.ts';
+
+/** Linearizable reads waiting for their ReadIndex confirmation or their apply, at most. */
+export const LINEARIZABLE_READS_MAX = 4096;
 
 interface Read {
   readonly deadlineMs: number;
@@ -35,15 +39,20 @@ export class ReadIndexWaiters {
     });
   }
 
-  /** Contexts of reads to hand to the core (RaftNodeApi.readIndex). */
-  takeNew(): Uint8Array[] {
-    const out = this.toCore;
+  /** Hands the new reads to the core; false when there were none. */
+  feed(raft: RaftNodeApi): boolean {
+    if (this.toCore.length === 0) return false;
+    const list = this.toCore;
     this.toCore = [];
-    return out;
+    for (const ctx of list) {
+      const r = raft.readIndex(ctx);
+      if (!r.ok) this.refused(ctx, refusalError(r));
+    }
+    return true;
   }
 
   /** The core refused the read of `ctx`. */
-  refused(ctx: Uint8Array, err: ProposalError): void {
+  private refused(ctx: Uint8Array, err: ProposalError): void {
     const id = idOf(ctx);
     const r = this.reads.get(id);
     if (r === undefined) return;

@@ -26,15 +26,17 @@
 // stops the replica.
 import type { MetaStore } from '../commitlog/index.ts';
 import type { RoleChange } from '../protocol/index.ts';
-import type { ConfChange, Entry, Message, NodeId, ProposeRefusal, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
-import { EntryType, MessageType, NONE, Role } from '../raft/index.ts';
-import { ReadIndexWaiters } from './read-index-waiters.ts';
+import type { ConfChange, Entry, Message, NodeId, RaftNodeApi, RaftStatus, Ready, SoftState } from '../raft/index.ts';
+import { EntryType, NONE, Role } from '../raft/index.ts';
+import { LINEARIZABLE_READS_MAX, ReadIndexWaiters } from './read-index-waiters.ts';
+import { ConfChangeQueue, hasConfEntry } from './conf-change-queue.ts';
 import { trace, tracing } from '../trace/index.ts';
 import { CommitWaiters } from './commit-waiters.ts';
-import { ProposalError } from './errors.ts';
+import { ProposalError, refusalError } from './errors.ts';
 import { AppendAbandoned, LogAppender, retryWhileNoSpace, unlessNoSpace } from './log-appender.ts';
 import { WRITES_IN_FLIGHT_MAX, type ReplicaOptions } from './replica-options.ts';
 import { traceMessages } from './trace-messages.ts';
+import { sendByPeer } from './send-by-peer.ts';
 import { ReadyWaiters, RoleChangeLog } from './leader-state.ts';
 import { CheckpointScheduler } from './checkpoint-scheduler.ts';
 
@@ -42,16 +44,6 @@ export { ROLE_CHANGES_KEPT_MAX } from './leader-state.ts';
 
 /** Logged once per snapshot installed (tools count these lines). */
 export const LOG_SNAPSHOT_INSTALLED = 'installed a snapshot from the master: the log now starts after it';
-
-/** Linearizable reads waiting for their ReadIndex confirmation or their apply, at most. */
-export const LINEARIZABLE_READS_MAX = 4096;
-
-interface PendingConfChange {
-  readonly change: ConfChange;
-  readonly force: boolean;
-  readonly resolve: (result: unknown) => void;
-  readonly reject: (err: ProposalError) => void;
-}
 
 interface PendingProposal {
   readonly data: Uint8Array;
@@ -69,7 +61,7 @@ export class Replica {
   /** Snapshot transfers that ended, for the core (reportSnapshot). */
   private snapshotReports: [NodeId, boolean][] = [];
   private transferTo: NodeId = NONE;
-  private confChanges: PendingConfChange[] = [];
+  private readonly confChanges = new ConfChangeQueue();
   private readonly waiters = new CommitWaiters();
   private readonly reads = new ReadIndexWaiters(LINEARIZABLE_READS_MAX);
   private turnRunning = false;
@@ -190,7 +182,7 @@ export class Replica {
 
   /** A membership change is asked and not yet applied here (the next one would be refused). */
   get membershipChangePending(): boolean {
-    return this.confChanges.length > 0 || this.raft.status().pendingConfIndex > this.opts.stateMachine.appliedIndex;
+    return this.confChanges.size > 0 || this.raft.status().pendingConfIndex > this.opts.stateMachine.appliedIndex;
   }
 
   /** Proposals not yet answered (queued for the core or waiting for commit). */
@@ -263,11 +255,9 @@ export class Replica {
     if (this.stopped) return Promise.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     if (this.fatal) return Promise.reject(new ProposalError('INTERNAL', `replica failed: ${this.fatal.message}`));
     if (this.soft.role !== Role.Leader) return Promise.reject(new ProposalError('NOT_MASTER', 'this replica is not the master', this.soft.leaderId));
-    if (this.confChanges.length > 0) return Promise.reject(new ProposalError('MEMBER_CHANGE_REFUSED', 'another membership change is being proposed'));
-    return new Promise((resolve, reject) => {
-      this.confChanges.push({ change, force, resolve, reject });
-      this.schedule();
-    });
+    const applied = this.confChanges.add(change, force);
+    this.schedule();
+    return applied;
   }
 
   /** Resolves once this replica has applied everything committed before the call, as confirmed
@@ -290,8 +280,7 @@ export class Replica {
     while (this.turnRunning) await new Promise((r) => setImmediate(r));
     for (const p of this.proposals) p.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     this.proposals = [];
-    for (const c of this.confChanges) c.reject(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
-    this.confChanges = [];
+    this.confChanges.rejectAll(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     this.waiters.rejectAll(new ProposalError('SHUTTING_DOWN', 'replica stopped before the entry committed'));
     this.reads.rejectAll(new ProposalError('SHUTTING_DOWN', 'replica is stopping'));
     // Appends waiting for disk space are given up: what is not durable here stays with the group.
@@ -391,32 +380,12 @@ export class Replica {
       this.proposeAll();
       fed = true;
     }
-    if (this.confChanges.length) {
-      this.proposeConfChanges();
+    if (this.confChanges.size > 0) {
+      this.confChanges.propose(raft, this.waiters, performance.now() + this.opts.proposalTimeoutMs, this.opts.logger);
       fed = true;
     }
-    const reads = this.reads.takeNew();
-    for (const ctx of reads) {
-      const r = raft.readIndex(ctx);
-      if (!r.ok) this.reads.refused(ctx, refusalError(r));
-      fed = true;
-    }
+    if (this.reads.feed(raft)) fed = true;
     return fed;
-  }
-
-  private proposeConfChanges(): void {
-    const list = this.confChanges;
-    this.confChanges = [];
-    const deadlineMs = performance.now() + this.opts.proposalTimeoutMs;
-    for (const c of list) {
-      const result = this.raft.proposeConfChange(c.change, { force: c.force });
-      if (!result.ok) {
-        c.reject(refusalError(result));
-        continue;
-      }
-      this.opts.logger.info({ op: c.change.op, node: c.change.node, index: result.lastIndex, term: result.term }, 'membership change proposed');
-      this.waiters.add(result.lastIndex, result.term, deadlineMs, c.resolve, c.reject);
-    }
   }
 
   /** All proposals of this turn go to the core in one call: one contiguous range of indexes. */
@@ -577,27 +546,9 @@ export class Replica {
   private sendAll(messages: readonly Message[]): void {
     if (messages.length === 0) return;
     if (tracing) traceMessages(messages, 'send');
-    if (this.opts.snapshots !== undefined && messages.some((m) => m.type === MessageType.Snapshot)) {
-      const rest: Message[] = [];
-      for (const m of messages) {
-        if (m.type === MessageType.Snapshot) this.opts.snapshots.send(m);
-        else rest.push(m);
-      }
-      if (rest.length === 0) return;
-      messages = rest;
-    }
-    if (messages.length === 1) {
-      this.opts.peers.send(messages[0].to, [messages[0]]);
-      return;
-    }
-    const byPeer = new Map<NodeId, Message[]>();
-    for (const m of messages) {
-      const list = byPeer.get(m.to);
-      if (list) list.push(m);
-      else byPeer.set(m.to, [m]);
-    }
-    for (const [to, list] of byPeer) this.opts.peers.send(to, list);
+    sendByPeer(messages, this.opts.peers, this.opts.snapshots);
   }
+
 
   private applyAll(entries: readonly Entry[]): void {
     const sm = this.opts.stateMachine;
@@ -637,32 +588,9 @@ export class Replica {
     this.proposals = [];
     this.waiters.rejectAll(new ProposalError('INTERNAL', err.message));
     this.reads.rejectAll(new ProposalError('INTERNAL', err.message));
-    for (const c of this.confChanges) c.reject(new ProposalError('INTERNAL', err.message));
-    this.confChanges = [];
+    this.confChanges.rejectAll(new ProposalError('INTERNAL', err.message));
     if (this.ticker) clearInterval(this.ticker);
     this.opts.onFatal(err);
   }
 }
 
-function hasConfEntry(entries: readonly Entry[]): boolean {
-  for (let i = 0; i < entries.length; i++) if (entries[i].type === EntryType.ConfChange) return true;
-  return false;
-}
-
-/** The error a client gets for a refusal of the core. */
-function refusalError(r: ProposeRefusal): ProposalError {
-  const reason = (r as { reason?: string }).reason ?? r.code;
-  switch (r.code) {
-    case 'UNCOMMITTED_LIMIT':
-    case 'READ_QUEUE_FULL':
-      return new ProposalError('OVERLOADED', `refused: ${reason}`, r.leaderHint);
-    case 'NOT_LEADER':
-    case 'TRANSFERRING':
-      return new ProposalError('NOT_MASTER', `refused: ${reason}`, r.leaderHint);
-    case 'LEARNER_LAGGING':
-      // Clients wait this one out (Admin.addMember promotes once caught up): say so in words.
-      return new ProposalError('MEMBER_CHANGE_REFUSED', `the learner is still catching up: ${reason}`, r.leaderHint);
-    default:
-      return new ProposalError('MEMBER_CHANGE_REFUSED', reason, r.leaderHint);
-  }
-}

@@ -1,8 +1,6 @@
 // A fake Raft log for state machine tests: entries live in an array; readEntry reads it. And an
 // in-memory meta store for replica driver tests.
 import type { MetaStore } from '../../src/commitlog/index.ts';
-import type { MembersView } from '../../src/broker/member-requests.ts';
-import { MemberDirectory, encodeMemberContext } from '../../src/broker/membership.ts';
 import { EntryType, NONE, encodeConfChangeEntry, type ConfChangeEntry } from '../../src/raft/index.ts';
 import {
   type BrokerCommand,
@@ -12,6 +10,9 @@ import {
   type BrokerStateMachineOptions,
   BrokerStateMachine,
   BrokerError,
+  MemberDirectory,
+  encodeMemberContext,
+  type MembersView,
 } from '../../src/broker/index.ts';
 
 export class FakeLog {
