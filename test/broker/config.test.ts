@@ -39,6 +39,7 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     autoCreateTopicEnable: true,
     defaultTopicQueueNums: 4,
     mappedFileSizeCommitLog: 1024 ** 3,
+    recycledSegmentsMax: 1,
     tickMs: 10,
     electionTimeoutMs: 500,
     heartbeatIntervalMs: 100,
