@@ -1,11 +1,12 @@
 // npm run bench:catch-up: how fast a replica far behind catches up, and what it costs the live
 // writes meanwhile. A local group of 3 is filled with --gib of messages; one slave is then
 // either wiped (--from empty: it restarts with an empty store) or was stopped halfway through
-// the fill (--from prefix: it restarts with the first half). While it catches up, a probe
+// the fill (--from prefix: it restarts with the first half); or a new replica joins
+// (--from member-add: `member add` as a learner, promoted once caught up). While it catches up, a probe
 // producer writes at a steady rate and its latencies are recorded. Prints one JSON line:
 //   {"from","gib","bytesBehind","catchUpMs","mbPerSec","probe":{"before":{p50,p99},"during":{p50,p99}},"probeFailed"}
 import path from 'node:path';
-import { Producer } from '../src/client/index.ts';
+import { Admin, Producer } from '../src/client/index.ts';
 import { LocalCluster, parseFlagsOrHelp, type CommandSpec } from '../src/cli/index.ts';
 import type { NodeStatus } from '../src/protocol/index.ts';
 import { brokerConfFrom } from './bench/broker-conf.ts';
@@ -24,7 +25,13 @@ const SPEC: CommandSpec = {
     'what the master had committed at its restart, while a probe producer writes N msgs/s and\n' +
     'records each send\'s latency. Progress on stderr; one JSON line on stdout.',
   flags: [
-    { name: 'from', kind: 'string', help: 'empty: the slave restarts wiped; prefix: it restarts with the first half of the log', default: 'empty', choices: ['empty', 'prefix'] },
+    {
+      name: 'from',
+      kind: 'string',
+      help: 'empty: the slave restarts wiped; prefix: it restarts with the first half of the log; member-add: a fourth replica is added (learner, then promoted: the time is to promotion)',
+      default: 'empty',
+      choices: ['empty', 'prefix', 'member-add'],
+    },
     { name: 'gib', kind: 'string', help: 'GiB the group is filled with before the catch-up (default 2)', default: '2' },
     { name: 'probe-rate', kind: 'int', help: 'messages per second the probe writes during the catch-up', default: 1000, min: 1, max: 100_000 },
     { name: 'size', kind: 'int', help: 'body bytes of the fill and probe messages', default: 1024, min: 16, max: 1024 * 1024 },
@@ -118,7 +125,9 @@ async function main(): Promise<number> {
   try {
     const master = await cluster.waitForMaster(20_000);
     const victim = cluster.nodes.find((n) => n.id !== master.nodeId)!;
-    if (from === 'prefix') {
+    if (from === 'member-add') {
+      await fill(producer, bytes, size, 'fill');
+    } else if (from === 'prefix') {
       await fill(producer, bytes / 2, size, 'fill (first half)');
       await cluster.kill(victim.id);
       await fill(producer, bytes / 2, size, 'fill (second half, the slave stopped)');
@@ -130,6 +139,7 @@ async function main(): Promise<number> {
     const masterNow = await cluster.waitForMaster(20_000);
     const masterDir = cluster.nodes.find((n) => n.id === masterNow.nodeId)!.dir;
     const bytesBehind = logBytes(masterDir) - (from === 'prefix' ? logBytes(victim.dir) : 0);
+    if (from === 'member-add') return await memberAdd(cluster, producer, Number(flags['probe-rate']), size, { gib, bytesBehind, set: flags.set ?? '' });
     const probe = new Probe(producer, Number(flags['probe-rate']), size);
     // The "before" window starts after the probe's first second (its connection and route).
     await sleep(4000);
@@ -161,6 +171,44 @@ async function main(): Promise<number> {
   } finally {
     await producer.close();
     await cluster.destroy();
+  }
+}
+
+/** --from member-add: adds n3 (learner, promoted once caught up) while the probe writes. */
+async function memberAdd(cluster: LocalCluster, producer: Producer, rate: number, size: number, info: { gib: number; bytesBehind: number; set: unknown }): Promise<number> {
+  const probe = new Probe(producer, rate, size);
+  await sleep(4000);
+  const admin = new Admin({ servers: cluster.servers, timeoutMs: 30_000 });
+  try {
+    const node = await cluster.addNode('n3');
+    const addedAt = Date.now();
+    let lastNote = 0;
+    await admin.addMember('n3', node.peerAddr, node.clientAddr, {
+      timeoutMs: 30 * 60_000,
+      onProgress: ({ lag }) => {
+        if (Date.now() - lastNote < 5000) return;
+        lastNote = Date.now();
+        process.stderr.write(`n3 catching up: ${lag} entries behind\n`);
+      },
+    });
+    const promotedAt = Date.now();
+    await sleep(1000);
+    await probe.stop();
+    const ms = promotedAt - addedAt;
+    const out = {
+      from: 'member-add',
+      set: info.set,
+      gib: info.gib,
+      bytesBehind: info.bytesBehind,
+      addToPromotedMs: ms,
+      mbPerSec: Math.round((info.bytesBehind / 1e6 / (ms / 1000)) * 10) / 10,
+      probe: { before: probe.between(addedAt - 3000, addedAt), during: probe.between(addedAt, promotedAt) },
+      probeFailed: probe.failed,
+    };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return probe.failed > 0 ? 1 : 0;
+  } finally {
+    await admin.close();
   }
 }
 
