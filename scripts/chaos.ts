@@ -31,6 +31,8 @@ const SPEC: CommandSpec = {
     '  mistyped-peer     restart one slave with another peer\'s Raft port mistyped in its dLegerPeers',
     '  wrong-group       restart one slave with another dLegerGroup (its peers refuse it)',
     '  stale-config      restart one slave with the dLegerPeers of a smaller, older group (its peers refuse it)',
+    '  membership        replace a replica as an operator does (every other time the master): SIGKILL, member',
+    '                    remove, wipe, restart it joining, member add (learner, promoted once caught up)',
     '  random-partition  cut the replicas into two random halves (needs namespaces)',
     '  leader-partition  isolate the master in a minority (needs namespaces)',
     '  partition-majorities-ring  5 nodes: each sees only its ring neighbours (a majority)',

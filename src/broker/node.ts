@@ -420,6 +420,10 @@ function createTransport(
     acceptUnknown: () => members.view.configIndex() === 0 && !isMember(members.view.conf(), self.id),
     clientAddr: advertisedAddr,
     onRemoved: (from, index) => {
+      // Not while joining (a new replica may take a removed one's name), nor once a later
+      // configuration is known here (it was added back since).
+      const joining = members.view.configIndex() === 0 && !isMember(members.view.conf(), self.id);
+      if (joining || index < members.view.configIndex()) return;
       logger.warn({ from, index }, `${from} says this replica was removed from the group at log index ${index}`);
       onRemoved(index);
     },

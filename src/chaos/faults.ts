@@ -7,6 +7,7 @@
 // when injected and an 'end' event when healed.
 import { Prng } from '../raft/index.ts';
 import { delay } from '../net/index.ts';
+import { Admin } from '../client/index.ts';
 import type { Monitor } from './monitor.ts';
 import type { NetLab } from './net.ts';
 import type { ChaosNodes } from './nodes.ts';
@@ -24,6 +25,7 @@ export const PROCESS_FAULTS = [
   'mistyped-peer',
   'wrong-group',
   'stale-config',
+  'membership',
 ] as const;
 export const NETWORK_FAULTS = ['random-partition', 'leader-partition', 'partition-majorities-ring', 'bridge', 'random-loss', 'random-delay'] as const;
 export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
@@ -37,6 +39,8 @@ export const DELAY_JITTER_MS = 50;
 export const LONG_SUSPEND_MS = 30_000;
 /** How long a leader fault waits for a master to aim at. */
 const MASTER_WAIT_MS = 5000;
+/** membership: how long the replacement may take to catch up before it is promoted. */
+const MEMBER_CATCH_UP_MS = 120_000;
 
 /** broker.conf with this replica's group name changed (its hellos are refused by the others). */
 export function wrongGroup(conf: string): string {
@@ -160,6 +164,8 @@ export interface NemesisOptions {
 export class Nemesis {
   private readonly prng: Prng;
   private nextFaultId = 1;
+  /** membership faults so far: every other one replaces the master. */
+  private membershipRounds = 0;
   private active: ActiveFault | null = null;
   private stopped = false;
   private readonly abort = new AbortController();
@@ -288,6 +294,8 @@ export class Nemesis {
         }
         return this.wipeFault(this.pick(ids, 1));
       }
+      case 'membership':
+        return this.membershipFault();
       case 'random-partition': {
         const order = this.shuffle(ids);
         const cut = Math.floor(n / 2);
@@ -315,6 +323,55 @@ export class Nemesis {
       default:
         throw new Error(`unknown fault ${name}`);
     }
+  }
+
+  /**
+   * A replica dies for good and is replaced, as an operator does it: it is removed from the
+   * group, comes back as a new machine under the same name (empty store, dLegerJoin), is added
+   * as a learner and promoted once caught up. Every other time the one replaced is the master.
+   * The heal finishes a replacement that did not complete (the replica is added again).
+   */
+  private async membershipFault(): Promise<FaultPlan> {
+    const { nodes } = this.opts;
+    const master = await this.findMaster();
+    if (!master) {
+      this.opts.log('membership: no master; skipped this cycle');
+      return { detail: '', act: null, heal: async () => {} };
+    }
+    const victim = this.membershipRounds++ % 2 === 1 ? master : this.pick(nodes.ids.filter((id) => id !== master), 1)[0]!;
+    const spec = nodes.spec(victim);
+    const admin = new Admin({ servers: nodes.specs.filter((s) => s.id !== victim).map((s) => s.clientAddr), timeoutMs: 20_000 });
+    let added = false;
+    const addBack = async (): Promise<void> => {
+      if (!nodes.running(victim)) nodes.start(victim, (conf) => `${conf}\ndLegerJoin=true\n`);
+      await admin.addMember(victim, spec.peerDialAddr, spec.clientAddr, { timeoutMs: MEMBER_CATCH_UP_MS });
+      added = true;
+      this.opts.log(`membership: ${victim} is a voter again`);
+    };
+    return {
+      detail: `replace ${victim}${victim === master ? ' (the master)' : ''}: SIGKILL, member remove, wipe, restart joining, member add (learner, promoted once caught up)`,
+      act: async () => {
+        await nodes.kill(victim);
+        try {
+          await admin.removeMember(victim);
+        } catch (err) {
+          // Refused (another replica is down: no live quorum without it): put it back as it was.
+          this.opts.log(`membership: remove ${victim} refused (${(err as Error).message}); restarting it unchanged`);
+          nodes.start(victim);
+          added = true;
+          return;
+        }
+        nodes.wipe(victim);
+        await addBack().catch((err: Error) => this.opts.log(`membership: adding ${victim} back failed for now (${err.message}); the heal tries again`));
+      },
+      heal: async () => {
+        try {
+          if (!added) await addBack().catch((err: Error) => this.opts.log(`membership: ${victim} still not added back: ${err.message}`));
+        } finally {
+          await admin.close();
+        }
+      },
+    };
   }
 
   private killFault(victims: string[]) {

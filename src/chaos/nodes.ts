@@ -30,6 +30,8 @@ export interface NodeSpec {
   readonly ip: string;
   readonly clientAddr: string;
   readonly peerAddr: string;
+  /** Where the other replicas dial its Raft listener (its delay relay when relays are on). */
+  readonly peerDialAddr: string;
   readonly dir: string;
   readonly confPath: string;
 }
@@ -98,7 +100,7 @@ export class ChaosNodes {
       });
       const confPath = path.join(dir, 'broker.conf');
       fs.writeFileSync(confPath, renderConfig(config));
-      return { id, index: i, ip: addrs[i]!.ip, clientAddr: `${addrs[i]!.ip}:${addrs[i]!.client}`, peerAddr: `${addrs[i]!.ip}:${addrs[i]!.peer}`, dir, confPath };
+      return { id, index: i, ip: addrs[i]!.ip, clientAddr: `${addrs[i]!.ip}:${addrs[i]!.client}`, peerAddr: `${addrs[i]!.ip}:${addrs[i]!.peer}`, peerDialAddr: `${addrs[i]!.ip}:${opts.relays ? addrs[i]!.relay : addrs[i]!.peer}`, dir, confPath };
     });
     const nodes = new ChaosNodes(opts, specs);
     if (opts.relays) {
