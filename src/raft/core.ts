@@ -52,12 +52,10 @@ export class Raft {
   private voterProgress: Progress[] = [];
   private matchBuffer: number[] = [];
   private matchScratch: number[] = [];
-  /** Leader: the last conf entry it appended, or its last index when elected (etcd); no other
-   *  conf change until the driver applied it. */
+  /** Leader: its last conf entry, or last index when elected (etcd); no conf change before applied. */
   pendingConfIndex = 0;
-  /** Leader: ReadIndex requests in progress. */
+  /** Leader: ReadIndex requests in progress; readStates: confirmed reads for the next Ready. */
   readonly readOnly = new ReadOnly();
-  /** Confirmed reads for the next Ready. */
   readStates: ReadState[] = [];
   private readonly votes = new Map<NodeId, boolean>();
 
@@ -115,8 +113,10 @@ export class Raft {
     syncProgress(this);
     const voters = this.conf.voters;
     this.recovering = (hs.recovering ?? false) && !(voters.length === 1 && voters[0] === this.id);
-    this.becomeFollower(hs.term, NONE);
-    this.vote = hs.vote;
+    // Never below the log's last term: entries may be durable without their term's hard state.
+    const term = Math.max(hs.term, this.log.lastTerm());
+    this.becomeFollower(term, NONE);
+    this.vote = term === hs.term ? hs.vote : NONE;
   }
 
   // ---------------------------------------------------------------- configuration

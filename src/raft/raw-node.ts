@@ -11,6 +11,7 @@ import { reportSnapshot } from './snapshot-sender.ts';
 import { propose, proposeConfChange } from './propose.ts';
 import { reportUnreachable } from './unreachable.ts';
 import { readIndex } from './read-index.ts';
+import { Role } from './types.ts';
 import type { ConfChange, Entry, HardState, Message, NodeId, ProposeRefusal, ProposeResult, RaftConfig, RaftNodeApi, RaftStatus, Ready, ReadState, SoftState, Storage } from './types.ts';
 
 const EMPTY_MESSAGES: readonly Message[] = Object.freeze([] as Message[]);
@@ -100,6 +101,11 @@ export class RaftNode implements RaftNodeApi {
     let mustSync = false;
     const hard = this.prevHardState;
     const recoveringChanged = (hard.recovering ?? false) !== r.recovering;
+    // A leader whose term or vote is not durable yet (it elected itself: a single voter, so no
+    // vote request waited for them) sends nothing of this Ready before they are: a crash must not
+    // let it lead the same term again with another log. (Elected by others, its term and vote
+    // were durable before it asked.)
+    const termChanged = r.role === Role.Leader && (hard.term !== r.term || hard.vote !== r.vote);
     if (hard.term !== r.term || hard.vote !== r.vote || hard.commit !== r.log.committed || recoveringChanged) {
       mustSync = hard.term !== r.term || hard.vote !== r.vote || recoveringChanged;
       hardState = r.recovering ? { term: r.term, vote: r.vote, commit: r.log.committed, recovering: true } : { term: r.term, vote: r.vote, commit: r.log.committed };
@@ -113,10 +119,14 @@ export class RaftNode implements RaftNodeApi {
       unstable.acceptInProgress();
       mustSync = true;
     }
-    const messages = r.msgs.length > 0 ? r.msgs : EMPTY_MESSAGES;
+    let messages = r.msgs.length > 0 ? r.msgs : EMPTY_MESSAGES;
     if (r.msgs.length > 0) r.msgs = [];
-    const persistedMessages = r.msgsAfterAppend.length > 0 ? r.msgsAfterAppend : EMPTY_MESSAGES;
+    let persistedMessages = r.msgsAfterAppend.length > 0 ? r.msgsAfterAppend : EMPTY_MESSAGES;
     if (r.msgsAfterAppend.length > 0) r.msgsAfterAppend = [];
+    if (termChanged && messages.length > 0) {
+      persistedMessages = persistedMessages.length > 0 ? [...messages, ...persistedMessages] : messages;
+      messages = EMPTY_MESSAGES;
+    }
     const committedEntries = r.log.hasNextCommittedEntries()
       ? r.log.nextCommittedEntries(r.config.maxBytesPerMessage)
       : EMPTY_ENTRIES;

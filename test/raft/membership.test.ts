@@ -318,3 +318,28 @@ t.test('a removed follower still gets the log until a heartbeat tells it its rem
   net.tickAll(3);
   t.equal(net.delivered.filter((m) => m.to === 'n2').length, 0, 'nor sends it anything after the farewell');
 });
+
+t.test('a node that elects itself (a single voter) sends nothing of its new term before that term is durable', async (t) => {
+  const storage = new MemoryStorage();
+  const node = new RaftNode(makeConfig('n0', ['n0'], { learners: ['n1'] }), storage);
+  node.campaign();
+  const rd = node.ready();
+  t.equal(node.status().role, Role.Leader);
+  t.equal(rd.hardState?.term, 1);
+  t.same(rd.messages, [], 'no append to the learner yet');
+  t.ok(rd.persistedMessages.some((m) => m.type === MessageType.Append && m.to === 'n1'), 'it goes once the term is durable');
+});
+
+t.test('a restart takes the term of the log when its hard state is older (a single voter crashed between the two writes)', async (t) => {
+  const storage = new MemoryStorage();
+  storage.append([
+    { index: 1, term: 1, type: EntryType.NoOp, data: new Uint8Array(0) },
+    { index: 2, term: 2, type: EntryType.NoOp, data: new Uint8Array(0) },
+  ]);
+  storage.setHardState({ term: 1, vote: 'n0', commit: 1 });
+  const node = new RaftNode(makeConfig('n0', ['n0']), storage);
+  t.equal(node.status().term, 2);
+  t.equal(node.status().vote, '');
+  node.campaign();
+  t.equal(node.status().term, 3, 'it never leads term 2 a second time');
+});
