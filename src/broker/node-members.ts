@@ -1,12 +1,12 @@
 // This replica's view of its group's membership, as node.ts wires it: where members are
 // (MemberDirectory), which peers the transport dials, who was removed (and is told so when it
 // calls), and what happens when a configuration entry is appended or applied.
-import type { Entry, NodeId } from '../raft/index.ts';
+import type { Entry, NodeId, RaftStatus } from '../raft/index.ts';
 import { decodeConfChangeEntry } from '../raft/index.ts';
 import type { BrokerConfig, PeerAddress } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { MembersView } from './member-requests.ts';
-import { MemberDirectory, membershipOf, splitAddress, type Membership } from './membership.ts';
+import { MemberDirectory, isMember, membershipOf, splitAddress, type Membership } from './membership.ts';
 import type { PeerTransport } from './peer-transport.ts';
 import type { BrokerStateMachine } from './state-machine.ts';
 
@@ -31,7 +31,7 @@ export interface NodeMembers {
   removedAt(peer: NodeId): number | null;
 }
 
-export function createMembers(config: BrokerConfig, stateMachine: BrokerStateMachine, raft: { status(): { conf: { voters: readonly NodeId[]; learners: readonly NodeId[] } } }, logger: Logger): NodeMembers {
+export function createMembers(config: BrokerConfig, stateMachine: BrokerStateMachine, raft: { status(): Pick<RaftStatus, 'conf' | 'leaderId' | 'leaderCommit'> }, logger: Logger): NodeMembers {
   const self = config.dLegerSelfId;
   const clientOf = new Map(config.clientPeers.map((p) => [p.id, `${p.host}:${p.port}`]));
   const directory = new MemberDirectory(config.dLegerPeers.map((p) => ({ id: p.id, peerAddr: `${p.host}:${p.port}`, clientAddr: clientOf.get(p.id) ?? '' })));
@@ -70,7 +70,11 @@ export function createMembers(config: BrokerConfig, stateMachine: BrokerStateMac
         const gone = m.change.node;
         removed.set(gone, m.index);
         if (gone === self) {
-          onRemoved(m.index);
+          // Unless this is history: a replica that joins under a removed one's name replays that
+          // removal, and the entry that added it back is later in the log (appended here, or
+          // committed and still to come).
+          const st = raft.status();
+          if (!isMember(st.conf, self) && !(st.leaderId !== '' && st.leaderCommit > m.index)) onRemoved(m.index);
           return;
         }
         transport?.tellRemoved(gone, m.index);

@@ -139,7 +139,9 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     })();
     return stopping;
   };
-  removedExit = exitWhenRemoved(self.id, stores.stateMachine.membership, stop, logger);
+  // A replica joining under a removed one's name may hold that removal in its checkpoint.
+  const wasRemoved = config.dLegerJoin || isMember(raft.status().conf, self.id) ? null : stores.stateMachine.membership;
+  removedExit = exitWhenRemoved(self.id, wasRemoved, stop, logger);
   return { config, replica: parts.replica, server: parts.server, clientPort: parts.server.port, stop };
 }
 

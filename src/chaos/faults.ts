@@ -42,6 +42,11 @@ const MASTER_WAIT_MS = 5000;
 /** membership: how long the replacement may take to catch up before it is promoted. */
 const MEMBER_CATCH_UP_MS = 120_000;
 
+/** broker.conf of a replica that joins a running group (dLegerJoin=true). */
+export function joining(conf: string): string {
+  return [...conf.split('\n').filter((l) => !l.startsWith('dLegerJoin=')), 'dLegerJoin=true'].join('\n');
+}
+
 /** broker.conf with this replica's group name changed (its hellos are refused by the others). */
 export function wrongGroup(conf: string): string {
   const lines = conf.split('\n').filter((l) => !l.startsWith('dLegerGroup='));
@@ -343,7 +348,7 @@ export class Nemesis {
     const admin = new Admin({ servers: nodes.specs.filter((s) => s.id !== victim).map((s) => s.clientAddr), timeoutMs: 20_000 });
     let added = false;
     const addBack = async (): Promise<void> => {
-      if (!nodes.running(victim)) nodes.start(victim, (conf) => `${conf}\ndLegerJoin=true\n`);
+      if (!nodes.running(victim)) nodes.start(victim, joining);
       await admin.addMember(victim, spec.peerDialAddr, spec.clientAddr, { timeoutMs: MEMBER_CATCH_UP_MS });
       added = true;
       this.opts.log(`membership: ${victim} is a voter again`);

@@ -193,3 +193,32 @@ t.test('a master cut off from its group answers committed reads but never a line
   t.ok(['TIMEOUT', 'NOT_MASTER', 'NO_QUORUM'].includes(refused), `the cut-off master refuses a linearizable read (${refused})`);
   t.equal(await storedCount(master.addr, 'committed'), 100, 'a committed read is answered from what it applied (documented as possibly stale)');
 });
+
+t.test('a replica that replaces a removed one under the same name replays the removal and stays a voter', async (t) => {
+  const cluster = await LocalCluster.create({ nodes: 3 });
+  t.teardown(() => cluster.destroy());
+  const master = await cluster.waitForMaster();
+  const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 10_000 });
+  t.teardown(() => producer.close());
+  const admin = new Admin({ servers: cluster.servers, timeoutMs: 15_000 });
+  t.teardown(() => admin.close());
+  await sendLoad(producer, TOPIC, 1000, 16, { prefix: 'a' });
+  const victim = cluster.nodes.find((n) => n.id !== master.nodeId)!;
+  await cluster.kill(victim.id);
+  await admin.removeMember(victim.id);
+  // A new machine under the old name: empty store, joining.
+  cluster.wipe(victim.id);
+  fs.writeFileSync(victim.confPath, fs.readFileSync(victim.confPath, 'utf8').replace(/^dLegerJoin=.*$/m, 'dLegerJoin=true'));
+  cluster.start(victim.id);
+  await admin.addMember(victim.id, victim.peerAddr, victim.clientAddr, { timeoutMs: 60_000 });
+  await sendLoad(producer, TOPIC, 200, 16, { prefix: 'b' });
+  await sleep(1000);
+  t.ok(cluster.running(victim.id), `${victim.id} still runs after replaying its own earlier removal`);
+  const log = fs.readFileSync(path.join(victim.dir, 'logs', 'broker.log'), 'utf8');
+  t.notMatch(log, /removed from the group by a membership change/, 'it did not take the old removal for its own');
+  // It votes: with the master gone, the other two elect one at once.
+  await cluster.kill(master.nodeId);
+  const started = Date.now();
+  const next = await cluster.waitForMaster(10_000, master.nodeId);
+  t.ok(Date.now() - started < 5000, `a new master (${next.nodeId}) ${Date.now() - started} ms after the master died: the rejoined replica votes`);
+});
