@@ -470,7 +470,22 @@ export class SimCluster {
     this.note(`${n.id} RETIRED (removed from the configuration)`);
   }
 
+  /** The driver's (the operator's) own caution, checked when the change is asked for and again
+   *  when the core takes it (a store may be lost in between): see confChange. */
+  private confSkipped(op: ConfChangeOp, id: NodeId): boolean {
+    if (op === 'remove' && this.recoveringVoter()) {
+      this.note(`conf ${op} ${id} skipped: a voter is recovering`);
+      return true;
+    }
+    if ((op === 'promote' || op === 'addVoter') && this.recovering(this.ids.indexOf(id))) {
+      this.note(`conf ${op} ${id} skipped: it is recovering`);
+      return true;
+    }
+    return false;
+  }
+
   private proposeConfNow(n: SimNode, core: RaftNodeApi, cc: ConfChange, force: boolean): void {
+    if (this.confSkipped(cc.op, cc.node)) return;
     const st = core.status();
     const r = core.proposeConfChange(cc, { force });
     if (!r.ok) {
@@ -1318,15 +1333,7 @@ export class SimCluster {
     const candidates = op === 'addLearner' ? others : op === 'promote' ? conf.learners : op === 'addVoter' ? [...conf.learners, ...others] : members;
     if (candidates.length === 0) return;
     const id = candidates[pick % candidates.length];
-    const target = this.ids.indexOf(id);
-    if (op === 'remove' && this.recoveringVoter()) {
-      this.note(`conf ${op} ${id} skipped: a voter is recovering`);
-      return;
-    }
-    if ((op === 'promote' || op === 'addVoter') && !this.nodes[target].retired && this.recovering(target)) {
-      this.note(`conf ${op} ${id} skipped: it is recovering`);
-      return;
-    }
+    if (this.confSkipped(op, id)) return;
     n.confChanges.push({ cc: { op, node: id, context: `addr-of-${id}` }, force });
     this.pump(n);
   }
