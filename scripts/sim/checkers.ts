@@ -91,6 +91,8 @@ export type Observation =
       readonly applied: number;
       /** Its store lost what it may have acknowledged (HardState.recovering). */
       readonly recovering?: boolean;
+      /** "index/term" of every entry in a message still in flight (see onRestart). */
+      readonly entriesInFlight?: ReadonlySet<string>;
     }
   /** The proposer applied proposal.lastIndex with proposal.term while it was at `term`: the
    *  client got its acknowledgement. */
@@ -183,6 +185,7 @@ export class SafetyChecker {
   /** Indexes of the ConfChange entries of the global committed prefix, ascending. */
   private readonly committedConfIdx: number[] = [];
   private readonly seed: ConfState;
+  private readonly forgotten = new Set<string>();
 
   /** `seedVoters`: RaftConfig.peers of the group (the configuration before any conf entry). */
   constructor(seedVoters: readonly NodeId[] = []) {
@@ -521,8 +524,35 @@ export class SafetyChecker {
     return null;
   }
 
+  /**
+   * Entries a node wrote that died with it (its write was not durable) and that reached nobody
+   * (no other log holds them, no message in flight carries them) never existed: Log Matching no
+   * longer binds them. A single voter elects itself with no vote to wait for, so a crash that
+   * loses its new term's hard state and entries together lets it lead that term again, with
+   * other entries (harmless: nothing of the first time left the node or was acknowledged).
+   */
+  private forgetLost(node: NodeId, oldKeys: readonly string[], durableLast: number, inFlight: ReadonlySet<string>): void {
+    for (let i = durableLast + 1; i <= oldKeys.length; i++) {
+      const key = oldKeys[i - 1];
+      const term = keyTerm(key);
+      if (inFlight.has(`${i}/${term}`)) continue;
+      let elsewhere = false;
+      for (const [other, ov] of this.nodes) if (other !== node && ov.keys[i - 1] === key) elsewhere = true;
+      if (!elsewhere && this.registry[i]?.get(term)?.key === key) {
+        this.registry[i]!.delete(term);
+        this.forgotten.add(`${i}/${key}`);
+      }
+    }
+  }
+
+  /** Whether the entry `key` at `index` died with its writer and reached nobody (forgetLost). */
+  wasForgotten(index: number, key: string): boolean {
+    return this.forgotten.has(`${index}/${key}`);
+  }
+
   private onRestart(o: Extract<Observation, { k: 'restart' }>): Violation | null {
     const v = this.view(o.node);
+    if (o.entriesInFlight !== undefined) this.forgetLost(o.node, v.keys, (o.snapshot?.index ?? 0) + o.log.length, o.entriesInFlight);
     v.alive = true;
     v.leaderTerm = 0;
     v.keys = [];

@@ -1247,6 +1247,7 @@ export class SimCluster {
       commit: st.commit,
       applied: st.applied,
       recovering: hs.recovering === true,
+      entriesInFlight: new Set(this.packets.flatMap((p) => p.msg.entries.map((e) => `${e.index}/${e.term}`))),
     });
     this.pump(n);
   }
@@ -1621,12 +1622,18 @@ export class SimCluster {
         for (let j = 0; j < p.data.length; j++) {
           const want = `${p.term}/0/${dataKey(p.data[j])}`;
           const got = this.checker.committedKey(p.firstIndex + j);
+          // A single voter's lost term led again (SafetyChecker.forgetLost): this proposal died
+          // with the incarnation that took it, unacknowledged.
+          if (got !== want && this.checker.wasForgotten(p.firstIndex + j, want)) {
+            p.outcome = 'lost';
+            break;
+          }
           if (got !== want) {
             this.failWith({ invariant: 'acked-durable', message: `proposal ${p.id} entry ${p.firstIndex + j}: committed ${got}, proposed ${want}` });
             return;
           }
         }
-        p.outcome = 'committed';
+        if (p.outcome !== 'lost') p.outcome = 'committed';
       } else if (p.lastIndex > barrier.lastIndex && p.term < barrier.term) {
         // Every future leader holds the barrier, and terms only grow along a log: an entry of an
         // older term can never follow it, so this proposal can never commit.

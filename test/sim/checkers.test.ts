@@ -187,3 +187,14 @@ t.test('snapshots: applied states and restarts over a compacted store are checke
   t.equal(firstInvariant([...base, { k: 'crash', node: 'n0' }, restart({ index: 2, term: 1 }, [c], 2, stateOf(a, c))]), 'snapshot-state', 'with a wrong state');
   t.equal(firstInvariant([...base, { k: 'crash', node: 'n0' }, restart({ index: 2, term: 1 }, [e(4, 1, 'd')], 2, stateOf(a, b))]), 'log-matching', 'with a gap after the snapshot');
 });
+
+t.test('an entry that died with its writer and reached nobody no longer binds Log Matching; one still in flight does', async (t) => {
+  const restart = (inFlight: string[]): Observation => ({
+    k: 'restart', node: 'n0', log: [e(1, 1, 'a')], term: 1, durableCommit: 1, commit: 1, applied: 1, entriesInFlight: new Set(inFlight),
+  });
+  const base: Observation[] = [leader('n0', 1), log('n0', e(1, 1, 'a')), commit('n0', 1, 1), leader('n0', 2), log('n0', e(2, 2, 'lost')), { k: 'crash', node: 'n0' }];
+  t.equal(firstInvariant([...base, restart([]), leader('n0', 2), log('n0', e(2, 2, 'other'))]), null, 'a single voter leads its lost term again');
+  t.equal(firstInvariant([...base, restart(['2/2']), leader('n0', 2), log('n0', e(2, 2, 'other'))]), 'log-matching', 'its append is still on its way');
+  const seen: Observation[] = [leader('n0', 1), log('n0', e(1, 1, 'a')), log('n1', e(1, 1, 'a')), commit('n0', 1, 1), leader('n0', 2), log('n0', e(2, 2, 'x')), log('n1', e(2, 2, 'x')), { k: 'crash', node: 'n0' }];
+  t.equal(firstInvariant([...seen, restart([]), leader('n0', 2), log('n0', e(2, 2, 'other'))]), 'log-matching', 'another log holds it');
+});
