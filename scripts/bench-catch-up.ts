@@ -5,6 +5,7 @@
 // (--from member-add: `member add` as a learner, promoted once caught up). While it catches up, a probe
 // producer writes at a steady rate and its latencies are recorded. Prints one JSON line:
 //   {"from","gib","bytesBehind","catchUpMs","mbPerSec","probe":{"before":{p50,p99},"during":{p50,p99}},"probeFailed"}
+import os from 'node:os';
 import path from 'node:path';
 import { Admin, Producer } from '../src/client/index.ts';
 import { LocalCluster, parseFlagsOrHelp, type CommandSpec } from '../src/cli/index.ts';
@@ -36,6 +37,14 @@ const SPEC: CommandSpec = {
     { name: 'probe-rate', kind: 'int', help: 'messages per second the probe writes during the catch-up', default: 1000, min: 1, max: 100_000 },
     { name: 'size', kind: 'int', help: 'body bytes of the fill and probe messages', default: 1024, min: 16, max: 1024 * 1024 },
     { name: 'set', kind: 'string', help: 'broker.conf keys for every replica, KEY=VALUE[,KEY=VALUE...] (e.g. peerPushThrottlePoint=1)' },
+    {
+      name: 'nice',
+      kind: 'int',
+      help: 'scheduling priority (nice, 0..19) of the replica that catches up: on one machine it competes with the live replicas for the cores, which separate machines would not',
+      default: 0,
+      min: 0,
+      max: 19,
+    },
   ],
 };
 
@@ -139,13 +148,14 @@ async function main(): Promise<number> {
     const masterNow = await cluster.waitForMaster(20_000);
     const masterDir = cluster.nodes.find((n) => n.id === masterNow.nodeId)!.dir;
     const bytesBehind = logBytes(masterDir) - (from === 'prefix' ? logBytes(victim.dir) : 0);
-    if (from === 'member-add') return await memberAdd(cluster, producer, Number(flags['probe-rate']), size, { gib, bytesBehind, set: flags.set ?? '' });
+    if (from === 'member-add') return await memberAdd(cluster, producer, Number(flags['probe-rate']), size, { gib, bytesBehind, set: flags.set ?? '', nice: Number(flags.nice) });
     const probe = new Probe(producer, Number(flags['probe-rate']), size);
     // The "before" window starts after the probe's first second (its connection and route).
     await sleep(4000);
     const target = (await statusOf(cluster, masterNow.nodeId))!.commitIndex;
     const restartedAt = Date.now();
-    cluster.start(victim.id);
+    const proc = cluster.start(victim.id);
+    if (Number(flags.nice) > 0 && proc.pid !== undefined) os.setPriority(proc.pid, Number(flags.nice));
     let caughtUpAt = 0;
     while (caughtUpAt === 0) {
       await sleep(50);
@@ -159,6 +169,7 @@ async function main(): Promise<number> {
     const out = {
       from,
       set: flags.set ?? '',
+      nice: Number(flags.nice),
       gib,
       bytesBehind,
       catchUpMs,
@@ -175,12 +186,13 @@ async function main(): Promise<number> {
 }
 
 /** --from member-add: adds n3 (learner, promoted once caught up) while the probe writes. */
-async function memberAdd(cluster: LocalCluster, producer: Producer, rate: number, size: number, info: { gib: number; bytesBehind: number; set: unknown }): Promise<number> {
+async function memberAdd(cluster: LocalCluster, producer: Producer, rate: number, size: number, info: { gib: number; bytesBehind: number; set: unknown; nice: number }): Promise<number> {
   const probe = new Probe(producer, rate, size);
   await sleep(4000);
   const admin = new Admin({ servers: cluster.servers, timeoutMs: 30_000 });
   try {
     const node = await cluster.addNode('n3');
+    if (info.nice > 0 && node.proc?.pid !== undefined) os.setPriority(node.proc.pid, info.nice);
     const addedAt = Date.now();
     let lastNote = 0;
     await admin.addMember('n3', node.peerAddr, node.clientAddr, {
@@ -198,6 +210,7 @@ async function memberAdd(cluster: LocalCluster, producer: Producer, rate: number
     const out = {
       from: 'member-add',
       set: info.set,
+      nice: info.nice,
       gib: info.gib,
       bytesBehind: info.bytesBehind,
       addToPromotedMs: ms,

@@ -1,5 +1,6 @@
-// Smoke run of the chaos runner: a 3-node group, leader kills and one partition (the partition
-// only where the machine allows network namespaces: root and `ip`), a real workload, the checker.
+// Smoke run of the chaos runner: a 3-node group, leader kills, one partition (only where the
+// machine allows network namespaces: root and `ip`) and one replica replaced through membership
+// changes, a real workload, the checker.
 // Nothing acknowledged may be lost, no replica may diverge, no key or queue may reorder.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,10 +37,10 @@ function safe(t: Test, outcome: Outcome, misplacedWhat: string): void {
   t.ok(outcome.caughtUp, 'replicas caught up after the heal');
 }
 
-t.test('chaos smoke: leader kills and a partition on 3 nodes', async (t) => {
+t.test('chaos smoke: leader kills, a partition and a replica replaced (member remove, member add) on 3 nodes', async (t) => {
   const outcome = await smoke(t, 'smoke', {
-    faults: ['leader-kill', 'leader-kill', 'random-partition', 'leader-kill'],
-    durationS: 60,
+    faults: ['leader-kill', 'random-partition', 'membership', 'leader-kill'],
+    durationS: 36,
     intervalS: 3,
     holdS: 3,
     seed: 1,
@@ -49,7 +50,8 @@ t.test('chaos smoke: leader kills and a partition on 3 nodes', async (t) => {
   });
   const r = outcome.result;
   safe(t, outcome, 'acks and receives name what the log stores');
-  t.ok(r.faultInjections >= 1, `faults were injected (${r.faultInjections})`);
+  t.ok(r.faultInjections >= 3, `faults were injected (${r.faultInjections}; the partition only with namespaces)`);
+  t.ok(r.recovery.some((f) => f.fault === 'membership'), 'a replica was replaced');
   for (const f of ['history', 'findings', 'report'] as const) t.ok(fs.statSync(outcome.files[f]).size > 0, `${f} file written`);
   const summary = JSON.parse(outcome.summary) as Record<string, unknown>;
   t.equal(summary.nodes, 3);

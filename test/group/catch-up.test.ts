@@ -17,7 +17,7 @@ const FILL = Buffer.alloc(1024, 'x');
 /** A 1 KiB body that names itself before the '|'. */
 const body1k = (prefix: string) => (n: number) => Buffer.concat([Buffer.from(`${prefix}-${n}|`), FILL]);
 const nameOf = (m: StoredMessage) => Buffer.from(m.body).toString('utf8').split('|')[0]!;
-const STOP_SECONDS = Number(process.env.CATCH_UP_STOP_SECONDS ?? 6);
+const STOP_SECONDS = Number(process.env.CATCH_UP_STOP_SECONDS ?? 4);
 /** peerPushThrottlePoint in the stopped-slave test (CATCH_UP_PACING_POINT=0 turns pacing off). */
 const PACING_POINT_BYTES = Number(process.env.CATCH_UP_PACING_POINT ?? 16 * 1024 * 1024);
 const QUEUES = 4;
@@ -93,8 +93,8 @@ async function wipeAndCatchUp(t: Test, nodes: number, pick: (master: string, ids
   const first = await cluster.waitForMaster();
   const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 10_000 });
   t.teardown(() => producer.close());
-  const fill = await sendLoad(producer, 'wipe', 40_000, 128, { prefix: 'a', body: body1k('a') });
-  t.same(fill.failures.slice(0, 3), [], '40,000 x 1 KiB acknowledged');
+  const fill = await sendLoad(producer, 'wipe', 20_000, 128, { prefix: 'a', body: body1k('a') });
+  t.same(fill.failures.slice(0, 3), [], '20,000 x 1 KiB acknowledged');
   const load = new ContinuousLoad(producer, 'wipe', 32, { prefix: 'b', body: body1k('b') });
   await sleep(2000);
   let victim = pick(first.nodeId, cluster.nodes.map((n) => n.id));
@@ -145,8 +145,8 @@ t.test(`a slave stopped (SIGSTOP) for ${STOP_SECONDS} s at full load costs the m
   const masterPid = cluster.node(master.nodeId).proc?.pid;
   const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 10_000 });
   t.teardown(() => producer.close());
-  const load = new ContinuousLoad(producer, 'pause', 256, { prefix: 'p', body: body1k('p') });
-  await sleep(3000);
+  const load = new ContinuousLoad(producer, 'pause', 128, { prefix: 'p', body: body1k('p') });
+  await sleep(2000);
   const slave = cluster.nodes.find((n) => n.id !== master.nodeId)!;
   const rssBefore = rssMiB(masterPid);
   cluster.signal(slave.id, 'SIGSTOP');
@@ -159,13 +159,13 @@ t.test(`a slave stopped (SIGSTOP) for ${STOP_SECONDS} s at full load costs the m
   const behind = (await statusOf(cluster, master.nodeId))!.commitIndex - ((await statusOf(cluster, slave.id).catch(() => null))?.appliedIndex ?? 0);
   cluster.signal(slave.id, 'SIGCONT');
   const resumedAt = Date.now();
-  await sleep(3000);
+  await sleep(2000);
   await load.stop();
   const catchUpMs = await waitCaughtUp(cluster, slave.id, 180_000);
   t.comment(
     `stopped ${STOP_SECONDS} s: master RSS ${rssBefore.toFixed(0)} -> at most ${rssMax.toFixed(0)} MiB while stopped; ` +
-      `writes ${load.rate(stoppedAt - 2500, stoppedAt).toFixed(0)} msgs/s before, ${load.rate(stoppedAt, resumedAt).toFixed(0)} while stopped, ` +
-      `${load.rate(resumedAt, resumedAt + 3000).toFixed(0)} after SIGCONT; caught up ${Date.now() - resumedAt} ms after SIGCONT (${catchUpMs} ms after the load ended)`,
+      `writes ${load.rate(stoppedAt - 1500, stoppedAt).toFixed(0)} msgs/s before, ${load.rate(stoppedAt, resumedAt).toFixed(0)} while stopped, ` +
+      `${load.rate(resumedAt, resumedAt + 2000).toFixed(0)} after SIGCONT; caught up ${Date.now() - resumedAt} ms after SIGCONT (${catchUpMs} ms after the load ended)`,
   );
   t.ok(behind >= 0, `the slave fell ${behind} entries behind`);
   // A wide guard, not a measurement: the master keeps a bounded window per follower.
