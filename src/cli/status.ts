@@ -6,7 +6,8 @@ const SPEC: CommandSpec = {
   usage: 'raftmq status --servers H:P[,H:P...] [--json]',
   summary:
     'Asks every listed replica for its state: node id, role (MASTER/SLAVE), kind (VOTER, LEARNER,\n' +
-    'or NONE while it joins or after its removal: see raftmq member), Raft term, leader, commit /\n' +
+    'or NONE while it joins or after its removal: see raftmq member), store (ok, or rebuilding:\n' +
+    'a new or wiped store that does not vote until it has caught up), Raft term, leader, commit /\n' +
     'applied / last log index, the first index of its log on disk and the first index retention\n' +
     'keeps (messages below it are deleted on every replica), and pid. An unreachable replica is\n' +
     'shown as down.',
@@ -26,13 +27,13 @@ export async function run(argv: string[]): Promise<number> {
     if (flags.json) {
       console.log(JSON.stringify(results.map((r) => ('st' in r ? r.st : { addr: r.server, down: true, error: r.err.message }))));
     } else {
-      const widths = [8, 22, 8, 9, 6, 8, 10, 10, 10, 10, 10, 8];
+      const widths = [8, 22, 8, 9, 12, 6, 8, 10, 10, 10, 10, 10, 8];
       const row = (cells: unknown[]) => cells.map((v, i) => String(v).padEnd(widths[i])).join('').trimEnd();
-      console.log(row(['node', 'addr', 'role', 'kind', 'term', 'leader', 'commit', 'applied', 'last', 'first', 'retained', 'pid']));
+      console.log(row(['node', 'addr', 'role', 'kind', 'store', 'term', 'leader', 'commit', 'applied', 'last', 'first', 'retained', 'pid']));
       for (const r of results) {
         if ('st' in r) {
           const s = r.st;
-          console.log(row([s.nodeId, s.addr, s.role, s.memberKind ?? '-', s.term, s.leaderId || '-', s.commitIndex, s.appliedIndex, s.lastIndex, s.firstIndex ?? '-', s.retainedFrom ?? '-', s.pid]));
+          console.log(row([s.nodeId, s.addr, s.role, s.memberKind ?? '-', s.recovering ? 'rebuilding' : 'ok', s.term, s.leaderId || '-', s.commitIndex, s.appliedIndex, s.lastIndex, s.firstIndex ?? '-', s.retainedFrom ?? '-', s.pid]));
         } else {
           console.log(row(['?', r.server, `down (${r.err.message})`]));
         }
