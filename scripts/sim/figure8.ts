@@ -15,16 +15,8 @@
 import fc from 'fast-check';
 import { type TestBug, Role } from '../../src/raft/index.ts';
 import { SimCluster } from './cluster.ts';
-import type { Violation } from './checkers.ts';
+import { scriptSteps, type ScenarioResult } from './scripted.ts';
 
-export interface ScenarioResult {
-  readonly violation: Violation | null;
-  /** Whether the script reached its last step (a leader of term 4 was elected). */
-  readonly completed: boolean;
-  readonly trace: readonly string[];
-}
-
-const TICKS_MAX = 200;
 
 export function figure8(seed: number, testBugs?: ReadonlySet<TestBug>): ScenarioResult {
   const c = new SimCluster({
@@ -34,25 +26,7 @@ export function figure8(seed: number, testBugs?: ReadonlySet<TestBug>): Scenario
     ...(testBugs ? { testBugs } : {}),
     fsyncStepsMax: 0,
   });
-  const done = (completed: boolean): ScenarioResult => ({ violation: c.violation, completed, trace: c.lastTrace(40) });
-  const drain = (): void => {
-    for (let k = 0; k < 50 && c.inFlight > 0 && !c.violation; k++) {
-      c.stepClock();
-      c.deliverAll();
-    }
-  };
-  /** Ticks only node i (the others never time out) until it reaches `role`. */
-  const campaignUntil = (i: number, role: Role, deliver: boolean): boolean => {
-    for (let t = 0; t < TICKS_MAX && !c.violation; t++) {
-      if (c.status(i)?.role === role) return true;
-      c.tick(i);
-      for (let k = 0; deliver && k < 50 && c.inFlight > 0 && c.status(i)?.role !== role; k++) {
-        c.stepClock();
-        c.deliverAll();
-      }
-    }
-    return c.status(i)?.role === role;
-  };
+  const { done, drain, campaignUntil } = scriptSteps(c);
 
   // 1.
   if (!campaignUntil(0, Role.Leader, true)) return done(false);

@@ -14,9 +14,7 @@
 
 import { type TestBug, Role } from '../../src/raft/index.ts';
 import { SimCluster } from './cluster.ts';
-import type { ScenarioResult } from './figure8.ts';
-
-const TICKS_MAX = 200;
+import { scriptSteps, type ScenarioResult } from './scripted.ts';
 
 export function singleServerChange(seed: number, testBugs?: ReadonlySet<TestBug>): ScenarioResult {
   const c = new SimCluster({
@@ -27,28 +25,7 @@ export function singleServerChange(seed: number, testBugs?: ReadonlySet<TestBug>
     ...(testBugs ? { testBugs } : {}),
     fsyncStepsMax: 0,
   });
-  const done = (completed: boolean): ScenarioResult => ({ violation: c.violation, completed, trace: c.lastTrace(40) });
-  const drain = (): void => {
-    for (let k = 0; k < 50 && c.inFlight > 0 && !c.violation; k++) {
-      c.stepClock();
-      c.deliverAll();
-    }
-  };
-  /** Ticks only node i (the others never time out) until it reaches `role`. */
-  const campaignUntil = (i: number, role: Role, deliver: boolean): boolean => {
-    for (let t = 0; t < TICKS_MAX && !c.violation; t++) {
-      if (c.status(i)?.role === role) return true;
-      c.tick(i);
-      if (deliver) drain();
-    }
-    return c.status(i)?.role === role;
-  };
-  const leaderTicks = (i: number, count: number): void => {
-    for (let k = 0; k < count && !c.violation; k++) {
-      c.tick(i);
-      drain();
-    }
-  };
+  const { done, drain, campaignUntil, leaderTicks } = scriptSteps(c);
 
   // 0.
   if (!campaignUntil(0, Role.Leader, true)) return done(false);
