@@ -17,7 +17,6 @@ import { type TestBug, Role } from '../../src/raft/index.ts';
 import { SimCluster } from './cluster.ts';
 import { scriptSteps, type ScenarioResult } from './scripted.ts';
 
-
 export function figure8(seed: number, testBugs?: ReadonlySet<TestBug>): ScenarioResult {
   const c = new SimCluster({
     nodes: 3,
