@@ -4,14 +4,13 @@
 // printed; longer pauses: CATCH_UP_STOP_SECONDS=60 NODE_OPTIONS=--max-old-space-size=12288 npx tap --timeout 900 test/group/catch-up.test.ts
 // (the checks hold every acknowledged message in the test process: 3 M after a minute)
 import t, { type Test } from 'tap';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Admin, Producer } from '../../src/client/index.ts';
 import { Connection } from '../../src/net/index.ts';
 import type { NodeStatus, StoredMessage } from '../../src/protocol/index.ts';
 import { LocalCluster } from '../../src/cli/index.ts';
-import { ContinuousLoad, readAll, sendLoad, sleep, waitApplied } from '../helpers/group-io.ts';
+import { ContinuousLoad, queuesFingerprint, readAll, sendLoad, sleep, waitApplied } from '../helpers/group-io.ts';
 
 const FILL = Buffer.alloc(1024, 'x');
 /** A 1 KiB body that names itself before the '|'. */
@@ -63,21 +62,14 @@ async function sameQueuesEverywhere(t: Test, cluster: LocalCluster, topic: strin
   const master = await cluster.waitForMaster(10_000);
   const st = (await statusOf(cluster, master.nodeId))!;
   await waitApplied(cluster, st.commitIndex, 120_000);
-  const fingerprint = (v: StoredMessage[][]) => {
-    const h = createHash('sha256');
-    for (const q of v) {
-      h.update(`queue ${q.length}\n`);
-      for (const m of q) h.update(`${m.msgId}:${m.logIndex}:${m.queueOffset}:${m.storeTimestamp}:${m.keys}:${m.tags}:`).update(m.body);
-    }
-    return h.digest('hex');
-  };
+
   const reference = await readAll(master.addr, topic, QUEUES);
   const stored = new Set(reference.flat().map(nameOf));
   t.same([...acked].filter((b) => !stored.has(b)).slice(0, 5), [], `every acknowledged message is on the master (${acked.size} acked, ${stored.size} stored)`);
   for (const n of cluster.nodes) {
     if (n.id === master.nodeId || !cluster.running(n.id)) continue;
     const view = await readAll(n.clientAddr, topic, QUEUES);
-    t.ok(fingerprint(view) === fingerprint(reference), `${n.id}'s queues match the master's byte for byte (${view.flat().length} messages)`);
+    t.ok(queuesFingerprint(view) === queuesFingerprint(reference), `${n.id}'s queues match the master's byte for byte (${view.flat().length} messages)`);
   }
 }
 

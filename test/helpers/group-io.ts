@@ -2,6 +2,7 @@
 // for replicas to apply.
 import { Connection } from '../../src/net/index.ts';
 import type { Producer } from '../../src/client/index.ts';
+import { createHash } from 'node:crypto';
 import type { StoredMessage } from '../../src/protocol/index.ts';
 import type { LocalCluster } from '../../src/cli/index.ts';
 
@@ -116,4 +117,15 @@ export class ContinuousLoad {
     this.stopped = true;
     await this.done;
   }
+}
+
+/** A digest of queues read back (readAll): equal digests mean the same messages, byte for byte,
+ *  at the same offsets, log indexes and ids. */
+export function queuesFingerprint(view: readonly StoredMessage[][]): string {
+  const h = createHash('sha256');
+  for (const q of view) {
+    h.update(`queue ${q.length}\n`);
+    for (const m of q) h.update(`${m.msgId}:${m.logIndex}:${m.queueOffset}:${m.storeTimestamp}:${m.keys}:${m.tags}:`).update(m.body);
+  }
+  return h.digest('hex');
 }
