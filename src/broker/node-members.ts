@@ -27,6 +27,8 @@ export interface NodeMembers {
   appended(entries: readonly Entry[]): void;
   /** A configuration entry applied. */
   applied(m: Membership, onRemoved: (index: number) => void): void;
+  /** This replica joins a running group and has been sent no configuration yet (dLegerJoin). */
+  joining(): boolean;
   /** The index of the entry that removed `peer`, if it did (and is still kept). */
   removedAt(peer: NodeId): number | null;
 }
@@ -86,6 +88,7 @@ export function createMembers(config: BrokerConfig, stateMachine: BrokerStateMac
       } else if (m.change !== undefined) removed.delete(m.change.node);
       refresh();
     },
+    joining: () => directory.configIndex === 0 && !isMember(raft.status().conf, self),
     removedAt: (peer) => removed.get(peer) ?? null,
   };
 }

@@ -421,13 +421,12 @@ function createTransport(
     peers: members.peers(),
     configIndex: () => members.view.configIndex(),
     // Joining and no configuration yet: the master may be a replica added after our dLegerPeers.
-    acceptUnknown: () => members.view.configIndex() === 0 && !isMember(members.view.conf(), self.id),
+    acceptUnknown: () => members.joining(),
     clientAddr: advertisedAddr,
     onRemoved: (from, index) => {
       // Not while joining (a new replica may take a removed one's name), nor once a later
       // configuration is known here (it was added back since).
-      const joining = members.view.configIndex() === 0 && !isMember(members.view.conf(), self.id);
-      if (joining || index < members.view.configIndex()) return;
+      if (members.joining() || index < members.view.configIndex()) return;
       logger.warn({ from, index }, `${from} says this replica was removed from the group at log index ${index}`);
       onRemoved(index);
     },

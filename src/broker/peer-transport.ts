@@ -8,6 +8,7 @@ import { BlobCursor, PEER_PROTOCOL_VERSION, type PeerHello, type PeerNotice, typ
 import type { PeerSender } from './replica-options.ts';
 import { tracing } from '../trace/index.ts';
 import { traceMessages } from './trace-messages.ts';
+import { MEMBER_COUNT_MAX, NODE_ID_PATTERN, addressProblem, splitAddress } from './membership.ts';
 
 export interface PeerAddress {
   readonly id: NodeId;
@@ -137,7 +138,8 @@ export function wireMessageProblem(m: Message): string | null {
   if (typeof m.reject !== 'boolean' || typeof m.transfer !== 'boolean' || typeof m.recovering !== 'boolean') return 'reject/transfer/recovering are not booleans';
   if (!Array.isArray(m.entries)) return 'no entries list';
   if (!(m.context instanceof Uint8Array) || m.context.byteLength > MESSAGE_CONTEXT_BYTES_MAX) return 'context is not a byte string of at most 64 bytes';
-  if (m.conf !== null && confProblem(m.conf) !== null) return `conf: ${confProblem(m.conf)}`;
+  const conf = m.conf === null ? null : confProblem(m.conf);
+  if (conf !== null) return `conf: ${conf}`;
   for (let i = 0; i < m.entries.length; i++) {
     const w = m.entries[i] as unknown as WireEntry;
     if (w === null || typeof w !== 'object') return `entry ${i} is not an object`;
@@ -150,12 +152,11 @@ export function wireMessageProblem(m: Message): string | null {
 
 /** Bytes of a Raft message's context (a linearizable read's id). */
 const MESSAGE_CONTEXT_BYTES_MAX = 64;
-const MEMBER_IDS_MAX = 16;
 
 function confProblem(conf: unknown): string | null {
   if (conf === null || typeof conf !== 'object') return 'not an object';
   const { voters, learners } = conf as { voters?: unknown; learners?: unknown };
-  const ids = (v: unknown) => Array.isArray(v) && v.length <= MEMBER_IDS_MAX && v.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 64);
+  const ids = (v: unknown) => Array.isArray(v) && v.length <= MEMBER_COUNT_MAX && v.every((id) => typeof id === 'string' && NODE_ID_PATTERN.test(id));
   return ids(voters) && ids(learners) ? null : 'voters and learners are not lists of node ids';
 }
 
@@ -387,15 +388,11 @@ export class PeerTransport implements PeerSender {
       conn.close(`${String(hello.nodeId)} was removed from the group`);
       return;
     }
-    if (!this.peers.has(hello.nodeId) && this.opts.acceptUnknown?.() === true && typeof hello.peerAddr === 'string' && hello.nodeId !== this.opts.self.id) {
-      const at = hello.peerAddr.lastIndexOf(':');
-      const port = Number(hello.peerAddr.slice(at + 1));
-      if (at > 0 && Number.isInteger(port) && port > 0 && port < 65536 && /^[A-Za-z0-9_]{1,64}$/.test(hello.nodeId)) {
-        const peer = { id: hello.nodeId, host: hello.peerAddr.slice(0, at), port };
-        this.opts.log('info', `joining: took a call from ${peer.id} (${hello.peerAddr}), which dLegerPeers does not name`);
-        this.peers.set(peer.id, peer);
-        this.dial(peer);
-      }
+    if (!this.peers.has(hello.nodeId) && this.opts.acceptUnknown?.() === true && hello.nodeId !== this.opts.self.id && NODE_ID_PATTERN.test(hello.nodeId) && addressProblem(hello.peerAddr) === null) {
+      const peer = { id: hello.nodeId, ...splitAddress(hello.peerAddr as string) };
+      this.opts.log('info', `joining: took a call from ${peer.id} (${String(hello.peerAddr)}), which dLegerPeers does not name`);
+      this.peers.set(peer.id, peer);
+      this.dial(peer);
     }
     if (!this.peers.has(hello.nodeId)) {
       refuse(`${JSON.stringify(String(hello.nodeId))} is not a member of this replica's configuration (${[...this.peers.keys()].join(', ')}; dLegerPeers ${this.ownPeers})`);
