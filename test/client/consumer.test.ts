@@ -1,17 +1,12 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { FakeBroker } from './fake-broker.ts';
+import { FakeBroker, fakeMasterAndSlave } from './fake-broker.ts';
 import { Admin, PullConsumer, type StoredMessage } from '../../src/client/index.ts';
 
 const text = (m: StoredMessage) => Buffer.from(m.body).toString();
 
 async function cluster(t: Test): Promise<{ master: FakeBroker; slave: FakeBroker }> {
-  const master = await FakeBroker.start('n0');
-  const slave = await FakeBroker.start('n1');
-  t.teardown(() => master.close());
-  t.teardown(() => slave.close());
-  slave.role = 'SLAVE';
-  slave.masterAddr = master.addr;
+  const { master, slave } = await fakeMasterAndSlave(t);
   for (const b of [master, slave]) b.createTopic('orders', 2);
   return { master, slave };
 }

@@ -190,3 +190,14 @@ export class FakeBroker {
     }
   }
 }
+
+/** A master n0 and a slave n1 that names it, closed when `t` ends. */
+export async function fakeMasterAndSlave(t: { teardown(fn: () => unknown): void }): Promise<{ master: FakeBroker; slave: FakeBroker }> {
+  const master = await FakeBroker.start('n0');
+  const slave = await FakeBroker.start('n1');
+  t.teardown(() => master.close());
+  t.teardown(() => slave.close());
+  slave.role = 'SLAVE';
+  slave.masterAddr = master.addr;
+  return { master, slave };
+}

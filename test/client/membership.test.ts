@@ -3,7 +3,7 @@
 // change whose answer was lost is never sent again; bad input never leaves the process.
 import t from 'tap';
 import type { Test } from 'tap';
-import { FakeBroker, type AnyFrame } from './fake-broker.ts';
+import { FakeBroker, fakeMasterAndSlave, type AnyFrame } from './fake-broker.ts';
 import { ScriptedGroup, member } from './scripted-group.ts';
 import { Admin, RaftmqError, type MembersInfo } from '../../src/client/index.ts';
 
@@ -132,12 +132,7 @@ t.test('bad input is a TypeError naming what is wrong, and nothing is sent', asy
 });
 
 t.test('members() asks the master, found through a slave', async (t) => {
-  const master = await FakeBroker.start('n0');
-  const slave = await FakeBroker.start('n1');
-  t.teardown(() => master.close());
-  t.teardown(() => slave.close());
-  slave.role = 'SLAVE';
-  slave.masterAddr = master.addr;
+  const { master, slave } = await fakeMasterAndSlave(t);
   const view = (answeredBy: string, match: number | null): MembersInfo => ({ answeredBy, configIndex: 0, changePending: false, members: [member('n0', 'VOTER', { isMaster: true, match })] });
   master.members = view('n0', 7);
   slave.members = view('n1', null);
