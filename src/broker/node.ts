@@ -58,8 +58,8 @@ const RAFT_APPEND_BYTES_MAX = 128 * 1024;
 /** Entry bytes in flight to one follower: what a silent follower costs the master, and the
  *  catch-up window of one far behind. Small, because the master reads and sends a refilled window
  *  in one turn of its loop, which live writes wait behind: a larger one catches up faster and
- *  holds them back longer (at 256 KiB a live write's p99 stays under 20 ms while a follower catches
- *  up; docs/performance.md). Live replication, a few small appends at a time, rarely fills it. */
+ *  holds them back longer (the trade is measured in docs/performance.md). Live replication, a few
+ *  small appends at a time, rarely fills it. */
 const RAFT_INFLIGHT_BYTES_MAX = 256 * 1024;
 /** At most one warning line per this interval for a recurring peer problem. */
 const PEER_WARNING_INTERVAL_MS = 10_000;
