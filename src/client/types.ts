@@ -16,6 +16,7 @@ interface ResponseTypeOf {
   queryOffset: 'offset';
   searchOffset: 'offset';
   createTopic: 'ok';
+  deleteTopic: 'ok';
   route: 'route';
   status: 'status';
   transferLeader: 'ok';

@@ -18,6 +18,7 @@ export {
   MESSAGE_TAGS_BYTES_MAX,
   MESSAGE_PROPERTY_COUNT_MAX,
   MESSAGE_PROPERTIES_BYTES_MAX,
+  PRODUCER_ID_PATTERN,
 } from './limits.ts';
 export {
   RaftmqError,
@@ -57,4 +58,26 @@ export {
   type MembersInfo,
 } from './wire.ts';
 export { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft, type PeerNotice, type PeerFrame, type PeerSnapChunk, type PeerSnapAck } from './peer.ts';
+export {
+  PERM_READ,
+  PERM_WRITE,
+  PERM_READ_WRITE,
+  REGISTER_NAMESRV_PERIOD_MS_DEFAULT,
+  BROKER_EXPIRY_MS,
+  BROKER_EXPIRY_SCAN_MS,
+  REGISTRATION_TOPICS_MAX,
+  NAMESRV_BROKERS_MAX,
+  WATCH_ROUTES_WAIT_MS_MAX,
+  NAMESRV_PORT_DEFAULT,
+  type TopicConfigInfo,
+  type BrokerRegistration,
+  type ReplicaRoute,
+  type BrokerData,
+  type QueueData,
+  type TopicRouteData,
+  type ClusterInfo,
+  type NamesrvRequest,
+  type NamesrvResponse,
+  type RouteChanges,
+} from './namesrv.ts';
 export { BlobCursor } from './blob-cursor.ts';

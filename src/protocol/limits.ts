@@ -34,3 +34,5 @@ export const MESSAGE_TAGS_BYTES_MAX = 255;
 export const MESSAGE_PROPERTY_COUNT_MAX = 64;
 /** All property names and values of one message, UTF-8 bytes (RocketMQ: Short.MAX_VALUE). */
 export const MESSAGE_PROPERTIES_BYTES_MAX = 32_767;
+/** An idempotent producer's id: what RocketMQ allows in a client id, at most 64 characters. */
+export const PRODUCER_ID_PATTERN = /^[a-zA-Z0-9_.:@-]{1,64}$/;

@@ -133,7 +133,20 @@ export function sendResultOf(b: SendBatchResult, slot: number): SendResultItem {
 
 // ---- client -> broker requests (every one carries `id`, echoed in the response) ----------
 export type Request =
-  | { type: 'send'; id: number; topic: string; queueId: number; messages: MessageInput[] }
+  | {
+      type: 'send';
+      id: number;
+      topic: string;
+      queueId: number;
+      messages: MessageInput[];
+      /** Idempotent producer (both or neither): the producer's id (PRODUCER_ID_PATTERN) and the
+       *  sequence number of the batch's first message on this topic and queue (message i has
+       *  seq + i). A retry carries the same pair, and the group answers a batch it already
+       *  stored with the first result instead of storing it again (see docs/producer.md for
+       *  how long that is remembered). */
+      producerId?: string;
+      seq?: number;
+    }
   | {
       type: 'pull';
       id: number;
@@ -153,6 +166,9 @@ export type Request =
    *  the queue's max offset when all are older): RocketMQ's searchOffset. Answered 'offset'. */
   | { type: 'searchOffset'; id: number; topic: string; queueId: number; timestamp: number }
   | { type: 'createTopic'; id: number; topic: string; queues: number }
+  /** Removes a topic from the group: its queues and consumer offsets go, messages stay in the log
+   *  until retention drops them. Answered 'ok' (TOPIC_NOT_FOUND if there is no such topic). */
+  | { type: 'deleteTopic'; id: number; topic: string }
   | {
       type: 'route';
       id: number;
