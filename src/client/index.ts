@@ -17,6 +17,7 @@ export {
 } from './membership.ts';
 export type { AddMemberOptions, MemberChangeOptions, MemberProgress } from './membership.ts';
 export { ClusterClient, type ClusterOptions } from './cluster.ts';
+export { NamesrvClient, parseNamesrvAddr, namesrvAddrFromEnv, NAMESRV_ADDR_ENV, type NamesrvClientOptions } from './namesrv-client.ts';
 export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../protocol/index.ts';
 export type { WriteOutcome } from '../protocol/index.ts';
 export type { PullResponse, RouteResponse } from './types.ts';
@@ -34,4 +35,9 @@ export type {
   ReadConsistency,
   MemberInfo,
   MembersInfo,
+  TopicRouteData,
+  QueueData,
+  BrokerData,
+  ClusterInfo,
+  RouteChanges,
 } from '../protocol/index.ts';
