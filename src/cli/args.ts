@@ -1,9 +1,12 @@
 // A small, strict flag parser for the raftmq CLI: every flag is declared, unknown flags and bad
-// values are one clear line, and the declarations double as the --help text.
+// values are one clear line, and the declarations double as the --help text. A flag may also
+// have one-letter spellings (`-n` for --namesrv, as RocketMQ's mqadmin spells its options).
 import { CodedError } from '../util/index.ts';
 
 export interface FlagSpec {
   readonly name: string;
+  /** One-letter spellings (`['n']`: `-n VALUE`), mqadmin's where it has one. */
+  readonly short?: readonly string[];
   readonly kind: 'string' | 'int' | 'bool';
   readonly help: string;
   readonly default?: string | number | boolean;
@@ -35,37 +38,69 @@ export function helpText(spec: CommandSpec): string {
     const arg = f.kind === 'bool' ? '' : f.kind === 'int' ? ' N' : ' VALUE';
     const def = f.default !== undefined && f.kind !== 'bool' ? ` (default ${String(f.default)})` : '';
     const req = f.required ? ' (required)' : '';
-    lines.push(`  --${f.name}${arg}`.padEnd(28) + `${f.help}${def}${req}`);
+    const shorts = (f.short ?? []).map((c) => `-${c}, `).join('');
+    lines.push(`  ${shorts}--${f.name}${arg}`.padEnd(28) + `${f.help}${def}${req}`);
   }
   lines.push('  --help'.padEnd(28) + 'show this help');
   return lines.join('\n');
 }
 
-/** Parses `--name value`, `--name=value` and bare `--flag` booleans. Returns null for --help. */
-export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValues | null {
+/** `-x` as a short spelling (one letter after one dash), else null. */
+function shortLetter(arg: string): string | null {
+  return /^-[A-Za-z]$/.test(arg) ? arg[1]! : null;
+}
+
+/** The spec's flags by long name and by short letter; a letter used twice is a programming error. */
+function flagIndex(spec: CommandSpec): { byName: Map<string, FlagSpec>; byShort: Map<string, FlagSpec> } {
   const byName = new Map(spec.flags.map((f) => [f.name, f]));
+  const byShort = new Map<string, FlagSpec>();
+  for (const f of spec.flags) {
+    for (const c of f.short ?? []) {
+      if (!/^[A-Za-z]$/.test(c) || c === 'h' || byShort.has(c)) throw new Error(`flag spec: -${c} of --${f.name} is not a free single letter`);
+      byShort.set(c, f);
+    }
+  }
+  return { byName, byShort };
+}
+
+/**
+ * Parses `--name value`, `--name=value`, `-x value` (a declared short spelling) and bare `--flag`
+ * booleans. Returns null for --help. A flag given twice with different values is refused (which
+ * one was meant?); twice with the same value is fine (RocketMQ's `-r 8 -w 8`).
+ */
+export function parseFlags(spec: CommandSpec, argv: readonly string[]): FlagValues | null {
+  const { byName, byShort } = flagIndex(spec);
   const out: FlagValues = {};
+  const given = new Map<string, string>();
   for (const f of spec.flags) if (f.default !== undefined) out[f.name] = f.default;
+  const isFlag = (a: string): boolean => a.startsWith('--') || (shortLetter(a) !== null && byShort.has(shortLetter(a)!));
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return null;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (see --help)`);
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    const letter = shortLetter(arg);
+    if (letter === null && !arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}" (see --help)`);
+    const eq = letter === null ? arg.indexOf('=') : -1;
+    const name = letter !== null ? (byShort.get(letter)?.name ?? '') : eq > 0 ? arg.slice(2, eq) : arg.slice(2);
     const f = byName.get(name);
-    if (!f) throw new UsageError(`unknown option --${name} (see --help)`);
+    if (!f) throw new UsageError(`unknown option ${letter !== null ? arg : `--${name}`} (see --help)`);
+    const spelled = letter !== null ? `${arg} (--${name})` : `--${name}`;
+    let value: string | number | boolean;
     if (f.kind === 'bool') {
       if (eq > 0) throw new UsageError(`--${name} takes no value`);
-      out[name] = true;
-      continue;
+      value = true;
+    } else {
+      let raw: string | undefined;
+      if (eq > 0) raw = arg.slice(eq + 1);
+      else {
+        raw = argv[++i];
+        if (raw === undefined || isFlag(raw)) throw new UsageError(`${spelled} needs a value`);
+      }
+      value = convert(f, raw);
     }
-    let raw: string | undefined;
-    if (eq > 0) raw = arg.slice(eq + 1);
-    else {
-      raw = argv[++i];
-      if (raw === undefined || raw.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-    }
-    out[name] = convert(f, raw);
+    const before = given.get(name);
+    if (before !== undefined && before !== String(value)) throw new UsageError(`--${name} is given twice, as ${before} and ${String(value)}`);
+    given.set(name, String(value));
+    out[name] = value;
   }
   for (const f of spec.flags) {
     if (f.required && out[f.name] === undefined) throw new UsageError(`--${f.name} is required (see --help)`);
@@ -89,7 +124,12 @@ function convert(f: FlagSpec, raw: string): string | number {
 /** Splits a command line into its positional arguments (in order) and its flags (each with its
  *  value, when the spec says it takes one), for parseFlags. */
 export function splitPositionals(spec: CommandSpec, argv: readonly string[]): { positionals: string[]; flagArgs: string[] } {
-  const takesValue = new Set(spec.flags.filter((f) => f.kind !== 'bool').map((f) => f.name));
+  const { byName, byShort } = flagIndex(spec);
+  const takesValue = (arg: string): boolean => {
+    const letter = shortLetter(arg);
+    const f = letter !== null ? byShort.get(letter) : arg.includes('=') ? undefined : byName.get(arg.slice(2));
+    return f !== undefined && f.kind !== 'bool';
+  };
   const positionals: string[] = [];
   const flagArgs: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -100,7 +140,7 @@ export function splitPositionals(spec: CommandSpec, argv: readonly string[]): { 
     }
     flagArgs.push(arg);
     const next = argv[i + 1];
-    if (!arg.includes('=') && takesValue.has(arg.slice(2)) && next !== undefined && !next.startsWith('--')) flagArgs.push(argv[++i]!);
+    if (takesValue(arg) && next !== undefined && !next.startsWith('--')) flagArgs.push(argv[++i]!);
   }
   return { positionals, flagArgs };
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseFlags, parseServers, parseTimestampMs, UsageError, type CommandSpec } from '../../src/cli/index.ts';
+import { helpText, parseFlags, parseServers, parseTimestampMs, splitPositionals, UsageError, type CommandSpec } from '../../src/cli/index.ts';
 
 const SPEC: CommandSpec = {
   usage: 'x',
@@ -48,4 +48,31 @@ t.test('a time is ms since the epoch or ISO 8601; anything else is a UsageError 
   for (const bad of ['', 'last', '-5', '1.5', '12/06/2026', 'Dec 6 2026', '2026-13-45', '99999999999999999999']) {
     t.throws(() => parseTimestampMs(bad, 'from'), { name: 'UsageError', message: /^--from/ }, JSON.stringify(bad));
   }
+});
+
+const SHORTS: CommandSpec = {
+  usage: 'x',
+  summary: 'x',
+  flags: [
+    { name: 'namesrv', short: ['n'], kind: 'string', help: 'NameServers' },
+    { name: 'topic', short: ['t'], kind: 'string', help: 'topic' },
+    { name: 'queues', short: ['r', 'w'], kind: 'int', help: 'queues', default: 4, min: 1 },
+    { name: 'json', kind: 'bool', help: '' },
+  ],
+};
+
+t.test("mqadmin's one-letter spellings parse as their long flags", async (t) => {
+  t.same(parseFlags(SHORTS, ['-n', 'h:9876', '-t', 'orders', '-w', '8']), { namesrv: 'h:9876', topic: 'orders', queues: 8 });
+  t.same(parseFlags(SHORTS, ['-r', '8', '-w', '8']), { queues: 8 }, 'the same value twice is fine');
+  t.same(splitPositionals(SHORTS, ['create', '-t', 'orders', '--json']), { positionals: ['create'], flagArgs: ['-t', 'orders', '--json'] });
+  t.match(helpText(SHORTS), /^ {2}-r, -w, --queues N +queues \(default 4\)$/m, 'the help shows them');
+});
+
+t.test('a flag given twice with different values, or a short flag without its value, is refused', async (t) => {
+  t.throws(() => parseFlags(SHORTS, ['-r', '8', '-w', '4']), { name: 'UsageError', message: '--queues is given twice, as 8 and 4' });
+  t.throws(() => parseFlags(SHORTS, ['--topic', 'a', '-t', 'b']), { message: /--topic is given twice/ });
+  t.throws(() => parseFlags(SHORTS, ['-t', '-n', 'h:1']), { message: '-t (--topic) needs a value' });
+  t.throws(() => parseFlags(SHORTS, ['-x', '1']), { message: 'unknown option -x (see --help)' });
+  t.throws(() => parseFlags(SHORTS, ['-tn']), { message: /unexpected argument "-tn"/ });
+  t.throws(() => parseFlags({ usage: 'x', summary: 'x', flags: [{ name: 'a', short: ['h'], kind: 'bool', help: '' }] }, []), /-h of --a is not a free single letter/, '-h stays --help');
 });
