@@ -10,7 +10,7 @@
 // whose first try timed out or lost its connection after leaving may have been executed:
 // sends are at-least-once. A call with `retryUnknown: false` stops instead (membership changes).
 import { messagesToWire, type NodeStatus, type ReadConsistency, RaftmqError, isRetryable, outcomeOf } from '../protocol/index.ts';
-import { Connection, backoffMs, delay, parseAddr } from '../net/index.ts';
+import { Connection, backoffMs, deferred, delay, parseAddr, type Deferred } from '../net/index.ts';
 import type { RequestInput, RequestType, ResponseFor, RouteResponse } from './types.ts';
 
 /** A connection-level failure: the broker said nothing. */
@@ -50,6 +50,12 @@ export const RETRY_BACKOFF_MS_MIN = 20;
 export const RETRY_BACKOFF_MS_MAX = 500;
 /** Cap for one discovery probe (status) so a dead server does not eat the whole deadline. */
 export const DISCOVERY_TIMEOUT_MS_MAX = 1000;
+/** A try that may follow a master change (CallOptions.followMasterChange) and has had no answer
+ *  for this long makes the client ask the other replicas whether a new master was elected. Well
+ *  above a loaded master's answer time, well below an election (0.5-1 s). */
+export const STALL_PROBE_AFTER_MS = 200;
+/** While a try stalls, the other replicas are asked this often. */
+export const STALL_PROBE_INTERVAL_MS = 50;
 
 export interface ClusterOptions {
   /** host:port of the replicas' client listeners; any subset works, one is enough. */
@@ -74,6 +80,15 @@ export interface CallOptions {
    *  Tries refused before anything was stored (NOT_MASTER, NO_QUORUM, a refused connect) are
    *  retried either way. Default true (sends are at-least-once). */
   readonly retryUnknown?: boolean;
+  /** The request may be sent again to a new master while a try is still in flight to the old one
+   *  (an idempotent send, a read): when the client learns of a new master (learnMaster, or a
+   *  stall probe finds one), the try is abandoned and the request goes to the new master at once,
+   *  instead of waiting for the try's timeout. */
+  readonly followMasterChange?: boolean;
+  /** Asked after each failed try (and each failure to find a master): true ends the call at once
+   *  with that error. `anyUnknown`: some try so far may have stored the write. The producer uses it
+   *  to move a send that was certainly not stored to another broker group. */
+  readonly giveUp?: (err: unknown, anyUnknown: boolean) => boolean;
 }
 
 export interface RouteOptions {
@@ -89,11 +104,19 @@ interface CachedRoute {
 }
 
 export class ClusterClient {
-  readonly servers: readonly string[];
+  private serverList: readonly string[];
   private readonly connections = new Map<string, Connection>();
   private readonly routes = new Map<string, CachedRoute>();
   private readonly routesInFlight = new Map<string, Promise<RouteResponse>>();
   private masterAddr: string | null = null;
+  /** Raft term in which masterAddr was master, as far as known (0: unknown). */
+  private masterTerm = 0;
+  /** Resolved (and replaced) whenever learnMaster moves the master. */
+  private masterMoved: Deferred<void> = deferred<void>();
+  /** Tries in flight that may follow a master change and have stalled: the stall probe runs
+   *  while there are any. */
+  private stalledTries = 0;
+  private probing = false;
   /** Addresses that failed lately: asked last during discovery. */
   private readonly suspects = new Set<string>();
   private nextServer = 0;
@@ -105,13 +128,42 @@ export class ClusterClient {
       throw new TypeError('servers must list at least one host:port');
     }
     for (const s of options.servers) parseAddr(s);
-    this.servers = [...options.servers];
+    this.serverList = [...options.servers];
     this.requestTimeoutMs = options.requestTimeoutMs ?? 3000;
   }
 
   /** The master's address as last learned (null when unknown). */
   get master(): string | null {
     return this.masterAddr;
+  }
+
+  /** host:port of the replicas' client listeners as given (or as setServers last set them). */
+  get servers(): readonly string[] {
+    return this.serverList;
+  }
+
+  /** Replaces the replica list (a NameServer told of the group's current replicas). Connections
+   *  to servers no longer listed stay until close: a request may still be in flight on one. */
+  setServers(servers: readonly string[]): void {
+    if (servers.length === 0) return;
+    for (const s of servers) parseAddr(s);
+    this.serverList = [...servers];
+  }
+
+  /**
+   * Tells the client who the master is (a NameServer's push, a replica's status), and in which
+   * Raft term (0: unknown). A report of an older term than the one known is ignored. A new address
+   * wakes tries in flight that may follow a master change (CallOptions.followMasterChange).
+   */
+  learnMaster(addr: string, term: number): void {
+    if (term !== 0 && term < this.masterTerm) return;
+    if (term > this.masterTerm) this.masterTerm = term;
+    this.suspects.delete(addr);
+    if (addr === this.masterAddr) return;
+    this.masterAddr = addr;
+    const moved = this.masterMoved;
+    this.masterMoved = deferred<void>();
+    moved.resolve();
   }
 
   connection(addr: string): Connection {
@@ -139,7 +191,11 @@ export class ClusterClient {
       // Bodies as the frame's blobs (protocol.ts WireMessage): written as they are, not packed.
       const send = frame as unknown as RequestInput<'send'>;
       const { wire, blobs } = messagesToWire(send.messages);
-      return this.connection(addr).request<ResponseFor<T>>({ type: 'send', topic: send.topic, queueId: send.queueId, messages: wire }, { timeoutMs: timeout, blobs });
+      const out =
+        send.producerId !== undefined
+          ? { type: 'send', topic: send.topic, queueId: send.queueId, messages: wire, producerId: send.producerId, seq: send.seq }
+          : { type: 'send', topic: send.topic, queueId: send.queueId, messages: wire };
+      return this.connection(addr).request<ResponseFor<T>>(out, { timeoutMs: timeout, blobs });
     }
     return this.connection(addr).request<ResponseFor<T>>(frame as unknown as Parameters<Connection['request']>[0], { timeoutMs: timeout });
   }
@@ -154,6 +210,73 @@ export class ClusterClient {
   markSuspect(addr: string): void {
     this.suspects.add(addr);
     if (this.masterAddr === addr) this.masterAddr = null;
+  }
+
+  /** The other replicas' view: a master elected in a later term than the known one is learned.
+   *  Runs while a try that may follow a master change stalls; one probe loop per client. */
+  private async probeForNewMaster(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      while (this.stalledTries > 0 && !this.closed) {
+        const current = this.masterAddr;
+        const others = this.serverList.filter((s) => s !== current);
+        await Promise.all(
+          others.map((addr) =>
+            this.status(addr, STALL_PROBE_INTERVAL_MS * 4).then(
+              (st) => {
+                if (st.term <= this.masterTerm) return;
+                if (st.role === 'MASTER') this.learnMaster(addr, st.term);
+                else if (st.leaderAddr && st.leaderAddr !== current) this.learnMaster(st.leaderAddr, st.term);
+              },
+              () => undefined,
+            ),
+          ),
+        );
+        if (this.stalledTries > 0) await delay(STALL_PROBE_INTERVAL_MS);
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** One try of a request that may follow a master change: resolves with the answer, or
+   *  rejects with MASTER_MOVED when learnMaster names another master first. Starts the stall
+   *  probe when no answer came within STALL_PROBE_AFTER_MS. */
+  private tryFollowingMaster<T extends RequestType>(addr: string, frame: RequestInput<T>, timeoutMs: number): Promise<ResponseFor<T>> {
+    const moved = this.masterMoved.promise;
+    return new Promise<ResponseFor<T>>((resolve, reject) => {
+      let settled = false;
+      let stalled = false;
+      const finish = () => {
+        settled = true;
+        clearTimeout(stallTimer);
+        if (stalled) this.stalledTries--;
+      };
+      const stallTimer = setTimeout(() => {
+        if (settled) return;
+        stalled = true;
+        this.stalledTries++;
+        void this.probeForNewMaster();
+      }, STALL_PROBE_AFTER_MS);
+      this.request(addr, frame, timeoutMs).then(
+        (r) => {
+          if (settled) return;
+          finish();
+          resolve(r);
+        },
+        (e: unknown) => {
+          if (settled) return;
+          finish();
+          reject(e);
+        },
+      );
+      void moved.then(() => {
+        if (settled) return;
+        finish();
+        reject(new MasterMoved(addr, this.masterAddr));
+      });
+    });
   }
 
   markHealthy(addr: string): void {
@@ -176,8 +299,14 @@ export class ClusterClient {
       try {
         const status = await this.status(addr, Math.min(left, DISCOVERY_TIMEOUT_MS_MAX, this.requestTimeoutMs));
         this.markHealthy(addr);
-        if (status.role === 'MASTER') return (this.masterAddr = addr);
-        if (status.leaderAddr) return (this.masterAddr = status.leaderAddr);
+        if (status.role === 'MASTER') {
+          if (status.term >= this.masterTerm) this.masterTerm = status.term;
+          return (this.masterAddr = addr);
+        }
+        if (status.leaderAddr) {
+          if (status.term >= this.masterTerm) this.masterTerm = status.term;
+          return (this.masterAddr = status.leaderAddr);
+        }
         lastErr = new RaftmqError('NOT_MASTER', `${addr} knows no master (raft role ${status.raftRole})`);
       } catch (err) {
         this.markSuspect(addr);
@@ -201,16 +330,25 @@ export class ClusterClient {
       try {
         addr = await this.discoverMaster(call.deadline);
         const timeoutMs = Math.min(call.timeoutMs ?? this.requestTimeoutMs, Math.max(1, call.deadline - Date.now()));
-        const resp = await this.request(addr, frame, timeoutMs);
+        const resp = call.followMasterChange === true ? await this.tryFollowingMaster(addr, frame, timeoutMs) : await this.request(addr, frame, timeoutMs);
         this.markHealthy(addr);
         return resp;
       } catch (err) {
+        if (err instanceof MasterMoved) {
+          // The request may have been stored by the old master: an unknown outcome, but the
+          // caller said the request is safe to repeat, and the new master is known: go at once.
+          unknownErr = new RaftmqError('TIMEOUT', `no answer from ${err.from} before ${err.to ?? 'another replica'} became master`, { requestSent: true });
+          if (hintFollows++ < HINT_FOLLOWS_MAX * 2) continue;
+          tries++;
+          continue;
+        }
         // When every try fails, report what a live broker said (NO_QUORUM, TIMEOUT...) rather
         // than a later refused connect to a dead one: it tells the user what is wrong.
         if (lastErr === null || !isConnectFailure(err) || isConnectFailure(lastErr)) lastErr = err;
         if (addr !== null && outcomeOf(err) === 'unknown') unknownErr = err;
         if (!isRetryable(err)) break;
         if (call.retryUnknown === false && unknownErr !== null) break;
+        if (call.giveUp?.(err, unknownErr !== null) === true) break;
         const e = err as RaftmqError;
         if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr && hintFollows < HINT_FOLLOWS_MAX) {
           hintFollows++;
@@ -322,7 +460,18 @@ export class ClusterClient {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.masterMoved.resolve();
     await Promise.all([...this.connections.values()].map((c) => c.close()));
     this.connections.clear();
+  }
+}
+
+/** A try abandoned because another replica became master while it was in flight. */
+class MasterMoved extends Error {
+  constructor(
+    readonly from: string,
+    readonly to: string | null,
+  ) {
+    super(`master moved from ${from} to ${to ?? 'unknown'}`);
   }
 }

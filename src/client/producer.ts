@@ -1,25 +1,48 @@
-// The producer: sync sends with RocketMQ's retry semantics, per-key queue affinity, round
-// robin otherwise, and coalescing of concurrent sends into batched `send` requests.
+// The producer: RocketMQ's send semantics over one broker group (`servers`) or a cluster of
+// groups found through NameServers (`namesrv`), coalescing of concurrent sends into batched
+// `send` requests, and idempotent retries.
 //
-// Delivery is at-least-once: a try that times out or loses its connection after the request
-// left may have been stored, and the retry stores it again. Consumers must be idempotent
-// (msgId differs between the copies; use your own keys to deduplicate).
+// Queue choice (RocketMQ's): a message with `keys` goes to queue keyHash(keys) % n of the topic's
+// queue list (groups by brokerName, then queue id), and so does a `queueId` (an index in that
+// list) or a `selector`; such a send waits for its group's new master when the master fails
+// (order first). Other sends go round robin over all writable queues of all groups; when a try
+// was certainly not stored (no master, connection refused, NOT_MASTER...) the batch moves to a
+// queue of another group.
 //
-// Ordering: messages with the same `keys` go to the same queue (FNV-1a hash of the keys string
-// modulo the queue count; it changes if the topic's queue count changes). Sends awaited one
-// after another keep their order; concurrent sends to one queue are stored in call order when
-// they share a batch, but a retried batch can land after a later one.
+// Idempotence (on by default): the producer has an id and numbers the messages it sends to each
+// queue; a retry repeats the numbers, and the group answers a batch it already stored with the
+// first result instead of storing it again (docs/producer.md: how long that is remembered). So a
+// retry after an unknown outcome (a timeout, a lost connection) stays on its queue and is safe,
+// and a send in flight to a master that stops answering is sent to the new master as soon as one
+// is known. At most IDEMPOTENCE_WINDOW_BATCHES batches are in flight per queue, so a retry is
+// always within the broker's window. With idempotence off, delivery is at-least-once: a retry
+// after an unknown outcome can store the message twice (RocketMQ's behaviour).
+//
+// Ordering: sends awaited one after another keep their order; concurrent sends to one queue are
+// stored in call order when they share a batch, but a retried batch can land after a later one.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
+  IDEMPOTENCE_WINDOW_BATCHES,
   MESSAGE_BODY_BYTES_MAX,
   SEND_BATCH_COUNT_MAX,
+  PRODUCER_ID_PATTERN,
+  TOPIC_QUEUE_COUNT_MAX,
   sendResultOf,
   type MessageInput,
   type SendBatchResult,
   type SendResultItem,
-  TOPIC_QUEUE_COUNT_MAX,
   RaftmqError,
+  outcomeOf,
 } from '../protocol/index.ts';
+import { BROKER_GROUPS_MAX, BrokerGroups } from './broker-groups.ts';
 import { ClusterClient, type ClusterOptions } from './cluster.ts';
+import { LatencyFaultTolerance } from './latency-fault.ts';
+import { NamesrvClient, namesrvAddrFromEnv } from './namesrv-client.ts';
+import { publishRouteOf, publishRouteOfGroup, type MessageQueue, type PublishRoute } from './publish-route.ts';
+import { ROUTE_REFRESH_MS } from './cluster.ts';
+
+export type { MessageQueue } from './publish-route.ts';
 
 export const SEND_TIMEOUT_MS_DEFAULT = 3000;
 export const RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT = 2;
@@ -27,26 +50,50 @@ export const RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT = 2;
  *  (a larger message goes alone). Half the wire's SEND_BATCH_BYTES_MAX, which counts keys, tags and
  *  properties too, leaving room for them. */
 export const BATCH_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
+/** After a group failed a send that was certainly not stored, new unkeyed sends avoid it this
+ *  long (or until it answers again), so they do not each pay a failed try. */
+export const FAILED_GROUP_AVOID_MS = 1000;
 
-export interface ProducerOptions extends ClusterOptions {
+export interface ProducerOptions extends Omit<ClusterOptions, 'servers'> {
+  /** Client addresses of one group's replicas (any subset). */
+  readonly servers?: readonly string[];
+  /** NameServer addresses: routes over every group of the cluster. Default: NAMESRV_ADDR when
+   *  `servers` is not given. */
+  readonly namesrv?: readonly string[];
   /** Overall deadline of one send, retries included. Each try gets `requestTimeoutMs` if set,
    *  else an equal share: sendTimeoutMs / (1 + retryTimesWhenSendFailed). */
   readonly sendTimeoutMs?: number;
   /** Retries after the first try (RocketMQ's default 2: 3 tries in total). */
   readonly retryTimesWhenSendFailed?: number;
-  /** Coalesce sends to one topic+queue made in the same event-loop turn into one request
+  /** Coalesce sends to one queue made in the same event-loop turn into one request
    *  (default true). Each caller still gets its own result or error. */
   readonly batchSends?: boolean;
   readonly batchCountMax?: number;
   readonly batchBytesMax?: number;
+  /** Idempotent retries (default true). */
+  readonly idempotence?: boolean;
+  /** This producer's id for idempotence (PRODUCER_ID_PATTERN); default: host, pid and 64
+   *  random bits. Two live producers must never share one. */
+  readonly producerId?: string;
+  /** RocketMQ's sendLatencyFaultEnable (default false): avoid slow or failing groups a while. */
+  readonly sendLatencyFaultEnable?: boolean;
+  /** Follow the NameServers' pushes of route changes (default true with `namesrv`). */
+  readonly watchRoutes?: boolean;
 }
 
+/** Picks the queue of a message from the topic's queue list (RocketMQ's MessageQueueSelector). */
+export type QueueSelector = (queues: readonly MessageQueue[], message: MessageInput) => MessageQueue;
+
 export interface SendOptions {
-  /** Send to this queue; otherwise by key hash when `keys` is set, else round robin. */
+  /** Send to this queue: an index in the topic's queue list (with one group, the queue id). */
   readonly queueId?: number;
+  /** Choose the queue; like `queueId` and `keys`, the send waits for that queue's group. */
+  readonly selector?: QueueSelector;
   /** Overrides sendTimeoutMs for this call. */
   readonly timeoutMs?: number;
 }
+
+export type SendCallback = (err: Error | null, result?: SendResultItem) => void;
 
 interface PendingSend {
   readonly message: MessageInput;
@@ -55,31 +102,75 @@ interface PendingSend {
 }
 
 interface Batch {
-  readonly topic: string;
-  readonly queueId: number;
+  readonly mq: MessageQueue;
   readonly sends: PendingSend[];
   bytes: number;
   deadline: number;
+  /** Holds a message whose queue was chosen (keys, queueId, selector): never moves group. */
+  pinned: boolean;
+  /** Tries left. */
+  tries: number;
+  /** First sequence number, once dispatched with idempotence. */
+  seq: number;
+}
+
+/** Per queue: the next sequence number and the batches in flight or waiting for a slot. */
+interface QueueState {
+  nextSeq: number;
+  inFlight: number;
+  readonly waiting: Batch[];
+}
+
+interface CachedRoute {
+  readonly route: PublishRoute;
+  fetchedAt: number;
+  /** Round robin counter (RocketMQ's sendWhichQueue). */
+  next: number;
 }
 
 export class Producer {
-  private readonly cluster: ClusterClient;
+  /** One group's client (servers mode) or null. */
+  private readonly single: ClusterClient | null;
+  private readonly namesrv: NamesrvClient | null;
+  private readonly groups: BrokerGroups | null;
   private readonly sendTimeoutMs: number;
   private readonly tries: number;
   private readonly tryTimeoutMs: number;
   private readonly batchSends: boolean;
   private readonly batchCountMax: number;
   private readonly batchBytesMax: number;
-  private readonly roundRobin = new Map<string, number>();
-  /** Open batches by topic, then by queue id. Keyed by the caller's topic string, not a
-   *  `${queueId}/${topic}` key: building and hashing a fresh string per send cost more than the
-   *  rest of addToBatch (the caller's string caches its hash). */
-  private openBatches = new Map<string, (Batch | undefined)[]>();
+  readonly producerId: string | null;
+  private readonly fault: LatencyFaultTolerance | null;
+  private readonly routes = new Map<string, CachedRoute>();
+  private readonly routesInFlight = new Map<string, Promise<CachedRoute>>();
+  private readonly queues = new Map<string, QueueState>();
+  private readonly avoidUntil = new Map<string, number>();
+  /** One group's queues addressed by id without a route (directQueue). */
+  private readonly directQueues = new Map<string, MessageQueue[]>();
+  /** Open batches by queue (the route's MessageQueue objects). */
+  private openBatches = new Map<MessageQueue, Batch>();
   private flushScheduled = false;
   private closed = false;
+  private onewayFailures = 0;
 
   constructor(options: ProducerOptions) {
-    this.cluster = new ClusterClient(options);
+    const namesrv = options.namesrv ?? (options.servers === undefined ? namesrvAddrFromEnv() : null);
+    if (options.servers !== undefined && options.namesrv !== undefined) throw new TypeError('give servers or namesrv, not both');
+    if (options.servers === undefined && (namesrv === null || namesrv.length === 0)) {
+      throw new TypeError('servers (one group) or namesrv (a cluster; or NAMESRV_ADDR) must list at least one host:port');
+    }
+    const { servers: _s, namesrv: _n, ...groupOptions } = options;
+    if (options.servers !== undefined) {
+      this.single = new ClusterClient({ ...groupOptions, servers: options.servers });
+      this.namesrv = null;
+      this.groups = null;
+    } else {
+      this.single = null;
+      this.namesrv = new NamesrvClient({ namesrv: namesrv!, ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}) });
+      this.groups = new BrokerGroups(this.namesrv, groupOptions);
+      this.groups.onChange(() => this.markRoutesStale());
+      if (options.watchRoutes !== false) this.groups.watch();
+    }
     this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS_DEFAULT;
     const retries = options.retryTimesWhenSendFailed ?? RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT;
     if (!Number.isInteger(retries) || retries < 0) throw new TypeError('retryTimesWhenSendFailed must be an integer >= 0');
@@ -88,51 +179,109 @@ export class Producer {
     this.batchSends = options.batchSends ?? true;
     this.batchCountMax = Math.min(options.batchCountMax ?? SEND_BATCH_COUNT_MAX, SEND_BATCH_COUNT_MAX);
     this.batchBytesMax = options.batchBytesMax ?? BATCH_BYTES_MAX_DEFAULT;
+    if (options.idempotence === false) this.producerId = null;
+    else {
+      const id = options.producerId ?? defaultProducerId();
+      if (typeof id !== 'string' || !PRODUCER_ID_PATTERN.test(id)) throw new TypeError(`producerId must match ${String(PRODUCER_ID_PATTERN)}`);
+      this.producerId = id;
+    }
+    this.fault = options.sendLatencyFaultEnable === true ? new LatencyFaultTolerance() : null;
   }
 
-  /** Socket writes and requests so far (to observe coalescing). */
-  get stats(): { writes: number; requests: number } {
-    return this.cluster.stats();
+  /** Socket writes and requests so far (to observe coalescing); oneway sends that failed. */
+  get stats(): { writes: number; requests: number; onewayFailures: number } {
+    const s = this.single !== null ? this.single.stats() : this.groups!.stats();
+    return { ...s, onewayFailures: this.onewayFailures };
   }
 
   /** Sends one message and resolves with where it was stored. Rejects with a RaftmqError (a
-   *  TypeError for arguments of the wrong type). */
-  send(topic: string, message: MessageInput, options?: SendOptions): Promise<SendResultItem> {
-    // Not an async function: with the topic's route cached (every send but the first few), a
-    // send is one Promise and one record; an async function with an await costs several promises
-    // and a suspended frame per send (`npm run bench:client` shows the difference).
-    const problem = this.checkSend(topic, message);
-    if (problem !== null) return Promise.reject(problem);
-    const now = Date.now();
-    const deadline = now + (options?.timeoutMs ?? this.sendTimeoutMs);
-    if (options?.queueId !== undefined) return this.enqueue(topic, message, options.queueId, deadline);
-    const route = this.cluster.cachedRoute(topic, now);
-    if (route !== undefined) {
-      let queueId: number;
-      try {
-        queueId = this.chooseQueue(topic, route, message);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return this.enqueue(topic, message, queueId, deadline);
+   *  TypeError for arguments of the wrong type). With a callback instead: returns nothing and
+   *  calls it once with the error or the result (RocketMQ's async send). */
+  send(topic: string, message: MessageInput, options?: SendOptions): Promise<SendResultItem>;
+  send(topic: string, message: MessageInput, callback: SendCallback, options?: SendOptions): void;
+  send(topic: string, message: MessageInput, a?: SendOptions | SendCallback, b?: SendOptions): Promise<SendResultItem> | void {
+    if (typeof a === 'function') {
+      this.sendPromise(topic, message, b).then(
+        (r) => a(null, r),
+        (e: unknown) => a(e instanceof Error ? e : new Error(String(e))),
+      );
+      return;
     }
-    return this.cluster
-      .route(topic, { tries: this.tries, deadline, timeoutMs: this.tryTimeoutMs })
-      .then((fetched) => this.enqueue(topic, message, this.chooseQueue(topic, fetched, message), deadline));
+    return this.sendPromise(topic, message, a);
+  }
+
+  /**
+   * Sends without waiting for, or retrying after, the broker's answer (RocketMQ's sendOneway):
+   * the fastest and LOSSY: a message whose one try fails is gone, and the caller is not told
+   * (stats.onewayFailures counts them). Throws a TypeError for bad arguments.
+   */
+  sendOneway(topic: string, message: MessageInput, options?: Omit<SendOptions, 'timeoutMs'>): void {
+    const problem = this.checkSend(topic, message);
+    if (problem !== null) {
+      if (problem instanceof TypeError) throw problem;
+      this.onewayFailures++;
+      return;
+    }
+    const deadline = Date.now() + this.tryTimeoutMs;
+    void this.routeFor(topic, deadline)
+      .then((cached) => {
+        const { mq } = this.chooseQueue(cached, message, options);
+        return this.clientOf(mq.brokerName).callMaster<'send'>(
+          { type: 'send', topic, queueId: mq.queueId, messages: [message] },
+          { tries: 1, deadline, timeoutMs: this.tryTimeoutMs },
+        );
+      })
+      .catch(() => {
+        this.onewayFailures++;
+      });
+  }
+
+  /** The topic's queue list as this producer sees it (for selectors and tools). */
+  async queuesOf(topic: string): Promise<readonly MessageQueue[]> {
+    return (await this.routeFor(topic, Date.now() + this.sendTimeoutMs)).route.queues;
   }
 
   /** Fails sends not yet answered with CONNECTION_LOST and closes every connection. */
   async close(): Promise<void> {
     this.closed = true;
     this.flushBatches();
-    await this.cluster.close();
+    for (const q of this.queues.values()) {
+      for (const b of q.waiting.splice(0)) rejectAll(b.sends, new RaftmqError('CONNECTION_LOST', 'producer is closed', { requestSent: false }));
+    }
+    await Promise.all([this.single?.close(), this.groups?.close(), this.namesrv?.close()]);
   }
 
   // ---- internals ----------------------------------------------------------------------
 
+  private sendPromise(topic: string, message: MessageInput, options?: SendOptions): Promise<SendResultItem> {
+    // Not an async function: with the topic's route cached (every send but the first few), a
+    // send is one Promise and one record; an async function with an await costs several promises
+    // and a suspended frame per send (`npm run bench:client` shows the difference).
+    const problem = this.checkSend(topic, message) ?? queueIdProblem(topic, options, this.single !== null ? TOPIC_QUEUE_COUNT_MAX : TOPIC_QUEUE_COUNT_MAX * BROKER_GROUPS_MAX);
+    if (problem !== null) return Promise.reject(problem);
+    const now = Date.now();
+    const deadline = now + (options?.timeoutMs ?? this.sendTimeoutMs);
+    // One group: a queue id needs no route (the broker checks it).
+    if (this.single !== null && options?.queueId !== undefined) return this.enqueue(this.directQueue(topic, options.queueId), true, message, deadline);
+    const cached = this.cachedRoute(topic, now);
+    if (cached !== undefined) {
+      let choice: { mq: MessageQueue; pinned: boolean };
+      try {
+        choice = this.chooseQueue(cached, message, options);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return this.enqueue(choice.mq, choice.pinned, message, deadline);
+    }
+    return this.routeFor(topic, deadline).then((fetched) => {
+      const choice = this.chooseQueue(fetched, message, options);
+      return this.enqueue(choice.mq, choice.pinned, message, deadline);
+    });
+  }
+
   /** Why these arguments cannot be sent (a TypeError or MESSAGE_TOO_LARGE), or null. */
   private checkSend(topic: string, message: MessageInput): Error | null {
-    if (this.closed) return new RaftmqError('CONNECTION_LOST', 'producer is closed');
+    if (this.closed) return new RaftmqError('CONNECTION_LOST', 'producer is closed', { requestSent: false });
     if (typeof topic !== 'string' || topic.length === 0) return new TypeError('topic must be a non-empty string');
     if (!(message?.body instanceof Uint8Array)) return new TypeError('message.body must be a Uint8Array or Buffer');
     if (message.body.length > MESSAGE_BODY_BYTES_MAX) {
@@ -141,52 +290,152 @@ export class Producer {
     return null;
   }
 
-  /** By key hash when the message has keys, else round robin. Throws TOPIC_NOT_FOUND. */
-  private chooseQueue(topic: string, route: { readonly queues: number }, message: MessageInput): number {
-    if (!(route.queues > 0)) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${topic} has no queues`);
-    if (message.keys) return keyHash(message.keys) % route.queues;
-    const next = this.roundRobin.get(topic) ?? 0;
-    this.roundRobin.set(topic, (next + 1) % route.queues);
-    return next % route.queues;
+  /** One group's queue `queueId` of `topic`, the same object each time (batches are keyed by it). */
+  private directQueue(topic: string, queueId: number): MessageQueue {
+    let byId = this.directQueues.get(topic);
+    if (byId === undefined) {
+      byId = [];
+      this.directQueues.set(topic, byId);
+    }
+    return (byId[queueId] ??= { topic, brokerName: '', queueId });
   }
 
-  private enqueue(topic: string, message: MessageInput, queueId: number, deadline: number): Promise<SendResultItem> {
-    if (!Number.isInteger(queueId) || queueId < 0) return Promise.reject(new TypeError(`bad queueId ${queueId}`));
-    if (queueId >= TOPIC_QUEUE_COUNT_MAX) {
-      // No topic has this queue (and the open batches are indexed by queue id).
-      return Promise.reject(new RaftmqError('BAD_REQUEST', `topic ${topic} has no queue ${queueId}: topics have at most ${TOPIC_QUEUE_COUNT_MAX} queues`));
+  private clientOf(brokerName: string): ClusterClient {
+    if (this.single !== null) return this.single;
+    const c = this.groups!.client(brokerName);
+    if (c === undefined) throw new RaftmqError('NOT_MASTER', `no NameServer told of broker group ${brokerName}`, { requestSent: false });
+    return c;
+  }
+
+  // ---- routes ---------------------------------------------------------------------------
+
+  /** The cached route; a stale one is still used while a refresh is fetched in the background
+   *  (so sends go on from cached routes while every NameServer is down). */
+  private cachedRoute(topic: string, now: number): CachedRoute | undefined {
+    const cached = this.routes.get(topic);
+    if (cached === undefined) return undefined;
+    if (now - cached.fetchedAt >= ROUTE_REFRESH_MS && !this.routesInFlight.has(topic)) {
+      this.fetchRoute(topic, now + this.sendTimeoutMs).catch(() => {
+        // Keep the old route; try again in a while, not on every send.
+        cached.fetchedAt = Date.now() - ROUTE_REFRESH_MS + Math.min(ROUTE_REFRESH_MS, 1000);
+      });
     }
+    return cached;
+  }
+
+  private routeFor(topic: string, deadline: number): Promise<CachedRoute> {
+    return this.cachedRoute(topic, Date.now()) !== undefined ? Promise.resolve(this.routes.get(topic)!) : this.fetchRoute(topic, deadline);
+  }
+
+  private fetchRoute(topic: string, deadline: number): Promise<CachedRoute> {
+    const inFlight = this.routesInFlight.get(topic);
+    if (inFlight !== undefined) return inFlight;
+    const fetched: Promise<PublishRoute> =
+      this.single !== null
+        ? this.single.route(topic, { tries: this.tries, deadline, timeoutMs: this.tryTimeoutMs }, { refresh: true }).then((r) => publishRouteOfGroup(topic, r))
+        : this.namesrv!.topicRoute(topic).then((data) => {
+            this.groups!.update(data.brokerDatas);
+            return publishRouteOf(topic, data);
+          });
+    const promise = fetched
+      .then((route) => {
+        if (route.queues.length === 0) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${topic} has no writable queues`);
+        const old = this.routes.get(topic);
+        const cached: CachedRoute = { route: sameRoute(old?.route, route) ? old!.route : route, fetchedAt: Date.now(), next: old?.next ?? 0 };
+        this.routes.set(topic, cached);
+        this.fault?.retain(route.groups);
+        return cached;
+      })
+      .finally(() => this.routesInFlight.delete(topic));
+    this.routesInFlight.set(topic, promise);
+    return promise;
+  }
+
+  private markRoutesStale(): void {
+    for (const r of this.routes.values()) r.fetchedAt = 0;
+  }
+
+  // ---- queue choice -----------------------------------------------------------------------
+
+  /** By queueId, selector or key hash (pinned), else round robin. Throws TOPIC_NOT_FOUND,
+   *  BAD_REQUEST (no such queue), TypeError (a selector that returns no queue of the list). */
+  private chooseQueue(cached: CachedRoute, message: MessageInput, options: SendOptions | undefined): { mq: MessageQueue; pinned: boolean } {
+    const queues = cached.route.queues;
+    if (queues.length === 0) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${cached.route.topic} has no queues`);
+    if (options?.queueId !== undefined) {
+      const q = options.queueId;
+      if (!Number.isInteger(q) || q < 0) throw new TypeError(`bad queueId ${q}`);
+      const mq = queues[q];
+      if (mq === undefined) throw new RaftmqError('BAD_REQUEST', `topic ${cached.route.topic} has ${queues.length} queues, no queue ${q}`);
+      return { mq, pinned: true };
+    }
+    if (options?.selector !== undefined) {
+      const mq = options.selector(queues, message);
+      if (!queues.includes(mq)) throw new TypeError('the selector must return one of the queues it was given');
+      return { mq, pinned: true };
+    }
+    if (message.keys) return { mq: queues[keyHash(message.keys) % queues.length]!, pinned: true };
+    return { mq: this.roundRobin(cached, null), pinned: false };
+  }
+
+  /** The next queue in round robin, skipping group `exclude`, groups avoided after a failure and
+   *  (with sendLatencyFaultEnable) slow ones; when every group is skipped, the next queue not of
+   *  `exclude`, else simply the next. */
+  private roundRobin(cached: CachedRoute, exclude: string | null): MessageQueue {
+    const queues = cached.route.queues;
+    const n = queues.length;
+    if (cached.route.groups.size === 1 && this.fault === null) return queues[cached.next++ % n]!;
+    const now = Date.now();
+    let fallback: MessageQueue | null = null;
+    for (let i = 0; i < n; i++) {
+      const mq = queues[cached.next++ % n]!;
+      if (mq.brokerName === exclude) continue;
+      fallback ??= mq;
+      if (!this.groupUsable(mq.brokerName, now)) continue;
+      return mq;
+    }
+    return fallback ?? queues[cached.next++ % n]!;
+  }
+
+  private groupUsable(group: string, now: number): boolean {
+    const until = this.avoidUntil.get(group);
+    if (until !== undefined) {
+      if (now < until) return false;
+      this.avoidUntil.delete(group);
+    }
+    return this.fault === null || this.fault.isAvailable(group, now);
+  }
+
+  // ---- batching and dispatch -------------------------------------------------------------
+
+  private enqueue(mq: MessageQueue, pinned: boolean, message: MessageInput, deadline: number): Promise<SendResultItem> {
     // One shared executor instead of a closure per send (one allocation less on every send).
     const promise = new Promise<SendResultItem>(captureResolvers);
     const pending: PendingSend = { message, resolve: capturedResolve, reject: capturedReject };
     try {
-      if (!this.batchSends) this.dispatch({ topic, queueId, sends: [pending], bytes: message.body.length, deadline });
-      else this.addToBatch(topic, queueId, pending, deadline);
+      if (!this.batchSends) this.dispatch({ mq, sends: [pending], bytes: message.body.length, deadline, pinned, tries: this.tries, seq: -1 });
+      else this.addToBatch(mq, pinned, pending, deadline);
     } catch (err) {
       pending.reject(err); // as a throwing executor would: send() never throws
     }
     return promise;
   }
 
-  private addToBatch(topic: string, queueId: number, pending: PendingSend, deadline: number): void {
-    let byQueue = this.openBatches.get(topic);
-    if (byQueue === undefined) {
-      byQueue = [];
-      this.openBatches.set(topic, byQueue);
-    }
-    let batch = byQueue[queueId];
+  private addToBatch(mq: MessageQueue, pinned: boolean, pending: PendingSend, deadline: number): void {
+    let batch = this.openBatches.get(mq);
     const bytes = pending.message.body.length;
     if (batch !== undefined && (batch.sends.length >= this.batchCountMax || batch.bytes + bytes > this.batchBytesMax)) {
-      byQueue[queueId] = undefined;
+      this.openBatches.delete(mq);
       this.dispatch(batch);
       batch = undefined;
     }
     if (batch === undefined) {
-      batch = { topic, queueId, sends: [], bytes: 0, deadline };
-      byQueue[queueId] = batch;
+      batch = { mq, sends: [], bytes: 0, deadline, pinned, tries: this.tries, seq: -1 };
+      this.openBatches.set(mq, batch);
     }
     batch.sends.push(pending);
     batch.bytes += bytes;
+    if (pinned) batch.pinned = true;
     if (deadline < batch.deadline) batch.deadline = deadline;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -200,22 +449,69 @@ export class Producer {
     // A new Map, not clear(): V8's clear() leaves the old table pointing at the new one, and
     // once one table of that chain is in the old generation, every later table and the batches
     // in it (their sends, promises, results) survive young-generation GCs until a full one.
-    // The per-topic arrays go with the old Map.
     this.openBatches = new Map();
-    for (const byQueue of open.values()) {
-      for (const batch of byQueue) if (batch !== undefined) this.dispatch(batch);
-    }
+    for (const batch of open.values()) this.dispatch(batch);
   }
 
+  private queueState(mq: MessageQueue): QueueState {
+    const key = `${mq.topic}\u0000${mq.brokerName}\u0000${mq.queueId}`;
+    let q = this.queues.get(key);
+    if (q === undefined) {
+      q = { nextSeq: 0, inFlight: 0, waiting: [] };
+      this.queues.set(key, q);
+    }
+    return q;
+  }
+
+  /** Sends a batch, or parks it while its queue has IDEMPOTENCE_WINDOW_BATCHES in flight (with
+   *  idempotence: the broker remembers that many per producer and queue). */
   private dispatch(batch: Batch): void {
+    if (this.producerId === null) return this.sendBatch(batch, null);
+    const q = this.queueState(batch.mq);
+    if (q.inFlight >= IDEMPOTENCE_WINDOW_BATCHES) {
+      q.waiting.push(batch);
+      return;
+    }
+    this.sendBatch(batch, q);
+  }
+
+  private sendBatch(batch: Batch, q: QueueState | null): void {
+    const { mq } = batch;
+    if (q !== null) {
+      batch.seq = q.nextSeq;
+      q.nextSeq += batch.sends.length;
+      q.inFlight++;
+    }
     const messages = batch.sends.map((s) => s.message);
-    this.cluster
-      .callMaster<'send'>(
-        { type: 'send', topic: batch.topic, queueId: batch.queueId, messages },
-        { tries: this.tries, deadline: batch.deadline, timeoutMs: this.tryTimeoutMs },
-      )
+    const idempotent = this.producerId !== null;
+    const frame = idempotent
+      ? { type: 'send' as const, topic: mq.topic, queueId: mq.queueId, messages, producerId: this.producerId!, seq: batch.seq }
+      : { type: 'send' as const, topic: mq.topic, queueId: mq.queueId, messages };
+    const movable = !batch.pinned && this.single === null;
+    const started = Date.now();
+    let client: ClusterClient;
+    try {
+      client = this.clientOf(mq.brokerName);
+    } catch (err) {
+      this.afterTry(batch, q);
+      this.failed(batch, err, started);
+      return;
+    }
+    client
+      .callMaster<'send'>(frame, {
+        tries: batch.tries,
+        deadline: batch.deadline,
+        timeoutMs: this.tryTimeoutMs,
+        followMasterChange: idempotent,
+        // An unkeyed send moves to another group when this one certainly did not store it (or,
+        // without idempotence, on any failure, as RocketMQ retries on another broker).
+        ...(movable ? { giveUp: (err: unknown, anyUnknown: boolean) => (idempotent ? !anyUnknown && outcomeOf(err) === 'not-stored' : true) } : {}),
+      })
       .then(
         (resp) => {
+          this.afterTry(batch, q);
+          this.avoidUntil.delete(mq.brokerName);
+          this.fault?.update(mq.brokerName, Date.now() - started, false, Date.now());
           const n = batch.sends.length;
           const b = resp.batch;
           if (!isBatchResult(b) || b.count !== n) {
@@ -225,11 +521,76 @@ export class Producer {
           for (let i = 0; i < n; i++) batch.sends[i]!.resolve(sendResultOf(b, i));
         },
         (err: unknown) => {
-          this.cluster.invalidateRoute(batch.topic);
-          for (const s of batch.sends) s.reject(err);
+          this.afterTry(batch, q);
+          this.failed(batch, err, started);
         },
       );
   }
+
+  /** A batch's call ended: frees its slot and sends the next batch waiting for the queue. */
+  private afterTry(batch: Batch, q: QueueState | null): void {
+    if (q === null) return;
+    q.inFlight--;
+    const next = q.waiting.shift();
+    if (next !== undefined && !this.closed) this.sendBatch(next, q);
+    else if (next !== undefined) rejectAll(next.sends, new RaftmqError('CONNECTION_LOST', 'producer is closed', { requestSent: false }));
+    void batch;
+  }
+
+  /** A batch's call failed: moves an unkeyed batch that was certainly not stored (or any, without
+   *  idempotence) to a queue of another group while tries and time are left; else fails it. */
+  private failed(batch: Batch, err: unknown, started: number): void {
+    const group = batch.mq.brokerName;
+    const now = Date.now();
+    this.fault?.update(group, now - started, true, now);
+    const movable = !batch.pinned && this.single === null && !this.closed;
+    const safe = this.producerId === null || outcomeOf(err) === 'not-stored';
+    if (movable && safe && batch.tries > 1 && now < batch.deadline && err instanceof RaftmqError && isMoveWorthy(err)) {
+      this.avoidUntil.set(group, now + FAILED_GROUP_AVOID_MS);
+      const cached = this.routes.get(batch.mq.topic);
+      if (cached !== undefined && cached.route.groups.size > 1) {
+        const mq = this.roundRobin(cached, group);
+        if (mq.brokerName !== group) {
+          this.dispatch({ mq, sends: batch.sends, bytes: batch.bytes, deadline: batch.deadline, pinned: false, tries: batch.tries - 1, seq: -1 });
+          return;
+        }
+      }
+    }
+    // Keep the cached route (NameServers may be down); refresh it soon in the background.
+    const cached = this.routes.get(batch.mq.topic);
+    if (cached !== undefined) cached.fetchedAt = 0;
+    rejectAll(batch.sends, err);
+  }
+}
+
+/** A queueId no topic can have: refused before any request. */
+function queueIdProblem(topic: string, options: SendOptions | undefined, max: number): Error | null {
+  const q = options?.queueId;
+  if (q === undefined) return null;
+  if (!Number.isInteger(q) || q < 0) return new TypeError(`bad queueId ${q}`);
+  if (q >= max) return new RaftmqError('BAD_REQUEST', `topic ${topic} has no queue ${q}: topics have at most ${TOPIC_QUEUE_COUNT_MAX} queues per group`);
+  return null;
+}
+
+/** Failures another group may not share: not the message's own fault (too large, bad). */
+function isMoveWorthy(err: RaftmqError): boolean {
+  return err.code !== 'MESSAGE_TOO_LARGE' && err.code !== 'BAD_REQUEST';
+}
+
+function sameRoute(a: PublishRoute | undefined, b: PublishRoute): boolean {
+  if (a === undefined || a.queues.length !== b.queues.length) return false;
+  for (let i = 0; i < a.queues.length; i++) {
+    const x = a.queues[i]!;
+    const y = b.queues[i]!;
+    if (x.brokerName !== y.brokerName || x.queueId !== y.queueId) return false;
+  }
+  return true;
+}
+
+/** host@pid@random: unique among live producers, readable in logs. */
+function defaultProducerId(): string {
+  const host = hostname().replace(/[^a-zA-Z0-9_.-]/g, '_').slice(0, 32) || 'host';
+  return `${host}@${process.pid}@${randomBytes(8).toString('hex')}`;
 }
 
 // Set by captureResolvers, read right after the `new Promise` that called it (synchronously).

@@ -36,3 +36,6 @@ export const MESSAGE_PROPERTY_COUNT_MAX = 64;
 export const MESSAGE_PROPERTIES_BYTES_MAX = 32_767;
 /** An idempotent producer's id: what RocketMQ allows in a client id, at most 64 characters. */
 export const PRODUCER_ID_PATTERN = /^[a-zA-Z0-9_.:@-]{1,64}$/;
+/** Batches an idempotent producer may have in flight per queue, and how many of its latest
+ *  batches per queue the broker remembers to answer a retry with the first result. */
+export const IDEMPOTENCE_WINDOW_BATCHES = 32;
