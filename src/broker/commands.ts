@@ -12,6 +12,7 @@
 //     createTopic   [topic, queues]
 //     commitOffsets [[group, topic, queueId, offset]...]
 //     retain        [cutAt, atMs]
+//     deleteTopic   [topic]
 import { Packr } from 'msgpackr';
 import {
   GROUP_NAME_LENGTH_MAX,
@@ -85,11 +86,18 @@ export interface RetainCommand {
   readonly atMs: number;
 }
 
-export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | RetainCommand | NoopCommand;
+/** Removes a topic with its consume queues, consumer offsets and producer windows on every
+ *  replica (state/commands/delete-topic.ts). */
+export interface DeleteTopicCommand {
+  readonly kind: 'deleteTopic';
+  readonly topic: string;
+}
+
+export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | RetainCommand | DeleteTopicCommand | NoopCommand;
 export type CommandKind = BrokerCommand['kind'];
 
-const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3, retain: 4 };
-const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets', 'retain'];
+const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3, retain: 4, deleteTopic: 5 };
+const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets', 'retain', 'deleteTopic'];
 const HEADER_BYTES = 2;
 
 // useRecords: false keeps the encoding plain msgpack (no msgpackr record extension), so the bytes
@@ -113,6 +121,9 @@ export function encodeCommand(cmd: BrokerCommand): Uint8Array {
       break;
     case 'retain':
       fields = [cmd.cutAt, cmd.atMs];
+      break;
+    case 'deleteTopic':
+      fields = [cmd.topic];
       break;
   }
   const body = packr.pack(fields);
@@ -176,6 +187,10 @@ export function decodeCommand(data: Uint8Array): BrokerCommand {
     case 'retain': {
       const f = tuple(fields, 2, 2, kind);
       return { kind, cutAt: uint(f[0], 'cutAt'), atMs: uint(f[1], 'atMs') };
+    }
+    case 'deleteTopic': {
+      const f = tuple(fields, 1, 1, kind);
+      return { kind, topic: str(f[0], 'topic') };
     }
   }
 }
@@ -352,6 +367,9 @@ export function validateCommand(cmd: BrokerCommand): void {
     case 'retain':
       if (!Number.isSafeInteger(cmd.cutAt) || cmd.cutAt < 0) throw badRequest('cutAt must be a non-negative integer');
       if (!Number.isSafeInteger(cmd.atMs) || cmd.atMs < 0) throw badRequest('atMs must be a non-negative integer');
+      return;
+    case 'deleteTopic':
+      validateTopicName(cmd.topic);
       return;
   }
 }

@@ -181,6 +181,8 @@ export class BrokerServer {
           );
         case 'createTopic':
           return this.whenMasterReady(req, conn, () => this.handleCreateTopic(req, conn));
+        case 'deleteTopic':
+          return this.whenMasterReady(req, conn, () => this.handleDeleteTopic(req, conn));
         case 'route':
           return this.whenCurrent(req, conn, () => this.handleRoute(req, conn));
         case 'status':
@@ -207,7 +209,8 @@ export class BrokerServer {
 
   /** On the master, a write that adds to the log is refused while the disk is above the warning
    *  level (sends and topic creation; offset commits go on: a few bytes each, batched, they keep
-   *  consumers' progress, as RocketMQ keeps them outside its commitlog). A slave answers as it
+   *  consumers' progress, as RocketMQ keeps them outside its commitlog; so do topic deletions, a
+   *  few bytes that an operator cleaning up must not be refused). A slave answers as it
    *  would anyway (NOT_MASTER), so clients still find the master. */
   private refuseIfDiskFull(): void {
     if (this.opts.replica.role.role !== Role.Leader) return;
@@ -313,6 +316,19 @@ export class BrokerServer {
   private handleCreateTopic(req: Extract<Request, { type: 'createTopic' }>, conn: ServerConnection): void {
     // Only called through whenMasterReady, which checked that we are a ready master.
     const cmd = this.opts.stateMachine.prepareCreateTopic(req.topic, req.queues);
+    this.opts.replica.propose(encodeCommand(cmd)).then(
+      (result) => {
+        const r = result as ApplyResult;
+        if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
+        else this.reply(conn, { type: 'ok', id: req.id });
+      },
+      (err) => this.fail(conn, req.id, err),
+    );
+  }
+
+  private handleDeleteTopic(req: Extract<Request, { type: 'deleteTopic' }>, conn: ServerConnection): void {
+    // Only called through whenMasterReady, which checked that we are a ready master.
+    const cmd = this.opts.stateMachine.prepareDeleteTopic(req.topic);
     this.opts.replica.propose(encodeCommand(cmd)).then(
       (result) => {
         const r = result as ApplyResult;

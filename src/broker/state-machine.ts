@@ -22,13 +22,14 @@
 import { assert } from '../util/index.ts';
 import { EntryType, decodeConfChangeEntry } from '../raft/index.ts';
 import type { Membership } from './membership.ts';
-import type { CommitOffsetEntry, CreateTopicCommand, RetainCommand, SendBatchCommand } from './commands.ts';
+import type { CommitOffsetEntry, CreateTopicCommand, DeleteTopicCommand, RetainCommand, SendBatchCommand } from './commands.ts';
 import { TOPIC_QUEUE_COUNT_MAX, type MessageInput } from '../protocol/index.ts';
 import { applyCommand } from './state/apply.ts';
 import type { ApplyContext } from './state/command-handler.ts';
 import { CheckpointStore } from './state/checkpoint-store.ts';
 import { prepareCommitOffset } from './state/commands/commit-offsets.ts';
 import { prepareCreateTopic } from './state/commands/create-topic.ts';
+import { prepareDeleteTopic } from './state/commands/delete-topic.ts';
 import { prepareRetain } from './state/commands/retain.ts';
 import type { RetentionMark } from './state/retention-table.ts';
 import { checkSend, prepareSend, type SendOptions } from './state/commands/send-batch.ts';
@@ -41,6 +42,7 @@ import { pull, queueOf, searchOffset, type ReadContext } from './state/reads.ts'
 import { BrokerError } from './errors.ts';
 import type { GroupQueueInfo, QueueInfo, StoredMessage } from '../protocol/index.ts';
 import { SendBatchCache } from './state/send-batch-cache.ts';
+import { QueueTimes } from './state/queue-times.ts';
 import { checkSnapshot, encodeSnapshot, SNAPSHOT_FORMAT_VERSION, type Snapshot } from './state/snapshot.ts';
 import { createTables, tablesInOrder, type BrokerTables, type TableSnapshots } from './state/tables.ts';
 import type { AppliedEvent, AppliedListener, ApplyEntry, ApplyResult, PullResult, QueueBounds } from './state/types.ts';
@@ -103,6 +105,8 @@ export class BrokerStateMachine {
   /** retainedFrom as of the last completed checkpoint. */
   private checkpointedCut = 1;
   private readonly batches: SendBatchCache;
+  /** Derived from the log: each queue's last update time, for the operator's reads. */
+  private readonly queueTimes: QueueTimes;
   private readonly sendOptions: SendOptions;
   /** What apply handlers and reads work with. */
   private readonly context: ApplyContext & ReadContext;
@@ -126,6 +130,7 @@ export class BrokerStateMachine {
     }
     this.sendOptions = { autoCreateTopicEnable: options.autoCreateTopicEnable ?? DEFAULT_AUTO_CREATE_TOPIC_ENABLE, defaultTopicQueueNums: queueNums };
     this.batches = new SendBatchCache(options.readEntry);
+    this.queueTimes = new QueueTimes(this.batches);
     this.readEntry = options.readEntry;
     this.keyIndex = (options.keyIndexCapacity ?? 0) > 0 ? new KeyIndex(options.keyIndexCapacity!) : undefined;
     this.brokerName = options.brokerName;
@@ -247,6 +252,12 @@ export class BrokerStateMachine {
     return prepareCreateTopic(this.tables, topic, queues);
   }
 
+  /** Removing a topic with its queues, consumer offsets and producer windows: TOPIC_NOT_FOUND
+   *  when there is none. */
+  prepareDeleteTopic(topic: string): DeleteTopicCommand {
+    return prepareDeleteTopic(this.tables, topic);
+  }
+
   /** A retain entry: cut the log at mark `cutAt` (0: cut nothing) and mark this entry.
    *  BAD_REQUEST when `cutAt` is not a mark. `atMs` is the master's clock. */
   prepareRetain(cutAt: number, atMs: number): RetainCommand {
@@ -302,16 +313,22 @@ export class BrokerStateMachine {
     return pull(this.context, topic, queueId, offset, maxCount, maxBytes);
   }
 
-  /** Every topic's queues with their bounds, in topic order, at most `rowsMax` queues in all. */
+  /** Every topic's queues with their bounds and last update time (the store timestamp of the
+   *  newest message, 0 for none), in topic order, at most `rowsMax` queues in all. */
   queueList(rowsMax: number): { topics: { topic: string; queues: QueueInfo[] }[]; truncated: boolean } {
     const topics: { topic: string; queues: QueueInfo[] }[] = [];
     let rows = 0;
     for (const { topic, queues } of this.tables.topics.list()) {
       if (rows + queues > rowsMax) return { topics, truncated: true };
       rows += queues;
-      topics.push({ topic, queues: Array.from({ length: queues }, (_, queueId) => ({ queueId, ...this.queueBounds(topic, queueId) })) });
+      topics.push({ topic, queues: Array.from({ length: queues }, (_, queueId) => this.queueInfo(topic, queueId)) });
     }
     return { topics, truncated: false };
+  }
+
+  private queueInfo(topic: string, queueId: number): QueueInfo {
+    const cq = this.tables.consumeQueues.get(topic, queueId);
+    return { queueId, minOffset: cq?.minOffset ?? 0, maxOffset: cq?.maxOffset ?? 0, lastUpdateTimestamp: this.queueTimes.lastUpdateTimestamp(topic, queueId, cq) };
   }
 
   /** Committed consumer offsets with the lag behind each queue's end, at most `rowsMax`. */

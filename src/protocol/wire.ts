@@ -299,6 +299,9 @@ export interface QueueInfo {
   readonly minOffset: number;
   /** The next offset to be written. */
   readonly maxOffset: number;
+  /** Store timestamp (ms) of the queue's newest message; 0 when it has none (RocketMQ's
+   *  topicStatus "last update"). */
+  readonly lastUpdateTimestamp: number;
 }
 
 /** A consumer group's committed offset on one queue. */

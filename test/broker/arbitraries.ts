@@ -47,6 +47,7 @@ export function arbCommand(): fc.Arbitrary<BrokerCommand> {
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('createTopic' as const), topic: fc.constantFrom(...TOPICS), queues: fc.integer({ min: 1, max: 8 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('commitOffsets' as const), entries: fc.array(arbOffsetEntry(), { minLength: 1, maxLength: 4 }) }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'noop' as const }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteTopic' as const), topic: fc.constantFrom(...TOPICS) }) },
     // cutAt names an earlier retain entry now and then (a mark), or nothing (refused, or 0).
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('retain' as const), cutAt: fc.nat({ max: 40 }), atMs: fc.nat({ max: 2 ** 42 }) }) },
   );

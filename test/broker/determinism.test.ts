@@ -3,11 +3,10 @@ import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { decodeCommand } from '../../src/broker/index.ts';
 import type { ApplyResult } from '../../src/broker/index.ts';
 import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT } from '../../src/broker/index.ts';
 import { arbSteps, TOPICS } from './arbitraries.ts';
-import { buildLog, FakeLog } from './harness.ts';
+import { buildLog, FakeLog, offsetHoles } from './harness.ts';
 
 /** Everything a consumer could read: every queue of every topic, pulled whole. */
 function readAll(sm: BrokerStateMachine): unknown[] {
@@ -34,19 +33,7 @@ t.test('replicas fed the same entries produce the same results and the same stat
       t.same(Buffer.from(b.serializeState()), Buffer.from(a.serializeState()));
       t.same(readAll(b), readAll(a));
       // Queue offsets are dense per queue: each accepted send continues where its queue stood.
-      const next = new Map<string, number>();
-      let holes = 0;
-      for (const r of ra) {
-        if (r.type !== 'sendResult') continue;
-        const cmd = decodeCommand(log.entries[r.results[0].logIndex - 1].data);
-        const q = cmd.kind === 'sendBatch' ? `${cmd.topic}/${cmd.queueId}` : '?';
-        const first = next.get(q) ?? 0;
-        r.results.forEach((x, i) => {
-          if (x.queueOffset !== first + i || x.queueId !== r.results[0].queueId) holes++;
-        });
-        next.set(q, first + r.results.length);
-      }
-      t.equal(holes, 0);
+      t.equal(offsetHoles(log.entries, ra), 0);
     }),
     { numRuns: 150 },
   );

@@ -4,6 +4,7 @@ import type { MetaStore } from '../../src/commitlog/index.ts';
 import { EntryType, NONE, encodeConfChangeEntry, type ConfChangeEntry } from '../../src/raft/index.ts';
 import {
   type BrokerCommand,
+  decodeCommand,
   encodeCommand,
   type ApplyEntry,
   type ApplyResult,
@@ -75,6 +76,35 @@ export class Harness {
     const cmd = this.sm.prepareSend(topic, queueId, bodies.map((b) => ({ body: Buffer.from(b) })), storeTimestamp);
     return this.run(cmd);
   }
+}
+
+/** Sends among `results` (of applying `entries`, in order) whose queue offsets do not continue
+ *  where their queue stood: 0 when offsets are dense. A deleted topic's queues start again at 0;
+ *  a send answered as a duplicate stores nothing and must answer within what is stored. */
+export function offsetHoles(entries: readonly ApplyEntry[], results: readonly ApplyResult[]): number {
+  const next = new Map<string, number>();
+  let holes = 0;
+  results.forEach((r, i) => {
+    const entry = entries[i]!;
+    if (entry.type !== 0 || r.type === 'error') return;
+    const cmd = decodeCommand(entry.data);
+    if (cmd.kind === 'deleteTopic') {
+      for (const q of [...next.keys()]) if (q.startsWith(`${cmd.topic}/`)) next.delete(q);
+      return;
+    }
+    if (cmd.kind !== 'sendBatch' || r.type !== 'sendResult') return;
+    const q = `${cmd.topic}/${cmd.queueId}`;
+    const first = next.get(q) ?? 0;
+    const { batch } = r;
+    if (batch.queueId !== cmd.queueId || batch.count !== cmd.messages.length) holes++;
+    else if ('duplicate' in r && r.duplicate === true) {
+      if (batch.firstOffset + batch.count > first) holes++;
+    } else {
+      if (batch.firstOffset !== first || batch.logIndex !== entry.index) holes++;
+      next.set(q, first + batch.count);
+    }
+  });
+  return holes;
 }
 
 /** The BrokerError code `fn` throws, or undefined when it does not throw (other errors rethrown). */

@@ -8,6 +8,7 @@ import type { ApplyCommandOf, ApplyContext, ApplyOutcome, CommandHandler } from 
 import { decodeValidated } from './command-handler.ts';
 import { commitOffsetsHandler } from './commands/commit-offsets.ts';
 import { createTopicHandler } from './commands/create-topic.ts';
+import { deleteTopicHandler } from './commands/delete-topic.ts';
 import { retainHandler } from './commands/retain.ts';
 import { sendBatchHandler } from './commands/send-batch.ts';
 import type { ApplyEntry } from './types.ts';
@@ -21,6 +22,7 @@ export const COMMAND_HANDLERS: { readonly [K in CommandKind]: CommandHandler<App
   createTopic: createTopicHandler,
   commitOffsets: commitOffsetsHandler,
   retain: retainHandler,
+  deleteTopic: deleteTopicHandler,
 };
 
 /** Applies a broker command entry (type 0) through its handler. */

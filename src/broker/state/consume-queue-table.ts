@@ -86,6 +86,9 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
   private queueSerial = 0;
   /** Queues read so far by a checkpoint load. */
   private loading: LoadedQueue[] = [];
+  /** Deletes of the checkpoint records of queues removed by deleteTopic, written first by the
+   *  next checkpoint (before the puts of a queue created again under the same name). */
+  private pendingDeletes: CheckpointOp[] = [];
 
   /** Checkpointed chunks may go cold from now on, read back from `store`. */
   useColdStore(store: ColdChunkStore): void {
@@ -142,6 +145,28 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
     return out;
   }
 
+  /** deleteTopic: the topic's queues go, here at once and from the checkpoint with the next one
+   *  (every chunk it may hold, cold ones included). A queue created again later under the same
+   *  name is a new queue: it starts at offset 0, and the old entries it no longer points at stay
+   *  in the log until retention drops them. */
+  deleteTopic(topic: string): void {
+    const byId = this.queues.get(topic);
+    if (byId === undefined) return;
+    byId.forEach((cq, queueId) => {
+      if (cq === undefined) return;
+      const qk = queueKey(topic, queueId);
+      const end = Math.ceil((this.checkpointedEnd.get(qk) ?? 0) / C);
+      for (let chunk = this.chunksDeletedBelow.get(qk) ?? 0; chunk < end; chunk++) this.pendingDeletes.push({ type: 'del', key: chunkKey(topic, queueId, chunk) });
+      this.pendingDeletes.push({ type: 'del', key: minKey(topic, queueId) });
+      this.changed.delete(qk);
+      this.checkpointedEnd.delete(qk);
+      this.chunksDeletedBelow.delete(qk);
+    });
+    this.queues.delete(topic);
+    // Its cold chunks are cached under serials no queue uses any more: let them go now.
+    this.clearColdCache();
+  }
+
   /** Retention: every queue stops serving the entries of log indexes below `logIndex`. */
   trimBelowLogIndex(logIndex: number): void {
     for (const [topic, byId] of this.queues) {
@@ -161,6 +186,7 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
     this.changed.clear();
     this.checkpointedEnd.clear();
     this.chunksDeletedBelow.clear();
+    this.pendingDeletes = []; // the next checkpoint replaces every record
     this.clearColdCache();
     for (const record of snapshot) {
       assert(Array.isArray(record) && record.length === 4 && Array.isArray(record[3]), 'state restore: a consume queue snapshot record is not [topic, queueId, minOffset, entries]');
@@ -186,6 +212,10 @@ export class ConsumeQueueTable implements ReplicatedTable<ConsumeQueueSnapshot> 
   // ---- checkpoint -------------------------------------------------------------------------
 
   takeCheckpoint(ops: CheckpointOp[]): (() => void) | undefined {
+    if (this.pendingDeletes.length > 0) {
+      for (const op of this.pendingDeletes) ops.push(op);
+      this.pendingDeletes = [];
+    }
     if (this.changed.size === 0) return undefined;
     const written: [ConsumeQueue, number][] = [];
     for (const qk of this.changed) {

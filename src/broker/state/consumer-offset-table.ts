@@ -51,6 +51,16 @@ export class ConsumerOffsetTable implements ReplicatedTable<ConsumerOffsetSnapsh
     this.changed.add(key);
   }
 
+  /** deleteTopic: every group's offsets on `topic` go. A scan of the table (at most
+   *  CONSUMER_OFFSET_COUNT_MAX keys): topic deletion is a rare operator command. */
+  deleteTopic(topic: string): void {
+    for (const key of this.offsets.keys()) {
+      if (partsOf(key)[1] !== topic) continue;
+      this.offsets.delete(key);
+      this.changed.add(key);
+    }
+  }
+
   snapshot(): ConsumerOffsetSnapshot {
     return [...this.offsets.entries()].sort((a, b) => cmp(a[0], b[0])).map(([key, offset]) => [...partsOf(key), offset] as const);
   }
@@ -71,7 +81,10 @@ export class ConsumerOffsetTable implements ReplicatedTable<ConsumerOffsetSnapsh
   }
 
   takeCheckpoint(ops: CheckpointOp[]): undefined {
-    for (const key of this.changed) ops.push({ type: 'put', key, value: packr.pack(this.offsets.get(key)!) });
+    for (const key of this.changed) {
+      const offset = this.offsets.get(key);
+      ops.push(offset === undefined ? { type: 'del', key } : { type: 'put', key, value: packr.pack(offset) });
+    }
     this.changed.clear();
     return undefined;
   }

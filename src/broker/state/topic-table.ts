@@ -1,4 +1,5 @@
-// Replicated table: topics and their queue counts. Checkpoint records `t:<topic>` -> queue count.
+// Replicated table: topics and their queue counts. Checkpoint records `t:<topic>` -> queue count
+// (deleted again when the topic is).
 import { assert } from '../../util/index.ts';
 import { validateQueueCount, validateTopicName } from '../commands.ts';
 import { BrokerError } from '../errors.ts';
@@ -35,6 +36,11 @@ export class TopicTable implements ReplicatedTable<TopicSnapshot> {
     this.changed.add(topic);
   }
 
+  /** Removes `topic` (deleteTopic: the other tables drop its rows themselves). */
+  delete(topic: string): void {
+    if (this.queueCounts.delete(topic)) this.changed.add(topic);
+  }
+
   /** Why a new topic cannot be created (null: there is room). */
   refusalOfNew(): BrokerError | null {
     return this.queueCounts.size >= TOPIC_COUNT_MAX ? new BrokerError('OVERLOADED', `topic count is at its maximum ${TOPIC_COUNT_MAX}`) : null;
@@ -62,7 +68,10 @@ export class TopicTable implements ReplicatedTable<TopicSnapshot> {
   }
 
   takeCheckpoint(ops: CheckpointOp[]): undefined {
-    for (const topic of this.changed) ops.push({ type: 'put', key: KEY_PREFIX + topic, value: packr.pack(this.queueCounts.get(topic)!) });
+    for (const topic of this.changed) {
+      const queueCount = this.queueCounts.get(topic);
+      ops.push(queueCount === undefined ? { type: 'del', key: KEY_PREFIX + topic } : { type: 'put', key: KEY_PREFIX + topic, value: packr.pack(queueCount) });
+    }
     this.changed.clear();
     return undefined;
   }
