@@ -1,8 +1,13 @@
 // Operator calls: node status, topic creation, leadership transfer, routes, a group's offsets,
 // what one replica knows (brokerInfo), message lookups by msgId and by key, the group's members
-// and changes to them (membership.ts).
+// and changes to them (membership.ts). Admin acts on one broker group; ClusterAdmin on the
+// groups a NameServer knows (mqadmin's cluster-wide commands), one Admin per group.
 import {
+  type BrokerData,
   type BrokerInfo,
+  type ClusterInfo,
+  type QueueInfo,
+  type TopicRouteData,
   type MembersInfo,
   type NodeStatus,
   type ReadConsistency,
@@ -21,6 +26,7 @@ import {
   memberOf,
   promoteWhenCaughtUp,
 } from './membership.ts';
+import { NamesrvClient } from './namesrv-client.ts';
 import type { RequestInput, RouteResponse } from './types.ts';
 
 export interface AdminOptions extends ClusterOptions {
@@ -63,6 +69,22 @@ export interface OffsetReset {
   /** The group's committed offset before the reset; -1 when it had none. */
   readonly previous: number;
   readonly offset: number;
+}
+
+/** One queue's offsets (RocketMQ's TopicOffset, a row of mqadmin topicStatus). */
+export interface TopicOffset {
+  readonly queueId: number;
+  readonly minOffset: number;
+  /** The next offset to be written. */
+  readonly maxOffset: number;
+  /** Store time of the queue's newest message (ms since the epoch; 0 when it has none); null from
+   *  a broker too old to say. */
+  readonly lastUpdateTimestamp: number | null;
+}
+
+/** A queue of a topic on one broker group (a row of mqadmin topicStatus). */
+export interface GroupTopicOffset extends TopicOffset {
+  readonly brokerName: string;
 }
 
 export class Admin {
@@ -120,6 +142,32 @@ export class Admin {
     if (!Number.isInteger(queues) || queues <= 0) throw new TypeError('queues must be a positive integer');
     await this.cluster.callMaster<'createTopic'>({ type: 'createTopic', topic, queues }, this.call());
     this.cluster.invalidateRoute(topic);
+  }
+
+  /** Removes `topic` from the group (its queues and consumer offsets; the messages stay in the log
+   *  until retention drops them), on the master. TOPIC_NOT_FOUND when the group has no such topic. */
+  async deleteTopic(topic: string): Promise<void> {
+    await this.cluster.callMaster<'deleteTopic'>({ type: 'deleteTopic', topic }, this.call());
+    this.cluster.invalidateRoute(topic);
+  }
+
+  /**
+   * mqadmin topicStatus on this group: every queue of `topic` with its offsets, from the brokerInfo
+   * of the master (found as callMaster finds it). A topic list that brokerInfo had to cut
+   * (BROKER_INFO_ROWS_MAX) is read queue by queue instead, without last update times.
+   */
+  async topicStatus(topic: string): Promise<GroupTopicOffset[]> {
+    const info = (await this.cluster.callMaster<'brokerInfo'>({ type: 'brokerInfo' }, this.call())).info;
+    const brokerName = info.status.brokerName;
+    const found = info.topics.find((t) => t.topic === topic);
+    if (found !== undefined) {
+      return found.queues.map((q) => ({ brokerName, queueId: q.queueId, minOffset: q.minOffset, maxOffset: q.maxOffset, lastUpdateTimestamp: lastUpdateOf(q) }));
+    }
+    if (!info.truncated) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${topic} does not exist on ${brokerName}`);
+    const queues = (await this.route(topic)).queues;
+    return Promise.all(
+      Array.from({ length: queues }, async (_, queueId): Promise<GroupTopicOffset> => ({ brokerName, queueId, ...(await this.queueBounds(topic, queueId, {})), lastUpdateTimestamp: null })),
+    );
   }
 
   /** Asks the master to hand leadership to node `to`. */
@@ -272,6 +320,169 @@ export class Admin {
   }
 }
 
+/** QueueInfo.lastUpdateTimestamp where the broker sends it (a broker of an earlier version, in a
+ *  rolling upgrade, does not). */
+function lastUpdateOf(q: QueueInfo): number | null {
+  const t: unknown = (q as { lastUpdateTimestamp?: unknown }).lastUpdateTimestamp;
+  return typeof t === 'number' ? t : null;
+}
+
 function forceOf(options: MemberChangeOptions): { force?: true } {
   return options.force === true ? { force: true } : {};
+}
+
+export interface ClusterAdminOptions {
+  /** host:port of the NameServers; any one that answers is enough. */
+  readonly namesrv: readonly string[];
+  /** Deadline of one call to one group, retries included. */
+  readonly timeoutMs?: number;
+  /** Timeout of one request (to a NameServer or a replica). */
+  readonly requestTimeoutMs?: number;
+}
+
+/** What a cluster-wide call did on one broker group. */
+export interface GroupOutcome {
+  readonly brokerName: string;
+  /** 'absent': deleteTopic found no such topic there; 'failed': `error` says why. */
+  readonly result: 'done' | 'absent' | 'failed';
+  readonly error: RaftmqError | null;
+}
+
+/** Which groups updateTopic acts on: the named ones, or every group of `cluster` (the one
+ *  cluster the NameServer knows, when neither is given). */
+export interface TopicGroupsOptions {
+  readonly cluster?: string;
+  readonly brokerNames?: readonly string[];
+}
+
+/**
+ * RocketMQ's mqadmin over NameServers: the cluster, topic list and routes as the NameServers
+ * have them, and topic changes and queue offsets asked of each broker group's master (an Admin
+ * per group over its live replicas, as the NameServer lists them). Calls to several groups run
+ * together; one group's failure is its outcome, not the call's.
+ */
+export class ClusterAdmin {
+  readonly namesrv: NamesrvClient;
+  private readonly timeoutMs: number;
+  private readonly requestTimeoutMs: number | undefined;
+
+  constructor(options: ClusterAdminOptions) {
+    this.namesrv = new NamesrvClient({ namesrv: options.namesrv, ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}) });
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.requestTimeoutMs = options.requestTimeoutMs;
+  }
+
+  /** mqadmin clusterList: clusters -> broker groups -> replicas. */
+  clusterInfo(): Promise<ClusterInfo> {
+    return this.namesrv.clusterInfo();
+  }
+
+  /** mqadmin topicList: every topic some live group holds. */
+  topicList(): Promise<string[]> {
+    return this.namesrv.topicList();
+  }
+
+  /** mqadmin topicRoute; TOPIC_NOT_FOUND when no live group holds it. */
+  topicRoute(topic: string): Promise<TopicRouteData> {
+    return this.namesrv.topicRoute(topic);
+  }
+
+  /** The broker groups the NameServer knows, by brokerName; only those of `cluster` when given
+   *  (BAD_REQUEST naming the known clusters when it knows no such cluster). */
+  async groups(cluster?: string): Promise<BrokerData[]> {
+    const info = await this.clusterInfo();
+    let names = Object.keys(info.brokerAddrTable);
+    if (cluster !== undefined) {
+      const inCluster = info.clusterAddrTable[cluster];
+      if (inCluster === undefined) throw new RaftmqError('BAD_REQUEST', `the NameServer knows no cluster ${cluster} (${knownList(Object.keys(info.clusterAddrTable))})`);
+      names = [...inCluster];
+    }
+    return names
+      .sort()
+      .map((n) => info.brokerAddrTable[n])
+      .filter((b): b is BrokerData => b !== undefined);
+  }
+
+  /** mqadmin topicStatus: every queue of `topic` on every group its route names. Groups that
+   *  did not answer are listed with their error. */
+  async topicStatus(topic: string): Promise<{ queues: GroupTopicOffset[]; failed: GroupOutcome[] }> {
+    const route = await this.topicRoute(topic);
+    const groups = route.brokerDatas.filter((b) => route.queueDatas.some((q) => q.brokerName === b.brokerName));
+    const results = await Promise.all(groups.map((b) => this.onGroup(b, (admin) => admin.topicStatus(topic))));
+    const queues: GroupTopicOffset[] = [];
+    const failed: GroupOutcome[] = [];
+    results.forEach((r, i) => {
+      const brokerName = groups[i]!.brokerName;
+      if (r.error !== null) failed.push({ brokerName, result: 'failed', error: r.error });
+      else queues.push(...r.value);
+    });
+    return { queues, failed };
+  }
+
+  /** mqadmin updateTopic: creates `topic` with `queues` queues on each group (or grows it there),
+   *  through each group's master (groups: TopicGroupsOptions). */
+  async updateTopic(topic: string, queues: number, options: TopicGroupsOptions = {}): Promise<GroupOutcome[]> {
+    if (!Number.isInteger(queues) || queues <= 0) throw new TypeError('queues must be a positive integer');
+    const groups = await this.targetGroups(options);
+    return Promise.all(groups.map(async (b) => outcomeOf(b.brokerName, await this.onGroup(b, (admin) => admin.createTopic(topic, queues)))));
+  }
+
+  /** mqadmin deleteTopic: removes `topic` from every group of `cluster` (every group when not
+   *  given) that has it, through each master. TOPIC_NOT_FOUND when no group had it. */
+  async deleteTopic(topic: string, options: { readonly cluster?: string } = {}): Promise<GroupOutcome[]> {
+    const groups = await this.groups(options.cluster);
+    const outcomes = await Promise.all(groups.map(async (b) => outcomeOf(b.brokerName, await this.onGroup(b, (admin) => admin.deleteTopic(topic)))));
+    if (outcomes.length === 0 || outcomes.every((o) => o.result === 'absent')) throw new RaftmqError('TOPIC_NOT_FOUND', `no broker group has topic ${topic}`);
+    return outcomes;
+  }
+
+  close(): Promise<void> {
+    return this.namesrv.close();
+  }
+
+  private async targetGroups(options: TopicGroupsOptions): Promise<BrokerData[]> {
+    const { cluster, brokerNames } = options;
+    if (cluster === undefined && brokerNames === undefined) {
+      const clusters = Object.keys((await this.clusterInfo()).clusterAddrTable);
+      if (clusters.length !== 1) throw new RaftmqError('BAD_REQUEST', `name a cluster or the broker groups (${knownList(clusters)})`);
+      return this.groups(clusters[0]);
+    }
+    const groups = await this.groups(cluster);
+    if (brokerNames === undefined) return groups;
+    const missing = brokerNames.filter((n) => !groups.some((b) => b.brokerName === n));
+    if (missing.length > 0) {
+      throw new RaftmqError('BAD_REQUEST', `the NameServer knows no broker group ${missing.join(', ')}${cluster !== undefined ? ` in cluster ${cluster}` : ''} (${knownList(groups.map((b) => b.brokerName))})`);
+    }
+    return groups.filter((b) => brokerNames.includes(b.brokerName));
+  }
+
+  /** `fn` with an Admin over the group's live replicas, closed afterwards; its error as a value. */
+  private async onGroup<T>(group: BrokerData, fn: (admin: Admin) => Promise<T>): Promise<{ value: T; error: null } | { value: null; error: RaftmqError }> {
+    const servers = groupServers(group);
+    if (servers.length === 0) return { value: null, error: new RaftmqError('CONNECTION_LOST', `the NameServer lists no live replica of ${group.brokerName}`) };
+    const admin = new Admin({ servers, timeoutMs: this.timeoutMs, ...(this.requestTimeoutMs !== undefined ? { requestTimeoutMs: this.requestTimeoutMs } : {}) });
+    try {
+      return { value: await fn(admin), error: null };
+    } catch (err) {
+      return { value: null, error: err instanceof RaftmqError ? err : new RaftmqError('INTERNAL', String(err), { cause: err }) };
+    } finally {
+      await admin.close();
+    }
+  }
+}
+
+/** A group's client addresses as the NameServer lists them: the master first, then the others. */
+export function groupServers(group: BrokerData): string[] {
+  const master = group.brokerAddrs['0'];
+  const all = [...(master !== undefined ? [master] : []), ...group.replicas.map((r) => r.addr), ...Object.values(group.brokerAddrs)];
+  return [...new Set(all)];
+}
+
+function outcomeOf(brokerName: string, r: { error: RaftmqError | null }): GroupOutcome {
+  if (r.error === null) return { brokerName, result: 'done', error: null };
+  return { brokerName, result: r.error.code === 'TOPIC_NOT_FOUND' ? 'absent' : 'failed', error: r.error };
+}
+
+function knownList(names: readonly string[]): string {
+  return names.length === 0 ? 'it knows none: are the brokers started with namesrvAddr?' : `known: ${[...names].sort().join(', ')}`;
 }

@@ -4,8 +4,8 @@ export { Producer, keyHash } from './producer.ts';
 export type { ProducerOptions, SendOptions } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
 export type { PullConsumerOptions, PullOptions, ReadOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
-export { Admin } from './admin.ts';
-export type { AdminOptions, NodeStatusResult, OffsetReadOptions, OffsetReset, QueueProgress } from './admin.ts';
+export { Admin, ClusterAdmin, groupServers } from './admin.ts';
+export type { AdminOptions, ClusterAdminOptions, GroupOutcome, GroupTopicOffset, NodeStatusResult, OffsetReadOptions, OffsetReset, QueueProgress, TopicGroupsOptions, TopicOffset } from './admin.ts';
 export {
   MEMBER_ID_PATTERN,
   MEMBER_POLL_MS,
