@@ -10,10 +10,25 @@
 // where the group has none, where `from` says (RocketMQ's ConsumeFromWhere); with
 // `fromBeginning`, at offset 0 whatever the group committed, as a replay that commits nothing.
 // Moving a group's committed offsets is an explicit admin call (Admin.resetOffsetByTime).
-import { PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type ReadConsistency, type StoredMessage, RaftmqError, isRetryable } from '../protocol/index.ts';
+import { PERM_READ, PULL_COUNT_MAX, PULL_WAIT_MS_MAX, type ReadConsistency, type StoredMessage, RaftmqError, isRetryable } from '../protocol/index.ts';
 import { backoffMs, delay } from '../net/index.ts';
+import { BrokerGroups } from './broker-groups.ts';
 import { ClusterClient, consistencyOf, type ClusterOptions } from './cluster.ts';
-import type { PullResponse, RouteResponse } from './types.ts';
+import { NamesrvClient, namesrvAddrFromEnv } from './namesrv-client.ts';
+import type { PullResponse } from './types.ts';
+
+/** One queue a consumer reads: its broker group ('' for a consumer given one group's servers)
+ *  and queue id there. */
+export interface ConsumeQueueRef {
+  readonly brokerName: string;
+  readonly queueId: number;
+}
+
+/** Which group a call addresses (a consumer routed by NameServers reads several). */
+export interface GroupOption {
+  /** The queue's broker group (brokerName); needed with `namesrv` when the topic spans groups. */
+  readonly brokerName?: string;
+}
 
 export type ReadFrom = 'master' | 'slave' | 'any';
 
@@ -27,7 +42,12 @@ const ITERATOR_BUFFER_COUNT_MAX = 4096;
 /** Retries of one pull over the replicas before giving up. */
 const PULL_TRIES = 3;
 
-export interface PullConsumerOptions extends ClusterOptions {
+export interface PullConsumerOptions extends Omit<ClusterOptions, 'servers'> {
+  /** Client addresses of one group's replicas (any subset). */
+  readonly servers?: readonly string[];
+  /** NameServer addresses: read the topic's queues on every group. Default: NAMESRV_ADDR when
+   *  `servers` is not given. */
+  readonly namesrv?: readonly string[];
   /** Consumer group whose offsets are committed and queried. */
   readonly group: string;
   /** Where pulls go: the master, a slave (falling back to the master), or any replica (default). */
@@ -50,7 +70,7 @@ export interface ReadOptions {
   readonly consistency?: ReadConsistency;
 }
 
-export interface PullOptions extends ReadOptions {
+export interface PullOptions extends ReadOptions, GroupOption {
   readonly maxCount?: number;
   readonly maxBytes?: number;
   /** Long poll: how long the broker may wait for a message at `offset` (0: answer at once). */
@@ -84,7 +104,11 @@ export interface MessagesOptions {
 
 export class PullConsumer {
   readonly group: string;
-  private readonly cluster: ClusterClient;
+  /** One group's client (servers) or null. */
+  private readonly single: ClusterClient | null;
+  private readonly namesrv: NamesrvClient | null;
+  private readonly groups: BrokerGroups | null;
+  private readonly requestTimeoutMs: number;
   private readonly readFrom: ReadFrom;
   private readonly consistency: ReadConsistency;
   private readonly stopHooks = new Set<() => Promise<void>>();
@@ -96,7 +120,37 @@ export class PullConsumer {
     this.readFrom = options.readFrom ?? 'any';
     consistencyOf(options); // a TypeError for a bad value, here rather than at the first pull
     this.consistency = options.consistency ?? 'committed';
-    this.cluster = new ClusterClient(options);
+    const namesrv = options.namesrv ?? (options.servers === undefined ? namesrvAddrFromEnv() : null);
+    if (options.servers !== undefined && options.namesrv !== undefined) throw new TypeError('give servers or namesrv, not both');
+    if (options.servers === undefined && (namesrv === null || namesrv.length === 0)) {
+      throw new TypeError('servers (one group) or namesrv (a cluster; or NAMESRV_ADDR) must list at least one host:port');
+    }
+    const { servers: _s, namesrv: _n, group: _g, readFrom: _r, consistency: _c, ...groupOptions } = options;
+    if (options.servers !== undefined) {
+      this.single = new ClusterClient({ ...groupOptions, servers: options.servers });
+      this.namesrv = null;
+      this.groups = null;
+      this.requestTimeoutMs = this.single.requestTimeoutMs;
+    } else {
+      this.single = null;
+      this.namesrv = new NamesrvClient({ namesrv: namesrv!, ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}) });
+      this.groups = new BrokerGroups(this.namesrv, groupOptions);
+      this.groups.watch();
+      this.requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+    }
+  }
+
+  /** The client of a queue's group. */
+  private clientOf(brokerName: string | undefined): ClusterClient {
+    if (this.single !== null) return this.single;
+    if (brokerName === undefined) {
+      const names = this.groups!.names();
+      if (names.length === 1) return this.groups!.client(names[0]!)!;
+      throw new TypeError('brokerName is needed: this consumer reads through NameServers and the call names no group');
+    }
+    const c = this.groups!.client(brokerName);
+    if (c === undefined) throw new RaftmqError('NOT_MASTER', `no NameServer told of broker group ${brokerName}`, { requestSent: false });
+    return c;
   }
 
   /** Pulls up to maxCount committed messages of one queue from `offset` (`consistency`:
@@ -113,30 +167,31 @@ export class PullConsumer {
       waitMs,
       ...consistencyOf({ consistency: options.consistency ?? this.consistency }),
     };
-    const timeoutMs = waitMs + this.cluster.requestTimeoutMs;
+    const timeoutMs = waitMs + this.requestTimeoutMs;
     const deadline = Date.now() + timeoutMs * PULL_TRIES;
+    const cluster = this.clientOf(options.brokerName);
     if (this.readFrom === 'master') {
-      return this.cluster.callMaster<'pull'>(frame, { tries: PULL_TRIES, deadline, timeoutMs });
+      return cluster.callMaster<'pull'>(frame, { tries: PULL_TRIES, deadline, timeoutMs });
     }
-    return this.cluster.callAny<'pull'>(frame, { tries: PULL_TRIES, deadline, timeoutMs, prefer: this.preferred() });
+    return cluster.callAny<'pull'>(frame, { tries: PULL_TRIES, deadline, timeoutMs, prefer: this.preferred(cluster) });
   }
 
   /** Stores the group's next offset for a queue (on the master, following NOT_MASTER). */
-  async commitOffset(topic: string, queueId: number, offset: number): Promise<void> {
-    await this.cluster.callMaster<'commitOffset'>(
+  async commitOffset(topic: string, queueId: number, offset: number, where: GroupOption = {}): Promise<void> {
+    await this.clientOf(where.brokerName).callMaster<'commitOffset'>(
       { type: 'commitOffset', group: this.group, topic, queueId, offset },
-      { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 2 },
+      { tries: 3, deadline: Date.now() + this.requestTimeoutMs * 2 },
     );
   }
 
   /** The group's committed offset for a queue; negative when none was committed. From the
    *  master; `consistency` (ReadOptions; default the consumer's): 'linearizable' also rules out
    *  the answer of a master that was replaced without knowing it. */
-  async queryOffset(topic: string, queueId: number, options: ReadOptions = {}): Promise<number> {
+  async queryOffset(topic: string, queueId: number, options: ReadOptions & GroupOption = {}): Promise<number> {
     const consistency = consistencyOf({ consistency: options.consistency ?? this.consistency });
-    const resp = await this.cluster.callMaster<'queryOffset'>(
+    const resp = await this.clientOf(options.brokerName).callMaster<'queryOffset'>(
       { type: 'queryOffset', group: this.group, topic, queueId, ...consistency },
-      { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 2 },
+      { tries: 3, deadline: Date.now() + this.requestTimeoutMs * 2 },
     );
     return resp.offset;
   }
@@ -144,10 +199,10 @@ export class PullConsumer {
   /** RocketMQ's searchOffset: the offset of the queue's first message stored at or after
    *  `timestamp` (ms since the epoch), or the queue's max offset when every message is older.
    *  Asked of the master, which holds every committed message. */
-  async searchOffset(topic: string, queueId: number, timestamp: number): Promise<number> {
-    const resp = await this.cluster.callMaster<'searchOffset'>(
+  async searchOffset(topic: string, queueId: number, timestamp: number, where: GroupOption = {}): Promise<number> {
+    const resp = await this.clientOf(where.brokerName).callMaster<'searchOffset'>(
       { type: 'searchOffset', topic, queueId, timestamp },
-      { tries: 3, deadline: Date.now() + this.cluster.requestTimeoutMs * 2 },
+      { tries: 3, deadline: Date.now() + this.requestTimeoutMs * 2 },
     );
     return resp.offset;
   }
@@ -169,40 +224,45 @@ export class PullConsumer {
     if (from !== 'first' && from !== 'last' && !(typeof from === 'object' && from !== null && Number.isSafeInteger(from.timestamp) && from.timestamp >= 0)) {
       throw new TypeError(`from must be 'first', 'last' or { timestamp: ms since the epoch }, got ${JSON.stringify(from)}`);
     }
-    const queues = (await this.existingRoute(topic)).queues;
+    const refs = await this.queuesOf(topic);
+    const queues = refs.length;
     const maxCount = options.maxCount ?? PULL_COUNT_DEFAULT;
     const waitMs = options.waitMs ?? ITERATOR_WAIT_MS_DEFAULT;
     const commitIntervalMs = options.commitIntervalMs ?? COMMIT_INTERVAL_MS_DEFAULT;
     const channel = new Channel<StoredMessage>(ITERATOR_BUFFER_COUNT_MAX);
-    /** Next offset to commit per queue (processed messages + 1), and what was committed. */
+    /** Next offset to commit per queue (processed messages + 1), and what was committed; by
+     *  index in `refs`. */
     const processed = new Map<number, number>();
     const committed = new Map<number, number>();
+    const indexOf = new Map<string, number>(refs.map((r, i) => [`${r.brokerName}\u0000${r.queueId}`, i]));
     let stopped = false;
 
     const commitAll = async () => {
       if (replay) return;
-      for (const [queueId, offset] of processed) {
-        if (committed.get(queueId) === offset) continue;
+      for (const [i, offset] of processed) {
+        if (committed.get(i) === offset) continue;
+        const ref = refs[i]!;
         try {
-          await this.commitOffset(topic, queueId, offset);
-          committed.set(queueId, offset);
+          await this.commitOffset(topic, ref.queueId, offset, ref);
+          committed.set(i, offset);
         } catch {
           // kept in `processed`; the next round retries (at-least-once)
         }
       }
     };
 
-    const startOffset = async (queueId: number): Promise<number> => {
+    const startOffset = async (i: number): Promise<number> => {
       if (replay) return 0;
-      const stored = await this.queryOffset(topic, queueId);
+      const ref = refs[i]!;
+      const stored = await this.queryOffset(topic, ref.queueId, ref);
       if (stored >= 0) return stored;
       let start: number;
       if (from === 'first') start = 0;
       // A pull past the end answers the queue's bounds and no message.
-      else if (from === 'last') start = (await this.pull(topic, queueId, Number.MAX_SAFE_INTEGER, { maxCount: 1, waitMs: 0 })).maxOffset;
-      else start = await this.searchOffset(topic, queueId, from.timestamp);
+      else if (from === 'last') start = (await this.pull(topic, ref.queueId, Number.MAX_SAFE_INTEGER, { maxCount: 1, waitMs: 0, brokerName: ref.brokerName })).maxOffset;
+      else start = await this.searchOffset(topic, ref.queueId, from.timestamp, ref);
       // Committed with the next round, so the group's start in this queue is decided once.
-      if (!processed.has(queueId)) processed.set(queueId, start);
+      if (!processed.has(i)) processed.set(i, start);
       return start;
     };
 
@@ -213,6 +273,8 @@ export class PullConsumer {
     };
 
     const puller = async (queueId: number) => {
+      // `queueId` here is the index in `refs`.
+      const ref = refs[queueId]!;
       let offset = -1;
       let failures = 0;
       let firstTurn = true;
@@ -226,7 +288,8 @@ export class PullConsumer {
         try {
           if (offset < 0) offset = await startOffset(queueId);
           // The first pull answers at once: the queues after this one wait for its hand-over.
-          const resp = await this.pull(topic, queueId, offset, { maxCount, waitMs: firstTurn ? 0 : waitMs });
+          const resp = await this.pull(topic, ref.queueId, offset, { maxCount, waitMs: firstTurn ? 0 : waitMs, brokerName: ref.brokerName });
+          if (this.single === null) for (const m of resp.messages) (m as { brokerName?: string }).brokerName = ref.brokerName;
           failures = 0;
           if (firstTurn) await previousTurn;
           if (stopped) return;
@@ -265,7 +328,8 @@ export class PullConsumer {
         if (msg === undefined) return;
         yield msg;
         // The caller asked for the next one: this one is processed.
-        processed.set(msg.queueId, Math.max(processed.get(msg.queueId) ?? 0, msg.queueOffset + 1));
+        const i = indexOf.get(`${msg.brokerName ?? ''}\u0000${msg.queueId}`)!;
+        processed.set(i, Math.max(processed.get(i) ?? 0, msg.queueOffset + 1));
       }
     } finally {
       clearInterval(commitTimer);
@@ -279,22 +343,41 @@ export class PullConsumer {
   async close(): Promise<void> {
     await Promise.all([...this.stopHooks].map((stop) => stop()));
     this.closed = true;
-    await this.cluster.close();
+    await Promise.all([this.single?.close(), this.groups?.close(), this.namesrv?.close()]);
+  }
+
+  /** The queues of `topic` this consumer reads: one group's, or every group's a NameServer names
+   *  (groups by brokerName, then queue id). TOPIC_NOT_FOUND when the topic does not exist. */
+  async queuesOf(topic: string): Promise<ConsumeQueueRef[]> {
+    if (this.single !== null) {
+      const n = (await this.existingRoute(this.single, topic)).queues;
+      return Array.from({ length: n }, (_, queueId) => ({ brokerName: '', queueId }));
+    }
+    const data = await this.namesrv!.topicRoute(topic);
+    this.groups!.update(data.brokerDatas);
+    const refs: ConsumeQueueRef[] = [];
+    const datas = [...data.queueDatas].sort((a, b) => (a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : 0));
+    for (const qd of datas) {
+      if ((qd.perm & PERM_READ) === 0) continue;
+      for (let q = 0; q < qd.readQueueNums; q++) refs.push({ brokerName: qd.brokerName, queueId: q });
+    }
+    if (refs.length === 0) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${topic} has no readable queues`);
+    return refs;
   }
 
   /** The route of `topic`, TOPIC_NOT_FOUND when it does not exist (a consumer never creates a
    *  topic). Asked from the master when one answers: a slave a heartbeat behind a topic's
    *  creation would still call it unknown. */
-  private async existingRoute(topic: string): Promise<RouteResponse> {
+  private async existingRoute(cluster: ClusterClient, topic: string): Promise<{ queues: number }> {
     const now = Date.now();
-    await this.cluster.discoverMaster(now + this.cluster.requestTimeoutMs).catch(() => undefined);
-    return this.cluster.route(topic, { tries: 3, deadline: now + this.cluster.requestTimeoutMs * 3 }, { mustExist: true });
+    await cluster.discoverMaster(now + cluster.requestTimeoutMs).catch(() => undefined);
+    return cluster.route(topic, { tries: 3, deadline: now + cluster.requestTimeoutMs * 3 }, { mustExist: true });
   }
 
-  private preferred(): string[] {
-    const master = this.cluster.master;
+  private preferred(cluster: ClusterClient): string[] {
+    const master = cluster.master;
     if (this.readFrom === 'slave' && master) {
-      return [...this.cluster.servers.filter((s) => s !== master), master];
+      return [...cluster.servers.filter((s) => s !== master), master];
     }
     return [];
   }

@@ -28,6 +28,9 @@ export interface StoredMessage {
   readonly body: Uint8Array;
   /** How many times it was redelivered through the retry queue (0 for the first delivery). */
   readonly reconsumeTimes: number;
+  /** The broker group it was read from: set by a client that reads through NameServers (never
+   *  on the wire). */
+  readonly brokerName?: string;
 }
 
 export interface SendResultItem {
