@@ -1,9 +1,9 @@
 // The client folder's API for the CLI, the chaos runner and tests. The package's public API is the
 // part of it that ../index.ts exports.
 export { Producer, keyHash } from './producer.ts';
-export type { ProducerOptions, SendOptions } from './producer.ts';
+export type { ProducerOptions, SendOptions, SendCallback, QueueSelector, MessageQueue } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
-export type { PullConsumerOptions, PullOptions, ReadOptions, MessagesOptions, ConsumeFrom, ReadFrom } from './consumer.ts';
+export type { PullConsumerOptions, PullOptions, ReadOptions, MessagesOptions, ConsumeFrom, ReadFrom, ConsumeQueueRef, GroupOption } from './consumer.ts';
 export { Admin, ClusterAdmin, groupServers } from './admin.ts';
 export type { AdminOptions, ClusterAdminOptions, GroupOutcome, GroupTopicOffset, NodeStatusResult, OffsetReadOptions, OffsetReset, QueueProgress, TopicGroupsOptions, TopicOffset } from './admin.ts';
 export {
