@@ -5,7 +5,11 @@
 //   byte 0   COMMAND_VERSION
 //   byte 1   kind code (CommandKindCode)
 //   byte 2.. msgpack array with the fields of the kind (absent for noop)
-//     sendBatch     [topic, queueId, storeTimestamp, autoCreateQueues, [message...]]
+//     sendBatch     [topic, queueId, storeTimestamp, autoCreateQueues, [message...]], or with an
+//                   idempotent producer [topic, queueId, storeTimestamp, autoCreateQueues,
+//                   producerId, seq, [message...]]: the field count tells them apart (entries
+//                   written before producers had ids decode unchanged; the head reader finds
+//                   the producer without stepping over any body)
 //                   message = [body, keys?, tags?, properties?] (trailing absent fields dropped,
 //                   properties as a flat [k0, v0, k1, v1, ...] array so key order is kept and
 //                   no key can reach an object prototype)
@@ -21,6 +25,7 @@ import {
   MESSAGE_PROPERTIES_BYTES_MAX,
   MESSAGE_PROPERTY_COUNT_MAX,
   MESSAGE_TAGS_BYTES_MAX,
+  PRODUCER_ID_PATTERN,
   SEND_BATCH_BYTES_MAX,
   SEND_BATCH_COUNT_MAX,
   TOPIC_NAME_LENGTH_MAX,
@@ -29,7 +34,7 @@ import {
   type MessageInput,
 } from '../protocol/index.ts';
 import { BrokerError, CommandDecodeError } from './errors.ts';
-import { encodeSendBatch, readSendBatchHead, type SendBatchHead } from './send-batch-encoding.ts';
+import { encodeSendBatch, readSendBatchHead, SEND_BATCH_FIELDS, SEND_BATCH_FIELDS_WITH_PRODUCER, type SendBatchHead } from './send-batch-encoding.ts';
 
 export type { SendBatchHead } from './send-batch-encoding.ts';
 
@@ -51,6 +56,11 @@ export interface SendBatchCommand {
    *  TOPIC_NOT_FOUND). Decided by the proposer from its autoCreateTopicEnable, so apply does not
    *  depend on any replica's local configuration. */
   readonly autoCreateQueues: number;
+  /** Idempotent producer (both or neither, validateProducerSeq): the producer's id and the
+   *  sequence number of the first message; apply answers a batch it already stored for this
+   *  producer on this queue with the first result (state/producer-window-table.ts). */
+  readonly producerId?: string;
+  readonly seq?: number;
   readonly messages: readonly MessageInput[];
 }
 
@@ -161,14 +171,17 @@ export function decodeCommand(data: Uint8Array): BrokerCommand {
   }
   switch (kind) {
     case 'sendBatch': {
-      const f = tuple(fields, 5, 5, kind);
-      const messages = array(f[4], 'messages').map(unpackMessage);
+      const f = tuple(fields, SEND_BATCH_FIELDS, SEND_BATCH_FIELDS_WITH_PRODUCER, kind);
+      if (f.length !== SEND_BATCH_FIELDS && f.length !== SEND_BATCH_FIELDS_WITH_PRODUCER) throw new CommandDecodeError(`sendBatch has ${f.length} fields`);
+      const withProducer = f.length === SEND_BATCH_FIELDS_WITH_PRODUCER;
+      const messages = array(f[f.length - 1], 'messages').map(unpackMessage);
       return {
         kind,
         topic: str(f[0], 'topic'),
         queueId: uint(f[1], 'queueId'),
         storeTimestamp: uint(f[2], 'storeTimestamp'),
         autoCreateQueues: uint(f[3], 'autoCreateQueues'),
+        ...(withProducer ? { producerId: str(f[4], 'producerId'), seq: uint(f[5], 'seq') } : {}),
         messages,
       };
     }
@@ -208,6 +221,7 @@ export function decodeSendBatchHead(data: Uint8Array): SendBatchHead {
   validateQueueId(head.queueId, TOPIC_QUEUE_COUNT_MAX);
   if (head.autoCreateQueues !== 0) validateQueueCount(head.autoCreateQueues);
   if (head.count === 0 || head.count > SEND_BATCH_COUNT_MAX) throw badRequest(`a send carries ${head.count} messages, not 1..${SEND_BATCH_COUNT_MAX}`);
+  if (head.producerId !== undefined) validateProducerSeq(head.producerId, head.seq, head.count);
   return head;
 }
 
@@ -274,6 +288,19 @@ export function validateQueueId(queueId: unknown, queues: number): asserts queue
   if (!Number.isInteger(queueId) || (queueId as number) < 0 || (queueId as number) >= queues) {
     throw badRequest(`queueId must be an integer in 0..${queues - 1}, got ${String(queueId)}`);
   }
+}
+
+/** An idempotent producer's fields of a send of `count` messages: both absent, or producerId
+ *  matching PRODUCER_ID_PATTERN and seq a non-negative integer with seq + count safe (message i
+ *  has sequence number seq + i). */
+export function validateProducerSeq(producerId: unknown, seq: unknown, count: number): void {
+  if (producerId === undefined && seq === undefined) return;
+  if (producerId === undefined || seq === undefined) throw badRequest('producerId and seq come together: both or neither');
+  if (typeof producerId !== 'string' || !PRODUCER_ID_PATTERN.test(producerId)) {
+    throw badRequest(`producerId must be 1..64 characters of [a-zA-Z0-9_.:@-], got ${JSON.stringify(String(producerId)).slice(0, 80)}`);
+  }
+  if (!Number.isSafeInteger(seq) || (seq as number) < 0) throw badRequest(`seq must be a non-negative integer, got ${String(seq)}`);
+  if (!Number.isSafeInteger((seq as number) + count)) throw badRequest(`seq ${String(seq)} + ${count} messages is past the largest safe integer`);
 }
 
 export function validateOffset(offset: unknown): asserts offset is number {
@@ -347,6 +374,7 @@ export function validateCommand(cmd: BrokerCommand): void {
       if (!Number.isSafeInteger(cmd.storeTimestamp) || cmd.storeTimestamp < 0) throw badRequest('storeTimestamp must be a non-negative integer');
       if (cmd.autoCreateQueues !== 0) validateQueueCount(cmd.autoCreateQueues);
       validateMessages(cmd.messages);
+      validateProducerSeq(cmd.producerId, cmd.seq, cmd.messages.length);
       return;
     case 'createTopic':
       validateTopicName(cmd.topic);

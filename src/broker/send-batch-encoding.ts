@@ -120,21 +120,33 @@ export interface SendBatchFields {
   readonly queueId: number;
   readonly storeTimestamp: number;
   readonly autoCreateQueues: number;
+  /** Idempotent producer (both or neither): its id and the batch's first sequence number. */
+  readonly producerId?: string;
+  readonly seq?: number;
   readonly messages: readonly MessageInput[];
 }
 
+/** Fields of a sendBatch entry without a producer, and with one (producerId and seq added
+ *  before the messages): the count tells the two layouts apart, so entries written before
+ *  producers had ids decode unchanged, and a send without one keeps exactly those bytes. */
+export const SEND_BATCH_FIELDS = 5;
+export const SEND_BATCH_FIELDS_WITH_PRODUCER = 7;
+
 /** The entry bytes: `header` (version, kind) then the msgpack array
- *  [topic, queueId, storeTimestamp, autoCreateQueues, [[body, keys?, tags?, properties?]...]]. */
+ *  [topic, queueId, storeTimestamp, autoCreateQueues, (producerId, seq,) [[body, keys?, tags?, properties?]...]]. */
 export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields): Uint8Array {
   // Callers validated the command (validateCommand, prepareSend); the writer has no other path
   // for a number than these unsigned integers, so anything else must not reach it.
-  for (const v of [cmd.queueId, cmd.storeTimestamp, cmd.autoCreateQueues]) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`sendBatch field ${v} is not a non-negative safe integer`);
+  const withProducer = cmd.producerId !== undefined;
+  for (const v of withProducer ? [cmd.queueId, cmd.storeTimestamp, cmd.autoCreateQueues, cmd.seq] : [cmd.queueId, cmd.storeTimestamp, cmd.autoCreateQueues]) {
+    if (!Number.isSafeInteger(v) || v! < 0) throw new TypeError(`sendBatch field ${v} is not a non-negative safe integer`);
   }
   const topic = UTF8.encode(cmd.topic);
+  const producerId = withProducer ? UTF8.encode(cmd.producerId) : null;
   const metas: EncodedMeta[] = new Array(cmd.messages.length);
   let size = header.length + 1 + strHeaderBytes(topic.length) + topic.length;
   size += uintBytes(cmd.queueId) + uintBytes(cmd.storeTimestamp) + uintBytes(cmd.autoCreateQueues);
+  if (producerId !== null) size += strHeaderBytes(producerId.length) + producerId.length + uintBytes(cmd.seq!);
   size += arrayHeaderBytes(cmd.messages.length);
   for (let i = 0; i < cmd.messages.length; i++) {
     const m = cmd.messages[i];
@@ -147,11 +159,15 @@ export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields)
   const out = Buffer.allocUnsafeSlow(size);
   const w = new Writer(out, 0);
   for (const b of header) w.byte(b);
-  w.array(5);
+  w.array(producerId === null ? SEND_BATCH_FIELDS : SEND_BATCH_FIELDS_WITH_PRODUCER);
   w.str(topic);
   w.uint(cmd.queueId);
   w.uint(cmd.storeTimestamp);
   w.uint(cmd.autoCreateQueues);
+  if (producerId !== null) {
+    w.str(producerId);
+    w.uint(cmd.seq!);
+  }
   w.array(cmd.messages.length);
   for (let i = 0; i < cmd.messages.length; i++) {
     const meta = metas[i];
@@ -174,6 +190,10 @@ export interface SendBatchHead {
   readonly queueId: number;
   readonly storeTimestamp: number;
   readonly autoCreateQueues: number;
+  /** The idempotent producer's id and the batch's first sequence number; undefined (both) for
+   *  a send without one. */
+  readonly producerId: string | undefined;
+  readonly seq: number | undefined;
   readonly count: number;
   /** Byte position of the first message in the entry's data. */
   readonly messagesPos: number;
@@ -272,13 +292,22 @@ class Reader {
  */
 export function readSendBatchHead(data: Uint8Array, headerBytes: number, fail: (why: string) => Error): SendBatchHead {
   const r = new Reader(data, headerBytes, fail);
-  if (r.arrayLength('sendBatch command') !== 5) throw fail('sendBatch is not an array of 5..5 fields');
+  const fields = r.arrayLength('sendBatch command');
+  if (fields !== SEND_BATCH_FIELDS && fields !== SEND_BATCH_FIELDS_WITH_PRODUCER) {
+    throw fail(`sendBatch is an array of ${fields} fields, not ${SEND_BATCH_FIELDS} or ${SEND_BATCH_FIELDS_WITH_PRODUCER}`);
+  }
   const topic = r.str('topic');
   const queueId = r.uint('queueId');
   const storeTimestamp = r.uint('storeTimestamp');
   const autoCreateQueues = r.uint('autoCreateQueues');
+  let producerId: string | undefined;
+  let seq: number | undefined;
+  if (fields === SEND_BATCH_FIELDS_WITH_PRODUCER) {
+    producerId = r.str('producerId');
+    seq = r.uint('seq');
+  }
   const count = r.arrayLength('messages');
-  return { topic, queueId, storeTimestamp, autoCreateQueues, count, messagesPos: r.pos };
+  return { topic, queueId, storeTimestamp, autoCreateQueues, producerId, seq, count, messagesPos: r.pos };
 }
 
 /**

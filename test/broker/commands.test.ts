@@ -11,6 +11,7 @@ import {
   validateMessages,
   validateQueueCount,
   validateTopicName,
+  validateProducerSeq,
   CommandDecodeError,
 } from '../../src/broker/index.ts';
 import {
@@ -134,4 +135,25 @@ t.test('commitOffsets batches are bounded and checked entry by entry', async (t)
   t.equal(brokerErrorCode(() => validateCommand({ kind: 'commitOffsets', entries: Array(COMMIT_OFFSETS_COUNT_MAX + 1).fill(e) })), 'BAD_REQUEST');
   t.equal(brokerErrorCode(() => validateCommand({ kind: 'commitOffsets', entries: [{ ...e, group: 'a b' }] })), 'BAD_REQUEST');
   t.equal(brokerErrorCode(() => validateCommand({ kind: 'commitOffsets', entries: [{ ...e, offset: -1 }] })), 'BAD_REQUEST');
+});
+
+t.test('an idempotent producer\'s fields come both or neither, with a valid id and a seq whose batch stays within safe integers', async (t) => {
+  t.equal(brokerErrorCode(() => validateProducerSeq(undefined, undefined, 3)), undefined, 'neither');
+  t.equal(brokerErrorCode(() => validateProducerSeq('host@1234:client-7', 0, 3)), undefined);
+  t.equal(brokerErrorCode(() => validateProducerSeq('p', Number.MAX_SAFE_INTEGER - 3, 3)), undefined, 'the last safe batch');
+  const bad: [unknown, unknown, string][] = [
+    ['p', undefined, 'seq missing'],
+    [undefined, 4, 'producerId missing'],
+    ['', 0, 'empty id'],
+    ['a b', 0, 'space in id'],
+    ['x'.repeat(65), 0, 'id too long'],
+    [7, 0, 'id not a string'],
+    ['p', -1, 'negative seq'],
+    ['p', 1.5, 'fractional seq'],
+    ['p', '3', 'seq not a number'],
+    ['p', Number.MAX_SAFE_INTEGER - 2, 'seq + count not safe'],
+  ];
+  for (const [producerId, seq, what] of bad) t.equal(brokerErrorCode(() => validateProducerSeq(producerId, seq, 3)), 'BAD_REQUEST', what);
+  const cmd: BrokerCommand = { kind: 'sendBatch', topic: 'T', queueId: 0, storeTimestamp: 1, autoCreateQueues: 0, producerId: 'p', messages: [{ body: Uint8Array.of(1) }] };
+  t.equal(brokerErrorCode(() => validateCommand(cmd)), 'BAD_REQUEST', 'validateCommand checks them');
 });
