@@ -1,10 +1,11 @@
 // raftmq consume: read a topic's messages (all queues), from the group's offsets or the beginning.
 import { PullConsumer, type ConsumeFrom } from '../client/index.ts';
-import { parseFlagsOrHelp, parseServers, parseTimestampMs, UsageError, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, parseTimestampMs, UsageError, type CommandSpec } from './args.ts';
 import { progressShown, startProgress } from './progress.ts';
+import { GROUP_TARGET_FLAGS, groupServersOf, targetOf } from './target.ts';
 
 const SPEC: CommandSpec = {
-  usage: 'raftmq consume --servers H:P[,...] --topic T [--group G] [--from first|last|TIME | --from-beginning] [--count N] [--idle-timeout-ms MS] [--json]',
+  usage: 'raftmq consume (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) --topic T [--group G] [--from first|last|TIME | --from-beginning] [--count N] [--idle-timeout-ms MS] [--json]',
   summary:
     'Reads committed messages of every queue of T (from any replica), long-polling for new ones, and\n' +
     "commits the group's offsets as it goes (at-least-once). Each queue starts at the group's committed\n" +
@@ -17,7 +18,7 @@ const SPEC: CommandSpec = {
     '(body as UTF-8). With the messages going to a file or pipe and stderr a terminal (and no --json),\n' +
     'a bar on stderr shows the count, rate and, with --count, the time left.',
   flags: [
-    { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
+    ...GROUP_TARGET_FLAGS,
     { name: 'topic', kind: 'string', help: 'topic', required: true },
     { name: 'group', kind: 'string', help: 'consumer group', default: 'raftmq-cli' },
     { name: 'from', kind: 'string', help: 'queues without a committed offset start at: first (oldest message), last (only new ones; the default), or the first message stored at or after a time (ms since the epoch or ISO 8601)' },
@@ -42,7 +43,9 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError('--from-beginning and --from exclude each other: --from-beginning ignores committed offsets, --from applies only where there is none');
   }
   const from = flags.from === undefined ? undefined : parseFrom(String(flags.from));
-  const consumer = new PullConsumer({ servers: parseServers(String(flags.servers)), group: String(flags.group) });
+  // With --namesrv: one group's replicas as the NameServer lists them (--broker-name when there
+  // are several), until the consumer reads a topic across groups itself.
+  const consumer = new PullConsumer({ servers: (await groupServersOf(targetOf(flags))).servers, group: String(flags.group) });
   const limit = flags.count === undefined ? Infinity : Number(flags.count);
   const idleTimeoutMs = Number(flags['idle-timeout-ms']);
   let seen = 0;

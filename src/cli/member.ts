@@ -1,26 +1,26 @@
 // raftmq member list | add | promote | remove: the group's voters and learners, and changes to
 // them while the group keeps taking writes (issue 21).
 import { Admin, RaftmqError, checkMemberAddrs, checkMemberId, type MembersInfo } from '../client/index.ts';
-import { helpText, parseFlags, parseServers, splitPositionals, UsageError, type CommandSpec, type FlagSpec } from './args.ts';
+import { helpText, parseFlags, splitPositionals, UsageError, type CommandSpec, type FlagSpec } from './args.ts';
+import { GROUP_TARGET_FLAGS, groupServersOf, targetOf, type Target } from './target.ts';
 
-const SERVERS: FlagSpec = { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true };
 const FORCE: FlagSpec = { name: 'force', kind: 'bool', help: 'skip the refusal of a change that would leave the group without a quorum of live replicas' };
 /** How often `member add` prints the learner's progress. */
 const PROGRESS_LINE_MS = 1000;
 
 const SPECS = {
   list: {
-    usage: 'raftmq member list --servers H:P[,...] [--json]',
+    usage: 'raftmq member list (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) [--json]',
     summary:
       "Shows the group's configuration: each member's id, kind (VOTER or LEARNER; * marks the\n" +
       'master), Raft and client addresses and, as the master sees it, its match index (the last log\n' +
       "index it holds), lag (entries behind the master's last index) and whether it answered within\n" +
       "an election timeout. Asked of the master when one answers, else of any replica (then match,\n" +
       'lag and active are "-").',
-    flags: [SERVERS, { name: 'json', kind: 'bool', help: 'print the answer as one JSON object' }],
+    flags: [...GROUP_TARGET_FLAGS, { name: 'json', kind: 'bool', help: 'print the answer as one JSON object' }],
   },
   add: {
-    usage: 'raftmq member add ID PEER_ADDR CLIENT_ADDR --servers H:P[,...] [--learner] [--force] [--timeout-ms N]',
+    usage: 'raftmq member add ID PEER_ADDR CLIENT_ADDR (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) [--learner] [--force] [--timeout-ms N]',
     summary:
       'Adds replica ID, reachable by the others at PEER_ADDR (its Raft listener, host:port) and by\n' +
       'clients at CLIENT_ADDR, as a learner: it receives the log (a snapshot first if the master no\n' +
@@ -29,24 +29,24 @@ const SPECS = {
       'promotes it to voter ("promoted"). Run it again after an interruption: an existing learner at\n' +
       'the same addresses is taken as added.',
     flags: [
-      SERVERS,
+      ...GROUP_TARGET_FLAGS,
       { name: 'learner', kind: 'bool', help: 'leave it a learner (promote it later with member promote)' },
       FORCE,
       { name: 'timeout-ms', kind: 'int', help: 'how long to wait for it to catch up before giving up (it stays a learner)', default: 600_000, min: 1 },
     ],
   },
   promote: {
-    usage: 'raftmq member promote ID --servers H:P[,...] [--force]',
+    usage: 'raftmq member promote ID (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) [--force]',
     summary: 'Makes learner ID a voter. Refused while it lags behind the master (see member list).',
-    flags: [SERVERS, FORCE],
+    flags: [...GROUP_TARGET_FLAGS, FORCE],
   },
   remove: {
-    usage: 'raftmq member remove ID --servers H:P[,...] [--force]',
+    usage: 'raftmq member remove ID (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) [--force]',
     summary:
       'Removes voter or learner ID from the group (a removed master hands over first; the removed\n' +
       'replica stops). Refused for the last voter, and, unless --force, when the voters left would\n' +
       'not have a quorum of live replicas.',
-    flags: [SERVERS, FORCE],
+    flags: [...GROUP_TARGET_FLAGS, FORCE],
   },
 } satisfies Record<string, CommandSpec>;
 
@@ -55,10 +55,10 @@ const POSITIONALS: Record<Sub, readonly string[]> = { list: [], add: ['ID', 'PEE
 
 export type MemberCommand =
   | { readonly sub: 'help'; readonly text: string }
-  | { readonly sub: 'list'; readonly servers: string[]; readonly json: boolean }
+  | { readonly sub: 'list'; readonly target: Target; readonly json: boolean }
   | {
       readonly sub: 'add';
-      readonly servers: string[];
+      readonly target: Target;
       readonly nodeId: string;
       readonly peerAddr: string;
       readonly clientAddr: string;
@@ -66,7 +66,7 @@ export type MemberCommand =
       readonly force: boolean;
       readonly timeoutMs: number;
     }
-  | { readonly sub: 'promote' | 'remove'; readonly servers: string[]; readonly nodeId: string; readonly force: boolean };
+  | { readonly sub: 'promote' | 'remove'; readonly target: Target; readonly nodeId: string; readonly force: boolean };
 
 /** The command line after `raftmq member`; UsageError (one line) for anything that cannot run. */
 export function parseMemberArgs(argv: readonly string[]): MemberCommand {
@@ -83,14 +83,14 @@ export function parseMemberArgs(argv: readonly string[]): MemberCommand {
     throw new UsageError(`member ${sub} needs ${names.join(' ')}${positionals.length > 0 ? `, got only ${positionals.join(' ')}` : ''} (see --help)`);
   }
   if (positionals.length > names.length) throw new UsageError(`unexpected argument "${positionals[names.length]}" (see --help)`);
-  const servers = parseServers(String(flags.servers));
-  if (sub === 'list') return { sub, servers, json: flags.json === true };
+  const target = targetOf(flags);
+  if (sub === 'list') return { sub, target, json: flags.json === true };
   const [nodeId, peerAddr, clientAddr] = positionals as [string, string?, string?];
   asUsage(() => checkMemberId(nodeId));
   const force = flags.force === true;
-  if (sub !== 'add') return { sub: sub as 'promote' | 'remove', servers, nodeId, force };
+  if (sub !== 'add') return { sub: sub as 'promote' | 'remove', target, nodeId, force };
   asUsage(() => checkMemberAddrs(peerAddr, clientAddr));
-  return { sub, servers, nodeId, peerAddr: peerAddr!, clientAddr: clientAddr!, learner: flags.learner === true, force, timeoutMs: Number(flags['timeout-ms']) };
+  return { sub, target, nodeId, peerAddr: peerAddr!, clientAddr: clientAddr!, learner: flags.learner === true, force, timeoutMs: Number(flags['timeout-ms']) };
 }
 
 /** The client's TypeError for malformed input, as the CLI's one-line UsageError. */
@@ -109,7 +109,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(cmd.text);
     return 0;
   }
-  const admin = new Admin({ servers: cmd.servers });
+  const admin = new Admin({ servers: (await groupServersOf(cmd.target)).servers });
   try {
     return await execute(admin, cmd);
   } catch (err) {

@@ -1,10 +1,11 @@
 // raftmq message: find messages by msgId or by key (RocketMQ's queryMsgById / queryMsgByKey).
 import { Admin, type StoredMessage } from '../client/index.ts';
 import { QUERY_MESSAGE_COUNT_MAX } from '../protocol/index.ts';
-import { parseFlagsOrHelp, parseServers, UsageError, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec } from './args.ts';
+import { GROUP_TARGET_FLAGS, groupServersOf, targetOf } from './target.ts';
 
 const SPEC: CommandSpec = {
-  usage: 'raftmq message --servers H:P[,...] (--id MSGID | --topic T --key K [--max N]) [--json]',
+  usage: 'raftmq message (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) (--id MSGID | --topic T --key K [--max N]) [--json]',
   summary:
     'Finds stored messages. --id: the message a msgId names (the id says which log entry holds it).\n' +
     '--key: the newest messages of T whose keys include K, from the replicas\' key index\n' +
@@ -13,7 +14,7 @@ const SPEC: CommandSpec = {
     'line per message {"topic","queueId","queueOffset","msgId","keys","tags","storeTimestamp","body"}.\n' +
     'Exit status 1 when nothing is found.',
   flags: [
-    { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
+    ...GROUP_TARGET_FLAGS,
     { name: 'id', kind: 'string', help: 'msgId, as a send printed it' },
     { name: 'topic', kind: 'string', help: 'with --key: the topic' },
     { name: 'key', kind: 'string', help: 'a message key (one of the space-separated keys a producer set)' },
@@ -30,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   if (byId === (flags.key !== undefined)) throw new UsageError('give exactly one of --id or --key');
   if (!byId && flags.topic === undefined) throw new UsageError('--key needs --topic');
   if (byId && flags.topic !== undefined) throw new UsageError('--topic goes with --key; a msgId names its message alone');
-  const admin = new Admin({ servers: parseServers(String(flags.servers)) });
+  const admin = new Admin({ servers: (await groupServersOf(targetOf(flags))).servers });
   try {
     const found = byId
       ? [await admin.viewMessage(String(flags.id))].filter((m): m is StoredMessage => m !== null)

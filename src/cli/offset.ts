@@ -1,10 +1,11 @@
 // raftmq offset show | reset: a consumer group's committed offsets of a topic, and RocketMQ's
 // resetOffsetByTime.
 import { Admin } from '../client/index.ts';
-import { helpText, parseFlagsOrHelp, parseServers, parseTimestampMs, UsageError, type CommandSpec } from './args.ts';
+import { helpText, parseFlagsOrHelp, parseTimestampMs, UsageError, type CommandSpec } from './args.ts';
+import { GROUP_TARGET_FLAGS, groupServersOf, targetOf } from './target.ts';
 
 const SHOW: CommandSpec = {
-  usage: 'raftmq offset show --servers H:P[,...] --group G --topic T [--consistency linearizable] [--json]',
+  usage: 'raftmq offset show (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) --group G --topic T [--consistency linearizable] [--json]',
   summary:
     "Shows, for every queue of T, the group's committed offset (the next message it will read), the\n" +
     "queue's min and max offset (max: the next offset to be written) and the lag (max - committed),\n" +
@@ -12,7 +13,7 @@ const SHOW: CommandSpec = {
     'With --consistency linearizable the master first confirms with a quorum that it still leads\n' +
     '(one heartbeat round), so a master cut off from its group cannot answer stale offsets.',
   flags: [
-    { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
+    ...GROUP_TARGET_FLAGS,
     { name: 'group', kind: 'string', help: 'consumer group', required: true },
     { name: 'topic', kind: 'string', help: 'topic', required: true },
     { name: 'consistency', kind: 'string', help: 'committed or linearizable', default: 'committed', choices: ['committed', 'linearizable'] },
@@ -21,7 +22,7 @@ const SHOW: CommandSpec = {
 };
 
 const RESET: CommandSpec = {
-  usage: 'raftmq offset reset --servers H:P[,...] --group G --topic T --timestamp MS|ISO',
+  usage: 'raftmq offset reset (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) --group G --topic T --timestamp MS|ISO',
   summary:
     "RocketMQ's resetOffsetByTime: sets the group's committed offset of every queue of T to the first\n" +
     "message stored at or after the time (the queue's max offset when every message is older), so the\n" +
@@ -29,7 +30,7 @@ const RESET: CommandSpec = {
     'the group keep their own positions and commit them over the reset: stop them first. Prints each\n' +
     'queue as "queue Q: BEFORE -> AFTER".',
   flags: [
-    { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
+    ...GROUP_TARGET_FLAGS,
     { name: 'group', kind: 'string', help: 'consumer group', required: true },
     { name: 'topic', kind: 'string', help: 'topic', required: true },
     { name: 'timestamp', kind: 'string', help: 'ms since the epoch, or ISO 8601 (2026-12-06T14:00:00Z; without a zone: local time)', required: true },
@@ -46,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   const flags = parseFlagsOrHelp(sub === 'show' ? SHOW : RESET, rest);
   if (flags === null) return 0;
   const timestamp = sub === 'reset' ? parseTimestampMs(String(flags.timestamp), 'timestamp') : 0;
-  const admin = new Admin({ servers: parseServers(String(flags.servers)) });
+  const admin = new Admin({ servers: (await groupServersOf(targetOf(flags))).servers });
   const group = String(flags.group);
   const topic = String(flags.topic);
   try {

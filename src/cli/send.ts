@@ -1,18 +1,20 @@
 // raftmq send: one message, or a load run with --count (ends with one JSON line).
 import { Producer } from '../client/index.ts';
-import { parseFlagsOrHelp, parseServers, UsageError, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, UsageError, type CommandSpec } from './args.ts';
 import { progressShown, startProgress } from './progress.ts';
+import { GROUP_TARGET_FLAGS, groupServersOf, targetOf } from './target.ts';
 
 const SPEC: CommandSpec = {
-  usage: 'raftmq send --servers H:P[,...] --topic T [--key K] (--body TEXT | --count N [--size BYTES] [--inflight K])',
+  usage: 'raftmq send (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) --topic T [--key K] (--body TEXT | --count N [--size BYTES] [--inflight K])',
   summary:
     'Sends through the master; a send is acknowledged once a majority of replicas has it on disk.\n' +
+    'With --namesrv the queues of every group holding T are used (--broker-name: one group only).\n' +
     'With --body: one message, prints its msgId, queue and offset. With --count: a load run of N\n' +
     'messages of --size bytes with --inflight sends awaiting acks at once; progress on stderr (a bar\n' +
     'with rate and ETA on a terminal, else a line every second), then one JSON line\n' +
     '{"sent","acked","failed","msgsPerSec"}.',
   flags: [
-    { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
+    ...GROUP_TARGET_FLAGS,
     { name: 'topic', kind: 'string', help: 'topic', required: true },
     { name: 'key', kind: 'string', help: 'message key (same key, same queue: per-key order)' },
     { name: 'tags', kind: 'string', help: 'message tags' },
@@ -27,7 +29,9 @@ export async function run(argv: string[]): Promise<number> {
   const flags = parseFlagsOrHelp(SPEC, argv);
   if (flags === null) return 0;
   if ((flags.body === undefined) === (flags.count === undefined)) throw new UsageError('give exactly one of --body or --count');
-  const producer = new Producer({ servers: parseServers(String(flags.servers)) });
+  const target = targetOf(flags);
+  // The whole cluster through the NameServer, or one group's replicas.
+  const producer = new Producer(target.kind === 'namesrv' && target.brokerName === null ? { namesrv: target.namesrv } : { servers: (await groupServersOf(target)).servers });
   const topic = String(flags.topic);
   const keys = flags.key === undefined ? undefined : String(flags.key);
   const tags = flags.tags === undefined ? undefined : String(flags.tags);

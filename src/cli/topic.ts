@@ -1,12 +1,16 @@
 // raftmq topic create: create a topic (or grow its queue count) through the master.
 import { Admin } from '../client/index.ts';
-import { helpText, parseFlagsOrHelp, parseServers, UsageError, type CommandSpec } from './args.ts';
+import { helpText, parseFlagsOrHelp, UsageError, type CommandSpec } from './args.ts';
+import { GROUP_TARGET_FLAGS, groupServersOf, targetOf } from './target.ts';
 
 const SPEC: CommandSpec = {
-  usage: 'raftmq topic create --servers H:P[,...] --topic T --queues N',
-  summary: 'Creates topic T with N queues, or grows an existing topic to N queues (queues never shrink).\nThe request goes to the master and returns once the change is committed.',
+  usage: 'raftmq topic create (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) --topic T --queues N',
+  summary:
+    'Creates topic T with N queues on one broker group, or grows an existing topic to N queues (queues\n' +
+    'never shrink). The request goes to the master and returns once the change is committed. On every\n' +
+    'group of a cluster at once: raftmq updateTopic.',
   flags: [
-    { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
+    ...GROUP_TARGET_FLAGS,
     { name: 'topic', kind: 'string', help: 'topic name ([%|a-zA-Z0-9_-], at most 127 characters)', required: true },
     { name: 'queues', kind: 'int', help: 'queue count', default: 4, min: 1, max: 1024 },
   ],
@@ -21,7 +25,7 @@ export async function run(argv: string[]): Promise<number> {
   if (sub !== 'create') throw new UsageError(`unknown topic command "${sub}" (only "create")`);
   const flags = parseFlagsOrHelp(SPEC, rest);
   if (flags === null) return 0;
-  const admin = new Admin({ servers: parseServers(String(flags.servers)) });
+  const admin = new Admin({ servers: (await groupServersOf(targetOf(flags))).servers });
   try {
     await admin.createTopic(String(flags.topic), Number(flags.queues));
     console.log(`topic ${String(flags.topic)} has ${Number(flags.queues)} queues`);

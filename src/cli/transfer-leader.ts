@@ -1,12 +1,13 @@
 // raftmq transfer-leader: hand the master role to another replica.
 import { Admin } from '../client/index.ts';
-import { parseFlagsOrHelp, parseServers, type CommandSpec } from './args.ts';
+import { parseFlagsOrHelp, type CommandSpec } from './args.ts';
+import { GROUP_TARGET_FLAGS, groupServersOf, targetOf } from './target.ts';
 
 const SPEC: CommandSpec = {
-  usage: 'raftmq transfer-leader --servers H:P[,...] --to ID',
+  usage: 'raftmq transfer-leader (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) --to ID',
   summary: 'Asks the master to hand leadership to replica ID (once ID has caught up), and waits until\nID is the master. While the hand-over runs the master refuses writes; clients retry.',
   flags: [
-    { name: 'servers', kind: 'string', help: 'client addresses of the replicas', required: true },
+    ...GROUP_TARGET_FLAGS,
     { name: 'to', kind: 'string', help: 'node id of the new master (as in dLegerPeers, e.g. n1)', required: true },
     { name: 'timeout-ms', kind: 'int', help: 'how long to wait for the new master', default: 5000, min: 1 },
   ],
@@ -15,7 +16,7 @@ const SPEC: CommandSpec = {
 export async function run(argv: string[]): Promise<number> {
   const flags = parseFlagsOrHelp(SPEC, argv);
   if (flags === null) return 0;
-  const servers = parseServers(String(flags.servers));
+  const { servers } = await groupServersOf(targetOf(flags));
   const to = String(flags.to);
   const admin = new Admin({ servers });
   try {

@@ -12,10 +12,10 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const S = ['--servers', '127.0.0.1:10911'];
 
 t.test('each subcommand parses its arguments and flags, in any order', async (t) => {
-  t.same(parseMemberArgs(['list', ...S, '--json']), { sub: 'list', servers: ['127.0.0.1:10911'], json: true });
+  t.same(parseMemberArgs(['list', ...S, '--json']), { sub: 'list', target: { kind: 'servers', servers: ['127.0.0.1:10911'] }, json: true });
   t.same(parseMemberArgs(['add', 'n3', '10.0.0.4:20911', '10.0.0.4:10911', ...S]), {
     sub: 'add',
-    servers: ['127.0.0.1:10911'],
+    target: { kind: 'servers', servers: ['127.0.0.1:10911'] },
     nodeId: 'n3',
     peerAddr: '10.0.0.4:20911',
     clientAddr: '10.0.0.4:10911',
@@ -31,8 +31,13 @@ t.test('each subcommand parses its arguments and flags, in any order', async (t)
     learner: true,
     timeoutMs: 5000,
   });
-  t.same(parseMemberArgs(['promote', 'n3', ...S]), { sub: 'promote', servers: ['127.0.0.1:10911'], nodeId: 'n3', force: false });
-  t.same(parseMemberArgs(['remove', ...S, 'n1', '--force']), { sub: 'remove', servers: ['127.0.0.1:10911'], nodeId: 'n1', force: true });
+  t.same(parseMemberArgs(['promote', 'n3', ...S]), { sub: 'promote', target: { kind: 'servers', servers: ['127.0.0.1:10911'] }, nodeId: 'n3', force: false });
+  t.same(parseMemberArgs(['list', '-n', '127.0.0.1:9876;127.0.0.2:9876', '--broker-name', 'broker-b']), {
+    sub: 'list',
+    target: { kind: 'namesrv', namesrv: ['127.0.0.1:9876', '127.0.0.2:9876'], brokerName: 'broker-b' },
+    json: false,
+  });
+  t.same(parseMemberArgs(['remove', ...S, 'n1', '--force']), { sub: 'remove', target: { kind: 'servers', servers: ['127.0.0.1:10911'] }, nodeId: 'n1', force: true });
   t.match(parseMemberArgs(['--help']), { sub: 'help', text: /raftmq member list[^]*raftmq member add[^]*raftmq member promote[^]*raftmq member remove/ });
   t.match(parseMemberArgs(['add', '--help']), { sub: 'help', text: /^usage: raftmq member add ID PEER_ADDR CLIENT_ADDR/ });
 });
@@ -45,7 +50,9 @@ t.test('every bad command line is one UsageError line saying what is wrong', asy
     [['promote', ...S], /^member promote needs ID \(see --help\)/],
     [['remove', 'n1', 'n2', ...S], /^unexpected argument "n2"/],
     [['list', 'n1', ...S], /^unexpected argument "n1"/],
-    [['promote', 'n3'], /^--servers is required/],
+    [['promote', 'n3'], /^give --servers H:P\[,H:P\.\.\.\] or --namesrv/],
+    [['promote', 'n3', ...S, '-n', '127.0.0.1:9876'], /^give --servers or --namesrv, not both/],
+    [['promote', 'n3', ...S, '--broker-name', 'broker-a'], /^--broker-name picks a group the NameServer knows/],
     [['promote', 'n3', '--servers', 'nohost'], /^--servers: "nohost" is not host:port/],
     [['promote', 'n3', ...S, '--learner'], /^unknown option --learner/],
     [['remove', 'n-1', ...S], /^node id "n-1" is not valid/],
