@@ -22,6 +22,14 @@ export const NAMESRV_BROKERS_MAX = 4096;
 export const WATCH_ROUTES_WAIT_MS_MAX = 30_000;
 /** Default NameServer port (RocketMQ's). */
 export const NAMESRV_PORT_DEFAULT = 9876;
+/** clusterName and brokerName of a registration: broker.conf's rule for brokerClusterName and
+ *  brokerName. */
+export const BROKER_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,127}$/;
+/** nodeId of a registration: broker.conf's rule for dLegerSelfId. */
+export const BROKER_NODE_ID_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
+/** Highest brokerId a registration may carry (a slave's is its 1-based place among its group's
+ *  peers, at most a handful). */
+export const BROKER_ID_MAX = 1024;
 
 export interface TopicConfigInfo {
   readonly topic: string;
