@@ -107,6 +107,11 @@ export class LocalCluster {
     return this.nodes.map((n) => n.clientAddr);
   }
 
+  /** The group's brokerName (broker.conf's default unless `extra` set it). */
+  get brokerName(): string {
+    return this.shared.extra.brokerName ?? 'broker-a';
+  }
+
   start(id: string, stderr: boolean | 'pipe' = false, extraArgs: readonly string[] = []): ChildProcess {
     const n = this.node(id);
     if (n.proc && n.proc.exitCode === null && n.proc.signalCode === null) throw new Error(`${id} is running`);

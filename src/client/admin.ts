@@ -444,7 +444,8 @@ export class ClusterAdmin {
     const { cluster, brokerNames } = options;
     if (cluster === undefined && brokerNames === undefined) {
       const clusters = Object.keys((await this.clusterInfo()).clusterAddrTable);
-      if (clusters.length !== 1) throw new RaftmqError('BAD_REQUEST', `name a cluster or the broker groups (${knownList(clusters)})`);
+      if (clusters.length === 0) throw new RaftmqError('BAD_REQUEST', `the NameServer knows no broker group (${knownList(clusters)})`);
+      if (clusters.length > 1) throw new RaftmqError('BAD_REQUEST', `the NameServer knows several clusters: name one, or the broker groups (${knownList(clusters)})`);
       return this.groups(clusters[0]);
     }
     const groups = await this.groups(cluster);
@@ -484,5 +485,5 @@ function outcomeOf(brokerName: string, r: { error: RaftmqError | null }): GroupO
 }
 
 function knownList(names: readonly string[]): string {
-  return names.length === 0 ? 'it knows none: are the brokers started with namesrvAddr?' : `known: ${[...names].sort().join(', ')}`;
+  return names.length === 0 ? 'none known: are the brokers started with namesrvAddr in their broker.conf?' : `known: ${[...names].sort().join(', ')}`;
 }
