@@ -32,7 +32,8 @@ import { prepareCreateTopic } from './state/commands/create-topic.ts';
 import { prepareDeleteTopic } from './state/commands/delete-topic.ts';
 import { prepareRetain } from './state/commands/retain.ts';
 import type { RetentionMark } from './state/retention-table.ts';
-import { checkSend, prepareSend, type SendOptions } from './state/commands/send-batch.ts';
+import { checkSend, prepareSend, type ProducerSeq, type SendOptions } from './state/commands/send-batch.ts';
+import { producerWindowKey, type RememberedBatch } from './state/producer-window-table.ts';
 import { msgIdPrefix } from './state/msg-id.ts';
 import { KeyIndex } from './state/key-index.ts';
 import { KeyIndexRebuilder, type KeyIndexRebuild, type LogEntryRead } from './state/key-index-feed.ts';
@@ -59,6 +60,8 @@ export { CHECKPOINT_CHUNK_ENTRY_COUNT, COLD_CHUNK_CACHE_COUNT_MAX } from './stat
 export { DECODED_BATCH_CACHE_BYTES_MAX, DECODED_BATCH_CACHE_COUNT_MAX } from './state/send-batch-cache.ts';
 export { PROPERTY_RECONSUME_TIME } from './state/reads.ts';
 export { RETENTION_MARK_COUNT_MAX, type RetentionMark } from './state/retention-table.ts';
+export { IDEMPOTENCE_PAIRS_MAX, type RememberedBatch } from './state/producer-window-table.ts';
+export type { ProducerSeq } from './state/commands/send-batch.ts';
 
 /** A retention mark's snapshot: the state at the mark with the log up to it cut (onMark). */
 export interface MarkSnapshot {
@@ -90,15 +93,17 @@ export interface BrokerStateMachineOptions {
   readonly keyIndexCapacity?: number;
   /** Test-only fault injection, so the tests can show their checks fire. Never set in production.
    *  'mark-snapshot-uncut': a mark's snapshot keeps the consume queues as they are, not cut at
-   *  the mark (a replica restored from it would serve entries its log does not hold). */
-  readonly testBugs?: ReadonlySet<'mark-snapshot-uncut'>;
+   *  the mark (a replica restored from it would serve entries its log does not hold).
+   *  'producer-windows-forgotten-on-restore': a restore (snapshot or checkpoint) loses the
+   *  idempotent producers' windows (a retry after it would be stored twice). */
+  readonly testBugs?: ReadonlySet<'mark-snapshot-uncut' | 'producer-windows-forgotten-on-restore'>;
 }
 
 export class BrokerStateMachine {
   private applied = 0;
   private appliedTermValue = 0;
   /** All replicated state. */
-  private readonly tables: BrokerTables = createTables();
+  private readonly tables: BrokerTables;
   private readonly listeners: AppliedListener[] = [];
   private markListener: MarkListener | undefined;
   private membershipListener: ((m: Membership) => void) | undefined;
@@ -128,6 +133,7 @@ export class BrokerStateMachine {
     if (!Number.isInteger(queueNums) || queueNums < 1 || queueNums > TOPIC_QUEUE_COUNT_MAX) {
       throw new TypeError(`defaultTopicQueueNums must be an integer in 1..${TOPIC_QUEUE_COUNT_MAX}`);
     }
+    this.tables = createTables({ forgetOnRestore: options.testBugs?.has('producer-windows-forgotten-on-restore') ?? false });
     this.sendOptions = { autoCreateTopicEnable: options.autoCreateTopicEnable ?? DEFAULT_AUTO_CREATE_TOPIC_ENABLE, defaultTopicQueueNums: queueNums };
     this.batches = new SendBatchCache(options.readEntry);
     this.queueTimes = new QueueTimes(this.batches);
@@ -238,13 +244,26 @@ export class BrokerStateMachine {
   /** Refuses a send that apply would refuse or that breaks a limit: BAD_REQUEST,
    *  MESSAGE_TOO_LARGE, TOPIC_NOT_FOUND (unknown topic and autoCreateTopicEnable off),
    *  OVERLOADED (topic limit). */
-  checkSend(topic: string, queueId: number, messages: readonly MessageInput[]): void {
-    checkSend(this.tables, this.sendOptions, topic, queueId, messages);
+  checkSend(topic: string, queueId: number, messages: readonly MessageInput[], producer?: ProducerSeq): void {
+    checkSend(this.tables, this.sendOptions, topic, queueId, messages, producer);
   }
 
-  /** checkSend, then the command to propose. `storeTimestamp` is the leader's clock (ms). */
-  prepareSend(topic: string, queueId: number, messages: readonly MessageInput[], storeTimestamp: number): SendBatchCommand {
-    return prepareSend(this.tables, this.sendOptions, topic, queueId, messages, storeTimestamp);
+  /** checkSend, then the command to propose. `storeTimestamp` is the leader's clock (ms).
+   *  `producer`: an idempotent producer's id and the batch's first seq (a retry that apply finds
+   *  in the producer's window is answered with the first result and stores nothing). */
+  prepareSend(topic: string, queueId: number, messages: readonly MessageInput[], storeTimestamp: number, producer?: ProducerSeq): SendBatchCommand {
+    return prepareSend(this.tables, this.sendOptions, topic, queueId, messages, storeTimestamp, producer);
+  }
+
+  /** The batches the window of (topic, queue, producer) remembers, oldest first (empty: none). */
+  producerWindow(topic: string, queueId: number, producerId: string): RememberedBatch[] {
+    const w = this.tables.producerWindows.get(producerWindowKey(topic, queueId, producerId));
+    return w === undefined ? [] : Array.from({ length: w.size }, (_, i) => w.batch(i));
+  }
+
+  /** Idempotent producer windows held (at most IDEMPOTENCE_PAIRS_MAX). */
+  get producerWindowCount(): number {
+    return this.tables.producerWindows.size;
   }
 
   /** Creating an existing topic with as many or more queues is allowed (it grows); fewer is not. */

@@ -6,6 +6,8 @@ import { confStep, type Step } from './harness.ts';
 
 export const TOPICS = ['TopicA', 'TopicB', '%RETRY%g1', 'T-c'];
 export const GROUPS = ['g1', 'g2'];
+/** Idempotent producers' ids. */
+export const PRODUCERS = ['p1', 'host@1:p2'];
 
 export function arbMessage(): fc.Arbitrary<MessageInput> {
   return fc.record(
@@ -35,14 +37,21 @@ export function arbCommand(): fc.Arbitrary<BrokerCommand> {
   return fc.oneof(
     {
       weight: 6,
-      arbitrary: fc.record({
-        kind: fc.constant('sendBatch' as const),
-        topic: fc.constantFrom(...TOPICS),
-        queueId: fc.integer({ min: 0, max: 5 }),
-        storeTimestamp: fc.nat({ max: 2 ** 42 }),
-        autoCreateQueues: fc.constantFrom(0, 2, 4),
-        messages: fc.array(arbMessage(), { minLength: 1, maxLength: 6 }),
-      }),
+      arbitrary: fc
+        .tuple(
+          fc.record({
+            kind: fc.constant('sendBatch' as const),
+            topic: fc.constantFrom(...TOPICS),
+            queueId: fc.integer({ min: 0, max: 5 }),
+            storeTimestamp: fc.nat({ max: 2 ** 42 }),
+            autoCreateQueues: fc.constantFrom(0, 2, 4),
+            messages: fc.array(arbMessage(), { minLength: 1, maxLength: 6 }),
+          }),
+          // Now and then an idempotent producer's batch; few seqs, so some repeat (retries, or a
+          // seq reused with another count).
+          fc.option(fc.record({ producerId: fc.constantFrom(...PRODUCERS), seq: fc.nat({ max: 12 }) }), { freq: 3 }),
+        )
+        .map(([cmd, producer]) => (producer === null ? cmd : { ...cmd, ...producer })),
     },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('createTopic' as const), topic: fc.constantFrom(...TOPICS), queues: fc.integer({ min: 1, max: 8 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('commitOffsets' as const), entries: fc.array(arbOffsetEntry(), { minLength: 1, maxLength: 4 }) }) },

@@ -10,7 +10,7 @@ import type { Snapshot } from '../../src/broker/index.ts';
 import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT, decodeSnapshot, encodeSnapshot } from '../../src/broker/index.ts';
 import { PULL_COUNT_MAX } from '../../src/protocol/index.ts';
 import { AssertionError } from '../../src/util/index.ts';
-import { arbStep, arbSteps, GROUPS, TOPICS } from './arbitraries.ts';
+import { arbStep, arbSteps, GROUPS, PRODUCERS, TOPICS } from './arbitraries.ts';
 import { buildLog, confStep, FakeLog, type Step } from './harness.ts';
 
 /** Timestamps searchOffset is asked about: before, among and after the arbitraries' ones. */
@@ -35,7 +35,7 @@ function observe(sm: BrokerStateMachine): string {
         if (r.nextOffset === o) break;
         o = r.nextOffset;
       }
-      out.push([topic, q, bounds, messages, SEARCH_TIMESTAMPS.map((ts) => sm.searchOffset(topic, q, ts))]);
+      out.push([topic, q, bounds, messages, SEARCH_TIMESTAMPS.map((ts) => sm.searchOffset(topic, q, ts)), PRODUCERS.map((p) => sm.producerWindow(topic, q, p))]);
     }
   }
   for (const group of GROUPS) {
@@ -77,7 +77,7 @@ function fullLog(): FakeLog {
   const log = new FakeLog();
   log.append({ kind: 'retain', cutAt: 0, atMs: 5 });
   log.append({ kind: 'createTopic', topic: TOPICS[0], queues: 2 });
-  for (let i = 0; i < 3; i++) log.append({ kind: 'sendBatch', topic: TOPICS[i % 2], queueId: i % 2, storeTimestamp: 10 + i, autoCreateQueues: 4, messages: [{ body: Uint8Array.of(i) }] });
+  for (let i = 0; i < 3; i++) log.append({ kind: 'sendBatch', topic: TOPICS[i % 2], queueId: i % 2, storeTimestamp: 10 + i, autoCreateQueues: 4, producerId: PRODUCERS[0], seq: i, messages: [{ body: Uint8Array.of(i) }] });
   log.append({ kind: 'commitOffsets', entries: [{ group: GROUPS[0], topic: TOPICS[0], queueId: 0, offset: 1 }] });
   log.append(confStep('addLearner', 'n3', ['n0', 'n1', 'n2'], ['n3']));
   return log;
@@ -90,7 +90,7 @@ t.test('every replicated table is in the snapshot, and leaving any one out is no
   const snapshot = original.snapshot();
   const empty = new BrokerStateMachine(log.options()).snapshot();
   const names = Object.keys(snapshot.tables) as (keyof Snapshot['tables'])[];
-  t.same(names, ['topics', 'consumeQueues', 'consumerOffsets', 'retention', 'membership']);
+  t.same(names, ['topics', 'consumeQueues', 'consumerOffsets', 'retention', 'membership', 'producerWindows']);
   for (const name of names) {
     const without = { ...snapshot, tables: { ...snapshot.tables, [name]: empty.tables[name] } } as Snapshot;
     const restored = new BrokerStateMachine(log.options());
@@ -118,7 +118,7 @@ t.test('the state machine keeps replicated state only in its tables', async (t) 
 
 t.test('a snapshot holds no message bodies', async (t) => {
   const log = new FakeLog();
-  const body = Buffer.from('a body that must stay in the log only');
+  const body = Buffer.from('a body that must stay in the log only, '.repeat(4));
   for (let i = 0; i < 5; i++) log.append({ kind: 'sendBatch', topic: 'T', queueId: 0, storeTimestamp: 1, autoCreateQueues: 1, messages: [{ body, keys: 'k', tags: 't', properties: { p: 'v' } }] });
   const sm = new BrokerStateMachine(log.options());
   for (const e of log.entries) sm.apply(e);

@@ -6,7 +6,10 @@ import { assert } from '../../util/index.ts';
 import { packr } from './replicated-table.ts';
 import type { BrokerTables, TableSnapshots } from './tables.ts';
 
-export const SNAPSHOT_FORMAT_VERSION = 2;
+/** 3: the producerWindows table. A format 2 snapshot (a mark snapshot kept on disk or sent by a
+ *  replica from before) is read as one with no producer windows. */
+export const SNAPSHOT_FORMAT_VERSION = 3;
+const FORMAT_WITHOUT_PRODUCER_WINDOWS = 2;
 
 export interface Snapshot {
   readonly formatVersion: number;
@@ -25,6 +28,10 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
 export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   const snapshot = packr.unpack(bytes) as Snapshot;
   assert(typeof snapshot === 'object' && snapshot !== null, 'snapshot: not a msgpack map');
+  const tables = snapshot.tables as object | null | undefined;
+  if (snapshot.formatVersion === FORMAT_WITHOUT_PRODUCER_WINDOWS && typeof tables === 'object' && tables !== null && !('producerWindows' in tables)) {
+    return { ...snapshot, formatVersion: SNAPSHOT_FORMAT_VERSION, tables: { ...(tables as Snapshot['tables']), producerWindows: [] } };
+  }
   return snapshot;
 }
 

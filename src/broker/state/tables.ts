@@ -6,6 +6,7 @@ import { ConsumeQueueTable } from './consume-queue-table.ts';
 import { ConsumerOffsetTable } from './consumer-offset-table.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
 import { MembershipTable } from './membership-table.ts';
+import { ProducerWindowTable, type ProducerWindowTableOptions } from './producer-window-table.ts';
 import { RetentionTable } from './retention-table.ts';
 import { TopicTable } from './topic-table.ts';
 
@@ -16,14 +17,15 @@ function tableList<T extends TableList<T>>(tables: T): T {
 }
 
 /** Fresh, empty tables, in restore order: a table may check itself against the ones before it
- *  (queues and offsets against topics). */
-export function createTables() {
+ *  (queues, offsets and producer windows against topics). `producerWindows`: test-only options. */
+export function createTables(producerWindows: ProducerWindowTableOptions = {}) {
   return tableList({
     topics: new TopicTable(),
     consumeQueues: new ConsumeQueueTable(),
     consumerOffsets: new ConsumerOffsetTable(),
     retention: new RetentionTable(),
     membership: new MembershipTable(),
+    producerWindows: new ProducerWindowTable(producerWindows),
   });
 }
 

@@ -5,8 +5,10 @@ import type { ErrorCode, SendBatchResult, SendResultItem, StoredMessage } from '
  *  replica computes the same result. */
 export type ApplyResult =
   | { readonly type: 'noop' }
-  /** `results` is built from `batch` when read (only the master answers a producer). */
-  | { readonly type: 'sendResult'; readonly batch: SendBatchResult; readonly results: readonly SendResultItem[] }
+  /** `results` is built from `batch` when read (only the master answers a producer).
+   *  `duplicate`: an idempotent producer's retry of a batch stored before, answered with that
+   *  batch's result and stored nothing. */
+  | { readonly type: 'sendResult'; readonly batch: SendBatchResult; readonly results: readonly SendResultItem[]; readonly duplicate?: true }
   | { readonly type: 'ok' }
   /** Indexes (into the command's entries) of commits that were not applied: unknown topic or
    *  queue, an offset past the queue's max offset, or CONSUMER_OFFSET_COUNT_MAX reached.

@@ -23,6 +23,7 @@ export const deleteTopicHandler: CommandHandler<DeleteTopicCommand> = {
     if (err !== null) return refused(err);
     tables.consumeQueues.deleteTopic(topic);
     tables.consumerOffsets.deleteTopic(topic);
+    tables.producerWindows.deleteTopic(topic);
     tables.topics.delete(topic);
     return OK;
   },
