@@ -3,9 +3,10 @@
 // a bad one is reported in ONE line naming the key and what is expected.
 import { readFile } from 'node:fs/promises';
 import type { FlushDiskType } from '../commitlog/index.ts';
-import { CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, FIRST_FRAME_TIMEOUT_MS } from '../net/index.ts';
+import { CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, FIRST_FRAME_TIMEOUT_MS, parseAddr } from '../net/index.ts';
 import { CodedError } from '../util/index.ts';
-import { TOPIC_QUEUE_COUNT_MAX } from '../protocol/index.ts';
+import { suggestKey } from './config-suggest.ts';
+import { BROKER_EXPIRY_MS, REGISTER_NAMESRV_PERIOD_MS_DEFAULT, TOPIC_QUEUE_COUNT_MAX } from '../protocol/index.ts';
 
 export class ConfigError extends CodedError<'BAD_CONFIG'> {
   override readonly name = 'ConfigError';
@@ -91,6 +92,10 @@ export interface BrokerConfig {
   readonly diskSpaceWarningLevelRatio: number;
   /** How often the store's disk use is sampled (statfs). */
   readonly diskCheckIntervalMs: number;
+  /** NameServers (host:port) this replica registers with; empty: none. */
+  readonly namesrvAddr: readonly string[];
+  /** ms between two registrations with each NameServer (besides those on a change). */
+  readonly registerNameServerPeriod: number;
 }
 
 export type ConfigKey = keyof BrokerConfig;
@@ -113,6 +118,12 @@ export const LOG_FILE_MAX_COUNT_MIN = 1;
 export const LOG_FILE_MAX_COUNT_LIMIT = 1000;
 /** Most replicas in one group. */
 export const PEER_COUNT_MAX = 7;
+/** Most NameServers in namesrvAddr (each gets a connection and a registration per period). */
+export const NAMESRV_ADDR_COUNT_MAX = 16;
+/** registerNameServerPeriod's bounds: at most half the NameServer's expiry, so one lost
+ *  registration does not get a replica dropped (RocketMQ allows 10 s to 60 s). */
+export const REGISTER_NAMESRV_PERIOD_MS_MIN = 100;
+export const REGISTER_NAMESRV_PERIOD_MS_MAX = BROKER_EXPIRY_MS / 2;
 /** Highest clientConnectionsMax accepted (each connection is a file descriptor). */
 export const CLIENT_CONNECTIONS_MAX_LIMIT = 65_536;
 const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,127}$/;
@@ -240,12 +251,13 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
     description: 'Percent of the store\'s disk (used as df counts it) above which the master refuses writes with DISK_FULL; reads go on and writes resume by themselves below it (1..100).',
   },
   { key: 'diskCheckIntervalMs', default: '1000', description: 'How often each replica samples its store\'s disk use (statfs) for the ratios above (10..600000).' },
+  { key: 'namesrvAddr', default: '', description: `NameServers this replica registers with (role, Raft term, client address, topics): host:port separated by ";", at most ${NAMESRV_ADDR_COUNT_MAX} (e.g. 127.0.0.1:9876;127.0.0.1:9877). It registers with each at once on a role change and soon after a topic change. Empty: no registration.` },
+  { key: 'registerNameServerPeriod', default: String(REGISTER_NAMESRV_PERIOD_MS_DEFAULT), description: `ms between two registrations with each NameServer besides those on a change (${REGISTER_NAMESRV_PERIOD_MS_MIN}..${REGISTER_NAMESRV_PERIOD_MS_MAX}); a NameServer drops a replica silent for ${BROKER_EXPIRY_MS / 1000} s.` },
 ];
 
 /** RocketMQ keys that a DLedger-mode broker.conf often carries and that mean nothing here (roles
- *  come from Raft; there is no NameServer yet). Accepted and
- *  ignored, so a RocketMQ config needs no edit. */
-export const IGNORED_ROCKETMQ_KEYS: readonly string[] = ['enableDLegerCommitLog', 'brokerId', 'brokerRole', 'namesrvAddr'];
+ *  and brokerIds come from Raft). Accepted and ignored, so a RocketMQ config needs no edit. */
+export const IGNORED_ROCKETMQ_KEYS: readonly string[] = ['enableDLegerCommitLog', 'brokerId', 'brokerRole'];
 
 const KNOWN = new Set<string>(CONFIG_KEYS.map((k) => k.key));
 
@@ -265,7 +277,7 @@ export function parseConfig(text: string, source = 'broker.conf'): BrokerConfig 
     seen.add(key);
     if (IGNORED_ROCKETMQ_KEYS.includes(key)) continue;
     if (!KNOWN.has(key)) {
-      const hint = suggestKey(key);
+      const hint = suggestKey(key, KNOWN);
       throw new ConfigError(key, `${source}: unknown key "${clip(key)}" (line ${i + 1})${hint === undefined ? '' : `; did you mean ${hint}?`}`);
     }
     values[key as ConfigKey] = value;
@@ -299,7 +311,8 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   const observability = readObservability(v, client.listenPort, self.port);
   const logFiles = readLogFiles(v);
   const disk = readDiskRatios(v);
-  return { ...names, ...peers, dLegerJoin, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability, ...logFiles, ...disk };
+  const namesrv = readNamesrv(v);
+  return { ...names, ...peers, dLegerJoin, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability, ...logFiles, ...disk, ...namesrv };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */
@@ -509,6 +522,21 @@ function readDiskRatios(v: ConfigValues): ConfigPart<DiskKeys> {
   return { diskMaxUsedSpaceRatio, diskSpaceCleanForciblyRatio, diskSpaceWarningLevelRatio, diskCheckIntervalMs };
 }
 
+function readNamesrv(v: ConfigValues): ConfigPart<'namesrvAddr' | 'registerNameServerPeriod'> {
+  const text = v.withDefault('namesrvAddr');
+  const namesrvAddr = [...new Set(text.split(';').map((s) => s.trim()).filter((s) => s !== ''))];
+  if (namesrvAddr.length > NAMESRV_ADDR_COUNT_MAX) throw v.err('namesrvAddr', `namesrvAddr lists ${namesrvAddr.length} NameServers; expected at most ${NAMESRV_ADDR_COUNT_MAX}`);
+  for (const addr of namesrvAddr) {
+    try {
+      parseAddr(addr);
+    } catch {
+      throw v.err('namesrvAddr', `namesrvAddr entry "${clip(addr)}" is not host:port; expected host:port separated by ";" (e.g. 127.0.0.1:9876;127.0.0.1:9877), or empty`);
+    }
+  }
+  const registerNameServerPeriod = v.int('registerNameServerPeriod', REGISTER_NAMESRV_PERIOD_MS_MIN, REGISTER_NAMESRV_PERIOD_MS_MAX);
+  return { namesrvAddr, registerNameServerPeriod };
+}
+
 function parsePeers(text: string, key: ConfigKey, err: (key: ConfigKey, message: string) => ConfigError): PeerAddress[] {
   const expected = 'id-host:port;id-host:port;... (e.g. n0-127.0.0.1:20911;n1-127.0.0.1:20912)';
   const parts = text.split(';').map((s) => s.trim()).filter((s) => s !== '');
@@ -542,9 +570,11 @@ export function renderConfig(cfg: BrokerConfig): string {
     const text =
       key === 'dLegerPeers' || key === 'clientPeers'
         ? peers(v as readonly PeerAddress[])
-        : key === 'deleteWhen'
-          ? (v as readonly number[]).map((h) => String(h).padStart(2, '0')).join(';')
-          : String(v);
+        : key === 'namesrvAddr'
+          ? (v as readonly string[]).join(';')
+          : key === 'deleteWhen'
+            ? (v as readonly number[]).map((h) => String(h).padStart(2, '0')).join(';')
+            : String(v);
     lines.push(`# ${description}`, `${key}=${text}`);
   }
   return lines.join('\n') + '\n';
@@ -564,31 +594,4 @@ export function selfPeer(cfg: BrokerConfig): PeerAddress {
 
 function clip(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-/** A known key within edit distance 2 of `key` (or equal ignoring case). */
-function suggestKey(key: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const k of KNOWN) {
-    const d = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(k, key, bestDistance);
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string, cap: number): number {
-  if (Math.abs(a.length - b.length) >= cap) return cap;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
 }

@@ -10,6 +10,7 @@ export * from './errors.ts';
 export * from './logger.ts';
 export { BrokerMetrics, CONSUMER_LAG_SERIES_MAX, type MetricsSources, type ReplicaMetrics, type ServerMetrics, type FlushMetrics } from './metrics.ts';
 export * from './node.ts';
+export { NamesrvRegistrar, namesrvRegistrar, ROLE_POLL_MS, TOPICS_CHECK_MS_MIN, UNREGISTER_WAIT_MS, type NamesrvRegistrarOptions, type RegistrarSources } from './namesrv-registrar.ts';
 export {
   PeerTransport,
   PEER_FRAME_BYTES_TARGET,

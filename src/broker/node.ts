@@ -31,6 +31,7 @@ import { Replica } from './replica.ts';
 import type { SnapshotDriver } from './replica-options.ts';
 import type { PeerSnapAck, PeerSnapChunk } from '../protocol/index.ts';
 import { BrokerServer } from './server.ts';
+import { namesrvRegistrar } from './namesrv-registrar.ts';
 import { BrokerStateMachine, RETENTION_MARK_COUNT_MAX, type KeyIndexRebuilder } from './state-machine.ts';
 import { LogCompactor } from './log-compactor.ts';
 import { rebuildKeyIndexInBackground } from './key-index-rebuild.ts';
@@ -93,9 +94,11 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   const disk = new DiskUsage({ dir: config.storePathRootDir, warningLevelPercent: config.diskSpaceWarningLevelRatio, intervalMs: config.diskCheckIntervalMs, logger });
   const parts = createParts(config, logger, stores, raft, (err) => fatalExit?.(err), metrics, disk, (index) => removedExit?.(index));
   let metricsServer: { close(): Promise<void> } | null = null;
+  const registrar = namesrvRegistrar(config, parts.replica, stores.stateMachine, logger);
   // In stopping order: clients first, the stores last.
   let stopKeyIndexRebuild = (): void => undefined;
   const closers = [
+    () => registrar.stop(),
     async () => stopKeyIndexRebuild(),
     async () => parts.retention.stop(),
     async () => disk.close(),
@@ -127,7 +130,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   }
   logger.info({ nodeId: self.id, peerAddr: `${self.host}:${self.port}`, clientAddr: parts.advertisedAddr, pid: process.pid }, 'replica started');
   stopKeyIndexRebuild = rebuildKeyIndexInBackground(stores.stateMachine, stores.keyIndexRebuild, logger);
-
+  registrar.start();
   fatalExit = (err) => {
     logger.error({ err: err.message }, 'fatal: the replica cannot go on');
     void closeAll().finally(() => process.exit(3));

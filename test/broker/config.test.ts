@@ -58,6 +58,8 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     diskSpaceCleanForciblyRatio: 85,
     diskSpaceWarningLevelRatio: 90,
     diskCheckIntervalMs: 1000,
+    namesrvAddr: [],
+    registerNameServerPeriod: 30_000,
   });
   t.same(selfPeer(cfg), { id: 'n1', host: '127.0.0.1', port: 40912 });
   t.same(raftTicksOf(cfg), { electionTicks: 50, heartbeatTicks: 10 });
@@ -109,6 +111,24 @@ t.test('comments, blank lines, whitespace and RocketMQ keys that mean nothing he
   t.equal(cfg.preferredLeaderId, 'n2');
   t.equal(cfg.dLegerPeers.length, 3);
   t.same(cfg.clientPeers.map((p) => `${p.id}@${p.host}:${p.port}`), ['n0@127.0.0.1:30911', 'n1@10.0.0.2:30921', 'n2@host-c:30931']);
+});
+
+t.test('namesrvAddr: a ;-separated host:port list (duplicates once), bad entries and periods refused with one line', async (t) => {
+  const cfg = parseConfig(`${MINIMAL}namesrvAddr= 127.0.0.1:9876 ;ns-b:9877;127.0.0.1:9876;\nregisterNameServerPeriod=500\n`);
+  t.same(cfg.namesrvAddr, ['127.0.0.1:9876', 'ns-b:9877']);
+  t.equal(cfg.registerNameServerPeriod, 500);
+  t.same(parseConfig(renderConfig(cfg)), cfg, 'renders back as the same list');
+  const many = Array.from({ length: 17 }, (_, i) => `127.0.0.1:${9000 + i}`).join(';');
+  for (const [line, why] of [
+    ['namesrvAddr=localhost', /namesrvAddr entry "localhost" is not host:port/],
+    ['namesrvAddr=127.0.0.1:9876,127.0.0.1:9877', /namesrvAddr entry "127.0.0.1:9876,127.0.0.1:9877" is not host:port/],
+    ['namesrvAddr=h:0', /namesrvAddr entry "h:0" is not host:port/],
+    [`namesrvAddr=${many}`, /namesrvAddr lists 17 NameServers; expected at most 16/],
+    ['registerNameServerPeriod=99', /registerNameServerPeriod "99" is not valid; expected an integer in 100..60000/],
+    ['registerNameServerPeriod=120000', /expected an integer in 100..60000/],
+  ] as const) {
+    t.throws(() => parseConfig(`${MINIMAL}\n${line}\n`), { name: 'ConfigError', key: line.slice(0, line.indexOf('=')), message: why }, line);
+  }
 });
 
 t.test('logFileMaxSize and logFileMaxCount take their bounds and values in between', async (t) => {
