@@ -33,6 +33,9 @@ export interface ReplicaMetrics {
 export interface ServerMetrics {
   /** One send request: its messages and body bytes, answered `seconds` after it arrived. */
   received(topic: string, messages: number, bytes: number, seconds: number): void;
+  /** One send request of an idempotent producer answered from its window (a retry of a batch
+   *  stored before: nothing stored again), `seconds` after it arrived. */
+  duplicateAnswered(seconds: number): void;
   /** One pull answered with messages: their count and body bytes, `seconds` to build the answer. */
   delivered(topic: string, messages: number, bytes: number, seconds: number): void;
   failed(code: ErrorCode): void;
@@ -78,6 +81,7 @@ export class BrokerMetrics implements ReplicaMetrics, ServerMetrics, FlushMetric
   private readonly pullSeconds: PlainHistogramSeries;
   private readonly flushByKind: Readonly<Record<'fdatasync' | 'directWrite', PlainHistogramSeries>>;
   private readonly errors: Counter<'code'>;
+  private readonly duplicateSends: Counter;
   private readonly leaderChanges: Counter;
   private readonly preVotesStarted: Counter;
   private readonly electionsStarted: Counter;
@@ -96,6 +100,7 @@ export class BrokerMetrics implements ReplicaMetrics, ServerMetrics, FlushMetric
     const flush = new PlainHistogram(registry, 'raftmq_commitlog_flush_seconds', 'Duration of each commitlog sync: an fdatasync, or a direct (O_DIRECT|O_DSYNC) data write.', LATENCY_BUCKETS_SECONDS, 'kind');
     this.flushByKind = { fdatasync: flush.of('fdatasync'), directWrite: flush.of('direct_write') };
     this.errors = new Counter({ name: 'raftmq_broker_errors_total', help: 'Requests answered with an error, by error code.', labelNames: ['code'], registers });
+    this.duplicateSends = new Counter({ name: 'raftmq_broker_duplicate_sends_total', help: 'Send requests (batches) of idempotent producers answered with the result of the same batch stored before, storing nothing again (retries).', registers });
     this.leaderChanges = new Counter({ name: 'raftmq_raft_leader_changes_total', help: 'Times this replica learned of a new leader (itself included).', registers });
     this.preVotesStarted = new Counter({ name: 'raftmq_raft_pre_votes_started_total', help: 'Pre-vote rounds this replica started.', registers });
     this.electionsStarted = new Counter({ name: 'raftmq_raft_elections_started_total', help: 'Elections this replica started (as a candidate, after a pre-vote it won).', registers });
@@ -145,6 +150,11 @@ export class BrokerMetrics implements ReplicaMetrics, ServerMetrics, FlushMetric
     const t = this.topics.get(topic);
     t.messagesIn += messages;
     t.bytesIn += bytes;
+    this.sendSeconds.observe(seconds);
+  }
+
+  duplicateAnswered(seconds: number): void {
+    this.duplicateSends.inc();
     this.sendSeconds.observe(seconds);
   }
 

@@ -19,7 +19,7 @@ import type { ServerMetrics } from './metrics.ts';
 import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import { confChangeOf, membersInfoOf, replicaIdsOf, type MembersView } from './member-requests.ts';
-import type { ApplyResult, BrokerStateMachine, PullResult } from './state-machine.ts';
+import type { ApplyResult, BrokerStateMachine, ProducerSeq, PullResult } from './state-machine.ts';
 import { trace, tracing } from '../trace/index.ts';
 
 /** Characters of an unknown request type quoted back in the BAD_REQUEST message. */
@@ -298,14 +298,18 @@ export class BrokerServer {
     // Only called through whenMasterReady, which checked that we are a ready master.
     if (typeof req.topic !== 'string' || !Array.isArray(req.messages)) throw new RaftmqError('BAD_REQUEST', 'send needs a topic and messages');
     if (tracing) trace('server.request', -1);
-    const cmd = this.opts.stateMachine.prepareSend(req.topic, req.queueId, req.messages, Date.now());
+    // An idempotent producer's fields, checked (both or neither, id, seq) by prepareSend.
+    const producer = req.producerId === undefined && req.seq === undefined ? undefined : ({ producerId: req.producerId, seq: req.seq } as ProducerSeq);
+    const cmd = this.opts.stateMachine.prepareSend(req.topic, req.queueId, req.messages, Date.now(), producer);
     this.opts.replica.propose(encodeCommand(cmd)).then(
       (result) => {
         const r = result as ApplyResult;
         if (r.type === 'sendResult') {
           if (tracing) trace('server.reply', -1);
           this.reply(conn, { type: 'sendResult', id: req.id, batch: r.batch });
-          this.opts.metrics?.received(req.topic, r.batch.count, bodyBytes, (performance.now() - arrivedMs) / 1000);
+          const seconds = (performance.now() - arrivedMs) / 1000;
+          if (r.duplicate === true) this.opts.metrics?.duplicateAnswered(seconds);
+          else this.opts.metrics?.received(req.topic, r.batch.count, bodyBytes, seconds);
         } else if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
         else this.fail(conn, req.id, new RaftmqError('INTERNAL', `unexpected apply result ${r.type}`));
       },
@@ -520,5 +524,8 @@ function withBodies(req: Extract<Request, { type: 'send' }>, blobs: Buffer | und
   if (blobs === undefined) throw new RaftmqError('BAD_REQUEST', 'send: the message bodies must come as the frame\'s blobs (protocol.WireMessage)');
   const messages = messagesFromWire(req.messages, blobs);
   if (typeof messages === 'string') throw new RaftmqError('BAD_REQUEST', messages);
-  return { type: 'send', id: req.id, topic: req.topic, queueId: req.queueId, messages };
+  // A field sent as nil counts as absent (msgpack writes an undefined field of some clients so).
+  const { producerId, seq } = req as { producerId?: string | null; seq?: number | null };
+  if (producerId == null && seq == null) return { type: 'send', id: req.id, topic: req.topic, queueId: req.queueId, messages };
+  return { type: 'send', id: req.id, topic: req.topic, queueId: req.queueId, messages, producerId: producerId ?? undefined, seq: seq ?? undefined };
 }

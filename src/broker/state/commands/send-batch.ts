@@ -120,13 +120,7 @@ export function checkSend(tables: BrokerTables, options: SendOptions, topic: str
 export function prepareSend(tables: BrokerTables, options: SendOptions, topic: string, queueId: number, messages: readonly MessageInput[], storeTimestamp: number, producer?: ProducerSeq): SendBatchCommand {
   checkSend(tables, options, topic, queueId, messages, producer);
   if (!Number.isSafeInteger(storeTimestamp) || storeTimestamp < 0) throw new TypeError('storeTimestamp must be a non-negative integer');
-  const cmd: SendBatchCommand = {
-    kind: 'sendBatch',
-    topic,
-    queueId,
-    storeTimestamp,
-    autoCreateQueues: options.autoCreateTopicEnable ? options.defaultTopicQueueNums : 0,
-    messages,
-  };
-  return producer === undefined ? cmd : { ...cmd, producerId: producer.producerId, seq: producer.seq };
+  const autoCreateQueues = options.autoCreateTopicEnable ? options.defaultTopicQueueNums : 0;
+  if (producer === undefined) return { kind: 'sendBatch', topic, queueId, storeTimestamp, autoCreateQueues, messages };
+  return { kind: 'sendBatch', topic, queueId, storeTimestamp, autoCreateQueues, producerId: producer.producerId, seq: producer.seq, messages };
 }
