@@ -7,7 +7,8 @@ import { GROUP_TARGET_FLAGS, groupServersOf, targetOf } from './target.ts';
 const SPEC: CommandSpec = {
   usage: 'raftmq consume (--servers H:P[,...] | -n H:P[;H:P] [--broker-name B]) --topic T [--group G] [--from first|last|TIME | --from-beginning] [--count N] [--idle-timeout-ms MS] [--json]',
   summary:
-    'Reads committed messages of every queue of T (from any replica), long-polling for new ones, and\n' +
+    'Reads committed messages of every queue of T (from any replica; with --namesrv, the queues of\n' +
+    'every group holding T, or of one with --broker-name), long-polling for new ones, and\n' +
     "commits the group's offsets as it goes (at-least-once). Each queue starts at the group's committed\n" +
     'offset; where the group has none, where --from says (RocketMQ\'s ConsumeFromWhere), and that start\n' +
     'is committed, so it is decided once. --from-beginning instead replays every queue from offset 0,\n' +
@@ -43,9 +44,10 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError('--from-beginning and --from exclude each other: --from-beginning ignores committed offsets, --from applies only where there is none');
   }
   const from = flags.from === undefined ? undefined : parseFrom(String(flags.from));
-  // With --namesrv: one group's replicas as the NameServer lists them (--broker-name when there
-  // are several), until the consumer reads a topic across groups itself.
-  const consumer = new PullConsumer({ servers: (await groupServersOf(targetOf(flags))).servers, group: String(flags.group) });
+  const target = targetOf(flags);
+  const group = String(flags.group);
+  // Every group's queues through the NameServer, or one group's replicas.
+  const consumer = new PullConsumer(target.kind === 'namesrv' && target.brokerName === null ? { namesrv: target.namesrv, group } : { servers: (await groupServersOf(target)).servers, group });
   const limit = flags.count === undefined ? Infinity : Number(flags.count);
   const idleTimeoutMs = Number(flags['idle-timeout-ms']);
   let seen = 0;

@@ -1,6 +1,6 @@
 // `raftmq cluster --groups 2 --nodes 1` end to end, and the mqadmin commands against it: the
 // NameServer lists both groups, updateTopic creates a topic on both, topicRoute and topicStatus
-// show both groups' queues, deleteTopic removes it from both. The commands run in this process
+// show both groups' queues, send and consume with -n use both, deleteTopic removes it from both. The commands run in this process
 // (their run()), the cluster as real processes stopped by PID.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -154,6 +154,11 @@ t.test('raftmq cluster --groups 2: both groups register, and a topic is created,
   t.ok(queues.every((q) => q.maxOffset === 0 || (q.lastUpdateTimestamp ?? 0) > Date.now() - 60_000), 'a queue that took messages says when');
   const groupB = await raftmq('topicStatus', '-n', ns, '-t', 'orders', '--broker-name', 'broker-b');
   t.match(groupB.out.split('\n').slice(1).join('\n'), /^(broker-b .*\n?){2}$/, '--broker-name keeps one group');
+
+  const consumed = await raftmq('consume', '-n', ns, '--topic', 'orders', '--from-beginning', '--count', String(sent), '--idle-timeout-ms', '5000', '--json');
+  t.equal(consumed.code, 0, consumed.err);
+  const read = consumed.out.split('\n').map((l) => JSON.parse(l) as { msgId: string; body: string });
+  t.strictSame(read.map((m) => m.body).sort(), Array.from({ length: sent }, (_, i) => `m${i}`).sort(), 'consume -n reads every message, from both groups');
 
   const statuses = JSON.parse((await raftmq('status', '-n', ns, '--json')).out) as NodeStatus[];
   t.strictSame(statuses.map((s) => s.brokerName).sort(), ['broker-a', 'broker-b'], 'status -n: every group\'s replicas');
