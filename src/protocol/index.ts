@@ -19,6 +19,7 @@ export {
   MESSAGE_PROPERTY_COUNT_MAX,
   MESSAGE_PROPERTIES_BYTES_MAX,
   PRODUCER_ID_PATTERN,
+  IDEMPOTENCE_WINDOW_BATCHES,
 } from './limits.ts';
 export {
   RaftmqError,
