@@ -29,7 +29,9 @@ export interface SendEvent extends EventBase {
   /** Message key, when the workload gave one: messages of one key must stay in send order. */
   readonly key?: string;
   readonly topic: string;
-  /** ok only: where the broker stored it. */
+  /** ok only: the broker group (brokerName) that stored it; absent when the run has one group. */
+  readonly group?: string;
+  /** ok only: where the broker stored it (in `group`). */
   readonly queueId?: number;
   readonly queueOffset?: number;
   /** ok / fail / unknown: milliseconds since the invoke. */
@@ -45,6 +47,8 @@ export interface ReceiveEvent extends EventBase {
   readonly id: string;
   readonly key?: string;
   readonly topic: string;
+  /** The broker group it was read from; absent when the run has one group. */
+  readonly group?: string;
   readonly queueId: number;
   readonly queueOffset: number;
 }
@@ -61,10 +65,12 @@ export interface FaultEvent extends EventBase {
   readonly detail?: string;
 }
 
-/** The monitor saw a (new) master, or none ('' when no replica answered as master). */
+/** The monitor saw a (new) master of a group, or none ('' when no replica answered as master). */
 export interface MasterEvent extends EventBase {
   readonly op: 'master';
   readonly type: 'info';
+  /** The broker group; absent when the run has one group. */
+  readonly group?: string;
   readonly node: string;
   readonly term?: number;
 }
@@ -72,13 +78,20 @@ export interface MasterEvent extends EventBase {
 /** One replica's log at the end of a run, read from its files after the run (offline). */
 export interface ReplicaDump {
   readonly node: string;
+  /** Its broker group (brokerName): replicas are compared within their group, and a message id
+   *  must be stored by one group only. Absent: the run's only group. */
+  readonly group?: string;
   /** Entries up to this index are committed as far as this replica knows. */
   readonly commitIndex: number;
   /** Every entry in the replica's log (committed or not), in index order. `hash` is any stable
    *  digest of the entry's term and bytes (e.g. hex crc32 or sha1). */
   readonly entries: readonly { readonly index: number; readonly term: number; readonly hash: string }[];
-  /** Messages stored by committed entries, in log order, decoded from the broker's commands. */
+  /** Messages stored by committed entries, in log order, decoded from the broker's commands. A
+   *  retried batch an idempotent producer's window answered is in the log but stores nothing. */
   readonly messages: readonly DumpedMessage[];
+  /** Committed sendBatch entries the state machine answered from a producer's window (a retry
+   *  of a batch stored before) and so did not store. */
+  readonly retriesAnswered?: number;
   /** Retention: `messages` are those of the entries after this log index (a mark whose snapshot
    *  seeded the replay; the log before it was cut). 0 or absent: from the log's start. */
   readonly replayedAfter?: number;

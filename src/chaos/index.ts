@@ -1,7 +1,7 @@
 // The chaos runner's API for scripts/chaos.ts and its tests. delay-relay.ts is not here: it is a
 // program of its own, started as a child process.
-export { checkHistory, type CheckOptions } from './checker.ts';
-export { replayMessages } from './dump.ts';
+export { checkHistory, type CheckOptions, type CheckResult, type GroupResult } from './checker.ts';
+export { replayLog, replayMessages, type LogRecord, type Replay, type ReplayOptions } from './dump.ts';
 export { EMPTY_SEED, seedForLog, seedFromSnapshot, type ReplaySeed } from './mark-seed.ts';
 export { retentionConfig, RETENTION_SEGMENT_BYTES, snapshotsInstalled } from './retention.ts';
 export {

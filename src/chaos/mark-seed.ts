@@ -7,7 +7,7 @@
 // mark snapshot each consume queue's minOffset is its maxOffset at the mark (the next offset the
 // mark's successors get); a queue the snapshot does not list had nothing yet (starts at 0).
 import path from 'node:path';
-import { decodeSnapshot, MarkStore } from '../broker/index.ts';
+import { decodeSnapshot, MarkStore, type Snapshot } from '../broker/index.ts';
 
 /** The state a replay starts from. */
 export interface ReplaySeed {
@@ -17,6 +17,9 @@ export interface ReplaySeed {
   readonly topics: readonly (readonly [string, number])[];
   /** [topic, queueId, next offset] of every queue the mark lists. */
   readonly queues: readonly (readonly [string, number, number])[];
+  /** The whole state at the mark (every table, the producers' windows too): the replay restores
+   *  the broker's state machine from it. Absent: the log's start. */
+  readonly snapshot?: Snapshot;
 }
 
 /** The replay of a log that starts at index 1: nothing before it, every queue from 0. */
@@ -41,5 +44,5 @@ export function seedFromSnapshot(bytes: Uint8Array, mark: number, node = ''): Re
   if (snap.appliedIndex !== mark) throw new Error(`${node}: the snapshot of mark ${mark} says appliedIndex ${snap.appliedIndex}`);
   const topics = snap.tables.topics.map(([topic, count]) => [topic, count] as const);
   const queues = snap.tables.consumeQueues.map(([topic, queueId, minOffset]) => [topic, queueId, minOffset] as const);
-  return { afterIndex: mark, topics, queues };
+  return { afterIndex: mark, topics, queues, snapshot: snap };
 }

@@ -1,36 +1,27 @@
 // The HTML report of a chaos run: one self-contained page (inline CSS and SVG, no scripts, no
 // external resources) that shows at a glance what the faults did: a timeline of throughput,
 // latency and failed writes per second with the fault windows shaded and every master change
-// marked, then the verdict, the findings with their first examples and recovery per fault.
-import type { CheckResult, FaultImpact, Finding } from './checker.ts';
-import { percentile } from './findings.ts';
+// marked, then the verdict, the findings with their first examples and recovery per fault
+// (tables in report-tables.ts, data in report-data.ts).
+import type { CheckResult, FaultImpact } from './checker.ts';
 import type { HistoryEvent } from './history.ts';
+import { masterChanges, masterLabel, timelineSeries, type MasterChange, type ReportMeta, type TimelineSeries } from './report-data.ts';
+import { esc, fmtClock, fmtCount, fmtMs, fmtS, maxOf, n, niceCeil } from './report-format.ts';
+import {
+  metaLine,
+  renderFindings,
+  renderGroups,
+  renderHeadline,
+  renderInjections,
+  renderMasters,
+  renderOutside,
+  renderRecoveryByFault,
+  verdictBadge,
+} from './report-tables.ts';
 import { summaryLine } from './summary.ts';
 
-export interface ReportMeta {
-  readonly title: string;
-  readonly nodes: number;
-  readonly seed?: number;
-  readonly faults: string[];
-  readonly durationS: number;
-}
-
-/** Per second of the run (index = second): acks, failed or unknown outcomes, latency of acks. */
-export interface TimelineSeries {
-  readonly seconds: number;
-  readonly acked: number[];
-  readonly failed: number[];
-  /** NaN for a second without acks. */
-  readonly p50: number[];
-  readonly p99: number[];
-}
-
-export interface MasterChange {
-  readonly t: number;
-  /** '' when no replica answered as master. */
-  readonly node: string;
-  readonly term?: number;
-}
+export { masterChanges, timelineSeries, type MasterChange, type ReportMeta, type TimelineSeries } from './report-data.ts';
+export { esc } from './report-format.ts';
 
 export function renderReport(events: readonly HistoryEvent[], result: CheckResult, meta: ReportMeta): string {
   const series = timelineSeries(events);
@@ -48,6 +39,7 @@ export function renderReport(events: readonly HistoryEvent[], result: CheckResul
 <p class="meta">${esc(metaLine(meta, result))}</p>
 </header>
 ${renderHeadline(result)}
+${renderGroups(result)}
 <section>
 <h2>Timeline</h2>
 ${renderTimeline(series, result, masters, meta)}
@@ -81,55 +73,6 @@ ${renderMasters(masters)}
 `;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Data for the timeline
-
-export function timelineSeries(events: readonly HistoryEvent[]): TimelineSeries {
-  const invokedAt = new Map<string, number>();
-  const latencies: number[][] = [];
-  const acked: number[] = [];
-  const failed: number[] = [];
-  let lastT = 0;
-  for (const ev of events) {
-    if (ev.t > lastT) lastT = ev.t;
-    if (ev.op !== 'send') continue;
-    if (ev.type === 'invoke') {
-      invokedAt.set(ev.id, ev.t);
-      continue;
-    }
-    const second = Math.max(0, Math.floor(ev.t / 1000));
-    const latency = ev.latencyMs ?? ev.t - (invokedAt.get(ev.id) ?? ev.t);
-    invokedAt.delete(ev.id);
-    if (ev.type === 'ok') {
-      acked[second] = (acked[second] ?? 0) + 1;
-      (latencies[second] ??= []).push(latency);
-    } else {
-      failed[second] = (failed[second] ?? 0) + 1;
-    }
-  }
-  const seconds = Math.max(1, Math.ceil(lastT / 1000));
-  const p50: number[] = [];
-  const p99: number[] = [];
-  for (let s = 0; s < seconds; s++) {
-    const sorted = (latencies[s] ?? []).sort((a, b) => a - b);
-    p50.push(sorted.length ? percentile(sorted, 0.5) : NaN);
-    p99.push(sorted.length ? percentile(sorted, 0.99) : NaN);
-    acked[s] ??= 0;
-    failed[s] ??= 0;
-  }
-  return { seconds, acked: acked.slice(0, seconds), failed: failed.slice(0, seconds), p50, p99 };
-}
-
-/** The monitor's master observations, keeping only changes. */
-export function masterChanges(events: readonly HistoryEvent[]): MasterChange[] {
-  const changes: MasterChange[] = [];
-  for (const ev of events) {
-    if (ev.op !== 'master') continue;
-    if (changes.length && changes[changes.length - 1].node === ev.node) continue;
-    changes.push({ t: ev.t, node: ev.node, term: ev.term });
-  }
-  return changes;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The SVG timeline
@@ -158,7 +101,7 @@ function renderTimeline(series: TimelineSeries, result: CheckResult, masters: Ma
 
   const faultLabels = placeLabels(result.recovery.map((f) => ({ x: frame.x(f.startT), text: f.fault })));
   // 'no master' gets a grey line but no label: after every kill it would crowd the lane.
-  const masterLabels = placeLabels(masters.map((m) => ({ x: frame.x(m.t), text: m.node })));
+  const masterLabels = placeLabels(masters.map((m) => ({ x: frame.x(m.t), text: masterLabel(m) })));
   const faultLaneH = laneHeight(faultLabels);
   const masterLaneH = laneHeight(masterLabels);
   const faultTop = 18;
@@ -261,9 +204,9 @@ function masterMarks(masters: MasterChange[], labels: PlacedLabel[], frame: Fram
     .map((m, i) => {
       const x = n(frame.x(m.t));
       const y = top + labels[i].row * LANE_ROW;
-      const title = `${fmtS(m.t)}: ${m.node ? `master ${m.node}` : 'no master'}${m.term !== undefined ? ` (term ${m.term})` : ''}`;
+      const title = `${fmtS(m.t)}: ${m.group !== undefined ? `${m.group}: ` : ''}${m.node ? `master ${m.node}` : 'no master'}${m.term !== undefined ? ` (term ${m.term})` : ''}`;
       if (!m.node) return `<g class="master none"><title>${esc(title)}</title><line x1="${x}" y1="${top + 2}" x2="${x}" y2="${bottom}"/></g>`;
-      return `<g class="master"><title>${esc(title)}</title><line x1="${x}" y1="${y + 2}" x2="${x}" y2="${bottom}"/><text x="${n(labels[i].textX)}" y="${y + 11}">${esc(m.node)}</text></g>`;
+      return `<g class="master"><title>${esc(title)}</title><line x1="${x}" y1="${y + 2}" x2="${x}" y2="${bottom}"/><text x="${n(labels[i].textX)}" y="${y + 11}">${esc(masterLabel(m))}</text></g>`;
     })
     .join('\n');
 }
@@ -362,185 +305,6 @@ function timelineLegend(recovery: FaultImpact[], colors: Map<string, string>): s
   return `${swatches ? `Fault windows (injection to heal): ${swatches}. ` : 'No faults injected. '}Dashed lines: master changes, named by the new master (grey: no master). Red bands below: unavailable. Hover for details.`;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Tables
-
-function verdictBadge(result: CheckResult): string {
-  return result.ok ? '<span class="badge pass">PASS</span>' : '<span class="badge fail">FAIL</span>';
-}
-
-function metaLine(meta: ReportMeta, result: CheckResult): string {
-  const parts = [`${meta.nodes} nodes`, `${meta.durationS} s`, `faults: ${meta.faults.join(', ') || 'none'}`];
-  if (meta.seed !== undefined) parts.push(`seed ${meta.seed}`);
-  if (result.referenceNode !== undefined) parts.push(`final log read from ${result.referenceNode}`);
-  return parts.join(' · ');
-}
-
-function renderHeadline(result: CheckResult): string {
-  const cards: [string, string, boolean][] = [
-    ['acked', fmtCount(result.sends.acked), false],
-    ['lost', String(result.lost.count), result.lost.count > 0],
-    ['expired by retention', String(result.expiredByRetention.count), false],
-    ['duplicated', `${result.duplicated.count}${result.duplicated.count ? ` (${result.duplicated.unexplained} unexplained)` : ''}`, result.duplicated.unexplained > 0],
-    ['reordered', String(result.reordered.count), result.reordered.count > 0],
-    ['divergent', String(result.divergent.count), result.divergent.count > 0],
-    ['failed but stored', String(result.failedButStored.count), result.failedButStored.count > 0],
-    ['misplaced', String(result.misplaced.count), result.misplaced.count > 0],
-    ['phantom', String(result.phantom.count), result.phantom.count > 0],
-    ['fault injections', String(result.faultInjections), false],
-    ['unavailable outside faults', String(result.unavailableOutsideFaults.length), result.unavailableOutsideFaults.length > 0],
-  ];
-  const s = result.sends;
-  return `<section class="cards">${cards.map(([label, value, bad]) => `<div class="card${bad ? ' bad' : ''}"><div class="value">${esc(value)}</div><div class="label">${esc(label)}</div></div>`).join('')}</section>
-<p class="meta">${esc(`${fmtCount(s.ids)} message ids, ${fmtCount(s.attempts)} attempts: ${fmtCount(s.acked)} ok, ${fmtCount(s.failed)} failed, ${fmtCount(s.unknown)} unknown; ${fmtCount(result.received)} received by consumers; run length ${fmtS(result.runEndT)}`)}</p>`;
-}
-
-function renderRecoveryByFault(result: CheckResult): string {
-  const rows = Object.entries(result.recoveryByFault).map(([fault, s]) => [fault, String(s.injections), String(s.count), s.count ? fmtMs(s.p50) : '–', s.count ? fmtMs(s.max) : '–', fmtMs(s.stallP50), fmtMs(s.stallMax)]);
-  if (!rows.length) return '<p class="none">No faults were injected.</p>';
-  return (
-    table(['fault', 'injections', 'caused failures', 'unavailable p50', 'unavailable max', 'longest stall p50', 'longest stall max'], rows, [1, 2, 3, 4, 5, 6]) +
-    '<p class="note">Unavailable: from the first send that failed or timed out after the injection to the next acknowledged send. Longest stall: the longest time during the fault (and its grace period) in which no send was acknowledged, which also shows a failover the client hid by retrying.</p>'
-  );
-}
-
-function renderInjections(recovery: FaultImpact[]): string {
-  if (!recovery.length) return '<p class="none">None.</p>';
-  const rows = recovery.map((f) => [
-    `#${f.faultId}`,
-    f.fault,
-    f.detail ?? '',
-    fmtS(f.startT),
-    f.healed ? fmtS(f.endT) : 'not healed',
-    f.firstFailureT === undefined ? 'no failed writes' : `${fmtS(f.firstFailureT)} (${f.firstError ?? ''})`,
-    f.recoveryMs === undefined ? '–' : `${fmtMs(f.recoveryMs)}${f.recoveredT === undefined ? ' (never recovered)' : ''}`,
-    fmtMs(f.stallMs),
-  ]);
-  return table(['id', 'fault', 'detail', 'start', 'healed', 'first failure', 'unavailable', 'longest stall'], rows, [6, 7]);
-}
-
-function renderOutside(result: CheckResult): string {
-  const windows = result.unavailableOutsideFaults;
-  if (!windows.length) return '<p class="none ok">None: every failed send happened during a fault or its grace period.</p>';
-  const rows = windows.map((w) => [fmtS(w.fromT), w.recovered ? fmtS(w.toT) : 'never', fmtMs(w.durationMs), String(w.failures), w.firstError]);
-  return table(['from', 'to (next ok)', 'duration', 'failed sends', 'first error'], rows, [2, 3]);
-}
-
-function renderMasters(masters: MasterChange[]): string {
-  if (!masters.length) return '<p class="none">The monitor recorded no master.</p>';
-  const rows = masters.map((m, i) => [fmtS(m.t), m.node || 'no master', m.term === undefined ? '' : String(m.term), i === 0 ? '' : fmtMs(m.t - masters[i - 1].t)]);
-  return table(['time', 'master', 'term', 'since previous change'], rows, [2, 3]);
-}
-
-function renderFindings(result: CheckResult): string {
-  return [
-    findingBlock('Lost', 'acknowledged, yet in no replica’s committed log and never received', result.lost, ['id', 'client', 'acked at', 'key', 'topic', 'queue', 'offset'], (x) => [
-      x.id,
-      x.client,
-      fmtS(x.ackT),
-      x.key ?? '',
-      x.topic,
-      opt(x.queueId),
-      opt(x.queueOffset),
-    ]),
-    findingBlock(
-      'Duplicated',
-      `stored more than once: ${result.duplicated.explained} explained by an unknown outcome or a retry, ${result.duplicated.unexplained} unexplained`,
-      result.duplicated,
-      ['id', 'copies', 'log indexes', 'explained', 'why'],
-      (x) => [x.id, String(x.copies), x.logIndexes.join(', '), x.explained ? 'yes' : 'NO', x.reason],
-      result.duplicated.unexplained > 0,
-    ),
-    findingBlock('Failed but stored', 'the send failed definitely, yet the message is in the log', result.failedButStored, ['id', 'log index', 'replica', 'error'], (x) => [x.id, String(x.logIndex), x.node, x.error]),
-    findingBlock('Reordered', 'acknowledged before the other send was invoked, yet stored after it', result.reordered, ['rule', 'client', 'topic', 'key / queue', 'earlier (acked at)', 'stored at', 'later (invoked at)', 'stored at'], (x) => [
-      x.rule,
-      x.client,
-      x.topic,
-      x.group,
-      `${x.earlier.id} (${fmtS(x.earlier.ackT)})`,
-      x.earlier.position,
-      `${x.later.id} (${fmtS(x.later.invokeT)})`,
-      x.later.position,
-    ]),
-    findingBlock('Divergent', 'replica pairs whose committed logs differ', result.divergent, ['replicas', 'first index', 'what', 'detail'], (x) => [`${x.a} / ${x.b}`, String(x.index), x.what, x.detail]),
-    findingBlock('Misplaced', 'an ack or a receive named a queue slot that stores another message', result.misplaced, ['source', 'id', 'client', 'topic', 'queue', 'offset', 'stored there'], (x) => [
-      x.source,
-      x.id,
-      x.client,
-      x.topic,
-      String(x.queueId),
-      String(x.queueOffset),
-      x.storedId,
-    ]),
-    findingBlock('Phantom', 'stored messages the workload never sent', result.phantom, ['id', 'log index', 'replica'], (x) => [x.id, String(x.logIndex), x.node]),
-  ].join('\n');
-}
-
-function findingBlock<T>(title: string, what: string, finding: Finding<T>, headers: string[], row: (x: T) => string[], bad = finding.count > 0): string {
-  const head = `<h3 class="${bad ? 'bad' : finding.count ? 'warn' : 'ok'}">${esc(title)}: ${finding.count}</h3><p class="note">${esc(what)}.</p>`;
-  if (!finding.count) return `<div class="finding">${head}</div>`;
-  const more = finding.count > finding.examples.length ? `<p class="note">First ${finding.examples.length} of ${finding.count}.</p>` : '';
-  return `<div class="finding">${head}${table(headers, finding.examples.map(row))}${more}</div>`;
-}
-
-function table(headers: string[], rows: string[][], numeric: number[] = []): string {
-  const align = (i: number) => (numeric.includes(i) ? ' class="num"' : '');
-  const head = headers.map((h, i) => `<th${align(i)}>${esc(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${align(i)}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Formatting
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Escapes text for HTML content and attribute values. */
-export function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
-}
-
-function n(v: number): string {
-  return (Math.round(v * 10) / 10).toString();
-}
-
-function opt(v: number | undefined): string {
-  return v === undefined ? '' : String(v);
-}
-
-function fmtMs(ms: number): string {
-  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
-  return `${Math.round(ms)} ms`;
-}
-
-function fmtS(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-function fmtClock(s: number): string {
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-}
-
-function fmtCount(v: number): string {
-  if (v >= 10_000) return `${Math.round(v / 1000)}k`;
-  if (v >= 1000) return `${(v / 1000).toFixed(1)}k`;
-  return String(Math.round(v));
-}
-
-/** The largest value, at least `floor` (no spread: runs can be long). */
-function maxOf(values: number[], floor: number): number {
-  let max = floor;
-  for (const v of values) if (v > max) max = v;
-  return max;
-}
-
-/** 1, 2 or 5 times a power of ten, at least v. */
-function niceCeil(v: number): number {
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
-}
 
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d2330;background:#fff;margin:24px auto;max-width:1240px;padding:0 16px}

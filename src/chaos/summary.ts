@@ -12,14 +12,27 @@ export interface RecoverySummary {
   readonly count: number;
 }
 
+export interface GroupSummary {
+  readonly acked: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly reordered: number;
+  readonly divergent: number;
+}
+
 /** `{"nodes":N,"durationS":N,"faults":N,"acked":N,"lost":N,"duplicated":N,"reordered":N,
  *  "divergent":N,"recoveryMs":{"<fault>":{"p50":N,"max":N,"count":N}}}`: faults is the number of
- *  injections; every injected fault is listed, count 0 when none caused unavailability. */
+ *  injections; every injected fault is listed, count 0 when none caused unavailability. Then,
+ *  only when they apply: `"idempotent":true` (every producer was: any duplicate is a finding) and
+ *  `"groups":{"<brokerName>":{"acked":N,"lost":N,"duplicated":N,"reordered":N,"divergent":N}}`
+ *  for a run of several broker groups (nodes is then per group). */
 export function summaryLine(result: CheckResult, meta: SummaryMeta): string {
   const recoveryMs: Record<string, RecoverySummary> = {};
   for (const [fault, s] of Object.entries(result.recoveryByFault)) {
     recoveryMs[fault] = { p50: Math.round(s.p50), max: Math.round(s.max), count: s.count };
   }
+  const groups: Record<string, GroupSummary> = {};
+  for (const g of result.groups) groups[g.group] = { acked: g.acked, lost: g.lost, duplicated: g.duplicated, reordered: g.reordered, divergent: g.divergent };
   return JSON.stringify({
     nodes: meta.nodes,
     durationS: meta.durationS,
@@ -30,5 +43,7 @@ export function summaryLine(result: CheckResult, meta: SummaryMeta): string {
     reordered: result.reordered.count,
     divergent: result.divergent.count,
     recoveryMs,
+    ...(result.idempotentProducers ? { idempotent: true } : {}),
+    ...(result.groups.length > 1 ? { groups } : {}),
   });
 }

@@ -25,6 +25,8 @@ interface Where {
   readonly o?: number;
   readonly key?: string;
   readonly topic?: string;
+  /** The broker group an ack names (runs of several groups). */
+  readonly group?: string;
 }
 
 /** One attempt: an invoke at `at` and its outcome at `done` (no outcome when done is null). */
@@ -40,13 +42,13 @@ function send(client: string, id: string, at: number, done: number | null, outco
     op: 'send',
     type: outcome,
     latencyMs: done - at,
-    ...(outcome === 'ok' ? { queueId: where.q ?? 0, queueOffset: where.o ?? 0 } : { error: outcome === 'fail' ? 'NOT_MASTER' : 'timeout' }),
+    ...(outcome === 'ok' ? { ...(where.group !== undefined ? { group: where.group } : {}), queueId: where.q ?? 0, queueOffset: where.o ?? 0 } : { error: outcome === 'fail' ? 'NOT_MASTER' : 'timeout' }),
   };
   return [invoke, end];
 }
 
-function receive(client: string, id: string, at: number, q: number, o: number): HistoryEvent {
-  return { t: at, wall: at, client, op: 'receive', type: 'ok', id, topic: 'T', queueId: q, queueOffset: o };
+function receive(client: string, id: string, at: number, q: number, o: number, group?: string): HistoryEvent {
+  return { t: at, wall: at, client, op: 'receive', type: 'ok', id, topic: 'T', ...(group !== undefined ? { group } : {}), queueId: q, queueOffset: o };
 }
 
 function fault(type: 'start' | 'end', name: string, faultId: number, at: number): HistoryEvent {
@@ -72,6 +74,16 @@ function dump(node: string, messages: DumpedMessage[], commitIndex = messages.le
 
 function three(messages: DumpedMessage[]): ReplicaDump[] {
   return ['n0', 'n1', 'n2'].map((n) => dump(n, messages));
+}
+
+/** Three replicas of broker group `group` (ids a0.. for broker-a), each entry hashed with the
+ *  group's name: two groups' logs are different logs. */
+function groupOf3(group: string, messages: DumpedMessage[]): ReplicaDump[] {
+  const letter = group.slice(-1);
+  return [0, 1, 2].map((i) => {
+    const d = dump(`${letter}${i}`, messages);
+    return { ...d, group, entries: d.entries.map((e) => ({ ...e, hash: `${group}-${e.hash}` })) };
+  });
 }
 
 const clean: HistoryEvent[] = [
@@ -141,6 +153,75 @@ t.test('duplicated: after an unknown it is explained, with one acked attempt it 
   t.match(check(noOutcome, three(stored('z', 'z'))).duplicated.examples[0], { explained: true, reason: 'no outcome' });
   const twoFails = [...send('p0', 'w', 0, 5, 'fail'), ...send('p0', 'w', 10, 20, 'ok', { q: 0, o: 1 })];
   t.match(check(twoFails, three(stored('w', 'w'))).duplicated.examples[0], { explained: true, reason: 'retried' });
+});
+
+t.test('idempotent producers: any duplicate is a finding, a retry after an unknown outcome included', async (t) => {
+  // The planted bug: the window should have answered the retry, yet the log stores x twice.
+  const retried = [...send('p0', 'x', 0, 3000, 'unknown'), ...send('p0', 'x', 3001, 3010, 'ok', { q: 0, o: 0 })];
+  const twice = stored('x', 'x');
+  t.ok(check(retried, three(twice)).ok, 'without idempotence: explained by the unknown outcome');
+  const r = check(retried, three(twice), { idempotentProducers: true });
+  t.notOk(r.ok, 'with idempotence the run fails');
+  t.equal(r.idempotentProducers, true);
+  t.equal(r.duplicated.count, 1);
+  t.equal(r.duplicated.unexplained, 1);
+  t.equal(r.duplicated.explained, 0);
+  t.match(r.duplicated.examples[0], { id: 'x', copies: 2, logIndexes: [1, 2], explained: false, reason: /idempotent producer, yet stored 2 times/ });
+  t.match(summaryLine(r, { nodes: 3, durationS: 60 }), /"duplicated":1,.*"idempotent":true}$/);
+  const clean1 = check(retried, three(stored('x')), { idempotentProducers: true });
+  t.ok(clean1.ok, 'the retry answered from the window: stored once');
+  t.equal(clean1.duplicated.count, 0);
+  t.match(summaryLine(clean1, { nodes: 3, durationS: 60 }), /"duplicated":0,.*"idempotent":true}$/);
+});
+
+t.test('two broker groups: a message in both is a duplicate; replicas, slots and order are per group', async (t) => {
+  // broker-a stores a then b on queue 0; broker-b stores c then b (the same id again) on its queue 0.
+  const a = stored('a', 'b');
+  const b = stored('c', 'b');
+  const events = [
+    ...send('p0', 'a', 0, 10, 'ok', { q: 0, o: 0, group: 'broker-a' }),
+    ...send('p0', 'b', 20, 30, 'ok', { q: 0, o: 1, group: 'broker-a' }),
+    ...send('p1', 'c', 0, 10, 'ok', { q: 0, o: 0, group: 'broker-b' }),
+    receive('c0', 'a', 40, 0, 0, 'broker-a'),
+    receive('c0', 'c', 41, 0, 0, 'broker-b'),
+  ];
+  const dumps = [...groupOf3('broker-a', a), ...groupOf3('broker-b', b)];
+  const r = check(events, dumps, { idempotentProducers: true });
+  t.equal(r.divergent.count, 0, 'the groups\u2019 logs differ, but each group\u2019s replicas agree');
+  t.equal(r.misplaced.count, 0, 'queue 0 offset 0 is a in broker-a and c in broker-b: each ack names its own group');
+  t.equal(r.lost.count, 0);
+  t.equal(r.duplicated.count, 1, 'b lives in two groups');
+  t.equal(r.duplicated.acrossGroups, 1);
+  t.match(r.duplicated.examples[0], { id: 'b', copies: 2, groups: ['broker-a', 'broker-b'], explained: false, reason: /stored by groups broker-a and broker-b/ });
+  t.notOk(r.ok);
+  t.same(
+    r.groups.map((g) => [g.group, g.replicas.join(','), g.referenceNode, g.acked, g.duplicated, g.divergent]),
+    [
+      ['broker-a', 'a0,a1,a2', 'a0', 2, 1, 0],
+      ['broker-b', 'b0,b1,b2', 'b0', 1, 1, 0],
+    ],
+  );
+  t.equal(r.referenceNode, 'a0, b0');
+  const line = JSON.parse(summaryLine(r, { nodes: 3, durationS: 60 })) as { groups: Record<string, { duplicated: number }> };
+  t.same(Object.keys(line.groups), ['broker-a', 'broker-b'], 'the summary has a line per group');
+  t.equal(line.groups['broker-b']!.duplicated, 1);
+
+  // Without the group names the slots would collide: every check is by (group, topic, queue, offset).
+  const wrongGroup = [...events, receive('c1', 'a', 50, 0, 0, 'broker-b')];
+  t.match(check(wrongGroup, dumps).misplaced.examples, [{ source: 'receive', id: 'a', group: 'broker-b', storedId: 'c' }]);
+  // A replica of broker-b that differs from its own group is divergent; the count is per group.
+  const bad = groupOf3('broker-b', b);
+  (bad[1]!.entries[0] as { hash: string }).hash = 'other';
+  const d = check(events, [...groupOf3('broker-a', a), ...bad]);
+  t.equal(d.divergent.count, 2, 'b1 against b0 and b2');
+  t.same(d.groups.map((g) => g.divergent), [0, 2]);
+  // Lost: acked by broker-b, stored nowhere.
+  const lostD = check([...events, ...send('p1', 'e', 60, 70, 'ok', { q: 1, o: 0, group: 'broker-b' })], dumps);
+  t.match(lostD.lost.examples, [{ id: 'e', group: 'broker-b', queueId: 1 }]);
+  t.same(lostD.groups.map((g) => g.lost), [0, 1]);
+  // Per-queue order holds within a group only: offset 0 in broker-b after offset 1 in broker-a is fine.
+  const crossOrder = [...send('p0', 'a', 0, 10, 'ok', { q: 0, o: 1, group: 'broker-a' }), ...send('p0', 'c', 20, 30, 'ok', { q: 0, o: 0, group: 'broker-b' })];
+  t.equal(check(crossOrder, [...groupOf3('broker-a', stored('z', 'a')), ...groupOf3('broker-b', stored('c'))]).reordered.count, 0);
 });
 
 t.test('failedButStored: a definite failure must not be stored; phantom: a stored id nobody sent', async (t) => {

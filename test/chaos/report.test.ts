@@ -140,6 +140,28 @@ t.test('the tables show the verdict, findings with examples, and recovery per fa
   t.match(passing, /<h3 class="ok">Lost: 0<\/h3>/);
 });
 
+t.test('two broker groups: a line per group, each group\u2019s masters, and duplicates judged as idempotent', async (t) => {
+  const { events, dumps } = run();
+  // broker-b stores m7 again: a message in two groups.
+  const other = [{ id: 'm7', topic: 'T', queueId: 0, queueOffset: 0, logIndex: 1 }];
+  const bDumps = ['b0', 'b1', 'b2'].map((node) => ({ node, group: 'broker-b', commitIndex: 1, entries: [{ index: 1, term: 1, hash: 'b1' }], messages: other, retriesAnswered: 3 }));
+  const all = [...dumps.map((d) => ({ ...d, group: 'broker-a', node: d.node.replace('n', 'a') })), ...bDumps];
+  const withMasters = [...events, { t: 200, wall: 200, client: 'monitor', op: 'master', type: 'info', group: 'broker-b', node: 'b1', term: 1 } as HistoryEvent];
+  withMasters.sort((a, b) => a.t - b.t);
+  const result = checkHistory(withMasters, all, { idempotentProducers: true });
+  const html = renderReport(withMasters, result, { ...META, groups: 2 });
+  t.equal(unbalancedTag(html), null);
+  t.match(html, '<h2>Broker groups</h2>');
+  t.match(html, /<tr><td>broker-b<\/td><td>b0, b1, b2<\/td><td>b0<\/td><td class="num">1<\/td><td class="num">1<\/td><td class="num">3<\/td>/, 'broker-b: commit index, stored, retries answered');
+  t.match(html, /<h3 class="bad">Duplicated: 1<\/h3>/);
+  t.match(html, /<td>m7<\/td><td>2<\/td><td>broker-a, broker-b<\/td>/, 'the duplicate names both groups');
+  t.match(html, 'idempotent producers: any duplicate is a finding');
+  t.match(html, /<tr><td>broker-b<\/td><td>0.2 s<\/td><td>b1<\/td>/, 'master changes per group');
+  t.match(html, '3 retried batches answered from a producer');
+  const oneGroup = renderReport(events, checkHistory(events, dumps), META);
+  t.notMatch(oneGroup, 'Broker groups', 'one group: no group table');
+});
+
 t.test('an empty run renders', async (t) => {
   const html = renderReport([], checkHistory([], []), { title: 'empty', nodes: 3, faults: [], durationS: 0 });
   t.equal(unbalancedTag(html), null);

@@ -1,12 +1,14 @@
 // Pure parts of the chaos runner: partition geometry (Jepsen's definitions), the message ids in
-// bodies, and the offline replay of queue offsets, which must agree with the broker's own apply.
+// bodies, and the offline replay through the broker's state machine, which must give what the
+// broker's own apply gave: queue offsets, and nothing for a retry an idempotent producer's window
+// answered.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { encodeCommand, type BrokerCommand, BrokerStateMachine } from '../../src/broker/index.ts';
-import { replayMessages, bridgeCuts, componentCuts, ringCuts, type Cuts, bodyOf, idOfBody, mistypePeer, staleConfig, wrongGroup } from '../../src/chaos/index.ts';
+import { encodeCommand, encodeSnapshot, type BrokerCommand, BrokerStateMachine } from '../../src/broker/index.ts';
+import { checkHistory, replayLog, replayMessages, seedFromSnapshot, type DumpedMessage, type HistoryEvent, type ReplicaDump, bridgeCuts, componentCuts, ringCuts, type Cuts, bodyOf, idOfBody, mistypePeer, staleConfig, wrongGroup } from '../../src/chaos/index.ts';
 import { Prng } from '../../src/raft/index.ts';
 
 /** Who node a can hear from (itself included). */
@@ -94,4 +96,64 @@ t.test('operator-mistake faults: a mistyped peer port and another group name, ea
   const five = 'dLegerPeers=n0-h:1;n1-h:2;n2-h:3;n3-h:4;n4-h:5\nclientPeers=n0-h:11;n1-h:12;n2-h:13;n3-h:14;n4-h:15\ndLegerSelfId=n3\npreferredLeaderId=n1\n';
   t.equal(staleConfig(five, ['n3', 'n0', 'n4']), 'dLegerPeers=n0-h:1;n3-h:4;n4-h:5\nclientPeers=n0-h:11;n3-h:14;n4-h:15\ndLegerSelfId=n3\n', 'a stale list: only the kept replicas, in both lists; a preferred leader not among them is gone');
   t.match(staleConfig(five, ['n3', 'n1']), /preferredLeaderId=n1/, 'one among them stays');
+});
+
+t.test('the replay stores what the state machine stored: a retry its window answered is in the log only', async (t) => {
+  const batch = (ids: string[], producer?: { producerId: string; seq: number }): BrokerCommand => ({
+    kind: 'sendBatch',
+    topic: 'T',
+    queueId: 0,
+    storeTimestamp: 1,
+    autoCreateQueues: 0,
+    messages: ids.map((id) => ({ body: bodyOf(id) })),
+    ...producer,
+  });
+  const log: BrokerCommand[] = [
+    { kind: 'createTopic', topic: 'T', queues: 1 },
+    batch(['p0-000000', 'p0-000001'], { producerId: 'prod-1', seq: 0 }),
+    batch(['p0-000002'], { producerId: 'prod-1', seq: 2 }),
+    batch(['p0-000000', 'p0-000001'], { producerId: 'prod-1', seq: 0 }), // a retry of entry 2
+    batch(['p1-000000']),
+    batch(['p1-000000']), // a retry without idempotence: stored again
+  ];
+  const records = log.map((cmd, i) => ({ index: i + 1, term: 1, type: 0, data: encodeCommand(cmd) }));
+  const replay = replayLog(records, { node: 'n0' });
+  t.same(
+    replay.messages.map((m) => `${m.id}@${m.queueOffset}#${m.logIndex}`),
+    ['p0-000000@0#2', 'p0-000001@1#2', 'p0-000002@2#3', 'p1-000000@3#5', 'p1-000000@4#6'],
+    'the idempotent retry stored nothing; the plain one was stored again',
+  );
+  t.equal(replay.retriesAnswered, 1);
+  t.throws(() => replayLog(records.slice(1), { node: 'n0' }), /committed entry 1 is missing/, 'a replay needs every entry from its start');
+});
+
+// The planted broker bug (its test-only 'producer-windows-forgotten-on-restore'): a replica
+// restored from a snapshot forgets the windows and stores a retry again. Its dump, replayed
+// through its own state machine, disagrees with a healthy replica's, and the checker says so.
+t.test('a state machine that forgets the producer windows on restore is found by the checker', async (t) => {
+  const send = (id: string, seq: number): BrokerCommand => ({ kind: 'sendBatch', topic: 'T', queueId: 0, storeTimestamp: 1, autoCreateQueues: 0, messages: [{ body: bodyOf(id) }], producerId: 'prod-1', seq });
+  const log: BrokerCommand[] = [{ kind: 'createTopic', topic: 'T', queues: 1 }, send('p0-000000', 0), send('p0-000001', 1), send('p0-000000', 0), send('p0-000002', 2)];
+  const records = log.map((cmd, i) => ({ index: i + 1, term: 1, type: 0, data: encodeCommand(cmd) }));
+  // The snapshot at entry 3 (as a mark gives it): the window holds seq 0 and 1.
+  const sm = new BrokerStateMachine({ brokerName: 'b', readEntry: () => undefined });
+  for (const r of records.slice(0, 3)) sm.apply(r);
+  const seed = seedFromSnapshot(encodeSnapshot(sm.markSnapshot()), 3);
+  const after = records.slice(3);
+  const healthy = replayLog(after, { node: 'n1', seed });
+  t.same(healthy.messages.map((m) => m.id), ['p0-000002'], 'the retry at 4 is answered from the restored window');
+  const bugged = replayLog(after, { node: 'n1', seed, testBugs: new Set(['producer-windows-forgotten-on-restore']) });
+  t.same(bugged.messages.map((m) => m.id), ['p0-000000', 'p0-000002'], 'the forgetful one stores it again');
+
+  const full = replayLog(records, { node: 'n0' });
+  const entries = records.map((r) => ({ index: r.index, term: 1, hash: `h${r.index}` }));
+  const dumpOf = (node: string, messages: DumpedMessage[], from: number): ReplicaDump => ({ node, commitIndex: 5, entries: entries.slice(from), messages, ...(from > 0 ? { replayedAfter: from, queueStarts: [{ topic: 'T', queueId: 0, offset: 2 }] } : {}) });
+  const history = ['p0-000000', 'p0-000001', 'p0-000002'].flatMap((id, i): HistoryEvent[] => [
+    { t: i * 10, wall: i * 10, client: 'p0', op: 'send', type: 'invoke', id, topic: 'T' },
+    { t: i * 10 + 5, wall: i * 10 + 5, client: 'p0', op: 'send', type: 'ok', id, topic: 'T', queueId: 0, queueOffset: i },
+  ]);
+  const ok = checkHistory(history, [dumpOf('n0', full.messages, 0), dumpOf('n1', healthy.messages, 3)], { idempotentProducers: true });
+  t.ok(ok.ok, 'healthy replicas agree');
+  const found = checkHistory(history, [dumpOf('n0', full.messages, 0), dumpOf('n1', bugged.messages, 3)], { idempotentProducers: true });
+  t.notOk(found.ok, 'the bug fails the check');
+  t.match(found.divergent.examples[0], { a: 'n0', b: 'n1', index: 4, what: 'messages' });
 });
