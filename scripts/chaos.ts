@@ -1,14 +1,14 @@
-// npm run chaos -- --nodes 3|5 --faults leader-kill,random-partition,... --duration S ...
-// Runs a broker group under faults with a workload, checks the history against the replicas'
-// final logs, writes DIR/history.jsonl, DIR/findings.json, DIR/report.html, and prints one JSON
+// npm run chaos -- --nodes 3|5 [--groups G] --faults leader-kill,random-partition,... --duration S ...
+// Runs one broker group (or G of them behind NameServers) under faults with a workload, checks
+// the history against the replicas' final logs, writes DIR/history.jsonl, DIR/findings.json, DIR/report.html, and prints one JSON
 // summary line as the last line of stdout. Progress goes to stderr.
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { parseFlagsOrHelp, startProgress, UsageError, type CommandSpec } from '../src/cli/index.ts';
-import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, LONG_SUSPEND_MS, LOSS_PERCENT, runChaos } from '../src/chaos/index.ts';
+import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, GROUPS_MAX, LONG_SUSPEND_MS, LOSS_PERCENT, NAMESRV_COUNT_MAX, runChaos } from '../src/chaos/index.ts';
 
 const SPEC: CommandSpec = {
-  usage: 'npm run chaos -- --nodes 3|5 --faults F1,F2,...|all --duration S [--interval S] [--hold S] [--seed N] [--out DIR] [--producers P] [--retention S]',
+  usage: 'npm run chaos -- --nodes 3|5 [--groups G] [--namesrv K] --faults F1,F2,...|all --duration S [--interval S] [--hold S] [--seed N] [--out DIR] [--producers P] [--retention S] [--no-idempotence]',
   summary: [
     'Chaos test of a raftmq broker group, in the spirit of OpenMessaging Chaos and Jepsen. Starts the',
     'replicas as real processes, each in its own network namespace when run as root (else on',
@@ -17,6 +17,17 @@ const SPEC: CommandSpec = {
     '--hold, heal, repeat until --duration. Then it heals everything, waits for the replicas to catch',
     'up, stops them, reads their logs and checks the history: lost, duplicated, reordered, divergent,',
     'recovery time per fault. The last stdout line is the JSON summary.',
+    '',
+    'Groups (--groups G): G broker groups of --nodes replicas each (broker-a with a0, a1, ..., broker-b',
+    'with b0, ...) and --namesrv NameServer processes (default 1 with G > 1) that every replica registers',
+    'with. The topic is created on every group; producers and consumers go through the NameServers',
+    'whenever a run has any. A replica fault draws its group first (seeded), then aims within it (a',
+    'leader fault hits that group\'s master). Replicas are checked for divergence within their group;',
+    'lost, duplicated, misplaced and reordered over all groups (a message must live in one group only).',
+    '',
+    'Producers are idempotent (the client\'s default): a retry is answered from the broker\'s window, so',
+    'any duplicate is a finding. --no-idempotence runs them at-least-once, as before: duplicates after an',
+    'unknown outcome or a retry are then explained, not findings.',
     '',
     'Faults:',
     '  leader-kill       SIGKILL the master; restarted at heal',
@@ -40,7 +51,8 @@ const SPEC: CommandSpec = {
     `  random-loss       drop ${LOSS_PERCENT}% of the packets arriving at random replicas (needs namespaces)`,
     `  random-delay      ${DELAY_MS} ms +/- ${DELAY_JITTER_MS} ms on random replicas: tc netem when the kernel has it,`,
     '                    else a userspace relay in front of each Raft port delays the peer traffic',
-    '  all               every fault valid for --nodes',
+    '  namesrv-kill      SIGKILL one NameServer; restarted (empty, refilled by registrations) at heal',
+    '  all               every fault valid for --nodes (and namesrv-kill when the run has NameServers)',
     '',
     'Retention (--retention S): the replicas keep messages S seconds, with 1 MiB commit log segments',
     '(a retention mark per MiB of log), deletion at every hour and 200 ms checkpoints, so the log is cut',
@@ -53,7 +65,10 @@ const SPEC: CommandSpec = {
     '(timeline).',
   ].join('\n'),
   flags: [
-    { name: 'nodes', kind: 'int', help: 'replicas: 3 or 5', default: 3, min: 3, max: 5 },
+    { name: 'nodes', kind: 'int', help: 'replicas per group: 3 or 5', default: 3, min: 3, max: 5 },
+    { name: 'groups', kind: 'int', help: 'broker groups (broker-a, broker-b, ...)', default: 1, min: 1, max: GROUPS_MAX },
+    { name: 'namesrv', kind: 'int', help: 'NameServer processes (default: 1 with --groups 2 or more, else 0)', min: 0, max: NAMESRV_COUNT_MAX },
+    { name: 'no-idempotence', kind: 'bool', help: 'producers without idempotence (at-least-once: duplicates after a retry are explained)' },
     { name: 'faults', kind: 'string', help: 'comma-separated fault names, or all', default: 'all' },
     { name: 'duration', kind: 'int', help: 'seconds of cycles (then heal, settle, check)', default: 60, min: 1, max: 86_400 },
     { name: 'interval', kind: 'int', help: 'seconds of normal running before each fault', default: 10, min: 1, max: 3600 },
@@ -72,8 +87,8 @@ const SPEC: CommandSpec = {
   ],
 };
 
-function parseFaults(text: string, nodes: number, sequence: boolean): string[] {
-  const valid = faultsValidFor(nodes);
+function parseFaults(text: string, nodes: number, namesrvs: number, sequence: boolean): string[] {
+  const valid = faultsValidFor(nodes, namesrvs);
   if (text.trim() === 'all') return valid;
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);
   // A sequence may repeat a fault; a random draw list needs each once.
@@ -81,7 +96,7 @@ function parseFaults(text: string, nodes: number, sequence: boolean): string[] {
   if (list.length === 0) throw new UsageError('--faults needs at least one fault name (or all)');
   for (const f of list) {
     if (!ALL_FAULTS.includes(f)) throw new UsageError(`--faults: unknown fault "${f}"; known: ${ALL_FAULTS.join(', ')}, all`);
-    if (!valid.includes(f)) throw new UsageError(`--faults: ${f} needs 5 nodes (--nodes 5)`);
+    if (!valid.includes(f)) throw new UsageError(f === 'namesrv-kill' ? '--faults: namesrv-kill needs a NameServer (--namesrv 1, or --groups 2)' : `--faults: ${f} needs 5 nodes (--nodes 5)`);
   }
   return list;
 }
@@ -89,11 +104,14 @@ function parseFaults(text: string, nodes: number, sequence: boolean): string[] {
 async function main(argv: string[]): Promise<number> {
   let flags;
   let faults: string[];
+  let namesrvs: number;
   try {
     flags = parseFlagsOrHelp(SPEC, argv);
     if (flags === null) return 0;
     if (flags.nodes !== 3 && flags.nodes !== 5) throw new UsageError(`--nodes must be 3 or 5, got ${String(flags.nodes)}`);
-    faults = parseFaults(String(flags.faults), Number(flags.nodes), flags.order === 'sequence');
+    namesrvs = flags.namesrv === undefined ? (Number(flags.groups) > 1 ? 1 : 0) : Number(flags.namesrv);
+    if (Number(flags.groups) > 1 && namesrvs === 0) throw new UsageError('--groups 2 or more needs a NameServer: the clients find the groups through it (--namesrv 1 or more)');
+    faults = parseFaults(String(flags.faults), Number(flags.nodes), namesrvs, flags.order === 'sequence');
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`chaos: ${err.message}`);
@@ -102,16 +120,21 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const nodes = Number(flags.nodes);
+  const groups = Number(flags.groups);
+  const idempotence = flags['no-idempotence'] !== true;
   const seed = flags.seed === undefined ? randomInt(2 ** 31 - 1) : Number(flags.seed);
   const out = path.resolve(flags.out === undefined ? path.join('chaos-out', new Date().toISOString().replace(/[:.]/g, '-')) : String(flags.out));
   // On a terminal, a bar over --duration with what the workload has acked so far.
   const bar = startProgress({ total: Number(flags.duration), unit: 's', rate: false });
   const log = (line: string): void => bar.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`);
-  log(`nodes ${nodes}, duration ${String(flags.duration)}s, interval ${String(flags.interval)}s, hold ${String(flags.hold)}s, seed ${seed}${flags.retention !== undefined ? `, retention ${String(flags.retention)}s` : ''}, out ${out}`);
+  log(`${groups > 1 ? `groups ${groups} of ` : ''}nodes ${nodes}${namesrvs > 0 ? `, NameServers ${namesrvs}` : ''}${idempotence ? '' : ', producers without idempotence'}, duration ${String(flags.duration)}s, interval ${String(flags.interval)}s, hold ${String(flags.hold)}s, seed ${seed}${flags.retention !== undefined ? `, retention ${String(flags.retention)}s` : ''}, out ${out}`);
   let outcome;
   try {
     outcome = await runChaos({
       nodes,
+      groups,
+      namesrvs,
+      idempotence,
       faults,
       order: flags.order === 'sequence' ? 'sequence' : 'random',
       durationS: Number(flags.duration),
@@ -134,7 +157,11 @@ async function main(argv: string[]): Promise<number> {
     bar.stop();
   }
   const r = outcome.result;
-  log(`lost ${r.lost.count}, duplicated ${r.duplicated.count} (unexplained ${r.duplicated.unexplained}), reordered ${r.reordered.count}, divergent ${r.divergent.count}, misplaced ${r.misplaced.count}, phantom ${r.phantom.count}, failedButStored ${r.failedButStored.count}`);
+  for (const g of r.groups.length > 1 ? r.groups : []) {
+    log(`${g.group} (${g.replicas.join(',')}): acked ${g.acked}, stored ${g.stored}, retries answered ${g.retriesAnswered}, lost ${g.lost}, duplicated ${g.duplicated}, reordered ${g.reordered}, divergent ${g.divergent}`);
+  }
+  const dupNote = r.idempotentProducers ? ` (idempotent producers: each is a finding${r.duplicated.acrossGroups > 0 ? `; ${r.duplicated.acrossGroups} in two groups` : ''})` : ` (unexplained ${r.duplicated.unexplained})`;
+  log(`lost ${r.lost.count}, duplicated ${r.duplicated.count}${dupNote}, reordered ${r.reordered.count}, divergent ${r.divergent.count}, misplaced ${r.misplaced.count}, phantom ${r.phantom.count}, failedButStored ${r.failedButStored.count}`);
   if (flags.retention !== undefined) {
     const installed = Object.entries(outcome.snapshotsInstalled).map(([id, n]) => `${id}=${n}`).join(' ');
     const cut = r.dumpStarts.some((d) => d.queues.length > 0);

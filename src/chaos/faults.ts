@@ -5,10 +5,15 @@
 // Process faults signal replica processes by PID; network faults set firewall rules in the
 // replicas' namespaces (net.ts) or switch the delay relays. Every fault writes a 'start' event
 // when injected and an 'end' event when healed.
+//
+// With several broker groups a replica fault first draws its group (seeded too), then aims within
+// it as with one group: a partition or a majority is a group's business, and a leader fault hits
+// the master of that group. namesrv-kill SIGKILLs one NameServer (restarted, empty, at heal).
 import { Prng } from '../raft/index.ts';
 import { delay } from '../net/index.ts';
 import { Admin } from '../client/index.ts';
 import type { Monitor } from './monitor.ts';
+import type { ChaosNamesrvs } from './namesrvs.ts';
 import type { NetLab } from './net.ts';
 import type { ChaosNodes } from './nodes.ts';
 import type { HistoryRecorder } from './recorder.ts';
@@ -28,7 +33,8 @@ export const PROCESS_FAULTS = [
   'membership',
 ] as const;
 export const NETWORK_FAULTS = ['random-partition', 'leader-partition', 'partition-majorities-ring', 'bridge', 'random-loss', 'random-delay'] as const;
-export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
+export const NAMESRV_FAULTS = ['namesrv-kill'] as const;
+export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS, ...NAMESRV_FAULTS];
 /** Faults that only make sense with 5 (or more) replicas, as Jepsen defines them. */
 const FIVE_NODE_FAULTS: ReadonlySet<string> = new Set(['partition-majorities-ring', 'bridge']);
 
@@ -69,8 +75,13 @@ export function staleConfig(conf: string, keep: readonly string[]): string {
     .join('\n');
 }
 
-export function faultsValidFor(nodes: number): string[] {
-  return ALL_FAULTS.filter((f) => nodes >= 5 || !FIVE_NODE_FAULTS.has(f));
+/** The faults `all` means for groups of `nodes` replicas and `namesrvs` NameServers. */
+export function faultsValidFor(nodes: number, namesrvs = 0): string[] {
+  return ALL_FAULTS.filter((f) => (nodes >= 5 || !FIVE_NODE_FAULTS.has(f)) && (namesrvs > 0 || !isNamesrvFault(f)));
+}
+
+function isNamesrvFault(name: string): boolean {
+  return (NAMESRV_FAULTS as readonly string[]).includes(name);
 }
 
 export function isNetworkFault(name: string): boolean {
@@ -78,9 +89,10 @@ export function isNetworkFault(name: string): boolean {
 }
 
 /** Why `fault` cannot run with these means, or null when it can. */
-export function unavailableReason(fault: string, means: { nodes: number; lab: NetLab | null; labProblem: string; relays: boolean }): string | null {
+export function unavailableReason(fault: string, means: { nodes: number; lab: NetLab | null; labProblem: string; relays: boolean; namesrvs?: number }): string | null {
   if (!ALL_FAULTS.includes(fault)) return `unknown fault (known: ${ALL_FAULTS.join(', ')})`;
   if (FIVE_NODE_FAULTS.has(fault) && means.nodes < 5) return 'needs 5 nodes';
+  if (isNamesrvFault(fault) && !((means.namesrvs ?? 0) > 0)) return 'no NameServer in this run';
   if (fault === 'random-delay') {
     if (means.lab?.netem || means.relays) return null;
     return `no sch_netem in this kernel and no delay relays${means.lab ? '' : `; ${means.labProblem}`}`;
@@ -156,6 +168,8 @@ interface FaultPlan {
 export interface NemesisOptions {
   readonly faults: readonly string[];
   readonly nodes: ChaosNodes;
+  /** The run's NameServers (namesrv-kill), if any. */
+  readonly namesrvs?: ChaosNamesrvs | null;
   readonly lab: NetLab | null;
   readonly monitor: Monitor;
   readonly recorder: HistoryRecorder;
@@ -240,15 +254,24 @@ export class Nemesis {
 
   /** What injecting `name` now would do (act null: nothing to aim at this cycle). */
   private async plan(name: string): Promise<FaultPlan> {
+    if (name === 'namesrv-kill') return this.namesrvKillFault();
+    const groups = this.opts.nodes.groups;
+    // One group: no draw, so a seed replays the same choices as before groups existed.
+    const group = groups.length === 1 ? groups[0]! : groups[this.prng.intBelow(groups.length)]!;
+    const plan = await this.planIn(name, this.opts.nodes.idsOf(group));
+    return groups.length === 1 || plan.act === null ? plan : { ...plan, detail: `${group}: ${plan.detail}` };
+  }
+
+  /** `name` aimed at the replicas `ids` of one group. */
+  private async planIn(name: string, ids: readonly string[]): Promise<FaultPlan> {
     const { nodes } = this.opts;
-    const ids = nodes.ids;
     const n = ids.length;
     const none = { detail: '', act: null, heal: async () => {} };
     switch (name) {
       case 'leader-kill':
       case 'leader-suspend':
       case 'leader-partition': {
-        const master = await this.findMaster();
+        const master = await this.findMaster(ids);
         if (!master) {
           this.opts.log(`${name}: no master to aim at; skipped this cycle`);
           return none;
@@ -268,13 +291,13 @@ export class Nemesis {
       case 'random-suspend':
         return this.suspendFault(this.pick(ids, 1));
       case 'slave-long-suspend': {
-        const victim = await this.pickSlave(name);
+        const victim = await this.pickSlave(name, ids);
         return victim === null ? none : { ...this.suspendFault([victim]), holdMs: LONG_SUSPEND_MS };
       }
       case 'stale-config': {
         // A slave restarted with a copy of broker.conf from when the group was smaller: it counts
         // majorities of another group, so the others must refuse it, not vote with it.
-        const victim = await this.pickSlave(name);
+        const victim = await this.pickSlave(name, ids);
         if (victim === null) return none;
         const keep = [victim, ...this.pick(ids.filter((id) => id !== victim), Math.floor((n - 1) / 2))];
         return this.restartWithFault(victim, (conf) => staleConfig(conf, keep), `dLegerPeers of an older, smaller group: ${keep.join(',')}`);
@@ -282,7 +305,7 @@ export class Nemesis {
       case 'mistyped-peer':
       case 'wrong-group': {
         // An operator's mistake on one slave's broker.conf: the group must keep its master and data.
-        const victim = await this.pickSlave(name);
+        const victim = await this.pickSlave(name, ids);
         if (victim === null) return none;
         const other = ids.find((id) => id !== victim)!;
         const edit = name === 'wrong-group' ? wrongGroup : (conf: string) => mistypePeer(conf, other);
@@ -291,7 +314,7 @@ export class Nemesis {
       case 'wipe-replica': {
         // One lost store at a time, as a group tolerates: only when every replica is up and none
         // is still rebuilding a store.
-        const statuses = await this.opts.monitor.pollAll();
+        const statuses = await this.opts.monitor.pollAll(ids);
         const unfit = ids.filter((id) => { const st = statuses.get(id); return !st || st.recovering; });
         if (unfit.length > 0) {
           this.opts.log(`${name}: ${unfit.join(',')} down or still recovering; skipped this cycle`);
@@ -300,7 +323,7 @@ export class Nemesis {
         return this.wipeFault(this.pick(ids, 1));
       }
       case 'membership':
-        return this.membershipFault();
+        return this.membershipFault(ids);
       case 'random-partition': {
         const order = this.shuffle(ids);
         const cut = Math.floor(n / 2);
@@ -330,22 +353,37 @@ export class Nemesis {
     }
   }
 
+  /** SIGKILL one NameServer (drawn when there are several); restarted at heal, with no routes
+   *  until the replicas register again. */
+  private namesrvKillFault(): FaultPlan {
+    const ns = this.opts.namesrvs;
+    if (!ns) return { detail: '', act: null, heal: async () => {} };
+    const i = ns.addrs.length === 1 ? 0 : this.prng.intBelow(ns.addrs.length);
+    return {
+      detail: `SIGKILL NameServer ${ns.names[i]} (${ns.addrs[i]}); restarted empty at heal`,
+      act: async () => ns.kill(i),
+      heal: async () => {
+        await ns.start(i).catch((err: Error) => this.opts.log(`namesrv-kill: restarting ${ns.names[i]} failed: ${err.message}`));
+      },
+    };
+  }
+
   /**
    * A replica dies for good and is replaced, as an operator does it: it is removed from the
    * group, comes back as a new machine under the same name (empty store, dLegerJoin), is added
    * as a learner and promoted once caught up. Every other time the one replaced is the master.
    * The heal finishes a replacement that did not complete (the replica is added again).
    */
-  private async membershipFault(): Promise<FaultPlan> {
+  private async membershipFault(ids: readonly string[]): Promise<FaultPlan> {
     const { nodes } = this.opts;
-    const master = await this.findMaster();
+    const master = await this.findMaster(ids);
     if (!master) {
       this.opts.log('membership: no master; skipped this cycle');
       return { detail: '', act: null, heal: async () => {} };
     }
-    const victim = this.membershipRounds++ % 2 === 1 ? master : this.pick(nodes.ids.filter((id) => id !== master), 1)[0]!;
+    const victim = this.membershipRounds++ % 2 === 1 ? master : this.pick(ids.filter((id) => id !== master), 1)[0]!;
     const spec = nodes.spec(victim);
-    const admin = new Admin({ servers: nodes.specs.filter((s) => s.id !== victim).map((s) => s.clientAddr), timeoutMs: 20_000 });
+    const admin = new Admin({ servers: ids.filter((id) => id !== victim).map((id) => nodes.spec(id).clientAddr), timeoutMs: 20_000 });
     let added = false;
     const addBack = async (): Promise<void> => {
       if (!nodes.running(victim)) nodes.start(victim, joining);
@@ -390,14 +428,14 @@ export class Nemesis {
     };
   }
 
-  /** One random slave, or null (logged) when no master is known to tell the slaves by. */
-  private async pickSlave(fault: string): Promise<string | null> {
-    const master = await this.findMaster();
+  /** One random slave among `ids`, or null (logged) when no master is known to tell the slaves by. */
+  private async pickSlave(fault: string, ids: readonly string[]): Promise<string | null> {
+    const master = await this.findMaster(ids);
     if (!master) {
       this.opts.log(`${fault}: no master to tell the slaves by; skipped this cycle`);
       return null;
     }
-    return this.pick(this.opts.nodes.ids.filter((id) => id !== master), 1)[0]!;
+    return this.pick(ids.filter((id) => id !== master), 1)[0]!;
   }
 
   /** Restarts `victim` with a mistaken broker.conf; the heal restarts it with the right one. */
@@ -475,10 +513,11 @@ export class Nemesis {
     };
   }
 
-  private async findMaster(): Promise<string> {
+  /** The master among the replicas `ids` (one group), '' when none answers within MASTER_WAIT_MS. */
+  private async findMaster(ids: readonly string[]): Promise<string> {
     const deadline = Date.now() + MASTER_WAIT_MS;
     while (Date.now() < deadline && !this.stopped) {
-      const statuses = await this.opts.monitor.pollAll();
+      const statuses = await this.opts.monitor.pollAll(ids);
       let best: { id: string; term: number } | null = null;
       for (const [id, st] of statuses) {
         if (st?.role === 'MASTER' && !this.opts.nodes.isSuspended(id) && (best === null || st.term > best.term)) best = { id, term: st.term };

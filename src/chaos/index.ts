@@ -6,6 +6,7 @@ export { EMPTY_SEED, seedForLog, seedFromSnapshot, type ReplaySeed } from './mar
 export { retentionConfig, RETENTION_SEGMENT_BYTES, snapshotsInstalled } from './retention.ts';
 export {
   ALL_FAULTS,
+  NAMESRV_FAULTS,
   DELAY_JITTER_MS,
   DELAY_MS,
   LONG_SUSPEND_MS,
@@ -21,6 +22,8 @@ export {
 } from './faults.ts';
 export type { DumpedMessage, HistoryEvent, QueueStart, ReplicaDump, SendEvent } from './history.ts';
 export { esc, masterChanges, renderReport, timelineSeries, type ReportMeta } from './report.ts';
+export { GROUPS_MAX, groupName, replicaIds } from './nodes.ts';
+export { NAMESRV_COUNT_MAX } from './namesrvs.ts';
 export { runChaos, type ChaosProgress } from './run.ts';
 export { summaryLine } from './summary.ts';
 export { bodyOf, idOfBody } from './workload.ts';

@@ -1,7 +1,8 @@
 // Watches every replica's role and term (a status request each POLL_MS per node, each node on its
 // own so a stopped one does not delay the others) and writes a MasterEvent whenever the master
-// the group has (the MASTER with the highest term among fresh answers) changes. The nemesis asks
-// it for the current master; the end of the run asks it whether the replicas caught up.
+// a broker group has (its MASTER with the highest term among fresh answers) changes. Terms are
+// compared within a group only: each group is its own Raft group. The nemesis asks it for the
+// current masters; the end of the run asks it whether the replicas caught up.
 import { type NodeStatus, RaftmqError } from '../protocol/index.ts';
 import { ClusterClient } from '../client/index.ts';
 import { delay } from '../net/index.ts';
@@ -18,24 +19,36 @@ interface Seen {
   at: number;
 }
 
+/** A replica the monitor watches. */
+export interface WatchedNode {
+  readonly addr: string;
+  /** Its broker group (brokerName). */
+  readonly group: string;
+}
+
 export class Monitor {
   private readonly client: ClusterClient;
   private readonly seen = new Map<string, Seen>();
   private stopped = false;
   private loops: Promise<void>[] = [];
-  private lastKey: string | null = null;
-  private currentMaster: { node: string; term: number } | null = null;
+  /** Per group: the last master key written, and the master. */
+  private readonly lastKey = new Map<string, string>();
+  private readonly currentMaster = new Map<string, { node: string; term: number }>();
+  /** MasterEvents name the group only when there are several. */
+  private readonly named: boolean;
 
-  /** nodes: id -> client address. */
+  /** nodes: id -> client address and group. */
   constructor(
-    private readonly nodes: ReadonlyMap<string, string>,
+    private readonly nodes: ReadonlyMap<string, WatchedNode>,
     private readonly recorder: HistoryRecorder,
   ) {
-    this.client = new ClusterClient({ servers: [...nodes.values()], requestTimeoutMs: STATUS_TIMEOUT_MS, connectTimeoutMs: STATUS_TIMEOUT_MS, backoffMsMin: 10, backoffMsMax: 100 });
+    const servers = [...nodes.values()].map((n) => n.addr);
+    this.client = new ClusterClient({ servers, requestTimeoutMs: STATUS_TIMEOUT_MS, connectTimeoutMs: STATUS_TIMEOUT_MS, backoffMsMin: 10, backoffMsMax: 100 });
+    this.named = new Set([...nodes.values()].map((n) => n.group)).size > 1;
   }
 
   start(): void {
-    this.loops = [...this.nodes].map(([id, addr]) => this.pollLoop(id, addr));
+    this.loops = [...this.nodes].map(([id, n]) => this.pollLoop(id, n.addr));
   }
 
   private async pollLoop(id: string, addr: string): Promise<void> {
@@ -54,43 +67,55 @@ export class Monitor {
       }
       if (this.stopped) return;
       this.seen.set(id, { status, at });
-      this.evaluate();
+      this.evaluate(this.nodes.get(id)!.group);
       await delay(Math.max(0, POLL_MS - (Date.now() - started)));
     }
   }
 
-  private evaluate(): void {
+  private evaluate(group: string): void {
     let best: NodeStatus | null = null;
-    for (const { status } of this.seen.values()) {
+    for (const [id, { status }] of this.seen) {
+      if (this.nodes.get(id)?.group !== group) continue;
       if (status?.role === 'MASTER' && (best === null || status.term > best.term)) best = status;
     }
     const key = best ? `${best.nodeId}@${best.term}` : '';
-    if (key === this.lastKey) return;
-    this.lastKey = key;
-    this.currentMaster = best ? { node: best.nodeId, term: best.term } : null;
-    this.recorder.record({ op: 'master', type: 'info', client: 'monitor', node: best?.nodeId ?? '', ...(best ? { term: best.term } : {}) });
+    if (key === this.lastKey.get(group)) return;
+    this.lastKey.set(group, key);
+    if (best) this.currentMaster.set(group, { node: best.nodeId, term: best.term });
+    else this.currentMaster.delete(group);
+    this.recorder.record({ op: 'master', type: 'info', client: 'monitor', ...(this.named ? { group } : {}), node: best?.nodeId ?? '', ...(best ? { term: best.term } : {}) });
   }
 
-  /** The master as last seen ('' for none). */
+  /** The groups watched, in order. */
+  get groups(): string[] {
+    return [...new Set([...this.nodes.values()].map((n) => n.group))];
+  }
+
+  /** The master of `group` as last seen ('' for none). */
+  masterOf(group: string): string {
+    return this.currentMaster.get(group)?.node ?? '';
+  }
+
+  /** The masters as last seen, for progress lines: the node ('' for none) with one group, else
+   *  each group's ('-' for none) space-separated. */
   get master(): string {
-    return this.currentMaster?.node ?? '';
+    const groups = this.groups;
+    if (groups.length === 1) return this.masterOf(groups[0]!);
+    return groups.map((g) => this.masterOf(g) || '-').join(' ');
   }
 
-  /** Waits for a master (up to timeoutMs); '' if none. */
-  async waitForMaster(timeoutMs: number): Promise<string> {
+  /** Waits until every group has a master (up to timeoutMs); the groups still without one. */
+  async waitForMasters(timeoutMs: number): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.master) return this.master;
-      await delay(20);
-    }
-    return this.master;
+    const missing = (): string[] => this.groups.filter((g) => this.masterOf(g) === '');
+    while (Date.now() < deadline && missing().length > 0) await delay(20);
+    return missing();
   }
 
-  /** Fresh statuses of every node, asked now. */
-  async pollAll(): Promise<Map<string, NodeStatus | null>> {
-    const entries = await Promise.all(
-      [...this.nodes].map(async ([id, addr]) => [id, await this.client.status(addr, 1000).catch(() => null)] as const),
-    );
+  /** Fresh statuses of every node (or of `ids`), asked now. */
+  async pollAll(ids?: readonly string[]): Promise<Map<string, NodeStatus | null>> {
+    const which = ids === undefined ? [...this.nodes] : [...this.nodes].filter(([id]) => ids.includes(id));
+    const entries = await Promise.all(which.map(async ([id, n]) => [id, await this.client.status(n.addr, 1000).catch(() => null)] as const));
     return new Map(entries);
   }
 

@@ -1,5 +1,7 @@
 // The replicas of a chaos run as real `raftmq node` processes: configs, start, SIGKILL, SIGSTOP /
-// SIGCONT, graceful stop, all by PID. With a NetLab each replica runs in its own namespace
+// SIGCONT, graceful stop, all by PID. A run has one broker group (replicas n0, n1, ...) or
+// several (broker-a with a0, a1, ..., broker-b with b0, b1, ...), each its own Raft group; with
+// NameServers every replica's broker.conf names them in namesrvAddr. With a NetLab each replica runs in its own namespace
 // (`ip netns exec` execs the node, so the spawned PID is the node's own) and listens on its
 // namespace address; without one, everything is on 127.0.0.1 with free ports.
 //
@@ -23,9 +25,25 @@ const STOP_GRACE_MS = 10_000;
 const RELAY_START_TIMEOUT_MS = 15_000;
 /** The replicas' commit log segment size; reading their logs back (dump.ts) needs the same. */
 export const SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Broker groups of one run (each group's replicas get a namespace: 2 cores run them all). */
+export const GROUPS_MAX = 8;
+const GROUP_LETTERS = 'abcdefgh';
+
+/** The brokerName of group g (0-based): broker-a, broker-b, ... */
+export function groupName(g: number): string {
+  return `broker-${GROUP_LETTERS[g]!}`;
+}
+
+/** Replica ids: n0.. with one group (as runs always were), else the group's letter: a0.., b0.. */
+export function replicaIds(groups: number, nodes: number): string[][] {
+  return Array.from({ length: groups }, (_, g) => Array.from({ length: nodes }, (_, i) => `${groups === 1 ? 'n' : GROUP_LETTERS[g]!}${i}`));
+}
 
 export interface NodeSpec {
   readonly id: string;
+  /** Its broker group (brokerName). */
+  readonly group: string;
+  /** Position among all replicas of the run (its namespace with a NetLab). */
   readonly index: number;
   readonly ip: string;
   readonly clientAddr: string;
@@ -42,7 +60,14 @@ interface Relay {
 }
 
 export interface NodesOptions {
+  /** Replicas per group. */
   readonly nodes: number;
+  /** Broker groups (default 1). */
+  readonly groups?: number;
+  /** NameServers every replica registers with (host:port); none: no registration. */
+  readonly namesrvAddr?: readonly string[];
+  /** registerNameServerPeriod (ms) with NameServers. */
+  readonly registerNameServerPeriodMs?: number;
   readonly dir: string;
   readonly lab: NetLab | null;
   /** Put a delay relay in front of every Raft port. */
@@ -72,40 +97,53 @@ export class ChaosNodes {
   }
 
   static async create(opts: NodesOptions): Promise<ChaosNodes> {
-    const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i}`);
+    const groups = opts.groups ?? 1;
+    if (!Number.isInteger(groups) || groups < 1 || groups > GROUPS_MAX) throw new Error(`groups must be 1..${GROUPS_MAX}, got ${groups}`);
+    const byGroup = replicaIds(groups, opts.nodes);
+    const total = groups * opts.nodes;
     let addrs: { ip: string; client: number; peer: number; relay: number }[];
     if (opts.lab) {
+      if (opts.lab.hosts.length !== total) throw new Error(`the network has ${opts.lab.hosts.length} hosts for ${total} replicas`);
       addrs = opts.lab.hosts.map((h) => ({ ip: h.ip, client: CLIENT_PORT, peer: PEER_PORT, relay: RELAY_PORT }));
     } else {
-      const ports = await freeLocalPorts(opts.nodes * 3);
-      addrs = ids.map((_, i) => ({ ip: '127.0.0.1', client: ports[i]!, peer: ports[opts.nodes + i]!, relay: ports[2 * opts.nodes + i]! }));
+      const ports = await freeLocalPorts(total * 3);
+      addrs = Array.from({ length: total }, (_, i) => ({ ip: '127.0.0.1', client: ports[i]!, peer: ports[total + i]!, relay: ports[2 * total + i]! }));
     }
-    const clientPeers = ids.map((id, i) => `${id}-${addrs[i]!.ip}:${addrs[i]!.client}`).join(';');
-    const specs = ids.map((id, i): NodeSpec => {
-      const dir = path.resolve(opts.dir, id);
-      fs.mkdirSync(dir, { recursive: true });
-      // Others reach this replica through its relay (when relays are on); it binds its real port.
-      const dLegerPeers = ids
-        .map((other, j) => `${other}-${addrs[j]!.ip}:${opts.relays && j !== i ? addrs[j]!.relay : addrs[j]!.peer}`)
-        .join(';');
-      const config = makeConfig({
-        dLegerPeers,
-        clientPeers,
-        dLegerSelfId: id,
-        listenPort: String(addrs[i]!.client),
-        brokerIP1: addrs[i]!.ip,
-        storePathRootDir: dir,
-        mappedFileSizeCommitLog: String(SEGMENT_BYTES),
-        ...opts.extraConfig,
+    const namesrv = opts.namesrvAddr !== undefined && opts.namesrvAddr.length > 0
+      ? { namesrvAddr: opts.namesrvAddr.join(';'), ...(opts.registerNameServerPeriodMs !== undefined ? { registerNameServerPeriod: String(opts.registerNameServerPeriodMs) } : {}) }
+      : {};
+    const specs: NodeSpec[] = [];
+    byGroup.forEach((ids, g) => {
+      const base = g * opts.nodes;
+      const at = (i: number) => addrs[base + i]!;
+      const clientPeers = ids.map((id, i) => `${id}-${at(i).ip}:${at(i).client}`).join(';');
+      ids.forEach((id, i) => {
+        const dir = path.resolve(opts.dir, id);
+        fs.mkdirSync(dir, { recursive: true });
+        // Others reach this replica through its relay (when relays are on); it binds its real port.
+        const dLegerPeers = ids.map((other, j) => `${other}-${at(j).ip}:${opts.relays && j !== i ? at(j).relay : at(j).peer}`).join(';');
+        const config = makeConfig({
+          brokerName: groupName(g),
+          dLegerPeers,
+          clientPeers,
+          dLegerSelfId: id,
+          listenPort: String(at(i).client),
+          brokerIP1: at(i).ip,
+          storePathRootDir: dir,
+          mappedFileSizeCommitLog: String(SEGMENT_BYTES),
+          ...namesrv,
+          ...opts.extraConfig,
+        });
+        const confPath = path.join(dir, 'broker.conf');
+        fs.writeFileSync(confPath, renderConfig(config));
+        const a = at(i);
+        specs.push({ id, group: groupName(g), index: base + i, ip: a.ip, clientAddr: `${a.ip}:${a.client}`, peerAddr: `${a.ip}:${a.peer}`, peerDialAddr: `${a.ip}:${opts.relays ? a.relay : a.peer}`, dir, confPath });
       });
-      const confPath = path.join(dir, 'broker.conf');
-      fs.writeFileSync(confPath, renderConfig(config));
-      return { id, index: i, ip: addrs[i]!.ip, clientAddr: `${addrs[i]!.ip}:${addrs[i]!.client}`, peerAddr: `${addrs[i]!.ip}:${addrs[i]!.peer}`, peerDialAddr: `${addrs[i]!.ip}:${opts.relays ? addrs[i]!.relay : addrs[i]!.peer}`, dir, confPath };
     });
     const nodes = new ChaosNodes(opts, specs);
     if (opts.relays) {
       try {
-        await Promise.all(specs.map((s, i) => nodes.startRelay(s, addrs[i]!.relay)));
+        await Promise.all(specs.map((s) => nodes.startRelay(s, addrs[s.index]!.relay)));
       } catch (err) {
         nodes.killAllSync();
         throw err;
@@ -116,6 +154,16 @@ export class ChaosNodes {
 
   get ids(): string[] {
     return this.specs.map((s) => s.id);
+  }
+
+  /** The broker groups (brokerNames), in order. */
+  get groups(): string[] {
+    return [...new Set(this.specs.map((s) => s.group))];
+  }
+
+  /** The replicas of one group. */
+  idsOf(group: string): string[] {
+    return this.specs.filter((s) => s.group === group).map((s) => s.id);
   }
 
   spec(id: string): NodeSpec {

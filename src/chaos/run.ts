@@ -1,9 +1,13 @@
-// One chaos run, start to end: network (if it can), replicas, workload, nemesis cycles, heal,
-// catch-up, graceful stop, dumps, checker, files. Used by scripts/chaos.ts and the smoke test.
+// One chaos run, start to end: network (if it can), NameServers (if any), the replicas of every
+// broker group, the topic on every group, workload, nemesis cycles, heal, catch-up, graceful
+// stop, dumps, checker, files. Used by scripts/chaos.ts and the smoke test.
+//
+// The workload's clients go through the NameServers whenever the run has any (by default when it
+// has several groups), and address the one group's replicas directly otherwise.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NodeStatus } from '../protocol/index.ts';
-import { Admin } from '../client/index.ts';
+import { Admin, NamesrvClient } from '../client/index.ts';
 import { delay } from '../net/index.ts';
 import { check, renderHtml, summarize, type RunMeta } from './analysis.ts';
 import type { CheckResult } from './checker.ts';
@@ -11,6 +15,7 @@ import { dumpReplica } from './dump.ts';
 import { Nemesis, unavailableReason } from './faults.ts';
 import { parseHistory, type ReplicaDump } from './history.ts';
 import { Monitor } from './monitor.ts';
+import { ChaosNamesrvs } from './namesrvs.ts';
 import { snapshotSources } from './code-snapshot.ts';
 import { checkPrerequisites, NetLab } from './net.ts';
 import { ChaosNodes, SEGMENT_BYTES } from './nodes.ts';
@@ -19,7 +24,14 @@ import { RETENTION_SEGMENT_BYTES, retentionConfig, snapshotsInstalled } from './
 import { Workload } from './workload.ts';
 
 export interface ChaosOptions {
+  /** Replicas per broker group. */
   readonly nodes: number;
+  /** Broker groups (default 1). */
+  readonly groups?: number;
+  /** NameServer processes (default: 1 with several groups, else 0). */
+  readonly namesrvs?: number;
+  /** Idempotent producers (default true): any duplicate is then a finding. */
+  readonly idempotence?: boolean;
   /** Fault names, already expanded ('all' is the CLI's business). */
   readonly faults: readonly string[];
   /** 'random' (default): faults drawn with the seeded PRNG; 'sequence': the list in order, once. */
@@ -70,6 +82,10 @@ export interface ChaosOutcome {
 
 const TOPIC = 'chaos';
 const START_TIMEOUT_MS = 30_000;
+/** The replicas' registerNameServerPeriod: short, so a restarted NameServer is refilled soon. */
+const REGISTER_PERIOD_MS = 2000;
+/** How long the NameServers may take to route the topic to every group. */
+const ROUTE_TIMEOUT_MS = 30_000;
 /** Load keeps running this long after the last heal, so recovery shows in the history. */
 const SETTLE_MS = 5000;
 const CATCH_UP_TIMEOUT_MS = 60_000;
@@ -77,6 +93,9 @@ const DRAIN_TIMEOUT_MS = 30_000;
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const log = opts.log;
+  const groups = opts.groups ?? 1;
+  const namesrvCount = opts.namesrvs ?? (groups > 1 ? 1 : 0);
+  const idempotence = opts.idempotence ?? true;
   fs.mkdirSync(opts.outDir, { recursive: true });
   const dataDir = path.join(opts.outDir, 'data');
   fs.rmSync(dataDir, { recursive: true, force: true });
@@ -88,7 +107,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     const pre = checkPrerequisites({ log });
     if (pre.ok && pre.firewall) {
       try {
-        lab = NetLab.create({ nodes: opts.nodes, firewall: pre.firewall });
+        lab = NetLab.create({ nodes: groups * opts.nodes, firewall: pre.firewall });
       } catch (err) {
         labProblem = `creating the namespaces failed: ${(err as Error).message.split('\n')[0]}`;
       }
@@ -101,7 +120,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const skipped: { fault: string; reason: string }[] = [];
   const usable: string[] = [];
   for (const f of opts.order === 'sequence' ? opts.faults : [...new Set(opts.faults)]) {
-    const reason = unavailableReason(f, { nodes: opts.nodes, lab, labProblem, relays });
+    const reason = unavailableReason(f, { nodes: opts.nodes, lab, labProblem, relays, namesrvs: namesrvCount });
     if (reason === null) usable.push(f);
     else if (!skipped.some((s) => s.fault === f)) skipped.push({ fault: f, reason });
   }
@@ -112,6 +131,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
 
   let meta: RunMeta = {
     nodes: opts.nodes,
+    groups,
+    namesrvs: namesrvCount,
+    idempotence,
     durationS: opts.durationS,
     seed: opts.seed,
     faults: usable,
@@ -128,28 +150,55 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const recorder = new HistoryRecorder(historyPath);
   const code = snapshotSources();
   let nodes: ChaosNodes | null = null;
+  let namesrvs: ChaosNamesrvs | null = null;
   let monitor: Monitor | null = null;
   let workload: Workload | null = null;
   let progress: NodeJS.Timeout | null = null;
   try {
     const extraConfig = opts.retentionS !== undefined ? retentionConfig(opts.retentionS) : undefined;
-    nodes = await ChaosNodes.create({ nodes: opts.nodes, dir: dataDir, lab, relays, srcDir: code.srcDir, ...(extraConfig ? { extraConfig } : {}) });
-    nodes.startAll();
-    const servers = nodes.specs.map((s) => s.clientAddr);
-    monitor = new Monitor(new Map(nodes.specs.map((s) => [s.id, s.clientAddr])), recorder);
-    monitor.start();
-    const master = await monitor.waitForMaster(START_TIMEOUT_MS);
-    if (!master) throw new Error(`no master within ${START_TIMEOUT_MS} ms (node logs: ${dataDir}/<id>/logs)`);
-    log(`master ${master}; creating topic ${TOPIC} with ${opts.queues} queues`);
-    const admin = new Admin({ servers, timeoutMs: 10_000 });
-    try {
-      await admin.createTopic(TOPIC, opts.queues);
-    } finally {
-      await admin.close();
+    if (namesrvCount > 0) {
+      // In the root namespace, on the bridge: partitions cut replicas from each other only.
+      namesrvs = await ChaosNamesrvs.create({ count: namesrvCount, host: lab ? lab.bridgeIp : '127.0.0.1', dir: path.join(dataDir, 'namesrv'), srcDir: code.srcDir });
+      await namesrvs.startAll();
+      log(`NameServers ${namesrvs.addrs.join(' ')}`);
     }
+    nodes = await ChaosNodes.create({
+      nodes: opts.nodes,
+      groups,
+      dir: dataDir,
+      lab,
+      relays,
+      srcDir: code.srcDir,
+      ...(namesrvs ? { namesrvAddr: namesrvs.addrs, registerNameServerPeriodMs: REGISTER_PERIOD_MS } : {}),
+      ...(extraConfig ? { extraConfig } : {}),
+    });
+    nodes.startAll();
+    const n = nodes;
+    monitor = new Monitor(new Map(n.specs.map((s) => [s.id, { addr: s.clientAddr, group: s.group }])), recorder);
+    monitor.start();
+    const leaderless = await monitor.waitForMasters(START_TIMEOUT_MS);
+    if (leaderless.length > 0) throw new Error(`no master in ${leaderless.join(', ')} within ${START_TIMEOUT_MS} ms (node logs: ${dataDir}/<id>/logs)`);
+    log(`${groups > 1 ? `groups ${n.groups.map((g) => `${g}=${n.idsOf(g).join(',')}`).join(' ')}; masters ${monitor.master}` : `master ${monitor.master}`}; creating topic ${TOPIC} with ${opts.queues} queues${groups > 1 ? ' on every group' : ''}`);
+    // On each group's master directly: the topic exists on every group whatever the NameServers know.
+    await Promise.all(n.groups.map((g) => createTopicOn(n.idsOf(g).map((id) => n.spec(id).clientAddr), opts.queues)));
+    if (namesrvs) {
+      const waitedMs = await waitForRoute(namesrvs.addrs, n.groups, ROUTE_TIMEOUT_MS);
+      log(`the NameServers route ${TOPIC} to ${n.groups.join(', ')} (after ${waitedMs} ms); clients go through them; producers ${idempotence ? 'idempotent' : 'without idempotence'}`);
+    } else if (!idempotence) log('producers without idempotence');
 
-    workload = new Workload({ servers, topic: TOPIC, producers: opts.producers, workers: opts.workers, ratePerSec: opts.ratePerSec, consumers: opts.consumers, queues: opts.queues, recorder });
-    const nemesis = new Nemesis({ faults: usable, nodes, lab, monitor, recorder, seed: opts.seed, order: opts.order ?? 'random', log });
+    workload = new Workload({
+      ...(namesrvs ? { namesrv: namesrvs.addrs } : { servers: n.specs.map((s) => s.clientAddr) }),
+      groups: n.groups,
+      idempotence,
+      topic: TOPIC,
+      producers: opts.producers,
+      workers: opts.workers,
+      ratePerSec: opts.ratePerSec,
+      consumers: opts.consumers,
+      queues: opts.queues,
+      recorder,
+    });
+    const nemesis = new Nemesis({ faults: usable, nodes, namesrvs, lab, monitor, recorder, seed: opts.seed, order: opts.order ?? 'random', log });
     const startedAt = Date.now();
     const w = workload;
     const mon = monitor;
@@ -177,15 +226,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       if (nodes.isSuspended(id)) nodes.resume(id);
       if (!nodes.running(id)) nodes.start(id);
     }
+    if (namesrvs) for (let i = 0; i < namesrvs.addrs.length; i++) if (!namesrvs.running(i)) await namesrvs.start(i);
     log(`healed; load continues ${SETTLE_MS / 1000}s`);
     await delay(SETTLE_MS);
     await workload.stopProducers();
     clearInterval(progress);
     progress = null;
 
-    const reported = await waitForCatchUp(monitor, nodes.ids, CATCH_UP_TIMEOUT_MS);
+    const reported = await waitForCatchUp(monitor, new Map(n.groups.map((g) => [g, n.idsOf(g)])), CATCH_UP_TIMEOUT_MS);
     if (!reported.caughtUp) log(`replicas did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000}s: ${reported.detail}`);
-    else log(`replicas caught up at commit index ${reported.commitIndex}`);
+    else log(`replicas caught up at commit index ${[...reported.commitByGroup].map(([g, c]) => (groups > 1 ? `${g} ${c}` : String(c))).join(', ')}`);
     const consumersDrained = await workload.drainConsumers(DRAIN_TIMEOUT_MS);
     if (!consumersDrained) log(`consumers did not read every acknowledged message within ${DRAIN_TIMEOUT_MS / 1000}s`);
     // Commit indexes as late as possible: consumers only read, so nothing commits after this
@@ -199,15 +249,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     // ---- stop, dump, check ----
     await nodes.stopAll();
     await nodes.stopRelays();
+    await namesrvs?.stopAll();
     const dumps: ReplicaDump[] = [];
     for (const s of nodes.specs) {
       const reportedCommit = finalStatuses.get(s.id)?.commitIndex ?? reported.byNode.get(s.id) ?? 0;
-      dumps.push(await dumpReplica({ node: s.id, dir: s.dir, segmentBytes, reportedCommitIndex: reportedCommit }));
+      dumps.push(await dumpReplica({ node: s.id, ...(groups > 1 ? { group: s.group } : {}), dir: s.dir, segmentBytes, reportedCommitIndex: reportedCommit }));
     }
     const installed = Object.fromEntries(nodes.specs.map((s) => [s.id, snapshotsInstalled(s.dir)]));
     recorder.close();
     const events = parseHistory(fs.readFileSync(historyPath, 'utf8'));
-    const result = check(events, dumps);
+    const result = check(events, dumps, { idempotentProducers: idempotence });
     for (const d of result.dumpStarts) {
       const queues = d.queues.map((q) => `${q.topic}/${q.queueId}@${q.offset}`).join(' ');
       log(`dump ${d.node}: ${d.replayedAfter > 0 ? `from the mark at ${d.replayedAfter}, queues from ${queues || '0'}` : 'from the log\'s start'}; snapshots installed ${installed[d.node]}`);
@@ -230,35 +281,75 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     await workload?.stopConsumers().catch(() => {});
     await monitor?.stop().catch(() => {});
     await nodes?.destroy().catch(() => {});
+    await namesrvs?.destroy().catch(() => {});
     lab?.cleanup();
     code.remove();
   }
 }
 
-/** Waits until every replica answers with the same commit index, applied and last index equal to
- *  it, and a master among them: the logs are complete and quiet. */
+/** Creates the topic through one group's replicas (the Admin finds the master). */
+async function createTopicOn(servers: string[], queues: number): Promise<void> {
+  const admin = new Admin({ servers, timeoutMs: 10_000 });
+  try {
+    await admin.createTopic(TOPIC, queues);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Waits until a NameServer routes the topic to every group (the replicas registered it), so
+ *  the producers spread over all groups from their first send; returns the ms waited. */
+async function waitForRoute(namesrv: readonly string[], groups: readonly string[], timeoutMs: number): Promise<number> {
+  const client = new NamesrvClient({ namesrv, requestTimeoutMs: 1000 });
+  const started = Date.now();
+  let seen: string[] = [];
+  let problem = '';
+  try {
+    while (Date.now() - started < timeoutMs) {
+      try {
+        const route = await client.topicRoute(TOPIC);
+        seen = route.queueDatas.map((q) => q.brokerName);
+        if (groups.every((g) => seen.includes(g))) return Date.now() - started;
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+      await delay(200);
+    }
+  } finally {
+    await client.close();
+  }
+  throw new Error(`the NameServers did not route ${TOPIC} to every group within ${timeoutMs} ms (routed to: ${seen.join(', ') || 'none'}${problem ? `; last error: ${problem}` : ''}): do the replicas register (namesrvAddr)?`);
+}
+
+/** Waits until, in every group, every replica answers with the same commit index, applied and
+ *  last index equal to it, and a master among them: the logs are complete and quiet. */
 async function waitForCatchUp(
   monitor: Monitor,
-  ids: readonly string[],
+  groups: ReadonlyMap<string, readonly string[]>,
   timeoutMs: number,
-): Promise<{ caughtUp: boolean; commitIndex: number; byNode: Map<string, number>; detail: string }> {
+): Promise<{ caughtUp: boolean; commitByGroup: Map<string, number>; byNode: Map<string, number>; detail: string }> {
   const deadline = Date.now() + timeoutMs;
   let detail = '';
   let byNode = new Map<string, number>();
   while (Date.now() < deadline) {
     const st = await monitor.pollAll();
     byNode = new Map([...st].map(([id, s]) => [id, s?.commitIndex ?? 0]));
-    const all = ids.map((id) => st.get(id) ?? null);
-    const answered = all.filter((s): s is NodeStatus => s !== null);
-    const commit = answered[0]?.commitIndex ?? -1;
-    const quiet =
-      answered.length === ids.length &&
-      answered.some((s) => s.role === 'MASTER') &&
-      answered.every((s) => s.commitIndex === commit && s.appliedIndex === commit && s.lastIndex === commit);
-    if (quiet) return { caughtUp: true, commitIndex: commit, byNode, detail: '' };
-    detail = ids.map((id, i) => (all[i] ? `${id} ${all[i]!.role} c${all[i]!.commitIndex}/a${all[i]!.appliedIndex}/l${all[i]!.lastIndex}` : `${id} no answer`)).join(', ');
+    const problems: string[] = [];
+    const commitByGroup = new Map<string, number>();
+    for (const [group, ids] of groups) {
+      const all = ids.map((id) => st.get(id) ?? null);
+      const answered = all.filter((s): s is NodeStatus => s !== null);
+      const commit = answered[0]?.commitIndex ?? -1;
+      commitByGroup.set(group, commit);
+      const quiet =
+        answered.length === ids.length &&
+        answered.some((s) => s.role === 'MASTER') &&
+        answered.every((s) => s.commitIndex === commit && s.appliedIndex === commit && s.lastIndex === commit);
+      if (!quiet) problems.push(ids.map((id, i) => (all[i] ? `${id} ${all[i]!.role} c${all[i]!.commitIndex}/a${all[i]!.appliedIndex}/l${all[i]!.lastIndex}` : `${id} no answer`)).join(', '));
+    }
+    if (problems.length === 0) return { caughtUp: true, commitByGroup, byNode, detail: '' };
+    detail = problems.join('; ');
     await delay(200);
   }
-  return { caughtUp: false, commitIndex: -1, byNode, detail };
+  return { caughtUp: false, commitByGroup: new Map(), byNode, detail };
 }
-

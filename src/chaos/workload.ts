@@ -1,6 +1,11 @@
 // The load of a chaos run: producer clients sending messages with unique ids through the raftmq
 // Producer (its normal retries), and consumers reading every queue back. Every operation goes to
-// the history (recorder.ts).
+// the history (recorder.ts). The clients reach one group by its replicas' addresses, or, when
+// the run has NameServers, every group through them (acks and receives then name their group).
+//
+// Idempotence (the Producer's default, `idempotence: false` for the old at-least-once runs): a
+// retry repeats the producer id and sequence numbers, and the broker answers it from its window
+// instead of storing it again; the checker then counts any duplicate as a finding.
 //
 // Producers: each has `workers` send loops, paced so the whole run sends about `ratePerSec`
 // messages a second (moderate: two cores must also run 5 replicas). Even-numbered loops send
@@ -9,9 +14,10 @@
 // key (round robin over queues).
 //
 // Attempts: the client retries inside send() (a try that lost its connection after the request
-// left may have stored the message, and the retry stores it again: at-least-once). So that the
-// history shows those tries, the workload watches each request the producer's cluster client
-// makes (a test-only wrapper around its request method) and records every try as an attempt of
+// left may have stored the message; without idempotence the retry stores it again). So that the
+// history shows those tries, the workload watches each request the producer's group clients
+// make (a test-only wrapper around their request method, installed as the producer hands each
+// client out) and records every try as an attempt of
 // the message id: 'invoke' (the first at the send() call, later ones when a retry goes out),
 // then 'ok', 'fail' (certainly not stored: the request never left, the broker refused the
 // message as invalid, or said NOT_MASTER / NO_QUORUM / OVERLOADED, which the broker only says
@@ -20,8 +26,8 @@
 // request left ends its attempt with 'fail'. Counting those codes as 'fail' lets the checker's
 // failedButStored finding test the broker's claim.
 //
-// Consumers: one pull loop per queue from offset 0, offsets kept in memory (no offset commits,
-// so a consumer never re-reads and every receive event is one delivery).
+// Consumers: one pull loop per queue of every group from offset 0, offsets kept in memory (no
+// offset commits, so a consumer never re-reads and every receive event is one delivery).
 import {
   sendResultOf,
   type MessageInput,
@@ -63,7 +69,14 @@ interface OpenAttempt {
 }
 
 export interface WorkloadOptions {
-  readonly servers: readonly string[];
+  /** One group's replicas (the clients address them directly)... */
+  readonly servers?: readonly string[];
+  /** ...or the NameServers (the clients route over every group). */
+  readonly namesrv?: readonly string[];
+  /** The broker groups (brokerNames) holding the topic; with several, events name their group. */
+  readonly groups: readonly string[];
+  /** Idempotent producers (the Producer's default). */
+  readonly idempotence: boolean;
   readonly topic: string;
   readonly producers: number;
   /** Send loops per producer. */
@@ -71,8 +84,21 @@ export interface WorkloadOptions {
   /** Messages per second for the whole workload. */
   readonly ratePerSec: number;
   readonly consumers: number;
+  /** Queues of the topic in each group. */
   readonly queues: number;
   readonly recorder: HistoryRecorder;
+}
+
+/** One queue a consumer reads: its group ('' when the clients address one group directly). */
+interface QueueRef {
+  readonly brokerName: string;
+  readonly queueId: number;
+  /** refKey's answer. */
+  readonly key: string;
+}
+
+function refKey(brokerName: string, queueId: number): string {
+  return `${brokerName}\u0000${queueId}`;
 }
 
 export class Workload {
@@ -84,24 +110,36 @@ export class Workload {
   /** Sends in flight by id (bounded by producers x workers). */
   private readonly attempts = new Map<string, OpenAttempt>();
   private consumersStopped = false;
+  /** Every queue of every group. */
+  private readonly refs: QueueRef[];
   /** Highest acknowledged queue offset + 1, per queue: what consumers must reach at the end. */
-  private readonly ackedEnd: number[];
+  private readonly ackedEnd = new Map<string, number>();
   /** Next offset each consumer will read, per queue. */
-  private readonly consumerNext: number[][];
+  private readonly consumerNext: Map<string, number>[];
+  /** Events name their group (the run has several). */
+  private readonly named: boolean;
   acked = 0;
   failed = 0;
   unknown = 0;
   received = 0;
 
   constructor(private readonly opts: WorkloadOptions) {
-    this.ackedEnd = new Array<number>(opts.queues).fill(0);
-    this.consumerNext = Array.from({ length: opts.consumers }, () => new Array<number>(opts.queues).fill(0));
+    if ((opts.servers === undefined) === (opts.namesrv === undefined)) throw new TypeError('the workload needs servers or namesrv, not both');
+    const brokerNames = opts.namesrv !== undefined ? opts.groups : [''];
+    this.refs = brokerNames.flatMap((brokerName) => Array.from({ length: opts.queues }, (_, queueId) => ({ brokerName, queueId, key: refKey(brokerName, queueId) })));
+    this.consumerNext = Array.from({ length: opts.consumers }, () => new Map(this.refs.map((r) => [r.key, 0])));
+    this.named = opts.groups.length > 1;
+  }
+
+  /** Where the clients connect. */
+  private get target(): { servers: readonly string[] } | { namesrv: readonly string[] } {
+    return this.opts.namesrv !== undefined ? { namesrv: this.opts.namesrv } : { servers: this.opts.servers! };
   }
 
   start(): void {
     const intervalMs = (1000 * this.opts.producers * this.opts.workers) / this.opts.ratePerSec;
     for (let p = 0; p < this.opts.producers; p++) {
-      const producer = new Producer({ servers: this.opts.servers, sendTimeoutMs: 3000, retryTimesWhenSendFailed: 2 });
+      const producer = new Producer({ ...this.target, sendTimeoutMs: 3000, retryTimesWhenSendFailed: 2, idempotence: this.opts.idempotence });
       this.producers.push(producer);
       this.watchRequests(producer);
       const client = `p${p}`;
@@ -114,9 +152,9 @@ export class Workload {
       }
     }
     for (let c = 0; c < this.opts.consumers; c++) {
-      const consumer = new PullConsumer({ servers: this.opts.servers, group: `chaos-c${c}`, readFrom: 'any', requestTimeoutMs: 1000 });
+      const consumer = new PullConsumer({ ...this.target, group: `chaos-c${c}`, readFrom: 'any', requestTimeoutMs: 1000 });
       this.consumers.push(consumer);
-      for (let q = 0; q < this.opts.queues; q++) this.consumerLoops.push(this.pullLoop(consumer, `c${c}`, c, q));
+      for (const ref of this.refs) this.consumerLoops.push(this.pullLoop(consumer, `c${c}`, c, ref));
     }
   }
 
@@ -144,9 +182,24 @@ export class Workload {
     }
   }
 
-  /** Records every try of the producer's requests as attempts of the ids they carry. */
+  /** Records every try of the producer's requests as attempts of the ids they carry: wraps the
+   *  request method of each group client as the producer takes it (Producer.clientOf). */
   private watchRequests(producer: Producer): void {
-    const cluster = (producer as unknown as { cluster: ClusterClient }).cluster;
+    const p = producer as unknown as { clientOf?: (brokerName: string) => ClusterClient };
+    if (typeof p.clientOf !== 'function') throw new Error('chaos workload: the Producer has no clientOf(brokerName) to watch its requests through');
+    const clientOf = p.clientOf.bind(producer);
+    const watched = new WeakSet<ClusterClient>();
+    p.clientOf = (brokerName) => {
+      const client = clientOf(brokerName);
+      if (!watched.has(client)) {
+        watched.add(client);
+        this.watchClient(client, this.named && brokerName !== '' ? brokerName : undefined);
+      }
+      return client;
+    };
+  }
+
+  private watchClient(cluster: ClusterClient, group: string | undefined): void {
     const request = cluster.request.bind(cluster) as (addr: string, frame: unknown, timeoutMs?: number) => Promise<unknown>;
     (cluster as unknown as { request: typeof request }).request = (addr, frame, timeoutMs) => {
       const f = frame as { type?: string; messages?: MessageInput[] };
@@ -157,7 +210,7 @@ export class Workload {
       p.then(
         (resp) => {
           const { batch } = resp as { batch: SendBatchResult };
-          tries.forEach((a, i) => a && this.endAttempt(a, 'ok', undefined, sendResultOf(batch, i)));
+          tries.forEach((a, i) => a && this.endAttempt(a, 'ok', undefined, sendResultOf(batch, i), group));
         },
         (err: unknown) => {
           const definite = outcomeOf(err) === 'not-stored';
@@ -174,13 +227,14 @@ export class Workload {
     this.opts.recorder.record({ ...a.base, type: 'invoke' });
   }
 
-  private endAttempt(a: OpenAttempt, type: 'ok' | 'fail' | 'unknown', err?: unknown, result?: SendResultItem): void {
+  private endAttempt(a: OpenAttempt, type: 'ok' | 'fail' | 'unknown', err?: unknown, result?: SendResultItem, group?: string): void {
     if (!a.open) return;
     a.open = false;
     const latencyMs = Math.round((this.opts.recorder.now() - a.invokeT) * 10) / 10;
     if (type === 'ok' && result) {
-      this.opts.recorder.record({ ...a.base, type, queueId: result.queueId, queueOffset: result.queueOffset, latencyMs });
-      if (result.queueId < this.ackedEnd.length) this.ackedEnd[result.queueId] = Math.max(this.ackedEnd[result.queueId]!, result.queueOffset + 1);
+      this.opts.recorder.record({ ...a.base, type, ...(group !== undefined ? { group } : {}), queueId: result.queueId, queueOffset: result.queueOffset, latencyMs });
+      const key = this.ackRefKey(group, result.queueId);
+      if (key !== undefined) this.ackedEnd.set(key, Math.max(this.ackedEnd.get(key) ?? 0, result.queueOffset + 1));
       return;
     }
     if (type === 'fail') this.failed++;
@@ -189,16 +243,24 @@ export class Workload {
     this.opts.recorder.record({ ...a.base, type: type === 'ok' ? 'unknown' : type, latencyMs, error: `${code}: ${(err as Error | undefined)?.message ?? 'no result'}`.slice(0, 200) });
   }
 
-  private async pullLoop(consumer: PullConsumer, client: string, c: number, queueId: number): Promise<void> {
+  /** The consumers' queue an ack names (undefined: one the consumers do not read). */
+  private ackRefKey(group: string | undefined, queueId: number): string | undefined {
+    const brokerName = this.opts.namesrv === undefined ? '' : (group ?? this.opts.groups[0] ?? '');
+    const key = refKey(brokerName, queueId);
+    return this.consumerNext[0]?.has(key) === false ? undefined : key;
+  }
+
+  private async pullLoop(consumer: PullConsumer, client: string, c: number, ref: QueueRef): Promise<void> {
     const { topic } = this.opts;
+    const where = ref.brokerName !== '' ? { brokerName: ref.brokerName } : {};
     let failures = 0;
     while (!this.consumersStopped) {
-      const offset = this.consumerNext[c]![queueId]!;
+      const offset = this.consumerNext[c]!.get(ref.key)!;
       try {
-        const resp = await consumer.pull(topic, queueId, offset, { maxCount: PULL_COUNT, waitMs: PULL_WAIT_MS });
+        const resp = await consumer.pull(topic, ref.queueId, offset, { maxCount: PULL_COUNT, waitMs: PULL_WAIT_MS, ...where });
         failures = 0;
-        for (const m of resp.messages) this.recordReceive(client, m);
-        this.consumerNext[c]![queueId] = Math.max(offset, resp.nextOffset);
+        for (const m of resp.messages) this.recordReceive(client, m, ref.brokerName);
+        this.consumerNext[c]!.set(ref.key, Math.max(offset, resp.nextOffset));
       } catch {
         if (this.consumersStopped) return;
         await delay(Math.min(1000, 50 * 2 ** Math.min(failures++, 5)));
@@ -206,7 +268,7 @@ export class Workload {
     }
   }
 
-  private recordReceive(client: string, m: StoredMessage): void {
+  private recordReceive(client: string, m: StoredMessage, brokerName: string): void {
     this.received++;
     this.opts.recorder.record({
       op: 'receive',
@@ -215,6 +277,7 @@ export class Workload {
       id: idOfBody(m.body),
       ...(m.keys ? { key: m.keys } : {}),
       topic: m.topic,
+      ...(this.named ? { group: m.brokerName ?? brokerName } : {}),
       queueId: m.queueId,
       queueOffset: m.queueOffset,
     });
@@ -230,7 +293,7 @@ export class Workload {
   /** Waits until every consumer read past every acknowledged offset (or the timeout). */
   async drainConsumers(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    const caughtUp = (): boolean => this.consumerNext.every((next) => next.every((o, q) => o >= this.ackedEnd[q]!));
+    const caughtUp = (): boolean => this.consumerNext.every((next) => [...this.ackedEnd].every(([key, end]) => (next.get(key) ?? 0) >= end));
     while (Date.now() < deadline && !caughtUp()) await delay(100);
     return caughtUp();
   }
