@@ -24,7 +24,10 @@
 // when the entry was never proposed or lost its slot to a newer term's entry) or 'unknown'
 // (timeout, lost connection, shutting down: it may still commit). A send() that fails before any
 // request left ends its attempt with 'fail'. Counting those codes as 'fail' lets the checker's
-// failedButStored finding test the broker's claim.
+// failedButStored finding test the broker's claim. An idempotent producer that learns of a new
+// master sends the batch there before the request to the old one has answered: requests of one
+// attempt overlap, and the attempt ends at the first 'ok', or once none is in flight (then
+// 'unknown' if any answered so, else 'fail').
 //
 // Consumers: one pull loop per queue of every group from offset 0, offsets kept in memory (no
 // offset commits, so a consumer never re-reads and every receive event is one delivery).
@@ -66,6 +69,10 @@ interface OpenAttempt {
   /** An invoke was recorded and its outcome not yet. */
   open: boolean;
   invokeT: number;
+  /** Requests of the open attempt not answered yet. */
+  inFlight: number;
+  /** The worst failure among its answered requests ('unknown' beats 'fail'), null for none. */
+  failure: { readonly type: 'fail' | 'unknown'; readonly err: unknown } | null;
 }
 
 export interface WorkloadOptions {
@@ -164,7 +171,7 @@ export class Workload {
     while (!this.stopped) {
       const started = Date.now();
       const id = `${client}-${String(seq.next++).padStart(6, '0')}`;
-      const attempt: OpenAttempt = { base: { op: 'send', client, id, topic, ...(key ? { key } : {}) }, open: true, invokeT: recorder.now() };
+      const attempt: OpenAttempt = { base: { op: 'send', client, id, topic, ...(key ? { key } : {}) }, open: true, invokeT: recorder.now(), inFlight: 0, failure: null };
       this.attempts.set(id, attempt);
       recorder.record({ ...attempt.base, type: 'invoke' });
       let pause = 0;
@@ -172,8 +179,9 @@ export class Workload {
         await producer.send(topic, { body: bodyOf(id), ...(key ? { keys: key } : {}) });
         this.acked++;
       } catch (err) {
-        // The tries were recorded as they ended; an attempt still open sent no request at all.
-        if (attempt.open) this.endAttempt(attempt, 'fail', err);
+        // The tries were recorded as they ended; an attempt still open either sent no request at
+        // all, or has one still unanswered (which may yet store the message).
+        if (attempt.open) this.endAttempt(attempt, attempt.inFlight > 0 ? 'unknown' : 'fail', err);
         pause = ERROR_PAUSE_MS;
       } finally {
         this.attempts.delete(id);
@@ -205,24 +213,42 @@ export class Workload {
       const f = frame as { type?: string; messages?: MessageInput[] };
       if (f.type !== 'send' || !Array.isArray(f.messages)) return request(addr, frame, timeoutMs);
       const tries = f.messages.map((m) => this.attempts.get(idOfBody(m.body)));
-      for (const a of tries) if (a && !a.open) this.openAttempt(a);
+      for (const a of tries) {
+        if (a === undefined) continue;
+        if (!a.open) this.openAttempt(a);
+        a.inFlight++;
+      }
       const p = request(addr, frame, timeoutMs);
       p.then(
         (resp) => {
           const { batch } = resp as { batch: SendBatchResult };
-          tries.forEach((a, i) => a && this.endAttempt(a, 'ok', undefined, sendResultOf(batch, i), group));
+          tries.forEach((a, i) => {
+            if (a === undefined) return;
+            a.inFlight--;
+            this.endAttempt(a, 'ok', undefined, sendResultOf(batch, i), group);
+          });
         },
         (err: unknown) => {
-          const definite = outcomeOf(err) === 'not-stored';
-          for (const a of tries) if (a) this.endAttempt(a, definite ? 'fail' : 'unknown', err);
+          const type = outcomeOf(err) === 'not-stored' ? 'fail' : 'unknown';
+          for (const a of tries) if (a) this.requestFailed(a, type, err);
         },
       );
       return p;
     };
   }
 
+  /** One request of the attempt failed: the attempt ends once none of its requests is in flight. */
+  private requestFailed(a: OpenAttempt, type: 'fail' | 'unknown', err: unknown): void {
+    a.inFlight--;
+    if (!a.open) return;
+    if (a.failure === null || type === 'unknown') a.failure = { type, err };
+    if (a.inFlight <= 0) this.endAttempt(a, a.failure.type, a.failure.err);
+  }
+
   private openAttempt(a: OpenAttempt): void {
     a.open = true;
+    a.inFlight = 0;
+    a.failure = null;
     a.invokeT = this.opts.recorder.now();
     this.opts.recorder.record({ ...a.base, type: 'invoke' });
   }

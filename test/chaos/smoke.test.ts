@@ -1,7 +1,8 @@
-// Smoke run of the chaos runner: a 3-node group, leader kills, one partition (only where the
-// machine allows network namespaces: root and `ip`) and one replica replaced through membership
-// changes, a real workload, the checker.
-// Nothing acknowledged may be lost, no replica may diverge, no key or queue may reorder.
+// Smoke runs of the chaos runner: two broker groups of 3 behind a NameServer with leader kills,
+// one partition (only where the machine allows network namespaces: root and `ip`), one replica
+// replaced through membership changes and the NameServer killed; then one group under retention.
+// A real workload of idempotent producers, the checker: nothing acknowledged may be lost, no
+// replica may diverge from its group, no key or queue may reorder, nothing may be stored twice.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,8 +12,8 @@ import { runChaos } from '../../src/chaos/index.ts';
 type ChaosOptions = Parameters<typeof runChaos>[0];
 type Outcome = Awaited<ReturnType<typeof runChaos>>;
 
-/** A chaos run of 3 nodes into a temp directory (removed after); its log lines are printed when
- *  the checks fail or the replicas did not catch up. */
+/** A chaos run of groups of 3 nodes into a temp directory (removed after); its log lines are
+ *  printed when the checks fail or the replicas did not catch up. */
 async function smoke(t: Test, name: string, opts: Omit<ChaosOptions, 'nodes' | 'order' | 'outDir' | 'producers' | 'queues' | 'netns' | 'keepData' | 'log'>): Promise<Outcome> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), `raftmq-chaos-${name}-`));
   t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
@@ -24,24 +25,29 @@ async function smoke(t: Test, name: string, opts: Omit<ChaosOptions, 'nodes' | '
   return outcome;
 }
 
-/** What every run must show: nothing lost, diverged, reordered or misplaced, every duplicate
- *  explained, and the replicas caught up. */
+/** What every run must show: nothing lost, diverged, reordered, misplaced or stored twice (the
+ *  producers are idempotent), and the replicas caught up. */
 function safe(t: Test, outcome: Outcome, misplacedWhat: string): void {
   const r = outcome.result;
   t.ok(r.sends.acked > 0, 'some sends were acknowledged');
   t.equal(r.lost.count, 0, 'nothing acknowledged was lost');
   t.equal(r.divergent.count, 0, 'replicas agree on their committed logs');
   t.equal(r.reordered.count, 0, 'no key or queue reordered');
-  t.equal(r.duplicated.unexplained, 0, 'every duplicate follows an unknown outcome or a retry');
+  t.equal(r.idempotentProducers, true, 'the producers were idempotent');
+  t.equal(r.duplicated.count, 0, 'nothing stored twice: retries were answered from the producers\u2019 windows');
   t.equal(r.misplaced.count, 0, misplacedWhat);
+  t.equal(r.failedButStored.count, 0, 'nothing the broker refused for certain was stored');
+  t.equal(r.phantom.count, 0, 'nothing stored that the workload did not send');
+  t.ok(r.ok, 'the checker passes the run');
   t.ok(outcome.caughtUp, 'replicas caught up after the heal');
 }
 
-t.test('chaos smoke: leader kills, a partition and a replica replaced (member remove, member add) on 3 nodes', async (t) => {
+t.test('chaos smoke: two groups of 3, leader kills, a partition, a replica replaced (member remove, member add), the NameServer killed', async (t) => {
   const outcome = await smoke(t, 'smoke', {
-    faults: ['leader-kill', 'random-partition', 'membership', 'leader-kill'],
+    groups: 2,
+    faults: ['leader-kill', 'random-partition', 'membership', 'namesrv-kill', 'leader-kill'],
     durationS: 36,
-    intervalS: 3,
+    intervalS: 2,
     holdS: 3,
     seed: 1,
     workers: 4,
@@ -50,12 +56,17 @@ t.test('chaos smoke: leader kills, a partition and a replica replaced (member re
   });
   const r = outcome.result;
   safe(t, outcome, 'acks and receives name what the log stores');
-  t.ok(r.faultInjections >= 3, `faults were injected (${r.faultInjections}; the partition only with namespaces)`);
+  t.ok(r.faultInjections >= 4, `faults were injected (${r.faultInjections}; the partition only with namespaces)`);
   t.ok(r.recovery.some((f) => f.fault === 'membership'), 'a replica was replaced');
+  t.ok(r.recovery.some((f) => f.fault === 'namesrv-kill'), 'the NameServer was killed and restarted');
+  t.same(r.groups.map((g) => g.group), ['broker-a', 'broker-b'], 'dumps of both groups');
+  for (const g of r.groups) t.ok(g.acked > 0 && g.stored > 0, `${g.group} took sends (${g.acked} acked, ${g.stored} stored)`);
   for (const f of ['history', 'findings', 'report'] as const) t.ok(fs.statSync(outcome.files[f]).size > 0, `${f} file written`);
-  const summary = JSON.parse(outcome.summary) as Record<string, unknown>;
+  const summary = JSON.parse(outcome.summary) as { nodes: number; lost: number; duplicated: number; groups: Record<string, { divergent: number }> };
   t.equal(summary.nodes, 3);
   t.equal(summary.lost, 0);
+  t.equal(summary.duplicated, 0);
+  t.same(Object.keys(summary.groups), ['broker-a', 'broker-b'], 'a summary line per group');
 });
 
 // With --retention: 1 MiB segments and messages kept 3 s, so at 1000 messages/s the log is cut
