@@ -17,6 +17,8 @@ export {
 } from './membership.ts';
 export type { AddMemberOptions, MemberChangeOptions, MemberProgress } from './membership.ts';
 export { ClusterClient, type ClusterOptions } from './cluster.ts';
+export { LatencyFaultTolerance, notAvailableMs, FAILURE_AS_LATENCY_MS, LATENCY_MAX_MS, NOT_AVAILABLE_MS } from './latency-fault.ts';
+export { publishRouteOf, publishRouteOfGroup, type PublishRoute } from './publish-route.ts';
 export { NamesrvClient, parseNamesrvAddr, namesrvAddrFromEnv, NAMESRV_ADDR_ENV, type NamesrvClientOptions } from './namesrv-client.ts';
 export { RaftmqError, isRaftmqError, isRetryable, RETRYABLE_CODES } from '../protocol/index.ts';
 export type { WriteOutcome } from '../protocol/index.ts';

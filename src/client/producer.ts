@@ -40,9 +40,11 @@ import { ClusterClient, type ClusterOptions } from './cluster.ts';
 import { LatencyFaultTolerance } from './latency-fault.ts';
 import { NamesrvClient, namesrvAddrFromEnv } from './namesrv-client.ts';
 import { publishRouteOf, publishRouteOfGroup, type MessageQueue, type PublishRoute } from './publish-route.ts';
-import { ROUTE_REFRESH_MS } from './cluster.ts';
+import { PublishRoutes } from './publish-routes.ts';
+import { QueueChooser, type QueueChoice } from './queue-chooser.ts';
 
 export type { MessageQueue } from './publish-route.ts';
+export { keyHash, type QueueSelector, type QueueChoice } from './queue-chooser.ts';
 
 export const SEND_TIMEOUT_MS_DEFAULT = 3000;
 export const RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT = 2;
@@ -50,9 +52,8 @@ export const RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT = 2;
  *  (a larger message goes alone). Half the wire's SEND_BATCH_BYTES_MAX, which counts keys, tags and
  *  properties too, leaving room for them. */
 export const BATCH_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
-/** After a group failed a send that was certainly not stored, new unkeyed sends avoid it this
- *  long (or until it answers again), so they do not each pay a failed try. */
-export const FAILED_GROUP_AVOID_MS = 1000;
+/** A queue's first sequence number is Date.now() times this (stays a safe integer until 2248). */
+const SEQ_PER_MS = 1024;
 
 export interface ProducerOptions extends Omit<ClusterOptions, 'servers'> {
   /** Client addresses of one group's replicas (any subset). */
@@ -81,14 +82,7 @@ export interface ProducerOptions extends Omit<ClusterOptions, 'servers'> {
   readonly watchRoutes?: boolean;
 }
 
-/** Picks the queue of a message from the topic's queue list (RocketMQ's MessageQueueSelector). */
-export type QueueSelector = (queues: readonly MessageQueue[], message: MessageInput) => MessageQueue;
-
-export interface SendOptions {
-  /** Send to this queue: an index in the topic's queue list (with one group, the queue id). */
-  readonly queueId?: number;
-  /** Choose the queue; like `queueId` and `keys`, the send waits for that queue's group. */
-  readonly selector?: QueueSelector;
+export interface SendOptions extends QueueChoice {
   /** Overrides sendTimeoutMs for this call. */
   readonly timeoutMs?: number;
 }
@@ -121,13 +115,6 @@ interface QueueState {
   readonly waiting: Batch[];
 }
 
-interface CachedRoute {
-  readonly route: PublishRoute;
-  fetchedAt: number;
-  /** Round robin counter (RocketMQ's sendWhichQueue). */
-  next: number;
-}
-
 export class Producer {
   /** One group's client (servers mode) or null. */
   private readonly single: ClusterClient | null;
@@ -140,11 +127,9 @@ export class Producer {
   private readonly batchCountMax: number;
   private readonly batchBytesMax: number;
   readonly producerId: string | null;
-  private readonly fault: LatencyFaultTolerance | null;
-  private readonly routes = new Map<string, CachedRoute>();
-  private readonly routesInFlight = new Map<string, Promise<CachedRoute>>();
+  private readonly chooser: QueueChooser;
+  private readonly routes: PublishRoutes;
   private readonly queues = new Map<string, QueueState>();
-  private readonly avoidUntil = new Map<string, number>();
   /** One group's queues addressed by id without a route (directQueue). */
   private readonly directQueues = new Map<string, MessageQueue[]>();
   /** Open batches by queue (the route's MessageQueue objects). */
@@ -159,6 +144,14 @@ export class Producer {
     if (options.servers === undefined && (namesrv === null || namesrv.length === 0)) {
       throw new TypeError('servers (one group) or namesrv (a cluster; or NAMESRV_ADDR) must list at least one host:port');
     }
+    // Every check before any client starts: a constructor that throws leaves nothing running.
+    const retries = options.retryTimesWhenSendFailed ?? RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT;
+    if (!Number.isInteger(retries) || retries < 0) throw new TypeError('retryTimesWhenSendFailed must be an integer >= 0');
+    const producerId = options.idempotence === false ? null : (options.producerId ?? defaultProducerId());
+    if (producerId !== null && (typeof producerId !== 'string' || !PRODUCER_ID_PATTERN.test(producerId))) {
+      throw new TypeError(`producerId must match ${String(PRODUCER_ID_PATTERN)}`);
+    }
+    this.producerId = producerId;
     const { servers: _s, namesrv: _n, ...groupOptions } = options;
     if (options.servers !== undefined) {
       this.single = new ClusterClient({ ...groupOptions, servers: options.servers });
@@ -168,24 +161,17 @@ export class Producer {
       this.single = null;
       this.namesrv = new NamesrvClient({ namesrv: namesrv!, ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}) });
       this.groups = new BrokerGroups(this.namesrv, groupOptions);
-      this.groups.onChange(() => this.markRoutesStale());
+      this.groups.onChange(() => this.routes.markStale());
       if (options.watchRoutes !== false) this.groups.watch();
     }
     this.sendTimeoutMs = options.sendTimeoutMs ?? SEND_TIMEOUT_MS_DEFAULT;
-    const retries = options.retryTimesWhenSendFailed ?? RETRY_TIMES_WHEN_SEND_FAILED_DEFAULT;
-    if (!Number.isInteger(retries) || retries < 0) throw new TypeError('retryTimesWhenSendFailed must be an integer >= 0');
     this.tries = 1 + retries;
     this.tryTimeoutMs = options.requestTimeoutMs ?? Math.max(1, Math.ceil(this.sendTimeoutMs / this.tries));
     this.batchSends = options.batchSends ?? true;
     this.batchCountMax = Math.min(options.batchCountMax ?? SEND_BATCH_COUNT_MAX, SEND_BATCH_COUNT_MAX);
     this.batchBytesMax = options.batchBytesMax ?? BATCH_BYTES_MAX_DEFAULT;
-    if (options.idempotence === false) this.producerId = null;
-    else {
-      const id = options.producerId ?? defaultProducerId();
-      if (typeof id !== 'string' || !PRODUCER_ID_PATTERN.test(id)) throw new TypeError(`producerId must match ${String(PRODUCER_ID_PATTERN)}`);
-      this.producerId = id;
-    }
-    this.fault = options.sendLatencyFaultEnable === true ? new LatencyFaultTolerance() : null;
+    this.chooser = new QueueChooser(options.sendLatencyFaultEnable === true ? new LatencyFaultTolerance() : null);
+    this.routes = new PublishRoutes((topic, deadline) => this.fetchRoute(topic, deadline), this.sendTimeoutMs, (route) => this.chooser.retain(route.groups));
   }
 
   /** Socket writes and requests so far (to observe coalescing); oneway sends that failed. */
@@ -223,9 +209,9 @@ export class Producer {
       return;
     }
     const deadline = Date.now() + this.tryTimeoutMs;
-    void this.routeFor(topic, deadline)
+    void this.routes.get(topic, deadline)
       .then((cached) => {
-        const { mq } = this.chooseQueue(cached, message, options);
+        const { mq } = this.chooser.choose(cached, message, options);
         return this.clientOf(mq.brokerName).callMaster<'send'>(
           { type: 'send', topic, queueId: mq.queueId, messages: [message] },
           { tries: 1, deadline, timeoutMs: this.tryTimeoutMs },
@@ -238,7 +224,7 @@ export class Producer {
 
   /** The topic's queue list as this producer sees it (for selectors and tools). */
   async queuesOf(topic: string): Promise<readonly MessageQueue[]> {
-    return (await this.routeFor(topic, Date.now() + this.sendTimeoutMs)).route.queues;
+    return (await this.routes.get(topic, Date.now() + this.sendTimeoutMs)).route.queues;
   }
 
   /** Fails sends not yet answered with CONNECTION_LOST and closes every connection. */
@@ -263,18 +249,18 @@ export class Producer {
     const deadline = now + (options?.timeoutMs ?? this.sendTimeoutMs);
     // One group: a queue id needs no route (the broker checks it).
     if (this.single !== null && options?.queueId !== undefined) return this.enqueue(this.directQueue(topic, options.queueId), true, message, deadline);
-    const cached = this.cachedRoute(topic, now);
+    const cached = this.routes.cached(topic, now);
     if (cached !== undefined) {
       let choice: { mq: MessageQueue; pinned: boolean };
       try {
-        choice = this.chooseQueue(cached, message, options);
+        choice = this.chooser.choose(cached, message, options);
       } catch (err) {
         return Promise.reject(err);
       }
       return this.enqueue(choice.mq, choice.pinned, message, deadline);
     }
-    return this.routeFor(topic, deadline).then((fetched) => {
-      const choice = this.chooseQueue(fetched, message, options);
+    return this.routes.get(topic, deadline).then((fetched) => {
+      const choice = this.chooser.choose(fetched, message, options);
       return this.enqueue(choice.mq, choice.pinned, message, deadline);
     });
   }
@@ -300,110 +286,22 @@ export class Producer {
     return (byId[queueId] ??= { topic, brokerName: '', queueId });
   }
 
+  /** The topic's route from the one group's broker, or from a NameServer. */
+  private fetchRoute(topic: string, deadline: number): Promise<PublishRoute> {
+    if (this.single !== null) {
+      return this.single.route(topic, { tries: this.tries, deadline, timeoutMs: this.tryTimeoutMs }, { refresh: true }).then((r) => publishRouteOfGroup(topic, r));
+    }
+    return this.namesrv!.topicRoute(topic).then((data) => {
+      this.groups!.update(data.brokerDatas);
+      return publishRouteOf(topic, data);
+    });
+  }
+
   private clientOf(brokerName: string): ClusterClient {
     if (this.single !== null) return this.single;
     const c = this.groups!.client(brokerName);
     if (c === undefined) throw new RaftmqError('NOT_MASTER', `no NameServer told of broker group ${brokerName}`, { requestSent: false });
     return c;
-  }
-
-  // ---- routes ---------------------------------------------------------------------------
-
-  /** The cached route; a stale one is still used while a refresh is fetched in the background
-   *  (so sends go on from cached routes while every NameServer is down). */
-  private cachedRoute(topic: string, now: number): CachedRoute | undefined {
-    const cached = this.routes.get(topic);
-    if (cached === undefined) return undefined;
-    if (now - cached.fetchedAt >= ROUTE_REFRESH_MS && !this.routesInFlight.has(topic)) {
-      this.fetchRoute(topic, now + this.sendTimeoutMs).catch(() => {
-        // Keep the old route; try again in a while, not on every send.
-        cached.fetchedAt = Date.now() - ROUTE_REFRESH_MS + Math.min(ROUTE_REFRESH_MS, 1000);
-      });
-    }
-    return cached;
-  }
-
-  private routeFor(topic: string, deadline: number): Promise<CachedRoute> {
-    return this.cachedRoute(topic, Date.now()) !== undefined ? Promise.resolve(this.routes.get(topic)!) : this.fetchRoute(topic, deadline);
-  }
-
-  private fetchRoute(topic: string, deadline: number): Promise<CachedRoute> {
-    const inFlight = this.routesInFlight.get(topic);
-    if (inFlight !== undefined) return inFlight;
-    const fetched: Promise<PublishRoute> =
-      this.single !== null
-        ? this.single.route(topic, { tries: this.tries, deadline, timeoutMs: this.tryTimeoutMs }, { refresh: true }).then((r) => publishRouteOfGroup(topic, r))
-        : this.namesrv!.topicRoute(topic).then((data) => {
-            this.groups!.update(data.brokerDatas);
-            return publishRouteOf(topic, data);
-          });
-    const promise = fetched
-      .then((route) => {
-        if (route.queues.length === 0) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${topic} has no writable queues`);
-        const old = this.routes.get(topic);
-        const cached: CachedRoute = { route: sameRoute(old?.route, route) ? old!.route : route, fetchedAt: Date.now(), next: old?.next ?? 0 };
-        this.routes.set(topic, cached);
-        this.fault?.retain(route.groups);
-        return cached;
-      })
-      .finally(() => this.routesInFlight.delete(topic));
-    this.routesInFlight.set(topic, promise);
-    return promise;
-  }
-
-  private markRoutesStale(): void {
-    for (const r of this.routes.values()) r.fetchedAt = 0;
-  }
-
-  // ---- queue choice -----------------------------------------------------------------------
-
-  /** By queueId, selector or key hash (pinned), else round robin. Throws TOPIC_NOT_FOUND,
-   *  BAD_REQUEST (no such queue), TypeError (a selector that returns no queue of the list). */
-  private chooseQueue(cached: CachedRoute, message: MessageInput, options: SendOptions | undefined): { mq: MessageQueue; pinned: boolean } {
-    const queues = cached.route.queues;
-    if (queues.length === 0) throw new RaftmqError('TOPIC_NOT_FOUND', `topic ${cached.route.topic} has no queues`);
-    if (options?.queueId !== undefined) {
-      const q = options.queueId;
-      if (!Number.isInteger(q) || q < 0) throw new TypeError(`bad queueId ${q}`);
-      const mq = queues[q];
-      if (mq === undefined) throw new RaftmqError('BAD_REQUEST', `topic ${cached.route.topic} has ${queues.length} queues, no queue ${q}`);
-      return { mq, pinned: true };
-    }
-    if (options?.selector !== undefined) {
-      const mq = options.selector(queues, message);
-      if (!queues.includes(mq)) throw new TypeError('the selector must return one of the queues it was given');
-      return { mq, pinned: true };
-    }
-    if (message.keys) return { mq: queues[keyHash(message.keys) % queues.length]!, pinned: true };
-    return { mq: this.roundRobin(cached, null), pinned: false };
-  }
-
-  /** The next queue in round robin, skipping group `exclude`, groups avoided after a failure and
-   *  (with sendLatencyFaultEnable) slow ones; when every group is skipped, the next queue not of
-   *  `exclude`, else simply the next. */
-  private roundRobin(cached: CachedRoute, exclude: string | null): MessageQueue {
-    const queues = cached.route.queues;
-    const n = queues.length;
-    if (cached.route.groups.size === 1 && this.fault === null) return queues[cached.next++ % n]!;
-    const now = Date.now();
-    let fallback: MessageQueue | null = null;
-    for (let i = 0; i < n; i++) {
-      const mq = queues[cached.next++ % n]!;
-      if (mq.brokerName === exclude) continue;
-      fallback ??= mq;
-      if (!this.groupUsable(mq.brokerName, now)) continue;
-      return mq;
-    }
-    return fallback ?? queues[cached.next++ % n]!;
-  }
-
-  private groupUsable(group: string, now: number): boolean {
-    const until = this.avoidUntil.get(group);
-    if (until !== undefined) {
-      if (now < until) return false;
-      this.avoidUntil.delete(group);
-    }
-    return this.fault === null || this.fault.isAvailable(group, now);
   }
 
   // ---- batching and dispatch -------------------------------------------------------------
@@ -457,7 +355,10 @@ export class Producer {
     const key = `${mq.topic}\u0000${mq.brokerName}\u0000${mq.queueId}`;
     let q = this.queues.get(key);
     if (q === undefined) {
-      q = { nextSeq: 0, inFlight: 0, waiting: [] };
+      // Numbers start from the clock, not 0: a producer restarted under the id it set itself must
+      // not repeat numbers its previous run used (the group would answer them as duplicates). Safe
+      // unless the previous run averaged over 1024 messages per millisecond to this queue.
+      q = { nextSeq: Date.now() * SEQ_PER_MS, inFlight: 0, waiting: [] };
       this.queues.set(key, q);
     }
     return q;
@@ -510,8 +411,7 @@ export class Producer {
       .then(
         (resp) => {
           this.afterTry(batch, q);
-          this.avoidUntil.delete(mq.brokerName);
-          this.fault?.update(mq.brokerName, Date.now() - started, false, Date.now());
+          this.chooser.succeeded(mq.brokerName, Date.now() - started);
           const n = batch.sends.length;
           const b = resp.batch;
           if (!isBatchResult(b) || b.count !== n) {
@@ -542,14 +442,14 @@ export class Producer {
   private failed(batch: Batch, err: unknown, started: number): void {
     const group = batch.mq.brokerName;
     const now = Date.now();
-    this.fault?.update(group, now - started, true, now);
+    const notStored = outcomeOf(err) === 'not-stored';
+    this.chooser.failed(group, now - started, notStored);
     const movable = !batch.pinned && this.single === null && !this.closed;
-    const safe = this.producerId === null || outcomeOf(err) === 'not-stored';
+    const safe = this.producerId === null || notStored;
     if (movable && safe && batch.tries > 1 && now < batch.deadline && err instanceof RaftmqError && isMoveWorthy(err)) {
-      this.avoidUntil.set(group, now + FAILED_GROUP_AVOID_MS);
-      const cached = this.routes.get(batch.mq.topic);
+      const cached = this.routes.cached(batch.mq.topic, now);
       if (cached !== undefined && cached.route.groups.size > 1) {
-        const mq = this.roundRobin(cached, group);
+        const mq = this.chooser.next(cached, group);
         if (mq.brokerName !== group) {
           this.dispatch({ mq, sends: batch.sends, bytes: batch.bytes, deadline: batch.deadline, pinned: false, tries: batch.tries - 1, seq: -1 });
           return;
@@ -557,8 +457,7 @@ export class Producer {
       }
     }
     // Keep the cached route (NameServers may be down); refresh it soon in the background.
-    const cached = this.routes.get(batch.mq.topic);
-    if (cached !== undefined) cached.fetchedAt = 0;
+    this.routes.markStale(batch.mq.topic);
     rejectAll(batch.sends, err);
   }
 }
@@ -575,16 +474,6 @@ function queueIdProblem(topic: string, options: SendOptions | undefined, max: nu
 /** Failures another group may not share: not the message's own fault (too large, bad). */
 function isMoveWorthy(err: RaftmqError): boolean {
   return err.code !== 'MESSAGE_TOO_LARGE' && err.code !== 'BAD_REQUEST';
-}
-
-function sameRoute(a: PublishRoute | undefined, b: PublishRoute): boolean {
-  if (a === undefined || a.queues.length !== b.queues.length) return false;
-  for (let i = 0; i < a.queues.length; i++) {
-    const x = a.queues[i]!;
-    const y = b.queues[i]!;
-    if (x.brokerName !== y.brokerName || x.queueId !== y.queueId) return false;
-  }
-  return true;
 }
 
 /** host@pid@random: unique among live producers, readable in logs. */
@@ -616,14 +505,4 @@ function isBatchResult(b: SendBatchResult): boolean {
     Number.isSafeInteger(b.logIndex) &&
     Number.isSafeInteger(b.count)
   );
-}
-
-/** FNV-1a (32-bit) of the UTF-16 code units: stable across processes and versions. */
-export function keyHash(keys: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < keys.length; i++) {
-    h ^= keys.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

@@ -1,7 +1,6 @@
 // RocketMQ's latency fault tolerance tables, and the route -> queue list rule.
 import t from 'tap';
-import { LatencyFaultTolerance, notAvailableMs, FAILURE_AS_LATENCY_MS } from '../../src/client/latency-fault.ts';
-import { publishRouteOf, publishRouteOfGroup } from '../../src/client/publish-route.ts';
+import { LatencyFaultTolerance, notAvailableMs, FAILURE_AS_LATENCY_MS, publishRouteOf, publishRouteOfGroup } from '../../src/client/index.ts';
 import { PERM_READ, PERM_READ_WRITE } from '../../src/protocol/index.ts';
 
 t.test('observed latency maps to the unavailable time of the issue\'s table', async (t) => {
