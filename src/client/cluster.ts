@@ -89,6 +89,9 @@ export interface CallOptions {
    *  with that error. `anyUnknown`: some try so far may have stored the write. The producer uses it
    *  to move a send that was certainly not stored to another broker group. */
   readonly giveUp?: (err: unknown, anyUnknown: boolean) => boolean;
+  /** Called when a try that may follow a master change has had no answer for
+   *  STALL_PROBE_AFTER_MS (the producer then steers new unkeyed sends to other groups). */
+  readonly onStall?: () => void;
 }
 
 export interface RouteOptions {
@@ -243,7 +246,7 @@ export class ClusterClient {
   /** One try of a request that may follow a master change: resolves with the answer, or
    *  rejects with MASTER_MOVED when learnMaster names another master first. Starts the stall
    *  probe when no answer came within STALL_PROBE_AFTER_MS. */
-  private tryFollowingMaster<T extends RequestType>(addr: string, frame: RequestInput<T>, timeoutMs: number): Promise<ResponseFor<T>> {
+  private tryFollowingMaster<T extends RequestType>(addr: string, frame: RequestInput<T>, timeoutMs: number, onStall?: () => void): Promise<ResponseFor<T>> {
     const moved = this.masterMoved.promise;
     return new Promise<ResponseFor<T>>((resolve, reject) => {
       let settled = false;
@@ -257,6 +260,7 @@ export class ClusterClient {
         if (settled) return;
         stalled = true;
         this.stalledTries++;
+        onStall?.();
         void this.probeForNewMaster();
       }, STALL_PROBE_AFTER_MS);
       this.request(addr, frame, timeoutMs).then(
@@ -330,7 +334,7 @@ export class ClusterClient {
       try {
         addr = await this.discoverMaster(call.deadline);
         const timeoutMs = Math.min(call.timeoutMs ?? this.requestTimeoutMs, Math.max(1, call.deadline - Date.now()));
-        const resp = call.followMasterChange === true ? await this.tryFollowingMaster(addr, frame, timeoutMs) : await this.request(addr, frame, timeoutMs);
+        const resp = call.followMasterChange === true ? await this.tryFollowingMaster(addr, frame, timeoutMs, call.onStall) : await this.request(addr, frame, timeoutMs);
         this.markHealthy(addr);
         return resp;
       } catch (err) {

@@ -406,7 +406,13 @@ export class Producer {
         followMasterChange: idempotent,
         // An unkeyed send moves to another group when this one certainly did not store it (or,
         // without idempotence, on any failure, as RocketMQ retries on another broker).
-        ...(movable ? { giveUp: (err: unknown, anyUnknown: boolean) => (idempotent ? !anyUnknown && outcomeOf(err) === 'not-stored' : true) } : {}),
+        // Any failed or stalled try steers new unkeyed sends away from the group at once, while
+        // this batch, if it may have been stored, waits for the group's new master.
+        giveUp: (err: unknown, anyUnknown: boolean) => {
+          this.chooser.avoid(mq.brokerName);
+          return movable && (idempotent ? !anyUnknown && outcomeOf(err) === 'not-stored' : true);
+        },
+        onStall: () => this.chooser.avoid(mq.brokerName),
       })
       .then(
         (resp) => {

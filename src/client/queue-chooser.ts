@@ -7,8 +7,8 @@ import type { LatencyFaultTolerance } from './latency-fault.ts';
 import type { CachedRoute } from './publish-routes.ts';
 import type { MessageQueue } from './publish-route.ts';
 
-/** After a group failed a send that was certainly not stored, new unkeyed sends avoid it this
- *  long (or until it answers again), so they do not each pay a failed try. */
+/** After a group failed or stalled a send, new unkeyed sends avoid it this long (or until it
+ *  answers again), so they neither pay a failed try each nor pile up behind its failover. */
 export const FAILED_GROUP_AVOID_MS = 1000;
 
 /** Picks the queue of a message from the topic's queue list (RocketMQ's MessageQueueSelector). */
@@ -78,6 +78,11 @@ export class QueueChooser {
     const now = Date.now();
     this.fault?.update(group, latencyMs, true, now);
     if (avoid) this.avoidUntil.set(group, now + FAILED_GROUP_AVOID_MS);
+  }
+
+  /** New unkeyed sends keep away from `group` for FAILED_GROUP_AVOID_MS (or until it answers). */
+  avoid(group: string): void {
+    this.avoidUntil.set(group, Date.now() + FAILED_GROUP_AVOID_MS);
   }
 
   /** Forgets groups no route names any more. */
