@@ -4,78 +4,15 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseFlagsOrHelp, startProgress, UsageError, type CommandSpec, type FlagValues, type Progress } from '../src/cli/index.ts';
-import { brokerConfFrom } from './bench/broker-conf.ts';
+import { parseFlagsOrHelp, startProgress, UsageError, type FlagValues, type Progress } from '../src/cli/index.ts';
 import { markdownReport, median, medianFigures, type CompareCell, type ReportContext } from './bench/report.ts';
 import { formatSummary, mainThreadProfilesIn, summarizeProfile, type CpuProfile } from './bench/cpu-profile.ts';
 import { breakdown, breakdownTable, readTraces } from './bench/latency-breakdown.ts';
 import { describeMachine, measureMachine } from './bench/machine-figures.ts';
-import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type FlushType, type RunResult } from './bench/run.ts';
+import { killAllNow, runOnce, type BenchFigures, type BenchOptions, type RunResult } from './bench/run.ts';
+import { alternatingRuns, checkCompareFlags, MATRIX, onOffAxisOf, optionsFrom, resultLabels, SPEC, type OnOffAxis } from './bench/options.ts';
 import { svgChart } from './bench/svg-chart.ts';
 import { lineChartSvg } from './bench/line-chart.ts';
-
-const FLUSH_TYPES: readonly FlushType[] = ['SYNC_FLUSH', 'ASYNC_FLUSH'];
-const MATRIX = { nodes: [3, 5], size: [128, 1024], inflight: [1, 64, 256], flush: FLUSH_TYPES } as const;
-
-// Defaults are applied below, not in the spec, so that --compare can tell a given axis flag
-// (which narrows the matrix to that value) from an absent one.
-const SPEC: CommandSpec = {
-  usage:
-    'npm run bench -- [--nodes 3|5] [--size BYTES] [--inflight K] [--producers P] [--duration S] [--warmup S]\n' +
-    '                 [--flush SYNC_FLUSH|ASYNC_FLUSH] [--runs R] [--queues Q] [--compare [--out DIR]] [--trace DIR]\n' +
-    '                 [--cpu-prof DIR] [--set KEY=VALUE,...] [--metrics off|on|both] [--plot FILE]',
-  summary:
-    'Starts a fresh local broker group (temp dir, 127.0.0.1) per run, waits for a master, creates the\n' +
-    'topic, warms up, then drives it for --duration seconds from P load processes: K independent\n' +
-    'send() calls in flight, each awaiting its own ack. Progress on stderr every second (under it a bar\n' +
-    'with the time left when stderr is a terminal), one line per run on stderr, and one JSON line on\n' +
-    'stdout with the medians over the runs:\n' +
-    '  {"nodes","size","inflight","flush","msgsPerSec","mbPerSec","p50Ms","p99Ms","p999Ms",\n' +
-    '   "serverCpuSecPer100k","clientCpuSecPer100k","serverRssMiB"}\n' +
-    'Latency: each send from call to ack. CPU: utime+stime from /proc/<pid>/stat over the measured\n' +
-    'window, all replicas (server) or all load processes (client); the per-run line on stderr also has\n' +
-    'serverSysCpuSecPer100k, the kernel\'s (stime) part of the server figure, and\n' +
-    'clientGcPausePercent, the load processes\' share of time in GC pauses. RSS: the largest replica\'s VmRSS\n' +
-    'at the end; each run also prints on stderr every replica\'s RSS (sampled each second) and its store\n' +
-    'on disk (allocated bytes under storePathRootDir, logs/ left out, sampled every 5 s): first, last,\n' +
-    'max, the trend from minute 1 on, the median of each minute, and the segments retention removed.\n' +
-    '--compare runs the matrix (3 and 5 nodes; 128 B and 1 KiB; 1, 64 and 256 in flight;\n' +
-    'both flush types), one JSON line per cell on stdout, and writes DIR/bench.md and DIR/bench.svg;\n' +
-    'an axis flag given with --compare narrows the matrix to that value.\n' +
-    '--trace DIR (with --inflight 1): every process records each send\'s steps (src/trace/trace.ts) into\n' +
-    'DIR/run-N, and each run ends with a table of where the time of one send goes.\n' +
-    '--cpu-prof DIR (not --compare): the replicas run under node --cpu-prof, write DIR/run-N/*.cpuprofile\n' +
-    '(open in Chrome DevTools or speedscope) and are stopped gracefully; each run ends with every\n' +
-    'replica\'s top functions by self time in the measured window (profiling costs CPU: not headline figures).\n' +
-    '--metrics on: every replica serves Prometheus metrics (metricsPromExporterPort, a free port each);\n' +
-    '--metrics both (not --compare): each run is done twice, metrics off and on, in alternating order,\n' +
-    'and two JSON lines give the medians, {"metrics":"off",...} then {"metrics":"on",...}: what\n' +
-    'recording the metrics costs, measured on the same machine at the same time.\n' +
-    '--plot FILE (not --compare or --metrics both): writes an SVG line chart of each replica\'s RSS and\n' +
-    'store on disk (MiB) over the measured window, one point per 5 s (FILE.run-N.svg for each run\n' +
-    'when --runs > 1). A soak with retention (deleteWhen lists all 24 hours, 0;1;2 and so on to 23):\n' +
-    '  --size 128 --duration 1800 --runs 1 --plot soak.svg\n' +
-    '  --set "mappedFileSizeCommitLog=16777216,fileReservedTime=0.03,deleteWhen=0;1;2;...;23,checkpointIntervalMs=1000"\n' +
-    'Exit status 1 when a send failed or a run broke (the JSON is still printed), 2 for bad flags.',
-  flags: [
-    { name: 'nodes', kind: 'int', help: 'replicas in the group (default 3)', min: 1, max: 7 },
-    { name: 'size', kind: 'int', help: 'message body bytes (default 1024)', min: 1, max: 4 * 1024 * 1024 },
-    { name: 'inflight', kind: 'int', help: 'sends in flight, each awaiting its ack (default 256)', min: 1, max: 65536 },
-    { name: 'flush', kind: 'string', help: 'flushDiskType of the replicas (default SYNC_FLUSH)', choices: FLUSH_TYPES },
-    { name: 'producers', kind: 'int', help: 'load processes (one Producer each) sharing the in-flight sends', default: 1, min: 1, max: 64 },
-    { name: 'duration', kind: 'int', help: 'measured seconds per run (default 10; 5 per cell with --compare)', min: 1, max: 86_400 },
-    { name: 'warmup', kind: 'int', help: 'unmeasured seconds of load before the window', default: 3, min: 0, max: 3600 },
-    { name: 'runs', kind: 'int', help: 'runs, each on a fresh group; figures are medians (default 3; 1 per cell with --compare)', min: 1, max: 100 },
-    { name: 'queues', kind: 'int', help: 'queues of the bench topic (sends round-robin over them)', default: 4, min: 1, max: 1024 },
-    { name: 'compare', kind: 'bool', help: 'run the matrix and write bench.md and bench.svg' },
-    { name: 'out', kind: 'string', help: 'output directory of --compare', default: './bench-out' },
-    { name: 'trace', kind: 'string', help: 'with --inflight 1 (not --compare): trace each send\'s steps into DIR and print the breakdown' },
-    { name: 'cpu-prof', kind: 'string', help: 'not with --compare: CPU-profile the replicas into DIR and print their top functions' },
-    { name: 'set', kind: 'string', help: 'broker.conf keys for every replica, KEY=VALUE[,KEY=VALUE...] (e.g. directIoEnable=false), to compare settings' },
-    { name: 'plot', kind: 'string', help: 'not with --compare: write an SVG chart of each replica\'s RSS and store size over the window to FILE' },
-    { name: 'metrics', kind: 'string', help: 'replicas serve Prometheus metrics: off, on, or both (alternating runs)', default: 'off', choices: ['off', 'on', 'both'] },
-  ],
-};
 
 // On a terminal, a bar over the seconds of load of the whole bench; its lines print above it.
 let bar: Progress = startProgress({ unit: 's', enabled: false });
@@ -144,7 +81,7 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
     figures.push(res.figures);
     otherCpu.push(res.otherCpuPercent);
     failedSends += res.failed;
-    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, serverSysCpuSecPer100k: res.serverSysCpuSecPer100k, clientCpuPercent: res.clientCpuPercent, clientGcPausePercent: res.clientGcPausePercent, otherCpuPercent: res.otherCpuPercent, cores: os.cpus().length };
+    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, serverSysCpuSecPer100k: res.serverSysCpuSecPer100k, replicaCpuPercent: Object.fromEntries(res.rss.map((x, i) => [x.id, res.replicaCpuPercent[i]])), ...(Number.isNaN(res.namesrvCpuPercent) ? {} : { namesrvCpuPercent: res.namesrvCpuPercent }), clientCpuPercent: res.clientCpuPercent, clientGcPausePercent: res.clientGcPausePercent, otherCpuPercent: res.otherCpuPercent, cores: os.cpus().length };
     say(`${runLabel}: ${JSON.stringify({ ...res.figures, ...extra })}`);
     // A trend over a few seconds mostly shows the heap warming up: only a minute or more says
     // anything about growth per minute.
@@ -167,7 +104,7 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
     if (plotFile !== undefined) {
       const file = runs === 1 ? plotFile : plotFile.replace(/(\.svg)?$/i, `.run-${r}.svg`);
       const conf = Object.entries(opts.brokerConf ?? {}).map(([k, v]) => `${k}=${v}`).join('; ');
-      const subtitle = `${opts.nodes} nodes, ${opts.size} B, ${opts.inflight} in flight, ${opts.flush}, ${res.windowSec} s window` +
+      const subtitle = `${opts.groups > 1 ? `${opts.groups} groups x ` : ''}${opts.nodes} nodes, ${opts.size} B, ${opts.inflight} in flight, ${opts.flush}, ${res.windowSec} s window` +
         `${conf ? `; ${conf}` : ''}; ${res.figures.msgsPerSec} msgs/s, p99 ${res.figures.p99Ms} ms${res.failed > 0 ? `, ${res.failed} sends failed` : ''}`;
       fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
       fs.writeFileSync(
@@ -194,50 +131,29 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
   return { figures: medianFigures(figures), failedSends, otherCpuPercent: median(otherCpu), note: notes.join('; ') };
 }
 
-function optionsFrom(flags: FlagValues, compare: boolean): BenchOptions & { runs: number } {
-  const nodes = Number(flags.nodes ?? 3);
-  if (nodes % 2 === 0) throw new UsageError(`--nodes should be odd (3 or 5), got ${nodes}`);
-  const inflight = Number(flags.inflight ?? 256);
-  const producers = Number(flags.producers);
-  if (producers > inflight) throw new UsageError(`--producers (${producers}) must not exceed --inflight (${inflight}): each producer needs a send in flight`);
-  return {
-    nodes,
-    size: Number(flags.size ?? 1024),
-    inflight,
-    producers,
-    durationSec: Number(flags.duration ?? (compare ? 5 : 10)),
-    warmupSec: Number(flags.warmup),
-    flush: (flags.flush ?? 'SYNC_FLUSH') as FlushType,
-    queues: Number(flags.queues),
-    brokerConf: brokerConfFrom(flags.set),
-    metrics: flags.metrics === 'on',
-    runs: Number(flags.runs ?? (compare ? 1 : 3)),
-  };
-}
-
-/** --metrics both: every run twice, off and on, the order alternating; two lines of medians. */
-async function metricsOnAndOff(opts: BenchOptions, runs: number): Promise<number> {
+/** --metrics both, --idempotence both: every run twice, off and on, the order alternating; two
+ *  lines of medians. */
+async function onAndOff(axis: OnOffAxis, opts: BenchOptions, runs: number): Promise<number> {
   const figures: Record<'off' | 'on', BenchFigures[]> = { off: [], on: [] };
   let failed = 0;
-  for (let r = 1; r <= runs; r++) {
-    for (const mode of r % 2 === 1 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
-      const s = await runConfig({ ...opts, metrics: mode === 'on' }, 1, `metrics ${mode}, pair ${r}/${runs} `);
-      figures[mode].push(s.figures);
-      failed += s.failedSends;
-    }
+  for (const { pair, mode } of alternatingRuns(runs)) {
+    const s = await runConfig({ ...opts, [axis]: mode === 'on' }, 1, `${axis} ${mode}, pair ${pair}/${runs} `);
+    figures[mode].push(s.figures);
+    failed += s.failedSends;
   }
-  for (const mode of ['off', 'on'] as const) printResult(JSON.stringify({ metrics: mode, ...medianFigures(figures[mode]) }));
+  for (const mode of ['off', 'on'] as const) printResult(JSON.stringify({ ...resultLabels(opts, { axis, mode }), ...medianFigures(figures[mode]) }));
   return failed > 0 ? 1 : 0;
 }
 
 async function single(flags: FlagValues): Promise<number> {
   const { runs, ...opts } = optionsFrom(flags, false);
-  if (flags.metrics === 'both') {
-    if (flags.plot !== undefined) throw new UsageError('--plot works with one run at a time, not with --metrics both');
+  const axis = onOffAxisOf(flags);
+  if (axis !== null) {
     const ctx = await context(opts.durationSec, opts.warmupSec, runs, opts.producers);
-    say(`bench --metrics both: ${JSON.stringify(opts)}, ${runs} pair(s) of runs; ${ctx.machine}, commit ${ctx.commit}`);
+    say(`bench --${axis} both: ${JSON.stringify(opts)}, ${runs} pair(s) of runs; ${ctx.machine}, commit ${ctx.commit}`);
+    say(`bench: machine figures: ${ctx.machineFigures}`);
     startBar(2 * runs * (opts.warmupSec + opts.durationSec));
-    return metricsOnAndOff(opts, runs);
+    return onAndOff(axis, opts, runs);
   }
   const traceDir = flags.trace === undefined ? undefined : path.resolve(String(flags.trace));
   const cpuProfDir = flags['cpu-prof'] === undefined ? undefined : path.resolve(String(flags['cpu-prof']));
@@ -248,7 +164,7 @@ async function single(flags: FlagValues): Promise<number> {
   startBar(runs * (opts.warmupSec + opts.durationSec));
   const plotFile = flags.plot === undefined ? undefined : String(flags.plot);
   const summary = await runConfig(opts, runs, '', traceDir, cpuProfDir, plotFile);
-  printResult(JSON.stringify(summary.figures));
+  printResult(JSON.stringify({ ...resultLabels(opts), ...summary.figures }));
   return summary.failedSends > 0 ? 1 : 0;
 }
 
@@ -277,10 +193,7 @@ async function context(durationSec: number, warmupSec: number, runs: number, pro
 }
 
 async function compare(flags: FlagValues): Promise<number> {
-  if (flags.trace !== undefined) throw new UsageError('--trace works with one configuration at --inflight 1, not with --compare');
-  if (flags.metrics === 'both') throw new UsageError('--metrics both works with one configuration, not with --compare');
-  if (flags['cpu-prof'] !== undefined) throw new UsageError('--cpu-prof works with one configuration, not with --compare');
-  if (flags.plot !== undefined) throw new UsageError('--plot works with one configuration, not with --compare');
+  checkCompareFlags(flags);
   const { runs, ...base } = optionsFrom({ ...flags, inflight: flags.inflight ?? Math.max(...MATRIX.inflight) }, true);
   const axis = <T,>(given: unknown, all: readonly T[]): readonly T[] => (given === undefined ? all : [given as T]);
   const cellsToRun: BenchOptions[] = [];

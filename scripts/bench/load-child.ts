@@ -24,7 +24,8 @@ process.on('disconnect', () => process.exit(leaving ? 0 : 1));
 if (!process.connected) process.exit(1);
 
 traceAs('client');
-const producer = new Producer({ servers: [...config.servers] });
+const target = config.namesrv !== undefined ? { namesrv: [...config.namesrv] } : { servers: [...(config.servers ?? [])] };
+const producer = new Producer({ ...target, idempotence: config.idempotence });
 const body = Buffer.alloc(config.size, 0x61);
 const message = { body };
 

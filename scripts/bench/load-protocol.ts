@@ -3,7 +3,12 @@ import type { HistogramJson } from './histogram.ts';
 
 /** What a child is told at start (its one argv argument, as JSON). */
 export interface LoadChildConfig {
-  readonly servers: readonly string[];
+  /** The one group's replicas; or, with several groups, `namesrv`. */
+  readonly servers?: readonly string[];
+  /** NameServer addresses: the producer routes over every group's queues. */
+  readonly namesrv?: readonly string[];
+  /** Idempotent sends (the Producer's default) or not. */
+  readonly idempotence: boolean;
   readonly topic: string;
   readonly size: number;
   /** Concurrent send loops in this child, each awaiting its own ack. */

@@ -1,17 +1,18 @@
-// One benchmark run: a fresh local broker group, warmup, a measured window, teardown.
-import fs from 'node:fs';
-import { Admin } from '../../src/client/index.ts';
+// One benchmark run: a fresh local broker group (or several, servers.ts), warmup, a measured
+// window, teardown.
 import { delay } from '../../src/net/index.ts';
-import { LocalCluster } from '../../src/cli/index.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
 import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpu, totalCpuSeconds } from './proc-stats.ts';
 import { WindowSeries } from './rss-series.ts';
+import { BenchServers } from './servers.ts';
 import { PlotSeries, retentionRemovedIn, storeUsage } from './store-size.ts';
 
 export type FlushType = 'SYNC_FLUSH' | 'ASYNC_FLUSH';
 
 export interface BenchOptions {
+  /** Broker groups behind one NameServer (1: one group, no NameServer, as before --groups). */
+  readonly groups: number;
   readonly nodes: number;
   readonly size: number;
   readonly inflight: number;
@@ -19,7 +20,10 @@ export interface BenchOptions {
   readonly durationSec: number;
   readonly warmupSec: number;
   readonly flush: FlushType;
+  /** Queues of the bench topic on each group. */
   readonly queues: number;
+  /** The load processes' producers are idempotent (Producer's default). */
+  readonly idempotence: boolean;
   /** Extra broker.conf keys for every replica (bench --set). */
   readonly brokerConf?: Readonly<Record<string, string>>;
   /** Each replica serves Prometheus metrics on a port of its own (bench --metrics). */
@@ -93,10 +97,14 @@ export interface RunResult {
   /** The kernel's part of serverCpuSecPer100k (stime): syscalls, page-cache copies, TCP, exits to
    *  the host on a VM; the rest is the replicas' own code, V8 and libc. */
   readonly serverSysCpuSecPer100k: number;
+  /** Each replica's CPU over the window (100 = one core), in the order of `rss`. */
+  readonly replicaCpuPercent: readonly number[];
+  /** The NameServer's CPU over the window; NaN with one group (no NameServer). */
+  readonly namesrvCpuPercent: number;
   readonly clientCpuPercent: number;
   /** Share of the load processes' wall time spent in GC pauses inside the window (their mean). */
   readonly clientGcPausePercent: number;
-  /** Busy CPU of everything else on the machine (this driver, other jobs), 100 = one core:
+  /** Busy CPU of everything else on the machine (this driver, the NameServer, other jobs), 100 = one core:
    *  the load that competed with the run. An estimate, good to about a tenth of a core; never below 0. */
   readonly otherCpuPercent: number;
   readonly rss: readonly ReplicaRss[];
@@ -127,24 +135,14 @@ const STORE_SAMPLE_SEC = 5;
 const MiB = 1024 ** 2;
 
 /** Everything a run has started, so an interrupt can stop it synchronously (see killAllNow). */
-const live = { clusters: new Set<LocalCluster>(), children: new Set<LoadChild>() };
+const live = { servers: new Set<BenchServers>(), children: new Set<LoadChild>() };
 
 /** SIGKILLs every server and load process by PID and removes the data directories. */
 export function killAllNow(): void {
   for (const c of live.children) c.kill();
-  for (const cluster of live.clusters) {
-    for (const n of cluster.nodes) {
-      if (!cluster.running(n.id)) continue;
-      try {
-        cluster.signal(n.id, 'SIGKILL'); // not kill(): that one awaits the exit
-      } catch {
-        // already gone
-      }
-    }
-    fs.rmSync(cluster.root, { recursive: true, force: true });
-  }
+  for (const s of live.servers) s.killNow();
   live.children.clear();
-  live.clusters.clear();
+  live.servers.clear();
 }
 
 const round = (x: number, digits: number): number => Number(x.toFixed(digits));
@@ -159,30 +157,30 @@ export interface RunOnceOptions {
 }
 
 export async function runOnce(opts: BenchOptions, label: string, say: (line: string) => void, how: RunOnceOptions = {}): Promise<RunResult> {
-  const cluster = await LocalCluster.create({
+  const serversOpts = {
+    groups: opts.groups,
     nodes: opts.nodes,
     metrics: opts.metrics === true,
     extra: { mappedFileSizeCommitLog: SEGMENT_BYTES, ...opts.brokerConf, flushDiskType: opts.flush },
-  });
-  live.clusters.add(cluster);
+  };
+  // The servers as first started, before the masters: enough to kill and destroy them.
+  let started: BenchServers | null = null;
   const children: LoadChild[] = [];
   let stopped = false;
   try {
-    const master = await cluster.waitForMaster(20_000);
-    const admin = new Admin({ servers: cluster.servers });
-    try {
-      await admin.createTopic(TOPIC, opts.queues);
-    } finally {
-      await admin.close();
-    }
-    const serverPids = cluster.nodes.map((n) => n.proc!.pid!);
-    const serverIds = new Map(cluster.nodes.map((n) => [n.proc!.pid!, n.id === master.nodeId ? `${n.id} (master)` : n.id]));
-    say(`${label}: ${opts.nodes} nodes up (master ${master.nodeId}), pids ${serverPids.join(' ')}, data in ${cluster.root}` +
-      ` (${(freeDiskBytes(cluster.root) / 1024 ** 3).toFixed(0)} GiB free)`);
-    if (onTmpfs(cluster.root)) say(`${label}: WARNING the data directory is on tmpfs: fsync costs nothing there (set TMPDIR to a real disk)`);
+    const servers = await BenchServers.start(serversOpts, TOPIC, opts.queues, (s) => {
+      started = s;
+      live.servers.add(s);
+    });
+    const replicas = servers.replicas;
+    const serverPids = replicas.map((r) => r.pid);
+    const namesrvPids = servers.namesrvPids;
+    const serverIds = new Map(replicas.map((r) => [r.pid, r.master ? `${r.id} (master)` : r.id]));
+    say(`${label}: ${servers.describe()}, data in ${servers.roots.join(' ')} (${(freeDiskBytes(servers.root) / 1024 ** 3).toFixed(0)} GiB free)`);
+    if (onTmpfs(servers.root)) say(`${label}: WARNING the data directory is on tmpfs: fsync costs nothing there (set TMPDIR to a real disk)`);
 
     for (const [i, inflight] of splitInflight(opts.inflight, opts.producers).entries()) {
-      const child = new LoadChild(`load child ${i}`, { servers: cluster.servers, topic: TOPIC, size: opts.size, inflight });
+      const child = new LoadChild(`load child ${i}`, { ...servers.target, topic: TOPIC, size: opts.size, inflight, idempotence: opts.idempotence });
       live.children.add(child);
       children.push(child);
     }
@@ -194,8 +192,8 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     let lastCpu = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
     const tick = async (phase: string, second: number, of: number): Promise<{ serverPct: number; rss: number[] }> => {
       const reports = await Promise.all(children.map((c) => c.poll(2000)));
-      const dead = cluster.nodes.find((n) => !cluster.running(n.id));
-      if (dead) throw new Error(`replica ${dead.id} (pid ${dead.proc?.pid}) exited during the run`);
+      const dead = servers.deadReplica();
+      if (dead) throw new Error(`replica ${dead.id} (pid ${dead.pid}) exited during the run`);
       const now = { t: performance.now(), server: totalCpuSeconds(serverPids), client: totalCpuSeconds(clientPids) };
       const sec = (now.t - lastCpu.t) / 1000;
       const serverPct = ((now.server - lastCpu.server) / sec) * 100;
@@ -231,7 +229,8 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     const startMicros = Number(process.hrtime.bigint() / 1000n);
     const sample = () => {
       const server = totalCpu(serverPids);
-      return { t: performance.now(), server: server.total, serverSys: server.sys, client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
+      const perReplica = serverPids.map((pid) => totalCpuSeconds([pid]));
+      return { t: performance.now(), server: server.total, serverSys: server.sys, perReplica, namesrv: totalCpuSeconds(namesrvPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
     };
     const start = sample();
     for (const c of children) c.measure();
@@ -252,11 +251,11 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       plots[i].rss.add(t, mib);
     };
     // The store on disk: its own series, sampled every STORE_SAMPLE_SEC (a walk is cheap, not free).
-    const storeSeries = cluster.nodes.map(() => new WindowSeries(SETTLED_AFTER_SEC));
-    const storeFiles = cluster.nodes.map(() => NaN);
+    const storeSeries = replicas.map(() => new WindowSeries(SETTLED_AFTER_SEC));
+    const storeFiles = replicas.map(() => NaN);
     const addStore = (): void => {
       const t = (performance.now() - start.t) / 1000;
-      cluster.nodes.forEach((n, i) => {
+      replicas.forEach((n, i) => {
         const u = storeUsage(n.dir);
         if (u === null) return;
         const mib = u.bytes / MiB;
@@ -272,7 +271,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       const { rss } = await tick('measure', s, opts.durationSec);
       rss.forEach((x, i) => addRss(i, x));
       if (s % STORE_SAMPLE_SEC === 0) addStore();
-      const free = freeDiskBytes(cluster.root);
+      const free = freeDiskBytes(servers.root);
       if (free < DISK_RESERVE_BYTES) {
         cutShort = `disk nearly full (${(free / 1024 ** 3).toFixed(1)} GiB left) after ${s} s`;
         break;
@@ -285,7 +284,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
     finalRss.forEach((x, i) => addRss(i, x));
     addStore();
-    const removedSegments = cluster.nodes.map((n) => retentionRemovedIn(`${n.dir}/logs`));
+    const removedSegments = replicas.map((n) => retentionRemovedIn(`${n.dir}/logs`));
 
     const hist = new Histogram();
     let acked = 0;
@@ -338,19 +337,21 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       windowSec: round(windowSec, 3),
       serverCpuPercent: Math.round((serverCpu / windowSec) * 100),
       serverSysCpuSecPer100k: per100k(end.serverSys - start.serverSys),
+      replicaCpuPercent: end.perReplica.map((cpu, i) => Math.round(((cpu - start.perReplica[i]!) / windowSec) * 100)),
+      namesrvCpuPercent: namesrvPids.length === 0 ? NaN : Math.round(((end.namesrv - start.namesrv) / windowSec) * 100),
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
       clientGcPausePercent: results.length > 0 ? round((gcPauseMs / results.length / (windowSec * 1000)) * 100, 2) : NaN,
       otherCpuPercent: Math.round((otherCpu / windowSec) * 100),
-      rss: cluster.nodes.map((n, i) => ({ id: n.id, ...rssSeries[i].summary(windowSec), trendMiBPerMin: round(rssSeries[i].all.slopeMiBPerMin, 1) })),
-      store: cluster.nodes.map((n, i) => ({
+      rss: replicas.map((n, i) => ({ id: n.id, ...rssSeries[i].summary(windowSec), trendMiBPerMin: round(rssSeries[i].all.slopeMiBPerMin, 1) })),
+      store: replicas.map((n, i) => ({
         id: n.id,
         ...storeSeries[i].summary(windowSec),
         lastFiles: storeFiles[i],
         retentionRemovedSegments: removedSegments[i],
       })),
       storeSampleSec: STORE_SAMPLE_SEC,
-      plot: cluster.nodes.map((n, i) => ({
-        id: serverIds.get(n.proc!.pid!) ?? n.id,
+      plot: replicas.map((n, i) => ({
+        id: serverIds.get(n.pid) ?? n.id,
         rss: plots[i].rss.points.map(([t, v]) => [round(t, 1), round(v, 1)] as const),
         store: plots[i].store.points.map(([t, v]) => [round(t, 1), round(v, 1)] as const),
       })),
@@ -360,8 +361,11 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     // Stopped children drain their sends in flight and leave; after a failure, no waiting.
     await Promise.all(children.map((c) => c.end(stopped ? 5000 : 0)));
     for (const c of children) live.children.delete(c);
-    if (how.gracefulStop) await Promise.all(cluster.nodes.map((n) => cluster.stop(n.id)));
-    await cluster.destroy();
-    live.clusters.delete(cluster);
+    const s = started as BenchServers | null;
+    if (s !== null) {
+      if (how.gracefulStop) await s.stopGracefully();
+      await s.destroy();
+      live.servers.delete(s);
+    }
   }
 }
