@@ -178,6 +178,8 @@ export class ClusterClient {
         host,
         port,
         requestTimeoutMs: this.requestTimeoutMs,
+        // A replica that just went away is not waited for: the retry loop asks the others.
+        failFastWhileDown: true,
         ...(this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
         ...(this.options.backoffMsMin !== undefined ? { backoffMsMin: this.options.backoffMsMin } : {}),
         ...(this.options.backoffMsMax !== undefined ? { backoffMsMax: this.options.backoffMsMax } : {}),

@@ -51,6 +51,10 @@ export interface ConnectionOptions {
   readonly backoffMsMin?: number;
   readonly backoffMsMax?: number;
   readonly reconnect?: ReconnectMode;
+  /** A request made while the connection is down and waiting to reconnect (its backoff after a
+   *  lost connection or a failed connect) fails at once with CONNECTION_LOST (requestSent false)
+   *  instead of waiting for the next attempt: for callers that have somewhere else to go. */
+  readonly failFastWhileDown?: boolean;
   /** Built and sent as the first frame of every new connection (peers: PeerHello). */
   readonly hello?: () => object;
   readonly onUp?: () => void;
@@ -188,6 +192,10 @@ export class Connection {
    */
   request<R extends Frame = Frame>(frame: RequestFrameInput, options: RequestOptions = {}): Promise<R> {
     if (this._state === 'closed') return Promise.reject(this.closedError());
+    if (this.options.failFastWhileDown === true && this._state === 'idle' && this.nextAttemptAt > Date.now()) {
+      this.ensureConnecting();
+      return Promise.reject(new RaftmqError('CONNECTION_LOST', `${this.lastDownReason || `connection to ${this.addr} is down`}; reconnecting`, { requestSent: false }));
+    }
     this.stats.requests++;
     return new Promise<R>((resolve, reject) => {
       const id = this.nextId;
