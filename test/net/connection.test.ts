@@ -227,3 +227,23 @@ t.test('close() fails pending requests and later ones with CONNECTION_LOST', asy
   t.match(await pending, { code: 'CONNECTION_LOST' });
   await t.rejects(conn.request({ type: 'x' }), { code: 'CONNECTION_LOST' });
 });
+
+t.test('failFastWhileDown: a request made while the connection waits to reconnect fails at once, never sent; without it, it waits', async (t) => {
+  const port = await freePort();
+  let srv = await server(echo, port);
+  const fast = new Connection({ host: HOST, port, failFastWhileDown: true, backoffMsMin: 2000, backoffMsMax: 4000 });
+  const slow = new Connection({ host: HOST, port, backoffMsMin: 300, backoffMsMax: 600, requestTimeoutMs: 5000 });
+  t.teardown(() => Promise.all([fast.close(), slow.close()]));
+  await fast.connect();
+  await slow.connect();
+  await srv.close();
+  for (let i = 0; i < 200 && (fast.state !== 'idle' || slow.state !== 'idle'); i++) await new Promise((r) => setTimeout(r, 5));
+  const started = Date.now();
+  const err = await fast.request({ type: 'echo', n: 1 }).catch((e: unknown) => e);
+  t.match(err, { code: 'CONNECTION_LOST', requestSent: false }, 'refused at once, known never to have left');
+  t.ok(Date.now() - started < 1000, 'without waiting for the 2 s backoff');
+  srv = await server(echo, port);
+  t.teardown(() => srv.close());
+  const answer = await slow.request<Frame & { n: number }>({ type: 'echo', n: 2 });
+  t.equal(answer.n, 2, 'without the option, the request waits for the reconnect and is answered');
+});
