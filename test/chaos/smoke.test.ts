@@ -46,7 +46,7 @@ t.test('chaos smoke: two groups of 3, leader kills, a partition, a replica repla
   const outcome = await smoke(t, 'smoke', {
     groups: 2,
     faults: ['leader-kill', 'random-partition', 'membership', 'namesrv-kill', 'leader-kill'],
-    durationS: 36,
+    durationS: 30,
     intervalS: 2,
     holdS: 3,
     seed: 1,
@@ -79,7 +79,7 @@ t.test('chaos smoke with retention: a leader kill and a wiped replica that needs
   t.comment(`seed ${seed}`);
   const outcome = await smoke(t, 'retention', {
     faults: ['leader-kill', 'wipe-replica'],
-    durationS: 20,
+    durationS: 17,
     intervalS: 5,
     holdS: 3,
     seed,

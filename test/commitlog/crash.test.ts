@@ -11,7 +11,7 @@ import { crashBody, crashSegmentBytes } from './crash-body.ts';
 import { collectLog, removeDir, tempDir } from './helpers.ts';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 1234;
-const CYCLES = Number(process.env.CYCLES ?? 20);
+const CYCLES = Number(process.env.CYCLES ?? 12);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const writer = path.join(here, 'fixtures', 'writer.ts');
 

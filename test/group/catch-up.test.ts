@@ -16,10 +16,12 @@ const FILL = Buffer.alloc(1024, 'x');
 /** A 1 KiB body that names itself before the '|'. */
 const body1k = (prefix: string) => (n: number) => Buffer.concat([Buffer.from(`${prefix}-${n}|`), FILL]);
 const nameOf = (m: StoredMessage) => Buffer.from(m.body).toString('utf8').split('|')[0]!;
-const STOP_SECONDS = Number(process.env.CATCH_UP_STOP_SECONDS ?? 4);
+const STOP_SECONDS = Number(process.env.CATCH_UP_STOP_SECONDS ?? 3);
 /** peerPushThrottlePoint in the stopped-slave test (CATCH_UP_PACING_POINT=0 turns pacing off). */
 const PACING_POINT_BYTES = Number(process.env.CATCH_UP_PACING_POINT ?? 16 * 1024 * 1024);
 const QUEUES = 4;
+/** Messages in the log before a replica is wiped (enough for a catch-up of several segments' worth of appends). */
+const FILL_COUNT = 12_000;
 
 async function statusOf(cluster: LocalCluster, id: string): Promise<NodeStatus | null> {
   return (await cluster.statuses())[cluster.nodes.findIndex((n) => n.id === id)] ?? null;
@@ -85,8 +87,8 @@ async function wipeAndCatchUp(t: Test, nodes: number, pick: (master: string, ids
   const first = await cluster.waitForMaster();
   const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 10_000 });
   t.teardown(() => producer.close());
-  const fill = await sendLoad(producer, 'wipe', 20_000, 128, { prefix: 'a', body: body1k('a') });
-  t.same(fill.failures.slice(0, 3), [], '20,000 x 1 KiB acknowledged');
+  const fill = await sendLoad(producer, 'wipe', FILL_COUNT, 128, { prefix: 'a', body: body1k('a') });
+  t.same(fill.failures.slice(0, 3), [], `${FILL_COUNT} x 1 KiB acknowledged`);
   const load = new ContinuousLoad(producer, 'wipe', 32, { prefix: 'b', body: body1k('b') });
   await sleep(2000);
   let victim = pick(first.nodeId, cluster.nodes.map((n) => n.id));

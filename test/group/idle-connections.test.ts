@@ -14,10 +14,10 @@ const IDLE_CONNECTIONS_WANTED = 2000;
 const IDLE_CONNECTIONS_MIN = 1100;
 /** File descriptors this process keeps for everything else (producers, status polls, tap). */
 const FD_RESERVE = 200;
-const BEFORE_MS = 6000;
+const BEFORE_MS = 4000;
 /** The producer's first seconds are left out of its rate before the attack: it is warming up. */
 const WARM_UP_MS = 3000;
-const ATTACK_MS = 15_000;
+const ATTACK_MS = 10_000;
 /** When the second producer, created during the attack, starts. */
 const NEWCOMER_START_MS = 3000;
 /** An attacker's socket closed by the server is opened again after this. */
