@@ -139,7 +139,7 @@ t.test(`a slave stopped (SIGSTOP) for ${STOP_SECONDS} s at full load costs the m
   const masterPid = cluster.node(master.nodeId).proc?.pid;
   const producer = new Producer({ servers: cluster.servers, sendTimeoutMs: 10_000 });
   t.teardown(() => producer.close());
-  const load = new ContinuousLoad(producer, 'pause', 128, { prefix: 'p', body: body1k('p') });
+  const load = new ContinuousLoad(producer, 'pause', 48, { prefix: 'p', body: body1k('p') });
   await sleep(2000);
   const slave = cluster.nodes.find((n) => n.id !== master.nodeId)!;
   const rssBefore = rssMiB(masterPid);
