@@ -81,7 +81,7 @@ async function runConfig(opts: BenchOptions, runs: number, label: string, traceD
     figures.push(res.figures);
     otherCpu.push(res.otherCpuPercent);
     failedSends += res.failed;
-    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, serverSysCpuSecPer100k: res.serverSysCpuSecPer100k, replicaCpuPercent: Object.fromEntries(res.rss.map((x, i) => [x.id, res.replicaCpuPercent[i]])), ...(Number.isNaN(res.namesrvCpuPercent) ? {} : { namesrvCpuPercent: res.namesrvCpuPercent }), clientCpuPercent: res.clientCpuPercent, clientGcPausePercent: res.clientGcPausePercent, otherCpuPercent: res.otherCpuPercent, cores: os.cpus().length };
+    const extra = { meanMs: res.meanMs, acked: res.acked, failed: res.failed, windowSec: res.windowSec, serverCpuPercent: res.serverCpuPercent, serverSysCpuSecPer100k: res.serverSysCpuSecPer100k, replicaCpuPercent: Object.fromEntries(res.rss.map((x, i) => [x.id, res.replicaCpuPercent[i]])), msgsPerEntry: res.msgsPerEntry, serverPreemptionsPerSec: res.serverPreemptionsPerSec, ...(Number.isNaN(res.namesrvCpuPercent) ? {} : { namesrvCpuPercent: res.namesrvCpuPercent }), clientCpuPercent: res.clientCpuPercent, clientGcPausePercent: res.clientGcPausePercent, otherCpuPercent: res.otherCpuPercent, cores: os.cpus().length };
     say(`${runLabel}: ${JSON.stringify({ ...res.figures, ...extra })}`);
     // A trend over a few seconds mostly shows the heap warming up: only a minute or more says
     // anything about growth per minute.

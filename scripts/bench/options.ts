@@ -29,8 +29,10 @@ export const SPEC: CommandSpec = {
     'Latency: each send from call to ack. CPU: utime+stime from /proc/<pid>/stat over the measured\n' +
     'window, all replicas (server) or all load processes (client); the per-run line on stderr also has\n' +
     'serverSysCpuSecPer100k, the kernel\'s (stime) part of the server figure, replicaCpuPercent, each\n' +
-    'replica\'s CPU in the window (100 = one core), and clientGcPausePercent, the load processes\' share\n' +
-    'of time in GC pauses. RSS: the largest replica\'s VmRSS at the end; each run also prints on stderr\n' +
+    'replica\'s CPU in the window (100 = one core), msgsPerEntry, messages per Raft entry committed in\n' +
+    'the window (all groups), serverPreemptionsPerSec, how often the kernel preempted a replica\'s thread\n' +
+    'for another (CPUs oversubscribed), and clientGcPausePercent, the load processes\' share of time in\n' +
+    'GC pauses. RSS: the largest replica\'s VmRSS at the end; each run also prints on stderr\n' +
     'every replica\'s RSS (sampled each second) and its store on disk (allocated bytes under\n' +
     'storePathRootDir, logs/ left out, sampled every 5 s): first, last, max, the trend from minute 1\n' +
     'on, the median of each minute, and the segments retention removed.\n' +

@@ -37,6 +37,32 @@ function cpuSplit(pid: number): { user: number; sys: number } | null {
 
 
 
+/** Times the process's threads (those alive now: /proc/<pid>/status alone counts the main
+ *  thread) were switched off a CPU so far: voluntarily (waiting for I/O, a lock, the event loop
+ *  going idle) and involuntarily (preempted for another runnable thread: the CPUs are
+ *  oversubscribed); null when the process is gone. */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } | null {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  let voluntary = 0;
+  let involuntary = 0;
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    } catch {
+      continue; // the thread ended since the listing
+    }
+    voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(text)?.[1] ?? 0);
+    involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(text)?.[1] ?? 0);
+  }
+  return { voluntary, involuntary };
+}
+
 /** Resident memory (VmRSS) in MiB; null when the process is gone. */
 export function rssMiB(pid: number): number | null {
   let text: string;

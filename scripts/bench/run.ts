@@ -3,7 +3,7 @@
 import { delay } from '../../src/net/index.ts';
 import { Histogram } from './histogram.ts';
 import { LoadChild, splitInflight } from './load-children.ts';
-import { freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpu, totalCpuSeconds } from './proc-stats.ts';
+import { contextSwitches, freeDiskBytes, machineBusyCpuSeconds, onTmpfs, rssMiB, totalCpu, totalCpuSeconds } from './proc-stats.ts';
 import { WindowSeries } from './rss-series.ts';
 import { BenchServers } from './servers.ts';
 import { PlotSeries, retentionRemovedIn, storeUsage } from './store-size.ts';
@@ -99,6 +99,12 @@ export interface RunResult {
   readonly serverSysCpuSecPer100k: number;
   /** Each replica's CPU over the window (100 = one core), in the order of `rss`. */
   readonly replicaCpuPercent: readonly number[];
+  /** Messages per Raft entry committed in the window, over all groups (each group's commitIndex
+   *  read just after the window opened and just after it closed): the batching the groups got. */
+  readonly msgsPerEntry: number;
+  /** Times per second the replicas' threads were preempted for another runnable thread (the
+   *  kernel's nonvoluntary context switches): how oversubscribed the CPUs were. */
+  readonly serverPreemptionsPerSec: number;
   /** The NameServer's CPU over the window; NaN with one group (no NameServer). */
   readonly namesrvCpuPercent: number;
   readonly clientCpuPercent: number;
@@ -230,10 +236,12 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     const sample = () => {
       const server = totalCpu(serverPids);
       const perReplica = serverPids.map((pid) => totalCpuSeconds([pid]));
-      return { t: performance.now(), server: server.total, serverSys: server.sys, perReplica, namesrv: totalCpuSeconds(namesrvPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
+      const preempted = serverPids.reduce((n, pid) => n + (contextSwitches(pid)?.involuntary ?? NaN), 0);
+      return { t: performance.now(), server: server.total, serverSys: server.sys, perReplica, preempted, namesrv: totalCpuSeconds(namesrvPids), client: totalCpuSeconds(clientPids), machine: machineBusyCpuSeconds() };
     };
     const start = sample();
     for (const c of children) c.measure();
+    const entriesAtStart = await servers.committedEntries();
     lastCpu = start;
     const rssSeries = serverPids.map((pid) => {
       const series = new WindowSeries(SETTLED_AFTER_SEC);
@@ -279,6 +287,7 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
     }
     const endMicros = Number(process.hrtime.bigint() / 1000n);
     const end = sample();
+    const entries = (await servers.committedEntries()) - entriesAtStart;
     const results = await Promise.all(children.map((c) => c.stop(10_000)));
     stopped = true;
     const finalRss = serverPids.map((pid) => rssMiB(pid) ?? NaN);
@@ -338,6 +347,8 @@ export async function runOnce(opts: BenchOptions, label: string, say: (line: str
       serverCpuPercent: Math.round((serverCpu / windowSec) * 100),
       serverSysCpuSecPer100k: per100k(end.serverSys - start.serverSys),
       replicaCpuPercent: end.perReplica.map((cpu, i) => Math.round(((cpu - start.perReplica[i]!) / windowSec) * 100)),
+      msgsPerEntry: entries > 0 ? round(msgsInWindow / entries, 1) : NaN,
+      serverPreemptionsPerSec: Math.round((end.preempted - start.preempted) / windowSec),
       namesrvCpuPercent: namesrvPids.length === 0 ? NaN : Math.round(((end.namesrv - start.namesrv) / windowSec) * 100),
       clientCpuPercent: Math.round((clientCpu / windowSec) * 100),
       clientGcPausePercent: results.length > 0 ? round((gcPauseMs / results.length / (windowSec * 1000)) * 100, 2) : NaN,

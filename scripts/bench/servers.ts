@@ -93,6 +93,13 @@ export class BenchServers {
     return `${groups}${this.replicas.length / this.groups.length} nodes up (master${masters.length > 1 ? 's' : ''} ${masters.join(', ')}${ns}), pids ${this.replicas.map((r) => r.pid).join(' ')}`;
   }
 
+  /** Raft entries committed so far, summed over the groups (each group's highest commitIndex):
+   *  with the messages acked in a window, how many messages an entry carried. */
+  async committedEntries(): Promise<number> {
+    const perGroup = await Promise.all(this.groups.map(async (g) => Math.max(0, ...(await g.statuses()).map((s) => s?.commitIndex ?? 0))));
+    return perGroup.reduce((a, b) => a + b, 0);
+  }
+
   /** SIGTERM every replica and wait for its exit (--cpu-prof writes its profiles then). */
   async stopGracefully(): Promise<void> {
     await Promise.all(this.groups.flatMap((g) => g.nodes.map((n) => g.stop(n.id))));

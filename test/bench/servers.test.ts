@@ -34,11 +34,13 @@ t.test('two groups behind a NameServer: the topic on both, every replica listed,
 
   // Round robin over the 6 queues: 6 sends store 3 messages in each group.
   const producer = new Producer({ namesrv });
+  const entriesBefore = await servers.committedEntries();
   for (let i = 0; i < 6; i++) await producer.send('bench', { body: Buffer.from('x') });
   await producer.close();
   const status = await admin.topicStatus('bench');
   const stored = (g: string): number => status.queues.filter((q) => q.brokerName === g).reduce((n, q) => n + q.maxOffset, 0);
   t.strictSame([stored('broker-a'), stored('broker-b')], [3, 3], 'sends spread over both groups');
+  t.ok((await servers.committedEntries()) - entriesBefore >= 6, 'each send awaited alone is an entry of its group, counted over both groups');
 
   const pids = [...servers.replicas.map((r) => r.pid), ...servers.namesrvPids];
   servers.killNow();
