@@ -45,7 +45,7 @@ async function runOnce(inflight: number, size: number, durationSec: number, labe
       child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
       child.once('exit', (code) => reject(new Error(`the stand-in broker exited (${code})`)));
     });
-    const producer = new Producer({ servers: [`127.0.0.1:${port}`] });
+    const producer = new Producer({ servers: [`127.0.0.1:${port}`], idempotence: process.env.BENCH_IDEMPOTENCE !== 'off' });
     const message = { body: Buffer.alloc(size, 0x61) };
     let measuring = false;
     let running = true;

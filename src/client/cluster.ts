@@ -10,7 +10,7 @@
 // whose first try timed out or lost its connection after leaving may have been executed:
 // sends are at-least-once. A call with `retryUnknown: false` stops instead (membership changes).
 import { messagesToWire, type NodeStatus, type ReadConsistency, RaftmqError, isRetryable, outcomeOf } from '../protocol/index.ts';
-import { Connection, backoffMs, deferred, delay, parseAddr, type Deferred } from '../net/index.ts';
+import { Connection, backoffMs, delay, parseAddr } from '../net/index.ts';
 import type { RequestInput, RequestType, ResponseFor, RouteResponse } from './types.ts';
 
 /** A connection-level failure: the broker said nothing. */
@@ -114,10 +114,13 @@ export class ClusterClient {
   private masterAddr: string | null = null;
   /** Raft term in which masterAddr was master, as far as known (0: unknown). */
   private masterTerm = 0;
-  /** Resolved (and replaced) whenever learnMaster moves the master. */
-  private masterMoved: Deferred<void> = deferred<void>();
-  /** Tries in flight that may follow a master change and have stalled: the stall probe runs
-   *  while there are any. */
+  /** Tries in flight that may follow a master change (learnMaster abandons those to another
+   *  address). A set, not a reaction on a shared promise per try: a long-lived promise kept every
+   *  try's closure until the next master change, and the garbage collector paid for it. */
+  private readonly followingTries = new Set<FollowingTry>();
+  /** Looks for stalled tries while there are any (one timer, not one per try). */
+  private stallSweep: NodeJS.Timeout | null = null;
+  /** Of followingTries, those stalled: the stall probe runs while there are any. */
   private stalledTries = 0;
   private probing = false;
   /** Addresses that failed lately: asked last during discovery. */
@@ -164,9 +167,7 @@ export class ClusterClient {
     this.suspects.delete(addr);
     if (addr === this.masterAddr) return;
     this.masterAddr = addr;
-    const moved = this.masterMoved;
-    this.masterMoved = deferred<void>();
-    moved.resolve();
+    for (const t of [...this.followingTries]) if (t.addr !== addr) t.abandon(addr);
   }
 
   connection(addr: string): Connection {
@@ -249,40 +250,53 @@ export class ClusterClient {
    *  rejects with MASTER_MOVED when learnMaster names another master first. Starts the stall
    *  probe when no answer came within STALL_PROBE_AFTER_MS. */
   private tryFollowingMaster<T extends RequestType>(addr: string, frame: RequestInput<T>, timeoutMs: number, onStall?: () => void): Promise<ResponseFor<T>> {
-    const moved = this.masterMoved.promise;
     return new Promise<ResponseFor<T>>((resolve, reject) => {
-      let settled = false;
-      let stalled = false;
-      const finish = () => {
-        settled = true;
-        clearTimeout(stallTimer);
-        if (stalled) this.stalledTries--;
+      const entry: FollowingTry = {
+        addr,
+        startedAt: performance.now(),
+        stalled: false,
+        onStall,
+        abandon: (to) => {
+          if (!this.endTry(entry)) return;
+          reject(new MasterMoved(addr, to));
+        },
       };
-      const stallTimer = setTimeout(() => {
-        if (settled) return;
-        stalled = true;
-        this.stalledTries++;
-        onStall?.();
-        void this.probeForNewMaster();
-      }, STALL_PROBE_AFTER_MS);
+      this.followingTries.add(entry);
+      if (this.stallSweep === null) this.stallSweep = setInterval(() => this.sweepStalls(), STALL_PROBE_INTERVAL_MS);
       this.request(addr, frame, timeoutMs).then(
         (r) => {
-          if (settled) return;
-          finish();
-          resolve(r);
+          if (this.endTry(entry)) resolve(r);
         },
         (e: unknown) => {
-          if (settled) return;
-          finish();
-          reject(e);
+          if (this.endTry(entry)) reject(e);
         },
       );
-      void moved.then(() => {
-        if (settled) return;
-        finish();
-        reject(new MasterMoved(addr, this.masterAddr));
-      });
     });
+  }
+
+  /** Ends a following try; false when it had ended already. */
+  private endTry(entry: FollowingTry): boolean {
+    if (!this.followingTries.delete(entry)) return false;
+    if (entry.stalled) this.stalledTries--;
+    if (this.followingTries.size === 0 && this.stallSweep !== null) {
+      clearInterval(this.stallSweep);
+      this.stallSweep = null;
+    }
+    return true;
+  }
+
+  /** Marks tries without an answer for STALL_PROBE_AFTER_MS as stalled and starts the probe. */
+  private sweepStalls(): void {
+    const now = performance.now();
+    let newly = false;
+    for (const t of this.followingTries) {
+      if (t.stalled || now - t.startedAt < STALL_PROBE_AFTER_MS) continue;
+      t.stalled = true;
+      this.stalledTries++;
+      newly = true;
+      t.onStall?.();
+    }
+    if (newly) void this.probeForNewMaster();
   }
 
   markHealthy(addr: string): void {
@@ -466,10 +480,20 @@ export class ClusterClient {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.masterMoved.resolve();
+    for (const t of [...this.followingTries]) t.abandon(null);
     await Promise.all([...this.connections.values()].map((c) => c.close()));
     this.connections.clear();
   }
+}
+
+/** A try in flight that may be sent again to a new master (tryFollowingMaster). */
+interface FollowingTry {
+  readonly addr: string;
+  readonly startedAt: number;
+  stalled: boolean;
+  readonly onStall: (() => void) | undefined;
+  /** Rejects the try with MasterMoved (to: the new master, null when the client closes). */
+  readonly abandon: (to: string | null) => void;
 }
 
 /** A try abandoned because another replica became master while it was in flight. */
