@@ -17,7 +17,8 @@ const SPEC: CommandSpec = {
   summary:
     'The Producer against a stand-in broker that answers at once: sends/s, client CPU-s per 100k sends,\n' +
     'and the share of time in GC pauses (scavenges and full collections counted apart). Progress on\n' +
-    'stderr, one JSON line with the medians on stdout.',
+    'stderr, one JSON line with the medians on stdout. The producer is idempotent (the default);\n' +
+    'BENCH_IDEMPOTENCE=off in the environment measures one without idempotence.',
   flags: [
     { name: 'inflight', kind: 'int', help: 'sends in flight, each awaiting its ack', default: 256, min: 1, max: 65536 },
     { name: 'size', kind: 'int', help: 'message body bytes', default: 1024, min: 1, max: 4 * 1024 * 1024 },
