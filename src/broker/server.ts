@@ -319,27 +319,23 @@ export class BrokerServer {
 
   private handleCreateTopic(req: Extract<Request, { type: 'createTopic' }>, conn: ServerConnection): void {
     // Only called through whenMasterReady, which checked that we are a ready master.
-    const cmd = this.opts.stateMachine.prepareCreateTopic(req.topic, req.queues);
-    this.opts.replica.propose(encodeCommand(cmd)).then(
-      (result) => {
-        const r = result as ApplyResult;
-        if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
-        else this.reply(conn, { type: 'ok', id: req.id });
-      },
-      (err) => this.fail(conn, req.id, err),
-    );
+    this.proposeThenOk(this.opts.stateMachine.prepareCreateTopic(req.topic, req.queues), req.id, conn);
   }
 
   private handleDeleteTopic(req: Extract<Request, { type: 'deleteTopic' }>, conn: ServerConnection): void {
     // Only called through whenMasterReady, which checked that we are a ready master.
-    const cmd = this.opts.stateMachine.prepareDeleteTopic(req.topic);
+    this.proposeThenOk(this.opts.stateMachine.prepareDeleteTopic(req.topic), req.id, conn);
+  }
+
+  /** Proposes `cmd` and answers `ok` once applied, or the error apply or the proposal gave. */
+  private proposeThenOk(cmd: Parameters<typeof encodeCommand>[0], id: number, conn: ServerConnection): void {
     this.opts.replica.propose(encodeCommand(cmd)).then(
       (result) => {
         const r = result as ApplyResult;
-        if (r.type === 'error') this.fail(conn, req.id, new RaftmqError(r.code, r.message));
-        else this.reply(conn, { type: 'ok', id: req.id });
+        if (r.type === 'error') this.fail(conn, id, new RaftmqError(r.code, r.message));
+        else this.reply(conn, { type: 'ok', id });
       },
-      (err) => this.fail(conn, req.id, err),
+      (err) => this.fail(conn, id, err),
     );
   }
 
