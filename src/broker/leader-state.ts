@@ -40,13 +40,21 @@ export class ReadyWaiters {
 /** The latest role and leader changes, oldest first (at most ROLE_CHANGES_KEPT_MAX). */
 export class RoleChangeLog {
   private readonly changes: RoleChange[] = [];
+  /** Told of every change of role, term or leader (the NameServer registrar). */
+  private readonly listeners: Array<() => void> = [];
 
   get list(): readonly RoleChange[] {
     return this.changes;
   }
 
-  /** Records `soft` if its role or leader differs from `before`; returns whether it did. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Tells the listeners of a change of role, term or leader; records `soft` if its role or
+   *  leader differs from `before`, and returns whether it did. */
   note(before: SoftState, soft: SoftState): boolean {
+    if (before.role !== soft.role || before.term !== soft.term || before.leaderId !== soft.leaderId) for (const l of this.listeners) l();
     if (before.role === soft.role && before.leaderId === soft.leaderId) return false;
     if (this.changes.length >= ROLE_CHANGES_KEPT_MAX) this.changes.shift();
     this.changes.push({ atMs: Date.now(), term: soft.term, role: brokerRoleOf(soft.role), raftRole: soft.role, leaderId: soft.leaderId });

@@ -9,7 +9,7 @@
 // or slow delays no other. A failing NameServer is logged once when it starts failing and once
 // when it recovers. A clean stop unregisters (best effort, bounded).
 import { Connection, backoffMs, parseAddr } from '../net/index.ts';
-import { PERM_READ_WRITE, type BrokerRegistration, type TopicConfigInfo } from '../protocol/index.ts';
+import { PERM_READ_WRITE, sameTopicConfigs, type BrokerRegistration, type TopicConfigInfo } from '../protocol/index.ts';
 import type { NodeId } from '../raft/index.ts';
 import type { BrokerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -17,8 +17,8 @@ import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf, type BrokerRole } from './role.ts';
 import type { BrokerStateMachine } from './state-machine.ts';
 
-/** How often the role is sampled. The driver reports no role event to the outside, and its
- *  election takes hundreds of ms: a sample this often adds little to a failover. */
+/** How often the role is sampled when the sources give no role-change event (tests); with one
+ *  (a real replica), a role change registers at once and the timer only looks at the topics. */
 export const ROLE_POLL_MS = 10;
 /** Fewest ms between two looks at the topic table (the debounce of topic changes). */
 export const TOPICS_CHECK_MS_MIN = 50;
@@ -36,6 +36,8 @@ export const UNREGISTER_WAIT_MS = 1000;
 /** The replica's state the registration reports, read when it is sent. */
 export interface RegistrarSources {
   role(): { readonly role: BrokerRole; readonly brokerId: number; readonly term: number };
+  /** Calls `listener` after every role change, when the replica can say so. */
+  onRoleChange?(listener: () => void): void;
   /** The topic table can only have changed when the applied index moved. */
   appliedIndex(): number;
   topics(): TopicConfigInfo[];
@@ -68,6 +70,7 @@ export function namesrvRegistrar(config: BrokerConfig, replica: Replica, stateMa
         const { role, term } = replica.role;
         return { role: brokerRoleOf(role), brokerId: brokerIdOf(role, config.dLegerSelfId, seedPeers), term };
       },
+      onRoleChange: (listener) => replica.onRoleChange(listener),
       appliedIndex: () => stateMachine.appliedIndex,
       topics: () => stateMachine.listTopics().map(({ topic, queues }) => ({ topic, readQueueNums: queues, writeQueueNums: queues, perm: PERM_READ_WRITE })),
     },
@@ -99,7 +102,11 @@ export class NamesrvRegistrar {
     if (this.links.length === 0 || this.pollTimer !== null || this.stopping !== null) return;
     this.opts.logger.info({ namesrvAddr: this.opts.namesrvAddrs, periodMs: this.opts.periodMs }, 'registering with the NameServers');
     this.registerAll();
-    this.pollTimer = setInterval(() => this.poll(), ROLE_POLL_MS);
+    const roleEvents = this.opts.sources.onRoleChange !== undefined;
+    this.opts.sources.onRoleChange?.(() => {
+      if (this.stopping === null && this.roleMoved()) this.registerAll();
+    });
+    this.pollTimer = setInterval(() => this.poll(), roleEvents ? TOPICS_CHECK_MS_MIN : ROLE_POLL_MS);
     this.periodTimer = setInterval(() => this.registerAll(), this.opts.periodMs);
   }
 
@@ -128,10 +135,16 @@ export class NamesrvRegistrar {
   }
 
   /** Registers at once when the role moved, or (at most every few tens of ms) the topics did. */
-  private poll(): void {
+  /** Whether role, brokerId or term differ from the registration last sent. */
+  private roleMoved(): boolean {
     const last = this.latest;
     const now = this.opts.sources.role();
-    if (last === null || now.role !== last.role || now.brokerId !== last.brokerId || now.term !== last.term) return this.registerAll();
+    return last === null || now.role !== last.role || now.brokerId !== last.brokerId || now.term !== last.term;
+  }
+
+  private poll(): void {
+    const last = this.latest;
+    if (last === null || this.roleMoved()) return this.registerAll();
     const at = performance.now();
     if (at - this.topicsCheckedAt < this.topicsCheckGapMs) return;
     const applied = this.opts.sources.appliedIndex();
@@ -141,18 +154,8 @@ export class NamesrvRegistrar {
     const topics = this.opts.sources.topics();
     this.topicsCheckedAt = performance.now();
     this.topicsCheckGapMs = Math.max(TOPICS_CHECK_MS_MIN, TOPICS_CHECK_COST_FACTOR * (this.topicsCheckedAt - at));
-    if (!sameTopics(topics, last.topics)) this.registerAll(topics);
+    if (!sameTopicConfigs(topics, last.topics)) this.registerAll(topics);
   }
-}
-
-function sameTopics(a: readonly TopicConfigInfo[], b: readonly TopicConfigInfo[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.topic !== y.topic || x.readQueueNums !== y.readQueueNums || x.writeQueueNums !== y.writeQueueNums || x.perm !== y.perm) return false;
-  }
-  return true;
 }
 
 /** One NameServer: its connection, at most one registration in flight (a newer one waits and

@@ -142,6 +142,9 @@ export class Replica {
     return this.soft;
   }
 
+  /** Calls `listener` after every change of this replica's role, term or leader. */
+  readonly onRoleChange = (listener: () => void): void => this.roleChangeLog.onChange(listener);
+
   /** The latest role and leader changes this replica went through, oldest first. */
   roleChanges(): readonly RoleChange[] {
     return this.roleChangeLog.list;

@@ -18,6 +18,7 @@ import {
   NAMESRV_BROKERS_MAX,
   RaftmqError,
   REGISTRATION_TOPICS_MAX,
+  sameTopicConfigs,
   type BrokerData,
   type BrokerRegistration,
   type ClusterInfo,
@@ -109,7 +110,7 @@ export class RouteTable {
     const g = group ?? { clusterName: reg.clusterName, entries: new Map<string, Entry>() };
     if (group === undefined) this.groups.set(reg.brokerName, g);
     const masterBefore = masterOf(g);
-    const topics = old !== undefined && sameTopics(old.reg.topics, reg.topics) ? old.topics : new Map(reg.topics.map((t) => [t.topic, t]));
+    const topics = old !== undefined && sameTopicConfigs(old.reg.topics, reg.topics) ? old.topics : new Map(reg.topics.map((t) => [t.topic, t]));
     g.entries.set(reg.nodeId, { reg, topics, lastHeardMs: now });
     if (old === undefined) this.registrations++;
     this.topicEntries = topicEntries;
@@ -250,18 +251,8 @@ function queueDataOf(brokerName: string, group: Group, topic: string): QueueData
   return { brokerName, readQueueNums, writeQueueNums, perm, topicSysFlag: 0 };
 }
 
-function sameTopics(a: readonly TopicConfigInfo[], b: readonly TopicConfigInfo[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.topic !== y.topic || x.readQueueNums !== y.readQueueNums || x.writeQueueNums !== y.writeQueueNums || x.perm !== y.perm) return false;
-  }
-  return true;
-}
-
 /** Whether a registration says what the one held says (then it is a renewal). Both validated:
  *  same field set, topics sorted. */
 function sameRegistration(a: BrokerRegistration, b: BrokerRegistration): boolean {
-  return a.brokerId === b.brokerId && a.brokerAddr === b.brokerAddr && a.role === b.role && a.term === b.term && sameTopics(a.topics, b.topics);
+  return a.brokerId === b.brokerId && a.brokerAddr === b.brokerAddr && a.role === b.role && a.term === b.term && sameTopicConfigs(a.topics, b.topics);
 }

@@ -39,6 +39,17 @@ export interface TopicConfigInfo {
   readonly perm: number;
 }
 
+/** Whether two topic lists (in the same order) say the same, field by field. */
+export function sameTopicConfigs(a: readonly TopicConfigInfo[], b: readonly TopicConfigInfo[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.topic !== y.topic || x.readQueueNums !== y.readQueueNums || x.writeQueueNums !== y.writeQueueNums || x.perm !== y.perm) return false;
+  }
+  return true;
+}
+
 /** What one replica tells every NameServer about itself (RocketMQ's registerBroker). */
 export interface BrokerRegistration {
   readonly clusterName: string;

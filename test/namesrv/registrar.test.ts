@@ -96,6 +96,34 @@ t.test('registers at start, at once on a role change, soon after a topic change,
   t.equal(ns.table.version, version, 'renewals change nothing a client sees');
 });
 
+t.test('with a role-change event, a role change registers at once, not at the next sample', async (t) => {
+  const ns = await namesrv(t);
+  const replica: Replica = { role: 'SLAVE', brokerId: 2, term: 3, applied: 10, topics: [topic('T', 4)] };
+  const listeners: Array<() => void> = [];
+  const r = new NamesrvRegistrar({
+    namesrvAddrs: [ns.addr],
+    periodMs: 60_000,
+    clusterName: 'DefaultCluster',
+    brokerName: 'broker-a',
+    nodeId: 'n1',
+    brokerAddr: '127.0.0.1:10912',
+    sources: {
+      role: () => ({ role: replica.role, brokerId: replica.brokerId, term: replica.term }),
+      onRoleChange: (l) => void listeners.push(l),
+      appliedIndex: () => replica.applied,
+      topics: () => replica.topics.map((x) => ({ ...x })),
+    },
+    logger: recordingLogger(),
+  });
+  t.teardown(() => r.stop());
+  r.start();
+  t.equal(listeners.length, 1, 'the registrar listens to role changes');
+  Object.assign(replica, { role: 'MASTER', brokerId: 0, term: 4 });
+  listeners[0]!();
+  t.match(r.registration, { role: 'MASTER', brokerId: 0, term: 4 }, 'the registration is rebuilt in the event, before any timer');
+  await until('the NameServer holds the new master', () => replicaOf(ns)?.role === 'MASTER');
+});
+
 t.test('a NameServer that is down delays no other, is logged once, and is refilled when it comes back', async (t) => {
   const up = await namesrv(t);
   // A NameServer that accepts connections and never answers: the worst case for the others.
