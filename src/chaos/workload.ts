@@ -146,9 +146,15 @@ export class Workload {
   start(): void {
     const intervalMs = (1000 * this.opts.producers * this.opts.workers) / this.opts.ratePerSec;
     for (let p = 0; p < this.opts.producers; p++) {
-      const producer = new Producer({ ...this.target, sendTimeoutMs: 3000, retryTimesWhenSendFailed: 2, idempotence: this.opts.idempotence });
+      // Every try of the producer's requests is recorded as attempts of the ids it carries.
+      const producer = new Producer({
+        ...this.target,
+        sendTimeoutMs: 3000,
+        retryTimesWhenSendFailed: 2,
+        idempotence: this.opts.idempotence,
+        onGroupClient: (brokerName, cluster) => this.watchClient(cluster, this.named && brokerName !== '' ? brokerName : undefined),
+      });
       this.producers.push(producer);
-      this.watchRequests(producer);
       const client = `p${p}`;
       const seq = { next: 0 };
       for (let w = 0; w < this.opts.workers; w++) {
@@ -188,23 +194,6 @@ export class Workload {
       }
       await delay(Math.max(pause, intervalMs - (Date.now() - started)));
     }
-  }
-
-  /** Records every try of the producer's requests as attempts of the ids they carry: wraps the
-   *  request method of each group client as the producer takes it (Producer.clientOf). */
-  private watchRequests(producer: Producer): void {
-    const p = producer as unknown as { clientOf?: (brokerName: string) => ClusterClient };
-    if (typeof p.clientOf !== 'function') throw new Error('chaos workload: the Producer has no clientOf(brokerName) to watch its requests through');
-    const clientOf = p.clientOf.bind(producer);
-    const watched = new WeakSet<ClusterClient>();
-    p.clientOf = (brokerName) => {
-      const client = clientOf(brokerName);
-      if (!watched.has(client)) {
-        watched.add(client);
-        this.watchClient(client, this.named && brokerName !== '' ? brokerName : undefined);
-      }
-      return client;
-    };
   }
 
   private watchClient(cluster: ClusterClient, group: string | undefined): void {

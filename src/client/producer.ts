@@ -80,6 +80,9 @@ export interface ProducerOptions extends Omit<ClusterOptions, 'servers'> {
   readonly sendLatencyFaultEnable?: boolean;
   /** Follow the NameServers' pushes of route changes (default true with `namesrv`). */
   readonly watchRoutes?: boolean;
+  /** Called once for each broker group's client, before the producer's first request through it
+   *  (tools that watch requests, such as the chaos runner). */
+  readonly onGroupClient?: (brokerName: string, client: ClusterClient) => void;
 }
 
 export interface SendOptions extends QueueChoice {
@@ -130,6 +133,9 @@ export class Producer {
   private readonly chooser: QueueChooser;
   private readonly routes: PublishRoutes;
   private readonly queues = new Map<string, QueueState>();
+  private readonly onGroupClient: ProducerOptions['onGroupClient'];
+  /** Group clients already given to onGroupClient. */
+  private readonly announced = new WeakSet<ClusterClient>();
   /** One group's queues addressed by id without a route (directQueue). */
   private readonly directQueues = new Map<string, MessageQueue[]>();
   /** Open batches by queue (the route's MessageQueue objects). */
@@ -152,7 +158,8 @@ export class Producer {
       throw new TypeError(`producerId must match ${String(PRODUCER_ID_PATTERN)}`);
     }
     this.producerId = producerId;
-    const { servers: _s, namesrv: _n, ...groupOptions } = options;
+    this.onGroupClient = options.onGroupClient;
+    const { servers: _s, namesrv: _n, onGroupClient: _g, ...groupOptions } = options;
     if (options.servers !== undefined) {
       this.single = new ClusterClient({ ...groupOptions, servers: options.servers });
       this.namesrv = null;
@@ -298,9 +305,12 @@ export class Producer {
   }
 
   private clientOf(brokerName: string): ClusterClient {
-    if (this.single !== null) return this.single;
-    const c = this.groups!.client(brokerName);
+    const c = this.single ?? this.groups!.client(brokerName);
     if (c === undefined) throw new RaftmqError('NOT_MASTER', `no NameServer told of broker group ${brokerName}`, { requestSent: false });
+    if (this.onGroupClient !== undefined && !this.announced.has(c)) {
+      this.announced.add(c);
+      this.onGroupClient(brokerName, c);
+    }
     return c;
   }
 
@@ -394,7 +404,7 @@ export class Producer {
     try {
       client = this.clientOf(mq.brokerName);
     } catch (err) {
-      this.afterTry(batch, q);
+      this.afterTry(q);
       this.failed(batch, err, started);
       return;
     }
@@ -416,7 +426,7 @@ export class Producer {
       })
       .then(
         (resp) => {
-          this.afterTry(batch, q);
+          this.afterTry(q);
           this.chooser.succeeded(mq.brokerName, Date.now() - started);
           const n = batch.sends.length;
           const b = resp.batch;
@@ -427,20 +437,19 @@ export class Producer {
           for (let i = 0; i < n; i++) batch.sends[i]!.resolve(sendResultOf(b, i));
         },
         (err: unknown) => {
-          this.afterTry(batch, q);
+          this.afterTry(q);
           this.failed(batch, err, started);
         },
       );
   }
 
   /** A batch's call ended: frees its slot and sends the next batch waiting for the queue. */
-  private afterTry(batch: Batch, q: QueueState | null): void {
+  private afterTry(q: QueueState | null): void {
     if (q === null) return;
     q.inFlight--;
     const next = q.waiting.shift();
     if (next !== undefined && !this.closed) this.sendBatch(next, q);
     else if (next !== undefined) rejectAll(next.sends, new RaftmqError('CONNECTION_LOST', 'producer is closed', { requestSent: false }));
-    void batch;
   }
 
   /** A batch's call failed: moves an unkeyed batch that was certainly not stored (or any, without

@@ -63,7 +63,8 @@ const stored = (b: FakeBroker): number => (b.topics.get('T') ?? []).reduce((n, q
 
 t.test('unkeyed sends go round robin over every queue of every group', async (t) => {
   const w = await world(t, { 'broker-a': ['a1'], 'broker-b': ['b1'] });
-  const producer = new Producer({ namesrv: [w.ns.addr] });
+  const announced: string[] = [];
+  const producer = new Producer({ namesrv: [w.ns.addr], onGroupClient: (name) => void announced.push(name) });
   t.teardown(() => producer.close());
   const seen: string[] = [];
   for (let i = 0; i < 8; i++) {
@@ -71,6 +72,7 @@ t.test('unkeyed sends go round robin over every queue of every group', async (t)
   }
   for (const [name, b] of Object.entries(w.brokers)) for (const [q, msgs] of b.topics.get('T')!.entries()) seen.push(`${name}/${q}:${msgs.length}`);
   t.same(seen.sort(), ['a1/0:2', 'a1/1:2', 'b1/0:2', 'b1/1:2'], 'two messages on each of the four queues');
+  t.same(announced.sort(), ['broker-a', 'broker-b'], 'each group client is announced once');
   const queues = await producer.queuesOf('T');
   t.same(queues.map((q) => `${q.brokerName}/${q.queueId}`), ['broker-a/0', 'broker-a/1', 'broker-b/0', 'broker-b/1']);
 });
