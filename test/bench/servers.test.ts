@@ -5,15 +5,7 @@ import fs from 'node:fs';
 import t from 'tap';
 import { ClusterAdmin, Producer } from '../../src/client/index.ts';
 import { BenchServers } from '../../scripts/bench/servers.ts';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive } from '../helpers/processes.ts';
 
 t.test('two groups behind a NameServer: the topic on both, every replica listed, killNow stops all', async (t) => {
   let early: BenchServers | null = null;

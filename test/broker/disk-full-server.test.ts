@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { BrokerServer, DiskUsage, type ApplyEntry } from '../../src/broker/index.ts';
 import { Admin, Producer, PullConsumer } from '../../src/client/index.ts';
 import { Role } from '../../src/raft/index.ts';
-import { Harness, staticMembers } from './harness.ts';
+import { Harness, testServerOptions } from './harness.ts';
 
 async function serve(t: Test, role: Role) {
   const h = new Harness();
@@ -33,25 +33,7 @@ async function serve(t: Test, role: Role) {
   };
   const disk = new DiskUsage({ dir: '/store', warningLevelPercent: 90, intervalMs: 60_000, logger: { info: () => undefined, warn: () => undefined }, statfs: async () => ({ blocks: 100, bfree: 50, bavail: 50 }) });
   await disk.start();
-  const server = new BrokerServer({
-    host: '127.0.0.1',
-    port: 0,
-    advertisedAddr: '127.0.0.1:1',
-    nodeId: 'n1',
-    seedPeers: ['n0', 'n1', 'n2'],
-    peerAddr: '127.0.0.1:2',
-    members: staticMembers(['n0', 'n1', 'n2']),
-    brokerName: 'broker-a',
-    autoCreateTopicEnable: true,
-    defaultTopicQueueNums: 4,
-    sendTimeoutMs: 1000,
-    replica: replica as never,
-    stateMachine: h.sm,
-    log: () => undefined,
-    clientAddrOf: () => '',
-    disk,
-    writesStalled: () => false,
-  });
+  const server = new BrokerServer(testServerOptions(h.sm, replica, { disk, writesStalled: () => false }));
   await server.start();
   const servers = [`127.0.0.1:${server.port}`];
   t.teardown(async () => {

@@ -14,6 +14,7 @@ import {
   MemberDirectory,
   encodeMemberContext,
   type MembersView,
+  type BrokerServerOptions,
 } from '../../src/broker/index.ts';
 
 export class FakeLog {
@@ -144,6 +145,29 @@ export class MemoryMeta implements MetaStore {
 }
 
 /** The membership view of a group that never changed its seed `ids` (server tests). */
+/** A BrokerServer's options for server-level tests: replica n1 of a seed n0..n2 on a free port,
+ *  over `sm`, with the given (fake) replica; `over` sets the rest. */
+export function testServerOptions(sm: BrokerStateMachine, replica: unknown, over: Partial<BrokerServerOptions> = {}): BrokerServerOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    advertisedAddr: '127.0.0.1:1',
+    nodeId: 'n1',
+    seedPeers: ['n0', 'n1', 'n2'],
+    peerAddr: '127.0.0.1:2',
+    members: staticMembers(['n0', 'n1', 'n2']),
+    brokerName: 'broker-a',
+    autoCreateTopicEnable: true,
+    defaultTopicQueueNums: 4,
+    sendTimeoutMs: 1000,
+    replica: replica as BrokerServerOptions['replica'],
+    stateMachine: sm,
+    log: () => undefined,
+    clientAddrOf: () => '',
+    ...over,
+  };
+}
+
 export function staticMembers(ids: readonly string[]): MembersView {
   return {
     conf: () => ({ voters: ids, learners: [] }),

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { BrokerServer } from '../../src/broker/index.ts';
 import { Connection } from '../../src/net/index.ts';
 import { Role } from '../../src/raft/index.ts';
-import { Harness, staticMembers } from './harness.ts';
+import { Harness, testServerOptions } from './harness.ts';
 
 function fakeReplica(state: { staleness: string | null; role: Role; leaderId: string }) {
   return {
@@ -28,23 +28,7 @@ async function serve(t: Test, state: { staleness: string | null; role: Role; lea
   const h = new Harness();
   h.run({ kind: 'createTopic', topic: 'one', queues: 1 });
   h.send('one', 0, ['a', 'b']);
-  const server = new BrokerServer({
-    host: '127.0.0.1',
-    port: 0,
-    advertisedAddr: '127.0.0.1:1',
-    nodeId: 'n1',
-    seedPeers: ['n0', 'n1', 'n2'],
-    peerAddr: '127.0.0.1:2',
-    members: staticMembers(['n0', 'n1', 'n2']),
-    brokerName: 'broker-a',
-    autoCreateTopicEnable: true,
-    defaultTopicQueueNums: 4,
-    sendTimeoutMs: 1000,
-    replica: fakeReplica(state) as never,
-    stateMachine: h.sm,
-    log: () => undefined,
-    clientAddrOf: (id) => (id === 'n0' ? '127.0.0.1:9' : ''),
-  });
+  const server = new BrokerServer(testServerOptions(h.sm, fakeReplica(state), { clientAddrOf: (id) => (id === 'n0' ? '127.0.0.1:9' : '') }));
   await server.start();
   const conn = new Connection({ host: '127.0.0.1', port: server.port, reconnect: 'lazy' });
   t.teardown(async () => {

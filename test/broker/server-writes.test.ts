@@ -7,7 +7,7 @@ import { BrokerMetrics, BrokerServer, ProposalError, type ApplyResult } from '..
 import { Connection } from '../../src/net/index.ts';
 import { messagesToWire, type MessageInput } from '../../src/protocol/index.ts';
 import { Role } from '../../src/raft/index.ts';
-import { Harness, staticMembers } from './harness.ts';
+import { Harness, testServerOptions } from './harness.ts';
 
 interface Master {
   /** Proposals to apply but answer with a lost outcome (the client cannot know it was stored). */
@@ -43,24 +43,7 @@ async function serve(t: Test) {
   const h = new Harness();
   const master: Master = { loseAnswers: 0, proposals: 0 };
   const metrics = new BrokerMetrics();
-  const server = new BrokerServer({
-    host: '127.0.0.1',
-    port: 0,
-    advertisedAddr: '127.0.0.1:1',
-    nodeId: 'n1',
-    seedPeers: ['n0', 'n1', 'n2'],
-    peerAddr: '127.0.0.1:2',
-    members: staticMembers(['n0', 'n1', 'n2']),
-    brokerName: 'broker-a',
-    autoCreateTopicEnable: true,
-    defaultTopicQueueNums: 4,
-    sendTimeoutMs: 1000,
-    replica: fakeMaster(h, master) as never,
-    stateMachine: h.sm,
-    log: () => undefined,
-    clientAddrOf: () => '',
-    metrics,
-  });
+  const server = new BrokerServer(testServerOptions(h.sm, fakeMaster(h, master), { metrics }));
   await server.start();
   const conn = new Connection({ host: '127.0.0.1', port: server.port, reconnect: 'lazy' });
   t.teardown(async () => {

@@ -21,20 +21,7 @@ import {
   UsageError,
 } from '../../src/cli/index.ts';
 import { RaftmqError, type BrokerData, type BrokerInfo, type ClusterInfo, type GroupOutcome, type TopicRouteData } from '../../src/client/index.ts';
-
-/** Runs `fn` with console.log and console.error captured; returns what each printed. */
-async function captured<T>(fn: () => Promise<T>): Promise<{ value: T; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    return { value: await fn(), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
+import { captured } from '../helpers/console.ts';
 
 const group = (brokerName: string, cluster = 'DefaultCluster', master = true): BrokerData => ({
   cluster,

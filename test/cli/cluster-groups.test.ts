@@ -4,7 +4,6 @@
 // (their run()), the cluster as real processes stopped by PID.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -14,6 +13,9 @@ import { COMMANDS, LOADER_FLAGS } from '../../src/cli/index.ts';
 import { Producer, RaftmqError, type ClusterInfo, type TopicRouteData } from '../../src/client/index.ts';
 import type { GroupTopicOffset, NodeStatus } from '../../src/client/index.ts';
 import { freeLocalPorts } from '../../src/net/index.ts';
+import { captured } from '../helpers/console.ts';
+import { freeBasePort } from '../helpers/ports.ts';
+import { alive } from '../helpers/processes.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** Liveness guards, many times what each takes (a group elects in well under a second). */
@@ -21,40 +23,17 @@ const START_TIMEOUT_MS = 30_000;
 const ROUTE_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 20_000;
 
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port below the ephemeral range whose ports for 2 groups of 1 (client, peer, metrics) are free. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + 10 * Math.floor(Math.random() * 200);
-    const ports = [0, 10].flatMap((g) => [0, 10_000, 20_000].map((o) => base + g + o));
-    if ((await Promise.all(ports.map(bindable))).every(Boolean)) return base;
-  }
-  throw new Error('no free base port in [20000, 22000)');
-}
-
 /** Runs `raftmq <argv>` in this process; its exit code and what it printed. */
 async function raftmq(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await (await COMMANDS[argv[0]!]!.load()).run(argv.slice(1));
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } catch (e) {
-    // main.ts prints a thrown error as one line and exits 1 (2 for a UsageError).
-    return { code: e instanceof RaftmqError ? 1 : 2, out: out.join('\n'), err: `${(e as RaftmqError).code ?? ''}: ${(e as Error).message}` };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
+  const { value, out, err } = await captured(async () => {
+    try {
+      return { code: await (await COMMANDS[argv[0]!]!.load()).run(argv.slice(1)), thrown: null };
+    } catch (e) {
+      // main.ts prints a thrown error as one line and exits 1 (2 for a UsageError).
+      return { code: e instanceof RaftmqError ? 1 : 2, thrown: `${(e as RaftmqError).code ?? ''}: ${(e as Error).message}` };
+    }
+  });
+  return { code: value.code, out, err: value.thrown ?? err };
 }
 
 /** Asks `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
@@ -68,18 +47,10 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 t.test('raftmq cluster --groups 2: both groups register, and a topic is created, routed, counted and deleted on both', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-groups-'));
-  const basePort = await freeBasePort();
+  // Ports for 2 groups of 1 (client, peer, metrics), groups 10 apart.
+  const basePort = await freeBasePort([0, 10].flatMap((g) => [0, 10_000, 20_000].map((o) => g + o)), 10);
   let [namesrvPort] = await freeLocalPorts(1);
   while (namesrvPort! >= basePort && namesrvPort! < basePort + 20) [namesrvPort] = await freeLocalPorts(1);
   const ns = `127.0.0.1:${namesrvPort}`;

@@ -6,12 +6,13 @@
 // run as built JavaScript with no tsx (a devDependency, so not installed there).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { freeBasePort } from '../helpers/ports.ts';
+import { alive } from '../helpers/processes.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NPM_TIMEOUT_MS = 120_000;
@@ -42,33 +43,6 @@ function run(cmd: string, args: readonly string[], cwd: string): Promise<string>
       else resolve(stdout);
     });
   });
-}
-
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A client port P whose Raft port P + 10000 (raftmq cluster's layout) is free too; both below
- *  Linux's ephemeral range, where no outgoing connection takes them meanwhile. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 2000);
-    if ((await bindable(port)) && (await bindable(port + 10_000)) && (await bindable(port + 20_000))) return port;
-  }
-  throw new Error('no free base port in [20000, 22000)');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The scratch project's program: what a user's code does with the package. */
@@ -141,7 +115,8 @@ t.test('the packed tarball installs into a new project, and its client and bin w
     (err: Error) => t.fail(err.message),
   );
 
-  const basePort = await freeBasePort();
+  // A client port P whose Raft (P + 10000) and metrics (P + 20000) ports are free too.
+  const basePort = await freeBasePort([0, 10_000, 20_000]);
   const bin = path.join(project, 'node_modules', '.bin', 'raftmq');
   const proc = spawn(...withoutRunnerOptions(bin, ['cluster', '--nodes', '1', '--dir', path.join(scratch, 'data'), '--base-port', String(basePort)]), {
     cwd: project,
