@@ -25,6 +25,12 @@ interface ResponseTypeOf {
   queryMessage: 'messages';
   members: 'members';
   memberChange: 'members';
+  heartbeat: 'consumerGroup';
+  unregisterClient: 'ok';
+  consumerList: 'consumerGroup';
+  sendBack: 'ok';
+  lockQueues: 'lockedQueues';
+  unlockQueues: 'ok';
 }
 
 /** The successful response to request type T (errors arrive as thrown RaftmqErrors). */

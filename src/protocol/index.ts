@@ -57,7 +57,9 @@ export {
   type MemberChangeRequest,
   type MemberInfo,
   type MembersInfo,
+  type ConsumerGroupRequest,
 } from './wire.ts';
+export * from './consumer-groups.ts';
 export { PEER_PROTOCOL_VERSION, type PeerHello, type PeerRaft, type PeerNotice, type PeerFrame, type PeerSnapChunk, type PeerSnapAck } from './peer.ts';
 export {
   PERM_READ,

@@ -3,6 +3,7 @@
 // msgpackr-encoded frame object; message bodies stay raw bytes (blobs after the msgpack part).
 import { BlobCursor } from './blob-cursor.ts';
 import type { ErrorCode } from './errors.ts';
+import type { ConsumeModel, ConsumerGroupView, QueueRef, Subscription } from './consumer-groups.ts';
 import { SEND_BATCH_COUNT_MAX } from './limits.ts';
 
 export interface MessageInput {
@@ -162,6 +163,9 @@ export type Request =
       waitMs: number;
       /** Absent or 'committed': what this replica has applied. 'linearizable': see ReadConsistency. */
       consistency?: ReadConsistency;
+      /** A tag expression (`*` or `TagA || TagB`, parseTagExpression): the broker skips messages
+       *  whose tag it does not accept (they are not returned; nextOffset moves past them). */
+      expression?: string;
     }
   | { type: 'commitOffset'; id: number; group: string; topic: string; queueId: number; offset: number }
   | { type: 'queryOffset'; id: number; group: string; topic: string; queueId: number; consistency?: ReadConsistency }
@@ -197,7 +201,31 @@ export type Request =
    *  the master adds each one's match index and lag). Answered 'members'. */
   | { type: 'members'; id: number }
   /** A membership change, on the master; answered 'members' once the change is applied there. */
-  | MemberChangeRequest;
+  | MemberChangeRequest
+  | ConsumerGroupRequest;
+
+/** Consumer groups (consumer-groups.ts, docs/consumer.md). Every one goes to the master. */
+export type ConsumerGroupRequest =
+  /** A member of `group` is alive (RocketMQ's HEART_BEAT): sent every
+   *  CONSUMER_HEARTBEAT_INTERVAL_MS to the master of every broker group. Answered
+   *  'consumerGroup' with the group's live members. */
+  | { type: 'heartbeat'; id: number; group: string; clientId: string; consumeModel: ConsumeModel; subscriptions: Subscription[] }
+  /** A member leaves (UNREGISTER_CLIENT): its queue locks are released too. Answered 'ok'. */
+  | { type: 'unregisterClient'; id: number; group: string; clientId: string }
+  /** The group's live members (GET_CONSUMER_LIST_BY_GROUP). With `knownInstance` and
+   *  `knownVersion` of the caller's last view: a long poll, answered when the members change or
+   *  after `waitMs` (at most CONSUMER_LIST_WAIT_MS_MAX). Answered 'consumerGroup'. */
+  | { type: 'consumerList'; id: number; group: string; knownInstance?: string; knownVersion?: number; waitMs?: number }
+  /** A message the group failed to consume goes back (CONSUMER_SEND_MSG_BACK): to the group's
+   *  retry topic after delay level `delayLevel` (0: RETRY_DELAY_LEVEL_BASE + its reconsume
+   *  times), or to its DLQ once it was tried `maxReconsumeTimes` times (or when delayLevel is
+   *  -1). Named by where the group read it on this broker group. Answered 'ok' once stored. */
+  | { type: 'sendBack'; id: number; group: string; topic: string; queueId: number; queueOffset: number; delayLevel: number; maxReconsumeTimes: number }
+  /** Ordered consumption: lock (LOCK_BATCH_MQ) the queues for `clientId`, or renew its locks.
+   *  Replicated: a lock holds across a failover. Answered 'lockedQueues' with those it now holds. */
+  | { type: 'lockQueues'; id: number; group: string; clientId: string; queues: QueueRef[] }
+  /** UNLOCK_BATCH_MQ: releases the locks `clientId` holds on those queues. Answered 'ok'. */
+  | { type: 'unlockQueues'; id: number; group: string; clientId: string; queues: QueueRef[] };
 
 /**
  * How current a read must be. 'committed' (the default): what the replica asked has applied; a
@@ -340,7 +368,18 @@ export interface BrokerInfo {
 export type Response =
   /** One batch result (msgId head, first queue offset, count), not an object per message. */
   | { type: 'sendResult'; id: number; batch: SendBatchResult }
-  | { type: 'pullResult'; id: number; messages: StoredMessage[]; nextOffset: number; minOffset: number; maxOffset: number }
+  | {
+      type: 'pullResult';
+      id: number;
+      messages: StoredMessage[];
+      nextOffset: number;
+      minOffset: number;
+      maxOffset: number;
+      /** The replica (node id) the next pull of this queue should go to: a slave while the
+       *  consumer is far behind, the master again when a slave lags (RocketMQ's
+       *  suggestWhichBrokerId). Absent: stay. */
+      suggestNodeId?: string;
+    }
   | { type: 'ok'; id: number }
   | { type: 'offset'; id: number; offset: number }
   | { type: 'route'; id: number; topic: string; queues: number; master: ReplicaInfo | null; replicas: ReplicaInfo[] }
@@ -348,6 +387,8 @@ export type Response =
   | { type: 'brokerInfo'; id: number; info: BrokerInfo }
   | { type: 'messages'; id: number; messages: StoredMessage[] }
   | { type: 'members'; id: number; members: MembersInfo }
+  | { type: 'consumerGroup'; id: number; view: ConsumerGroupView }
+  | { type: 'lockedQueues'; id: number; queues: QueueRef[] }
   | {
       type: 'error';
       id: number;
