@@ -27,6 +27,19 @@ export interface ConsumerGroupView {
   readonly instance: string;
   readonly version: number;
   readonly clientIds: readonly string[];
+  /** Only when the consumerList asked `withConnections` (mqadmin consumerConnection). */
+  readonly connections?: readonly ConsumerConnection[];
+}
+
+/** One live member as its heartbeats declared it (RocketMQ's Connection plus its subscriptions). */
+export interface ConsumerConnection {
+  readonly clientId: string;
+  /** host:port the master sees its heartbeats come from. */
+  readonly clientAddr: string;
+  readonly consumeModel: ConsumeModel;
+  readonly subscriptions: readonly Subscription[];
+  /** ms since its last heartbeat reached this master. */
+  readonly lastHeartbeatAgoMs: number;
 }
 
 // ---- RocketMQ's names ----------------------------------------------------------------------

@@ -214,8 +214,9 @@ export type ConsumerGroupRequest =
   | { type: 'unregisterClient'; id: number; group: string; clientId: string }
   /** The group's live members (GET_CONSUMER_LIST_BY_GROUP). With `knownInstance` and
    *  `knownVersion` of the caller's last view: a long poll, answered when the members change or
-   *  after `waitMs` (at most CONSUMER_LIST_WAIT_MS_MAX). Answered 'consumerGroup'. */
-  | { type: 'consumerList'; id: number; group: string; knownInstance?: string; knownVersion?: number; waitMs?: number }
+   *  after `waitMs` (at most CONSUMER_LIST_WAIT_MS_MAX). Answered 'consumerGroup', with each
+   *  member's connection and subscriptions when `withConnections`. */
+  | { type: 'consumerList'; id: number; group: string; knownInstance?: string; knownVersion?: number; waitMs?: number; withConnections?: boolean }
   /** A message the group failed to consume goes back (CONSUMER_SEND_MSG_BACK): to the group's
    *  retry topic after delay level `delayLevel` (0: RETRY_DELAY_LEVEL_BASE + its reconsume
    *  times), or to its DLQ once it was tried `maxReconsumeTimes` times (or when delayLevel is
