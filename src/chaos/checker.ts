@@ -54,9 +54,13 @@
 // - unavailableOutsideFaults: the same windows for failed attempts whose [invoke, outcome]
 //   touches no fault's [start, until] (a send in flight when a fault hit belongs to the fault);
 //   failures before a window closes belong to it.
+// - consumers (only when the history has consume events): consumer groups' findings, rules in
+//   consume-check.ts (overlaps outside a rebalance, unconsumed, retries, orderly), over the
+//   acknowledged sends.
 // - ok: no lost, unexplained duplicated, failedButStored, phantom, reordered, misplaced or
-//   divergent finding. Availability is measured, not judged.
+//   divergent finding, and no consumer-group finding. Availability is measured, not judged.
 
+import { checkConsumers, type ConsumeResult } from './consume-check.ts';
 import { faultWindows, measureFault, statsByFault, windowsOutsideFaults, type FaultImpact, type FaultStats, type UnavailableWindow } from './availability.ts';
 import { dumpStarts, type DumpStart } from './coverage.ts';
 import { findDivergence, type Divergence } from './divergence.ts';
@@ -66,6 +70,7 @@ import { findReorders, type ReorderedFinding } from './order.ts';
 import { indexSends, markReceived, type GroupOf, type SendRecord } from './send-records.ts';
 import { findDuplicates, findLost, groupResolver, groupViews, markStored, type DuplicatedFinding, type GroupView, type LostMessage, type StoredAgainstHistory } from './stored.ts';
 
+export type { ConsumeResult, ConsumerGroupResult } from './consume-check.ts';
 export type { DumpStart } from './coverage.ts';
 export type { Divergence } from './divergence.ts';
 export type { FaultImpact, FaultStats, FaultWindow, UnavailableWindow } from './availability.ts';
@@ -82,6 +87,9 @@ export interface CheckOptions {
   readonly orderAcrossClients?: boolean;
   /** Every producer of the history was idempotent: any duplicate is a finding (default false). */
   readonly idempotentProducers?: boolean;
+  /** Consumer groups: how long around a member's allocation change overlaps are expected
+   *  (consume-check.ts). */
+  readonly consumeSettleMs?: number;
 }
 
 export interface Misplaced {
@@ -142,6 +150,8 @@ export interface CheckResult {
   readonly recovery: FaultImpact[];
   readonly recoveryByFault: Record<string, FaultStats>;
   readonly unavailableOutsideFaults: UnavailableWindow[];
+  /** Consumer groups (push consumers); absent when the history has none. */
+  readonly consumers?: ConsumeResult;
 }
 
 const DEFAULT_GRACE_MS = 5000;
@@ -166,7 +176,10 @@ export function checkHistory(events: readonly HistoryEvent[], dumps: readonly Re
   const faults = faultWindows(events, runEndT, graceMs);
   const recovery = faults.map((f) => measureFault(f, attempts, runEndT));
   const unavailableOutsideFaults = windowsOutsideFaults(faults, attempts, runEndT);
+  const acked = [...sends.values()].filter((r) => r.okCount > 0).map((r) => ({ id: r.id, topic: r.topic }));
+  const consumers = checkConsumers(events, acked, { maxExamples, ...(options.consumeSettleMs !== undefined ? { settleMs: options.consumeSettleMs } : {}) });
   const ok =
+    (consumers?.ok ?? true) &&
     lost.count === 0 &&
     duplicated.unexplained === 0 &&
     stored.failedButStored.count === 0 &&
@@ -196,6 +209,7 @@ export function checkHistory(events: readonly HistoryEvent[], dumps: readonly Re
     recovery,
     recoveryByFault: statsByFault(recovery),
     unavailableOutsideFaults,
+    ...(consumers ? { consumers } : {}),
   };
 }
 

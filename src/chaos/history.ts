@@ -6,7 +6,7 @@
  *  observer that polls replica roles ('monitor'). */
 export type ClientName = string;
 
-export type HistoryEvent = SendEvent | ReceiveEvent | FaultEvent | MasterEvent;
+export type HistoryEvent = SendEvent | ReceiveEvent | FaultEvent | MasterEvent | ConsumeEvent;
 
 /** Common fields. `t` is milliseconds since the run started (monotonic clock); `wall` is epoch ms. */
 interface EventBase {
@@ -73,6 +73,45 @@ export interface MasterEvent extends EventBase {
   readonly group?: string;
   readonly node: string;
   readonly term?: number;
+}
+
+/**
+ * A member of a consumer group (a PushConsumer of the workload; rules in consume-check.ts), one of:
+ * - 'join': the member started (its group's settings: `orderly`, `maxReconsumeTimes`, the topic);
+ * - 'leave': it shut down gracefully; 'kill': it was stopped without committing (a crash);
+ * - 'rebalance': its allocation changed to `queues`;
+ * - 'call': one handler call of one message, from `startT` to `t`, that ended in `result`;
+ * - 'dlq': after the run, the message `id` was found in the group's %DLQ% topic.
+ * `client` names the member ('g0-m1'); `consumerGroup` its group.
+ */
+export interface ConsumeEvent extends EventBase {
+  readonly op: 'consume';
+  readonly type: 'join' | 'leave' | 'kill' | 'rebalance' | 'call' | 'dlq';
+  readonly consumerGroup: string;
+  /** join: the topic the group consumes. call: the message's (original) topic. */
+  readonly topic?: string;
+  /** join: ordered consumption (queue locks). */
+  readonly orderly?: boolean;
+  /** join: the group's maxReconsumeTimes. */
+  readonly maxReconsumeTimes?: number;
+  /** rebalance: the member's queues after it, as queueName() spells them. */
+  readonly queues?: readonly string[];
+  /** call, dlq: the workload's message id. */
+  readonly id?: string;
+  readonly key?: string;
+  /** call: the queue the message was pulled from (a retried message's is its retry topic's). */
+  readonly queue?: string;
+  readonly queueOffset?: number;
+  /** call: when the handler was called (same clock as `t`, which is when it returned). */
+  readonly startT?: number;
+  readonly reconsumeTimes?: number;
+  /** call: 'success', or 'fail' (the handler asked for a retry or threw). */
+  readonly result?: 'success' | 'fail';
+}
+
+/** A queue as consume events name it: broker group, topic, queue id. */
+export function queueName(brokerName: string, topic: string, queueId: number): string {
+  return `${brokerName}/${topic}/${queueId}`;
 }
 
 /** One replica's log at the end of a run, read from its files after the run (offline). */

@@ -1,6 +1,7 @@
 // The chaos runner's API for scripts/chaos.ts and its tests. delay-relay.ts is not here: it is a
 // program of its own, started as a child process.
 export { checkHistory, type CheckOptions, type CheckResult, type GroupResult } from './checker.ts';
+export { checkConsumers, CONSUME_SETTLE_MS_DEFAULT, type ConsumeCheckOptions, type ConsumeResult, type ConsumerGroupResult } from './consume-check.ts';
 export { replayLog, replayMessages, type LogRecord, type Replay, type ReplayOptions } from './dump.ts';
 export { EMPTY_SEED, seedForLog, seedFromSnapshot, type ReplaySeed } from './mark-seed.ts';
 export { retentionConfig, RETENTION_SEGMENT_BYTES, snapshotsInstalled } from './retention.ts';
@@ -20,7 +21,7 @@ export {
   ringCuts,
   type Cuts,
 } from './faults.ts';
-export type { DumpedMessage, HistoryEvent, QueueStart, ReplicaDump, SendEvent } from './history.ts';
+export { queueName, type ConsumeEvent, type DumpedMessage, type HistoryEvent, type QueueStart, type ReplicaDump, type SendEvent } from './history.ts';
 export { esc, masterChanges, renderReport, timelineSeries, type ReportMeta } from './report.ts';
 export { GROUPS_MAX, groupName, replicaIds } from './nodes.ts';
 export { NAMESRV_COUNT_MAX } from './namesrvs.ts';
