@@ -19,6 +19,7 @@ import type { ServerMetrics } from './metrics.ts';
 import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import { confChangeOf, membersInfoOf, replicaIdsOf, type MembersView } from './member-requests.ts';
+import { ConsumerGroupService, type SlaveReadSettings } from './consumer-groups/index.ts';
 import type { ApplyResult, BrokerStateMachine, ProducerSeq, PullResult } from './state-machine.ts';
 import { trace, tracing } from '../trace/index.ts';
 
@@ -65,6 +66,8 @@ export interface BrokerServerOptions {
   readonly disk?: { refusal(): string | null; readonly usedPercent: number; readonly overWarningLevel: boolean };
   /** Whether this replica's own log writes wait for disk space (replica.ts); for status. */
   readonly writesStalled?: () => boolean;
+  /** slaveReadEnable and the log it measures backlogs in (consumer-groups/slave-read.ts). */
+  readonly slaveRead?: SlaveReadSettings;
 }
 
 interface ParkedPull {
@@ -88,10 +91,13 @@ export class BrokerServer {
   private pendingCommits: PendingCommit[] = [];
   private commitFlushScheduled = false;
   private stopping = false;
+  /** Consumer-group members (heartbeats), tag filters and slave-read suggestions of pulls. */
+  readonly groups: ConsumerGroupService;
 
   constructor(opts: BrokerServerOptions) {
     this.opts = opts;
     opts.stateMachine.onApplied((e) => this.wakePulls(e.topic, e.queueId));
+    this.groups = new ConsumerGroupService({ replica: opts.replica, nodeId: opts.nodeId, notMaster: () => this.notMaster(opts.replica.role.leaderId), ...(opts.slaveRead ? { slaveRead: opts.slaveRead } : {}) });
   }
 
   get port(): number {
@@ -111,12 +117,14 @@ export class BrokerServer {
       { host, port, log, connectionsMax, connectionsPerAddressMax, firstFrameTimeoutMs },
       (frame, conn) => this.handle(frame as unknown as Request, conn),
     );
+    this.groups.start();
   }
 
   /** Stops taking requests (answers SHUTTING_DOWN), then closes the listener. */
   async close(): Promise<void> {
     this.stopping = true;
     for (const set of this.parked.values()) for (const p of set) this.answerPull(p);
+    this.groups.stop();
     await this.server?.close();
   }
 
@@ -168,6 +176,10 @@ export class BrokerServer {
         case 'pull':
           if (req.consistency === 'linearizable') return this.linearizable(req, conn, () => this.handlePull(req, conn));
           return this.whenCurrent(req, conn, () => this.handlePull(req, conn));
+        case 'heartbeat':
+        case 'unregisterClient':
+        case 'consumerList':
+          return this.whenMasterReady(req, conn, () => this.groups.handle(req, conn, (resp) => this.reply(conn, resp), (err) => this.fail(conn, req.id, err)));
         case 'commitOffset':
           return this.whenMasterReady(req, conn, () => this.handleCommitOffset(req, conn));
         case 'queryOffset': {
@@ -403,11 +415,11 @@ export class BrokerServer {
   /** The pull as this replica can answer it. A slave may lag a consumer that read from the master:
    *  an offset past its end is kept (nextOffset = offset), not moved back to it. */
   private pullHere(req: Extract<Request, { type: 'pull' }>): PullResult {
-    const result = this.opts.stateMachine.pull(req.topic, req.queueId, req.offset, req.maxCount, req.maxBytes);
+    const result = this.opts.stateMachine.pull(req.topic, req.queueId, req.offset, req.maxCount, req.maxBytes, this.groups.tagsOf(req.expression));
     if (result.nextOffset < req.offset && req.offset >= result.maxOffset && this.opts.replica.role.role !== Role.Leader) {
-      return { ...result, nextOffset: req.offset };
+      return this.groups.withSuggestion({ ...result, nextOffset: req.offset }, req.queueId);
     }
-    return result;
+    return this.groups.withSuggestion(result, req.queueId);
   }
 
   private unpark(p: ParkedPull): boolean {

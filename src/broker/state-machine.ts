@@ -327,9 +327,10 @@ export class BrokerStateMachine {
     return searchOffset(this.context, topic, queueId, timestamp);
   }
 
-  /** Up to `maxCount` messages of a queue from `offset`, within `maxBytes` of bodies (reads.ts). */
-  pull(topic: string, queueId: number, offset: number, maxCount: number, maxBytes: number): PullResult {
-    return pull(this.context, topic, queueId, offset, maxCount, maxBytes);
+  /** Up to `maxCount` messages of a queue from `offset`, within `maxBytes` of bodies, only those
+   *  whose tag is in `tags` when given (reads.ts). */
+  pull(topic: string, queueId: number, offset: number, maxCount: number, maxBytes: number, tags: ReadonlySet<string> | null = null): PullResult {
+    return pull(this.context, topic, queueId, offset, maxCount, maxBytes, tags);
   }
 
   /** Every topic's queues with their bounds and last update time (the store timestamp of the

@@ -16,6 +16,8 @@ export type {
 } from './types.ts';
 export { CommitLogError } from './errors.ts';
 export { FileCommitLog } from './commit-log.ts';
+/** Bytes of the log's tail kept in memory (the record cache): the broker's slave-read threshold is a share of it. */
+export { CACHE_BYTES_DEFAULT } from './options.ts';
 export { LevelMetaStore } from './meta-store.ts';
 export { CommitLogRaftStorage } from './raft-storage.ts';
 export { repairCommitLog } from './repair.ts';
