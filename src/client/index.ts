@@ -4,6 +4,25 @@ export { Producer, keyHash } from './producer.ts';
 export type { ProducerOptions, SendOptions, SendCallback, QueueSelector, MessageQueue } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
 export type { PullConsumerOptions, PullOptions, ReadOptions, MessagesOptions, ConsumeFrom, ReadFrom, ConsumeQueueRef, GroupOption } from './consumer.ts';
+export {
+  PushConsumer,
+  AllocateMessageQueueAveragely,
+  AllocateMessageQueueAveragelyByCircle,
+  AllocateMessageQueueConsistentHash,
+  AllocateMessageQueueByConfig,
+} from './push/index.ts';
+export type {
+  AllocateStrategy,
+  PushConsumerOptions,
+  ConsumedMessage,
+  AckableMessage,
+  ConsumeConcurrentlyStatus,
+  ConsumeOrderlyStatus,
+  ConsumeConcurrentlyContext,
+  ConsumeOrderlyContext,
+  MessageListenerConcurrently,
+  MessageListenerOrderly,
+} from './push/index.ts';
 export { Admin, ClusterAdmin, groupServers } from './admin.ts';
 export type { AdminOptions, ClusterAdminOptions, GroupOutcome, GroupTopicOffset, NodeStatusResult, OffsetReadOptions, OffsetReset, QueueProgress, TopicGroupsOptions, TopicOffset } from './admin.ts';
 export {

@@ -1,0 +1,118 @@
+// A push consumer's membership in its group (RocketMQ's heartbeat and consumer id list): a
+// heartbeat with the subscriptions to the master of every broker group that holds a subscribed
+// topic, and a consumerList long poll to one of them (the first by brokerName) that answers as
+// soon as the group's members change. Every master knows every member; the member list is taken
+// from that one master, so the members compare like with like.
+import { CONSUMER_LIST_WAIT_MS_MAX, type ConsumeModel, type ConsumerGroupView, type Subscription } from '../../protocol/index.ts';
+import { backoffMs, delay } from '../../net/index.ts';
+import type { Brokers } from './brokers.ts';
+
+/** How long one consumerList long poll waits at the master. */
+export const CONSUMER_LIST_WAIT_MS = Math.min(10_000, CONSUMER_LIST_WAIT_MS_MAX);
+
+export interface MembershipOptions {
+  readonly group: string;
+  readonly clientId: string;
+  readonly consumeModel: ConsumeModel;
+  readonly brokers: Brokers;
+  readonly requestTimeoutMs: number;
+  /** The subscriptions a heartbeat declares. */
+  readonly subscriptions: () => Subscription[];
+  /** The broker groups holding a subscribed topic, sorted by brokerName. */
+  readonly brokerNames: () => readonly string[];
+  /** The member list changed. */
+  readonly onChange: () => void;
+}
+
+export class GroupMembership {
+  private view: ConsumerGroupView | null = null;
+  /** The broker group the view came from: a view from another master starts afresh. */
+  private viewFrom: string | null = null;
+  private running = false;
+
+  constructor(private readonly o: MembershipOptions) {}
+
+  /** The group's live members, sorted (empty before the first answer). */
+  get clientIds(): readonly string[] {
+    return this.view?.clientIds ?? [];
+  }
+
+  /** Sends one round of heartbeats; resolves when every master answered or failed. */
+  async heartbeat(): Promise<void> {
+    const subscriptions = this.o.subscriptions();
+    await Promise.all(
+      this.o.brokerNames().map(async (name) => {
+        const client = this.o.brokers.client(name);
+        if (client === undefined) return;
+        try {
+          const r = await client.callMaster<'heartbeat'>(
+            { type: 'heartbeat', group: this.o.group, clientId: this.o.clientId, consumeModel: this.o.consumeModel, subscriptions },
+            { tries: 2, deadline: Date.now() + this.o.requestTimeoutMs },
+          );
+          this.adopt(name, r.view);
+        } catch {
+          // The next round tries again; the broker drops a member only after missed heartbeats.
+        }
+      }),
+    );
+  }
+
+  /** Follows the member list with long polls until stop(). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.pollLoop();
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  /** Leaves the group at every master (its queue locks are released with it). */
+  async unregister(): Promise<void> {
+    await Promise.all(
+      this.o.brokerNames().map((name) =>
+        this.o.brokers
+          .client(name)
+          ?.callMaster<'unregisterClient'>({ type: 'unregisterClient', group: this.o.group, clientId: this.o.clientId }, { tries: 2, deadline: Date.now() + this.o.requestTimeoutMs })
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  private async pollLoop(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      const name = this.o.brokerNames()[0];
+      const client = name === undefined ? undefined : this.o.brokers.client(name);
+      if (name === undefined || client === undefined) {
+        await delay(200);
+        continue;
+      }
+      const known = this.viewFrom === name && this.view !== null ? { knownInstance: this.view.instance, knownVersion: this.view.version } : {};
+      try {
+        const r = await client.callMaster<'consumerList'>(
+          { type: 'consumerList', group: this.o.group, ...known, waitMs: CONSUMER_LIST_WAIT_MS },
+          { tries: 1, deadline: Date.now() + CONSUMER_LIST_WAIT_MS + this.o.requestTimeoutMs, timeoutMs: CONSUMER_LIST_WAIT_MS + this.o.requestTimeoutMs },
+        );
+        failures = 0;
+        this.adopt(name, r.view);
+      } catch {
+        if (!this.running) return;
+        await delay(backoffMs(failures++, 100, 2000));
+      }
+    }
+  }
+
+  /** Takes a view of the membership master when it is another one, or a newer version. */
+  private adopt(from: string, view: ConsumerGroupView): void {
+    if (from !== this.o.brokerNames()[0]) return;
+    const current = this.view;
+    const newer = current === null || this.viewFrom !== from || current.instance !== view.instance || view.version > current.version;
+    if (!newer) return;
+    const changed = current === null || current.clientIds.join('\u0000') !== [...view.clientIds].sort().join('\u0000');
+    this.view = { ...view, clientIds: [...view.clientIds].sort() };
+    this.viewFrom = from;
+    if (changed) this.o.onChange();
+  }
+}

@@ -1,0 +1,204 @@
+// The push consumer's pure parts: a process queue's committable offset and flow control, the
+// concurrent service's batching, bounded handler calls and sendBack, and the local offset file.
+import t from 'tap';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ProcessQueue, type QueueEntry } from '../../src/client/push/process-queue.ts';
+import { LocalFileOffsetStore, RemoteOffsetStore } from '../../src/client/push/offset-store.ts';
+import { ConsumeConcurrentlyService } from '../../src/client/push/consume-concurrently.ts';
+import { ConsumeOrderlyService } from '../../src/client/push/consume-orderly.ts';
+import type { ConsumeHost, ConsumeEvent } from '../../src/client/push/consume-host.ts';
+import { Semaphore } from '../../src/client/push/semaphore.ts';
+import type { MessageQueue } from '../../src/client/index.ts';
+
+const mq: MessageQueue = { topic: 'T', brokerName: 'b', queueId: 0 };
+
+function entry(offset: number, bytes = 10): QueueEntry {
+  const msg = { topic: 'T', queueId: 0, queueOffset: offset, logIndex: 1, msgId: `m${offset}`, storeTimestamp: 0, keys: '', tags: '', properties: {}, body: new Uint8Array(bytes), reconsumeTimes: 0, brokerName: 'b' };
+  return { msg, offset, bytes };
+}
+
+t.test('the committable offset is the lowest not yet consumed, or the pull position when none is held', async (t) => {
+  const pq = new ProcessQueue(mq, 5);
+  t.equal(pq.committableOffset(), 5);
+  const es = [5, 6, 7, 8].map((o) => entry(o));
+  pq.put(es, 12); // 9..11 filtered by tag
+  t.equal(pq.committableOffset(), 5);
+  pq.remove([es[1]!, es[2]!]);
+  t.equal(pq.committableOffset(), 5, 'a message in a handler holds back the commit');
+  pq.remove([es[0]!]);
+  t.equal(pq.committableOffset(), 8);
+  pq.remove([es[3]!]);
+  t.equal(pq.committableOffset(), 12, 'past the filtered messages');
+  pq.put([entry(11)], 12);
+  t.equal(pq.count, 0, 'a repeated pull below the position is ignored');
+});
+
+t.test('flow control: full at the count or byte threshold, a removal wakes the waiting pull', async (t) => {
+  const pq = new ProcessQueue(mq, 0);
+  const es = [0, 1, 2].map((o) => entry(o, 100));
+  pq.put(es, 3);
+  t.ok(pq.isFull(3, 1_000_000));
+  t.ok(pq.isFull(100, 300));
+  t.notOk(pq.isFull(4, 301));
+  let woke = false;
+  const waiting = pq.waitForRoom(60_000).then(() => (woke = true));
+  pq.remove([es[0]!]);
+  await waiting;
+  t.ok(woke);
+  t.notOk(pq.isFull(3, 1_000_000));
+});
+
+t.test('entries handed out and given back come first, in offset order', async (t) => {
+  const pq = new ProcessQueue(mq, 0);
+  pq.put([0, 1, 2, 3].map((o) => entry(o)), 4);
+  const a = pq.takePending(2);
+  t.strictSame(a.map((e) => e.offset), [0, 1]);
+  pq.returnPending([a[1]!]);
+  t.strictSame(pq.takePending(10).map((e) => e.offset), [1, 2, 3]);
+});
+
+function fakeHost(over: Partial<ConsumeHost> & { sendBackOk?: (e: QueueEntry) => boolean } = {}): ConsumeHost & { events: ConsumeEvent[]; sentBack: number[]; progressed: number[] } {
+  const events: ConsumeEvent[] = [];
+  const sentBack: number[] = [];
+  const progressed: number[] = [];
+  return {
+    consumeModel: 'CLUSTERING',
+    consumeMessageBatchMaxSize: 2,
+    maxReconsumeTimes: 16,
+    suspendCurrentQueueTimeMillis: 1,
+    semaphore: new Semaphore(2),
+    running: true,
+    sendBack: async (_mq, e) => {
+      const ok = over.sendBackOk?.(e) ?? true;
+      if (ok) sentBack.push(e.offset);
+      return ok;
+    },
+    progress: (pq) => progressed.push(pq.committableOffset()),
+    count: (e) => events.push(e),
+    events,
+    sentBack,
+    progressed,
+    ...over,
+  };
+}
+
+const settle = async (until: () => boolean) => {
+  for (let i = 0; i < 1000 && !until(); i++) await new Promise((r) => setTimeout(r, 2));
+};
+
+t.test('concurrently: batches of consumeMessageBatchMaxSize, at most consumeThreadMax at once, failures sent back', async (t) => {
+  const host = fakeHost();
+  let running = 0;
+  let most = 0;
+  const batches: number[][] = [];
+  const svc = new ConsumeConcurrentlyService(host, async (msgs) => {
+    running++;
+    most = Math.max(most, running);
+    batches.push(msgs.map((m) => m.queueOffset));
+    await new Promise((r) => setTimeout(r, 5));
+    running--;
+    return msgs[0]!.queueOffset === 2 ? 'RECONSUME_LATER' : 'CONSUME_SUCCESS';
+  });
+  const pq = new ProcessQueue(mq, 0);
+  pq.put([0, 1, 2, 3, 4, 5, 6].map((o) => entry(o)), 7);
+  svc.dispatch(pq);
+  await settle(() => pq.count === 0);
+  t.equal(pq.count, 0);
+  t.strictSame(batches.map((b) => b.length), [2, 2, 2, 1]);
+  t.ok(most <= 2, `at most 2 at once (${most})`);
+  t.strictSame(host.sentBack, [2, 3], 'the failed batch was sent back');
+  t.equal(pq.committableOffset(), 7);
+});
+
+t.test('concurrently: a throw is a failure; broadcasting drops failures without sendBack', async (t) => {
+  const host = fakeHost({ consumeModel: 'BROADCASTING' });
+  const svc = new ConsumeConcurrentlyService(host, () => {
+    throw new Error('boom');
+  });
+  const pq = new ProcessQueue(mq, 0);
+  pq.put([entry(0)], 1);
+  svc.dispatch(pq);
+  await settle(() => pq.count === 0);
+  t.strictSame(host.sentBack, []);
+  t.ok(host.events.includes('broadcastFailed'));
+});
+
+t.test('orderly: one batch at a time in order; a suspended batch comes again first; DLQ after maxReconsumeTimes', async (t) => {
+  const host = fakeHost({ maxReconsumeTimes: 2, consumeMessageBatchMaxSize: 1 });
+  const seen: string[] = [];
+  let running = 0;
+  let overlapped = false;
+  const svc = new ConsumeOrderlyService(host, async (msgs) => {
+    if (++running > 1) overlapped = true;
+    const m = msgs[0]!;
+    seen.push(`${m.queueOffset}:${m.reconsumeTimes}`);
+    await new Promise((r) => setTimeout(r, 1));
+    running--;
+    if (m.queueOffset === 1) return 'SUSPEND_CURRENT_QUEUE_A_MOMENT'; // always fails: DLQ after 2 retries
+    if (m.queueOffset === 2 && m.reconsumeTimes === 0) throw new Error('once');
+    return 'SUCCESS';
+  });
+  const pq = new ProcessQueue(mq, 0);
+  pq.locked = true;
+  pq.lastLockAt = Date.now();
+  pq.put([0, 1, 2, 3].map((o) => entry(o)), 4);
+  svc.dispatch(pq);
+  await settle(() => pq.count === 0 && !pq.consuming);
+  t.notOk(overlapped, 'never two batches of a queue at once');
+  t.strictSame(seen, ['0:0', '1:0', '1:1', '1:2', '2:0', '2:1', '3:0']);
+  t.strictSame(host.sentBack, [1], 'to the DLQ after maxReconsumeTimes tries');
+  t.equal(pq.committableOffset(), 4);
+});
+
+t.test('orderly: a queue without a live lock is not consumed', async (t) => {
+  const host = fakeHost();
+  let calls = 0;
+  const svc = new ConsumeOrderlyService(host, async () => {
+    calls++;
+    return 'SUCCESS' as const;
+  });
+  const pq = new ProcessQueue(mq, 0);
+  pq.locked = true;
+  pq.lastLockAt = Date.now() - 31_000;
+  pq.put([entry(0)], 1);
+  svc.dispatch(pq);
+  await settle(() => !pq.consuming);
+  t.equal(calls, 0);
+});
+
+t.test('remote offsets: a failed commit is kept and retried by the next round', async (t) => {
+  let fail = true;
+  const commits: number[] = [];
+  const store = new RemoteOffsetStore(
+    async () => -1,
+    async (_mq, offset) => {
+      if (fail) throw new Error('no master');
+      commits.push(offset);
+    },
+  );
+  store.update(mq, 7);
+  t.equal(await store.persist([mq]), false);
+  fail = false;
+  t.equal(await store.persist([mq]), true);
+  t.equal(await store.persist([mq]), true, 'nothing new: nothing sent');
+  t.strictSame(commits, [7]);
+});
+
+t.test('local offsets: one JSON file per member and group, replaced atomically, read back', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'raftmq-offsets-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const a = new LocalFileOffsetStore(dir, 'host@1@ab', 'G');
+  t.equal(await a.read(mq), -1);
+  a.update(mq, 42);
+  t.equal(await a.persist([mq]), true);
+  a.update(mq, 43);
+  t.equal(await a.persist([mq]), true);
+  const folder = path.dirname(a.file);
+  t.strictSame(await readdir(folder), ['offsets.json'], 'no temporary file left');
+  t.match(JSON.parse(await readFile(a.file, 'utf8')), { version: 1, offsets: [{ topic: 'T', brokerName: 'b', queueId: 0, offset: 43 }] });
+  const b = new LocalFileOffsetStore(dir, 'host@1@ab', 'G');
+  t.equal(await b.read(mq), 43);
+  t.equal(await new LocalFileOffsetStore(dir, 'other@2@cd', 'G').read(mq), -1, 'another member has its own file');
+});
