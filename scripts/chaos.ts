@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { parseFlagsOrHelp, startProgress, UsageError, type CommandSpec } from '../src/cli/index.ts';
-import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, GROUPS_MAX, LONG_SUSPEND_MS, LOSS_PERCENT, NAMESRV_COUNT_MAX, runChaos } from '../src/chaos/index.ts';
+import { ALL_FAULTS, DELAY_JITTER_MS, DELAY_MS, faultsValidFor, GROUPS_MAX, LONG_SUSPEND_MS, LOSS_PERCENT, NAMESRV_COUNT_MAX, PUSH_CONSUMERS_MAX, runChaos } from '../src/chaos/index.ts';
 
 const SPEC: CommandSpec = {
   usage: 'npm run chaos -- --nodes 3|5 [--groups G] [--namesrv K] --faults F1,F2,...|all --duration S [--interval S] [--hold S] [--seed N] [--out DIR] [--producers P] [--retention S] [--no-idempotence]',
@@ -52,7 +52,16 @@ const SPEC: CommandSpec = {
     `  random-delay      ${DELAY_MS} ms +/- ${DELAY_JITTER_MS} ms on random replicas: tc netem when the kernel has it,`,
     '                    else a userspace relay in front of each Raft port delays the peer traffic',
     '  namesrv-kill      SIGKILL one NameServer; restarted (empty, refilled by registrations) at heal',
-    '  all               every fault valid for --nodes (and namesrv-kill when the run has NameServers)',
+    '  consumer-kill     SIGKILL one member of the consumer group (--push-consumers); a new one starts at heal',
+    '  consumer-kill     SIGKILL one member of the consumer group (--push-consumers); a new one starts at heal',
+    '  all               every fault valid for --nodes (and namesrv-kill when the run has NameServers,',
+    '                    consumer-kill when it has push consumers)',
+    '',
+    'Consumer groups (--push-consumers N): N PushConsumers of one group, each a process, consume the topic;',
+    'their handlers fail 10% of the tries and every try of 1 message in 50 (maxReconsumeTimes 3, every',
+    'delay level 1 s), so messages retry through %RETRY% and some end in %DLQ%. Checked: every acknowledged',
+    'message consumed or in the DLQ, no two members on one queue at once outside a rebalance (never, with',
+    '--push-orderly), retry counts, per-key order when orderly. Details: docs/chaos.md.',
     '',
     'Retention (--retention S): the replicas keep messages S seconds, with 1 MiB commit log segments',
     '(a retention mark per MiB of log), deletion at every hour and 200 ms checkpoints, so the log is cut',
@@ -80,6 +89,8 @@ const SPEC: CommandSpec = {
     { name: 'workers', kind: 'int', help: 'send loops per producer (half of them keyed)', default: 4, min: 1, max: 64 },
     { name: 'rate', kind: 'int', help: 'messages per second, all producers together', default: 200, min: 1, max: 100_000 },
     { name: 'consumers', kind: 'int', help: 'consumer clients (each reads every queue)', default: 1, min: 0, max: 16 },
+    { name: 'push-consumers', kind: 'int', help: 'members of one consumer group (PushConsumers, each a process; consumer-kill kills one)', default: 0, min: 0, max: PUSH_CONSUMERS_MAX },
+    { name: 'push-orderly', kind: 'bool', help: 'the consumer group consumes orderly (queue locks; needs --push-consumers)' },
     { name: 'queues', kind: 'int', help: 'queues of the test topic', default: 4, min: 1, max: 64 },
     { name: 'netns', kind: 'string', help: 'network namespaces: auto (when root) or off', default: 'auto', choices: ['auto', 'off'] },
     { name: 'retention', kind: 'int', help: 'seconds the replicas keep messages (default: off, no retention in a run)', min: 1, max: 86_400 },
@@ -87,8 +98,8 @@ const SPEC: CommandSpec = {
   ],
 };
 
-function parseFaults(text: string, nodes: number, namesrvs: number, sequence: boolean): string[] {
-  const valid = faultsValidFor(nodes, namesrvs);
+function parseFaults(text: string, nodes: number, namesrvs: number, sequence: boolean, pushConsumers: number): string[] {
+  const valid = faultsValidFor(nodes, namesrvs, pushConsumers);
   if (text.trim() === 'all') return valid;
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);
   // A sequence may repeat a fault; a random draw list needs each once.
@@ -96,7 +107,10 @@ function parseFaults(text: string, nodes: number, namesrvs: number, sequence: bo
   if (list.length === 0) throw new UsageError('--faults needs at least one fault name (or all)');
   for (const f of list) {
     if (!ALL_FAULTS.includes(f)) throw new UsageError(`--faults: unknown fault "${f}"; known: ${ALL_FAULTS.join(', ')}, all`);
-    if (!valid.includes(f)) throw new UsageError(f === 'namesrv-kill' ? '--faults: namesrv-kill needs a NameServer (--namesrv 1, or --groups 2)' : `--faults: ${f} needs 5 nodes (--nodes 5)`);
+    if (!valid.includes(f)) {
+      if (f === 'consumer-kill') throw new UsageError('--faults: consumer-kill needs push consumers (--push-consumers 1 or more)');
+      throw new UsageError(f === 'namesrv-kill' ? '--faults: namesrv-kill needs a NameServer (--namesrv 1, or --groups 2)' : `--faults: ${f} needs 5 nodes (--nodes 5)`);
+    }
   }
   return list;
 }
@@ -111,7 +125,8 @@ async function main(argv: string[]): Promise<number> {
     if (flags.nodes !== 3 && flags.nodes !== 5) throw new UsageError(`--nodes must be 3 or 5, got ${String(flags.nodes)}`);
     namesrvs = flags.namesrv === undefined ? (Number(flags.groups) > 1 ? 1 : 0) : Number(flags.namesrv);
     if (Number(flags.groups) > 1 && namesrvs === 0) throw new UsageError('--groups 2 or more needs a NameServer: the clients find the groups through it (--namesrv 1 or more)');
-    faults = parseFaults(String(flags.faults), Number(flags.nodes), namesrvs, flags.order === 'sequence');
+    if (flags['push-orderly'] === true && Number(flags['push-consumers']) === 0) throw new UsageError('--push-orderly needs --push-consumers 1 or more');
+    faults = parseFaults(String(flags.faults), Number(flags.nodes), namesrvs, flags.order === 'sequence', Number(flags['push-consumers']));
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`chaos: ${err.message}`);
@@ -146,6 +161,8 @@ async function main(argv: string[]): Promise<number> {
       workers: Number(flags.workers),
       ratePerSec: Number(flags.rate),
       consumers: Number(flags.consumers),
+      pushConsumers: Number(flags['push-consumers']),
+      pushOrderly: flags['push-orderly'] === true,
       queues: Number(flags.queues),
       netns: flags.netns === 'off' ? 'off' : 'auto',
       ...(flags['keep-data'] ? { keepData: true } : {}),

@@ -24,6 +24,9 @@ export interface RunMeta {
   readonly delayMode: string;
   /** --retention, when given. */
   readonly retentionS?: number;
+  /** --push-consumers and --push-orderly, when consumers ran. */
+  readonly pushConsumers?: number;
+  readonly pushOrderly?: boolean;
 }
 
 /** Every client of a run lives in the runner's process and stamps `t` from one monotonic clock,

@@ -8,7 +8,8 @@
 //
 // With several broker groups a replica fault first draws its group (seeded too), then aims within
 // it as with one group: a partition or a majority is a group's business, and a leader fault hits
-// the master of that group. namesrv-kill SIGKILLs one NameServer (restarted, empty, at heal).
+// the master of that group. namesrv-kill SIGKILLs one NameServer (restarted, empty, at heal);
+// consumer-kill SIGKILLs one member of the workload's consumer group (a new one starts at heal).
 import { Prng } from '../raft/index.ts';
 import { delay } from '../net/index.ts';
 import { Admin } from '../client/index.ts';
@@ -34,7 +35,9 @@ export const PROCESS_FAULTS = [
 ] as const;
 export const NETWORK_FAULTS = ['random-partition', 'leader-partition', 'partition-majorities-ring', 'bridge', 'random-loss', 'random-delay'] as const;
 export const NAMESRV_FAULTS = ['namesrv-kill'] as const;
-export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS, ...NAMESRV_FAULTS];
+/** Faults of the workload's consumer group (--push-consumers). */
+export const CONSUMER_FAULTS = ['consumer-kill'] as const;
+export const ALL_FAULTS: readonly string[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS, ...NAMESRV_FAULTS, ...CONSUMER_FAULTS];
 /** Faults that only make sense with 5 (or more) replicas, as Jepsen defines them. */
 const FIVE_NODE_FAULTS: ReadonlySet<string> = new Set(['partition-majorities-ring', 'bridge']);
 
@@ -75,9 +78,10 @@ export function staleConfig(conf: string, keep: readonly string[]): string {
     .join('\n');
 }
 
-/** The faults `all` means for groups of `nodes` replicas and `namesrvs` NameServers. */
-export function faultsValidFor(nodes: number, namesrvs = 0): string[] {
-  return ALL_FAULTS.filter((f) => (nodes >= 5 || !FIVE_NODE_FAULTS.has(f)) && (namesrvs > 0 || !isNamesrvFault(f)));
+/** The faults `all` means for groups of `nodes` replicas, `namesrvs` NameServers and
+ *  `pushConsumers` consumer-group members. */
+export function faultsValidFor(nodes: number, namesrvs = 0, pushConsumers = 0): string[] {
+  return ALL_FAULTS.filter((f) => (nodes >= 5 || !FIVE_NODE_FAULTS.has(f)) && (namesrvs > 0 || !isNamesrvFault(f)) && (pushConsumers > 0 || f !== 'consumer-kill'));
 }
 
 function isNamesrvFault(name: string): boolean {
@@ -89,8 +93,9 @@ export function isNetworkFault(name: string): boolean {
 }
 
 /** Why `fault` cannot run with these means, or null when it can. */
-export function unavailableReason(fault: string, means: { nodes: number; lab: NetLab | null; labProblem: string; relays: boolean; namesrvs?: number }): string | null {
+export function unavailableReason(fault: string, means: { nodes: number; lab: NetLab | null; labProblem: string; relays: boolean; namesrvs?: number; pushConsumers?: number }): string | null {
   if (!ALL_FAULTS.includes(fault)) return `unknown fault (known: ${ALL_FAULTS.join(', ')})`;
+  if (fault === 'consumer-kill' && !((means.pushConsumers ?? 0) > 0)) return 'no push consumers in this run (--push-consumers)';
   if (FIVE_NODE_FAULTS.has(fault) && means.nodes < 5) return 'needs 5 nodes';
   if (isNamesrvFault(fault) && !((means.namesrvs ?? 0) > 0)) return 'no NameServer in this run';
   if (fault === 'random-delay') {
@@ -170,6 +175,8 @@ export interface NemesisOptions {
   readonly nodes: ChaosNodes;
   /** The run's NameServers (namesrv-kill), if any. */
   readonly namesrvs?: ChaosNamesrvs | null;
+  /** The workload's consumer-group members (consumer-kill), if any. */
+  readonly consumers?: KillableConsumers | null;
   readonly lab: NetLab | null;
   readonly monitor: Monitor;
   readonly recorder: HistoryRecorder;
@@ -178,6 +185,14 @@ export interface NemesisOptions {
    *  once (then the cycles end). */
   readonly order?: 'random' | 'sequence';
   readonly log: (line: string) => void;
+}
+
+/** What consumer-kill needs of the members (consumer-members.ts). */
+export interface KillableConsumers {
+  readonly count: number;
+  /** SIGKILL member i; its name. */
+  kill(i: number): Promise<string>;
+  start(i: number): void;
 }
 
 export class Nemesis {
@@ -255,6 +270,7 @@ export class Nemesis {
   /** What injecting `name` now would do (act null: nothing to aim at this cycle). */
   private async plan(name: string): Promise<FaultPlan> {
     if (name === 'namesrv-kill') return this.namesrvKillFault();
+    if (name === 'consumer-kill') return this.consumerKillFault();
     const groups = this.opts.nodes.groups;
     // One group: no draw, so a seed replays the same choices as before groups existed.
     const group = groups.length === 1 ? groups[0]! : groups[this.prng.intBelow(groups.length)]!;
@@ -351,6 +367,18 @@ export class Nemesis {
       default:
         throw new Error(`unknown fault ${name}`);
     }
+  }
+
+  /** SIGKILL one consumer-group member (drawn); a new one starts at heal. */
+  private consumerKillFault(): FaultPlan {
+    const c = this.opts.consumers;
+    if (!c) return { detail: '', act: null, heal: async () => {} };
+    const i = this.prng.intBelow(c.count);
+    return {
+      detail: `SIGKILL push consumer m${i}; a new member starts at heal`,
+      act: async () => void (await c.kill(i)),
+      heal: async () => c.start(i),
+    };
   }
 
   /** SIGKILL one NameServer (drawn when there are several); restarted at heal, with no routes

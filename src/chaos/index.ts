@@ -8,6 +8,7 @@ export { retentionConfig, RETENTION_SEGMENT_BYTES, snapshotsInstalled } from './
 export {
   ALL_FAULTS,
   NAMESRV_FAULTS,
+  CONSUMER_FAULTS,
   DELAY_JITTER_MS,
   DELAY_MS,
   LONG_SUSPEND_MS,
@@ -25,6 +26,7 @@ export { queueName, type ConsumeEvent, type DumpedMessage, type HistoryEvent, ty
 export { esc, masterChanges, renderReport, timelineSeries, type ReportMeta } from './report.ts';
 export { GROUPS_MAX, groupName, replicaIds } from './nodes.ts';
 export { NAMESRV_COUNT_MAX } from './namesrvs.ts';
+export { CHAOS_CONSUMER_GROUP, CHAOS_MAX_RECONSUME_TIMES, PUSH_CONSUMERS_MAX } from './consumer-members.ts';
 export { runChaos, type ChaosProgress } from './run.ts';
 export { summaryLine } from './summary.ts';
 export { bodyOf, idOfBody } from './workload.ts';

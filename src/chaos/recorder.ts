@@ -30,9 +30,20 @@ export class HistoryRecorder {
     return Math.round((performance.now() - this.startPerf) * 10) / 10;
   }
 
+  /** Milliseconds since the run started of an epoch time read as performance.timeOrigin +
+   *  performance.now() in any process of this machine (consumer-member.ts's clock). */
+  fromEpoch(epochMs: number): number {
+    return Math.round((epochMs - performance.timeOrigin - this.startPerf) * 10) / 10;
+  }
+
   record(ev: UnstampedEvent): void {
+    this.recordAt(ev, this.now());
+  }
+
+  /** Records an event that happened at `t` (ms since the start; another process's, fromEpoch). */
+  recordAt(ev: UnstampedEvent, t: number): void {
     if (this.closed) return;
-    const stamped = { t: this.now(), wall: Date.now(), ...ev } as HistoryEvent;
+    const stamped = { t, wall: Math.round(performance.timeOrigin + this.startPerf + t), ...ev } as HistoryEvent;
     const line = formatEvent(stamped) + '\n';
     this.buffer.push(line);
     this.bufferBytes += line.length;

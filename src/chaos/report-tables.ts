@@ -156,14 +156,14 @@ export function renderFindings(result: CheckResult): string {
   ].join('\n');
 }
 
-function findingBlock<T>(title: string, what: string, finding: Finding<T>, headers: string[], row: (x: T) => string[], bad = finding.count > 0): string {
+export function findingBlock<T>(title: string, what: string, finding: Finding<T>, headers: string[], row: (x: T) => string[], bad = finding.count > 0): string {
   const head = `<h3 class="${bad ? 'bad' : finding.count ? 'warn' : 'ok'}">${esc(title)}: ${finding.count}</h3><p class="note">${esc(what)}.</p>`;
   if (!finding.count) return `<div class="finding">${head}</div>`;
   const more = finding.count > finding.examples.length ? `<p class="note">First ${finding.examples.length} of ${finding.count}.</p>` : '';
   return `<div class="finding">${head}${table(headers, finding.examples.map(row))}${more}</div>`;
 }
 
-function table(headers: string[], rows: string[][], numeric: number[] = []): string {
+export function table(headers: string[], rows: string[][], numeric: number[] = []): string {
   const align = (i: number) => (numeric.includes(i) ? ' class="num"' : '');
   const head = headers.map((h, i) => `<th${align(i)}>${esc(h)}</th>`).join('');
   const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${align(i)}>${esc(c)}</td>`).join('')}</tr>`).join('\n');

@@ -18,6 +18,7 @@ import {
   renderRecoveryByFault,
   verdictBadge,
 } from './report-tables.ts';
+import { renderConsumers } from './report-consumers.ts';
 import { summaryLine } from './summary.ts';
 
 export { masterChanges, timelineSeries, type MasterChange, type ReportMeta, type TimelineSeries } from './report-data.ts';
@@ -40,6 +41,7 @@ export function renderReport(events: readonly HistoryEvent[], result: CheckResul
 </header>
 ${renderHeadline(result)}
 ${renderGroups(result)}
+${renderConsumers(result)}
 <section>
 <h2>Timeline</h2>
 ${renderTimeline(series, result, masters, meta)}

@@ -21,6 +21,7 @@ import { checkPrerequisites, NetLab } from './net.ts';
 import { ChaosNodes, SEGMENT_BYTES } from './nodes.ts';
 import { HistoryRecorder } from './recorder.ts';
 import { RETENTION_SEGMENT_BYTES, retentionConfig, snapshotsInstalled } from './retention.ts';
+import { CHAOS_MESSAGE_DELAY_LEVEL, ConsumerMembers } from './consumer-members.ts';
 import { Workload } from './workload.ts';
 
 export interface ChaosOptions {
@@ -46,6 +47,10 @@ export interface ChaosOptions {
   readonly workers: number;
   readonly ratePerSec: number;
   readonly consumers: number;
+  /** Members of the workload's consumer group (PushConsumers in child processes; default 0). */
+  readonly pushConsumers?: number;
+  /** The consumer group consumes orderly (queue locks). */
+  readonly pushOrderly?: boolean;
   readonly queues: number;
   /** 'auto': namespaces when the machine allows them; 'off': always 127.0.0.1. */
   readonly netns: 'auto' | 'off';
@@ -76,6 +81,8 @@ export interface ChaosOutcome {
   readonly files: { readonly history: string; readonly findings: string; readonly report: string };
   readonly caughtUp: boolean;
   readonly consumersDrained: boolean;
+  /** With push consumers: every acknowledged message was consumed or failed for good in time. */
+  readonly pushDrained?: boolean;
   /** Per replica, the snapshots it installed from the master (its logs say so). */
   readonly snapshotsInstalled: Readonly<Record<string, number>>;
 }
@@ -96,6 +103,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const groups = opts.groups ?? 1;
   const namesrvCount = opts.namesrvs ?? (groups > 1 ? 1 : 0);
   const idempotence = opts.idempotence ?? true;
+  const pushConsumers = opts.pushConsumers ?? 0;
   fs.mkdirSync(opts.outDir, { recursive: true });
   const dataDir = path.join(opts.outDir, 'data');
   fs.rmSync(dataDir, { recursive: true, force: true });
@@ -120,7 +128,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const skipped: { fault: string; reason: string }[] = [];
   const usable: string[] = [];
   for (const f of opts.order === 'sequence' ? opts.faults : [...new Set(opts.faults)]) {
-    const reason = unavailableReason(f, { nodes: opts.nodes, lab, labProblem, relays, namesrvs: namesrvCount });
+    const reason = unavailableReason(f, { nodes: opts.nodes, lab, labProblem, relays, namesrvs: namesrvCount, pushConsumers });
     if (reason === null) usable.push(f);
     else if (!skipped.some((s) => s.fault === f)) skipped.push({ fault: f, reason });
   }
@@ -142,6 +150,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     namespaces: lab !== null,
     delayMode,
     ...(opts.retentionS !== undefined ? { retentionS: opts.retentionS } : {}),
+    ...(pushConsumers > 0 ? { pushConsumers, pushOrderly: opts.pushOrderly ?? false } : {}),
   };
   const segmentBytes = opts.retentionS !== undefined ? RETENTION_SEGMENT_BYTES : SEGMENT_BYTES;
   if (opts.retentionS !== undefined) log(`retention ${opts.retentionS}s: ${segmentBytes / 1024 / 1024} MiB segments, a mark per segment of log`);
@@ -153,9 +162,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   let namesrvs: ChaosNamesrvs | null = null;
   let monitor: Monitor | null = null;
   let workload: Workload | null = null;
+  let members: ConsumerMembers | null = null;
   let progress: NodeJS.Timeout | null = null;
   try {
-    const extraConfig = opts.retentionS !== undefined ? retentionConfig(opts.retentionS) : undefined;
+    // Consumers: retries come back after 1 s (every delay level), so retry chains end in a run.
+    const extraConfig =
+      opts.retentionS !== undefined || pushConsumers > 0
+        ? { ...(opts.retentionS !== undefined ? retentionConfig(opts.retentionS) : {}), ...(pushConsumers > 0 ? { messageDelayLevel: CHAOS_MESSAGE_DELAY_LEVEL } : {}) }
+        : undefined;
     if (namesrvCount > 0) {
       // In the root namespace, on the bridge: partitions cut replicas from each other only.
       namesrvs = await ChaosNamesrvs.create({ count: namesrvCount, host: lab ? lab.bridgeIp : '127.0.0.1', dir: path.join(dataDir, 'namesrv'), srcDir: code.srcDir });
@@ -186,8 +200,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       log(`the NameServers route ${TOPIC} to ${n.groups.join(', ')} (after ${waitedMs} ms); clients go through them; producers ${idempotence ? 'idempotent' : 'without idempotence'}`);
     } else if (!idempotence) log('producers without idempotence');
 
+    const target = namesrvs ? { namesrv: namesrvs.addrs } : { servers: n.specs.map((s) => s.clientAddr) };
+    if (pushConsumers > 0) {
+      members = new ConsumerMembers({
+        count: pushConsumers,
+        orderly: opts.pushOrderly ?? false,
+        topic: TOPIC,
+        ...target,
+        groupServers: new Map(n.groups.map((g) => [g, n.idsOf(g).map((id) => n.spec(id).clientAddr)])),
+        seed: opts.seed,
+        srcDir: code.srcDir,
+        recorder,
+        log,
+      });
+      members.startAll();
+      log(`push consumers: ${pushConsumers} members of ${opts.pushOrderly ? 'an orderly' : 'a concurrent'} group`);
+    }
+    const m = members;
     workload = new Workload({
-      ...(namesrvs ? { namesrv: namesrvs.addrs } : { servers: n.specs.map((s) => s.clientAddr) }),
+      ...target,
+      ...(m ? { onAcked: (id: string) => m.acked(id) } : {}),
       groups: n.groups,
       idempotence,
       topic: TOPIC,
@@ -198,7 +230,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       queues: opts.queues,
       recorder,
     });
-    const nemesis = new Nemesis({ faults: usable, nodes, namesrvs, lab, monitor, recorder, seed: opts.seed, order: opts.order ?? 'random', log });
+    const nemesis = new Nemesis({ faults: usable, nodes, namesrvs, consumers: members, lab, monitor, recorder, seed: opts.seed, order: opts.order ?? 'random', log });
     const startedAt = Date.now();
     const w = workload;
     const mon = monitor;
@@ -227,6 +259,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       if (!nodes.running(id)) nodes.start(id);
     }
     if (namesrvs) for (let i = 0; i < namesrvs.addrs.length; i++) if (!namesrvs.running(i)) await namesrvs.start(i);
+    if (members) for (let i = 0; i < members.count; i++) if (!members.running(i)) members.start(i);
     log(`healed; load continues ${SETTLE_MS / 1000}s`);
     await delay(SETTLE_MS);
     await workload.stopProducers();
@@ -238,6 +271,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     else log(`replicas caught up at commit index ${[...reported.commitByGroup].map(([g, c]) => (groups > 1 ? `${g} ${c}` : String(c))).join(', ')}`);
     const consumersDrained = await workload.drainConsumers(DRAIN_TIMEOUT_MS);
     if (!consumersDrained) log(`consumers did not read every acknowledged message within ${DRAIN_TIMEOUT_MS / 1000}s`);
+    let pushDrained: boolean | undefined;
+    if (members) {
+      pushDrained = await members.drain(DRAIN_TIMEOUT_MS);
+      if (!pushDrained) log(`push consumers: ${members.pendingCount} acknowledged messages neither consumed nor failed for good within ${DRAIN_TIMEOUT_MS / 1000}s`);
+      await members.stopAll();
+      const dead = await members.readDlq();
+      log(`push consumers: ${members.calls} handler calls; ${dead} messages in the DLQ`);
+      members = null;
+    }
     // Commit indexes as late as possible: consumers only read, so nothing commits after this
     // except the hand-over no-ops of the graceful stop (not counted: they are beyond it).
     const finalStatuses = await monitor.pollAll();
@@ -268,17 +310,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       findings: path.join(opts.outDir, 'findings.json'),
       report: path.join(opts.outDir, 'report.html'),
     };
-    fs.writeFileSync(files.findings, JSON.stringify({ meta, caughtUp: reported.caughtUp, consumersDrained, snapshotsInstalled: installed, result }, null, 2) + '\n');
+    fs.writeFileSync(files.findings, JSON.stringify({ meta, caughtUp: reported.caughtUp, consumersDrained, ...(pushDrained !== undefined ? { pushDrained } : {}), snapshotsInstalled: installed, result }, null, 2) + '\n');
     fs.writeFileSync(files.report, renderHtml(events, result, meta));
     const keep = opts.keepData ?? (!result.ok || !reported.caughtUp);
     if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
     else log(`replica data kept in ${dataDir}`);
-    return { result, summary: summarize(result, meta), meta, files, caughtUp: reported.caughtUp, consumersDrained, snapshotsInstalled: installed };
+    return { result, summary: summarize(result, meta), meta, files, caughtUp: reported.caughtUp, consumersDrained, ...(pushDrained !== undefined ? { pushDrained } : {}), snapshotsInstalled: installed };
   } finally {
     if (progress) clearInterval(progress);
     recorder.close();
     await workload?.stopProducers().catch(() => {});
     await workload?.stopConsumers().catch(() => {});
+    await members?.stopAll().catch(() => {});
     await monitor?.stop().catch(() => {});
     await nodes?.destroy().catch(() => {});
     await namesrvs?.destroy().catch(() => {});

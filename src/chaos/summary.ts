@@ -1,5 +1,5 @@
 // The one JSON line a chaos run ends with (the issue fixes its shape and key order).
-import type { CheckResult } from './checker.ts';
+import type { CheckResult, ConsumeResult } from './checker.ts';
 
 export interface SummaryMeta {
   readonly nodes: number;
@@ -25,7 +25,8 @@ export interface GroupSummary {
  *  injections; every injected fault is listed, count 0 when none caused unavailability. Then,
  *  only when they apply: `"idempotent":true` (every producer was: any duplicate is a finding) and
  *  `"groups":{"<brokerName>":{"acked":N,"lost":N,"duplicated":N,"reordered":N,"divergent":N}}`
- *  for a run of several broker groups (nodes is then per group). */
+ *  for a run of several broker groups (nodes is then per group), and `"consumers":{..}` for a run
+ *  with consumer groups (consumersSummary). */
 export function summaryLine(result: CheckResult, meta: SummaryMeta): string {
   const recoveryMs: Record<string, RecoverySummary> = {};
   for (const [fault, s] of Object.entries(result.recoveryByFault)) {
@@ -45,5 +46,22 @@ export function summaryLine(result: CheckResult, meta: SummaryMeta): string {
     recoveryMs,
     ...(result.idempotentProducers ? { idempotent: true } : {}),
     ...(result.groups.length > 1 ? { groups } : {}),
+    ...(result.consumers ? { consumers: consumersSummary(result.consumers) } : {}),
   });
+}
+
+/** With consumer groups: `"consumers":{"consumed":N,"unconsumed":N,"overlaps":N,
+ *  "overlapsInRebalance":N,"duplicateConsumptions":N,"retries":N,"orderly":N,"dlq":N}`. */
+function consumersSummary(c: ConsumeResult): Record<string, number> {
+  const sum = (f: (g: ConsumeResult['groups'][number]) => number): number => c.groups.reduce((n, g) => n + f(g), 0);
+  return {
+    consumed: sum((g) => g.consumed),
+    unconsumed: c.unconsumed.count,
+    overlaps: c.overlaps.count,
+    overlapsInRebalance: c.overlapsInRebalance,
+    duplicateConsumptions: c.duplicateConsumptions,
+    retries: c.retries.count,
+    orderly: c.orderly.count,
+    dlq: sum((g) => g.dlq),
+  };
 }

@@ -94,6 +94,8 @@ export interface WorkloadOptions {
   /** Queues of the topic in each group. */
   readonly queues: number;
   readonly recorder: HistoryRecorder;
+  /** Told of every acknowledged id (the push consumers' drain waits for them). */
+  readonly onAcked?: (id: string) => void;
 }
 
 /** One queue a consumer reads: its group ('' when the clients address one group directly). */
@@ -248,6 +250,7 @@ export class Workload {
     const latencyMs = Math.round((this.opts.recorder.now() - a.invokeT) * 10) / 10;
     if (type === 'ok' && result) {
       this.opts.recorder.record({ ...a.base, type, ...(group !== undefined ? { group } : {}), queueId: result.queueId, queueOffset: result.queueOffset, latencyMs });
+      this.opts.onAcked?.(a.base.id);
       const key = this.ackRefKey(group, result.queueId);
       if (key !== undefined) this.ackedEnd.set(key, Math.max(this.ackedEnd.get(key) ?? 0, result.queueOffset + 1));
       return;

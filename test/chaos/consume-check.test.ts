@@ -5,7 +5,7 @@
 // Replay: SEED=<seed> npx tap test/chaos/consume-check.test.ts
 import fc from 'fast-check';
 import t from 'tap';
-import { checkConsumers, checkHistory, queueName, type ConsumeEvent, type HistoryEvent } from '../../src/chaos/index.ts';
+import { checkConsumers, checkHistory, queueName, renderReport, summaryLine, type ConsumeEvent, type HistoryEvent } from '../../src/chaos/index.ts';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : Date.now() % 2 ** 31;
 const G = 'G';
@@ -272,4 +272,22 @@ t.test(`a planted bug is always caught (seed ${SEED})`, async (t) => {
     { seed: SEED, numRuns: 400 },
   );
   for (const [bug, n] of planted) t.ok(n > 0, `${bug} was planted ${n} times and caught`);
+});
+
+t.test('the report shows the consumer groups and the summary line their counts', async (t) => {
+  const events = [join(0, 'm1'), join(0, 'm2'), call('m1', 'a', 1000, 1010, Q(0), 0), call('m2', 'b', 1005, 1015, Q(0), 1)];
+  const sendOk = (id: string): HistoryEvent[] => [
+    { t: 1, wall: 1, client: 'p0', op: 'send', type: 'invoke', id, topic: TOPIC },
+    { t: 2, wall: 2, client: 'p0', op: 'send', type: 'ok', id, topic: TOPIC, queueId: 0, queueOffset: id === 'a' ? 0 : 1, latencyMs: 1 },
+    { t: 3, wall: 3, client: 'c0', op: 'receive', type: 'ok', id, topic: TOPIC, queueId: 0, queueOffset: id === 'a' ? 0 : 1 },
+  ];
+  const history = [...sendOk('a'), ...sendOk('b'), ...events];
+  const result = checkHistory(history, [], { consumeSettleMs: 5 });
+  t.equal(result.consumers?.overlaps.count, 1);
+  const html = renderReport(history, result, { title: 'x', nodes: 3, seed: 1, faults: [], durationS: 1 });
+  t.match(html, /<h2>Consumer groups<\/h2>/);
+  t.match(html, /Overlapping consumption: 1/);
+  const summary = JSON.parse(summaryLine(result, { nodes: 3, durationS: 1 })) as { consumers?: Record<string, number> };
+  t.same(summary.consumers, { consumed: 2, unconsumed: 0, overlaps: 1, overlapsInRebalance: 0, duplicateConsumptions: 0, retries: 0, orderly: 0, dlq: 0 });
+  t.notOk('consumers' in JSON.parse(summaryLine(checkHistory(sendOk('a'), []), { nodes: 3, durationS: 1 })), 'no consumers key without consumer groups');
 });
