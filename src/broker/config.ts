@@ -58,6 +58,10 @@ export interface BrokerConfig {
   readonly preferredLeaderId: string;
   readonly autoCreateTopicEnable: boolean;
   readonly defaultTopicQueueNums: number;
+  /** Consumers far behind read from slaves (RocketMQ's slaveReadEnable; see CONFIG_KEYS). */
+  readonly slaveReadEnable: boolean;
+  /** Percent of the in-memory log tail a consumer may be behind before it is sent to a slave. */
+  readonly accessMessageInMemoryMaxRatio: number;
   readonly mappedFileSizeCommitLog: number;
   readonly tickMs: number;
   readonly electionTimeoutMs: number;
@@ -190,6 +194,8 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
   { key: 'preferredLeaderId', default: '', description: 'A peer id the leader hands leadership to once it is caught up; empty for none.' },
   { key: 'autoCreateTopicEnable', default: 'true', description: 'A send to an unknown topic creates it (with defaultTopicQueueNums queues).' },
   { key: 'defaultTopicQueueNums', default: '4', description: `Queues of an auto-created topic (1..${TOPIC_QUEUE_COUNT_MAX}).` },
+  { key: 'slaveReadEnable', default: 'false', description: "Masters send a consumer that is far behind (its next message more than accessMessageInMemoryMaxRatio percent of the log tail the master keeps in memory from the log's end) to a caught-up slave, and slaves send it back once it has caught up (RocketMQ's suggestWhichBrokerId); false: slaves send every consumer to the master." },
+  { key: 'accessMessageInMemoryMaxRatio', default: '40', description: 'Percent (1..100) of the log tail a master keeps in memory (its record cache, 16 MiB) that a consumer may be behind, in log bytes, before it is sent to a slave (with slaveReadEnable).' },
   { key: 'mappedFileSizeCommitLog', default: String(1024 ** 3), description: 'Commitlog segment file size in bytes (1 MiB..4 GiB).' },
   {
     key: 'recycledSegmentsMax',
@@ -303,7 +309,7 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   if (preferredLeaderId !== '' && !ids.includes(preferredLeaderId)) {
     throw v.err('preferredLeaderId', `preferredLeaderId "${clip(preferredLeaderId)}" is not one of dLegerPeers (${ids.join(', ')}); expected a peer id or empty`);
   }
-  const options = readTopicAndStoreOptions(v);
+  const options = { ...readTopicAndStoreOptions(v), ...readSlaveRead(v) };
   const dLegerJoin = v.bool('dLegerJoin');
   const timing = readTiming(v);
   const catchUp = readCatchUp(v);
@@ -449,6 +455,10 @@ function readTopicAndStoreOptions(v: ConfigValues): ConfigPart<'autoCreateTopicE
   const mappedFileSizeCommitLog = v.int('mappedFileSizeCommitLog', 1024 ** 2, 4 * 1024 ** 3);
   const recycledSegmentsMax = v.int('recycledSegmentsMax', 0, 64);
   return { autoCreateTopicEnable, directIoEnable, defaultTopicQueueNums, mappedFileSizeCommitLog, recycledSegmentsMax };
+}
+
+function readSlaveRead(v: ConfigValues): ConfigPart<'slaveReadEnable' | 'accessMessageInMemoryMaxRatio'> {
+  return { slaveReadEnable: v.bool('slaveReadEnable'), accessMessageInMemoryMaxRatio: v.int('accessMessageInMemoryMaxRatio', 1, 100) };
 }
 
 function readCatchUp(v: ConfigValues): ConfigPart<'peerPushThrottlePoint' | 'peerPushQuota'> {

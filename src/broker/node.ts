@@ -7,6 +7,7 @@ import {
   CommitLogError,
   openCommitLog,
   openMetaStore,
+  CACHE_BYTES_DEFAULT,
   CommitLogRaftStorage,
   repairCommitLog,
   type CommitLog,
@@ -331,6 +332,7 @@ function createServer(
     logFirstIndex: () => stores.log.firstIndex(),
     disk,
     writesStalled: () => replica.writesStalled,
+    slaveRead: { enable: config.slaveReadEnable, ratioPercent: config.accessMessageInMemoryMaxRatio, memoryBytes: CACHE_BYTES_DEFAULT, bytesAfter: (index) => stores.log.bytesAfter(index) },
     ...(metrics !== undefined ? { metrics } : {}),
   });
 }
@@ -597,4 +599,3 @@ async function openStores(config: BrokerConfig, logger: Logger, metrics: BrokerM
     throw err;
   }
 }
-
