@@ -1,0 +1,66 @@
+// An in-process master for push consumer tests: a real BrokerServer over an in-memory state
+// machine whose fake replica applies each proposal at once (test/broker/harness.ts), listening on
+// 127.0.0.1 and closed by the test. Messages are sent through the state machine directly.
+import type { Test } from 'tap';
+import { BrokerServer, type BrokerServerOptions } from '../../src/broker/index.ts';
+import { Role } from '../../src/raft/index.ts';
+import type { ApplyResult } from '../../src/broker/index.ts';
+import type { MessageInput } from '../../src/protocol/index.ts';
+import { Harness, testServerOptions } from '../broker/harness.ts';
+
+function fakeMaster(h: Harness) {
+  const role = { role: Role.Leader, leaderId: 'n1', term: 3 };
+  return {
+    role,
+    readStaleness: () => null,
+    leaderReady: true,
+    whenLeaderReady: async () => true,
+    roleChanges: () => [],
+    status: () => ({ id: 'n1', role: Role.Leader, term: 3, vote: 'n1', leaderId: 'n1', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
+    propose: async (data: Uint8Array): Promise<ApplyResult> => {
+      const index = h.log.entries.length + 1;
+      h.log.entries.push({ index, term: 3, type: 0, data });
+      return h.sm.apply(h.log.entries[index - 1]!);
+    },
+  };
+}
+
+export interface TestMaster {
+  readonly h: Harness;
+  readonly server: BrokerServer;
+  readonly addr: string;
+  createTopic(topic: string, queues: number): void;
+  /** Stores `bodies` (each with `extra`: tags, keys...) in one queue. */
+  send(topic: string, queueId: number, bodies: readonly string[], extra?: Partial<MessageInput>): void;
+}
+
+export async function startMaster(t: Test, over: Partial<BrokerServerOptions> = {}): Promise<TestMaster> {
+  const h = new Harness();
+  const server = new BrokerServer(testServerOptions(h.sm, fakeMaster(h), { autoCreateTopicEnable: false, ...over }));
+  await server.start();
+  t.teardown(() => server.close());
+  let ts = Date.now();
+  return {
+    h,
+    server,
+    addr: `127.0.0.1:${server.port}`,
+    createTopic: (topic, queues) => void h.run({ kind: 'createTopic', topic, queues }, 3),
+    send: (topic, queueId, bodies, extra = {}) => {
+      const cmd = h.sm.prepareSend(topic, queueId, bodies.map((b) => ({ ...extra, body: Buffer.from(b) })), ts++);
+      h.run(cmd, 3);
+    },
+  };
+}
+
+/** Waits until `cond` holds (polling every 10 ms); fails after `ms` (a liveness guard, many
+ *  times the expected time). */
+export async function until(t: Test, what: string, cond: () => boolean, ms = 8000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) {
+      t.fail(`timed out waiting: ${what}`);
+      throw new Error(`timed out waiting: ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
