@@ -309,7 +309,7 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   if (preferredLeaderId !== '' && !ids.includes(preferredLeaderId)) {
     throw v.err('preferredLeaderId', `preferredLeaderId "${clip(preferredLeaderId)}" is not one of dLegerPeers (${ids.join(', ')}); expected a peer id or empty`);
   }
-  const options = { ...readTopicAndStoreOptions(v), ...readSlaveRead(v) };
+  const options = { ...readTopicAndStoreOptions(v), slaveReadEnable: v.bool('slaveReadEnable'), accessMessageInMemoryMaxRatio: v.int('accessMessageInMemoryMaxRatio', 1, 100) };
   const dLegerJoin = v.bool('dLegerJoin');
   const timing = readTiming(v);
   const catchUp = readCatchUp(v);
@@ -457,10 +457,6 @@ function readTopicAndStoreOptions(v: ConfigValues): ConfigPart<'autoCreateTopicE
   return { autoCreateTopicEnable, directIoEnable, defaultTopicQueueNums, mappedFileSizeCommitLog, recycledSegmentsMax };
 }
 
-function readSlaveRead(v: ConfigValues): ConfigPart<'slaveReadEnable' | 'accessMessageInMemoryMaxRatio'> {
-  return { slaveReadEnable: v.bool('slaveReadEnable'), accessMessageInMemoryMaxRatio: v.int('accessMessageInMemoryMaxRatio', 1, 100) };
-}
-
 function readCatchUp(v: ConfigValues): ConfigPart<'peerPushThrottlePoint' | 'peerPushQuota'> {
   const peerPushThrottlePoint = v.int('peerPushThrottlePoint', 0, 1024 ** 5);
   const peerPushQuota = v.int('peerPushQuota', 65536, 1024 ** 4);
@@ -590,17 +586,7 @@ export function renderConfig(cfg: BrokerConfig): string {
   return lines.join('\n') + '\n';
 }
 
-/** The Raft timing of a config in ticks (the core counts ticks, not milliseconds). */
-export function raftTicksOf(cfg: BrokerConfig): { electionTicks: number; heartbeatTicks: number } {
-  const heartbeatTicks = Math.max(1, Math.round(cfg.heartbeatIntervalMs / cfg.tickMs));
-  const electionTicks = Math.max(2 * heartbeatTicks, Math.round(cfg.electionTimeoutMs / cfg.tickMs));
-  return { electionTicks, heartbeatTicks };
-}
-
-/** This replica's entry in dLegerPeers. */
-export function selfPeer(cfg: BrokerConfig): PeerAddress {
-  return cfg.dLegerPeers.find((p) => p.id === cfg.dLegerSelfId)!;
-}
+export { raftTicksOf, selfPeer } from './config-derived.ts';
 
 function clip(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;

@@ -6,6 +6,7 @@ export { LogAppender, AppendAbandoned, DISK_FULL_RETRY_MS, type LogAppenderOptio
 export * from './commands.ts';
 export * from './config.ts';
 export * from './consume-queue.ts';
+export * from './consumer-groups/index.ts';
 export * from './errors.ts';
 export * from './logger.ts';
 export { BrokerMetrics, CONSUMER_LAG_SERIES_MAX, type MetricsSources, type ReplicaMetrics, type ServerMetrics, type FlushMetrics } from './metrics.ts';

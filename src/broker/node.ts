@@ -7,11 +7,9 @@ import {
   CommitLogError,
   openCommitLog,
   openMetaStore,
-  CACHE_BYTES_DEFAULT,
   CommitLogRaftStorage,
   repairCommitLog,
   type CommitLog,
-  type CommitLogOptions,
   type FileCommitLog,
   type MetaStore,
 } from '../commitlog/index.ts';
@@ -22,6 +20,7 @@ import { isMember, type Membership } from './membership.ts';
 import { createMembers, type NodeMembers } from './node-members.ts';
 import type { MembersView } from './member-requests.ts';
 import { raftTicksOf, selfPeer, type BrokerConfig } from './config.ts';
+import { commitLogOptions, slaveReadSettingsOf } from './config-derived.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsSources } from './metrics.ts';
 import { PeerTransport, PEER_SEND_QUEUE_BYTES_MAX, type PeerTransportOptions } from './peer-transport.ts';
@@ -332,7 +331,7 @@ function createServer(
     logFirstIndex: () => stores.log.firstIndex(),
     disk,
     writesStalled: () => replica.writesStalled,
-    slaveRead: { enable: config.slaveReadEnable, ratioPercent: config.accessMessageInMemoryMaxRatio, memoryBytes: CACHE_BYTES_DEFAULT, bytesAfter: (index) => stores.log.bytesAfter(index) },
+    slaveRead: slaveReadSettingsOf(config, stores.log),
     ...(metrics !== undefined ? { metrics } : {}),
   });
 }
@@ -493,21 +492,6 @@ async function handOverLeadership(replica: Replica, self: NodeId, logger: Logger
   }
   // Entries this master proposed commit under the new one; answer their producers before leaving.
   while (Date.now() < deadline && replica.pendingProposals > 0) await new Promise((r) => setTimeout(r, 5));
-}
-
-/** The commitlog's options for this replica's store. */
-function commitLogOptions(config: BrokerConfig, logger: Logger, metrics?: BrokerMetrics): CommitLogOptions {
-  return {
-    ...(metrics !== undefined ? { observer: metrics } : {}),
-    dir: path.join(config.storePathRootDir, 'commitlog'),
-    segmentBytes: config.mappedFileSizeCommitLog,
-    flushDiskType: config.flushDiskType,
-    flushIntervalMs: config.flushIntervalMs,
-    crcOffloadMinBytes: config.crcOffloadMinBytes,
-    directIo: config.directIoEnable,
-    recycledSegmentsMax: config.recycledSegmentsMax,
-    log: (level, msg, fields) => logger[level](fields ?? {}, msg),
-  };
 }
 
 export interface StoreRepair {

@@ -2,9 +2,7 @@
 // suggestions (consumer-groups/slave-read.ts): a far-behind consumer is sent to a caught-up
 // slave, a slave sends a consumer that caught up (or any, when slave reads are off) to the master.
 import t from 'tap';
-import { BrokerServer } from '../../src/broker/index.ts';
-import { suggestNodeIdOf, TagFilterCache, TAG_FILTER_CACHE_COUNT_MAX, type SlaveReadSettings } from '../../src/broker/consumer-groups/index.ts';
-import { TAG_FILTER_SCAN_FACTOR } from '../../src/broker/state/reads.ts';
+import { BrokerServer, suggestNodeIdOf, TagFilterCache, TAG_FILTER_CACHE_COUNT_MAX, TAG_FILTER_SCAN_FACTOR, type SlaveReadSettings } from '../../src/broker/index.ts';
 import { Connection } from '../../src/net/index.ts';
 import { Role, type RaftStatus } from '../../src/raft/index.ts';
 import { Harness, testServerOptions } from './harness.ts';

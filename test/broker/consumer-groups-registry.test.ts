@@ -2,7 +2,7 @@
 // heartbeats and go on silence, a closed connection or an unregister; versions move on every
 // change of the member set; limits refuse with OVERLOADED. Time is a plain number the test moves.
 import t from 'tap';
-import { ConsumerGroupRegistry, type Heartbeat } from '../../src/broker/consumer-groups/registry.ts';
+import { ConsumerGroupRegistry, type Heartbeat } from '../../src/broker/index.ts';
 import { CONSUMER_HEARTBEAT_TIMEOUT_MS } from '../../src/protocol/index.ts';
 
 function setup(over: { groupMemberCountMax?: number; groupCountMax?: number } = {}) {
