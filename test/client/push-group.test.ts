@@ -23,7 +23,7 @@ t.test('three members share 8 queues; every message once; a member leaving hands
     c.subscribe('T', '*');
     c.registerMessageListener(async (msgs: ConsumedMessage[]) => {
       for (const msg of msgs) seen.set(Buffer.from(msg.body).toString(), (seen.get(Buffer.from(msg.body).toString()) ?? 0) + 1);
-      return 'CONSUME_SUCCESS';
+      return 'CONSUME_SUCCESS' as const;
     });
     await c.start();
     members.push(c);

@@ -2,7 +2,7 @@
 // machine whose fake replica applies each proposal at once (test/broker/harness.ts), listening on
 // 127.0.0.1 and closed by the test. Messages are sent through the state machine directly.
 import type { Test } from 'tap';
-import { BrokerServer, type BrokerServerOptions } from '../../src/broker/index.ts';
+import { BrokerServer, ScheduleService, type BrokerServerOptions } from '../../src/broker/index.ts';
 import { Role } from '../../src/raft/index.ts';
 import type { ApplyResult } from '../../src/broker/index.ts';
 import type { MessageInput } from '../../src/protocol/index.ts';
@@ -34,11 +34,26 @@ export interface TestMaster {
   send(topic: string, queueId: number, bodies: readonly string[], extra?: Partial<MessageInput>): void;
 }
 
+/** `delayLevelsMs` (messageDelayLevel): also the master's delayed delivery, every 20 ms. */
 export async function startMaster(t: Test, over: Partial<BrokerServerOptions> = {}): Promise<TestMaster> {
   const h = new Harness();
-  const server = new BrokerServer(testServerOptions(h.sm, fakeMaster(h), { autoCreateTopicEnable: false, ...over }));
+  const replica = fakeMaster(h);
+  const server = new BrokerServer(testServerOptions(h.sm, replica, { autoCreateTopicEnable: false, ...over }));
   await server.start();
   t.teardown(() => server.close());
+  if (over.delayLevelsMs !== undefined) {
+    const schedule = new ScheduleService({
+      stateMachine: h.sm,
+      delayLevelsMs: over.delayLevelsMs,
+      autoCreateQueues: 0,
+      leaderReady: () => true,
+      propose: (data) => replica.propose(data),
+      logger: { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined } as never,
+      intervalMs: 20,
+    });
+    schedule.start();
+    t.teardown(() => schedule.stop());
+  }
   let ts = Date.now();
   return {
     h,

@@ -274,11 +274,10 @@ export class PushConsumer {
         this.rebalanceAgain = false;
         await this.refreshRoutes();
         if (this.state !== 'running') return;
-        const queues = [...this.routes.values()].flat();
         const clientIds = this.membership!.clientIds;
         // Clustering before any member list: keep what we have rather than drop everything.
         if (this.consumeModel === 'CLUSTERING' && !clientIds.includes(this.clientId)) continue;
-        await this.table!.update(queues, clientIds);
+        await this.table!.update(this.routes, clientIds);
         this.scheduleLockRetry();
       } while (this.rebalanceAgain && this.state === 'running');
     })().finally(() => {
@@ -335,6 +334,9 @@ export class PushConsumer {
         { type: 'sendBack', group: this.group, topic: mq.topic, queueId: mq.queueId, queueOffset: entry.offset, delayLevel, maxReconsumeTimes },
         this.call(),
       );
+      // The retry topic may have been created by this sendBack: route it now, not in a rebalance
+      // interval (the other members find it at their next rebalance).
+      if (this.consumeModel === 'CLUSTERING' && (this.routes.get(retryTopicOf(this.group))?.length ?? 0) === 0) void this.rebalance();
       return true;
     } catch {
       return false;

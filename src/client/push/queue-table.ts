@@ -60,12 +60,18 @@ export class QueueTable {
     return this.table.get(queueIdOf(pq.mq)) === pq;
   }
 
-  /** Makes the table match this member's share of `queues` (every subscribed topic's, sorted). */
-  async update(queues: readonly MessageQueue[], clientIds: readonly string[]): Promise<void> {
-    const mine =
-      this.o.consumeModel === 'BROADCASTING'
-        ? [...queues]
-        : this.o.strategy.allocate(this.o.group, this.o.clientId, queues, clientIds).filter((q) => queues.some((x) => queueIdOf(x) === queueIdOf(q)));
+  /** Makes the table match this member's share of each subscribed topic's queues (each list
+   *  sorted). Topic by topic, as RocketMQ's rebalanceByTopic: members that see one topic's route
+   *  differently for a moment disagree on that topic only. */
+  async update(routes: ReadonlyMap<string, readonly MessageQueue[]>, clientIds: readonly string[]): Promise<void> {
+    const mine: MessageQueue[] = [];
+    for (const queues of routes.values()) {
+      if (this.o.consumeModel === 'BROADCASTING') mine.push(...queues);
+      else {
+        const known = new Set(queues.map(queueIdOf));
+        mine.push(...this.o.strategy.allocate(this.o.group, this.o.clientId, queues, clientIds).filter((q) => known.has(queueIdOf(q))));
+      }
+    }
     const wanted = new Set(mine.map(queueIdOf));
     const gone = this.queues().filter((pq) => !wanted.has(queueIdOf(pq.mq)));
     const fresh = mine.filter((q) => !this.table.has(queueIdOf(q)));
