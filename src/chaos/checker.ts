@@ -15,6 +15,8 @@
 //   that queue its group's reference dump covers (a dump replayed from a retention mark covers each
 //   queue from its next offset at the mark; coverage.ts): retention deleted it on every replica.
 //   Counted, not a finding. An 'ok' without an offset is never expired (it can only be lost).
+// - Messages of the broker's own topics (%RETRY%, %DLQ%, SCHEDULE_TOPIC_XXXX: copies of sends
+//   made by retries and delays) take part only in the replicas' comparison (divergent).
 // - duplicated: an id stored more than once over the groups' reference dumps (per group the
 //   replica with the highest commitIndex; ties: more messages, then the first): twice in one
 //   group, or in two groups. With `idempotentProducers` every one is unexplained (the producer's
@@ -60,6 +62,7 @@
 // - ok: no lost, unexplained duplicated, failedButStored, phantom, reordered, misplaced or
 //   divergent finding, and no consumer-group finding. Availability is measured, not judged.
 
+import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SCHEDULE_TOPIC } from '../protocol/index.ts';
 import { checkConsumers, type ConsumeResult } from './consume-check.ts';
 import { faultWindows, measureFault, statsByFault, windowsOutsideFaults, type FaultImpact, type FaultStats, type UnavailableWindow } from './availability.ts';
 import { dumpStarts, type DumpStart } from './coverage.ts';
@@ -161,7 +164,9 @@ export function checkHistory(events: readonly HistoryEvent[], dumps: readonly Re
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const maxExamples = options.maxExamples ?? DEFAULT_MAX_EXAMPLES;
   const idempotent = options.idempotentProducers ?? false;
-  const views = groupViews(dumps);
+  // The workload's own topics: copies in retry, dead-letter and delay topics are the broker's
+  // (consume-check.ts judges those), not second stores of a send. Replicas compare everything.
+  const views = groupViews(dumps.map(withoutInternalTopics));
   const groupOf = groupResolver(views);
   const named = views.length > 1;
   const { sends, attempts, counts, ackedByGroup, runEndT } = indexSends(events, groupOf);
@@ -171,7 +176,7 @@ export function checkHistory(events: readonly HistoryEvent[], dumps: readonly Re
   const duplicated = findDuplicates(sends, views, idempotent, maxExamples);
   const { reordered, violators } = findReorders(sends, views.some((v) => v.reference !== undefined), options.orderAcrossClients ?? false, named, maxExamples);
   const misplaced = findMisplaced(events, views, groupOf, named, maxExamples);
-  const divergence = views.map((v) => findDivergence(v.dumps, maxExamples));
+  const divergence = groupViews(dumps).map((v) => findDivergence(v.dumps, maxExamples));
   const divergent = mergeFindings(divergence, maxExamples);
   const faults = faultWindows(events, runEndT, graceMs);
   const recovery = faults.map((f) => measureFault(f, attempts, runEndT));
@@ -238,6 +243,15 @@ function groupResult(view: GroupView, sends: Map<string, SendRecord>, ackedByGro
     reordered,
     divergent,
   };
+}
+
+/** Topics the broker writes itself: a group's %RETRY% and %DLQ% topics, SCHEDULE_TOPIC_XXXX. */
+function isInternalTopic(topic: string): boolean {
+  return topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) || topic.startsWith(DLQ_GROUP_TOPIC_PREFIX) || topic === SCHEDULE_TOPIC;
+}
+
+function withoutInternalTopics(dump: ReplicaDump): ReplicaDump {
+  return dump.messages.some((m) => isInternalTopic(m.topic)) ? { ...dump, messages: dump.messages.filter((m) => !isInternalTopic(m.topic)) } : dump;
 }
 
 function mergeFindings<T>(findings: readonly Finding<T>[], maxExamples: number): Finding<T> {

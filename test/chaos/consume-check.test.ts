@@ -291,3 +291,25 @@ t.test('the report shows the consumer groups and the summary line their counts',
   t.same(summary.consumers, { consumed: 2, unconsumed: 0, overlaps: 1, overlapsInRebalance: 0, duplicateConsumptions: 0, retries: 0, orderly: 0, dlq: 0 });
   t.notOk('consumers' in JSON.parse(summaryLine(checkHistory(sendOk('a'), []), { nodes: 3, durationS: 1 })), 'no consumers key without consumer groups');
 });
+
+t.test('copies in the retry, dead-letter and delay topics are not duplicates of a send', async (t) => {
+  const history: HistoryEvent[] = [
+    { t: 1, wall: 1, client: 'p0', op: 'send', type: 'invoke', id: 'p0-000001', topic: TOPIC },
+    { t: 2, wall: 2, client: 'p0', op: 'send', type: 'ok', id: 'p0-000001', topic: TOPIC, queueId: 0, queueOffset: 0, latencyMs: 1 },
+  ];
+  const messages = [
+    { id: 'p0-000001', topic: TOPIC, queueId: 0, queueOffset: 0, logIndex: 1 },
+    { id: 'p0-000001', topic: 'SCHEDULE_TOPIC_XXXX', queueId: 3, queueOffset: 0, logIndex: 2 },
+    { id: 'p0-000001', topic: `%RETRY%${G}`, queueId: 0, queueOffset: 0, logIndex: 3 },
+    { id: 'p0-000001', topic: `%DLQ%${G}`, queueId: 0, queueOffset: 0, logIndex: 4 },
+  ];
+  const entries = [1, 2, 3, 4].map((index) => ({ index, term: 1, hash: `h${index}` }));
+  const dump = (node: string, msgs = messages) => ({ node, commitIndex: 4, entries, messages: msgs });
+  const r = checkHistory(history, [dump('n0'), dump('n1')], { idempotentProducers: true });
+  t.equal(r.duplicated.count, 0);
+  t.equal(r.groups[0]!.stored, 1, 'the send is stored once');
+  t.ok(r.ok);
+  // Replicas are still compared on every topic.
+  const other = messages.map((m) => (m.topic === `%DLQ%${G}` ? { ...m, id: 'p0-000002' } : m));
+  t.equal(checkHistory(history, [dump('n0'), dump('n1', other)]).divergent.count, 1, 'a differing DLQ is divergence');
+});
