@@ -26,4 +26,6 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   updateTopic: { summary: 'create or grow a topic on every group of a cluster, or the groups named', load: () => import('./update-topic.ts') },
   deleteTopic: { summary: 'remove a topic from every group of a cluster', load: () => import('./delete-topic.ts') },
   brokerStatus: { summary: "one replica's status and what it knows (or every replica's)", load: () => import('./broker-status.ts') },
+  consumerConnection: { summary: "a consumer group's live members: address, consume model, subscriptions", load: () => import('./consumer-connection.ts') },
+  consumerProgress: { summary: "a consumer group's offsets and diff on every queue it consumes, on every group", load: () => import('./consumer-progress.ts') },
 };

@@ -17,3 +17,6 @@ export { topicRouteLines, permText } from './topic-route.ts';
 export { topicStatusLines } from './topic-status.ts';
 export { parseBrokerNames } from './update-topic.ts';
 export { brokerStatusLines } from './broker-status.ts';
+export { connectionRowsOf, progressRowsOf, type ConnectionRow, type ProgressRow } from './consumer-admin.ts';
+export { consumerConnectionLines } from './consumer-connection.ts';
+export { consumerProgressLines } from './consumer-progress.ts';
