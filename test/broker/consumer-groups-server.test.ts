@@ -131,3 +131,26 @@ t.test('bad heartbeats and polls are refused with BAD_REQUEST naming the field',
   for (const [frame, why] of cases) t.match(await a(frame), { type: 'error', code: 'BAD_REQUEST', message: why }, why.source);
   t.match(await a(hb('c1')), { type: 'consumerGroup' }, 'the connection still works');
 });
+
+t.test('the service parks at most parkedMax polls (one more is answered at once) and forgets a closed connection\'s polls', async (t) => {
+  const { ConsumerGroupService } = await import('../../src/broker/index.ts');
+  const fakeConn = (id: number) => {
+    const listeners: (() => void)[] = [];
+    return { id, remoteAddress: `127.0.0.1:${id}`, closed: false, onClose: (fn: () => void) => void listeners.push(fn), close() { this.closed = true; for (const l of listeners) l(); } };
+  };
+  const service = new ConsumerGroupService({ replica: fakeReplica({ role: Role.Leader, term: 1, leaderId: 'n1' }), nodeId: 'n1', notMaster: () => new Error('not master'), parkedMax: 1 });
+  const c1 = fakeConn(1);
+  const c2 = fakeConn(2);
+  const view = service.registry.view('g');
+  const answers: string[] = [];
+  const poll = (conn: ReturnType<typeof fakeConn>, name: string) =>
+    service.consumerList({ type: 'consumerList', id: 1, group: 'g', knownInstance: view.instance, knownVersion: view.version, waitMs: 30_000 }, conn as never, () => answers.push(name));
+  poll(c1, 'first');
+  poll(c2, 'second');
+  t.same(answers, ['second'], 'over the limit: answered at once');
+  t.equal(service.parkedLists, 1);
+  c1.close();
+  t.equal(service.parkedLists, 0, 'the closed connection\'s poll is dropped, its timer cleared');
+  t.same(answers, ['second'], 'and not answered');
+  service.stop();
+});
