@@ -1,7 +1,7 @@
 // The client folder's API for the CLI, the chaos runner and tests. The package's public API is the
 // part of it that ../index.ts exports.
 export { Producer, keyHash } from './producer.ts';
-export type { ProducerOptions, SendOptions, SendCallback, QueueSelector, MessageQueue } from './producer.ts';
+export type { ProducerOptions, ProducerMessage, SendOptions, SendCallback, QueueSelector, MessageQueue } from './producer.ts';
 export { PullConsumer } from './consumer.ts';
 export type { PullConsumerOptions, PullOptions, ReadOptions, MessagesOptions, ConsumeFrom, ReadFrom, ConsumeQueueRef, GroupOption } from './consumer.ts';
 export {
@@ -22,6 +22,19 @@ export type {
   ConsumeOrderlyContext,
   MessageListenerConcurrently,
   MessageListenerOrderly,
+} from './push/index.ts';
+export {
+  compareQueues,
+  queueIdOf,
+  ProcessQueue,
+  LocalFileOffsetStore,
+  RemoteOffsetStore,
+  ConsumeConcurrentlyService,
+  ConsumeOrderlyService,
+  Semaphore,
+  type QueueEntry,
+  type ConsumeHost,
+  type ConsumeEvent,
 } from './push/index.ts';
 export { Admin, ClusterAdmin, groupServers } from './admin.ts';
 export type { AdminOptions, ClusterAdminOptions, GroupOutcome, GroupTopicOffset, NodeStatusResult, OffsetReadOptions, OffsetReset, QueueProgress, TopicGroupsOptions, TopicOffset } from './admin.ts';

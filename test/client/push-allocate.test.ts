@@ -12,8 +12,8 @@ import {
   compareQueues,
   queueIdOf,
   type AllocateStrategy,
-} from '../../src/client/push/allocate.ts';
-import type { MessageQueue } from '../../src/client/index.ts';
+  type MessageQueue,
+} from '../../src/client/index.ts';
 
 const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
 

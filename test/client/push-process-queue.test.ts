@@ -4,13 +4,18 @@ import t from 'tap';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ProcessQueue, type QueueEntry } from '../../src/client/push/process-queue.ts';
-import { LocalFileOffsetStore, RemoteOffsetStore } from '../../src/client/push/offset-store.ts';
-import { ConsumeConcurrentlyService } from '../../src/client/push/consume-concurrently.ts';
-import { ConsumeOrderlyService } from '../../src/client/push/consume-orderly.ts';
-import type { ConsumeHost, ConsumeEvent } from '../../src/client/push/consume-host.ts';
-import { Semaphore } from '../../src/client/push/semaphore.ts';
-import type { MessageQueue } from '../../src/client/index.ts';
+import {
+  ConsumeConcurrentlyService,
+  ConsumeOrderlyService,
+  LocalFileOffsetStore,
+  ProcessQueue,
+  RemoteOffsetStore,
+  Semaphore,
+  type ConsumeEvent,
+  type ConsumeHost,
+  type MessageQueue,
+  type QueueEntry,
+} from '../../src/client/index.ts';
 
 const mq: MessageQueue = { topic: 'T', brokerName: 'b', queueId: 0 };
 
