@@ -22,11 +22,12 @@ export {
   ringCuts,
   type Cuts,
 } from './faults.ts';
-export { queueName, type ConsumeEvent, type DumpedMessage, type HistoryEvent, type QueueStart, type ReplicaDump, type SendEvent } from './history.ts';
+export { parseHistory, queueName, type ConsumeEvent, type DumpedMessage, type HistoryEvent, type QueueStart, type ReplicaDump, type SendEvent } from './history.ts';
 export { esc, masterChanges, renderReport, timelineSeries, type ReportMeta } from './report.ts';
 export { GROUPS_MAX, groupName, replicaIds } from './nodes.ts';
 export { NAMESRV_COUNT_MAX } from './namesrvs.ts';
-export { CHAOS_CONSUMER_GROUP, CHAOS_MAX_RECONSUME_TIMES, PUSH_CONSUMERS_MAX } from './consumer-members.ts';
+export { CHAOS_CONSUMER_GROUP, CHAOS_MAX_RECONSUME_TIMES, ConsumerMembers, PUSH_CONSUMERS_MAX, type ConsumerMembersOptions } from './consumer-members.ts';
+export { HistoryRecorder } from './recorder.ts';
 export { runChaos, type ChaosProgress } from './run.ts';
 export { summaryLine } from './summary.ts';
 export { bodyOf, idOfBody } from './workload.ts';

@@ -1,0 +1,57 @@
+// The chaos workload's consumer group (src/chaos/consumer-members.ts and consumer-member.ts)
+// against one in-process master: two member processes consume a topic whose handler fails some
+// tries and every try of a few messages, one member is SIGKILLed and a new one started (the
+// consumer-kill fault), the drain ends, the DLQ is read; the history must pass the consumer-group
+// checker and show retries, dead letters, the kill and rebalances. The runner's wiring without
+// replicas: seconds, not the smoke test's minute.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { bodyOf, checkConsumers, CHAOS_CONSUMER_GROUP, ConsumerMembers, HistoryRecorder, parseHistory, type HistoryEvent } from '../../src/chaos/index.ts';
+import { startMaster, until } from '../client/push-harness.ts';
+
+const TOPIC = 'chaos';
+const MESSAGES = 300;
+
+t.test('two members, one killed and replaced: every message consumed or dead-lettered, retries counted', async (t) => {
+  const m = await startMaster(t, { delayLevelsMs: Array.from({ length: 18 }, () => 50) });
+  m.createTopic(TOPIC, 4);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftmq-push-members-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const recorder = new HistoryRecorder(path.join(dir, 'history.jsonl'));
+  t.teardown(() => recorder.close());
+  const lines: string[] = [];
+  const members = new ConsumerMembers({ count: 2, orderly: false, topic: TOPIC, servers: [m.addr], groupServers: new Map([['', [m.addr]]]), seed: 7, recorder, log: (l) => lines.push(l) });
+  t.teardown(() => members.stopAll());
+  members.startAll();
+  const ids = Array.from({ length: MESSAGES }, (_, i) => `p0-${String(i).padStart(6, '0')}`);
+  const sendSome = (from: number, to: number): void => {
+    for (let i = from; i < to; i++) {
+      m.send(TOPIC, i % 4, [bodyOf(ids[i]!).toString('latin1')], { keys: `k${i % 8}` });
+      members.acked(ids[i]!);
+    }
+  };
+  sendSome(0, MESSAGES / 2);
+  await until(t, 'the members consumed some messages', () => members.calls >= 50, 20_000);
+  await members.kill(1);
+  members.start(1);
+  sendSome(MESSAGES / 2, MESSAGES);
+  t.ok(await members.drain(30_000), `every message consumed or failed for good (pending ${members.pendingCount})`);
+  await members.stopAll();
+  const dead = await members.readDlq();
+  recorder.close();
+  const events: HistoryEvent[] = parseHistory(fs.readFileSync(recorder.path, 'utf8'));
+  const r = checkConsumers(events, ids.map((id) => ({ id, topic: TOPIC })));
+  if (!r?.ok) t.comment(JSON.stringify({ overlaps: r?.overlaps, unconsumed: r?.unconsumed, retries: r?.retries, log: lines }));
+  t.ok(r?.ok, 'the consumer-group checker passes');
+  const g = r!.groups[0]!;
+  t.equal(g.consumerGroup, CHAOS_CONSUMER_GROUP);
+  t.equal(g.members, 3, 'two members and the replacement joined');
+  t.equal(g.kills, 1);
+  t.ok(g.rebalances >= 3, `members rebalanced (${g.rebalances})`);
+  t.ok(g.failedCalls > 0, `handlers failed some tries (${g.failedCalls})`);
+  t.ok(events.some((e) => e.op === 'consume' && e.type === 'call' && (e.reconsumeTimes ?? 0) > 0 && e.result === 'success'), 'a retried message succeeded');
+  t.ok(g.dlq > 0 && dead >= g.dlq, `doomed messages reached the DLQ (${g.dlq} ids, ${dead} messages)`);
+  t.equal(g.consumed + g.dlq, MESSAGES, 'each message consumed or dead-lettered');
+});
