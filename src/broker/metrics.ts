@@ -14,6 +14,8 @@ const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 const TOPIC_LABELS_MAX = 256;
 /** Consumer lag series (group, topic, queue) exported per scrape; the rest are left out. */
 export const CONSUMER_LAG_SERIES_MAX = 2048;
+/** Consumer groups whose member count is exported per scrape; the rest are left out. */
+export const CONSUMER_GROUP_SERIES_MAX = 1024;
 
 const ROLE_LABELS: Readonly<Record<Role, string>> = {
   [Role.Follower]: 'follower',
@@ -60,6 +62,8 @@ export interface MetricsSources {
   /** At most `max` (group, topic, queue) entries with the group's lag there. */
   consumerLags(max: number): Iterable<{ readonly group: string; readonly topic: string; readonly queueId: number; readonly lag: number }>;
   keyIndexEntries(): number;
+  /** Live members per consumer group (the master's registry), at most `max` groups. */
+  consumerGroupMembers?(max: number): Iterable<{ readonly group: string; readonly members: number }>;
   /** First index of the log on disk, and the first index retention keeps. */
   logFirstIndex(): number;
   retainedFrom(): number;
@@ -215,6 +219,9 @@ export class BrokerMetrics implements ReplicaMetrics, ServerMetrics, FlushMetric
     gauge('raftmq_broker_consumer_lag_messages', `Messages stored past a consumer group's committed offset, per queue (at most ${CONSUMER_LAG_SERIES_MAX} series).`, (s, g) => {
       for (const l of s.consumerLags(CONSUMER_LAG_SERIES_MAX)) g.set({ group: l.group, topic: l.topic, queue: String(l.queueId) }, l.lag);
     }, ['group', 'topic', 'queue']);
+    gauge('raftmq_broker_consumer_group_members', `Master only: live members of each consumer group (at most ${CONSUMER_GROUP_SERIES_MAX} groups).`, (s, g) => {
+      for (const m of s.consumerGroupMembers?.(CONSUMER_GROUP_SERIES_MAX) ?? []) g.set({ group: m.group }, m.members);
+    }, ['group']);
     gauge('raftmq_broker_key_index_entries', 'Entries in the message key index.', (s, g) => g.set(s.keyIndexEntries()));
     new Counter({
       name: 'raftmq_commitlog_written_bytes_total',

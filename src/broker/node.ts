@@ -177,6 +177,7 @@ function metricsSources(config: BrokerConfig, stores: Stores, parts: NodeParts):
     clientConnections: () => parts.server.connectionCount,
     peerConnections: () => parts.transport.connectedPeerCount,
     consumerLags: (max) => stateMachine.consumerOffsetList(max).offsets,
+    consumerGroupMembers: (max) => parts.server.groups.registry.memberCounts(max),
     keyIndexEntries: () => Math.max(0, stateMachine.keyIndexEntries),
     logFirstIndex: () => log.firstIndex(),
     retainedFrom: () => stateMachine.retainedFrom,

@@ -113,3 +113,24 @@ t.test('members() carries what each member declared', async (t) => {
     { clientId: 'b', consumeModel: 'BROADCASTING', clientAddr: '10.0.0.2:1', lastHeartbeatMs: 1_000 },
   ]);
 });
+
+t.test('the members gauge shows each group\'s live members', async (t) => {
+  const { BrokerMetrics } = await import('../../src/broker/index.ts');
+  const { parsePrometheusText, sumOf } = await import('../../src/metrics/index.ts');
+  const { reg, hb } = setup();
+  reg.heartbeat(hb('a'));
+  reg.heartbeat(hb('b'));
+  reg.heartbeat(hb('a', { group: 'h' }));
+  t.same(reg.memberCounts(1).length, 1, 'bounded');
+  const m = new BrokerMetrics();
+  const none = () => 0;
+  m.useSources({
+    raftStatus: () => ({ id: 'n0', role: 0, term: 1, vote: '', leaderId: '', commit: 0, applied: 0, lastIndex: 0, leaderCommit: 0, recovering: false, progress: {}, transferee: '', conf: { voters: [], learners: [] }, pendingConfIndex: 0 }) as never,
+    appliedIndex: none, logBytesAfter: none, logStats: () => ({ bytesWritten: 0, segmentCount: 0, segmentBytes: 0 }), storeDir: '.', clientConnections: none, peerConnections: none,
+    consumerLags: () => [], keyIndexEntries: none, logFirstIndex: none, retainedFrom: none,
+    consumerGroupMembers: (max) => reg.memberCounts(max),
+  });
+  const s = parsePrometheusText(await m.registry.metrics());
+  t.equal(sumOf(s, 'raftmq_broker_consumer_group_members', { group: 'g' }), 2);
+  t.equal(sumOf(s, 'raftmq_broker_consumer_group_members', { group: 'h' }), 1);
+});
