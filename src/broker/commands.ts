@@ -17,6 +17,9 @@
 //     commitOffsets [[group, topic, queueId, offset]...]
 //     retain        [cutAt, atMs]
 //     deleteTopic   [topic]
+//     lockQueues    [group, clientId, atMs, [[topic, queueId]...]]
+//     unlockQueues  [group, clientId, [[topic, queueId]...]]
+//     unlockAllQueues [group, clientId]
 import { Packr } from 'msgpackr';
 import {
   GROUP_NAME_LENGTH_MAX,
@@ -31,7 +34,10 @@ import {
   TOPIC_NAME_LENGTH_MAX,
   TOPIC_NAME_PATTERN,
   TOPIC_QUEUE_COUNT_MAX,
+  CLIENT_ID_PATTERN,
+  LOCK_BATCH_QUEUE_COUNT_MAX,
   type MessageInput,
+  type QueueRef,
 } from '../protocol/index.ts';
 import { BrokerError, CommandDecodeError } from './errors.ts';
 import { encodeSendBatch, readSendBatchHead, SEND_BATCH_FIELDS, SEND_BATCH_FIELDS_WITH_PRODUCER, type SendBatchHead } from './send-batch-encoding.ts';
@@ -103,11 +109,36 @@ export interface DeleteTopicCommand {
   readonly topic: string;
 }
 
-export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | RetainCommand | DeleteTopicCommand | NoopCommand;
+/** Ordered consumption (state/commands/queue-locks.ts): lock `queues` for `clientId` (granted if
+ *  free, its own, or lapsed at `atMs`, the master's clock when it proposed). */
+export interface LockQueuesCommand {
+  readonly kind: 'lockQueues';
+  readonly group: string;
+  readonly clientId: string;
+  readonly atMs: number;
+  readonly queues: readonly QueueRef[];
+}
+
+/** Releases the locks `clientId` holds on `queues` (others' locks untouched). */
+export interface UnlockQueuesCommand {
+  readonly kind: 'unlockQueues';
+  readonly group: string;
+  readonly clientId: string;
+  readonly queues: readonly QueueRef[];
+}
+
+/** Releases every lock `clientId` holds in `group` (the member left or died). */
+export interface UnlockAllQueuesCommand {
+  readonly kind: 'unlockAllQueues';
+  readonly group: string;
+  readonly clientId: string;
+}
+
+export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | RetainCommand | DeleteTopicCommand | LockQueuesCommand | UnlockQueuesCommand | UnlockAllQueuesCommand | NoopCommand;
 export type CommandKind = BrokerCommand['kind'];
 
-const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3, retain: 4, deleteTopic: 5 };
-const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets', 'retain', 'deleteTopic'];
+const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3, retain: 4, deleteTopic: 5, lockQueues: 6, unlockQueues: 7, unlockAllQueues: 8 };
+const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets', 'retain', 'deleteTopic', 'lockQueues', 'unlockQueues', 'unlockAllQueues'];
 const HEADER_BYTES = 2;
 
 // useRecords: false keeps the encoding plain msgpack (no msgpackr record extension), so the bytes
@@ -134,6 +165,15 @@ export function encodeCommand(cmd: BrokerCommand): Uint8Array {
       break;
     case 'deleteTopic':
       fields = [cmd.topic];
+      break;
+    case 'lockQueues':
+      fields = [cmd.group, cmd.clientId, cmd.atMs, cmd.queues.map((q) => [q.topic, q.queueId])];
+      break;
+    case 'unlockQueues':
+      fields = [cmd.group, cmd.clientId, cmd.queues.map((q) => [q.topic, q.queueId])];
+      break;
+    case 'unlockAllQueues':
+      fields = [cmd.group, cmd.clientId];
       break;
   }
   const body = packr.pack(fields);
@@ -205,7 +245,26 @@ export function decodeCommand(data: Uint8Array): BrokerCommand {
       const f = tuple(fields, 1, 1, kind);
       return { kind, topic: str(f[0], 'topic') };
     }
+    case 'lockQueues': {
+      const f = tuple(fields, 4, 4, kind);
+      return { kind, group: str(f[0], 'group'), clientId: str(f[1], 'clientId'), atMs: uint(f[2], 'atMs'), queues: queueRefs(f[3]) };
+    }
+    case 'unlockQueues': {
+      const f = tuple(fields, 3, 3, kind);
+      return { kind, group: str(f[0], 'group'), clientId: str(f[1], 'clientId'), queues: queueRefs(f[2]) };
+    }
+    case 'unlockAllQueues': {
+      const f = tuple(fields, 2, 2, kind);
+      return { kind, group: str(f[0], 'group'), clientId: str(f[1], 'clientId') };
+    }
   }
+}
+
+function queueRefs(v: unknown): QueueRef[] {
+  return array(v, 'queues').map((raw) => {
+    const x = tuple(raw, 2, 2, 'queue');
+    return { topic: str(x[0], 'topic'), queueId: uint(x[1], 'queueId') };
+  });
 }
 
 /**
@@ -399,5 +458,38 @@ export function validateCommand(cmd: BrokerCommand): void {
     case 'deleteTopic':
       validateTopicName(cmd.topic);
       return;
+    case 'lockQueues':
+      if (!Number.isSafeInteger(cmd.atMs) || cmd.atMs < 0) throw badRequest('atMs must be a non-negative integer');
+      validateQueueLockFields(cmd.group, cmd.clientId, cmd.queues);
+      return;
+    case 'unlockQueues':
+      validateQueueLockFields(cmd.group, cmd.clientId, cmd.queues);
+      return;
+    case 'unlockAllQueues':
+      validateGroupName(cmd.group);
+      validateClientId(cmd.clientId);
+      return;
+  }
+}
+
+export function validateClientId(clientId: unknown): asserts clientId is string {
+  if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) {
+    throw badRequest(`clientId must be 1..128 characters of [a-zA-Z0-9_.:@-], got ${JSON.stringify(String(clientId)).slice(0, 80)}`);
+  }
+}
+
+/** A lock or unlock request's fields, without looking the topics up: 1..LOCK_BATCH_QUEUE_COUNT_MAX
+ *  queues, each a topic name and a queue id below TOPIC_QUEUE_COUNT_MAX. */
+export function validateQueueLockFields(group: unknown, clientId: unknown, queues: unknown): asserts queues is readonly QueueRef[] {
+  validateGroupName(group);
+  validateClientId(clientId);
+  if (!Array.isArray(queues) || queues.length === 0 || queues.length > LOCK_BATCH_QUEUE_COUNT_MAX) {
+    throw badRequest(`queues must be an array of 1..${LOCK_BATCH_QUEUE_COUNT_MAX} queues, got ${Array.isArray(queues) ? `${queues.length}` : 'no array'}`);
+  }
+  for (const q of queues as unknown[]) {
+    if (typeof q !== 'object' || q === null) throw badRequest('a queue must be an object { topic, queueId }');
+    const { topic, queueId } = q as Record<string, unknown>;
+    validateTopicName(topic);
+    validateQueueId(queueId, TOPIC_QUEUE_COUNT_MAX);
   }
 }

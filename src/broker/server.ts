@@ -19,6 +19,7 @@ import type { ServerMetrics } from './metrics.ts';
 import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import { confChangeOf, membersInfoOf, replicaIdsOf, type MembersView } from './member-requests.ts';
+import { lockQueues, releaseLocksOf, unlockQueues, type QueueLockRequests } from './queue-lock-requests.ts';
 import { ConsumerGroupService, type SlaveReadSettings } from './consumer-groups/index.ts';
 import type { ApplyResult, BrokerStateMachine, ProducerSeq, PullResult } from './state-machine.ts';
 import { trace, tracing } from '../trace/index.ts';
@@ -182,6 +183,20 @@ export class BrokerServer {
           return this.whenMasterReady(req, conn, () => this.groups.handle(req, conn, (resp) => this.reply(conn, resp), (err) => this.fail(conn, req.id, err)));
         case 'commitOffset':
           return this.whenMasterReady(req, conn, () => this.handleCommitOffset(req, conn));
+        case 'lockQueues':
+          return this.whenMasterReady(req, conn, () =>
+            lockQueues(this.queueLockRequests, req.group, req.clientId, req.queues).then(
+              (queues) => this.reply(conn, { type: 'lockedQueues', id: req.id, queues }),
+              (err) => this.fail(conn, req.id, err),
+            ),
+          );
+        case 'unlockQueues':
+          return this.whenMasterReady(req, conn, () =>
+            unlockQueues(this.queueLockRequests, req.group, req.clientId, req.queues).then(
+              () => this.reply(conn, { type: 'ok', id: req.id }),
+              (err) => this.fail(conn, req.id, err),
+            ),
+          );
         case 'queryOffset': {
           const answer = () => this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) });
           if (req.consistency === 'linearizable') return this.linearizable(req, conn, answer);
@@ -348,6 +363,22 @@ export class BrokerServer {
         else this.reply(conn, { type: 'ok', id });
       },
       (err) => this.fail(conn, id, err),
+    );
+  }
+
+  /** What the queue lock requests (queue-lock-requests.ts) work with. */
+  private get queueLockRequests(): QueueLockRequests {
+    return { stateMachine: this.opts.stateMachine, propose: (data) => this.opts.replica.propose(data), now: Date.now };
+  }
+
+  /** On the master: releases every queue lock `clientId` holds in `group` (a member left or
+   *  died: ConsumerGroupRegistry.onMemberGone). A slave, or a member holding none, does nothing;
+   *  a failed proposal is logged (the locks then lapse after QUEUE_LOCK_LIFETIME_MS). */
+  releaseLocksOf(group: string, clientId: string): void {
+    const replica = this.opts.replica;
+    if (replica.role.role !== Role.Leader || !replica.leaderReady) return;
+    releaseLocksOf(this.queueLockRequests, group, clientId).catch((err: unknown) =>
+      this.opts.log('warn', `queue locks of ${clientId} in ${group} not released: ${(err as Error).message}`, { group, clientId }),
     );
   }
 

@@ -22,7 +22,7 @@
 import { assert } from '../util/index.ts';
 import { EntryType, decodeConfChangeEntry } from '../raft/index.ts';
 import type { Membership } from './membership.ts';
-import type { CommitOffsetEntry, CreateTopicCommand, DeleteTopicCommand, RetainCommand, SendBatchCommand } from './commands.ts';
+import type { CommitOffsetEntry, CreateTopicCommand, DeleteTopicCommand, LockQueuesCommand, RetainCommand, SendBatchCommand, UnlockAllQueuesCommand, UnlockQueuesCommand } from './commands.ts';
 import { TOPIC_QUEUE_COUNT_MAX, type MessageInput } from '../protocol/index.ts';
 import { applyCommand } from './state/apply.ts';
 import type { ApplyContext } from './state/command-handler.ts';
@@ -31,6 +31,7 @@ import { prepareCommitOffset } from './state/commands/commit-offsets.ts';
 import { prepareCreateTopic } from './state/commands/create-topic.ts';
 import { prepareDeleteTopic } from './state/commands/delete-topic.ts';
 import { prepareRetain } from './state/commands/retain.ts';
+import { prepareLockQueues, prepareUnlockAllQueues, prepareUnlockQueues } from './state/commands/queue-locks.ts';
 import type { RetentionMark } from './state/retention-table.ts';
 import { checkSend, prepareSend, type ProducerSeq, type SendOptions } from './state/commands/send-batch.ts';
 import { producerWindowKey, type RememberedBatch } from './state/producer-window-table.ts';
@@ -41,7 +42,7 @@ import { messageAt, messagesByKey, type LookupContext } from './state/lookups.ts
 import { parseMsgId } from './state/msg-id.ts';
 import { pull, queueOf, searchOffset, type ReadContext } from './state/reads.ts';
 import { BrokerError } from './errors.ts';
-import type { GroupQueueInfo, QueueInfo, StoredMessage } from '../protocol/index.ts';
+import type { GroupQueueInfo, QueueInfo, QueueRef, StoredMessage } from '../protocol/index.ts';
 import { SendBatchCache } from './state/send-batch-cache.ts';
 import { QueueTimes } from './state/queue-times.ts';
 import { checkSnapshot, encodeSnapshot, SNAPSHOT_FORMAT_VERSION, type Snapshot } from './state/snapshot.ts';
@@ -61,6 +62,7 @@ export { DECODED_BATCH_CACHE_BYTES_MAX, DECODED_BATCH_CACHE_COUNT_MAX } from './
 export { PROPERTY_RECONSUME_TIME } from './state/reads.ts';
 export { RETENTION_MARK_COUNT_MAX, type RetentionMark } from './state/retention-table.ts';
 export { IDEMPOTENCE_PAIRS_MAX, type RememberedBatch } from './state/producer-window-table.ts';
+export { QUEUE_LOCK_COUNT_MAX } from './state/queue-lock-table.ts';
 export type { ProducerSeq } from './state/commands/send-batch.ts';
 
 /** A retention mark's snapshot: the state at the mark with the log up to it cut (onMark). */
@@ -95,8 +97,11 @@ export interface BrokerStateMachineOptions {
    *  'mark-snapshot-uncut': a mark's snapshot keeps the consume queues as they are, not cut at
    *  the mark (a replica restored from it would serve entries its log does not hold).
    *  'producer-windows-forgotten-on-restore': a restore (snapshot or checkpoint) loses the
-   *  idempotent producers' windows (a retry after it would be stored twice). */
-  readonly testBugs?: ReadonlySet<'mark-snapshot-uncut' | 'producer-windows-forgotten-on-restore'>;
+   *  idempotent producers' windows (a retry after it would be stored twice).
+   *  'queue-locks-forgotten-on-restore': a restore loses the queue locks (a failover would hand
+   *  a locked queue to a second member). 'queue-lock-expiry-reversed': fresh locks count as
+   *  lapsed and lapsed ones as held. */
+  readonly testBugs?: ReadonlySet<'mark-snapshot-uncut' | 'producer-windows-forgotten-on-restore' | 'queue-locks-forgotten-on-restore' | 'queue-lock-expiry-reversed'>;
 }
 
 export class BrokerStateMachine {
@@ -133,7 +138,10 @@ export class BrokerStateMachine {
     if (!Number.isInteger(queueNums) || queueNums < 1 || queueNums > TOPIC_QUEUE_COUNT_MAX) {
       throw new TypeError(`defaultTopicQueueNums must be an integer in 1..${TOPIC_QUEUE_COUNT_MAX}`);
     }
-    this.tables = createTables({ forgetOnRestore: options.testBugs?.has('producer-windows-forgotten-on-restore') ?? false });
+    this.tables = createTables(
+      { forgetOnRestore: options.testBugs?.has('producer-windows-forgotten-on-restore') ?? false },
+      { forgetOnRestore: options.testBugs?.has('queue-locks-forgotten-on-restore') ?? false, expiryReversed: options.testBugs?.has('queue-lock-expiry-reversed') ?? false },
+    );
     this.sendOptions = { autoCreateTopicEnable: options.autoCreateTopicEnable ?? DEFAULT_AUTO_CREATE_TOPIC_ENABLE, defaultTopicQueueNums: queueNums };
     this.batches = new SendBatchCache(options.readEntry);
     this.queueTimes = new QueueTimes(this.batches);
@@ -281,6 +289,45 @@ export class BrokerStateMachine {
    *  BAD_REQUEST when `cutAt` is not a mark. `atMs` is the master's clock. */
   prepareRetain(cutAt: number, atMs: number): RetainCommand {
     return prepareRetain(this.tables, cutAt, atMs);
+  }
+
+  /** Ordered consumption: lock `queues` of `group` for `clientId` (state/commands/queue-locks.ts).
+   *  BAD_REQUEST, TOPIC_NOT_FOUND. `atMs` is the master's clock. */
+  prepareLockQueues(group: string, clientId: string, queues: readonly QueueRef[], atMs: number): LockQueuesCommand {
+    return prepareLockQueues(this.tables, group, clientId, queues, atMs);
+  }
+
+  /** Releases the locks `clientId` holds on `queues`: BAD_REQUEST, TOPIC_NOT_FOUND. */
+  prepareUnlockQueues(group: string, clientId: string, queues: readonly QueueRef[]): UnlockQueuesCommand {
+    return prepareUnlockQueues(this.tables, group, clientId, queues);
+  }
+
+  /** Releases every lock `clientId` holds in `group` (a member left or died): BAD_REQUEST. */
+  prepareUnlockAllQueues(group: string, clientId: string): UnlockAllQueuesCommand {
+    return prepareUnlockAllQueues(group, clientId);
+  }
+
+  /** The holder of a queue's lock and when it took or last renewed it, if the lock has not
+   *  lapsed at `atMs`. */
+  queueLockHolder(group: string, topic: string, queueId: number, atMs: number): { clientId: string; lockedAtMs: number } | undefined {
+    const lock = this.tables.queueLocks.get(group, topic, queueId);
+    return lock === undefined || this.tables.queueLocks.lapsed(lock, atMs) ? undefined : { ...lock };
+  }
+
+  /** The lock on a queue as the table holds it, lapsed or not. */
+  queueLock(group: string, topic: string, queueId: number): { clientId: string; lockedAtMs: number } | undefined {
+    const lock = this.tables.queueLocks.get(group, topic, queueId);
+    return lock === undefined ? undefined : { ...lock };
+  }
+
+  /** The queues of `group` `clientId` holds a lock on (lapsed ones too), in key order. */
+  queueLocksOf(group: string, clientId: string): QueueRef[] {
+    return this.tables.queueLocks.heldBy(group, clientId);
+  }
+
+  /** Queue locks held (lapsed ones until dropped; at most QUEUE_LOCK_COUNT_MAX). */
+  get queueLockCount(): number {
+    return this.tables.queueLocks.size;
   }
 
   /** First log index retained (1 until retention cut the log): entries below are deleted. */

@@ -1,7 +1,7 @@
 // fast-check generators of broker commands shared by the broker tests.
 import fc from 'fast-check';
 import type { BrokerCommand, CommitOffsetEntry } from '../../src/broker/index.ts';
-import type { MessageInput } from '../../src/protocol/index.ts';
+import type { MessageInput, QueueRef } from '../../src/protocol/index.ts';
 import { confStep, type Step } from './harness.ts';
 
 export const TOPICS = ['TopicA', 'TopicB', '%RETRY%g1', 'T-c'];
@@ -18,6 +18,27 @@ export function arbMessage(): fc.Arbitrary<MessageInput> {
       properties: fc.dictionary(fc.stringMatching(/^[A-Za-z_]{1,8}$/), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
     },
     { requiredKeys: ['body'] },
+  );
+}
+
+/** Consumer group members' client ids (queue locks). */
+export const CLIENT_IDS = ['10.0.0.1@1', '10.0.0.2@2'];
+
+/** Mostly queues 0 and 1, which a topic has as soon as it exists (sends auto-create 2 or 4). */
+export function arbQueueRef(): fc.Arbitrary<QueueRef> {
+  return fc.record({ topic: fc.constantFrom(...TOPICS), queueId: fc.oneof({ weight: 4, arbitrary: fc.nat({ max: 1 }) }, { weight: 1, arbitrary: fc.nat({ max: 5 }) }) });
+}
+
+/** lockQueues mostly, now and then unlockQueues or unlockAllQueues; atMs from a small range, so
+ *  some locks lapse and some do not. */
+export function arbQueueLockCommand(): fc.Arbitrary<BrokerCommand> {
+  const group = fc.constantFrom(...GROUPS);
+  const clientId = fc.constantFrom(...CLIENT_IDS);
+  const queues = fc.array(arbQueueRef(), { minLength: 1, maxLength: 3 });
+  return fc.oneof(
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('lockQueues' as const), group, clientId, atMs: fc.nat({ max: 200_000 }), queues }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('unlockQueues' as const), group, clientId, queues }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('unlockAllQueues' as const), group, clientId }) },
   );
 }
 
@@ -55,7 +76,8 @@ export function arbCommand(): fc.Arbitrary<BrokerCommand> {
     },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('createTopic' as const), topic: fc.constantFrom(...TOPICS), queues: fc.integer({ min: 1, max: 8 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('commitOffsets' as const), entries: fc.array(arbOffsetEntry(), { minLength: 1, maxLength: 4 }) }) },
-    { weight: 1, arbitrary: fc.constant({ kind: 'noop' as const }) },
+    // Queue locks share the no-op's weight, so the other commands keep their shares.
+    { weight: 1, arbitrary: fc.oneof(fc.constant({ kind: 'noop' as const }), arbQueueLockCommand()) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteTopic' as const), topic: fc.constantFrom(...TOPICS) }) },
     // cutAt names an earlier retain entry now and then (a mark), or nothing (refused, or 0).
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('retain' as const), cutAt: fc.nat({ max: 40 }), atMs: fc.nat({ max: 2 ** 42 }) }) },

@@ -10,7 +10,7 @@ import type { Snapshot } from '../../src/broker/index.ts';
 import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT, decodeSnapshot, encodeSnapshot } from '../../src/broker/index.ts';
 import { PULL_COUNT_MAX } from '../../src/protocol/index.ts';
 import { AssertionError } from '../../src/util/index.ts';
-import { arbStep, arbSteps, GROUPS, PRODUCERS, TOPICS } from './arbitraries.ts';
+import { arbStep, arbSteps, CLIENT_IDS, GROUPS, PRODUCERS, TOPICS } from './arbitraries.ts';
 import { buildLog, confStep, FakeLog, type Step } from './harness.ts';
 
 /** Timestamps searchOffset is asked about: before, among and after the arbitraries' ones. */
@@ -18,8 +18,12 @@ const SEARCH_TIMESTAMPS = [0, 2 ** 20, 2 ** 41, 2 ** 43];
 /** Queue ids asked about beyond the queues a topic has (arbitraries use 0..5, topics up to 8). */
 const QUEUE_ID_LIMIT = 8;
 
-/** Creates every topic the arbitraries use, so that more sends and commits are accepted. */
-const SETUP: Step[] = TOPICS.map((topic) => ({ kind: 'createTopic', topic, queues: 6 }));
+/** Creates every topic the arbitraries use, so that more sends and commits are accepted, and locks
+ *  a queue of each for a member the arbitraries never name (so the lock stays). */
+const SETUP: Step[] = [
+  ...TOPICS.map((topic): Step => ({ kind: 'createTopic', topic, queues: 6 })),
+  { kind: 'lockQueues', group: GROUPS[0]!, clientId: '10.0.0.9@setup', atMs: 0, queues: TOPICS.map((topic) => ({ topic, queueId: 5 })) },
+];
 
 /** Every answer a client could get from the applied state, as comparable text. */
 function observe(sm: BrokerStateMachine): string {
@@ -39,7 +43,8 @@ function observe(sm: BrokerStateMachine): string {
     }
   }
   for (const group of GROUPS) {
-    for (const topic of TOPICS) for (let q = 0; q < QUEUE_ID_LIMIT; q++) out.push([group, topic, q, sm.queryOffset(group, topic, q)]);
+    for (const topic of TOPICS) for (let q = 0; q < QUEUE_ID_LIMIT; q++) out.push([group, topic, q, sm.queryOffset(group, topic, q), sm.queueLock(group, topic, q) ?? null]);
+    for (const clientId of CLIENT_IDS) out.push([group, clientId, sm.queueLocksOf(group, clientId)]);
   }
   return JSON.stringify(out);
 }
@@ -67,7 +72,9 @@ t.test('a machine restored from a snapshot answers every read and applies the ne
       if (observe(restored) !== observe(original)) throw new Error('the restored machine answers differently after the next entries');
       if (Buffer.compare(Buffer.from(restored.serializeState()), Buffer.from(original.serializeState())) !== 0) throw new Error('state bytes differ');
     }),
-    { numRuns: 150 },
+    // 250 runs (150 before the queue locks): one more table to fill makes runs with every table
+    // non-empty rarer.
+    { numRuns: 250 },
   );
   t.ok(runsWithAllTables >= 20, `${runsWithAllTables} runs restored a snapshot with every table non-empty`);
 });
@@ -79,6 +86,7 @@ function fullLog(): FakeLog {
   log.append({ kind: 'createTopic', topic: TOPICS[0], queues: 2 });
   for (let i = 0; i < 3; i++) log.append({ kind: 'sendBatch', topic: TOPICS[i % 2], queueId: i % 2, storeTimestamp: 10 + i, autoCreateQueues: 4, producerId: PRODUCERS[0], seq: i, messages: [{ body: Uint8Array.of(i) }] });
   log.append({ kind: 'commitOffsets', entries: [{ group: GROUPS[0], topic: TOPICS[0], queueId: 0, offset: 1 }] });
+  log.append({ kind: 'lockQueues', group: GROUPS[0], clientId: CLIENT_IDS[0], atMs: 20, queues: [{ topic: TOPICS[0], queueId: 1 }] });
   log.append(confStep('addLearner', 'n3', ['n0', 'n1', 'n2'], ['n3']));
   return log;
 }
@@ -90,7 +98,7 @@ t.test('every replicated table is in the snapshot, and leaving any one out is no
   const snapshot = original.snapshot();
   const empty = new BrokerStateMachine(log.options()).snapshot();
   const names = Object.keys(snapshot.tables) as (keyof Snapshot['tables'])[];
-  t.same(names, ['topics', 'consumeQueues', 'consumerOffsets', 'retention', 'membership', 'producerWindows']);
+  t.same(names, ['topics', 'consumeQueues', 'consumerOffsets', 'retention', 'membership', 'producerWindows', 'queueLocks'].concat('schedule' in snapshot.tables ? ['schedule'] : []));
   for (const name of names) {
     const without = { ...snapshot, tables: { ...snapshot.tables, [name]: empty.tables[name] } } as Snapshot;
     const restored = new BrokerStateMachine(log.options());

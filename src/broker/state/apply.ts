@@ -9,6 +9,7 @@ import { decodeValidated } from './command-handler.ts';
 import { commitOffsetsHandler } from './commands/commit-offsets.ts';
 import { createTopicHandler } from './commands/create-topic.ts';
 import { deleteTopicHandler } from './commands/delete-topic.ts';
+import { lockQueuesHandler, unlockAllQueuesHandler, unlockQueuesHandler } from './commands/queue-locks.ts';
 import { retainHandler } from './commands/retain.ts';
 import { sendBatchHandler } from './commands/send-batch.ts';
 import type { ApplyEntry } from './types.ts';
@@ -23,6 +24,9 @@ export const COMMAND_HANDLERS: { readonly [K in CommandKind]: CommandHandler<App
   commitOffsets: commitOffsetsHandler,
   retain: retainHandler,
   deleteTopic: deleteTopicHandler,
+  lockQueues: lockQueuesHandler,
+  unlockQueues: unlockQueuesHandler,
+  unlockAllQueues: unlockAllQueuesHandler,
 };
 
 /** Applies a broker command entry (type 0) through its handler. */

@@ -6,10 +6,17 @@ import { assert } from '../../util/index.ts';
 import { packr } from './replicated-table.ts';
 import type { BrokerTables, TableSnapshots } from './tables.ts';
 
-/** 3: the producerWindows table. A format 2 snapshot (a mark snapshot kept on disk or sent by a
- *  replica from before) is read as one with no producer windows. */
-export const SNAPSHOT_FORMAT_VERSION = 3;
-const FORMAT_WITHOUT_PRODUCER_WINDOWS = 2;
+/** 3: the producerWindows table; 4: the queueLocks table. An older snapshot (a mark snapshot
+ *  kept on disk or sent by a replica from before) is read with the tables it predates empty. */
+export const SNAPSHOT_FORMAT_VERSION = 4;
+/** The oldest format still read. */
+const FORMAT_OLDEST_READ = 2;
+/** Tables added since FORMAT_OLDEST_READ, with the format that added them (each table's
+ *  snapshot is an array of rows: empty is []). */
+const TABLES_ADDED: readonly (readonly [table: string, sinceFormat: number])[] = [
+  ['producerWindows', 3],
+  ['queueLocks', 4],
+];
 
 export interface Snapshot {
   readonly formatVersion: number;
@@ -29,8 +36,13 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   const snapshot = packr.unpack(bytes) as Snapshot;
   assert(typeof snapshot === 'object' && snapshot !== null, 'snapshot: not a msgpack map');
   const tables = snapshot.tables as object | null | undefined;
-  if (snapshot.formatVersion === FORMAT_WITHOUT_PRODUCER_WINDOWS && typeof tables === 'object' && tables !== null && !('producerWindows' in tables)) {
-    return { ...snapshot, formatVersion: SNAPSHOT_FORMAT_VERSION, tables: { ...(tables as Snapshot['tables']), producerWindows: [] } };
+  const format = snapshot.formatVersion;
+  if (Number.isInteger(format) && format >= FORMAT_OLDEST_READ && format < SNAPSHOT_FORMAT_VERSION && typeof tables === 'object' && tables !== null) {
+    const upgraded: Record<string, unknown> = { ...tables };
+    for (const [table, since] of TABLES_ADDED) {
+      if (since > format && !(table in upgraded)) upgraded[table] = [];
+    }
+    return { ...snapshot, formatVersion: SNAPSHOT_FORMAT_VERSION, tables: upgraded as unknown as Snapshot['tables'] };
   }
   return snapshot;
 }

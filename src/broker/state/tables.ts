@@ -7,6 +7,7 @@ import { ConsumerOffsetTable } from './consumer-offset-table.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
 import { MembershipTable } from './membership-table.ts';
 import { ProducerWindowTable, type ProducerWindowTableOptions } from './producer-window-table.ts';
+import { QueueLockTable, type QueueLockTableOptions } from './queue-lock-table.ts';
 import { RetentionTable } from './retention-table.ts';
 import { TopicTable } from './topic-table.ts';
 
@@ -17,8 +18,9 @@ function tableList<T extends TableList<T>>(tables: T): T {
 }
 
 /** Fresh, empty tables, in restore order: a table may check itself against the ones before it
- *  (queues, offsets and producer windows against topics). `producerWindows`: test-only options. */
-export function createTables(producerWindows: ProducerWindowTableOptions = {}) {
+ *  (queues, offsets, producer windows and queue locks against topics). `producerWindows`,
+ *  `queueLocks`: test-only options. */
+export function createTables(producerWindows: ProducerWindowTableOptions = {}, queueLocks: QueueLockTableOptions = {}) {
   return tableList({
     topics: new TopicTable(),
     consumeQueues: new ConsumeQueueTable(),
@@ -26,6 +28,7 @@ export function createTables(producerWindows: ProducerWindowTableOptions = {}) {
     retention: new RetentionTable(),
     membership: new MembershipTable(),
     producerWindows: new ProducerWindowTable(producerWindows),
+    queueLocks: new QueueLockTable(queueLocks),
   });
 }
 

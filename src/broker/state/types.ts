@@ -1,5 +1,5 @@
 // What the state machine takes and answers: applied entries and their results, read results.
-import type { ErrorCode, SendBatchResult, SendResultItem, StoredMessage } from '../../protocol/index.ts';
+import type { ErrorCode, QueueRef, SendBatchResult, SendResultItem, StoredMessage } from '../../protocol/index.ts';
 
 /** What an entry's apply returns to whoever proposed it. Rejections are deterministic: every
  *  replica computes the same result. */
@@ -14,6 +14,8 @@ export type ApplyResult =
    *  queue, an offset past the queue's max offset, or CONSUMER_OFFSET_COUNT_MAX reached.
    *  Normally empty (the master checks the same before proposing). */
   | { readonly type: 'offsetsCommitted'; readonly rejected: readonly number[] }
+  /** A lockQueues command: the queues it asked for that its client now holds, in its order. */
+  | { readonly type: 'lockedQueues'; readonly queues: readonly QueueRef[] }
   | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string };
 
 /** An entry as the Raft core hands it over (structurally compatible with raft's Entry). */

@@ -1,8 +1,8 @@
 // The deleteTopic command: the topic goes from every table on every replica (its queue count, its
-// consume queues, every group's offsets on it, its producers' windows). Its messages stay in the
-// log until retention drops them, but nothing points at them any more: pulls, lookups by msgId or
-// key find nothing. A topic created again later (createTopic, or a send that auto-creates it) is
-// a new topic whose queues start at offset 0.
+// consume queues, every group's offsets on it, its producers' windows, its queue locks). Its
+// messages stay in the log until retention drops them, but nothing points at them any more:
+// pulls, lookups by msgId or key find nothing. A topic created again later (createTopic, or a send
+// that auto-creates it) is a new topic whose queues start at offset 0.
 import type { DeleteTopicCommand } from '../../commands.ts';
 import { validateTopicName } from '../../commands.ts';
 import { BrokerError } from '../../errors.ts';
@@ -24,6 +24,7 @@ export const deleteTopicHandler: CommandHandler<DeleteTopicCommand> = {
     tables.consumeQueues.deleteTopic(topic);
     tables.consumerOffsets.deleteTopic(topic);
     tables.producerWindows.deleteTopic(topic);
+    tables.queueLocks.deleteTopic(topic);
     tables.topics.delete(topic);
     return OK;
   },
