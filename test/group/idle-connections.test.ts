@@ -17,7 +17,9 @@ const FD_RESERVE = 200;
 const BEFORE_MS = 4000;
 /** The producer's first seconds are left out of its rate before the attack: it is warming up. */
 const WARM_UP_MS = 3000;
-const ATTACK_MS = 10_000;
+/** Long enough for the flood to be timed out (firstFrameTimeoutMs, 3 s) and reopened while both
+ *  producers run, and for the newcomer's 4 whole seconds. */
+const ATTACK_MS = 7000;
 /** When the second producer, created during the attack, starts. */
 const NEWCOMER_START_MS = 3000;
 /** An attacker's socket closed by the server is opened again after this. */
