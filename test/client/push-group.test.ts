@@ -105,3 +105,23 @@ t.test('for await: unacknowledged messages stop the pulls at pullThresholdForQue
   for (let i = 7; i < 30; i++) (await it.next()).value!.ack();
   await until(t, 'committed to the end', () => m.h.sm.queryOffset('G', 'T', 0) === 30);
 });
+
+t.test('bad options and calls are TypeErrors', async (t) => {
+  const ok = { servers: ['127.0.0.1:1'], group: 'G' };
+  t.throws(() => new PushConsumer({ ...ok, group: 'bad group' }), TypeError);
+  t.throws(() => new PushConsumer({ ...ok, clientId: 'no spaces please' }), TypeError);
+  t.throws(() => new PushConsumer({ ...ok, pullBatchSize: 0 }), TypeError);
+  t.throws(() => new PushConsumer({ ...ok, consumeThreadMax: 1.5 }), TypeError);
+  t.throws(() => new PushConsumer({ ...ok, maxReconsumeTimes: -2 }), TypeError);
+  t.throws(() => new PushConsumer({ ...ok, consumeModel: 'ALL' as never }), TypeError);
+  t.throws(() => new PushConsumer({ ...ok, namesrv: ['127.0.0.1:2'] }), TypeError, 'servers or namesrv');
+  const c = new PushConsumer(ok);
+  t.throws(() => c.subscribe('bad topic'), TypeError);
+  t.throws(() => c.subscribe('T', 'x'.repeat(1025)), TypeError);
+  await t.rejects(c.start(), TypeError, 'nothing subscribed');
+  c.subscribe('T');
+  c.registerMessageListener(() => 'CONSUME_SUCCESS');
+  t.throws(() => c.registerMessageListenerOrderly(() => 'SUCCESS'), TypeError, 'one listener');
+  t.throws(() => c.messages(), TypeError, 'a listener or messages()');
+  t.match(new PushConsumer({ ...ok }).clientId, /^[a-zA-Z0-9_.:-]+@\d+@[0-9a-f]{8}$/);
+});

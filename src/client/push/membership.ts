@@ -3,7 +3,7 @@
 // topic, and a consumerList long poll to one of them (the first by brokerName) that answers as
 // soon as the group's members change. Every master knows every member; the member list is taken
 // from that one master, so the members compare like with like.
-import { CONSUMER_LIST_WAIT_MS_MAX, type ConsumeModel, type ConsumerGroupView, type Subscription } from '../../protocol/index.ts';
+import { CONSUMER_LIST_WAIT_MS_MAX, isRetryable, type ConsumeModel, type ConsumerGroupView, type Subscription } from '../../protocol/index.ts';
 import { backoffMs, delay } from '../../net/index.ts';
 import type { Brokers } from './brokers.ts';
 
@@ -37,9 +37,11 @@ export class GroupMembership {
     return this.view?.clientIds ?? [];
   }
 
-  /** Sends one round of heartbeats; resolves when every master answered or failed. */
-  async heartbeat(): Promise<void> {
+  /** Sends one round of heartbeats; resolves when every master answered or failed, with the
+   *  refusals that retrying cannot cure (BAD_REQUEST, a full group). */
+  async heartbeat(): Promise<unknown[]> {
     const subscriptions = this.o.subscriptions();
+    const refusals: unknown[] = [];
     await Promise.all(
       this.o.brokerNames().map(async (name) => {
         const client = this.o.brokers.client(name);
@@ -50,11 +52,13 @@ export class GroupMembership {
             { tries: 2, deadline: Date.now() + this.o.requestTimeoutMs },
           );
           this.adopt(name, r.view);
-        } catch {
+        } catch (err) {
           // The next round tries again; the broker drops a member only after missed heartbeats.
+          if (!isRetryable(err)) refusals.push(err);
         }
       }),
     );
+    return refusals;
   }
 
   /** Follows the member list with long polls until stop(). */

@@ -19,6 +19,8 @@ import {
   SUBSCRIPTION_COUNT_MAX,
   SUSPEND_CURRENT_QUEUE_MS,
   TAG_EXPRESSION_LENGTH_MAX,
+  TOPIC_NAME_LENGTH_MAX,
+  TOPIC_NAME_PATTERN,
   parseTagExpression,
   retryTopicOf,
   type Subscription,
@@ -89,8 +91,8 @@ export class PushConsumer {
   private readonly requestTimeoutMs: number;
 
   constructor(options: PushConsumerOptions) {
-    if (typeof options.group !== 'string' || options.group.length === 0 || options.group.length > GROUP_NAME_LENGTH_MAX) {
-      throw new TypeError(`group must be a string of 1..${GROUP_NAME_LENGTH_MAX} characters`);
+    if (typeof options.group !== 'string' || options.group.length > GROUP_NAME_LENGTH_MAX || !TOPIC_NAME_PATTERN.test(options.group)) {
+      throw new TypeError(`group must be 1..${GROUP_NAME_LENGTH_MAX} characters of [%|a-zA-Z0-9_-], got ${JSON.stringify(options.group)}`);
     }
     if (options.servers !== undefined && options.namesrv !== undefined) throw new TypeError('give servers or namesrv, not both');
     if (options.consumeModel !== undefined && options.consumeModel !== 'CLUSTERING' && options.consumeModel !== 'BROADCASTING') {
@@ -142,7 +144,7 @@ export class PushConsumer {
   /** Subscribes to `topic` with a tag expression (`*`, or `TagA || TagB`); before start(). */
   subscribe(topic: string, expression = '*'): void {
     if (this.state !== 'created') throw new TypeError('subscribe before start()');
-    if (typeof topic !== 'string' || topic.length === 0) throw new TypeError('topic must be a non-empty string');
+    if (typeof topic !== 'string' || topic.length > TOPIC_NAME_LENGTH_MAX || !TOPIC_NAME_PATTERN.test(topic)) throw new TypeError(`topic must be 1..${TOPIC_NAME_LENGTH_MAX} characters of [%|a-zA-Z0-9_-], got ${JSON.stringify(topic)}`);
     if (typeof expression !== 'string' || expression.length > TAG_EXPRESSION_LENGTH_MAX) throw new TypeError(`expression must be a string of at most ${TAG_EXPRESSION_LENGTH_MAX} characters`);
     if (!this.subscriptions.has(topic) && this.subscriptions.size >= SUBSCRIPTION_COUNT_MAX - 1) throw new TypeError(`at most ${SUBSCRIPTION_COUNT_MAX - 1} subscriptions`);
     this.subscriptions.set(topic, { expression, tags: parseTagExpression(expression) });
@@ -228,12 +230,22 @@ export class PushConsumer {
       offsetStore: this.offsetStore,
       requestTimeoutMs: this.requestTimeoutMs,
       onAdded: (pq) => void this.pull(pq),
-      ...(o.onRebalance !== undefined ? { onRebalance: o.onRebalance } : {}),
+      onRebalance: (queues) => {
+        try {
+          o.onRebalance?.(queues);
+        } catch {
+          // the user's callback must not stop the rebalance
+        }
+      },
     });
     this.state = 'running';
     brokers.onChange(() => void this.rebalance());
     await this.refreshRoutes();
-    await this.membership.heartbeat();
+    const refusals = await this.membership.heartbeat();
+    if (refusals.length > 0) {
+      await this.shutdown();
+      throw refusals[0];
+    }
     this.membership.start();
     await this.rebalance();
     const every = (ms: number, fn: () => unknown) => this.timers.push(setInterval(() => void fn(), ms));
@@ -277,7 +289,11 @@ export class PushConsumer {
         const clientIds = this.membership!.clientIds;
         // Clustering before any member list: keep what we have rather than drop everything.
         if (this.consumeModel === 'CLUSTERING' && !clientIds.includes(this.clientId)) continue;
-        await this.table!.update(this.routes, clientIds);
+        try {
+          await this.table!.update(this.routes, clientIds);
+        } catch {
+          // A round that failed half-way is repaired by the next (timer, change, lock retry).
+        }
         this.scheduleLockRetry();
       } while (this.rebalanceAgain && this.state === 'running');
     })().finally(() => {
