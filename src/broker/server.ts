@@ -184,19 +184,8 @@ export class BrokerServer {
         case 'commitOffset':
           return this.whenMasterReady(req, conn, () => this.handleCommitOffset(req, conn));
         case 'lockQueues':
-          return this.whenMasterReady(req, conn, () =>
-            lockQueues(this.queueLockRequests, req.group, req.clientId, req.queues).then(
-              (queues) => this.reply(conn, { type: 'lockedQueues', id: req.id, queues }),
-              (err) => this.fail(conn, req.id, err),
-            ),
-          );
         case 'unlockQueues':
-          return this.whenMasterReady(req, conn, () =>
-            unlockQueues(this.queueLockRequests, req.group, req.clientId, req.queues).then(
-              () => this.reply(conn, { type: 'ok', id: req.id }),
-              (err) => this.fail(conn, req.id, err),
-            ),
-          );
+          return this.whenMasterReady(req, conn, () => this.handleQueueLocks(req, conn));
         case 'queryOffset': {
           const answer = () => this.reply(conn, { type: 'offset', id: req.id, offset: this.opts.stateMachine.queryOffset(req.group, req.topic, req.queueId) });
           if (req.consistency === 'linearizable') return this.linearizable(req, conn, answer);
@@ -369,6 +358,17 @@ export class BrokerServer {
   /** What the queue lock requests (queue-lock-requests.ts) work with. */
   private get queueLockRequests(): QueueLockRequests {
     return { stateMachine: this.opts.stateMachine, propose: (data) => this.opts.replica.propose(data), now: Date.now };
+  }
+
+  /** lockQueues (answered lockedQueues) and unlockQueues (answered ok), on a ready master. */
+  private handleQueueLocks(req: Extract<Request, { type: 'lockQueues' | 'unlockQueues' }>, conn: ServerConnection): void {
+    const done = req.type === 'lockQueues'
+      ? lockQueues(this.queueLockRequests, req.group, req.clientId, req.queues).then((queues): Response => ({ type: 'lockedQueues', id: req.id, queues }))
+      : unlockQueues(this.queueLockRequests, req.group, req.clientId, req.queues).then((): Response => ({ type: 'ok', id: req.id }));
+    done.then(
+      (resp) => this.reply(conn, resp),
+      (err) => this.fail(conn, req.id, err),
+    );
   }
 
   /** On the master: releases every queue lock `clientId` holds in `group` (a member left or
