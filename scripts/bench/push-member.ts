@@ -3,8 +3,9 @@
 //   {"ev":"ready","clientId"}                       started
 //   {"ev":"rebalance","t","queues":["broker/q",...]} its queues after a reallocation (t: Date.now())
 //   {"ev":"consumed","t","n"}                      every 200 ms: messages consumed so far
-//   {"ev":"msg","t","q","o","id","k","r"}          with --each: one per handler call (queue, offset,
-//                                                  msgId, keys, reconsumeTimes) at handler start
+//   {"ev":"msg","t","q","o","id","k","r","b"}      with --each: one per message at handler start (queue,
+//                                                  offset, msgId, keys, reconsumeTimes, body as UTF-8
+//                                                  clipped to 64 characters)
 // It runs until SIGTERM (shutdown: commits, unregisters) or SIGKILL.
 //   tsx scripts/bench/push-member.ts --servers H:P,H:P --group G --topic T [--orderly] [--each] [--client-id ID]
 import { PushConsumer } from '../../src/client/index.ts';
@@ -38,9 +39,9 @@ const consumer = new PushConsumer({
 });
 consumer.subscribe(String(flags.topic), '*');
 let consumed = 0;
-const seen = (m: { queueId: number; queueOffset: number; msgId: string; keys: string; reconsumeTimes: number; brokerName: string }): void => {
+const seen = (m: { queueId: number; queueOffset: number; msgId: string; keys: string; reconsumeTimes: number; brokerName: string; body: Uint8Array }): void => {
   consumed++;
-  if (each) out({ ev: 'msg', t: Date.now(), q: `${m.brokerName}/${m.queueId}`, o: m.queueOffset, id: m.msgId, k: m.keys, r: m.reconsumeTimes });
+  if (each) out({ ev: 'msg', t: Date.now(), q: `${m.brokerName}/${m.queueId}`, o: m.queueOffset, id: m.msgId, k: m.keys, r: m.reconsumeTimes, b: Buffer.from(m.body.subarray(0, 64)).toString() });
 };
 if (flags.orderly === true) {
   consumer.registerMessageListenerOrderly((msgs) => {
