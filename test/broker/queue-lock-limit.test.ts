@@ -1,8 +1,9 @@
 // The queue lock table's bound: QUEUE_LOCK_COUNT_MAX locks. A full table still renews the locks it
 // holds; a new lock is refused OVERLOADED (nothing changed) while every lock is fresh, and takes the
 // room of the lapsed ones once some lapsed (every replica drops the same, at the entry's atMs).
+// And a snapshot from before the table (format 3) restores with no locks.
 import t from 'tap';
-import { BrokerStateMachine, QUEUE_LOCK_COUNT_MAX, decodeSnapshot, encodeSnapshot } from '../../src/broker/index.ts';
+import { BrokerStateMachine, QUEUE_LOCK_COUNT_MAX, decodeSnapshot, encodeSnapshot, type Snapshot } from '../../src/broker/index.ts';
 import { LOCK_BATCH_QUEUE_COUNT_MAX, QUEUE_LOCK_LIFETIME_MS, TOPIC_QUEUE_COUNT_MAX } from '../../src/protocol/index.ts';
 import { FakeLog } from './harness.ts';
 
@@ -44,4 +45,16 @@ t.test('a full lock table renews, refuses new locks while all are fresh, and dro
   // A replica restored before that entry applies it alike.
   before.apply(log.entries[log.entries.length - 1]!);
   t.ok(Buffer.from(before.serializeState()).equals(Buffer.from(sm.serializeState())), 'a restored replica drops the same locks');
+});
+
+t.test('a snapshot of format 3 (before the queue locks) restores, with no locks', async (t) => {
+  const log = new FakeLog();
+  const sm = new BrokerStateMachine(log.options());
+  sm.apply(log.append({ kind: 'createTopic', topic: 'T', queues: 2 }));
+  const { queueLocks: _, ...older } = sm.snapshot().tables;
+  const bytes = encodeSnapshot({ ...sm.snapshot(), formatVersion: 3, tables: older } as unknown as Snapshot);
+  const restored = new BrokerStateMachine(log.options());
+  restored.restore(decodeSnapshot(bytes));
+  t.same(Buffer.from(restored.serializeState()), Buffer.from(sm.serializeState()));
+  t.equal(restored.queueLockCount, 0);
 });
