@@ -51,7 +51,8 @@ interface Member {
 
 export class ConsumerMembers {
   private readonly members: Member[];
-  /** Acknowledged ids not yet consumed successfully nor failed for the last time. */
+  /** Acknowledged ids not yet consumed successfully nor failed for the last time, and the ids
+   *  that were (an ack may come after the consumption). Both bounded by the run's sends. */
   private readonly pending = new Set<string>();
   private readonly settled = new Set<string>();
   private readonly unregister: () => void;
@@ -99,10 +100,14 @@ export class ConsumerMembers {
     };
     const main = path.join(o.srcDir ?? SRC_DIR, 'chaos', 'consumer-member.ts');
     const proc = spawn(process.execPath, ['--import', 'tsx', main, JSON.stringify(config)], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-    proc.on('error', (err) => o.log(`push consumer ${m.name}: ${err.message}`));
-    m.proc = proc;
     // One name per process: lines of a killed one still in the pipe keep theirs.
     const client = `${m.name}.${m.starts}`;
+    proc.on('error', (err) => o.log(`push consumer ${client}: ${err.message}`));
+    // Killed (consumer-kill) or stopped by us: signalCode or 0; anything else is worth a line.
+    proc.on('exit', (code) => {
+      if (code !== null && code !== 0) o.log(`push consumer ${client} exited with ${code} (its stderr is above)`);
+    });
+    m.proc = proc;
     this.record(client, { type: 'join', topic: o.topic, orderly: o.orderly, maxReconsumeTimes: CHAOS_MAX_RECONSUME_TIMES });
     readline.createInterface({ input: proc.stdout! }).on('line', (line) => this.onLine(client, line));
   }

@@ -8,11 +8,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { bodyOf, checkConsumers, CHAOS_CONSUMER_GROUP, ConsumerMembers, HistoryRecorder, parseHistory, type HistoryEvent } from '../../src/chaos/index.ts';
+import { ALL_FAULTS, bodyOf, checkConsumers, CHAOS_CONSUMER_GROUP, ConsumerMembers, faultsValidFor, HistoryRecorder, parseHistory, type HistoryEvent } from '../../src/chaos/index.ts';
 import { startMaster, until } from '../client/push-harness.ts';
 
 const TOPIC = 'chaos';
 const MESSAGES = 300;
+
+t.test('consumer-kill is in `all` only for runs with push consumers (old seeds draw as before)', async (t) => {
+  t.ok(ALL_FAULTS.includes('consumer-kill'));
+  t.notOk(faultsValidFor(3, 1).includes('consumer-kill'));
+  t.same(faultsValidFor(3, 1, 2), [...faultsValidFor(3, 1), 'consumer-kill'], 'the same list, consumer-kill last');
+});
 
 t.test('two members, one killed and replaced: every message consumed or dead-lettered, retries counted', async (t) => {
   const m = await startMaster(t, { delayLevelsMs: Array.from({ length: 18 }, () => 50) });
