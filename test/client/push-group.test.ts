@@ -25,11 +25,11 @@ t.test('three members share 8 queues; every message once; a member leaving hands
       for (const msg of msgs) seen.set(Buffer.from(msg.body).toString(), (seen.get(Buffer.from(msg.body).toString()) ?? 0) + 1);
       return 'CONSUME_SUCCESS' as const;
     });
+    m.track(c);
     await c.start();
     members.push(c);
     return c;
   };
-  t.teardown(() => Promise.all(members.map((c) => c.shutdown())));
   const c1 = await start('m1');
   const c2 = await start('m2');
   const c3 = await start('m3');
@@ -76,7 +76,7 @@ t.test('a tag expression delivers only the tags it names', async (t) => {
     return 'CONSUME_SUCCESS';
   });
   await c.start();
-  t.teardown(() => c.shutdown());
+  m.track(c);
   for (const [i, tag] of ['TagA', 'TagC', 'TagB', '', 'TagA'].entries()) m.send('T', 0, [`m${i}`], { tags: tag });
   await until(t, 'three consumed', () => got.length === 3);
   await until(t, 'the offset moved past the skipped ones', () => m.h.sm.queryOffset('G', 'T', 0) === 5);
@@ -91,7 +91,7 @@ t.test('for await: unacknowledged messages stop the pulls at pullThresholdForQue
   c.subscribe('T');
   const it = c.messages();
   await c.start();
-  t.teardown(() => c.shutdown());
+  m.track(c);
   const held = [];
   for (let i = 0; i < 6; i++) held.push((await it.next()).value!);
   t.strictSame(held.map((x) => x.queueOffset), [0, 1, 2, 3, 4, 5], 'pulls of 2 until 5 are held: 6');

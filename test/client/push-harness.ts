@@ -29,6 +29,9 @@ export interface TestMaster {
   readonly h: Harness;
   readonly server: BrokerServer;
   readonly addr: string;
+  /** Shuts `c` down when the test ends, before the master closes (else its last commits and
+   *  unregister would wait out their timeouts). */
+  track<C extends { shutdown(): Promise<void> }>(c: C): C;
   createTopic(topic: string, queues: number): void;
   /** Stores `bodies` (each with `extra`: tags, keys...) in one queue. */
   send(topic: string, queueId: number, bodies: readonly string[], extra?: Partial<MessageInput>): void;
@@ -40,7 +43,11 @@ export async function startMaster(t: Test, over: Partial<BrokerServerOptions> = 
   const replica = fakeMaster(h);
   const server = new BrokerServer(testServerOptions(h.sm, replica, { autoCreateTopicEnable: false, ...over }));
   await server.start();
-  t.teardown(() => server.close());
+  const tracked: { shutdown(): Promise<void> }[] = [];
+  t.teardown(async () => {
+    await Promise.all(tracked.map((c) => c.shutdown()));
+    await server.close();
+  });
   if (over.delayLevelsMs !== undefined) {
     const schedule = new ScheduleService({
       stateMachine: h.sm,
@@ -59,6 +66,10 @@ export async function startMaster(t: Test, over: Partial<BrokerServerOptions> = 
     h,
     server,
     addr: `127.0.0.1:${server.port}`,
+    track: (c) => {
+      tracked.push(c);
+      return c;
+    },
     createTopic: (topic, queues) => void h.run({ kind: 'createTopic', topic, queues }, 3),
     send: (topic, queueId, bodies, extra = {}) => {
       const cmd = h.sm.prepareSend(topic, queueId, bodies.map((b) => ({ ...extra, body: Buffer.from(b) })), ts++);

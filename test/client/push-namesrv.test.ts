@@ -12,9 +12,7 @@ t.test('two members over two broker groups: 4 queues divided, every message cons
   const ns = await NamesrvServer.start({ host: '127.0.0.1', port: 0 });
   const conn = new Connection({ host: '127.0.0.1', port: ns.port });
   const members: PushConsumer[] = [];
-  // Members first: their NameServer watch ends with them.
   t.teardown(async () => {
-    await Promise.all(members.map((c) => c.shutdown()));
     await conn.close();
     await ns.close();
   });
@@ -30,6 +28,7 @@ t.test('two members over two broker groups: 4 queues divided, every message cons
   const seen = new Map<string, string>();
   for (const id of ['m1', 'm2']) {
     const c = new PushConsumer({ namesrv: [`127.0.0.1:${ns.port}`], group: 'G', clientId: id, consumeFrom: 'first', heartbeatBrokerInterval: 200, pullLongPollMs: 500, persistConsumerOffsetInterval: 100 });
+    a.track(c); // shut down before the masters close (a's teardown runs first)
     c.subscribe('T');
     c.registerMessageListener((msgs) => {
       for (const m of msgs) seen.set(Buffer.from(m.body).toString(), m.brokerName);
@@ -50,4 +49,6 @@ t.test('two members over two broker groups: 4 queues divided, every message cons
   t.equal(seen.get('b1-0'), 'broker-b', 'the message names its broker group');
   await until(t, 'offsets committed at both masters', () => [a, b].every((m) => m.h.sm.queryOffset('G', 'T', 0) === 2 && m.h.sm.queryOffset('G', 'T', 1) === 2));
   t.strictSame([...b.server.groups.registry.view('G').clientIds], ['m1', 'm2'], 'both members heartbeat to broker-b too');
+  await Promise.all(members.map((c) => c.shutdown()));
+  t.strictSame([...a.server.groups.registry.view('G').clientIds], [], 'shutdown unregistered them');
 });

@@ -33,11 +33,11 @@ t.test('two orderly members: in order per queue, one handler per queue, a member
       done.set(q, [...(done.get(q) ?? []), msg.queueOffset]);
       return 'SUCCESS' as const;
     });
+    m.track(c);
     await c.start();
     members.push(c);
     return c;
   };
-  t.teardown(() => Promise.all(members.map((c) => c.shutdown())));
   const a = await start('m1');
   const b = await start('m2');
   await until(t, 'both members hold two queues', () => a.allocatedQueues().length === 2 && b.allocatedQueues().length === 2);
@@ -68,7 +68,7 @@ t.test('a queue whose lock another client holds is taken once that lock is relea
     return 'SUCCESS';
   });
   await c.start();
-  t.teardown(() => c.shutdown());
+  m.track(c);
   m.send('L', 0, ['a']);
   m.send('L', 1, ['b']);
   await until(t, 'queue 1 consumed', () => got.includes(1));

@@ -28,7 +28,7 @@ t.test('RECONSUME_LATER and throws go to the retry topic; after maxReconsumeTime
     return 'CONSUME_SUCCESS' as const;
   });
   await c.start();
-  t.teardown(() => c.shutdown());
+  m.track(c);
   m.send('T', 0, ['ok', 'once']);
   m.send('T', 1, ['always']);
   await until(t, 'once consumed on its retry', () => tries.get('once')?.length === 2);
@@ -56,6 +56,7 @@ t.test('broadcasting: every member gets every message, failures are not retried,
   const got = new Map<string, string[]>();
   const member = (id: string) => {
     const c = new PushConsumer({ servers: [m.addr], group: 'B', clientId: id, ...fast, consumeModel: 'BROADCASTING', offsetStoreDir: dir });
+    m.track(c);
     c.subscribe('T');
     c.registerMessageListener((msgs) => {
       for (const msg of msgs) got.set(id, [...(got.get(id) ?? []), Buffer.from(msg.body).toString()]);
