@@ -14,6 +14,7 @@ export {
   parseNamesrvAddr,
   keyHash,
   type ProducerOptions,
+  type ProducerMessage,
   type SendOptions,
   type SendCallback,
   type QueueSelector,

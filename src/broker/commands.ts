@@ -17,6 +17,9 @@
 //     commitOffsets [[group, topic, queueId, offset]...]
 //     retain        [cutAt, atMs]
 //     deleteTopic   [topic]
+//     scheduleSkip  [level, from, to]
+//   A delivery of delayed messages is a sendBatch [topic, queueId, storeTimestamp,
+//   autoCreateQueues, level, from, to, [message...]] (8 fields; schedule-service.ts).
 //     lockQueues    [group, clientId, atMs, [[topic, queueId]...]]
 //     unlockQueues  [group, clientId, [[topic, queueId]...]]
 //     unlockAllQueues [group, clientId]
@@ -40,9 +43,10 @@ import {
   type QueueRef,
 } from '../protocol/index.ts';
 import { BrokerError, CommandDecodeError } from './errors.ts';
-import { encodeSendBatch, readSendBatchHead, SEND_BATCH_FIELDS, SEND_BATCH_FIELDS_WITH_PRODUCER, type SendBatchHead } from './send-batch-encoding.ts';
+import { encodeSendBatch, readSendBatchHead, SEND_BATCH_FIELDS, SEND_BATCH_FIELDS_WITH_PRODUCER, SEND_BATCH_FIELDS_WITH_SCHEDULE, type ScheduleAdvance, type SendBatchHead } from './send-batch-encoding.ts';
+import { DELAY_LEVEL_COUNT_MAX } from './delay-levels.ts';
 
-export type { SendBatchHead } from './send-batch-encoding.ts';
+export type { ScheduleAdvance, SendBatchHead } from './send-batch-encoding.ts';
 
 export const COMMAND_VERSION = 1;
 
@@ -67,7 +71,19 @@ export interface SendBatchCommand {
    *  producer on this queue with the first result (state/producer-window-table.ts). */
   readonly producerId?: string;
   readonly seq?: number;
+  /** A delivery of delayed messages (schedule-service.ts): stored only while delay level
+   *  `level`'s schedule offset is `from`, which it moves to `to`. Never with a producer. */
+  readonly schedule?: ScheduleAdvance;
   readonly messages: readonly MessageInput[];
+}
+
+/** Moves a delay level's schedule offset past messages retention deleted before they were due
+ *  (from the offset `from` to the queue's minOffset `to`); refused unless the offset is `from`. */
+export interface ScheduleSkipCommand {
+  readonly kind: 'scheduleSkip';
+  readonly level: number;
+  readonly from: number;
+  readonly to: number;
 }
 
 export interface CreateTopicCommand {
@@ -134,11 +150,11 @@ export interface UnlockAllQueuesCommand {
   readonly clientId: string;
 }
 
-export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | RetainCommand | DeleteTopicCommand | LockQueuesCommand | UnlockQueuesCommand | UnlockAllQueuesCommand | NoopCommand;
+export type BrokerCommand = SendBatchCommand | CreateTopicCommand | CommitOffsetsCommand | RetainCommand | DeleteTopicCommand | LockQueuesCommand | UnlockQueuesCommand | UnlockAllQueuesCommand | ScheduleSkipCommand | NoopCommand;
 export type CommandKind = BrokerCommand['kind'];
 
-const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3, retain: 4, deleteTopic: 5, lockQueues: 6, unlockQueues: 7, unlockAllQueues: 8 };
-const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets', 'retain', 'deleteTopic', 'lockQueues', 'unlockQueues', 'unlockAllQueues'];
+const KIND_CODE: Readonly<Record<CommandKind, number>> = { noop: 0, sendBatch: 1, createTopic: 2, commitOffsets: 3, retain: 4, deleteTopic: 5, lockQueues: 6, unlockQueues: 7, unlockAllQueues: 8, scheduleSkip: 9 };
+const KIND_BY_CODE: readonly CommandKind[] = ['noop', 'sendBatch', 'createTopic', 'commitOffsets', 'retain', 'deleteTopic', 'lockQueues', 'unlockQueues', 'unlockAllQueues', 'scheduleSkip'];
 const HEADER_BYTES = 2;
 
 // useRecords: false keeps the encoding plain msgpack (no msgpackr record extension), so the bytes
@@ -165,6 +181,9 @@ export function encodeCommand(cmd: BrokerCommand): Uint8Array {
       break;
     case 'deleteTopic':
       fields = [cmd.topic];
+      break;
+    case 'scheduleSkip':
+      fields = [cmd.level, cmd.from, cmd.to];
       break;
     case 'lockQueues':
       fields = [cmd.group, cmd.clientId, cmd.atMs, cmd.queues.map((q) => [q.topic, q.queueId])];
@@ -211,9 +230,10 @@ export function decodeCommand(data: Uint8Array): BrokerCommand {
   }
   switch (kind) {
     case 'sendBatch': {
-      const f = tuple(fields, SEND_BATCH_FIELDS, SEND_BATCH_FIELDS_WITH_PRODUCER, kind);
-      if (f.length !== SEND_BATCH_FIELDS && f.length !== SEND_BATCH_FIELDS_WITH_PRODUCER) throw new CommandDecodeError(`sendBatch has ${f.length} fields`);
+      const f = tuple(fields, SEND_BATCH_FIELDS, SEND_BATCH_FIELDS_WITH_SCHEDULE, kind);
+      if (f.length !== SEND_BATCH_FIELDS && f.length !== SEND_BATCH_FIELDS_WITH_PRODUCER && f.length !== SEND_BATCH_FIELDS_WITH_SCHEDULE) throw new CommandDecodeError(`sendBatch has ${f.length} fields`);
       const withProducer = f.length === SEND_BATCH_FIELDS_WITH_PRODUCER;
+      const withSchedule = f.length === SEND_BATCH_FIELDS_WITH_SCHEDULE;
       const messages = array(f[f.length - 1], 'messages').map(unpackMessage);
       return {
         kind,
@@ -222,6 +242,7 @@ export function decodeCommand(data: Uint8Array): BrokerCommand {
         storeTimestamp: uint(f[2], 'storeTimestamp'),
         autoCreateQueues: uint(f[3], 'autoCreateQueues'),
         ...(withProducer ? { producerId: str(f[4], 'producerId'), seq: uint(f[5], 'seq') } : {}),
+        ...(withSchedule ? { schedule: { level: uint(f[4], 'level'), from: uint(f[5], 'from'), to: uint(f[6], 'to') } } : {}),
         messages,
       };
     }
@@ -244,6 +265,10 @@ export function decodeCommand(data: Uint8Array): BrokerCommand {
     case 'deleteTopic': {
       const f = tuple(fields, 1, 1, kind);
       return { kind, topic: str(f[0], 'topic') };
+    }
+    case 'scheduleSkip': {
+      const f = tuple(fields, 3, 3, kind);
+      return { kind, level: uint(f[0], 'level'), from: uint(f[1], 'from'), to: uint(f[2], 'to') };
     }
     case 'lockQueues': {
       const f = tuple(fields, 4, 4, kind);
@@ -281,6 +306,7 @@ export function decodeSendBatchHead(data: Uint8Array): SendBatchHead {
   if (head.autoCreateQueues !== 0) validateQueueCount(head.autoCreateQueues);
   if (head.count === 0 || head.count > SEND_BATCH_COUNT_MAX) throw badRequest(`a send carries ${head.count} messages, not 1..${SEND_BATCH_COUNT_MAX}`);
   if (head.producerId !== undefined) validateProducerSeq(head.producerId, head.seq, head.count);
+  if (head.schedule !== undefined) validateScheduleAdvance(head.schedule, head.count);
   return head;
 }
 
@@ -362,6 +388,14 @@ export function validateProducerSeq(producerId: unknown, seq: unknown, count: nu
   if (!Number.isSafeInteger((seq as number) + count)) throw badRequest(`seq ${String(seq)} + ${count} messages is past the largest safe integer`);
 }
 
+/** A schedule offset's move: level 1..DELAY_LEVEL_COUNT_MAX, from < to (a delivery of `count`
+ *  messages moves it by exactly that many; a skip, `count` undefined, by any). */
+export function validateScheduleAdvance(a: ScheduleAdvance, count?: number): void {
+  if (!Number.isInteger(a.level) || a.level < 1 || a.level > DELAY_LEVEL_COUNT_MAX) throw badRequest(`delay level must be an integer in 1..${DELAY_LEVEL_COUNT_MAX}, got ${String(a.level)}`);
+  if (!Number.isSafeInteger(a.from) || a.from < 0 || !Number.isSafeInteger(a.to) || a.to <= a.from) throw badRequest(`schedule offsets must be integers with 0 <= from < to, got ${String(a.from)}..${String(a.to)}`);
+  if (count !== undefined && a.to - a.from !== count) throw badRequest(`a delivery of ${count} delayed messages moves the schedule offset by ${a.to - a.from}`);
+}
+
 export function validateOffset(offset: unknown): asserts offset is number {
   if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw badRequest(`offset must be a non-negative integer, got ${String(offset)}`);
 }
@@ -434,6 +468,10 @@ export function validateCommand(cmd: BrokerCommand): void {
       if (cmd.autoCreateQueues !== 0) validateQueueCount(cmd.autoCreateQueues);
       validateMessages(cmd.messages);
       validateProducerSeq(cmd.producerId, cmd.seq, cmd.messages.length);
+      if (cmd.schedule !== undefined) {
+        if (cmd.producerId !== undefined) throw badRequest('a delivery of delayed messages has no producer');
+        validateScheduleAdvance(cmd.schedule, cmd.messages.length);
+      }
       return;
     case 'createTopic':
       validateTopicName(cmd.topic);
@@ -457,6 +495,9 @@ export function validateCommand(cmd: BrokerCommand): void {
       return;
     case 'deleteTopic':
       validateTopicName(cmd.topic);
+      return;
+    case 'scheduleSkip':
+      validateScheduleAdvance(cmd);
       return;
     case 'lockQueues':
       if (!Number.isSafeInteger(cmd.atMs) || cmd.atMs < 0) throw badRequest('atMs must be a non-negative integer');

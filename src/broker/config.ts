@@ -6,7 +6,8 @@ import type { FlushDiskType } from '../commitlog/index.ts';
 import { CONNECTIONS_MAX, CONNECTIONS_PER_ADDRESS_MAX, FIRST_FRAME_TIMEOUT_MS, parseAddr } from '../net/index.ts';
 import { CodedError } from '../util/index.ts';
 import { suggestKey } from './config-suggest.ts';
-import { BROKER_EXPIRY_MS, REGISTER_NAMESRV_PERIOD_MS_DEFAULT, TOPIC_QUEUE_COUNT_MAX } from '../protocol/index.ts';
+import { DELAY_LEVEL_COUNT_MAX, formatMessageDelayLevel, parseMessageDelayLevel } from './delay-levels.ts';
+import { BROKER_EXPIRY_MS, MESSAGE_DELAY_LEVEL_DEFAULT, REGISTER_NAMESRV_PERIOD_MS_DEFAULT, TOPIC_QUEUE_COUNT_MAX } from '../protocol/index.ts';
 
 export class ConfigError extends CodedError<'BAD_CONFIG'> {
   override readonly name = 'ConfigError';
@@ -77,6 +78,8 @@ export interface BrokerConfig {
   readonly fileReservedTime: number;
   /** Hours of the day (local time) when expired messages are deleted in normal operation. */
   readonly deleteWhen: readonly number[];
+  /** Delay levels (RocketMQ's messageDelayLevel), ms per level: delayed sends and retries. */
+  readonly messageDelayLevel: readonly number[];
   /** HTTP port of the Prometheus metrics listener (on brokerIP1); 0: off. */
   readonly metricsPromExporterPort: number;
   /** Whether the in-memory message key index (queryMsgByKey) is kept. */
@@ -224,6 +227,7 @@ export const CONFIG_KEYS: readonly ConfigKeyInfo[] = [
     description: 'Hours a message is kept at least (fractions allowed, e.g. 0.5); older ones are deleted at a deleteWhen hour, or at once when the disk is fuller than diskMaxUsedSpaceRatio. Deletion goes by commitlog segment (mappedFileSizeCommitLog).',
   },
   { key: 'deleteWhen', default: '04', description: 'Hours of the day (local time, ;-separated, e.g. 04;16) when expired messages are deleted in normal operation.' },
+  { key: 'messageDelayLevel', default: MESSAGE_DELAY_LEVEL_DEFAULT, description: `Delay levels, space-separated: a message sent with property DELAY=n waits the n-th (a retry of a consumer group waits level 3 + its reconsume times); units ms s m h d, at most ${DELAY_LEVEL_COUNT_MAX} levels, each up to 30d. Read by the master only.` },
   {
     key: 'metricsPromExporterPort',
     default: '0',
@@ -318,7 +322,9 @@ export function makeConfig(values: Partial<Record<ConfigKey, string>>, source = 
   const logFiles = readLogFiles(v);
   const disk = readDiskRatios(v);
   const namesrv = readNamesrv(v);
-  return { ...names, ...peers, dLegerJoin, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, ...observability, ...logFiles, ...disk, ...namesrv };
+  const messageDelayLevel = parseMessageDelayLevel(v.withDefault('messageDelayLevel'));
+  if (typeof messageDelayLevel === 'string') throw v.err('messageDelayLevel', messageDelayLevel);
+  return { ...names, ...peers, dLegerJoin, ...client, ...store, preferredLeaderId, ...options, ...timing, ...catchUp, ...retention, messageDelayLevel, ...observability, ...logFiles, ...disk, ...namesrv };
 }
 
 /** The raw values of one broker.conf; each reader checks one key and names it in its error. */
@@ -580,7 +586,7 @@ export function renderConfig(cfg: BrokerConfig): string {
           ? (v as readonly string[]).join(';')
           : key === 'deleteWhen'
             ? (v as readonly number[]).map((h) => String(h).padStart(2, '0')).join(';')
-            : String(v);
+            : key === 'messageDelayLevel' ? formatMessageDelayLevel(v as readonly number[]) : String(v);
     lines.push(`# ${description}`, `${key}=${text}`);
   }
   return lines.join('\n') + '\n';

@@ -39,6 +39,7 @@ import { MarkStore } from './retention-marks.ts';
 import { finishInterruptedInstall, installSnapshot } from './snapshot-install.ts';
 import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
 import { RetentionService } from './retention-service.ts';
+import { ScheduleService } from './schedule-service.ts';
 import { traceAs } from '../trace/index.ts';
 
 /** Logged once by a replica that learns it was removed from its group (it then stops). */
@@ -101,6 +102,7 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
     () => registrar.stop(),
     async () => stopKeyIndexRebuild(),
     async () => parts.retention.stop(),
+    async () => parts.schedule.stop(),
     async () => disk.close(),
     async () => metricsServer?.close(),
     () => parts.server.close(),
@@ -117,7 +119,6 @@ export async function startNode(config: BrokerConfig, logger: Logger): Promise<R
   };
   await disk.start();
   await startParts(parts, closers, logger);
-  parts.retention.start();
   if (metrics !== undefined) {
     metrics.useSources(metricsSources(config, stores, parts));
     try {
@@ -241,6 +242,8 @@ interface NodeParts {
   readonly server: BrokerServer;
   /** The master's retention proposals. */
   readonly retention: RetentionService;
+  /** The master's delivery of delayed messages (schedule-service.ts). */
+  readonly schedule: ScheduleService;
   /** This replica's client address as clients are told it. */
   readonly advertisedAddr: string;
 }
@@ -295,7 +298,9 @@ function createParts(
   });
   const retention = createRetention(config, logger, stores, replica, disk);
   const server = createServer(config, stores, replica, members.view, (id) => learnedClientAddr.get(id) ?? members.view.directory.clientAddr(id), logFn, disk, metrics);
-  return { transport, throttle, snapshotSender, replica, server, retention, advertisedAddr };
+  const autoCreateQueues = config.autoCreateTopicEnable ? config.defaultTopicQueueNums : 0;
+  const schedule = new ScheduleService({ stateMachine: stores.stateMachine, delayLevelsMs: config.messageDelayLevel, autoCreateQueues, leaderReady: () => replica.leaderReady, propose: (data) => replica.propose(data), logger });
+  return { transport, throttle, snapshotSender, replica, server, retention, schedule, advertisedAddr };
 }
 
 /** The client listener of this replica. */
@@ -333,6 +338,7 @@ function createServer(
     disk,
     writesStalled: () => replica.writesStalled,
     slaveRead: slaveReadSettingsOf(config, stores.log),
+    delayLevelsMs: config.messageDelayLevel,
     ...(metrics !== undefined ? { metrics } : {}),
   });
 }
@@ -456,11 +462,14 @@ function createTransport(
 /** Starts the transport, the driver and the server. A port in use, most often, refuses one:
  *  then nothing may keep running half-started (a Raft member without a client listener would
  *  vote and replicate while no client can reach it), so everything is closed. */
-async function startParts({ transport, replica, server }: NodeParts, closers: readonly (() => Promise<void>)[], logger: Logger): Promise<void> {
+async function startParts({ transport, replica, server, retention, schedule }: NodeParts, closers: readonly (() => Promise<void>)[], logger: Logger): Promise<void> {
   try {
     await transport.start();
     replica.start();
     await server.start();
+    // The master's timers: they propose only while this replica is a ready master.
+    retention.start();
+    schedule.start();
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'could not start; closing');
     for (const close of closers) {

@@ -123,14 +123,26 @@ export interface SendBatchFields {
   /** Idempotent producer (both or neither): its id and the batch's first sequence number. */
   readonly producerId?: string;
   readonly seq?: number;
+  /** A delivery of delayed messages (schedule-service.ts): never with a producer. */
+  readonly schedule?: ScheduleAdvance;
   readonly messages: readonly MessageInput[];
+}
+
+/** A delivery of delayed messages moves delay level `level`'s schedule offset from `from` to
+ *  `to` (= from + the batch's count): apply stores the batch only while the offset is `from`. */
+export interface ScheduleAdvance {
+  readonly level: number;
+  readonly from: number;
+  readonly to: number;
 }
 
 /** Fields of a sendBatch entry without a producer, and with one (producerId and seq added
  *  before the messages): the count tells the two layouts apart, so entries written before
- *  producers had ids decode unchanged, and a send without one keeps exactly those bytes. */
+ *  producers had ids decode unchanged, and a send without one keeps exactly those bytes. A
+ *  delivery of delayed messages has level, from and to there instead (8 fields). */
 export const SEND_BATCH_FIELDS = 5;
 export const SEND_BATCH_FIELDS_WITH_PRODUCER = 7;
+export const SEND_BATCH_FIELDS_WITH_SCHEDULE = 8;
 
 /** The entry bytes: `header` (version, kind) then the msgpack array
  *  [topic, queueId, storeTimestamp, autoCreateQueues, (producerId, seq,) [[body, keys?, tags?, properties?]...]]. */
@@ -138,7 +150,10 @@ export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields)
   // Callers validated the command (validateCommand, prepareSend); the writer has no other path
   // for a number than these unsigned integers, so anything else must not reach it.
   const withProducer = cmd.producerId !== undefined;
-  for (const v of withProducer ? [cmd.queueId, cmd.storeTimestamp, cmd.autoCreateQueues, cmd.seq] : [cmd.queueId, cmd.storeTimestamp, cmd.autoCreateQueues]) {
+  const sched = cmd.schedule;
+  if (withProducer && sched !== undefined) throw new TypeError('a delivery of delayed messages has no producer');
+  const extra = withProducer ? [cmd.seq] : sched !== undefined ? [sched.level, sched.from, sched.to] : [];
+  for (const v of [cmd.queueId, cmd.storeTimestamp, cmd.autoCreateQueues, ...extra]) {
     if (!Number.isSafeInteger(v) || v! < 0) throw new TypeError(`sendBatch field ${v} is not a non-negative safe integer`);
   }
   const topic = UTF8.encode(cmd.topic);
@@ -147,6 +162,7 @@ export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields)
   let size = header.length + 1 + strHeaderBytes(topic.length) + topic.length;
   size += uintBytes(cmd.queueId) + uintBytes(cmd.storeTimestamp) + uintBytes(cmd.autoCreateQueues);
   if (producerId !== null) size += strHeaderBytes(producerId.length) + producerId.length + uintBytes(cmd.seq!);
+  if (sched !== undefined) size += uintBytes(sched.level) + uintBytes(sched.from) + uintBytes(sched.to);
   size += arrayHeaderBytes(cmd.messages.length);
   for (let i = 0; i < cmd.messages.length; i++) {
     const m = cmd.messages[i];
@@ -159,7 +175,7 @@ export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields)
   const out = Buffer.allocUnsafeSlow(size);
   const w = new Writer(out, 0);
   for (const b of header) w.byte(b);
-  w.array(producerId === null ? SEND_BATCH_FIELDS : SEND_BATCH_FIELDS_WITH_PRODUCER);
+  w.array(producerId !== null ? SEND_BATCH_FIELDS_WITH_PRODUCER : sched !== undefined ? SEND_BATCH_FIELDS_WITH_SCHEDULE : SEND_BATCH_FIELDS);
   w.str(topic);
   w.uint(cmd.queueId);
   w.uint(cmd.storeTimestamp);
@@ -167,6 +183,11 @@ export function encodeSendBatch(header: readonly number[], cmd: SendBatchFields)
   if (producerId !== null) {
     w.str(producerId);
     w.uint(cmd.seq!);
+  }
+  if (sched !== undefined) {
+    w.uint(sched.level);
+    w.uint(sched.from);
+    w.uint(sched.to);
   }
   w.array(cmd.messages.length);
   for (let i = 0; i < cmd.messages.length; i++) {
@@ -194,6 +215,8 @@ export interface SendBatchHead {
    *  a send without one. */
   readonly producerId: string | undefined;
   readonly seq: number | undefined;
+  /** A delivery of delayed messages: the schedule offset it advances; undefined otherwise. */
+  readonly schedule: ScheduleAdvance | undefined;
   readonly count: number;
   /** Byte position of the first message in the entry's data. */
   readonly messagesPos: number;
@@ -293,8 +316,8 @@ class Reader {
 export function readSendBatchHead(data: Uint8Array, headerBytes: number, fail: (why: string) => Error): SendBatchHead {
   const r = new Reader(data, headerBytes, fail);
   const fields = r.arrayLength('sendBatch command');
-  if (fields !== SEND_BATCH_FIELDS && fields !== SEND_BATCH_FIELDS_WITH_PRODUCER) {
-    throw fail(`sendBatch is an array of ${fields} fields, not ${SEND_BATCH_FIELDS} or ${SEND_BATCH_FIELDS_WITH_PRODUCER}`);
+  if (fields !== SEND_BATCH_FIELDS && fields !== SEND_BATCH_FIELDS_WITH_PRODUCER && fields !== SEND_BATCH_FIELDS_WITH_SCHEDULE) {
+    throw fail(`sendBatch is an array of ${fields} fields, not ${SEND_BATCH_FIELDS}, ${SEND_BATCH_FIELDS_WITH_PRODUCER} or ${SEND_BATCH_FIELDS_WITH_SCHEDULE}`);
   }
   const topic = r.str('topic');
   const queueId = r.uint('queueId');
@@ -306,8 +329,10 @@ export function readSendBatchHead(data: Uint8Array, headerBytes: number, fail: (
     producerId = r.str('producerId');
     seq = r.uint('seq');
   }
+  let schedule: ScheduleAdvance | undefined;
+  if (fields === SEND_BATCH_FIELDS_WITH_SCHEDULE) schedule = { level: r.uint('level'), from: r.uint('from'), to: r.uint('to') };
   const count = r.arrayLength('messages');
-  return { topic, queueId, storeTimestamp, autoCreateQueues, producerId, seq, count, messagesPos: r.pos };
+  return { topic, queueId, storeTimestamp, autoCreateQueues, producerId, seq, schedule, count, messagesPos: r.pos };
 }
 
 /**

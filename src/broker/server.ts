@@ -19,8 +19,10 @@ import type { ServerMetrics } from './metrics.ts';
 import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import { confChangeOf, membersInfoOf, replicaIdsOf, type MembersView } from './member-requests.ts';
-import { lockQueues, releaseLocksOf, unlockQueues, type QueueLockRequests } from './queue-lock-requests.ts';
 import { ConsumerGroupService, type SlaveReadSettings } from './consumer-groups/index.ts';
+import { lockQueues, releaseLocksOf, unlockQueues, type QueueLockRequests } from './queue-lock-requests.ts';
+import { proposeWithTopics, routeDelayed, sendBack, type DelayedSendContext } from './delayed-send.ts';
+import { DEFAULT_DELAY_LEVELS_MS } from './delay-levels.ts';
 import type { ApplyResult, BrokerStateMachine, ProducerSeq, PullResult } from './state-machine.ts';
 import { trace, tracing } from '../trace/index.ts';
 
@@ -69,6 +71,8 @@ export interface BrokerServerOptions {
   readonly writesStalled?: () => boolean;
   /** slaveReadEnable and the log it measures backlogs in (consumer-groups/slave-read.ts). */
   readonly slaveRead?: SlaveReadSettings;
+  /** messageDelayLevel in ms per level (delayed sends, sendBack); default the RocketMQ levels. */
+  readonly delayLevelsMs?: readonly number[];
 }
 
 interface ParkedPull {
@@ -183,6 +187,8 @@ export class BrokerServer {
           return this.whenMasterReady(req, conn, () => this.groups.handle(req, conn, (resp) => this.reply(conn, resp), (err) => this.fail(conn, req.id, err)));
         case 'commitOffset':
           return this.whenMasterReady(req, conn, () => this.handleCommitOffset(req, conn));
+        case 'sendBack':
+          return this.whenMasterReady(req, conn, () => this.handleSendBack(req, conn));
         case 'lockQueues':
         case 'unlockQueues':
           return this.whenMasterReady(req, conn, () => this.handleQueueLocks(req, conn));
@@ -316,8 +322,11 @@ export class BrokerServer {
     if (tracing) trace('server.request', -1);
     // An idempotent producer's fields, checked (both or neither, id, seq) by prepareSend.
     const producer = req.producerId === undefined && req.seq === undefined ? undefined : ({ producerId: req.producerId, seq: req.seq } as ProducerSeq);
-    const cmd = this.opts.stateMachine.prepareSend(req.topic, req.queueId, req.messages, Date.now(), producer);
-    this.opts.replica.propose(encodeCommand(cmd)).then(
+    const prepared = this.opts.stateMachine.prepareSend(req.topic, req.queueId, req.messages, Date.now(), producer);
+    // A send with property DELAY goes to SCHEDULE_TOPIC (delayed-send.ts).
+    const cmd = routeDelayed(prepared, this.delayedSends.delayLevelsMs.length);
+    const proposal = cmd === prepared ? this.opts.replica.propose(encodeCommand(cmd)) : proposeWithTopics(this.delayedSends, cmd);
+    proposal.then(
       (result) => {
         const r = result as ApplyResult;
         if (r.type === 'sendResult') {
@@ -353,6 +362,18 @@ export class BrokerServer {
       },
       (err) => this.fail(conn, id, err),
     );
+  }
+
+  private handleSendBack(req: Extract<Request, { type: 'sendBack' }>, conn: ServerConnection): void {
+    sendBack(this.delayedSends, req).then(
+      () => this.reply(conn, { type: 'ok', id: req.id }),
+      (err) => this.fail(conn, req.id, err),
+    );
+  }
+
+  /** What delayed sends and sendBacks (delayed-send.ts) work with. */
+  private get delayedSends(): DelayedSendContext {
+    return { stateMachine: this.opts.stateMachine, propose: (data) => this.opts.replica.propose(data), delayLevelsMs: this.opts.delayLevelsMs ?? DEFAULT_DELAY_LEVELS_MS, now: Date.now };
   }
 
   /** What the queue lock requests (queue-lock-requests.ts) work with. */

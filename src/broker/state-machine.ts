@@ -100,8 +100,9 @@ export interface BrokerStateMachineOptions {
    *  idempotent producers' windows (a retry after it would be stored twice).
    *  'queue-locks-forgotten-on-restore': a restore loses the queue locks (a failover would hand
    *  a locked queue to a second member). 'queue-lock-expiry-reversed': fresh locks count as
-   *  lapsed and lapsed ones as held. */
-  readonly testBugs?: ReadonlySet<'mark-snapshot-uncut' | 'producer-windows-forgotten-on-restore' | 'queue-locks-forgotten-on-restore' | 'queue-lock-expiry-reversed'>;
+   *  lapsed and lapsed ones as held. 'schedule-from-unchecked': a delivery of delayed messages
+   *  applies whatever the schedule offset (a new master's re-proposal stores them twice). */
+  readonly testBugs?: ReadonlySet<'mark-snapshot-uncut' | 'producer-windows-forgotten-on-restore' | 'queue-locks-forgotten-on-restore' | 'queue-lock-expiry-reversed' | 'schedule-from-unchecked'>;
 }
 
 export class BrokerStateMachine {
@@ -141,6 +142,7 @@ export class BrokerStateMachine {
     this.tables = createTables(
       { forgetOnRestore: options.testBugs?.has('producer-windows-forgotten-on-restore') ?? false },
       { forgetOnRestore: options.testBugs?.has('queue-locks-forgotten-on-restore') ?? false, expiryReversed: options.testBugs?.has('queue-lock-expiry-reversed') ?? false },
+      { ignoreFrom: options.testBugs?.has('schedule-from-unchecked') ?? false },
     );
     this.sendOptions = { autoCreateTopicEnable: options.autoCreateTopicEnable ?? DEFAULT_AUTO_CREATE_TOPIC_ENABLE, defaultTopicQueueNums: queueNums };
     this.batches = new SendBatchCache(options.readEntry);
@@ -328,6 +330,12 @@ export class BrokerStateMachine {
   /** Queue locks held (lapsed ones until dropped; at most QUEUE_LOCK_COUNT_MAX). */
   get queueLockCount(): number {
     return this.tables.queueLocks.size;
+  }
+
+  /** Delay level `level`'s schedule offset: the next offset of SCHEDULE_TOPIC queue level - 1
+   *  still to deliver (state/schedule-table.ts). */
+  scheduleOffset(level: number): number {
+    return this.tables.schedule.offsetOf(level);
   }
 
   /** First log index retained (1 until retention cut the log): entries below are deleted. */

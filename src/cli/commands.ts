@@ -28,4 +28,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   brokerStatus: { summary: "one replica's status and what it knows (or every replica's)", load: () => import('./broker-status.ts') },
   consumerConnection: { summary: "a consumer group's live members: address, consume model, subscriptions", load: () => import('./consumer-connection.ts') },
   consumerProgress: { summary: "a consumer group's offsets and diff on every queue it consumes, on every group", load: () => import('./consumer-progress.ts') },
+  dlq: { summary: "dlq list | resend: a consumer group's dead letters; send them again to their topic", load: () => import('./dlq.ts') },
 };

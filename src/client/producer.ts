@@ -28,6 +28,7 @@ import {
   SEND_BATCH_COUNT_MAX,
   PRODUCER_ID_PATTERN,
   TOPIC_QUEUE_COUNT_MAX,
+  PROPERTY_DELAY_TIME_LEVEL,
   sendResultOf,
   type MessageInput,
   type SendBatchResult,
@@ -91,6 +92,16 @@ export interface SendOptions extends QueueChoice {
 }
 
 export type SendCallback = (err: Error | null, result?: SendResultItem) => void;
+
+/** A message to send, with RocketMQ's delayTimeLevel: 1..n waits the broker's n-th
+ *  messageDelayLevel before its queue gets it (property DELAY; above the last level: the last);
+ *  0 or absent: not delayed. A delayed message goes in a request of its own (docs/consumer.md). */
+export interface ProducerMessage extends MessageInput {
+  readonly delayTimeLevel?: number;
+}
+
+/** Highest delayTimeLevel the client passes on (the broker caps it at its last level). */
+const DELAY_TIME_LEVEL_MAX = 1000;
 
 interface PendingSend {
   readonly message: MessageInput;
@@ -190,9 +201,9 @@ export class Producer {
   /** Sends one message and resolves with where it was stored. Rejects with a RaftmqError (a
    *  TypeError for arguments of the wrong type). With a callback instead: returns nothing and
    *  calls it once with the error or the result (RocketMQ's async send). */
-  send(topic: string, message: MessageInput, options?: SendOptions): Promise<SendResultItem>;
-  send(topic: string, message: MessageInput, callback: SendCallback, options?: SendOptions): void;
-  send(topic: string, message: MessageInput, a?: SendOptions | SendCallback, b?: SendOptions): Promise<SendResultItem> | void {
+  send(topic: string, message: ProducerMessage, options?: SendOptions): Promise<SendResultItem>;
+  send(topic: string, message: ProducerMessage, callback: SendCallback, options?: SendOptions): void;
+  send(topic: string, message: ProducerMessage, a?: SendOptions | SendCallback, b?: SendOptions): Promise<SendResultItem> | void {
     if (typeof a === 'function') {
       this.sendPromise(topic, message, b).then(
         (r) => a(null, r),
@@ -208,7 +219,9 @@ export class Producer {
    * the fastest and LOSSY: a message whose one try fails is gone, and the caller is not told
    * (stats.onewayFailures counts them). Throws a TypeError for bad arguments.
    */
-  sendOneway(topic: string, message: MessageInput, options?: Omit<SendOptions, 'timeoutMs'>): void {
+  sendOneway(topic: string, input: ProducerMessage, options?: Omit<SendOptions, 'timeoutMs'>): void {
+    const message = withDelayProperty(input);
+    if (message instanceof TypeError) throw message;
     const problem = this.checkSend(topic, message);
     if (problem !== null) {
       if (problem instanceof TypeError) throw problem;
@@ -246,10 +259,12 @@ export class Producer {
 
   // ---- internals ----------------------------------------------------------------------
 
-  private sendPromise(topic: string, message: MessageInput, options?: SendOptions): Promise<SendResultItem> {
+  private sendPromise(topic: string, input: ProducerMessage, options?: SendOptions): Promise<SendResultItem> {
     // Not an async function: with the topic's route cached (every send but the first few), a
     // send is one Promise and one record; an async function with an await costs several promises
     // and a suspended frame per send (`npm run bench:client` shows the difference).
+    const message = withDelayProperty(input);
+    if (message instanceof TypeError) return Promise.reject(message);
     const problem = this.checkSend(topic, message) ?? queueIdProblem(topic, options, this.single !== null ? TOPIC_QUEUE_COUNT_MAX : TOPIC_QUEUE_COUNT_MAX * BROKER_GROUPS_MAX);
     if (problem !== null) return Promise.reject(problem);
     const now = Date.now();
@@ -321,7 +336,8 @@ export class Producer {
     const promise = new Promise<SendResultItem>(captureResolvers);
     const pending: PendingSend = { message, resolve: capturedResolve, reject: capturedReject };
     try {
-      if (!this.batchSends) this.dispatch({ mq, sends: [pending], bytes: message.body.length, deadline, pinned, tries: this.tries, seq: -1 });
+      // A delayed message goes alone: the broker stores a batch in one delay level's queue.
+      if (!this.batchSends || message.properties?.[PROPERTY_DELAY_TIME_LEVEL] !== undefined) this.dispatch({ mq, sends: [pending], bytes: message.body.length, deadline, pinned, tries: this.tries, seq: -1 });
       else this.addToBatch(mq, pinned, pending, deadline);
     } catch (err) {
       pending.reject(err); // as a throwing executor would: send() never throws
@@ -520,4 +536,14 @@ function isBatchResult(b: SendBatchResult): boolean {
     Number.isSafeInteger(b.logIndex) &&
     Number.isSafeInteger(b.count)
   );
+}
+
+/** The message as the broker takes it: delayTimeLevel as property DELAY (a TypeError for a level
+ *  that is not an integer in 0..DELAY_TIME_LEVEL_MAX). */
+function withDelayProperty(m: ProducerMessage): MessageInput | TypeError {
+  if (m?.delayTimeLevel === undefined) return m;
+  const { delayTimeLevel: level, ...rest } = m;
+  if (!Number.isInteger(level) || level < 0 || level > DELAY_TIME_LEVEL_MAX) return new TypeError(`delayTimeLevel must be an integer in 0..${DELAY_TIME_LEVEL_MAX}, got ${String(level)}`);
+  if (level === 0) return rest;
+  return { ...rest, properties: { ...(rest.properties ?? {}), [PROPERTY_DELAY_TIME_LEVEL]: String(level) } };
 }

@@ -20,8 +20,13 @@ export interface StoredMessage {
   readonly queueOffset: number;
   /** Raft log index of the batch entry that carried it. */
   readonly logIndex: number;
-  /** Unique id: broker name, log index and position in the batch, as hex. Stable across retries of reads. */
+  /** Unique id: broker name, log index and position in the batch, as hex. Stable across retries of reads.
+   *  A message redelivered through a retry topic keeps its first delivery's (property
+   *  ORIGIN_MESSAGE_ID), as RocketMQ's msgId. */
   readonly msgId: string;
+  /** Where this copy is stored (what viewMessage looks up): the msgId unless ORIGIN_MESSAGE_ID
+   *  is set. Absent from brokers before retries. */
+  readonly offsetMsgId?: string;
   readonly storeTimestamp: number;
   readonly keys: string;
   readonly tags: string;

@@ -21,6 +21,14 @@ export function arbMessage(): fc.Arbitrary<MessageInput> {
   );
 }
 
+/** Delay levels whose schedule offsets the arbitraries move (deliveries and skips). */
+export const SCHEDULE_LEVELS = 3;
+
+/** A move of a delay level's schedule offset; small offsets, so some apply and some are refused. */
+function arbScheduleAdvance(count: number): fc.Arbitrary<{ level: number; from: number; to: number }> {
+  return fc.record({ level: fc.integer({ min: 1, max: SCHEDULE_LEVELS }), from: fc.nat({ max: 6 }) }).map(({ level, from }) => ({ level, from, to: from + count }));
+}
+
 /** Consumer group members' client ids (queue locks). */
 export const CLIENT_IDS = ['10.0.0.1@1', '10.0.0.2@2'];
 
@@ -71,13 +79,17 @@ export function arbCommand(): fc.Arbitrary<BrokerCommand> {
           // Now and then an idempotent producer's batch; few seqs, so some repeat (retries, or a
           // seq reused with another count).
           fc.option(fc.record({ producerId: fc.constantFrom(...PRODUCERS), seq: fc.nat({ max: 12 }) }), { freq: 3 }),
+          // Now and then a delivery of delayed messages instead (never with a producer).
+          fc.option(arbScheduleAdvance(0), { freq: 6 }),
         )
-        .map(([cmd, producer]) => (producer === null ? cmd : { ...cmd, ...producer })),
+        .map(([cmd, producer, schedule]): BrokerCommand =>
+          producer !== null ? { ...cmd, ...producer } : schedule !== null ? { ...cmd, schedule: { ...schedule, to: schedule.from + cmd.messages.length } } : cmd,
+        ),
     },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('createTopic' as const), topic: fc.constantFrom(...TOPICS), queues: fc.integer({ min: 1, max: 8 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('commitOffsets' as const), entries: fc.array(arbOffsetEntry(), { minLength: 1, maxLength: 4 }) }) },
     // Queue locks share the no-op's weight, so the other commands keep their shares.
-    { weight: 1, arbitrary: fc.oneof(fc.constant({ kind: 'noop' as const }), arbQueueLockCommand()) },
+    { weight: 1, arbitrary: fc.oneof(fc.constant({ kind: 'noop' as const }), arbQueueLockCommand(), fc.integer({ min: 1, max: 3 }).chain((n) => arbScheduleAdvance(n).map((a) => ({ kind: 'scheduleSkip' as const, ...a })))) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteTopic' as const), topic: fc.constantFrom(...TOPICS) }) },
     // cutAt names an earlier retain entry now and then (a mark), or nothing (refused, or 0).
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('retain' as const), cutAt: fc.nat({ max: 40 }), atMs: fc.nat({ max: 2 ** 42 }) }) },

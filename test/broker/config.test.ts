@@ -51,6 +51,7 @@ t.test('a minimal broker.conf takes every documented default', async (t) => {
     peerPushQuota: 20 * 1024 ** 2,
     fileReservedTime: 72,
     deleteWhen: [4],
+    messageDelayLevel: [1, 5, 10, 30, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600, 1200, 1800, 3600, 7200].map((s) => s * 1000),
     metricsPromExporterPort: 0,
     messageIndexEnable: true,
     maxIndexNum: 1_000_000,

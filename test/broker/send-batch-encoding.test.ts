@@ -129,7 +129,7 @@ t.test('the head accepts every msgpack unsigned integer form and refuses other t
   uint64[0] = 0xcf;
   uint64.writeBigUInt64BE(3n, 1);
   const entry = Buffer.concat([Buffer.from([COMMAND_VERSION, 1, 0x95, 0xa1, 0x54]), uint64, Buffer.from([0xcd, 0x01, 0x2c, 0x04, 0x91, 0x91, 0xc4, 0x01, 0x07])]);
-  t.strictSame(decodeSendBatchHead(entry), { topic: 'T', queueId: 3, storeTimestamp: 300, autoCreateQueues: 4, producerId: undefined, seq: undefined, count: 1, messagesPos: 19 });
+  t.strictSame(decodeSendBatchHead(entry), { topic: 'T', queueId: 3, storeTimestamp: 300, autoCreateQueues: 4, producerId: undefined, seq: undefined, schedule: undefined, count: 1, messagesPos: 19 });
   t.same(decodeCommand(entry), { kind: 'sendBatch', topic: 'T', queueId: 3, storeTimestamp: 300, autoCreateQueues: 4, messages: [{ body: Buffer.of(7) }] }, 'the full decode agrees');
   const negative = Buffer.from(entry);
   negative[5] = 0xd0; // int8: not an unsigned form
@@ -154,7 +154,7 @@ t.test('an entry written before producers had ids (5 fields) still decodes, and 
   const before = Buffer.from('010195a15401cd012c049291c4010194c40102a16ba2746792a161a162', 'hex');
   const cmd: SendBatchCommand = { kind: 'sendBatch', topic: 'T', queueId: 1, storeTimestamp: 300, autoCreateQueues: 4, messages: [{ body: Uint8Array.of(1) }, { body: Uint8Array.of(2), keys: 'k', tags: 'tg', properties: { a: 'b' } }] };
   t.same(decodeCommand(before), cmd);
-  t.strictSame(decodeSendBatchHead(before), { topic: 'T', queueId: 1, storeTimestamp: 300, autoCreateQueues: 4, producerId: undefined, seq: undefined, count: 2, messagesPos: 11 });
+  t.strictSame(decodeSendBatchHead(before), { topic: 'T', queueId: 1, storeTimestamp: 300, autoCreateQueues: 4, producerId: undefined, seq: undefined, schedule: undefined, count: 2, messagesPos: 11 });
   t.same(Buffer.from(encodeCommand(cmd)), before);
 });
 

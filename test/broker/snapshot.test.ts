@@ -10,7 +10,7 @@ import type { Snapshot } from '../../src/broker/index.ts';
 import { BrokerStateMachine, CHECKPOINT_CHUNK_ENTRY_COUNT, decodeSnapshot, encodeSnapshot } from '../../src/broker/index.ts';
 import { PULL_COUNT_MAX } from '../../src/protocol/index.ts';
 import { AssertionError } from '../../src/util/index.ts';
-import { arbStep, arbSteps, CLIENT_IDS, GROUPS, PRODUCERS, TOPICS } from './arbitraries.ts';
+import { arbStep, arbSteps, CLIENT_IDS, GROUPS, PRODUCERS, SCHEDULE_LEVELS, TOPICS } from './arbitraries.ts';
 import { buildLog, confStep, FakeLog, type Step } from './harness.ts';
 
 /** Timestamps searchOffset is asked about: before, among and after the arbitraries' ones. */
@@ -23,11 +23,14 @@ const QUEUE_ID_LIMIT = 8;
 const SETUP: Step[] = [
   ...TOPICS.map((topic): Step => ({ kind: 'createTopic', topic, queues: 6 })),
   { kind: 'lockQueues', group: GROUPS[0]!, clientId: '10.0.0.9@setup', atMs: 0, queues: TOPICS.map((topic) => ({ topic, queueId: 5 })) },
+  // A delay level the arbitraries never move, so its schedule offset stays.
+  { kind: 'scheduleSkip', level: SCHEDULE_LEVELS + 1, from: 0, to: 7 },
 ];
 
 /** Every answer a client could get from the applied state, as comparable text. */
 function observe(sm: BrokerStateMachine): string {
   const out: unknown[] = [sm.appliedIndex, sm.appliedTerm, sm.listTopics(), sm.retainedFrom, sm.retentionMarks, sm.membership];
+  for (let level = 1; level <= SCHEDULE_LEVELS + 1; level++) out.push(sm.scheduleOffset(level));
   for (let i = 0; i <= sm.appliedIndex; i++) out.push(sm.membershipAt(i)?.index ?? 0);
   for (const { topic, queues } of sm.listTopics()) {
     for (let q = 0; q < queues; q++) {
@@ -87,6 +90,7 @@ function fullLog(): FakeLog {
   for (let i = 0; i < 3; i++) log.append({ kind: 'sendBatch', topic: TOPICS[i % 2], queueId: i % 2, storeTimestamp: 10 + i, autoCreateQueues: 4, producerId: PRODUCERS[0], seq: i, messages: [{ body: Uint8Array.of(i) }] });
   log.append({ kind: 'commitOffsets', entries: [{ group: GROUPS[0], topic: TOPICS[0], queueId: 0, offset: 1 }] });
   log.append({ kind: 'lockQueues', group: GROUPS[0], clientId: CLIENT_IDS[0], atMs: 20, queues: [{ topic: TOPICS[0], queueId: 1 }] });
+  log.append({ kind: 'scheduleSkip', level: 2, from: 0, to: 3 });
   log.append(confStep('addLearner', 'n3', ['n0', 'n1', 'n2'], ['n3']));
   return log;
 }

@@ -11,6 +11,7 @@ import { createTopicHandler } from './commands/create-topic.ts';
 import { deleteTopicHandler } from './commands/delete-topic.ts';
 import { lockQueuesHandler, unlockAllQueuesHandler, unlockQueuesHandler } from './commands/queue-locks.ts';
 import { retainHandler } from './commands/retain.ts';
+import { scheduleSkipHandler } from './commands/schedule-skip.ts';
 import { sendBatchHandler } from './commands/send-batch.ts';
 import type { ApplyEntry } from './types.ts';
 
@@ -27,6 +28,7 @@ export const COMMAND_HANDLERS: { readonly [K in CommandKind]: CommandHandler<App
   lockQueues: lockQueuesHandler,
   unlockQueues: unlockQueuesHandler,
   unlockAllQueues: unlockAllQueuesHandler,
+  scheduleSkip: scheduleSkipHandler,
 };
 
 /** Applies a broker command entry (type 0) through its handler. */

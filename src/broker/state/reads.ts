@@ -7,7 +7,7 @@ import type { ConsumeQueue } from '../consume-queue.ts';
 import { SLOT_RADIX } from '../consume-queue.ts';
 import { BrokerError } from '../errors.ts';
 import type { StoredMessage } from '../../protocol/index.ts';
-import { PULL_COUNT_MAX, msgIdSlotHex } from '../../protocol/index.ts';
+import { PROPERTY_ORIGIN_MESSAGE_ID, PULL_COUNT_MAX, msgIdSlotHex } from '../../protocol/index.ts';
 import { msgIdHead } from './msg-id.ts';
 import type { SendBatchCache } from './send-batch-cache.ts';
 import type { BrokerTables } from './tables.ts';
@@ -88,12 +88,14 @@ export function storedMessageOf(msgIdPrefix: string, batch: SendBatchCommand, qu
   const m = batch.messages[slot];
   const properties = m.properties ?? EMPTY_PROPERTIES;
   const reconsume = properties[PROPERTY_RECONSUME_TIME];
+  const offsetMsgId = msgIdHead(msgIdPrefix, logIndex) + msgIdSlotHex(slot);
   return {
     topic: batch.topic,
     queueId: batch.queueId,
     queueOffset,
     logIndex,
-    msgId: msgIdHead(msgIdPrefix, logIndex) + msgIdSlotHex(slot),
+    msgId: properties[PROPERTY_ORIGIN_MESSAGE_ID] ?? offsetMsgId,
+    offsetMsgId,
     storeTimestamp: batch.storeTimestamp,
     keys: m.keys ?? '',
     tags: m.tags ?? '',

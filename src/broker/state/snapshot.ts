@@ -6,9 +6,10 @@ import { assert } from '../../util/index.ts';
 import { packr } from './replicated-table.ts';
 import type { BrokerTables, TableSnapshots } from './tables.ts';
 
-/** 3: the producerWindows table; 4: the queueLocks table. An older snapshot (a mark snapshot
- *  kept on disk or sent by a replica from before) is read with the tables it predates empty. */
-export const SNAPSHOT_FORMAT_VERSION = 4;
+/** 3: the producerWindows table; 4: the queueLocks table; 5: the schedule table. An older
+ *  snapshot (a mark snapshot kept on disk or sent by a replica from before) is read with the
+ *  tables it predates empty. */
+export const SNAPSHOT_FORMAT_VERSION = 5;
 /** The oldest format still read. */
 const FORMAT_OLDEST_READ = 2;
 /** Tables added since FORMAT_OLDEST_READ, with the format that added them (each table's
@@ -16,6 +17,7 @@ const FORMAT_OLDEST_READ = 2;
 const TABLES_ADDED: readonly (readonly [table: string, sinceFormat: number])[] = [
   ['producerWindows', 3],
   ['queueLocks', 4],
+  ['schedule', 5],
 ];
 
 export interface Snapshot {

@@ -9,6 +9,7 @@ import { MembershipTable } from './membership-table.ts';
 import { ProducerWindowTable, type ProducerWindowTableOptions } from './producer-window-table.ts';
 import { QueueLockTable, type QueueLockTableOptions } from './queue-lock-table.ts';
 import { RetentionTable } from './retention-table.ts';
+import { ScheduleTable, type ScheduleTableOptions } from './schedule-table.ts';
 import { TopicTable } from './topic-table.ts';
 
 type TableList<T> = { readonly [K in keyof T]: ReplicatedTable<unknown> & { readonly name: K } };
@@ -19,8 +20,8 @@ function tableList<T extends TableList<T>>(tables: T): T {
 
 /** Fresh, empty tables, in restore order: a table may check itself against the ones before it
  *  (queues, offsets, producer windows and queue locks against topics). `producerWindows`,
- *  `queueLocks`: test-only options. */
-export function createTables(producerWindows: ProducerWindowTableOptions = {}, queueLocks: QueueLockTableOptions = {}) {
+ *  `queueLocks`, `schedule`: test-only options. */
+export function createTables(producerWindows: ProducerWindowTableOptions = {}, queueLocks: QueueLockTableOptions = {}, schedule: ScheduleTableOptions = {}) {
   return tableList({
     topics: new TopicTable(),
     consumeQueues: new ConsumeQueueTable(),
@@ -29,6 +30,7 @@ export function createTables(producerWindows: ProducerWindowTableOptions = {}, q
     membership: new MembershipTable(),
     producerWindows: new ProducerWindowTable(producerWindows),
     queueLocks: new QueueLockTable(queueLocks),
+    schedule: new ScheduleTable(schedule),
   });
 }
 

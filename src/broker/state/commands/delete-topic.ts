@@ -9,6 +9,7 @@ import { BrokerError } from '../../errors.ts';
 import type { ApplyOutcome, CommandHandler } from '../command-handler.ts';
 import { decodeValidated, refused } from '../command-handler.ts';
 import type { BrokerTables } from '../tables.ts';
+import { SCHEDULE_TOPIC } from '../../../protocol/index.ts';
 
 const OK: ApplyOutcome = { result: { type: 'ok' } };
 
@@ -26,6 +27,8 @@ export const deleteTopicHandler: CommandHandler<DeleteTopicCommand> = {
     tables.producerWindows.deleteTopic(topic);
     tables.queueLocks.deleteTopic(topic);
     tables.topics.delete(topic);
+    // Its queues start again at 0, and so must the delay levels' schedule offsets.
+    if (topic === SCHEDULE_TOPIC) tables.schedule.clear();
     return OK;
   },
 };

@@ -17,6 +17,7 @@ import { sendResultOf } from '../../../protocol/index.ts';
 import type { ApplyOutcome, CommandHandler } from '../command-handler.ts';
 import { refused } from '../command-handler.ts';
 import { indexBatchKeys } from '../key-index-feed.ts';
+import { scheduleMoveRefusal } from './schedule-skip.ts';
 import { sendBatchResult } from '../msg-id.ts';
 import { producerWindowKey } from '../producer-window-table.ts';
 import type { BrokerTables } from '../tables.ts';
@@ -35,6 +36,12 @@ export const sendBatchHandler: CommandHandler<SendBatchHead> = {
       tables.topics.set(cmd.topic, queueCount);
     }
     if (cmd.queueId >= queueCount) return refused({ code: 'BAD_REQUEST', message: `topic ${cmd.topic} has ${queueCount} queues, no queue ${cmd.queueId}` });
+    // A delivery of delayed messages that an earlier master already got committed stores nothing.
+    const schedule = cmd.schedule;
+    if (schedule !== undefined) {
+      const err = scheduleMoveRefusal(tables, schedule.level, schedule.from);
+      if (err !== null) return refused(err);
+    }
     const count = cmd.count;
     // One key and one Map lookup per batch with a producer; nothing for one without.
     const windowKey = cmd.producerId === undefined ? undefined : producerWindowKey(cmd.topic, cmd.queueId, cmd.producerId);
@@ -53,6 +60,7 @@ export const sendBatchHandler: CommandHandler<SendBatchHead> = {
     const first = cq.appendBatch(logIndex, count);
     tables.consumeQueues.noteAppended(cmd.topic, cmd.queueId);
     if (windowKey !== undefined) tables.producerWindows.record(windowKey, window, cmd.seq!, count, logIndex, first);
+    if (schedule !== undefined) tables.schedule.advance(schedule.level, schedule.to);
     ctx.batches.putApplied(logIndex, entry.data);
     if (ctx.keyIndex !== undefined) indexBatchKeys(ctx.keyIndex, cmd, entry.data, logIndex);
     return {
