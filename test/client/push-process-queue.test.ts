@@ -9,6 +9,10 @@ import {
   ConsumeOrderlyService,
   LocalFileOffsetStore,
   ProcessQueue,
+  pullLoop,
+  type Brokers,
+  type ClusterClient,
+  type PullResponse,
   RemoteOffsetStore,
   Semaphore,
   type ConsumeEvent,
@@ -73,6 +77,7 @@ function fakeHost(over: Partial<ConsumeHost> & { sendBackOk?: (e: QueueEntry) =>
     consumeMessageBatchMaxSize: 2,
     maxReconsumeTimes: 16,
     suspendCurrentQueueTimeMillis: 1,
+    consumeLaterMs: 5,
     semaphore: new Semaphore(2),
     running: true,
     sendBack: async (_mq, e) => {
@@ -128,6 +133,49 @@ t.test('concurrently: a throw is a failure; broadcasting drops failures without 
   await settle(() => pq.count === 0);
   t.strictSame(host.sentBack, []);
   t.ok(host.events.includes('broadcastFailed'));
+});
+
+t.test('concurrently: a message whose sendBack failed is consumed again here, one reconsume later', async (t) => {
+  let failSendBack = true;
+  const host = fakeHost({ sendBackOk: () => !failSendBack });
+  const seen: string[] = [];
+  const svc = new ConsumeConcurrentlyService(host, async (msgs) => {
+    seen.push(`${msgs[0]!.queueOffset}:${msgs[0]!.reconsumeTimes}`);
+    if (msgs[0]!.reconsumeTimes === 0) return 'RECONSUME_LATER';
+    return 'CONSUME_SUCCESS';
+  });
+  const pq = new ProcessQueue(mq, 0);
+  pq.put([entry(0)], 1);
+  svc.dispatch(pq);
+  await settle(() => pq.count === 0);
+  t.strictSame(seen, ['0:0', '0:1'], 'kept, and consumed again locally with reconsumeTimes 1');
+  t.strictSame(host.sentBack, []);
+  t.ok(host.events.includes('sendBackFailed'));
+  failSendBack = false;
+});
+
+t.test('pulls follow the suggested replica until an error, then go back to the master', async (t) => {
+  const prefers: string[][] = [];
+  const answers: Array<Partial<PullResponse> | Error> = [
+    { suggestNodeId: 'n2' },
+    {},
+    Object.assign(new Error('lost'), { code: 'CONNECTION_LOST' }),
+    {},
+  ];
+  const pq = new ProcessQueue(mq, 0);
+  const client = {
+    master: 'master:1',
+    callAny: async (frame: { offset: number }, call: { prefer: string[] }) => {
+      prefers.push(call.prefer);
+      const a = answers.shift();
+      if (answers.length === 0) pq.drop();
+      if (a instanceof Error) throw a;
+      return { type: 'pullResult', id: 0, messages: [], minOffset: 0, maxOffset: 0, nextOffset: frame.offset, ...a };
+    },
+  } as unknown as ClusterClient;
+  const brokers = { client: () => client, nodeAddr: (_b: string, id: string) => (id === 'n2' ? 'slave:2' : undefined) } as unknown as Brokers;
+  await pullLoop(pq, { brokers, group: 'G', expression: '*', tags: null, pullBatchSize: 32, longPollMs: 10, requestTimeoutMs: 100, countMax: 10, bytesMax: 1000, running: () => true, dispatch: () => undefined });
+  t.strictSame(prefers, [['master:1'], ['slave:2'], ['slave:2'], ['master:1']]);
 });
 
 t.test('orderly: one batch at a time in order; a suspended batch comes again first; DLQ after maxReconsumeTimes', async (t) => {

@@ -2,7 +2,7 @@
 // to the handler in batches of consumeMessageBatchMaxSize, at most consumeThreadMax calls at once
 // over all queues. A failed batch (RECONSUME_LATER or a throw) is sent back to the broker, to
 // come again through the group's retry topic; a message whose sendBack failed is consumed again
-// here after CONSUME_LATER_MS. Broadcasting never retries.
+// here after CONSUME_LATER_MS (ConsumeHost.consumeLaterMs). Broadcasting never retries.
 import type { ConsumeEvent, ConsumeHost, ConsumeService } from './consume-host.ts';
 import type { ProcessQueue, QueueEntry } from './process-queue.ts';
 import type { ConsumeConcurrentlyContext, MessageListenerConcurrently } from './types.ts';
@@ -50,7 +50,7 @@ export class ConsumeConcurrentlyService implements ConsumeService {
 
 /** The outcome of a batch (the handler's, or a for-await message's ack or reconsumeLater):
  *  consumed messages leave the queue and its offset moves; failed ones are sent back (clustering),
- *  or, when that fails, come back here after CONSUME_LATER_MS through `redispatch`. */
+ *  or, when that fails, come back here after host.consumeLaterMs through `redispatch`. */
 export async function finishBatch(host: ConsumeHost, pq: ProcessQueue, batch: readonly QueueEntry[], ok: boolean, delayLevel: number, redispatch: () => void): Promise<void> {
   const count = (e: ConsumeEvent, n: number) => {
     for (let i = 0; i < n; i++) host.count(e);
@@ -83,5 +83,5 @@ export async function finishBatch(host: ConsumeHost, pq: ProcessQueue, batch: re
     if (pq.dropped) return;
     pq.returnPending(later);
     redispatch();
-  }, CONSUME_LATER_MS).unref();
+  }, host.consumeLaterMs).unref();
 }

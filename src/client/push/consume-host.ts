@@ -9,6 +9,8 @@ export interface ConsumeHost {
   readonly consumeMessageBatchMaxSize: number;
   readonly maxReconsumeTimes: number;
   readonly suspendCurrentQueueTimeMillis: number;
+  /** A message whose sendBack failed is consumed again here after this (CONSUME_LATER_MS). */
+  readonly consumeLaterMs: number;
   readonly semaphore: Semaphore;
   /** False once shutdown began. */
   readonly running: boolean;

@@ -26,3 +26,5 @@ export { ConsumeConcurrentlyService, CONSUME_LATER_MS } from './consume-concurre
 export { ConsumeOrderlyService, LOCK_EXPIRED_AFTER_MS } from './consume-orderly.ts';
 export type { ConsumeHost, ConsumeEvent, ConsumeService } from './consume-host.ts';
 export { Semaphore } from './semaphore.ts';
+export { pullLoop, consumedOf, type PullLoopOptions } from './pull-loop.ts';
+export type { Brokers } from './brokers.ts';

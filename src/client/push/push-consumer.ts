@@ -30,7 +30,7 @@ import type { MessageQueue } from '../publish-route.ts';
 import { AllocateMessageQueueAveragely } from './allocate.ts';
 import { NamesrvGroups, SingleGroup, type Brokers } from './brokers.ts';
 import type { ConsumeEvent, ConsumeHost, ConsumeService } from './consume-host.ts';
-import { ConsumeConcurrentlyService } from './consume-concurrently.ts';
+import { CONSUME_LATER_MS, ConsumeConcurrentlyService } from './consume-concurrently.ts';
 import { ConsumeIterator } from './consume-iterator.ts';
 import { ConsumeOrderlyService } from './consume-orderly.ts';
 import { GroupMembership } from './membership.ts';
@@ -129,6 +129,7 @@ export class PushConsumer {
         return options.maxReconsumeTimes ?? (self.listener?.kind === 'orderly' ? -1 : MAX_RECONSUME_TIMES_DEFAULT);
       },
       suspendCurrentQueueTimeMillis: options.suspendCurrentQueueTimeMillis ?? SUSPEND_CURRENT_QUEUE_MS,
+      consumeLaterMs: CONSUME_LATER_MS,
       semaphore: new Semaphore(options.consumeThreadMax ?? CONSUME_THREAD_MAX_DEFAULT),
       get running() {
         return self.state === 'running';
