@@ -268,8 +268,9 @@ export class PushConsumer {
     this.membership!.stop();
     this.iterator?.close();
     await this.rebalancing?.catch(() => undefined);
-    const deadline = Date.now() + SHUTDOWN_HANDLER_WAIT_MS;
-    await Promise.race([this.table!.clear(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.table!.clear(), new Promise((r) => (timer = setTimeout(r, SHUTDOWN_HANDLER_WAIT_MS)))]);
+    clearTimeout(timer);
     await this.membership!.unregister();
     this.state = 'stopped';
     await this.brokers!.close();
