@@ -103,6 +103,7 @@ export class BrokerServer {
     this.opts = opts;
     opts.stateMachine.onApplied((e) => this.wakePulls(e.topic, e.queueId));
     this.groups = new ConsumerGroupService({ replica: opts.replica, nodeId: opts.nodeId, notMaster: () => this.notMaster(opts.replica.role.leaderId), ...(opts.slaveRead ? { slaveRead: opts.slaveRead } : {}) });
+    this.groups.registry.onMemberGone((group, clientId) => this.releaseLocksOf(group, clientId));
   }
 
   get port(): number {
