@@ -25,7 +25,7 @@ import {
   type BrokerStateMachineOptions,
 } from '../../src/broker/index.ts';
 import { PROPERTY_DELAY_TIME_LEVEL, PROPERTY_REAL_QUEUE_ID, PROPERTY_REAL_TOPIC } from '../../src/protocol/index.ts';
-import { FakeLog, offsetHoles } from './harness.ts';
+import { FakeLog, Harness, offsetHoles } from './harness.ts';
 
 /** Delay of each level (ms of the test's clock). */
 const DELAYS = [10, 30, 60];
@@ -215,4 +215,27 @@ t.test('messageDelayLevel: units ms s m h d, written back in the largest unit; b
   t.equal(requestedDelayLevel({ DELAY: '2' }, 3), 2);
   t.equal(requestedDelayLevel({ DELAY: '99' }, 3), 3, 'above the last level: the last level');
   t.throws(() => requestedDelayLevel({ DELAY: 'x' }, 3), /DELAY must be a delay level/);
+});
+
+t.test('the master skips delayed messages retention deleted, and runs whose real queue is gone; apply takes a skip only from the current offset', async (t) => {
+  const h = new Harness();
+  h.run({ kind: 'createTopic', topic: 'T', queues: 1 });
+  const delayed = (body: string, topic = 'T') => routeDelayed(h.sm.prepareSend(topic, 0, [{ body: Buffer.from(body), properties: { DELAY: '1' } }], 1000), DELAYS.length);
+  h.run(delayed('a'));
+  h.run({ kind: 'retain', cutAt: 0, atMs: 1 });
+  const mark = h.log.entries.length;
+  h.run(delayed('b'));
+  h.run({ kind: 'retain', cutAt: mark, atMs: 2 });
+  t.same(h.sm.queueBounds('SCHEDULE_TOPIC_XXXX', 0), { minOffset: 1, maxOffset: 2 }, 'retention cut the first delayed message');
+  const skip = lookAtLevel(h.sm, 1, DELAYS[0]!, 5000, 0).proposal;
+  t.same(skip, { kind: 'scheduleSkip', level: 1, from: 0, to: 1 });
+  t.same(h.run(skip!), { type: 'ok' });
+  t.match(h.run(skip!), { type: 'error', code: 'BAD_REQUEST', message: /schedule offset is 1, not 0/ }, 'the same skip again is refused');
+  const deliver = lookAtLevel(h.sm, 1, DELAYS[0]!, 5000, 0).proposal;
+  t.match(deliver, { kind: 'sendBatch', topic: 'T', queueId: 0, storeTimestamp: 5000, schedule: { level: 1, from: 1, to: 2 } });
+  t.equal(lookAtLevel(h.sm, 1, DELAYS[0]!, 1000, 0).dueAtMs, 1000 + DELAYS[0]!, 'not due before its delay');
+  h.run(deliver!);
+  h.run(delayed('c', 'Gone'));
+  t.same(lookAtLevel(h.sm, 1, DELAYS[0]!, 5000, 0).proposal, { kind: 'scheduleSkip', level: 1, from: 2, to: 3 }, 'a message whose topic does not exist (deleted, or never created) is skipped');
+  t.match(lookAtLevel(h.sm, 1, DELAYS[0]!, 5000, 4).proposal, { kind: 'sendBatch', topic: 'Gone', autoCreateQueues: 4 }, 'unless the delivery may create it');
 });

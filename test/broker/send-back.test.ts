@@ -5,6 +5,7 @@
 // DLQ. Delayed sends (property DELAY) are delivered to their queue. Bad requests are refused.
 import t, { type Test } from 'tap';
 import { BrokerServer, ScheduleService, type ApplyResult } from '../../src/broker/index.ts';
+import { Producer } from '../../src/client/index.ts';
 import { Connection } from '../../src/net/index.ts';
 import { SCHEDULE_TOPIC, messagesToWire, type MessageInput, type StoredMessage } from '../../src/protocol/index.ts';
 import { Role } from '../../src/raft/index.ts';
@@ -21,6 +22,7 @@ function fakeMaster(h: Harness) {
     leaderReady: true,
     whenLeaderReady: async () => true,
     roleChanges: () => [],
+    status: () => ({ id: 'n1', role: Role.Leader, term: 3, vote: 'n1', leaderId: 'n1', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
     propose: async (data: Uint8Array): Promise<ApplyResult> => h.sm.apply(push(h, data)),
   };
 }
@@ -66,7 +68,7 @@ async function serve(t: Test) {
       await new Promise((r) => setTimeout(r, 5));
     }
   };
-  return { h, ask, send, sendBack, waitFor };
+  return { h, ask, send, sendBack, waitFor, port: server.port };
 }
 
 const silent = { debug() {}, info() {}, warn() {}, error() {}, flush() {}, close: async () => {} };
@@ -125,4 +127,17 @@ t.test('sendBack refuses bad requests with BAD_REQUEST or TOPIC_NOT_FOUND', asyn
   t.match(await sendBack('T', 0, { maxReconsumeTimes: 1001 }), { type: 'error', code: 'BAD_REQUEST', message: /maxReconsumeTimes/ });
   t.match(await sendBack('T', 0, { queueId: 9 }), { type: 'error', code: 'BAD_REQUEST', message: /queueId/ });
   t.match(await sendBack('T', -1), { type: 'error', code: 'BAD_REQUEST', message: /offset/ });
+});
+
+t.test("the producer's delayTimeLevel sets DELAY, in a request of its own; a bad level is a TypeError", async (t) => {
+  const { h, waitFor, port } = await serve(t);
+  const producer = new Producer({ servers: [`127.0.0.1:${port}`] });
+  t.teardown(() => producer.close());
+  const [delayed, now] = await Promise.all([producer.send('T', { body: Buffer.from('d'), delayTimeLevel: 2 }, { queueId: 0 }), producer.send('T', { body: Buffer.from('n') }, { queueId: 0 })]);
+  t.match(delayed, { queueId: 1, queueOffset: 0 }, 'stored in SCHEDULE_TOPIC queue 1');
+  t.match(now, { queueId: 0 }, 'the other message of the same turn went to its queue at once');
+  t.equal(h.sm.pull(SCHEDULE_TOPIC, 1, 0, 1, 1024).messages[0]!.properties.DELAY, '2');
+  const m = await waitFor('T', 0, 1);
+  t.equal(Buffer.from(m.body).toString(), 'd');
+  await t.rejects(producer.send('T', { body: Buffer.from('x'), delayTimeLevel: 1.5 }), TypeError);
 });
