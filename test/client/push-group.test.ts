@@ -125,3 +125,22 @@ t.test('bad options and calls are TypeErrors', async (t) => {
   t.throws(() => c.messages(), TypeError, 'a listener or messages()');
   t.match(new PushConsumer({ ...ok }).clientId, /^[a-zA-Z0-9_.:-]+@\d+@[0-9a-f]{8}$/);
 });
+
+t.test("consumeFrom 'last' (the default) starts a queue without a committed offset at its end", async (t) => {
+  const m = await startMaster(t);
+  m.createTopic('T', 1);
+  m.send('T', 0, ['old0', 'old1']);
+  const got: string[] = [];
+  const c = m.track(new PushConsumer({ servers: [m.addr], group: 'L', clientId: 'l1', ...fast, consumeFrom: undefined }));
+  c.subscribe('T');
+  c.registerMessageListener((msgs) => {
+    for (const msg of msgs) got.push(Buffer.from(msg.body).toString());
+    return 'CONSUME_SUCCESS';
+  });
+  await c.start();
+  m.send('T', 0, ['new']);
+  await until(t, 'the new message consumed', () => got.length === 1);
+  await c.shutdown();
+  t.strictSame(got, ['new']);
+  t.equal(m.h.sm.queryOffset('L', 'T', 0), 3);
+});
