@@ -190,7 +190,7 @@ t.test('delayed messages are delivered exactly once, to their queue, never early
   const root = await mkdtemp(path.join(os.tmpdir(), 'raftmq-schedule-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const counts: Counts = { delayed: 0, reproposalsRefused: 0, failovers: 0 };
-  await fc.assert(property(root, undefined, counts), { numRuns: 40, seed });
+  await fc.assert(property(root, undefined, counts), { numRuns: 30, seed });
   t.comment(`delayed ${counts.delayed}, re-proposed deliveries refused ${counts.reproposalsRefused}, failovers ${counts.failovers}`);
   t.ok(counts.delayed >= 500 && counts.reproposalsRefused >= 20 && counts.failovers >= 30, `delayed ${counts.delayed}, re-proposed deliveries refused ${counts.reproposalsRefused}, failovers ${counts.failovers}`);
 });
