@@ -53,7 +53,6 @@ const SPEC: CommandSpec = {
     '                    else a userspace relay in front of each Raft port delays the peer traffic',
     '  namesrv-kill      SIGKILL one NameServer; restarted (empty, refilled by registrations) at heal',
     '  consumer-kill     SIGKILL one member of the consumer group (--push-consumers); a new one starts at heal',
-    '  consumer-kill     SIGKILL one member of the consumer group (--push-consumers); a new one starts at heal',
     '  all               every fault valid for --nodes (and namesrv-kill when the run has NameServers,',
     '                    consumer-kill when it has push consumers)',
     '',
@@ -183,6 +182,11 @@ async function main(argv: string[]): Promise<number> {
     const installed = Object.entries(outcome.snapshotsInstalled).map(([id, n]) => `${id}=${n}`).join(' ');
     const cut = r.dumpStarts.some((d) => d.queues.length > 0);
     log(`retention: expiredByRetention ${r.expiredByRetention.count}, dumps start above offset 0: ${cut ? 'yes' : 'no'}, snapshots installed ${installed}`);
+  }
+  if (r.consumers) {
+    const c = r.consumers;
+    for (const g of c.groups) log(`consumer group ${g.consumerGroup} (${g.orderly ? 'orderly' : 'concurrently'}, ${g.members} members started, ${g.kills} killed): ${g.calls} handler calls, ${g.failedCalls} failed, consumed ${g.consumed}, consumed again ${g.duplicateConsumptions}, in the DLQ ${g.dlq}`);
+    log(`consumers: unconsumed ${c.unconsumed.count}, overlaps ${c.overlaps.count} (in a rebalance, expected: ${c.overlapsInRebalance}), retries ${c.retries.count} (excused ${c.retriesExplained}), orderly ${c.orderly.count}${outcome.pushDrained === false ? '; the drain timed out' : ''}`);
   }
   log(`files: ${outcome.files.history}, ${outcome.files.findings}, ${outcome.files.report}`);
   console.log(outcome.summary);
