@@ -19,6 +19,7 @@
 //   the failing member's allocation changed within settleMs of the failure: a retry kept in
 //   memory (its send back failed) is redelivered from the queue by the next owner instead.
 // - orderly (ordered groups): per key and queue, messages are first handled in queue order.
+import { CONSUMER_HEARTBEAT_TIMEOUT_MS } from '../protocol/index.ts';
 import { FindingBuilder, lowerBound, push, type Finding } from './findings.ts';
 import type { ConsumeEvent, HistoryEvent } from './history.ts';
 
@@ -98,7 +99,9 @@ export interface ConsumeResult {
   readonly ok: boolean;
 }
 
-export const CONSUME_SETTLE_MS_DEFAULT = 5000;
+/** A member learns of another's departure within the heartbeat timeout; 2 s more for its
+ *  rebalance to drop or take the queues. */
+export const CONSUME_SETTLE_MS_DEFAULT = 2000 + CONSUMER_HEARTBEAT_TIMEOUT_MS;
 const MAX_EXAMPLES_DEFAULT = 20;
 
 interface Call {
