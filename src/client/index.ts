@@ -31,6 +31,7 @@ export {
   RemoteOffsetStore,
   ConsumeConcurrentlyService,
   ConsumeOrderlyService,
+  HEARTBEAT_FRESH_MS,
   Semaphore,
   pullLoop,
   type PullLoopOptions,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import {
   ConsumeConcurrentlyService,
   ConsumeOrderlyService,
+  HEARTBEAT_FRESH_MS,
   LocalFileOffsetStore,
   ProcessQueue,
   pullLoop,
@@ -78,6 +79,7 @@ function fakeHost(over: Partial<ConsumeHost> & { sendBackOk?: (e: QueueEntry) =>
     maxReconsumeTimes: 16,
     suspendCurrentQueueTimeMillis: 1,
     consumeLaterMs: 5,
+    heartbeatAnsweredAt: () => Date.now(),
     semaphore: new Semaphore(2),
     running: true,
     sendBack: async (_mq, e) => {
@@ -219,6 +221,27 @@ t.test('orderly: a queue without a live lock is not consumed', async (t) => {
   svc.dispatch(pq);
   await settle(() => !pq.consuming);
   t.equal(calls, 0);
+});
+
+t.test('orderly: a member whose heartbeats the master has not answered for HEARTBEAT_FRESH_MS starts no batch (it may have been dropped and its lock given away)', async (t) => {
+  let answeredAt = Date.now() - HEARTBEAT_FRESH_MS - 1;
+  const host = fakeHost({ heartbeatAnsweredAt: () => answeredAt });
+  let calls = 0;
+  const svc = new ConsumeOrderlyService(host, async () => {
+    calls++;
+    return 'SUCCESS' as const;
+  });
+  const pq = new ProcessQueue(mq, 0);
+  pq.locked = true;
+  pq.lastLockAt = Date.now();
+  pq.put([entry(0)], 1);
+  svc.dispatch(pq);
+  await settle(() => !pq.consuming);
+  t.equal(calls, 0, 'stale heartbeat: not consumed');
+  answeredAt = Date.now();
+  svc.dispatch(pq);
+  await settle(() => pq.count === 0 && !pq.consuming);
+  t.equal(calls, 1, 'a fresh heartbeat (and the lock): consumed');
 });
 
 t.test('remote offsets: a failed commit is kept and retried by the next round', async (t) => {

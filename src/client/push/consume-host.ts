@@ -14,6 +14,9 @@ export interface ConsumeHost {
   readonly semaphore: Semaphore;
   /** False once shutdown began. */
   readonly running: boolean;
+  /** When the master of `brokerName` last answered this member's heartbeat (Date.now(); 0:
+   *  never): orderly consumption stops where it is stale. */
+  heartbeatAnsweredAt(brokerName: string): number;
   /** RocketMQ's sendMessageBack to the master of the queue's broker group; false when it failed. */
   sendBack(mq: MessageQueue, entry: QueueEntry, delayLevel: number, maxReconsumeTimes: number): Promise<boolean>;
   /** The queue's committable offset moved (offset store update). */

@@ -5,6 +5,7 @@
 // maxReconsumeTimes >= 0, a message tried that often goes to the DLQ (sendBack, delay level -1).
 import { delay } from '../../net/index.ts';
 import type { ConsumeHost, ConsumeService } from './consume-host.ts';
+import { HEARTBEAT_FRESH_MS } from './membership.ts';
 import type { ProcessQueue, QueueEntry } from './process-queue.ts';
 import type { ConsumeOrderlyContext, MessageListenerOrderly } from './types.ts';
 
@@ -12,9 +13,13 @@ import type { ConsumeOrderlyContext, MessageListenerOrderly } from './types.ts';
  *  REBALANCE_LOCK_MAX_LIVE_TIME on the client: half the broker's lock lifetime). */
 export const LOCK_EXPIRED_AFTER_MS = 30_000;
 
-/** Whether this member may consume `pq` now (clustering needs a live lock). */
+/** Whether this member may consume `pq` now. Clustering needs a live lock, and a heartbeat the
+ *  queue's master answered within HEARTBEAT_FRESH_MS: a member cut off (or paused) for longer may
+ *  have been dropped, its locks given to another member, so it starts no new batch there until a
+ *  heartbeat gets through and the lock is taken again (onRejoin). */
 export function holdsLock(host: ConsumeHost, pq: ProcessQueue, now: number): boolean {
-  return host.consumeModel === 'BROADCASTING' || (pq.locked && now - pq.lastLockAt < LOCK_EXPIRED_AFTER_MS);
+  if (host.consumeModel === 'BROADCASTING') return true;
+  return pq.locked && now - pq.lastLockAt < LOCK_EXPIRED_AFTER_MS && now - host.heartbeatAnsweredAt(pq.mq.brokerName) < HEARTBEAT_FRESH_MS;
 }
 
 export class ConsumeOrderlyService implements ConsumeService {

@@ -3,7 +3,7 @@
 // topic, and a consumerList long poll to one of them (the first by brokerName) that answers as
 // soon as the group's members change. Every master knows every member; the member list is taken
 // from that one master, so the members compare like with like.
-import { CONSUMER_LIST_WAIT_MS_MAX, isRetryable, type ConsumeModel, type ConsumerGroupView, type Subscription } from '../../protocol/index.ts';
+import { CONSUMER_HEARTBEAT_INTERVAL_MS, CONSUMER_HEARTBEAT_TIMEOUT_MS, CONSUMER_LIST_WAIT_MS_MAX, isRetryable, type ConsumeModel, type ConsumerGroupView, type Subscription } from '../../protocol/index.ts';
 import { backoffMs, delay } from '../../net/index.ts';
 import type { Brokers } from './brokers.ts';
 
@@ -22,15 +22,30 @@ export interface MembershipOptions {
   readonly brokerNames: () => readonly string[];
   /** The member list changed. */
   readonly onChange: () => void;
+  /** A heartbeat to `brokerName`'s master succeeded after one or more failed for long enough
+   *  that the master may have dropped this member (and released its queue locks). */
+  readonly onRejoin?: (brokerName: string) => void;
 }
+
+/** A member whose last answered heartbeat to a master is older than this stops starting new
+ *  orderly batches there: the master drops it (and frees its locks) at
+ *  CONSUMER_HEARTBEAT_TIMEOUT_MS, so this leaves one heartbeat interval of margin. */
+export const HEARTBEAT_FRESH_MS = CONSUMER_HEARTBEAT_TIMEOUT_MS - CONSUMER_HEARTBEAT_INTERVAL_MS;
 
 export class GroupMembership {
   private view: ConsumerGroupView | null = null;
   /** The broker group the view came from: a view from another master starts afresh. */
   private viewFrom: string | null = null;
   private running = false;
+  /** brokerName -> when its master last answered a heartbeat (Date.now()). */
+  private readonly answeredAt = new Map<string, number>();
 
   constructor(private readonly o: MembershipOptions) {}
+
+  /** When `brokerName`'s master last answered a heartbeat (0: never). */
+  heartbeatAnsweredAt(brokerName: string): number {
+    return this.answeredAt.get(brokerName) ?? 0;
+  }
 
   /** The group's live members, sorted (empty before the first answer). */
   get clientIds(): readonly string[] {
@@ -51,6 +66,10 @@ export class GroupMembership {
             { type: 'heartbeat', group: this.o.group, clientId: this.o.clientId, consumeModel: this.o.consumeModel, subscriptions },
             { tries: 2, deadline: Date.now() + this.o.requestTimeoutMs },
           );
+          const now = Date.now();
+          const before = this.answeredAt.get(name);
+          this.answeredAt.set(name, now);
+          if (before !== undefined && now - before >= HEARTBEAT_FRESH_MS) this.o.onRejoin?.(name);
           this.adopt(name, r.view);
         } catch (err) {
           // The next round tries again; the broker drops a member only after missed heartbeats.

@@ -84,6 +84,7 @@ export class PushConsumer {
   private readonly routes = new Map<string, MessageQueue[]>();
   private readonly timers: NodeJS.Timeout[] = [];
   private lockRetry: NodeJS.Timeout | null = null;
+  private relockTimer: NodeJS.Timeout | null = null;
   private rebalancing: Promise<void> | null = null;
   private rebalanceAgain = false;
   private readonly counts = new Map<ConsumeEvent, number>();
@@ -134,6 +135,7 @@ export class PushConsumer {
       get running() {
         return self.state === 'running';
       },
+      heartbeatAnsweredAt: (brokerName) => this.membership?.heartbeatAnsweredAt(brokerName) ?? 0,
       sendBack: (mq, entry, delayLevel, max) => this.sendBack(mq, entry, delayLevel, max),
       progress: (pq) => {
         if (this.table?.owns(pq) === true) this.offsetStore!.update(pq.mq, pq.committableOffset());
@@ -219,6 +221,7 @@ export class PushConsumer {
       subscriptions: () => [...this.subscriptions].map(([topic, s]): Subscription => ({ topic, expression: s.expression })),
       brokerNames: () => this.brokerNames(),
       onChange: () => void this.rebalance(),
+      onRejoin: (brokerName) => this.rejoined(brokerName),
     });
     this.table = new QueueTable({
       group: this.group,
@@ -265,6 +268,7 @@ export class PushConsumer {
     this.state = 'stopping';
     for (const t of this.timers.splice(0)) clearInterval(t);
     if (this.lockRetry !== null) clearTimeout(this.lockRetry);
+    if (this.relockTimer !== null) clearTimeout(this.relockTimer);
     this.membership!.stop();
     this.iterator?.close();
     await this.rebalancing?.catch(() => undefined);
@@ -314,6 +318,25 @@ export class PushConsumer {
 
   private async renewLocks(): Promise<void> {
     for (const pq of await this.table!.renewLocks()) this.service!.dispatch(pq);
+  }
+
+  /** Heartbeats reach `brokerName`'s master again after a gap in which it may have dropped this
+   *  member and freed its locks: its queues there are not consumed until locked again. */
+  private rejoined(brokerName: string): void {
+    if (this.listener?.kind !== 'orderly' || this.consumeModel !== 'CLUSTERING' || this.table === null) return;
+    for (const pq of this.table.queues()) if (pq.mq.brokerName === brokerName) pq.locked = false;
+    void this.relock();
+  }
+
+  /** Renews every lock now, and again every LOCK_RETRY_INTERVAL_MS while some queue is not held. */
+  private async relock(): Promise<void> {
+    await this.renewLocks().catch(() => undefined);
+    if (this.state === 'running' && this.relockTimer === null && this.table!.queues().some((pq) => !pq.locked && !pq.dropped)) {
+      this.relockTimer = setTimeout(() => {
+        this.relockTimer = null;
+        void this.relock();
+      }, LOCK_RETRY_INTERVAL_MS);
+    }
   }
 
   private async refreshRoutes(): Promise<void> {
