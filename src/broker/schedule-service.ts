@@ -1,7 +1,9 @@
 // The master's delayed delivery: every SCHEDULE_CHECK_INTERVAL_MS it looks at each delay level
 // and proposes what schedule-decision.ts decides (a due run delivered to its real queue, or a
 // skip past deleted messages). Only a ready master proposes; at most one proposal per level is in
-// flight, and a level whose head is not yet due is not read again before it is.
+// flight, a level whose head is not yet due is not read again before it is, and a level whose
+// proposal applied is looked at again at once (due messages bound for many queues make many
+// short runs: one per timer tick would deliver only 10 of them a second).
 import { encodeCommand } from './commands.ts';
 import type { Logger } from './logger.ts';
 import { lookAtLevel } from './schedule-decision.ts';
@@ -44,38 +46,45 @@ export class ScheduleService {
 
   /** One look at every level (the timer calls it; tests too). */
   check(): void {
+    if (!this.opts.leaderReady()) return;
+    const nowMs = this.opts.nowMs?.() ?? Date.now();
+    for (let level = 1; level <= this.opts.delayLevelsMs.length; level++) this.checkLevel(level, nowMs);
+  }
+
+  private checkLevel(level: number, nowMs: number): void {
     const { opts } = this;
-    if (!opts.leaderReady()) return;
     const sm = opts.stateMachine;
-    const nowMs = opts.nowMs?.() ?? Date.now();
-    const levels = opts.delayLevelsMs;
-    for (let level = 1; level <= levels.length; level++) {
-      if (this.proposing.has(level)) continue;
-      const wait = this.notBefore.get(level);
-      if (wait !== undefined && wait.offset === sm.scheduleOffset(level) && nowMs < wait.dueAtMs) continue;
-      let look;
-      try {
-        look = lookAtLevel(sm, level, levels[level - 1]!, nowMs, opts.autoCreateQueues);
-      } catch (err) {
-        opts.logger.warn({ level, err: (err as Error).message }, 'schedule: delay level not read');
-        continue;
-      }
-      if (look.dueAtMs !== undefined) this.notBefore.set(level, { offset: sm.scheduleOffset(level), dueAtMs: look.dueAtMs });
-      else this.notBefore.delete(level);
-      const proposal = look.proposal;
-      if (proposal === null) continue;
-      if (proposal.kind === 'scheduleSkip') opts.logger.warn({ level, from: proposal.from, to: proposal.to }, 'schedule: delayed messages skipped (deleted by retention before they were due, or their queue is gone)');
-      this.proposing.add(level);
-      opts
-        .propose(encodeCommand(proposal))
-        .then(
-          (result) => {
-            const r = result as { type: string; message?: string };
-            if (r.type === 'error') opts.logger.debug({ level, err: r.message }, 'schedule: delivery refused on apply (delivered already, or the queue is full)');
-          },
-          (err: Error) => opts.logger.debug({ level, err: err.message }, 'schedule: delivery not committed (the next master delivers it)'),
-        )
-        .finally(() => this.proposing.delete(level));
+    if (this.proposing.has(level)) return;
+    const wait = this.notBefore.get(level);
+    if (wait !== undefined && wait.offset === sm.scheduleOffset(level) && nowMs < wait.dueAtMs) return;
+    let look;
+    try {
+      look = lookAtLevel(sm, level, opts.delayLevelsMs[level - 1]!, nowMs, opts.autoCreateQueues);
+    } catch (err) {
+      opts.logger.warn({ level, err: (err as Error).message }, 'schedule: delay level not read');
+      return;
     }
+    if (look.dueAtMs !== undefined) this.notBefore.set(level, { offset: sm.scheduleOffset(level), dueAtMs: look.dueAtMs });
+    else this.notBefore.delete(level);
+    const proposal = look.proposal;
+    if (proposal === null) return;
+    if (proposal.kind === 'scheduleSkip') opts.logger.warn({ level, from: proposal.from, to: proposal.to }, 'schedule: delayed messages skipped (deleted by retention before they were due, or their queue is gone)');
+    this.proposing.add(level);
+    let applied = false;
+    opts
+      .propose(encodeCommand(proposal))
+      .then(
+        (result) => {
+          const r = result as { type: string; message?: string };
+          applied = r.type !== 'error';
+          if (!applied) opts.logger.debug({ level, err: r.message }, 'schedule: delivery refused on apply (delivered already, or the queue is full)');
+        },
+        (err: Error) => opts.logger.debug({ level, err: err.message }, 'schedule: delivery not committed (the next master delivers it)'),
+      )
+      .finally(() => {
+        this.proposing.delete(level);
+        // More may be due at once; a refusal or a failure waits for the next tick.
+        if (applied && this.timer !== null && opts.leaderReady()) this.checkLevel(level, opts.nowMs?.() ?? Date.now());
+      });
   }
 }
