@@ -19,7 +19,7 @@ import type { ServerMetrics } from './metrics.ts';
 import type { Replica } from './replica.ts';
 import { brokerIdOf, brokerRoleOf } from './role.ts';
 import { confChangeOf, membersInfoOf, replicaIdsOf, type MembersView } from './member-requests.ts';
-import { ConsumerGroupService, type SlaveReadSettings } from './consumer-groups/index.ts';
+import { ConsumerGroupService, RetryTopicCreator, type SlaveReadSettings } from './consumer-groups/index.ts';
 import { lockQueues, releaseLocksOf, unlockQueues, type QueueLockRequests } from './queue-lock-requests.ts';
 import { proposeWithTopics, routeDelayed, sendBack, type DelayedSendContext } from './delayed-send.ts';
 import { DEFAULT_DELAY_LEVELS_MS } from './delay-levels.ts';
@@ -102,7 +102,14 @@ export class BrokerServer {
   constructor(opts: BrokerServerOptions) {
     this.opts = opts;
     opts.stateMachine.onApplied((e) => this.wakePulls(e.topic, e.queueId));
-    this.groups = new ConsumerGroupService({ replica: opts.replica, nodeId: opts.nodeId, notMaster: () => this.notMaster(opts.replica.role.leaderId), ...(opts.slaveRead ? { slaveRead: opts.slaveRead } : {}) });
+    const retryTopics = new RetryTopicCreator(opts.stateMachine, (data) => opts.replica.propose(data));
+    this.groups = new ConsumerGroupService({
+      replica: opts.replica,
+      nodeId: opts.nodeId,
+      notMaster: () => this.notMaster(opts.replica.role.leaderId),
+      ensureRetryTopic: (group) => retryTopics.ensure(group),
+      ...(opts.slaveRead ? { slaveRead: opts.slaveRead } : {}),
+    });
     this.groups.registry.onMemberGone((group, clientId) => this.releaseLocksOf(group, clientId));
   }
 

@@ -35,6 +35,8 @@ export interface ConsumerGroupServiceOptions {
   readonly nodeId: NodeId;
   /** The error a parked consumerList gets when this replica stops being master. */
   notMaster(): Error;
+  /** Called on each clustering heartbeat: creates the group's retry topic if missing. */
+  readonly ensureRetryTopic?: (group: string) => void;
   /** slaveReadEnable and what it needs; absent: pulls carry no suggestion. */
   readonly slaveRead?: SlaveReadSettings;
   readonly now?: () => number;
@@ -121,6 +123,7 @@ export class ConsumerGroupService {
     const subscriptions = subscriptionsOf(req.subscriptions);
     this.checkRole();
     this.watch(conn);
+    if (req.consumeModel === 'CLUSTERING') this.opts.ensureRetryTopic?.(req.group);
     return this.registry.heartbeat({ group: req.group, clientId: req.clientId, consumeModel: req.consumeModel, subscriptions, connectionId: conn.id, clientAddr: conn.remoteAddress });
   }
 
