@@ -44,6 +44,8 @@ export interface ConsumerMembersOptions {
 
 interface Member {
   proc: ChildProcess | null;
+  /** Queues the running process holds after its last rebalance. */
+  queues: number;
   /** Starts so far (the client id changes with each, as a restarted process's would). */
   starts: number;
   name: string;
@@ -60,7 +62,7 @@ export class ConsumerMembers {
 
   constructor(private readonly opts: ConsumerMembersOptions) {
     if (!Number.isInteger(opts.count) || opts.count < 1 || opts.count > PUSH_CONSUMERS_MAX) throw new Error(`push consumers: 1..${PUSH_CONSUMERS_MAX}, got ${opts.count}`);
-    this.members = Array.from({ length: opts.count }, (_, i) => ({ proc: null, starts: 0, name: `m${i}` }));
+    this.members = Array.from({ length: opts.count }, (_, i) => ({ proc: null, queues: 0, starts: 0, name: `m${i}` }));
     this.unregister = onExitCleanup(() => {
       for (const m of this.members) if (m.proc?.pid !== undefined && this.alive(m)) killPid(m.proc.pid, 'SIGKILL');
     });
@@ -75,6 +77,11 @@ export class ConsumerMembers {
     if (!this.settled.has(id)) this.pending.add(id);
   }
 
+  /** Queues member i's current process holds (0 before its first rebalance). */
+  queuesOf(i: number): number {
+    return this.members[i]!.queues;
+  }
+
   running(i: number): boolean {
     return this.alive(this.members[i]!);
   }
@@ -87,6 +94,7 @@ export class ConsumerMembers {
     const m = this.members[i]!;
     if (this.alive(m)) return;
     m.starts++;
+    m.queues = 0;
     const o = this.opts;
     const config = {
       group: CHAOS_CONSUMER_GROUP,
@@ -109,7 +117,9 @@ export class ConsumerMembers {
     });
     m.proc = proc;
     this.record(client, { type: 'join', topic: o.topic, orderly: o.orderly, maxReconsumeTimes: CHAOS_MAX_RECONSUME_TIMES });
-    readline.createInterface({ input: proc.stdout! }).on('line', (line) => this.onLine(client, line));
+    readline.createInterface({ input: proc.stdout! }).on('line', (line) => this.onLine(client, line, (queues) => {
+      if (m.proc === proc) m.queues = queues;
+    }));
   }
 
   /** SIGKILL member i (a crash); resolves once it exited. Returns its name. */
@@ -171,7 +181,7 @@ export class ConsumerMembers {
     return found;
   }
 
-  private onLine(m: string, line: string): void {
+  private onLine(m: string, line: string, onQueues: (count: number) => void): void {
     let e: { e?: string; at?: number; start?: number; [k: string]: unknown };
     try {
       e = JSON.parse(line) as typeof e;
@@ -179,7 +189,11 @@ export class ConsumerMembers {
       return; // not ours (a stray print)
     }
     const r = this.opts.recorder;
-    if (e.e === 'rebalance') r.recordAt(this.event(m, { type: 'rebalance', queues: e.queues as string[] }), r.fromEpoch(e.at ?? 0));
+    if (e.e === 'rebalance') {
+      const queues = Array.isArray(e.queues) ? e.queues.map(String) : [];
+      onQueues(queues.length);
+      r.recordAt(this.event(m, { type: 'rebalance', queues }), r.fromEpoch(e.at ?? 0));
+    }
     else if (e.e === 'left') r.recordAt(this.event(m, { type: 'leave' }), r.fromEpoch(e.at ?? 0));
     else if (e.e === 'call') {
       this.calls++;
