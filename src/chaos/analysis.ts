@@ -48,8 +48,9 @@ function reportMeta(meta: RunMeta): ReportMeta {
   const groups = meta.groups ?? 1;
   const shape = groups > 1 ? `${groups} groups of ${meta.nodes} nodes, ${meta.namesrvs ?? 0} NameServer${meta.namesrvs === 1 ? '' : 's'}` : `${meta.nodes} nodes`;
   const skipped = meta.skipped.length > 0 ? `; skipped: ${meta.skipped.map((s) => s.fault).join(', ')}` : '';
+  const consumers = meta.pushConsumers ? `, ${meta.pushConsumers} push consumer${meta.pushConsumers === 1 ? '' : 's'}${meta.pushOrderly ? ' (orderly)' : ''}` : '';
   return {
-    title: `raftmq chaos: ${shape}, ${meta.durationS} s (${where}, started ${meta.startedAt}${skipped})`,
+    title: `raftmq chaos: ${shape}${consumers}, ${meta.durationS} s (${where}, started ${meta.startedAt}${skipped})`,
     nodes: meta.nodes,
     ...(groups > 1 ? { groups } : {}),
     seed: meta.seed,
