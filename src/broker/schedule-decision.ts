@@ -5,6 +5,7 @@
 // Reads applied state and the master's clock; apply decides nothing of this again.
 import {
   PROPERTY_DELAY_TIME_LEVEL,
+  PROPERTY_ORIGIN_MESSAGE_ID,
   PROPERTY_REAL_QUEUE_ID,
   PROPERTY_REAL_TOPIC,
   SCHEDULE_TOPIC,
@@ -67,16 +68,16 @@ export function lookAtLevel(sm: BrokerStateMachine, level: number, delayMs: numb
   };
 }
 
-/** A delayed message as its real queue stores it: the schedule's properties gone. */
+/** A delayed message as its real queue stores it: the schedule's properties gone, and its msgId
+ *  kept (ORIGIN_MESSAGE_ID: the one the producer was answered, or a retry's first). */
 function deliveredMessage(m: StoredMessage): MessageInput {
   const properties: Record<string, string> = {};
-  let any = false;
   for (const [k, v] of Object.entries(m.properties)) {
     if (k === PROPERTY_DELAY_TIME_LEVEL || k === PROPERTY_REAL_TOPIC || k === PROPERTY_REAL_QUEUE_ID) continue;
     properties[k] = v;
-    any = true;
   }
-  return { body: m.body, ...(m.keys !== '' ? { keys: m.keys } : {}), ...(m.tags !== '' ? { tags: m.tags } : {}), ...(any ? { properties } : {}) };
+  properties[PROPERTY_ORIGIN_MESSAGE_ID] ??= m.msgId;
+  return { body: m.body, ...(m.keys !== '' ? { keys: m.keys } : {}), ...(m.tags !== '' ? { tags: m.tags } : {}), properties };
 }
 
 /** A message's bytes as validateMessages counts them. */

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { BrokerServer, ScheduleService, type ApplyResult } from '../../src/broker/index.ts';
 import { Producer } from '../../src/client/index.ts';
 import { Connection } from '../../src/net/index.ts';
-import { SCHEDULE_TOPIC, messagesToWire, type MessageInput, type StoredMessage } from '../../src/protocol/index.ts';
+import { SCHEDULE_TOPIC, messagesToWire, sendResultOf, type MessageInput, type SendBatchResult, type StoredMessage } from '../../src/protocol/index.ts';
 import { Role } from '../../src/raft/index.ts';
 import { Harness, testServerOptions } from './harness.ts';
 
@@ -110,7 +110,8 @@ t.test('a message sent with DELAY waits in SCHEDULE_TOPIC and is delivered to it
   t.equal(h.sm.topicQueueCount('T'), undefined, 'not in its queue yet (an auto-created topic is created by the delivery)');
   const m = await waitFor('T', 1, 0);
   t.equal(Buffer.from(m.body).toString(), 'later');
-  t.same(m.properties, {}, 'DELAY, REAL_TOPIC and REAL_QID are gone');
+  t.same(m.properties, { ORIGIN_MESSAGE_ID: h.sm.pull(SCHEDULE_TOPIC, 2, 0, 1, 1024).messages[0]!.msgId }, 'DELAY, REAL_TOPIC and REAL_QID are gone');
+  t.equal(m.msgId, sendResultOf((r as unknown as { batch: SendBatchResult }).batch, 0).msgId, 'its msgId is the one the producer was answered');
   t.ok(m.storeTimestamp >= h.sm.pull(SCHEDULE_TOPIC, 2, 0, 1, 1024).messages[0]!.storeTimestamp + LEVELS_MS[2]!, 'not before its delay');
   t.match(await send('T', 1, [{ body: Buffer.from('x'), properties: { DELAY: 'soon' } }]), { type: 'error', code: 'BAD_REQUEST', message: /DELAY must be a delay level/ });
   t.match(await send('T', 1, [{ body: Buffer.from('x'), properties: { DELAY: '1' } }, { body: Buffer.from('y') }]), { type: 'error', code: 'BAD_REQUEST', message: /same DELAY/ });
