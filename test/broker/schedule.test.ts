@@ -18,7 +18,9 @@ import {
   encodeSnapshot,
   formatMessageDelayLevel,
   lookAtLevel,
+  parseConfig,
   parseMessageDelayLevel,
+  renderConfig,
   requestedDelayLevel,
   routeDelayed,
   type ApplyResult,
@@ -211,6 +213,11 @@ t.test('messageDelayLevel: units ms s m h d, written back in the largest unit; b
   for (const bad of ['', '1x', '0s', '-1s', '31d', '1.5s', Array.from({ length: 65 }, () => '1s').join(' ')]) {
     t.type(parseMessageDelayLevel(bad), 'string', JSON.stringify(bad.slice(0, 20)));
   }
+  const conf = 'dLegerPeers=n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913\ndLegerSelfId=n1\n';
+  const cfg = parseConfig(`${conf}messageDelayLevel=500ms 2s 90s\n`);
+  t.same(cfg.messageDelayLevel, [500, 2000, 90_000]);
+  t.same(parseConfig(renderConfig(cfg)).messageDelayLevel, [500, 2000, 90_000], 'renders back as the same levels');
+  t.throws(() => parseConfig(`${conf}messageDelayLevel=1s soon\n`), { name: 'ConfigError', message: /broker\.conf: messageDelayLevel "soon" is not a duration/ });
   t.equal(requestedDelayLevel(undefined, 3), 0);
   t.equal(requestedDelayLevel({ DELAY: '0' }, 3), 0);
   t.equal(requestedDelayLevel({ DELAY: '2' }, 3), 2);
