@@ -30,8 +30,14 @@ async function setup(t: Test, segmentBytes?: number) {
       (e: Error) => done.push(`${name} failed: ${e.message}`),
     );
   const settle = () => new Promise((r) => setTimeout(r, 60));
+  /** Until a write found the disk full (on a busy machine that can take longer than a settle). */
+  const untilStalled = async () => {
+    for (const started = Date.now(); !appender.stalled; await new Promise((r) => setTimeout(r, 5))) {
+      if (Date.now() - started > 10_000) throw new Error('the appender did not stall within 10 s');
+    }
+  };
   const terms = () => log.read(1, Infinity).map((r) => `${r.index}@${r.term}`);
-  return { log, faults, appender, lines, done, track, settle, terms };
+  return { log, faults, appender, lines, done, track, settle, untilStalled, terms };
 }
 
 t.test('batches that find the disk full wait, in order, and resolve once durable after space returns', async (t) => {
@@ -40,6 +46,7 @@ t.test('batches that find the disk full wait, in order, and resolve once durable
   s.faults.bytesLeft = 0;
   const a = s.track(s.appender.append(entries(4, 2, 1)), 'a');
   const b = s.track(s.appender.append(entries(6, 1, 1)), 'b');
+  await s.untilStalled();
   await s.settle();
   t.same(s.done, [], 'neither resolved nor rejected');
   t.ok(s.appender.stalled);
@@ -60,7 +67,7 @@ t.test('a truncation during a stall waits until the waiting batches are in the l
   await s.appender.append(entries(1, 3, 1));
   s.faults.bytesLeft = 0;
   const old = s.track(s.appender.append(entries(4, 3, 1)), 'old');
-  await s.settle();
+  await s.untilStalled();
   // A new leader (term 2) replaces 4.. : the cut waits for 4..6 to be written first.
   const cut = s.appender.truncateAfter(3).then(() => s.done.push('cut'));
   await s.settle();
@@ -79,7 +86,7 @@ t.test('abandon() rejects the batches that wait for space (the replica stops)', 
   await s.appender.append(entries(1, 1, 1));
   s.faults.bytesLeft = 0;
   const p = s.appender.append(entries(2, 1, 1));
-  await s.settle();
+  await s.untilStalled();
   s.appender.abandon();
   await t.rejects(p, { name: 'AppendAbandoned' });
   await t.rejects(s.appender.append(entries(3, 1, 1)), { name: 'AppendAbandoned' });
