@@ -7,11 +7,15 @@
 //   rebalance or a crash replays what came after the last offset commit).
 // - an orderly group on a keyed topic through the same faults: per key, messages are first
 //   handled in the order they were acknowledged (no reordering).
+// - a group whose handlers fail 10% of the tries, and every try of the messages with one key,
+//   on the first group's topic, with shortened delay levels: every acknowledged message ends
+//   consumed or in the group's DLQ after exactly maxReconsumeTimes + 1 failed tries, and a retry
+//   never comes before its level's delay.
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { Admin, Producer } from '../../src/client/index.ts';
+import { Admin, Producer, PullConsumer } from '../../src/client/index.ts';
 import { LocalCluster } from '../../src/cli/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -24,6 +28,10 @@ const DRAIN_WAIT_MS = 60_000;
 /** A replay after a step comes within an offset commit interval (5 s) of it, plus the rebalance
  *  and the catch-up: generous. */
 const REPLAY_WINDOW_MS = 15_000;
+/** Delay level n waits n x 100 ms; a retry after r failed tries waits level 3 + r. */
+const DELAY_LEVELS = Array.from({ length: 8 }, (_, i) => `${(i + 1) * 100}ms`).join(' ');
+const MAX_RECONSUME = 2;
+const POISON = 'poison';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -37,6 +45,8 @@ async function until(what: string, timeoutMs: number, probe: () => boolean | Pro
 
 interface Consumed {
   readonly t: number;
+  readonly r: number;
+  readonly f?: number;
   readonly q: string;
   readonly o: number;
   readonly k: string;
@@ -58,17 +68,18 @@ class Member {
     topic: string,
     orderly: boolean,
     sink: Consumed[],
+    extra: readonly string[] = [],
   ) {
-    const args = ['--import', 'tsx', MEMBER, '--servers', servers.join(','), '--group', group, '--topic', topic, '--client-id', id, '--each', ...(orderly ? ['--orderly'] : [])];
+    const args = ['--import', 'tsx', MEMBER, '--servers', servers.join(','), '--group', group, '--topic', topic, '--client-id', id, '--each', ...(orderly ? ['--orderly'] : []), ...extra];
     this.proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     this.proc.on('exit', () => (this.exited = true));
     readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      const ev = JSON.parse(line) as { ev: string; t: number; queues?: string[]; q: string; o: number; k: string; b: string };
+      const ev = JSON.parse(line) as { ev: string; t: number; queues?: string[]; q: string; o: number; k: string; b: string; r: number; f?: number };
       if (ev.ev === 'ready') this.ready = true;
       else if (ev.ev === 'rebalance') {
         this.queues = ev.queues!;
         this.rebalancedAt = ev.t;
-      } else if (ev.ev === 'msg') sink.push({ t: ev.t, q: ev.q, o: ev.o, k: ev.k, b: ev.b, member: id });
+      } else if (ev.ev === 'msg') sink.push({ t: ev.t, r: ev.r, ...(ev.f === 1 ? { f: 1 } : {}), q: ev.q, o: ev.o, k: ev.k, b: ev.b, member: id });
     });
   }
 }
@@ -81,7 +92,7 @@ function settled(members: readonly Member[]): boolean {
 }
 
 t.test('push-consumer groups through joins, a leave, a member SIGKILL and a master failover', async (t) => {
-  const cluster = await LocalCluster.create({ nodes: 3 });
+  const cluster = await LocalCluster.create({ nodes: 3, extra: { messageDelayLevel: DELAY_LEVELS } });
   t.teardown(() => cluster.destroy());
   await cluster.waitForMaster(20_000);
   const admin = new Admin({ servers: cluster.servers });
@@ -93,6 +104,8 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
   const orderedConsumed: Consumed[] = [];
   const members: Member[] = [];
   const orderly: Member[] = [];
+  const retried: Consumed[] = [];
+  const retriers: Member[] = [];
   const join = (id: string): Member => {
     const m = new Member(id, cluster.servers, 'workers', 'work', false, consumed);
     members.push(m);
@@ -103,12 +116,15 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
     orderly.push(m);
     return m;
   };
+  for (let i = 0; i < 2; i++) {
+    retriers.push(new Member(`r${i}`, cluster.servers, 'retriers', 'work', false, retried, ['--fail-percent', '10', '--fail-key', POISON, '--max-reconsume', String(MAX_RECONSUME)]));
+  }
   t.teardown(() => {
-    for (const m of [...members, ...orderly]) if (!m.exited) m.proc.kill('SIGKILL');
+    for (const m of [...members, ...orderly, ...retriers]) if (!m.exited) m.proc.kill('SIGKILL');
   });
   const steps: number[] = [];
   const settle = async (what: string): Promise<void> => {
-    await until(`${what}: the groups settle`, SETTLE_WAIT_MS, () => settled(members) && settled(orderly));
+    await until(`${what}: the groups settle`, SETTLE_WAIT_MS, () => settled(members) && settled(orderly) && settled(retriers));
     t.pass(`${what}: every queue has exactly one live owner in each group`);
   };
 
@@ -125,9 +141,10 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
   let n = 0;
   const unkeyed = async (): Promise<void> => {
     while (!stop) {
+      const poison = n % 100 === 0;
       const id = `m${n++}`;
       try {
-        await producer.send('work', { body: Buffer.from(id) });
+        await producer.send('work', { body: Buffer.from(id), ...(poison ? { keys: POISON } : {}) });
         acked.add(id);
       } catch {
         // not acknowledged: may or may not be stored
@@ -226,6 +243,60 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
   t.ok(orderedCount > 200, `${orderedCount} keyed messages acknowledged over ${KEYS} keys`);
   t.same(reordered, [], 'per key, messages were first handled in acknowledgement order (reordered = 0)');
 
-  for (const m of [...members, ...orderly]) if (!m.exited) m.proc.kill('SIGTERM');
-  await until('the members exit', 20_000, () => [...members, ...orderly].every((m) => m.exited));
+  // Retries: every acknowledged message consumed by the failing group, or in its DLQ.
+  const succeeded = () => new Set(retried.filter((c) => c.f !== 1).map((c) => c.b));
+  const dlqBodies = async (): Promise<Map<string, number>> => {
+    const dlq = new PullConsumer({ servers: cluster.servers, group: 'dlq-reader' });
+    const found = new Map<string, number>();
+    try {
+      for await (const m of dlq.messages('%DLQ%retriers', { fromBeginning: true, idleTimeoutMs: 500 })) found.set(Buffer.from(m.body).toString(), m.reconsumeTimes);
+    } catch {
+      // no DLQ topic yet
+    } finally {
+      await dlq.close();
+    }
+    return found;
+  };
+  let inDlq = new Map<string, number>();
+  await until('every acknowledged message consumed or dead-lettered by the failing group', DRAIN_WAIT_MS, async () => {
+    const ok = succeeded();
+    if ([...acked].every((id) => ok.has(id))) return true;
+    inDlq = await dlqBodies();
+    return [...acked].every((id) => ok.has(id) || inDlq.has(id));
+  });
+  const ok = succeeded();
+  const tries = new Map<string, Consumed[]>();
+  for (const c of retried) {
+    if (!tries.has(c.b)) tries.set(c.b, []);
+    tries.get(c.b)!.push(c);
+  }
+  const badDlq: string[] = [];
+  const early: string[] = [];
+  let retriedCount = 0;
+  for (const id of acked) {
+    const list = tries.get(id) ?? [];
+    if (list.some((c) => c.r > 0)) retriedCount++;
+    if (!ok.has(id)) {
+      // Dead-lettered: tried and failed exactly with reconsume times 0..MAX_RECONSUME.
+      const failedTries = new Set(list.filter((c) => c.f === 1).map((c) => c.r));
+      if (!inDlq.has(id) || [...failedTries].sort().join(',') !== Array.from({ length: MAX_RECONSUME + 1 }, (_, i) => i).join(',')) badDlq.push(`${id}: tries ${[...failedTries].join(',')}`);
+    }
+    for (let r = 1; r <= MAX_RECONSUME; r++) {
+      const next = list.find((c) => c.r === r);
+      if (next === undefined) continue;
+      // Against the earliest failed try before it: with repeats (a replay after a rebalance) a
+      // later failure of the same try may have its own retry still waiting.
+      const firstFail = list.find((c) => c.r === r - 1 && c.f === 1);
+      if (firstFail !== undefined && next.t - firstFail.t < (3 + r - 1) * 100) early.push(`${id}: try ${r} ${next.t - firstFail.t} ms after the failure`);
+    }
+  }
+  const poisoned = [...acked].filter((id) => Number(id.slice(1)) % 100 === 0);
+  t.comment(`failing group: ${retriedCount} messages retried, ${inDlq.size} dead-lettered (${poisoned.length} poison)`);
+  t.ok(retriedCount > 50, 'messages were retried through the retry topic');
+  t.ok(poisoned.length > 0 && poisoned.every((id) => inDlq.has(id)), 'every poison message is in the DLQ');
+  t.same(badDlq.slice(0, 5), [], 'a message not consumed is in the DLQ after exactly maxReconsumeTimes + 1 failed tries');
+  t.same(early.slice(0, 5), [], 'no retry before its delay level');
+
+  for (const m of [...members, ...orderly, ...retriers]) if (!m.exited) m.proc.kill('SIGTERM');
+  await until('the members exit', 20_000, () => [...members, ...orderly, ...retriers].every((m) => m.exited));
 });
