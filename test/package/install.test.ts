@@ -172,7 +172,10 @@ t.test('the packed tarball installs into a new project, and its client and bin w
 
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   process.kill(proc.pid!, 'SIGTERM');
-  const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS))]);
+  // The guard's timer is cleared: left running, it kept the test process alive 15 s after the end.
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), STOP_TIMEOUT_MS)))]);
+  clearTimeout(timer);
   t.equal(code, 0, 'the launcher stops its replica and exits');
   t.notOk(alive(replicaPid), 'the replica is gone');
 });
