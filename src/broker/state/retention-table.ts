@@ -6,8 +6,7 @@
 // the log at a mark, so a replica behind the cut can be sent exactly the state it needs and then
 // the retained log after the mark.
 import { assert } from '../../util/index.ts';
-import type { CheckpointOp, ReplicatedTable } from './replicated-table.ts';
-import { packr } from './replicated-table.ts';
+import { SingleRecordTable } from './single-record-table.ts';
 
 /** Marks kept. A master proposes no new mark while this many wait (retention then cuts less
  *  finely until older ones are passed). */
@@ -24,14 +23,15 @@ export interface RetentionMark {
 export type RetentionSnapshot = readonly [retainedFrom: number, marks: readonly (readonly [index: number, atMs: number])[]];
 
 const KEY_PREFIX = 'r:';
-const KEY_STATE = 'r:state';
 
-export class RetentionTable implements ReplicatedTable<RetentionSnapshot> {
+export class RetentionTable extends SingleRecordTable<RetentionSnapshot> {
   readonly name = 'retention';
-  readonly checkpointKeyPrefix = KEY_PREFIX;
   private retainedFromValue = 1;
   private markList: RetentionMark[] = [];
-  private changed = false;
+
+  constructor() {
+    super(KEY_PREFIX);
+  }
 
   /** First log index retained: entries below it are deleted (or will be, on every replica). */
   get retainedFrom(): number {
@@ -76,25 +76,7 @@ export class RetentionTable implements ReplicatedTable<RetentionSnapshot> {
     return [cutAt > 0 ? cutAt + 1 : this.retainedFromValue, marks];
   }
 
-  restore(snapshot: RetentionSnapshot): void {
-    this.load(snapshot, 'snapshot');
-    this.changed = true;
-  }
-
-  takeCheckpoint(ops: CheckpointOp[]): undefined {
-    if (this.changed) ops.push({ type: 'put', key: KEY_STATE, value: packr.pack(this.snapshot()) });
-    this.changed = false;
-    return undefined;
-  }
-
-  loadCheckpointRecord(key: string, value: Uint8Array): void {
-    assert(key === KEY_STATE, `state restore: bad key ${key}`);
-    this.load(packr.unpack(value) as RetentionSnapshot, key);
-  }
-
-  finishCheckpointLoad(): void {}
-
-  private load(snapshot: RetentionSnapshot, what: string): void {
+  protected load(snapshot: RetentionSnapshot, what: string): void {
     assert(Array.isArray(snapshot) && snapshot.length === 2 && Array.isArray(snapshot[1]), `state restore: ${what}: retention is not [retainedFrom, marks]`);
     const [retainedFrom, marks] = snapshot;
     assert(Number.isSafeInteger(retainedFrom) && retainedFrom >= 1, `state restore: ${what}: bad retainedFrom`);

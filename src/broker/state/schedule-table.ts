@@ -7,14 +7,12 @@
 // predecessor already got committed stores nothing twice.
 import { assert } from '../../util/index.ts';
 import { DELAY_LEVEL_COUNT_MAX } from '../delay-levels.ts';
-import type { CheckpointOp, ReplicatedTable } from './replicated-table.ts';
-import { packr } from './replicated-table.ts';
+import { SingleRecordTable } from './single-record-table.ts';
 
 /** [[level, offset]...], by level; levels at offset 0 are left out. */
 export type ScheduleSnapshot = readonly (readonly [level: number, offset: number])[];
 
 const KEY_PREFIX = 'd:';
-const KEY_STATE = 'd:state';
 
 export interface ScheduleTableOptions {
   /** Test-only planted bug: apply takes every move whatever its `from` (a re-proposed delivery
@@ -22,14 +20,14 @@ export interface ScheduleTableOptions {
   readonly ignoreFrom?: boolean;
 }
 
-export class ScheduleTable implements ReplicatedTable<ScheduleSnapshot> {
+export class ScheduleTable extends SingleRecordTable<ScheduleSnapshot> {
   readonly name = 'schedule';
-  readonly checkpointKeyPrefix = KEY_PREFIX;
   /** level -> schedule offset (absent: 0). */
   private readonly offsets = new Map<number, number>();
-  private changed = false;
 
-  constructor(private readonly options: ScheduleTableOptions = {}) {}
+  constructor(private readonly options: ScheduleTableOptions = {}) {
+    super(KEY_PREFIX);
+  }
 
   /** The next offset of SCHEDULE_TOPIC queue `level - 1` still to deliver. */
   offsetOf(level: number): number {
@@ -59,25 +57,7 @@ export class ScheduleTable implements ReplicatedTable<ScheduleSnapshot> {
     return [...this.offsets.entries()].filter(([, o]) => o > 0).sort((a, b) => a[0] - b[0]);
   }
 
-  restore(snapshot: ScheduleSnapshot): void {
-    this.load(snapshot, 'snapshot');
-    this.changed = true;
-  }
-
-  takeCheckpoint(ops: CheckpointOp[]): undefined {
-    if (this.changed) ops.push({ type: 'put', key: KEY_STATE, value: packr.pack(this.snapshot()) });
-    this.changed = false;
-    return undefined;
-  }
-
-  loadCheckpointRecord(key: string, value: Uint8Array): void {
-    assert(key === KEY_STATE, `state restore: bad key ${key}`);
-    this.load(packr.unpack(value) as ScheduleSnapshot, key);
-  }
-
-  finishCheckpointLoad(): void {}
-
-  private load(snapshot: ScheduleSnapshot, what: string): void {
+  protected load(snapshot: ScheduleSnapshot, what: string): void {
     assert(Array.isArray(snapshot) && snapshot.length <= DELAY_LEVEL_COUNT_MAX, `state restore: ${what}: schedule is not a list of [level, offset]`);
     this.offsets.clear();
     let prev = 0;
