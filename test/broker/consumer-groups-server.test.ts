@@ -3,10 +3,9 @@
 // the registry forgotten when the master role is lost, and bad input refused with BAD_REQUEST.
 import t, { type Test } from 'tap';
 import { BrokerServer } from '../../src/broker/index.ts';
-import { Connection } from '../../src/net/index.ts';
 import { Role } from '../../src/raft/index.ts';
 import { SUBSCRIPTION_COUNT_MAX } from '../../src/protocol/index.ts';
-import { Harness, testServerOptions } from './harness.ts';
+import { Harness, serveAnswering, testServerOptions } from './harness.ts';
 
 interface ReplicaState {
   role: Role;
@@ -30,26 +29,10 @@ function fakeReplica(state: ReplicaState) {
   };
 }
 
-type Answer = { type: string; id: number } & Record<string, unknown>;
-
 async function serve(t: Test, state: ReplicaState) {
   const h = new Harness();
   const server = new BrokerServer(testServerOptions(h.sm, fakeReplica(state), { clientAddrOf: (id) => (id === 'n0' ? '127.0.0.1:9' : '') }));
-  await server.start();
-  const conns: Connection[] = [];
-  const connect = () => {
-    const conn = new Connection({ host: '127.0.0.1', port: server.port, reconnect: 'lazy' });
-    conns.push(conn);
-    return (frame: object): Promise<Answer> =>
-      conn.request<Answer>(frame as never).then(
-        (r) => r,
-        (e: { code?: string; masterAddr?: string; message: string }) => ({ type: 'error', id: 0, code: e.code, masterAddr: e.masterAddr, message: e.message }),
-      );
-  };
-  t.teardown(async () => {
-    for (const c of conns) await c.close();
-    await server.close();
-  });
+  const { connect, conns } = await serveAnswering(t, server);
   return { server, connect, conns };
 }
 

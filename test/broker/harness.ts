@@ -1,6 +1,8 @@
 // A fake Raft log for state machine tests: entries live in an array; readEntry reads it. And an
 // in-memory meta store for replica driver tests.
+import type { Test } from 'tap';
 import type { MetaStore } from '../../src/commitlog/index.ts';
+import { Connection } from '../../src/net/index.ts';
 import { EntryType, NONE, encodeConfChangeEntry, type ConfChangeEntry } from '../../src/raft/index.ts';
 import {
   type BrokerCommand,
@@ -15,6 +17,7 @@ import {
   encodeMemberContext,
   type MembersView,
   type BrokerServerOptions,
+  type BrokerServer,
 } from '../../src/broker/index.ts';
 
 export class FakeLog {
@@ -174,4 +177,28 @@ export function staticMembers(ids: readonly string[]): MembersView {
     configIndex: () => 0,
     directory: new MemberDirectory(ids.map((id, i) => ({ id, peerAddr: `127.0.0.1:${20000 + i}`, clientAddr: `127.0.0.1:${10000 + i}` }))),
   };
+}
+
+/** A frame answered by the server: the response, or an error frame (code, masterAddr, message). */
+export type Answer = { type: string; id: number } & Record<string, unknown>;
+
+/** Starts `server` and opens connections to it whose requests resolve to the Answer (an error
+ *  too, never a rejection); the connections and the server close at the test's end. */
+export async function serveAnswering(t: Test, server: BrokerServer): Promise<{ connect: () => (frame: object) => Promise<Answer>; conns: Connection[] }> {
+  await server.start();
+  const conns: Connection[] = [];
+  const connect = () => {
+    const conn = new Connection({ host: '127.0.0.1', port: server.port, reconnect: 'lazy' });
+    conns.push(conn);
+    return (frame: object): Promise<Answer> =>
+      conn.request<Answer>(frame as never).then(
+        (r) => r,
+        (e: { code?: string; masterAddr?: string; message: string }) => ({ type: 'error', id: 0, code: e.code, masterAddr: e.masterAddr, message: e.message }),
+      );
+  };
+  t.teardown(async () => {
+    for (const c of conns) await c.close();
+    await server.close();
+  });
+  return { connect, conns };
 }

@@ -6,10 +6,9 @@
 // bad input is refused.
 import t, { type Test } from 'tap';
 import { BrokerServer, BrokerStateMachine, decodeSnapshot, encodeSnapshot, type ApplyResult } from '../../src/broker/index.ts';
-import { Connection } from '../../src/net/index.ts';
 import { LOCK_BATCH_QUEUE_COUNT_MAX } from '../../src/protocol/index.ts';
 import { Role } from '../../src/raft/index.ts';
-import { FakeLog, testServerOptions } from './harness.ts';
+import { FakeLog, serveAnswering, testServerOptions } from './harness.ts';
 
 interface ReplicaState {
   role: Role;
@@ -38,8 +37,6 @@ function fakeReplica(log: FakeLog, sm: () => BrokerStateMachine, state: ReplicaS
   };
 }
 
-type Answer = { type: string; id: number } & Record<string, unknown>;
-
 /** A master on `sm` (default: a fresh machine with topic `orders` of 4 queues). */
 async function serve(t: Test, given?: { log: FakeLog; sm: BrokerStateMachine }) {
   const log = given?.log ?? new FakeLog();
@@ -47,21 +44,7 @@ async function serve(t: Test, given?: { log: FakeLog; sm: BrokerStateMachine }) 
   if (given === undefined) sm.apply(log.append({ kind: 'createTopic', topic: 'orders', queues: 4 }));
   const state: ReplicaState = { role: Role.Leader, proposals: 0 };
   const server = new BrokerServer(testServerOptions(sm, fakeReplica(log, () => sm, state), { clientAddrOf: (id) => (id === 'n0' ? '127.0.0.1:9' : '') }));
-  await server.start();
-  const conns: Connection[] = [];
-  const connect = () => {
-    const conn = new Connection({ host: '127.0.0.1', port: server.port, reconnect: 'lazy' });
-    conns.push(conn);
-    return (frame: object): Promise<Answer> =>
-      conn.request<Answer>(frame as never).then(
-        (r) => r,
-        (e: { code?: string; masterAddr?: string; message: string }) => ({ type: 'error', id: 0, code: e.code, masterAddr: e.masterAddr, message: e.message }),
-      );
-  };
-  t.teardown(async () => {
-    for (const c of conns) await c.close();
-    await server.close();
-  });
+  const { connect, conns } = await serveAnswering(t, server);
   return { server, connect, conns, state, sm, log };
 }
 
