@@ -7,9 +7,10 @@
 // latency:   a producer paced at --rate msgs/s for --seconds; 3 members; the time from send to
 //            handler start (the send time travels in the body; one process, one clock), p50/p99
 //            after the first second.
-// rebalance: 3 members, each its own process (scripts/bench/push-member.ts); SIGKILL one and time
-//            until the survivors' queues cover every queue again (from their rebalance events);
-//            a new member replaces it; --kills times.
+// rebalance: 3 members, each its own process (scripts/bench/push-member.ts); SIGKILL one (or
+//            SIGSTOP: its connection stays open, the master drops it after missed heartbeats)
+//            and time until the survivors' queues cover every queue again (from their rebalance
+//            events); a new member replaces it; --kills times.
 // One JSON line per part on stdout; progress on stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -28,6 +29,7 @@ const SPEC: CommandSpec = {
     { name: 'rate', kind: 'int', help: 'latency part: messages per second', default: 20_000, min: 1 },
     { name: 'seconds', kind: 'int', help: 'latency part: duration', default: 20, min: 2 },
     { name: 'kills', kind: 'int', help: 'rebalance part: members killed', default: 10, min: 1, max: 100 },
+    { name: 'signal', kind: 'string', help: 'rebalance part: SIGKILL (the connection closes) or SIGSTOP (found by the missed heartbeats)', default: 'SIGKILL', choices: ['SIGKILL', 'SIGSTOP'] },
   ],
 };
 
@@ -224,6 +226,7 @@ function covered(members: readonly Member[]): boolean {
 
 async function rebalancePart(): Promise<void> {
   const kills = Number(flags!.kills);
+  const signal = String(flags!.signal) as 'SIGKILL' | 'SIGSTOP';
   await withCluster({}, async (cluster) => {
     await createTopic(cluster, 'rebalance');
     let members = Array.from({ length: MEMBERS }, (_, i) => startMember(cluster.servers, `m${i}`));
@@ -234,11 +237,12 @@ async function rebalancePart(): Promise<void> {
         const victim = members[k % members.length]!;
         const survivors = members.filter((m) => m !== victim);
         const killedAt = Date.now();
-        victim.proc.kill('SIGKILL');
+        victim.proc.kill(signal);
         await until('the survivors cover every queue', 60_000, () => covered(survivors) && survivors.every((m) => m.lastRebalance >= killedAt));
         const took = Math.max(...survivors.map((m) => m.lastRebalance)) - killedAt;
         times.push(took);
         log(`kill ${k + 1}: the survivors took every queue in ${took} ms`);
+        if (signal === 'SIGSTOP') victim.proc.kill('SIGKILL');
         const fresh = startMember(cluster.servers, `m${MEMBERS + k}`);
         members = [...survivors, fresh];
         await until('the new member has its share', 60_000, () => fresh.ready && fresh.queues.length > 0 && covered(members));
@@ -248,7 +252,7 @@ async function rebalancePart(): Promise<void> {
       await sleep(500);
     }
     const sorted = [...times].sort((a, b) => a - b);
-    console.log(JSON.stringify({ part: 'rebalance', kills, ms: times, p50Ms: percentile(sorted, 50), maxMs: sorted.at(-1) }));
+    console.log(JSON.stringify({ part: 'rebalance', signal, kills, ms: times, p50Ms: percentile(sorted, 50), maxMs: sorted.at(-1) }));
   });
 }
 
