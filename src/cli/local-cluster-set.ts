@@ -103,7 +103,7 @@ export class LocalClusterSet {
   }
 
   /** Each group's master, once every group has one. */
-  async waitForMasters(timeoutMs = 10_000): Promise<NodeStatus[]> {
+  async waitForMasters(timeoutMs = 30_000): Promise<NodeStatus[]> {
     return Promise.all(this.groups.map((g) => g.waitForMaster(timeoutMs)));
   }
 

@@ -164,7 +164,7 @@ export class LocalCluster {
   }
 
   /** Waits until one running node says it is MASTER (and the others agree or are unreachable). */
-  async waitForMaster(timeoutMs = 10_000, exclude?: string): Promise<NodeStatus> {
+  async waitForMaster(timeoutMs = 30_000, exclude?: string): Promise<NodeStatus> {
     // Each node is polled on its own, so a stopped (SIGSTOP) node's slow answer does not delay
     // noticing the new master: the time measured is the failover's, not the poll's.
     const deadline = Date.now() + timeoutMs;

@@ -34,7 +34,7 @@ async function statusOf(cluster: LocalCluster, id: string): Promise<NodeStatus |
 /** Waits until `id` has applied what the master had committed when called; returns the ms taken. */
 async function waitCaughtUp(cluster: LocalCluster, id: string, timeoutMs: number): Promise<number> {
   const started = Date.now();
-  const master = await cluster.waitForMaster(10_000);
+  const master = await cluster.waitForMaster(30_000);
   const target = (await statusOf(cluster, master.nodeId))!.commitIndex;
   while (Date.now() - started < timeoutMs) {
     const st = await statusOf(cluster, id);
@@ -65,7 +65,7 @@ function rssMiB(pid: number | undefined): number {
 
 /** Every replica's queues equal the master's byte for byte, and hold every acknowledged message. */
 async function sameQueuesEverywhere(t: Test, cluster: LocalCluster, topic: string, acked: ReadonlySet<string>): Promise<void> {
-  const master = await cluster.waitForMaster(10_000);
+  const master = await cluster.waitForMaster(30_000);
   const st = (await statusOf(cluster, master.nodeId))!;
   await waitApplied(cluster, st.commitIndex, 120_000);
 
@@ -101,7 +101,7 @@ async function wipeAndCatchUp(t: Test, nodes: number, pick: (master: string, ids
     // The master is killed; a slave takes over; the old master comes back wiped.
     victim = first.nodeId;
     await cluster.kill(victim);
-    await cluster.waitForMaster(10_000, victim);
+    await cluster.waitForMaster(30_000, victim);
   } else {
     await cluster.kill(victim);
   }

@@ -130,7 +130,7 @@ t.test('expired messages are deleted alike on every replica; a replica that lost
   await sleep(300);
   cluster.start(victim);
   await until(`${victim} caught up`, 60_000, async () => {
-    const m = await statusOf(cluster, (await cluster.waitForMaster(10_000)).nodeId);
+    const m = await statusOf(cluster, (await cluster.waitForMaster(30_000)).nodeId);
     const v = await statusOf(cluster, victim);
     return m !== null && v !== null && v.appliedIndex >= m.commitIndex && !v.recovering ? true : undefined;
   });
@@ -140,7 +140,7 @@ t.test('expired messages are deleted alike on every replica; a replica that lost
   for (const n of cluster.nodes) t.ok(cluster.running(n.id), `${n.id} is running`);
 
   // Every replica: the same bounds and the same messages from minOffset, byte for byte.
-  const now = await cluster.waitForMaster(10_000);
+  const now = await cluster.waitForMaster(30_000);
   await waitApplied(cluster, (await statusOf(cluster, now.nodeId))!.commitIndex, 60_000);
   const views = await Promise.all(cluster.nodes.map((n) => readRetained(n.clientAddr)));
   const reference = views[cluster.nodes.findIndex((n) => n.id === now.nodeId)]!;
