@@ -28,8 +28,12 @@ export class RetryTopicCreator {
       return; // refused (e.g. the topic table is full): sendBack reports it when it matters
     }
     this.inFlight.add(topic);
-    this.propose(data)
-      .catch(() => undefined)
-      .finally(() => this.inFlight.delete(topic));
+    let proposal: Promise<unknown>;
+    try {
+      proposal = this.propose(data);
+    } catch {
+      proposal = Promise.resolve(); // a replica that cannot propose now: the next heartbeat tries again
+    }
+    proposal.catch(() => undefined).finally(() => this.inFlight.delete(topic));
   }
 }
