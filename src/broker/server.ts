@@ -108,6 +108,7 @@ export class BrokerServer {
       nodeId: opts.nodeId,
       notMaster: () => this.notMaster(opts.replica.role.leaderId),
       ensureRetryTopic: (group) => retryTopics.ensure(group),
+      releaseOrphanLocks: (isMember) => opts.stateMachine.queueLockHolders().forEach((h) => isMember(h.group, h.clientId) || this.releaseLocksOf(h.group, h.clientId)),
       ...(opts.slaveRead ? { slaveRead: opts.slaveRead } : {}),
     });
     this.groups.registry.onMemberGone((group, clientId) => this.releaseLocksOf(group, clientId));

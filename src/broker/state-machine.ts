@@ -327,6 +327,11 @@ export class BrokerStateMachine {
     return this.tables.queueLocks.heldBy(group, clientId);
   }
 
+  /** Every member holding a queue lock (lapsed ones too). */
+  queueLockHolders(): { group: string; clientId: string }[] {
+    return this.tables.queueLocks.holders();
+  }
+
   /** Queue locks held (lapsed ones until dropped; at most QUEUE_LOCK_COUNT_MAX). */
   get queueLockCount(): number {
     return this.tables.queueLocks.size;

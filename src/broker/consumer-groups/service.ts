@@ -6,6 +6,7 @@ import type { ServerConnection } from '../../net/index.ts';
 import { Role, type NodeId, type RaftStatus, type SoftState } from '../../raft/index.ts';
 import {
   CLIENT_ID_PATTERN,
+  CONSUMER_HEARTBEAT_TIMEOUT_MS,
   CONSUMER_LIST_WAIT_MS_MAX,
   RaftmqError,
   SUBSCRIPTION_COUNT_MAX,
@@ -35,6 +36,10 @@ export interface ConsumerGroupServiceOptions {
   readonly nodeId: NodeId;
   /** The error a parked consumerList gets when this replica stops being master. */
   notMaster(): Error;
+  /** Called once per master term, CONSUMER_HEARTBEAT_TIMEOUT_MS after it began: every live member
+   *  has heartbeated this master by then, so the queue locks of any other holder (a member that
+   *  died before or during the failover, which the old master never saw go) are released. */
+  readonly releaseOrphanLocks?: (isMember: (group: string, clientId: string) => boolean) => void;
   /** Called on each clustering heartbeat: creates the group's retry topic if missing. */
   readonly ensureRetryTopic?: (group: string) => void;
   /** slaveReadEnable and what it needs; absent: pulls carry no suggestion. */
@@ -63,6 +68,9 @@ export class ConsumerGroupService {
   private readonly parkedByConn = new Map<number, Set<ParkedList>>();
   private timer: NodeJS.Timeout | null = null;
   private term = -1;
+  /** When this replica became master in `term`, and whether that term's orphaned locks went. */
+  private masterSince = 0;
+  private orphansReleased = false;
   private readonly tagFilters = new TagFilterCache();
 
   constructor(opts: ConsumerGroupServiceOptions) {
@@ -86,10 +94,14 @@ export class ConsumerGroupService {
     for (const set of [...this.parked.values()]) for (const p of [...set]) this.answer(p);
   }
 
-  /** One sweep: the role check, then silent members out. */
+  /** One sweep: the role check, silent members out, and once per term the orphaned locks. */
   sweep(): void {
     this.checkRole();
     this.registry.sweep();
+    if (this.term !== -1 && !this.orphansReleased && this.now() - this.masterSince >= CONSUMER_HEARTBEAT_TIMEOUT_MS) {
+      this.orphansReleased = true;
+      this.opts.releaseOrphanLocks?.((group, clientId) => this.registry.members(group).some((m) => m.clientId === clientId));
+    }
   }
 
   /** heartbeat, unregisterClient and consumerList, on a ready master (the server checked). */
@@ -185,6 +197,8 @@ export class ConsumerGroupService {
     if (term === -1) for (const set of [...this.parked.values()]) for (const p of [...set]) if (this.unpark(p) && !p.conn.closed) p.answer(null);
     if (this.term !== -1) this.registry.clear();
     this.term = term;
+    this.masterSince = this.now();
+    this.orphansReleased = false;
   }
 
   private watch(conn: ServerConnection): void {

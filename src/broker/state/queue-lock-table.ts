@@ -80,6 +80,14 @@ export class QueueLockTable implements ReplicatedTable<QueueLockSnapshot> {
   }
 
   /** The queues (of this group) `clientId` holds a lock on, lapsed or not, in key order. */
+  /** Every (group, clientId) holding a lock (lapsed ones too), sorted. */
+  holders(): { group: string; clientId: string }[] {
+    return [...this.byMember.keys()].sort(cmp).map((mk) => {
+      const at = mk.indexOf('\0');
+      return { group: mk.slice(0, at), clientId: mk.slice(at + 1) };
+    });
+  }
+
   heldBy(group: string, clientId: string): QueueRef[] {
     const keys = this.byMember.get(memberKey(group, clientId));
     if (keys === undefined) return [];
