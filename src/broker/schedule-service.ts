@@ -11,6 +11,10 @@ import type { BrokerStateMachine } from './state-machine.ts';
 
 /** How often the master looks for due delayed messages (RocketMQ's timer ticks every 100 ms). */
 export const SCHEDULE_CHECK_INTERVAL_MS = 100;
+/** A level whose delivery apply refused without moving its offset (a full queue, a topic that
+ *  cannot be created) is tried again after a wait doubling up to this: a refusal that lasts
+ *  adds one log entry per level every 10 s, not ten a second. */
+export const SCHEDULE_REFUSED_BACKOFF_MS_MAX = 10_000;
 
 export interface ScheduleServiceOptions {
   readonly stateMachine: BrokerStateMachine;
@@ -31,6 +35,8 @@ export class ScheduleService {
   private readonly proposing = new Set<number>();
   /** Per level: the schedule offset whose head message is not due before dueAtMs. */
   private readonly notBefore = new Map<number, { offset: number; dueAtMs: number }>();
+  /** Per level: the schedule offset whose delivery apply refused, and when to try again. */
+  private readonly refused = new Map<number, { offset: number; retryAtMs: number; backoffMs: number }>();
 
   constructor(private readonly opts: ScheduleServiceOptions) {}
 
@@ -57,6 +63,8 @@ export class ScheduleService {
     if (this.proposing.has(level)) return;
     const wait = this.notBefore.get(level);
     if (wait !== undefined && wait.offset === sm.scheduleOffset(level) && nowMs < wait.dueAtMs) return;
+    const refusal = this.refused.get(level);
+    if (refusal !== undefined && refusal.offset === sm.scheduleOffset(level) && nowMs < refusal.retryAtMs) return;
     let look;
     try {
       look = lookAtLevel(sm, level, opts.delayLevelsMs[level - 1]!, nowMs, opts.autoCreateQueues);
@@ -70,6 +78,7 @@ export class ScheduleService {
     if (proposal === null) return;
     if (proposal.kind === 'scheduleSkip') opts.logger.warn({ level, from: proposal.from, to: proposal.to }, 'schedule: delayed messages skipped (deleted by retention before they were due, or their queue is gone)');
     this.proposing.add(level);
+    const offsetBefore = sm.scheduleOffset(level);
     let applied = false;
     opts
       .propose(encodeCommand(proposal))
@@ -77,7 +86,11 @@ export class ScheduleService {
         (result) => {
           const r = result as { type: string; message?: string };
           applied = r.type !== 'error';
-          if (!applied) opts.logger.debug({ level, err: r.message }, 'schedule: delivery refused on apply (delivered already, or the queue is full)');
+          if (applied) this.refused.delete(level);
+          else {
+            opts.logger.debug({ level, err: r.message }, 'schedule: delivery refused on apply (delivered already, or the queue is full)');
+            if (sm.scheduleOffset(level) === offsetBefore) this.backOff(level, offsetBefore, opts.nowMs?.() ?? Date.now());
+          }
         },
         (err: Error) => opts.logger.debug({ level, err: err.message }, 'schedule: delivery not committed (the next master delivers it)'),
       )
@@ -86,5 +99,12 @@ export class ScheduleService {
         // More may be due at once; a refusal or a failure waits for the next tick.
         if (applied && this.timer !== null && opts.leaderReady()) this.checkLevel(level, opts.nowMs?.() ?? Date.now());
       });
+  }
+
+  private backOff(level: number, offset: number, nowMs: number): void {
+    const prev = this.refused.get(level);
+    const backoffMs = Math.min(SCHEDULE_REFUSED_BACKOFF_MS_MAX, prev !== undefined && prev.offset === offset ? prev.backoffMs * 2 : SCHEDULE_CHECK_INTERVAL_MS * 2);
+    this.refused.set(level, { offset, retryAtMs: nowMs + backoffMs, backoffMs });
+    this.opts.logger.warn({ level, offset, retryInMs: backoffMs }, 'schedule: delivery refused on apply; tried again later');
   }
 }

@@ -10,7 +10,7 @@ import { Harness } from './harness.ts';
 const LEVELS_MS = [100, 200];
 const silent = { debug() {}, info() {}, warn() {}, error() {}, flush() {}, close: async () => {} };
 
-function setup(t: Test, opts: { ready?: () => boolean; hold?: boolean } = {}) {
+function setup(t: Test, opts: { ready?: () => boolean; hold?: boolean; refuse?: () => boolean } = {}) {
   const h = new Harness();
   h.run({ kind: 'createTopic', topic: 'T', queues: 2 });
   let now = 1000;
@@ -19,6 +19,7 @@ function setup(t: Test, opts: { ready?: () => boolean; hold?: boolean } = {}) {
   const propose = async (data: Uint8Array): Promise<ApplyResult> => {
     proposals++;
     if (opts.hold === true) await new Promise<void>((r) => held.push(r));
+    if (opts.refuse?.() === true) return { type: 'error', code: 'OVERLOADED', message: 'refused by the test' };
     const entry = { index: h.log.entries.length + 1, term: 1, type: 0, data };
     h.log.entries.push(entry);
     return h.sm.apply(entry);
@@ -74,4 +75,23 @@ t.test('one proposal per level in flight: looks while it waits propose nothing m
   await settle();
   t.equal(proposals(), 2, 'the next run once the first applied');
   t.equal(delivered(h), 1);
+});
+
+t.test('a delivery refused on apply is tried again after a doubling wait (bounded), then goes through', async (t) => {
+  let refuse = true;
+  const { h, service, setNow, proposals } = setup(t, { refuse: () => refuse });
+  const at = async (ms: number) => {
+    setNow(ms);
+    service.check();
+    await settle();
+    return proposals();
+  };
+  t.equal(await at(5000), 1, 'tried');
+  t.equal(await at(5199), 1, 'not again within 200 ms');
+  t.equal(await at(5200), 2, 'again after 200 ms');
+  t.equal(await at(5599), 2, 'not again within 400 ms');
+  t.equal(await at(5600), 3, 'again after 400 ms');
+  refuse = false;
+  t.equal(await at(5600 + 800), 43, 'once apply takes it, every due run goes at once');
+  t.equal(delivered(h), 40);
 });
