@@ -5,6 +5,6 @@ export * from './frame-writer.ts';
 export * from './connection.ts';
 export * from './server.ts';
 export * from './util.ts';
-export { freeLocalPorts } from './free-ports.ts';
+export { freeLocalPorts, reservePort, PORT_RESERVATIONS_DIR } from './free-ports.ts';
 export { WarningSummary, SUMMARY_ADDRESSES_LISTED_MAX, SUMMARY_ADDRESSES_MAX } from './warning-summary.ts';
 export type { WarningSummaryOptions } from './warning-summary.ts';

@@ -42,7 +42,7 @@ t.test('a corrupt store is refused with the way forward, and --repair brings the
   repaired.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const now = (await cluster.statuses()).find((s) => s?.nodeId === master.nodeId)!;
   await waitApplied(cluster, now.commitIndex, 30_000);
-  t.ok(cluster.running(slave.id), 'the repaired replica runs');
+  t.ok(cluster.running(slave.id), 'the repaired replica runs', { stderr: stderr.slice(-3000) });
   t.match(stderr, /repaired the store: kept the log up to index \d+/, 'and said what it kept');
   const master2 = await cluster.waitForMaster();
   const view = (await readAll(slave.clientAddr, 'fix', 4)).flat().map(bodyText);
