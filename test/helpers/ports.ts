@@ -2,6 +2,7 @@
 // metrics P + 20000). Bases lie below Linux's ephemeral range, so that no outgoing connection
 // takes one of them between the check and the start.
 import net from 'node:net';
+import { reservePort } from '../../src/net/index.ts';
 
 /** Whether 127.0.0.1:port can be listened on now. */
 export function bindable(port: number): Promise<boolean> {
@@ -16,7 +17,8 @@ export function bindable(port: number): Promise<boolean> {
 export async function freeBasePort(offsets: readonly number[], step = 1): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = 20_000 + step * Math.floor((Math.random() * 2000) / step);
-    if ((await Promise.all(offsets.map((o) => bindable(base + o)))).every(Boolean)) return base;
+    // Reserved too (src/net/free-ports.ts), so no other test process choosing ports takes them.
+    if ((await Promise.all(offsets.map((o) => bindable(base + o)))).every(Boolean) && offsets.every((o) => reservePort(base + o))) return base;
   }
   throw new Error('no free base port in [20000, 22000)');
 }
