@@ -180,6 +180,29 @@ t.test('pulls follow the suggested replica until an error, then go back to the m
   t.strictSame(prefers, [['master:1'], ['slave:2'], ['slave:2'], ['master:1']]);
 });
 
+t.test('a pull parked at a master that another replaced is abandoned, and the queue is pulled from the new master at the same offset', async (t) => {
+  const prefers: string[][] = [];
+  const offsets: number[] = [];
+  const pq = new ProcessQueue(mq, 7);
+  const client = {
+    master: 'master:1' as string,
+    callAny: (frame: { offset: number }, call: { prefer: string[] }) => {
+      prefers.push(call.prefer);
+      offsets.push(frame.offset);
+      if (call.prefer[0] === 'master:1') return new Promise(() => undefined); // a stopped master: no answer ever
+      pq.drop();
+      return Promise.resolve({ type: 'pullResult', id: 0, messages: [], minOffset: 0, maxOffset: 7, nextOffset: frame.offset });
+    },
+  };
+  const brokers = { client: () => client, nodeAddr: () => undefined } as unknown as Brokers;
+  setTimeout(() => (client.master = 'master:2'), 150);
+  const started = Date.now();
+  await pullLoop(pq, { brokers, group: 'G', expression: '*', tags: null, pullBatchSize: 32, longPollMs: 15_000, requestTimeoutMs: 3000, countMax: 10, bytesMax: 1000, running: () => true, dispatch: () => undefined });
+  t.strictSame(prefers, [['master:1'], ['master:2']], 'pulled again from the new master');
+  t.strictSame(offsets, [7, 7], 'at the same offset');
+  t.ok(Date.now() - started < 10_000, 'long before the parked pull would have timed out (liveness guard)');
+});
+
 t.test('orderly: one batch at a time in order; a suspended batch comes again first; DLQ after maxReconsumeTimes', async (t) => {
   const host = fakeHost({ maxReconsumeTimes: 2, consumeMessageBatchMaxSize: 1 });
   const seen: string[] = [];

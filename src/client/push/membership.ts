@@ -64,7 +64,9 @@ export class GroupMembership {
         try {
           const r = await client.callMaster<'heartbeat'>(
             { type: 'heartbeat', group: this.o.group, clientId: this.o.clientId, consumeModel: this.o.consumeModel, subscriptions },
-            { tries: 2, deadline: Date.now() + this.o.requestTimeoutMs },
+            // followMasterChange: a heartbeat unanswered for 200 ms starts the client's probe for a
+            // new master, which the pull loops then follow (pull-loop.ts, masterMoved).
+            { tries: 2, deadline: Date.now() + this.o.requestTimeoutMs, followMasterChange: true },
           );
           const now = Date.now();
           const before = this.answeredAt.get(name);

@@ -16,6 +16,22 @@ export const PULL_BYTES_MAX = 4 * 1024 * 1024;
 const FLOW_CONTROL_RECHECK_MS = 1000;
 /** Tries of one pull over the replicas. */
 const PULL_TRIES = 2;
+/** While a pull waits at the master, how often the loop checks whether the client learned of
+ *  another master (a long poll to a master that stopped answering would hang until its timeout,
+ *  the long-poll wait plus the request timeout). */
+export const MASTER_CHANGE_CHECK_MS = 100;
+
+/** Resolves to 'moved' once `client.master` is no longer `at` (checked every
+ *  MASTER_CHANGE_CHECK_MS), or never; `stop()` ends the checks. */
+function masterMoved(client: { readonly master: string | null }, at: string): { moved: Promise<'moved'>; stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const moved = new Promise<'moved'>((resolve) => {
+    timer = setInterval(() => {
+      if (client.master !== null && client.master !== at) resolve('moved');
+    }, MASTER_CHANGE_CHECK_MS);
+  });
+  return { moved, stop: () => clearInterval(timer) };
+}
 
 export interface PullLoopOptions {
   readonly brokers: Brokers;
@@ -69,7 +85,15 @@ export async function pullLoop(pq: ProcessQueue, o: PullLoopOptions): Promise<vo
     try {
       const frame = { type: 'pull' as const, topic: mq.topic, queueId: mq.queueId, offset, maxCount: o.pullBatchSize, maxBytes: PULL_BYTES_MAX, waitMs, ...(o.expression.trim() === '*' ? {} : { expression: o.expression }) };
       const timeoutMs = waitMs + o.requestTimeoutMs;
-      const resp: PullResponse = await client.callAny<'pull'>(frame, { tries: PULL_TRIES, deadline: Date.now() + timeoutMs * PULL_TRIES, timeoutMs, prefer: at === null ? [] : [at] });
+      const pull: Promise<PullResponse> = client.callAny<'pull'>(frame, { tries: PULL_TRIES, deadline: Date.now() + timeoutMs * PULL_TRIES, timeoutMs, prefer: at === null ? [] : [at] });
+      // A pull parked at a master that another one replaced is abandoned (its answer, if any,
+      // is ignored: the next pull starts at the same offset, so nothing is skipped or repeated).
+      const watch: ReturnType<typeof masterMoved> | null = suggested === null && at !== null ? masterMoved(client, at) : null;
+      const resp: PullResponse | 'moved' = watch === null ? await pull : await Promise.race([pull, watch.moved]).finally(watch.stop);
+      if (resp === 'moved') {
+        pull.catch(() => undefined);
+        continue;
+      }
       if (pq.dropped) return;
       failures = 0;
       if (resp.suggestNodeId !== undefined) suggested = resp.suggestNodeId;
