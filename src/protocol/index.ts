@@ -88,3 +88,5 @@ export {
   type RouteChanges,
 } from './namesrv.ts';
 export { BlobCursor } from './blob-cursor.ts';
+/** RocketMQ's remoting protocol (frames, headers, codes, fastjson bodies), under RocketMQ's names. */
+export * as remoting from './remoting/index.ts';
