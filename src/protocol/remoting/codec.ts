@@ -93,7 +93,7 @@ export class RemotingDecoder {
     } catch (err) {
       this.chunks = [];
       this.buffered = 0;
-      this.failure = err instanceof RemotingDecodeError ? err : new RemotingDecodeError('malformed', `remoting frame does not decode: ${String(err)}`, err);
+      this.failure = err instanceof RemotingDecodeError ? err : new RemotingDecodeError('unexpected', `remoting frame does not decode: ${String(err)}`, err);
       throw this.failure;
     }
     return out;

@@ -64,8 +64,9 @@ export function remotingResponse(request: Pick<RemotingCommand, 'opaque'>, code:
 }
 
 /** Why a frame was refused: longer than REMOTING_FRAME_BYTES_MAX, a header that does not parse,
- *  or a serialize type other than JSON (0) and ROCKETMQ (1). */
-export type RemotingDecodeErrorReason = 'oversized' | 'malformed' | 'unknown-serialize-type';
+ *  a serialize type other than JSON (0) and ROCKETMQ (1), or 'unexpected': an exception no check
+ *  of the decoder's raised (a bug; the connection is closed all the same, never the process). */
+export type RemotingDecodeErrorReason = 'oversized' | 'malformed' | 'unknown-serialize-type' | 'unexpected';
 
 /** A frame that cannot be accepted. The decoder is unusable afterwards: the caller closes the
  *  connection (and logs `message`, which says what was wrong). */
