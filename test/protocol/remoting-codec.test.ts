@@ -114,25 +114,27 @@ t.test('ROCKETMQ (type 1) frames are what RocketMQSerializable writes, byte for 
   t.same(plain(decodeOne(response)), plain(okResponse));
 });
 
+/** A JSON-type frame around `header` text, built by hand (not with the encoder under test). */
+function jsonFrame(header: string, body: Buffer = Buffer.alloc(0)): Buffer {
+  const h = ascii(header);
+  const prefix = Buffer.alloc(8);
+  prefix.writeInt32BE(4 + h.length + body.length, 0);
+  prefix.writeInt32BE(h.length, 4); // serialize type JSON: top byte 0
+  return Buffer.concat([prefix, h, body]);
+}
+
 t.test('JSON headers as other clients write them: any field order, unknown fields, numeric extFields, defaults', async (t) => {
   // ali-ons: its own order, version 121, extFields values as JSON numbers, no serializeTypeCurrentRPC.
-  const aliOns = '{"code":310,"language":"JAVA","opaque":42,"flag":0,"version":121,"extFields":{"a":"PG","b":"T","e":0,"j":0,"m":false,"n":null}}';
-  const frame = Buffer.alloc(8 + aliOns.length);
-  frame.writeInt32BE(4 + aliOns.length, 0);
-  frame.writeInt32BE(aliOns.length, 4);
-  frame.write(aliOns, 8);
-  const cmd = decodeOne(Buffer.concat([frame, ascii('body')]).subarray(0, frame.length)); // no body
+  const cmd = decodeOne(jsonFrame('{"code":310,"language":"JAVA","opaque":42,"flag":0,"version":121,"extFields":{"a":"PG","b":"T","e":0,"j":0,"m":false,"n":null}}'));
   t.same(plain(cmd), plain({ code: 310, language: 0, version: 121, opaque: 42, flag: 0, extFields: { a: 'PG', b: 'T', e: '0', j: '0', m: 'false' } }), 'null values are fields not set');
   t.equal(cmd.body, undefined);
 
-  const odd = '{"flag":2,"futureField":[1,2],"code":34,"language":"COBOL","serializeTypeCurrentRPC":"JSON"}';
-  const f2 = Buffer.concat([hex((4 + odd.length).toString(16).padStart(8, '0')), hex(odd.length.toString(16).padStart(8, '0')), ascii(odd), ascii('xy')]);
-  f2.writeInt32BE(4 + odd.length + 2, 0);
-  const c2 = decodeOne(f2);
-  t.equal(c2.language, LanguageCode.OTHER, 'an unknown language name reads as OTHER');
-  t.equal(c2.opaque, 0, 'missing opaque takes Java’s default');
-  t.ok(remoting.isOneway(c2));
-  t.equal(c2.body?.toString(), 'xy');
+  const odd = decodeOne(jsonFrame('{"flag":2,"futureField":[1,2],"code":34,"language":"COBOL","serializeTypeCurrentRPC":"JSON"}', ascii('xy')));
+  t.equal(odd.language, LanguageCode.OTHER, 'an unknown language name reads as OTHER');
+  t.equal(odd.opaque, 0, 'a missing opaque takes Java’s default');
+  t.ok(remoting.isOneway(odd));
+  t.equal(odd.body?.toString(), 'xy');
+  t.equal(decodeOne(jsonFrame('{"code":34,"language":9}')).language, LanguageCode.GO, 'a language as its number');
 });
 
 t.test('an extFields key "__proto__" is an ordinary field in both header types', async (t) => {

@@ -14,7 +14,8 @@ const FUZZ_FRAME_BYTES_MAX = 4096;
 
 /** Whole commands must be well formed: the decoder never hands out half-checked fields. */
 function wellFormed(cmd: remoting.DecodedRemotingCommand): boolean {
-  const ints = [cmd.code, cmd.language, cmd.version, cmd.opaque, cmd.flag].every(Number.isInteger);
+  const int32 = (v: number): boolean => Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff;
+  const ints = [cmd.code, cmd.version, cmd.opaque, cmd.flag].every(int32) && Number.isInteger(cmd.language) && cmd.language >= 0 && cmd.language <= 0xff;
   const ext = Object.entries(cmd.extFields).every(([k, v]) => typeof k === 'string' && typeof v === 'string');
   return ints && ext && (cmd.remark === undefined || typeof cmd.remark === 'string') && (cmd.body === undefined || cmd.body.length > 0);
 }
