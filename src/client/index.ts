@@ -32,6 +32,8 @@ export {
   ConsumeConcurrentlyService,
   ConsumeOrderlyService,
   HEARTBEAT_FRESH_MS,
+  NEW_MASTER_VIEW_GRACE_MS,
+  GroupMembership,
   Semaphore,
   pullLoop,
   type PullLoopOptions,

@@ -80,7 +80,7 @@ export async function startMaster(t: Test, over: Partial<BrokerServerOptions> = 
 
 /** Waits until `cond` holds (polling every 10 ms); fails after `ms` (a liveness guard, many
  *  times the expected time). */
-export async function until(t: Test, what: string, cond: () => boolean, ms = 8000): Promise<void> {
+export async function until(t: Test, what: string, cond: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) {

@@ -1,7 +1,8 @@
 // Consumer groups on real processes: a group of 3 replicas under continuous load, and two groups
 // of push-consumer members, each member its own process (scripts/bench/push-member.ts):
 // - a concurrently consuming group on a topic of 8 queues: members join, one leaves (SIGTERM),
-//   one is SIGKILLed, and the master is SIGKILLed. After every step settles, the live members'
+//   one is SIGKILLed, the master is SIGKILLed, and the next master is SIGSTOPped (pulls parked at
+//   it must follow the new master at once). After every step settles, the live members'
 //   queues are disjoint and cover the topic; at the end every acknowledged message was consumed
 //   at least once, and a message consumed twice was consumed again only shortly after a step (a
 //   rebalance or a crash replays what came after the last offset commit).
@@ -189,6 +190,22 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
   await cluster.kill(master.nodeId);
   await cluster.waitForMaster(20_000, master.nodeId);
   await settle('the master failed over');
+  // The killed replica comes back; then the new master stops answering (SIGSTOP): pulls parked
+  // at it must move to the next master, not wait out their long poll (15 s).
+  cluster.start(master.nodeId);
+  await sleep(1500);
+  const second = await cluster.waitForMaster();
+  const stoppedProc = cluster.nodes.find((x) => x.id === second.nodeId)!.proc!;
+  steps.push(Date.now());
+  const stoppedAt = Date.now();
+  const firstAfterStop = n;
+  stoppedProc.kill('SIGSTOP');
+  t.teardown(() => void stoppedProc.kill('SIGCONT'));
+  await cluster.waitForMaster(20_000, second.nodeId);
+  await until('the workers consume messages sent after the master stopped', 10_000, () => consumed.some((c) => Number(c.b.slice(1)) >= firstAfterStop));
+  t.pass(`the workers consume again ${Date.now() - stoppedAt} ms after SIGSTOP of the master (a liveness guard of 10 s; a parked pull alone would wait 15 s)`);
+  stoppedProc.kill('SIGCONT');
+  await settle('the stopped master is back as a slave');
   await sleep(1500);
   stop = true;
   await load;
@@ -217,7 +234,7 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
     if (step >= 0) perStep[step]!++;
     if (!steps.some((s) => c.t >= s && c.t <= s + REPLAY_WINDOW_MS)) outside.push(`${c.b} again at ${c.t} by ${c.member}`);
   }
-  t.comment(`consumed ${consumed.length} times for ${firstAt.size} messages: ${duplicates} repeats (after join, leave, SIGKILL, failover: ${perStep.join(', ')})`);
+  t.comment(`consumed ${consumed.length} times for ${firstAt.size} messages: ${duplicates} repeats (after join, leave, SIGKILL, failover, master SIGSTOP: ${perStep.join(', ')})`);
   t.same(outside.slice(0, 5), [], 'no message consumed twice away from a rebalance or a crash');
 
   // Ordered: per key, the first handling of each acknowledged message follows the ack order.

@@ -24,7 +24,7 @@ export { ProcessQueue, type QueueEntry } from './process-queue.ts';
 export { LocalFileOffsetStore, RemoteOffsetStore, LOCAL_OFFSETS_COUNT_MAX, type OffsetStore } from './offset-store.ts';
 export { ConsumeConcurrentlyService, CONSUME_LATER_MS } from './consume-concurrently.ts';
 export { ConsumeOrderlyService, LOCK_EXPIRED_AFTER_MS } from './consume-orderly.ts';
-export { HEARTBEAT_FRESH_MS } from './membership.ts';
+export { HEARTBEAT_FRESH_MS, NEW_MASTER_VIEW_GRACE_MS, GroupMembership } from './membership.ts';
 export type { ConsumeHost, ConsumeEvent, ConsumeService } from './consume-host.ts';
 export { Semaphore } from './semaphore.ts';
 export { pullLoop, consumedOf, type PullLoopOptions } from './pull-loop.ts';

@@ -25,6 +25,8 @@ export interface MembershipOptions {
   /** A heartbeat to `brokerName`'s master succeeded after one or more failed for long enough
    *  that the master may have dropped this member (and released its queue locks). */
   readonly onRejoin?: (brokerName: string) => void;
+  /** NEW_MASTER_VIEW_GRACE_MS unless a test says otherwise. */
+  readonly newMasterGraceMs?: number;
 }
 
 /** A member whose last answered heartbeat to a master is older than this stops starting new
@@ -32,11 +34,19 @@ export interface MembershipOptions {
  *  CONSUMER_HEARTBEAT_TIMEOUT_MS, so this leaves one heartbeat interval of margin. */
 export const HEARTBEAT_FRESH_MS = CONSUMER_HEARTBEAT_TIMEOUT_MS - CONSUMER_HEARTBEAT_INTERVAL_MS;
 
+/** A new master knows no member until each heartbeats it (within one interval): its member list
+ *  is taken only this long after it was first seen, so a failover does not rebalance the group
+ *  onto the few members that happened to heartbeat first (and back), replaying queues. */
+export const NEW_MASTER_VIEW_GRACE_MS = 2 * CONSUMER_HEARTBEAT_INTERVAL_MS;
+
 export class GroupMembership {
   private view: ConsumerGroupView | null = null;
   /** The broker group the view came from: a view from another master starts afresh. */
   private viewFrom: string | null = null;
   private running = false;
+  /** A membership master's instance seen after another one's, and when: its views wait for
+   *  NEW_MASTER_VIEW_GRACE_MS. */
+  private pendingInstance: { readonly instance: string; readonly since: number } | null = null;
   /** brokerName -> when its master last answered a heartbeat (Date.now()). */
   private readonly answeredAt = new Map<string, number>();
 
@@ -121,7 +131,8 @@ export class GroupMembership {
           { tries: 1, deadline: Date.now() + CONSUMER_LIST_WAIT_MS + this.o.requestTimeoutMs, timeoutMs: CONSUMER_LIST_WAIT_MS + this.o.requestTimeoutMs },
         );
         failures = 0;
-        this.adopt(name, r.view);
+        // A new master's view that waits out its grace: ask again shortly, not in a tight loop.
+        if (!this.adopt(name, r.view)) await delay(200);
       } catch {
         if (!this.running) return;
         await delay(backoffMs(failures++, 100, 2000));
@@ -129,15 +140,22 @@ export class GroupMembership {
     }
   }
 
-  /** Takes a view of the membership master when it is another one, or a newer version. */
-  private adopt(from: string, view: ConsumerGroupView): void {
-    if (from !== this.o.brokerNames()[0]) return;
+  /** Takes a view of the membership master when it is another one, or a newer version; false
+   *  when it was not taken because it comes from a new master still within its grace. */
+  private adopt(from: string, view: ConsumerGroupView): boolean {
+    if (from !== this.o.brokerNames()[0]) return true;
     const current = this.view;
+    if (current !== null && this.viewFrom === from && current.instance !== view.instance) {
+      if (this.pendingInstance?.instance !== view.instance) this.pendingInstance = { instance: view.instance, since: Date.now() };
+      if (Date.now() - this.pendingInstance.since < (this.o.newMasterGraceMs ?? NEW_MASTER_VIEW_GRACE_MS)) return false;
+    }
     const newer = current === null || this.viewFrom !== from || current.instance !== view.instance || view.version > current.version;
-    if (!newer) return;
+    if (!newer) return true;
     const changed = current === null || current.clientIds.join('\u0000') !== [...view.clientIds].sort().join('\u0000');
     this.view = { ...view, clientIds: [...view.clientIds].sort() };
     this.viewFrom = from;
+    this.pendingInstance = null;
     if (changed) this.o.onChange();
+    return true;
   }
 }
