@@ -203,6 +203,24 @@ t.test('a pull parked at a master that another replaced is abandoned, and the qu
   t.ok(Date.now() - started < 10_000, 'long before the parked pull would have timed out (liveness guard)');
 });
 
+t.test('a pull sent while no master was known is abandoned once one is, and the queue is pulled from it', async (t) => {
+  const prefers: string[][] = [];
+  const pq = new ProcessQueue(mq, 3);
+  const client = {
+    master: null as string | null,
+    callAny: (frame: { offset: number }, call: { prefer: string[] }) => {
+      prefers.push(call.prefer);
+      if (call.prefer.length === 0) return new Promise(() => undefined); // went to a replica that stopped answering
+      pq.drop();
+      return Promise.resolve({ type: 'pullResult', id: 0, messages: [], minOffset: 0, maxOffset: 3, nextOffset: frame.offset });
+    },
+  };
+  const brokers = { client: () => client, nodeAddr: () => undefined } as unknown as Brokers;
+  setTimeout(() => (client.master = 'master:3'), 150);
+  await pullLoop(pq, { brokers, group: 'G', expression: '*', tags: null, pullBatchSize: 32, longPollMs: 15_000, requestTimeoutMs: 3000, countMax: 10, bytesMax: 1000, running: () => true, dispatch: () => undefined });
+  t.strictSame(prefers, [[], ['master:3']]);
+});
+
 t.test('orderly: one batch at a time in order; a suspended batch comes again first; DLQ after maxReconsumeTimes', async (t) => {
   const host = fakeHost({ maxReconsumeTimes: 2, consumeMessageBatchMaxSize: 1 });
   const seen: string[] = [];

@@ -139,6 +139,10 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
   const acked = new Set<string>();
   const orderedAcked = new Map<string, number[]>(); // key -> acknowledged sequence numbers, in ack order
   let stop = false;
+  // A failed check must not leave the send loops running (they would keep the test alive).
+  t.teardown(() => {
+    stop = true;
+  });
   let n = 0;
   const unkeyed = async (): Promise<void> => {
     while (!stop) {

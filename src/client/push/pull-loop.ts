@@ -21,9 +21,10 @@ const PULL_TRIES = 2;
  *  the long-poll wait plus the request timeout). */
 export const MASTER_CHANGE_CHECK_MS = 100;
 
-/** Resolves to 'moved' once `client.master` is no longer `at` (checked every
+/** Resolves to 'moved' once the client knows a master other than `at` (`at` null: no master was
+ *  known when the pull left, so it went to whichever replica answered; checked every
  *  MASTER_CHANGE_CHECK_MS), or never; `stop()` ends the checks. */
-function masterMoved(client: { readonly master: string | null }, at: string): { moved: Promise<'moved'>; stop: () => void } {
+function masterMoved(client: { readonly master: string | null }, at: string | null): { moved: Promise<'moved'>; stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   const moved = new Promise<'moved'>((resolve) => {
     timer = setInterval(() => {
@@ -88,7 +89,7 @@ export async function pullLoop(pq: ProcessQueue, o: PullLoopOptions): Promise<vo
       const pull: Promise<PullResponse> = client.callAny<'pull'>(frame, { tries: PULL_TRIES, deadline: Date.now() + timeoutMs * PULL_TRIES, timeoutMs, prefer: at === null ? [] : [at] });
       // A pull parked at a master that another one replaced is abandoned (its answer, if any,
       // is ignored: the next pull starts at the same offset, so nothing is skipped or repeated).
-      const watch: ReturnType<typeof masterMoved> | null = suggested === null && at !== null ? masterMoved(client, at) : null;
+      const watch: ReturnType<typeof masterMoved> | null = suggested === null ? masterMoved(client, at) : null;
       const resp: PullResponse | 'moved' = watch === null ? await pull : await Promise.race([pull, watch.moved]).finally(watch.stop);
       if (resp === 'moved') {
         pull.catch(() => undefined);
