@@ -154,7 +154,7 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
       } catch {
         // not acknowledged: may or may not be stored
       }
-      await sleep(2);
+      await sleep(10); // a steady load the members keep up with: a backlog would delay the post-SIGSTOP check
     }
   };
   const keyed = async (k: number): Promise<void> => {
@@ -169,7 +169,7 @@ t.test('push-consumer groups through joins, a leave, a member SIGKILL and a mast
       } catch {
         // not acknowledged; the next seq follows it
       }
-      await sleep(10);
+      await sleep(20);
     }
   };
   const load = Promise.all([...Array.from({ length: 8 }, unkeyed), ...Array.from({ length: KEYS }, (_, k) => keyed(k))]);
