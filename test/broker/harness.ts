@@ -3,7 +3,7 @@
 import type { Test } from 'tap';
 import type { MetaStore } from '../../src/commitlog/index.ts';
 import { Connection } from '../../src/net/index.ts';
-import { EntryType, NONE, encodeConfChangeEntry, type ConfChangeEntry } from '../../src/raft/index.ts';
+import { EntryType, NONE, Role, encodeConfChangeEntry, type ConfChangeEntry } from '../../src/raft/index.ts';
 import {
   type BrokerCommand,
   decodeCommand,
@@ -201,4 +201,24 @@ export async function serveAnswering(t: Test, server: BrokerServer): Promise<{ c
     await server.close();
   });
   return { connect, conns };
+}
+
+/** A ready master of term 3 (a fake Replica) whose proposals are appended to `h.log` and applied
+ *  at once on `h.sm`. `afterApply` sees each result and may replace it or throw (a test that
+ *  loses answers). */
+export function applyingMaster(h: Harness, afterApply: (result: ApplyResult) => ApplyResult = (r) => r) {
+  return {
+    role: { role: Role.Leader, leaderId: 'n1', term: 3 },
+    readStaleness: () => null,
+    leaderReady: true,
+    whenLeaderReady: async () => true,
+    roleChanges: () => [],
+    status: () => ({ id: 'n1', role: Role.Leader, term: 3, vote: 'n1', leaderId: 'n1', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
+    membershipChangePending: false,
+    propose: async (data: Uint8Array): Promise<ApplyResult> => {
+      const entry = { index: h.log.entries.length + 1, term: 3, type: 0, data };
+      h.log.entries.push(entry);
+      return afterApply(h.sm.apply(entry));
+    },
+  };
 }

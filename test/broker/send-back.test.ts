@@ -4,38 +4,19 @@
 // topic with RECONSUME_TIME + 1 and its first msgId, and after maxReconsumeTimes lands in the
 // DLQ. Delayed sends (property DELAY) are delivered to their queue. Bad requests are refused.
 import t, { type Test } from 'tap';
-import { BrokerServer, ScheduleService, type ApplyResult } from '../../src/broker/index.ts';
+import { BrokerServer, ScheduleService } from '../../src/broker/index.ts';
 import { Producer } from '../../src/client/index.ts';
 import { Connection } from '../../src/net/index.ts';
 import { SCHEDULE_TOPIC, messagesToWire, sendResultOf, type MessageInput, type SendBatchResult, type StoredMessage } from '../../src/protocol/index.ts';
-import { Role } from '../../src/raft/index.ts';
-import { Harness, testServerOptions } from './harness.ts';
+import { Harness, applyingMaster, testServerOptions } from './harness.ts';
 
 const LEVELS_MS = [20, 20, 20];
 /** Liveness guard only: deliveries are due after 20 ms. */
 const WAIT_MS_MAX = 10_000;
 
-function fakeMaster(h: Harness) {
-  return {
-    role: { role: Role.Leader, leaderId: 'n1', term: 3 },
-    readStaleness: () => null,
-    leaderReady: true,
-    whenLeaderReady: async () => true,
-    roleChanges: () => [],
-    status: () => ({ id: 'n1', role: Role.Leader, term: 3, vote: 'n1', leaderId: 'n1', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
-    propose: async (data: Uint8Array): Promise<ApplyResult> => h.sm.apply(push(h, data)),
-  };
-}
-
-function push(h: Harness, data: Uint8Array) {
-  const entry = { index: h.log.entries.length + 1, term: 3, type: 0, data };
-  h.log.entries.push(entry);
-  return entry;
-}
-
 async function serve(t: Test) {
   const h = new Harness();
-  const replica = fakeMaster(h);
+  const replica = applyingMaster(h);
   const server = new BrokerServer(testServerOptions(h.sm, replica, { delayLevelsMs: LEVELS_MS }));
   await server.start();
   const schedule = new ScheduleService({ stateMachine: h.sm, delayLevelsMs: LEVELS_MS, autoCreateQueues: 4, leaderReady: () => true, propose: replica.propose, logger: silent, intervalMs: 5 });

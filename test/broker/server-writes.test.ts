@@ -3,11 +3,10 @@
 // answered with the first result and stored once, its fields are checked, deleteTopic, and the
 // queues' last update time in brokerInfo.
 import t, { type Test } from 'tap';
-import { BrokerMetrics, BrokerServer, ProposalError, type ApplyResult } from '../../src/broker/index.ts';
+import { BrokerMetrics, BrokerServer, ProposalError } from '../../src/broker/index.ts';
 import { Connection } from '../../src/net/index.ts';
 import { messagesToWire, type MessageInput } from '../../src/protocol/index.ts';
-import { Role } from '../../src/raft/index.ts';
-import { Harness, testServerOptions } from './harness.ts';
+import { Harness, applyingMaster, testServerOptions } from './harness.ts';
 
 interface Master {
   /** Proposals to apply but answer with a lost outcome (the client cannot know it was stored). */
@@ -15,28 +14,17 @@ interface Master {
   proposals: number;
 }
 
-/** A ready master of term 3 whose proposals are applied at once on `h`'s state machine. */
+/** The shared applying master, counting proposals and losing the answers of the next
+ *  `loseAnswers` ones (applied, but the caller hears TIMEOUT). */
 function fakeMaster(h: Harness, master: Master) {
-  const role = { role: Role.Leader, leaderId: 'n1', term: 3 };
-  return {
-    role,
-    readStaleness: () => null,
-    leaderReady: true,
-    whenLeaderReady: async () => true,
-    roleChanges: () => [],
-    status: () => ({ id: 'n1', role: Role.Leader, term: 3, vote: 'n1', leaderId: 'n1', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
-    propose: async (data: Uint8Array): Promise<ApplyResult> => {
-      master.proposals++;
-      const index = h.log.entries.length + 1;
-      h.log.entries.push({ index, term: 3, type: 0, data });
-      const result = h.sm.apply(h.log.entries[index - 1]!);
-      if (master.loseAnswers > 0) {
-        master.loseAnswers--;
-        throw new ProposalError('TIMEOUT', 'the outcome of this proposal is unknown (test)');
-      }
-      return result;
-    },
-  };
+  return applyingMaster(h, (result) => {
+    master.proposals++;
+    if (master.loseAnswers > 0) {
+      master.loseAnswers--;
+      throw new ProposalError('TIMEOUT', 'the outcome of this proposal is unknown (test)');
+    }
+    return result;
+  });
 }
 
 async function serve(t: Test) {

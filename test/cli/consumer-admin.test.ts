@@ -5,19 +5,8 @@ import { BrokerServer } from '../../src/broker/index.ts';
 import { COMMANDS, connectionRowsOf, consumerProgressLines, progressRowsOf } from '../../src/cli/index.ts';
 import type { BrokerInfo } from '../../src/client/index.ts';
 import { Connection } from '../../src/net/index.ts';
-import { Role } from '../../src/raft/index.ts';
-import { Harness, testServerOptions } from '../broker/harness.ts';
+import { Harness, applyingMaster, testServerOptions } from '../broker/harness.ts';
 import { captured } from '../helpers/console.ts';
-
-const master = {
-  role: { role: Role.Leader, leaderId: 'n1', term: 3 },
-  readStaleness: () => null,
-  leaderReady: true,
-  whenLeaderReady: async () => true,
-  roleChanges: () => [],
-  status: () => ({ id: 'n1', role: Role.Leader, term: 3, vote: 'n1', leaderId: 'n1', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
-  membershipChangePending: false,
-};
 
 async function serve(t: Test) {
   const h = new Harness();
@@ -25,7 +14,7 @@ async function serve(t: Test) {
   h.send('orders', 0, ['a', 'b', 'c']);
   h.send('orders', 1, ['d']);
   h.run({ kind: 'commitOffsets', entries: [h.sm.prepareCommitOffset('billing', 'orders', 0, 1), h.sm.prepareCommitOffset('other', 'orders', 1, 1)] });
-  const server = new BrokerServer(testServerOptions(h.sm, master, { clientAddrOf: () => '127.0.0.1:1' }));
+  const server = new BrokerServer(testServerOptions(h.sm, applyingMaster(h), { clientAddrOf: () => '127.0.0.1:1' }));
   await server.start();
   const member = new Connection({ host: '127.0.0.1', port: server.port, reconnect: 'lazy' });
   t.teardown(async () => {

@@ -2,28 +2,14 @@
 // state): a group's dead letters as a table and as --json, one resent by msgId and all of them
 // to their first topic, and the usage errors.
 import t, { type Test } from 'tap';
-import { BrokerServer, planSendBack, type ApplyResult } from '../../src/broker/index.ts';
+import { BrokerServer, planSendBack } from '../../src/broker/index.ts';
 import { COMMANDS } from '../../src/cli/index.ts';
-import { Role } from '../../src/raft/index.ts';
-import { Harness, testServerOptions } from '../broker/harness.ts';
+import { Harness, applyingMaster, testServerOptions } from '../broker/harness.ts';
 import { captured } from '../helpers/console.ts';
 
 async function serve(t: Test) {
   const h = new Harness();
-  const master = {
-    role: { role: Role.Leader, leaderId: 'n1', term: 3 },
-    readStaleness: () => null,
-    leaderReady: true,
-    whenLeaderReady: async () => true,
-    roleChanges: () => [],
-    status: () => ({ id: 'n1', role: Role.Leader, term: 3, vote: 'n1', leaderId: 'n1', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
-    membershipChangePending: false,
-    propose: async (data: Uint8Array): Promise<ApplyResult> => {
-      const index = h.log.entries.length + 1;
-      h.log.entries.push({ index, term: 3, type: 0, data });
-      return h.sm.apply(h.log.entries[index - 1]!);
-    },
-  };
+  const master = applyingMaster(h);
   h.run({ kind: 'createTopic', topic: 'orders', queues: 2 });
   h.run(h.sm.prepareSend('orders', 0, [{ body: Buffer.from('a'), keys: 'k-a', tags: 'TagA' }, { body: Buffer.from('b') }], 1000));
   // Both fail for good: straight to the DLQ (delayLevel -1), as an orderly consumer sends them.

@@ -3,27 +3,8 @@
 // 127.0.0.1 and closed by the test. Messages are sent through the state machine directly.
 import type { Test } from 'tap';
 import { BrokerServer, ScheduleService, type BrokerServerOptions } from '../../src/broker/index.ts';
-import { Role } from '../../src/raft/index.ts';
-import type { ApplyResult } from '../../src/broker/index.ts';
 import type { MessageInput } from '../../src/protocol/index.ts';
-import { Harness, testServerOptions } from '../broker/harness.ts';
-
-function fakeMaster(h: Harness) {
-  const role = { role: Role.Leader, leaderId: 'n1', term: 3 };
-  return {
-    role,
-    readStaleness: () => null,
-    leaderReady: true,
-    whenLeaderReady: async () => true,
-    roleChanges: () => [],
-    status: () => ({ id: 'n1', role: Role.Leader, term: 3, vote: 'n1', leaderId: 'n1', commit: 9, applied: 9, lastIndex: 9, leaderCommit: 9, recovering: false, progress: {}, transferee: '', conf: { voters: ['n0', 'n1', 'n2'], learners: [] }, pendingConfIndex: 0 }),
-    propose: async (data: Uint8Array): Promise<ApplyResult> => {
-      const index = h.log.entries.length + 1;
-      h.log.entries.push({ index, term: 3, type: 0, data });
-      return h.sm.apply(h.log.entries[index - 1]!);
-    },
-  };
-}
+import { Harness, applyingMaster, testServerOptions } from '../broker/harness.ts';
 
 export interface TestMaster {
   readonly h: Harness;
@@ -40,7 +21,7 @@ export interface TestMaster {
 /** `delayLevelsMs` (messageDelayLevel): also the master's delayed delivery, every 20 ms. */
 export async function startMaster(t: Test, over: Partial<BrokerServerOptions> = {}): Promise<TestMaster> {
   const h = new Harness();
-  const replica = fakeMaster(h);
+  const replica = applyingMaster(h);
   const server = new BrokerServer(testServerOptions(h.sm, replica, { autoCreateTopicEnable: false, ...over }));
   await server.start();
   const tracked: { shutdown(): Promise<void> }[] = [];
