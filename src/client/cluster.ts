@@ -111,7 +111,9 @@ export class ClusterClient {
   private readonly connections = new Map<string, Connection>();
   private readonly routes = new Map<string, CachedRoute>();
   private readonly routesInFlight = new Map<string, Promise<RouteResponse>>();
-  private masterAddr: string | null = null;
+  private masterAddrValue: string | null = null;
+  /** Told each time a master other than the last known one becomes known (onMasterChange). */
+  private readonly masterListeners = new Set<(addr: string) => void>();
   /** Raft term in which masterAddr was master, as far as known (0: unknown). */
   private masterTerm = 0;
   /** Tries in flight that may follow a master change (learnMaster abandons those to another
@@ -140,7 +142,28 @@ export class ClusterClient {
 
   /** The master's address as last learned (null when unknown). */
   get master(): string | null {
-    return this.masterAddr;
+    return this.masterAddrValue;
+  }
+
+  private get masterAddr(): string | null {
+    return this.masterAddrValue;
+  }
+
+  /** Sets the known master (null: unknown); a newly known one is told to onMasterChange's
+   *  listeners. Returns `addr`. */
+  private setMaster<A extends string | null>(addr: A): A {
+    const changed = addr !== null && addr !== this.masterAddrValue;
+    this.masterAddrValue = addr;
+    if (changed) for (const l of [...this.masterListeners]) l(addr);
+    return addr;
+  }
+
+  /** Calls `listener` with each master address that becomes known and differs from the one known
+   *  before (not when the master becomes unknown); returns the unsubscribe. A push consumer's long
+   *  poll parked at a replaced master follows it this way. */
+  onMasterChange(listener: (addr: string) => void): () => void {
+    this.masterListeners.add(listener);
+    return () => void this.masterListeners.delete(listener);
   }
 
   /** host:port of the replicas' client listeners as given (or as setServers last set them). */
@@ -166,7 +189,7 @@ export class ClusterClient {
     if (term > this.masterTerm) this.masterTerm = term;
     this.suspects.delete(addr);
     if (addr === this.masterAddr) return;
-    this.masterAddr = addr;
+    this.setMaster(addr);
     for (const t of [...this.followingTries]) if (t.addr !== addr) t.abandon(addr);
   }
 
@@ -215,7 +238,7 @@ export class ClusterClient {
 
   markSuspect(addr: string): void {
     this.suspects.add(addr);
-    if (this.masterAddr === addr) this.masterAddr = null;
+    if (this.masterAddr === addr) this.setMaster(null);
   }
 
   /** The other replicas' view: a master elected in a later term than the known one is learned.
@@ -321,11 +344,11 @@ export class ClusterClient {
         this.markHealthy(addr);
         if (status.role === 'MASTER') {
           if (status.term >= this.masterTerm) this.masterTerm = status.term;
-          return (this.masterAddr = addr);
+          return this.setMaster(addr);
         }
         if (status.leaderAddr) {
           if (status.term >= this.masterTerm) this.masterTerm = status.term;
-          return (this.masterAddr = status.leaderAddr);
+          return this.setMaster(status.leaderAddr);
         }
         lastErr = new RaftmqError('NOT_MASTER', `${addr} knows no master (raft role ${status.raftRole})`);
       } catch (err) {
@@ -372,11 +395,11 @@ export class ClusterClient {
         const e = err as RaftmqError;
         if (e.code === 'NOT_MASTER' && e.masterAddr && e.masterAddr !== addr && hintFollows < HINT_FOLLOWS_MAX) {
           hintFollows++;
-          this.masterAddr = e.masterAddr;
+          this.setMaster(e.masterAddr);
           continue; // follow the hint at once; not counted as a try
         }
         if (addr) this.markSuspect(addr);
-        this.masterAddr = null;
+        this.setMaster(null);
         // A try is a request that reached (or may have reached) a broker. No master known yet,
         // or a connection refused before the request left, costs time but no try.
         if (addr !== null && e.requestSent !== false) tries++;
@@ -448,7 +471,7 @@ export class ClusterClient {
     const frame: RequestInput<'route'> = mustExist ? { type: 'route', topic, mustExist } : { type: 'route', topic };
     const promise = this.callAny<'route'>(frame, { ...call, prefer: this.masterAddr ? [this.masterAddr] : [] }).then((route) => {
       this.routes.set(topic, { route, fetchedAt: Date.now() });
-      if (route.master?.addr && !this.masterAddr) this.masterAddr = route.master.addr;
+      if (route.master?.addr && !this.masterAddr) this.setMaster(route.master.addr);
       return route;
     });
     if (mustExist) return promise;

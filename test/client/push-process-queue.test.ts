@@ -167,6 +167,7 @@ t.test('pulls follow the suggested replica until an error, then go back to the m
   const pq = new ProcessQueue(mq, 0);
   const client = {
     master: 'master:1',
+    onMasterChange: () => () => undefined,
     callAny: async (frame: { offset: number }, call: { prefer: string[] }) => {
       prefers.push(call.prefer);
       const a = answers.shift();
@@ -184,8 +185,10 @@ t.test('a pull parked at a master that another replaced is abandoned, and the qu
   const prefers: string[][] = [];
   const offsets: number[] = [];
   const pq = new ProcessQueue(mq, 7);
+  const listeners = new Set<(addr: string) => void>();
   const client = {
     master: 'master:1' as string,
+    onMasterChange: (l: (addr: string) => void) => (listeners.add(l), () => void listeners.delete(l)),
     callAny: (frame: { offset: number }, call: { prefer: string[] }) => {
       prefers.push(call.prefer);
       offsets.push(frame.offset);
@@ -195,7 +198,10 @@ t.test('a pull parked at a master that another replaced is abandoned, and the qu
     },
   };
   const brokers = { client: () => client, nodeAddr: () => undefined } as unknown as Brokers;
-  setTimeout(() => (client.master = 'master:2'), 150);
+  setTimeout(() => {
+    client.master = 'master:2';
+    for (const l of listeners) l('master:2');
+  }, 150);
   const started = Date.now();
   await pullLoop(pq, { brokers, group: 'G', expression: '*', tags: null, pullBatchSize: 32, longPollMs: 15_000, requestTimeoutMs: 3000, countMax: 10, bytesMax: 1000, running: () => true, dispatch: () => undefined });
   t.strictSame(prefers, [['master:1'], ['master:2']], 'pulled again from the new master');
@@ -206,8 +212,10 @@ t.test('a pull parked at a master that another replaced is abandoned, and the qu
 t.test('a pull sent while no master was known is abandoned once one is, and the queue is pulled from it', async (t) => {
   const prefers: string[][] = [];
   const pq = new ProcessQueue(mq, 3);
+  const listeners = new Set<(addr: string) => void>();
   const client = {
     master: null as string | null,
+    onMasterChange: (l: (addr: string) => void) => (listeners.add(l), () => void listeners.delete(l)),
     callAny: (frame: { offset: number }, call: { prefer: string[] }) => {
       prefers.push(call.prefer);
       if (call.prefer.length === 0) return new Promise(() => undefined); // went to a replica that stopped answering
@@ -216,9 +224,13 @@ t.test('a pull sent while no master was known is abandoned once one is, and the 
     },
   };
   const brokers = { client: () => client, nodeAddr: () => undefined } as unknown as Brokers;
-  setTimeout(() => (client.master = 'master:3'), 150);
+  setTimeout(() => {
+    client.master = 'master:3';
+    for (const l of listeners) l('master:3');
+  }, 150);
   await pullLoop(pq, { brokers, group: 'G', expression: '*', tags: null, pullBatchSize: 32, longPollMs: 15_000, requestTimeoutMs: 3000, countMax: 10, bytesMax: 1000, running: () => true, dispatch: () => undefined });
   t.strictSame(prefers, [[], ['master:3']]);
+  t.equal(listeners.size, 0, 'every pull unsubscribed from master changes');
 });
 
 t.test('orderly: one batch at a time in order; a suspended batch comes again first; DLQ after maxReconsumeTimes', async (t) => {

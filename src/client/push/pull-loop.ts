@@ -5,6 +5,7 @@
 import { PULL_WAIT_MS_MAX, PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_RECONSUME_TIME, PROPERTY_RETRY_TOPIC, RETRY_GROUP_TOPIC_PREFIX, type StoredMessage } from '../../protocol/index.ts';
 import { backoffMs, delay } from '../../net/index.ts';
 import type { MessageQueue } from '../publish-route.ts';
+import type { ClusterClient } from '../cluster.ts';
 import type { PullResponse } from '../types.ts';
 import type { Brokers } from './brokers.ts';
 import type { ProcessQueue, QueueEntry } from './process-queue.ts';
@@ -16,22 +17,18 @@ export const PULL_BYTES_MAX = 4 * 1024 * 1024;
 const FLOW_CONTROL_RECHECK_MS = 1000;
 /** Tries of one pull over the replicas. */
 const PULL_TRIES = 2;
-/** While a pull waits at the master, how often the loop checks whether the client learned of
- *  another master (a long poll to a master that stopped answering would hang until its timeout,
- *  the long-poll wait plus the request timeout). */
-export const MASTER_CHANGE_CHECK_MS = 100;
-
-/** Resolves to 'moved' once the client knows a master other than `at` (`at` null: no master was
- *  known when the pull left, so it went to whichever replica answered; checked every
- *  MASTER_CHANGE_CHECK_MS), or never; `stop()` ends the checks. */
-function masterMoved(client: { readonly master: string | null }, at: string | null): { moved: Promise<'moved'>; stop: () => void } {
-  let timer: NodeJS.Timeout | undefined;
+/** Resolves to 'moved' once the client learns of a master other than `at` (`at` null: no master
+ *  was known when the pull left, so it went to whichever replica answered), or never; `stop()`
+ *  unsubscribes. A long poll parked at a master that stopped answering would otherwise hang
+ *  until its timeout (the long-poll wait plus the request timeout). */
+function masterMoved(client: Pick<ClusterClient, 'onMasterChange'>, at: string | null): { moved: Promise<'moved'>; stop: () => void } {
+  let stop = (): void => undefined;
   const moved = new Promise<'moved'>((resolve) => {
-    timer = setInterval(() => {
-      if (client.master !== null && client.master !== at) resolve('moved');
-    }, MASTER_CHANGE_CHECK_MS);
+    stop = client.onMasterChange((addr) => {
+      if (addr !== at) resolve('moved');
+    });
   });
-  return { moved, stop: () => clearInterval(timer) };
+  return { moved, stop };
 }
 
 export interface PullLoopOptions {
