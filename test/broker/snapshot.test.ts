@@ -55,7 +55,9 @@ function observe(sm: BrokerStateMachine): string {
 t.test('a machine restored from a snapshot answers every read and applies the next entries exactly as the original', async (t) => {
   let runsWithAllTables = 0;
   fc.assert(
-    fc.property(fc.boolean(), fc.array(arbStep(), { minLength: 10, maxLength: 60 }), arbSteps, fc.nat(), fc.boolean(), (withSetup, steps: Step[], after: Step[], restoredAtSeed, viaBytes) => {
+    // The setup (every table filled) in 3 of 4 runs: enough runs restore every table, and a
+    // quarter still start from the empty state.
+    fc.property(fc.nat({ max: 3 }).map((n) => n > 0), fc.array(arbStep(), { minLength: 10, maxLength: 60 }), arbSteps, fc.nat(), fc.boolean(), (withSetup, steps: Step[], after: Step[], restoredAtSeed, viaBytes) => {
       const before = withSetup ? [...SETUP, ...steps] : steps;
       const log = buildLog([...before, ...after]);
       const original = new BrokerStateMachine(log.options());
